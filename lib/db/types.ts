@@ -1,0 +1,97 @@
+/**
+ * The dialect-neutral database contract shared by every node and pipeline in this package.
+ * One implementation per driver (mysql2 for MySQL/MariaDB, better-sqlite3 for SQLite); nothing
+ * outside lib/db may import a driver directly.
+ */
+
+export type Dialect = 'mysql' | 'sqlite';
+
+/** A value that may be bound to a statement parameter. */
+export type SqlValue = string | number | bigint | boolean | null | Date | Buffer;
+
+/** Positional (`?`) or named (`:name`) parameters. */
+export type SqlParams = readonly SqlValue[] | Readonly<Record<string, SqlValue | undefined>>;
+
+export interface QueryResult {
+  /** Rows of a SELECT (empty for other statements). */
+  rows: Record<string, unknown>[];
+  /** Rows changed by INSERT/UPDATE/DELETE. */
+  affectedRows: number;
+  /** Auto-increment id of the last inserted row, when the driver reports one. */
+  insertId?: number;
+}
+
+/** Something statements can be run on: the database itself, or a transaction scope. */
+export interface SqlExecutor {
+  readonly dialect: Dialect;
+  query(sql: string, params?: SqlParams): Promise<QueryResult>;
+}
+
+export interface Database extends SqlExecutor {
+  /** Runs `work` inside one transaction on one connection; commits if it resolves, rolls back if it throws. */
+  transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  /**
+   * Runs `work` while holding a named, database-wide lock (MySQL GET_LOCK; SQLite an immediate
+   * transaction), so several Node-RED instances sharing the database serialise on it.
+   */
+  withLock<T>(name: string, timeoutMs: number, work: (executor: SqlExecutor) => Promise<T>): Promise<T>;
+  /** Resolves when the database answers a trivial statement. */
+  ping(): Promise<void>;
+  /** Releases every connection; pending statements finish first. */
+  close(): Promise<void>;
+  /** A description without secrets, for logs and status (e.g. `mysql://user@host:3306/db`). */
+  readonly description: string;
+}
+
+/** Connection settings after URL/field parsing; secrets live only here, never in descriptions. */
+export type DatabaseConfig = MysqlConfig | SqliteConfig;
+
+export interface MysqlConfig {
+  dialect: 'mysql';
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+  /** Maximum pooled connections. */
+  poolSize: number;
+  connectTimeoutMs: number;
+  /** TLS: undefined = plain TCP. */
+  tls?: { rejectUnauthorized: boolean; ca?: string; cert?: string; key?: string };
+}
+
+export interface SqliteConfig {
+  dialect: 'sqlite';
+  /** File path, or `:memory:`. */
+  file: string;
+  /** How long a writer waits for another connection's lock before SQLITE_BUSY. */
+  busyTimeoutMs: number;
+}
+
+/** How the database failed, which decides what a caller does next. */
+export type DbErrorKind =
+  /** The server is unreachable or the connection dropped: retry later, keep the data. */
+  | 'connection'
+  /** This row's data is unacceptable (too long, wrong type, NOT NULL, constraint): isolate it. */
+  | 'data'
+  /** Lock wait timeout or deadlock: retry the same statement soon. */
+  | 'transient'
+  /** Anything else (syntax, missing table, permissions): report, do not retry blindly. */
+  | 'fatal';
+
+/** One versioned schema step, written for both dialects. Statements are sent one by one (no DELIMITER). */
+export interface Migration {
+  /** Monotonic within its set, starting at 1. */
+  version: number;
+  /** Short slug, e.g. `create-messages`. */
+  name: string;
+  mysql: readonly string[];
+  sqlite: readonly string[];
+}
+
+/** A named, ordered list of migrations that one pipeline (or a user) needs. */
+export interface MigrationSet {
+  name: string;
+  description: string;
+  migrations: readonly Migration[];
+}

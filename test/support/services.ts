@@ -1,0 +1,111 @@
+/**
+ * Access to the real services the integration tests use (MariaDB/MySQL, mosquitto).
+ *
+ * Under CI=true a missing service fails the test run: CI promises them, so their absence is a
+ * broken environment, not a reason to pass quietly. Elsewhere the dependent tests are skipped
+ * with one clear line saying what to start.
+ */
+import { Socket } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import type { MysqlConfig } from '../../lib/db/types';
+
+export const MYSQL_HOST = process.env.TEST_MYSQL_HOST ?? '127.0.0.1';
+export const MYSQL_PORT = Number(process.env.TEST_MYSQL_PORT ?? 3306);
+export const MYSQL_USER = process.env.TEST_MYSQL_USER ?? 'root';
+export const MYSQL_PASSWORD = process.env.TEST_MYSQL_PASSWORD ?? '';
+export const MQTT_HOST = process.env.TEST_MQTT_HOST ?? '127.0.0.1';
+export const MQTT_PORT = Number(process.env.TEST_MQTT_PORT ?? 1883);
+
+export const inCi = (): boolean => /^(1|true|yes)$/i.test(process.env.CI ?? '');
+
+const START_HINTS: Record<ServiceName, string> = {
+  mysql: 'start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd',
+  mqtt: 'mosquitto -d -c /etc/mosquitto/mosquitto.conf',
+};
+
+export type ServiceName = 'mysql' | 'mqtt';
+
+/** Resolves true when something accepts TCP connections on host:port within timeoutMs. */
+export function portOpen(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = new Socket();
+    const finish = (open: boolean): void => {
+      socket.destroy();
+      resolve(open);
+    };
+    socket.setTimeout(timeoutMs, () => finish(false));
+    socket.once('error', () => finish(false));
+    socket.connect(port, host, () => finish(true));
+  });
+}
+
+const availability = new Map<ServiceName, Promise<boolean>>();
+
+function serviceUp(name: ServiceName): Promise<boolean> {
+  let known = availability.get(name);
+  if (!known) {
+    known = name === 'mysql' ? portOpen(MYSQL_HOST, MYSQL_PORT) : portOpen(MQTT_HOST, MQTT_PORT);
+    availability.set(name, known);
+  }
+  return known;
+}
+
+/**
+ * Call from a mocha `before` hook: `before(async function () { await requireService(this, 'mysql'); })`.
+ * Skips the suite (outside CI) or fails it (in CI) when the service is not reachable.
+ */
+export async function requireService(context: Mocha.Context, name: ServiceName): Promise<void> {
+  if (await serviceUp(name)) return;
+  const where = name === 'mysql' ? `${MYSQL_HOST}:${MYSQL_PORT}` : `${MQTT_HOST}:${MQTT_PORT}`;
+  const message = `${name === 'mysql' ? 'MariaDB/MySQL' : 'mosquitto'} is not reachable at ${where}; start it with: ${START_HINTS[name]}`;
+  if (inCi()) throw new Error(`${message} (CI=true requires it)`);
+  console.log(`      [skip] ${message}`);
+  context.skip();
+}
+
+/** A throwaway MariaDB database for one test suite; `drop()` removes it. */
+export interface TestMysqlDatabase {
+  config: MysqlConfig;
+  url: string;
+  drop(): Promise<void>;
+}
+
+export async function createTestMysqlDatabase(prefix = 'iotp_t'): Promise<TestMysqlDatabase> {
+  // Imported lazily so unit tests that never touch MySQL do not load the driver.
+  const mysql = await import('mysql2/promise');
+  const name = `${prefix}_${process.pid}_${randomBytes(3).toString('hex')}`;
+  const admin = await mysql.createConnection({
+    host: MYSQL_HOST,
+    port: MYSQL_PORT,
+    user: MYSQL_USER,
+    password: MYSQL_PASSWORD,
+  });
+  try {
+    await admin.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+  } finally {
+    await admin.end();
+  }
+  const config: MysqlConfig = {
+    dialect: 'mysql',
+    host: MYSQL_HOST,
+    port: MYSQL_PORT,
+    user: MYSQL_USER,
+    password: MYSQL_PASSWORD,
+    database: name,
+    poolSize: 4,
+    connectTimeoutMs: 5000,
+  };
+  const auth = MYSQL_PASSWORD ? `${encodeURIComponent(MYSQL_USER)}:${encodeURIComponent(MYSQL_PASSWORD)}` : encodeURIComponent(MYSQL_USER);
+  return {
+    config,
+    url: `mysql://${auth}@${MYSQL_HOST}:${MYSQL_PORT}/${name}`,
+    async drop() {
+      const conn = await mysql.createConnection({ host: MYSQL_HOST, port: MYSQL_PORT, user: MYSQL_USER, password: MYSQL_PASSWORD });
+      try {
+        await conn.query(`DROP DATABASE IF EXISTS \`${name}\``);
+      } finally {
+        await conn.end();
+      }
+    },
+  };
+}
