@@ -33,7 +33,7 @@ if (tsc.status !== 0) fail('TypeScript compilation failed');
 // Node folders: runtime .ts compiled by tsc; copy editor html, locales and icons beside the output.
 const nodesDir = join(root, 'nodes');
 const iconsDir = join(root, 'icons');
-for (const name of readdirSync(nodesDir)) {
+for (const name of existsSync(nodesDir) ? readdirSync(nodesDir) : []) {
   const src = join(nodesDir, name);
   if (!statSync(src).isDirectory() || name === 'shared') continue;
   const out = join(root, 'dist', 'nodes', name);
@@ -49,9 +49,10 @@ for (const name of readdirSync(nodesDir)) {
 const examplesDir = join(root, 'examples');
 rmSync(examplesDir, { recursive: true, force: true });
 mkdirSync(examplesDir, { recursive: true });
-for (const file of readdirSync(join(root, 'flows'))) {
+const flowsDir = join(root, 'flows');
+for (const file of existsSync(flowsDir) ? readdirSync(flowsDir) : []) {
   if (!file.endsWith('.json')) continue;
-  const text = readFileSync(join(root, 'flows', file), 'utf8');
+  const text = readFileSync(join(flowsDir, file), 'utf8');
   let flow;
   try {
     flow = JSON.parse(text);
