@@ -7,7 +7,7 @@
  * user directory rather than in someone else's schema. Files also keep working when the database
  * connection is the thing that is flapping, so nothing already fetched has to be fetched again.
  *
- * Layout of `dir`: one `<unit>.<index>.batch.json` per batch and one `<unit>.unit.json` manifest
+ * Layout of `dir`: one `<unit>.<index>.batch.json` per batch (a JSON header line, then the body as posted) and one `<unit>.unit.json` manifest
  * per window ("unit"), each written atomically (write `*.tmp`, fsync, rename, fsync the directory).
  * The manifest is written last, so a crash while a window is being stored leaves batch files
  * without a manifest, which `open` discards (that window was never sent and will be fetched again);
@@ -128,7 +128,7 @@ export class Outbox {
       }
       try {
         const text = await fs.readFile(join(this.dir, name), 'utf8');
-        const batch = parseBatch(JSON.parse(text), unitKey, Buffer.byteLength(text));
+        const batch = parseBatch(text, unitKey);
         if (`${unitKey}.${batch.index}.batch.json` !== name) throw new Error('batch index does not match its file name');
         unit.batches.set(batch.index, batch);
         this.batchTotal += 1;
@@ -175,7 +175,7 @@ export class Outbox {
       seq: this.nextSeq++,
     };
     const files = batches.map((b) => {
-      const text = JSON.stringify({ v: 1, unit: manifest.key, id: b.id, index: b.index, readingCount: b.readingCount, body: b.body });
+      const text = serializeBatch(manifest.key, b);
       const stored: StoredBatch = { unit: manifest.key, id: b.id, index: b.index, readingCount: b.readingCount, body: b.body, bytes: Buffer.byteLength(text) };
       return { stored, text };
     });
@@ -266,13 +266,24 @@ function parseManifest(raw: unknown): UnitManifest {
   };
 }
 
-function parseBatch(raw: unknown, unitKey: string, bytes: number): StoredBatch {
-  const b = raw as StoredBatch & { v?: unknown };
+/**
+ * A batch file is one JSON header line, a newline, then the body exactly as it is posted: the body
+ * is neither re-escaped on write nor re-parsed on load.
+ */
+function serializeBatch(unitKey: string, batch: Batch): string {
+  return `${JSON.stringify({ v: 1, unit: unitKey, id: batch.id, index: batch.index, readingCount: batch.readingCount })}\n${batch.body}`;
+}
+
+function parseBatch(text: string, unitKey: string): StoredBatch {
+  const newline = text.indexOf('\n');
+  if (newline < 0) throw new Error('no header line');
+  const b = JSON.parse(text.slice(0, newline)) as Omit<StoredBatch, 'body' | 'bytes'> & { v?: unknown };
+  const body = text.slice(newline + 1);
   if (typeof b !== 'object' || b === null || b.v !== 1) throw new Error('not a version-1 batch');
   if (b.unit !== unitKey) throw new Error('batch belongs to another window');
-  if (typeof b.id !== 'string' || typeof b.body !== 'string') throw new Error('bad id or body');
+  if (typeof b.id !== 'string' || body.length === 0) throw new Error('bad id or body');
   if (!Number.isSafeInteger(b.index) || b.index < 0 || !Number.isSafeInteger(b.readingCount) || b.readingCount < 0) {
     throw new Error('bad index or readingCount');
   }
-  return { unit: unitKey, id: b.id, index: b.index, readingCount: b.readingCount, body: b.body, bytes };
+  return { unit: unitKey, id: b.id, index: b.index, readingCount: b.readingCount, body, bytes: Buffer.byteLength(text) };
 }

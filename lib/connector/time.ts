@@ -66,9 +66,8 @@ export function parseIsoTime(text: unknown, label = 'time'): ParsedTime {
   return { ms, fraction };
 }
 
-function pad(value: number, width: number): string {
-  return String(value).padStart(width, '0');
-}
+const MIN_MS = -62_135_596_800_000; // 0001-01-01T00:00:00Z
+const MAX_MS = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z
 
 /**
  * Renders epoch ms as the contract's naive UTC form `2021-07-01T12:00:00`. Fractional seconds are
@@ -76,13 +75,9 @@ function pad(value: number, width: number): string {
  * the milliseconds are not zero.
  */
 export function formatUtc(ms: number, fraction?: string): string {
-  const date = new Date(ms);
-  const year = date.getUTCFullYear();
-  if (!Number.isFinite(ms) || year < 1 || year > 9999) throw new ConnectorError('INVALID_TIME', `time ${String(ms)} is outside years 1-9999`);
-  const base =
-    `${pad(year, 4)}-${pad(date.getUTCMonth() + 1, 2)}-${pad(date.getUTCDate(), 2)}` +
-    `T${pad(date.getUTCHours(), 2)}:${pad(date.getUTCMinutes(), 2)}:${pad(date.getUTCSeconds(), 2)}`;
-  if (fraction !== undefined) return fraction ? `${base}.${fraction}` : base;
-  const millis = date.getUTCMilliseconds();
-  return millis ? `${base}.${pad(millis, 3)}` : base;
+  if (!Number.isFinite(ms) || ms < MIN_MS || ms > MAX_MS) throw new ConnectorError('INVALID_TIME', `time ${String(ms)} is outside years 1-9999`);
+  // toISOString is native and fast; within years 1-9999 it is always YYYY-MM-DDTHH:MM:SS.mmmZ.
+  const iso = new Date(ms).toISOString();
+  if (fraction !== undefined) return fraction ? `${iso.slice(0, 19)}.${fraction}` : iso.slice(0, 19);
+  return iso.endsWith('.000Z') ? iso.slice(0, 19) : iso.slice(0, 23);
 }
