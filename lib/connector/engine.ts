@@ -244,6 +244,20 @@ export class ConnectorEngine {
     return false;
   }
 
+  /** Figures for a node status or a health endpoint. */
+  stats(): { outboxBatches: number; outboxBytes: number; outboxFull: boolean; tasksRunning: number; tasksQueued: number; ticking: boolean } {
+    let running = 0;
+    for (const task of this.tasks.values()) if (task.state === 'STARTED') running += 1;
+    return {
+      outboxBatches: this.opts.outbox.batchCount,
+      outboxBytes: this.opts.outbox.byteCount,
+      outboxFull: this.opts.outbox.isFull(),
+      tasksRunning: running,
+      tasksQueued: this.taskQueue.length,
+      ticking: this.ticking !== null,
+    };
+  }
+
   // ---------------------------------------------------------------- request mode
 
   /** Validates a request window and queues a task; returns its id. Throws ConnectorError (→ 422/503). */
@@ -260,8 +274,23 @@ export class ConnectorEngine {
     const task: Task = { id: randomUUID(), window, state: 'PENDING', current: 0, total: splitWindow(window, chunkMs).length, status: 'task submitted' };
     this.tasks.set(task.id, task);
     this.taskQueue.push(task);
-    if (!this.taskRunner) this.taskRunner = this.runTasks().finally(() => (this.taskRunner = null));
+    this.kickTasks();
     return task.id;
+  }
+
+  /**
+   * Starts the task runner if it is idle. It starts on a later turn, so the caller's answer
+   * ("task submitted", PENDING) is what it sees first; a task queued while the runner was finishing
+   * restarts it, so none is stranded.
+   */
+  private kickTasks(): void {
+    if (this.taskRunner || this.taskQueue.length === 0) return;
+    this.taskRunner = Promise.resolve()
+      .then(() => this.runTasks())
+      .finally(() => {
+        this.taskRunner = null;
+        this.kickTasks();
+      });
   }
 
   getTask(id: string): TaskView | undefined {
