@@ -193,7 +193,11 @@ export class ConnectorEngine {
         this.emit({ type: 'backpressure', batches: this.opts.outbox.batchCount, bytes: this.opts.outbox.byteCount });
         break;
       }
-      if (!(await bookmark.acquireLease(this.instanceId, this.clock(), this.plan.leaseTtlMs))) break;
+      if (!(await bookmark.acquireLease(this.instanceId, this.clock(), this.plan.leaseTtlMs))) {
+        const lost = await bookmark.read();
+        this.emit({ type: 'lease-busy', owner: lost?.leaseOwner ?? null, until: lost?.leaseUntil ?? null });
+        break;
+      }
       const unit = await this.fetchIntoOutbox('schedule', window, window, `s-${window.start}-${window.end}`, this.opts.sendEmptyWindows ?? true, 0);
       if (!unit) {
         report.failed += 1;
