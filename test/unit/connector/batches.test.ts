@@ -128,3 +128,18 @@ describe('connector rows → readings', () => {
     assert.match(rejected[2].reason, /outside the window/, 'the end bound is exclusive');
   });
 });
+
+describe('connector readings query', () => {
+  it('offers a half-open default query and the window in every common timestamp form', async () => {
+    const { DEFAULT_READINGS_QUERY, windowQueryParams } = await import('../../../lib/connector/query');
+    assert.match(DEFAULT_READINGS_QUERY, /timestamp >= :start_time AND timestamp < :end_time/);
+    assert.deepEqual(windowQueryParams({ start: T('2021-07-01T12:00:00'), end: T('2021-07-01T12:00:30.5') }), {
+      start_time: '2021-07-01 12:00:00',
+      end_time: '2021-07-01 12:00:30.500',
+      start_time_iso: '2021-07-01T12:00:00',
+      end_time_iso: '2021-07-01T12:00:30.500',
+      start_time_ms: T('2021-07-01T12:00:00'),
+      end_time_ms: T('2021-07-01T12:00:30.5'),
+    });
+  });
+});
