@@ -16,7 +16,7 @@ import { DatabaseError, classifyError } from './errors';
 import { compileNamed, compilePositional, namedValues } from './params';
 import { describeConfig } from './url';
 import { escapeMysqlString, formatMysql } from './values';
-import type { Database, MysqlConfig, QueryResult, SqlExecutor, SqlParams, SqlValue } from './types';
+import type { Database, MysqlConfig, QueryResult, SelectResult, SqlExecutor, SqlParams, SqlValue } from './types';
 
 type MysqlDriver = typeof import('mysql2/promise');
 
@@ -203,6 +203,48 @@ export class MysqlDatabase implements Database {
         return toQueryResult(result);
       } catch (err) {
         throw classifyError(err, 'mysql', this.secrets);
+      }
+    });
+  }
+
+  select(sql: string, params: SqlParams | undefined, maxRows: number): Promise<SelectResult> {
+    return this.track(async () => {
+      const text = formatMysqlQuery(sql, params);
+      const connection = await this.reserve();
+      const rows: Record<string, unknown>[] = [];
+      let reusable = true;
+      try {
+        return await new Promise<SelectResult>((resolve, reject) => {
+          // The callback connection streams rows one by one instead of buffering the result.
+          const stream = (connection.connection as unknown as import('mysql2').Connection).query(text);
+          let finished = false;
+          stream.on('result', (row: unknown) => {
+            if (finished || Array.isArray(row) || typeof row !== 'object' || row === null || 'affectedRows' in row) return;
+            if (rows.length === maxRows) {
+              // Stop reading: the rest of the result is never transferred; the connection is dropped.
+              finished = true;
+              reusable = false;
+              resolve({ rows, truncated: true });
+              return;
+            }
+            rows.push(row as Record<string, unknown>);
+          });
+          stream.on('error', (err: unknown) => {
+            if (finished) return;
+            finished = true;
+            reject(classifyError(err, 'mysql', this.secrets));
+          });
+          stream.on('end', () => {
+            if (finished) return;
+            finished = true;
+            resolve({ rows, truncated: false });
+          });
+        });
+      } catch (err) {
+        if ((err as DatabaseError).kind === 'connection') reusable = false;
+        throw err;
+      } finally {
+        MysqlDatabase.giveBack(connection, reusable);
       }
     });
   }

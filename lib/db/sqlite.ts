@@ -23,7 +23,7 @@ import { AsyncMutex } from './mutex';
 import { toPositional } from './params';
 import { describeConfig } from './url';
 import { toSqliteValues } from './values';
-import type { Database, QueryResult, SqlExecutor, SqlParams, SqliteConfig } from './types';
+import type { Database, QueryResult, SelectResult, SqlExecutor, SqlParams, SqliteConfig } from './types';
 
 type Driver = typeof BetterSqlite3;
 type Connection = BetterSqlite3.Database;
@@ -217,6 +217,44 @@ export class SqliteDatabase implements Database {
     } finally {
       this.shared.mutex.release();
     }
+  }
+
+  select(sql: string, params: SqlParams | undefined, maxRows: number): Promise<SelectResult> {
+    if (this.closing) return Promise.reject(closedError());
+    if (this.shared.mutex.locked && transactionContext.getStore() === this.shared.owner) return Promise.reject(nestedUseError());
+    const read = (): SelectResult => {
+      const { sql: text, values } = toPositional(sql, params, 'sqlite');
+      try {
+        const statement = this.prepare(text);
+        const rows: Record<string, unknown>[] = [];
+        if (!statement.reader) {
+          statement.run(toSqliteValues(values));
+          return { rows, truncated: false };
+        }
+        // iterate() steps the statement row by row; leaving the loop early finalises the step.
+        for (const row of statement.iterate(toSqliteValues(values))) {
+          if (rows.length === maxRows) return { rows, truncated: true };
+          rows.push(row as Record<string, unknown>);
+        }
+        return { rows, truncated: false };
+      } catch (err) {
+        throw classifyError(err, 'sqlite');
+      }
+    };
+    if (!this.shared.mutex.locked) {
+      try {
+        return Promise.resolve(read());
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    return this.shared.mutex.acquire().then(() => {
+      try {
+        return read();
+      } finally {
+        this.shared.mutex.release();
+      }
+    });
   }
 
   /** Runs one statement synchronously. Internal: callers must hold the mutex or know it is free. */

@@ -27,7 +27,20 @@ export interface SqlExecutor {
   query(sql: string, params?: SqlParams): Promise<QueryResult>;
 }
 
+/** Rows of a row-returning statement read under a limit. */
+export interface SelectResult {
+  rows: Record<string, unknown>[];
+  /** True when the statement had more than `maxRows` rows: `rows` holds the first `maxRows`. */
+  truncated: boolean;
+}
+
 export interface Database extends SqlExecutor {
+  /**
+   * Runs a row-returning statement (SELECT, WITH, SHOW, PRAGMA...) and stops reading after
+   * `maxRows` rows, so a huge result never has to fit in memory (MySQL: the connection that was
+   * streaming it is discarded).
+   */
+  select(sql: string, params: SqlParams | undefined, maxRows: number): Promise<SelectResult>;
   /** Runs `work` inside one transaction on one connection; commits if it resolves, rolls back if it throws. */
   transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T>;
   /**

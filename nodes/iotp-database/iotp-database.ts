@@ -1,0 +1,160 @@
+/**
+ * iotp-database: the connection config node shared by writers and queries. Opens the database
+ * lazily (so a flow deploys even while the database is down), applies each migration set once per
+ * deploy, logs reachability changes once (not once per failed statement) and closes on redeploy.
+ */
+import type { Node, NodeAPI, NodeDef } from 'node-red';
+import { isAbsolute, join } from 'node:path';
+import { describeConfig, parseDatabaseUrl } from '../../lib/db/url';
+import { openDatabase } from '../../lib/db';
+import { runMigrations } from '../../lib/db/migrate';
+import type { Database, DatabaseConfig, MigrationSet } from '../../lib/db/types';
+import { migrateNodeConfig } from '../shared/config-version';
+
+interface DatabaseNodeDef extends NodeDef {
+  connection: 'url' | 'mysql' | 'sqlite';
+  url: string;
+  host: string;
+  port: number | string;
+  database: string;
+  file: string;
+  poolSize: number | string;
+  connectTimeout: number | string;
+  tls: boolean;
+  tlsRejectUnauthorized: boolean;
+  version?: number;
+}
+
+interface DatabaseCredentials {
+  user?: string;
+  password?: string;
+}
+
+export interface DatabaseConfigNode extends Node<DatabaseCredentials> {
+  /** The shared Database; throws a DatabaseConfigError for unusable settings. */
+  acquire(): Database;
+  /** Applies a migration set once per deploy (concurrent callers share one run). */
+  migrate(set: MigrationSet): Promise<void>;
+  /** Consumers report outcomes so reachability changes are logged once. */
+  reportReachable(reachable: boolean, reason?: string): void;
+  /** Secret-free description, e.g. `mysql://iot@db:3306/iot`. */
+  readonly description: string;
+}
+
+/** Settings of the node as stored in flows, per version: see nodes/shared/config-version.ts. */
+const CONFIG_MIGRATIONS = [
+  {
+    version: 1,
+    up: (config: Record<string, unknown>) => ({ connection: 'url', url: '${DATABASE_URL}', ...config }),
+  },
+];
+
+export function resolveDatabaseConfig(def: DatabaseNodeDef, credentials: DatabaseCredentials, userDir: string): DatabaseConfig {
+  const number = (value: unknown, fallback: number): number => {
+    const n = Number(value);
+    return Number.isFinite(n) && n > 0 ? n : fallback;
+  };
+  if (def.connection === 'sqlite') {
+    const file = def.file || 'iot-pipelines.db';
+    return parseDatabaseUrl(`sqlite:${isAbsolute(file) ? file : join(userDir, file)}`, { variable: 'File', baseDir: userDir });
+  }
+  let config: DatabaseConfig;
+  if (def.connection === 'mysql') {
+    config = {
+      dialect: 'mysql',
+      host: def.host || '127.0.0.1',
+      port: number(def.port, 3306),
+      user: '',
+      password: '',
+      database: def.database,
+      poolSize: number(def.poolSize, 5),
+      connectTimeoutMs: number(def.connectTimeout, 10) * 1000,
+      tls: def.tls ? { rejectUnauthorized: def.tlsRejectUnauthorized !== false } : undefined,
+    };
+  } else {
+    const variable = /^\$\{(\w+)\}$/.exec(String(def.url ?? ''))?.[1] ?? 'URL';
+    // Node-RED has already replaced a whole-value ${VAR} by its value; an unset variable is empty.
+    config = parseDatabaseUrl(def.url, { variable: variable === 'URL' ? 'URL' : variable, baseDir: userDir });
+  }
+  if (config.dialect === 'mysql') {
+    if (credentials.user) config.user = credentials.user;
+    if (credentials.password) config.password = credentials.password;
+    if (def.connection !== 'url') {
+      config.poolSize = number(def.poolSize, config.poolSize);
+      config.connectTimeoutMs = number(def.connectTimeout, config.connectTimeoutMs / 1000) * 1000;
+    }
+  }
+  return config;
+}
+
+export default function register(RED: NodeAPI): void {
+  function DatabaseNode(this: DatabaseConfigNode, def: DatabaseNodeDef) {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const settings = migrateNodeConfig(def as unknown as Record<string, unknown>, CONFIG_MIGRATIONS) as unknown as DatabaseNodeDef;
+    const userDir = (RED.settings.userDir as string | undefined) ?? process.cwd();
+    let database: Database | undefined;
+    let config: DatabaseConfig | undefined;
+    let description = '(not configured)';
+    const migrations = new Map<string, Promise<void>>();
+    let reachable: boolean | undefined;
+
+    try {
+      config = resolveDatabaseConfig(settings, node.credentials ?? {}, userDir);
+      description = describeConfig(config);
+    } catch (err) {
+      // Reported to every consumer on acquire(); logged once here, without secrets.
+      node.error(RED._('iotp-database.errors.config', { message: (err as Error).message }));
+    }
+
+    Object.defineProperty(node, 'description', { get: () => description });
+
+    node.acquire = (): Database => {
+      if (database) return database;
+      if (!config) config = resolveDatabaseConfig(settings, node.credentials ?? {}, userDir);
+      database = openDatabase(config);
+      return database;
+    };
+
+    node.migrate = (set: MigrationSet): Promise<void> => {
+      let running = migrations.get(set.name);
+      if (!running) {
+        running = (async () => {
+          const result = await runMigrations(node.acquire(), [set], {
+            log: { info: (m: string) => node.log(m), warn: (m: string) => node.warn(m) },
+          });
+          if (result.applied.length > 0) node.log(`migrations applied: ${result.applied.join(', ')}`);
+        })();
+        // A failed run (database down) is retried by the next caller, not cached as failed.
+        running.catch(() => migrations.delete(set.name));
+        migrations.set(set.name, running);
+      }
+      return running;
+    };
+
+    node.reportReachable = (isReachable: boolean, reason?: string): void => {
+      if (reachable === isReachable) return;
+      reachable = isReachable;
+      if (isReachable) node.log(RED._('iotp-database.errors.recovered', { database: description }));
+      else node.warn(RED._('iotp-database.errors.unreachable', { database: description, reason: reason ?? 'unknown' }));
+    };
+
+    node.on('close', (_removed: boolean, done: () => void) => {
+      const closing = database;
+      database = undefined;
+      migrations.clear();
+      if (!closing) return done();
+      closing.close().then(
+        () => done(),
+        () => done(),
+      );
+    });
+  }
+
+  RED.nodes.registerType('iotp-database', DatabaseNode as unknown as Parameters<NodeAPI['nodes']['registerType']>[1], {
+    credentials: {
+      user: { type: 'text' },
+      password: { type: 'password' },
+    },
+  });
+}

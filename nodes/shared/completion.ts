@@ -1,0 +1,113 @@
+/**
+ * Completion tracking for at-least-once sources (the MQTT ingest node).
+ *
+ * A message from the broker is acknowledged only when every node it reached downstream has
+ * finished with it, i.e. called `done()` (the writer does so only once its rows are committed or
+ * journaled; `done(err)` means it deliberately went to an error path). The source stamps the
+ * message with a completion id (`msg._iotpAck`, a string, so it survives Node-RED's message
+ * cloning); two runtime hooks count deliveries and completions of messages carrying it:
+ *
+ *   preDeliver  the message (or a clone) is about to reach a node       -> pending + 1
+ *   onComplete  a node called done() / done(err) for it                 -> pending - 1
+ *
+ * When the count returns to zero the source's settle callback runs. A node that forwards a
+ * message calls send() before done(), so the count never touches zero in between. A merged
+ * message (one output from several inputs) may carry an array of ids.
+ *
+ * A message that is still pending after `staleAfterMs` (a node in the flow never calls done())
+ * is settled anyway with outcome 'timeout' and reported: the flow must not stall forever.
+ */
+import type { NodeAPI } from 'node-red';
+
+export const COMPLETION_PROPERTY = '_iotpAck';
+
+export type CompletionOutcome = 'completed' | 'failed' | 'unrouted' | 'timeout';
+export type Settle = (id: string, outcome: CompletionOutcome) => void;
+
+interface Pending {
+  count: number;
+  since: number;
+  settle: Settle;
+}
+
+const pending = new Map<string, Pending>();
+let installedOn: NodeAPI | undefined;
+let sweeper: NodeJS.Timeout | undefined;
+let staleAfterMs = 300_000;
+let onStale: ((id: string, ageMs: number) => void) | undefined;
+
+function idsOf(msg: unknown): string[] {
+  const value = (msg as Record<string, unknown> | null | undefined)?.[COMPLETION_PROPERTY];
+  if (typeof value === 'string') return [value];
+  if (Array.isArray(value)) return value.filter((v): v is string => typeof v === 'string');
+  return [];
+}
+
+function finish(id: string, entry: Pending, outcome: CompletionOutcome): void {
+  pending.delete(id);
+  entry.settle(id, outcome);
+  if (pending.size === 0 && sweeper) {
+    clearInterval(sweeper);
+    sweeper = undefined;
+  }
+}
+
+function sweep(): void {
+  const now = Date.now();
+  // Map iteration follows insertion order: the oldest entries come first.
+  for (const [id, entry] of pending) {
+    const age = now - entry.since;
+    if (age < staleAfterMs) break;
+    onStale?.(id, age);
+    finish(id, entry, 'timeout');
+  }
+}
+
+/** Installs the two hooks once per runtime (idempotent). */
+export function installCompletionHooks(RED: NodeAPI, options: { staleAfterMs?: number; onStale?: (id: string, ageMs: number) => void } = {}): void {
+  if (options.staleAfterMs) staleAfterMs = options.staleAfterMs;
+  if (options.onStale) onStale = options.onStale;
+  if (installedOn === RED) return;
+  installedOn = RED;
+  RED.hooks.add('preDeliver.iotp-completion', (event: { msg: unknown }) => {
+    for (const id of idsOf(event.msg)) {
+      const entry = pending.get(id);
+      if (entry) entry.count += 1;
+    }
+  });
+  RED.hooks.add('onComplete.iotp-completion', (event: { msg: unknown; error?: unknown }) => {
+    for (const id of idsOf(event.msg)) {
+      const entry = pending.get(id);
+      if (!entry) continue;
+      entry.count -= 1;
+      if (entry.count <= 0) finish(id, entry, event.error ? 'failed' : 'completed');
+    }
+  });
+}
+
+/**
+ * Sends `msg` stamped with `id` and tracks it: `settle` runs once, when every node it reached has
+ * completed it (immediately with 'unrouted' when the source's output is not wired anywhere).
+ */
+export function sendTracked(send: (msg: object) => void, msg: Record<string, unknown>, id: string, settle: Settle): void {
+  const entry: Pending = { count: 0, since: Date.now(), settle };
+  pending.set(id, entry);
+  msg[COMPLETION_PROPERTY] = id;
+  send(msg);
+  // preDeliver runs synchronously inside send(): no delivery means nobody will complete it.
+  if (entry.count === 0 && pending.get(id) === entry) finish(id, entry, 'unrouted');
+  else if (!sweeper && pending.size > 0) {
+    sweeper = setInterval(sweep, Math.min(10_000, staleAfterMs));
+    sweeper.unref?.();
+  }
+}
+
+/** Forgets tracked ids (their source disconnected: the broker redelivers them). */
+export function forgetTracked(ids: Iterable<string>): void {
+  for (const id of ids) pending.delete(id);
+}
+
+/** Open entries (for status and tests). */
+export function pendingCompletions(): number {
+  return pending.size;
+}

@@ -1,0 +1,157 @@
+/**
+ * Node-RED settings for node-red-contrib-iot-pipelines: used by `npm start` and by the compose
+ * stack's Node-RED container. Everything is driven by the environment; nothing secret is in here.
+ *
+ *   PORT                          editor/API port (default 1880)
+ *   HOST                          listen address (default 127.0.0.1; the container sets 0.0.0.0)
+ *   NODE_RED_USER_DIR             user directory (default ./.node-red)
+ *   NODE_RED_CREDENTIAL_SECRET    key that encrypts flow credentials (unset: Node-RED generates one
+ *                                 and keeps it in the user directory's .config.runtime.json)
+ *   NODE_RED_ADMIN_USER           editor/admin user name (default admin)
+ *   NODE_RED_ADMIN_PASSWORD_HASH  bcrypt hash of that user's password; unset = editor unprotected
+ *                                 (a loud warning is logged). Make one with: npx node-red admin hash-pw
+ *   HTTP_NODE_CORS_ORIGIN         allowed origin for the pipelines' HTTP endpoints (default: none)
+ *   NODE_RED_LOG_LEVEL            info (default), debug, trace, warn, error
+ *   IOTP_JOURNAL_DIR              where database writers keep their outage journals
+ *                                 (default <user dir>/iot-pipelines/journal)
+ */
+'use strict';
+const path = require('node:path');
+
+const fs = require('node:fs');
+
+const env = process.env;
+const userDir = path.resolve(env.NODE_RED_USER_DIR || path.join(__dirname, '.node-red'));
+
+/**
+ * First start: deploy every shipped flow (flows/*.json here, the package's examples/ in the
+ * container), each on its own tab. Afterwards the user's edits in flows.json are kept; set
+ * IOTP_RESET_FLOWS=true (`npm start -- --reset-flows`) to restore the shipped flows (the
+ * previous flows.json is kept as a .bak file).
+ */
+function seedFlows() {
+  const flowFile = path.join(userDir, 'flows.json');
+  const reset = /^(1|true|yes)$/i.test(env.IOTP_RESET_FLOWS || '');
+  if (fs.existsSync(flowFile) && !reset) return;
+  const candidates = [env.IOTP_FLOWS_DIR, path.join(__dirname, 'flows'), path.join(__dirname, 'examples')].filter(Boolean);
+  const flowsDir = candidates.find((dir) => fs.existsSync(dir));
+  if (!flowsDir) return;
+  const nodes = [];
+  const seen = new Set();
+  const files = fs.readdirSync(flowsDir).filter((f) => f.endsWith('.json')).sort();
+  for (const file of files) {
+    for (const node of JSON.parse(fs.readFileSync(path.join(flowsDir, file), 'utf8'))) {
+      // global-config is the editor's per-export module list, not part of a deployed flow.
+      if (node.type === 'global-config' || seen.has(node.id)) continue;
+      seen.add(node.id);
+      nodes.push(node);
+    }
+  }
+  fs.mkdirSync(userDir, { recursive: true });
+  if (fs.existsSync(flowFile)) fs.copyFileSync(flowFile, `${flowFile}.${Date.now()}.bak`);
+  fs.writeFileSync(flowFile, `${JSON.stringify(nodes, null, 2)}\n`);
+  console.log(`[iot-pipelines] deployed ${files.length} shipped flow(s) from ${flowsDir} to ${flowFile}`);
+}
+seedFlows();
+
+/**
+ * Resolves the variables the shipped flows read (DATABASE_URL, MQTT_URL, TOPIC, ...) from the
+ * canonical names, the original pipelines' names (MYSQL_*, MQTT_HOST, BROKER) and the defaults.
+ * A bad value stops start-up with one line naming the variable.
+ */
+function applyRuntimeEnv() {
+  const candidates = [path.join(__dirname, 'dist', 'lib', 'runtime-env.js'), 'node-red-contrib-iot-pipelines/dist/lib/runtime-env.js'];
+  let runtimeEnv;
+  for (const candidate of candidates) {
+    try {
+      runtimeEnv = require(candidate);
+      break;
+    } catch (err) {
+      if (err.code !== 'MODULE_NOT_FOUND') throw err;
+    }
+  }
+  if (!runtimeEnv) {
+    console.warn('[iot-pipelines] package not found beside settings.js: environment defaults for the shipped flows not applied');
+    return;
+  }
+  try {
+    const resolved = runtimeEnv.resolveRuntimeEnv(env, { userDir });
+    Object.assign(env, resolved.set);
+    for (const note of resolved.notes) console.log(`[iot-pipelines] ${note}`);
+  } catch (err) {
+    if (err && err.code === 'RUNTIME_CONFIG_INVALID') {
+      console.error(`[iot-pipelines] configuration error: ${err.message}`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}
+applyRuntimeEnv();
+const adminPasswordHash = env.NODE_RED_ADMIN_PASSWORD_HASH || '';
+
+if (!adminPasswordHash) {
+  const line = '*'.repeat(78);
+  console.warn(
+    `\n${line}\n` +
+      '* WARNING: the Node-RED editor and admin API are NOT password protected.\n' +
+      '* Anyone who can reach this port can change the flows and read their settings.\n' +
+      '* Set NODE_RED_ADMIN_PASSWORD_HASH (bcrypt, `npx node-red admin hash-pw`) to protect them.\n' +
+      `${line}\n`,
+  );
+}
+
+module.exports = {
+  userDir,
+  flowFile: 'flows.json',
+  flowFilePretty: true,
+  // Unset means Node-RED generates a key and stores it beside the flows; set it in production so
+  // credentials survive a lost user directory and are not readable from a copied flows_cred.json.
+  credentialSecret: env.NODE_RED_CREDENTIAL_SECRET || undefined,
+
+  uiPort: Number(env.PORT || 1880),
+  uiHost: env.HOST || '127.0.0.1',
+  httpAdminRoot: '/',
+  httpNodeRoot: '/',
+  // The pipelines' JSON APIs stay same-origin unless an origin is named explicitly.
+  httpNodeCors: env.HTTP_NODE_CORS_ORIGIN ? { origin: env.HTTP_NODE_CORS_ORIGIN, methods: 'GET,POST' } : undefined,
+  // Request bodies of the HTTP-in nodes are bounded: the connector's request API takes small JSON.
+  apiMaxLength: '1mb',
+
+  adminAuth: adminPasswordHash
+    ? {
+        type: 'credentials',
+        users: [{ username: env.NODE_RED_ADMIN_USER || 'admin', password: adminPasswordHash, permissions: '*' }],
+      }
+    : undefined,
+
+  // Node state (window contents, poll watermarks) survives restarts in the user directory.
+  contextStorage: {
+    default: { module: 'localfilesystem', config: { flushInterval: 5 } },
+    memory: { module: 'memory' },
+  },
+
+  // Writers flush or journal pending rows on redeploy; give them the time they need.
+  nodeCloseTimeout: 15000,
+
+  // Settings read by this package's nodes.
+  iotpJournalDir: env.IOTP_JOURNAL_DIR || path.join(userDir, 'iot-pipelines', 'journal'),
+
+  diagnostics: { enabled: true, ui: true },
+  runtimeState: { enabled: false, ui: false },
+  telemetry: { enabled: false },
+  externalModules: { autoInstall: false, palette: { allowInstall: true }, modules: { allowInstall: true } },
+
+  logging: {
+    console: {
+      level: env.NODE_RED_LOG_LEVEL || 'info',
+      metrics: false,
+      audit: false,
+    },
+  },
+
+  editorTheme: {
+    projects: { enabled: false },
+    tours: false,
+    palette: { categories: ['IoT pipelines', 'common', 'function', 'network', 'sequence', 'parser', 'storage'] },
+  },
+};

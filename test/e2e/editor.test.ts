@@ -1,0 +1,115 @@
+/**
+ * The editor in a real browser (Debian's headless Chromium via playwright-core) against a running
+ * Node-RED with this package: every node is in the palette under its category with its icon and
+ * label; each edit dialog opens without console errors, marks a bad value, and its help shows in
+ * the sidebar; the examples are listed under the package. Screenshots go to test-artifacts/.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { artifactsDir, launchChromium } from '../support/browser';
+import { RunningNodeRed, startNodeRed } from '../support/node-red';
+import { readNodeDefinitions, readPackageJson, literalValue } from '../support/package-info';
+
+/** One property per node type and a value its editor must reject. */
+const INVALID_INPUT: Record<string, { field: string; value: string }> = {
+  'iotp-database': { field: 'url', value: 'postgres://nope' },
+  'iotp-db-write': { field: 'table', value: 'bad table;' },
+  'iotp-db-query': { field: 'maxRows', value: '-5' },
+  'iotp-mqtt-broker': { field: 'url', value: 'http://not-mqtt' },
+  'iotp-mqtt-in': { field: 'topics', value: 'a/#/b' },
+  'iotp-mqtt-out': { field: 'topic', value: 'a/+/b' },
+};
+
+const definitions = Object.values(readPackageJson()['node-red']?.nodes ?? {}).flatMap((entry) => readNodeDefinitions(entry));
+
+describe('the editor in a real browser', function () {
+  this.timeout(240000);
+  let runtime: RunningNodeRed;
+  let browser: Browser;
+  let page: Page;
+  const consoleErrors: string[] = [];
+
+  before(async function () {
+    browser = await launchChromium(this);
+    runtime = await startNodeRed({ flows: [] });
+    page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+    page.on('console', (message) => {
+      if (message.type() === 'error') consoleErrors.push(message.text());
+    });
+    page.on('pageerror', (error) => consoleErrors.push(String(error)));
+    await page.goto(runtime.url, { waitUntil: 'load' });
+    await page.waitForFunction(() => (globalThis as unknown as { RED?: { nodes?: { getType?: unknown } } }).RED?.nodes?.getType !== undefined, undefined, {
+      timeout: 60000,
+    });
+    await page.waitForSelector('.red-ui-palette-node', { timeout: 60000 });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await runtime?.stop();
+  });
+
+  it('shows every node of the package in its palette category with its icon and label', async () => {
+    await page.screenshot({ path: join(artifactsDir, 'palette.png') });
+    for (const def of definitions.filter((d) => d.category !== 'config')) {
+      const node = page.locator(`.red-ui-palette-node[data-palette-type="${def.type}"]`);
+      assert.equal(await node.count(), 1, `${def.type} not in the palette`);
+      const label = (await node.locator('.red-ui-palette-label').innerText()).trim();
+      assert.ok(label.length > 0, `${def.type} has no label`);
+      const category = await node.evaluate((el) => el.closest('.red-ui-palette-category')?.id ?? '');
+      assert.match(category, new RegExp(String(def.category).replace(/ /g, '.?'), 'i'), `${def.type} in ${category}`);
+      const icon = await node.locator('.red-ui-palette-icon').evaluate((el) => getComputedStyle(el).backgroundImage);
+      assert.ok(icon.includes(String(literalValue(def.properties.get('icon')))), `${def.type} icon: ${icon}`);
+    }
+  });
+
+  for (const def of definitions) {
+    it(`${def.type}: the edit dialog opens cleanly, marks a bad value and its help shows`, async () => {
+      consoleErrors.length = 0;
+      const isConfig = def.category === 'config';
+      const prefix = isConfig ? 'node-config-input-' : 'node-input-';
+      await page.evaluate(
+        ({ type, isConfig }) => {
+          const RED = (globalThis as unknown as { RED: any }).RED; // eslint-disable-line @typescript-eslint/no-explicit-any
+          const id = `${type.replace(/[^a-z]/g, '')}-${Date.now()}`;
+          if (isConfig) {
+            RED.editor.editConfig('', type, '');
+          } else {
+            RED.view.importNodes([{ id, type, x: 200, y: 100, z: RED.workspaces.active() }]);
+            RED.editor.edit(RED.nodes.node(id));
+          }
+        },
+        { type: def.type, isConfig },
+      );
+      const invalid = INVALID_INPUT[def.type];
+      assert.ok(invalid, `no invalid-input case for ${def.type}: add one`);
+      const field = page.locator(`#${prefix}${invalid.field}`);
+      await field.waitFor({ state: 'attached', timeout: 10000 });
+      await page.waitForTimeout(300);
+      await page.screenshot({ path: join(artifactsDir, `dialog-${def.type}.png`) });
+      await field.evaluate((el, value) => {
+        const input = el as HTMLInputElement;
+        input.value = value;
+        input.dispatchEvent(new Event('change', { bubbles: true }));
+        input.dispatchEvent(new Event('keyup', { bubbles: true }));
+      }, invalid.value);
+      await page.waitForFunction((selector) => document.querySelector(selector)?.classList.contains('input-error'), `#${prefix}${invalid.field}`, {
+        timeout: 5000,
+      });
+      await page.evaluate(() => {
+        const RED = (globalThis as unknown as { RED: any }).RED; // eslint-disable-line @typescript-eslint/no-explicit-any
+        RED.tray.close();
+      });
+      await page.evaluate((type) => {
+        const RED = (globalThis as unknown as { RED: any }).RED; // eslint-disable-line @typescript-eslint/no-explicit-any
+        RED.sidebar.help.show(type);
+      }, def.type);
+      const help = page.locator('.red-ui-sidebar-help-stack .red-ui-help');
+      await help.first().waitFor({ timeout: 10000 });
+      const text = await help.first().innerText();
+      assert.match(text, isConfig ? /Details/ : /Inputs|Outputs/, `${def.type} help: ${text.slice(0, 200)}`);
+      assert.deepEqual(consoleErrors, [], `${def.type}: console errors`);
+    });
+  }
+});
