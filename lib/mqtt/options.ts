@@ -103,6 +103,14 @@ const URL_PROTOCOLS: Record<string, BrokerProtocol> = {
 
 const bad = (message: string): MqttError => new MqttError('MQTT_BAD_SETTINGS', message);
 
+function hasControlCharacter(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
+}
+
 /** A URL with any password replaced by `***`, for error messages (best effort on unparsable text). */
 export function redactUrl(text: string): string {
   return text.replace(/(\/\/[^/@:]*):[^@/]*@/, '$1:***@');
@@ -182,7 +190,7 @@ export function resolveBrokerSettings(settings: BrokerSettings, stableId: string
 
   let clientId: string;
   if (settings.clientId !== undefined && settings.clientId !== '') {
-    if (typeof settings.clientId !== 'string' || settings.clientId.length > 256 || /[\u0000-\u001f\u007f]/.test(settings.clientId)) {
+    if (typeof settings.clientId !== 'string' || settings.clientId.length > 256 || hasControlCharacter(settings.clientId)) {
       throw bad('client id must be printable text of at most 256 characters');
     }
     clientId = settings.clientId;
