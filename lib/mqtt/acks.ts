@@ -42,14 +42,17 @@ export class AckTracker {
   readonly prefix: string;
   private readonly copies = new Map<string, Copy>();
   private readonly sendAck: AckSender;
+  private readonly afterSettle: (() => void) | undefined;
   private generation = 0;
   private copySeq = 0;
   private open = 0;
   /** Counters for status displays. */
   readonly counts = { tracked: 0, acked: 0, rejected: 0, forgotten: 0 };
 
-  constructor(sendAck: AckSender) {
+  /** `afterSettle` runs after a settle() sent an acknowledgement (the session resumes reading there). */
+  constructor(sendAck: AckSender, afterSettle?: () => void) {
     this.sendAck = sendAck;
+    this.afterSettle = afterSettle;
     this.prefix = `mq${(++trackerSeq).toString(36)}:`;
     trackers.set(this.prefix, this);
   }
@@ -94,6 +97,7 @@ export class AckTracker {
     const packet = copy.packet;
     if (--packet.remaining > 0) return true;
     this.complete(packet);
+    this.afterSettle?.();
     return true;
   }
 

@@ -157,7 +157,10 @@ export class MqttSession extends EventEmitter {
     if (typeof client._sendPacket !== 'function' || typeof client.handleMessage !== 'function') {
       throw new Error('this MQTT.js version lacks the hooks acknowledge-on-settle relies on (_sendPacket, handleMessage)');
     }
-    this.tracker = new AckTracker((packet) => this.writeAck(packet));
+    this.tracker = new AckTracker(
+      (packet) => this.writeAck(packet),
+      () => this.resumeIfRoom(),
+    );
 
     const original = (client._sendPacket as SendPacket).bind(this.client);
     this.sendPacket = original;
@@ -188,7 +191,7 @@ export class MqttSession extends EventEmitter {
       this.client.options.reconnectPeriod = reconnectDelay(this.reconnectAttempts, this.broker.reconnectInitialMs, this.broker.reconnectMaxMs);
       this.emit('reconnecting', this.reconnectAttempts);
     });
-    this.client.on('error', (err) => this.emit('error', sanitizeError(err, this.broker)));
+    this.client.on('error', (err) => this.report(sanitizeError(err, this.broker)));
     this.client.on('offline', () => this.emit('offline'));
     this.client.connect();
     this.ticker = setInterval(() => this.tick(), 1000);
@@ -217,9 +220,7 @@ export class MqttSession extends EventEmitter {
 
   /** Settles a delivered message by its ackId. Idempotent. */
   settle(ackId: string, outcome: SettleOutcome = 'committed'): boolean {
-    const settled = this.tracker.settle(ackId, outcome);
-    if (settled) this.resumeIfRoom();
-    return settled;
+    return this.tracker.settle(ackId, outcome);
   }
 
   subscribe(filter: string, options: SubscribeOptions, handler: MessageHandler): Subscription {
@@ -384,24 +385,25 @@ export class MqttSession extends EventEmitter {
     } catch (err) {
       // A consumer bug must not break the connection. The copy stays unsettled: the broker
       // redelivers it after the next reconnect rather than the message being lost.
-      this.emit('error', new Error(`a handler of ${JSON.stringify(subscription.filter)} threw: ${(err as Error)?.message ?? String(err)}`));
+      this.report(new Error(`a handler of ${JSON.stringify(subscription.filter)} threw: ${(err as Error)?.message ?? String(err)}`));
     }
   }
 
   private replayParked(subscription: SubscriptionImpl, parsed: ParsedFilter): void {
     if (this.parked.length === 0) return;
-    const keep: Parked[] = [];
-    for (const item of this.parked) {
+    // Swap the list out first: a handler may settle, resume reading and park new messages meanwhile.
+    const items = this.parked;
+    this.parked = [];
+    for (const item of items) {
       if (item.inflight.generation !== this.tracker.currentGeneration) continue;
       if (!topicMatches(parsed, item.topic)) {
-        keep.push(item);
+        this.parked.push(item);
         continue;
       }
       item.inflight.remaining = 1;
       const payload = typeof item.packet.payload === 'string' ? Buffer.from(item.packet.payload) : item.packet.payload;
       this.deliverCopy(item.topic, item.packet, payload, subscription, item.inflight);
     }
-    this.parked = keep;
   }
 
   private resumeIfRoom(): void {
@@ -409,6 +411,11 @@ export class MqttSession extends EventEmitter {
     if (!waiting || this.tracker.inFlight >= this.broker.receiveMaximum) return;
     this.waiting = undefined;
     this.dispatch(waiting.topic, waiting.packet, waiting.cb);
+  }
+
+  /** 'error' events only when someone listens: an unobserved EventEmitter error would crash Node-RED. */
+  private report(err: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', err);
   }
 
   private writeAck(packet: InFlightPacket): void {
@@ -419,16 +426,18 @@ export class MqttSession extends EventEmitter {
   private tick(): void {
     if (this.parked.length === 0) return;
     const cutoff = Date.now() - this.unmatchedGraceMs;
-    const keep: Parked[] = [];
-    for (const item of this.parked) {
+    const items = this.parked;
+    this.parked = [];
+    for (const item of items) {
       if (item.since > cutoff) {
-        keep.push(item);
+        this.parked.push(item);
         continue;
       }
+      // Nobody subscribed to it within the grace period (a subscription the broker still holds
+      // from an earlier configuration): acknowledge so it does not occupy the window forever.
       this.stats.unmatched++;
       this.tracker.complete(item.inflight);
     }
-    this.parked = keep;
     this.resumeIfRoom();
   }
 
@@ -468,7 +477,7 @@ export class MqttSession extends EventEmitter {
         // Connection trouble is retried on the next connect; a refusal is final until settings change.
         if (!err || this.client.connected) {
           for (const waiter of entry.waiters.splice(0)) waiter.reject(failure);
-          this.emit('error', failure);
+          this.report(failure);
         }
         return;
       }

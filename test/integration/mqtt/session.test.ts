@@ -180,12 +180,60 @@ describe('mqtt session (mosquitto)', function () {
     let settledUpTo = 0;
     await waitFor(
       () => {
-        while (settledUpTo < got.length) got[settledUpTo++]!.settle();
+        // by id, as a downstream node holding only msg.ackId would
+        while (settledUpTo < got.length) settleAck(got[settledUpTo++]!.ackId);
         return got.length === 200;
       },
       'all 200 messages',
     );
     assert.deepEqual(texts(got), Array.from({ length: 200 }, (_, i) => String(i)), 'in order, none lost, no duplicates');
+  });
+
+  it('acknowledges messages no subscription claims within the grace period, and survives a throwing handler', async () => {
+    const topic = uniqueTopic();
+    const clientId = uniqueClientId();
+    const first = opened.session({ protocolVersion: 4, clientId });
+    await first.subscribe(`${topic}/#`, { qos: 1 }, (m) => m.settle()).ready;
+    await first.close(); // the broker keeps the subscription of the persistent session
+
+    const pub = await opened.publisher(4);
+    const session = opened.session({ protocolVersion: 4, clientId }, { unmatchedGraceMs: 100 });
+    const errors: Error[] = [];
+    session.on('error', (err: Error) => errors.push(err));
+    await waitFor(() => session.connected, 'the connection');
+    await pub.publishAsync(`${topic}/orphan`, 'nobody wants me', { qos: 1 });
+    await waitFor(() => session.counts().unmatched === 1, 'the orphan to be acknowledged after the grace period');
+    assert.equal(session.counts().inFlight, 0);
+
+    let calls = 0;
+    session.subscribe(`${topic}/bad`, { qos: 1 }, () => {
+      calls++;
+      throw new Error('consumer bug');
+    });
+    await pub.publishAsync(`${topic}/bad`, 'x', { qos: 1 });
+    await waitFor(() => errors.some((e) => /consumer bug/.test(e.message)), 'the handler error to be reported');
+    assert.equal(calls, 1);
+    assert.equal(session.counts().inFlight, 1, 'left unacknowledged: the broker redelivers it after a reconnect');
+  });
+
+  it('shares one session per key through the registry and closes it with the last lease', async () => {
+    const { acquireSession, sharedSessionCount } = await import('../../../lib/mqtt/registry');
+    const { resolveBrokerSettings } = await import('../../../lib/mqtt/options');
+    const { MQTT_HOST, MQTT_PORT } = await import('../../support/services');
+    const broker = resolveBrokerSettings({ host: MQTT_HOST, port: MQTT_PORT, cleanSession: true }, uniqueClientId());
+    const before = sharedSessionCount();
+    const a = acquireSession('cfg-1', broker);
+    const b = acquireSession('cfg-1', broker);
+    assert.equal(a.session, b.session);
+    assert.equal(sharedSessionCount(), before + 1);
+    await waitFor(() => a.session.connected, 'the shared connection');
+    await a.release();
+    await a.release(); // idempotent
+    assert.equal(a.session.connected, true, 'still leased by b');
+    await b.release();
+    assert.equal(b.session.connected, false);
+    assert.equal(sharedSessionCount(), before);
+    await assert.rejects(b.session.publish('x/y', 'z'), { code: 'MQTT_SESSION_CLOSED' });
   });
 
   it('splits a shared subscription ($share/<group>/...) between two clients', async () => {
