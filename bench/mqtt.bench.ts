@@ -25,7 +25,8 @@ import { resolveBrokerSettings } from '../lib/mqtt/options';
 
 const HOST = process.env.TEST_MQTT_HOST ?? '127.0.0.1';
 const SYSTEM_PORT = Number(process.env.TEST_MQTT_PORT ?? 1883);
-const THROUGHPUT_MESSAGES = 20_000;
+const THROUGHPUT_MESSAGES = 10_000;
+const THROUGHPUT_ROUNDS = 2;
 const BURST_MESSAGES = 30_000;
 const DB_MS_PER_MESSAGE = 0.1;
 const DB_MAX_BATCH = 1000;
@@ -165,8 +166,7 @@ function settleSubscriber(port: number, topic: string, protocolVersion: 4 | 5, r
     seen.add(seqOf(message.payload));
     if (db) db.write(() => message.settle());
     else message.settle();
-    const inFlight = session.counts().inFlight;
-    if (inFlight > peak) peak = inFlight;
+    if (session.inFlight > peak) peak = session.inFlight;
   });
   return {
     name: `ack-on-settle ${protocolVersion === 4 ? '3.1.1' : '5'} (window ${receiveMaximum})`,
@@ -299,12 +299,23 @@ async function main(): Promise<void> {
       `QoS 1 throughput, ${THROUGHPUT_MESSAGES.toLocaleString('en-US')} messages (~100 B JSON), publisher window 1000, consumer settles at once, ` +
         `broker: ${big ? `private mosquitto (${bigName})` : 'system mosquitto (defaults; it may drop)'}; window 1000 on both sides`,
     );
-    const rows: string[][] = [];
-    rows.push(await throughput(port, (p, t) => plainSubscriber(p, t, 4, undefined)));
-    rows.push(await throughput(port, (p, t) => settleSubscriber(p, t, 4, 1000, undefined)));
-    rows.push(await throughput(port, (p, t) => plainSubscriber(p, t, 5, undefined)));
-    rows.push(await throughput(port, (p, t) => settleSubscriber(p, t, 5, 1000, undefined)));
-    table(['consumer', 'received', 'msg/s'], rows);
+    // Rounds alternate between the contenders so a busy neighbour on the machine hurts both alike;
+    // the best round of each is reported.
+    const contenders: Array<(p: number, t: string) => Consumer> = [
+      (p, t) => plainSubscriber(p, t, 4, undefined),
+      (p, t) => settleSubscriber(p, t, 4, 1000, undefined),
+      (p, t) => plainSubscriber(p, t, 5, undefined),
+      (p, t) => settleSubscriber(p, t, 5, 1000, undefined),
+    ];
+    const best: string[][] = [];
+    for (let round = 0; round < THROUGHPUT_ROUNDS; round++) {
+      for (let i = 0; i < contenders.length; i++) {
+        const row = await throughput(port, contenders[i]!);
+        const rate = (r: string[] | undefined): number => (r ? Number(r[2]!.replace(/,/g, '')) : -1);
+        if (rate(row) > rate(best[i])) best[i] = row;
+      }
+    }
+    table(['consumer', 'received', `msg/s (best of ${THROUGHPUT_ROUNDS})`], best);
 
     console.log(
       `\nBurst: ${BURST_MESSAGES.toLocaleString('en-US')} QoS 1 messages as fast as possible; consumer DB costs ${DB_MS_PER_MESSAGE} ms/message (sync), batches <= ${DB_MAX_BATCH}`,

@@ -203,6 +203,11 @@ export class MqttSession extends EventEmitter {
     return this.client.connected;
   }
 
+  /** Unacknowledged QoS 1/2 messages (cheap; counts() builds a snapshot object). */
+  get inFlight(): number {
+    return this.tracker.inFlight;
+  }
+
   counts(): SessionCounts {
     return {
       connected: this.client.connected,

@@ -42,6 +42,10 @@ describe('mqtt session (mosquitto)', function () {
         assert.equal(typeof byTopic.get(`${topic}/q1`)?.ackId, 'string');
         await waitFor(() => session.counts().acked === 2, 'two acknowledgements');
         assert.equal(session.counts().inFlight, 0);
+        // The QoS 2 exchange completes (PUBREL -> PUBCOMP) without a second delivery.
+        await pub.publishAsync(`${topic}/marker`, 'marker', { qos: 1 });
+        await waitFor(() => got.length >= 4, 'the marker');
+        assert.deepEqual(got.map((m) => m.topic).sort(), [`${topic}/marker`, `${topic}/q0`, `${topic}/q1`, `${topic}/q2`]);
       });
 
       for (const qos of [1, 2] as const) {
