@@ -55,6 +55,11 @@ export interface BrokerSettings {
   receiveMaximum?: number;
   /** Most publishes waiting for the broker (incl. while offline) before publish() rejects. */
   maxPendingPublishes?: number;
+  /**
+   * MQTT 5: the largest packet this client accepts; the broker discards larger messages for this
+   * client instead of sending them (a memory bound against hostile publishers). Unset: no limit.
+   */
+  maximumPacketSize?: number;
 }
 
 /** Settings after validation and defaults: every field known. */
@@ -76,6 +81,7 @@ export interface ResolvedBroker {
   reconnectMaxMs: number;
   receiveMaximum: number;
   maxPendingPublishes: number;
+  maximumPacketSize: number | undefined;
 }
 
 export const DEFAULTS = {
@@ -223,6 +229,7 @@ export function resolveBrokerSettings(settings: BrokerSettings, stableId: string
     reconnectMaxMs,
     receiveMaximum: integerIn(settings.receiveMaximum ?? DEFAULTS.receiveMaximum, 'receiveMaximum', 1, 65_535),
     maxPendingPublishes: integerIn(settings.maxPendingPublishes ?? DEFAULTS.maxPendingPublishes, 'maxPendingPublishes', 1, 10_000_000),
+    maximumPacketSize: settings.maximumPacketSize === undefined ? undefined : integerIn(settings.maximumPacketSize, 'maximumPacketSize', 64, 268_435_455),
   };
 }
 
@@ -269,6 +276,7 @@ export function toClientOptions(broker: ResolvedBroker): IClientOptions {
       sessionExpiryInterval: broker.cleanSession ? 0 : broker.sessionExpirySeconds,
       receiveMaximum: broker.receiveMaximum,
     };
+    if (broker.maximumPacketSize !== undefined) options.properties.maximumPacketSize = broker.maximumPacketSize;
   }
   return options;
 }

@@ -107,35 +107,37 @@ describe('mqtt session (mosquitto)', function () {
         await waitFor(() => second.counts().inFlight === 0, 'all acknowledged');
       });
 
-      it('accepts acknowledgements in any order', async () => {
-        const topic = uniqueTopic();
-        const clientId = uniqueClientId();
-        const session = opened.session({ protocolVersion, clientId });
-        const got: ReceivedMessage[] = [];
-        await session.subscribe(topic, { qos: 1 }, (m) => got.push(m)).ready;
-        const pub = await opened.publisher(protocolVersion);
-        await publishMany(pub, topic, 10);
-        await waitFor(() => got.length === 10, 'ten messages');
-        for (const m of [...got].reverse()) assert.equal(settleAck(m.ackId), true);
-        await publishMany(pub, topic, 10);
-        await waitFor(() => got.length === 20, 'ten more after settling out of order');
-        const odd = got.slice(10).filter((_, i) => i % 2 === 1);
-        const even = got.slice(10).filter((_, i) => i % 2 === 0);
-        for (const m of [...odd, ...even]) m.settle();
-        await waitFor(() => session.counts().acked === 20, 'twenty acknowledgements');
-        await session.close();
+      for (const qos of [1, 2] as const) {
+        it(`accepts QoS ${qos} acknowledgements in any order`, async () => {
+          const topic = uniqueTopic();
+          const clientId = uniqueClientId();
+          const session = opened.session({ protocolVersion, clientId });
+          const got: ReceivedMessage[] = [];
+          await session.subscribe(topic, { qos }, (m) => got.push(m)).ready;
+          const pub = await opened.publisher(protocolVersion);
+          await publishMany(pub, topic, 10, qos);
+          await waitFor(() => got.length === 10, 'ten messages');
+          for (const m of [...got].reverse()) assert.equal(settleAck(m.ackId), true);
+          await publishMany(pub, topic, 10, qos);
+          await waitFor(() => got.length === 20, 'ten more after settling out of order');
+          const odd = got.slice(10).filter((_, i) => i % 2 === 1);
+          const even = got.slice(10).filter((_, i) => i % 2 === 0);
+          for (const m of [...odd, ...even]) m.settle();
+          await waitFor(() => session.counts().acked === 20, 'twenty acknowledgements');
+          await session.close();
 
-        const again: ReceivedMessage[] = [];
-        const check = opened.session({ protocolVersion, clientId });
-        check.subscribe(topic, { qos: 1 }, (m) => {
-          again.push(m);
-          m.settle();
+          const again: ReceivedMessage[] = [];
+          const check = opened.session({ protocolVersion, clientId });
+          check.subscribe(topic, { qos }, (m) => {
+            again.push(m);
+            m.settle();
+          });
+          await waitFor(() => check.connected, 'the reconnect');
+          await pub.publishAsync(topic, 'marker', { qos });
+          await waitFor(() => again.length >= 1, 'the marker');
+          assert.deepEqual(texts(again), ['marker'], 'nothing acknowledged out of order was redelivered');
         });
-        await waitFor(() => check.connected, 'the reconnect');
-        await pub.publishAsync(topic, 'marker', { qos: 1 });
-        await waitFor(() => again.length >= 1, 'the marker');
-        assert.deepEqual(texts(again), ['marker'], 'nothing acknowledged out of order was redelivered');
-      });
+      }
     });
   }
 

@@ -67,6 +67,9 @@ describe('mqtt options: resolveBrokerSettings', () => {
     assert.deepEqual(v5.properties, { sessionExpiryInterval: 3600, receiveMaximum: 50 });
     assert.equal(toClientOptions(resolveBrokerSettings({ host: 'h', protocolVersion: 5, cleanSession: true }, 'x')).properties?.sessionExpiryInterval, 0);
     assert.equal(resolveBrokerSettings({ host: 'h', clientId: 'mine' }, 'x').clientId, 'mine');
+    const capped = toClientOptions(resolveBrokerSettings({ host: 'h', protocolVersion: 5, maximumPacketSize: 65_536 }, 'x'));
+    assert.equal(capped.properties?.maximumPacketSize, 65_536);
+    throwsSettings(() => resolveBrokerSettings({ host: 'h', maximumPacketSize: 10 }, 'n'), /maximumPacketSize/);
   });
 
   it('rejects bad settings with clear errors that never contain the password', () => {
