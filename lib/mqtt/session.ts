@@ -145,7 +145,10 @@ export class MqttSession extends EventEmitter {
   private ticker: NodeJS.Timeout | undefined;
   private reconnectAttempts = 0;
   private closed = false;
-  private readonly stats = { delivered: 0, redelivered: 0, unmatched: 0, pendingPublishes: 0, published: 0, pauses: 0 };
+  private readonly stats = { delivered: 0, redelivered: 0, unmatched: 0, published: 0, pauses: 0 };
+  /** Rejecters of the publishes not yet acknowledged by the broker. */
+  private readonly pendingPublishes = new Set<(err: Error) => void>();
+  private onPublishesDone: (() => void) | undefined;
 
   constructor(broker: ResolvedBroker, options: SessionOptions = {}, clientOptionsOverride: Partial<IClientOptions> = {}) {
     super();
@@ -217,7 +220,7 @@ export class MqttSession extends EventEmitter {
       rejected: this.tracker.counts.rejected,
       redelivered: this.stats.redelivered,
       unmatched: this.stats.unmatched,
-      pendingPublishes: this.stats.pendingPublishes,
+      pendingPublishes: this.pendingPublishes.size,
       published: this.stats.published,
       pauses: this.stats.pauses,
     };
@@ -286,30 +289,40 @@ export class MqttSession extends EventEmitter {
     }
     const qos = options.qos ?? 0;
     if (qos !== 0 && qos !== 1 && qos !== 2) return Promise.reject(new MqttError('MQTT_BAD_SETTINGS', `qos must be 0, 1 or 2 (got ${JSON.stringify(qos)})`));
-    if (this.stats.pendingPublishes >= this.broker.maxPendingPublishes) {
+    if (this.pendingPublishes.size >= this.broker.maxPendingPublishes) {
       return Promise.reject(
         new MqttError(
           'MQTT_PUBLISH_QUEUE_FULL',
-          `${this.stats.pendingPublishes} publishes are already waiting for ${this.description}${this.client.connected ? '' : ' (disconnected)'}; the limit is ${this.broker.maxPendingPublishes}`,
+          `${this.pendingPublishes.size} publishes are already waiting for ${this.description}${this.client.connected ? '' : ' (disconnected)'}; the limit is ${this.broker.maxPendingPublishes}`,
         ),
       );
     }
-    this.stats.pendingPublishes++;
     return new Promise<void>((resolve, reject) => {
-      this.client.publish(topic, payload, { qos, retain: options.retain === true, properties: options.properties }, (err) => {
-        this.stats.pendingPublishes--;
+      let finished = false;
+      const finish = (err?: Error): void => {
+        if (finished) return; // MQTT.js may still call back after close() gave up on it
+        finished = true;
+        this.pendingPublishes.delete(finish);
+        if (this.pendingPublishes.size === 0) this.onPublishesDone?.();
         if (err) {
-          reject(new MqttError('MQTT_PUBLISH_FAILED', `publish to ${JSON.stringify(topic)} failed: ${err.message}`, { cause: err }));
+          reject(err instanceof MqttError ? err : new MqttError('MQTT_PUBLISH_FAILED', `publish to ${JSON.stringify(topic)} failed: ${err.message}`, { cause: err }));
         } else {
           this.stats.published++;
           resolve();
         }
-      });
+      };
+      this.pendingPublishes.add(finish);
+      this.client.publish(topic, payload, { qos, retain: options.retain === true, properties: options.properties }, (err) => finish(err ?? undefined));
     });
   }
 
-  /** Disconnects. Unsettled messages stay with the broker (persistent session) and are redelivered. */
-  async close(): Promise<void> {
+  /**
+   * Disconnects. Unsettled messages stay with the broker (persistent session) and are redelivered.
+   * Publishes still waiting for the broker get up to `publishGraceMs` while connected; whatever is
+   * left then rejects with MQTT_SESSION_CLOSED (MQTT.js alone would wait for them forever when the
+   * broker is unreachable).
+   */
+  async close(publishGraceMs = 5_000): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     if (this.ticker) clearInterval(this.ticker);
@@ -318,7 +331,20 @@ export class MqttSession extends EventEmitter {
       for (const waiter of entry.waiters) waiter.reject(new MqttError('MQTT_SESSION_CLOSED', 'the MQTT session closed before the subscription was granted'));
     }
     this.filters.clear();
-    await new Promise<void>((resolve) => this.client.end(false, {}, () => resolve()));
+    if (this.client.connected && this.pendingPublishes.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, publishGraceMs);
+        this.onPublishesDone = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    const abandoned = [...this.pendingPublishes];
+    for (const fail of abandoned) fail(new MqttError('MQTT_SESSION_CLOSED', 'the MQTT session closed before the broker acknowledged the publish'));
+    // A clean DISCONNECT when nothing is outstanding; otherwise MQTT.js's end(false) would wait forever.
+    const force = !this.client.connected || abandoned.length > 0;
+    await new Promise<void>((resolve) => this.client.end(force, {}, () => resolve()));
     this.tracker.dispose();
     this.parked = [];
     this.waiting = undefined;
@@ -327,6 +353,11 @@ export class MqttSession extends EventEmitter {
   // ---------------------------------------------------------------- receiving
 
   private onQosPublish(topic: string, packet: IPublishPacket, cb: AckCallback): void {
+    if (!this.client.connected) {
+      // Parsed before the connection dropped: its packet id is void and the broker redelivers it.
+      cb(0);
+      return;
+    }
     if (this.tracker.inFlight >= this.broker.receiveMaximum) {
       // The broker sent more than our window: stop reading until a consumer settles something.
       this.stats.pauses++;

@@ -349,6 +349,24 @@ describe('mqtt session (mosquitto)', function () {
     }
   });
 
+  it('close() does not hang on publishes the unreachable broker never acknowledges', async () => {
+    const proxy = new CuttableProxy();
+    await proxy.start();
+    try {
+      const session = opened.session({ host: '127.0.0.1', port: proxy.port, protocolVersion: 4, clientId: uniqueClientId(), cleanSession: true });
+      await waitFor(() => session.connected, 'the connection');
+      await proxy.cut();
+      await waitFor(() => !session.connected, 'the disconnect');
+      const pending = session.publish(`${uniqueTopic()}/x`, 'never acknowledged', { qos: 1 });
+      assert.equal(session.counts().pendingPublishes, 1);
+      await session.close();
+      await assert.rejects(pending, { code: 'MQTT_SESSION_CLOSED' });
+      assert.equal(session.counts().pendingPublishes, 0);
+    } finally {
+      await proxy.cut();
+    }
+  });
+
   it('never puts the password into error events', async () => {
     const proxy = new CuttableProxy();
     await proxy.start();
