@@ -1,0 +1,78 @@
+/**
+ * Payload decoding for received MQTT messages: raw Buffer, UTF-8 text, or JSON.
+ * 'auto' parses JSON when the text is JSON and otherwise keeps the text (what Home Assistant's
+ * statestream needs: `21.5` is a number, `on` stays the string "on").
+ */
+import { MqttError } from './errors';
+
+export type PayloadFormat = 'buffer' | 'string' | 'json' | 'auto';
+
+export interface DecodeOptions {
+  format: PayloadFormat;
+  /** Larger payloads are refused with MQTT_PAYLOAD_TOO_LARGE (default 1 MiB). */
+  maxBytes?: number;
+  /** Refuse text that is not valid UTF-8 instead of replacing bad bytes with U+FFFD (default false). */
+  strictUtf8?: boolean;
+}
+
+export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
+
+const strictDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
+function toText(payload: Buffer, strict: boolean): string {
+  if (!strict) return payload.toString('utf8');
+  try {
+    return strictDecoder.decode(payload);
+  } catch {
+    throw new MqttError('MQTT_PAYLOAD_NOT_UTF8', 'payload is not valid UTF-8 text');
+  }
+}
+
+/** A short, printable excerpt of a payload for error messages. */
+function excerpt(text: string): string {
+  const short = text.length > 60 ? `${text.slice(0, 60)}…` : text;
+  return JSON.stringify(short);
+}
+
+/** Could `text` be JSON? Cheap first-character test so 'auto' does not pay for a throw on plain words. */
+function looksLikeJson(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 32 || c === 9 || c === 10 || c === 13) continue;
+    // { [ " - 0-9 t(rue) f(alse) n(ull)
+    return c === 123 || c === 91 || c === 34 || c === 45 || (c >= 48 && c <= 57) || c === 116 || c === 102 || c === 110;
+  }
+  return false;
+}
+
+export function decodePayload(payload: Buffer | Uint8Array | string, options: DecodeOptions): unknown {
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+  const size = typeof payload === 'string' ? Buffer.byteLength(payload, 'utf8') : payload.byteLength;
+  if (size > maxBytes) {
+    throw new MqttError('MQTT_PAYLOAD_TOO_LARGE', `payload of ${size} bytes exceeds the limit of ${maxBytes} bytes`);
+  }
+  if (options.format === 'buffer') {
+    if (typeof payload === 'string') return Buffer.from(payload, 'utf8');
+    return Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+  }
+  const text = typeof payload === 'string' ? payload : toText(Buffer.isBuffer(payload) ? payload : Buffer.from(payload), options.strictUtf8 === true);
+  switch (options.format) {
+    case 'string':
+      return text;
+    case 'json':
+      try {
+        return JSON.parse(text);
+      } catch (err) {
+        throw new MqttError('MQTT_PAYLOAD_NOT_JSON', `payload is not valid JSON (${(err as Error).message}): ${excerpt(text)}`);
+      }
+    case 'auto':
+      if (!looksLikeJson(text)) return text;
+      try {
+        return JSON.parse(text);
+      } catch {
+        return text;
+      }
+    default:
+      throw new MqttError('MQTT_BAD_SETTINGS', `unknown payload format ${JSON.stringify(options.format)} (use buffer, string, json or auto)`);
+  }
+}
