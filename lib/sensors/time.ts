@@ -4,15 +4,17 @@
  * The original generator stamps readings with Python's `datetime.utcnow().isoformat()`: UTC
  * without an offset, with microseconds unless they happen to be zero. A JS Date keeps only
  * milliseconds, so parsing through Date would silently merge readings 0.5 ms apart (and make
- * uniqueness checks lie). Epoch microseconds stay exact in a double until the year 287396.
+ * uniqueness checks lie). Epoch microseconds are exact in a double within ±2^53 µs (years 1685 to
+ * 2255), so accepted instants are limited to the years 1900..2199: wide for sensor readings, and
+ * inside MySQL's DATETIME range (1000..9999).
  *
  * Storage uses one fixed-width text form, `YYYY-MM-DD HH:MM:SS.ffffff` (UTC), which MySQL accepts
  * for DATETIME(6) regardless of the session time zone and which sorts correctly as SQLite TEXT.
  */
 
-/** The earliest and latest instants MySQL's DATETIME can hold (years 1000..9999). */
-export const MIN_STORABLE_US = Date.UTC(1000, 0, 1) * 1000;
-export const MAX_STORABLE_US = (Date.UTC(10000, 0, 1)) * 1000 - 1;
+/** The earliest and latest accepted instants (years 1900..2199 UTC), exact to the microsecond. */
+export const MIN_STORABLE_US = Date.UTC(1900, 0, 1) * 1000;
+export const MAX_STORABLE_US = Date.UTC(2200, 0, 1) * 1000 - 1;
 
 // YYYY-MM-DD[T ]HH:MM[:SS[.fraction]][Z|±HH[:]MM]. Date-only is handled separately by callers
 // that allow it (the read API), because a reading must say when within the day it was taken.
@@ -71,7 +73,7 @@ export function parseTimestampUs(text: string, options: { allowDateOnly?: boolea
     offsetMinutes = (match[9] === '-' ? -1 : 1) * (offsetHours * 60 + offsetMins);
   }
   const us = (utcMs(year, month, day, hour, minute, second) - offsetMinutes * 60_000) * 1000 + micros;
-  if (us < MIN_STORABLE_US || us > MAX_STORABLE_US) return 'outside the storable range (years 1000 to 9999 UTC)';
+  if (us < MIN_STORABLE_US || us > MAX_STORABLE_US) return 'outside the accepted range (years 1900 to 2199 UTC)';
   return us;
 }
 
