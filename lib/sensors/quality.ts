@@ -428,12 +428,8 @@ export class QualityMonitor {
     // completeness and validity apply to every message; an unparsed payload fails both.
     v[COMPLETENESS] = check.parsed && check.presentFields === READING_FIELD_COUNT ? 1 : 0;
     let valid = check.parsed ? 1 : 0;
-    for (const issue of check.issues) {
-      if (issue.code !== 'MISSING_FIELD') {
-        valid = 0;
-        break;
-      }
-    }
+    const issues = check.issues;
+    for (let i = 0; i < issues.length && valid === 1; i++) if (issues[i].code !== 'MISSING_FIELD') valid = 0;
     const ts = check.timestampUs;
     if (ts !== null) {
       const readingMs = ts / 1000;

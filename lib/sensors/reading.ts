@@ -9,7 +9,7 @@
  * (the quality engine needs them all, and needs the fields that did parse); `parseReading`
  * throws the first defect as a `ReadingError` for callers that only want a storable row.
  */
-import { formatSqlTimestamp, parseTimestampUs } from './time';
+import { parseTimestampUs, storedTimestamp } from './time';
 
 export type ReadingErrorCode =
   /** The raw payload (Buffer/string) or one text field is longer than allowed. */
@@ -157,98 +157,101 @@ function decode(input: unknown, maxBytes: number): { obj?: Record<string, unknow
   return { obj: value as Record<string, unknown> };
 }
 
+function addIssue(check: ReadingCheck, code: ReadingErrorCode, field: ReadingField, message: string): void {
+  if (check.issues === NO_ISSUES) check.issues = [];
+  (check.issues as ReadingIssue[]).push({ code, field, message });
+}
+
+function checkCoordinate(check: ReadingCheck, loc: Record<string, unknown> | null, field: 'lat' | 'lng', limit: number): void {
+  const raw = loc ? own(loc, field) : undefined;
+  if (raw == null) return addIssue(check, 'MISSING_FIELD', field, `metadata.location.${field} is missing`);
+  check.presentFields++;
+  if (typeof raw !== 'number') addIssue(check, 'WRONG_TYPE', field, `metadata.location.${field} must be a number, got ${describeType(raw)}`);
+  else if (!Number.isFinite(raw)) addIssue(check, 'NON_FINITE', field, `metadata.location.${field} ${raw} is not a finite number`);
+  else if (raw < -limit || raw > limit) addIssue(check, 'OUT_OF_RANGE', field, `metadata.location.${field} ${raw} is outside -${limit}..${limit}`);
+  else check[field] = raw;
+}
+
+function checkText(check: ReadingCheck, meta: Record<string, unknown> | null, field: 'unit' | 'type' | 'description', limit: number): void {
+  const raw = meta ? own(meta, field) : undefined;
+  if (raw == null) return addIssue(check, 'MISSING_FIELD', field, `metadata.${field} is missing`);
+  check.presentFields++;
+  if (typeof raw !== 'string') addIssue(check, 'WRONG_TYPE', field, `metadata.${field} must be text, got ${describeType(raw)}`);
+  else if (raw.length > limit) addIssue(check, 'TOO_LARGE', field, `metadata.${field} has ${raw.length} characters, more than ${limit}`);
+  else check[field] = raw;
+}
+
+function asObject(v: unknown): Record<string, unknown> | null {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+}
+
 /**
  * Examines one reading and reports every defect. Never throws. Input: a Buffer or string of
  * JSON (as mqtt-in delivers it in binary/string mode) or an already parsed object.
  */
 export function checkReading(input: unknown, options: ReadingOptions = {}): ReadingCheck {
-  const maxBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
   const check: ReadingCheck = {
     row: null, sensorId: null, timestampUs: null, value: null, lat: null, lng: null,
     unit: null, type: null, description: null, issues: NO_ISSUES, presentFields: 0, parsed: false,
   };
-  const decoded = decode(input, maxBytes);
+  const decoded = decode(input, options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES);
   if (!decoded.obj) {
     check.issues = [decoded.issue as ReadingIssue];
     return check;
   }
   check.parsed = true;
   const obj = decoded.obj;
-  let issues: ReadingIssue[] | null = null;
-  let present = 0;
-  const report = (code: ReadingErrorCode, field: ReadingField, message: string): void => {
-    (issues ??= []).push({ code, field, message });
-  };
-  const missing = (field: ReadingField, where = field as string): void => report('MISSING_FIELD', field, `${where} is missing`);
 
   const rawId = own(obj, 'sensor_id');
-  if (rawId == null) missing('sensor_id');
+  if (rawId == null) addIssue(check, 'MISSING_FIELD', 'sensor_id', 'sensor_id is missing');
   else {
-    present++;
+    check.presentFields++;
     const id = parseSensorId(rawId);
     if (typeof id === 'number') check.sensorId = id;
-    else report(typeof rawId === 'number' || typeof rawId === 'string' ? 'BAD_SENSOR_ID' : 'WRONG_TYPE', 'sensor_id', id);
+    else addIssue(check, typeof rawId === 'number' || typeof rawId === 'string' ? 'BAD_SENSOR_ID' : 'WRONG_TYPE', 'sensor_id', id);
   }
 
   const rawTs = own(obj, 'timestamp');
-  if (rawTs == null) missing('timestamp');
+  let timestampText = '';
+  if (rawTs == null) addIssue(check, 'MISSING_FIELD', 'timestamp', 'timestamp is missing');
   else {
-    present++;
-    if (typeof rawTs !== 'string') report('WRONG_TYPE', 'timestamp', `timestamp must be ISO 8601 text, got ${describeType(rawTs)}`);
+    check.presentFields++;
+    if (typeof rawTs !== 'string') addIssue(check, 'WRONG_TYPE', 'timestamp', `timestamp must be ISO 8601 text, got ${describeType(rawTs)}`);
     else {
       const us = parseTimestampUs(rawTs);
-      if (typeof us === 'number') check.timestampUs = us;
-      else report('BAD_TIMESTAMP', 'timestamp', `timestamp ${JSON.stringify(rawTs.slice(0, 40))}: ${us}`);
+      if (typeof us === 'number') {
+        check.timestampUs = us;
+        timestampText = rawTs;
+      } else addIssue(check, 'BAD_TIMESTAMP', 'timestamp', `timestamp ${JSON.stringify(rawTs.slice(0, 40))}: ${us}`);
     }
   }
 
   const rawValue = own(obj, 'value');
-  if (rawValue == null) missing('value');
+  if (rawValue == null) addIssue(check, 'MISSING_FIELD', 'value', 'value is missing');
   else {
-    present++;
-    if (typeof rawValue !== 'number') report('WRONG_TYPE', 'value', `value must be a number, got ${describeType(rawValue)}`);
-    else if (!Number.isFinite(rawValue)) report('NON_FINITE', 'value', `value ${rawValue} is not a finite number`);
+    check.presentFields++;
+    if (typeof rawValue !== 'number') addIssue(check, 'WRONG_TYPE', 'value', `value must be a number, got ${describeType(rawValue)}`);
+    else if (!Number.isFinite(rawValue)) addIssue(check, 'NON_FINITE', 'value', `value ${rawValue} is not a finite number`);
     else check.value = rawValue;
   }
 
   // Metadata: an absent or non-object `metadata` makes all five of its fields missing.
   const rawMeta = own(obj, 'metadata');
-  const meta = typeof rawMeta === 'object' && rawMeta !== null && !Array.isArray(rawMeta) ? (rawMeta as Record<string, unknown>) : null;
-  if (rawMeta != null && meta === null) report('WRONG_TYPE', 'metadata', `metadata must be an object, got ${describeType(rawMeta)}`);
+  const meta = asObject(rawMeta);
+  if (rawMeta != null && meta === null) addIssue(check, 'WRONG_TYPE', 'metadata', `metadata must be an object, got ${describeType(rawMeta)}`);
   const rawLoc = meta ? own(meta, 'location') : undefined;
-  const loc = typeof rawLoc === 'object' && rawLoc !== null && !Array.isArray(rawLoc) ? (rawLoc as Record<string, unknown>) : null;
-  if (rawLoc != null && loc === null) report('WRONG_TYPE', 'location', `metadata.location must be an object, got ${describeType(rawLoc)}`);
+  const loc = asObject(rawLoc);
+  if (rawLoc != null && loc === null) addIssue(check, 'WRONG_TYPE', 'location', `metadata.location must be an object, got ${describeType(rawLoc)}`);
+  checkCoordinate(check, loc, 'lat', 90);
+  checkCoordinate(check, loc, 'lng', 180);
+  checkText(check, meta, 'unit', MAX_UNIT_LENGTH);
+  checkText(check, meta, 'type', MAX_TYPE_LENGTH);
+  checkText(check, meta, 'description', MAX_DESCRIPTION_LENGTH);
 
-  const coordinate = (field: 'lat' | 'lng', limit: number): void => {
-    const raw = loc ? own(loc, field) : undefined;
-    if (raw == null) return missing(field, `metadata.location.${field}`);
-    present++;
-    if (typeof raw !== 'number') report('WRONG_TYPE', field, `metadata.location.${field} must be a number, got ${describeType(raw)}`);
-    else if (!Number.isFinite(raw)) report('NON_FINITE', field, `metadata.location.${field} ${raw} is not a finite number`);
-    else if (raw < -limit || raw > limit) report('OUT_OF_RANGE', field, `metadata.location.${field} ${raw} is outside -${limit}..${limit}`);
-    else check[field] = raw;
-  };
-  coordinate('lat', 90);
-  coordinate('lng', 180);
-
-  const text = (field: 'unit' | 'type' | 'description', limit: number): void => {
-    const raw = meta ? own(meta, field) : undefined;
-    if (raw == null) return missing(field, `metadata.${field}`);
-    present++;
-    if (typeof raw !== 'string') report('WRONG_TYPE', field, `metadata.${field} must be text, got ${describeType(raw)}`);
-    else if (raw.length > limit) report('TOO_LARGE', field, `metadata.${field} has ${raw.length} characters, more than ${limit}`);
-    else check[field] = raw;
-  };
-  text('unit', MAX_UNIT_LENGTH);
-  text('type', MAX_TYPE_LENGTH);
-  text('description', MAX_DESCRIPTION_LENGTH);
-
-  check.presentFields = present;
-  if (issues !== null) check.issues = issues;
   if (check.sensorId !== null && check.timestampUs !== null && check.value !== null && storable(check.issues, options)) {
     check.row = {
       sensor_id: check.sensorId,
-      timestamp: formatSqlTimestamp(check.timestampUs),
+      timestamp: storedTimestamp(timestampText, check.timestampUs),
       value: check.value,
       lat: check.lat,
       lng: check.lng,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { checkReading, parseReading, ReadingError, type ReadingErrorCode, type ReadingField } from '../../../lib/sensors/reading';
-import { dbTimestampToIso, formatIsoTimestamp, formatSqlTimestamp, parseTimestampUs } from '../../../lib/sensors/time';
+import { dbTimestampToIso, formatIsoTimestamp, formatSqlTimestamp, parseTimestampUs, storedTimestamp } from '../../../lib/sensors/time';
 
 const GOOD = {
   sensor_id: '1',
@@ -70,6 +70,13 @@ describe('sensors/time', () => {
 
   it('accepts a bare date only when asked (read API)', () => {
     assert.equal(parseTimestampUs('2024-06-14', { allowDateOnly: true }), Date.UTC(2024, 5, 14) * 1000);
+  });
+
+  it('derives the stored form from any accepted text, cheaply for the generator form', () => {
+    for (const text of ['2024-06-14T16:00:00.123456', '2024-06-14 16:00:00.123456', '2024-06-14t16:00:00.123456', '2024-06-14T16:00:00.1+0200', '2024-06-14T18:00:00Z', '2024-06-14T16:00']) {
+      const t = us(text);
+      assert.equal(storedTimestamp(text, t), formatSqlTimestamp(t), text);
+    }
   });
 
   it('formats to the stored and the ISO form, fixed width', () => {
