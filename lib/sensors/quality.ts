@@ -537,6 +537,14 @@ export class QualityMonitor {
     };
   }
 
+  /** Bytes held in the typed arrays of every counter and dedup memory (for status and capacity planning). */
+  memoryBytes(): number {
+    const counters = (c: Counters): number => c.counts.byteLength + c.delays.byteLength + c.windowIds.byteLength + c.totals.byteLength + c.totalDelays.byteLength;
+    let bytes = counters(this.all);
+    for (const s of this.bySensor.values()) bytes += counters(s.counters) + s.dedup.byteLength;
+    return bytes;
+  }
+
   /** Persistable state (plain JSON): counters, last-seen times and the dedup memory. */
   toJSON(): unknown {
     return {

@@ -125,8 +125,18 @@ export function parseSensorId(v: unknown): number | string {
     return v;
   }
   if (typeof v === 'string') {
-    if (!/^\d{1,10}$/.test(v)) return `sensor_id ${JSON.stringify(v.slice(0, 40))} is not a non-negative integer`;
-    const n = Number(v);
+    // Digits only (no sign, space, exponent or fraction), at most 10 of them.
+    let n = 0;
+    const len = v.length;
+    for (let i = 0; i < len && len <= 10; i++) {
+      const d = v.charCodeAt(i) - 48;
+      if (d < 0 || d > 9) {
+        n = -1;
+        break;
+      }
+      n = n * 10 + d;
+    }
+    if (len === 0 || len > 10 || n < 0) return `sensor_id ${JSON.stringify(v.slice(0, 40))} is not a non-negative integer`;
     if (n > MAX_SENSOR_ID) return `sensor_id ${v} is outside 0..${MAX_SENSOR_ID}`;
     return n;
   }

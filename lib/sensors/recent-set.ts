@@ -30,6 +30,11 @@ export class RecentSet {
     return this.count;
   }
 
+  /** Bytes held in typed arrays (the set's whole variable-size footprint). */
+  get byteLength(): number {
+    return this.keys.byteLength + this.times.byteLength + this.index.byteLength;
+  }
+
   /**
    * True when `key` was seen within the horizon (a duplicate); otherwise records it and returns
    * false. `nowMs` is the arrival time; entries that arrived before `nowMs - horizonMs` are

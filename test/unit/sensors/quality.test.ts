@@ -258,6 +258,20 @@ describe('sensors/quality', () => {
     assert.deepEqual(Object.keys(r.datasets), ['sensor_data', 'aggregated_sensor_data']);
   });
 
+  it('memory stays bounded by sensors x windows, whatever the traffic', () => {
+    const m = monitor({ windowCount: 5, dedupMaxEntries: 64, maxUnknownSensors: 3 });
+    const empty = m.memoryBytes();
+    let atCap = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const id = i % 10 === 0 ? 1000 + i : 1 + (i % 2); // a flood of distinct unknown ids
+      m.observe(reading(id, T0 + i * 10), T0 + i * 10);
+      if (i === 10_000) atCap = m.memoryBytes();
+    }
+    assert.ok(m.memoryBytes() > empty);
+    assert.equal(m.memoryBytes(), atCap, 'no growth once dedup caps and the unknown-sensor cap are reached');
+    assert.equal(m.report(T0 + 200_000).unknown_sensors.count, 3);
+  });
+
   it('returns the check so callers validate once', () => {
     const check = monitor().observe(JSON.stringify(reading(1, T0)), T0);
     assert.equal(check.row?.sensor_id, 1);
