@@ -1,0 +1,197 @@
+/**
+ * Timestamps of the sensors pipeline, held as epoch MICROseconds in a plain number.
+ *
+ * The original generator stamps readings with Python's `datetime.utcnow().isoformat()`: UTC
+ * without an offset, with microseconds unless they happen to be zero. A JS Date keeps only
+ * milliseconds, so parsing through Date would silently merge readings 0.5 ms apart (and make
+ * uniqueness checks lie). Epoch microseconds are exact in a double within ±2^53 µs (years 1685 to
+ * 2255), so accepted instants are limited to the years 1900..2199: wide for sensor readings, and
+ * inside MySQL's DATETIME range (1000..9999).
+ *
+ * Storage uses one fixed-width text form, `YYYY-MM-DD HH:MM:SS.ffffff` (UTC), which MySQL accepts
+ * for DATETIME(6) regardless of the session time zone and which sorts correctly as SQLite TEXT.
+ */
+
+/** The earliest and latest accepted instants (years 1900..2199 UTC), exact to the microsecond. */
+export const MIN_STORABLE_US = Date.UTC(1900, 0, 1) * 1000;
+export const MAX_STORABLE_US = Date.UTC(2200, 0, 1) * 1000 - 1;
+
+/** Longest timestamp text worth looking at; anything longer is rejected unread. */
+const MAX_TIMESTAMP_LENGTH = 40;
+const SHAPE = 'not an ISO 8601 date-time (expected e.g. 2024-06-14T16:00:00.123456)';
+
+/** Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146097 + doe - 719468;
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+}
+
+/** The number written by `count` ASCII digits at `at`, or -1. */
+function digitsAt(text: string, at: number, count: number): number {
+  if (at + count > text.length) return -1;
+  let n = 0;
+  for (let i = at; i < at + count; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+/**
+ * Parses an ISO 8601 timestamp to epoch microseconds:
+ * `YYYY-MM-DD[T| ]HH:MM[:SS[.fraction]][Z|±HH[:]MM]` (a bare date too with `allowDateOnly`).
+ * Text without an offset is UTC (the generator's convention); `Z` or an offset is converted.
+ * Fractions beyond microseconds are truncated. Returns a reason string instead of throwing, so
+ * hot paths collect issues without paying for exceptions. A hand-written scanner: this runs for
+ * every message, and a regex plus Date costs several times as much.
+ */
+export function parseTimestampUs(text: string, options: { allowDateOnly?: boolean } = {}): number | string {
+  const len = text.length;
+  if (len > MAX_TIMESTAMP_LENGTH) return `longer than ${MAX_TIMESTAMP_LENGTH} characters`;
+  const year = digitsAt(text, 0, 4);
+  const month = digitsAt(text, 5, 2);
+  const day = digitsAt(text, 8, 2);
+  if (year < 0 || month < 0 || day < 0 || text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45) return SHAPE;
+  let hour = 0;
+  let minute = 0;
+  let second = 0;
+  let micros = 0;
+  let offsetMinutes = 0;
+  if (len === 10) {
+    if (!options.allowDateOnly) return SHAPE;
+  } else {
+    const sep = text.charCodeAt(10);
+    if (sep !== 84 /* T */ && sep !== 116 /* t */ && sep !== 32 /* space */) return SHAPE;
+    hour = digitsAt(text, 11, 2);
+    minute = digitsAt(text, 14, 2);
+    if (hour < 0 || minute < 0 || text.charCodeAt(13) !== 58) return SHAPE;
+    let i = 16;
+    if (i < len && text.charCodeAt(i) === 58 /* : */) {
+      second = digitsAt(text, i + 1, 2);
+      if (second < 0) return SHAPE;
+      i += 3;
+      const dot = text.charCodeAt(i);
+      if (i < len && (dot === 46 || dot === 44)) {
+        const start = ++i;
+        while (i < len) {
+          const d = text.charCodeAt(i) - 48;
+          if (d < 0 || d > 9) break;
+          if (i - start < 6) micros = micros * 10 + d;
+          i++;
+        }
+        const count = i - start;
+        if (count === 0 || count > 9) return SHAPE;
+        for (let k = count; k < 6; k++) micros *= 10;
+      }
+    }
+    if (i < len) {
+      const c = text.charCodeAt(i);
+      if (c === 90 /* Z */ || c === 122 /* z */) i++;
+      else if (c === 43 /* + */ || c === 45 /* - */) {
+        const oh = digitsAt(text, i + 1, 2);
+        i += 3;
+        if (text.charCodeAt(i) === 58) i++;
+        const om = digitsAt(text, i, 2);
+        i += 2;
+        if (oh < 0 || om < 0) return SHAPE;
+        if (oh > 23 || om > 59) return `offset ${text.slice(i - 6, i)} is out of range`;
+        offsetMinutes = (c === 45 ? -1 : 1) * (oh * 60 + om);
+      } else return SHAPE;
+    }
+    if (i !== len) return SHAPE;
+  }
+  const two = (n: number): string => (n < 10 ? '0' : '') + n;
+  if (month < 1 || month > 12) return `month ${two(month)} is out of range`;
+  if (day < 1 || day > daysInMonth(year, month)) return `day ${two(day)} does not exist in ${year}-${two(month)}`;
+  if (hour > 23) return `hour ${two(hour)} is out of range`;
+  if (minute > 59) return `minute ${two(minute)} is out of range`;
+  // Leap seconds (:60) cannot be represented by any of the databases; reject rather than shift.
+  if (second > 59) return `second ${two(second)} is out of range`;
+  const seconds = daysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offsetMinutes * 60;
+  const us = seconds * 1e6 + micros;
+  if (us < MIN_STORABLE_US || us > MAX_STORABLE_US) return 'outside the accepted range (years 1900 to 2199 UTC)';
+  return us;
+}
+
+const PAD2: string[] = Array.from({ length: 100 }, (_, i) => (i < 10 ? '0' : '') + i);
+
+/** `YYYY-MM-DD<sep>HH:MM:SS.ffffff` by civil-from-days arithmetic (no Date object). */
+function format(us: number, sep: string): string {
+  const secs = Math.floor(us / 1e6);
+  const micros = us - secs * 1e6;
+  const days = Math.floor(secs / 86400);
+  const sod = secs - days * 86400;
+  // H. Hinnant's civil_from_days.
+  const z = days + 719468;
+  const era = Math.floor(z / 146097);
+  const doe = z - era * 146097;
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const month = mp < 10 ? mp + 3 : mp - 9;
+  const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  const hour = Math.floor(sod / 3600);
+  const minute = Math.floor((sod - hour * 3600) / 60);
+  const second = sod - hour * 3600 - minute * 60;
+  const y = year >= 1000 ? String(year) : String(year).padStart(4, '0');
+  return y + '-' + PAD2[month] + '-' + PAD2[day] + sep + PAD2[hour] + ':' + PAD2[minute] + ':' + PAD2[second] + '.' + String(1e6 + micros).slice(1);
+}
+
+/** `YYYY-MM-DD HH:MM:SS.ffffff` (UTC): the stored form, for DATETIME(6) and SQLite TEXT alike. */
+export function formatSqlTimestamp(us: number): string {
+  return format(us, ' ');
+}
+
+/** `YYYY-MM-DDTHH:MM:SS.ffffffZ`: the form every JSON answer uses. */
+export function formatIsoTimestamp(us: number): string {
+  return format(us, 'T') + 'Z';
+}
+
+/**
+ * The stored form of a timestamp text that parsed to `us`. The generator's own form (UTC, six
+ * fraction digits, no offset) only needs its `T` replaced, which is much cheaper than formatting.
+ */
+export function storedTimestamp(text: string, us: number): string {
+  if (text.length === 26 && text.charCodeAt(19) === 46 && digitsAt(text, 20, 6) >= 0) {
+    return text.charCodeAt(10) === 32 ? text : text.slice(0, 10) + ' ' + text.slice(11);
+  }
+  return format(us, ' ');
+}
+
+/** `YYYY-MM-DDTHH:MM:SS.mmmZ` from epoch milliseconds (arrival times are only ms-precise). */
+export function formatIsoMs(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/**
+ * A timestamp as a database driver hands it back, as ISO text with `Z`: a Date (mysql2 without
+ * `dateStrings`), or text as stored (`YYYY-MM-DD HH:MM:SS[.ffffff]`, read as UTC). Returns null
+ * for SQL NULL and for anything unparseable, so one odd row cannot break a whole answer.
+ */
+export function dbTimestampToIso(value: unknown): string | null {
+  if (value == null) return null;
+  if (value instanceof Date) {
+    const ms = value.getTime();
+    return Number.isFinite(ms) ? formatIsoTimestamp(ms * 1000) : null;
+  }
+  if (typeof value === 'string') {
+    const us = parseTimestampUs(value, { allowDateOnly: true });
+    return typeof us === 'number' ? formatIsoTimestamp(us) : null;
+  }
+  if (typeof value === 'number' && Number.isFinite(value)) {
+    // SQLite users who stored epoch seconds by hand: tolerate rather than drop.
+    return formatIsoTimestamp(Math.round(value * 1e6));
+  }
+  return null;
+}

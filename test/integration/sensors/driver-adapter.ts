@@ -1,0 +1,62 @@
+/**
+ * A minimal `SqlExecutor` over mysql2 and better-sqlite3 for the sensors integration tests, so
+ * they exercise the sensors SQL against real engines while lib/db is written in parallel. It
+ * mirrors what lib/db must do for these modules: DATETIME returned as text (`dateStrings`), so
+ * microseconds survive the round trip and no driver time zone reinterprets the stored UTC.
+ */
+import type { Dialect, QueryResult, SqlExecutor, SqlParams, SqlValue } from '../../../lib/db/types';
+import type { MysqlConfig } from '../../../lib/db/types';
+
+export interface TestExecutor extends SqlExecutor {
+  close(): Promise<void>;
+}
+
+function positional(params: SqlParams | undefined): SqlValue[] {
+  if (params === undefined) return [];
+  if (!Array.isArray(params)) throw new Error('the test adapter supports positional parameters only');
+  return params as SqlValue[];
+}
+
+export async function openMysql(config: MysqlConfig): Promise<TestExecutor> {
+  const mysql = await import('mysql2/promise');
+  const pool = mysql.createPool({
+    host: config.host,
+    port: config.port,
+    user: config.user,
+    password: config.password,
+    database: config.database,
+    connectionLimit: 2,
+    timezone: 'Z',
+    dateStrings: true,
+    charset: 'utf8mb4',
+  });
+  return {
+    dialect: 'mysql' as Dialect,
+    async query(sql: string, params?: SqlParams): Promise<QueryResult> {
+      const [result] = await pool.execute(sql, positional(params) as never);
+      if (Array.isArray(result)) return { rows: result as Record<string, unknown>[], affectedRows: 0 };
+      const header = result as { affectedRows: number; insertId: number };
+      return { rows: [], affectedRows: header.affectedRows, insertId: header.insertId };
+    },
+    close: () => pool.end(),
+  };
+}
+
+export async function openSqlite(file: string): Promise<TestExecutor> {
+  const { default: Sqlite } = await import('better-sqlite3');
+  const db = new Sqlite(file);
+  db.pragma('journal_mode = WAL');
+  return {
+    dialect: 'sqlite' as Dialect,
+    async query(sql: string, params?: SqlParams): Promise<QueryResult> {
+      const statement = db.prepare(sql);
+      const values = positional(params).map((v) => (typeof v === 'boolean' ? Number(v) : v instanceof Date ? v.toISOString() : v));
+      if (statement.reader) return { rows: statement.all(...values) as Record<string, unknown>[], affectedRows: 0 };
+      const info = statement.run(...values);
+      return { rows: [], affectedRows: info.changes, insertId: Number(info.lastInsertRowid) };
+    },
+    async close() {
+      db.close();
+    },
+  };
+}
