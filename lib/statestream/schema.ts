@@ -215,6 +215,8 @@ const SQLITE_ENTITY_LABEL = `NEW.topic_domain || '.' || NEW.topic_object_id`;
 const sqliteTriggers = [
   `CREATE TRIGGER statestream_normalise AFTER INSERT ON messages
 WHEN NEW.topic_key <> '' AND NEW.topic_object_id <> '' AND NEW.topic_domain <> '' AND NEW.topic_base <> ''
+  -- The same label limits as MySQL's columns, so both dialects normalise the same rows.
+  AND length(NEW.topic_base) <= 512 AND length(NEW.topic_domain) + length(NEW.topic_object_id) < 255 AND length(NEW.topic_key) <= 255
 BEGIN
   INSERT OR IGNORE INTO base_topics (label) VALUES (NEW.topic_base);
   INSERT OR IGNORE INTO entities (label, domain, object_id, base_topic_id)
