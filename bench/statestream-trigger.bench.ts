@@ -10,6 +10,7 @@
  * then the measured pass only looks them up (the steady state of a running installation).
  */
 import { performance } from 'node:perf_hooks';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { statestreamMigrations } from '../lib/statestream/schema';
@@ -118,6 +119,8 @@ interface Target {
   name: string;
   insert(rows: Row[]): Promise<void>;
   count(): Promise<{ facts: number; states: number }>;
+  /** MySQL only: the session's storage-engine operation counters (deterministic, unlike timings on a busy host). */
+  handlerCounters?(): Promise<Record<string, number>>;
   close(): Promise<void>;
 }
 
@@ -143,6 +146,10 @@ async function mysqlTarget(name: string, statements: string[], ours: boolean): P
     async count() {
       const [rows] = (await conn.query('SELECT (SELECT COUNT(*) FROM facts) AS facts, (SELECT COUNT(*) FROM states) AS states')) as unknown as [Array<{ facts: number; states: number }>];
       return { facts: Number(rows[0].facts), states: Number(rows[0].states) };
+    },
+    async handlerCounters() {
+      const [rows] = (await conn.query("SHOW SESSION STATUS LIKE 'Handler_%'")) as unknown as [Array<{ Variable_name: string; Value: string }>];
+      return Object.fromEntries(rows.map((r) => [r.Variable_name, Number(r.Value)]));
     },
     async close() {
       await conn.query(`DROP DATABASE \`${database}\``);
@@ -176,17 +183,36 @@ async function sqliteTarget(name: string, dir: string, statements: string[], our
   };
 }
 
-async function measure(target: Target, base: string): Promise<{ rowsPerSecond: number; facts: number; states: number }> {
+interface Measured {
+  rowsPerSecond: number;
+  facts: number;
+  states: number;
+  /** Index lookups / row writes / row updates per source row, when the database reports them. */
+  perRow?: { lookups: number; writes: number; updates: number };
+}
+
+async function measure(target: Target, base: string): Promise<Measured> {
   const warmup = makeRows(ENTITIES * 10, base, 0);
   for (let i = 0; i < warmup.length; i += ROWS_PER_STATEMENT) await target.insert(warmup.slice(i, i + ROWS_PER_STATEMENT));
   const rows = makeRows(MEASURED_ROWS, base, ENTITIES);
   const batches: Row[][] = [];
   for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) batches.push(rows.slice(i, i + ROWS_PER_STATEMENT));
+  const before = await target.handlerCounters?.();
   const started = performance.now();
   for (const batch of batches) await target.insert(batch);
   const seconds = (performance.now() - started) / 1000;
+  const after = await target.handlerCounters?.();
   const counts = await target.count();
-  return { rowsPerSecond: rows.length / seconds, ...counts };
+  let perRow: Measured['perRow'];
+  if (before && after) {
+    const delta = (name: string): number => ((after[name] ?? 0) - (before[name] ?? 0)) / rows.length;
+    perRow = {
+      lookups: delta('Handler_read_key') + delta('Handler_read_next') + delta('Handler_read_prev') + delta('Handler_read_last'),
+      writes: delta('Handler_write'),
+      updates: delta('Handler_update'),
+    };
+  }
+  return { rowsPerSecond: rows.length / seconds, ...counts, perRow };
 }
 
 function fmt(n: number): string {
@@ -194,10 +220,11 @@ function fmt(n: number): string {
 }
 
 async function main(): Promise<void> {
-  const results: Array<{ db: string; trigger: string; rowsPerSecond: number; facts: number; states: number }> = [];
+  const results: Array<Measured & { db: string; trigger: string }> = [];
   // The original only understands a one-level base (its level 1); the same base keeps the comparison fair.
   const base = 'homeassistant';
-  if (await portOpen(MYSQL_HOST, MYSQL_PORT)) {
+  const only = process.env.BENCH_ONLY; // 'mariadb' or 'sqlite' while iterating
+  if (only !== 'sqlite' && (await portOpen(MYSQL_HOST, MYSQL_PORT))) {
     for (const [trigger, statements, ours] of [
       ['original (3 upserts/row)', ORIGINAL_MYSQL, false],
       ['statestream (lookup-first)', statestreamMigrations.migrations.flatMap((m) => m.mysql), true],
@@ -212,32 +239,38 @@ async function main(): Promise<void> {
   } else {
     console.log(`MariaDB not reachable at ${MYSQL_HOST}:${MYSQL_PORT}: skipped`);
   }
-  const dir = makeTempDir('iotp-bench-ss-');
-  try {
-    // SQLite has no SUBSTRING_INDEX: level 3 (object id) and level 4 (key) cut with substr/instr.
-    const originalSqlite = ORIGINAL_SQLITE.map((sql) =>
-      sql
-        .replace(/NEW\.object_level/g, `substr(substr(NEW.topic, instr(NEW.topic, '/') + 1), instr(substr(NEW.topic, instr(NEW.topic, '/') + 1), '/') + 1, instr(substr(substr(NEW.topic, instr(NEW.topic, '/') + 1), instr(substr(NEW.topic, instr(NEW.topic, '/') + 1), '/') + 1), '/') - 1)`)
-        .replace(/NEW\.key_level/g, `substr(NEW.topic, length(rtrim(NEW.topic, replace(NEW.topic, '/', ''))) + 1)`),
-    );
-    for (const [trigger, statements, ours] of [
-      ['original (3 upserts/row)', originalSqlite, false],
-      ['statestream (lookup-first)', statestreamMigrations.migrations.flatMap((m) => m.sqlite), true],
-    ] as Array<[string, string[], boolean]>) {
-      const target = await sqliteTarget(trigger, dir, statements, ours);
-      try {
-        results.push({ db: 'SQLite', trigger, ...(await measure(target, base)) });
-      } finally {
-        await target.close();
+  if (only !== 'mariadb') {
+    const dir = makeTempDir('iotp-bench-ss-');
+    try {
+      // SQLite has no SUBSTRING_INDEX: level 3 (object id) and level 4 (key) cut with substr/instr.
+      const originalSqlite = ORIGINAL_SQLITE.map((sql) =>
+        sql
+          .replace(/NEW\.object_level/g, `substr(substr(NEW.topic, instr(NEW.topic, '/') + 1), instr(substr(NEW.topic, instr(NEW.topic, '/') + 1), '/') + 1, instr(substr(substr(NEW.topic, instr(NEW.topic, '/') + 1), instr(substr(NEW.topic, instr(NEW.topic, '/') + 1), '/') + 1), '/') - 1)`)
+          .replace(/NEW\.key_level/g, `substr(NEW.topic, length(rtrim(NEW.topic, replace(NEW.topic, '/', ''))) + 1)`),
+      );
+      for (const [trigger, statements, ours] of [
+        ['original (3 upserts/row)', originalSqlite, false],
+        ['statestream (lookup-first)', statestreamMigrations.migrations.flatMap((m) => m.sqlite), true],
+      ] as Array<[string, string[], boolean]>) {
+        const target = await sqliteTarget(trigger, dir, statements, ours);
+        try {
+          results.push({ db: 'SQLite', trigger, ...(await measure(target, base)) });
+        } finally {
+          await target.close();
+        }
       }
+    } finally {
+      removeTempDir(dir);
     }
-  } finally {
-    removeTempDir(dir);
   }
   console.log(`\n${fmt(MEASURED_ROWS)} rows after a ${fmt(ENTITIES * 10)}-row warm-up; ${ROWS_PER_STATEMENT}-row INSERT per transaction; ${ENTITIES} entities × 10 keys`);
-  console.log(`${'database'.padEnd(9)} ${'trigger'.padEnd(28)} ${'rows/s'.padStart(9)} ${'facts'.padStart(8)} ${'states'.padStart(7)}`);
+  console.log(`load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${cpus().length} CPUs (timings are only comparable within one run)`);
+  console.log(
+    `${'database'.padEnd(9)} ${'trigger'.padEnd(28)} ${'rows/s'.padStart(9)} ${'facts'.padStart(8)} ${'states'.padStart(7)}   per row: ${'lookups'.padStart(7)} ${'writes'.padStart(6)} ${'updates'.padStart(7)}`,
+  );
   for (const r of results) {
-    console.log(`${r.db.padEnd(9)} ${r.trigger.padEnd(28)} ${fmt(r.rowsPerSecond).padStart(9)} ${fmt(r.facts).padStart(8)} ${fmt(r.states).padStart(7)}`);
+    const work = r.perRow ? `${r.perRow.lookups.toFixed(2).padStart(7)} ${r.perRow.writes.toFixed(2).padStart(6)} ${r.perRow.updates.toFixed(2).padStart(7)}` : '      -      -       -';
+    console.log(`${r.db.padEnd(9)} ${r.trigger.padEnd(28)} ${fmt(r.rowsPerSecond).padStart(9)} ${fmt(r.facts).padStart(8)} ${fmt(r.states).padStart(7)}            ${work}`);
   }
 }
 
