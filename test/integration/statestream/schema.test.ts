@@ -1,0 +1,276 @@
+/**
+ * The "statestream" migration set on real databases: the statements applied as they are, realistic
+ * statestream messages inserted the way the sink writes them (multi-row INSERTs), then every table
+ * and the seed README's query checked. lib/db is written concurrently, so the drivers are used
+ * directly here.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import type { Connection } from 'mysql2/promise';
+import type BetterSqlite3 from 'better-sqlite3';
+import { SEED_README_QUERY, statestreamMigrations, MYSQL_COLLATION } from '../../../lib/statestream';
+import { createTestMysqlDatabase, requireService, MYSQL_HOST, MYSQL_PASSWORD, MYSQL_PORT, MYSQL_USER, type TestMysqlDatabase } from '../../support/services';
+import { makeTempDir, removeTempDir } from '../../support/tmp';
+
+interface Message {
+  topic: string;
+  payload: string;
+  retained?: boolean;
+  qos?: number;
+}
+
+/** What the scenario needs from either database. */
+interface Sql {
+  insertMessages(messages: Message[], receivedAt: Date): Promise<void>;
+  all(sql: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
+}
+
+const BIG = JSON.stringify({ samples: Array.from({ length: 20_000 }, (_, i) => `s${i % 97}`).join(',').padEnd(200_000, '.') });
+
+const HALL = 'home/statestream/climate/hall';
+const INITIAL: Message[] = [
+  { topic: 'homeassistant/sensor/x/state', payload: '21.5', retained: true },
+  { topic: 'homeassistant/binary_sensor/x/state', payload: 'on', retained: true },
+  { topic: `${HALL}/state`, payload: 'heat', retained: true },
+  { topic: `${HALL}/last_updated`, payload: '2017-10-01T23:20:30.920969+00:00', retained: true },
+  { topic: `${HALL}/last_changed`, payload: '2017-10-01T23:20:30.920969+00:00', retained: true },
+  { topic: `${HALL}/friendly_name`, payload: '"Flur 😀 Küche"', retained: true },
+  { topic: `${HALL}/hvac_modes`, payload: '["off", "heat"]', retained: true },
+  { topic: `${HALL}/current_temperature`, payload: '21.5', retained: true },
+  { topic: `${HALL}/preset`, payload: '{"away": {"t": 16}, "eco": null}', retained: true },
+  { topic: `${HALL}/state`, payload: '"attribute named state"', retained: true },
+  { topic: 'homeassistant/sensor/blob/data', payload: BIG, retained: false },
+  // Not statestream-shaped: kept in messages, not normalised, and the batch must not fail.
+  { topic: 'a/b', payload: 'x' },
+  { topic: 'homeassistant//x/state', payload: 'x' },
+  { topic: `homeassistant/sensor/x/${'k'.repeat(300)}`, payload: '1' },
+];
+
+async function scenario(sql: Sql): Promise<void> {
+  const receivedAt = new Date(Date.UTC(2024, 5, 1, 12, 0, 0, 123));
+  await sql.insertMessages(INITIAL, receivedAt);
+
+  const messages = await sql.all('SELECT COUNT(*) AS n FROM messages');
+  assert.equal(Number(messages[0].n), INITIAL.length, 'every message is stored');
+
+  const bases = await sql.all('SELECT label FROM base_topics ORDER BY label');
+  assert.deepEqual(bases.map((r) => r.label), ['home/statestream', 'homeassistant']);
+
+  const entities = await sql.all(
+    'SELECT e.label, e.domain, e.object_id, b.label AS base FROM entities e JOIN base_topics b ON b.id = e.base_topic_id ORDER BY e.label',
+  );
+  assert.deepEqual(
+    entities.map((r) => [r.label, r.domain, r.object_id, r.base]),
+    [
+      ['binary_sensor.x', 'binary_sensor', 'x', 'homeassistant'],
+      ['climate.hall', 'climate', 'hall', 'home/statestream'],
+      ['sensor.blob', 'sensor', 'blob', 'homeassistant'],
+      ['sensor.x', 'sensor', 'x', 'homeassistant'],
+    ],
+    'sensor.x and binary_sensor.x stay two entities; the multi-level base is split from the end',
+  );
+
+  const seed = await sql.all(`${SEED_README_QUERY} ORDER BY facts.id`);
+  assert.deepEqual(
+    seed.map((r) => [r.main_topic, r.entity, r.state, r.fact === BIG ? '<200 KB>' : r.fact]),
+    [
+      ['homeassistant', 'sensor.x', 'state', '21.5'],
+      ['homeassistant', 'binary_sensor.x', 'state', 'on'],
+      ['home/statestream', 'climate.hall', 'state', 'heat'],
+      ['home/statestream', 'climate.hall', 'last_updated', '2017-10-01T23:20:30.920969+00:00'],
+      ['home/statestream', 'climate.hall', 'last_changed', '2017-10-01T23:20:30.920969+00:00'],
+      ['home/statestream', 'climate.hall', 'friendly_name', '"Flur 😀 Küche"'],
+      ['home/statestream', 'climate.hall', 'hvac_modes', '["off", "heat"]'],
+      ['home/statestream', 'climate.hall', 'current_temperature', '21.5'],
+      ['home/statestream', 'climate.hall', 'preset', '{"away": {"t": 16}, "eco": null}'],
+      ['home/statestream', 'climate.hall', 'state', '"attribute named state"'],
+      ['homeassistant', 'sensor.blob', 'data', '<200 KB>'],
+    ],
+  );
+  for (const row of seed) {
+    assert.equal(typeof row.id, 'number');
+    assert.ok(row.state_id != null && row.entity_id != null && row.main_topic_id != null);
+  }
+  const blob = seed.find((r) => r.entity === 'sensor.blob');
+  assert.equal(String(blob?.fact).length, BIG.length, 'a payload well beyond 64 KiB is stored whole');
+
+  const facts = await sql.all('SELECT retained, received_at, message_id FROM facts ORDER BY id');
+  assert.deepEqual(facts.map((r) => Number(r.retained)), [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0]);
+  for (const fact of facts) {
+    assert.equal(new Date(fact.received_at as string | Date).getTime(), receivedAt.getTime(), 'received_at is the time given by the writer');
+    assert.ok(fact.message_id != null);
+  }
+
+  // Retained replay (a resubscribe): the same values add no facts; a changed value does.
+  const before = Number((await sql.all('SELECT COUNT(*) AS n FROM facts'))[0].n);
+  await sql.insertMessages(
+    [
+      { topic: 'homeassistant/sensor/x/state', payload: '21.5', retained: true },
+      { topic: 'homeassistant/binary_sensor/x/state', payload: 'on', retained: true },
+      { topic: `${HALL}/friendly_name`, payload: '"Flur 😀 Küche"', retained: true },
+      { topic: 'homeassistant/sensor/blob/data', payload: BIG, retained: true },
+    ],
+    receivedAt,
+  );
+  assert.equal(Number((await sql.all('SELECT COUNT(*) AS n FROM facts'))[0].n), before, 'a retained replay adds no facts');
+
+  await sql.insertMessages(
+    [
+      { topic: 'homeassistant/sensor/x/state', payload: '21.5', retained: false },
+      { topic: 'homeassistant/binary_sensor/x/state', payload: 'off', retained: true },
+      // A new topic twice within one multi-row statement: the second row finds what the first created.
+      { topic: 'homeassistant/sensor/new_one/state', payload: '1', retained: false },
+      { topic: 'homeassistant/sensor/new_one/state', payload: '1', retained: true },
+    ],
+    receivedAt,
+  );
+  const latest = await sql.all(`${SEED_README_QUERY} WHERE facts.id > ? ORDER BY facts.id`, [before]);
+  assert.deepEqual(
+    latest.map((r) => [r.entity, r.fact]),
+    [
+      ['sensor.x', '21.5'],
+      ['binary_sensor.x', 'off'],
+      ['sensor.new_one', '1'],
+    ],
+    'a live message with the same value adds a fact; a changed retained value adds one; a retained repeat of the last value does not',
+  );
+  const states = await sql.all('SELECT COUNT(*) AS n FROM states');
+  assert.equal(Number(states[0].n), 11);
+}
+
+describe('statestream schema on MariaDB', function () {
+  let db: TestMysqlDatabase | undefined;
+  let conn: Connection | undefined;
+
+  before(async function () {
+    await requireService(this, 'mysql');
+    db = await createTestMysqlDatabase('iotp_ss');
+    const mysql = await import('mysql2/promise');
+    conn = await mysql.createConnection({ host: MYSQL_HOST, port: MYSQL_PORT, user: MYSQL_USER, password: MYSQL_PASSWORD, database: db.config.database, charset: 'utf8mb4' });
+    for (const migration of statestreamMigrations.migrations) {
+      for (const statement of migration.mysql) await conn.query(statement);
+    }
+  });
+
+  after(async () => {
+    await conn?.end();
+    await db?.drop();
+  });
+
+  it('normalises realistic statestream messages and keeps the seed query right', async () => {
+    const c = conn as Connection;
+    await scenario({
+      async insertMessages(messages, receivedAt) {
+        await c.beginTransaction();
+        await c.query('INSERT INTO messages (topic, qos, payload, retained, received_at) VALUES ?', [
+          messages.map((m) => [m.topic, m.qos ?? 1, m.payload, m.retained ? 1 : 0, receivedAt]),
+        ]);
+        await c.commit();
+      },
+      async all(sql, params) {
+        const [rows] = await c.query(sql, params);
+        return rows as Record<string, unknown>[];
+      },
+    });
+  });
+
+  it('lets two writers create the same new topics at once without duplicates or errors', async () => {
+    const mysql = await import('mysql2/promise');
+    const options = { host: MYSQL_HOST, port: MYSQL_PORT, user: MYSQL_USER, password: MYSQL_PASSWORD, database: db?.config.database, charset: 'utf8mb4' };
+    const writers = await Promise.all([mysql.createConnection(options), mysql.createConnection(options)]);
+    try {
+      const rows = ['state', 'friendly_name', 'unit_of_measurement'].map((key) => ['racing/sensor/fresh/' + key, 1, '"v"', 0]);
+      await Promise.all(
+        writers.map(async (w) => {
+          await w.beginTransaction();
+          await w.query('INSERT INTO messages (topic, qos, payload, retained) VALUES ?', [rows]);
+          await w.commit();
+        }),
+      );
+    } finally {
+      await Promise.all(writers.map((w) => w.end()));
+    }
+    const c = conn as Connection;
+    const [counts] = await c.query(
+      `SELECT (SELECT COUNT(*) FROM base_topics WHERE label = 'racing') AS bases,
+              (SELECT COUNT(*) FROM entities WHERE label = 'sensor.fresh') AS entities,
+              (SELECT COUNT(*) FROM states s JOIN entities e ON e.id = s.entity_id WHERE e.label = 'sensor.fresh') AS states,
+              (SELECT COUNT(*) FROM facts f JOIN states s ON s.id = f.state_id JOIN entities e ON e.id = s.entity_id WHERE e.label = 'sensor.fresh') AS facts`,
+    );
+    assert.deepEqual((counts as Array<Record<string, unknown>>).map((r) => Object.values(r).map(Number)), [[1, 1, 3, 6]]);
+  });
+
+  it('uses one character set and collation for every table and text column', async () => {
+    const c = conn as Connection;
+    const [tables] = await c.query('SELECT TABLE_NAME, TABLE_COLLATION FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()');
+    const tableRows = tables as Array<{ TABLE_NAME: string; TABLE_COLLATION: string }>;
+    assert.deepEqual(tableRows.map((t) => t.TABLE_NAME).sort(), ['base_topics', 'entities', 'facts', 'messages', 'states']);
+    for (const t of tableRows) assert.equal(t.TABLE_COLLATION, MYSQL_COLLATION, t.TABLE_NAME);
+    const [columns] = await c.query(
+      'SELECT TABLE_NAME, COLUMN_NAME, CHARACTER_SET_NAME, COLLATION_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND CHARACTER_SET_NAME IS NOT NULL',
+    );
+    for (const col of columns as Array<Record<string, string>>) {
+      assert.equal(col.CHARACTER_SET_NAME, 'utf8mb4', `${col.TABLE_NAME}.${col.COLUMN_NAME}`);
+      assert.equal(col.COLLATION_NAME, MYSQL_COLLATION, `${col.TABLE_NAME}.${col.COLUMN_NAME}`);
+    }
+  });
+
+  it('resolves a known topic through the unique indexes (no scan), as the trigger does', async () => {
+    const c = conn as Connection;
+    const [plan] = await c.query(
+      `EXPLAIN SELECT s.id FROM base_topics b JOIN entities e ON e.base_topic_id = b.id AND e.label = ?
+       JOIN states s ON s.entity_id = e.id AND s.label = ? WHERE b.label = ?`,
+      ['sensor.x', 'state', 'homeassistant'],
+    );
+    for (const step of plan as Array<Record<string, unknown>>) {
+      assert.ok(['const', 'eq_ref', 'ref'].includes(String(step.type)), `${step.table}: ${step.type} via ${step.key}`);
+    }
+  });
+});
+
+describe('statestream schema on SQLite', function () {
+  let dir: string | undefined;
+  let sqlite: BetterSqlite3.Database | undefined;
+
+  before(async function () {
+    let Database: typeof BetterSqlite3;
+    try {
+      ({ default: Database } = await import('better-sqlite3'));
+    } catch (err) {
+      console.log(`      [skip] better-sqlite3 is not installed (${(err as Error).message})`);
+      this.skip();
+    }
+    dir = makeTempDir('iotp-ss-');
+    sqlite = new Database(join(dir, 'statestream.db'));
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('foreign_keys = ON');
+    for (const migration of statestreamMigrations.migrations) {
+      for (const statement of migration.sqlite) sqlite.exec(statement);
+    }
+  });
+
+  after(() => {
+    sqlite?.close();
+    if (dir) removeTempDir(dir);
+  });
+
+  it('normalises realistic statestream messages and keeps the seed query right', async () => {
+    const s = sqlite as BetterSqlite3.Database;
+    await scenario({
+      async insertMessages(messages, receivedAt) {
+        const placeholders = messages.map(() => '(?, ?, ?, ?, ?)').join(', ');
+        const params = messages.flatMap((m) => [m.topic, m.qos ?? 1, m.payload, m.retained ? 1 : 0, receivedAt.toISOString()]);
+        s.transaction(() => s.prepare(`INSERT INTO messages (topic, qos, payload, retained, received_at) VALUES ${placeholders}`).run(params))();
+      },
+      async all(sql, params) {
+        return s.prepare(sql).all(...(params ?? [])) as Record<string, unknown>[];
+      },
+    });
+  });
+
+  it('splits topics from the end in the generated columns', () => {
+    const s = sqlite as BetterSqlite3.Database;
+    const row = s.prepare('SELECT topic_base, topic_domain, topic_object_id, topic_key FROM messages WHERE topic = ?').get(`${HALL}/friendly_name`);
+    assert.deepEqual(row, { topic_base: 'home/statestream', topic_domain: 'climate', topic_object_id: 'hall', topic_key: 'friendly_name' });
+  });
+});
