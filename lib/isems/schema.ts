@@ -87,7 +87,7 @@ const MYSQL_CREATE = [
   ...DOUBLE_COLUMNS.filter((name) => name === 'timeToShutdown').map((name) => `  \`${name}\` DOUBLE NOT NULL COMMENT '${UNITS[name]}',`),
   '  `isPowerSaveMode` BOOLEAN NOT NULL,',
   ...DOUBLE_COLUMNS.filter((name) => name !== 'timeToShutdown').map((name) => `  \`${name}\` DOUBLE NOT NULL COMMENT '${UNITS[name]}',`),
-  "  `status` SMALLINT UNSIGNED NULL COMMENT '12 status bits, bit 0 = 0x800; NULL = not reported',",
+  "  `status` SMALLINT UNSIGNED NULL COMMENT '12 status bits, bit 0 = 0x800, NULL if not reported',",
   '  PRIMARY KEY (`id`),',
   '  UNIQUE KEY `uq_measurement_node_timestamp` (`nodeId`, `timestamp`),',
   '  CONSTRAINT `ck_measurement_node_id` CHECK (CHAR_LENGTH(`nodeId`) > 0),',
@@ -106,7 +106,7 @@ const SQLITE_CREATE = [
   '  "timeToShutdown" REAL NOT NULL, -- min',
   '  "isPowerSaveMode" INTEGER NOT NULL CHECK ("isPowerSaveMode" IN (0, 1)),',
   ...DOUBLE_COLUMNS.filter((name) => name !== 'timeToShutdown').map((name) => `  "${name}" REAL NOT NULL, -- ${UNITS[name]}`),
-  '  "status" INTEGER CHECK ("status" BETWEEN 0 AND 4095) -- 12 status bits, bit 0 = 0x800; NULL = not reported',
+  '  "status" INTEGER CHECK ("status" BETWEEN 0 AND 4095) -- 12 status bits, bit 0 = 0x800, NULL if not reported',
   // STRICT: values of the wrong type are refused, as MySQL's strict mode does.
   ') STRICT',
 ].join('\n');
