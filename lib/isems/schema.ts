@@ -160,9 +160,10 @@ export function measurementParams(record: IsemsMeasurement): SqlValue[] {
 
 /**
  * One multi-row INSERT of up to MAX_INSERT_ROWS records that skips rows already stored (same
- * `nodeId` and `timestamp`); `affectedRows` is the number of new rows. Any other problem (a value
- * too long, a wrong type) still fails the statement: nothing is silently truncated, unlike
- * MySQL's INSERT IGNORE.
+ * `nodeId` and `timestamp`). Any other problem (a value too long, a wrong type) still fails the
+ * statement: nothing is silently truncated, unlike MySQL's INSERT IGNORE.
+ * `affectedRows` is the number of new rows on SQLite; on MySQL it is only when the connection
+ * does not set CLIENT_FOUND_ROWS (mysql2 sets it by default, and then every row counts 1).
  */
 export function buildInsert(dialect: Dialect, records: readonly IsemsMeasurement[]): SqlStatement {
   if (records.length === 0 || records.length > MAX_INSERT_ROWS) {

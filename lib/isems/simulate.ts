@@ -249,6 +249,8 @@ export class SimulatedSolarServer {
   private port = 0;
   /** Requests served per node index (tests check that nothing is fetched twice per poll). */
   readonly requests: number[];
+  /** TCP connections accepted so far (tests check keep-alive reuse). */
+  connections = 0;
 
   constructor(options: SimulatedServerOptions = {}) {
     this.simulation = new SolarSimulation(options);
@@ -257,6 +259,7 @@ export class SimulatedSolarServer {
     this.requests = new Array<number>(this.simulation.nodes.length).fill(0);
     this.server = http.createServer((request, response) => this.handle(request, response));
     this.server.on('connection', (socket) => {
+      this.connections++;
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
     });
@@ -312,6 +315,7 @@ export class SimulatedSolarServer {
       case 'garbage': {
         const bytes = Buffer.alloc(4096);
         for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(this.garbageRandom() * 256);
+        bytes[0] = 0x7f; // binary, never mistaken for the start of an HTML page
         response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': bytes.length });
         response.end(bytes);
         return;
