@@ -510,8 +510,9 @@ export function parseLog(text: string, options: ParseLogOptions = {}): ParseLogR
   let skipped = 0;
   let rejected = 0;
   let lineNumber = 0;
-  let start = 0;
   const length = typeof text === 'string' ? text.length : 0;
+  // A byte-order mark written by some editors is not part of the first node id.
+  let start = length > 0 && text.charCodeAt(0) === 0xfeff ? 1 : 0;
   while (start < length) {
     let end = text.indexOf('\n', start);
     if (end < 0) end = length;

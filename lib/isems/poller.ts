@@ -393,6 +393,7 @@ export class IsemsPoller {
       ms: 0,
     };
     try {
+      if (this.closed) throw new NodeFailureError('ISEMS_NETWORK', 'poller closed');
       const body = await this.fetchWithRetry(target.url);
       result.bytes = body.length;
       const text = body.toString('utf8');
@@ -433,21 +434,24 @@ export class IsemsPoller {
     return { node: target.node, url: target.url, code: 'ISEMS_NETWORK', reason: networkReason(error) };
   }
 
-  /** A reused keep-alive socket may have been closed by the node just before we wrote to it: retry that once. */
+  /**
+   * A reused keep-alive socket may have been closed by the node just before we wrote to it (its
+   * idle timeout): retry that once, on a new connection, since the other idle ones may be stale too.
+   */
   private async fetchWithRetry(url: string): Promise<Buffer> {
     const deadline = this.now() + this.timeoutMs;
     try {
       return await this.fetch(url, deadline);
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException & { reusedSocket?: boolean })?.code;
-      if ((error as { reusedSocket?: boolean }).reusedSocket && (code === 'ECONNRESET' || code === 'EPIPE') && this.now() < deadline) {
-        return this.fetch(url, deadline);
+      const failed = error as (NodeJS.ErrnoException & { reusedSocket?: boolean }) | null;
+      if (failed?.reusedSocket && (failed.code === 'ECONNRESET' || failed.code === 'EPIPE') && this.now() < deadline) {
+        return this.fetch(url, deadline, true);
       }
       throw error;
     }
   }
 
-  private fetch(url: string, deadline: number): Promise<Buffer> {
+  private fetch(url: string, deadline: number, newConnection = false): Promise<Buffer> {
     return new Promise<Buffer>((resolve, reject) => {
       const isHttps = url.startsWith('https:');
       const client = isHttps ? https : http;
@@ -463,7 +467,8 @@ export class IsemsPoller {
           resolve(body as Buffer);
         }
       };
-      const request = client.get(url, { agent: isHttps ? this.httpsAgent : this.httpAgent, headers: { accept: 'text/plain, */*' } }, (response) => {
+      const agent = newConnection ? false : isHttps ? this.httpsAgent : this.httpAgent;
+      const request = client.get(url, { agent, headers: { accept: 'text/plain, */*' } }, (response) => {
         if (response.statusCode !== 200) {
           // Not reading a possibly large or endless error body: drop the connection instead.
           response.destroy();

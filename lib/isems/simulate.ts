@@ -70,6 +70,17 @@ const STATUS_FULL = statusFromFlags(['fullyCharged', 'healthy']); // 0x300
 const LOW_BATTERY = statusFromFlags(['batteryLevelLow']); // 0x080
 const LOW_TEMPERATURE = statusFromFlags(['lowBatteryTemperature']); // 0x004
 
+const SCALES = [1, 10, 100, 1000, 10_000, 100_000, 1_000_000];
+
+/** `value.toFixed(decimals)` for decimals <= 6, several times faster (generating 1.8 M lines for a benchmark adds up). */
+function fixed(value: number, decimals: number): string {
+  const scale = SCALES[decimals];
+  const scaled = Math.round(Math.abs(value) * scale);
+  const whole = Math.floor(scaled / scale);
+  const fraction = String(scaled - whole * scale).padStart(decimals, '0');
+  return `${value < 0 && scaled !== 0 ? '-' : ''}${whole}.${fraction}`;
+}
+
 /** Router plus radio: the constant load on the battery, in watts. */
 const LOAD_WATTS = 1.6;
 
@@ -80,6 +91,9 @@ class NodeModel {
   private readonly health: number;
   private readonly lowVoltageDisconnect: number;
   private readonly batteryWh: number;
+  /** Texts of the fields that never change: low-voltage disconnect (13), and capacities and position (15-18). */
+  private readonly disconnectField: string;
+  private readonly constantFields: string;
   /** The log as bytes, and the byte length of each line in it (oldest first). */
   buffer: Buffer = Buffer.alloc(0);
   private lineLengths: number[] = [];
@@ -95,6 +109,8 @@ class NodeModel {
     this.health = Math.round(80 + this.random() * 20);
     this.lowVoltageDisconnect = Math.round((11.5 + this.random() * 0.2) * 100) / 100;
     this.batteryWh = spec.batteryAh * 12.8;
+    this.disconnectField = fixed(this.lowVoltageDisconnect, 2);
+    this.constantFields = `${spec.batteryAh};${spec.moduleWatts};${fixed(spec.latitude, 6)};${fixed(spec.longitude, 6)}`;
   }
 
   /** One log line for the minute ending at `epochSeconds`, advancing the battery state. */
@@ -123,28 +139,12 @@ class NodeModel {
     if (this.charge < 20) status |= LOW_BATTERY;
     if (temperature < 0) status |= LOW_TEMPERATURE;
 
-    const fields = [
-      spec.nodeId,
-      '1',
-      String(epochSeconds),
-      spec.firmware,
-      String(timeToShutdown),
-      this.charge < 25 ? '1' : '0',
-      openCircuit.toFixed(3),
-      mpp.toFixed(3),
-      battery.toFixed(3),
-      String(Math.round(this.charge)),
-      String(this.health),
-      temperature.toFixed(1),
-      this.lowVoltageDisconnect.toFixed(2),
-      corrected.toFixed(3),
-      String(spec.batteryAh),
-      String(spec.moduleWatts),
-      spec.latitude.toFixed(6),
-      spec.longitude.toFixed(6),
-    ];
-    if (spec.withStatus) fields.push(status.toString(16).padStart(3, '0'));
-    return fields.join(';');
+    const statusField = spec.withStatus ? `;${status.toString(16).padStart(3, '0')}` : '';
+    return (
+      `${spec.nodeId};1;${epochSeconds};${spec.firmware};${timeToShutdown};${this.charge < 25 ? '1' : '0'};` +
+      `${fixed(openCircuit, 3)};${fixed(mpp, 3)};${fixed(battery, 3)};${Math.round(this.charge)};${this.health};` +
+      `${fixed(temperature, 1)};${this.disconnectField};${fixed(corrected, 3)};${this.constantFields}${statusField}`
+    );
   }
 
   /** Appends lines and drops the oldest beyond `maxLines`, rebuilding the served bytes once. */

@@ -158,6 +158,37 @@ describe('isems poller against local HTTP nodes', function () {
     poller.close();
   });
 
+  it('retries once on a new connection when a kept-alive connection turns out to be closed', async () => {
+    const log = server.simulation.logBytes(0);
+    const requestsPerSocket = new Map<unknown, number>();
+    // Serves the first request of every connection and drops the connection on the second,
+    // as a node does whose keep-alive timeout ran out just as the next poll reused it.
+    const flaky = http.createServer((request, response) => {
+      const seen = (requestsPerSocket.get(request.socket) ?? 0) + 1;
+      requestsPerSocket.set(request.socket, seen);
+      if (seen > 1) {
+        request.socket.destroy();
+        return;
+      }
+      response.writeHead(200, { 'content-length': log.length });
+      response.end(log);
+    });
+    await new Promise<void>((resolve) => flaky.listen(0, '127.0.0.1', resolve));
+    const poller = new IsemsPoller({ nodes: [`127.0.0.1:${(flaky.address() as AddressInfo).port}`] });
+    try {
+      const first = await mustPoll(poller);
+      assert.equal(first.records.length, 3600);
+      const second = await mustPoll(poller);
+      assert.deepEqual(second.failures, []);
+      assert.equal(second.stats.linesSkipped, 3600);
+      assert.equal(requestsPerSocket.size, 2, 'the retry used a new connection');
+    } finally {
+      poller.close();
+      flaky.closeAllConnections();
+      await new Promise<void>((resolve) => flaky.close(() => resolve()));
+    }
+  });
+
   it('reports garbage bodies as line errors with the node, and reuses keep-alive connections', async () => {
     const garbage = await startSimulatedSolarServer({ seed: 5, nodes: 2, initialLines: 10 });
     garbage.setBehaviour(1, 'garbage');

@@ -275,6 +275,10 @@ describe('isems parse: whole logs', () => {
     assert.ok(result.errors.every((error) => !/[\u0000-\u001f]/.test(error.text)));
   });
 
+  it('ignores a leading byte-order mark', () => {
+    assert.equal(parseLog(`\ufeff${EXAMPLE}`).records[0].nodeId, 'Roof-North');
+  });
+
   it('caps the listed errors but counts them all', () => {
     const text = Array.from({ length: 500 }, () => 'junk').join('\n');
     const result = parseLog(text, { maxErrors: 10 });
