@@ -14,7 +14,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { IsemsError, type IsemsNodeFailureCode } from './errors';
-import { parseLog, type IsemsLineError, type IsemsMeasurement } from './parse';
+import { parseLogBytes, type IsemsLineError, type IsemsMeasurement } from './parse';
 
 export const ISEMS_LOG_PATH = '/ISEMS/ffopenmppt.log';
 export const DEFAULT_TIMEOUT_MS = 10_000;
@@ -222,6 +222,12 @@ function networkReason(error: unknown): string {
   return err?.code ?? err?.message ?? String(error);
 }
 
+/** What a poll cycle keeps of one node's result. */
+interface NodeOutcome extends NodePollResult {
+  /** Records delivered (and committed) for this node. */
+  recordCount: number;
+}
+
 /** A request in flight, the moment it must be finished by, and how to end it early. */
 interface InFlight {
   deadline: number;
@@ -320,7 +326,7 @@ export class IsemsPoller {
     const ticker = setInterval(() => this.expireOverdue(), Math.max(5, Math.min(250, Math.floor(this.timeoutMs / 20))));
     try {
       const targets = this.targets;
-      const perNode: NodePollResult[] = new Array(targets.length);
+      const perNode: NodeOutcome[] = new Array(targets.length);
       let next = 0;
       const worker = async (): Promise<void> => {
         while (next < targets.length) {
@@ -344,7 +350,7 @@ export class IsemsPoller {
     this.httpsAgent.destroy();
   }
 
-  private summarise(perNode: NodePollResult[], ms: number): PollResult {
+  private summarise(perNode: NodeOutcome[], ms: number): PollResult {
     const records: IsemsMeasurement[] = [];
     const errors: PollLineError[] = [];
     const failures: NodeFailure[] = [];
@@ -370,15 +376,15 @@ export class IsemsPoller {
       stats.linesRead += result.lines;
       stats.linesSkipped += result.skipped;
       stats.linesRejected += result.rejected;
-      stats.records += result.records.length;
+      stats.records += result.recordCount;
       stats.bytes += result.bytes;
       for (const error of result.errors) errors.push(error);
-      if (!this.onNode) for (const record of result.records) records.push(record);
+      for (const record of result.records) records.push(record);
     }
     return { records, errors, failures, stats };
   }
 
-  private async pollNode(target: PollTarget): Promise<NodePollResult> {
+  private async pollNode(target: PollTarget): Promise<NodeOutcome> {
     const started = this.now();
     const result: NodePollResult = {
       node: target.node,
@@ -396,11 +402,10 @@ export class IsemsPoller {
       if (this.closed) throw new NodeFailureError('ISEMS_NETWORK', 'poller closed');
       const body = await this.fetchWithRetry(target.url);
       result.bytes = body.length;
-      const text = body.toString('utf8');
       // A captive portal or web UI answering 200 with a page is not a log: one failure, not 100 line errors.
-      if (/^\s*</.test(text.slice(0, 512))) throw new NodeFailureError('ISEMS_NOT_A_LOG', 'not a log (HTML page)');
+      if (/^\s*</.test(body.toString('latin1', 0, 512))) throw new NodeFailureError('ISEMS_NOT_A_LOG', 'not a log (HTML page)');
       const watermark = this.watermarks.get(target.url);
-      const parsed = parseLog(text, {
+      const parsed = parseLogBytes(body, {
         newerThan: watermark,
         maxErrors: this.maxErrorsPerNode,
         maxEpochSeconds: Math.floor(this.now() / 1000) + this.maxClockSkewSeconds,
@@ -415,18 +420,23 @@ export class IsemsPoller {
       result.failure = this.failureOf(target, error);
     }
     result.ms = this.now() - started;
+    const recordCount = result.records.length;
+    // What the cycle keeps of this node: with a consumer, not the records (a first poll of 500
+    // nodes would otherwise hold 1.8 M of them until the end of the cycle).
+    const outcome: NodeOutcome = { ...result, records: this.onNode ? [] : result.records, recordCount };
     if (this.onNode) {
       try {
         await this.onNode(result);
       } catch (error) {
         // Not committed: the records come again next poll.
-        result.failure ??= { node: target.node, url: target.url, code: 'ISEMS_CONSUMER', reason: `consumer failed: ${(error as Error)?.message ?? String(error)}` };
-        return result;
+        outcome.failure ??= { node: target.node, url: target.url, code: 'ISEMS_CONSUMER', reason: `consumer failed: ${(error as Error)?.message ?? String(error)}` };
+        outcome.recordCount = 0;
+        return outcome;
       }
     }
-    const newest = result.records.length > 0 ? result.records[result.records.length - 1].epochSeconds : -1;
+    const newest = recordCount > 0 ? result.records[recordCount - 1].epochSeconds : -1;
     if (newest > (this.watermarks.get(target.url) ?? -1)) this.watermarks.set(target.url, newest);
-    return result;
+    return outcome;
   }
 
   private failureOf(target: PollTarget, error: unknown): NodeFailure {

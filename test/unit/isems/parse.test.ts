@@ -9,6 +9,7 @@ import {
   nodeIdFromCsvlogTopic,
   parseLine,
   parseLog,
+  parseLogBytes,
   parseMqttMessage,
   peekTimestamp,
   statusBitMask,
@@ -341,6 +342,41 @@ describe('isems parse: watermark pre-check', () => {
         assert.deepEqual(parseLog(text, { newerThan: watermark }).records, expected);
       }),
     );
+  });
+});
+
+describe('isems parse: logs as bytes', () => {
+  const anyLine = fc.oneof(
+    fc.integer({ min: 1_700_000_000, max: 1_700_000_600 }).map((s) => lineAt(s)),
+    fc.integer({ min: 1_700_000_000, max: 1_700_000_600 }).map((s) => lineAt(s, 'Dach-Süd ☀', 'a0c')),
+    fc.integer({ min: 1_700_000_000, max: 1_700_000_600 }).map((s) => withField(7, 'x', lineAt(s))),
+    fc.constantFrom('', ' ', 'junk', 'a;1;;b', `${EXAMPLE};`, ORIGINAL_V1, 'é;1;1700000300'),
+    fc.string({ maxLength: 40 }),
+  );
+
+  it('gives exactly what parseLog gives for the decoded text, with and without a watermark (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(anyLine, { maxLength: 40 }),
+        fc.constantFrom('\n', '\r\n'),
+        fc.boolean(),
+        fc.option(fc.integer({ min: 1_699_999_999, max: 1_700_000_601 }), { nil: undefined }),
+        (lines, separator, bom, newerThan) => {
+          const text = lines.join(separator);
+          const bytes = Buffer.from(`${bom ? '\ufeff' : ''}${text}`, 'utf8');
+          assert.deepEqual(parseLogBytes(bytes, { newerThan, maxErrors: 1000 }), parseLog(`${bom ? '\ufeff' : ''}${text}`, { newerThan, maxErrors: 1000 }));
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('numbers lines across skipped runs', () => {
+    const text = [lineAt(1_700_000_000), 'junk', lineAt(1_700_000_060), lineAt(1_700_000_120), 'more junk', lineAt(1_700_000_180)].join('\n');
+    const result = parseLogBytes(Buffer.from(text), { newerThan: 1_700_000_120 });
+    assert.deepEqual(result.errors.map((e) => e.line), [2, 5]);
+    assert.deepEqual(result.records.map((r) => r.epochSeconds), [1_700_000_180]);
+    assert.equal(result.skipped, 3);
   });
 });
 
