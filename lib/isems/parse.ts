@@ -321,8 +321,17 @@ export function excerpt(text: string, length = ERROR_TEXT_LENGTH): string {
   return head.replace(CONTROL_CHARACTERS_GLOBAL, '\ufffd');
 }
 
-function fail(code: IsemsLineErrorCode, reason: string): LineParseResult {
-  return { ok: false, code, reason };
+/** A rejected line inside the parser (a record is returned as is, with no wrapper to allocate). */
+class LineFailure {
+  readonly ok = false;
+  constructor(
+    readonly code: IsemsLineErrorCode,
+    readonly reason: string,
+  ) {}
+}
+
+function fail(code: IsemsLineErrorCode, reason: string): LineFailure {
+  return new LineFailure(code, reason);
 }
 
 /**
@@ -364,7 +373,7 @@ const numbers = new Float64Array(18);
  * Parses the line text[start, end) (no line break inside) without copying it. The hot path of
  * `parseLog`; `tryParseLine` is the same for a separate string.
  */
-function parseLineAt(text: string, start: number, end: number, minEpoch: number, maxEpoch: number): LineParseResult {
+function parseLineAt(text: string, start: number, end: number, minEpoch: number, maxEpoch: number): IsemsMeasurement | LineFailure {
   if (end - start > MAX_LINE_LENGTH) return fail('ISEMS_LINE_TOO_LONG', `line is longer than ${MAX_LINE_LENGTH} characters`);
   let count = 0;
   let fieldStart = start;
@@ -408,7 +417,8 @@ function parseLineAt(text: string, start: number, end: number, minEpoch: number,
     return fail('ISEMS_BAD_BOOLEAN', `isPowerSaveMode (field 6) is ${describe(text.slice(powerSaveStart, fieldEnds[5]))}, expected 0 or 1`);
   }
 
-  for (const index of NUMBER_FIELDS) {
+  for (let n = 0; n < NUMBER_FIELDS.length; n++) {
+    const index = NUMBER_FIELDS[n];
     const value = decimalAt(text, fieldStarts[index], fieldEnds[index]);
     if (Number.isNaN(value)) {
       return fail('ISEMS_BAD_NUMBER', `${ISEMS_FIELDS[index]} (field ${index + 1}) is ${describe(text.slice(fieldStarts[index], fieldEnds[index]))}, not a number`);
@@ -426,31 +436,28 @@ function parseLineAt(text: string, start: number, end: number, minEpoch: number,
   }
 
   return {
-    ok: true,
-    record: {
-      nodeId,
-      isemsRevision: revision,
-      timestamp: isoFromEpochSeconds(epochSeconds),
-      epochSeconds,
-      openMPPTFirmwareVersion: firmware,
-      timeToShutdown: numbers[4],
-      isPowerSaveMode: powerSaveCode === ZERO + 1,
-      openCircuitVoltage: numbers[6],
-      mppVoltage: numbers[7],
-      batteryVoltage: numbers[8],
-      batteryChargeEstimate: numbers[9],
-      batteryHealthEstimate: numbers[10],
-      batteryTemperature: numbers[11],
-      lowVoltageDisconnectVoltage: numbers[12],
-      temperatureCorrectedVoltage: numbers[13],
-      rateBatteryCapacity: numbers[14],
-      ratedSolarModuleCapacity: numbers[15],
-      latitude: numbers[16],
-      longitude: numbers[17],
-      status,
-      statusHex: formatStatusHex(status),
-      statusFlags: status === null ? null : decodeStatus(status),
-    },
+    nodeId,
+    isemsRevision: revision,
+    timestamp: isoFromEpochSeconds(epochSeconds),
+    epochSeconds,
+    openMPPTFirmwareVersion: firmware,
+    timeToShutdown: numbers[4],
+    isPowerSaveMode: powerSaveCode === ZERO + 1,
+    openCircuitVoltage: numbers[6],
+    mppVoltage: numbers[7],
+    batteryVoltage: numbers[8],
+    batteryChargeEstimate: numbers[9],
+    batteryHealthEstimate: numbers[10],
+    batteryTemperature: numbers[11],
+    lowVoltageDisconnectVoltage: numbers[12],
+    temperatureCorrectedVoltage: numbers[13],
+    rateBatteryCapacity: numbers[14],
+    ratedSolarModuleCapacity: numbers[15],
+    latitude: numbers[16],
+    longitude: numbers[17],
+    status,
+    statusHex: formatStatusHex(status),
+    statusFlags: status === null ? null : decodeStatus(status),
   };
 }
 
@@ -459,8 +466,9 @@ function parseLineAt(text: string, start: number, end: number, minEpoch: number,
  * or the code and reason of the first problem found.
  */
 export function tryParseLine(line: string, options: ParseOptions = {}): LineParseResult {
-  if (typeof line !== 'string') return fail('ISEMS_FIELD_COUNT', 'a line must be text');
-  return parseLineAt(line, 0, line.length, options.minEpochSeconds ?? DEFAULT_MIN_EPOCH_SECONDS, options.maxEpochSeconds ?? DEFAULT_MAX_EPOCH_SECONDS);
+  if (typeof line !== 'string') return { ok: false, code: 'ISEMS_FIELD_COUNT', reason: 'a line must be text' };
+  const parsed = parseLineAt(line, 0, line.length, options.minEpochSeconds ?? DEFAULT_MIN_EPOCH_SECONDS, options.maxEpochSeconds ?? DEFAULT_MAX_EPOCH_SECONDS);
+  return parsed instanceof LineFailure ? { ok: false, code: parsed.code, reason: parsed.reason } : { ok: true, record: parsed };
 }
 
 /** Parses one line; throws an `IsemsError` (with the line error's code) when it is malformed. */
@@ -540,8 +548,8 @@ function parseLines(text: string, start: number, firstLineNumber: number, option
     if (text.charCodeAt(lineStart) <= 32 && blankAt(text, lineStart, lineEnd)) continue;
     result.lines++;
     const parsed = parseLineAt(text, lineStart, lineEnd, minEpoch, maxEpoch);
-    if (parsed.ok) {
-      records.push(parsed.record);
+    if (!(parsed instanceof LineFailure)) {
+      records.push(parsed);
     } else {
       result.rejected++;
       if (errors.length < maxErrors) {
