@@ -315,8 +315,16 @@ class Level {
       w.addToSum(slot, v);
       if (err !== 0) w.addToSum(slot, -err);
       w.count[slot]++;
-      if (lowered) k === h ? w.min!.pushBack(slot, k, this.min!, this) : w.min!.rebuild(slot, h, this.min!, this);
-      if (raised) k === h ? w.max!.pushBack(slot, k, this.max!, this) : w.max!.rebuild(slot, h, this.max!, this);
+      // A new extreme in the newest bucket extends the deque; in an older bucket (out of order)
+      // it may dominate buckets after it, so that window's deque is rebuilt.
+      if (lowered) {
+        if (k === h) w.min!.pushBack(slot, k, this.min!, this);
+        else w.min!.rebuild(slot, h, this.min!, this);
+      }
+      if (raised) {
+        if (k === h) w.max!.pushBack(slot, k, this.max!, this);
+        else w.max!.rebuild(slot, h, this.max!, this);
+      }
     }
   }
 }
