@@ -37,7 +37,13 @@ export function parseTimestamp(input: unknown, options: ParseTimestampOptions = 
     const text = input.trim();
     if (text.length === 0) throw new TimeParseError(input, 'empty text');
     if (text.length > MAX_TEXT) throw new TimeParseError(input, 'too long');
-    if (NUMERIC.test(text)) return fromEpochNumber(Number(text), unit, input);
+    if (NUMERIC.test(text)) {
+      const ms = fromEpochNumber(Number(text), unit, input);
+      // "1669940235.518" * 1000 is 1669940235517.9998; scaling the integer and fraction digits
+      // separately keeps what the text says.
+      const dot = /^(\d+)\.(\d+)$/.exec(text);
+      return dot !== null && ms !== Number(text) ? Number(dot[1]) * 1000 + Number(`0.${dot[2]}`) * 1000 : ms;
+    }
     return parseIso(text, input);
   }
   if (input instanceof Date) {
@@ -89,17 +95,17 @@ function daysInMonth(year: number, month: number): number {
 }
 
 /**
- * UTC time as naive ISO text with a fixed number of fraction digits (default 6), as the sensors
- * pipeline publishes it: `2024-06-14T16:00:00.123456`. Sub-millisecond digits come from a
- * fractional `ms`.
+ * UTC time as naive ISO text with 0..6 fraction digits (default 6), as the sensors pipeline
+ * publishes it: `2024-06-14T16:00:00.123456`. Sub-millisecond digits come from a fractional `ms`,
+ * which is first rounded to the microsecond (a double near 1.7e12 ms only resolves ~0.2 µs), then
+ * truncated to the requested digits.
  */
 export function formatUtcNaive(ms: number, fractionDigits = 6): string {
-  if (!Number.isFinite(ms)) throw new TimeParseError(ms, 'not a finite number');
-  const whole = Math.floor(ms / 1000) * 1000;
-  const base = new Date(whole).toISOString().slice(0, 19);
-  if (fractionDigits <= 0) return base;
-  // Integer arithmetic on the sub-second part avoids 0.1 + 0.2 style digits.
-  const digits = Math.min(9, Math.floor(fractionDigits));
-  const scaled = Math.floor(((ms - whole) / 1000) * 10 ** digits + 1e-6);
-  return `${base}.${String(Math.min(scaled, 10 ** digits - 1)).padStart(digits, '0')}`;
+  if (!Number.isFinite(ms) || Math.abs(ms) > 8.64e15) throw new TimeParseError(ms, 'not a representable time');
+  const micros = Math.round(ms * 1000);
+  const seconds = Math.floor(micros / 1e6);
+  const base = new Date(seconds * 1000).toISOString().slice(0, 19);
+  const digits = Math.max(0, Math.min(6, Math.floor(fractionDigits)));
+  if (digits === 0) return base;
+  return `${base}.${String(micros - seconds * 1e6).padStart(6, '0').slice(0, digits)}`;
 }
