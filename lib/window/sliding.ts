@@ -180,6 +180,12 @@ class Level {
   max: Float64Array | undefined;
   /** Absolute bucket index (floor(time / bucketMs)) of each slot's newest bucket; -Infinity: none. */
   head: Float64Array;
+  /**
+   * Ring position of the newest bucket. Positions are kept relative to it instead of `k % ring`:
+   * bucket indices are doubles, and a floating-point modulo on every reading costs more than
+   * the rest of the update.
+   */
+  headPos: Int32Array;
 
   constructor(
     readonly bucketMs: number,
@@ -194,6 +200,7 @@ class Level {
     this.min = extrema ? new Float64Array(capacity * ring) : undefined;
     this.max = extrema ? new Float64Array(capacity * ring) : undefined;
     this.head = new Float64Array(capacity).fill(-Infinity);
+    this.headPos = new Int32Array(capacity);
   }
 
   grow(capacity: number): void {
@@ -204,12 +211,15 @@ class Level {
     const old = this.head.length;
     this.head = grown(this.head, capacity);
     this.head.fill(-Infinity, old);
+    this.headPos = grown(this.headPos, capacity);
     for (const w of this.windows) w.grow(capacity);
   }
 
-  /** Array position of absolute bucket `k` of `slot`. */
+  /** Array position of absolute bucket `k` of `slot`; k must be within the ring (head - ring, head]. */
   at(slot: number, k: number): number {
-    return slot * this.ring + (k % this.ring);
+    let p = this.headPos[slot] - (this.head[slot] - k);
+    if (p < 0) p += this.ring;
+    return slot * this.ring + p;
   }
 
   clear(slot: number): void {
@@ -217,6 +227,7 @@ class Level {
     this.sum.fill(0, base, base + this.ring);
     this.count.fill(0, base, base + this.ring);
     this.head[slot] = -Infinity;
+    this.headPos[slot] = 0;
     for (const w of this.windows) w.clear(slot);
   }
 
@@ -236,6 +247,7 @@ class Level {
         for (const w of this.windows) w.clear(slot);
       }
       this.head[slot] = k;
+      this.headPos[slot] = 0;
       return;
     }
     for (const w of this.windows) {
@@ -244,7 +256,7 @@ class Level {
         continue;
       }
       for (let j = Math.max(0, h + 1 - w.n); j <= k - w.n; j++) {
-        const i = base + (j % this.ring);
+        const i = this.at(slot, j);
         const c = this.count[i];
         if (c !== 0) {
           w.addToSum(slot, -this.sum[i]);
@@ -252,12 +264,14 @@ class Level {
         }
       }
     }
+    let p = this.headPos[slot];
     for (let j = h + 1; j <= k; j++) {
-      const i = base + (j % this.ring);
-      this.sum[i] = 0;
-      this.count[i] = 0;
+      if (++p === this.ring) p = 0;
+      this.sum[base + p] = 0;
+      this.count[base + p] = 0;
     }
     this.head[slot] = k;
+    this.headPos[slot] = p;
     for (const w of this.windows) {
       if (Math.floor(k / w.n) !== Math.floor(h / w.n)) this.resync(slot, w);
       if (w.min) {
@@ -274,7 +288,7 @@ class Level {
     let c = 0;
     let count = 0;
     for (let j = Math.max(0, k - w.n + 1); j <= k; j++) {
-      const i = slot * this.ring + (j % this.ring);
+      const i = this.at(slot, j);
       if (this.count[i] === 0) continue;
       const x = this.sum[i];
       const t = s + x;
@@ -289,7 +303,7 @@ class Level {
 
   /** Adds reading `v` to bucket `k` of `slot`, which is within the ring. */
   add(slot: number, k: number, v: number): void {
-    const i = slot * this.ring + (k % this.ring);
+    const i = this.at(slot, k);
     const old = this.sum[i];
     const s = old + v;
     // TwoSum: old + v == s + err exactly, so the bucket grew by v - err.
@@ -366,11 +380,15 @@ class ExtremaDeque {
     let len = this.len[slot];
     const front = this.front[slot];
     while (len > 0) {
-      const back = this.idx[base + ((front + len - 1) % this.n)];
+      let b = front + len - 1;
+      if (b >= this.n) b -= this.n;
+      const back = this.idx[base + b];
       if (this.sign * values[level.at(slot, back)] < e) break;
       len--;
     }
-    this.idx[base + ((front + len) % this.n)] = k;
+    let end = front + len;
+    if (end >= this.n) end -= this.n;
+    this.idx[base + end] = k;
     this.len[slot] = len + 1;
   }
 
@@ -380,7 +398,7 @@ class ExtremaDeque {
     let front = this.front[slot];
     let len = this.len[slot];
     while (len > 0 && this.idx[base + front] <= oldest) {
-      front = (front + 1) % this.n;
+      if (++front === this.n) front = 0;
       len--;
     }
     this.front[slot] = front;
