@@ -595,7 +595,7 @@ export class SlidingWindows {
 
   /** Evicts the series without readings for idleMs before `now`; returns how many. */
   evictIdle(now?: number): number {
-    const t = now === undefined ? this.clock() : now;
+    const t = now === undefined ? this.clock() : toWindowTime(now);
     let evicted = 0;
     // Walk from the least recently updated; with event times out of order the list is only
     // approximately time-ordered, which delays (never advances) an eviction.

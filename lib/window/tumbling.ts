@@ -8,6 +8,8 @@
  * Closing: a window [start, end) closes when the watermark reaches end + graceMs. The watermark is
  * - 'processing' (default): the largest `now` passed to `tick()` (one shared timer drives it);
  * - 'event': the largest event time accepted so far (the data drives it; `tick()` only collects).
+ *   It is shared by all series: one device whose clock runs ahead makes the others' readings
+ *   late, so use 'processing' for devices without synchronised clocks.
  * The watermark never goes backwards. `tick()` returns each closed window once, per series,
  * stamped with its start; a window that received nothing emits nothing. `flush()` closes all.
  *
