@@ -1,0 +1,12 @@
+export type SimulatorErrorCode = 'INVALID_CONFIG' | 'INVALID_TEMPLATE';
+
+/** A simulator configuration or message template that cannot work; thrown when it is built. */
+export class SimulatorError extends Error {
+  readonly code: SimulatorErrorCode;
+
+  constructor(code: SimulatorErrorCode, message: string) {
+    super(message);
+    this.name = 'SimulatorError';
+    this.code = code;
+  }
+}

@@ -1,0 +1,18 @@
+/** The package's one windowing engine: sliding and tumbling time windows, and the time parser they share. */
+export { WindowError, TimeParseError } from './errors';
+export type { WindowErrorCode } from './errors';
+export { parseTimestamp, formatUtcNaive, SECONDS_MS_THRESHOLD } from './time';
+export type { EpochUnit, ParseTimestampOptions } from './time';
+export { toReading } from './value';
+export { SlidingWindows, windowLabel } from './sliding';
+export type {
+  SlidingAggregate,
+  SlidingSnapshot,
+  SlidingStats,
+  SlidingWindowOptions,
+  SeriesValues,
+  WindowLength,
+  WindowValues,
+} from './sliding';
+export { TumblingWindows } from './tumbling';
+export type { TumblingOptions, TumblingResult, TumblingSnapshot, TumblingStats, TumblingOutcome } from './tumbling';
