@@ -11,9 +11,10 @@
  * left by a crash is skipped with a warning; an unparsable line likewise. A segment is deleted
  * only once every row read from it was committed (or rejected), so a crash replays it: rows
  * committed just before the crash may be written twice (an `ignore` conflict policy on a unique
- * key makes that idempotent).
+ * key makes that idempotent). A clean close records, beside a partly committed segment, how many
+ * of its leading rows are committed (`<segment>.done`), so a restart does not write them again.
  */
-import { closeSync, mkdirSync, openSync, readdirSync, readSync, statSync, unlinkSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { SqlValue } from '../db/types';
@@ -51,6 +52,11 @@ export interface Segment {
   rows: number;
   rowsRead: number;
   rowsDone: number;
+  /** Rows 0..settledPrefix-1 are all settled; settledAhead holds settled ordinals beyond it. */
+  settledPrefix: number;
+  settledAhead: Set<number>;
+  /** Leading rows settled in an earlier run (from the `.done` checkpoint): read past, not returned. */
+  skip: number;
   /** For each current column, its index in this segment's header (-1: absent → NULL); null until the header is read. */
   columnIndex: number[] | null;
   handle: FileHandle | null;
@@ -60,6 +66,8 @@ export interface Segment {
 export interface JournalRecord {
   values: SqlValue[];
   segment: Segment;
+  /** Position of the row among the segment's rows. */
+  ordinal: number;
 }
 
 type Done = (err?: Error) => void;
@@ -97,6 +105,23 @@ function decodeValue(v: unknown): SqlValue {
   if (typeof tagged.$d === 'string') return new Date(tagged.$d);
   if (typeof tagged.$b === 'string') return Buffer.from(tagged.$b, 'base64');
   return JSON.stringify(v);
+}
+
+function readCheckpoint(path: string): number {
+  try {
+    const value = Number.parseInt(readFileSync(path, 'utf8'), 10);
+    return Number.isSafeInteger(value) && value > 0 ? value : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone
+  }
 }
 
 function countLines(path: string, size: number): number {
@@ -155,7 +180,11 @@ export class Journal {
     }
     for (const name of names.sort()) {
       const match = FILE.exec(name);
-      if (!match) continue;
+      if (!match) {
+        // A checkpoint whose segment is gone (deleted after the checkpoint was written).
+        if (name.endsWith('.jsonl.done') && !names.includes(name.slice(0, -5))) unlinkQuietly(join(this.dir, name));
+        continue;
+      }
       const path = join(this.dir, name);
       const size = statSync(path).size;
       if (size === 0) {
@@ -163,9 +192,11 @@ export class Journal {
         continue;
       }
       const seq = Number(match[1]);
+      const skip = readCheckpoint(`${path}.done`);
       this.segments.push({
         seq, path, size, readOffset: 0, complete: true, rows: Math.max(0, countLines(path, size) - 1),
-        rowsRead: 0, rowsDone: 0, columnIndex: null, handle: null, headerWritten: true,
+        rowsRead: 0, rowsDone: skip, settledPrefix: skip, settledAhead: new Set(), skip,
+        columnIndex: null, handle: null, headerWritten: true,
       });
       this.unreadBytes += size;
       this.nextSeq = Math.max(this.nextSeq, seq + 1);
@@ -331,10 +362,16 @@ export class Journal {
     return out;
   }
 
-  /** Marks `count` rows read from `segment` as settled (committed or rejected); deletes drained segments. */
-  settle(segment: Segment, count: number): void {
+  /** Marks the row `ordinal` of `segment` settled (committed or rejected); deletes drained segments. */
+  settle(segment: Segment, ordinal: number): void {
     if (this.closed) return; // a late batch after close: the next writer on this directory owns the files
-    segment.rowsDone += count;
+    segment.rowsDone++;
+    if (ordinal === segment.settledPrefix) {
+      segment.settledPrefix++;
+      while (segment.settledAhead.delete(segment.settledPrefix)) segment.settledPrefix++;
+    } else if (ordinal > segment.settledPrefix) {
+      segment.settledAhead.add(ordinal);
+    }
     this.deleteIfDone(segment);
     this.retireActiveIfDrained();
   }
@@ -347,14 +384,24 @@ export class Journal {
       this.flush();
     }
     this.closed = true;
-    for (const segment of this.segments) await this.closeHandle(segment);
+    for (const segment of this.segments) {
+      await this.closeHandle(segment);
+      if (segment.settledPrefix > segment.skip) {
+        try {
+          writeFileSync(`${segment.path}.done`, `${segment.settledPrefix}\n`);
+        } catch (err) {
+          this.options.warn(`journal checkpoint for ${segment.path} not written (its committed rows will be replayed again): ${(err as Error).message}`);
+        }
+      }
+    }
     openDirs.delete(this.dir);
   }
 
   private newSegment(seq: number): Segment {
     return {
       seq, path: join(this.dir, segmentName(seq)), size: 0, readOffset: 0, complete: false, rows: 0,
-      rowsRead: 0, rowsDone: 0, columnIndex: null, handle: null, headerWritten: false,
+      rowsRead: 0, rowsDone: 0, settledPrefix: 0, settledAhead: new Set(), skip: 0,
+      columnIndex: null, handle: null, headerWritten: false,
     };
   }
 
@@ -452,8 +499,9 @@ export class Journal {
       return;
     }
     const values: SqlValue[] = segment.columnIndex.map((i) => (i < 0 || i >= parsed.length ? null : decodeValue(parsed[i])));
-    segment.rowsRead++;
-    out.push({ values, segment });
+    const ordinal = segment.rowsRead++;
+    if (ordinal < segment.skip) return; // committed in an earlier run
+    out.push({ values, segment, ordinal });
   }
 
   private seal(segment: Segment): void {
@@ -473,6 +521,7 @@ export class Journal {
   private deleteIfDone(segment: Segment): boolean {
     if (!segment.complete || segment.readOffset < segment.size || segment.rowsDone < segment.rowsRead) return false;
     if (segment.handle) return false; // closing; deleted on a later settle
+    unlinkQuietly(`${segment.path}.done`);
     try {
       unlinkSync(segment.path);
     } catch (err) {

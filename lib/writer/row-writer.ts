@@ -146,6 +146,8 @@ interface Entry {
   delivery: Delivery | null;
   index: number;
   segment: Segment | null;
+  /** Row position within `segment`. */
+  ordinal: number;
   at: number;
   done: boolean;
 }
@@ -301,7 +303,7 @@ export class RowWriter extends EventEmitter {
       }
       const entryBytes = estimateBytes(values);
       bytes += entryBytes;
-      entries.push({ values, bytes: entryBytes, delivery, index: i, segment: null, at: now, done: false });
+      entries.push({ values, bytes: entryBytes, delivery, index: i, segment: null, ordinal: 0, at: now, done: false });
     }
     if (entries.length === 0) {
       this.finish(delivery);
@@ -590,7 +592,7 @@ export class RowWriter extends EventEmitter {
       this.counters.replayed += records.length;
       const entries = records.map((record): Entry => ({
         values: record.values, bytes: estimateBytes(record.values), delivery: null, index: 0,
-        segment: record.segment, at: now, done: false,
+        segment: record.segment, ordinal: record.ordinal, at: now, done: false,
       }));
       return { seq: this.nextBatchSeq++, entries, durable: true, attempts: 0 };
     }
@@ -756,8 +758,6 @@ export class RowWriter extends EventEmitter {
 
   private commit(entries: Entry[], lo: number, hi: number): void {
     let committed = 0;
-    let segment: Segment | null = null;
-    let segmentRows = 0;
     for (let i = lo; i < hi; i++) {
       const entry = entries[i];
       if (entry.done) continue;
@@ -768,15 +768,9 @@ export class RowWriter extends EventEmitter {
         entry.delivery.remaining--;
         this.finishIfDone(entry.delivery);
       } else if (entry.segment) {
-        if (entry.segment !== segment) {
-          if (segment) this.journal?.settle(segment, segmentRows);
-          segment = entry.segment;
-          segmentRows = 0;
-        }
-        segmentRows++;
+        this.journal?.settle(entry.segment, entry.ordinal);
       }
     }
-    if (segment) this.journal?.settle(segment, segmentRows);
     this.counters.committed += committed;
     const now = Date.now();
     this.rateSum = this.decayedRate(now) + committed;
@@ -796,7 +790,7 @@ export class RowWriter extends EventEmitter {
       this.finishIfDone(entry.delivery);
     } else {
       this.warn(`a row replayed from the journal was rejected by the database (${message}): ${JSON.stringify(row, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`);
-      if (entry.segment) this.journal?.settle(entry.segment, 1);
+      if (entry.segment) this.journal?.settle(entry.segment, entry.ordinal);
     }
   }
 
@@ -917,7 +911,9 @@ export class RowWriter extends EventEmitter {
     if (!this.closeWaiter) return;
     // A lost connection while closing: no point waiting out the timeout, journal now.
     const gaveUp = this.failures > 0;
-    if (!this.hasFreshWork() || gaveUp) {
+    // Batches in flight are waited for too: a replayed batch committing after close would
+    // otherwise be replayed again by the next writer on this journal.
+    if (this.inFlight.size === 0 && (gaveUp || !this.hasFreshWork())) {
       const resolve = this.closeWaiter;
       this.closeWaiter = null;
       resolve();

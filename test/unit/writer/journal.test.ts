@@ -25,7 +25,7 @@ function readAll(journal: Journal): SqlValue[][] {
   for (let batch = journal.read(7, 1 << 20); batch.length > 0; batch = journal.read(7, 1 << 20)) {
     for (const record of batch) {
       out.push(record.values);
-      journal.settle(record.segment, 1);
+      journal.settle(record.segment, record.ordinal);
     }
   }
   return out;
@@ -68,6 +68,19 @@ describe('writer journal: segment files', () => {
     assert.equal(second.rows, 2);
     assert.deepEqual(readAll(second), [[1, null, 'a1'], [2, null, 'a2']]);
     await second.close();
+  });
+
+  it('records the committed prefix on close so a restart does not replay it; a crash replays it all', async () => {
+    const first = new Journal(options(dir));
+    await append(first, [['a', 1], ['b', 2], ['c', 3], ['d', 4]]);
+    const read = first.read(3, 1 << 20);
+    first.settle(read[0].segment, read[0].ordinal);
+    first.settle(read[2].segment, read[2].ordinal); // out of order: the prefix stops at row 1
+    await first.close();
+    const second = new Journal(options(dir));
+    assert.deepEqual(readAll(second).map((row) => row[1]), [2, 3, 4]);
+    await second.close();
+    assert.deepEqual(readdirSync(dir), []);
   });
 
   it('skips a torn last line left by a crash with a warning, keeping the complete ones', async () => {
