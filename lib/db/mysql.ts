@@ -1,0 +1,320 @@
+/**
+ * Database on a mysql2 pool, for MySQL 5.7+/8 and MariaDB 10.3+.
+ *
+ * Statements are formatted client-side (values escaped into the SQL text, see values.ts) and sent
+ * with pool.query: one round trip, no server-side prepare, which is what makes multi-row INSERTs
+ * fast. Every session runs in UTC with utf8mb4 and without NO_BACKSLASH_ESCAPES.
+ *
+ * Failure handling: every driver error is re-thrown as a classified DatabaseError; a connection
+ * that failed (or whose transaction could not be rolled back) is destroyed instead of returned
+ * to the pool; 'error' events of idle pooled connections are caught, so a server restart never
+ * crashes the process: the next statement simply opens a new connection.
+ */
+import { createHash } from 'node:crypto';
+import type { Pool, PoolConnection, PoolOptions } from 'mysql2/promise';
+import { DatabaseError, classifyError } from './errors';
+import { compileNamed, compilePositional, namedValues } from './params';
+import { describeConfig } from './url';
+import { escapeMysqlString, formatMysql } from './values';
+import type { Database, MysqlConfig, QueryResult, SqlExecutor, SqlParams, SqlValue } from './types';
+
+type MysqlDriver = typeof import('mysql2/promise');
+
+/** Callers waiting for a pooled connection beyond this get a transient error instead of queueing without bound. */
+export const DEFAULT_QUEUE_LIMIT = 1000;
+/** Idle pooled connections are closed after this, so a quiet flow does not pin server connections. */
+const IDLE_TIMEOUT_MS = 60_000;
+/** MySQL's limit on GET_LOCK names. */
+const MAX_LOCK_NAME_LENGTH = 64;
+
+const SESSION_SETUP =
+  "SET SESSION time_zone = '+00:00', " +
+  "sql_mode = TRIM(BOTH ',' FROM REPLACE(CONCAT(',', @@SESSION.sql_mode, ','), ',NO_BACKSLASH_ESCAPES,', ','))";
+
+export interface MysqlOpenOptions {
+  /** Errors no caller is waiting for (an idle connection dropped by the server); default: ignored. */
+  onBackgroundError?: (err: DatabaseError) => void;
+  /** Overrides DEFAULT_QUEUE_LIMIT. */
+  queueLimit?: number;
+}
+
+let driver: MysqlDriver | undefined;
+function loadDriver(): MysqlDriver {
+  // Required lazily so SQLite-only installs and unit tests never load mysql2.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  driver ??= require('mysql2/promise') as MysqlDriver;
+  return driver;
+}
+
+/** The SQL text for `sql` + `params` with values escaped in (named parameters resolved first). */
+export function formatMysqlQuery(sql: string, params?: SqlParams): string {
+  if (params === undefined) return sql;
+  if (Array.isArray(params)) return formatMysql(compilePositional(sql, 'mysql'), params as readonly SqlValue[]);
+  const compiled = compileNamed(sql, 'mysql');
+  return formatMysql(compiled, namedValues(compiled.names, params as Readonly<Record<string, SqlValue | undefined>>));
+}
+
+/**
+ * GET_LOCK names are server-wide, so they are scoped to the database (two databases on one server
+ * must not block each other) and hashed when longer than MySQL's 64 characters.
+ */
+export function mysqlLockName(database: string, name: string): string {
+  const plain = `${database}.${name}`;
+  if (plain.length <= MAX_LOCK_NAME_LENGTH) return plain;
+  return `iotp.${createHash('sha256').update(`${database}\u0000${name}`).digest('hex').slice(0, 48)}`;
+}
+
+function toQueryResult(result: unknown): QueryResult {
+  if (Array.isArray(result)) {
+    // CALL answers [rows, header]; a SELECT answers rows.
+    const rows = result.length > 0 && Array.isArray(result[0]) ? result[0] : result;
+    return { rows: rows as Record<string, unknown>[], affectedRows: 0 };
+  }
+  const header = (result ?? {}) as { affectedRows?: number; insertId?: number | string };
+  const out: QueryResult = { rows: [], affectedRows: Number(header.affectedRows ?? 0) };
+  const insertId = Number(header.insertId ?? 0);
+  if (insertId > 0) out.insertId = insertId;
+  return out;
+}
+
+function closedError(): DatabaseError {
+  return new DatabaseError('The MySQL/MariaDB database has been closed', { kind: 'connection', code: 'DB_CLOSED', dialect: 'mysql' });
+}
+
+/** Statements on one reserved connection (a transaction or a lock holder). */
+class ConnectionScope implements SqlExecutor {
+  readonly dialect = 'mysql' as const;
+  active = true;
+  /** Set when a statement failed with a connection error: the connection must not go back to the pool. */
+  broken = false;
+
+  constructor(
+    private readonly connection: PoolConnection,
+    private readonly secrets: readonly string[],
+  ) {}
+
+  async query(sql: string, params?: SqlParams): Promise<QueryResult> {
+    if (!this.active) {
+      throw new DatabaseError('This transaction or lock scope has already finished; its executor cannot run statements', {
+        kind: 'fatal',
+        code: 'DB_SCOPE_FINISHED',
+        dialect: 'mysql',
+      });
+    }
+    return this.raw(formatMysqlQuery(sql, params));
+  }
+
+  async raw(text: string): Promise<QueryResult> {
+    try {
+      const [result] = await this.connection.query(text);
+      return toQueryResult(result);
+    } catch (err) {
+      const classified = classifyError(err, 'mysql', this.secrets);
+      if (classified.kind === 'connection') this.broken = true;
+      throw classified;
+    }
+  }
+}
+
+export class MysqlDatabase implements Database {
+  readonly dialect = 'mysql' as const;
+  readonly description: string;
+  private readonly pool: Pool;
+  private readonly secrets: readonly string[];
+  private readonly database: string;
+  private readonly onBackgroundError?: (err: DatabaseError) => void;
+  private inflight = 0;
+  private drained: (() => void) | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(config: MysqlConfig, options: MysqlOpenOptions = {}) {
+    this.description = describeConfig(config);
+    this.secrets = config.password ? [config.password] : [];
+    this.database = config.database;
+    this.onBackgroundError = options.onBackgroundError;
+    const poolOptions: PoolOptions = {
+      host: config.host,
+      port: config.port,
+      user: config.user,
+      password: config.password,
+      database: config.database,
+      charset: 'UTF8MB4_UNICODE_CI',
+      timezone: 'Z',
+      multipleStatements: false,
+      supportBigNumbers: true,
+      bigNumberStrings: false,
+      // DECIMAL (e.g. AVG()) as numbers, like SQLite returns them.
+      decimalNumbers: true,
+      enableKeepAlive: true,
+      keepAliveInitialDelay: 10_000,
+      connectTimeout: config.connectTimeoutMs,
+      connectionLimit: config.poolSize,
+      maxIdle: config.poolSize,
+      idleTimeout: IDLE_TIMEOUT_MS,
+      waitForConnections: true,
+      queueLimit: options.queueLimit ?? DEFAULT_QUEUE_LIMIT,
+    };
+    if (config.tls) {
+      poolOptions.ssl = {
+        rejectUnauthorized: config.tls.rejectUnauthorized,
+        ...(config.tls.ca !== undefined && { ca: config.tls.ca }),
+        ...(config.tls.cert !== undefined && { cert: config.tls.cert }),
+        ...(config.tls.key !== undefined && { key: config.tls.key }),
+      };
+    }
+    this.pool = loadDriver().createPool(poolOptions);
+    this.pool.pool.on('connection', (connection) => {
+      // A pooled connection only listens for its first 'error'; a second one (e.g. a write after
+      // the server went away) would be unhandled and crash the process. Keep listening.
+      connection.on('error', (err: unknown) => this.backgroundError(err));
+      // Queued before any caller's statement on this new connection.
+      connection.query(SESSION_SETUP, (err: unknown) => {
+        if (err) this.backgroundError(err);
+      });
+    });
+  }
+
+  private backgroundError(err: unknown): void {
+    if (!this.onBackgroundError) return;
+    try {
+      this.onBackgroundError(classifyError(err, 'mysql', this.secrets));
+    } catch {
+      // A failing listener must not turn a handled error into a crash.
+    }
+  }
+
+  /** Counts running operations so close() can let them finish. */
+  private async track<T>(operation: () => Promise<T>): Promise<T> {
+    if (this.closing) throw closedError();
+    this.inflight++;
+    try {
+      return await operation();
+    } finally {
+      this.inflight--;
+      if (this.inflight === 0) this.drained?.();
+    }
+  }
+
+  query(sql: string, params?: SqlParams): Promise<QueryResult> {
+    return this.track(async () => {
+      const text = formatMysqlQuery(sql, params);
+      try {
+        const [result] = await this.pool.query(text);
+        return toQueryResult(result);
+      } catch (err) {
+        throw classifyError(err, 'mysql', this.secrets);
+      }
+    });
+  }
+
+  private async reserve(): Promise<PoolConnection> {
+    try {
+      return await this.pool.getConnection();
+    } catch (err) {
+      throw classifyError(err, 'mysql', this.secrets);
+    }
+  }
+
+  private static giveBack(connection: PoolConnection, reusable: boolean): void {
+    try {
+      if (reusable) connection.release();
+      else connection.destroy();
+    } catch {
+      // Releasing into a pool that is ending: nothing left to do.
+    }
+  }
+
+  transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    return this.track(async () => {
+      const connection = await this.reserve();
+      const scope = new ConnectionScope(connection, this.secrets);
+      let reusable = true;
+      try {
+        await scope.raw('START TRANSACTION');
+        let result: T;
+        try {
+          result = await work(scope);
+        } finally {
+          scope.active = false;
+        }
+        await scope.raw('COMMIT');
+        return result;
+      } catch (err) {
+        if (scope.broken) reusable = false;
+        else {
+          try {
+            await scope.raw('ROLLBACK');
+          } catch {
+            reusable = false;
+          }
+        }
+        throw err;
+      } finally {
+        MysqlDatabase.giveBack(connection, reusable && !scope.broken);
+      }
+    });
+  }
+
+  /**
+   * GET_LOCK on a reserved connection, `work` on that same connection, RELEASE_LOCK. The server
+   * frees the lock by itself if the connection dies, so a crashed holder never blocks others.
+   * Timeouts are rounded up to whole seconds (GET_LOCK's unit).
+   */
+  withLock<T>(name: string, timeoutMs: number, work: (executor: SqlExecutor) => Promise<T>): Promise<T> {
+    return this.track(async () => {
+      const lockName = escapeMysqlString(mysqlLockName(this.database, name));
+      const seconds = Math.max(0, Math.ceil(timeoutMs / 1000));
+      const connection = await this.reserve();
+      const scope = new ConnectionScope(connection, this.secrets);
+      let reusable = true;
+      try {
+        const answer = await scope.raw(`SELECT GET_LOCK(${lockName}, ${seconds}) AS acquired`);
+        const acquired = answer.rows[0]?.acquired;
+        if (Number(acquired) !== 1) {
+          if (acquired === 0 || acquired === '0') {
+            throw new DatabaseError(`Timed out after ${timeoutMs} ms waiting for the database lock "${name}" (another instance holds it)`, {
+              kind: 'transient',
+              code: 'DB_LOCK_TIMEOUT',
+              dialect: 'mysql',
+            });
+          }
+          throw new DatabaseError(`The server refused the database lock "${name}"`, { kind: 'fatal', code: 'DB_LOCK_FAILED', dialect: 'mysql' });
+        }
+        try {
+          return await work(scope);
+        } finally {
+          scope.active = false;
+          if (!scope.broken) {
+            try {
+              await scope.raw(`SELECT RELEASE_LOCK(${lockName})`);
+            } catch {
+              // The lock dies with the connection, which is destroyed below.
+              reusable = false;
+            }
+          }
+        }
+      } finally {
+        MysqlDatabase.giveBack(connection, reusable && !scope.broken);
+      }
+    });
+  }
+
+  async ping(): Promise<void> {
+    await this.query('SELECT 1');
+  }
+
+  /** Refuses new work, lets running statements, transactions and locks finish, then ends the pool. Idempotent. */
+  close(): Promise<void> {
+    if (!this.closing) {
+      this.closing = (async () => {
+        if (this.inflight > 0) await new Promise<void>((resolve) => (this.drained = resolve));
+        try {
+          await this.pool.end();
+        } catch {
+          // Ending a pool whose connections already dropped: they are gone either way.
+        }
+      })();
+    }
+    return this.closing;
+  }
+}

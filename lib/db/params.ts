@@ -1,0 +1,205 @@
+/**
+ * Named parameters (`:name`) -> positional (`?`) SQL plus a values array, for both dialects.
+ *
+ * The scanner understands just enough SQL to know what is *not* a placeholder: string literals,
+ * quoted identifiers, comments and `::`. Each distinct SQL text is scanned once and cached, so the
+ * per-call cost on a hot path is a map lookup plus one array of values.
+ */
+import { SqlParameterError } from './errors';
+import { LruMap } from './lru';
+import type { Dialect, SqlParams, SqlValue } from './types';
+
+export interface Placeholder {
+  /** Offset of the `?` or `:` in the SQL text. */
+  start: number;
+  /** Offset just after the placeholder. */
+  end: number;
+  /** The parameter name of a `:name` placeholder; undefined for `?`. */
+  name?: string;
+}
+
+export interface PositionalSql {
+  sql: string;
+  values: SqlValue[];
+}
+
+/** SQL split around its `?` placeholders: `pieces.length === placeholders + 1`. */
+export interface CompiledPositional {
+  pieces: readonly string[];
+}
+
+/** Named SQL rewritten to `?` form: `names[i]` supplies the i-th `?`. */
+export interface CompiledNamed extends CompiledPositional {
+  sql: string;
+  names: readonly string[];
+}
+
+const CACHE_SIZE = 512;
+const placeholderCache: Record<Dialect, LruMap<string, readonly Placeholder[]>> = {
+  mysql: new LruMap(CACHE_SIZE),
+  sqlite: new LruMap(CACHE_SIZE),
+};
+const namedCache: Record<Dialect, LruMap<string, CompiledNamed>> = { mysql: new LruMap(CACHE_SIZE), sqlite: new LruMap(CACHE_SIZE) };
+const positionalCache: Record<Dialect, LruMap<string, CompiledPositional>> = { mysql: new LruMap(CACHE_SIZE), sqlite: new LruMap(CACHE_SIZE) };
+
+const isNameStart = (c: number): boolean => (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+const isNameChar = (c: number): boolean => isNameStart(c) || (c >= 48 && c <= 57);
+
+/** End offset (exclusive) of a quoted run that starts at `start` with `quote`; doubling escapes the quote. */
+function skipQuoted(sql: string, start: number, quote: string, backslashEscapes: boolean): number {
+  let i = start + 1;
+  while (i < sql.length) {
+    const ch = sql[i];
+    if (backslashEscapes && ch === '\\') {
+      i += 2;
+      continue;
+    }
+    if (ch === quote) {
+      if (sql[i + 1] === quote) {
+        i += 2;
+        continue;
+      }
+      return i + 1;
+    }
+    i++;
+  }
+  return sql.length; // unterminated: the server reports the syntax error
+}
+
+function skipToLineEnd(sql: string, start: number): number {
+  const nl = sql.indexOf('\n', start);
+  return nl < 0 ? sql.length : nl + 1;
+}
+
+/**
+ * Every `?` and `:name` outside literals, quoted identifiers and comments, in order.
+ * MySQL: '..' and ".." are strings with backslash escapes; `--` needs a following space; `#` comments.
+ * SQLite: ".." and [..] are identifiers; no backslash escapes; `--` always starts a comment.
+ */
+export function findPlaceholders(sql: string, dialect: Dialect): readonly Placeholder[] {
+  const cached = placeholderCache[dialect].get(sql);
+  if (cached) return cached;
+  const found: Placeholder[] = [];
+  const mysql = dialect === 'mysql';
+  let i = 0;
+  const n = sql.length;
+  while (i < n) {
+    const ch = sql[i];
+    switch (ch) {
+      case "'":
+        i = skipQuoted(sql, i, "'", mysql);
+        break;
+      case '"':
+        i = skipQuoted(sql, i, '"', mysql);
+        break;
+      case '`':
+        i = skipQuoted(sql, i, '`', false);
+        break;
+      case '[':
+        if (mysql) i++;
+        else {
+          const close = sql.indexOf(']', i + 1);
+          i = close < 0 ? n : close + 1;
+        }
+        break;
+      case '#':
+        i = mysql ? skipToLineEnd(sql, i) : i + 1;
+        break;
+      case '-':
+        if (sql[i + 1] === '-' && (!mysql || i + 2 >= n || sql.charCodeAt(i + 2) <= 32)) i = skipToLineEnd(sql, i);
+        else i++;
+        break;
+      case '/':
+        if (sql[i + 1] === '*') {
+          const close = sql.indexOf('*/', i + 2);
+          i = close < 0 ? n : close + 2;
+        } else i++;
+        break;
+      case '?':
+        found.push({ start: i, end: i + 1 });
+        i++;
+        break;
+      case ':':
+        if (sql[i + 1] === ':') i += 2;
+        else if (i + 1 < n && isNameStart(sql.charCodeAt(i + 1))) {
+          let end = i + 2;
+          while (end < n && isNameChar(sql.charCodeAt(end))) end++;
+          found.push({ start: i, end, name: sql.slice(i + 1, end) });
+          i = end;
+        } else i++;
+        break;
+      default:
+        i++;
+    }
+  }
+  placeholderCache[dialect].set(sql, found);
+  return found;
+}
+
+/** `sql` split around its `?` placeholders (named ones are left as text). Cached. */
+export function compilePositional(sql: string, dialect: Dialect): CompiledPositional {
+  const cached = positionalCache[dialect].get(sql);
+  if (cached) return cached;
+  const pieces: string[] = [];
+  let from = 0;
+  for (const p of findPlaceholders(sql, dialect)) {
+    if (p.name !== undefined) continue;
+    pieces.push(sql.slice(from, p.start));
+    from = p.end;
+  }
+  pieces.push(sql.slice(from));
+  const compiled = { pieces };
+  positionalCache[dialect].set(sql, compiled);
+  return compiled;
+}
+
+/** `sql` with each `:name` replaced by `?`, and the names in order. Throws if it also has `?`. Cached. */
+export function compileNamed(sql: string, dialect: Dialect): CompiledNamed {
+  const cached = namedCache[dialect].get(sql);
+  if (cached) return cached;
+  const pieces: string[] = [];
+  const names: string[] = [];
+  let from = 0;
+  for (const p of findPlaceholders(sql, dialect)) {
+    if (p.name === undefined) {
+      throw new SqlParameterError('SQL mixes ? placeholders with named parameters; use one style per statement', 'DB_PARAM_MIXED');
+    }
+    pieces.push(sql.slice(from, p.start));
+    names.push(p.name);
+    from = p.end;
+  }
+  pieces.push(sql.slice(from));
+  const compiled: CompiledNamed = { sql: pieces.join('?'), names, pieces };
+  namedCache[dialect].set(sql, compiled);
+  return compiled;
+}
+
+/** The values for `names` taken from `params`; a name without a property is an error naming it. */
+export function namedValues(names: readonly string[], params: Readonly<Record<string, SqlValue | undefined>>): SqlValue[] {
+  const values = new Array<SqlValue>(names.length);
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i];
+    if (!Object.prototype.hasOwnProperty.call(params, name)) {
+      throw new SqlParameterError(`SQL parameter :${name} has no value (the parameters object has no property "${name}")`, 'DB_PARAM_MISSING');
+    }
+    // A property that is present but undefined binds NULL, so optional fields can be passed as-is.
+    values[i] = params[name] ?? null;
+  }
+  return values;
+}
+
+/**
+ * Positional form of `sql` + `params`:
+ * - no params: the SQL unchanged, no values;
+ * - an array: passed through unchanged (the SQL uses `?`);
+ * - an object: `:name` -> `?`, values in placeholder order (a name used twice binds twice).
+ */
+export function toPositional(sql: string, params: SqlParams | undefined, dialect: Dialect): PositionalSql {
+  if (params === undefined) return { sql, values: [] };
+  if (Array.isArray(params)) return { sql, values: params as SqlValue[] };
+  if (params === null || typeof params !== 'object') {
+    throw new SqlParameterError('SQL parameters must be an array (for ?) or an object (for :name)', 'DB_PARAM_INVALID');
+  }
+  const compiled = compileNamed(sql, dialect);
+  return { sql: compiled.sql, values: namedValues(compiled.names, params as Readonly<Record<string, SqlValue | undefined>>) };
+}

@@ -1,0 +1,282 @@
+/**
+ * Database URLs and environment variables -> DatabaseConfig, and back to a secret-free description.
+ *
+ * Accepted forms (scheme case-insensitive; `+driver` suffixes from SQLAlchemy URLs such as
+ * `mysql+pymysql://` are accepted so the original pipelines' .env files keep working):
+ *   mysql://user:password@host:3306/database?ssl=true&poolSize=8&connectTimeout=10000
+ *   mariadb://user@host/database
+ *   sqlite:/abs/path.db  sqlite:///abs/path.db  sqlite:////abs/path.db  sqlite:relative.db
+ *   sqlite://relative.db  sqlite:~/file.db  sqlite::memory:
+ * Relative SQLite paths resolve against `baseDir` (the Node-RED user directory).
+ *
+ * No error message ever contains the URL itself or the password: the URL is where the password is.
+ */
+import { homedir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import { DatabaseConfigError } from './errors';
+import type { DatabaseConfig, MysqlConfig, SqliteConfig } from './types';
+
+export const DEFAULT_MYSQL_PORT = 3306;
+export const DEFAULT_POOL_SIZE = 4;
+export const MAX_POOL_SIZE = 1000;
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+export const MAX_CONNECT_TIMEOUT_MS = 600_000;
+export const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
+export const DEFAULT_SQLITE_FILENAME = 'iot-pipelines.db';
+/** MySQL limits database names to 64 characters. */
+const MAX_MYSQL_DATABASE_LENGTH = 64;
+/** A URL longer than this is garbage, not configuration; refuse before doing any work on it. */
+const MAX_URL_LENGTH = 8192;
+
+export interface ParseDatabaseUrlOptions {
+  /** The variable or field the URL came from, named in every error (default `DATABASE_URL`). */
+  variable?: string;
+  /** Directory relative SQLite paths resolve against (default: the process's working directory). */
+  baseDir?: string;
+}
+
+const EXPECTED = 'expected mysql://user:password@host:3306/database or sqlite:/path/to/file.db';
+
+function fail(variable: string, reason: string): never {
+  throw new DatabaseConfigError(variable, `${variable} is not a usable database URL: ${reason} (${EXPECTED})`);
+}
+
+/** Parses a database URL. Throws DatabaseConfigError (code `DB_CONFIG_INVALID`) naming `options.variable`. */
+export function parseDatabaseUrl(url: unknown, options: ParseDatabaseUrlOptions = {}): DatabaseConfig {
+  const variable = options.variable ?? 'DATABASE_URL';
+  if (typeof url !== 'string') fail(variable, `it is ${url === null ? 'null' : typeof url}, not text`);
+  const text = url.trim();
+  if (text === '') fail(variable, 'it is empty');
+  if (text.length > MAX_URL_LENGTH) fail(variable, `it is ${text.length} characters long`);
+  if (/[\u0000-\u001f\u007f]/.test(text)) fail(variable, 'it contains control characters');
+  const schemeMatch = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(text);
+  if (!schemeMatch) fail(variable, 'it has no scheme such as mysql:// or sqlite:');
+  const scheme = schemeMatch[1].toLowerCase();
+  const base = scheme.split('+')[0];
+  const rest = text.slice(schemeMatch[0].length);
+  if (base === 'mysql' || base === 'mariadb') return parseMysql(rest, variable);
+  if (base === 'sqlite' || base === 'sqlite3') return parseSqlite(rest, variable, options.baseDir);
+  if (base === 'postgres' || base === 'postgresql') fail(variable, 'PostgreSQL is not supported; use a MySQL/MariaDB or SQLite database');
+  // Only the scheme is echoed, and only when it looks like one (never secrets: they live after it).
+  fail(variable, `unsupported scheme "${scheme.slice(0, 32)}"`);
+}
+
+function decode(component: string, variable: string, what: string): string {
+  try {
+    return decodeURIComponent(component);
+  } catch {
+    fail(variable, `the ${what} has an invalid percent-encoding`);
+  }
+}
+
+function parseMysql(rest: string, variable: string): MysqlConfig {
+  if (!rest.startsWith('//')) fail(variable, 'a MySQL URL starts with mysql:// (two slashes)');
+  const afterSlashes = rest.slice(2);
+  // The last '@' ends the credentials, so an unencoded '@', '/', '?' or '#' in a password still works.
+  const at = afterSlashes.lastIndexOf('@');
+  const userInfo = at >= 0 ? afterSlashes.slice(0, at) : '';
+  const location = at >= 0 ? afterSlashes.slice(at + 1) : afterSlashes;
+  const locationMatch = /^([^/?#]*)(?:\/([^?#]*))?(?:\?([^#]*))?(?:#.*)?$/.exec(location);
+  if (!locationMatch) fail(variable, 'the host, database and options could not be read');
+  const [, hostPort, rawDatabase = '', query = ''] = locationMatch;
+
+  let user = '';
+  let password = '';
+  if (at >= 0) {
+    const colon = userInfo.indexOf(':');
+    user = decode(colon >= 0 ? userInfo.slice(0, colon) : userInfo, variable, 'user name');
+    password = colon >= 0 ? decode(userInfo.slice(colon + 1), variable, 'password') : '';
+  }
+  if (user === '') fail(variable, 'it names no user (mysql://USER:password@host/database)');
+
+  const { host, port } = parseHostPort(hostPort, variable);
+  const database = decode(rawDatabase, variable, 'database name');
+  if (database === '') fail(variable, 'it names no database (mysql://user@host:3306/DATABASE)');
+  if (database.length > MAX_MYSQL_DATABASE_LENGTH) fail(variable, `the database name is longer than ${MAX_MYSQL_DATABASE_LENGTH} characters`);
+  if (/[/\\.\u0000]/.test(database) || database.endsWith(' ')) fail(variable, 'the database name contains "/", "\\", "." or a trailing space');
+
+  const config: MysqlConfig = {
+    dialect: 'mysql',
+    host,
+    port,
+    user,
+    password,
+    database,
+    poolSize: DEFAULT_POOL_SIZE,
+    connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS,
+  };
+  applyMysqlOptions(config, query, variable);
+  return config;
+}
+
+function parseHostPort(hostPort: string, variable: string): { host: string; port: number } {
+  let host: string;
+  let portText: string | undefined;
+  const ipv6 = /^\[([0-9A-Fa-f:.]+)\](?::(.*))?$/.exec(hostPort);
+  if (ipv6) {
+    host = ipv6[1];
+    portText = ipv6[2];
+  } else {
+    const colon = hostPort.lastIndexOf(':');
+    host = colon >= 0 ? hostPort.slice(0, colon) : hostPort;
+    portText = colon >= 0 ? hostPort.slice(colon + 1) : undefined;
+    if (host === '') fail(variable, 'it names no host (mysql://user@HOST:3306/database)');
+    if (host.length > 253 || !/^[A-Za-z0-9._-]+$/.test(host)) fail(variable, 'the host name contains characters a host name cannot have');
+  }
+  const port = portText === undefined || portText === '' ? DEFAULT_MYSQL_PORT : parsePort(portText, variable);
+  return { host, port };
+}
+
+function parsePort(text: string, variable: string): number {
+  if (!/^\d{1,5}$/.test(text)) fail(variable, 'the port is not a number');
+  const port = Number(text);
+  if (port < 1 || port > 65535) fail(variable, 'the port is outside 1-65535');
+  return port;
+}
+
+function parseBoolean(value: string, variable: string, option: string): boolean {
+  const v = value.toLowerCase();
+  if (['1', 'true', 'yes', 'on', 'required', 'require'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off', 'disabled', 'disable'].includes(v)) return false;
+  return fail(variable, `option ${option} must be true or false`);
+}
+
+function parseInteger(value: string, variable: string, option: string, min: number, max: number): number {
+  if (!/^\d{1,9}$/.test(value)) fail(variable, `option ${option} must be a whole number`);
+  const n = Number(value);
+  if (n < min || n > max) fail(variable, `option ${option} must be between ${min} and ${max}`);
+  return n;
+}
+
+function queryPairs(query: string, variable: string): Array<[string, string]> {
+  if (query === '') return [];
+  return query
+    .split('&')
+    .filter((pair) => pair !== '')
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      const key = decode(eq >= 0 ? pair.slice(0, eq) : pair, variable, 'option name');
+      const value = decode(eq >= 0 ? pair.slice(eq + 1) : '', variable, 'option value');
+      return [key, value];
+    });
+}
+
+function describeOption(key: string): string {
+  return /^[A-Za-z0-9_.-]{1,40}$/.test(key) ? `"${key}"` : '(unprintable name)';
+}
+
+function applyMysqlOptions(config: MysqlConfig, query: string, variable: string): void {
+  let ssl: boolean | undefined;
+  let rejectUnauthorized: boolean | undefined;
+  for (const [key, value] of queryPairs(query, variable)) {
+    switch (key) {
+      case 'ssl':
+      case 'tls':
+      case 'sslmode':
+      case 'ssl-mode':
+      case 'ssl_mode':
+        ssl = parseBoolean(value, variable, key);
+        break;
+      case 'sslRejectUnauthorized':
+        rejectUnauthorized = parseBoolean(value, variable, key);
+        break;
+      case 'poolSize':
+      case 'connectionLimit':
+        config.poolSize = parseInteger(value, variable, key, 1, MAX_POOL_SIZE);
+        break;
+      case 'connectTimeout':
+        config.connectTimeoutMs = parseInteger(value, variable, key, 1, MAX_CONNECT_TIMEOUT_MS);
+        break;
+      case 'charset':
+        // Accepted for SQLAlchemy-style URLs; the connection always uses utf8mb4.
+        break;
+      default:
+        fail(variable, `unknown option ${describeOption(key)} (known: ssl, sslRejectUnauthorized, poolSize, connectTimeout)`);
+    }
+  }
+  // Asking to skip certificate verification only makes sense with TLS, so it implies TLS.
+  if (ssl === true || (ssl === undefined && rejectUnauthorized !== undefined)) {
+    config.tls = { rejectUnauthorized: rejectUnauthorized ?? true };
+  }
+}
+
+function parseSqlite(rest: string, variable: string, baseDir: string | undefined): SqliteConfig {
+  const queryAt = rest.indexOf('?');
+  const pathPart = queryAt >= 0 ? rest.slice(0, queryAt) : rest;
+  const query = queryAt >= 0 ? rest.slice(queryAt + 1) : '';
+  let busyTimeoutMs = DEFAULT_BUSY_TIMEOUT_MS;
+  for (const [key, value] of queryPairs(query, variable)) {
+    if (key === 'busyTimeout') busyTimeoutMs = parseInteger(value, variable, key, 0, MAX_CONNECT_TIMEOUT_MS);
+    else fail(variable, `unknown option ${describeOption(key)} (known: busyTimeout)`);
+  }
+  if (pathPart === ':memory:' || pathPart === '//:memory:' || pathPart === '///:memory:') {
+    return { dialect: 'sqlite', file: ':memory:', busyTimeoutMs };
+  }
+  // `sqlite://x` -> `x`; `sqlite:///abs` and SQLAlchemy's `sqlite:////abs` -> `/abs`.
+  let path = decode(pathPart.startsWith('//') ? pathPart.slice(2) : pathPart, variable, 'file path');
+  if (path === '') fail(variable, 'it names no file (sqlite:/path/to/file.db)');
+  if (path.includes('\u0000')) fail(variable, 'the file path contains a NUL character');
+  if (path === '~' || path.startsWith('~/')) path = join(homedir(), path.slice(1));
+  const file = isAbsolute(path) ? resolve(path) : resolve(baseDir ?? process.cwd(), path);
+  return { dialect: 'sqlite', file, busyTimeoutMs };
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+function envValue(env: Env, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value.trim() === '' ? undefined : value;
+}
+
+/**
+ * The database the environment asks for, in the original pipelines' vocabulary:
+ * 1. `DATABASE_URL` (any form parseDatabaseUrl accepts; relative SQLite paths resolve against userDir);
+ * 2. else, when `MYSQL_HOST` is set: MYSQL_HOST, MYSQL_PORT (3306), MYSQL_USER, MYSQL_PASSWORD (''), MYSQL_DATABASE;
+ * 3. else the SQLite file `<userDir>/iot-pipelines.db`.
+ */
+export function databaseConfigFromEnv(env: Env, options: { userDir: string }): DatabaseConfig {
+  const url = envValue(env, 'DATABASE_URL');
+  if (url !== undefined) return parseDatabaseUrl(url, { variable: 'DATABASE_URL', baseDir: options.userDir });
+  const host = envValue(env, 'MYSQL_HOST');
+  if (host !== undefined) return mysqlConfigFromEnv(env, host.trim());
+  return { dialect: 'sqlite', file: resolve(options.userDir, DEFAULT_SQLITE_FILENAME), busyTimeoutMs: DEFAULT_BUSY_TIMEOUT_MS };
+}
+
+function mysqlConfigFromEnv(env: Env, hostText: string): MysqlConfig {
+  const host = /^\[([0-9A-Fa-f:.]+)\]$/.exec(hostText)?.[1] ?? hostText;
+  if (host.length > 253 || !/^[A-Za-z0-9._:-]+$/.test(host)) {
+    throw new DatabaseConfigError('MYSQL_HOST', 'MYSQL_HOST is not a host name or IP address');
+  }
+  const portText = envValue(env, 'MYSQL_PORT')?.trim();
+  let port = DEFAULT_MYSQL_PORT;
+  if (portText !== undefined) {
+    port = /^\d{1,5}$/.test(portText) ? Number(portText) : NaN;
+    if (!(port >= 1 && port <= 65535)) throw new DatabaseConfigError('MYSQL_PORT', 'MYSQL_PORT must be a port number between 1 and 65535');
+  }
+  const user = envValue(env, 'MYSQL_USER');
+  if (user === undefined) throw new DatabaseConfigError('MYSQL_USER', 'MYSQL_USER is not set (MYSQL_HOST is, so a MySQL/MariaDB user is needed)');
+  const database = envValue(env, 'MYSQL_DATABASE')?.trim();
+  if (database === undefined) throw new DatabaseConfigError('MYSQL_DATABASE', 'MYSQL_DATABASE is not set (MYSQL_HOST is, so a database name is needed)');
+  if (database.length > MAX_MYSQL_DATABASE_LENGTH || /[/\\.\u0000]/.test(database)) {
+    throw new DatabaseConfigError('MYSQL_DATABASE', `MYSQL_DATABASE must be at most ${MAX_MYSQL_DATABASE_LENGTH} characters without "/", "\\" or "."`);
+  }
+  return {
+    dialect: 'mysql',
+    host,
+    port,
+    user,
+    password: env.MYSQL_PASSWORD ?? '',
+    database,
+    poolSize: DEFAULT_POOL_SIZE,
+    connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS,
+  };
+}
+
+/** A description for logs and status: `mysql://user@host:3306/db`, `sqlite:/path/file.db`. Never the password. */
+export function describeConfig(config: DatabaseConfig): string {
+  if (config.dialect === 'sqlite') return `sqlite:${config.file}`;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  let text = `mysql://${encodeURIComponent(config.user)}@${host}:${config.port}/${encodeURIComponent(config.database)}`;
+  if (config.tls) text += config.tls.rejectUnauthorized ? '?ssl=true' : '?ssl=true&sslRejectUnauthorized=false';
+  return text;
+}
