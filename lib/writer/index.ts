@@ -6,4 +6,4 @@ export type {
 export { WriterError, classifyDbError } from './errors';
 export type { WriterErrorCode } from './errors';
 export type { ColumnMapping } from './mapping';
-export type { ConflictPolicy } from './sql';
+export type { ConflictPolicy } from '../db/insert';

@@ -25,7 +25,7 @@ import { Deque } from './deque';
 import { WriterError, classifyDbError, describeError } from './errors';
 import { Journal, type Segment } from './journal';
 import { compileMapping, estimateBytes, type ColumnMapping, type RowMapper } from './mapping';
-import { buildInsert, quoteIdentifier, type ConflictPolicy } from './sql';
+import { InsertPlan, type ConflictPolicy } from '../db/insert';
 
 export type WriterState = 'ok' | 'connecting' | 'down' | 'closing';
 export type OverflowPolicy = 'backpressure' | 'reject-new' | 'drop-oldest';
@@ -35,8 +35,14 @@ export interface RowWriterOptions {
   table: string;
   /** Column name → property path in the row (array: same-named properties). */
   columns: ColumnMapping;
-  /** Default `{ mode: 'error' }`. */
+  /**
+   * On a duplicate unique key: `error` (default; the row is rejected), `ignore` (the existing row
+   * wins: makes journal replay idempotent) or `upsert` (overwrite `updateColumns`, default all
+   * non-key columns). `keyColumns` names the unique key (required for upsert).
+   */
   conflict?: ConflictPolicy;
+  keyColumns?: readonly string[];
+  updateColumns?: readonly string[];
   /** A batch is sent once this many rows wait (default 500)... */
   batchSize?: number;
   /** ...or once the oldest has waited this long (default 50 ms). */
@@ -59,8 +65,12 @@ export interface RowWriterOptions {
   /** Reconnect backoff: first delay and cap (defaults 250 ms, 30 s), with jitter. */
   retryInitialMs?: number;
   retryMaxMs?: number;
-  /** Per INSERT statement: at most this many parameters (default 30,000) and about this many bytes (default 4 MiB). */
-  maxStatementParams?: number;
+  /**
+   * Per INSERT statement: at most this many rows (default 1000, further capped by the driver's
+   * placeholder limit) and about this many bytes (default: lib/db's per-dialect cap). A batch
+   * needing several statements runs them in one transaction.
+   */
+  maxRowsPerStatement?: number;
   maxStatementBytes?: number;
   /** Receives warnings (also emitted as 'warning' events). */
   warn?: (message: string) => void;
@@ -166,7 +176,6 @@ interface Failure {
 }
 
 const RATE_TAU_MS = 5000;
-const SQL_CACHE_LIMIT = 64;
 
 function positive(value: number | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
@@ -178,9 +187,8 @@ function positive(value: number | undefined, fallback: number, name: string): nu
 
 export class RowWriter extends EventEmitter {
   private readonly db: Database;
-  private readonly table: string;
   private readonly mapper: RowMapper;
-  private readonly conflict: ConflictPolicy;
+  private readonly plan: InsertPlan;
   private readonly batchSize: number;
   private readonly maxLatencyMs: number;
   private readonly maxInFlight: number;
@@ -189,8 +197,8 @@ export class RowWriter extends EventEmitter {
   private readonly overflowPolicy: OverflowPolicy;
   private readonly retryInitialMs: number;
   private readonly retryMaxMs: number;
-  private readonly rowsPerStatement: number;
-  private readonly maxStatementBytes: number;
+  /** Bytes a replay read takes from the journal at once. */
+  private readonly maxReadBytes = 8 * 1024 * 1024;
   private readonly warnHook?: (message: string) => void;
   private readonly journal: Journal | null;
 
@@ -202,7 +210,6 @@ export class RowWriter extends EventEmitter {
   private readonly retryQueue: Batch[] = [];
   private readonly inFlight = new Set<Batch>();
   private nextBatchSeq = 1;
-  private readonly sqlCache = new Map<number, string>();
 
   private state: WriterState = 'connecting';
   private lastError: LastError | null = null;
@@ -231,14 +238,20 @@ export class RowWriter extends EventEmitter {
     if (!options || typeof options !== 'object' || !options.db) throw new WriterError('WRITER_CONFIG', 'a RowWriter needs a database (`db`)');
     this.db = options.db;
     this.mapper = compileMapping(options.columns);
-    this.table = options.table;
-    this.conflict = options.conflict ?? { mode: 'error' };
-    if (!['error', 'ignore', 'upsert'].includes(this.conflict.mode)) {
-      throw new WriterError('WRITER_CONFIG', `unknown conflict mode ${JSON.stringify(this.conflict.mode)}`);
+    try {
+      // Validates table, columns and conflict policy now, not at the first batch.
+      this.plan = new InsertPlan(this.db.dialect, {
+        table: options.table,
+        columns: this.mapper.columns,
+        conflict: options.conflict ?? 'error',
+        keyColumns: options.keyColumns,
+        updateColumns: options.updateColumns,
+        maxRowsPerStatement: options.maxRowsPerStatement,
+        maxStatementBytes: options.maxStatementBytes,
+      });
+    } catch (err) {
+      throw new WriterError('WRITER_CONFIG', (err as Error).message, { cause: err });
     }
-    // Validate identifiers and the conflict clause now, not at the first batch.
-    quoteIdentifier(this.db.dialect, this.table);
-    buildInsert(this.db.dialect, this.table, this.mapper.columns, 1, this.conflict);
     this.batchSize = Math.floor(positive(options.batchSize, 500, 'batchSize'));
     this.maxLatencyMs = positive(options.maxLatencyMs, 50, 'maxLatencyMs');
     this.maxInFlight = Math.floor(positive(options.maxInFlight, 2, 'maxInFlight'));
@@ -250,9 +263,6 @@ export class RowWriter extends EventEmitter {
     }
     this.retryInitialMs = positive(options.retryInitialMs, 250, 'retryInitialMs');
     this.retryMaxMs = Math.max(this.retryInitialMs, positive(options.retryMaxMs, 30_000, 'retryMaxMs'));
-    const maxParams = positive(options.maxStatementParams, 30_000, 'maxStatementParams');
-    this.rowsPerStatement = Math.max(1, Math.floor(maxParams / this.mapper.columns.length));
-    this.maxStatementBytes = positive(options.maxStatementBytes, 4 * 1024 * 1024, 'maxStatementBytes');
     this.warnHook = options.warn;
     this.journal = options.journalDir
       ? new Journal({
@@ -587,7 +597,7 @@ export class RowWriter extends EventEmitter {
       return { seq: this.nextBatchSeq++, entries, durable: false, attempts: 0 };
     }
     if (!this.closing && this.journal?.hasUnread()) {
-      const records = this.journal.read(this.batchSize, this.maxStatementBytes);
+      const records = this.journal.read(this.batchSize, this.maxReadBytes);
       if (records.length === 0) return null; // the next rows are still being made durable
       this.counters.replayed += records.length;
       const entries = records.map((record): Entry => ({
@@ -650,45 +660,16 @@ export class RowWriter extends EventEmitter {
 
   /** One transaction for the range; a single statement when it fits (atomic on its own, two round trips fewer). */
   private async insert(entries: Entry[], lo: number, hi: number): Promise<void> {
-    const chunks: [number, number][] = [];
-    for (let start = lo; start < hi;) {
-      let end = start;
-      let bytes = 0;
-      while (end < hi && end - start < this.rowsPerStatement && (end === start || bytes + entries[end].bytes <= this.maxStatementBytes)) {
-        bytes += entries[end].bytes;
-        end++;
-      }
-      chunks.push([start, end]);
-      start = end;
-    }
-    if (chunks.length === 1) {
-      await this.db.query(this.sqlFor(hi - lo), this.params(entries, lo, hi));
+    const rows: SqlValue[][] = new Array(hi - lo);
+    for (let i = lo; i < hi; i++) rows[i - lo] = entries[i].values;
+    const statements = this.plan.statements(rows);
+    if (statements.length === 1) {
+      await this.db.query(statements[0].sql, statements[0].values);
       return;
     }
     await this.db.transaction(async (tx) => {
-      for (const [start, end] of chunks) await tx.query(this.sqlFor(end - start), this.params(entries, start, end));
+      for (const statement of statements) await tx.query(statement.sql, statement.values);
     });
-  }
-
-  private sqlFor(rows: number): string {
-    let sql = this.sqlCache.get(rows);
-    if (sql === undefined) {
-      if (this.sqlCache.size >= SQL_CACHE_LIMIT) this.sqlCache.clear();
-      sql = buildInsert(this.db.dialect, this.table, this.mapper.columns, rows, this.conflict);
-      this.sqlCache.set(rows, sql);
-    }
-    return sql;
-  }
-
-  private params(entries: Entry[], lo: number, hi: number): SqlValue[] {
-    const width = this.mapper.columns.length;
-    const params: SqlValue[] = new Array((hi - lo) * width);
-    let p = 0;
-    for (let i = lo; i < hi; i++) {
-      const values = entries[i].values;
-      for (let c = 0; c < width; c++) params[p++] = values[c];
-    }
-    return params;
   }
 
   private handleFailure(batch: Batch, failure: Failure): void {

@@ -53,7 +53,7 @@ describe('writer engine: RowWriter', () => {
 
     it('splits a batch into statements by parameter count, inside one transaction', async () => {
       const db = new FakeDatabase();
-      const writer = track(makeWriter(db, { batchSize: 500, maxStatementParams: 200 }));
+      const writer = track(makeWriter(db, { batchSize: 500, maxRowsPerStatement: 100 }));
       const { result } = await deliveries.send(writer, rowsOf(range(250)));
       assert.equal(result.committed, 250);
       assert.deepEqual(db.statements, [100, 100, 50]);
@@ -366,7 +366,7 @@ describe('writer engine: RowWriter', () => {
   describe('configuration and status', () => {
     it('refuses bad options with WRITER_CONFIG', () => {
       const db = new FakeDatabase();
-      for (const bad of [{ table: 'x; drop' }, { batchSize: 0 }, { maxLatencyMs: -1 }, { overflow: 'maybe' as never }, { columns: [] }, { conflict: { mode: 'upsert', key: [] } as never }]) {
+      for (const bad of [{ table: '' }, { table: 'x'.repeat(65) }, { batchSize: 0 }, { maxLatencyMs: -1 }, { overflow: 'maybe' as never }, { columns: [] }, { conflict: 'upsert' as const }, { conflict: 'maybe' as never }, { keyColumns: ['nope'] }]) {
         assert.throws(() => makeWriter(db, bad), { code: 'WRITER_CONFIG' }, JSON.stringify(bad));
       }
     });
