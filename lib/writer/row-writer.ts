@@ -49,6 +49,13 @@ export interface RowWriterOptions {
   maxLatencyMs?: number;
   /** Batches running at once (default 2). */
   maxInFlight?: number;
+  /**
+   * Also send what waits as soon as no batch is running (default false). Batches then form while
+   * the database works, so latency drops at low rates; use it when the caller bounds its
+   * unanswered deliveries below batchSize (e.g. an MQTT receive window of 100), which otherwise
+   * waits maxLatencyMs for every window's worth of rows.
+   */
+  flushWhenIdle?: boolean;
   /** In-memory budget for rows waiting for the database (default 10,000 rows, 16 MiB). */
   maxBufferedRows?: number;
   maxBufferedBytes?: number;
@@ -192,6 +199,7 @@ export class RowWriter extends EventEmitter {
   private readonly batchSize: number;
   private readonly maxLatencyMs: number;
   private readonly maxInFlight: number;
+  private readonly flushWhenIdle: boolean;
   private readonly maxBufferedRows: number;
   private readonly maxBufferedBytes: number;
   private readonly overflowPolicy: OverflowPolicy;
@@ -255,6 +263,7 @@ export class RowWriter extends EventEmitter {
     this.batchSize = Math.floor(positive(options.batchSize, 500, 'batchSize'));
     this.maxLatencyMs = positive(options.maxLatencyMs, 50, 'maxLatencyMs');
     this.maxInFlight = Math.floor(positive(options.maxInFlight, 2, 'maxInFlight'));
+    this.flushWhenIdle = options.flushWhenIdle === true;
     this.maxBufferedRows = Math.floor(positive(options.maxBufferedRows, 10_000, 'maxBufferedRows'));
     this.maxBufferedBytes = positive(options.maxBufferedBytes, 16 * 1024 * 1024, 'maxBufferedBytes');
     this.overflowPolicy = options.overflow ?? 'backpressure';
@@ -577,6 +586,7 @@ export class RowWriter extends EventEmitter {
     if (this.memory.length > 0) {
       const oldest = (this.memory.peek() as Entry).at;
       const ready = this.memory.length >= this.batchSize || now - oldest >= this.maxLatencyMs || this.closing
+        || (this.flushWhenIdle && this.inFlight.size === 0)
         || this.overflowQueue.length > 0 || (this.journal?.hasUnread() ?? false);
       if (!ready) {
         this.batchAt = oldest + this.maxLatencyMs;

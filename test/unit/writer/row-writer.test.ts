@@ -51,6 +51,17 @@ describe('writer engine: RowWriter', () => {
       assert.equal(db.transactions, 0); // a single statement needs no explicit transaction
     });
 
+    it('with flushWhenIdle, sends at once while no batch runs and batches what arrives meanwhile', async () => {
+      const db = new FakeDatabase({ latencyMs: 5 });
+      const writer = track(makeWriter(db, { batchSize: 500, maxLatencyMs: 60_000, maxInFlight: 1, flushWhenIdle: true }));
+      await until(() => writer.currentState === 'ok', 'ping');
+      const first = deliveries.send(writer, { n: 0 });
+      const rest = range(50, 1).map((n) => deliveries.send(writer, { n }));
+      await Promise.all([first, ...rest]);
+      assert.deepEqual(db.statements, [1, 50]);
+      assert.deepEqual(db.column('n'), range(51));
+    });
+
     it('splits a batch into statements by parameter count, inside one transaction', async () => {
       const db = new FakeDatabase();
       const writer = track(makeWriter(db, { batchSize: 500, maxRowsPerStatement: 100 }));
