@@ -183,6 +183,23 @@ async function engineAlone(rows: number): Promise<Figure> {
   return { name: 'RowWriter alone (no-op database): the engine\'s own ceiling', rows, seconds: (performance.now() - started) / 1000 };
 }
 
+/** Heap held per row waiting in memory during an outage (no journal), measured after GC. */
+async function memoryPerRow(rows: number): Promise<void> {
+  const down = new Switchable(noop);
+  down.down = true;
+  const writer = new RowWriter({ db: down, table: 'bench', columns: COLUMNS, maxBufferedRows: rows, maxBufferedBytes: 1 << 30, warn: () => undefined });
+  while (writer.currentState !== 'down') await new Promise((resolve) => setTimeout(resolve, 5));
+  global.gc?.();
+  const before = process.memoryUsage().heapUsed;
+  for (let i = 0; i < rows; i++) writer.write(row(i), () => undefined);
+  global.gc?.();
+  const held = process.memoryUsage().heapUsed - before;
+  const stats = writer.stats();
+  console.log(`memory: ${rows.toLocaleString('en-US')} rows held during an outage: ${Math.round(held / rows)} bytes/row on the heap ` +
+    `(budget estimate ${Math.round(stats.backlogBytes / rows)} bytes/row; the row objects themselves are not retained)`);
+  await writer.close(0);
+}
+
 function print(title: string, figures: Figure[], baseline: Figure): void {
   console.log(`\n${title}`);
   console.log(`| ${'scenario'.padEnd(66)} | ${'rows'.padStart(7)} | ${'s'.padStart(6)} | ${'rows/s'.padStart(9)} | ${'× per-row'.padStart(9)} |`);
@@ -216,6 +233,7 @@ async function suite(db: Database, title: string, sizes: { perRow: number; engin
 
 async function main(): Promise<void> {
   console.log(`node ${process.version}; producer window ${WINDOW} deliveries; columns: ${COLUMNS.join(', ')} (+ id, secondary index)`);
+  await memoryPerRow(50_000);
   if (await portOpen(MYSQL_HOST, MYSQL_PORT)) {
     const test = await createTestMysqlDatabase('iotp_writer_bench');
     const db = openDatabase({ ...test.config, poolSize: 8 });

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { openDatabase } from '../../../lib/db';
+import { DatabaseError, openDatabase } from '../../../lib/db';
 import type { Database } from '../../../lib/db/types';
 import { RowWriter, type DeliveryResult, type RowWriterOptions } from '../../../lib/writer';
 import { MYSQL_HOST, MYSQL_PORT, createTestMysqlDatabase, requireService, type TestMysqlDatabase } from '../../support/services';
@@ -113,15 +113,27 @@ function suite(dialect: 'mysql' | 'sqlite'): void {
       await writer.close(1000);
     });
 
-    it('journals what is pending on close and replays it from a new writer on the same directory', async () => {
-      const first = make({ journalDir, maxLatencyMs: 60_000, batchSize: 100_000 });
+    it('journals what is pending on close and replays it, once, from a new writer on the same directory', async () => {
+      // The first writer's server is unreachable (nothing listens there), so close() journals.
+      const unreachable: Database = {
+        dialect, description: 'unreachable',
+        query: () => Promise.reject(new DatabaseError('connect ECONNREFUSED', { kind: 'connection', code: 'ECONNREFUSED' })),
+        transaction: () => Promise.reject(new DatabaseError('connect ECONNREFUSED', { kind: 'connection', code: 'ECONNREFUSED' })),
+        withLock: () => Promise.reject(new DatabaseError('connect ECONNREFUSED', { kind: 'connection', code: 'ECONNREFUSED' })),
+        ping: () => Promise.reject(new DatabaseError('connect ECONNREFUSED', { kind: 'connection', code: 'ECONNREFUSED' })),
+        close: async () => undefined,
+      };
+      const first = new RowWriter({ db: unreachable, table: 'readings', columns: ['n', 'label'], journalDir, maxBufferedRows: 100_000, warn: () => undefined });
       const pending = Array.from({ length: 300 }, (_, n) => send(first, { n, label: 'x' }));
-      await first.close(0); // no time at all: everything goes to the journal
-      assert.ok((await Promise.all(pending)).every((o) => o.result.journaled + o.result.committed === 1));
-      const second = make({ journalDir });
+      const report = await first.close(1000);
+      assert.equal(report.journalRows, 300);
+      assert.ok((await Promise.all(pending)).every((o) => o.err === null && o.result.journaled === 1));
+      const warnings: string[] = [];
+      const second = make({ journalDir, warn: (m) => warnings.push(m) });
       await until(async () => (await stored()).length === 300, 'replay');
       assert.deepEqual(await stored(), Array.from({ length: 300 }, (_, i) => i));
       await until(() => readdirSync(journalDir).length === 0, 'journal emptied');
+      assert.deepEqual(warnings, [], 'no replayed row was refused (e.g. as a duplicate)');
       await second.close(1000);
     });
 
