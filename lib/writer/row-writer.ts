@@ -403,7 +403,7 @@ export class RowWriter extends EventEmitter {
         return;
       }
       if (this.journal && this.journal.hasRoom(bytes)) {
-        this.toJournal(entries, 'append');
+        void this.toJournal(entries, 'append');
         return;
       }
       if (!journalUnread && this.memoryHasRoom(entries.length, bytes)) {

@@ -106,6 +106,17 @@ describe('writer engine: RowWriter', () => {
       assert.deepEqual(empty.result, { committed: 0, journaled: 0, rejected: [], dropped: 0, failed: 0 });
     });
 
+    it('takes one delivery larger than the whole buffer budget, in batches, answering it once', async () => {
+      const db = new FakeDatabase();
+      const writer = track(makeWriter(db, { batchSize: 500, maxBufferedRows: 1000 }));
+      const { err, result } = await deliveries.send(writer, rowsOf(range(20_000)));
+      assert.equal(err, null);
+      assert.equal(result.committed, 20_000);
+      assert.equal(db.statements.length, 40);
+      assert.deepEqual(db.column('n'), range(20_000));
+      deliveries.assertAllAnsweredOnce();
+    });
+
     it('isolates one bad row in 500 by bisection: 499 commit, the bad one is reported with the reason', async () => {
       const db = new FakeDatabase({ badRow: (row) => (row.n === 137 ? "Data too long for column 'label'" : null) });
       const writer = track(makeWriter(db, { batchSize: 500 }));
