@@ -256,6 +256,11 @@ export class Journal {
       return;
     }
     const first = this.segments.length > 0 ? this.segments[0].seq : this.nextSeq;
+    if (first - 1 < 0) {
+      // Only reachable with hand-made segment names near zero; never invent an unreadable name.
+      done(new WriterError('WRITER_JOURNAL', 'no sequence number left before the oldest journal segment'));
+      return;
+    }
     const segment = this.newSegment(first - 1);
     this.segments.unshift(segment);
     let text = this.header;
