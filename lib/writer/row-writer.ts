@@ -1,0 +1,975 @@
+/**
+ * RowWriter: the engine behind the database Writer node. It turns a stream of deliveries (one
+ * message = one row or an array of rows) into batched multi-row INSERTs and promises that every
+ * accepted row ends up committed, durably journaled, or reported, never silently lost.
+ *
+ * The rows waiting to be written form ONE queue, in arrival order:
+ *
+ *     retry (batches that failed for connection/transient reasons, by batch number)
+ *       ++ memory (fresh rows, bounded by rows and bytes)
+ *       ++ journal (rows on disk: spilled, or left by an earlier run)
+ *       ++ overflow (fresh rows that had to wait behind a full journal)
+ *
+ * New rows go to memory while the journal is empty, the database is not down and memory has room;
+ * otherwise to the end of the journal; otherwise the overflow policy decides. Batches are taken
+ * from the front. A row's delivery callback fires once every row of it is committed, journaled
+ * (after fsync) or rejected; rows read back from the journal already had their callback.
+ *
+ * Order: batches leave in queue order and each batch keeps its rows' order. With maxInFlight > 1
+ * two consecutive batches run on two connections and may commit in either order; use
+ * maxInFlight 1 for strict commit order.
+ */
+import { EventEmitter } from 'node:events';
+import type { Database, DbErrorKind, SqlValue } from '../db/types';
+import { Deque } from './deque';
+import { WriterError, classifyDbError, describeError } from './errors';
+import { Journal, type Segment } from './journal';
+import { compileMapping, estimateBytes, type ColumnMapping, type RowMapper } from './mapping';
+import { InsertPlan, type ConflictPolicy } from '../db/insert';
+
+export type WriterState = 'ok' | 'connecting' | 'down' | 'closing';
+export type OverflowPolicy = 'backpressure' | 'reject-new' | 'drop-oldest';
+
+export interface RowWriterOptions {
+  db: Database;
+  table: string;
+  /** Column name → property path in the row (array: same-named properties). */
+  columns: ColumnMapping;
+  /**
+   * On a duplicate unique key: `error` (default; the row is rejected), `ignore` (the existing row
+   * wins: makes journal replay idempotent) or `upsert` (overwrite `updateColumns`, default all
+   * non-key columns). `keyColumns` names the unique key (required for upsert).
+   */
+  conflict?: ConflictPolicy;
+  keyColumns?: readonly string[];
+  updateColumns?: readonly string[];
+  /** A batch is sent once this many rows wait (default 500)... */
+  batchSize?: number;
+  /** ...or once the oldest has waited this long (default 50 ms). */
+  maxLatencyMs?: number;
+  /** Batches running at once (default 2). */
+  maxInFlight?: number;
+  /**
+   * Also send what waits as soon as no batch is running (default false). Batches then form while
+   * the database works, so latency drops at low rates; use it when the caller bounds its
+   * unanswered deliveries below batchSize (e.g. an MQTT receive window of 100), which otherwise
+   * waits maxLatencyMs for every window's worth of rows.
+   */
+  flushWhenIdle?: boolean;
+  /** In-memory budget for rows waiting for the database (default 10,000 rows, 16 MiB). */
+  maxBufferedRows?: number;
+  maxBufferedBytes?: number;
+  /** Directory of the local journal; without it nothing spills to disk. */
+  journalDir?: string;
+  /** Journal cap (default 256 MiB), segment size (default 8 MiB). */
+  maxJournalBytes?: number;
+  journalSegmentBytes?: number;
+  /** Journal group commit: fsync when this many rows wait (default 1,000) or after this long (default 20 ms). */
+  journalSyncRows?: number;
+  journalSyncMs?: number;
+  /** When memory and journal are full (default `backpressure`). */
+  overflow?: OverflowPolicy;
+  /** Reconnect backoff: first delay and cap (defaults 250 ms, 30 s), with jitter. */
+  retryInitialMs?: number;
+  retryMaxMs?: number;
+  /**
+   * Per INSERT statement: at most this many rows (default 1000, further capped by the driver's
+   * placeholder limit) and about this many bytes (default: lib/db's per-dialect cap). A batch
+   * needing several statements runs them in one transaction.
+   */
+  maxRowsPerStatement?: number;
+  maxStatementBytes?: number;
+  /** Receives warnings (also emitted as 'warning' events). */
+  warn?: (message: string) => void;
+}
+
+export interface RejectedRow {
+  /** The row as mapped to columns (column → value), or the original input when it could not be mapped. */
+  row: unknown;
+  /** Position of the row in its delivery. */
+  index: number;
+  reason: string;
+  code?: string;
+}
+
+export interface DeliveryResult {
+  committed: number;
+  journaled: number;
+  rejected: RejectedRow[];
+  /** Rows dropped by the `drop-oldest` policy, refused by `reject-new`, or failed by a fatal error. */
+  dropped: number;
+  failed: number;
+}
+
+/** Called exactly once per delivery. `err` is set when a row was dropped, refused, or failed fatally. */
+export type DeliveryCallback = (err: Error | null, result: DeliveryResult) => void;
+
+export interface LastError {
+  message: string;
+  code?: string;
+  kind: DbErrorKind | 'journal';
+  at: number;
+}
+
+export interface WriterStats {
+  state: WriterState;
+  /** Committed rows per second, exponentially smoothed (time constant 5 s). */
+  rowsPerSecond: number;
+  committed: number;
+  rejected: number;
+  journaled: number;
+  dropped: number;
+  failed: number;
+  /** Rows read back from the journal (this run's spills and an earlier run's leftovers). */
+  replayed: number;
+  overflow: { policy: OverflowPolicy; heldRows: number; rejectedRows: number; droppedRows: number };
+  /** Fresh rows held in memory (waiting, in flight, or waiting for retry). */
+  backlogRows: number;
+  backlogBytes: number;
+  inFlightBatches: number;
+  journalBytes: number;
+  journalRows: number;
+  journalCorruptLines: number;
+  lastError: LastError | null;
+}
+
+export interface CloseReport {
+  /** During close: rows committed, written to the journal, or failed (no journal configured). */
+  committed: number;
+  journaled: number;
+  failed: number;
+  /** Rows left in the journal for the next start. */
+  journalRows: number;
+  durationMs: number;
+}
+
+class Delivery {
+  remaining: number;
+  committed = 0;
+  journaled = 0;
+  dropped = 0;
+  failed = 0;
+  rejected: RejectedRow[] = [];
+  error: Error | null = null;
+  constructor(readonly callback: DeliveryCallback, rows: number) {
+    this.remaining = rows;
+  }
+}
+
+interface Entry {
+  values: SqlValue[];
+  bytes: number;
+  /** null: a row read back from the journal (its delivery was already answered). */
+  delivery: Delivery | null;
+  index: number;
+  segment: Segment | null;
+  /** Row position within `segment`. */
+  ordinal: number;
+  at: number;
+  done: boolean;
+}
+
+interface Batch {
+  seq: number;
+  entries: Entry[];
+  durable: boolean;
+  attempts: number;
+}
+
+interface Failure {
+  kind: DbErrorKind;
+  error: unknown;
+  remaining: Entry[];
+}
+
+const RATE_TAU_MS = 5000;
+/**
+ * Heap a waiting row costs beyond its values (entry object, values array header) and a delivery
+ * costs (its object, result, callback), so the byte budget tracks real memory (measured ~490
+ * bytes per 4-column one-row delivery in bench/writer.bench.ts).
+ */
+const ENTRY_OVERHEAD_BYTES = 120;
+const DELIVERY_OVERHEAD_BYTES = 160;
+
+function positive(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new WriterError('WRITER_CONFIG', `${name} must be a positive number, got ${String(value)}`);
+  }
+  return value;
+}
+
+export class RowWriter extends EventEmitter {
+  private readonly db: Database;
+  private readonly mapper: RowMapper;
+  private readonly plan: InsertPlan;
+  private readonly batchSize: number;
+  private readonly maxLatencyMs: number;
+  private readonly maxInFlight: number;
+  private readonly flushWhenIdle: boolean;
+  private readonly maxBufferedRows: number;
+  private readonly maxBufferedBytes: number;
+  private readonly overflowPolicy: OverflowPolicy;
+  private readonly retryInitialMs: number;
+  private readonly retryMaxMs: number;
+  /** Bytes a replay read takes from the journal at once. */
+  private readonly maxReadBytes = 8 * 1024 * 1024;
+  private readonly warnHook?: (message: string) => void;
+  private readonly journal: Journal | null;
+
+  private readonly memory = new Deque<Entry>();
+  private readonly overflowQueue = new Deque<Entry>();
+  /** Rows and bytes of memory + overflowQueue. */
+  private memoryRows = 0;
+  private memoryBytes = 0;
+  private readonly retryQueue: Batch[] = [];
+  private readonly inFlight = new Set<Batch>();
+  private nextBatchSeq = 1;
+
+  private state: WriterState = 'connecting';
+  private lastError: LastError | null = null;
+  private failures = 0;
+  private pinging = false;
+
+  // The one timer: it fires at the earliest of these deadlines (0 = none).
+  private timer: NodeJS.Timeout | null = null;
+  private timerAt = 0;
+  private batchAt = 0;
+  private journalAt = 0;
+  private retryAt = 0;
+
+  private closing = false;
+  private closed = false;
+  private closePromise: Promise<CloseReport> | null = null;
+  private closeWaiter: (() => void) | null = null;
+  private pumping = false;
+
+  private readonly counters = { committed: 0, rejected: 0, journaled: 0, dropped: 0, failed: 0, replayed: 0, held: 0, overflowRejected: 0 };
+  private rateSum = 0;
+  private rateAt = Date.now();
+
+  constructor(options: RowWriterOptions) {
+    super();
+    if (!options || typeof options !== 'object' || !options.db) throw new WriterError('WRITER_CONFIG', 'a RowWriter needs a database (`db`)');
+    this.db = options.db;
+    this.mapper = compileMapping(options.columns);
+    try {
+      // Validates table, columns and conflict policy now, not at the first batch.
+      this.plan = new InsertPlan(this.db.dialect, {
+        table: options.table,
+        columns: this.mapper.columns,
+        conflict: options.conflict ?? 'error',
+        keyColumns: options.keyColumns,
+        updateColumns: options.updateColumns,
+        maxRowsPerStatement: options.maxRowsPerStatement,
+        maxStatementBytes: options.maxStatementBytes,
+      });
+    } catch (err) {
+      throw new WriterError('WRITER_CONFIG', (err as Error).message, { cause: err });
+    }
+    this.batchSize = Math.floor(positive(options.batchSize, 500, 'batchSize'));
+    this.maxLatencyMs = positive(options.maxLatencyMs, 50, 'maxLatencyMs');
+    this.maxInFlight = Math.floor(positive(options.maxInFlight, 2, 'maxInFlight'));
+    this.flushWhenIdle = options.flushWhenIdle === true;
+    this.maxBufferedRows = Math.floor(positive(options.maxBufferedRows, 10_000, 'maxBufferedRows'));
+    this.maxBufferedBytes = positive(options.maxBufferedBytes, 16 * 1024 * 1024, 'maxBufferedBytes');
+    this.overflowPolicy = options.overflow ?? 'backpressure';
+    if (!['backpressure', 'reject-new', 'drop-oldest'].includes(this.overflowPolicy)) {
+      throw new WriterError('WRITER_CONFIG', `unknown overflow policy ${JSON.stringify(this.overflowPolicy)}`);
+    }
+    this.retryInitialMs = positive(options.retryInitialMs, 250, 'retryInitialMs');
+    this.retryMaxMs = Math.max(this.retryInitialMs, positive(options.retryMaxMs, 30_000, 'retryMaxMs'));
+    this.warnHook = options.warn;
+    this.journal = options.journalDir
+      ? new Journal({
+        dir: options.journalDir,
+        columns: this.mapper.columns,
+        maxBytes: positive(options.maxJournalBytes, 256 * 1024 * 1024, 'maxJournalBytes'),
+        segmentBytes: positive(options.journalSegmentBytes, 8 * 1024 * 1024, 'journalSegmentBytes'),
+        syncRows: Math.floor(positive(options.journalSyncRows, 1000, 'journalSyncRows')),
+        syncBytes: 1024 * 1024,
+        syncMs: positive(options.journalSyncMs, 20, 'journalSyncMs'),
+        warn: (message) => this.warn(message),
+        requestWake: (at) => {
+          this.journalAt = this.journalAt === 0 ? at : Math.min(this.journalAt, at);
+          this.arm();
+        },
+        onDurable: () => this.pump(),
+      })
+      : null;
+    this.probe();
+    this.pump(); // replays rows an earlier run left in the journal
+  }
+
+  /**
+   * Accepts one delivery: a row or an array of rows. `callback` fires exactly once, when every row
+   * is committed, journaled or rejected (see DeliveryResult). Never throws.
+   */
+  write(rows: unknown, callback: DeliveryCallback): void {
+    const list: unknown[] = Array.isArray(rows) ? rows : [rows];
+    const delivery = new Delivery(typeof callback === 'function' ? callback : () => undefined, list.length);
+    if (this.closing) {
+      delivery.failed = list.length;
+      delivery.remaining = 0;
+      delivery.error = new WriterError('WRITER_CLOSED', 'the writer is closed; the rows were not accepted');
+      this.counters.failed += list.length;
+      this.finish(delivery);
+      return;
+    }
+    const now = Date.now();
+    const entries: Entry[] = [];
+    let bytes = 0;
+    for (let i = 0; i < list.length; i++) {
+      const values = this.mapper.map(list[i]);
+      if (values instanceof WriterError) {
+        delivery.rejected.push({ row: list[i], index: i, reason: values.message, code: values.code });
+        delivery.remaining--;
+        this.counters.rejected++;
+        continue;
+      }
+      const entryBytes = estimateBytes(values) + ENTRY_OVERHEAD_BYTES + (entries.length === 0 ? DELIVERY_OVERHEAD_BYTES : 0);
+      bytes += entryBytes;
+      entries.push({ values, bytes: entryBytes, delivery, index: i, segment: null, ordinal: 0, at: now, done: false });
+    }
+    if (entries.length === 0) {
+      this.finish(delivery);
+      return;
+    }
+    this.accept(entries, bytes);
+  }
+
+  /** Current figures for status displays. */
+  stats(): WriterStats {
+    let backlogRows = this.memoryRows;
+    let backlogBytes = this.memoryBytes;
+    for (const batch of [...this.retryQueue, ...this.inFlight]) {
+      if (batch.durable) continue;
+      backlogRows += batch.entries.length;
+      for (const entry of batch.entries) backlogBytes += entry.bytes;
+    }
+    return {
+      state: this.state,
+      rowsPerSecond: this.decayedRate(Date.now()) / (RATE_TAU_MS / 1000),
+      committed: this.counters.committed,
+      rejected: this.counters.rejected,
+      journaled: this.counters.journaled,
+      dropped: this.counters.dropped,
+      failed: this.counters.failed,
+      replayed: this.counters.replayed,
+      overflow: {
+        policy: this.overflowPolicy,
+        heldRows: this.counters.held,
+        rejectedRows: this.counters.overflowRejected,
+        droppedRows: this.counters.dropped,
+      },
+      backlogRows,
+      backlogBytes,
+      inFlightBatches: this.inFlight.size,
+      journalBytes: this.journal?.bytes ?? 0,
+      journalRows: this.journal?.rows ?? 0,
+      journalCorruptLines: this.journal?.corruptLines ?? 0,
+      lastError: this.lastError,
+    };
+  }
+
+  get currentState(): WriterState {
+    return this.state;
+  }
+
+  /**
+   * Stops accepting rows and writes what it can within `timeoutMs`. Fresh rows still pending then
+   * go to the journal (replayed at the next start) or, without a journal, fail their deliveries
+   * (so the caller does not acknowledge them and the source redelivers). Rows already in the
+   * journal stay there. The database itself is not closed (it belongs to the caller).
+   */
+  close(timeoutMs = 5000): Promise<CloseReport> {
+    if (this.closePromise) return this.closePromise;
+    this.closePromise = this.shutdown(timeoutMs);
+    return this.closePromise;
+  }
+
+  // ---- accepting rows ------------------------------------------------------------------------
+
+  private memoryHasRoom(rows: number, bytes: number): boolean {
+    if (this.memoryRows === 0) return true; // one delivery larger than the budget still gets through alone
+    return this.memoryRows + rows <= this.maxBufferedRows && this.memoryBytes + bytes <= this.maxBufferedBytes;
+  }
+
+  private accept(entries: Entry[], bytes: number): void {
+    const journalUnread = this.journal?.hasUnread() ?? false;
+    if (this.overflowQueue.length === 0) {
+      if (!journalUnread && this.state !== 'down' && this.memoryHasRoom(entries.length, bytes)) {
+        this.toMemory(entries, bytes);
+        return;
+      }
+      if (this.journal && this.journal.hasRoom(bytes)) {
+        void this.toJournal(entries, 'append');
+        return;
+      }
+      if (!journalUnread && this.memoryHasRoom(entries.length, bytes)) {
+        this.toMemory(entries, bytes);
+        return;
+      }
+    }
+    this.overflow(entries, bytes);
+  }
+
+  private overflow(entries: Entry[], bytes: number): void {
+    const behindJournal = (this.journal?.hasUnread() ?? false) || this.overflowQueue.length > 0;
+    switch (this.overflowPolicy) {
+      case 'backpressure':
+        // Held in memory beyond the budget; the callback waits, so a source that bounds its
+        // unacknowledged messages slows down.
+        this.counters.held += entries.length;
+        if (behindJournal) this.toOverflowQueue(entries, bytes);
+        else this.toMemory(entries, bytes);
+        return;
+      case 'drop-oldest':
+        while (!this.memoryHasRoom(entries.length, bytes) && this.dropOldestDelivery()) { /* dropping */ }
+        if (this.memoryHasRoom(entries.length, bytes)) {
+          if ((this.journal?.hasUnread() ?? false) || this.overflowQueue.length > 0) this.toOverflowQueue(entries, bytes);
+          else this.toMemory(entries, bytes);
+          return;
+        }
+        break; // nothing droppable (all in flight or journaled): refuse this one instead
+      case 'reject-new':
+        break;
+    }
+    const error = new WriterError('WRITER_OVERFLOW', `buffer full (${this.memoryRows} rows in memory${this.journal ? ', journal full' : ', no journal'}); delivery refused`);
+    this.counters.overflowRejected += entries.length;
+    this.counters.failed += entries.length;
+    for (const entry of entries) this.settleFailed(entry, error);
+  }
+
+  /** Drops the oldest waiting delivery's rows from memory; false when nothing is droppable. */
+  private dropOldestDelivery(): boolean {
+    const queue = this.memory.length > 0 ? this.memory : this.overflowQueue;
+    const first = queue.peek();
+    if (!first) return false;
+    const victim = first.delivery;
+    const error = new WriterError('WRITER_DROPPED', 'dropped to make room for newer rows (overflow policy drop-oldest)');
+    while (queue.length > 0 && queue.peek()?.delivery === victim) {
+      const entry = queue.shift() as Entry;
+      this.memoryRows--;
+      this.memoryBytes -= entry.bytes;
+      this.counters.dropped++;
+      if (entry.done || !entry.delivery) continue;
+      entry.done = true;
+      entry.delivery.dropped++;
+      entry.delivery.error ??= error;
+      entry.delivery.remaining--;
+      this.finishIfDone(entry.delivery);
+    }
+    return true;
+  }
+
+  private toMemory(entries: Entry[], bytes: number): void {
+    for (const entry of entries) this.memory.push(entry);
+    this.memoryRows += entries.length;
+    this.memoryBytes += bytes;
+    this.pump();
+  }
+
+  private toOverflowQueue(entries: Entry[], bytes: number): void {
+    for (const entry of entries) this.overflowQueue.push(entry);
+    this.memoryRows += entries.length;
+    this.memoryBytes += bytes;
+  }
+
+  /** Moves rows into the journal; their deliveries count them as journaled once fsynced. */
+  private toJournal(entries: Entry[], where: 'append' | 'prepend'): Promise<void> {
+    const journal = this.journal as Journal;
+    return new Promise((resolve) => {
+      const done = (err?: Error): void => {
+        if (err) {
+          this.noteError(err, 'journal');
+          this.counters.failed += entries.length;
+        }
+        for (const entry of entries) {
+          if (entry.done) continue;
+          if (err) {
+            this.settleFailed(entry, err);
+            continue;
+          }
+          entry.done = true;
+          this.counters.journaled++;
+          if (entry.delivery) {
+            entry.delivery.journaled++;
+            entry.delivery.remaining--;
+            this.finishIfDone(entry.delivery);
+          }
+        }
+        resolve();
+      };
+      const rows = entries.map((entry) => entry.values);
+      if (where === 'append') journal.append(rows, done);
+      else journal.prepend(rows, done);
+    });
+  }
+
+  /** Overflow rows move on once the journal drains (to memory) or has room again (to its end). */
+  private rebalance(): void {
+    while (this.overflowQueue.length > 0) {
+      if (!(this.journal?.hasUnread() ?? false)) {
+        while (this.overflowQueue.length > 0) this.memory.push(this.overflowQueue.shift() as Entry);
+        return;
+      }
+      const journal = this.journal as Journal;
+      const moving: Entry[] = [];
+      let bytes = 0;
+      for (let next = this.overflowQueue.peek(); next && journal.hasRoom(bytes + next.bytes); next = this.overflowQueue.peek()) {
+        moving.push(this.overflowQueue.shift() as Entry);
+        bytes += next.bytes;
+      }
+      if (moving.length === 0) return;
+      this.memoryRows -= moving.length;
+      this.memoryBytes -= bytes;
+      void this.toJournal(moving, 'append');
+    }
+  }
+
+  /**
+   * During an outage, fresh rows held in memory move to the journal so their callers get their
+   * acknowledgements (a source with a bounded in-flight window would otherwise stall). Done only
+   * where it keeps the queue order: appended when the journal has nothing unread, prepended
+   * (as a segment ahead of the others) when no row read from the journal is still pending.
+   */
+  private spillForOutage(): void {
+    const journal = this.journal;
+    if (!journal || this.closing || this.inFlight.size > 0 || this.state !== 'down') return;
+    const retryHasDurable = this.retryQueue.some((batch) => batch.durable);
+    const unread = journal.hasUnread();
+    if (unread && retryHasDurable) return;
+    const moving: Entry[] = [];
+    const takeRetry = !retryHasDurable;
+    if (takeRetry) for (const batch of this.retryQueue) moving.push(...batch.entries.filter((entry) => !entry.done));
+    const fromMemory = this.memory.length;
+    let bytes = 0;
+    for (const entry of moving) bytes += entry.bytes;
+    let memoryBytes = 0;
+    for (let i = 0; i < fromMemory; i++) {
+      const entry = this.memory.shift() as Entry;
+      memoryBytes += entry.bytes;
+      moving.push(entry);
+    }
+    if (moving.length === 0) return;
+    if (!journal.hasRoom(bytes + memoryBytes)) {
+      // Not enough room: put memory back as it was and keep holding.
+      const back = moving.slice(moving.length - fromMemory);
+      for (const entry of back) this.memory.push(entry);
+      // memory was emptied above, so pushing restores the original order
+      return;
+    }
+    if (takeRetry) this.retryQueue.length = 0;
+    this.memoryRows -= fromMemory;
+    this.memoryBytes -= memoryBytes;
+    this.batchAt = 0;
+    void this.toJournal(moving, unread ? 'prepend' : 'append');
+  }
+
+  // ---- sending batches ---------------------------------------------------------------------
+
+  /** Sends as many batches as the in-flight limit allows. Safe to call any time. */
+  private pump(): void {
+    if (this.pumping || this.closed) return;
+    this.pumping = true;
+    try {
+      this.rebalance();
+      const now = Date.now();
+      if (this.retryAt !== 0 && now < this.retryAt) return;
+      const limit = this.state === 'ok' || this.state === 'closing' ? this.maxInFlight : 1;
+      while (this.inFlight.size < limit) {
+        const batch = this.takeBatch(now);
+        if (!batch) break;
+        void this.run(batch);
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private takeBatch(now: number): Batch | null {
+    if (this.retryQueue.length > 0) return this.retryQueue.shift() as Batch;
+    if (this.memory.length > 0) {
+      const oldest = (this.memory.peek() as Entry).at;
+      const ready = this.memory.length >= this.batchSize || now - oldest >= this.maxLatencyMs || this.closing
+        || (this.flushWhenIdle && this.inFlight.size === 0)
+        || this.overflowQueue.length > 0 || (this.journal?.hasUnread() ?? false);
+      if (!ready) {
+        this.batchAt = oldest + this.maxLatencyMs;
+        this.arm();
+        return null;
+      }
+      const entries: Entry[] = [];
+      let bytes = 0;
+      while (entries.length < this.batchSize && this.memory.length > 0) {
+        const entry = this.memory.shift() as Entry;
+        bytes += entry.bytes;
+        entries.push(entry);
+      }
+      this.memoryRows -= entries.length;
+      this.memoryBytes -= bytes;
+      this.batchAt = 0;
+      this.rebalance();
+      return { seq: this.nextBatchSeq++, entries, durable: false, attempts: 0 };
+    }
+    if (!this.closing && this.journal?.hasUnread()) {
+      const records = this.journal.read(this.batchSize, this.maxReadBytes);
+      if (records.length === 0) return null; // the next rows are still being made durable
+      this.counters.replayed += records.length;
+      const entries = records.map((record): Entry => ({
+        values: record.values, bytes: estimateBytes(record.values), delivery: null, index: 0,
+        segment: record.segment, ordinal: record.ordinal, at: now, done: false,
+      }));
+      return { seq: this.nextBatchSeq++, entries, durable: true, attempts: 0 };
+    }
+    return null;
+  }
+
+  private async run(batch: Batch): Promise<void> {
+    this.inFlight.add(batch);
+    if (this.state === 'down') this.setState('connecting');
+    let failure: Failure | null;
+    try {
+      failure = await this.execute(batch);
+    } catch (err) {
+      failure = { kind: 'fatal', error: err, remaining: batch.entries };
+    }
+    this.inFlight.delete(batch);
+    if (this.closed) return;
+    if (failure) this.handleFailure(batch, failure);
+    this.pump();
+    this.checkClose();
+  }
+
+  /**
+   * Inserts the batch; a data error splits the failing range in halves (each its own
+   * transaction) until the bad rows stand alone and are rejected, so good rows still commit.
+   * Stops at the first connection/transient/fatal error and returns the rows not yet written.
+   */
+  private async execute(batch: Batch): Promise<Failure | null> {
+    const entries = batch.entries;
+    const stack: [number, number][] = [[0, entries.length]];
+    while (stack.length > 0) {
+      const [lo, hi] = stack.pop() as [number, number];
+      try {
+        await this.insert(entries, lo, hi);
+        this.reachable();
+        this.commit(entries, lo, hi);
+      } catch (err) {
+        const kind = classifyDbError(err);
+        if (kind === 'data') {
+          this.reachable();
+          if (hi - lo === 1) this.reject(entries[lo], err);
+          else {
+            const mid = (lo + hi) >>> 1;
+            stack.push([mid, hi], [lo, mid]);
+          }
+          continue;
+        }
+        const remaining = entries.slice(lo, hi);
+        for (let i = stack.length - 1; i >= 0; i--) remaining.push(...entries.slice(stack[i][0], stack[i][1]));
+        return { kind, error: err, remaining };
+      }
+    }
+    return null;
+  }
+
+  /** One transaction for the range; a single statement when it fits (atomic on its own, two round trips fewer). */
+  private async insert(entries: Entry[], lo: number, hi: number): Promise<void> {
+    const rows: SqlValue[][] = new Array(hi - lo);
+    for (let i = lo; i < hi; i++) rows[i - lo] = entries[i].values;
+    const statements = this.plan.statements(rows);
+    if (statements.length === 1) {
+      await this.db.query(statements[0].sql, statements[0].values);
+      return;
+    }
+    await this.db.transaction(async (tx) => {
+      for (const statement of statements) await tx.query(statement.sql, statement.values);
+    });
+  }
+
+  private handleFailure(batch: Batch, failure: Failure): void {
+    const { kind, error, remaining } = failure;
+    this.noteError(error, kind);
+    if (kind === 'fatal' && !batch.durable) {
+      // Missing table, syntax, permissions: retrying would spin. The callers get the error.
+      this.counters.failed += remaining.length;
+      for (const entry of remaining) this.settleFailed(entry, error instanceof Error ? error : new Error(String(error)));
+      return;
+    }
+    if (remaining.length > 0) this.requeue({ seq: batch.seq, entries: remaining, durable: batch.durable, attempts: batch.attempts + 1 });
+    if (kind === 'transient') {
+      // Deadlock, lock wait, SQLITE_BUSY: the same batch again soon.
+      this.retryAt = Date.now() + Math.min(1000, 20 * 2 ** Math.min(batch.attempts, 6));
+      this.arm();
+      return;
+    }
+    // Connection lost, or journal rows the database will not take yet (fatal): they are already
+    // acknowledged, so they wait on disk while we back off.
+    this.failures++;
+    const base = Math.min(this.retryMaxMs, this.retryInitialMs * 2 ** Math.min(this.failures - 1, 30));
+    const delay = kind === 'fatal' ? this.retryMaxMs : base / 2 + Math.random() * (base / 2);
+    this.retryAt = Date.now() + delay;
+    this.arm();
+    this.setState('down');
+    this.spillForOutage();
+  }
+
+  private requeue(batch: Batch): void {
+    let i = this.retryQueue.length;
+    while (i > 0 && this.retryQueue[i - 1].seq > batch.seq) i--;
+    this.retryQueue.splice(i, 0, batch);
+  }
+
+  /** Pings when nothing is waiting, so the state shown is the database's, not stale. */
+  private probe(): void {
+    if (this.pinging || this.closed) return;
+    this.pinging = true;
+    this.db.ping().then(
+      () => {
+        this.pinging = false;
+        if (this.closed) return;
+        this.reachable();
+        this.pump();
+      },
+      (err: unknown) => {
+        this.pinging = false;
+        if (this.closed || this.inFlight.size > 0) return;
+        this.noteError(err, classifyDbError(err));
+        this.failures++;
+        const base = Math.min(this.retryMaxMs, this.retryInitialMs * 2 ** Math.min(this.failures - 1, 30));
+        this.retryAt = Date.now() + base / 2 + Math.random() * (base / 2);
+        this.arm();
+        this.setState('down');
+        this.spillForOutage();
+      },
+    );
+  }
+
+  private reachable(): void {
+    this.failures = 0;
+    if (this.state !== 'ok' && this.state !== 'closing') this.setState('ok');
+  }
+
+  // ---- settling rows -------------------------------------------------------------------------
+
+  private commit(entries: Entry[], lo: number, hi: number): void {
+    let committed = 0;
+    for (let i = lo; i < hi; i++) {
+      const entry = entries[i];
+      if (entry.done) continue;
+      entry.done = true;
+      committed++;
+      if (entry.delivery) {
+        entry.delivery.committed++;
+        entry.delivery.remaining--;
+        this.finishIfDone(entry.delivery);
+      } else if (entry.segment) {
+        this.journal?.settle(entry.segment, entry.ordinal);
+      }
+    }
+    this.counters.committed += committed;
+    const now = Date.now();
+    this.rateSum = this.decayedRate(now) + committed;
+    this.rateAt = now;
+  }
+
+  private reject(entry: Entry, err: unknown): void {
+    if (entry.done) return;
+    entry.done = true;
+    this.counters.rejected++;
+    const { message, code } = describeError(err);
+    const row: Record<string, SqlValue> = {};
+    this.mapper.columns.forEach((column, c) => { row[column] = entry.values[c]; });
+    if (entry.delivery) {
+      entry.delivery.rejected.push(code === undefined ? { row, index: entry.index, reason: message } : { row, index: entry.index, reason: message, code });
+      entry.delivery.remaining--;
+      this.finishIfDone(entry.delivery);
+    } else {
+      this.warn(`a row replayed from the journal was rejected by the database (${message}): ${JSON.stringify(row, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`);
+      if (entry.segment) this.journal?.settle(entry.segment, entry.ordinal);
+    }
+  }
+
+  private settleFailed(entry: Entry, error: Error | unknown): void {
+    if (entry.done) return;
+    entry.done = true;
+    const delivery = entry.delivery;
+    if (!delivery) return;
+    delivery.failed++;
+    delivery.error ??= error instanceof Error ? error : new Error(String(error));
+    delivery.remaining--;
+    this.finishIfDone(delivery);
+  }
+
+  private finishIfDone(delivery: Delivery): void {
+    if (delivery.remaining === 0) this.finish(delivery);
+  }
+
+  /** Answers a delivery, always asynchronously, and never lets a throwing callback reach the engine. */
+  private finish(delivery: Delivery): void {
+    delivery.remaining = -1; // answered: no second call
+    const result: DeliveryResult = {
+      committed: delivery.committed,
+      journaled: delivery.journaled,
+      rejected: delivery.rejected,
+      dropped: delivery.dropped,
+      failed: delivery.failed,
+    };
+    process.nextTick(() => {
+      try {
+        delivery.callback(delivery.error, result);
+      } catch (err) {
+        this.warn(`a delivery callback threw: ${describeError(err).message}`);
+      }
+    });
+  }
+
+  // ---- timer, state, close -----------------------------------------------------------------
+
+  /** (Re)arms the single timer for the earliest deadline. */
+  private arm(): void {
+    if (this.closed) return;
+    let at = 0;
+    for (const deadline of [this.batchAt, this.journalAt, this.retryAt]) {
+      if (deadline !== 0 && (at === 0 || deadline < at)) at = deadline;
+    }
+    if (at === 0 || (this.timer && this.timerAt <= at)) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => this.onTimer(), Math.max(0, at - Date.now()));
+  }
+
+  private onTimer(): void {
+    this.timer = null;
+    this.timerAt = 0;
+    const now = Date.now();
+    if (this.journalAt !== 0 && now >= this.journalAt) {
+      this.journalAt = 0;
+      this.journal?.tick(now);
+    }
+    if (this.batchAt !== 0 && now >= this.batchAt) this.batchAt = 0;
+    if (this.retryAt !== 0 && now >= this.retryAt) {
+      this.retryAt = 0;
+      const idle = this.retryQueue.length === 0 && this.memory.length === 0 && !(this.journal?.hasUnread() ?? false);
+      if (idle && this.state === 'down') this.probe();
+    }
+    this.pump();
+    this.arm();
+  }
+
+  private setState(state: WriterState): void {
+    if (this.state === state || (this.closing && state !== 'closing')) return;
+    this.state = state;
+    this.emit('state', state, this.lastError);
+    this.checkClose();
+  }
+
+  private noteError(err: unknown, kind: LastError['kind']): void {
+    const { message, code } = describeError(err);
+    this.lastError = code === undefined ? { message, kind, at: Date.now() } : { message, code, kind, at: Date.now() };
+  }
+
+  private warn(message: string): void {
+    this.warnHook?.(message);
+    if (this.listenerCount('warning') > 0) this.emit('warning', message);
+    else if (!this.warnHook) console.warn(`[iotp writer] ${message}`);
+  }
+
+  private decayedRate(now: number): number {
+    return this.rateSum * Math.exp(-(now - this.rateAt) / RATE_TAU_MS);
+  }
+
+  /** Fresh rows (with a caller waiting) not yet settled, in queue order. */
+  private freshPending(): { head: Entry[]; tail: Entry[]; durableAhead: boolean } {
+    const batches = [...this.retryQueue, ...this.inFlight].sort((a, b) => a.seq - b.seq);
+    const head: Entry[] = [];
+    let durableAhead = false;
+    for (const batch of batches) {
+      if (batch.durable) {
+        if (head.length === 0) durableAhead = true;
+        continue;
+      }
+      for (const entry of batch.entries) if (!entry.done) head.push(entry);
+    }
+    for (const entry of this.memory.drain()) if (!entry.done) head.push(entry);
+    const tail = this.overflowQueue.drain().filter((entry) => !entry.done);
+    return { head, tail, durableAhead };
+  }
+
+  private hasFreshWork(): boolean {
+    if (this.memory.length > 0 || this.overflowQueue.length > 0) return true;
+    for (const batch of this.retryQueue) if (!batch.durable) return true;
+    for (const batch of this.inFlight) if (!batch.durable) return true;
+    return false;
+  }
+
+  private checkClose(): void {
+    if (!this.closeWaiter) return;
+    // A lost connection while closing: no point waiting out the timeout, journal now.
+    const gaveUp = this.failures > 0;
+    // Batches in flight are waited for too: a replayed batch committing after close would
+    // otherwise be replayed again by the next writer on this journal.
+    if (this.inFlight.size === 0 && (gaveUp || !this.hasFreshWork())) {
+      const resolve = this.closeWaiter;
+      this.closeWaiter = null;
+      resolve();
+    }
+  }
+
+  private async shutdown(timeoutMs: number): Promise<CloseReport> {
+    const started = Date.now();
+    const before = { ...this.counters };
+    const wasDown = this.state === 'down';
+    this.setState('closing');
+    this.closing = true;
+    if (!wasDown) {
+      // Flush what waits now, without the latency timer, and wait for it (bounded by the timeout).
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          this.closeWaiter = null;
+          resolve();
+        }, Math.max(0, timeoutMs));
+        this.closeWaiter = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        this.pump();
+        this.checkClose();
+      });
+    }
+    const { head, tail } = this.freshPending();
+    this.memoryRows = 0;
+    this.memoryBytes = 0;
+    this.retryQueue.length = 0;
+    const journal = this.journal;
+    let failedAtClose = 0;
+    if (journal) {
+      // Prepending keeps these rows ahead of what the journal already holds (they are older).
+      const writes: Promise<void>[] = [];
+      if (head.length > 0) writes.push(this.toJournal(head, journal.hasUnread() ? 'prepend' : 'append'));
+      if (tail.length > 0) writes.push(this.toJournal(tail, 'append'));
+      journal.flush();
+      await Promise.all(writes);
+    } else {
+      const error = new WriterError('WRITER_CLOSED', 'the writer closed before these rows were committed (no journal configured)');
+      for (const entry of [...head, ...tail]) {
+        if (!entry.done) failedAtClose++;
+        this.settleFailed(entry, error);
+      }
+      this.counters.failed += failedAtClose;
+    }
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await journal?.close();
+    return {
+      committed: this.counters.committed - before.committed,
+      journaled: this.counters.journaled - before.journaled,
+      failed: this.counters.failed - before.failed,
+      journalRows: journal?.rows ?? 0,
+      durationMs: Date.now() - started,
+    };
+  }
+}
