@@ -63,19 +63,35 @@ function sweep(): void {
   }
 }
 
+type Hooks = { add(id: string, handler: (event: never) => void): void; remove(id: string): void };
+
+/**
+ * The runtime's hook registry. node-red-node-test-helper's RED object has no `hooks`; there the
+ * registry is the @node-red/util singleton the runtime under test also uses.
+ */
+function runtimeHooks(RED: NodeAPI): Hooks {
+  const own = (RED as unknown as { hooks?: Hooks }).hooks;
+  if (own) return own;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('@node-red/util') as { hooks: Hooks }).hooks;
+}
+
 /** Installs the two hooks once per runtime (idempotent). */
 export function installCompletionHooks(RED: NodeAPI, options: { staleAfterMs?: number; onStale?: (id: string, ageMs: number) => void } = {}): void {
   if (options.staleAfterMs) staleAfterMs = options.staleAfterMs;
   if (options.onStale) onStale = options.onStale;
   if (installedOn === RED) return;
   installedOn = RED;
-  RED.hooks.add('preDeliver.iotp-completion', (event: { msg: unknown }) => {
+  const hooks = runtimeHooks(RED);
+  // Idempotent per hook registry: a runtime (or test helper) may load the module more than once.
+  hooks.remove('*.iotp-completion');
+  hooks.add('preDeliver.iotp-completion', (event: { msg: unknown }) => {
     for (const id of idsOf(event.msg)) {
       const entry = pending.get(id);
       if (entry) entry.count += 1;
     }
   });
-  RED.hooks.add('onComplete.iotp-completion', (event: { msg: unknown; error?: unknown }) => {
+  hooks.add('onComplete.iotp-completion', (event: { msg: unknown; error?: unknown }) => {
     for (const id of idsOf(event.msg)) {
       const entry = pending.get(id);
       if (!entry) continue;

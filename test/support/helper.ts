@@ -9,6 +9,11 @@ helper.init(require.resolve('node-red', { paths: [packageRoot] }));
 
 export { helper };
 
+/** A test flow: node objects with whatever properties their node types take. */
+export function flow(nodes: Record<string, unknown>[]): Parameters<typeof helper.load>[1] {
+  return nodes as unknown as Parameters<typeof helper.load>[1];
+}
+
 /** Resolves on the first `event` the node emits, or rejects after timeoutMs. */
 export function nextEvent<T = unknown>(emitter: NodeJS.EventEmitter, event: string, timeoutMs = 10000): Promise<T> {
   return new Promise((resolve, reject) => {

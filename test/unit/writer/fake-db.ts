@@ -3,7 +3,7 @@
  * it understands the writer's multi-row INSERTs (columns, row count, conflict clause), keeps
  * committed rows in order, and fails on demand the way the real implementations classify errors.
  */
-import type { Database, DbErrorKind, Dialect, QueryResult, SqlExecutor, SqlParams, SqlValue } from '../../../lib/db/types';
+import type { Database, DbErrorKind, Dialect, QueryResult, SelectResult, SqlExecutor, SqlParams, SqlValue } from '../../../lib/db/types';
 
 export type Row = Record<string, SqlValue>;
 
@@ -51,6 +51,11 @@ export class FakeDatabase implements Database {
     const result = await this.statement(sql, params, staged);
     this.apply(staged, sql);
     return result;
+  }
+
+  async select(sql: string, params: SqlParams | undefined, maxRows: number): Promise<SelectResult> {
+    const result = await this.query(sql, params);
+    return { rows: result.rows.slice(0, maxRows), truncated: result.rows.length > maxRows };
   }
 
   async transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {

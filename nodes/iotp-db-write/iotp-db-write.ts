@@ -1,0 +1,164 @@
+/**
+ * iotp-db-write: thin glue around lib/writer's RowWriter. A message's `done()` (and its output)
+ * fires only once its rows are committed or journaled, which is what lets an at-least-once MQTT
+ * source acknowledge the broker at the right moment.
+ */
+import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
+import { join } from 'node:path';
+import type { Database, MigrationSet } from '../../lib/db/types';
+import { gateDatabase } from '../../lib/db/gate';
+import { RowWriter, type CloseReport, type DeliveryResult, type OverflowPolicy, type RejectedRow, type WriterStats } from '../../lib/writer';
+import type { ConflictPolicy } from '../../lib/db/insert';
+import { findMigrationSet, parseCustomMigrationSet } from '../../lib/migrations';
+import type { DatabaseConfigNode } from '../iotp-database/iotp-database';
+import { compactCount, ThrottledStatus } from '../shared/status';
+
+interface WriterNodeDef extends NodeDef {
+  database: string;
+  table: string;
+  columns: string;
+  conflict: ConflictPolicy;
+  conflictKeys: string;
+  updateColumns: string;
+  migrationSet: string;
+  customMigrations: string;
+  batchSize: number | string;
+  maxLatency: number | string;
+  maxBuffered: number | string;
+  overflow: OverflowPolicy;
+  journal: boolean;
+}
+
+const list = (text: string | undefined): string[] =>
+  String(text ?? '')
+    .split(/[\n,]/)
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+/** `column` or `column = property.path` per line → column → path. */
+export function parseColumnMapping(text: string): Record<string, string> {
+  const mapping: Record<string, string> = {};
+  for (const line of list(text)) {
+    const [column, path] = line.split('=').map((s) => s.trim());
+    mapping[column] = path || column;
+  }
+  return mapping;
+}
+
+export default function register(RED: NodeAPI): void {
+  function WriterNode(this: Node, def: WriterNodeDef) {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const config = RED.nodes.getNode(def.database) as DatabaseConfigNode | null;
+    const status = new ThrottledStatus(node);
+    let writer: RowWriter | undefined;
+    let ticker: NodeJS.Timeout | undefined;
+
+    const fail = (message: string): void => {
+      node.error(message);
+      status.set({ fill: 'red', shape: 'ring', text: message.slice(0, 40) });
+    };
+
+    if (!config) {
+      fail(RED._('iotp-db-write.errors.noDatabase'));
+    } else {
+      try {
+        let migrations: MigrationSet | undefined;
+        if (def.migrationSet === 'custom') migrations = parseCustomMigrationSet(def.customMigrations);
+        else if (def.migrationSet) {
+          migrations = findMigrationSet(def.migrationSet);
+          if (!migrations) throw new Error(RED._('iotp-db-write.errors.unknownSet', { name: def.migrationSet }));
+        }
+        const database: Database = config.acquire();
+        // Every statement waits until this writer's schema is in place; while the database is
+        // unreachable the gate fails like a statement would, so rows are buffered and journaled.
+        const gated = migrations ? gateDatabase(database, () => config.migrate(migrations)) : database;
+        const journalRoot = (RED.settings as unknown as { iotpJournalDir?: string }).iotpJournalDir
+          ?? join((RED.settings.userDir as string | undefined) ?? process.cwd(), 'iot-pipelines', 'journal');
+        writer = new RowWriter({
+          db: gated,
+          table: def.table,
+          columns: parseColumnMapping(def.columns),
+          conflict: def.conflict || 'error',
+          keyColumns: list(def.conflictKeys),
+          updateColumns: list(def.updateColumns).length ? list(def.updateColumns) : undefined,
+          batchSize: Number(def.batchSize) || 500,
+          maxLatencyMs: Number(def.maxLatency) || 50,
+          // Batches form while the database works: low latency at low rates, and full batches
+          // even when an at-least-once source bounds its unacknowledged messages below batchSize.
+          flushWhenIdle: true,
+          maxBufferedRows: Number(def.maxBuffered) || 10_000,
+          overflow: def.overflow || 'backpressure',
+          journalDir: def.journal === false ? undefined : join(journalRoot, node.id.replace(/[^A-Za-z0-9_.-]/g, '_')),
+          warn: (message: string) => node.warn(message),
+        });
+        writer.on('state', (state: string) => config.reportReachable(state !== 'down', writer?.stats().lastError?.message));
+      } catch (err) {
+        fail(RED._('iotp-db-write.errors.badConfig', { message: (err as Error).message }));
+      }
+    }
+
+    const showStatus = (stats: WriterStats): void => {
+      const rate = compactCount(stats.rowsPerSecond);
+      const backlog = compactCount(stats.backlogRows);
+      if (stats.state === 'down' || stats.state === 'connecting') {
+        const text = stats.journalRows > 0
+          ? RED._('iotp-db-write.status.journaled', { journal: compactCount(stats.journalRows) })
+          : RED._('iotp-db-write.status.down', { backlog });
+        status.set({ fill: 'red', shape: 'ring', text });
+      } else if (stats.state === 'closing') {
+        status.set({ fill: 'yellow', shape: 'ring', text: RED._('iotp-db-write.status.closing') });
+      } else {
+        const text = stats.backlogRows > 0 ? RED._('iotp-db-write.status.backlog', { rate, backlog }) : RED._('iotp-db-write.status.ok', { rate });
+        status.set({ fill: stats.backlogRows > 0 ? 'yellow' : 'green', shape: 'dot', text });
+      }
+    };
+    if (writer) {
+      // One status refresh per node, twice a second at most (ThrottledStatus drops repeats).
+      ticker = setInterval(() => writer && showStatus(writer.stats()), 500);
+      ticker.unref?.();
+    }
+
+    node.on('input', (msg: NodeMessageInFlow, send, done) => {
+      if (!writer) return done(new Error(RED._('iotp-db-write.errors.noDatabase')));
+      const payload = msg.payload;
+      const rows = Array.isArray(payload) ? payload : [payload];
+      if (rows.length === 0 || rows.some((row) => typeof row !== 'object' || row === null || Array.isArray(row) || Buffer.isBuffer(row))) {
+        return done(new Error(RED._('iotp-db-write.errors.badPayload')));
+      }
+      writer.write(rows, (err: Error | null, result: DeliveryResult) => {
+        const stored = { committed: result.committed, journaled: result.journaled };
+        (msg as NodeMessageInFlow & { stored?: unknown }).stored = stored;
+        if (result.rejected.length > 0) {
+          const reason = result.rejected[0].reason;
+          const error = new Error(RED._('iotp-db-write.errors.rejected', { count: result.rejected.length, total: rows.length, reason }));
+          (msg as NodeMessageInFlow & { rejected?: unknown }).rejected = result.rejected.map((r: RejectedRow) => ({ index: r.index, reason: r.reason, code: r.code }));
+          return done(error);
+        }
+        if (err) return done(err);
+        send(msg);
+        done();
+      });
+    });
+
+    node.on('close', (_removed: boolean, done: () => void) => {
+      if (ticker) clearInterval(ticker);
+      status.stop();
+      if (!writer) return done();
+      // Leave a margin inside Node-RED's close timeout: what is not written by then is journaled.
+      const budget = Math.max(1000, (Number((RED.settings as unknown as { nodeCloseTimeout?: number }).nodeCloseTimeout) || 15000) - 2000);
+      writer.close(budget).then(
+        (report: CloseReport) => {
+          if (report.journaled > 0 || report.journalRows > 0) node.log(`closed with ${report.journalRows} row(s) journaled for the next start`);
+          done();
+        },
+        (err: Error) => {
+          node.error(err.message);
+          done();
+        },
+      );
+    });
+  }
+
+  RED.nodes.registerType('iotp-db-write', WriterNode as unknown as Parameters<NodeAPI['nodes']['registerType']>[1]);
+}

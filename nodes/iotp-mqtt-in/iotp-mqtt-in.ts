@@ -1,0 +1,138 @@
+/**
+ * iotp-mqtt-in: the at-least-once MQTT source. A QoS 1/2 message is acknowledged to the broker
+ * only when every node it reached has completed it (nodes/shared/completion.ts), e.g. the writer
+ * after its commit; the broker's in-flight window then bounds what Node-RED holds in memory.
+ */
+import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import { decodePayload, parseFilter, type PayloadFormat, type QoS, type ReceivedMessage, type SessionLease, type Subscription } from '../../lib/mqtt';
+import type { BrokerConfigNode } from '../iotp-mqtt-broker/iotp-mqtt-broker';
+import { installCompletionHooks, sendTracked, type CompletionOutcome } from '../shared/completion';
+import { compactCount, ThrottledStatus } from '../shared/status';
+
+interface IngestNodeDef extends NodeDef {
+  broker: string;
+  topics: string;
+  qos: string | number;
+  format: PayloadFormat;
+  ack: 'complete' | 'receive';
+}
+
+/** One filter per line (commas are legal in topics, so lines only). */
+export function topicFilters(text: string): string[] {
+  return String(text ?? '')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean);
+}
+
+const STALE_AFTER_MS = 300_000;
+
+export default function register(RED: NodeAPI): void {
+  installCompletionHooks(RED, { staleAfterMs: STALE_AFTER_MS });
+
+  function IngestNode(this: Node, def: IngestNodeDef) {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const config = RED.nodes.getNode(def.broker) as BrokerConfigNode | null;
+    const status = new ThrottledStatus(node);
+    const qos = Math.min(2, Math.max(0, Number(def.qos) || 0)) as QoS;
+    const format: PayloadFormat = def.format || 'auto';
+    const atLeastOnce = def.ack !== 'receive';
+    const outstanding = new Set<string>();
+    let drained: (() => void) | undefined;
+    let lease: SessionLease | undefined;
+    const subscriptions: Subscription[] = [];
+    let ticker: NodeJS.Timeout | undefined;
+
+    const settleTracked = (message: ReceivedMessage) => (id: string, outcome: CompletionOutcome): void => {
+      outstanding.delete(id);
+      if (outcome === 'timeout') {
+        node.warn(RED._('iotp-mqtt-in.errors.stale', { topic: message.topic, seconds: STALE_AFTER_MS / 1000 }));
+      }
+      message.settle(outcome === 'failed' ? 'rejected' : 'committed');
+      if (outstanding.size === 0) drained?.();
+    };
+
+    const onMessage = (message: ReceivedMessage): void => {
+      let payload: unknown;
+      try {
+        payload = decodePayload(message.payload, { format });
+      } catch (err) {
+        // Deliberately to the error path: acknowledged, so a poison message cannot block the stream.
+        node.error(RED._('iotp-mqtt-in.errors.payload', { topic: message.topic, message: (err as Error).message }), {
+          topic: message.topic,
+          payload: message.payload,
+          qos: message.qos,
+          retain: message.retain,
+        });
+        message.settle('rejected');
+        return;
+      }
+      const msg: Record<string, unknown> = { topic: message.topic, payload, qos: message.qos, retain: message.retain, dup: message.dup };
+      if (message.properties) msg.properties = message.properties;
+      if (atLeastOnce && message.ackId) {
+        outstanding.add(message.ackId);
+        sendTracked((m) => node.send(m as NodeMessage), msg, message.ackId, settleTracked(message));
+      } else {
+        message.settle('committed');
+        node.send(msg);
+      }
+    };
+
+    if (!config) {
+      node.error(RED._('iotp-mqtt-in.errors.noBroker'));
+      status.set({ fill: 'red', shape: 'ring', text: RED._('iotp-mqtt-in.errors.noBroker') });
+    } else {
+      try {
+        const filters = topicFilters(def.topics);
+        for (const filter of filters) parseFilter(filter);
+        lease = config.lease();
+        const session = lease.session;
+        for (const filter of filters) {
+          const subscription = session.subscribe(filter, { qos }, onMessage);
+          subscription.ready.catch((err: Error) => node.error(RED._('iotp-mqtt-in.errors.badTopic', { message: `${filter}: ${err.message}` })));
+          subscriptions.push(subscription);
+        }
+        ticker = setInterval(() => {
+          const counts = session.counts();
+          status.set(
+            counts.connected
+              ? { fill: 'green', shape: 'dot', text: RED._('iotp-mqtt-in.status.connected', { inflight: compactCount(outstanding.size) }) }
+              : { fill: 'red', shape: 'ring', text: RED._('iotp-mqtt-in.status.disconnected') },
+          );
+        }, 1000);
+        ticker.unref?.();
+        status.set({ fill: 'yellow', shape: 'ring', text: RED._('iotp-mqtt-in.status.connecting') });
+      } catch (err) {
+        node.error(RED._('iotp-mqtt-in.errors.badTopic', { message: (err as Error).message }));
+        status.set({ fill: 'red', shape: 'ring', text: (err as Error).message.slice(0, 40) });
+      }
+    }
+
+    node.on('close', (removed: boolean, done: () => void) => {
+      if (ticker) clearInterval(ticker);
+      status.stop();
+      const finish = async (): Promise<void> => {
+        // Removed: the broker can forget the subscription. Redeploy/restart: keep it, so the
+        // persistent session collects messages until the node is back.
+        await Promise.all(subscriptions.map((s) => s.close({ unsubscribe: removed }).catch(() => undefined)));
+        await lease?.release();
+      };
+      // Downstream nodes (writers) are flushing too: keep the connection until their completions
+      // have acknowledged our messages, within Node-RED's close timeout.
+      const budget = Math.max(1000, (Number((RED.settings as unknown as { nodeCloseTimeout?: number }).nodeCloseTimeout) || 15000) - 3000);
+      const waitForCompletions = outstanding.size === 0
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            drained = resolve;
+            setTimeout(resolve, budget).unref?.();
+          });
+      waitForCompletions.then(finish).then(
+        () => done(),
+        () => done(),
+      );
+    });
+  }
+
+  RED.nodes.registerType('iotp-mqtt-in', IngestNode as unknown as Parameters<NodeAPI['nodes']['registerType']>[1]);
+}
