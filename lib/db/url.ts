@@ -35,6 +35,14 @@ export interface ParseDatabaseUrlOptions {
   baseDir?: string;
 }
 
+function hasControlCharacter(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
+}
+
 const EXPECTED = 'expected mysql://user:password@host:3306/database or sqlite:/path/to/file.db';
 
 function fail(variable: string, reason: string): never {
@@ -48,7 +56,7 @@ export function parseDatabaseUrl(url: unknown, options: ParseDatabaseUrlOptions 
   const text = url.trim();
   if (text === '') fail(variable, 'it is empty');
   if (text.length > MAX_URL_LENGTH) fail(variable, `it is ${text.length} characters long`);
-  if (/[\u0000-\u001f\u007f]/.test(text)) fail(variable, 'it contains control characters');
+  if (hasControlCharacter(text)) fail(variable, 'it contains control characters');
   const schemeMatch = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(text);
   if (!schemeMatch) fail(variable, 'it has no scheme such as mysql:// or sqlite:');
   const scheme = schemeMatch[1].toLowerCase();
@@ -57,8 +65,8 @@ export function parseDatabaseUrl(url: unknown, options: ParseDatabaseUrlOptions 
   if (base === 'mysql' || base === 'mariadb') return parseMysql(rest, variable);
   if (base === 'sqlite' || base === 'sqlite3') return parseSqlite(rest, variable, options.baseDir);
   if (base === 'postgres' || base === 'postgresql') fail(variable, 'PostgreSQL is not supported; use a MySQL/MariaDB or SQLite database');
-  // Only the scheme is echoed, and only when it looks like one (never secrets: they live after it).
-  fail(variable, `unsupported scheme "${scheme.slice(0, 32)}"`);
+  // The scheme is not echoed: in a mangled URL the text before ':' may be anything, even a secret.
+  fail(variable, 'unsupported scheme (use mysql://, mariadb:// or sqlite:)');
 }
 
 function decode(component: string, variable: string, what: string): string {
@@ -93,7 +101,7 @@ function parseMysql(rest: string, variable: string): MysqlConfig {
   const database = decode(rawDatabase, variable, 'database name');
   if (database === '') fail(variable, 'it names no database (mysql://user@host:3306/DATABASE)');
   if (database.length > MAX_MYSQL_DATABASE_LENGTH) fail(variable, `the database name is longer than ${MAX_MYSQL_DATABASE_LENGTH} characters`);
-  if (/[/\\.\u0000]/.test(database) || database.endsWith(' ')) fail(variable, 'the database name contains "/", "\\", "." or a trailing space');
+  if (/[/\\.]/.test(database) || database.includes('\u0000') || database.endsWith(' ')) fail(variable, 'the database name contains "/", "\\", "." or a trailing space');
 
   const config: MysqlConfig = {
     dialect: 'mysql',
@@ -105,7 +113,7 @@ function parseMysql(rest: string, variable: string): MysqlConfig {
     poolSize: DEFAULT_POOL_SIZE,
     connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS,
   };
-  applyMysqlOptions(config, query, variable);
+  applyMysqlOptions(config, query, variable, password);
   return config;
 }
 
@@ -161,11 +169,13 @@ function queryPairs(query: string, variable: string): Array<[string, string]> {
     });
 }
 
-function describeOption(key: string): string {
+/** An option's name for an error message; never echoes one that contains the password (mangled URLs happen). */
+function describeOption(key: string, password = ''): string {
+  if (password !== '' && key.includes(password)) return '(name withheld: it contains the password)';
   return /^[A-Za-z0-9_.-]{1,40}$/.test(key) ? `"${key}"` : '(unprintable name)';
 }
 
-function applyMysqlOptions(config: MysqlConfig, query: string, variable: string): void {
+function applyMysqlOptions(config: MysqlConfig, query: string, variable: string, password: string): void {
   let ssl: boolean | undefined;
   let rejectUnauthorized: boolean | undefined;
   for (const [key, value] of queryPairs(query, variable)) {
@@ -191,7 +201,7 @@ function applyMysqlOptions(config: MysqlConfig, query: string, variable: string)
         // Accepted for SQLAlchemy-style URLs; the connection always uses utf8mb4.
         break;
       default:
-        fail(variable, `unknown option ${describeOption(key)} (known: ssl, sslRejectUnauthorized, poolSize, connectTimeout)`);
+        fail(variable, `unknown option ${describeOption(key, password)} (known: ssl, sslRejectUnauthorized, poolSize, connectTimeout)`);
     }
   }
   // Asking to skip certificate verification only makes sense with TLS, so it implies TLS.
@@ -257,7 +267,7 @@ function mysqlConfigFromEnv(env: Env, hostText: string): MysqlConfig {
   if (user === undefined) throw new DatabaseConfigError('MYSQL_USER', 'MYSQL_USER is not set (MYSQL_HOST is, so a MySQL/MariaDB user is needed)');
   const database = envValue(env, 'MYSQL_DATABASE')?.trim();
   if (database === undefined) throw new DatabaseConfigError('MYSQL_DATABASE', 'MYSQL_DATABASE is not set (MYSQL_HOST is, so a database name is needed)');
-  if (database.length > MAX_MYSQL_DATABASE_LENGTH || /[/\\.\u0000]/.test(database)) {
+  if (database.length > MAX_MYSQL_DATABASE_LENGTH || /[/\\.]/.test(database) || database.includes('\u0000')) {
     throw new DatabaseConfigError('MYSQL_DATABASE', `MYSQL_DATABASE must be at most ${MAX_MYSQL_DATABASE_LENGTH} characters without "/", "\\" or "."`);
   }
   return {

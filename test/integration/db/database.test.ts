@@ -1,0 +1,385 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import Sqlite from 'better-sqlite3';
+import { DatabaseError, insertRows, openDatabase, planInsert } from '../../../lib/db';
+import type { Database, SqlExecutor } from '../../../lib/db/types';
+import { MYSQL_HOST, MYSQL_PASSWORD, MYSQL_PORT, MYSQL_USER } from '../../support/services';
+import { ddl, describeEachDialect } from './harness';
+
+function isDbError(kind: DatabaseError['kind'], code?: RegExp) {
+  return (err: unknown): boolean => {
+    assert.ok(err instanceof DatabaseError, `expected a DatabaseError, got ${String(err)}`);
+    assert.equal(err.kind, kind, `kind of ${err.code}: ${err.message}`);
+    if (code) assert.match(err.code, code);
+    return true;
+  };
+}
+
+const READINGS = {
+  mysql:
+    'CREATE TABLE readings (sensor VARCHAR(64) NOT NULL, ts BIGINT NOT NULL, value DOUBLE NULL, note VARCHAR(20) NULL, PRIMARY KEY (sensor, ts)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4',
+  // SQLite ignores VARCHAR lengths, so the length limit is a CHECK constraint.
+  sqlite: 'CREATE TABLE readings (sensor TEXT NOT NULL, ts INTEGER NOT NULL, value REAL NULL, note TEXT NULL CHECK (length(note) <= 20), PRIMARY KEY (sensor, ts))',
+};
+
+describeEachDialect('db: queries and inserts', (ctx) => {
+  before(async () => {
+    const { db, dialect } = ctx();
+    await db.query(READINGS[dialect]);
+  });
+  beforeEach(() => ctx().db.query('DELETE FROM readings'));
+
+  it('runs positional and named parameters and reports affected rows and insert ids', async () => {
+    const { db, dialect } = ctx();
+    const inserted = await db.query('INSERT INTO readings (sensor, ts, value, note) VALUES (?, ?, ?, ?)', ['s1', 1, 1.5, "it's"]);
+    assert.equal(inserted.affectedRows, 1);
+    await db.query('INSERT INTO readings (sensor, ts, value, note) VALUES (:sensor, :ts, :value, :note)', { sensor: 's1', ts: 2, value: null, note: undefined });
+    const { rows } = await db.query('SELECT sensor, ts, value, note FROM readings WHERE sensor = :s AND ts >= :from ORDER BY ts', { s: 's1', from: 0 });
+    assert.deepEqual(rows, [
+      { sensor: 's1', ts: 1, value: 1.5, note: "it's" },
+      { sensor: 's1', ts: 2, value: null, note: null },
+    ]);
+    const updated = await db.query('UPDATE readings SET value = ? WHERE sensor = ?', [7, 's1']);
+    assert.equal(updated.affectedRows, 2);
+    assert.deepEqual((await db.query("SELECT COUNT(*) AS n FROM readings WHERE note = '?' OR note = ?", ['x'])).rows, [{ n: 0 }]);
+
+    await db.query(ddl(dialect, 'CREATE TABLE autoinc (id INT AUTO_INCREMENT PRIMARY KEY, v INT)', 'CREATE TABLE autoinc (id INTEGER PRIMARY KEY AUTOINCREMENT, v INT)'));
+    const first = await db.query('INSERT INTO autoinc (v) VALUES (?)', [1]);
+    const second = await db.query('INSERT INTO autoinc (v) VALUES (?)', [2]);
+    assert.equal(first.insertId, 1);
+    assert.equal(second.insertId, 2);
+    assert.equal((await db.query('UPDATE autoinc SET v = 3')).insertId, undefined);
+  });
+
+  it('refuses a missing named parameter before reaching the server', async () => {
+    await assert.rejects(ctx().db.query('SELECT * FROM readings WHERE sensor = :sensor', {}), isDbError('fatal', /^DB_PARAM_MISSING$/));
+  });
+
+  it('multi-row inserts with conflict policy error / ignore / upsert', async () => {
+    const { db } = ctx();
+    const columns = ['sensor', 'ts', 'value'];
+    const rows = Array.from({ length: 25 }, (_, i) => ['s', i, i]);
+    const plain = planInsert(db.dialect, { table: 'readings', columns, maxRowsPerStatement: 10 });
+    assert.deepEqual(await insertRows(db, plain, rows), { statements: 3, rows: 25, affectedRows: 25 });
+
+    // error: a duplicate fails the statement as a data error, and nothing of it is stored
+    await assert.rejects(insertRows(db, plain, [['s', 100, 0], ['s', 0, 0]]), isDbError('data', /DUP_ENTRY|CONSTRAINT/));
+    assert.equal((await db.query('SELECT COUNT(*) AS n FROM readings')).rows[0].n, 25);
+
+    // ignore: duplicates skipped, existing values untouched, new rows stored
+    const ignore = planInsert(db.dialect, { table: 'readings', columns, conflict: 'ignore', keyColumns: ['sensor', 'ts'] });
+    await insertRows(db, ignore, [['s', 0, 999], ['s', 100, 100], ['s', 1, 999]]);
+    const afterIgnore = await db.query('SELECT ts, value FROM readings WHERE ts IN (0, 1, 100) ORDER BY ts');
+    assert.deepEqual(afterIgnore.rows, [{ ts: 0, value: 0 }, { ts: 1, value: 1 }, { ts: 100, value: 100 }]);
+
+    // upsert: duplicates overwrite the update columns, including duplicates within one statement
+    const upsert = planInsert(db.dialect, { table: 'readings', columns, conflict: 'upsert', keyColumns: ['sensor', 'ts'] });
+    await insertRows(db, upsert, [['s', 0, -1], ['s', 200, 200], ['s', 200, 201]]);
+    const afterUpsert = await db.query('SELECT ts, value FROM readings WHERE ts IN (0, 200) ORDER BY ts');
+    assert.deepEqual(afterUpsert.rows, [{ ts: 0, value: -1 }, { ts: 200, value: 201 }]);
+    assert.equal((await db.query('SELECT COUNT(*) AS n FROM readings')).rows[0].n, 27);
+  });
+
+  it('classifies a too-long value and a NULL into NOT NULL as data errors, also under the ignore policy', async () => {
+    const { db, dialect } = ctx();
+    if (dialect === 'mysql') {
+      const mode = String((await db.query('SELECT @@SESSION.sql_mode AS m')).rows[0].m);
+      assert.match(mode, /STRICT_TRANS_TABLES|STRICT_ALL_TABLES/, 'MariaDB 10.11 defaults to strict mode');
+    }
+    await assert.rejects(db.query('INSERT INTO readings (sensor, ts, note) VALUES (?, ?, ?)', ['s', 1, 'x'.repeat(50)]), isDbError('data'));
+    await assert.rejects(db.query('INSERT INTO readings (sensor, ts) VALUES (?, ?)', [null, 1]), isDbError('data'));
+    const ignore = planInsert(db.dialect, { table: 'readings', columns: ['sensor', 'ts', 'note'], conflict: 'ignore' });
+    await assert.rejects(insertRows(db, ignore, [['s', 5, 'y'.repeat(50)]]), isDbError('data'), 'ignore must not swallow data errors');
+    await assert.rejects(db.query('INSERT INTO readings (sensor, ts, value) VALUES (?, ?, ?)', ['s', 1, NaN]), isDbError('data', /^DB_VALUE_INVALID$/));
+    assert.equal((await db.query('SELECT COUNT(*) AS n FROM readings')).rows[0].n, 0);
+  });
+
+  it('classifies syntax errors and missing tables as fatal', async () => {
+    await assert.rejects(ctx().db.query('SELEKT 1'), isDbError('fatal'));
+    await assert.rejects(ctx().db.query('SELECT * FROM no_such_table'), isDbError('fatal'));
+  });
+
+  it('round-trips utf8mb4 emoji and a 200 KB text', async () => {
+    const { db, dialect } = ctx();
+    await db.query(
+      ddl(
+        dialect,
+        'CREATE TABLE texts (id INT PRIMARY KEY, body MEDIUMTEXT NOT NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci',
+        'CREATE TABLE texts (id INTEGER PRIMARY KEY, body TEXT NOT NULL)',
+      ),
+    );
+    const emoji = 'Wohnzimmer 🛋️ 21.5 °C 🌡️ 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 \'"\\ \u0000 end';
+    const big = `${'🌞 sunny; '.repeat(20_480)}end`;
+    assert.ok(Buffer.byteLength(big) > 200_000);
+    await db.query('INSERT INTO texts (id, body) VALUES (?, ?), (?, ?)', [1, emoji, 2, big]);
+    const { rows } = await db.query('SELECT id, body FROM texts ORDER BY id');
+    assert.equal(rows[0].body, emoji);
+    assert.equal(rows[1].body, big);
+  });
+
+  it('stores Dates, booleans, bigints and Buffers', async () => {
+    const { db, dialect } = ctx();
+    await db.query(
+      ddl(dialect, 'CREATE TABLE typed (d DATETIME(3), b TINYINT(1), n BIGINT, bin VARBINARY(16))', 'CREATE TABLE typed (d TEXT, b INTEGER, n INTEGER, bin BLOB)'),
+    );
+    const date = new Date(Date.UTC(2024, 5, 1, 12, 30, 45, 123));
+    // Integers beyond 2^53 are not portable on read (SQLite returns a rounded number), so stay within.
+    await db.query('INSERT INTO typed (d, b, n, bin) VALUES (?, ?, ?, ?)', [date, true, 9007199254740991n, Buffer.from([1, 2, 3])]);
+    const [row] = (await db.query('SELECT d, b, n, bin FROM typed')).rows;
+    if (dialect === 'mysql') assert.deepEqual(row.d, date);
+    else assert.equal(row.d, date.toISOString());
+    assert.equal(row.b, 1);
+    assert.equal(String(row.n), '9007199254740991');
+    assert.deepEqual(row.bin, Buffer.from([1, 2, 3]));
+  });
+});
+
+describeEachDialect('db: transactions and locks', (ctx) => {
+  before(() => ctx().db.query('CREATE TABLE items (id INT PRIMARY KEY, label VARCHAR(20) NOT NULL)'));
+  beforeEach(() => ctx().db.query('DELETE FROM items'));
+
+  it('commits when the work resolves and rolls back when it throws, re-throwing the same error', async () => {
+    const { db } = ctx();
+    const value = await db.transaction(async (tx) => {
+      await tx.query('INSERT INTO items VALUES (?, ?)', [1, 'kept']);
+      return 'done';
+    });
+    assert.equal(value, 'done');
+    const failure = new Error('application failure');
+    await assert.rejects(
+      db.transaction(async (tx) => {
+        await tx.query('INSERT INTO items VALUES (?, ?)', [2, 'rolled back']);
+        await tx.query('UPDATE items SET label = ? WHERE id = ?', ['changed', 1]);
+        throw failure;
+      }),
+      (err: unknown) => err === failure,
+    );
+    assert.deepEqual((await db.query('SELECT id, label FROM items ORDER BY id')).rows, [{ id: 1, label: 'kept' }]);
+    // A database error inside rolls back too, and arrives classified.
+    await assert.rejects(
+      db.transaction(async (tx) => {
+        await tx.query('INSERT INTO items VALUES (?, ?)', [3, 'x']);
+        await tx.query('INSERT INTO items VALUES (?, ?)', [3, 'duplicate']);
+      }),
+      isDbError('data'),
+    );
+    assert.equal((await db.query('SELECT COUNT(*) AS n FROM items')).rows[0].n, 1);
+  });
+
+  it('refuses statements on a transaction executor after it finished', async () => {
+    let leaked: SqlExecutor | undefined;
+    await ctx().db.transaction(async (tx) => {
+      leaked = tx;
+    });
+    await assert.rejects(leaked!.query('SELECT 1'), isDbError('fatal', /^DB_SCOPE_FINISHED$/));
+  });
+
+  it('keeps a plain query made during a transaction out of it', async () => {
+    const { db } = ctx();
+    let insideTx!: () => void;
+    const txStarted = new Promise<void>((resolve) => (insideTx = resolve));
+    let outsideIssued!: () => void;
+    const issued = new Promise<void>((resolve) => (outsideIssued = resolve));
+    // Another flow's statement, issued from its own async context while the transaction is open.
+    const outside = (async () => {
+      await txStarted;
+      const pending = db.query('INSERT INTO items VALUES (?, ?)', [11, 'outside']);
+      outsideIssued();
+      return pending;
+    })();
+    await assert.rejects(
+      db.transaction(async (tx) => {
+        await tx.query('INSERT INTO items VALUES (?, ?)', [10, 'in tx']);
+        insideTx();
+        await issued;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        throw new Error('roll back');
+      }),
+      /roll back/,
+    );
+    await outside;
+    assert.deepEqual((await db.query('SELECT id FROM items ORDER BY id')).rows, [{ id: 11 }]);
+  });
+
+  it('withLock excludes a second holder (another Database on the same storage) until released', async () => {
+    const { db, open } = ctx();
+    const other = open();
+    const events: string[] = [];
+    let entered!: () => void;
+    const holding = new Promise<void>((resolve) => (entered = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const first = db.withLock('shared-lock', 5000, async (executor) => {
+      events.push('first in');
+      await executor.query('INSERT INTO items VALUES (?, ?)', [20, 'locked']);
+      entered();
+      await released;
+      events.push('first out');
+    });
+    await holding;
+    await assert.rejects(other.withLock('shared-lock', 300, async () => events.push('second in (wrong)')), isDbError('transient', /^DB_LOCK_TIMEOUT$/));
+    release();
+    await first;
+    await other.withLock('shared-lock', 5000, async (executor) => {
+      events.push('second in');
+      assert.equal((await executor.query('SELECT COUNT(*) AS n FROM items WHERE id = 20')).rows[0].n, 1);
+    });
+    assert.deepEqual(events, ['first in', 'first out', 'second in']);
+  });
+
+  it('concurrent withLock calls never overlap', async () => {
+    const { db, open } = ctx();
+    const dbs = [db, open(), db, open()];
+    let inside = 0;
+    let maxInside = 0;
+    await Promise.all(
+      dbs.map((d, i) =>
+        d.withLock('overlap', 10_000, async (executor) => {
+          inside++;
+          maxInside = Math.max(maxInside, inside);
+          await executor.query('INSERT INTO items VALUES (?, ?)', [100 + i, 'x']);
+          await new Promise((resolve) => setTimeout(resolve, 10));
+          inside--;
+        }),
+      ),
+    );
+    assert.equal(maxInside, 1);
+    assert.equal((await db.query('SELECT COUNT(*) AS n FROM items')).rows[0].n, 4);
+  });
+
+  it('pings, and refuses work after close() with a connection error', async () => {
+    const { open } = ctx();
+    const db = open();
+    await db.ping();
+    await db.close();
+    await db.close();
+    await assert.rejects(db.query('SELECT 1'), isDbError('connection', /^DB_CLOSED$/));
+  });
+});
+
+describe('db: SQLite specifics', () => {
+  let dir: string;
+  let db: Database;
+  before(async () => {
+    const { makeTempDir } = await import('../../support/tmp');
+    dir = makeTempDir('iotp-sqlite-');
+    db = openDatabase({ dialect: 'sqlite', file: `${dir}/a/b/specific.db`, busyTimeoutMs: 1000 });
+    await db.query('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)');
+  });
+  after(async () => {
+    await db.close();
+    const { removeTempDir } = await import('../../support/tmp');
+    removeTempDir(dir);
+  });
+
+  it('uses WAL, synchronous=NORMAL, foreign keys', async () => {
+    assert.deepEqual((await db.query('PRAGMA journal_mode')).rows, [{ journal_mode: 'wal' }]);
+    assert.deepEqual((await db.query('PRAGMA synchronous')).rows, [{ synchronous: 1 }]);
+    assert.deepEqual((await db.query('PRAGMA foreign_keys')).rows, [{ foreign_keys: 1 }]);
+  });
+
+  it('refuses db.query() from inside its own transaction instead of waiting forever', async () => {
+    await assert.rejects(
+      db.transaction(async () => {
+        await db.query('SELECT 1');
+      }),
+      isDbError('fatal', /^DB_NESTED_USE$/),
+    );
+    await assert.rejects(db.transaction(() => db.transaction(async () => 1)), isDbError('fatal', /^DB_NESTED_USE$/));
+  });
+
+  it("withLock waits for another process's write lock, then times out as transient", async () => {
+    const foreign = new Sqlite(`${dir}/a/b/specific.db`);
+    try {
+      foreign.exec('BEGIN IMMEDIATE');
+      await assert.rejects(db.withLock('x', 300, async () => 1), isDbError('transient', /^DB_LOCK_TIMEOUT$/));
+      foreign.exec('COMMIT');
+      assert.equal(await db.withLock('x', 300, async () => 'got it'), 'got it');
+    } finally {
+      foreign.close();
+    }
+  });
+
+  it('a plain write blocked by another process fails as transient SQLITE_BUSY', async () => {
+    const foreign = new Sqlite(`${dir}/a/b/specific.db`);
+    try {
+      foreign.exec('BEGIN IMMEDIATE');
+      await assert.rejects(db.query('INSERT INTO t (v) VALUES (?)', ['x']), isDbError('transient', /^SQLITE_BUSY/));
+    } finally {
+      foreign.exec('ROLLBACK');
+      foreign.close();
+    }
+  });
+
+  it('a file whose directory cannot be created fails with a DatabaseError, not a crash', () => {
+    writeFileSync(`${dir}/plain-file`, 'x');
+    assert.throws(() => openDatabase({ dialect: 'sqlite', file: `${dir}/plain-file/x.db`, busyTimeoutMs: 1 }), (err: unknown) => err instanceof DatabaseError && /ENOTDIR|EEXIST/.test(err.code));
+  });
+
+  it('a directory in place of the file is a connection error (SQLITE_CANTOPEN)', () => {
+    mkdirSync(`${dir}/is-a-dir.db`);
+    assert.throws(() => openDatabase({ dialect: 'sqlite', file: `${dir}/is-a-dir.db`, busyTimeoutMs: 1 }), isDbError('connection', /^SQLITE_CANTOPEN/));
+  });
+});
+
+describe('db: MariaDB connection failures', () => {
+  before(async function () {
+    const { requireService } = await import('../../support/services');
+    await requireService(this, 'mysql');
+  });
+
+  it('a refused connection is classified `connection`, carries no password and does not crash', async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const db = openDatabase({ dialect: 'mysql', host: '127.0.0.1', port, user: 'u', password: 'NeverShowThis', database: 'x', poolSize: 2, connectTimeoutMs: 2000 });
+    try {
+      for (let i = 0; i < 3; i++) {
+        await assert.rejects(db.query('SELECT 1'), (err: unknown) => {
+          isDbError('connection', /^ECONNREFUSED$/)(err);
+          assert.ok(!(err as Error).message.includes('NeverShowThis'));
+          return true;
+        });
+      }
+      await assert.rejects(db.transaction(async () => 1), isDbError('connection'));
+      await assert.rejects(db.withLock('l', 100, async () => 1), isDbError('connection'));
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('wrong credentials are fatal and do not echo the password', async () => {
+    const db = openDatabase({ dialect: 'mysql', host: MYSQL_HOST, port: MYSQL_PORT, user: 'iotp_no_such_user', password: 'WrongPassw0rd', database: 'x', poolSize: 1, connectTimeoutMs: 2000 });
+    try {
+      await assert.rejects(db.query('SELECT 1'), (err: unknown) => {
+        isDbError('fatal', /ACCESS_DENIED/)(err);
+        assert.ok(!(err as Error).message.includes('WrongPassw0rd'));
+        return true;
+      });
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('survives the server killing an idle pooled connection: the next query uses a new one', async () => {
+    const backgroundErrors: DatabaseError[] = [];
+    const db = openDatabase(
+      { dialect: 'mysql', host: MYSQL_HOST, port: MYSQL_PORT, user: MYSQL_USER, password: MYSQL_PASSWORD, database: 'mysql', poolSize: 1, connectTimeoutMs: 2000 },
+      { onBackgroundError: (err) => backgroundErrors.push(err) },
+    );
+    const admin = openDatabase({ dialect: 'mysql', host: MYSQL_HOST, port: MYSQL_PORT, user: MYSQL_USER, password: MYSQL_PASSWORD, database: 'mysql', poolSize: 1, connectTimeoutMs: 2000 });
+    try {
+      const before = Number((await db.query('SELECT CONNECTION_ID() AS id')).rows[0].id);
+      await admin.query(`KILL ${before}`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const afterId = Number((await db.query('SELECT CONNECTION_ID() AS id')).rows[0].id);
+      assert.notEqual(afterId, before);
+      assert.ok(backgroundErrors.every((err) => err.kind === 'connection'), backgroundErrors.map((e) => e.code).join());
+    } finally {
+      await admin.close();
+      await db.close();
+    }
+  });
+});

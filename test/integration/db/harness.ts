@@ -1,0 +1,64 @@
+/**
+ * Runs a suite once per dialect: MariaDB (a throwaway database per suite) and SQLite (a file in
+ * a temp dir). `ctx()` gives the current dialect's config and an `open()` that tracks databases so
+ * `after` closes every one of them.
+ */
+import { join } from 'node:path';
+import { openDatabase } from '../../../lib/db';
+import type { Database, DatabaseConfig, Dialect } from '../../../lib/db/types';
+import { createTestMysqlDatabase, requireService, type TestMysqlDatabase } from '../../support/services';
+import { makeTempDir, removeTempDir } from '../../support/tmp';
+
+export interface DialectContext {
+  dialect: Dialect;
+  config: DatabaseConfig;
+  /** Opens another Database on the same storage (closed after the suite). */
+  open(overrides?: Partial<DatabaseConfig>): Database;
+  /** A database opened for the suite. */
+  db: Database;
+}
+
+export function describeEachDialect(title: string, body: (ctx: () => DialectContext) => void): void {
+  for (const dialect of ['mysql', 'sqlite'] as const) {
+    describe(`${title} [${dialect === 'mysql' ? 'MariaDB' : 'SQLite'}]`, function () {
+      let current: DialectContext | undefined;
+      let mysqlDb: TestMysqlDatabase | undefined;
+      let tempDir: string | undefined;
+      const opened: Database[] = [];
+
+      before(async function () {
+        let config: DatabaseConfig;
+        if (dialect === 'mysql') {
+          await requireService(this, 'mysql');
+          mysqlDb = await createTestMysqlDatabase('iotp_db');
+          config = mysqlDb.config;
+        } else {
+          tempDir = makeTempDir('iotp-db-');
+          config = { dialect: 'sqlite', file: join(tempDir, 'nested', 'test.db'), busyTimeoutMs: 2000 };
+        }
+        const open = (overrides: Partial<DatabaseConfig> = {}): Database => {
+          const db = openDatabase({ ...config, ...overrides } as DatabaseConfig);
+          opened.push(db);
+          return db;
+        };
+        current = { dialect, config, open, db: open() };
+      });
+
+      after(async () => {
+        await Promise.all(opened.map((db) => db.close()));
+        await mysqlDb?.drop();
+        if (tempDir) removeTempDir(tempDir);
+      });
+
+      body(() => {
+        if (!current) throw new Error('suite not set up');
+        return current;
+      });
+    });
+  }
+}
+
+/** Column types per dialect, so one test body creates equivalent tables. */
+export function ddl(dialect: Dialect, mysql: string, sqlite: string): string {
+  return dialect === 'mysql' ? mysql : sqlite;
+}

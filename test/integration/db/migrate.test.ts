@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { migrationChecksum, MigrationError, runMigrations } from '../../../lib/db';
+import type { Migration, MigrationSet } from '../../../lib/db/types';
+import { describeEachDialect } from './harness';
+
+// Deliberately not idempotent (no IF NOT EXISTS): running a migration twice would fail loudly.
+const createTopics: Migration = {
+  version: 1,
+  name: 'create-topics',
+  mysql: ['CREATE TABLE topics (id INT AUTO_INCREMENT PRIMARY KEY, label VARCHAR(255) NOT NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4'],
+  sqlite: ['CREATE TABLE topics (id INTEGER PRIMARY KEY AUTOINCREMENT, label TEXT NOT NULL)'],
+};
+const createLog: Migration = {
+  version: 2,
+  name: 'create-log-with-trigger',
+  mysql: [
+    'CREATE TABLE topic_log (id INT AUTO_INCREMENT PRIMARY KEY, topic_id INT NOT NULL, label VARCHAR(255) NOT NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4',
+    'CREATE TRIGGER topics_after_insert AFTER INSERT ON topics FOR EACH ROW BEGIN INSERT INTO topic_log (topic_id, label) VALUES (NEW.id, NEW.label); END',
+  ],
+  sqlite: [
+    'CREATE TABLE topic_log (id INTEGER PRIMARY KEY AUTOINCREMENT, topic_id INTEGER NOT NULL, label TEXT NOT NULL)',
+    'CREATE TRIGGER topics_after_insert AFTER INSERT ON topics FOR EACH ROW BEGIN INSERT INTO topic_log (topic_id, label) VALUES (NEW.id, NEW.label); END',
+  ],
+};
+const addColumn: Migration = {
+  version: 3,
+  name: 'add-retain',
+  mysql: ['ALTER TABLE topics ADD COLUMN retained TINYINT(1) NOT NULL DEFAULT 0'],
+  sqlite: ['ALTER TABLE topics ADD COLUMN retained INTEGER NOT NULL DEFAULT 0'],
+};
+
+function set(name: string, migrations: Migration[]): MigrationSet {
+  return { name, description: `test set ${name}`, migrations };
+}
+
+describeEachDialect('db: migrations', (ctx) => {
+  async function dropAll(): Promise<void> {
+    const { db } = ctx();
+    for (const table of ['topic_log', 'topics', 'migrations', 'other_log']) await db.query(`DROP TABLE IF EXISTS ${table}`);
+  }
+  beforeEach(dropAll);
+
+  it('applies pending migrations once, in order, recording names and checksums', async () => {
+    const { db, dialect } = ctx();
+    const sets = [set('core', [createTopics, createLog, addColumn])];
+    const warnings: string[] = [];
+    const first = await runMigrations(db, sets, { log: { warn: (m) => warnings.push(m) } });
+    assert.deepEqual(first, { applied: ['core/1-create-topics', 'core/2-create-log-with-trigger', 'core/3-add-retain'], changed: [], skipped: 0 });
+    const second = await runMigrations(db, sets);
+    assert.deepEqual(second, { applied: [], changed: [], skipped: 3 });
+    assert.deepEqual(warnings, []);
+
+    const { rows } = await db.query('SELECT name, set_name, version, checksum FROM migrations ORDER BY id');
+    assert.deepEqual(
+      rows.map((r) => ({ ...r, version: Number(r.version) })),
+      [createTopics, createLog, addColumn].map((m) => ({ name: `core/${m.version}-${m.name}`, set_name: 'core', version: m.version, checksum: migrationChecksum(m, dialect) })),
+    );
+    // The trigger from migration 2 works (sent as one statement, no DELIMITER).
+    await db.query('INSERT INTO topics (label) VALUES (?)', ['home/light/kitchen']);
+    assert.deepEqual((await db.query('SELECT label FROM topic_log')).rows, [{ label: 'home/light/kitchen' }]);
+  });
+
+  it('adds later migrations of a set and other sets without touching applied ones', async () => {
+    const { db } = ctx();
+    await runMigrations(db, [set('core', [createTopics])]);
+    const other = set('other', [{ version: 1, name: 'create-other', mysql: ['CREATE TABLE other_log (id INT)'], sqlite: ['CREATE TABLE other_log (id INT)'] }]);
+    const report = await runMigrations(db, [set('core', [createTopics, createLog]), other]);
+    assert.deepEqual(report, { applied: ['core/2-create-log-with-trigger', 'other/1-create-other'], changed: [], skipped: 1 });
+  });
+
+  it('two Database instances migrating concurrently apply each migration exactly once', async () => {
+    const { open } = ctx();
+    const sets = [set('core', [createTopics, createLog, addColumn])];
+    const a = open();
+    const b = open();
+    const reports = await Promise.all([runMigrations(a, sets), runMigrations(b, sets), runMigrations(a, sets)]);
+    const applied = reports.flatMap((r) => r.applied).sort();
+    assert.deepEqual(applied, ['core/1-create-topics', 'core/2-create-log-with-trigger', 'core/3-add-retain']);
+    assert.equal(reports.reduce((n, r) => n + r.skipped, 0), 6);
+    assert.equal((await a.query('SELECT COUNT(*) AS n FROM migrations')).rows[0].n, 3);
+  });
+
+  it('reports a changed migration (and warns) instead of re-running it', async () => {
+    const { db } = ctx();
+    await runMigrations(db, [set('core', [createTopics])]);
+    const edited: Migration = { ...createTopics, mysql: [`${createTopics.mysql[0]} COMMENT 'edited'`], sqlite: [`${createTopics.sqlite[0]} /* edited */`] };
+    const warnings: string[] = [];
+    const report = await runMigrations(db, [set('core', [edited])], { log: { warn: (m) => warnings.push(m) } });
+    assert.deepEqual(report, { applied: [], changed: ['core/1-create-topics'], skipped: 0 });
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0], /core\/1-create-topics was changed after it was applied; it is not re-run/);
+  });
+
+  it("upgrades the original pipeline's unused migrations(id, name, inserted, last_updated) table", async () => {
+    const { db, dialect } = ctx();
+    await db.query(
+      dialect === 'mysql'
+        ? 'CREATE TABLE migrations (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(255), inserted TIMESTAMP DEFAULT CURRENT_TIMESTAMP, last_updated TIMESTAMP DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP) CHARSET=utf8'
+        : 'CREATE TABLE migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT, inserted TIMESTAMP DEFAULT CURRENT_TIMESTAMP, last_updated TIMESTAMP DEFAULT CURRENT_TIMESTAMP)',
+    );
+    await db.query('INSERT INTO migrations (name) VALUES (?)', ['20230101_legacy']);
+    const report = await runMigrations(db, [set('core', [createTopics])]);
+    assert.deepEqual(report.applied, ['core/1-create-topics']);
+    const { rows } = await db.query('SELECT name, set_name, checksum FROM migrations ORDER BY id');
+    assert.equal(rows.length, 2);
+    assert.deepEqual(rows[0], { name: '20230101_legacy', set_name: null, checksum: null });
+    assert.equal(rows[1].set_name, 'core');
+    assert.equal(rows[1].checksum, migrationChecksum(createTopics, dialect));
+  });
+
+  it('a failing migration is not recorded, earlier ones stay applied, and the error names it', async () => {
+    const { db, dialect } = ctx();
+    const broken: Migration = {
+      version: 2,
+      name: 'broken',
+      mysql: ['CREATE TABLE topic_log (id INT)', 'ALTER TABLE no_such_table ADD COLUMN x INT'],
+      sqlite: ['CREATE TABLE topic_log (id INT)', 'ALTER TABLE no_such_table ADD COLUMN x INT'],
+    };
+    await assert.rejects(runMigrations(db, [set('core', [createTopics, broken, addColumn])]), (err: unknown) => {
+      assert.ok(err instanceof MigrationError);
+      assert.equal(err.code, 'DB_MIGRATION_FAILED');
+      assert.equal(err.migration, 'core/2-broken');
+      assert.match(err.message, /core\/2-broken failed at statement 2 of 2/);
+      return true;
+    });
+    assert.deepEqual((await db.query('SELECT name FROM migrations')).rows, [{ name: 'core/1-create-topics' }]);
+    if (dialect === 'sqlite') {
+      // The savepoint undid the migration's first statement too.
+      assert.deepEqual((await db.query("SELECT name FROM sqlite_master WHERE name = 'topic_log'")).rows, []);
+    }
+  });
+
+  it('refuses a migrations table that belongs to another application', async () => {
+    const { db } = ctx();
+    await db.query('CREATE TABLE migrations (id INT, migration VARCHAR(255), batch INT)');
+    await assert.rejects(runMigrations(db, [set('core', [createTopics])]), (err: unknown) => err instanceof MigrationError && err.code === 'DB_MIGRATION_TABLE_FOREIGN');
+  });
+});
