@@ -131,6 +131,7 @@ class Switchable implements Database {
     if (this.down) throw new DatabaseError('connect ECONNREFUSED (simulated outage)', { kind: 'connection', code: 'ECONNREFUSED' });
   }
   async query(sql: string, params?: never) { this.check(); return this.inner.query(sql, params); }
+  async select(sql: string, params: never, maxRows: number) { this.check(); return this.inner.select(sql, params, maxRows); }
   async transaction<T>(work: (tx: SqlExecutor) => Promise<T>) { this.check(); return this.inner.transaction(work); }
   async withLock<T>(name: string, timeoutMs: number, work: (executor: SqlExecutor) => Promise<T>) { this.check(); return this.inner.withLock(name, timeoutMs, work); }
   async ping() { this.check(); return this.inner.ping(); }
@@ -170,6 +171,7 @@ const noop: Database = {
   dialect: 'mysql',
   description: 'no-op',
   query: async () => ({ rows: [], affectedRows: 0 }),
+  select: async () => ({ rows: [], truncated: false }),
   transaction: async (work) => work(noop),
   withLock: async (_name, _timeout, work) => work(noop),
   ping: async () => undefined,

@@ -4,9 +4,12 @@
  */
 import type { Migration, MigrationSet } from '../db/types';
 import { connectorMigrations } from '../connector/bookmark';
+import { isemsMigrations } from '../isems/schema';
 import { rollingAveragesMigrations } from '../rolling/schema';
+import { sensorsMigrations } from '../sensors/schema';
+import { statestreamMigrations } from '../statestream/schema';
 
-const shipped: readonly MigrationSet[] = [rollingAveragesMigrations, connectorMigrations];
+const shipped: readonly MigrationSet[] = [statestreamMigrations, rollingAveragesMigrations, isemsMigrations, sensorsMigrations, connectorMigrations];
 
 export function shippedMigrationSets(): readonly MigrationSet[] {
   return shipped;

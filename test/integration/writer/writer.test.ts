@@ -118,6 +118,7 @@ function suite(dialect: 'mysql' | 'sqlite'): void {
       const unreachable: Database = {
         dialect, description: 'unreachable',
         query: () => Promise.reject(new DatabaseError('connect ECONNREFUSED', { kind: 'connection', code: 'ECONNREFUSED' })),
+        select: () => Promise.reject(new DatabaseError('connect ECONNREFUSED', { kind: 'connection', code: 'ECONNREFUSED' })),
         transaction: () => Promise.reject(new DatabaseError('connect ECONNREFUSED', { kind: 'connection', code: 'ECONNREFUSED' })),
         withLock: () => Promise.reject(new DatabaseError('connect ECONNREFUSED', { kind: 'connection', code: 'ECONNREFUSED' })),
         ping: () => Promise.reject(new DatabaseError('connect ECONNREFUSED', { kind: 'connection', code: 'ECONNREFUSED' })),

@@ -20,6 +20,10 @@ function fakeMysql(failOn?: RegExp, error?: Error): Database & { statements: str
     description: 'fake',
     statements,
     query: executor.query,
+    select: async (sql, params, maxRows) => {
+      const result = await executor.query(sql, params);
+      return { rows: result.rows.slice(0, maxRows), truncated: result.rows.length > maxRows };
+    },
     transaction: (work) => work(executor),
     withLock: (_name, _timeout, work) => work(executor),
     ping: async () => undefined,
