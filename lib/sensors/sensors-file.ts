@@ -9,7 +9,9 @@
  * An optional `interval_ms` per sensor (not in the original) overrides the expected reporting
  * interval used for staleness.
  */
+import { readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { SENSORS } from '../simulator/presets';
 import { MAX_DESCRIPTION_LENGTH, MAX_TYPE_LENGTH, MAX_UNIT_LENGTH, parseSensorId } from './reading';
 
 export interface SensorDefinition {
@@ -151,4 +153,27 @@ export function sensorsDefinitionToJSON(sensors: SensorsDefinition): Record<stri
     out[String(s.id)] = entry;
   }
   return out;
+}
+
+/** Synchronous `readSensorsFile`, for configuration read once at deploy (files are at most 4 MiB). */
+export function readSensorsFileSync(path: string): SensorsDefinition {
+  let textContent: string;
+  try {
+    if (statSync(path).size > MAX_SENSORS_FILE_BYTES) throw new SensorsFileError('TOO_LARGE', '', `${path} is larger than ${MAX_SENSORS_FILE_BYTES} bytes`);
+    textContent = readFileSync(path, 'utf8');
+  } catch (err) {
+    if (err instanceof SensorsFileError) throw err;
+    throw new SensorsFileError('READ_FAILED', '', `cannot read ${path}: ${(err as Error).message}`);
+  }
+  try {
+    return parseSensorsDefinition(textContent);
+  } catch (err) {
+    if (err instanceof SensorsFileError) throw new SensorsFileError(err.code, err.path, `${err.reason} (in ${path})`);
+    throw err;
+  }
+}
+
+/** The five sensors of the original pipeline (reference sensors.json; the simulator's preset), the default everywhere. */
+export function defaultSensors(): SensorsDefinition {
+  return parseSensorsDefinition(SENSORS);
 }

@@ -1,0 +1,122 @@
+/**
+ * iotp-catalog: the data catalog (`GET /catalog`). Describes, from the live database, every table
+ * of the chosen migration sets plus the datasets declared in the dialog: columns and types, row
+ * count, first/last time, description and lineage (source topic, flow, derived from, feeds).
+ * Requests arriving while a catalog is being built share that build (COUNT(*) on large tables is
+ * the expensive part), so a burst of requests costs one set of queries.
+ */
+import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
+import { isDatabaseError } from '../../lib/db/errors';
+import type { MigrationSet } from '../../lib/db/types';
+import { findMigrationSet } from '../../lib/migrations';
+import { buildCatalog, catalogDeclarations, sensorDatasets, type Catalog, type DatasetDeclaration } from '../../lib/sensors/catalog';
+import { parseDatasetDeclarations } from '../../lib/sensors/declarations';
+import { answer, errorAnswer, type RequestLike } from '../../lib/sensors/http';
+import type { DatabaseConfigNode } from '../iotp-database/iotp-database';
+import { ThrottledStatus } from '../shared/status';
+
+interface CatalogNodeDef extends NodeDef {
+  database: string;
+  migrationSets: string;
+  datasets: string;
+  topic: string;
+  countMode: 'exact' | 'estimate';
+}
+
+type Msg = NodeMessageInFlow & { req?: RequestLike; statusCode?: number; headers?: Record<string, string> };
+
+const list = (text: string | undefined): string[] =>
+  String(text ?? '')
+    .split(/[\n,]/)
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+/** Migration sets by name, and the declarations: the sets' tables, the sensors defaults when that set is chosen, then the dialog's. */
+export function catalogPlan(def: Pick<CatalogNodeDef, 'migrationSets' | 'datasets' | 'topic'>): { sets: MigrationSet[]; declarations: DatasetDeclaration[] } {
+  const sets = list(def.migrationSets).map((name) => {
+    const set = findMigrationSet(name);
+    if (!set) throw new Error(`unknown migration set ${JSON.stringify(name)}`);
+    return set;
+  });
+  const defaults = sets.some((s) => s.name === 'sensors') ? sensorDatasets(def.topic || 'sensors') : [];
+  const declared = parseDatasetDeclarations(def.datasets);
+  const byName = new Map<string, DatasetDeclaration>();
+  for (const d of [...defaults, ...declared]) byName.set(d.name, d);
+  return { sets, declarations: catalogDeclarations(sets, [...byName.values()]) };
+}
+
+export default function register(RED: NodeAPI): void {
+  function CatalogNode(this: Node, def: CatalogNodeDef) {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const config = RED.nodes.getNode(def.database) as DatabaseConfigNode | null;
+    const status = new ThrottledStatus(node);
+    let plan: ReturnType<typeof catalogPlan> | undefined;
+    let configError: Error | undefined;
+    try {
+      if (!config) throw new Error(RED._('iotp-catalog.errors.noDatabase'));
+      plan = catalogPlan(def);
+    } catch (err) {
+      configError = err as Error;
+      node.error(RED._('iotp-catalog.errors.config', { message: configError.message }));
+      status.set({ fill: 'red', shape: 'ring', text: configError.message.slice(0, 40) });
+    }
+    let building: Promise<Catalog> | undefined;
+
+    const build = (): Promise<Catalog> => {
+      if (building) return building;
+      const { sets, declarations } = plan as NonNullable<typeof plan>;
+      const db = (config as DatabaseConfigNode).acquire();
+      building = (async () => {
+        for (const set of sets) await (config as DatabaseConfigNode).migrate(set);
+        return buildCatalog(db, declarations, { countMode: def.countMode === 'estimate' ? 'estimate' : 'exact' });
+      })();
+      const clear = (): void => {
+        building = undefined;
+      };
+      building.then(clear, clear);
+      return building;
+    };
+
+    node.on('input', (msg: Msg, send, done) => {
+      const req = typeof msg.req === 'object' && msg.req !== null ? msg.req : undefined;
+      const fail = (err: Error, statusCode: number): void => {
+        if (req) {
+          const reply = errorAnswer(statusCode, { error: err.message, code: (err as { code?: unknown }).code ?? 'CATALOG_FAILED' });
+          Object.assign(msg, { payload: reply.payload, statusCode: reply.statusCode, headers: reply.headers });
+          send(msg);
+        }
+        done(err);
+      };
+      if (configError) return fail(configError, 500);
+      let running: Promise<Catalog>;
+      try {
+        running = build();
+      } catch (err) {
+        return fail(err as Error, 500);
+      }
+      running.then(
+        (catalog) => {
+          config?.reportReachable(true);
+          status.set({ fill: 'green', shape: 'dot', text: RED._('iotp-catalog.status.datasets', { count: catalog.datasets.length }) });
+          if (req) {
+            const reply = answer(req, 'Data catalog', catalog);
+            Object.assign(msg, { payload: reply.payload, statusCode: reply.statusCode, headers: reply.headers });
+          } else msg.payload = catalog;
+          send(msg);
+          done();
+        },
+        (err: Error) => {
+          const unreachable = isDatabaseError(err) && err.kind === 'connection';
+          if (unreachable) config?.reportReachable(false, err.message);
+          status.set({ fill: 'red', shape: 'ring', text: err.message.slice(0, 40) });
+          fail(err, unreachable ? 503 : 500);
+        },
+      );
+    });
+
+    node.on('close', () => status.stop());
+  }
+
+  RED.nodes.registerType('iotp-catalog', CatalogNode as unknown as Parameters<NodeAPI['nodes']['registerType']>[1]);
+}

@@ -1,0 +1,157 @@
+/**
+ * iotp-quality: the data-quality service of the sensors pipeline around lib/sensors/quality's
+ * QualityMonitor. Sensor messages (raw payloads, straight from the MQTT source) are observed in
+ * O(1) and completed at once; a message carrying `msg.req` (from a core `http in` node, e.g.
+ * GET /quality) is answered with the report, JSON or HTML, for a core `http response` node.
+ * The counters survive restarts: saved to a file in the user directory by the node's one timer
+ * (when something changed) and on close, and reloaded at start.
+ */
+import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
+import { join } from 'node:path';
+import { answer, type RequestLike } from '../../lib/sensors/http';
+import { QualityMonitor, type QualityOptions } from '../../lib/sensors/quality';
+import { readStateFile, writeStateFile, writeStateFileSync } from '../../lib/sensors/state-file';
+import { sensorsFor } from '../iotp-sensors/iotp-sensors';
+import { compactCount, ThrottledStatus } from '../shared/status';
+
+interface QualityNodeDef extends NodeDef {
+  sensors: string;
+  dataset: string;
+  interval: string | number;
+  maxDelay: string | number;
+  windowSeconds: string | number;
+  windows: string | number;
+  persist: boolean;
+}
+
+type Msg = NodeMessageInFlow & { req?: RequestLike; statusCode?: number; headers?: Record<string, string>; action?: unknown };
+
+/** Saves at most this often while messages arrive (and always on close). */
+const SAVE_EVERY_MS = 30_000;
+const TICK_MS = 1_000;
+
+function positiveNumber(value: unknown, name: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new RangeError(`${name} must be a positive number, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+export function qualityOptions(def: QualityNodeDef): Omit<QualityOptions, 'sensors'> {
+  return {
+    dataset: def.dataset || 'sensor_data',
+    expectedIntervalMs: positiveNumber(def.interval ?? 1000, 'interval'),
+    maxDelayMs: positiveNumber(def.maxDelay ?? 5000, 'maxDelay'),
+    windowMs: positiveNumber(def.windowSeconds ?? 60, 'windowSeconds') * 1000,
+    windowCount: Math.floor(positiveNumber(def.windows ?? 60, 'windows')),
+  };
+}
+
+export default function register(RED: NodeAPI): void {
+  function QualityNode(this: Node, def: QualityNodeDef) {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const status = new ThrottledStatus(node);
+    const stateDir = (RED.settings as unknown as { iotpStateDir?: string }).iotpStateDir
+      ?? join((RED.settings.userDir as string | undefined) ?? process.cwd(), 'iot-pipelines', 'quality');
+    const statePath = join(stateDir, `${node.id.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`);
+    const persist = def.persist !== false;
+    let monitor: QualityMonitor | undefined;
+    let configError: Error | undefined;
+
+    try {
+      const options: QualityOptions = { ...qualityOptions(def), sensors: sensorsFor(RED, def.sensors) };
+      monitor = new QualityMonitor(options);
+      if (persist) {
+        try {
+          const saved = readStateFile(statePath);
+          if (saved !== undefined) monitor = QualityMonitor.fromJSON(saved, options);
+        } catch (err) {
+          // A damaged state file costs the history, never the service.
+          node.warn(RED._('iotp-quality.errors.restore', { path: statePath, message: (err as Error).message }));
+        }
+      }
+    } catch (err) {
+      configError = err as Error;
+      node.error(RED._('iotp-quality.errors.config', { message: configError.message }));
+      status.set({ fill: 'red', shape: 'ring', text: configError.message.slice(0, 40) });
+    }
+
+    let observed = 0;
+    let clean = 0;
+    let changedSinceSave = false;
+    let lastSave = Date.now();
+    let saving: Promise<void> | undefined;
+    let shown = -1;
+
+    const save = (): void => {
+      if (!monitor || saving) return;
+      changedSinceSave = false;
+      lastSave = Date.now();
+      saving = writeStateFile(statePath, monitor.toJSON()).then(
+        () => {
+          saving = undefined;
+        },
+        (err: Error) => {
+          saving = undefined;
+          changedSinceSave = true;
+          node.warn(RED._('iotp-quality.errors.save', { path: statePath, message: err.message }));
+        },
+      );
+    };
+
+    // The node's one timer: status once a second, state every SAVE_EVERY_MS when it changed.
+    const ticker = setInterval(() => {
+      if (!monitor) return;
+      if (persist && changedSinceSave && Date.now() - lastSave >= SAVE_EVERY_MS) save();
+      if (observed === shown) return;
+      shown = observed;
+      const pct = Math.floor((clean / observed) * 1000) / 10;
+      status.set({
+        fill: pct >= 99 ? 'green' : 'yellow',
+        shape: 'dot',
+        text: RED._('iotp-quality.status.observed', { count: compactCount(observed), clean: String(pct) }),
+      });
+    }, TICK_MS);
+    ticker.unref?.();
+
+    node.on('input', (msg: Msg, send, done) => {
+      if (!monitor) return done(configError);
+      const isRequest = typeof msg.req === 'object' && msg.req !== null;
+      if (isRequest || msg.action === 'report') {
+        const report = monitor.report(Date.now());
+        if (isRequest) {
+          const reply = answer(msg.req, `Data quality: ${report.dataset}`, report);
+          msg.payload = reply.payload;
+          msg.statusCode = reply.statusCode;
+          msg.headers = reply.headers;
+        } else {
+          msg.payload = report;
+        }
+        send(msg);
+        return done();
+      }
+      if (monitor.observe(msg.payload, Date.now()).issues.length === 0) clean++;
+      observed++;
+      changedSinceSave = true;
+      done();
+    });
+
+    node.on('close', (_removed: boolean, done: () => void) => {
+      clearInterval(ticker);
+      status.stop();
+      if (!monitor || !persist || (!changedSinceSave && !saving)) return done();
+      const final = monitor;
+      // After any periodic save in flight, so an older snapshot cannot land over the final one.
+      (saving ?? Promise.resolve()).then(() => {
+        try {
+          writeStateFileSync(statePath, final.toJSON());
+        } catch (err) {
+          node.warn(RED._('iotp-quality.errors.save', { path: statePath, message: (err as Error).message }));
+        }
+        done();
+      });
+    });
+  }
+
+  RED.nodes.registerType('iotp-quality', QualityNode as unknown as Parameters<NodeAPI['nodes']['registerType']>[1]);
+}

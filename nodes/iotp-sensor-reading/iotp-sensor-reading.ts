@@ -1,0 +1,108 @@
+/**
+ * iotp-sensor-reading: turns what the sensors publish into rows the writer stores.
+ * - mode `reading`: a raw reading (object, JSON text or Buffer) -> a `sensor_data` row
+ *   (lib/sensors/reading: UTC timestamp with microseconds, typed checks of every field);
+ * - mode `aggregate`: a closed window `{series, start, count, mean}` (or an array of them) -> an
+ *   `aggregated_sensor_data` row stamped with the window's UTC start, with the sensor's metadata.
+ * A reading that cannot be stored goes to done(err) (a ReadingError with `code` and `field`, also
+ * in `msg.invalid`), so a Catch node sees it and the MQTT message is still acknowledged.
+ */
+import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
+import { aggregateRow, AggregateError, type AggregatedRow } from '../../lib/sensors/aggregate-row';
+import { blockingIssue, checkReading, ReadingError, type ReadingOptions } from '../../lib/sensors/reading';
+import type { SensorsDefinition } from '../../lib/sensors/sensors-file';
+import { sensorsFor } from '../iotp-sensors/iotp-sensors';
+import { compactCount, ThrottledStatus } from '../shared/status';
+
+interface ReadingNodeDef extends NodeDef {
+  mode: 'reading' | 'aggregate';
+  sensors: string;
+  requireMetadata: boolean;
+}
+
+type Msg = NodeMessageInFlow & { invalid?: { code: string; field: string; message: string } };
+
+export default function register(RED: NodeAPI): void {
+  function ReadingNode(this: Node, def: ReadingNodeDef) {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const mode = def.mode === 'aggregate' ? 'aggregate' : 'reading';
+    const options: ReadingOptions = { requireMetadata: def.requireMetadata === true };
+    const status = new ThrottledStatus(node);
+    let sensors: SensorsDefinition | undefined;
+    let configError: Error | undefined;
+    if (mode === 'aggregate') {
+      try {
+        sensors = sensorsFor(RED, def.sensors);
+      } catch (err) {
+        configError = err as Error;
+        node.error(configError.message);
+        status.set({ fill: 'red', shape: 'ring', text: configError.message.slice(0, 40) });
+      }
+    }
+    let stored = 0;
+    let rejected = 0;
+    let shown = -1;
+    // One status refresh per second from two counters: nothing per message but the increments.
+    const ticker = setInterval(() => {
+      if (stored + rejected === shown) return;
+      shown = stored + rejected;
+      status.set({
+        fill: rejected > 0 ? 'yellow' : 'green',
+        shape: 'dot',
+        text: RED._('iotp-sensor-reading.status.counts', { stored: compactCount(stored), rejected: compactCount(rejected) }),
+      });
+    }, 1000);
+    ticker.unref?.();
+
+    const reject = (msg: Msg, err: ReadingError | AggregateError, done: (err?: Error) => void): void => {
+      msg.invalid = { code: err.code, field: err.field, message: err.message };
+      done(err);
+    };
+
+    node.on('input', (msg: Msg, send, done) => {
+      if (mode === 'reading') {
+        const check = checkReading(msg.payload, options);
+        if (check.row === null) {
+          const issue = blockingIssue(check, options) ?? { code: 'MISSING_FIELD' as const, field: 'payload' as const, message: 'reading is not storable' };
+          rejected++;
+          return reject(msg, new ReadingError(issue), done);
+        }
+        msg.payload = check.row;
+        stored++;
+        send(msg);
+        return done();
+      }
+      if (configError) return done(configError);
+      const input = msg.payload;
+      const results = Array.isArray(input) ? input : [input];
+      const rows: AggregatedRow[] = [];
+      let first: AggregateError | undefined;
+      for (const result of results) {
+        try {
+          rows.push(aggregateRow(result, sensors as SensorsDefinition, msg.topic));
+        } catch (err) {
+          if (!(err instanceof AggregateError)) throw err;
+          rejected++;
+          first ??= err;
+        }
+      }
+      stored += rows.length;
+      if (first === undefined) {
+        msg.payload = Array.isArray(input) ? rows : rows[0];
+        send(msg);
+        return done();
+      }
+      // Good aggregates are stored even when one of the batch is malformed.
+      if (rows.length > 0) send({ ...msg, payload: rows });
+      reject(msg, first, done);
+    });
+
+    node.on('close', () => {
+      clearInterval(ticker);
+      status.stop();
+    });
+  }
+
+  RED.nodes.registerType('iotp-sensor-reading', ReadingNode as unknown as Parameters<NodeAPI['nodes']['registerType']>[1]);
+}
