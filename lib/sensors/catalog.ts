@@ -206,7 +206,11 @@ export async function describeDataset(db: SqlExecutor, declaration: DatasetDecla
     } else {
       const t = quote(db.dialect, table);
       const c = quote(db.dialect, timeColumn);
-      const { rows } = await db.query(`SELECT (SELECT MIN(${c}) FROM ${t}) AS first_ts, (SELECT MAX(${c}) FROM ${t}) AS last_ts`);
+      // mysql2 returns DATETIME as a JS Date (milliseconds only); as text the microseconds survive.
+      const type = entry.columns.find((col) => col.name === timeColumn)?.type.toLowerCase() ?? '';
+      const asText = db.dialect === 'mysql' && /^(datetime|timestamp)/.test(type);
+      const bound = (fn: string): string => (asText ? `CAST((SELECT ${fn}(${c}) FROM ${t}) AS CHAR)` : `(SELECT ${fn}(${c}) FROM ${t})`);
+      const { rows } = await db.query(`SELECT ${bound('MIN')} AS first_ts, ${bound('MAX')} AS last_ts`);
       entry.first_timestamp = dbTimestampToIso(rows[0]?.first_ts);
       entry.last_timestamp = dbTimestampToIso(rows[0]?.last_ts);
     }

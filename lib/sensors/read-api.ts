@@ -127,10 +127,13 @@ export function readSql(dialect: Dialect, dataset: ReadDataset, query: ReadQuery
   if (!Number.isSafeInteger(query.limit) || !Number.isSafeInteger(query.skip) || query.limit < 1 || query.skip < 0) {
     throw new RangeError('limit and skip must be validated integers');
   }
+  // mysql2 hands DATETIME(6) back as a JS Date, which keeps milliseconds only: the text form keeps
+  // the microseconds. ORDER BY names the table's column, not that alias, so the index still serves it.
+  const select = columns.map((c) => (c === 'timestamp' && dialect === 'mysql' ? `CAST(${q(c)} AS CHAR) AS ${q(c)}` : q(c)));
   const sql =
-    `SELECT ${columns.map(q).join(', ')} FROM ${q(table)}` +
+    `SELECT ${select.join(', ')} FROM ${q(table)}` +
     (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
-    ` ORDER BY ${q('timestamp')}, ${q('id')} LIMIT ${query.limit} OFFSET ${query.skip}`;
+    ` ORDER BY ${q(table)}.${q('timestamp')}, ${q(table)}.${q('id')} LIMIT ${query.limit} OFFSET ${query.skip}`;
   return { sql, params };
 }
 

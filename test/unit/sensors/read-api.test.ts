@@ -88,14 +88,14 @@ describe('sensors/read-api SQL', () => {
     const { sql, params } = readSql('mysql', 'data', { sensorId: 2, startUs: T, endUs: T + 1, skip: 10, limit: 5 });
     assert.equal(
       sql,
-      'SELECT `id`, `sensor_id`, `timestamp`, `value`, `lat`, `lng`, `unit`, `type`, `description` FROM `sensor_data` WHERE `sensor_id` = ? AND `timestamp` >= ? AND `timestamp` < ? ORDER BY `timestamp`, `id` LIMIT 5 OFFSET 10',
+      'SELECT `id`, `sensor_id`, CAST(`timestamp` AS CHAR) AS `timestamp`, `value`, `lat`, `lng`, `unit`, `type`, `description` FROM `sensor_data` WHERE `sensor_id` = ? AND `timestamp` >= ? AND `timestamp` < ? ORDER BY `sensor_data`.`timestamp`, `sensor_data`.`id` LIMIT 5 OFFSET 10',
     );
     assert.deepEqual(params, [2, '2024-06-14 16:00:00.000000', '2024-06-14 16:00:00.000001']);
   });
 
   it('builds the SQLite SELECT for aggregates, with samples and without filters', () => {
     const { sql, params } = readSql('sqlite', 'aggregated_data', { sensorId: null, startUs: null, endUs: null, skip: 0, limit: 100 });
-    assert.equal(sql, 'SELECT "id", "sensor_id", "timestamp", "value", "lat", "lng", "unit", "type", "description", "samples" FROM "aggregated_sensor_data" ORDER BY "timestamp", "id" LIMIT 100 OFFSET 0');
+    assert.equal(sql, 'SELECT "id", "sensor_id", "timestamp", "value", "lat", "lng", "unit", "type", "description", "samples" FROM "aggregated_sensor_data" ORDER BY "aggregated_sensor_data"."timestamp", "aggregated_sensor_data"."id" LIMIT 100 OFFSET 0');
     assert.deepEqual(params, []);
   });
 
