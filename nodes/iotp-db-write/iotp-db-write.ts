@@ -92,7 +92,11 @@ export default function register(RED: NodeAPI): void {
           journalDir: def.journal === false ? undefined : join(journalRoot, node.id.replace(/[^A-Za-z0-9_.-]/g, '_')),
           warn: (message: string) => node.warn(message),
         });
-        writer.on('state', (state: string) => config.reportReachable(state !== 'down', writer?.stats().lastError?.message));
+        writer.on('state', (state: string) => {
+          // 'connecting' (a retry in progress) says nothing new: report only settled states.
+          if (state === 'ok') config.reportReachable(true);
+          else if (state === 'down') config.reportReachable(false, writer?.stats().lastError?.message);
+        });
       } catch (err) {
         fail(RED._('iotp-db-write.errors.badConfig', { message: (err as Error).message }));
       }
