@@ -76,7 +76,11 @@ describe('the editor in a real browser', function () {
           if (isConfig) {
             RED.editor.editConfig('', type, '');
           } else {
-            RED.view.importNodes([{ id, type, x: 200, y: 100, z: RED.workspaces.active() }]);
+            // As a drag from the palette does: every property starts at its default.
+            const node: Record<string, unknown> = { id, type, x: 200, y: 100, z: RED.workspaces.active() };
+            const defaults = RED.nodes.getType(type).defaults ?? {};
+            for (const key of Object.keys(defaults)) node[key] = JSON.parse(JSON.stringify(defaults[key].value ?? ''));
+            RED.view.importNodes([node], { notify: false });
             RED.editor.edit(RED.nodes.node(id));
           }
         },
