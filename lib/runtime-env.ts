@@ -43,6 +43,9 @@ const PLAIN_DEFAULTS: Record<string, string> = {
   INTERVAL_MS: '1000',
   FETCH_DATA_INTERVAL: '1',
   BATCH_SIZE: '30',
+  ISEMS_RETENTION_ROWS: '20000',
+  API_KEY: '',
+  POST_DATA_API_KEY: '',
 };
 
 /** Variables that must be positive integers, with the largest sensible value. */
@@ -52,6 +55,7 @@ const POSITIVE_INTEGERS: Record<string, number> = {
   INTERVAL_MS: 86_400_000,
   FETCH_DATA_INTERVAL: 10_080,
   BATCH_SIZE: 100_000,
+  ISEMS_RETENTION_ROWS: 100_000_000,
 };
 
 const given = (env: Env, name: string): string | undefined => {
@@ -94,6 +98,11 @@ export function resolveRuntimeEnv(env: Env, options: { userDir: string }): Resol
   const simulate = given(env, 'SIMULATE') ?? set.SIMULATE;
   if (!/^(true|false|1|0|yes|no)$/i.test(simulate)) throw new RuntimeConfigError('SIMULATE', `SIMULATE must be true or false (got ${JSON.stringify(simulate)})`);
   set.SIMULATE = /^(true|1|yes)$/i.test(simulate) ? 'true' : 'false';
+
+  // The connector posts to the flow's own simulated receiver unless told otherwise.
+  if (given(env, 'POST_DATA_ENDPOINT') === undefined) {
+    set.POST_DATA_ENDPOINT = set.SIMULATE === 'true' ? `http://127.0.0.1:${given(env, 'PORT') ?? '1880'}/simulated-receiver` : '';
+  }
 
   // Database: DATABASE_URL, else MYSQL_*, else SQLite in the user directory.
   let database: DatabaseConfig;
