@@ -44,8 +44,6 @@ const PLAIN_DEFAULTS: Record<string, string> = {
   FETCH_DATA_INTERVAL: '1',
   BATCH_SIZE: '30',
   ISEMS_RETENTION_ROWS: '20000',
-  API_KEY: '',
-  POST_DATA_API_KEY: '',
 };
 
 /** Variables that must be positive integers, with the largest sensible value. */
@@ -100,8 +98,12 @@ export function resolveRuntimeEnv(env: Env, options: { userDir: string }): Resol
   set.SIMULATE = /^(true|1|yes)$/i.test(simulate) ? 'true' : 'false';
 
   // The connector posts to the flow's own simulated receiver unless told otherwise.
+  // Its bearer key there is no secret (the simulated receiver checks nothing); a real endpoint
+  // needs POST_DATA_API_KEY set, and the node refuses to start without it.
   if (given(env, 'POST_DATA_ENDPOINT') === undefined) {
-    set.POST_DATA_ENDPOINT = set.SIMULATE === 'true' ? `http://127.0.0.1:${given(env, 'PORT') ?? '1880'}/simulated-receiver` : '';
+    const simulated = set.SIMULATE === 'true';
+    set.POST_DATA_ENDPOINT = simulated ? `http://127.0.0.1:${given(env, 'PORT') ?? '1880'}/simulated-receiver` : '';
+    if (simulated && given(env, 'POST_DATA_API_KEY') === undefined) set.POST_DATA_API_KEY = 'simulated-receiver';
   }
 
   // Database: DATABASE_URL, else MYSQL_*, else SQLite in the user directory.

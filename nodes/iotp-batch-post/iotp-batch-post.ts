@@ -266,7 +266,7 @@ export default function register(RED: NodeAPI): void {
     try {
       if (!databaseNode) throw new ConnectorError('INVALID_OPTION', RED._('iotp-batch-post.errors.noDatabase'));
       const config = resolveBatchPostConfig(settings, credentialOrEnv(RED, node, node.credentials?.apiKey, 'POST_DATA_API_KEY'), { userDir, nodeId: node.id });
-      const database = databaseNode.acquire();
+      const database = databaseNode.acquire(node);
       starting = start(config, database).catch((err: unknown) => {
         unavailable = RED._('iotp-batch-post.errors.start', { reason: (err as Error).message });
         node.error(unavailable);
@@ -307,6 +307,7 @@ export default function register(RED: NodeAPI): void {
         // Tasks still unfinished (none normally: close fails queued ones) must not hold their messages.
         for (const entry of waiting.values()) entry.done();
         waiting.clear();
+        (databaseNode as DatabaseConfigNode | undefined)?.release(node);
         done();
       };
       starting
