@@ -19,6 +19,8 @@ const INVALID_INPUT: Record<string, { field: string; value: string }> = {
   'iotp-mqtt-broker': { field: 'url', value: 'http://not-mqtt' },
   'iotp-mqtt-in': { field: 'topics', value: 'a/#/b' },
   'iotp-mqtt-out': { field: 'topic', value: 'a/+/b' },
+  'iotp-batch-post': { field: 'endpoint', value: 'not a url' },
+  'iotp-connector-api': { field: 'connector', value: '' },
 };
 
 const definitions = Object.values(readPackageJson()['node-red']?.nodes ?? {}).flatMap((entry) => readNodeDefinitions(entry));
