@@ -43,6 +43,7 @@ const PLAIN_DEFAULTS: Record<string, string> = {
   INTERVAL_MS: '1000',
   FETCH_DATA_INTERVAL: '1',
   BATCH_SIZE: '30',
+  ISEMS_RETENTION_ROWS: '20000',
 };
 
 /** Variables that must be positive integers, with the largest sensible value. */
@@ -52,6 +53,7 @@ const POSITIVE_INTEGERS: Record<string, number> = {
   INTERVAL_MS: 86_400_000,
   FETCH_DATA_INTERVAL: 10_080,
   BATCH_SIZE: 100_000,
+  ISEMS_RETENTION_ROWS: 100_000_000,
 };
 
 const given = (env: Env, name: string): string | undefined => {
@@ -94,6 +96,15 @@ export function resolveRuntimeEnv(env: Env, options: { userDir: string }): Resol
   const simulate = given(env, 'SIMULATE') ?? set.SIMULATE;
   if (!/^(true|false|1|0|yes|no)$/i.test(simulate)) throw new RuntimeConfigError('SIMULATE', `SIMULATE must be true or false (got ${JSON.stringify(simulate)})`);
   set.SIMULATE = /^(true|1|yes)$/i.test(simulate) ? 'true' : 'false';
+
+  // The connector posts to the flow's own simulated receiver unless told otherwise.
+  // Its bearer key there is no secret (the simulated receiver checks nothing); a real endpoint
+  // needs POST_DATA_API_KEY set, and the node refuses to start without it.
+  if (given(env, 'POST_DATA_ENDPOINT') === undefined) {
+    const simulated = set.SIMULATE === 'true';
+    set.POST_DATA_ENDPOINT = simulated ? `http://127.0.0.1:${given(env, 'PORT') ?? '1880'}/simulated-receiver` : '';
+    if (simulated && given(env, 'POST_DATA_API_KEY') === undefined) set.POST_DATA_API_KEY = 'simulated-receiver';
+  }
 
   // Database: DATABASE_URL, else MYSQL_*, else SQLite in the user directory.
   let database: DatabaseConfig;

@@ -91,6 +91,7 @@ export function handleRaiseRequest(request: { authorization?: string | string[];
   } catch (err) {
     if (isConnectorError(err)) {
       if (err.code === 'TASKS_FULL') return answer(503, { detail: err.reason }, { 'Retry-After': '60' });
+      if (err.code === 'NOT_READY') return answer(503, { detail: err.reason }, { 'Retry-After': '10' });
       return answer(422, { detail: err.reason, code: err.code });
     }
     return answer(500, { detail: 'internal error' });
@@ -101,7 +102,13 @@ export function handleRaiseRequest(request: { authorization?: string | string[];
 export function handleGetTask(request: { authorization?: string | string[]; taskId: unknown }, apiKey: string | undefined, engine: RequestApiEngine): HttpAnswer {
   const refused = checkApiKey(request.authorization, apiKey);
   if (refused) return refused;
-  const task = typeof request.taskId === 'string' && request.taskId.length <= 64 ? engine.getTask(request.taskId) : undefined;
+  let task: TaskView | undefined;
+  try {
+    task = typeof request.taskId === 'string' && request.taskId.length <= 64 ? engine.getTask(request.taskId) : undefined;
+  } catch (err) {
+    if (isConnectorError(err) && err.code === 'NOT_READY') return answer(503, { detail: err.reason }, { 'Retry-After': '10' });
+    return answer(500, { detail: 'internal error' });
+  }
   if (!task) return answer(404, { detail: 'no such task (unknown or expired)' });
   return answer(200, { state: task.state, current: task.current, total: task.total, status: task.status });
 }

@@ -54,6 +54,16 @@ function toSensor(raw: unknown): string {
   return raw;
 }
 
+/**
+ * Sub-second digits as sent: trailing zeros dropped, at least milliseconds when there is a fraction
+ * (`.000000` → none, `.500000` → `.500`, `.123456` kept). A fixed-width text column then renders
+ * exactly like a DATETIME read as a Date, so the body does not depend on the database.
+ */
+function contractFraction(fraction: string): string {
+  const significant = fraction.replace(/0+$/, '');
+  return significant === '' ? '' : significant.padEnd(3, '0');
+}
+
 function toTime(raw: unknown): { ms: number; timestamp: string } {
   if (raw instanceof Date) {
     const ms = raw.getTime();
@@ -68,7 +78,7 @@ function toTime(raw: unknown): { ms: number; timestamp: string } {
   }
   if (typeof raw === 'string') {
     const parsed = parseIsoTime(raw, 'timestamp');
-    return { ms: parsed.ms, timestamp: formatUtc(parsed.ms, parsed.fraction) };
+    return { ms: parsed.ms, timestamp: formatUtc(parsed.ms, contractFraction(parsed.fraction)) };
   }
   throw new Error('timestamp is missing');
 }

@@ -84,7 +84,7 @@ export type ConnectorEvent =
   | { type: 'backpressure'; batches: number; bytes: number }
   | { type: 'lease-busy'; owner: string | null; until: number | null }
   | { type: 'bookmark-conflict'; window: TimeWindow; bookmark: number | null }
-  | { type: 'task-finished'; taskId: string; task: TaskView }
+  | { type: 'task-finished'; taskId: string; task: TaskView; window: TimeWindow }
   | { type: 'error'; reason: string };
 
 export interface TickReport {
@@ -266,7 +266,7 @@ export class ConnectorEngine {
 
   /** Validates a request window and queues a task; returns its id. Throws ConnectorError (→ 422/503). */
   submit(startTime: unknown, endTime: unknown): string {
-    if (this.closed) throw new ConnectorError('TASKS_FULL', 'the connector is shutting down');
+    if (this.closed) throw new ConnectorError('NOT_READY', 'the connector is shutting down');
     const request = this.opts.request ?? {};
     const now = this.clock();
     const window = parseRequestWindow(startTime, endTime, {
@@ -366,7 +366,7 @@ export class ConnectorEngine {
     task.state = state;
     task.status = status;
     task.finishedAt = this.clock();
-    this.emit({ type: 'task-finished', taskId: task.id, task: { state, current: task.current, total: task.total, status } });
+    this.emit({ type: 'task-finished', taskId: task.id, task: { state, current: task.current, total: task.total, status }, window: task.window });
   }
 
   /** Request pieces left in the outbox by a failed task or a previous run. */
@@ -477,8 +477,13 @@ export class ConnectorEngine {
     }
   }
 
-  /** Stops: wakes retry sleeps (their batches stay in the outbox), waits for running work, releases the lease. */
-  async close(): Promise<void> {
+  /**
+   * Stops: wakes retry sleeps (their batches stay in the outbox), waits for running work, releases
+   * the lease. Posts still in flight after `graceMs` are aborted (the connection is destroyed), so
+   * close fits in Node-RED's close timeout even when the receiver hangs: an aborted batch is still
+   * in the outbox and is sent again by the next run, with the same Idempotency-Key.
+   */
+  async close(graceMs = Infinity): Promise<void> {
     this.closed = true;
     for (const sleeper of this.sleepers) {
       clearTimeout(sleeper.timer);
@@ -486,7 +491,17 @@ export class ConnectorEngine {
     }
     this.sleepers.clear();
     for (const task of this.taskQueue.splice(0)) this.finishTask(task, 'FAILURE', 'the connector shut down before the task started');
-    await Promise.allSettled([this.ticking, this.taskRunner]);
+    const work = Promise.allSettled([this.ticking, this.taskRunner]);
+    if (Number.isFinite(graceMs)) {
+      let timer: NodeJS.Timeout | undefined;
+      const graceOver = new Promise<'late'>((resolve) => {
+        timer = setTimeout(() => resolve('late'), Math.max(0, graceMs));
+      });
+      const outcome = await Promise.race([work, graceOver]);
+      clearTimeout(timer);
+      if (outcome === 'late') this.opts.poster.close();
+    }
+    await work;
     if (this.opts.bookmark && this.plan) await this.opts.bookmark.releaseLease(this.instanceId).catch(() => undefined);
     this.opts.poster.close();
   }

@@ -13,7 +13,9 @@ export type ConnectorErrorCode =
   | 'INVALID_ENDPOINT'
   | 'OUTBOX_CORRUPT'
   | 'OUTBOX_FULL'
-  | 'TASKS_FULL';
+  | 'TASKS_FULL'
+  /** The connector is starting, misconfigured or shutting down: the request API answers 503. */
+  | 'NOT_READY';
 
 export class ConnectorError extends Error {
   readonly code: ConnectorErrorCode;

@@ -18,6 +18,7 @@
  * window must be stored whole before any of it is sent.
  */
 import { promises as fs } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { ConnectorError, positiveNumber } from './errors';
 import type { Batch } from './batches';
@@ -286,4 +287,24 @@ function parseBatch(text: string, unitKey: string): StoredBatch {
     throw new Error('bad index or readingCount');
   }
   return { unit: unitKey, id: b.id, index: b.index, readingCount: b.readingCount, body, bytes: Buffer.byteLength(text) };
+}
+
+const INSTANCE_FILE = 'instance.id';
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * The schedule lease owner id of whoever uses this outbox directory, kept beside the batches
+ * (created once). A process restarted after a crash is then the same owner and takes its lease
+ * back at once, instead of standing by until the lease a previous run held expires; a second
+ * installation has its own directory and so its own id.
+ */
+export async function outboxOwnerId(dir: string): Promise<string> {
+  const file = join(dir, INSTANCE_FILE);
+  const existing = await fs.readFile(file, 'utf8').catch(() => '');
+  if (UUID.test(existing.trim())) return existing.trim();
+  const id = randomUUID();
+  await fs.mkdir(dir, { recursive: true });
+  await fs.writeFile(`${file}.tmp`, id);
+  await fs.rename(`${file}.tmp`, file);
+  return id;
 }

@@ -6,8 +6,14 @@
 import { formatUtc } from './time';
 import type { TimeWindow } from './windows';
 
+/**
+ * Reads the sensors pipeline's `sensor_data` (`sensor_id` int, `timestamp` DATETIME(6) in MySQL,
+ * fixed-width `YYYY-MM-DD HH:MM:SS.ffffff` text in SQLite) and names each sensor `sensor_<id>`, as
+ * in the contract's body. CONCAT works in MySQL/MariaDB and in SQLite >= 3.44 (better-sqlite3 12
+ * bundles a newer one), so the same text runs on both.
+ */
 export const DEFAULT_READINGS_QUERY =
-  'SELECT sensor, timestamp, value FROM sensor_data WHERE timestamp >= :start_time AND timestamp < :end_time ORDER BY timestamp';
+  "SELECT CONCAT('sensor_', sensor_id) AS sensor, timestamp, value FROM sensor_data WHERE timestamp >= :start_time AND timestamp < :end_time ORDER BY timestamp";
 
 export interface WindowQueryParams {
   /** Naive UTC `2021-07-01 12:00:00` (MySQL DATETIME/TIMESTAMP in a UTC session; SQLite text in that form). */

@@ -31,8 +31,13 @@ interface DatabaseCredentials {
 }
 
 export interface DatabaseConfigNode extends Node<DatabaseCredentials> {
-  /** The shared Database; throws a DatabaseConfigError for unusable settings. */
-  acquire(): Database;
+  /**
+   * The shared Database; throws a DatabaseConfigError for unusable settings. A node that passes
+   * itself is counted as a user until it calls release(): on redeploy the connection closes only
+   * after its users have finished closing (Node-RED closes all nodes at once).
+   */
+  acquire(user?: { id: string }): Database;
+  release(user: { id: string }): void;
   /** Applies a migration set once per deploy (concurrent callers share one run). */
   migrate(set: MigrationSet): Promise<void>;
   /** Consumers report outcomes so reachability changes are logged once. */
@@ -109,11 +114,19 @@ export default function register(RED: NodeAPI): void {
 
     Object.defineProperty(node, 'description', { get: () => description });
 
-    node.acquire = (): Database => {
-      if (database) return database;
-      if (!config) config = resolveDatabaseConfig(settings, node.credentials ?? {}, userDir);
-      database = openDatabase(config);
+    const users = new Set<string>();
+    let usersGone: (() => void) | undefined;
+    node.acquire = (user?: { id: string }): Database => {
+      if (!database) {
+        if (!config) config = resolveDatabaseConfig(settings, node.credentials ?? {}, userDir);
+        database = openDatabase(config);
+      }
+      if (user) users.add(user.id);
       return database;
+    };
+    node.release = (user: { id: string }): void => {
+      users.delete(user.id);
+      if (users.size === 0) usersGone?.();
     };
 
     node.migrate = (set: MigrationSet): Promise<void> => {
@@ -140,14 +153,24 @@ export default function register(RED: NodeAPI): void {
     };
 
     node.on('close', (_removed: boolean, done: () => void) => {
-      const closing = database;
-      database = undefined;
-      migrations.clear();
-      if (!closing) return done();
-      closing.close().then(
-        () => done(),
-        () => done(),
-      );
+      const budget = Math.max(500, (Number((RED.settings as unknown as { nodeCloseTimeout?: number }).nodeCloseTimeout) || 15000) - 1000);
+      const usersClosed =
+        users.size === 0
+          ? Promise.resolve()
+          : new Promise<void>((resolve) => {
+              usersGone = resolve;
+              setTimeout(resolve, budget).unref?.();
+            });
+      usersClosed.then(() => {
+        const closing = database;
+        database = undefined;
+        migrations.clear();
+        if (!closing) return done();
+        closing.close().then(
+          () => done(),
+          () => done(),
+        );
+      });
     });
   }
 

@@ -72,7 +72,7 @@ export default function register(RED: NodeAPI): void {
       let params: SqlParams | undefined;
       let database;
       try {
-        database = config.acquire();
+        database = config.acquire(node);
         params = parametersFor(sql, database.dialect, msg);
       } catch (err) {
         return done(err as Error);
@@ -102,7 +102,10 @@ export default function register(RED: NodeAPI): void {
       );
     });
 
-    node.on('close', () => status.stop());
+    node.on('close', () => {
+      status.stop();
+      config?.release(node);
+    });
   }
 
   RED.nodes.registerType('iotp-db-query', QueryNode as unknown as Parameters<NodeAPI['nodes']['registerType']>[1]);

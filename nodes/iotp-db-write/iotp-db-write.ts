@@ -69,7 +69,7 @@ export default function register(RED: NodeAPI): void {
           migrations = findMigrationSet(def.migrationSet);
           if (!migrations) throw new Error(RED._('iotp-db-write.errors.unknownSet', { name: def.migrationSet }));
         }
-        const database: Database = config.acquire();
+        const database: Database = config.acquire(node);
         // Every statement waits until this writer's schema is in place; while the database is
         // unreachable the gate fails like a statement would, so rows are buffered and journaled.
         const gated = migrations ? gateDatabase(database, () => config.migrate(migrations)) : database;
@@ -92,7 +92,11 @@ export default function register(RED: NodeAPI): void {
           journalDir: def.journal === false ? undefined : join(journalRoot, node.id.replace(/[^A-Za-z0-9_.-]/g, '_')),
           warn: (message: string) => node.warn(message),
         });
-        writer.on('state', (state: string) => config.reportReachable(state !== 'down', writer?.stats().lastError?.message));
+        writer.on('state', (state: string) => {
+          // 'connecting' (a retry in progress) says nothing new: report only settled states.
+          if (state === 'ok') config.reportReachable(true);
+          else if (state === 'down') config.reportReachable(false, writer?.stats().lastError?.message);
+        });
       } catch (err) {
         fail(RED._('iotp-db-write.errors.badConfig', { message: (err as Error).message }));
       }
@@ -141,9 +145,13 @@ export default function register(RED: NodeAPI): void {
       });
     });
 
-    node.on('close', (_removed: boolean, done: () => void) => {
+    node.on('close', (_removed: boolean, closed: () => void) => {
       if (ticker) clearInterval(ticker);
       status.stop();
+      const done = (): void => {
+        config?.release(node);
+        closed();
+      };
       if (!writer) return done();
       // Leave a margin inside Node-RED's close timeout: what is not written by then is journaled.
       const budget = Math.max(1000, (Number((RED.settings as unknown as { nodeCloseTimeout?: number }).nodeCloseTimeout) || 15000) - 2000);

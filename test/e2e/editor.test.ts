@@ -19,6 +19,8 @@ const INVALID_INPUT: Record<string, { field: string; value: string }> = {
   'iotp-mqtt-broker': { field: 'url', value: 'http://not-mqtt' },
   'iotp-mqtt-in': { field: 'topics', value: 'a/#/b' },
   'iotp-mqtt-out': { field: 'topic', value: 'a/+/b' },
+  'iotp-batch-post': { field: 'endpoint', value: 'not a url' },
+  'iotp-connector-api': { field: 'connector', value: '' },
 };
 
 const definitions = Object.values(readPackageJson()['node-red']?.nodes ?? {}).flatMap((entry) => readNodeDefinitions(entry));
@@ -76,7 +78,11 @@ describe('the editor in a real browser', function () {
           if (isConfig) {
             RED.editor.editConfig('', type, '');
           } else {
-            RED.view.importNodes([{ id, type, x: 200, y: 100, z: RED.workspaces.active() }]);
+            // As a drag from the palette does: every property starts at its default.
+            const node: Record<string, unknown> = { id, type, x: 200, y: 100, z: RED.workspaces.active() };
+            const defaults = RED.nodes.getType(type).defaults ?? {};
+            for (const key of Object.keys(defaults)) node[key] = JSON.parse(JSON.stringify(defaults[key].value ?? ''));
+            RED.view.importNodes([node], { notify: false });
             RED.editor.edit(RED.nodes.node(id));
           }
         },

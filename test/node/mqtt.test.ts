@@ -143,7 +143,9 @@ describe('iotp-mqtt-in / iotp-mqtt-out nodes (real mosquitto)', function () {
       { id: 'pub', type: 'iotp-mqtt-out', broker: brokerId, topic: `${base}/stats`, qos: '1', retain: 'false' },
     ]));
     // The runtime's onComplete hook fires when the node calls done(): after the broker's PUBACK.
-    const hooks = (require('@node-red/util') as { hooks: { add(id: string, fn: (e: { node: { id: string }; error?: unknown }) => void): void; remove(id: string): void } }).hooks;
+    const { hooks } = (await import('@node-red/util')) as unknown as {
+      hooks: { add(id: string, fn: (e: { node: { id: string }; error?: unknown }) => void): void; remove(id: string): void };
+    };
     const completed = new Promise<unknown>((resolve) => hooks.add('onComplete.mqtt-test', (event) => event.node.id === 'pub' && resolve(event.error)));
     try {
       helper.getNode('pub').receive({ payload: { avg_1min: 46, avg_5min: 45.7, avg_30min: 47.1778 } });

@@ -1,0 +1,102 @@
+/**
+ * iotp-connector-api: the data connector's request API between core `http in` and `http response`
+ * nodes. POST → raise a request (`{"task_id", "status": "task submitted"}`); GET with `:id` →
+ * the task's state. Authentication (`Authorization: Bearer <API_KEY>`, constant-time) and every
+ * answer come from lib/connector/auth.ts; this node only moves them onto the message
+ * (`msg.statusCode`, `msg.headers`, `msg.payload`) for the http response node.
+ */
+import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
+import { checkApiKey, handleGetTask, handleRaiseRequest, type HttpAnswer, type RequestApiEngine } from '../../lib/connector/auth';
+import { ConnectorError } from '../../lib/connector/errors';
+import { settingText } from '../../lib/connector/settings';
+import { credentialOrEnv, type BatchPostNode } from '../iotp-batch-post/iotp-batch-post';
+import { migrateNodeConfig } from '../shared/config-version';
+import { ThrottledStatus } from '../shared/status';
+
+interface ApiNodeDef extends NodeDef {
+  connector: string;
+  version?: number;
+}
+
+interface ApiCredentials {
+  apiKey?: string;
+}
+
+interface HttpInMessage extends NodeMessageInFlow {
+  req?: { method?: string; headers?: Record<string, string | string[] | undefined>; params?: Record<string, string> };
+  statusCode?: number;
+  headers?: Record<string, string>;
+  task_id?: unknown;
+}
+
+const CONFIG_MIGRATIONS = [{ version: 1, up: (config: Record<string, unknown>) => ({ ...config }) }];
+
+export default function register(RED: NodeAPI): void {
+  function ConnectorApiNode(this: Node<ApiCredentials>, def: ApiNodeDef) {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const settings = migrateNodeConfig(def as unknown as Record<string, unknown>, CONFIG_MIGRATIONS) as unknown as ApiNodeDef;
+    const status = new ThrottledStatus(node);
+    // An unset ${API_KEY} stays unresolved: no key, and every request is refused with 503.
+    const apiKey = settingText(credentialOrEnv(RED, node, node.credentials?.apiKey, 'API_KEY'));
+    let served = 0;
+    let refused = 0;
+
+    if (apiKey === undefined) {
+      node.warn(RED._('iotp-connector-api.errors.noApiKey'));
+      status.set({ fill: 'red', shape: 'ring', text: RED._('iotp-connector-api.status.noApiKey') });
+    }
+
+    /** Looked up per request: the bound node may be created after this one, or redeployed. */
+    function boundNode(): BatchPostNode | null {
+      const target = settings.connector ? (RED.nodes.getNode(settings.connector) as BatchPostNode | null) : null;
+      return target?.requestApi ? target : null;
+    }
+
+    function connector(): RequestApiEngine {
+      const target = boundNode();
+      if (target) return target.requestApi;
+      const reason = RED._('iotp-connector-api.errors.noConnector');
+      const refuse = (): never => {
+        throw new ConnectorError('NOT_READY', reason);
+      };
+      return { submit: refuse, getTask: refuse };
+    }
+
+    node.on('input', (msg: HttpInMessage, send, done) => {
+      // A request arriving while the connector starts (opening its outbox) waits for it.
+      void (boundNode()?.ready ?? Promise.resolve()).then(() => answer(msg, send, done));
+    });
+
+    function answer(msg: HttpInMessage, send: (msg: HttpInMessage) => void, done: () => void): void {
+      const method = String(msg.req?.method ?? 'POST').toUpperCase();
+      const authorization = msg.req?.headers?.authorization;
+      let reply: HttpAnswer;
+      if (method === 'POST') {
+        reply = handleRaiseRequest({ authorization, body: msg.payload }, apiKey, connector());
+      } else if (method === 'GET') {
+        reply = handleGetTask({ authorization, taskId: msg.req?.params?.id ?? msg.task_id }, apiKey, connector());
+      } else {
+        reply = checkApiKey(authorization, apiKey) ?? { status: 405, body: { detail: 'use POST to raise a request, GET for a task' }, headers: { 'Content-Type': 'application/json', Allow: 'GET, POST' } };
+      }
+      msg.statusCode = reply.status;
+      msg.headers = reply.headers;
+      msg.payload = reply.body;
+      if (reply.status < 400) served += 1;
+      else refused += 1;
+      if (apiKey !== undefined) {
+        status.set({ fill: reply.status < 400 ? 'green' : 'yellow', shape: 'dot', text: RED._('iotp-connector-api.status.counts', { served, refused, last: reply.status }) });
+      }
+      send(msg);
+      done();
+    }
+
+    node.on('close', () => status.stop());
+  }
+
+  RED.nodes.registerType('iotp-connector-api', ConnectorApiNode as unknown as Parameters<NodeAPI['nodes']['registerType']>[1], {
+    credentials: {
+      apiKey: { type: 'password' },
+    },
+  });
+}

@@ -1,0 +1,103 @@
+/**
+ * Import → Examples in a real browser: the package's example flows are listed under its name;
+ * importing each adds no unknown node; deploying them succeeds; their nodes show status texts
+ * within seconds (the simulators feed them). Screenshots of each flow go to test-artifacts/.
+ */
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { artifactsDir, launchChromium } from '../support/browser';
+import { httpJson, packageRoot, RunningNodeRed, startNodeRed } from '../support/node-red';
+import { MQTT_HOST, MQTT_PORT, requireService } from '../support/services';
+import { makeTempDir, removeTempDir } from '../support/tmp';
+
+const MODULE = 'node-red-contrib-iot-pipelines';
+
+describe('Import → Examples, deployed in a real browser', function () {
+  this.timeout(300000);
+  let runtime: RunningNodeRed;
+  let browser: Browser;
+  let page: Page;
+  let dir: string;
+  const consoleErrors: string[] = [];
+  const examples = readdirSync(join(packageRoot, 'examples')).filter((f) => f.endsWith('.json')).sort();
+
+  before(async function () {
+    await requireService(this, 'mqtt');
+    browser = await launchChromium(this);
+    dir = makeTempDir('iotp-examples-');
+    runtime = await startNodeRed({
+      flows: [],
+      env: {
+        DATABASE_URL: `sqlite:${join(dir, 'examples.db')}`,
+        MQTT_URL: `mqtt://${MQTT_HOST}:${MQTT_PORT}`,
+        SIMULATE: 'true',
+        INTERVAL_MS: '500',
+        API_KEY: 'example-test-key',
+      },
+    });
+    page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+    page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
+    page.on('pageerror', (e) => consoleErrors.push(String(e)));
+    await page.goto(runtime.url);
+    await page.waitForSelector('.red-ui-palette-node', { timeout: 60000 });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await runtime?.stop();
+    if (dir) removeTempDir(dir);
+  });
+
+  it('lists every example flow under the package', async () => {
+    const listing = await httpJson(`${runtime.url}/library/_examples_/flows`, { headers: { accept: 'application/json' } });
+    assert.equal(listing.status, 200);
+    const tree = listing.body as { d?: Record<string, { f?: string[] }> };
+    const listed = (tree.d?.[MODULE]?.f ?? []).slice().sort();
+    assert.deepEqual(listed, examples.map((f) => f.replace(/\.json$/, '')));
+  });
+
+  it('imports each example without unknown nodes, deploys them, and shows live status', async () => {
+    for (const file of examples) {
+      const nodes = JSON.parse(readFileSync(join(packageRoot, 'examples', file), 'utf8')) as unknown[];
+      const unknown = await page.evaluate((flow) => {
+        const RED = (globalThis as unknown as { RED: any }).RED; // eslint-disable-line @typescript-eslint/no-explicit-any
+        RED.view.importNodes(flow, { generateIds: false, addFlow: false, notify: false });
+        const types = new Set<string>();
+        RED.nodes.eachNode((n: { type: string }) => {
+          if (n.type === 'unknown' || !RED.nodes.getType(n.type)) types.add(n.type);
+        });
+        return [...types];
+      }, nodes);
+      assert.deepEqual(unknown, [], `${file}: unknown node types`);
+    }
+    const startsBefore = runtime.output().split('Started flows').length;
+    await page.click('#red-ui-header-button-deploy');
+    // Deployed: the runtime restarted its flows with every example's tab.
+    const deadline = Date.now() + 60000;
+    for (;;) {
+      const flows = await httpJson(`${runtime.url}/flows`, { headers: { accept: 'application/json' } });
+      const deployedTabs = (flows.body as { type: string }[]).filter((n) => n.type === 'tab').length;
+      if (deployedTabs >= examples.length && runtime.output().split('Started flows').length > startsBefore) break;
+      if (Date.now() > deadline) assert.fail(`deploy did not happen:\n${runtime.output().slice(-3000)}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    // Status texts come from the running nodes (simulators feed them) within seconds.
+    await page.waitForFunction(() => document.querySelectorAll('.red-ui-flow-node-status-label').length > 0 &&
+      Array.from(document.querySelectorAll(".red-ui-flow-node-status-label")).some((el) => (el.textContent ?? '').trim().length > 0), undefined, { timeout: 30000 });
+    const tabs = await page.evaluate(() => {
+      const RED = (globalThis as unknown as { RED: any }).RED; // eslint-disable-line @typescript-eslint/no-explicit-any
+      const ids: string[] = [];
+      RED.nodes.eachWorkspace((ws: { id: string; label: string }) => ids.push(ws.id));
+      return ids;
+    });
+    for (const [index, id] of tabs.entries()) {
+      await page.evaluate((tab) => (globalThis as unknown as { RED: any }).RED.workspaces.show(tab), id); // eslint-disable-line @typescript-eslint/no-explicit-any
+      await page.waitForTimeout(3000);
+      await page.screenshot({ path: join(artifactsDir, `flow-${index}.png`) });
+    }
+    assert.deepEqual(consoleErrors, []);
+    assert.doesNotMatch(runtime.output(), /\[error\]/, 'no runtime errors after deploy');
+  });
+});
