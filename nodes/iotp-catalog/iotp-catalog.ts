@@ -66,7 +66,7 @@ export default function register(RED: NodeAPI): void {
     const build = (): Promise<Catalog> => {
       if (building) return building;
       const { sets, declarations } = plan as NonNullable<typeof plan>;
-      const db = (config as DatabaseConfigNode).acquire();
+      const db = (config as DatabaseConfigNode).acquire(node);
       building = (async () => {
         for (const set of sets) await (config as DatabaseConfigNode).migrate(set);
         return buildCatalog(db, declarations, { countMode: def.countMode === 'estimate' ? 'estimate' : 'exact' });
@@ -115,7 +115,10 @@ export default function register(RED: NodeAPI): void {
       );
     });
 
-    node.on('close', () => status.stop());
+    node.on('close', () => {
+      status.stop();
+      config?.release(node);
+    });
   }
 
   RED.nodes.registerType('iotp-catalog', CatalogNode as unknown as Parameters<NodeAPI['nodes']['registerType']>[1]);

@@ -75,7 +75,7 @@ export default function register(RED: NodeAPI): void {
       const started = Date.now();
       let database;
       try {
-        database = config.acquire();
+        database = config.acquire(node);
       } catch (err) {
         if (req) reply(500, { error: (err as Error).message, code: 'NO_DATABASE' });
         return done(err as Error);
@@ -106,7 +106,10 @@ export default function register(RED: NodeAPI): void {
         );
     });
 
-    node.on('close', () => status.stop());
+    node.on('close', () => {
+      status.stop();
+      config?.release(node);
+    });
   }
 
   RED.nodes.registerType('iotp-sensor-api', ApiNode as unknown as Parameters<NodeAPI['nodes']['registerType']>[1]);

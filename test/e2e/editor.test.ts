@@ -21,6 +21,11 @@ const INVALID_INPUT: Record<string, { field: string; value: string }> = {
   'iotp-mqtt-out': { field: 'topic', value: 'a/+/b' },
   'iotp-batch-post': { field: 'endpoint', value: 'not a url' },
   'iotp-connector-api': { field: 'connector', value: '' },
+  'iotp-sensors': { field: 'json', value: '{"1": {"lat": 10}}' },
+  'iotp-sensor-reading': { field: 'mode', value: 'window' },
+  'iotp-quality': { field: 'interval', value: 'soon' },
+  'iotp-catalog': { field: 'migrationSets', value: 'sensorz' },
+  'iotp-sensor-api': { field: 'dataset', value: 'raw' },
 };
 
 const definitions = Object.values(readPackageJson()['node-red']?.nodes ?? {}).flatMap((entry) => readNodeDefinitions(entry));
