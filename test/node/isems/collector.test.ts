@@ -250,4 +250,13 @@ describe('iotp-isems node: polling, MQTT and watermarks (real HTTP servers, SQLi
     isems.receive({ topic: '/isems/roof/other', payload: log });
     assert.match(String((await bad).args[0]), /csvlog/);
   });
+
+  it('with simulate true and no addresses, polls simulated solar nodes it starts itself', async () => {
+    const flowNodes = flow('isems-sim') as unknown as Record<string, unknown>[];
+    Object.assign(flowNodes[1], { nodes: '', simulate: 'true', simulatedNodes: '2' });
+    await helper.load([databaseNode, writerNode, isemsNode, failingSink, completingSink], testFlow(flowNodes));
+    const stored = await collect<RowsMessage>(helper.getNode('stored'), 2, 30000);
+    assert.deepEqual(stored.map((m) => [m.topic, m.payload.length]).sort(), [['isems-001', 3600], ['isems-002', 3600]]);
+    assert.match(stored[0].isems.node, /^http:\/\/127\.0\.0\.1:\d+\//);
+  });
 });
