@@ -103,12 +103,16 @@ export function installCompletionHooks(RED: NodeAPI, options: { staleAfterMs?: n
 
 /**
  * Sends `msg` stamped with `id` and tracks it: `settle` runs once, when every node it reached has
- * completed it (immediately with 'unrouted' when the source's output is not wired anywhere).
+ * completed it (immediately with 'unrouted' when the source's output is not wired anywhere). Ids
+ * the message already carries are kept beside `id`.
  */
 export function sendTracked(send: (msg: object) => void, msg: Record<string, unknown>, id: string, settle: Settle): void {
   const entry: Pending = { count: 0, since: Date.now(), settle };
   pending.set(id, entry);
-  msg[COMPLETION_PROPERTY] = id;
+  // A message that already carries ids (an MQTT message passed on by a parser) keeps them: the
+  // source's acknowledgement and this tracking then both wait for the same downstream completion.
+  const carried = idsOf(msg);
+  msg[COMPLETION_PROPERTY] = carried.length > 0 ? [...carried, id] : id;
   send(msg);
   // preDeliver runs synchronously inside send(): no delivery means nobody will complete it.
   if (entry.count === 0 && pending.get(id) === entry) finish(id, entry, 'unrouted');
