@@ -129,7 +129,7 @@ export default function register(RED: NodeAPI): void {
       if (!config) return answerError(new Error(RED._('iotp-isems-query.errors.noDatabase')), 500);
       let database: Database;
       try {
-        database = config.acquire();
+        database = config.acquire(node);
       } catch (error) {
         return answerError(error as Error, 500);
       }
@@ -150,7 +150,10 @@ export default function register(RED: NodeAPI): void {
       );
     });
 
-    node.on('close', () => status.stop());
+    node.on('close', () => {
+      status.stop();
+      config?.release(node);
+    });
   }
 
   RED.nodes.registerType('iotp-isems-query', IsemsQueryNode as unknown as Parameters<NodeAPI['nodes']['registerType']>[1]);

@@ -26,6 +26,8 @@ const INVALID_INPUT: Record<string, { field: string; value: string }> = {
   'iotp-quality': { field: 'interval', value: 'soon' },
   'iotp-catalog': { field: 'migrationSets', value: 'sensorz' },
   'iotp-sensor-api': { field: 'dataset', value: 'raw' },
+  'iotp-isems': { field: 'interval', value: '0' },
+  'iotp-isems-query': { field: 'limit', value: '0' },
 };
 
 const definitions = Object.values(readPackageJson()['node-red']?.nodes ?? {}).flatMap((entry) => readNodeDefinitions(entry));
