@@ -25,6 +25,14 @@ const MAX_WAITING = 10_000;
 /** The timer never sleeps longer than this (keeps it robust to clock jumps). */
 const MAX_SLEEP_MS = 60_000;
 
+/**
+ * The last state of each node that was stopped without being removed, for the runtime's next
+ * instance of it. Node-RED deletes a node's context on close unless a context store is configured,
+ * so without one this is what carries the windows over a redeploy (not a restart).
+ */
+const redeployed = new Map<string, unknown>();
+let warnedNoStore = false;
+
 /** The context store for window state: one named `file` if the settings define it, else the default. */
 export function persistentStore(contextStorage: unknown): string | undefined {
   return contextStorage !== null && typeof contextStorage === 'object' && Object.prototype.hasOwnProperty.call(contextStorage, 'file') ? 'file' : undefined;
@@ -55,7 +63,12 @@ export default function register(RED: NodeAPI): void {
       return;
     }
 
-    const store = persistentStore((RED.settings as unknown as Record<string, unknown>).contextStorage);
+    const contextStorage = (RED.settings as unknown as Record<string, unknown>).contextStorage;
+    const store = persistentStore(contextStorage);
+    if (!contextStorage && !warnedNoStore) {
+      warnedNoStore = true;
+      node.warn(RED._('iotp-window.errors.noStore'));
+    }
     const context = node.context();
     let runner: WindowRunner | undefined;
     let closing = false;
@@ -94,6 +107,7 @@ export default function register(RED: NodeAPI): void {
     const persist = (onSaved?: (err?: Error) => void): void => {
       if (!runner) return onSaved?.();
       const state = runner.snapshot();
+      if (closing) redeployed.set(node.id, state);
       const callback = (err?: Error | null): void => {
         if (err) node.warn(RED._('iotp-window.errors.persist', { message: err.message }));
         onSaved?.(err ?? undefined);
@@ -181,7 +195,9 @@ export default function register(RED: NodeAPI): void {
 
     const restoreCallback = (err: Error | null | undefined, value: unknown): void => {
       if (err) node.warn(RED._('iotp-window.errors.restore', { message: err.message }));
-      start(err ? undefined : value);
+      const carried = redeployed.get(node.id);
+      redeployed.delete(node.id);
+      start(err || value === undefined ? carried : value);
     };
     try {
       if (store) context.get(STATE_KEY, store, restoreCallback);
@@ -197,7 +213,10 @@ export default function register(RED: NodeAPI): void {
       status.stop();
       for (const [, , inputDone] of waiting.splice(0)) inputDone(new WindowError('WINDOW_OVERFLOW', RED._('iotp-window.errors.notReady')));
       // Removed: the runtime deletes the node's context; nothing to keep.
-      if (removed || !runner) return done();
+      if (removed || !runner) {
+        redeployed.delete(node.id);
+        return done();
+      }
       persist(() => done());
     });
   }
