@@ -170,7 +170,9 @@ describe('iotp-window node', function () {
     const dir = makeTempDir('iotp-window-ctx-');
     const dirs = [dir];
     try {
+      let current = dir;
       const useStore = (storeDir: string): void => {
+        current = storeDir;
         helper.settings({ contextStorage: { default: { module: 'localfilesystem', config: { dir: storeDir, flushInterval: 30 } } } } as never);
       };
       /** A restart: stop the flows (close handlers run), close the stores (flush to disk), keep the files, start again. */
@@ -179,7 +181,7 @@ describe('iotp-window node', function () {
         await contexts().close();
         // helper.unload() deletes every node context it knows of; the process's disk outlives it here.
         const kept = makeTempDir('iotp-window-ctx-');
-        cpSync(dir, kept, { recursive: true });
+        cpSync(current, kept, { recursive: true });
         // The state is on disk (not only in this process, which also carries it over a stop/start).
         const files = readdirSync(kept, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.json'));
         assert.ok(files.some((f) => readFileSync(join(kept, f), 'utf8').includes('"iotp-window-state"')), `state file in ${files.join(', ')}`);
