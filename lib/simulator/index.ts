@@ -9,3 +9,5 @@ export { SimulatorError } from './errors';
 export type { SimulatorErrorCode } from './errors';
 export { SENSORS, rollingAveragesConfig, sensorsConfig } from './presets';
 export type { SensorDefinition } from './presets';
+export { simulatorConfigFrom, isEnabled, parseSeriesList, parseTemplate, presetSensors } from './node-config';
+export type { SimulatorNodeProperties, SimulatorPreset } from './node-config';

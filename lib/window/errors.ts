@@ -5,7 +5,11 @@ export type WindowErrorCode =
   | 'INVALID_TIMESTAMP'
   | 'INVALID_SERIES'
   | 'INVALID_OPTIONS'
-  | 'INVALID_SNAPSHOT';
+  | 'INVALID_SNAPSHOT'
+  /** A reading older than every window it could count in (sliding) or for a closed window (tumbling). */
+  | 'LATE_READING'
+  /** The bound on open tumbling windows is reached. */
+  | 'WINDOW_OVERFLOW';
 
 /** Every error the window engine throws: a rejected input never changes any window. */
 export class WindowError extends Error {

@@ -188,6 +188,19 @@ export class TumblingWindows {
     return found;
   }
 
+  /** Drops every open window without emitting it (counters and watermark are kept). */
+  clear(): void {
+    this.open.clear();
+    this.openCount = 0;
+  }
+
+  /** Start of the oldest open window, or undefined when none is open. */
+  get oldestOpenStart(): number | undefined {
+    let oldest: number | undefined;
+    for (const start of this.open.keys()) if (oldest === undefined || start < oldest) oldest = start;
+    return oldest;
+  }
+
   toJSON(): TumblingSnapshot {
     const open: TumblingSnapshot['open'] = [];
     for (const [start, bySeries] of this.open) {

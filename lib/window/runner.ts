@@ -1,0 +1,250 @@
+/**
+ * What the iotp-window node does, without Node-RED: reads a message's value, series and time,
+ * feeds the sliding or tumbling engine, decides what to emit and when the node's ONE timer must
+ * fire next (interval emission, tumbling windows closing, state snapshots), and turns the engine
+ * state into a versioned snapshot for the node's persistent context.
+ */
+import { WindowError, describe } from './errors';
+import { SlidingWindows, type SlidingSnapshot, type WindowValues } from './sliding';
+import { TumblingWindows, type TumblingResult, type TumblingSnapshot } from './tumbling';
+import { formatUtcNaive, parseTimestamp } from './time';
+import { toReading } from './value';
+import type { WindowSettings } from './settings';
+
+/** One output of the node that is derived from many inputs (interval values, a closed window). */
+export interface WindowEmission {
+  series: string;
+  payload: Record<string, unknown>;
+}
+
+export interface AcceptOutcome {
+  series: string;
+  /** Sliding with emission on every message: the series' aggregates now. */
+  values?: WindowValues;
+  /** Tumbling with the event-time watermark: windows this reading closed. */
+  closed: WindowEmission[];
+}
+
+/** What the node keeps in its context: the engine snapshot and the layout it was made with. */
+export interface PersistedWindowState {
+  kind: 'iotp-window';
+  version: 1;
+  fingerprint: string;
+  savedAt: number;
+  engine: SlidingSnapshot | TumblingSnapshot;
+}
+
+/** Longest series key accepted: keys are held in memory and snapshots for as long as the series lives. */
+export const MAX_SERIES_KEY_LENGTH = 1024;
+/** How often changed state is snapshotted into the context store. */
+export const DEFAULT_SNAPSHOT_EVERY_MS = 5000;
+
+export class WindowRunner {
+  private readonly sliding: SlidingWindows | undefined;
+  private readonly tumbling: TumblingWindows | undefined;
+  private nextEmitAt: number | undefined;
+  private lastSnapshotAt: number;
+  /** State changed since the last snapshot. */
+  private changed = false;
+  /** The latest output, for the node status. */
+  latest: { series: string; values: Record<string, unknown> } | undefined;
+
+  private constructor(
+    readonly settings: WindowSettings,
+    private readonly clock: () => number,
+    engine: SlidingWindows | TumblingWindows,
+    private readonly snapshotEveryMs: number,
+  ) {
+    if (engine instanceof SlidingWindows) this.sliding = engine;
+    else this.tumbling = engine;
+    const now = clock();
+    this.lastSnapshotAt = now;
+    if (settings.emitIntervalMs !== undefined) this.nextEmitAt = now + settings.emitIntervalMs;
+  }
+
+  /**
+   * A runner for `settings`, restored from `persisted` when that is a snapshot of the same
+   * layout. A snapshot that cannot be used is reported in `discarded` (the runner starts empty):
+   * losing state must be visible, never silent.
+   */
+  static create(
+    settings: WindowSettings,
+    options: { clock?: () => number; persisted?: unknown; snapshotEveryMs?: number } = {},
+  ): { runner: WindowRunner; restored: boolean; discarded?: WindowError } {
+    const clock = options.clock ?? Date.now;
+    const clockOptions = { clock };
+    const snapshotEveryMs = options.snapshotEveryMs ?? DEFAULT_SNAPSHOT_EVERY_MS;
+    const fresh = (): WindowRunner =>
+      new WindowRunner(
+        settings,
+        clock,
+        settings.mode === 'sliding' ? new SlidingWindows({ ...settings.sliding, ...clockOptions }) : new TumblingWindows({ ...settings.tumbling, ...clockOptions }),
+        snapshotEveryMs,
+      );
+    const persisted = options.persisted;
+    if (persisted === undefined || persisted === null) return { runner: fresh(), restored: false };
+    try {
+      const state = persisted as Partial<PersistedWindowState>;
+      if (typeof state !== 'object' || state.kind !== 'iotp-window' || state.version !== 1) {
+        throw new WindowError('INVALID_SNAPSHOT', 'saved window state has an unknown format');
+      }
+      if (state.fingerprint !== settings.fingerprint) {
+        throw new WindowError('INVALID_SNAPSHOT', `saved window state was made with other settings (${describe(state.fingerprint)}, now ${settings.fingerprint})`);
+      }
+      const now = clock();
+      const engine = settings.mode === 'sliding'
+        ? SlidingWindows.fromJSON(state.engine, { ...settings.sliding, ...clockOptions }, now)
+        : TumblingWindows.fromJSON(state.engine, { ...settings.tumbling, ...clockOptions }, now);
+      return { runner: new WindowRunner(settings, clock, engine, snapshotEveryMs), restored: true };
+    } catch (err) {
+      const problem = err instanceof WindowError ? err : new WindowError('INVALID_SNAPSHOT', `saved window state rejected: ${(err as Error).message}`);
+      return { runner: fresh(), restored: false, discarded: problem };
+    }
+  }
+
+  get mode(): 'sliding' | 'tumbling' {
+    return this.sliding ? 'sliding' : 'tumbling';
+  }
+
+  /** Engine counters (accepted, late, series/open windows...). */
+  get stats(): Record<string, number | null> {
+    return { ...(this.sliding ? this.sliding.stats : this.tumbling!.stats) };
+  }
+
+  /** True when state changed since the last snapshot. */
+  get dirty(): boolean {
+    return this.changed;
+  }
+
+  /**
+   * The series key of a message: msg.topic, a property, or '' (one series). Throws WindowError
+   * INVALID_SERIES when it is missing, not text/number, or longer than MAX_SERIES_KEY_LENGTH.
+   */
+  seriesOf(msg: Record<string, unknown>): string {
+    if (this.settings.seriesFrom === 'single') return '';
+    const raw = this.settings.seriesFrom === 'topic' ? msg.topic : this.settings.series!(msg);
+    const key = typeof raw === 'string' ? raw : typeof raw === 'number' && Number.isFinite(raw) ? String(raw) : undefined;
+    if (key === undefined) {
+      const where = this.settings.seriesFrom === 'topic' ? 'msg.topic' : 'the series property';
+      throw new WindowError('INVALID_SERIES', `${where} must be text or a number, got ${describe(raw)}`);
+    }
+    if (key.length > MAX_SERIES_KEY_LENGTH) throw new WindowError('INVALID_SERIES', `series key longer than ${MAX_SERIES_KEY_LENGTH} characters`);
+    return key;
+  }
+
+  /**
+   * Adds the message's reading. Throws WindowError (INVALID_VALUE, INVALID_TIMESTAMP,
+   * INVALID_SERIES, LATE_READING, WINDOW_OVERFLOW) and then no window has changed.
+   */
+  accept(msg: Record<string, unknown>): AcceptOutcome {
+    const raw = this.settings.value(msg);
+    const value = toReading(raw);
+    const series = this.seriesOf(msg);
+    const time = this.settings.time ? parseTimestamp(this.settings.time(msg)) : undefined;
+    if (this.sliding) {
+      if (!this.sliding.add(series, value, time)) {
+        throw new WindowError('LATE_READING', `reading at ${new Date(time ?? 0).toISOString()} is older than the longest window; not counted`);
+      }
+      this.changed = true;
+      if (!this.settings.emitOnMessage) return { series, closed: [] };
+      // Windows end now, not at the newest reading: after a quiet spell the averages must
+      // forget what is older than each window (the original measured back from the last row).
+      const values = this.sliding.read(series, this.clock());
+      this.latest = { series, values };
+      return { series, values, closed: [] };
+    }
+    const tumbling = this.tumbling!;
+    const outcome = tumbling.add(series, value, time);
+    if (outcome === 'late') {
+      throw new WindowError('LATE_READING', `reading at ${new Date(time ?? this.clock()).toISOString()} belongs to a window that is already closed; not counted`);
+    }
+    if (outcome === 'overflow') throw new WindowError('WINDOW_OVERFLOW', 'too many open windows (maxSeries); reading not counted');
+    this.changed = true;
+    const closed = this.settings.tumbling.watermark === 'event' ? this.emitClosed(tumbling.tick()) : [];
+    return { series, closed };
+  }
+
+  /** Forgets one series, or every series when `series` is undefined. Returns whether anything was there. */
+  reset(series?: string): boolean {
+    this.changed = true;
+    if (this.sliding) {
+      if (series !== undefined) return this.sliding.reset(series);
+      const had = this.sliding.stats.series > 0;
+      this.sliding.clear();
+      return had;
+    }
+    if (series !== undefined) return this.tumbling!.reset(series);
+    const had = this.tumbling!.stats.open > 0;
+    this.tumbling!.clear();
+    return had;
+  }
+
+  /**
+   * Runs what is due at `now`: the interval emission of every series (sliding), the windows the
+   * clock closed (tumbling). Returns the emissions; call `nextDueAt` afterwards to re-arm.
+   */
+  tick(now = this.clock()): WindowEmission[] {
+    if (this.sliding) {
+      if (this.nextEmitAt === undefined || now < this.nextEmitAt) return [];
+      const interval = this.settings.emitIntervalMs!;
+      this.nextEmitAt += interval;
+      if (this.nextEmitAt <= now) this.nextEmitAt = now + interval; // the timer ran late: no burst
+      const before = this.sliding.stats.series;
+      const all = this.sliding.tick(now);
+      if (this.sliding.stats.series !== before) this.changed = true;
+      const out = all.map(({ series, values }) => ({ series, payload: values as Record<string, unknown> }));
+      if (out.length > 0) this.latest = { series: out[out.length - 1].series, values: out[out.length - 1].payload };
+      return out;
+    }
+    const tumbling = this.tumbling!;
+    if (tumbling.stats.open === 0) return [];
+    return this.emitClosed(tumbling.tick(this.settings.tumbling.watermark === 'event' ? undefined : now));
+  }
+
+  /** When the node's timer must fire next (epoch ms), or undefined when nothing is pending. */
+  nextDueAt(): number | undefined {
+    let due = this.changed ? this.lastSnapshotAt + this.snapshotEveryMs : undefined;
+    const earliest = (t: number | undefined): void => {
+      if (t !== undefined && (due === undefined || t < due)) due = t;
+    };
+    if (this.sliding) {
+      earliest(this.nextEmitAt);
+    } else if (this.settings.tumbling.watermark === 'processing') {
+      const oldest = this.tumbling!.oldestOpenStart;
+      if (oldest !== undefined) earliest(oldest + this.tumbling!.sizeMs + this.tumbling!.graceMs);
+    }
+    return due;
+  }
+
+  /** True when changed state has waited `snapshotEveryMs` for a snapshot. */
+  snapshotDue(now = this.clock()): boolean {
+    return this.changed && now >= this.lastSnapshotAt + this.snapshotEveryMs;
+  }
+
+  /** The state to persist; marks the runner clean. Idle sliding series are evicted first. */
+  snapshot(now = this.clock()): PersistedWindowState {
+    if (this.sliding) this.sliding.evictIdle(now);
+    this.changed = false;
+    this.lastSnapshotAt = now;
+    return {
+      kind: 'iotp-window',
+      version: 1,
+      fingerprint: this.settings.fingerprint,
+      savedAt: now,
+      engine: this.sliding ? this.sliding.toJSON() : this.tumbling!.toJSON(),
+    };
+  }
+
+  private emitClosed(results: TumblingResult[]): WindowEmission[] {
+    if (results.length === 0) return [];
+    this.changed = true;
+    const format = this.settings.timeFormat;
+    const stamp = (ms: number): number | string => (format === 'iso' ? new Date(ms).toISOString() : format === 'utc-naive' ? formatUtcNaive(ms) : ms);
+    const out = results.map((r) => ({
+      series: r.series,
+      payload: { series: r.series, start: stamp(r.start), end: stamp(r.end), count: r.count, mean: r.mean, min: r.min, max: r.max, sum: r.sum } as Record<string, unknown>,
+    }));
+    this.latest = { series: out[out.length - 1].series, values: out[out.length - 1].payload };
+    return out;
+  }
+}
