@@ -118,8 +118,10 @@ export function resolveRuntimeEnv(env: Env, options: { userDir: string }): Resol
   notes.push(`database: ${describeConfig(database)}${given(env, 'DATABASE_URL') ? '' : given(env, 'MYSQL_HOST') ? ' (from MYSQL_*)' : ' (default)'}`);
 
   // The rolling-averages pipeline keeps its raw numbers in a SQLite file of its own (DB_FILE).
-  const dbFile = given(env, 'DB_FILE') ?? 'rolling-averages.db';
-  set.ROLLING_AVERAGES_DATABASE_URL = `sqlite:${isAbsolute(dbFile) ? dbFile : resolve(options.userDir, dbFile)}`;
+  if (given(env, 'ROLLING_AVERAGES_DATABASE_URL') === undefined) {
+    const dbFile = given(env, 'DB_FILE') ?? 'rolling-averages.db';
+    set.ROLLING_AVERAGES_DATABASE_URL = `sqlite:${isAbsolute(dbFile) ? dbFile : resolve(options.userDir, dbFile)}`;
+  }
 
   // MQTT: MQTT_URL (user/password merged in from MQTT_USER/MQTT_PASSWORD), else MQTT_HOST/BROKER...
   let brokerSettings;

@@ -28,6 +28,8 @@ const INVALID_INPUT: Record<string, { field: string; value: string }> = {
   'iotp-sensor-api': { field: 'dataset', value: 'raw' },
   'iotp-isems': { field: 'interval', value: '0' },
   'iotp-isems-query': { field: 'limit', value: '0' },
+  'iotp-window': { field: 'windows', value: '5 parsecs' },
+  'iotp-simulator': { field: 'interval', value: 'soon' },
 };
 
 const definitions = Object.values(readPackageJson()['node-red']?.nodes ?? {}).flatMap((entry) => readNodeDefinitions(entry));
