@@ -83,7 +83,7 @@ export function hostileString(maxLength = 80): fc.Arbitrary<string> {
 }
 
 /** Values that break naive code: throwing getters and toJSON, cycles, proxies, exotic prototypes. */
-function makeHostileObjects(): unknown[] {
+function makeHostileObjects(): { all: unknown[]; throwing: Set<unknown> } {
   const cyclic: Record<string, unknown> = { a: 1 };
   cyclic.self = cyclic;
   const throwingGetter = Object.defineProperty({}, 'value', { enumerable: true, get: () => { throw new Error('getter'); } });
@@ -96,23 +96,30 @@ function makeHostileObjects(): unknown[] {
     getOwnPropertyDescriptor: () => { throw new Error('proxy descriptor'); },
   });
   const deepArray = JSON.parse('['.repeat(20_000) + ']'.repeat(20_000)) as unknown;
-  return [
+  const all = [
     undefined, null, NaN, Infinity, -Infinity, -0, 0n, 2n ** 70n, Symbol('s'), () => 1, new Date(NaN), new Date(8.64e15),
     Object.create(null), cyclic, throwingGetter, throwingToJson, deepArray, [cyclic], new Map([[1, 2]]), new Set([1]), /re/g,
     new Error('e'), Buffer.alloc(0), new Uint8Array([0xff, 0xfe]), new Uint16Array(2), new ArrayBuffer(4), { __proto__: { value: 1 } },
     JSON.parse('{"__proto__": {"polluted": 1}, "constructor": {"prototype": 1}}'), throwingProxy, Promise.resolve(1),
   ];
+  return { all, throwing: new Set([throwingGetter, throwingToJson, throwingProxy]) };
 }
 
-const HOSTILE_OBJECTS = makeHostileObjects();
+const HOSTILE = makeHostileObjects();
+const HOSTILE_OBJECTS = HOSTILE.all;
+/** Without the objects that throw when read (a user's own broken object may fail the user's call). */
+const QUIET_OBJECTS = HOSTILE.all.filter((o) => !HOSTILE.throwing.has(o));
 
-/** Any JS value a caller or a decoded payload could hand over. */
-export function anyValue(): fc.Arbitrary<unknown> {
+/**
+ * Any JS value a caller or a decoded payload could hand over. `throwing: false` leaves out the
+ * objects whose getters, toJSON or proxy traps throw.
+ */
+export function anyValue({ throwing = true } = {}): fc.Arbitrary<unknown> {
   return fc.oneof(
     { weight: 3, arbitrary: fc.anything({ withBigInt: true, withDate: true, withMap: true, withSet: true, withTypedArray: true, withSparseArray: true, withNullPrototype: true, withBoxedValues: true }) },
     { weight: 2, arbitrary: fc.jsonValue() },
     { weight: 2, arbitrary: hostileString() },
-    { weight: 1, arbitrary: fc.constantFrom(...HOSTILE_OBJECTS) },
+    { weight: 1, arbitrary: fc.constantFrom(...(throwing ? HOSTILE_OBJECTS : QUIET_OBJECTS)) },
     { weight: 1, arbitrary: fc.double() },
     { weight: 1, arbitrary: fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b)) },
   );
