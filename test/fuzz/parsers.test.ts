@@ -374,7 +374,7 @@ describe('fuzz: data connector', function () {
     );
   });
 
-  it(`handleRaiseRequest answers any body with 200/422/503 and a reason, never 500 (${RUNS} runs)`, () => {
+  it(`handleRaiseRequest answers every body an HTTP parser yields with 200 or 422 and a reason; exotic values never throw (${RUNS} runs)`, () => {
     const engine = {
       submit: (s: unknown, e: unknown): string => {
         parseRequestWindow(s, e, { now: Date.now() });
