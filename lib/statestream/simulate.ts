@@ -48,8 +48,10 @@ interface SimulatedEntity {
   prefix: string;
   state: string;
   attributes: Record<string, unknown>;
-  lastChanged: number;
   lastUpdated: number;
+  /** Their isoformat() texts, fixed when they change (with random microseconds, as real instants have). */
+  lastChangedText: string;
+  lastUpdatedText: string;
 }
 
 const ROOMS = ['living_room', 'kitchen', 'bedroom', 'office', 'hallway', 'garage', 'garden', 'bathroom'];
@@ -123,8 +125,7 @@ export class HassSimulator {
   startup(now: number): StatestreamPublish[] {
     const out: StatestreamPublish[] = [];
     for (const entity of this.entities) {
-      entity.lastChanged = now;
-      entity.lastUpdated = now;
+      this.touch(entity, now, true);
       this.emit(entity, out);
     }
     return out;
@@ -145,16 +146,22 @@ export class HassSimulator {
   private emit(entity: SimulatedEntity, out: StatestreamPublish[]): void {
     const push = (key: string, payload: string): void => {
       out.push({ topic: entity.prefix + key, payload, qos: 1, retain: true });
+      this.published++;
     };
     push('state', entity.state);
     if (this.timestamps) {
-      // Distinct microseconds per publish, as real instants have.
-      const micro = this.random.int(0, 999);
-      push('last_updated', pythonIsoformat(entity.lastUpdated, micro));
-      push('last_changed', pythonIsoformat(entity.lastChanged, entity.lastChanged === entity.lastUpdated ? micro : 0));
+      push('last_updated', entity.lastUpdatedText);
+      push('last_changed', entity.lastChangedText);
     }
     if (this.attributes) for (const [key, value] of Object.entries(entity.attributes)) push(key, JSON.stringify(value));
-    this.published += out.length;
+  }
+
+  private touch(entity: SimulatedEntity, at: number, changed: boolean): void {
+    entity.lastUpdated = at;
+    entity.lastUpdatedText = pythonIsoformat(at, this.random.int(0, 999));
+    if (changed) {
+      entity.lastChangedText = entity.lastUpdatedText;
+    }
   }
 
   private createEntity(domain: SimulatedDomain, index: number): SimulatedEntity {
@@ -168,8 +175,9 @@ export class HassSimulator {
       prefix: `${this.baseTopic}/${domain}/${objectId}/`,
       state: '',
       attributes: {},
-      lastChanged: 0,
       lastUpdated: 0,
+      lastChangedText: '',
+      lastUpdatedText: '',
     };
     const r = this.random;
     switch (domain) {
@@ -259,7 +267,6 @@ export class HassSimulator {
         break;
       }
     }
-    entity.lastUpdated = Math.max(now, entity.lastUpdated + 1);
-    if (entity.state !== before) entity.lastChanged = entity.lastUpdated;
+    this.touch(entity, Math.max(now, entity.lastUpdated + 1), entity.state !== before);
   }
 }

@@ -121,8 +121,8 @@ export default function register(RED: NodeAPI): void {
     }, 1000);
     ticker.unref?.();
 
-    /** Sends merged entities, each followed by the completion of the inputs it merged. */
-    const emit = (entities: readonly MergedEntity[]): void => {
+    /** Sends merged entities, each followed by the completion of the inputs it merged (unless closing). */
+    const emit = (entities: readonly MergedEntity[], complete = true): void => {
       for (const entity of entities) {
         const inputs = inputsOf.get(entity) ?? [];
         inputsOf.delete(entity);
@@ -135,7 +135,7 @@ export default function register(RED: NodeAPI): void {
         if (acks.length > 0) msg[COMPLETION_PROPERTY] = acks;
         counts.merged++;
         node.send(msg as NodeMessage);
-        for (const input of inputs) input.done();
+        if (complete) for (const input of inputs) input.done();
       }
     };
 
@@ -193,8 +193,10 @@ export default function register(RED: NodeAPI): void {
       if (timer) clearTimeout(timer);
       timer = undefined;
       status.stop();
-      // Nothing open is dropped: what is still merging goes out now (its inputs complete after it).
-      if (merger) emit(merger.flush());
+      // What is still merging goes out now, but its inputs are NOT completed: while the flow stops,
+      // downstream nodes may no longer take it, so an at-least-once source leaves them
+      // unacknowledged and the broker redelivers them after the restart (duplicates, never loss).
+      if (merger) emit(merger.flush(), false);
       done();
     });
   }
