@@ -338,3 +338,37 @@ describe('statestream flow end to end: SIGKILL of Node-RED mid-stream loses noth
     assert.equal(counts.entities, 50);
   });
 });
+
+describe('statestream flow end to end: SIMULATE=true runs the simulated Home Assistant into the database', function () {
+  this.timeout(120_000);
+  let broker: PrivateMosquitto | undefined;
+  let nodeRed: RunningNodeRed | undefined;
+  let db: Database | undefined;
+  let dir = '';
+
+  after(async () => {
+    await nodeRed?.stop();
+    await db?.close();
+    await broker?.stop();
+    if (dir) removeTempDir(dir);
+  });
+
+  it('stores the start-up state of all ten entities and live updates, with no errors', async () => {
+    broker = await startPrivateMosquitto();
+    dir = makeTempDir('iotp-e2e-sim-');
+    const url = `sqlite:${join(dir, 'simulated.db')}`;
+    const base = `${uniqueBase()}/home`;
+    nodeRed = await startNodeRed({ flows: shippedStatestreamFlow(), env: { ...env(url, base, broker.url), SIMULATE: 'true' } });
+    db = openDb(url);
+    await waitUntil(async () => (await countsFor(db!, base)).entities === 10, 60_000, 'the ten simulated entities');
+    const first = await countsFor(db, base);
+    // The flow's simulator publishes one entity update per second after the start-up burst.
+    await waitUntil(async () => (await countsFor(db!, base)).facts > first.facts, 30_000, 'a live update');
+    const { rows } = await db.query(`SELECT DISTINCT entity FROM (${SEED_README_QUERY}) q WHERE q.main_topic = ? ORDER BY entity`, [base]);
+    assert.deepEqual(
+      rows.map((r) => String(r.entity).split('.')[0]).sort(),
+      ['binary_sensor', 'binary_sensor', 'climate', 'climate', 'light', 'light', 'sensor', 'sensor', 'switch', 'switch'],
+    );
+    assert.doesNotMatch(nodeRed.output(), /\[error\]/);
+  });
+});
