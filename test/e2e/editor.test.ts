@@ -30,6 +30,8 @@ const INVALID_INPUT: Record<string, { field: string; value: string }> = {
   'iotp-isems-query': { field: 'limit', value: '0' },
   'iotp-window': { field: 'windows', value: '5 parsecs' },
   'iotp-simulator': { field: 'interval', value: 'soon' },
+  'iotp-statestream': { field: 'quietMs', value: '-1' },
+  'iotp-hass-simulator': { field: 'rate', value: '0' },
 };
 
 const definitions = Object.values(readPackageJson()['node-red']?.nodes ?? {}).flatMap((entry) => readNodeDefinitions(entry));
