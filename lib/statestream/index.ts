@@ -19,3 +19,4 @@ export { compileEntityFilter, globMatches, type EntityFilter, type EntityFilterO
 export { StatestreamParser, type StatestreamParserOptions } from './parser';
 export { EntityMerger, type MergedEntity, type EntityMergerOptions } from './merger';
 export { statestreamMigrations, SEED_README_QUERY, MYSQL_CHARSET, MYSQL_COLLATION } from './schema';
+export { HassSimulator, pythonIsoformat, SIMULATED_DOMAINS, type HassSimulatorOptions, type SimulatedDomain, type StatestreamPublish } from './simulate';

@@ -104,6 +104,14 @@ export class EntityMerger {
     return emitted ?? NOTHING;
   }
 
+  /**
+   * The open entity `record` was merged into by the last `push` (callers that must track which
+   * inputs each output merges, e.g. to acknowledge them after it was sent, key on its identity).
+   */
+  openEntityOf(record: StatestreamRecord): MergedEntity | undefined {
+    return this.open.get(`${record.baseTopic}/${record.domain}/${record.objectId}`)?.merged;
+  }
+
   /** Emits every entity quiet for at least `quietMs` at `now`. */
   tick(now: number): readonly MergedEntity[] {
     let emitted: MergedEntity[] | undefined;

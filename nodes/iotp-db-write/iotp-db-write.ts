@@ -25,6 +25,7 @@ interface WriterNodeDef extends NodeDef {
   batchSize: number | string;
   maxLatency: number | string;
   maxBuffered: number | string;
+  maxInFlight: number | string;
   overflow: OverflowPolicy;
   journal: boolean;
 }
@@ -88,6 +89,8 @@ export default function register(RED: NodeAPI): void {
           // even when an at-least-once source bounds its unacknowledged messages below batchSize.
           flushWhenIdle: true,
           maxBufferedRows: Number(def.maxBuffered) || 10_000,
+          // Parallel batches (default 2): 1 keeps commit order equal to arrival order.
+          maxInFlight: Math.min(16, Math.max(1, Number(def.maxInFlight) || 2)),
           overflow: def.overflow || 'backpressure',
           journalDir: def.journal === false ? undefined : join(journalRoot, node.id.replace(/[^A-Za-z0-9_.-]/g, '_')),
           warn: (message: string) => node.warn(message),

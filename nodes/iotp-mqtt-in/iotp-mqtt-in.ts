@@ -17,11 +17,15 @@ interface IngestNodeDef extends NodeDef {
   ack: 'complete' | 'receive';
 }
 
-/** One filter per line (commas are legal in topics, so lines only). */
-export function topicFilters(text: string): string[] {
+/**
+ * One filter per line (commas are legal in topics, so lines only). `${VAR}` inside a line is
+ * replaced by `env(VAR)`: Node-RED itself substitutes only whole-value `${VAR}` properties, and
+ * flows subscribe to `${STATESTREAM_BASE_TOPIC}/#`.
+ */
+export function topicFilters(text: string, env: (name: string) => string | undefined = () => undefined): string[] {
   return String(text ?? '')
     .split('\n')
-    .map((line) => line.trim())
+    .map((line) => line.trim().replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (whole, name: string) => env(name) ?? whole))
     .filter(Boolean);
 }
 
@@ -84,7 +88,12 @@ export default function register(RED: NodeAPI): void {
       status.set({ fill: 'red', shape: 'ring', text: RED._('iotp-mqtt-in.errors.noBroker') });
     } else {
       try {
-        const filters = topicFilters(def.topics);
+        // Flow/group environment first (RED.util.getSetting where the runtime exposes it), then the process's.
+        const getSetting = (RED.util as unknown as { getSetting?: (node: Node, name: string) => unknown }).getSetting;
+        const filters = topicFilters(def.topics, (name) => {
+          const value = typeof getSetting === 'function' ? getSetting(node, name) : process.env[name];
+          return typeof value === 'string' ? value : undefined;
+        });
         for (const filter of filters) parseFilter(filter);
         lease = config.lease();
         const session = lease.session;

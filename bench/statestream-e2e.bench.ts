@@ -1,0 +1,294 @@
+/**
+ * The statestream pipeline end to end: an MQTT.js publisher (QoS 1) → a private mosquitto (queues
+ * large enough that the broker drops nothing) → Node-RED → MariaDB with the normalising trigger.
+ *
+ *   ours: the shipped flow (flows/1-statestream.json): iotp-mqtt-in (acknowledged after commit)
+ *         → iotp-statestream → iotp-db-write (500-row batches)
+ *   peer: core mqtt in (QoS 1) → function → node-red-node-mysql, one INSERT per message, into the
+ *         same schema and trigger, the way the original pipeline's Node-RED flow stored messages
+ *
+ * Traffic: a burst of BENCH_MESSAGES (default 30,000) live Home Assistant state messages over 500
+ * entities, published as fast as the broker acknowledges (window 1,000), then BENCH_RATE msg/s
+ * (default 2,000) for 5 s, where latency is the pipeline's rather than the burst's queueing.
+ * Payload = sequence number, so an observer polling `messages` (every 50 ms, the same for both)
+ * sees when each message became a row: publish-to-row latency p50/p99 (±50 ms), and messages/s
+ * from first publish to last row. `stored rows` is the exact tally from the whole table.
+ * Peak RSS is Node-RED's VmHWM. Both runs in the same process, one after the other.
+ */
+import { randomBytes } from 'node:crypto';
+import { symlinkSync, mkdirSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import type { MqttClient } from 'mqtt';
+import { runMigrations } from '../lib/db/migrate';
+import type { Database } from '../lib/db';
+import { statestreamMigrations } from '../lib/statestream/schema';
+import { startNodeRed, type RunningNodeRed } from '../test/support/node-red';
+import { createTestMysqlDatabase, MYSQL_HOST, MYSQL_PORT, portOpen, type TestMysqlDatabase } from '../test/support/services';
+import { makeTempDir } from '../test/support/tmp';
+import {
+  connectPublisher,
+  openDb,
+  peakRssMiB,
+  publishAll,
+  scalar,
+  shippedStatestreamFlow,
+  sleep,
+  startPrivateMosquitto,
+  type PrivateMosquitto,
+  type Publish,
+} from '../test/e2e/statestream-support';
+import { ensurePeers } from './support/peers';
+
+const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 30_000);
+const ENTITIES = 500;
+const PACED_RATE = Number(process.env.BENCH_RATE ?? 2000);
+const PACED_SECONDS = 5;
+const STALL_MS = 15_000;
+const POLL_MS = 50;
+const REREAD_MARGIN = 5_000;
+
+interface Phase {
+  label: string;
+  /** First sequence number (payload) of the phase. */
+  from: number;
+  count: number;
+  /** Messages per second; undefined = as fast as the broker acknowledges. */
+  rate?: number;
+}
+
+interface Result {
+  name: string;
+  phase: string;
+  count: number;
+  stored: number;
+  distinct: number;
+  seconds: number;
+  rate: number;
+  p50: number;
+  p99: number;
+  rssMiB: number;
+  errors: number;
+  firstError: string | undefined;
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** Waits until the pipeline is subscribed, its schema exists and every topic's labels are known. */
+async function warmUp(name: string, db: Database, client: MqttClient, base: string): Promise<void> {
+  // Repeated until stored: publishes before the subscription exists reach nobody.
+  const messages = Array.from({ length: ENTITIES }, (_, i) => ({ topic: `${base}/sensor/s${i}/state`, payload: 'warm' }));
+  const deadline = Date.now() + 60_000;
+  while ((await scalar(db, 'SELECT COUNT(*) FROM messages')) < ENTITIES) {
+    if (Date.now() > deadline) throw new Error(`${name}: warm-up messages were not stored`);
+    await publishAll(client, messages);
+    await sleep(1500);
+  }
+  await sleep(1000);
+}
+
+/** Publishes a phase and watches its rows appear until all are there or nothing moved for STALL_MS. */
+async function measure(name: string, nodeRed: RunningNodeRed, db: Database, client: MqttClient, base: string, phase: Phase): Promise<Result> {
+  const { from, count, rate } = phase;
+  let lastId = Number(await scalar(db, 'SELECT COALESCE(MAX(id), 0) FROM messages'));
+  const errorsBefore = (nodeRed.output().match(/\[error\]/g) ?? []).length;
+  const messages: Publish[] = Array.from({ length: count }, (_, i) => ({ topic: `${base}/sensor/s${(from + i) % ENTITIES}/state`, payload: String(from + i) }));
+  const publishedAt = new Float64Array(count);
+  const latencies: number[] = [];
+  const seen = new Uint8Array(count);
+  let distinct = 0;
+  let lastRowAt = 0;
+  let lastProgressAt = Date.now();
+  const start = Date.now();
+  const publishing = publishAll(client, messages, {
+    window: 1000,
+    onSent: (i) => (publishedAt[i] = Date.now()),
+    pause: rate
+      ? async (i) => {
+          const due = start + (i / rate) * 1000;
+          if (due > Date.now()) await sleep(due - Date.now());
+        }
+      : undefined,
+  });
+
+  while (distinct < count && Date.now() - lastProgressAt < STALL_MS) {
+    await sleep(POLL_MS);
+    // Ids are allocated at INSERT and become visible at COMMIT, so concurrent transactions can
+    // commit a lower id after a higher one: re-read a margin below the highest id seen.
+    const { rows } = await db.query('SELECT id, payload FROM messages WHERE id > ? ORDER BY id', [Math.max(0, lastId - REREAD_MARGIN)]);
+    const now = Date.now();
+    for (const row of rows) {
+      lastId = Math.max(lastId, Number(row.id));
+      const seq = Number(row.payload) - from;
+      if (!Number.isInteger(seq) || seq < 0 || seq >= count || seen[seq] === 1) continue;
+      seen[seq] = 1;
+      distinct++;
+      latencies.push(now - publishedAt[seq]);
+      lastProgressAt = now;
+      lastRowAt = now;
+    }
+  }
+  await publishing;
+  // The exact tally, from the whole table.
+  let stored = 0;
+  const { rows: all } = await db.query('SELECT payload FROM messages', []);
+  for (const row of all) {
+    const seq = Number(row.payload) - from;
+    if (Number.isInteger(seq) && seq >= 0 && seq < count) stored++;
+  }
+  const sorted = Float64Array.from(latencies).sort();
+  const seconds = (lastRowAt - start) / 1000;
+  return {
+    name,
+    phase: phase.label,
+    count,
+    stored,
+    distinct,
+    seconds,
+    rate: distinct / seconds,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    rssMiB: peakRssMiB(nodeRed.child.pid),
+    errors: (nodeRed.output().match(/\[error\]/g) ?? []).length - errorsBefore,
+    firstError: nodeRed.output().split('\n').filter((l) => l.includes('[error]'))[errorsBefore],
+  };
+}
+
+const PHASES: Phase[] = [
+  { label: `burst ${MESSAGES}`, from: 0, count: MESSAGES },
+  { label: `paced ${PACED_RATE}/s`, from: MESSAGES, count: PACED_RATE * PACED_SECONDS, rate: PACED_RATE },
+];
+
+async function measureAll(name: string, nodeRed: RunningNodeRed, db: Database, client: MqttClient, base: string): Promise<Result[]> {
+  await warmUp(name, db, client, base);
+  const results: Result[] = [];
+  for (const phase of PHASES) {
+    results.push(await measure(name, nodeRed, db, client, base, phase));
+    await sleep(1000);
+  }
+  return results;
+}
+
+function peerFlow(brokerPort: number, database: TestMysqlDatabase, base: string): { flows: unknown[]; credentials: Record<string, Record<string, string>> } {
+  const z = 'peer_tab';
+  return {
+    flows: [
+      { id: z, type: 'tab', label: 'peer: core mqtt in → function → node-red-node-mysql' },
+      {
+        id: 'peer_broker',
+        type: 'mqtt-broker',
+        name: 'bench broker',
+        broker: '127.0.0.1',
+        port: String(brokerPort),
+        clientid: `peer-${randomBytes(4).toString('hex')}`,
+        autoConnect: true,
+        usetls: false,
+        protocolVersion: '4',
+        keepalive: '60',
+        cleansession: false,
+      },
+      { id: 'peer_in', type: 'mqtt in', z, name: '', topic: `${base}/#`, qos: '1', datatype: 'utf8', broker: 'peer_broker', nl: false, rap: true, rh: 0, inputs: 0, x: 120, y: 80, wires: [['peer_fn']] },
+      {
+        id: 'peer_fn',
+        type: 'function',
+        z,
+        name: 'to INSERT',
+        func:
+          "msg.payload = [msg.topic, msg.qos || 0, msg.payload, msg.retain ? 1 : 0];\nmsg.topic = 'INSERT INTO messages (topic, qos, payload, retained) VALUES (?, ?, ?, ?)';\nreturn msg;",
+        outputs: 1,
+        x: 300,
+        y: 80,
+        wires: [['peer_mysql']],
+      },
+      { id: 'peer_mysql', type: 'mysql', z, mydb: 'peer_db', name: '', x: 480, y: 80, wires: [[]] },
+      { id: 'peer_db', type: 'MySQLdatabase', name: '', host: MYSQL_HOST, port: String(MYSQL_PORT), db: database.config.database, tz: '+00:00', charset: 'UTF8MB4' },
+    ],
+    credentials: { peer_db: { user: database.config.user ?? 'root', password: database.config.password ?? '' } },
+  };
+}
+
+async function main(): Promise<void> {
+  if (!(await portOpen(MYSQL_HOST, MYSQL_PORT))) {
+    console.log(`MariaDB not reachable at ${MYSQL_HOST}:${MYSQL_PORT}: statestream-e2e bench skipped`);
+    return;
+  }
+  const peers = ensurePeers({ 'node-red-node-mysql': '3.0.4' });
+  const results: Result[] = [];
+  let broker: PrivateMosquitto | undefined;
+  const cleanups: Array<() => Promise<unknown>> = [];
+  try {
+    broker = await startPrivateMosquitto();
+    const client = await connectPublisher(broker.url, `bench-pub-${randomBytes(4).toString('hex')}`);
+    cleanups.push(() => client.endAsync());
+
+    // ours
+    {
+      const database = await createTestMysqlDatabase('iotp_bench_ss');
+      cleanups.push(() => database.drop());
+      const db = openDb(database.url);
+      cleanups.push(() => db.close());
+      const base = `bench/${randomBytes(4).toString('hex')}`;
+      const nodeRed = await startNodeRed({
+        flows: shippedStatestreamFlow(),
+        env: { DATABASE_URL: database.url, MQTT_URL: broker.url, STATESTREAM_BASE_TOPIC: base, SIMULATE: 'false' },
+      });
+      try {
+        results.push(...(await measureAll('iotp (shipped flow)', nodeRed, db, client, base)));
+      } finally {
+        await nodeRed.stop();
+      }
+    }
+
+    // peer: same schema and trigger, applied up front (node-red-node-mysql has no migrations)
+    {
+      const database = await createTestMysqlDatabase('iotp_bench_ss');
+      cleanups.push(() => database.drop());
+      const db = openDb(database.url);
+      cleanups.push(() => db.close());
+      await runMigrations(db, [statestreamMigrations]);
+      const base = `bench/${randomBytes(4).toString('hex')}`;
+      const userDir = makeTempDir('iotp-bench-peer-');
+      mkdirSync(join(userDir, 'node_modules'), { recursive: true });
+      symlinkSync(peers['node-red-node-mysql'], join(userDir, 'node_modules', 'node-red-node-mysql'), 'dir');
+      const { flows, credentials } = peerFlow(broker.port, database, base);
+      const nodeRed = await startNodeRed({ userDir, flows, credentials, env: { SIMULATE: 'false' } });
+      try {
+        results.push(...(await measureAll('core mqtt in → function → node-red-node-mysql', nodeRed, db, client, base)));
+      } finally {
+        await nodeRed.stop();
+      }
+    }
+  } finally {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+    await broker?.stop();
+  }
+
+  console.log(`\nstatestream end to end: a ${MESSAGES}-message burst, then ${PACED_SECONDS} s at ${PACED_RATE} msg/s; QoS 1, MQTT.js → mosquitto (private) → Node-RED → MariaDB + trigger`);
+  console.log(`machine: ${cpus().length} cores, load ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
+  const header = ['pipeline', 'traffic', 'stored rows', 'distinct msgs', 'seconds', 'msg/s', 'p50 ms', 'p99 ms', 'peak RSS MiB', 'errors logged'];
+  const rows = results.map((r) => [
+    r.name,
+    r.phase,
+    String(r.stored),
+    `${r.distinct}/${r.count}`,
+    r.seconds.toFixed(2),
+    Math.round(r.rate).toLocaleString('en-US'),
+    String(Math.round(r.p50)),
+    String(Math.round(r.p99)),
+    r.rssMiB.toFixed(0),
+    String(r.errors),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  console.log(line(header));
+  for (const row of rows) console.log(line(row));
+  for (const r of results) if (r.firstError) console.log(`\n${r.name}, ${r.phase}: first error: ${r.firstError.slice(0, 300)}`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
