@@ -1,21 +1,34 @@
 # Node-RED with this package installed from the checkout, settings.js and the shipped flows.
-ARG NODE_RED_IMAGE=nodered/node-red:5.0.4-22
+# The base is the official image; NODE_RED_IMAGE picks another tag (compose passes it from .env).
+ARG NODE_RED_IMAGE=nodered/node-red:4.1.15-22
 
-# Build the package tarball (TypeScript -> dist/, flows -> examples/).
-FROM node:22-bookworm AS build
+# 1. Build the package tarball from the checkout: TypeScript -> dist/, flows/ -> examples/.
+FROM node:22-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund --ignore-scripts && npm rebuild better-sqlite3
+# Dev dependencies only for the build; no install scripts (better-sqlite3 is built in stage 2).
+RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY . .
-RUN npm run build && npm pack --ignore-scripts && mv node-red-contrib-iot-pipelines-*.tgz /tmp/package.tgz
+RUN node scripts/build.mjs && npm pack --ignore-scripts --pack-destination /tmp && mv /tmp/node-red-contrib-iot-pipelines-*.tgz /tmp/package.tgz
 
+# 2. The runtime: the official Node-RED image plus the tarball, as `npm install <tarball>` does it.
 FROM ${NODE_RED_IMAGE}
 USER root
 COPY --from=build /tmp/package.tgz /tmp/package.tgz
-# Installed beside Node-RED (not into the /data volume) so an image upgrade upgrades the nodes.
-RUN cd /usr/src/node-red && npm install --omit=dev --no-audit --no-fund --allow-scripts=better-sqlite3 /tmp/package.tgz && rm /tmp/package.tgz
+# Installed beside Node-RED (not into the /data volume), so a rebuilt image brings new nodes even
+# when /data already exists. Node-RED finds modules in its own node_modules. The check fails the
+# build when better-sqlite3 (optional, needed by the rolling-averages flow) did not install.
+RUN cd /usr/src/node-red \
+ && npm install --omit=dev --no-audit --no-fund --no-update-notifier /tmp/package.tgz \
+ && rm /tmp/package.tgz \
+ && node -e "require('node-red-contrib-iot-pipelines/dist/lib/runtime-env.js'); new (require('better-sqlite3'))(':memory:').close()"
 COPY settings.js /usr/src/node-red/iotp-settings.js
 USER node-red
-ENV NODE_RED_USER_DIR=/data HOST=0.0.0.0 IOTP_FLOWS_DIR=/usr/src/node-red/node_modules/node-red-contrib-iot-pipelines/examples
+# settings.js seeds /data/flows.json from the package's examples/ on first start.
+ENV NODE_RED_USER_DIR=/data HOST=0.0.0.0 PORT=1880 \
+    IOTP_FLOWS_DIR=/usr/src/node-red/node_modules/node-red-contrib-iot-pipelines/examples
 EXPOSE 1880
+# The base image's health check reads /data/settings.js, which this image does not use.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
+  CMD node -e "fetch('http://127.0.0.1:1880/',{signal:AbortSignal.timeout(8000)}).then(r=>process.exit(r.status<500?0:1),()=>process.exit(1))"
 ENTRYPOINT ["node", "/usr/src/node-red/node_modules/node-red/red.js", "--settings", "/usr/src/node-red/iotp-settings.js", "--userDir", "/data"]
