@@ -124,6 +124,9 @@ describe('mqtt session (mosquitto)', function () {
           const even = got.slice(10).filter((_, i) => i % 2 === 0);
           for (const m of [...odd, ...even]) m.settle();
           await waitFor(() => session.counts().acked === 20, 'twenty acknowledgements');
+          // QoS 2 finishes with the broker's PUBREL and our PUBCOMP after the PUBREC counted above;
+          // let that exchange complete (it can lag on a loaded machine) before disconnecting.
+          await new Promise((resolve) => setTimeout(resolve, 500));
           await session.close();
 
           const again: ReceivedMessage[] = [];
