@@ -1,5 +1,6 @@
 /** The MQTT engine's public surface (no Node-RED imports): what the node glue uses. */
 export { MqttError, type MqttErrorCode } from './errors';
+export { classifyConnectError, type ConnectProblem, type ConnectProblemKind } from './connect-errors';
 export {
   DEFAULTS as MQTT_DEFAULTS,
   describeBroker,

@@ -258,6 +258,9 @@ export function toClientOptions(broker: ResolvedBroker): IClientOptions {
     connectTimeout: broker.connectTimeoutMs,
     reconnectPeriod: broker.reconnectInitialMs,
     resubscribe: false,
+    // MQTT.js gives up for good after a refused CONNECT (bad credentials, "server unavailable"
+    // while a broker restarts): an ingest must keep trying, at the backoff's pace, until fixed.
+    reconnectOnConnackError: true,
     manualConnect: true,
     queueQoSZero: true,
   };

@@ -28,6 +28,8 @@ interface DatabaseNodeDef extends NodeDef {
 interface DatabaseCredentials {
   user?: string;
   password?: string;
+  /** PEM CA certificate(s) to verify a MySQL server's TLS certificate (a private CA). */
+  ca?: string;
 }
 
 export interface DatabaseConfigNode extends Node<DatabaseCredentials> {
@@ -84,6 +86,8 @@ export function resolveDatabaseConfig(def: DatabaseNodeDef, credentials: Databas
   if (config.dialect === 'mysql') {
     if (credentials.user) config.user = credentials.user;
     if (credentials.password) config.password = credentials.password;
+    // The CA belongs to TLS settings made by the URL (?ssl=true) or the TLS checkbox; it does not turn TLS on.
+    if (credentials.ca && config.tls) config.tls = { ...config.tls, ca: credentials.ca };
     if (def.connection !== 'url') {
       config.poolSize = number(def.poolSize, config.poolSize);
       config.connectTimeoutMs = number(def.connectTimeout, config.connectTimeoutMs / 1000) * 1000;
@@ -178,6 +182,7 @@ export default function register(RED: NodeAPI): void {
     credentials: {
       user: { type: 'text' },
       password: { type: 'password' },
+      ca: { type: 'text' },
     },
   });
 }

@@ -5,7 +5,7 @@
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { hostname } from 'node:os';
-import { acquireSession, describeBroker, resolveBrokerSettings, type BrokerSettings, type ResolvedBroker, type SessionLease } from '../../lib/mqtt';
+import { acquireSession, classifyConnectError, describeBroker, resolveBrokerSettings, type BrokerSettings, type ResolvedBroker, type SessionLease } from '../../lib/mqtt';
 
 interface BrokerNodeDef extends NodeDef {
   url: string;
@@ -82,6 +82,8 @@ export default function register(RED: NodeAPI): void {
     Object.defineProperty(node, 'description', { get: () => description });
 
     let connected: boolean | undefined;
+    // The last refusal logged as an error: repeated on every retry it would flood the log.
+    let reportedProblem: string | undefined;
     node.lease = (): SessionLease => {
       if (!resolved) throw problem ?? new Error('MQTT broker not configured');
       const lease = acquireSession(node.id, resolved);
@@ -89,6 +91,7 @@ export default function register(RED: NodeAPI): void {
       if (session.listenerCount('connect') === 0) {
         // Once per session: log transitions, not every reconnect attempt.
         session.on('connect', (sessionPresent: boolean) => {
+          reportedProblem = undefined;
           if (connected === true) return;
           connected = true;
           node.log(RED._('iotp-mqtt-broker.errors.connected', { broker: description, session: sessionPresent ? 'resumed' : 'new' }));
@@ -96,9 +99,22 @@ export default function register(RED: NodeAPI): void {
         session.on('disconnect', () => {
           if (connected === false) return;
           connected = false;
-          node.warn(RED._('iotp-mqtt-broker.errors.connectionLost', { broker: description, reason: 'disconnected' }));
+          // A refusal was already logged as an error; "connection lost" would only blur it.
+          if (reportedProblem === undefined) node.warn(RED._('iotp-mqtt-broker.errors.connectionLost', { broker: description, reason: 'disconnected' }));
         });
-        session.on('error', (err: Error) => node.debug(`${description}: ${err.message}`));
+        session.on('error', (err: Error) => {
+          const problem = classifyConnectError(err);
+          if (problem.kind === 'network') {
+            // Reconnecting with backoff is the answer; the warning above already said so once.
+            node.debug(`${description}: ${err.message}`);
+            return;
+          }
+          // Bad credentials, an untrusted certificate or a refusing broker need a person: say so
+          // once (per distinct reason) as an error. The reason is built from codes, never secrets.
+          if (reportedProblem === problem.reason) return;
+          reportedProblem = problem.reason;
+          node.error(RED._('iotp-mqtt-broker.errors.refused', { broker: description, reason: problem.reason }));
+        });
       }
       return lease;
     };

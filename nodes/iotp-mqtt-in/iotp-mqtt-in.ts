@@ -4,7 +4,7 @@
  * after its commit; the broker's in-flight window then bounds what Node-RED holds in memory.
  */
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
-import { decodePayload, parseFilter, type PayloadFormat, type QoS, type ReceivedMessage, type SessionLease, type Subscription } from '../../lib/mqtt';
+import { decodePayload, MqttError, parseFilter, type PayloadFormat, type QoS, type ReceivedMessage, type SessionLease, type Subscription } from '../../lib/mqtt';
 import type { BrokerConfigNode } from '../iotp-mqtt-broker/iotp-mqtt-broker';
 import { installCompletionHooks, sendTracked, type CompletionOutcome } from '../shared/completion';
 import { compactCount, ThrottledStatus } from '../shared/status';
@@ -15,6 +15,8 @@ interface IngestNodeDef extends NodeDef {
   qos: string | number;
   format: PayloadFormat;
   ack: 'complete' | 'receive';
+  /** MQTT 5 shared-subscription group (usually `${MQTT_SHARE_GROUP}`); empty = a plain subscription. */
+  shareGroup?: string;
 }
 
 /**
@@ -27,6 +29,22 @@ export function topicFilters(text: string, env: (name: string) => string | undef
     .split('\n')
     .map((line) => line.trim().replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (whole, name: string) => env(name) ?? whole))
     .filter(Boolean);
+}
+
+/**
+ * The filters to subscribe to. With a share group, each becomes `$share/<group>/<filter>`, so
+ * several Node-RED instances running the same flow split the stream instead of each getting all
+ * of it. A group left as an unresolved `${VAR}` (Node-RED keeps the text when the variable is
+ * unset) counts as no group; filters that already name a `$share/` group keep it.
+ */
+export function ingestFilters(topics: string, shareGroup: string | undefined, env: (name: string) => string | undefined = () => undefined): string[] {
+  const filters = topicFilters(topics, env);
+  const group = String(shareGroup ?? '').trim();
+  if (group === '' || /^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/.test(group)) return filters;
+  if (/[/+#\s]/.test(group) || group.includes('\u0000')) {
+    throw new MqttError('MQTT_BAD_TOPIC', `share group ${JSON.stringify(group)} must be a name without /, +, # or spaces`);
+  }
+  return filters.map((filter) => (filter.startsWith('$share/') ? filter : `$share/${group}/${filter}`));
 }
 
 const STALE_AFTER_MS = 300_000;
@@ -90,7 +108,7 @@ export default function register(RED: NodeAPI): void {
       try {
         // Flow/group environment first (RED.util.getSetting where the runtime exposes it), then the process's.
         const getSetting = (RED.util as unknown as { getSetting?: (node: Node, name: string) => unknown }).getSetting;
-        const filters = topicFilters(def.topics, (name) => {
+        const filters = ingestFilters(def.topics, def.shareGroup, (name) => {
           const value = typeof getSetting === 'function' ? getSetting(node, name) : process.env[name];
           return typeof value === 'string' ? value : undefined;
         });

@@ -1,0 +1,197 @@
+/**
+ * Scale-out: two Node-RED instances (own user dirs, ports and MQTT client ids) run the shipped
+ * sensors and data-connector flows against one MariaDB database and a private mosquitto (the compose stack's queue settings), the
+ * ingest on an MQTT 5 shared subscription (MQTT_SHARE_GROUP). The test publishes the readings
+ * itself and checks: every message is stored exactly once across the two instances; each
+ * migration is recorded once although both instances migrate at start; the connector's
+ * bookmark lease lets only one instance post a window, so no reading reaches the receiver twice.
+ * It prints the ingest throughput of one instance and of two, measured in the same run.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { connectorMigrations } from '../../lib/connector/bookmark';
+import { formatUtc } from '../../lib/connector/time';
+import { alignDown } from '../../lib/connector/windows';
+import { openDatabase, runMigrations } from '../../lib/db';
+import type { Database } from '../../lib/db/types';
+import { MIN, readingKey, startReceiver, type PostedBody, type Receiver } from '../node/connector/fixtures';
+import { packageRoot, startNodeRed, type RunningNodeRed } from '../support/node-red';
+import { missingPrograms, startPrivateMosquitto, type PrivateMosquitto } from '../support/private-services';
+import { createTestMysqlDatabase, inCi, requireService, type TestMysqlDatabase } from '../support/services';
+
+const readFlow = (file: string): Array<Record<string, unknown>> => JSON.parse(readFileSync(join(packageRoot, 'flows', file), 'utf8')) as Array<Record<string, unknown>>;
+// The shipped flows as they are, except that the connector waits 1 s (not 30 s) after a window's
+// end before posting it, so the test does not wait half a minute for late rows that cannot come.
+const flows = [...readFlow('4-iot-sensors.json'), ...readFlow('5-data-connector.json')].map((node) => (node.id === 'connector.post' ? { ...node, settle: '1' } : node));
+/** Readings per phase (one instance, then two). */
+const PER_PHASE = 3000;
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('scale-out: two Node-RED instances on a $share subscription, one MariaDB', function () {
+  this.timeout(300_000);
+  let mysql: TestMysqlDatabase | undefined;
+  let db: Database | undefined;
+  let receiver: Receiver | undefined;
+  let publisher: mqtt.MqttClient | undefined;
+  let broker: PrivateMosquitto | undefined;
+  const instances: RunningNodeRed[] = [];
+  const run = randomBytes(4).toString('hex');
+  const topic = `iotp-scale/${run}/sensors`;
+  // The connector's bookmark: every reading of the test is later than this.
+  const first = alignDown(Date.now(), MIN) - MIN;
+  /** Event time of reading i: live readings (the window node counts them), 1 ms apart so each is unique. */
+  const times: number[] = [];
+
+  const reading = (i: number) => ({ sensorId: (i % 5) + 1, ms: times[i]!, value: i });
+  const payload = (i: number): string => {
+    const r = reading(i);
+    return JSON.stringify({
+      sensor_id: String(r.sensorId),
+      timestamp: new Date(r.ms).toISOString().replace('Z', ''),
+      value: r.value,
+      metadata: { location: { lat: 10, lng: 10 }, unit: 'C', type: 'temperature', description: 'scale-out' },
+    });
+  };
+
+  const env = (instance: string): Record<string, string> => ({
+    IOTP_INSTANCE_ID: `${instance}-${run}`,
+    DATABASE_URL: mysql!.url,
+    MQTT_URL: broker!.url,
+    MQTT_TOPIC: topic,
+    MQTT_SHARE_GROUP: `iotp-${run}`,
+    SIMULATE: 'false',
+    INTERVAL_MS: '1000',
+    POST_DATA_ENDPOINT: receiver!.url,
+    POST_DATA_API_KEY: 'scale-out-post-key',
+    API_KEY: 'scale-out-api-key',
+    FETCH_DATA_INTERVAL: '1',
+    BATCH_SIZE: '500',
+  });
+
+  const stored = async (): Promise<number> => Number((await db!.query('SELECT COUNT(*) AS n FROM sensor_data')).rows[0].n);
+
+  async function start(instance: string): Promise<RunningNodeRed> {
+    const red = await startNodeRed({ flows, env: env(instance) });
+    instances.push(red);
+    // The ingest is subscribed once the broker session is up (the subscription follows the CONNACK).
+    await red.waitForOutput(/MQTT broker .*: connected/, 30_000);
+    await sleep(1000);
+    return red;
+  }
+
+  /** Publishes readings [from, to) at QoS 1 and waits until sensor_data holds `expected` rows; returns messages/s stored. */
+  async function publishAndMeasure(from: number, to: number, expected: number): Promise<number> {
+    const base = Date.now() - (to - from);
+    for (let i = from; i < to; i++) times[i] = base + (i - from);
+    const started = process.hrtime.bigint();
+    const acks: Promise<unknown>[] = [];
+    for (let i = from; i < to; i++) acks.push(publisher!.publishAsync(topic, payload(i), { qos: 1 }));
+    await Promise.all(acks);
+    const deadline = Date.now() + 120_000;
+    let count = await stored();
+    while (count < expected) {
+      assert.ok(Date.now() < deadline, `stored ${count} of ${expected}\n${instances.map((r) => r.output().slice(-2000)).join('\n----\n')}`);
+      await sleep(50);
+      count = await stored();
+    }
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    return (to - from) / seconds;
+  }
+
+  before(async function () {
+    await requireService(this, 'mysql');
+    const missing = await missingPrograms(['mosquitto']);
+    if (missing.length > 0) {
+      if (inCi()) throw new Error('mosquitto is not installed');
+      console.log('      [skip] mosquitto is not installed (apt-get install mosquitto)');
+      this.skip();
+    }
+    // A private broker with the compose stack's queue settings. mosquitto's default
+    // max_queued_messages (1000 per client) DROPS QoS 1 messages beyond it while a subscriber
+    // catches up: a burst of a few thousand readings would lose messages at the broker.
+    const conf = readFileSync(join(packageRoot, 'docker', 'mosquitto', 'mosquitto.conf'), 'utf8');
+    const queueSettings = conf.split('\n').filter((line) => /^(max_queued_messages|max_queued_bytes|max_inflight_messages|persistent_client_expiration)\s/.test(line));
+    assert.ok(queueSettings.some((line) => line.startsWith('max_queued_messages')), 'the compose broker config sets max_queued_messages');
+    broker = await startPrivateMosquitto({ extraConfig: queueSettings });
+    mysql = await createTestMysqlDatabase('iotp_scale');
+    db = openDatabase({ ...mysql.config });
+    receiver = await startReceiver();
+    // The connector's bookmark starts at `first`, its lease held by the test: neither instance may
+    // post until every reading is stored; then both compete for the lease.
+    await runMigrations(db, [connectorMigrations]);
+    await db.query('INSERT INTO connector_bookmarks (name, window_end, updated_at, lease_owner, lease_until) VALUES (?, ?, ?, ?, ?)', [
+      'data-connector',
+      first,
+      Date.now(),
+      'scale-out-test',
+      Date.now() + 3_600_000,
+    ]);
+    publisher = await mqtt.connectAsync(broker.url, { protocolVersion: 5, clientId: `iotp-scale-pub-${run}` });
+  });
+
+  after(async () => {
+    await Promise.all(instances.map((red) => red.stop().catch(() => red.kill())));
+    await publisher?.endAsync();
+    await receiver?.close();
+    await db?.close();
+    await mysql?.drop();
+    await broker?.stop();
+  });
+
+  it('stores every message exactly once, migrates once, and posts every reading once; prints one vs two instances', async () => {
+    await start('a');
+    const oneInstance = await publishAndMeasure(0, PER_PHASE, PER_PHASE);
+    await start('b');
+    const twoInstances = await publishAndMeasure(PER_PHASE, 2 * PER_PHASE, 2 * PER_PHASE);
+
+    // Exactly once: each reading's value appears once, nothing else was stored.
+    const { rows: duplicates } = await db!.query('SELECT value, COUNT(*) AS n FROM sensor_data GROUP BY value HAVING COUNT(*) > 1 LIMIT 5');
+    assert.deepEqual(duplicates, [], 'readings stored twice');
+    assert.equal(await stored(), 2 * PER_PHASE);
+    const { rows: distinct } = await db!.query('SELECT COUNT(DISTINCT value) AS n, MIN(value) AS lo, MAX(value) AS hi FROM sensor_data');
+    assert.deepEqual(distinct[0], { n: 2 * PER_PHASE, lo: 0, hi: 2 * PER_PHASE - 1 });
+
+    // Both instances applied the sensors migration set at start; the migrations table records each step once.
+    const { rows: migrations } = await db!.query('SELECT name, COUNT(*) AS n FROM migrations GROUP BY name');
+    assert.ok(migrations.length >= 2, `migrations recorded: ${JSON.stringify(migrations)}`);
+    assert.deepEqual(migrations.filter((m) => Number(m.n) !== 1), [], 'a migration recorded more than once');
+
+    // The connector: free the lease; one instance at a time posts the due windows from the bookmark on.
+    await db!.query('UPDATE connector_bookmarks SET lease_owner = NULL, lease_until = NULL WHERE name = ?', ['data-connector']);
+    const windowEnd = async (): Promise<number> => Number((await db!.query('SELECT window_end FROM connector_bookmarks WHERE name = ?', ['data-connector'])).rows[0].window_end);
+    const deadline = Date.now() + 120_000;
+    const lastWindowEnd = alignDown(Math.max(...times), MIN) + MIN;
+    while ((await windowEnd()) < lastWindowEnd) {
+      assert.ok(Date.now() < deadline, `bookmark stuck at ${formatUtc(await windowEnd())}`);
+      await sleep(200);
+    }
+    await sleep(1500); // a second instance that (wrongly) posted the same window would have done so by now
+    const deliveries = new Map<string, number>();
+    const windows = new Map<string, number>();
+    for (const request of receiver!.received) {
+      const body = JSON.parse(request.body) as PostedBody;
+      for (const [sensor, list] of Object.entries(body.data)) {
+        for (const entry of list) {
+          const key = `${sensor}@${entry.timestamp}`;
+          deliveries.set(key, (deliveries.get(key) ?? 0) + 1);
+        }
+      }
+      windows.set(`${body.start_time}/${body.end_time}`, 0);
+    }
+    const twice = [...deliveries].filter(([, n]) => n > 1).map(([key]) => key);
+    assert.deepEqual(twice.slice(0, 5), [], `${twice.length} readings delivered more than once`);
+    const missing = Array.from({ length: 2 * PER_PHASE }, (_, i) => readingKey(reading(i))).filter((key) => !deliveries.has(key));
+    assert.deepEqual(missing.slice(0, 5), [], `${missing.length} readings never delivered`);
+    assert.equal(deliveries.size, 2 * PER_PHASE);
+
+    console.log(
+      `      scale-out ingest (sensors flow, MariaDB, mosquitto $share, ${PER_PHASE} readings each, QoS 1):\n` +
+        `        1 instance : ${oneInstance.toFixed(0)} messages/s stored\n` +
+        `        2 instances: ${twoInstances.toFixed(0)} messages/s stored (x${(twoInstances / oneInstance).toFixed(2)}; 2 shared CPU cores)\n` +
+        `        connector: ${receiver!.received.length} requests for ${windows.size} windows, every reading once`,
+    );
+  });
+});
