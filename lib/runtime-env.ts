@@ -44,6 +44,8 @@ const PLAIN_DEFAULTS: Record<string, string> = {
   FETCH_DATA_INTERVAL: '1',
   BATCH_SIZE: '30',
   ISEMS_RETENTION_ROWS: '20000',
+  // Several instances splitting one stream: their ingest nodes subscribe $share/<group>/<topic>.
+  MQTT_SHARE_GROUP: '',
 };
 
 /** Variables that must be positive integers, with the largest sensible value. */
@@ -137,6 +139,8 @@ export function resolveRuntimeEnv(env: Env, options: { userDir: string }): Resol
     : withUserInfo(`${broker.protocol}://${broker.host.includes(':') ? `[${broker.host}]` : broker.host}:${broker.port}`, broker.username, broker.password);
   if (mqttUrl !== env.MQTT_URL) set.MQTT_URL = mqttUrl;
   notes.push(`mqtt: ${describeBroker(broker)}`);
+  const shareGroup = given(env, 'MQTT_SHARE_GROUP');
+  if (shareGroup) notes.push(`mqtt ingest: shared subscription group ${shareGroup}`);
 
   return { set, notes };
 }
