@@ -79,6 +79,8 @@ export function answer(req: IncomingMessage, res: ServerResponse, status: number
     return;
   }
   const text = JSON.stringify(body);
+  // A refusal is no flow's answer: it carries no CORS header (the editor app may have set one).
+  res.removeHeader('Access-Control-Allow-Origin');
   res.statusCode = status;
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
   res.setHeader('Content-Length', Buffer.byteLength(text));
@@ -148,7 +150,6 @@ export function createHttpGuard(options: HttpGuardOptions): [Middleware, ErrorMi
   };
 
   const answerError: ErrorMiddleware = (err, req, res, _next) => {
-    res.removeHeader('Access-Control-Allow-Origin');
     const { status, body } = answerFor(err);
     if (status === 500) {
       // Not a client's fault: one line for the operator (no stack, no request data).
