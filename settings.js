@@ -54,22 +54,26 @@ function seedFlows() {
 }
 seedFlows();
 
+/** A compiled module of this package (dist/lib/<name>.js): beside settings.js, else the installed package. */
+function requirePackageModule(name) {
+  const candidates = [path.join(__dirname, 'dist', 'lib', `${name}.js`), `node-red-contrib-iot-pipelines/dist/lib/${name}.js`];
+  for (const candidate of candidates) {
+    try {
+      return require(candidate);
+    } catch (err) {
+      if (err.code !== 'MODULE_NOT_FOUND') throw err;
+    }
+  }
+  return undefined;
+}
+
 /**
  * Resolves the variables the shipped flows read (DATABASE_URL, MQTT_URL, TOPIC, ...) from the
  * canonical names, the original pipelines' names (MYSQL_*, MQTT_HOST, BROKER) and the defaults.
  * A bad value stops start-up with one line naming the variable.
  */
 function applyRuntimeEnv() {
-  const candidates = [path.join(__dirname, 'dist', 'lib', 'runtime-env.js'), 'node-red-contrib-iot-pipelines/dist/lib/runtime-env.js'];
-  let runtimeEnv;
-  for (const candidate of candidates) {
-    try {
-      runtimeEnv = require(candidate);
-      break;
-    } catch (err) {
-      if (err.code !== 'MODULE_NOT_FOUND') throw err;
-    }
-  }
+  const runtimeEnv = requirePackageModule('runtime-env');
   if (!runtimeEnv) {
     console.warn('[iot-pipelines] package not found beside settings.js: environment defaults for the shipped flows not applied');
     return;
@@ -88,6 +92,9 @@ function applyRuntimeEnv() {
 }
 applyRuntimeEnv();
 const adminPasswordHash = env.NODE_RED_ADMIN_PASSWORD_HASH || '';
+const API_MAX_BYTES = 1024 * 1024;
+const httpGuard = requirePackageModule('http-guard');
+if (!httpGuard) console.warn('[iot-pipelines] package not found beside settings.js: the HTTP guard of the flow endpoints is not installed');
 
 if (!adminPasswordHash) {
   const line = '*'.repeat(78);
@@ -115,7 +122,11 @@ module.exports = {
   // The pipelines' JSON APIs stay same-origin unless an origin is named explicitly.
   httpNodeCors: env.HTTP_NODE_CORS_ORIGIN ? { origin: env.HTTP_NODE_CORS_ORIGIN, methods: 'GET,POST' } : undefined,
   // Request bodies of the HTTP-in nodes are bounded: the connector's request API takes small JSON.
-  apiMaxLength: '1mb',
+  apiMaxLength: API_MAX_BYTES,
+  // Not authentication: Node-RED mounts these between the editor app (same root, whose body parsers
+  // and wildcard CORS header every request passes) and the flows' routes. JSON refusals instead of
+  // stack pages, no editor CORS header on flow endpoints (see lib/http-guard.ts).
+  httpNodeAuth: httpGuard ? httpGuard.createHttpGuard({ maxBodyBytes: API_MAX_BYTES }) : undefined,
 
   adminAuth: adminPasswordHash
     ? {
