@@ -4,6 +4,7 @@
  * which used naive UTC datetimes throughout.
  */
 import { ConnectorError } from './errors';
+import { daysFromCivil, daysInMonth } from '../time/civil';
 
 export interface ParsedTime {
   /** Epoch milliseconds (UTC). */
@@ -18,20 +19,7 @@ const ISO_PATTERN =
 
 const MAX_INPUT_LENGTH = 64;
 
-/** Days since 1970-01-01 of a proleptic Gregorian civil date (valid for all years, no Date quirks). */
-function daysFromCivil(year: number, month: number, day: number): number {
-  const y = month <= 2 ? year - 1 : year;
-  const era = Math.floor(y / 400);
-  const yoe = y - era * 400;
-  const doy = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
-  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
-  return era * 146097 + doe - 719468;
-}
 
-function daysInMonth(year: number, month: number): number {
-  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
-  return [4, 6, 9, 11].includes(month) ? 30 : 31;
-}
 
 /**
  * Parses an ISO 8601 date or date-time (`2021-07-01`, `2021-07-01T12:00:00`, `2021-07-01 12:00:00.250`,

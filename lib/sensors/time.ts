@@ -12,6 +12,8 @@
  * for DATETIME(6) regardless of the session time zone and which sorts correctly as SQLite TEXT.
  */
 
+import { daysFromCivil, daysInMonth } from '../time/civil';
+
 /** The earliest and latest accepted instants (years 1900..2199 UTC), exact to the microsecond. */
 export const MIN_STORABLE_US = Date.UTC(1900, 0, 1) * 1000;
 export const MAX_STORABLE_US = Date.UTC(2200, 0, 1) * 1000 - 1;
@@ -20,20 +22,7 @@ export const MAX_STORABLE_US = Date.UTC(2200, 0, 1) * 1000 - 1;
 const MAX_TIMESTAMP_LENGTH = 40;
 const SHAPE = 'not an ISO 8601 date-time (expected e.g. 2024-06-14T16:00:00.123456)';
 
-/** Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
-function daysFromCivil(year: number, month: number, day: number): number {
-  const y = month <= 2 ? year - 1 : year;
-  const era = Math.floor(y / 400);
-  const yoe = y - era * 400;
-  const doy = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
-  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
-  return era * 146097 + doe - 719468;
-}
 
-function daysInMonth(year: number, month: number): number {
-  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
-  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
-}
 
 /** The number written by `count` ASCII digits at `at`, or -1. */
 function digitsAt(text: string, at: number, count: number): number {

@@ -13,6 +13,7 @@
  * dates (2023-02-29, 24:00, minute 60) instead of rolling over the way Date.parse does.
  */
 import { TimeParseError } from './errors';
+import { daysInMonth } from '../time/civil';
 
 export type EpochUnit = 'auto' | 's' | 'ms';
 
@@ -89,10 +90,6 @@ function parseIso(text: string, original: unknown): number {
   return ms - offsetMinutes * 60_000 + fraction;
 }
 
-function daysInMonth(year: number, month: number): number {
-  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
-  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
-}
 
 /**
  * UTC time as naive ISO text with 0..6 fraction digits (default 6), as the sensors pipeline
