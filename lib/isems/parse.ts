@@ -474,7 +474,8 @@ export function tryParseLine(line: string, options: ParseOptions = {}): LinePars
 /** Parses one line; throws an `IsemsError` (with the line error's code) when it is malformed. */
 export function parseLine(line: string, options: ParseOptions = {}): IsemsMeasurement {
   const result = tryParseLine(line, options);
-  if (!result.ok) throw new IsemsError(result.code, `${result.reason}: ${describe(String(line))}`);
+  // String() throws for a null-prototype object: a non-string is named by its type instead.
+  if (!result.ok) throw new IsemsError(result.code, `${result.reason}: ${typeof line === 'string' ? describe(line) : typeof line}`);
   return result.record;
 }
 
@@ -652,7 +653,7 @@ export interface MqttParseResult extends ParseLogResult {
 export function parseMqttMessage(topic: string, payload: unknown, options: MqttParseOptions = {}): MqttParseResult {
   const topicNodeId = nodeIdFromCsvlogTopic(topic);
   if (topicNodeId === null) {
-    throw new IsemsError('ISEMS_BAD_TOPIC', `topic ${describe(String(topic))} is not /isems/<nodeid>/csvlog`);
+    throw new IsemsError('ISEMS_BAD_TOPIC', `topic ${typeof topic === 'string' ? describe(topic) : `of type ${typeof topic}`} is not /isems/<nodeid>/csvlog`);
   }
   const maxBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
   if (typeof payload === 'string') {

@@ -209,8 +209,24 @@ export function checkReading(input: unknown, options: ReadingOptions = {}): Read
     check.issues = [decoded.issue as ReadingIssue];
     return check;
   }
+  try {
+    examine(check, decoded.obj, options);
+  } catch (err) {
+    // Only an object built in code (a Function node) can throw while being read: a getter or a
+    // proxy trap. It is an unreadable payload, reported like any other, not an exception.
+    const reason = err instanceof Error ? err.message : String(err);
+    return {
+      row: null, sensorId: null, timestampUs: null, value: null, lat: null, lng: null, unit: null, type: null, description: null,
+      issues: [{ code: 'NOT_OBJECT', field: 'payload', message: `payload object cannot be read: ${reason.slice(0, 100)}` }],
+      presentFields: 0,
+      parsed: false,
+    };
+  }
+  return check;
+}
+
+function examine(check: ReadingCheck, obj: Record<string, unknown>, options: ReadingOptions): void {
   check.parsed = true;
-  const obj = decoded.obj;
 
   const rawId = own(obj, 'sensor_id');
   if (rawId == null) addIssue(check, 'MISSING_FIELD', 'sensor_id', 'sensor_id is missing');
@@ -270,7 +286,6 @@ export function checkReading(input: unknown, options: ReadingOptions = {}): Read
       description: check.description,
     };
   }
-  return check;
 }
 
 /** Missing metadata is tolerated (stored as NULL) unless required; every other defect is not. */

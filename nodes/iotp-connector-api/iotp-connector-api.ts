@@ -47,9 +47,20 @@ export default function register(RED: NodeAPI): void {
       status.set({ fill: 'red', shape: 'ring', text: RED._('iotp-connector-api.status.noApiKey') });
     }
 
-    /** Looked up per request: the bound node may be created after this one, or redeployed. */
+    /**
+     * Looked up per request: the bound node may be created after this one, or redeployed. Without
+     * a (resolvable) binding, the one batch-post node on this node's tab serves: node ids change when
+     * a flow is imported as a copy, and Node-RED only remaps wires and config-node references.
+     */
     function boundNode(): BatchPostNode | null {
-      const target = settings.connector ? (RED.nodes.getNode(settings.connector) as BatchPostNode | null) : null;
+      let target = settings.connector ? (RED.nodes.getNode(settings.connector) as BatchPostNode | null) : null;
+      if (!target) {
+        const candidates: string[] = [];
+        RED.nodes.eachNode((n: { id: string; type: string; z?: string }) => {
+          if (n.type === 'iotp-batch-post' && n.z === def.z) candidates.push(n.id);
+        });
+        if (candidates.length === 1) target = RED.nodes.getNode(candidates[0]) as BatchPostNode | null;
+      }
       return target?.requestApi ? target : null;
     }
 

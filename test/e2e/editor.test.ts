@@ -20,8 +20,8 @@ const INVALID_INPUT: Record<string, { field: string; value: string }> = {
   'iotp-mqtt-in': { field: 'topics', value: 'a/#/b' },
   'iotp-mqtt-out': { field: 'topic', value: 'a/+/b' },
   'iotp-batch-post': { field: 'endpoint', value: 'not a url' },
-  'iotp-connector-api': { field: 'connector', value: '' },
-  'iotp-sensors': { field: 'json', value: '{"1": {"lat": 10}}' },
+  'iotp-connector-api': { field: 'connector', value: 'no-such-node' },
+  'iotp-sensors': { field: 'source', value: 'elsewhere' },
   'iotp-sensor-reading': { field: 'mode', value: 'window' },
   'iotp-quality': { field: 'interval', value: 'soon' },
   'iotp-catalog': { field: 'migrationSets', value: 'sensorz' },
@@ -105,6 +105,13 @@ describe('the editor in a real browser', function () {
       await page.screenshot({ path: join(artifactsDir, `dialog-${def.type}.png`) });
       await field.evaluate((el, value) => {
         const input = el as HTMLInputElement;
+        // A select can only hold one of its options: offer the bad value as one, as a stale flow would.
+        if (el instanceof HTMLSelectElement && !Array.from(el.options).some((o) => o.value === value)) {
+          const option = document.createElement('option');
+          option.value = value;
+          option.text = value;
+          el.appendChild(option);
+        }
         input.value = value;
         input.dispatchEvent(new Event('change', { bubbles: true }));
         input.dispatchEvent(new Event('keyup', { bubbles: true }));
@@ -116,6 +123,8 @@ describe('the editor in a real browser', function () {
         const RED = (globalThis as unknown as { RED: any }).RED; // eslint-disable-line @typescript-eslint/no-explicit-any
         RED.tray.close();
       });
+      // The next dialog must not meet this one's form (field ids repeat between node types).
+      await page.waitForFunction(() => document.querySelectorAll('.red-ui-tray').length === 0, undefined, { timeout: 10000 });
       await page.evaluate((type) => {
         const RED = (globalThis as unknown as { RED: any }).RED; // eslint-disable-line @typescript-eslint/no-explicit-any
         RED.sidebar.help.show(type);
