@@ -218,7 +218,6 @@ export interface NodeSetInfo {
   version?: string;
   types: string[];
   enabled: boolean;
-  loaded: boolean;
   err?: string;
 }
 
