@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { freePort, httpJson, packageRoot } from '../support/node-red';
-import { makeTempDir } from '../support/tmp';
+import { makeTempDir, removeTempDir } from '../support/tmp';
 
 export const MODULE = 'node-red-contrib-iot-pipelines';
 
@@ -55,6 +55,8 @@ export function packTarball(): Promise<string> {
       throw new Error('build the package first (node scripts/build.mjs): npm pack ships dist/ and examples/');
     }
     const dir = makeTempDir('iotp-pack-');
+    // Shared by every suite of the run, so removed when the run ends.
+    process.once('exit', () => removeTempDir(dir));
     await run(currentNode, [npmCli(), 'pack', '--ignore-scripts', '--pack-destination', dir], { cwd: packageRoot });
     const tarball = readdirSync(dir).find((f) => f.endsWith('.tgz'));
     if (!tarball) throw new Error(`npm pack left no tarball in ${dir}`);
