@@ -34,15 +34,31 @@ const STATEMENT_CACHE_SIZE = 256;
 const BEGIN_SLICE_MS = 50;
 const BEGIN_PAUSE_MS = 50;
 
-/** better-sqlite3 is missing or its native addon cannot load here. */
+/**
+ * better-sqlite3 is missing or its native addon cannot load here. The message says which, and the
+ * one fix for each: an optional dependency whose native build failed at install time (no python3,
+ * make, g++ on minimal images) is left out by npm, so it must be installed again once the tools
+ * are there; an addon that is present but does not load (install scripts skipped, Node.js upgraded
+ * since) must be rebuilt. Either way MySQL/MariaDB keeps working, so that is offered too.
+ */
 export class SqliteUnavailableError extends DatabaseError {
-  constructor(detail: string, cause?: unknown) {
-    super(
-      `SQLite needs the optional dependency better-sqlite3, which is not available here (${detail}); ` +
-        'use a MySQL/MariaDB DATABASE_URL, or install build tools and run `npm rebuild better-sqlite3`',
-      { kind: 'fatal', code: 'DB_SQLITE_UNAVAILABLE', dialect: 'sqlite', cause },
-    );
+  /** True when the package itself is absent (rather than present with an unloadable addon). */
+  readonly notInstalled: boolean;
+
+  constructor(detail: string, cause?: unknown, notInstalled = false) {
+    const fix = notInstalled
+      ? 'it is not installed (its native build needs python3, make and g++, which this system may lack): ' +
+        'install those, run `npm install` in the Node-RED user directory, then restart Node-RED'
+      : 'its native addon does not load: run `npm rebuild better-sqlite3` in the Node-RED user directory ' +
+        '(needs python3, make and g++), then restart Node-RED';
+    super(`SQLite needs the optional dependency better-sqlite3, but ${fix}; or use a MySQL/MariaDB database instead (${detail})`, {
+      kind: 'fatal',
+      code: 'DB_SQLITE_UNAVAILABLE',
+      dialect: 'sqlite',
+      cause,
+    });
     this.name = 'SqliteUnavailableError';
+    this.notInstalled = notInstalled;
   }
 }
 
@@ -56,8 +72,13 @@ function loadDriver(): Driver {
     driver = require('better-sqlite3') as Driver;
     return driver;
   } catch (err) {
-    throw new SqliteUnavailableError(shortReason(err), err);
+    throw new SqliteUnavailableError(shortReason(err), err, isDriverMissing(err));
   }
+}
+
+/** require('better-sqlite3') found no such package (not: one of its own files failed to load). */
+function isDriverMissing(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === 'MODULE_NOT_FOUND' && /['"]better-sqlite3['"]/.test(err instanceof Error ? err.message.split('\n')[0] : '');
 }
 
 function shortReason(err: unknown): string {

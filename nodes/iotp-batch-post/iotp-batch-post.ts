@@ -61,10 +61,11 @@ function windowFields(window: TimeWindow): { start_time: string; end_time: strin
  */
 export function credentialOrEnv(RED: NodeAPI, node: Node, value: string | undefined, variable: string): string | undefined {
   if (typeof value === 'string' && value !== '') return value;
-  // Flow and group env first, as for `${VAR}` properties (older runtimes and the test helper lack it).
-  const evaluate = (RED.util as { evaluateEnvProperty?: (value: string, node: Node) => unknown }).evaluateEnvProperty;
-  const resolved = evaluate ? evaluate(`\${${variable}}`, node) : process.env[variable];
-  return typeof resolved === 'string' ? resolved : undefined;
+  // Group, flow and global env (the editor's Environment settings, what Home Assistant add-on
+  // users have) before process.env, as for `${VAR}` properties. The public way is an 'env'-typed
+  // property: RED.util has no evaluateEnvProperty of its own.
+  const resolved: unknown = RED.util.evaluateNodeProperty(variable, 'env', node, {} as NodeMessage);
+  return typeof resolved === 'string' && resolved !== '' ? resolved : undefined;
 }
 
 function clip(text: string, max = 40): string {

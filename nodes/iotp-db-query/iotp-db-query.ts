@@ -63,6 +63,11 @@ export default function register(RED: NodeAPI): void {
     const config = RED.nodes.getNode(def.database) as DatabaseConfigNode | null;
     const maxRows = Math.max(1, Number(def.maxRows) || 10000);
     const status = new ThrottledStatus(node);
+    // The full message goes to done(err); the status has room for a hint only.
+    const shortStatus = (err: unknown): string =>
+      (err as { code?: unknown }).code === 'DB_SQLITE_UNAVAILABLE'
+        ? RED._('iotp-db-query.status.sqliteUnavailable')
+        : RED._('iotp-db-query.status.error', { message: (err as Error).message.slice(0, 30) });
 
     node.on('input', (msg: QueryMessage, send, done) => {
       const sql = (def.sql || '').trim() || (typeof msg.topic === 'string' ? msg.topic.trim() : '');
@@ -75,6 +80,7 @@ export default function register(RED: NodeAPI): void {
         database = config.acquire(node);
         params = parametersFor(sql, database.dialect, msg);
       } catch (err) {
+        status.set({ fill: 'red', shape: 'ring', text: shortStatus(err) });
         return done(err as Error);
       }
       const running = returnsRows(sql)
@@ -96,7 +102,7 @@ export default function register(RED: NodeAPI): void {
         },
         (err: unknown) => {
           if (isDatabaseError(err) && err.kind === 'connection') config.reportReachable(false, err.message);
-          status.set({ fill: 'red', shape: 'ring', text: RED._('iotp-db-query.status.error', { message: (err as Error).message.slice(0, 30) }) });
+          status.set({ fill: 'red', shape: 'ring', text: shortStatus(err) });
           done(err as Error);
         },
       );

@@ -55,9 +55,12 @@ export default function register(RED: NodeAPI): void {
     let writer: RowWriter | undefined;
     let ticker: NodeJS.Timeout | undefined;
 
-    const fail = (message: string): void => {
+    /** Why this writer could not start: also the error of every message it then receives. */
+    let startupError: string | undefined;
+    const fail = (message: string, statusText = message.slice(0, 40)): void => {
+      startupError = message;
       node.error(message);
-      status.set({ fill: 'red', shape: 'ring', text: message.slice(0, 40) });
+      status.set({ fill: 'red', shape: 'ring', text: statusText });
     };
 
     if (!config) {
@@ -101,7 +104,9 @@ export default function register(RED: NodeAPI): void {
           else if (state === 'down') config.reportReachable(false, writer?.stats().lastError?.message);
         });
       } catch (err) {
-        fail(RED._('iotp-db-write.errors.badConfig', { message: (err as Error).message }));
+        // A missing SQLite driver is no settings mistake: its message already says what to do.
+        if ((err as { code?: unknown }).code === 'DB_SQLITE_UNAVAILABLE') fail((err as Error).message, RED._('iotp-db-write.status.sqliteUnavailable'));
+        else fail(RED._('iotp-db-write.errors.badConfig', { message: (err as Error).message }));
       }
     }
 
@@ -127,7 +132,7 @@ export default function register(RED: NodeAPI): void {
     }
 
     node.on('input', (msg: NodeMessageInFlow, send, done) => {
-      if (!writer) return done(new Error(RED._('iotp-db-write.errors.noDatabase')));
+      if (!writer) return done(new Error(startupError ?? RED._('iotp-db-write.errors.noDatabase')));
       const payload = msg.payload;
       const rows = Array.isArray(payload) ? payload : [payload];
       if (rows.length === 0 || rows.some((row) => typeof row !== 'object' || row === null || Array.isArray(row) || Buffer.isBuffer(row))) {
