@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The whole test suite, in the order the project promises: build + type-check, lint, package
-// checks, unit, hostile-input (fuzz), node, integration and end-to-end tests on Node 20 with Node-RED 4.1, then the same
+// checks, unit, hostile-input (fuzz), node, integration, end-to-end and install tests on Node 20 with Node-RED 4.1, then the same
 // runtime stages on Node 22 with Node-RED 5 (prepared by scripts/nr5.mjs in .cache/nr5).
 //
 //   npm test                      everything
@@ -20,8 +20,8 @@ const only = onlyArg ? (onlyArg.includes('=') ? onlyArg.split('=')[1] : args[arg
 const totalsFile = join(tmpdir(), `iotp-test-totals-${process.pid}.jsonl`);
 rmSync(totalsFile, { force: true });
 
-const mochaStages = ['package', 'unit', 'fuzz', 'node', 'integration', 'e2e'];
-const timeouts = { package: 60000, unit: 20000, fuzz: 300000, node: 30000, integration: 120000, e2e: 240000 };
+const mochaStages = ['package', 'unit', 'fuzz', 'node', 'integration', 'e2e', 'install'];
+const timeouts = { package: 60000, unit: 20000, fuzz: 300000, node: 30000, integration: 120000, e2e: 240000, install: 600000 };
 
 function run(title, command, commandArgs, options = {}) {
   const started = Date.now();
@@ -67,6 +67,7 @@ for (const stage of mochaStages) {
 if (wanted('nr5') && !/^(1|true)$/.test(process.env.IOTP_SKIP_NR5 ?? '')) {
   console.log('\n=== preparing Node 22 + Node-RED 5 ===');
   const nr5 = prepareNr5();
+  // The install stage runs once, from the root: it already installs into Node-RED 4.1 and 5.
   for (const stage of ['unit', 'node', 'integration', 'e2e']) {
     if (!only || only.includes(stage) || only.includes('nr5')) {
       ok = mocha(stage, nr5.dir, nr5.node, `${stage} tests (Node ${nr5.nodeVersion}, Node-RED ${nodeRedVersion(nr5.dir)})`) && ok;

@@ -10,6 +10,7 @@ import { openDatabase } from '../../lib/db';
 import { runMigrations } from '../../lib/db/migrate';
 import type { Database, DatabaseConfig, MigrationSet } from '../../lib/db/types';
 import { migrateNodeConfig } from '../shared/config-version';
+import { applyEnvironmentDefaults } from '../shared/env-defaults';
 
 interface DatabaseNodeDef extends NodeDef {
   connection: 'url' | 'mysql' | 'sqlite';
@@ -97,6 +98,7 @@ export function resolveDatabaseConfig(def: DatabaseNodeDef, credentials: Databas
 }
 
 export default function register(RED: NodeAPI): void {
+  applyEnvironmentDefaults(RED);
   function DatabaseNode(this: DatabaseConfigNode, def: DatabaseNodeDef) {
     RED.nodes.createNode(this, def);
     const node = this;

@@ -6,6 +6,7 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { hostname } from 'node:os';
 import { acquireSession, classifyConnectError, describeBroker, resolveBrokerSettings, type BrokerSettings, type ResolvedBroker, type SessionLease } from '../../lib/mqtt';
+import { applyEnvironmentDefaults } from '../shared/env-defaults';
 
 interface BrokerNodeDef extends NodeDef {
   url: string;
@@ -65,6 +66,7 @@ export function brokerSettingsFrom(def: BrokerNodeDef, credentials: BrokerCreden
 }
 
 export default function register(RED: NodeAPI): void {
+  applyEnvironmentDefaults(RED);
   function BrokerNode(this: BrokerConfigNode, def: BrokerNodeDef) {
     RED.nodes.createNode(this, def);
     const node = this;
