@@ -48,7 +48,8 @@ export function prepareNr5() {
   for (const name of Object.keys(devDependencies)) {
     if (/^(typescript|typescript-eslint|eslint|@types\/.*)$/.test(name)) delete devDependencies[name];
   }
-  const mirror = { ...pkg, name: `${pkg.name}-nr5-mirror`, private: true, scripts: {}, devDependencies };
+  // Same name as the package: Node-RED registers the nodes under it, and the tests look for it.
+  const mirror = { ...pkg, private: true, scripts: {}, devDependencies };
   const stampInput = JSON.stringify(mirror) + node22.version;
   const stamp = createHash('sha256').update(stampInput).digest('hex');
   const stampFile = join(dir, '.stamp');
@@ -68,7 +69,7 @@ export function prepareNr5() {
     writeFileSync(stampFile, stamp);
   }
   // Fresh copy of what the tests load: compiled code, flows/examples, settings and scripts.
-  for (const item of ['dist', 'examples', 'flows', 'settings.js', 'scripts', 'nodes', 'icons', 'docker-compose.yml', '.nrlintrc.js']) {
+  for (const item of ['dist', 'examples', 'flows', 'settings.js', 'scripts', 'nodes', 'icons', 'docker', 'docker-compose.yml', 'Dockerfile', '.env.example', '.dockerignore', '.nrlintrc.js', 'README.md', 'LICENSE']) {
     rmSync(join(dir, item), { recursive: true, force: true });
     if (existsSync(join(root, item))) cpSync(join(root, item), join(dir, item), { recursive: true });
   }
