@@ -21,7 +21,9 @@ describe('published tarball contents', function () {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'ignore'],
     });
-    files = (JSON.parse(out) as PackEntry[])[0].files.map((f) => f.path);
+    // npm may print lifecycle output before the JSON report; the report is the trailing array.
+    const report = out.slice(out.search(/^\[/m));
+    files = (JSON.parse(report) as PackEntry[])[0].files.map((f) => f.path);
   });
 
   it('contains every node entry with its html, icons and locales', () => {
