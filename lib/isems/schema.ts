@@ -18,7 +18,7 @@
  */
 import type { Dialect, MigrationSet, SqlExecutor, SqlValue } from '../db/types';
 import { IsemsError } from './errors';
-import { formatStatusHex, isoFromEpochSeconds, type IsemsMeasurement } from './parse';
+import { formatStatusHex, ISEMS_FIELDS, isoFromEpochSeconds, type IsemsMeasurement } from './parse';
 
 export const MEASUREMENT_TABLE = 'measurement';
 /** Rows a node keeps by default when retention runs. */
@@ -29,28 +29,8 @@ export const DEFAULT_HIDE_INACTIVE_AFTER_DAYS = 30;
 /** Rows per INSERT statement: 19 parameters each stays far below both dialects' limits. */
 export const MAX_INSERT_ROWS = 500;
 
-/** Columns written from a record, in contract order. */
-export const MEASUREMENT_COLUMNS = [
-  'nodeId',
-  'isemsRevision',
-  'timestamp',
-  'openMPPTFirmwareVersion',
-  'timeToShutdown',
-  'isPowerSaveMode',
-  'openCircuitVoltage',
-  'mppVoltage',
-  'batteryVoltage',
-  'batteryChargeEstimate',
-  'batteryHealthEstimate',
-  'batteryTemperature',
-  'lowVoltageDisconnectVoltage',
-  'temperatureCorrectedVoltage',
-  'rateBatteryCapacity',
-  'ratedSolarModuleCapacity',
-  'latitude',
-  'longitude',
-  'status',
-] as const;
+/** Columns written from a record: one per contract field, named and ordered like the log line's fields. */
+export const MEASUREMENT_COLUMNS = ISEMS_FIELDS;
 
 /** Numeric columns besides `timestamp` (DOUBLE / REAL). */
 const DOUBLE_COLUMNS = MEASUREMENT_COLUMNS.filter(
