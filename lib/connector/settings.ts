@@ -73,6 +73,11 @@ const UNRESOLVED_ENV = /^\$\{[^}]*\}$/;
 /** The text of a setting, or undefined when it is empty or an unresolved `${VAR}`. */
 export function settingText(value: unknown): string | undefined {
   if (value === undefined || value === null) return undefined;
+  // Node settings are text, numbers or booleans; anything else (an object from a hand-edited or
+  // hostile flow, whose toString may even throw) is refused as a setting, not stringified.
+  if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
+    throw new ConnectorError('INVALID_OPTION', `a setting must be text or a number, got ${Array.isArray(value) ? 'an array' : typeof value}`);
+  }
   const text = String(value).trim();
   if (text === '' || UNRESOLVED_ENV.test(text)) return undefined;
   return text;
