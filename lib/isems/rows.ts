@@ -6,27 +6,10 @@ import type { IsemsMeasurement } from './parse';
 import { MEASUREMENT_COLUMNS } from './schema';
 
 /** A `measurement` row: `timestamp` as epoch seconds, `isPowerSaveMode` 0/1, `status` null when not reported. */
-export interface MeasurementRow {
-  nodeId: string;
-  isemsRevision: string;
+export type MeasurementRow = Omit<IsemsMeasurement, 'timestamp' | 'isPowerSaveMode' | 'epochSeconds' | 'statusHex' | 'statusFlags'> & {
   timestamp: number;
-  openMPPTFirmwareVersion: string;
-  timeToShutdown: number;
   isPowerSaveMode: 0 | 1;
-  openCircuitVoltage: number;
-  mppVoltage: number;
-  batteryVoltage: number;
-  batteryChargeEstimate: number;
-  batteryHealthEstimate: number;
-  batteryTemperature: number;
-  lowVoltageDisconnectVoltage: number;
-  temperatureCorrectedVoltage: number;
-  rateBatteryCapacity: number;
-  ratedSolarModuleCapacity: number;
-  latitude: number;
-  longitude: number;
-  status: number | null;
-}
+};
 
 export function toMeasurementRow(record: IsemsMeasurement): MeasurementRow {
   return {
