@@ -10,7 +10,7 @@
  * Traffic: a burst of BENCH_MESSAGES (default 30,000) live Home Assistant state messages over 500
  * entities, published as fast as the broker acknowledges (window 1,000), then BENCH_RATE msg/s
  * (default 2,000) for 5 s, where latency is the pipeline's rather than the burst's queueing.
- * Payload = sequence number, so an observer polling `messages` (every 50 ms, the same for both)
+ * Payload = sequence number, so an observer polling the new rows of `messages` (every 50 ms, the same for both)
  * sees when each message became a row: publish-to-row latency p50/p99 (±50 ms), and messages/s
  * from first publish to last row. `stored rows` is the exact tally from the whole table.
  * Peak RSS is Node-RED's VmHWM. Both runs in the same process, one after the other.
@@ -46,7 +46,8 @@ const PACED_RATE = Number(process.env.BENCH_RATE ?? 2000);
 const PACED_SECONDS = 5;
 const STALL_MS = 15_000;
 const POLL_MS = 50;
-const REREAD_MARGIN = 5_000;
+/** An id gap older than this is taken as a skipped auto-increment id (rollback, deadlock), not a slow commit. */
+const GAP_TIMEOUT_MS = 5_000;
 
 interface Phase {
   label: string;
@@ -72,6 +73,48 @@ interface Result {
   firstError: string | undefined;
 }
 
+/**
+ * Which `messages` ids the observer has seen. Ids are allocated at INSERT and become visible at
+ * COMMIT, so concurrent transactions can commit a lower id after a higher one, and a rolled-back
+ * transaction leaves ids that never appear. The observer re-reads from its watermark (every id at
+ * or below it seen, or given up on after GAP_TIMEOUT_MS), so each poll reads only the new rows and
+ * the observer itself does not load the database it measures.
+ */
+class RowObserver {
+  private watermark: number;
+  private readonly above = new Set<number>();
+  private gapSince = 0;
+  constructor(watermark: number) {
+    this.watermark = watermark;
+  }
+  get readFrom(): number {
+    return this.watermark;
+  }
+  /** True the first time an id is seen. */
+  first(id: number): boolean {
+    if (id <= this.watermark || this.above.has(id)) return false;
+    this.above.add(id);
+    return true;
+  }
+  /** Moves the watermark over contiguous ids, and past a gap that has stayed open too long. */
+  settle(now: number): void {
+    for (;;) {
+      while (this.above.delete(this.watermark + 1)) this.watermark++;
+      if (this.above.size === 0) {
+        this.gapSince = 0;
+        return;
+      }
+      if (this.gapSince === 0) this.gapSince = now;
+      if (now - this.gapSince < GAP_TIMEOUT_MS) return;
+      // Every id below the lowest one seen has had its chance: skip the whole gap.
+      let lowest = Infinity;
+      for (const id of this.above) lowest = Math.min(lowest, id);
+      this.watermark = lowest - 1;
+      this.gapSince = 0;
+    }
+  }
+}
+
 function percentile(sorted: Float64Array, p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -93,7 +136,7 @@ async function warmUp(name: string, db: Database, client: MqttClient, base: stri
 /** Publishes a phase and watches its rows appear until all are there or nothing moved for STALL_MS. */
 async function measure(name: string, nodeRed: RunningNodeRed, db: Database, client: MqttClient, base: string, phase: Phase): Promise<Result> {
   const { from, count, rate } = phase;
-  let lastId = Number(await scalar(db, 'SELECT COALESCE(MAX(id), 0) FROM messages'));
+  const lastId = Number(await scalar(db, 'SELECT COALESCE(MAX(id), 0) FROM messages'));
   const errorsBefore = (nodeRed.output().match(/\[error\]/g) ?? []).length;
   const messages: Publish[] = Array.from({ length: count }, (_, i) => ({ topic: `${base}/sensor/s${(from + i) % ENTITIES}/state`, payload: String(from + i) }));
   const publishedAt = new Float64Array(count);
@@ -114,14 +157,13 @@ async function measure(name: string, nodeRed: RunningNodeRed, db: Database, clie
       : undefined,
   });
 
+  const observer = new RowObserver(lastId);
   while (distinct < count && Date.now() - lastProgressAt < STALL_MS) {
     await sleep(POLL_MS);
-    // Ids are allocated at INSERT and become visible at COMMIT, so concurrent transactions can
-    // commit a lower id after a higher one: re-read a margin below the highest id seen.
-    const { rows } = await db.query('SELECT id, payload FROM messages WHERE id > ? ORDER BY id', [Math.max(0, lastId - REREAD_MARGIN)]);
+    const { rows } = await db.query('SELECT id, payload FROM messages WHERE id > ? ORDER BY id', [observer.readFrom]);
     const now = Date.now();
     for (const row of rows) {
-      lastId = Math.max(lastId, Number(row.id));
+      if (!observer.first(Number(row.id))) continue;
       const seq = Number(row.payload) - from;
       if (!Number.isInteger(seq) || seq < 0 || seq >= count || seen[seq] === 1) continue;
       seen[seq] = 1;
@@ -130,6 +172,7 @@ async function measure(name: string, nodeRed: RunningNodeRed, db: Database, clie
       lastProgressAt = now;
       lastRowAt = now;
     }
+    observer.settle(now);
   }
   await publishing;
   // The exact tally, from the whole table.
