@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
   describeBroker,
+  mqttDebugRequested,
   mqttSettingsFromEnv,
   reconnectDelay,
   redactUrl,
@@ -93,6 +94,30 @@ describe('mqtt options: resolveBrokerSettings', () => {
     assert.equal(describeBroker(r), 'mqtt://user@host:1883');
     assert.equal(describeBroker(resolveBrokerSettings({ url: 'wss://[::1]/ws' }, 'n')), 'wss://[::1]:443/ws');
     assert.equal(redactUrl('mqtt://user:hunter2@host'), 'mqtt://user:***@host');
+  });
+});
+
+describe('mqtt options: MQTT.js debug logging', () => {
+  it('is a no-op unless DEBUG enables an mqttjs namespace', () => {
+    for (const debug of [undefined, '', 'express:*', 'node-red', '-mqttjs*', 'mqtt', 'mqttjs:publish']) {
+      assert.equal(mqttDebugRequested(debug), false, String(debug));
+    }
+    for (const debug of ['*', 'mqttjs*', 'mqttjs:*', 'mqttjs:client', 'express:*,mqttjs*', 'foo mqtt*', 'm*:client']) {
+      assert.equal(mqttDebugRequested(debug), true, debug);
+    }
+  });
+
+  it('hands MQTT.js a no-op logger when debugging is off, and its own when on', () => {
+    const saved = process.env.DEBUG;
+    try {
+      delete process.env.DEBUG;
+      assert.equal(typeof toClientOptions(resolveBrokerSettings({ host: 'h' }, 'n')).log, 'function');
+      process.env.DEBUG = 'mqttjs*';
+      assert.equal(toClientOptions(resolveBrokerSettings({ host: 'h' }, 'n')).log, undefined);
+    } finally {
+      if (saved === undefined) delete process.env.DEBUG;
+      else process.env.DEBUG = saved;
+    }
   });
 });
 
