@@ -14,7 +14,7 @@
 import { daysInMonth } from './civil';
 
 /**
- * What a scan found, in a object the caller creates once (newIsoDateTimeFields) and reuses.
+ * What a scan found, in an object the caller creates once (newIsoDateTimeFields) and reuses.
  * Complete after a successful scan and after any defect other than 'shape' (so a caller can put
  * its own checks, e.g. on the year, before the scanner's); unspecified after 'shape'.
  */
@@ -105,7 +105,7 @@ const MAX_FRACTION_DIGITS = 9;
 /** Scales a fraction of n digits (the index) to nanoseconds. */
 const NANOS_SCALE = [0, 1e8, 1e7, 1e6, 1e5, 1e4, 1e3, 100, 10, 1];
 
-/** The number written by `count` ASCII digits at `at`, or -1 (also when the text ends first). */
+/** The number written by `count` ASCII digits at `at`, or -1 (also when the text ends first); for fixed-width checks beside the scanner too. */
 export function digitsAt(text: string, at: number, count: number): number {
   if (at + count > text.length) return -1;
   let n = 0;
