@@ -4,7 +4,8 @@
  * which used naive UTC datetimes throughout.
  */
 import { ConnectorError } from './errors';
-import { daysFromCivil, daysInMonth } from '../time/civil';
+import { daysFromCivil } from '../time/civil';
+import { newIsoDateTimeFields, scanIsoDateTime, type IsoGrammar } from '../time/iso8601';
 
 export interface ParsedTime {
   /** Epoch milliseconds (UTC). */
@@ -13,13 +14,17 @@ export interface ParsedTime {
   fraction: string;
 }
 
-// YYYY-MM-DD, optionally followed by T or space and HH:MM[:SS[.fraction]], optionally an offset.
-const ISO_PATTERN =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(Z|z|[+-]\d{2}(?::?\d{2})?)?)?$/;
+/**
+ * YYYY-MM-DD, optionally followed by `T` or a space and HH:MM[:SS[.fraction]], optionally an offset
+ * (`±HH` alone too). A bare date is midnight UTC and takes no offset. Only `T` or a space separates
+ * date and time: the request API has always accepted exactly these, and widening it is a contract
+ * change, not a refactoring.
+ */
+const CONNECTOR_GRAMMAR: IsoGrammar = Object.freeze({ dateOnly: true, offsetOnDate: false, offsetRequired: false, offsetHoursOnly: true, lowercaseT: false });
+/** Reused by every parse (synchronous, so one is enough). */
+const fields = newIsoDateTimeFields();
 
 const MAX_INPUT_LENGTH = 64;
-
-
 
 /**
  * Parses an ISO 8601 date or date-time (`2021-07-01`, `2021-07-01T12:00:00`, `2021-07-01 12:00:00.250`,
@@ -28,29 +33,19 @@ const MAX_INPUT_LENGTH = 64;
 export function parseIsoTime(text: unknown, label = 'time'): ParsedTime {
   if (typeof text !== 'string') throw new ConnectorError('INVALID_TIME', `${label} must be an ISO 8601 string`);
   if (text.length > MAX_INPUT_LENGTH) throw new ConnectorError('INVALID_TIME', `${label} is too long to be an ISO 8601 time`);
-  const match = ISO_PATTERN.exec(text.trim());
-  if (!match) throw new ConnectorError('INVALID_TIME', `${label} is not an ISO 8601 time (expected e.g. 2021-07-01T12:00:00)`);
-  const [, ys, mos, ds, hs = '0', mis = '0', ss = '0', fraction = '', offset] = match;
-  const year = Number(ys);
-  const month = Number(mos);
-  const day = Number(ds);
-  const hour = Number(hs);
-  const minute = Number(mis);
-  const second = Number(ss);
-  if (year < 1 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) {
-    throw new ConnectorError('INVALID_TIME', `${label} has no such calendar date`);
-  }
-  if (hour > 23 || minute > 59 || second > 59) throw new ConnectorError('INVALID_TIME', `${label} has an out-of-range time of day`);
-  let offsetMinutes = 0;
-  if (offset && offset !== 'Z' && offset !== 'z') {
-    const digits = offset.slice(1).replace(':', '');
-    const oh = Number(digits.slice(0, 2));
-    const om = digits.length > 2 ? Number(digits.slice(2)) : 0;
-    if (oh > 23 || om > 59) throw new ConnectorError('INVALID_TIME', `${label} has an out-of-range UTC offset`);
-    offsetMinutes = (offset[0] === '-' ? -1 : 1) * (oh * 60 + om);
-  }
+  const trimmed = text.trim();
+  const defect = scanIsoDateTime(trimmed, CONNECTOR_GRAMMAR, fields);
+  if (defect === 'shape') throw new ConnectorError('INVALID_TIME', `${label} is not an ISO 8601 time (expected e.g. 2021-07-01T12:00:00)`);
+  // Year 0000 is refused here (not by the scanner): the connector renders times back as years 1-9999 only.
+  if (fields.year < 1 || defect === 'month' || defect === 'day') throw new ConnectorError('INVALID_TIME', `${label} has no such calendar date`);
+  if (defect === 'hour' || defect === 'minute' || defect === 'second') throw new ConnectorError('INVALID_TIME', `${label} has an out-of-range time of day`);
+  if (defect === 'offset') throw new ConnectorError('INVALID_TIME', `${label} has an out-of-range UTC offset`);
+  const fraction = trimmed.slice(fields.fractionStart, fields.fractionEnd);
   const millis = fraction ? Math.floor(Number(`0.${fraction}`) * 1000 + 1e-6) : 0;
-  const ms = daysFromCivil(year, month, day) * 86_400_000 + ((hour * 60 + minute - offsetMinutes) * 60 + second) * 1000 + millis;
+  const ms =
+    daysFromCivil(fields.year, fields.month, fields.day) * 86_400_000 +
+    ((fields.hour * 60 + fields.minute - fields.offsetMinutes) * 60 + fields.second) * 1000 +
+    millis;
   return { ms, fraction };
 }
 

@@ -12,7 +12,8 @@
  * for DATETIME(6) regardless of the session time zone and which sorts correctly as SQLite TEXT.
  */
 
-import { daysFromCivil, daysInMonth } from '../time/civil';
+import { daysFromCivil } from '../time/civil';
+import { digitsAt, newIsoDateTimeFields, scanIsoDateTime, type IsoDefect, type IsoGrammar } from '../time/iso8601';
 
 /** The earliest and latest accepted instants (years 1900..2199 UTC), exact to the microsecond. */
 export const MIN_STORABLE_US = Date.UTC(1900, 0, 1) * 1000;
@@ -22,18 +23,39 @@ export const MAX_STORABLE_US = Date.UTC(2200, 0, 1) * 1000 - 1;
 const MAX_TIMESTAMP_LENGTH = 40;
 const SHAPE = 'not an ISO 8601 date-time (expected e.g. 2024-06-14T16:00:00.123456)';
 
+/**
+ * A reading's timestamp: `t` as separator too (Python's isoformat and hand-written payloads vary),
+ * an offset optional (none means UTC, the generator's convention) but complete (`±HH[:]MM`, as
+ * isoformat writes it), a bare date never.
+ */
+const READING_GRAMMAR: IsoGrammar = Object.freeze({ dateOnly: false, offsetOnDate: false, offsetRequired: false, offsetHoursOnly: false, lowercaseT: true });
+/** The read API's bounds and stored text: the same, plus a bare date (midnight UTC). */
+const BOUND_GRAMMAR: IsoGrammar = Object.freeze({ ...READING_GRAMMAR, dateOnly: true });
+/** Reused by every parse: the scan is synchronous, so one object is enough and nothing is allocated per message. */
+const fields = newIsoDateTimeFields();
+const NO_OPTIONS: { allowDateOnly?: boolean } = Object.freeze({});
 
+const two = (n: number): string => (n < 10 ? '0' : '') + n;
 
-/** The number written by `count` ASCII digits at `at`, or -1. */
-function digitsAt(text: string, at: number, count: number): number {
-  if (at + count > text.length) return -1;
-  let n = 0;
-  for (let i = at; i < at + count; i++) {
-    const d = text.charCodeAt(i) - 48;
-    if (d < 0 || d > 9) return -1;
-    n = n * 10 + d;
+/** The reason for a defect, naming the offending field as written. */
+function describeDefect(defect: IsoDefect, text: string): string {
+  switch (defect) {
+    case 'shape':
+      return SHAPE;
+    case 'month':
+      return `month ${two(fields.month)} is out of range`;
+    case 'day':
+      return `day ${two(fields.day)} does not exist in ${fields.year}-${two(fields.month)}`;
+    case 'hour':
+      return `hour ${two(fields.hour)} is out of range`;
+    case 'minute':
+      return `minute ${two(fields.minute)} is out of range`;
+    case 'second':
+      // Leap seconds (:60) cannot be represented by any of the databases; reject rather than shift.
+      return `second ${two(fields.second)} is out of range`;
+    case 'offset':
+      return `offset ${text.slice(fields.offsetStart)} is out of range`;
   }
-  return n;
 }
 
 /**
@@ -41,73 +63,19 @@ function digitsAt(text: string, at: number, count: number): number {
  * `YYYY-MM-DD[T| ]HH:MM[:SS[.fraction]][Z|±HH[:]MM]` (a bare date too with `allowDateOnly`).
  * Text without an offset is UTC (the generator's convention); `Z` or an offset is converted.
  * Fractions beyond microseconds are truncated. Returns a reason string instead of throwing, so
- * hot paths collect issues without paying for exceptions. A hand-written scanner: this runs for
- * every message, and a regex plus Date costs several times as much.
+ * hot paths collect issues without paying for exceptions; the shared scanner neither throws nor
+ * allocates for the same reason (this runs for every message; a regex plus Date costs several
+ * times as much).
  */
-export function parseTimestampUs(text: string, options: { allowDateOnly?: boolean } = {}): number | string {
-  const len = text.length;
-  if (len > MAX_TIMESTAMP_LENGTH) return `longer than ${MAX_TIMESTAMP_LENGTH} characters`;
-  const year = digitsAt(text, 0, 4);
-  const month = digitsAt(text, 5, 2);
-  const day = digitsAt(text, 8, 2);
-  if (year < 0 || month < 0 || day < 0 || text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45) return SHAPE;
-  let hour = 0;
-  let minute = 0;
-  let second = 0;
-  let micros = 0;
-  let offsetMinutes = 0;
-  if (len === 10) {
-    if (!options.allowDateOnly) return SHAPE;
-  } else {
-    const sep = text.charCodeAt(10);
-    if (sep !== 84 /* T */ && sep !== 116 /* t */ && sep !== 32 /* space */) return SHAPE;
-    hour = digitsAt(text, 11, 2);
-    minute = digitsAt(text, 14, 2);
-    if (hour < 0 || minute < 0 || text.charCodeAt(13) !== 58) return SHAPE;
-    let i = 16;
-    if (i < len && text.charCodeAt(i) === 58 /* : */) {
-      second = digitsAt(text, i + 1, 2);
-      if (second < 0) return SHAPE;
-      i += 3;
-      const dot = text.charCodeAt(i);
-      if (i < len && (dot === 46 || dot === 44)) {
-        const start = ++i;
-        while (i < len) {
-          const d = text.charCodeAt(i) - 48;
-          if (d < 0 || d > 9) break;
-          if (i - start < 6) micros = micros * 10 + d;
-          i++;
-        }
-        const count = i - start;
-        if (count === 0 || count > 9) return SHAPE;
-        for (let k = count; k < 6; k++) micros *= 10;
-      }
-    }
-    if (i < len) {
-      const c = text.charCodeAt(i);
-      if (c === 90 /* Z */ || c === 122 /* z */) i++;
-      else if (c === 43 /* + */ || c === 45 /* - */) {
-        const oh = digitsAt(text, i + 1, 2);
-        i += 3;
-        if (text.charCodeAt(i) === 58) i++;
-        const om = digitsAt(text, i, 2);
-        i += 2;
-        if (oh < 0 || om < 0) return SHAPE;
-        if (oh > 23 || om > 59) return `offset ${text.slice(i - 6, i)} is out of range`;
-        offsetMinutes = (c === 45 ? -1 : 1) * (oh * 60 + om);
-      } else return SHAPE;
-    }
-    if (i !== len) return SHAPE;
-  }
-  const two = (n: number): string => (n < 10 ? '0' : '') + n;
-  if (month < 1 || month > 12) return `month ${two(month)} is out of range`;
-  if (day < 1 || day > daysInMonth(year, month)) return `day ${two(day)} does not exist in ${year}-${two(month)}`;
-  if (hour > 23) return `hour ${two(hour)} is out of range`;
-  if (minute > 59) return `minute ${two(minute)} is out of range`;
-  // Leap seconds (:60) cannot be represented by any of the databases; reject rather than shift.
-  if (second > 59) return `second ${two(second)} is out of range`;
-  const seconds = daysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offsetMinutes * 60;
-  const us = seconds * 1e6 + micros;
+export function parseTimestampUs(text: string, options: { allowDateOnly?: boolean } = NO_OPTIONS): number | string {
+  if (text.length > MAX_TIMESTAMP_LENGTH) return `longer than ${MAX_TIMESTAMP_LENGTH} characters`;
+  const defect = scanIsoDateTime(text, options.allowDateOnly ? BOUND_GRAMMAR : READING_GRAMMAR, fields);
+  if (defect !== undefined) return describeDefect(defect, text);
+  const seconds =
+    daysFromCivil(fields.year, fields.month, fields.day) * 86400 + fields.hour * 3600 + fields.minute * 60 + fields.second - fields.offsetMinutes * 60;
+  // Exact: fractionNanos is an integer below 1e9, so the division never rounds up to the next microsecond.
+  const us = seconds * 1e6 + Math.floor(fields.fractionNanos / 1000);
+  // Microseconds are exact in a double only within about years 1685..2255 (see the header).
   if (us < MIN_STORABLE_US || us > MAX_STORABLE_US) return 'outside the accepted range (years 1900 to 2199 UTC)';
   return us;
 }

@@ -13,7 +13,8 @@
  * dates (2023-02-29, 24:00, minute 60) instead of rolling over the way Date.parse does.
  */
 import { TimeParseError } from './errors';
-import { daysInMonth } from '../time/civil';
+import { daysFromCivil } from '../time/civil';
+import { newIsoDateTimeFields, scanIsoDateTime, type IsoGrammar } from '../time/iso8601';
 
 export type EpochUnit = 'auto' | 's' | 'ms';
 
@@ -26,8 +27,13 @@ export interface ParseTimestampOptions {
 export const SECONDS_MS_THRESHOLD = 1e11;
 
 const NUMERIC = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
-const ISO =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?(?:([Zz])|([+-])(\d{2})(?::?(\d{2}))?)?$/;
+/**
+ * The widest variant: timestamps reach the window from any flow, so a bare date, a zone on a bare
+ * date and an hours-only offset (`+01`) are all read rather than refused.
+ */
+const WINDOW_GRAMMAR: IsoGrammar = Object.freeze({ dateOnly: true, offsetOnDate: true, offsetRequired: false, offsetHoursOnly: true, lowercaseT: true });
+/** Reused by every parse (synchronous, so one is enough). */
+const fields = newIsoDateTimeFields();
 /** Longer text cannot be a timestamp; refusing it early keeps hostile input cheap. */
 const MAX_TEXT = 64;
 
@@ -65,31 +71,31 @@ function fromEpochNumber(value: number, unit: EpochUnit, original: unknown): num
 }
 
 function parseIso(text: string, original: unknown): number {
-  const m = ISO.exec(text);
-  if (m === null) throw new TimeParseError(original, 'expected epoch seconds/milliseconds or ISO 8601 text');
-  const year = Number(m[1]);
-  const month = Number(m[2]);
-  const day = Number(m[3]);
-  const hour = m[4] === undefined ? 0 : Number(m[4]);
-  const minute = m[5] === undefined ? 0 : Number(m[5]);
-  const second = m[6] === undefined ? 0 : Number(m[6]);
-  if (month < 1 || month > 12) throw new TimeParseError(original, 'month out of range');
-  if (day < 1 || day > daysInMonth(year, month)) throw new TimeParseError(original, 'day out of range');
-  if (hour > 23 || minute > 59 || second > 59) throw new TimeParseError(original, 'time of day out of range');
-  let offsetMinutes = 0;
-  if (m[9] !== undefined) {
-    const oh = Number(m[10]);
-    const om = m[11] === undefined ? 0 : Number(m[11]);
-    if (oh > 23 || om > 59) throw new TimeParseError(original, 'offset out of range');
-    offsetMinutes = (m[9] === '-' ? -1 : 1) * (oh * 60 + om);
+  switch (scanIsoDateTime(text, WINDOW_GRAMMAR, fields)) {
+    case undefined:
+      break;
+    case 'shape':
+      throw new TimeParseError(original, 'expected epoch seconds/milliseconds or ISO 8601 text');
+    case 'month':
+      throw new TimeParseError(original, 'month out of range');
+    case 'day':
+      throw new TimeParseError(original, 'day out of range');
+    case 'hour':
+    case 'minute':
+    case 'second':
+      throw new TimeParseError(original, 'time of day out of range');
+    case 'offset':
+      throw new TimeParseError(original, 'offset out of range');
   }
-  const fraction = m[7] === undefined ? 0 : Number(`0.${m[7]}`) * 1000;
-  const utc = Date.UTC(year, month - 1, day, hour, minute, second);
-  // Date.UTC maps years 0..99 to 1900..1999; setUTCFullYear puts them back.
-  const ms = year < 100 ? new Date(utc).setUTCFullYear(year) : utc;
-  return ms - offsetMinutes * 60_000 + fraction;
+  // Whole milliseconds first (exact integers), then the fraction as fractional ms, so microseconds
+  // survive; the fraction goes through Number('0.<digits>') as it always has, so results stay
+  // bit-identical to earlier releases.
+  const wholeMs =
+    daysFromCivil(fields.year, fields.month, fields.day) * 86_400_000 +
+    ((fields.hour * 60 + fields.minute - fields.offsetMinutes) * 60 + fields.second) * 1000;
+  if (fields.fractionEnd === fields.fractionStart) return wholeMs;
+  return wholeMs + Number(`0.${text.slice(fields.fractionStart, fields.fractionEnd)}`) * 1000;
 }
-
 
 /**
  * UTC time as naive ISO text with 0..6 fraction digits (default 6), as the sensors pipeline
