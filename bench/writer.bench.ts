@@ -14,7 +14,7 @@
  */
 import { join } from 'node:path';
 import { openDatabase, DatabaseError } from '../lib/db';
-import type { Database, SqlExecutor } from '../lib/db/types';
+import type { Database, SqlExecutor, SqlStatement } from '../lib/db/types';
 import { RowWriter, type RowWriterOptions } from '../lib/writer';
 import { createTestMysqlDatabase, portOpen, MYSQL_HOST, MYSQL_PORT } from '../test/support/services';
 import { makeTempDir, removeTempDir } from '../test/support/tmp';
@@ -133,6 +133,7 @@ class Switchable implements Database {
   async query(sql: string, params?: never) { this.check(); return this.inner.query(sql, params); }
   async select(sql: string, params: never, maxRows: number) { this.check(); return this.inner.select(sql, params, maxRows); }
   async transaction<T>(work: (tx: SqlExecutor) => Promise<T>) { this.check(); return this.inner.transaction(work); }
+  async atomic(statements: readonly SqlStatement[]) { this.check(); return this.inner.atomic(statements); }
   async withLock<T>(name: string, timeoutMs: number, work: (executor: SqlExecutor) => Promise<T>) { this.check(); return this.inner.withLock(name, timeoutMs, work); }
   async ping() { this.check(); return this.inner.ping(); }
   close() { return this.inner.close(); }
@@ -173,6 +174,7 @@ const noop: Database = {
   query: async () => ({ rows: [], affectedRows: 0 }),
   select: async () => ({ rows: [], truncated: false }),
   transaction: async (work) => work(noop),
+  atomic: async () => undefined,
   withLock: async (_name, _timeout, work) => work(noop),
   ping: async () => undefined,
   close: async () => undefined,

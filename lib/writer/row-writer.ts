@@ -26,6 +26,7 @@ import { WriterError, classifyDbError, describeError } from './errors';
 import { Journal, type Segment } from './journal';
 import { compileMapping, estimateBytes, type ColumnMapping, type RowMapper } from './mapping';
 import { InsertPlan, type ConflictPolicy } from '../db/insert';
+import { CommitMarkers, newCommitToken, type ClaimOutcome } from './commit-markers';
 
 export type WriterState = 'ok' | 'connecting' | 'down' | 'closing';
 export type OverflowPolicy = 'backpressure' | 'reject-new' | 'drop-oldest';
@@ -79,6 +80,15 @@ export interface RowWriterOptions {
    */
   maxRowsPerStatement?: number;
   maxStatementBytes?: number;
+  /**
+   * MySQL/MariaDB: record each batch's commit with a marker row in `iotp_commit_markers` (same
+   * transaction), so a batch whose commit answer a connection cut swallowed is neither lost nor
+   * written twice (default true; see commit-markers.ts). Used whatever the conflict policy: the
+   * writer cannot tell whether a unique key really makes a retry idempotent (ignore without one
+   * duplicates), and the marker costs one small row per batch in the same round trip. Ignored on
+   * SQLite, where a commit answer cannot get lost.
+   */
+  commitMarkers?: boolean;
   /** Receives warnings (also emitted as 'warning' events). */
   warn?: (message: string) => void;
 }
@@ -169,17 +179,27 @@ interface Entry {
   done: boolean;
 }
 
+/** An attempt whose outcome a connection cut hid: its first `rows` entries were sent under `token`. */
+interface PendingCommit {
+  token: Buffer;
+  rows: number;
+}
+
 interface Batch {
   seq: number;
   entries: Entry[];
   durable: boolean;
   attempts: number;
+  /** Set while the batch's first rows may already be committed (see commit-markers.ts). */
+  pending: PendingCommit | null;
 }
 
 interface Failure {
   kind: DbErrorKind;
   error: unknown;
   remaining: Entry[];
+  /** The front of `remaining` was sent under a token whose commit is unknown. */
+  pending: PendingCommit | null;
 }
 
 const RATE_TAU_MS = 5000;
@@ -216,6 +236,7 @@ export class RowWriter extends EventEmitter {
   private readonly maxReadBytes = 8 * 1024 * 1024;
   private readonly warnHook?: (message: string) => void;
   private readonly journal: Journal | null;
+  private readonly markers: CommitMarkers | null;
 
   private readonly memory = new Deque<Entry>();
   private readonly overflowQueue = new Deque<Entry>();
@@ -280,6 +301,7 @@ export class RowWriter extends EventEmitter {
     this.retryInitialMs = positive(options.retryInitialMs, 250, 'retryInitialMs');
     this.retryMaxMs = Math.max(this.retryInitialMs, positive(options.retryMaxMs, 30_000, 'retryMaxMs'));
     this.warnHook = options.warn;
+    this.markers = this.db.dialect === 'mysql' && options.commitMarkers !== false ? new CommitMarkers(this.db, (message) => this.warn(message)) : null;
     this.journal = options.journalDir
       ? new Journal({
         dir: options.journalDir,
@@ -541,7 +563,9 @@ export class RowWriter extends EventEmitter {
     const unread = journal.hasUnread();
     if (unread && retryHasDurable) return;
     const moving: Entry[] = [];
-    const takeRetry = !retryHasDurable;
+    // A batch whose commit is unknown stays here until the database tells (journaled, its rows
+    // would be written again): it and what follows it in the retry queue keep waiting.
+    const takeRetry = !retryHasDurable && !this.retryQueue.some((batch) => batch.pending);
     if (takeRetry) for (const batch of this.retryQueue) moving.push(...batch.entries.filter((entry) => !entry.done));
     const fromMemory = this.memory.length;
     let bytes = 0;
@@ -611,7 +635,7 @@ export class RowWriter extends EventEmitter {
       this.memoryBytes -= bytes;
       this.batchAt = 0;
       this.rebalance();
-      return { seq: this.nextBatchSeq++, entries, durable: false, attempts: 0 };
+      return { seq: this.nextBatchSeq++, entries, durable: false, attempts: 0, pending: null };
     }
     if (!this.closing && this.journal?.hasUnread()) {
       const records = this.journal.read(this.batchSize, this.maxReadBytes);
@@ -621,7 +645,7 @@ export class RowWriter extends EventEmitter {
         values: record.values, bytes: estimateBytes(record.values), delivery: null, index: 0,
         segment: record.segment, ordinal: record.ordinal, at: now, done: false,
       }));
-      return { seq: this.nextBatchSeq++, entries, durable: true, attempts: 0 };
+      return { seq: this.nextBatchSeq++, entries, durable: true, attempts: 0, pending: null };
     }
     return null;
   }
@@ -633,7 +657,7 @@ export class RowWriter extends EventEmitter {
     try {
       failure = await this.execute(batch);
     } catch (err) {
-      failure = { kind: 'fatal', error: err, remaining: batch.entries };
+      failure = { kind: 'fatal', error: err, remaining: batch.entries, pending: batch.pending };
     }
     this.inFlight.delete(batch);
     if (this.closed) return;
@@ -646,16 +670,37 @@ export class RowWriter extends EventEmitter {
    * Inserts the batch; a data error splits the failing range in halves (each its own
    * transaction) until the bad rows stand alone and are rejected, so good rows still commit.
    * Stops at the first connection/transient/fatal error and returns the rows not yet written.
+   * With commit markers every range attempt carries its own token; a batch that comes back with
+   * a pending token first learns whether that attempt committed.
    */
   private async execute(batch: Batch): Promise<Failure | null> {
     const entries = batch.entries;
-    const stack: [number, number][] = [[0, entries.length]];
+    let useMarkers = false;
+    let start = 0;
+    try {
+      useMarkers = this.markers !== null && await this.markers.available();
+      if (batch.pending && useMarkers) {
+        const outcome = await (this.markers as CommitMarkers).claim(batch.pending.token);
+        this.reachable();
+        if (outcome === 'committed') {
+          this.commit(entries, 0, batch.pending.rows);
+          start = batch.pending.rows;
+        }
+      }
+    } catch (err) {
+      const kind = classifyDbError(err);
+      // A claim is never a data problem of the rows; anything but a cut or a lock wait is fatal.
+      return { kind: kind === 'data' ? 'fatal' : kind, error: err, remaining: entries, pending: batch.pending };
+    }
+    const stack: [number, number][] = start < entries.length ? [[start, entries.length]] : [];
     while (stack.length > 0) {
       const [lo, hi] = stack.pop() as [number, number];
+      const token = useMarkers ? newCommitToken() : null;
       try {
-        await this.insert(entries, lo, hi);
+        await this.insert(entries, lo, hi, token);
         this.reachable();
         this.commit(entries, lo, hi);
+        if (useMarkers) this.markers?.prune();
       } catch (err) {
         const kind = classifyDbError(err);
         if (kind === 'data') {
@@ -669,17 +714,27 @@ export class RowWriter extends EventEmitter {
         }
         const remaining = entries.slice(lo, hi);
         for (let i = stack.length - 1; i >= 0; i--) remaining.push(...entries.slice(stack[i][0], stack[i][1]));
-        return { kind, error: err, remaining };
+        // Only a cut leaves the outcome open: any answer from the server means it rolled back.
+        const pending = kind === 'connection' && token ? { token, rows: hi - lo } : null;
+        return { kind, error: err, remaining, pending };
       }
     }
     return null;
   }
 
-  /** One transaction for the range; a single statement when it fits (atomic on its own, two round trips fewer). */
-  private async insert(entries: Entry[], lo: number, hi: number): Promise<void> {
+  /**
+   * One transaction for the range. With a commit marker: marker and rows in one atomic() call
+   * (MySQL: one round trip, as cheap as the single statement it replaces). Without: a single
+   * statement when it fits (atomic on its own, two round trips fewer), else a transaction.
+   */
+  private async insert(entries: Entry[], lo: number, hi: number, token: Buffer | null): Promise<void> {
     const rows: SqlValue[][] = new Array(hi - lo);
     for (let i = lo; i < hi; i++) rows[i - lo] = entries[i].values;
     const statements = this.plan.statements(rows);
+    if (token && this.markers) {
+      await this.db.atomic([this.markers.statement(token), ...statements]);
+      return;
+    }
     if (statements.length === 1) {
       await this.db.query(statements[0].sql, statements[0].values);
       return;
@@ -690,7 +745,7 @@ export class RowWriter extends EventEmitter {
   }
 
   private handleFailure(batch: Batch, failure: Failure): void {
-    const { kind, error, remaining } = failure;
+    const { kind, error, remaining, pending } = failure;
     this.noteError(error, kind);
     if (kind === 'fatal' && !batch.durable) {
       // Missing table, syntax, permissions: retrying would spin. The callers get the error.
@@ -698,7 +753,7 @@ export class RowWriter extends EventEmitter {
       for (const entry of remaining) this.settleFailed(entry, error instanceof Error ? error : new Error(String(error)));
       return;
     }
-    if (remaining.length > 0) this.requeue({ seq: batch.seq, entries: remaining, durable: batch.durable, attempts: batch.attempts + 1 });
+    if (remaining.length > 0) this.requeue({ seq: batch.seq, entries: remaining, durable: batch.durable, attempts: batch.attempts + 1, pending });
     if (kind === 'transient') {
       // Deadlock, lock wait, SQLITE_BUSY: the same batch again soon.
       this.retryAt = Date.now() + Math.min(1000, 20 * 2 ** Math.min(batch.attempts, 6));
@@ -918,6 +973,36 @@ export class RowWriter extends EventEmitter {
     }
   }
 
+  /**
+   * Batches whose commit a cut left unknown are asked about once more (a claim each, within the
+   * close timeout) before their rows are journaled or failed: rows that were committed must not
+   * be written again by the next start or by the source's redelivery.
+   */
+  private async resolvePendingAtClose(deadline: number): Promise<void> {
+    const markers = this.markers;
+    if (!markers) return;
+    for (const batch of [...this.retryQueue]) {
+      const pending = batch.pending;
+      if (!pending) continue;
+      let outcome: ClaimOutcome | null = null;
+      const left = deadline - Date.now();
+      if (left > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), left)));
+        outcome = await Promise.race([markers.claim(pending.token).catch(() => null), timeout]);
+        clearTimeout(timer);
+      }
+      if (outcome === 'committed') this.commit(batch.entries, 0, pending.rows);
+      if (outcome !== null) {
+        batch.pending = null;
+        continue;
+      }
+      this.warn(`closing while the commit of ${pending.rows} rows is unknown (the database did not answer): ` +
+        `they are ${batch.durable || this.journal ? 'kept in the journal and written again at the next start' : 'failed, for the source to redeliver'}, ` +
+        'which stores them twice if that commit had succeeded');
+    }
+  }
+
   private async shutdown(timeoutMs: number): Promise<CloseReport> {
     const started = Date.now();
     const before = { ...this.counters };
@@ -939,6 +1024,7 @@ export class RowWriter extends EventEmitter {
         this.checkClose();
       });
     }
+    await this.resolvePendingAtClose(started + Math.max(0, timeoutMs));
     const { head, tail } = this.freshPending();
     this.memoryRows = 0;
     this.memoryBytes = 0;
@@ -963,7 +1049,7 @@ export class RowWriter extends EventEmitter {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    await journal?.close();
+    await Promise.all([journal?.close(), this.markers?.stop()]);
     return {
       committed: this.counters.committed - before.committed,
       journaled: this.counters.journaled - before.journaled,
