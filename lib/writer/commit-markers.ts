@@ -7,18 +7,22 @@
  * connection error the answer is ambiguous (the server may have committed before the cut), so the
  * writer keeps the token and, before sending those rows again, *claims* it: it inserts the same
  * token on its own.
- *   - duplicate key: the earlier attempt committed; its rows are settled as committed, not resent;
  *   - inserted: the earlier attempt did not commit, and now never can (its own marker insert would
- *     hit the claimed key), so the rows are sent again under a new token.
+ *     hit the claimed key), so the rows are sent again under a new token;
+ *   - duplicate key: the earlier attempt committed (its rows are settled as committed, not
+ *     resent), unless the row found is an earlier claim of ours whose answer a cut swallowed too:
+ *     claim rows say so (`is_claim`), and then the attempt did not commit.
  * Claiming rather than just looking (SELECT) closes a race: after a cut the earlier attempt's
  * transaction may still be open or queued on the server; the primary key makes the claim wait for
  * it and then see its outcome, where a SELECT would find nothing and let both commit.
  *
- * SQLite needs none of this: it runs in-process, a commit's answer cannot get lost.
+ * Used by default with the conflict policy `error` (plain INSERT); with `ignore`/`upsert` the
+ * unique key already makes a retry idempotent (RowWriterOptions.commitMarkers says why and what
+ * it costs). SQLite needs none of this: it runs in-process, a commit's answer cannot get lost.
  */
 import { randomBytes } from 'node:crypto';
 import type { Database, SqlStatement } from '../db/types';
-import { classifyDbError, describeError } from './errors';
+import { WriterError, classifyDbError, describeError } from './errors';
 
 export const COMMIT_MARKER_TABLE = 'iotp_commit_markers';
 
@@ -40,9 +44,12 @@ export const PRUNE_CHUNK_ROWS = 1000;
 const CREATE_TABLE =
   `CREATE TABLE IF NOT EXISTS ${COMMIT_MARKER_TABLE} (` +
   'token BINARY(16) NOT NULL PRIMARY KEY, ' +
+  'is_claim BOOLEAN NOT NULL DEFAULT FALSE, ' +
   'created_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)' +
   ') ENGINE=InnoDB';
 const INSERT_MARKER = `INSERT INTO ${COMMIT_MARKER_TABLE} (token) VALUES (?)`;
+const INSERT_CLAIM = `INSERT INTO ${COMMIT_MARKER_TABLE} (token, is_claim) VALUES (?, TRUE)`;
+const READ_CLAIM = `SELECT is_claim FROM ${COMMIT_MARKER_TABLE} WHERE token = ?`;
 const PRUNE = `DELETE FROM ${COMMIT_MARKER_TABLE} WHERE token < ? ORDER BY token LIMIT ${PRUNE_CHUNK_ROWS}`;
 const PROBE = `SELECT token FROM ${COMMIT_MARKER_TABLE} WHERE 1 = 0`;
 
@@ -132,12 +139,15 @@ export class CommitMarkers {
         'if that commit succeeded and the marker was pruned, the batch is stored twice');
     }
     try {
-      await this.db.query(INSERT_MARKER, [token]);
+      await this.db.query(INSERT_CLAIM, [token]);
       return 'not-committed';
     } catch (err) {
-      if ((err as { code?: unknown }).code === 'ER_DUP_ENTRY') return 'committed';
-      throw err;
+      if ((err as { code?: unknown }).code !== 'ER_DUP_ENTRY') throw err;
     }
+    // The key is taken, by a committed row (a duplicate key is reported once the holder committed).
+    const { rows } = await this.db.query(READ_CLAIM, [token]);
+    if (rows.length === 0) throw new WriterError('WRITER_CONFIG', `${COMMIT_MARKER_TABLE} reported a duplicate token but holds no such row`);
+    return Number(rows[0].is_claim) === 1 ? 'not-committed' : 'committed';
   }
 
   /**

@@ -9,6 +9,7 @@ import type { Database } from '../../../lib/db/types';
 import { COMMIT_MARKER_TABLE, RowWriter, type DeliveryResult, type RowWriterOptions } from '../../../lib/writer';
 import { MYSQL_HOST, MYSQL_PORT, createTestMysqlDatabase, requireService, type TestMysqlDatabase } from '../../support/services';
 import { TcpProxy } from '../../support/tcp-proxy';
+import { makeTempDir, removeTempDir } from '../../support/tmp';
 
 interface Outcome {
   err: Error | null;
@@ -22,6 +23,14 @@ function send(writer: RowWriter, rows: unknown): Promise<Outcome> {
 const rowsOf = (from: number, count: number): { n: number; label: string }[] =>
   Array.from({ length: count }, (_, i) => ({ n: from + i, label: `r${from + i}` }));
 const range = (from: number, count: number): number[] => Array.from({ length: count }, (_, i) => from + i);
+
+async function until(condition: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
 
 describe('writer commit markers on MariaDB, with the connection cut around COMMIT', function () {
   this.timeout(60_000);
@@ -119,6 +128,28 @@ describe('writer commit markers on MariaDB, with the connection cut around COMMI
     assert.equal(result.committed, 100);
     assert.deepEqual(await stored(), range(0, 100), 'nothing lost, nothing twice');
     assert.equal(await markerCount(), markersBefore + 2, 'the claimed token and the retry\'s own');
+  });
+
+  it('journals a batch whose COMMIT answer was lost while the server stays unreachable, then stores it once', async () => {
+    const journalDir = makeTempDir('iotp-markers-journal-');
+    try {
+      const w = await start({ journalDir });
+      // The answer is lost and the server then refuses connections for a while.
+      const cut = proxy.cutOn('COMMIT', 'after-answer').then(() => proxy.cut());
+      const first = await send(w, rowsOf(0, 100));
+      await cut;
+      assert.equal(first.result.journaled, 100, 'answered from the journal during the outage');
+      const during = await send(w, rowsOf(100, 50));
+      assert.equal(during.result.journaled, 50);
+      proxy.restore();
+      await until(async () => w.stats().journalRows === 0 && (await stored()).length >= 150, 'replayed');
+      assert.deepEqual(await stored(), range(0, 150), 'each row exactly once');
+    } finally {
+      proxy.restore();
+      await writer?.close(2000);
+      writer = null;
+      removeTempDir(journalDir);
+    }
   });
 
   it('without markers the same cut stores the batch twice (the harness reproduces the problem)', async () => {

@@ -73,6 +73,19 @@ describe('writer engine: commit markers', () => {
       assert.equal(db.markers.size, 2, 'the claimed token and the retry\'s new one');
     });
 
+    it('does not mistake its own claim, whose answer a second cut swallowed, for the batch\'s commit', async () => {
+      const db = new FakeDatabase();
+      const writer = track(makeWriter(db, { maxInFlight: 1 }));
+      await until(() => writer.currentState === 'ok', 'ping');
+      db.failNext.push('connection'); // the batch never committed...
+      db.claimThenCut = 1; // ...and the first claim committed unheard
+      const { err, result } = await deliveries.send(writer, rowsOf(range(30)));
+      assert.equal(err, null);
+      assert.equal(result.committed, 30);
+      assert.deepEqual(db.column('n'), range(30), 'written (once), not settled from the claim');
+      assert.equal(db.claims, 2);
+    });
+
     it('does not claim after a deadlock or a data error: the server answered, so nothing is ambiguous', async () => {
       const db = new FakeDatabase({ badRow: (row) => (row.n === 3 ? 'Data too long' : null) });
       const writer = track(makeWriter(db));
@@ -104,22 +117,21 @@ describe('writer engine: commit markers', () => {
       assert.equal(db.claims, 1);
     });
 
-    it('keeps the token through a longer outage (the claim itself cut) and journals what arrives meanwhile behind it', async () => {
+    it('journals a batch whose commit is unknown during a longer outage (callers answered) and settles it from its marker at replay', async () => {
       const db = new FakeDatabase();
       const writer = track(makeWriter(db, { maxInFlight: 1, journalDir: dir, retryInitialMs: 10, retryMaxMs: 20 }));
       await until(() => writer.currentState === 'ok', 'ping');
       db.commitThenCut = 1;
       db.downAfterCut = true;
-      const cut = deliveries.send(writer, rowsOf(range(20)));
-      await until(() => writer.currentState === 'down', 'down');
+      const cut = await deliveries.send(writer, rowsOf(range(20)));
+      assert.equal(cut.result.journaled, 20, 'acknowledged from the journal, not held until the database answers');
       const during = await Promise.all(range(30, 20).map((n) => deliveries.send(writer, { n, label: 'later' })));
-      assert.ok(during.every((o) => o.result.journaled === 1), 'newer rows are journaled during the outage');
+      assert.ok(during.every((o) => o.result.journaled === 1), 'newer rows are journaled behind it');
       await new Promise((resolve) => setTimeout(resolve, 60)); // several failed claims
       db.down = false;
-      const { result } = await cut;
-      assert.equal(result.committed, 20, 'settled from its marker once the database answered');
-      await until(() => db.rows.length === 50, 'journal replayed');
+      await until(() => writer.stats().journalRows === 0, 'journal replayed');
       assert.deepEqual(db.column('n'), range(50), 'each row once, in order');
+      assert.ok(db.claims >= 1);
     });
 
     it('settles journal rows replayed under a lost commit answer, so they are not replayed again', async () => {
@@ -136,32 +148,45 @@ describe('writer engine: commit markers', () => {
       assert.equal(db.claims, 1);
     });
 
-    it('settles a pending batch at close when the database answers the claim, instead of journaling it', async () => {
+    it('without a journal, holds a batch whose commit is unknown and settles it at close when the database answers', async () => {
       const db = new FakeDatabase();
-      const writer = makeWriter(db, { maxInFlight: 1, journalDir: dir, retryInitialMs: 60_000, retryMaxMs: 60_000 });
+      const writer = makeWriter(db, { maxInFlight: 1, retryInitialMs: 60_000, retryMaxMs: 60_000 });
       await until(() => writer.currentState === 'ok', 'ping');
       db.commitThenCut = 1;
       const pending = deliveries.send(writer, rowsOf(range(10)));
       await until(() => writer.currentState === 'down', 'down');
       const report = await writer.close(2000);
       assert.equal((await pending).result.committed, 10);
-      assert.equal(report.journalRows, 0);
+      assert.equal(report.failed, 0);
       assert.deepEqual(db.column('n'), range(10));
     });
 
-    it('warns at close when the claim gets no answer, and journals the rows for the next start', async () => {
+    it('settles journaled rows at close when the claim finds their commit, so the next start does not replay them', async () => {
+      const db = new FakeDatabase();
+      const writer = makeWriter(db, { maxInFlight: 1, journalDir: dir, retryInitialMs: 60_000, retryMaxMs: 60_000 });
+      await until(() => writer.currentState === 'ok', 'ping');
+      db.commitThenCut = 1;
+      const pending = await deliveries.send(writer, rowsOf(range(10)));
+      assert.equal(pending.result.journaled, 10);
+      const report = await writer.close(2000);
+      assert.equal(report.journalRows, 0);
+      const next = track(makeWriter(db, { journalDir: dir }));
+      await deliveries.send(next, rowsOf([10]));
+      assert.deepEqual(db.column('n'), range(11), 'nothing replayed twice');
+    });
+
+    it('warns at close when the claim gets no answer, and leaves the rows in the journal for the next start', async () => {
       const db = new FakeDatabase();
       const warnings: string[] = [];
       const writer = makeWriter(db, { maxInFlight: 1, journalDir: dir, retryInitialMs: 60_000, retryMaxMs: 60_000, warn: (m) => warnings.push(m) });
       await until(() => writer.currentState === 'ok', 'ping');
       db.commitThenCut = 1;
       db.downAfterCut = true;
-      const pending = deliveries.send(writer, rowsOf(range(10)));
-      await until(() => writer.currentState === 'down', 'down');
+      const pending = await deliveries.send(writer, rowsOf(range(10)));
+      assert.equal(pending.result.journaled, 10);
       const report = await writer.close(500);
-      assert.equal((await pending).result.journaled, 10);
       assert.equal(report.journalRows, 10);
-      assert.ok(warnings.some((w) => /commit of 10 rows is unknown/.test(w)), warnings.join('\n'));
+      assert.ok(warnings.some((w) => /10 journaled rows whose commit is unknown/.test(w)), warnings.join('\n'));
     });
   });
 
@@ -183,6 +208,21 @@ describe('writer engine: commit markers', () => {
         assert.equal(db.markers.size, 0);
         assert.equal(db.claims + db.prunes, 0);
       }
+    });
+
+    it('uses none by default with the ignore and upsert policies (their unique key makes a retry idempotent), unless asked', async () => {
+      const quiet = new FakeDatabase({ uniqueKey: ['n'] });
+      track(makeWriter(quiet, { conflict: 'ignore' }));
+      const upserting = new FakeDatabase({ uniqueKey: ['n'] });
+      track(makeWriter(upserting, { conflict: 'upsert', keyColumns: ['n'] }));
+      const asked = new FakeDatabase({ uniqueKey: ['n'] });
+      const forced = track(makeWriter(asked, { conflict: 'ignore', commitMarkers: true }));
+      for (const [db, writer] of [[quiet, writers[0]], [upserting, writers[1]], [asked, forced]] as const) {
+        await deliveries.send(writer, rowsOf(range(10)));
+        assert.deepEqual(db.column('n'), range(10));
+      }
+      assert.equal(quiet.markers.size + upserting.markers.size, 0);
+      assert.equal(asked.markers.size, 1);
     });
 
     it('warns once and writes without markers when the table can be neither created nor read', async () => {

@@ -42,8 +42,11 @@ export class FakeDatabase implements Database {
   commitThenCut = 0;
   /** With commitThenCut: the database also stays unreachable afterwards (until `down` is cleared). */
   downAfterCut = false;
-  /** Committed commit markers (hex tokens). */
+  /** Committed commit markers (hex tokens) and their claims (the writer's own, after a cut). */
   readonly markers = new Set<string>();
+  readonly claimRows = new Set<string>();
+  /** The next this-many claims commit, then fail with a connection error. */
+  claimThenCut = 0;
   /** Marker statements run: claims (autocommit INSERTs) and prunes. */
   claims = 0;
   prunes = 0;
@@ -62,10 +65,18 @@ export class FakeDatabase implements Database {
   async query(sql: string, params?: SqlParams): Promise<QueryResult> {
     const staged: Row[] = [];
     const markers: string[] = [];
-    if (/^INSERT INTO iotp_commit_markers/.test(sql)) this.claims++;
+    const claim = /^INSERT INTO iotp_commit_markers \(token, is_claim\)/.test(sql);
+    if (claim) this.claims++;
     const result = await this.statement(sql, params, staged, markers);
     this.apply(staged, sql);
-    for (const token of markers) this.markers.add(token);
+    for (const token of markers) {
+      this.markers.add(token);
+      if (claim) this.claimRows.add(token);
+    }
+    if (claim && this.claimThenCut > 0) {
+      this.claimThenCut--;
+      throw dbError('connection', 'read ECONNRESET (after the claim)', 'ECONNRESET');
+    }
     return result;
   }
 
@@ -196,6 +207,10 @@ export class FakeDatabase implements Database {
       if (this.markers.has(token) || markers.includes(token)) throw dbError('data', `Duplicate entry '${token}' for key 'PRIMARY'`, 'ER_DUP_ENTRY');
       markers.push(token);
       return { rows: [], affectedRows: 1 };
+    }
+    if (sql.startsWith('SELECT is_claim FROM iotp_commit_markers')) {
+      if (token === undefined || !this.markers.has(token)) return { rows: [], affectedRows: 0 };
+      return { rows: [{ is_claim: this.claimRows.has(token) ? 1 : 0 }], affectedRows: 0 };
     }
     if (sql.startsWith('DELETE FROM iotp_commit_markers')) {
       this.prunes++;
