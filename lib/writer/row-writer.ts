@@ -85,10 +85,11 @@ export interface RowWriterOptions {
    * transaction, same round trip), so a batch whose commit answer a connection cut swallowed is
    * neither lost nor written twice (see commit-markers.ts). Default: on for conflict `error`
    * (plain INSERT, where a retry duplicates), off for `ignore`/`upsert`, whose unique key already
-   * makes a retry idempotent. Not on by default everywhere because the transaction framing is
-   * measurable on small batches (bench/writer.bench.ts: about +0-4 % per 500-row batch, +15-20 %
-   * per 50-row batch on the 2-core development machine). Ignored on SQLite, where a commit answer
-   * cannot get lost.
+   * makes a retry idempotent. Not on by default everywhere because the marker statement is
+   * measurable on small batches (2-core development machine, alternated runs, medians: about
+   * +0-2 % per 500-row batch at the driver, -6 % writer throughput at batch 500 in
+   * bench/writer.bench.ts, about +20 % time per 50-row batch, i.e. ~0.15 ms). Ignored on SQLite,
+   * where a commit answer cannot get lost.
    */
   commitMarkers?: boolean;
   /** Receives warnings (also emitted as 'warning' events). */
