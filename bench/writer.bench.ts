@@ -8,13 +8,14 @@
  *   - RowWriter: one row per delivery (one MQTT message each), a producer keeping at most 2,000
  *     deliveries unanswered (like an MQTT QoS1 receive window), with several batch/in-flight settings
  *   - outage: rows journaled (fsynced in groups) while the database is unreachable, then replayed
+ *   - MariaDB: RowWriter with and without commit markers (their cost), alternated
  *
  * Table: 4 data columns + auto-increment key + a secondary index, no triggers.
  * Goal: >= 40 k rows/s into MariaDB on the 2-core development machine.
  */
 import { join } from 'node:path';
 import { openDatabase, DatabaseError } from '../lib/db';
-import type { Database, SqlExecutor } from '../lib/db/types';
+import type { Database, SqlExecutor, SqlStatement } from '../lib/db/types';
 import { RowWriter, type RowWriterOptions } from '../lib/writer';
 import { createTestMysqlDatabase, portOpen, MYSQL_HOST, MYSQL_PORT } from '../test/support/services';
 import { makeTempDir, removeTempDir } from '../test/support/tmp';
@@ -133,6 +134,7 @@ class Switchable implements Database {
   async query(sql: string, params?: never) { this.check(); return this.inner.query(sql, params); }
   async select(sql: string, params: never, maxRows: number) { this.check(); return this.inner.select(sql, params, maxRows); }
   async transaction<T>(work: (tx: SqlExecutor) => Promise<T>) { this.check(); return this.inner.transaction(work); }
+  async atomic(statements: readonly SqlStatement[]) { this.check(); return this.inner.atomic(statements); }
   async withLock<T>(name: string, timeoutMs: number, work: (executor: SqlExecutor) => Promise<T>) { this.check(); return this.inner.withLock(name, timeoutMs, work); }
   async ping() { this.check(); return this.inner.ping(); }
   close() { return this.inner.close(); }
@@ -173,6 +175,7 @@ const noop: Database = {
   query: async () => ({ rows: [], affectedRows: 0 }),
   select: async () => ({ rows: [], truncated: false }),
   transaction: async (work) => work(noop),
+  atomic: async () => undefined,
   withLock: async (_name, _timeout, work) => work(noop),
   ping: async () => undefined,
   close: async () => undefined,
@@ -224,6 +227,22 @@ async function suite(db: Database, title: string, sizes: { perRow: number; engin
   for (const [batchSize, maxInFlight] of [[500, 1], [500, 2], [500, 4], [1000, 2]]) {
     figures.push(await timed(`RowWriter, 1 row/delivery, batch ${batchSize}, ${maxInFlight} in flight${batchSize === 500 && maxInFlight === 2 ? ' (defaults)' : ''}`,
       sizes.engine, db, () => engine(db, sizes.engine, { batchSize, maxInFlight })));
+  }
+  if (db.dialect === 'mysql') {
+    // What commit markers cost: the same run with and without them, alternated (the machine is
+    // shared, so neighbouring runs are compared), best of three each.
+    for (const [label, batchSize] of [['defaults', 500], ['batch 50', 50]] as const) {
+      const best: Record<'on' | 'off', Figure | null> = { on: null, off: null };
+      for (let round = 0; round < 3; round++) {
+        for (const markers of ['on', 'off'] as const) {
+          const figure = await timed(`RowWriter, ${label}, commit markers ${markers} (best of 3, alternated)`, sizes.engine, db,
+            () => engine(db, sizes.engine, { batchSize, commitMarkers: markers === 'on' }));
+          const current = best[markers];
+          if (!current || figure.seconds < current.seconds) best[markers] = figure;
+        }
+      }
+      figures.push(best.on as Figure, best.off as Figure);
+    }
   }
   const small = Math.min(sizes.engine, 20_000);
   figures.push(await timed('RowWriter, producer window 200 (< batch 500), defaults', small, db, () => engine(db, small, {}, 200)));

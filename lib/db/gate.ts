@@ -4,7 +4,7 @@
  * error while the database is down), and the next statement tries again; after the first success
  * the gate costs one resolved-promise check per call.
  */
-import type { Database, SelectResult, SqlExecutor, SqlParams, QueryResult } from './types';
+import type { Database, SelectResult, SqlExecutor, SqlParams, SqlStatement, QueryResult } from './types';
 
 export function gateDatabase(db: Database, prepare: () => Promise<void>): Database {
   let ready = false;
@@ -40,6 +40,10 @@ export function gateDatabase(db: Database, prepare: () => Promise<void>): Databa
     async transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
       await open();
       return db.transaction(work);
+    },
+    async atomic(statements: readonly SqlStatement[]): Promise<void> {
+      await open();
+      return db.atomic(statements);
     },
     async withLock<T>(name: string, timeoutMs: number, work: (executor: SqlExecutor) => Promise<T>): Promise<T> {
       await open();

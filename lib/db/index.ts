@@ -47,6 +47,6 @@ export {
   type InsertStatement,
   type InsertOutcome,
 } from './insert';
-export { MysqlDatabase, mysqlLockName, formatMysqlQuery, DEFAULT_QUEUE_LIMIT, type MysqlOpenOptions } from './mysql';
+export { MysqlDatabase, mysqlLockName, formatMysqlQuery, packStatements, DEFAULT_QUEUE_LIMIT, type MysqlOpenOptions } from './mysql';
 export { SqliteDatabase, SqliteUnavailableError } from './sqlite';
 export { runMigrations, MigrationError, MIGRATIONS_TABLE, MIGRATIONS_LOCK, migrationChecksum, type MigrationLog, type MigrationReport, type RunMigrationsOptions } from './migrate';

@@ -3,7 +3,9 @@
  *
  * Statements are formatted client-side (values escaped into the SQL text, see values.ts) and sent
  * with pool.query: one round trip, no server-side prepare, which is what makes multi-row INSERTs
- * fast. Every session runs in UTC with utf8mb4 and without NO_BACKSLASH_ESCAPES.
+ * fast. atomic() sends a whole transaction as one multi-statement text, on a second pool whose
+ * connections allow that (created on first use). Every session runs in UTC with utf8mb4 and
+ * without NO_BACKSLASH_ESCAPES.
  *
  * Failure handling: every driver error is re-thrown as a classified DatabaseError; a connection
  * that failed (or whose transaction could not be rolled back) is destroyed instead of returned
@@ -16,7 +18,8 @@ import { DatabaseError, classifyError } from './errors';
 import { compileNamed, compilePositional, namedValues } from './params';
 import { describeConfig } from './url';
 import { escapeMysqlString, formatMysql } from './values';
-import type { Database, MysqlConfig, QueryResult, SelectResult, SqlExecutor, SqlParams, SqlValue } from './types';
+import { DEFAULT_MAX_STATEMENT_BYTES } from './insert';
+import type { Database, MysqlConfig, QueryResult, SelectResult, SqlExecutor, SqlParams, SqlStatement, SqlValue } from './types';
 
 type MysqlDriver = typeof import('mysql2/promise');
 
@@ -77,6 +80,29 @@ function toQueryResult(result: unknown): QueryResult {
   return out;
 }
 
+/**
+ * Joins statements into as few multi-statement texts as possible, each at most `maxBytes` long
+ * (a statement longer than that goes alone), keeping their order.
+ */
+export function packStatements(texts: readonly string[], maxBytes: number): string[] {
+  const scripts: string[] = [];
+  let current = '';
+  let currentBytes = 0;
+  for (const text of texts) {
+    const bytes = Buffer.byteLength(text) + 2;
+    if (current !== '' && currentBytes + bytes > maxBytes) {
+      scripts.push(current);
+      current = '';
+      currentBytes = 0;
+    }
+    // A newline after the separator, so a statement ending in a `--` comment cannot swallow the next.
+    current = current === '' ? text : `${current};\n${text}`;
+    currentBytes += bytes;
+  }
+  if (current !== '') scripts.push(current);
+  return scripts;
+}
+
 function closedError(): DatabaseError {
   return new DatabaseError('The MySQL/MariaDB database has been closed', { kind: 'connection', code: 'DB_CLOSED', dialect: 'mysql' });
 }
@@ -120,6 +146,13 @@ export class MysqlDatabase implements Database {
   readonly dialect = 'mysql' as const;
   readonly description: string;
   private readonly pool: Pool;
+  private readonly poolOptions: PoolOptions;
+  /**
+   * Connections that accept multi-statement texts, for atomic() only: created on first use, so
+   * only a writer pays for them. Kept apart from `pool` so statements written by users (the query
+   * node) can never carry a second statement.
+   */
+  private scriptPool: Pool | undefined;
   private readonly secrets: readonly string[];
   private readonly database: string;
   private readonly onBackgroundError?: (err: DatabaseError) => void;
@@ -132,7 +165,7 @@ export class MysqlDatabase implements Database {
     this.secrets = config.password ? [config.password] : [];
     this.database = config.database;
     this.onBackgroundError = options.onBackgroundError;
-    const poolOptions: PoolOptions = {
+    this.poolOptions = {
       host: config.host,
       port: config.port,
       user: config.user,
@@ -155,15 +188,19 @@ export class MysqlDatabase implements Database {
       queueLimit: options.queueLimit ?? DEFAULT_QUEUE_LIMIT,
     };
     if (config.tls) {
-      poolOptions.ssl = {
+      this.poolOptions.ssl = {
         rejectUnauthorized: config.tls.rejectUnauthorized,
         ...(config.tls.ca !== undefined && { ca: config.tls.ca }),
         ...(config.tls.cert !== undefined && { cert: config.tls.cert }),
         ...(config.tls.key !== undefined && { key: config.tls.key }),
       };
     }
-    this.pool = loadDriver().createPool(poolOptions);
-    this.pool.pool.on('connection', (connection) => {
+    this.pool = this.createPool(false);
+  }
+
+  private createPool(multipleStatements: boolean): Pool {
+    const pool = loadDriver().createPool({ ...this.poolOptions, multipleStatements });
+    pool.pool.on('connection', (connection) => {
       // A pooled connection only listens for its first 'error'; a second one (e.g. a write after
       // the server went away) would be unhandled and crash the process. Keep listening.
       connection.on('error', (err: unknown) => this.backgroundError(err));
@@ -172,6 +209,7 @@ export class MysqlDatabase implements Database {
         if (err) this.backgroundError(err);
       });
     });
+    return pool;
   }
 
   private backgroundError(err: unknown): void {
@@ -297,6 +335,39 @@ export class MysqlDatabase implements Database {
     });
   }
 
+  atomic(statements: readonly SqlStatement[]): Promise<void> {
+    if (statements.length === 0) return Promise.resolve();
+    return this.track(async () => {
+      const texts = ['START TRANSACTION', ...statements.map((statement) => formatMysqlQuery(statement.sql, statement.values)), 'COMMIT'];
+      const scripts = packStatements(texts, DEFAULT_MAX_STATEMENT_BYTES.mysql);
+      this.scriptPool ??= this.createPool(true);
+      let connection: PoolConnection;
+      try {
+        connection = await this.scriptPool.getConnection();
+      } catch (err) {
+        throw classifyError(err, 'mysql', this.secrets);
+      }
+      const scope = new ConnectionScope(connection, this.secrets);
+      let reusable = true;
+      try {
+        // The server stops a multi-statement text at its first error, so nothing after a failed
+        // statement runs (COMMIT included); the transaction it leaves open is rolled back below.
+        for (const script of scripts) await scope.raw(script);
+      } catch (err) {
+        if (!scope.broken) {
+          try {
+            await scope.raw('ROLLBACK');
+          } catch {
+            reusable = false;
+          }
+        }
+        throw err;
+      } finally {
+        MysqlDatabase.giveBack(connection, reusable && !scope.broken);
+      }
+    });
+  }
+
   /**
    * GET_LOCK on a reserved connection, `work` on that same connection, RELEASE_LOCK. The server
    * frees the lock by itself if the connection dies, so a crashed holder never blocks others.
@@ -350,10 +421,12 @@ export class MysqlDatabase implements Database {
     if (!this.closing) {
       this.closing = (async () => {
         if (this.inflight > 0) await new Promise<void>((resolve) => (this.drained = resolve));
-        try {
-          await this.pool.end();
-        } catch {
-          // Ending a pool whose connections already dropped: they are gone either way.
+        for (const pool of [this.pool, this.scriptPool]) {
+          try {
+            await pool?.end();
+          } catch {
+            // Ending a pool whose connections already dropped: they are gone either way.
+          }
         }
       })();
     }

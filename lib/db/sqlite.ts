@@ -23,7 +23,7 @@ import { AsyncMutex } from './mutex';
 import { toPositional } from './params';
 import { describeConfig } from './url';
 import { toSqliteValues } from './values';
-import type { Database, QueryResult, SelectResult, SqlExecutor, SqlParams, SqliteConfig } from './types';
+import type { Database, QueryResult, SelectResult, SqlExecutor, SqlParams, SqlStatement, SqliteConfig } from './types';
 
 type Driver = typeof BetterSqlite3;
 type Connection = BetterSqlite3.Database;
@@ -308,6 +308,13 @@ export class SqliteDatabase implements Database {
 
   transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
     return this.exclusive(undefined, undefined, work);
+  }
+
+  /** In-process, so round trips cost nothing: an ordinary transaction. */
+  atomic(statements: readonly SqlStatement[]): Promise<void> {
+    return this.transaction(async (tx) => {
+      for (const statement of statements) await tx.query(statement.sql, statement.values);
+    });
   }
 
   /** SQLite has one writer per database, so any lock name maps to the same database-wide immediate transaction. */

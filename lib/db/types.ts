@@ -21,6 +21,12 @@ export interface QueryResult {
   insertId?: number;
 }
 
+/** One statement with its parameters, for Database.atomic. */
+export interface SqlStatement {
+  sql: string;
+  values?: SqlParams;
+}
+
 /** Something statements can be run on: the database itself, or a transaction scope. */
 export interface SqlExecutor {
   readonly dialect: Dialect;
@@ -43,6 +49,14 @@ export interface Database extends SqlExecutor {
   select(sql: string, params: SqlParams | undefined, maxRows: number): Promise<SelectResult>;
   /** Runs `work` inside one transaction on one connection; commits if it resolves, rolls back if it throws. */
   transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  /**
+   * Runs `statements` as one transaction in as few round trips as the driver allows and resolves
+   * once it committed; on an error the transaction is rolled back and the error thrown.
+   * MySQL/MariaDB: START TRANSACTION, the statements and COMMIT go as one multi-statement text
+   * (split only where it would exceed the statement size cap), so a transaction costs what a
+   * single autocommit statement costs. SQLite: an ordinary transaction.
+   */
+  atomic(statements: readonly SqlStatement[]): Promise<void>;
   /**
    * Runs `work` while holding a named, database-wide lock (MySQL GET_LOCK; SQLite an immediate
    * transaction), so several Node-RED instances sharing the database serialise on it.

@@ -7,3 +7,5 @@ export { WriterError, classifyDbError } from './errors';
 export type { WriterErrorCode } from './errors';
 export type { ColumnMapping } from './mapping';
 export type { ConflictPolicy } from '../db/insert';
+export { COMMIT_MARKER_TABLE, MARKER_RETENTION_MS, PRUNE_INTERVAL_MS, PRUNE_CHUNK_ROWS, CommitMarkers, commitTokenFloor, commitTokenTime, newCommitToken } from './commit-markers';
+export type { ClaimOutcome } from './commit-markers';

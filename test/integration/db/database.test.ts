@@ -167,6 +167,27 @@ describeEachDialect('db: transactions and locks', (ctx) => {
     assert.equal((await db.query('SELECT COUNT(*) AS n FROM items')).rows[0].n, 1);
   });
 
+  it('atomic(): commits every statement together, or none (the error classified), and the connection stays usable', async () => {
+    const { db } = ctx();
+    await db.atomic([
+      { sql: 'INSERT INTO items VALUES (?, ?)', values: [1, 'one;two'] },
+      { sql: 'INSERT INTO items VALUES (:id, :label)', values: { id: 2, label: "\n';DROP TABLE items;" } },
+    ]);
+    await assert.rejects(
+      db.atomic([
+        { sql: 'INSERT INTO items VALUES (?, ?)', values: [3, 'rolled back'] },
+        { sql: 'INSERT INTO items VALUES (?, ?)', values: [1, 'duplicate'] },
+        { sql: 'INSERT INTO items VALUES (?, ?)', values: [4, 'never run'] },
+      ]),
+      isDbError('data'),
+    );
+    // Many times over, so a connection left inside the failed transaction would be picked again.
+    for (let id = 10; id < 20; id++) await db.atomic([{ sql: 'INSERT INTO items VALUES (?, ?)', values: [id, 'later'] }]);
+    const { rows } = await db.query('SELECT id, label FROM items ORDER BY id');
+    assert.deepEqual(rows.slice(0, 2), [{ id: 1, label: 'one;two' }, { id: 2, label: "\n';DROP TABLE items;" }]);
+    assert.deepEqual(rows.slice(2).map((row) => row.id), Array.from({ length: 10 }, (_, i) => 10 + i));
+  });
+
   it('refuses statements on a transaction executor after it finished', async () => {
     let leaked: SqlExecutor | undefined;
     await ctx().db.transaction(async (tx) => {

@@ -120,6 +120,7 @@ function suite(dialect: 'mysql' | 'sqlite'): void {
         query: () => Promise.reject(new DatabaseError('connect ECONNREFUSED', { kind: 'connection', code: 'ECONNREFUSED' })),
         select: () => Promise.reject(new DatabaseError('connect ECONNREFUSED', { kind: 'connection', code: 'ECONNREFUSED' })),
         transaction: () => Promise.reject(new DatabaseError('connect ECONNREFUSED', { kind: 'connection', code: 'ECONNREFUSED' })),
+        atomic: () => Promise.reject(new DatabaseError('connect ECONNREFUSED', { kind: 'connection', code: 'ECONNREFUSED' })),
         withLock: () => Promise.reject(new DatabaseError('connect ECONNREFUSED', { kind: 'connection', code: 'ECONNREFUSED' })),
         ping: () => Promise.reject(new DatabaseError('connect ECONNREFUSED', { kind: 'connection', code: 'ECONNREFUSED' })),
         close: async () => undefined,

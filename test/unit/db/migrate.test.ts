@@ -25,6 +25,9 @@ function fakeMysql(failOn?: RegExp, error?: Error): Database & { statements: str
       return { rows: result.rows.slice(0, maxRows), truncated: result.rows.length > maxRows };
     },
     transaction: (work) => work(executor),
+    atomic: async (list) => {
+      for (const statement of list) await executor.query(statement.sql, statement.values);
+    },
     withLock: (_name, _timeout, work) => work(executor),
     ping: async () => undefined,
     close: async () => undefined,

@@ -2,8 +2,10 @@
  * An in-memory stand-in for lib/db's Database, for fault injection in the writer's unit tests:
  * it understands the writer's multi-row INSERTs (columns, row count, conflict clause), keeps
  * committed rows in order, and fails on demand the way the real implementations classify errors.
+ * It also keeps the writer's commit markers (iotp_commit_markers) apart from the rows, with the
+ * table's primary key, and can lose the answer of a commit that happened (`commitThenCut`).
  */
-import type { Database, DbErrorKind, Dialect, QueryResult, SelectResult, SqlExecutor, SqlParams, SqlValue } from '../../../lib/db/types';
+import type { Database, DbErrorKind, Dialect, QueryResult, SelectResult, SqlExecutor, SqlParams, SqlStatement, SqlValue } from '../../../lib/db/types';
 
 export type Row = Record<string, SqlValue>;
 
@@ -28,7 +30,7 @@ export class FakeDatabase implements Database {
   readonly rows: Row[] = [];
   /** Rows per successful INSERT statement. */
   readonly statements: number[] = [];
-  /** Every attempted statement (including failed ones). */
+  /** Every attempted statement of rows (including failed ones; commit markers apart). */
   attempts = 0;
   transactions = 0;
   down = false;
@@ -36,6 +38,20 @@ export class FakeDatabase implements Database {
   hang = false;
   /** Errors the next statements throw, one each. */
   readonly failNext: DbErrorKind[] = [];
+  /** The next this-many atomic() calls commit, then fail with a connection error (the answer lost). */
+  commitThenCut = 0;
+  /** With commitThenCut: the database also stays unreachable afterwards (until `down` is cleared). */
+  downAfterCut = false;
+  /** Committed commit markers (hex tokens) and their claims (the writer's own, after a cut). */
+  readonly markers = new Set<string>();
+  readonly claimRows = new Set<string>();
+  /** The next this-many claims commit, then fail with a connection error. */
+  claimThenCut = 0;
+  /** Marker statements run: claims (autocommit INSERTs) and prunes. */
+  claims = 0;
+  prunes = 0;
+  /** Markers the table refuses to exist (no CREATE privilege and no table). */
+  markersForbidden = false;
   private readonly options: FakeOptions;
   private readonly index = new Map<string, number>();
   private active = 0;
@@ -48,9 +64,40 @@ export class FakeDatabase implements Database {
 
   async query(sql: string, params?: SqlParams): Promise<QueryResult> {
     const staged: Row[] = [];
-    const result = await this.statement(sql, params, staged);
+    const markers: string[] = [];
+    const claim = /^INSERT INTO iotp_commit_markers \(token, is_claim\)/.test(sql);
+    if (claim) this.claims++;
+    const result = await this.statement(sql, params, staged, markers);
     this.apply(staged, sql);
+    for (const token of markers) {
+      this.markers.add(token);
+      if (claim) this.claimRows.add(token);
+    }
+    if (claim && this.claimThenCut > 0) {
+      this.claimThenCut--;
+      throw dbError('connection', 'read ECONNRESET (after the claim)', 'ECONNRESET');
+    }
     return result;
+  }
+
+  async atomic(statements: readonly SqlStatement[]): Promise<void> {
+    await this.gate();
+    this.transactions++;
+    const staged: Row[] = [];
+    const stagedSql: string[] = [];
+    const markers: string[] = [];
+    for (const { sql, values } of statements) {
+      const before = staged.length;
+      await this.statement(sql, values, staged, markers);
+      for (let i = before; i < staged.length; i++) stagedSql.push(sql);
+    }
+    staged.forEach((row, i) => this.apply([row], stagedSql[i]));
+    for (const token of markers) this.markers.add(token);
+    if (this.commitThenCut > 0) {
+      this.commitThenCut--;
+      if (this.downAfterCut) this.down = true;
+      throw dbError('connection', 'read ECONNRESET (after the commit)', 'ECONNRESET');
+    }
   }
 
   async select(sql: string, params: SqlParams | undefined, maxRows: number): Promise<SelectResult> {
@@ -63,17 +110,19 @@ export class FakeDatabase implements Database {
     this.transactions++;
     const staged: Row[] = [];
     const stagedSql: string[] = [];
+    const markers: string[] = [];
     const tx: SqlExecutor = {
       dialect: this.dialect,
       query: async (sql, params) => {
         const before = staged.length;
-        const result = await this.statement(sql, params, staged);
+        const result = await this.statement(sql, params, staged, markers);
         for (let i = before; i < staged.length; i++) stagedSql.push(sql);
         return result;
       },
     };
     const value = await work(tx);
     staged.forEach((row, i) => this.apply([row], stagedSql[i]));
+    for (const token of markers) this.markers.add(token);
     return value;
   }
 
@@ -101,7 +150,12 @@ export class FakeDatabase implements Database {
     if (this.down) throw dbError('connection', 'connect ECONNREFUSED 127.0.0.1:3306', 'ECONNREFUSED');
   }
 
-  private async statement(sql: string, params: SqlParams | undefined, staged: Row[]): Promise<QueryResult> {
+  private async statement(sql: string, params: SqlParams | undefined, staged: Row[], markers: string[]): Promise<QueryResult> {
+    if (/iotp_commit_markers/.test(sql)) {
+      // Not counted in `attempts` nor hit by `failNext`: those describe the rows' statements.
+      await this.gate();
+      return this.markerStatement(sql, params, markers);
+    }
     this.attempts++;
     this.active++;
     this.maxConcurrent = Math.max(this.maxConcurrent, this.active);
@@ -143,6 +197,33 @@ export class FakeDatabase implements Database {
     } finally {
       this.active--;
     }
+  }
+
+  private markerStatement(sql: string, params: SqlParams | undefined, markers: string[]): QueryResult {
+    if (this.markersForbidden) throw dbError('fatal', 'CREATE command denied to user', 'ER_TABLEACCESS_DENIED_ERROR');
+    const token = Array.isArray(params) && Buffer.isBuffer(params[0]) ? (params[0] as Buffer).toString('hex') : undefined;
+    if (sql.startsWith('INSERT INTO iotp_commit_markers')) {
+      if (token === undefined) throw dbError('fatal', 'a marker without a token');
+      if (this.markers.has(token) || markers.includes(token)) throw dbError('data', `Duplicate entry '${token}' for key 'PRIMARY'`, 'ER_DUP_ENTRY');
+      markers.push(token);
+      return { rows: [], affectedRows: 1 };
+    }
+    if (sql.startsWith('SELECT is_claim FROM iotp_commit_markers')) {
+      if (token === undefined || !this.markers.has(token)) return { rows: [], affectedRows: 0 };
+      return { rows: [{ is_claim: this.claimRows.has(token) ? 1 : 0 }], affectedRows: 0 };
+    }
+    if (sql.startsWith('DELETE FROM iotp_commit_markers')) {
+      this.prunes++;
+      if (token === undefined) throw dbError('fatal', 'a prune without a floor');
+      let deleted = 0;
+      for (const marker of [...this.markers].sort()) {
+        if (marker >= token || deleted === Number(/LIMIT (\d+)/.exec(sql)?.[1])) break;
+        this.markers.delete(marker);
+        deleted++;
+      }
+      return { rows: [], affectedRows: deleted };
+    }
+    return { rows: [], affectedRows: 0 }; // CREATE TABLE IF NOT EXISTS, the probe SELECT
   }
 
   private apply(rows: Row[], sql: string): void {
