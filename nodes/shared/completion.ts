@@ -18,10 +18,12 @@
  * is settled anyway with outcome 'timeout' and reported: the flow must not stall forever.
  *
  * While a deploy restarts nodes, Node-RED routes a message sent to a node that is out of the flow
- * nowhere, without an error and without calling preDeliver: the sender's done() would then
- * complete it as if it had been stored. A third hook, preRoute, counts the routes a message
- * takes; a route that never reached preDeliver was dropped, and the message settles as
- * 'undelivered' instead, so its source can hand it over again rather than acknowledge it.
+ * nowhere, without an error and without calling preDeliver; a message routed to a node just before
+ * the deploy closed it reaches a node without input handlers and vanishes too. The sender's done()
+ * would then complete it as if it had been stored. So preRoute counts the routes a message takes,
+ * and a route that never reached preDeliver (or that onReceive finds without a handler) was
+ * dropped: the message settles as 'undelivered', and its source hands it over again rather than
+ * acknowledging it.
  */
 import type { NodeAPI } from 'node-red';
 
@@ -112,6 +114,22 @@ export function installCompletionHooks(RED: NodeAPI, options: { staleAfterMs?: n
         entry.count += 1;
         entry.deliveries += 1;
       }
+    }
+  });
+  // A message routed to a node just before a deploy closed it reaches the node after its close:
+  // Node-RED has removed the node's input handlers by then and the message vanishes (no done(),
+  // no error), so it would wait for the stale timeout and be acknowledged. That delivery is
+  // taken back instead and the message settles as undelivered. (A node with an input always has
+  // a handler while it runs.)
+  hooks.add('onReceive.iotp-completion', (event: { msg: unknown; destination?: { node?: unknown } }) => {
+    const target = event.destination?.node as { _inputCallback?: unknown; _inputCallbacks?: unknown } | undefined;
+    if (!target || target._inputCallback || target._inputCallbacks) return;
+    for (const id of idsOf(event.msg)) {
+      const entry = pending.get(id);
+      if (!entry || entry.deliveries === 0) continue;
+      entry.deliveries -= 1;
+      entry.count -= 1;
+      if (entry.count <= 0) finish(id, entry, 'undelivered');
     }
   });
   hooks.add('onComplete.iotp-completion', (event: { msg: unknown; error?: unknown }) => {
