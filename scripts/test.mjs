@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The whole test suite, in the order the project promises: build + type-check, lint, package
-// checks, unit, hostile-input (fuzz), node, integration, end-to-end and install tests on Node 20 with Node-RED 4.1, then the same
+// checks, unit, hostile-input (fuzz), node, integration, end-to-end, soak (faults under load, short) and install tests on Node 20 with Node-RED 4.1, then the same
 // runtime stages on Node 22 with Node-RED 5 (prepared by scripts/nr5.mjs in .cache/nr5).
 //
 //   npm test                      everything
@@ -20,8 +20,9 @@ const only = onlyArg ? (onlyArg.includes('=') ? onlyArg.split('=')[1] : args[arg
 const totalsFile = join(tmpdir(), `iotp-test-totals-${process.pid}.jsonl`);
 rmSync(totalsFile, { force: true });
 
-const mochaStages = ['package', 'unit', 'fuzz', 'node', 'integration', 'e2e', 'install'];
-const timeouts = { package: 60000, unit: 20000, fuzz: 300000, node: 30000, integration: 120000, e2e: 240000, install: 600000 };
+// soak: the short variant of the fault-under-load suite (`npm run soak` runs the full one).
+const mochaStages = ['package', 'unit', 'fuzz', 'node', 'integration', 'e2e', 'soak', 'install'];
+const timeouts = { package: 60000, unit: 20000, fuzz: 300000, node: 30000, integration: 120000, e2e: 240000, soak: 600000, install: 600000 };
 
 function run(title, command, commandArgs, options = {}) {
   const started = Date.now();

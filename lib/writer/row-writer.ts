@@ -212,6 +212,8 @@ const RATE_TAU_MS = 5000;
  * bytes per 4-column one-row delivery in bench/writer.bench.ts).
  */
 const ENTRY_OVERHEAD_BYTES = 120;
+/** After a failed journal write, rows wait in memory this long before the journal is tried again. */
+const JOURNAL_RETRY_MS = 5000;
 const DELIVERY_OVERHEAD_BYTES = 160;
 
 function positive(value: number | undefined, fallback: number, name: string): number {
@@ -269,6 +271,8 @@ export class RowWriter extends EventEmitter {
   private timerAt = 0;
   private batchAt = 0;
   private journalAt = 0;
+  /** Until then the journal is not written (a write failed); the next outage spill after it tries again. */
+  private journalBrokenUntil = 0;
   private retryAt = 0;
 
   private closing = false;
@@ -439,7 +443,7 @@ export class RowWriter extends EventEmitter {
         this.toMemory(entries, bytes);
         return;
       }
-      if (this.journal && this.journal.hasRoom(bytes)) {
+      if (this.journalUsable() && (this.journal as Journal).hasRoom(bytes)) {
         void this.toJournal(entries, 'append');
         return;
       }
@@ -514,20 +518,24 @@ export class RowWriter extends EventEmitter {
   }
 
   /** Moves rows into the journal; their deliveries count them as journaled once fsynced. Resolves with the error that failed them, if any. */
-  private toJournal(entries: Entry[], where: 'append' | 'prepend'): Promise<Error | undefined> {
+  private toJournal(entries: Entry[], where: 'append' | 'prepend', onFailure: 'front' | 'back' = 'back'): Promise<Error | undefined> {
     const journal = this.journal as Journal;
     return new Promise((resolve) => {
       const done = (err?: Error): void => {
         if (err) {
           this.noteError(err, 'journal');
-          this.counters.failed += entries.length;
+          // A journal that cannot be written (disk full, directory gone) must not turn accepted
+          // rows into failed deliveries: a source acknowledges those, so they would be lost. The
+          // rows wait in memory instead (their deliveries unanswered, so an at-least-once source
+          // stops taking more) until the database or, after a pause, the journal takes them.
+          // The journal has warned; the node shows lastError.
+          this.journalBrokenUntil = Date.now() + JOURNAL_RETRY_MS;
+          this.holdAfterJournalFailure(entries.filter((entry) => !entry.done), onFailure);
+          resolve(err);
+          return;
         }
         for (const entry of entries) {
           if (entry.done) continue;
-          if (err) {
-            this.settleFailed(entry, err);
-            continue;
-          }
           entry.done = true;
           this.counters.journaled++;
           if (entry.delivery) {
@@ -544,6 +552,36 @@ export class RowWriter extends EventEmitter {
     });
   }
 
+  /** False for a while after a journal write failed: rows wait in memory meanwhile. */
+  private journalUsable(): boolean {
+    return this.journal !== null && Date.now() >= this.journalBrokenUntil;
+  }
+
+  /**
+   * Rows the journal could not take: back in memory, beyond the budget (held, as with the
+   * backpressure policy). `front`: they were the oldest rows (spilled from memory and the retry
+   * queue), so they go ahead of what memory holds now; `back`: fresh rows, behind everything.
+   * While closing they stay unanswered: the writer is going away and the source redelivers.
+   */
+  private holdAfterJournalFailure(entries: Entry[], where: 'front' | 'back'): void {
+    if (entries.length === 0 || this.closing) return;
+    let bytes = 0;
+    for (const entry of entries) bytes += entry.bytes;
+    this.counters.held += entries.length;
+    if (where === 'front') {
+      const rest = this.memory.drain();
+      for (const entry of entries) this.memory.push(entry);
+      for (const entry of rest) this.memory.push(entry);
+      this.memoryRows += entries.length;
+      this.memoryBytes += bytes;
+      this.pump();
+    } else if ((this.journal?.hasUnread() ?? false) || this.overflowQueue.length > 0) {
+      this.toOverflowQueue(entries, bytes);
+    } else {
+      this.toMemory(entries, bytes);
+    }
+  }
+
   /** Overflow rows move on once the journal drains (to memory) or has room again (to its end). */
   private rebalance(): void {
     while (this.overflowQueue.length > 0) {
@@ -551,6 +589,7 @@ export class RowWriter extends EventEmitter {
         while (this.overflowQueue.length > 0) this.memory.push(this.overflowQueue.shift() as Entry);
         return;
       }
+      if (!this.journalUsable()) return;
       const journal = this.journal as Journal;
       const moving: Entry[] = [];
       let bytes = 0;
@@ -573,7 +612,7 @@ export class RowWriter extends EventEmitter {
    */
   private spillForOutage(): void {
     const journal = this.journal;
-    if (!journal || this.closing || this.inFlight.size > 0 || this.state !== 'down') return;
+    if (!journal || !this.journalUsable() || this.closing || this.inFlight.size > 0 || this.state !== 'down') return;
     const retryHasDurable = this.retryQueue.some((batch) => batch.durable);
     const unread = journal.hasUnread();
     if (unread && retryHasDurable) return;
@@ -617,8 +656,9 @@ export class RowWriter extends EventEmitter {
       if (unread) this.journalRuns.unshift(...kept);
       else this.journalRuns = kept;
     }
-    void this.toJournal(moving, unread ? 'prepend' : 'append').then((err) => {
-      // The rows failed instead (their callers were told): the runs no longer match the journal.
+    void this.toJournal(moving, unread ? 'prepend' : 'append', 'front').then((err) => {
+      // The rows went back to memory instead: the runs no longer match the journal. (Rows of a
+      // batch whose commit was unknown then lose their check: at worst they are stored twice.)
       if (err && tracked) this.journalRuns = [];
     });
   }

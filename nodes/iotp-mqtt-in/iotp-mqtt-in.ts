@@ -48,6 +48,9 @@ export function ingestFilters(topics: string, shareGroup: string | undefined, en
 }
 
 const STALE_AFTER_MS = 300_000;
+/** A message a deploy dropped on its way is handed over again this often, this far apart. */
+const REDELIVER_ATTEMPTS = 30;
+const REDELIVER_DELAY_MS = 1000;
 
 export default function register(RED: NodeAPI): void {
   installCompletionHooks(RED, { staleAfterMs: STALE_AFTER_MS });
@@ -66,8 +69,25 @@ export default function register(RED: NodeAPI): void {
     const subscriptions: Subscription[] = [];
     let ticker: NodeJS.Timeout | undefined;
 
-    const settleTracked = (message: ReceivedMessage) => (id: string, outcome: CompletionOutcome): void => {
+    let closing = false;
+    const settleTracked = (message: ReceivedMessage, attempt: number) => (id: string, outcome: CompletionOutcome): void => {
       outstanding.delete(id);
+      if (outcome === 'undelivered') {
+        // A deploy was restarting a node on the message's way: Node-RED dropped the copy. Hand
+        // it over again once the new node is in place; never acknowledge it unstored. Closing,
+        // or still undeliverable after the retries: left unacknowledged, so the broker
+        // redelivers it on the next connection.
+        if (outstanding.size === 0) drained?.();
+        if (closing) return;
+        if (attempt >= REDELIVER_ATTEMPTS) {
+          node.warn(RED._('iotp-mqtt-in.errors.undelivered', { topic: message.topic, attempts: attempt + 1 }));
+          return;
+        }
+        setTimeout(() => {
+          if (!closing) onMessage(message, attempt + 1);
+        }, REDELIVER_DELAY_MS).unref?.();
+        return;
+      }
       if (outcome === 'timeout') {
         node.warn(RED._('iotp-mqtt-in.errors.stale', { topic: message.topic, seconds: STALE_AFTER_MS / 1000 }));
       }
@@ -75,7 +95,7 @@ export default function register(RED: NodeAPI): void {
       if (outstanding.size === 0) drained?.();
     };
 
-    const onMessage = (message: ReceivedMessage): void => {
+    const onMessage = (message: ReceivedMessage, attempt = 0): void => {
       let payload: unknown;
       try {
         payload = decodePayload(message.payload, { format });
@@ -94,7 +114,7 @@ export default function register(RED: NodeAPI): void {
       if (message.properties) msg.properties = message.properties;
       if (atLeastOnce && message.ackId) {
         outstanding.add(message.ackId);
-        sendTracked((m) => node.send(m as NodeMessage), msg, message.ackId, settleTracked(message));
+        sendTracked((m) => node.send(m as NodeMessage), msg, message.ackId, settleTracked(message, attempt));
       } else {
         message.settle('committed');
         node.send(msg);
@@ -137,12 +157,18 @@ export default function register(RED: NodeAPI): void {
     }
 
     node.on('close', (removed: boolean, done: () => void) => {
+      closing = true;
       if (ticker) clearInterval(ticker);
       status.stop();
+      // Stop taking messages at once: Node-RED has already taken this flow's nodes out of routing,
+      // so a message sent now would reach no node, count as unrouted and be acknowledged, i.e.
+      // lost. Without a subscription the session holds new messages unacknowledged (parked for
+      // the redeployed node, or redelivered by the broker once the connection closes).
+      // Removed: the broker can forget the subscription. Redeploy/restart: keep it, so the
+      // persistent session collects messages until the node is back.
+      const detached = Promise.all(subscriptions.map((s) => s.close({ unsubscribe: removed }).catch(() => undefined)));
       const finish = async (): Promise<void> => {
-        // Removed: the broker can forget the subscription. Redeploy/restart: keep it, so the
-        // persistent session collects messages until the node is back.
-        await Promise.all(subscriptions.map((s) => s.close({ unsubscribe: removed }).catch(() => undefined)));
+        await detached;
         await lease?.release();
       };
       // Downstream nodes (writers) are flushing too: keep the connection until their completions

@@ -16,18 +16,29 @@
  *
  * A message that is still pending after `staleAfterMs` (a node in the flow never calls done())
  * is settled anyway with outcome 'timeout' and reported: the flow must not stall forever.
+ *
+ * While a deploy restarts nodes, Node-RED routes a message sent to a node that is out of the flow
+ * nowhere, without an error and without calling preDeliver; a message routed to a node just before
+ * the deploy closed it reaches a node without input handlers and vanishes too. The sender's done()
+ * would then complete it as if it had been stored. So preRoute counts the routes a message takes,
+ * and a route that never reached preDeliver (or that onReceive finds without a handler) was
+ * dropped: the message settles as 'undelivered', and its source hands it over again rather than
+ * acknowledging it.
  */
 import type { NodeAPI } from 'node-red';
 
 export const COMPLETION_PROPERTY = '_iotpAck';
 
-export type CompletionOutcome = 'completed' | 'failed' | 'unrouted' | 'timeout';
+export type CompletionOutcome = 'completed' | 'failed' | 'unrouted' | 'timeout' | 'undelivered';
 export type Settle = (id: string, outcome: CompletionOutcome) => void;
 
 interface Pending {
   count: number;
   since: number;
   settle: Settle;
+  /** Routes started (preRoute) and routes that reached a node (preDeliver): fewer deliveries = a copy was dropped. */
+  routes: number;
+  deliveries: number;
 }
 
 const pending = new Map<string, Pending>();
@@ -41,6 +52,11 @@ function idsOf(msg: unknown): string[] {
   if (typeof value === 'string') return [value];
   if (Array.isArray(value)) return value.filter((v): v is string => typeof v === 'string');
   return [];
+}
+
+/** Some copy was routed to a node that was not in the flow: Node-RED dropped it. */
+function dropped(entry: Pending): boolean {
+  return entry.routes > entry.deliveries;
 }
 
 function finish(id: string, entry: Pending, outcome: CompletionOutcome): void {
@@ -59,7 +75,7 @@ function sweep(): void {
     const age = now - entry.since;
     if (age < staleAfterMs) break;
     onStale?.(id, age);
-    finish(id, entry, 'timeout');
+    finish(id, entry, dropped(entry) ? 'undelivered' : 'timeout');
   }
 }
 
@@ -85,10 +101,35 @@ export function installCompletionHooks(RED: NodeAPI, options: { staleAfterMs?: n
   const hooks = runtimeHooks(RED);
   // Idempotent per hook registry: a runtime (or test helper) may load the module more than once.
   hooks.remove('*.iotp-completion');
+  hooks.add('preRoute.iotp-completion', (event: { msg: unknown }) => {
+    for (const id of idsOf(event.msg)) {
+      const entry = pending.get(id);
+      if (entry) entry.routes += 1;
+    }
+  });
   hooks.add('preDeliver.iotp-completion', (event: { msg: unknown }) => {
     for (const id of idsOf(event.msg)) {
       const entry = pending.get(id);
-      if (entry) entry.count += 1;
+      if (entry) {
+        entry.count += 1;
+        entry.deliveries += 1;
+      }
+    }
+  });
+  // A message routed to a node just before a deploy closed it reaches the node after its close:
+  // Node-RED has removed the node's input handlers by then and the message vanishes (no done(),
+  // no error), so it would wait for the stale timeout and be acknowledged. That delivery is
+  // taken back instead and the message settles as undelivered. (A node with an input always has
+  // a handler while it runs.)
+  hooks.add('onReceive.iotp-completion', (event: { msg: unknown; destination?: { node?: unknown } }) => {
+    const target = event.destination?.node as { _inputCallback?: unknown; _inputCallbacks?: unknown } | undefined;
+    if (!target || target._inputCallback || target._inputCallbacks) return;
+    for (const id of idsOf(event.msg)) {
+      const entry = pending.get(id);
+      if (!entry || entry.deliveries === 0) continue;
+      entry.deliveries -= 1;
+      entry.count -= 1;
+      if (entry.count <= 0) finish(id, entry, 'undelivered');
     }
   });
   hooks.add('onComplete.iotp-completion', (event: { msg: unknown; error?: unknown }) => {
@@ -96,7 +137,7 @@ export function installCompletionHooks(RED: NodeAPI, options: { staleAfterMs?: n
       const entry = pending.get(id);
       if (!entry) continue;
       entry.count -= 1;
-      if (entry.count <= 0) finish(id, entry, event.error ? 'failed' : 'completed');
+      if (entry.count <= 0) finish(id, entry, dropped(entry) ? 'undelivered' : event.error ? 'failed' : 'completed');
     }
   });
 }
@@ -107,7 +148,7 @@ export function installCompletionHooks(RED: NodeAPI, options: { staleAfterMs?: n
  * the message already carries are kept beside `id`.
  */
 export function sendTracked(send: (msg: object) => void, msg: Record<string, unknown>, id: string, settle: Settle): void {
-  const entry: Pending = { count: 0, since: Date.now(), settle };
+  const entry: Pending = { count: 0, since: Date.now(), settle, routes: 0, deliveries: 0 };
   pending.set(id, entry);
   // A message that already carries ids (an MQTT message passed on by a parser) keeps them: the
   // source's acknowledgement and this tracking then both wait for the same downstream completion.
@@ -115,7 +156,7 @@ export function sendTracked(send: (msg: object) => void, msg: Record<string, unk
   msg[COMPLETION_PROPERTY] = carried.length > 0 ? [...carried, id] : id;
   send(msg);
   // preDeliver runs synchronously inside send(): no delivery means nobody will complete it.
-  if (entry.count === 0 && pending.get(id) === entry) finish(id, entry, 'unrouted');
+  if (entry.count === 0 && pending.get(id) === entry) finish(id, entry, dropped(entry) ? 'undelivered' : 'unrouted');
   else if (!sweeper && pending.size > 0) {
     sweeper = setInterval(sweep, Math.min(10_000, staleAfterMs));
     sweeper.unref?.();

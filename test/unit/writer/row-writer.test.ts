@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { appendFileSync, readdirSync } from 'node:fs';
+import { appendFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RowWriter, WriterState } from '../../../lib/writer';
 import { FakeDatabase } from './fake-db';
@@ -177,6 +177,30 @@ describe('writer engine: RowWriter', () => {
   });
 
   describe('outages and the journal', () => {
+    it('an unwritable journal during an outage: rows wait in memory unanswered (never failed), then commit in order', async () => {
+      // Found by the soak suite: the failed journal write used to fail the deliveries, which an
+      // at-least-once source acknowledges: every row of the outage was lost.
+      const db = new FakeDatabase();
+      db.down = true;
+      const journalDir = join(dir, 'journal');
+      const writer = track(makeWriter(db, { journalDir, maxBufferedRows: 20, maxInFlight: 1 }));
+      await until(() => writer.currentState === 'down', 'down');
+      // The directory replaced by a file (permissions do not stop root).
+      renameSync(journalDir, `${journalDir}.aside`);
+      writeFileSync(journalDir, 'not a directory');
+      const sends = range(100).map((n) => deliveries.send(writer, { n }));
+      let answered = 0;
+      void Promise.all(sends.map((p) => p.then(() => answered++)));
+      await until(() => writer.stats().lastError?.kind === 'journal', 'the journal failure reported');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(answered, 0, 'neither journaled nor committed: nothing answered, nothing failed');
+      db.down = false;
+      const outcomes = await Promise.all(sends);
+      assert.ok(outcomes.every((o) => o.err === null && o.result.committed === 1), JSON.stringify(outcomes.find((o) => o.err)));
+      assert.deepEqual(db.column('n'), range(100));
+      deliveries.assertAllAnsweredOnce();
+    });
+
     it('holds rows in memory during an outage without a journal, then commits them in order', async () => {
       const db = new FakeDatabase();
       db.down = true;
