@@ -48,7 +48,7 @@ export function ingestFilters(topics: string, shareGroup: string | undefined, en
 }
 
 const STALE_AFTER_MS = 300_000;
-/** A message a deploy dropped on its way is handed over again this often, this far apart. */
+/** A message a deploy dropped on its way is handed over again up to this often, at the first status tick at least this long after. */
 const REDELIVER_ATTEMPTS = 30;
 const REDELIVER_DELAY_MS = 1000;
 
@@ -70,6 +70,8 @@ export default function register(RED: NodeAPI): void {
     let ticker: NodeJS.Timeout | undefined;
 
     let closing = false;
+    /** Messages a deploy dropped on their way, oldest first; the status ticker hands them over again (no timer per message). */
+    const handOverAgain: Array<{ message: ReceivedMessage; attempt: number; dueAt: number }> = [];
     const settleTracked = (message: ReceivedMessage, attempt: number) => (id: string, outcome: CompletionOutcome): void => {
       outstanding.delete(id);
       if (outcome === 'undelivered') {
@@ -83,9 +85,7 @@ export default function register(RED: NodeAPI): void {
           node.warn(RED._('iotp-mqtt-in.errors.undelivered', { topic: message.topic, attempts: attempt + 1 }));
           return;
         }
-        setTimeout(() => {
-          if (!closing) onMessage(message, attempt + 1);
-        }, REDELIVER_DELAY_MS).unref?.();
+        handOverAgain.push({ message, attempt: attempt + 1, dueAt: Date.now() + REDELIVER_DELAY_MS });
         return;
       }
       if (outcome === 'timeout') {
@@ -141,6 +141,12 @@ export default function register(RED: NodeAPI): void {
           subscriptions.push(subscription);
         }
         ticker = setInterval(() => {
+          if (handOverAgain.length > 0) {
+            const now = Date.now();
+            let due = 0;
+            while (due < handOverAgain.length && handOverAgain[due].dueAt <= now) due++;
+            for (const { message, attempt } of handOverAgain.splice(0, due)) onMessage(message, attempt);
+          }
           const counts = session.counts();
           status.set(
             counts.connected
