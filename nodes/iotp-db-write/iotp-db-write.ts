@@ -12,6 +12,7 @@ import type { ConflictPolicy } from '../../lib/db/insert';
 import { findMigrationSet, parseCustomMigrationSet } from '../../lib/migrations';
 import type { DatabaseConfigNode } from '../iotp-database/iotp-database';
 import { compactCount, ThrottledStatus } from '../shared/status';
+import { giveBack } from '../shared/completion';
 
 interface WriterNodeDef extends NodeDef {
   database: string;
@@ -147,7 +148,13 @@ export default function register(RED: NodeAPI): void {
           (msg as NodeMessageInFlow & { rejected?: unknown }).rejected = result.rejected.map((r: RejectedRow) => ({ index: r.index, reason: r.reason, code: r.code }));
           return done(error);
         }
-        if (err) return done(err);
+        if (err) {
+          // Refused because this node is closing (a deploy replaces it): hand the message back
+          // to an at-least-once source, which delivers it again to the new node, rather than
+          // fail it, which the source would acknowledge although nothing was stored.
+          if ((err as { code?: unknown }).code === 'WRITER_CLOSED' && giveBack(msg)) return;
+          return done(err);
+        }
         send(msg);
         done();
       });

@@ -124,13 +124,7 @@ export function installCompletionHooks(RED: NodeAPI, options: { staleAfterMs?: n
   hooks.add('onReceive.iotp-completion', (event: { msg: unknown; destination?: { node?: unknown } }) => {
     const target = event.destination?.node as { _inputCallback?: unknown; _inputCallbacks?: unknown } | undefined;
     if (!target || target._inputCallback || target._inputCallbacks) return;
-    for (const id of idsOf(event.msg)) {
-      const entry = pending.get(id);
-      if (!entry || entry.deliveries === 0) continue;
-      entry.deliveries -= 1;
-      entry.count -= 1;
-      if (entry.count <= 0) finish(id, entry, 'undelivered');
-    }
+    giveBack(event.msg);
   });
   hooks.add('onComplete.iotp-completion', (event: { msg: unknown; error?: unknown }) => {
     for (const id of idsOf(event.msg)) {
@@ -140,6 +134,26 @@ export function installCompletionHooks(RED: NodeAPI, options: { staleAfterMs?: n
       if (entry.count <= 0) finish(id, entry, dropped(entry) ? 'undelivered' : event.error ? 'failed' : 'completed');
     }
   });
+}
+
+/**
+ * Takes back a delivery that a node cannot process because it is going away (a deploy closing it):
+ * the message settles as 'undelivered' once its other deliveries are done, and its source hands it
+ * over again instead of acknowledging it. For a node that would otherwise call done(err), which
+ * counts as deliberately sent to an error path, i.e. acknowledged unstored. Call it instead of
+ * done(). False when the message carries no tracked id: the node then reports the error as usual.
+ */
+export function giveBack(msg: unknown): boolean {
+  let tracked = false;
+  for (const id of idsOf(msg)) {
+    const entry = pending.get(id);
+    if (!entry || entry.deliveries === 0) continue;
+    tracked = true;
+    entry.deliveries -= 1;
+    entry.count -= 1;
+    if (entry.count <= 0) finish(id, entry, 'undelivered');
+  }
+  return tracked;
 }
 
 /**

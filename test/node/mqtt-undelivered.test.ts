@@ -15,6 +15,7 @@ import mqtt from 'mqtt';
 import type { Node, NodeAPI } from 'node-red';
 import brokerNode from '../../nodes/iotp-mqtt-broker/iotp-mqtt-broker';
 import ingestNode from '../../nodes/iotp-mqtt-in/iotp-mqtt-in';
+import { giveBack } from '../../nodes/shared/completion';
 import { collect, flow as testFlow, helper } from '../support/helper';
 import { MQTT_HOST, MQTT_PORT, requireService } from '../support/services';
 
@@ -58,6 +59,26 @@ function closingRelayNode(RED: NodeAPI): void {
     });
   }
   RED.nodes.registerType('test-closing-relay', ClosingRelay as never);
+}
+
+/**
+ * A consumer that is going away when the first copy of a payload reaches it (as iotp-db-write is
+ * when its writer refuses rows with WRITER_CLOSED during a deploy): it gives that copy back
+ * instead of failing it; later copies go to its output.
+ */
+function givingBackNode(RED: NodeAPI): void {
+  function GivingBack(this: Node, config: { id: string }) {
+    RED.nodes.createNode(this, config as never);
+    this.on('input', (msg, send, done) => {
+      const payload = String(msg.payload);
+      const first = !relayed.includes(payload);
+      relayed.push(payload);
+      if (first && giveBack(msg)) return;
+      send(msg);
+      done();
+    });
+  }
+  RED.nodes.registerType('test-giving-back', GivingBack as never);
 }
 
 describe('iotp-mqtt-in: a message dropped on its way (deploy restarting a node) is handed over again, not acknowledged', function () {
@@ -106,5 +127,24 @@ describe('iotp-mqtt-in: a message dropped on its way (deploy restarting a node) 
     const [message] = await received;
     assert.equal(message.payload, 'reading 2');
     assert.deepEqual(relayed, ['reading 2', 'reading 2'], 'the copy that reached a closed node was handed over once more');
+  });
+
+  it('hands over again a message a closing consumer gave back, instead of acknowledging it', async () => {
+    await helper.unload();
+    relayed.length = 0;
+    await helper.load([brokerNode, ingestNode, givingBackNode], testFlow([
+      { id: brokerId, type: 'iotp-mqtt-broker', url: BROKER_URL, protocolVersion: '5', receiveMaximum: 20, version: 1 },
+      { id: 'in', type: 'iotp-mqtt-in', broker: brokerId, topics: `${base}/z`, qos: '1', format: 'string', ack: 'complete', wires: [['consumer']] },
+      { id: 'consumer', type: 'test-giving-back', wires: [['sink']] },
+      { id: 'sink', type: 'helper' },
+    ]));
+    await new Promise((r) => setTimeout(r, 500));
+    const received = collect<Record<string, unknown>>(helper.getNode('sink'), 1, 15000);
+    const client = await mqtt.connectAsync(BROKER_URL, { clientId: `iotp-test-pub-${randomBytes(4).toString('hex')}` });
+    await client.publishAsync(`${base}/z`, 'reading 3', { qos: 1 });
+    await client.endAsync();
+    const [message] = await received;
+    assert.equal(message.payload, 'reading 3');
+    assert.deepEqual(relayed, ['reading 3', 'reading 3'], 'the given-back copy was handed over once more');
   });
 });
