@@ -449,6 +449,14 @@ describe(`faults under load (${FULL ? 'full' : 'short'} soak: ${repeats} repeat(
     }
     await sleep(2000);
     await backlog();
+    // The schedule posts a window every minute (after a 30 s settle): a short run can end before
+    // the first one, and "posted once" needs at least one window to mean anything.
+    const scheduledWindowPosted = (): boolean =>
+      posted.some((request) => {
+        const body = JSON.parse(request.body) as PostedBody;
+        return !requestWindows.has(`${body.start_time}/${body.end_time}`);
+      });
+    await waitFor('a scheduled window', async () => scheduledWindowPosted(), 150_000).catch((err: Error) => console.log(`      ${err.message.split('\n')[0]}`));
     const ss = messagesTally!.compare(statestream!.acked, 0, until.statestream);
     const sn = sensorsTally!.compare(sensors!.acked, 0, until.sensors);
 
