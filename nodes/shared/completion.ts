@@ -5,7 +5,7 @@
  * finished with it, i.e. called `done()` (the writer does so only once its rows are committed or
  * journaled; `done(err)` means it deliberately went to an error path). The source stamps the
  * message with a completion id (`msg._iotpAck`, a string, so it survives Node-RED's message
- * cloning); two runtime hooks count deliveries and completions of messages carrying it:
+ * cloning); runtime hooks count deliveries and completions of messages carrying it:
  *
  *   preDeliver  the message (or a clone) is about to reach a node       -> pending + 1
  *   onComplete  a node called done() / done(err) for it                 -> pending - 1
@@ -23,7 +23,8 @@
  * would then complete it as if it had been stored. So preRoute counts the routes a message takes,
  * and a route that never reached preDeliver (or that onReceive finds without a handler) was
  * dropped: the message settles as 'undelivered', and its source hands it over again rather than
- * acknowledging it.
+ * acknowledging it. A node that is delivered a message while it is going away (a writer already
+ * closing) gives it back the same way with giveBack() instead of failing it.
  */
 import type { NodeAPI } from 'node-red';
 
