@@ -320,19 +320,23 @@ export class MysqlDatabase implements Database {
         await scope.raw('COMMIT');
         return result;
       } catch (err) {
-        if (scope.broken) reusable = false;
-        else {
-          try {
-            await scope.raw('ROLLBACK');
-          } catch {
-            reusable = false;
-          }
-        }
+        reusable = await MysqlDatabase.rollBack(scope);
         throw err;
       } finally {
         MysqlDatabase.giveBack(connection, reusable && !scope.broken);
       }
     });
+  }
+
+  /** Rolls back after a failed statement; false when the connection cannot be trusted afterwards (cut, or ROLLBACK failed). */
+  private static async rollBack(scope: ConnectionScope): Promise<boolean> {
+    if (scope.broken) return false;
+    try {
+      await scope.raw('ROLLBACK');
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   atomic(statements: readonly SqlStatement[]): Promise<void> {
@@ -354,13 +358,7 @@ export class MysqlDatabase implements Database {
         // statement runs (COMMIT included); the transaction it leaves open is rolled back below.
         for (const script of scripts) await scope.raw(script);
       } catch (err) {
-        if (!scope.broken) {
-          try {
-            await scope.raw('ROLLBACK');
-          } catch {
-            reusable = false;
-          }
-        }
+        reusable = await MysqlDatabase.rollBack(scope);
         throw err;
       } finally {
         MysqlDatabase.giveBack(connection, reusable && !scope.broken);
