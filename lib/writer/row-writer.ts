@@ -258,6 +258,8 @@ export class RowWriter extends EventEmitter {
    * answers forgets the tokens (close() tries to resolve them, and warns when it cannot).
    */
   private journalRuns: { token: Buffer | null; rows: number }[] = [];
+  /** When the oldest uncommitted row in the journal was accepted (0: left by an earlier run, time unknown). */
+  private journalSince: number | null = null;
   private readonly inFlight = new Set<Batch>();
   private nextBatchSeq = 1;
 
@@ -338,6 +340,7 @@ export class RowWriter extends EventEmitter {
         onDurable: () => this.pump(),
       })
       : null;
+    if (this.journal && this.journal.rows > 0) this.journalSince = 0;
     this.probe();
     this.pump(); // replays rows an earlier run left in the journal
   }
@@ -411,6 +414,29 @@ export class RowWriter extends EventEmitter {
       journalCorruptLines: this.journal?.corruptLines ?? 0,
       lastError: this.lastError,
     };
+  }
+
+  /**
+   * When the oldest row accepted and not yet committed was accepted (epoch ms; 0 for rows an
+   * earlier run left in the journal), or null when every accepted row is committed. The
+   * connector's schedule waits for it (lib/arrivals.ts). Cost: one look at each queue's head and
+   * at the batches waiting for retry or in flight, not at every row.
+   */
+  pendingSince(): number | null {
+    let oldest = Infinity;
+    const journal = this.journal;
+    if (journal && (journal.rows > 0 || journal.hasUnread())) oldest = this.journalSince ?? 0;
+    else this.journalSince = null;
+    const memoryHead = this.memory.peek();
+    if (memoryHead) oldest = Math.min(oldest, memoryHead.at);
+    const overflowHead = this.overflowQueue.peek();
+    if (overflowHead) oldest = Math.min(oldest, overflowHead.at);
+    for (const batch of [...this.retryQueue, ...this.inFlight]) {
+      // Rows read back from the journal are counted by the journal (their `at` is the read time).
+      if (batch.durable) continue;
+      for (const entry of batch.entries) if (!entry.done) oldest = Math.min(oldest, entry.at);
+    }
+    return oldest === Infinity ? null : oldest;
   }
 
   get currentState(): WriterState {
@@ -520,6 +546,9 @@ export class RowWriter extends EventEmitter {
   /** Moves rows into the journal; their deliveries count them as journaled once fsynced. Resolves with the error that failed them, if any. */
   private toJournal(entries: Entry[], where: 'append' | 'prepend', onFailure: 'front' | 'back' = 'back'): Promise<Error | undefined> {
     const journal = this.journal as Journal;
+    let acceptedAt = this.journalSince ?? Infinity;
+    for (const entry of entries) if (entry.at < acceptedAt) acceptedAt = entry.at;
+    this.journalSince = acceptedAt;
     return new Promise((resolve) => {
       const done = (err?: Error): void => {
         if (err) {
