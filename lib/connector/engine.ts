@@ -2,7 +2,8 @@
  * The data connector without Node-RED: schedule mode (`tick`) and request mode (`submit`).
  *
  * Schedule: take the lease → deliver what the outbox still holds for the oldest window → plan the
- * windows due after the bookmark → for each, in order: fetch rows for [start, end) → batches →
+ * windows due after the bookmark (none that rows still on their way in may belong to, see
+ * ScheduleOptions.heldSince) → for each, in order: fetch rows for [start, end) → batches →
  * outbox (durable) → POST each batch, retrying per policy → when every batch of the window has a
  * 2xx, advance the bookmark (compare-and-set) and drop the window from the outbox. A window that
  * fails stays where it is and is tried again next tick; later windows wait for it (never skipped).
@@ -18,7 +19,7 @@ import { checkRetryPolicy, decideRetry, DEFAULT_RETRY_POLICY, describeOutcome, c
 import type { BatchPoster, PostOutcome } from './poster';
 import type { Outbox, OutboxUnit, StoredBatch, UnitOrigin } from './outbox';
 import type { BookmarkStore } from './bookmark';
-import { DEFAULT_MAX_WINDOWS_PER_TICK, DEFAULT_SETTLE_MS, backlogSize, dueWindows, parseRequestWindow, splitWindow, type SchedulePlanOptions, type TimeWindow } from './windows';
+import { DEFAULT_MAX_WINDOWS_PER_TICK, DEFAULT_SETTLE_MS, backlogSize, dueWindows, firstWindowStart, parseRequestWindow, splitWindow, type SchedulePlanOptions, type TimeWindow } from './windows';
 
 export type FetchRows = (window: TimeWindow) => Promise<readonly Record<string, unknown>[]>;
 
@@ -29,6 +30,11 @@ export interface ScheduleOptions {
   initialStart?: number;
   /** How long the lease lasts without renewal; renewed before every window. Default max(2 × interval, 5 min). */
   leaseTtlMs?: number;
+  /**
+   * Since when rows may still be on their way into the database (a writer's backlog, an ingest
+   * catching up; lib/arrivals.ts), or null. Windows wait until they end a settle delay before it.
+   */
+  heldSince?: (now: number) => number | null;
 }
 
 export interface RequestOptions {
@@ -94,6 +100,10 @@ export interface TickReport {
   failed: number;
   /** Complete windows still due after this tick. */
   backlog: number;
+  /** Windows due by the clock but waiting for rows still on their way in (see ScheduleOptions.heldSince). */
+  held?: number;
+  /** Since when those rows may be arriving (epoch ms), when `held` > 0. */
+  heldSince?: number;
 }
 
 interface Task extends TaskView {
@@ -186,8 +196,8 @@ export class ConnectorEngine {
       if (!(await this.finishScheduleUnit(unit, report))) return this.withBacklog(report, now);
     }
     const state = await bookmark.read();
-    let position = state?.windowEnd ?? null;
-    for (const window of dueWindows(position, now, this.plan)) {
+    let position = state?.windowEnd ?? await this.pinFirstWindow(now);
+    for (const window of dueWindows(position, now, this.plan, this.heldSince(now))) {
       if (this.closed) break;
       if (this.opts.outbox.isFull()) {
         this.emit({ type: 'backpressure', batches: this.opts.outbox.batchCount, bytes: this.opts.outbox.byteCount });
@@ -209,12 +219,42 @@ export class ConnectorEngine {
     return this.withBacklog(report, now);
   }
 
+  /**
+   * Without a bookmark (the first run), records where the schedule starts: the last complete
+   * window now, or the configured initial start. Otherwise, while windows wait (rows still
+   * arriving, a failing receiver), the start would move on with the clock and skip them.
+   */
+  private async pinFirstWindow(now: number): Promise<number | null> {
+    const bookmark = this.opts.bookmark as BookmarkStore;
+    const start = firstWindowStart(now, this.plan as SchedulePlanOptions);
+    if (await bookmark.advance(this.instanceId, null, start, now)) return start;
+    return (await bookmark.read())?.windowEnd ?? null;
+  }
+
   private async withBacklog(report: TickReport, now: number): Promise<TickReport> {
     if (this.plan && this.opts.bookmark) {
       const state = await this.opts.bookmark.read();
-      report.backlog = backlogSize(state?.windowEnd ?? null, now, this.plan);
+      const position = state?.windowEnd ?? null;
+      const heldSince = this.heldSince(now);
+      report.backlog = backlogSize(position, now, this.plan, heldSince);
+      const held = heldSince === null ? 0 : backlogSize(position, now, this.plan) - report.backlog;
+      if (held > 0) {
+        report.held = held;
+        report.heldSince = heldSince as number;
+      }
     }
     return report;
+  }
+
+  /** See ScheduleOptions.heldSince; a throwing provider holds nothing back (it must not stop the schedule). */
+  private heldSince(now: number): number | null {
+    try {
+      const since = this.opts.schedule?.heldSince?.(now) ?? null;
+      return since !== null && Number.isFinite(since) ? since : null;
+    } catch (err) {
+      this.emit({ type: 'error', reason: `checking for rows still arriving failed: ${errorText(err)}` });
+      return null;
+    }
   }
 
   /** Delivers a stored schedule window and advances the bookmark past it. False: stop this tick. */

@@ -28,6 +28,7 @@ export interface BatchPostNodeSettings {
   schedule?: unknown;
   interval?: unknown;
   settle?: unknown;
+  waitForArrivals?: unknown;
   maxWindowsPerTick?: unknown;
   startFrom?: unknown;
   sendEmpty?: unknown;
@@ -51,6 +52,8 @@ export interface BatchPostConfig {
   schedule: boolean;
   intervalMs: number;
   settleMs: number;
+  /** Windows wait for rows this Node-RED's writers and MQTT ingests still hold (lib/arrivals.ts). */
+  waitForArrivals: boolean;
   maxWindowsPerTick: number;
   initialStart?: number;
   sendEmptyWindows: boolean;
@@ -167,6 +170,7 @@ export function resolveBatchPostConfig(settings: BatchPostNodeSettings, apiKey: 
     schedule: booleanSetting(settings.schedule, true),
     intervalMs,
     settleMs: numberSetting(settings.settle, 'settle delay (s)', DEFAULT_SETTLE_MS / 1000, { min: 0, max: 86_400 }) * 1000,
+    waitForArrivals: booleanSetting(settings.waitForArrivals, true),
     maxWindowsPerTick: numberSetting(settings.maxWindowsPerTick, 'windows per tick', DEFAULT_MAX_WINDOWS_PER_TICK, { min: 1, max: 10_000, integer: true }),
     ...(initialStart !== undefined ? { initialStart } : {}),
     sendEmptyWindows: booleanSetting(settings.sendEmpty, true),
@@ -181,18 +185,22 @@ export function resolveBatchPostConfig(settings: BatchPostNodeSettings, apiKey: 
 /** A failed or skipped tick is tried again after at most this long (the engine's retries already ran). */
 export const RETRY_TICK_MS = 60_000;
 
+/** While windows wait for rows still arriving (a writer's backlog, an ingest catching up), the schedule looks again this often. */
+export const HELD_RECHECK_MS = 5_000;
+
 /**
  * When the schedule timer should fire next: at once while catch-up windows remain (and the last
  * tick made progress), else when the next window becomes due (its end plus the settle delay);
  * after a failed or skipped tick no later than RETRY_TICK_MS, and no sooner than a second, so a
  * long interval does not leave a failed window waiting for hours and a broken database cannot
- * spin the loop.
+ * spin the loop; while due windows wait for rows still arriving, every HELD_RECHECK_MS.
  */
-export function nextTickDelay(now: number, intervalMs: number, settleMs: number, lastTick: { backlog: number; failed: number; skipped?: string }): number {
+export function nextTickDelay(now: number, intervalMs: number, settleMs: number, lastTick: { backlog: number; failed: number; skipped?: string; held?: number }): number {
   if (lastTick.backlog > 0 && lastTick.failed === 0 && lastTick.skipped === undefined) return 0;
   const horizon = now - settleMs;
   const nextEnd = horizon - (((horizon % intervalMs) + intervalMs) % intervalMs) + intervalMs;
   const untilDue = nextEnd + settleMs - now;
   if (lastTick.failed > 0 || lastTick.skipped !== undefined) return Math.max(1000, Math.min(untilDue, RETRY_TICK_MS));
+  if ((lastTick.held ?? 0) > 0) return Math.min(untilDue, HELD_RECHECK_MS);
   return untilDue;
 }

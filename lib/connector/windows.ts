@@ -61,12 +61,13 @@ export function firstWindowStart(now: number, options: SchedulePlanOptions): num
 /**
  * The windows due after `bookmark` (end of the last delivered window, or null), in order. A bookmark
  * that is not on an interval boundary (a custom initial time) yields one short window up to the next
- * boundary, then aligned windows: no gap, no overlap.
+ * boundary, then aligned windows: no gap, no overlap. `heldSince` (lib/arrivals.ts): rows since
+ * then may still be on their way in, so windows are due only up to a settle delay before it.
  */
-export function dueWindows(bookmark: number | null, now: number, options: SchedulePlanOptions): TimeWindow[] {
+export function dueWindows(bookmark: number | null, now: number, options: SchedulePlanOptions, heldSince: number | null = null): TimeWindow[] {
   checkPlanOptions(options);
   const { intervalMs, settleMs, maxWindowsPerTick } = options;
-  const horizon = now - settleMs;
+  const horizon = Math.min(now, heldSince ?? now) - settleMs;
   const windows: TimeWindow[] = [];
   let start = bookmark ?? firstWindowStart(now, options);
   while (windows.length < maxWindowsPerTick) {
@@ -78,12 +79,12 @@ export function dueWindows(bookmark: number | null, now: number, options: Schedu
   return windows;
 }
 
-/** How many complete windows are due in total after `bookmark` (the catch-up backlog, for status). */
-export function backlogSize(bookmark: number | null, now: number, options: SchedulePlanOptions): number {
+/** How many complete windows are due in total after `bookmark` (the catch-up backlog, for status); `heldSince` as in dueWindows. */
+export function backlogSize(bookmark: number | null, now: number, options: SchedulePlanOptions, heldSince: number | null = null): number {
   checkPlanOptions(options);
   const start = bookmark ?? firstWindowStart(now, options);
   const firstEnd = alignDown(start, options.intervalMs) + options.intervalMs;
-  const horizon = now - options.settleMs;
+  const horizon = Math.min(now, heldSince ?? now) - options.settleMs;
   if (firstEnd > horizon) return 0;
   return 1 + Math.floor((alignDown(horizon, options.intervalMs) - firstEnd) / options.intervalMs);
 }

@@ -283,6 +283,17 @@ function mysqlConfigFromEnv(env: Env, hostText: string): MysqlConfig {
 }
 
 /** A description for logs and status: `mysql://user@host:3306/db`, `sqlite:/path/file.db`. Never the password. */
+/**
+ * Which database a config points at, whoever connects: the same for two config nodes (in two
+ * flows) with the same server and schema, whatever their users, pools or TLS settings. SQLite
+ * files are compared by resolved path. Used to match writers with the connector that reads
+ * their rows (lib/arrivals.ts).
+ */
+export function databaseIdentity(config: DatabaseConfig): string {
+  if (config.dialect === 'sqlite') return `sqlite:${config.file === ':memory:' ? ':memory:' : resolve(config.file)}`;
+  return `mysql://${config.host.toLowerCase()}:${config.port}/${config.database}`;
+}
+
 export function describeConfig(config: DatabaseConfig): string {
   if (config.dialect === 'sqlite') return `sqlite:${config.file}`;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;

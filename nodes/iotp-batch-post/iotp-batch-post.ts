@@ -22,6 +22,7 @@ import type { TimeWindow } from '../../lib/connector/windows';
 import { isDatabaseError } from '../../lib/db/errors';
 import type { Database } from '../../lib/db/types';
 import type { DatabaseConfigNode } from '../iotp-database/iotp-database';
+import { arrivals } from '../../lib/arrivals';
 import { migrateNodeConfig } from '../shared/config-version';
 import { compactCount, ThrottledStatus } from '../shared/status';
 
@@ -89,6 +90,8 @@ export default function register(RED: NodeAPI): void {
     let lastDeliveredEnd: number | undefined;
     let lastError: string | undefined;
     let leaseBusy = false;
+    /** Due windows waiting for rows still on their way in, and since when those may be arriving. */
+    let held: { windows: number; since: number } | undefined;
     /** Input messages waiting for their request task, by task id. */
     const waiting = new Map<string, { msg: NodeMessageInFlow; send: Send; done: Done }>();
 
@@ -112,6 +115,9 @@ export default function register(RED: NodeAPI): void {
         status.set({ fill: 'red', shape: 'ring', text: RED._('iotp-batch-post.status.failed', { reason: clip(lastError), pending }) });
       } else if (leaseBusy) {
         status.set({ fill: 'grey', shape: 'ring', text: RED._('iotp-batch-post.status.standby', { pending }) });
+      } else if (held) {
+        const since = held.since > 0 ? formatUtc(held.since).slice(11, 19) : RED._('iotp-batch-post.status.sinceStart');
+        status.set({ fill: 'yellow', shape: 'ring', text: RED._('iotp-batch-post.status.held', { windows: held.windows, since, pending }) });
       } else if (lastDeliveredEnd !== undefined) {
         status.set({ fill: 'green', shape: 'dot', text: RED._('iotp-batch-post.status.delivered', { time: formatUtc(lastDeliveredEnd).slice(5, 16).replace('T', ' '), pending }) });
       } else {
@@ -213,6 +219,7 @@ export default function register(RED: NodeAPI): void {
       }
       leaseBusy = false; // a lease-busy event during the tick sets it again
       const report: TickReport = await running.tick();
+      held = report.held ? { windows: report.held, since: report.heldSince ?? 0 } : undefined;
       render();
       scheduleTick(nextTickDelay(Date.now(), config.intervalMs, config.settleMs, report));
     }
@@ -250,6 +257,9 @@ export default function register(RED: NodeAPI): void {
                 settleMs: config.settleMs,
                 maxWindowsPerTick: config.maxWindowsPerTick,
                 ...(config.initialStart !== undefined ? { initialStart: config.initialStart } : {}),
+                ...(config.waitForArrivals && databaseNode
+                  ? { heldSince: (now: number) => arrivals.heldSince(databaseNode.identity, now, config.settleMs) }
+                  : {}),
               },
               bookmark: new BookmarkStore(database, bookmarkName),
             }

@@ -5,7 +5,7 @@
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { isAbsolute, join } from 'node:path';
-import { describeConfig, parseDatabaseUrl } from '../../lib/db/url';
+import { databaseIdentity, describeConfig, parseDatabaseUrl } from '../../lib/db/url';
 import { openDatabase } from '../../lib/db';
 import { runMigrations } from '../../lib/db/migrate';
 import type { Database, DatabaseConfig, MigrationSet } from '../../lib/db/types';
@@ -47,6 +47,8 @@ export interface DatabaseConfigNode extends Node<DatabaseCredentials> {
   reportReachable(reachable: boolean, reason?: string): void;
   /** Secret-free description, e.g. `mysql://iot@db:3306/iot`. */
   readonly description: string;
+  /** Which database this is, the same for config nodes in other flows that point at it (lib/db/url.ts databaseIdentity). */
+  readonly identity: string;
 }
 
 /** Settings of the node as stored in flows, per version: see nodes/shared/config-version.ts. */
@@ -107,18 +109,21 @@ export default function register(RED: NodeAPI): void {
     let database: Database | undefined;
     let config: DatabaseConfig | undefined;
     let description = '(not configured)';
+    let identity = `(not configured: ${node.id})`;
     const migrations = new Map<string, Promise<void>>();
     let reachable: boolean | undefined;
 
     try {
       config = resolveDatabaseConfig(settings, node.credentials ?? {}, userDir);
       description = describeConfig(config);
+      identity = databaseIdentity(config);
     } catch (err) {
       // Reported to every consumer on acquire(); logged once here, without secrets.
       node.error(RED._('iotp-database.errors.config', { message: (err as Error).message }));
     }
 
     Object.defineProperty(node, 'description', { get: () => description });
+    Object.defineProperty(node, 'identity', { get: () => identity });
 
     const users = new Set<string>();
     let usersGone: (() => void) | undefined;

@@ -13,6 +13,7 @@ import { findMigrationSet, parseCustomMigrationSet } from '../../lib/migrations'
 import type { DatabaseConfigNode } from '../iotp-database/iotp-database';
 import { compactCount, ThrottledStatus } from '../shared/status';
 import { giveBack } from '../shared/completion';
+import { arrivals } from '../../lib/arrivals';
 
 interface WriterNodeDef extends NodeDef {
   database: string;
@@ -47,6 +48,9 @@ export function parseColumnMapping(text: string): Record<string, string> {
   return mapping;
 }
 
+/** How long a closed writer still counts as holding rows (lib/arrivals.ts) when no successor replaces it. */
+const SUCCESSOR_GRACE_MS = 10_000;
+
 export default function register(RED: NodeAPI): void {
   function WriterNode(this: Node, def: WriterNodeDef) {
     RED.nodes.createNode(this, def);
@@ -55,6 +59,7 @@ export default function register(RED: NodeAPI): void {
     const status = new ThrottledStatus(node);
     let writer: RowWriter | undefined;
     let ticker: NodeJS.Timeout | undefined;
+    let unregisterArrivals: (() => void) | undefined;
 
     /** Why this writer could not start: also the error of every message it then receives. */
     let startupError: string | undefined;
@@ -99,6 +104,11 @@ export default function register(RED: NodeAPI): void {
           journalDir: def.journal === false ? undefined : join(journalRoot, node.id.replace(/[^A-Za-z0-9_.-]/g, '_')),
           warn: (message: string) => node.warn(message),
         });
+        // Rows this writer holds are still on their way into the database: a connector reading it
+        // waits for them. Keyed by node id: after a redeploy the closed writer (its rows
+        // journaled) counts until the new one, which replays that journal, takes its place.
+        const rowWriter = writer;
+        unregisterArrivals = arrivals.register({ database: config.identity, heldSince: () => rowWriter.pendingSince() }, `iotp-db-write:${node.id}`);
         writer.on('state', (state: string) => {
           // 'connecting' (a retry in progress) says nothing new: report only settled states.
           if (state === 'ok') config.reportReachable(true);
@@ -160,10 +170,14 @@ export default function register(RED: NodeAPI): void {
       });
     });
 
-    node.on('close', (_removed: boolean, closed: () => void) => {
+    node.on('close', (removed: boolean, closed: () => void) => {
       if (ticker) clearInterval(ticker);
       status.stop();
       const done = (): void => {
+        // Removed: gone for good. Otherwise the successor replaces the registration (see above);
+        // without one (Node-RED stopping) it lapses after a grace period.
+        if (removed) unregisterArrivals?.();
+        else if (unregisterArrivals) setTimeout(unregisterArrivals, SUCCESSOR_GRACE_MS).unref?.();
         config?.release(node);
         closed();
       };

@@ -8,6 +8,7 @@ import { decodePayload, MqttError, parseFilter, type PayloadFormat, type QoS, ty
 import type { BrokerConfigNode } from '../iotp-mqtt-broker/iotp-mqtt-broker';
 import { installCompletionHooks, sendTracked, type CompletionOutcome } from '../shared/completion';
 import { compactCount, ThrottledStatus } from '../shared/status';
+import { arrivals, ConnectionWatch } from '../../lib/arrivals';
 
 interface IngestNodeDef extends NodeDef {
   broker: string;
@@ -68,6 +69,9 @@ export default function register(RED: NodeAPI): void {
     let lease: SessionLease | undefined;
     const subscriptions: Subscription[] = [];
     let ticker: NodeJS.Timeout | undefined;
+    /** While this ingest is away or catching up, a connector's schedule waits for its messages (lib/arrivals.ts). */
+    const connection = new ConnectionWatch();
+    let unregisterArrivals: (() => void) | undefined;
 
     let closing = false;
     /** Messages a deploy dropped on their way, oldest first; the status ticker hands them over again (no timer per message). */
@@ -135,6 +139,7 @@ export default function register(RED: NodeAPI): void {
         for (const filter of filters) parseFilter(filter);
         lease = config.lease();
         const session = lease.session;
+        unregisterArrivals = arrivals.register(connection, `iotp-mqtt-in:${node.id}`);
         for (const filter of filters) {
           const subscription = session.subscribe(filter, { qos }, onMessage);
           subscription.ready.catch((err: Error) => node.error(RED._('iotp-mqtt-in.errors.badTopic', { message: `${filter}: ${err.message}` })));
@@ -148,6 +153,7 @@ export default function register(RED: NodeAPI): void {
             for (const { message, attempt } of handOverAgain.splice(0, due)) onMessage(message, attempt);
           }
           const counts = session.counts();
+          connection.observe(counts.connected, Date.now());
           status.set(
             counts.connected
               ? { fill: 'green', shape: 'dot', text: RED._('iotp-mqtt-in.status.connected', { inflight: compactCount(outstanding.size) }) }
@@ -165,6 +171,7 @@ export default function register(RED: NodeAPI): void {
     node.on('close', (removed: boolean, done: () => void) => {
       closing = true;
       if (ticker) clearInterval(ticker);
+      unregisterArrivals?.();
       status.stop();
       // Stop taking messages at once: Node-RED has already taken this flow's nodes out of routing,
       // so a message sent now would reach no node, count as unrouted and be acknowledged, i.e.

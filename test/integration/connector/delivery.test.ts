@@ -169,6 +169,35 @@ describe('connector delivery to a real HTTP receiver', function () {
     assert.deepEqual(fetches.map((w) => w.start), Array.from({ length: 8 }, (_, i) => T('2021-07-01T12:00:00') + i * 5 * MIN), 'each window fetched once, in order');
   });
 
+  it('waits with windows that rows still on their way in may belong to, then posts them with those rows', async () => {
+    receiver = await startReceiver((_q, r) => ok(r));
+    await insert([['sensor_1', '2021-07-01T12:01:00', 1], ['sensor_1', '2021-07-01T12:06:00', 2]]);
+    // A writer has held rows since 12:07:00 (a database outage): the 12:05 window must wait.
+    let heldSince: number | null = T('2021-07-01T12:07:00');
+    const { engine: e, bookmark } = await engine({ schedule: { intervalMs: 5 * MIN, settleMs: 30_000, maxWindowsPerTick: 10, initialStart: T('2021-07-01T12:00:00'), heldSince: () => heldSince } });
+    assert.deepEqual(await e.tick(now), { delivered: 1, failed: 0, backlog: 0, held: 1, heldSince: T('2021-07-01T12:07:00') });
+    assert.equal((await bookmark.read())?.windowEnd, T('2021-07-01T12:05:00'));
+    // The writer's backlog reaches the database, then nothing is held any more.
+    await insert([['sensor_2', '2021-07-01T12:07:00', 3]]);
+    heldSince = null;
+    assert.deepEqual(await e.tick(now), { delivered: 1, failed: 0, backlog: 0 });
+    assert.deepEqual(JSON.parse(receiver.received.at(-1)!.body).data, { sensor_1: [{ timestamp: '2021-07-01T12:06:00', value: 2 }], sensor_2: [{ timestamp: '2021-07-01T12:07:00', value: 3 }] });
+  });
+
+  it('records where a first run starts, so windows that wait are not skipped when the clock moves on', async () => {
+    receiver = await startReceiver((_q, r) => ok(r));
+    await insert([['s', '2021-07-01T12:06:00', 1]]);
+    let heldSince: number | null = 0;
+    // No initial start: the first window is the last complete one at the first tick, 12:05-12:10.
+    const { engine: e, bookmark } = await engine({ schedule: { intervalMs: 5 * MIN, settleMs: 30_000, maxWindowsPerTick: 10, heldSince: () => heldSince } });
+    assert.deepEqual(await e.tick(now), { delivered: 0, failed: 0, backlog: 0, held: 1, heldSince: 0 });
+    assert.equal((await bookmark.read())?.windowEnd, T('2021-07-01T12:05:00'), 'the start is recorded although nothing was sent');
+    now = T('2021-07-01T12:20:31');
+    heldSince = null;
+    assert.deepEqual(await e.tick(now), { delivered: 3, failed: 0, backlog: 0 });
+    assert.deepEqual(fetches.map((w) => formatUtc(w.start)), ['2021-07-01T12:05:00', '2021-07-01T12:10:00', '2021-07-01T12:15:00'], 'from the recorded start, not from the last complete window at 12:20:31');
+  });
+
   it('retries 500, 429 with Retry-After, a reset connection and a stalled answer; then delivers', async () => {
     let stalled = 0;
     receiver = await startReceiver((_q, response, n) => {
@@ -203,7 +232,7 @@ describe('connector delivery to a real HTTP receiver', function () {
     assert.equal(failure.status, 400);
     assert.equal(failure.retryable, false);
     assert.match(failure.reason, /HTTP 400 is not retryable/);
-    assert.equal((await bookmark.read())?.windowEnd, null, 'the bookmark did not move');
+    assert.equal((await bookmark.read())?.windowEnd, T('2021-07-01T12:00:00'), 'the bookmark stays at the start of the failed window (recorded by the first tick)');
     assert.equal(outbox.batchCount, 1);
     assert.equal(fetches.length, 1, 'the second window waits behind the failed one');
     refuse = false;
@@ -229,7 +258,7 @@ describe('connector delivery to a real HTTP receiver', function () {
     now = T('2021-07-01T12:05:31');
     const { engine: e, bookmark, outbox } = await engine({ retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2, maxElapsedMs: 5000, retryAfterCapMs: 10 } });
     assert.equal((await e.tick(now)).failed, 1);
-    assert.equal((await bookmark.read())?.windowEnd, null);
+    assert.equal((await bookmark.read())?.windowEnd, T('2021-07-01T12:00:00'), 'still at the start of the window');
     assert.equal(outbox.batchCount, 1, 'batch 0 acknowledged and gone, batch 1 kept');
     const sentBefore = receiver.received.length;
     failSecond = false;

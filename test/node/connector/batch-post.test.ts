@@ -220,7 +220,7 @@ for (const backend of backends) {
       assert.equal(failure.payload.status, 503);
       await helper.unload();
       assert.ok(readdirSync(outbox).some((f) => f.endsWith('.unit.json')), 'the window is in the outbox after close');
-      assert.equal(await bookmarkEnd(), null, 'a failed window does not move the bookmark');
+      assert.equal(await bookmarkEnd(), start, 'a failed window does not move the bookmark past its start');
 
       // The rows are gone from the database: what arrives now can only come from the outbox.
       await db.query('DELETE FROM sensor_data');

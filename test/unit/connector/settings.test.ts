@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { isConnectorError } from '../../../lib/connector/errors';
 import { DEFAULT_READINGS_QUERY } from '../../../lib/connector/query';
-import { nextTickDelay, resolveBatchPostConfig, RETRY_TICK_MS, settingText } from '../../../lib/connector/settings';
+import { HELD_RECHECK_MS, nextTickDelay, resolveBatchPostConfig, RETRY_TICK_MS, settingText } from '../../../lib/connector/settings';
 
 const context = { userDir: '/data', nodeId: 'a1b2.c3' };
 const base = { endpoint: 'https://receiver.example/ingest' };
@@ -28,6 +28,7 @@ describe('connector node settings', () => {
     assert.equal(config.batchSize, 30);
     assert.equal(config.intervalMs, 60_000);
     assert.equal(config.settleMs, 30_000);
+    assert.equal(config.waitForArrivals, true, 'windows wait for late rows unless turned off');
     assert.equal(config.query, DEFAULT_READINGS_QUERY);
     assert.equal(config.schedule, true);
     assert.equal(config.outboxDir, join('/data', 'iot-pipelines', 'outbox', 'a1b2.c3'));
@@ -101,6 +102,12 @@ describe('connector node settings', () => {
       assert.equal(nextTickDelay(at('2021-07-01T12:00:31'), 60 * MIN, 30_000, { backlog: 5, failed: 1 }), RETRY_TICK_MS);
       assert.equal(nextTickDelay(at('2021-07-01T12:00:29.900'), MIN, 30_000, { backlog: 0, failed: 1 }), 1000);
       assert.equal(nextTickDelay(at('2021-07-01T12:00:31'), MIN, 30_000, { backlog: 3, failed: 0, skipped: 'lease-busy' }), 59_000);
+    });
+
+    it('looks again soon while due windows wait for rows still arriving, but never later than the next due window', () => {
+      assert.equal(nextTickDelay(at('2021-07-01T12:00:31'), 60 * MIN, 30_000, { backlog: 0, failed: 0, held: 2 }), HELD_RECHECK_MS);
+      assert.equal(nextTickDelay(at('2021-07-01T12:00:28'), MIN, 30_000, { backlog: 0, failed: 0, held: 1 }), 2000);
+      assert.equal(nextTickDelay(at('2021-07-01T12:00:31'), MIN, 30_000, { backlog: 1, failed: 0, held: 1 }), 0, 'windows before the held ones are posted at once');
     });
 
     it('is always within [0, interval] and never 0 without a backlog', () => {

@@ -21,6 +21,24 @@ describe('connector windows: schedule planning', () => {
     assert.deepEqual(dueWindows(bookmark, T('2021-07-01T12:10:30'), plan()).map(iso), ['2021-07-01T12:05:00/2021-07-01T12:10:00']);
   });
 
+  it('holds back windows that rows still on their way in (held since a time) may belong to', () => {
+    const bookmark = T('2021-07-01T12:00:00');
+    const now = T('2021-07-01T12:30:45');
+    assert.equal(dueWindows(bookmark, now, plan()).length, 6);
+    // A writer has held rows since 12:16:10: windows are due up to a settle delay before that.
+    const held = T('2021-07-01T12:16:10');
+    assert.deepEqual(dueWindows(bookmark, now, plan(), held).map(iso), [
+      '2021-07-01T12:00:00/2021-07-01T12:05:00',
+      '2021-07-01T12:05:00/2021-07-01T12:10:00',
+      '2021-07-01T12:10:00/2021-07-01T12:15:00',
+    ]);
+    assert.equal(backlogSize(bookmark, now, plan(), held), 3);
+    assert.deepEqual(dueWindows(bookmark, now, plan(), T('2021-07-01T12:15:29')).length, 2, 'the 12:15 window needs 30 s of settle after its end');
+    assert.deepEqual(dueWindows(bookmark, now, plan(), 0), [], 'held since 0 (unknown): nothing is due');
+    assert.equal(backlogSize(bookmark, now, plan(), 0), 0);
+    assert.equal(dueWindows(bookmark, now, plan(), now + MIN).length, 6, 'a later held-since time changes nothing');
+  });
+
   it('catches up missed windows in order, bounded per tick, and continues next tick', () => {
     const now = T('2021-07-01T13:00:45');
     const first = dueWindows(T('2021-07-01T12:00:00'), now, plan({ maxWindowsPerTick: 4 }));

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import fc from 'fast-check';
 import { DatabaseConfigError } from '../../../lib/db/errors';
 import type { MysqlConfig } from '../../../lib/db/types';
-import { databaseConfigFromEnv, describeConfig, parseDatabaseUrl } from '../../../lib/db/url';
+import { databaseConfigFromEnv, databaseIdentity, describeConfig, parseDatabaseUrl } from '../../../lib/db/url';
 
 function mysql(url: string): MysqlConfig {
   const config = parseDatabaseUrl(url);
@@ -243,5 +243,15 @@ describe('db/url: describeConfig', () => {
     assert.equal(describeConfig(mysql('mysql://a%40b:x@h/db')), 'mysql://a%40b@h:3306/db');
     assert.equal(describeConfig({ dialect: 'sqlite', file: '/data/x.db', busyTimeoutMs: 1 }), 'sqlite:/data/x.db');
     assert.equal(describeConfig({ dialect: 'sqlite', file: ':memory:', busyTimeoutMs: 1 }), 'sqlite::memory:');
+  });
+});
+
+describe('db/url: databaseIdentity', () => {
+  it('is the same for configs that reach the same schema, whoever connects and however', () => {
+    assert.equal(databaseIdentity(mysql('mysql://ha:one@DB:3306/home?ssl=true')), databaseIdentity(mysql('mysql://reader:two@db/home')));
+    assert.notEqual(databaseIdentity(mysql('mysql://ha@db/home')), databaseIdentity(mysql('mysql://ha@db/other')));
+    assert.notEqual(databaseIdentity(mysql('mysql://ha@db:3306/home')), databaseIdentity(mysql('mysql://ha@db:3307/home')));
+    assert.ok(!databaseIdentity(mysql('mysql://ha:topsecret@db/home')).includes('topsecret'));
+    assert.equal(databaseIdentity({ dialect: 'sqlite', file: '/data/./x.db', busyTimeoutMs: 1 }), databaseIdentity({ dialect: 'sqlite', file: '/data/x.db', busyTimeoutMs: 5 }));
   });
 });
