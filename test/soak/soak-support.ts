@@ -117,8 +117,30 @@ export function connectPublisher(url: string, clientId: string): Promise<MqttCli
  * seen minus an overlap (auto-increment ids of concurrent transactions may commit out of order),
  * each id counted once.
  */
+/** When each sequence number was first seen, in epoch ms (0: not yet), growing as needed. */
+export class SeqTimes {
+  private times = new Float64Array(1 << 16);
+
+  setOnce(seq: number, at: number): void {
+    if (seq >= this.times.length) {
+      let length = this.times.length;
+      while (length <= seq) length *= 2;
+      const grown = new Float64Array(length);
+      grown.set(this.times);
+      this.times = grown;
+    }
+    if (this.times[seq] === 0) this.times[seq] = at;
+  }
+
+  get(seq: number): number {
+    return seq < this.times.length ? this.times[seq] : 0;
+  }
+}
+
 export class TableTally {
   readonly stored = new SeqCounts();
+  /** When a refresh first saw each sequence number stored. */
+  readonly firstSeen = new SeqTimes();
   private readonly seenIds = new SeqCounts();
   private maxId = 0;
   rows = 0;
@@ -152,6 +174,7 @@ export class TableTally {
         const seq = Number(row.seq);
         if (this.stored.get(seq) === 0) this.distinct++;
         this.stored.add(seq);
+        this.firstSeen.setOnce(seq, Date.now());
         if (id > this.maxId) this.maxId = id;
       }
       if (rows.length < 50000) return;

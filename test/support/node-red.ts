@@ -36,6 +36,11 @@ export interface RunningNodeRed {
   output(): string;
   /** Resolves when the output matches (checks what was already printed first). */
   waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  /**
+   * Watches what is printed from now on for `pattern` (lines up to 1 KiB), however much is printed
+   * meanwhile: output() keeps only the last 2-4 MB, which a flood of debug output can fill.
+   */
+  watchOutput(pattern: RegExp): { seen(): boolean; stop(): void };
   /** SIGTERM and wait for exit (Node-RED closes nodes within nodeCloseTimeout). */
   stop(timeoutMs?: number): Promise<number | null>;
   /** SIGKILL: a crash, no close handlers run. */
@@ -89,10 +94,23 @@ export async function startNodeRed(options: NodeRedOptions = {}): Promise<Runnin
 
   let text = '';
   const waiters = new Set<() => void>();
+  const watchers = new Set<{ pattern: RegExp; seen: boolean; carry: string }>();
   const onData = (chunk: Buffer): void => {
-    text += chunk.toString('utf8');
+    const piece = chunk.toString('utf8');
+    text += piece;
     if (text.length > 4_000_000) text = text.slice(-2_000_000);
+    for (const watcher of watchers) {
+      // The end of the previous chunk is scanned again: a line may straddle two chunks.
+      const scanned = watcher.carry + piece;
+      if (watcher.pattern.test(scanned)) watcher.seen = true;
+      watcher.carry = scanned.slice(-1024);
+    }
     for (const wake of [...waiters]) wake();
+  };
+  const watchOutput = (pattern: RegExp): { seen(): boolean; stop(): void } => {
+    const watcher = { pattern, seen: false, carry: '' };
+    watchers.add(watcher);
+    return { seen: () => watcher.seen, stop: () => void watchers.delete(watcher) };
   };
   child.stdout?.on('data', onData);
   child.stderr?.on('data', onData);
@@ -140,6 +158,7 @@ export async function startNodeRed(options: NodeRedOptions = {}): Promise<Runnin
     child,
     output: () => text,
     waitForOutput,
+    watchOutput,
     async stop(timeoutMs = 20000) {
       if (exitCode !== undefined) return exitCode;
       child.kill('SIGTERM');
