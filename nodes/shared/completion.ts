@@ -55,6 +55,38 @@ function idsOf(msg: unknown): string[] {
   return [];
 }
 
+/**
+ * Calls `visit` for each tracked entry a message carries. The hooks run for every message of
+ * every flow, so this allocates nothing: most messages carry no id, the tracked ones one.
+ */
+function forEachEntry<A>(msg: unknown, visit: (id: string, entry: Pending, arg: A) => void, arg: A): void {
+  const value = (msg as Record<string, unknown> | null | undefined)?.[COMPLETION_PROPERTY];
+  if (typeof value === 'string') {
+    const entry = pending.get(value);
+    if (entry) visit(value, entry, arg);
+  } else if (Array.isArray(value)) {
+    for (const id of value) {
+      if (typeof id !== 'string') continue;
+      const entry = pending.get(id);
+      if (entry) visit(id, entry, arg);
+    }
+  }
+}
+
+function countRoute(_id: string, entry: Pending): void {
+  entry.routes += 1;
+}
+
+function countDelivery(_id: string, entry: Pending): void {
+  entry.count += 1;
+  entry.deliveries += 1;
+}
+
+function countCompletion(id: string, entry: Pending, error: unknown): void {
+  entry.count -= 1;
+  if (entry.count <= 0) finish(id, entry, dropped(entry) ? 'undelivered' : error ? 'failed' : 'completed');
+}
+
 /** Some copy was routed to a node that was not in the flow: Node-RED dropped it. */
 function dropped(entry: Pending): boolean {
   return entry.routes > entry.deliveries;
@@ -102,21 +134,8 @@ export function installCompletionHooks(RED: NodeAPI, options: { staleAfterMs?: n
   const hooks = runtimeHooks(RED);
   // Idempotent per hook registry: a runtime (or test helper) may load the module more than once.
   hooks.remove('*.iotp-completion');
-  hooks.add('preRoute.iotp-completion', (event: { msg: unknown }) => {
-    for (const id of idsOf(event.msg)) {
-      const entry = pending.get(id);
-      if (entry) entry.routes += 1;
-    }
-  });
-  hooks.add('preDeliver.iotp-completion', (event: { msg: unknown }) => {
-    for (const id of idsOf(event.msg)) {
-      const entry = pending.get(id);
-      if (entry) {
-        entry.count += 1;
-        entry.deliveries += 1;
-      }
-    }
-  });
+  hooks.add('preRoute.iotp-completion', (event: { msg: unknown }) => forEachEntry(event.msg, countRoute, undefined));
+  hooks.add('preDeliver.iotp-completion', (event: { msg: unknown }) => forEachEntry(event.msg, countDelivery, undefined));
   // A message routed to a node just before a deploy closed it reaches the node after its close:
   // Node-RED has removed the node's input handlers by then and the message vanishes (no done(),
   // no error), so it would wait for the stale timeout and be acknowledged. That delivery is
@@ -127,14 +146,7 @@ export function installCompletionHooks(RED: NodeAPI, options: { staleAfterMs?: n
     if (!target || target._inputCallback || target._inputCallbacks) return;
     giveBack(event.msg);
   });
-  hooks.add('onComplete.iotp-completion', (event: { msg: unknown; error?: unknown }) => {
-    for (const id of idsOf(event.msg)) {
-      const entry = pending.get(id);
-      if (!entry) continue;
-      entry.count -= 1;
-      if (entry.count <= 0) finish(id, entry, dropped(entry) ? 'undelivered' : event.error ? 'failed' : 'completed');
-    }
-  });
+  hooks.add('onComplete.iotp-completion', (event: { msg: unknown; error?: unknown }) => forEachEntry(event.msg, countCompletion, event.error));
 }
 
 /**
