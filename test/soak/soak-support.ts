@@ -10,6 +10,15 @@ import type { Database } from '../../lib/db/types';
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** A copy of `array`, doubled in length until index `seq` fits. */
+function grownToFit<T extends Uint8Array | Float64Array>(array: T, seq: number, make: (length: number) => T): T {
+  let length = array.length;
+  while (length <= seq) length *= 2;
+  const grown = make(length);
+  grown.set(array);
+  return grown;
+}
+
 /** A Uint8Array-backed counter per sequence number that grows as needed. */
 export class SeqCounts {
   private counts = new Uint8Array(1 << 16);
@@ -17,13 +26,7 @@ export class SeqCounts {
   size = 0;
 
   add(seq: number, by = 1): void {
-    if (seq >= this.counts.length) {
-      let length = this.counts.length;
-      while (length <= seq) length *= 2;
-      const grown = new Uint8Array(length);
-      grown.set(this.counts);
-      this.counts = grown;
-    }
+    if (seq >= this.counts.length) this.counts = grownToFit(this.counts, seq, (length) => new Uint8Array(length));
     this.counts[seq] = Math.min(255, this.counts[seq] + by);
     if (seq + 1 > this.size) this.size = seq + 1;
   }
@@ -112,23 +115,12 @@ export function connectPublisher(url: string, clientId: string): Promise<MqttCli
   return mqtt.connectAsync(url, { clientId, clean: true, reconnectPeriod: 500, connectTimeout: 5000 });
 }
 
-/**
- * What one table holds per sequence number, read incrementally: rows with id above the highest id
- * seen minus an overlap (auto-increment ids of concurrent transactions may commit out of order),
- * each id counted once.
- */
 /** When each sequence number was first seen, in epoch ms (0: not yet), growing as needed. */
 export class SeqTimes {
   private times = new Float64Array(1 << 16);
 
   setOnce(seq: number, at: number): void {
-    if (seq >= this.times.length) {
-      let length = this.times.length;
-      while (length <= seq) length *= 2;
-      const grown = new Float64Array(length);
-      grown.set(this.times);
-      this.times = grown;
-    }
+    if (seq >= this.times.length) this.times = grownToFit(this.times, seq, (length) => new Float64Array(length));
     if (this.times[seq] === 0) this.times[seq] = at;
   }
 
@@ -137,6 +129,11 @@ export class SeqTimes {
   }
 }
 
+/**
+ * What one table holds per sequence number, read incrementally: rows with id above the highest id
+ * seen minus an overlap (auto-increment ids of concurrent transactions may commit out of order),
+ * each id counted once.
+ */
 export class TableTally {
   readonly stored = new SeqCounts();
   /** When a refresh first saw each sequence number stored. */

@@ -4,29 +4,12 @@
  * commit is written again; bisection, journal replay, outages, close and pruning keep that.
  */
 import assert from 'node:assert/strict';
-import type { RowWriter } from '../../../lib/writer';
 import { MARKER_RETENTION_MS, PRUNE_CHUNK_ROWS, commitTokenFloor, commitTokenTime, newCommitToken } from '../../../lib/writer';
 import { FakeDatabase } from './fake-db';
-import { Deliveries, makeWriter, range, rowsOf, until } from './helpers';
-import { makeTempDir, removeTempDir } from '../../support/tmp';
+import { writerFixture, makeWriter, range, rowsOf, until } from './helpers';
 
 describe('writer engine: commit markers', () => {
-  let dir: string;
-  let writers: RowWriter[];
-  let deliveries: Deliveries;
-  const track = (writer: RowWriter): RowWriter => {
-    writers.push(writer);
-    return writer;
-  };
-  beforeEach(() => {
-    dir = makeTempDir('iotp-markers-');
-    writers = [];
-    deliveries = new Deliveries();
-  });
-  afterEach(async () => {
-    for (const writer of writers) await writer.close(200);
-    removeTempDir(dir);
-  });
+  const t = writerFixture('iotp-markers-');
 
   describe('tokens', () => {
     it('start with their creation time, so they sort by age and a time gives a floor below every later token', () => {
@@ -44,10 +27,10 @@ describe('writer engine: commit markers', () => {
   describe('deciding after a cut', () => {
     it('settles a batch whose commit answer was lost as committed, without writing it again', async () => {
       const db = new FakeDatabase();
-      const writer = track(makeWriter(db, { maxInFlight: 1 }));
+      const writer = t.track(makeWriter(db, { maxInFlight: 1 }));
       await until(() => writer.currentState === 'ok', 'ping');
       db.commitThenCut = 1;
-      const { err, result } = await deliveries.send(writer, rowsOf(range(50)));
+      const { err, result } = await t.deliveries.send(writer, rowsOf(range(50)));
       assert.equal(err, null);
       assert.equal(result.committed, 50);
       assert.deepEqual(db.column('n'), range(50), 'each row once');
@@ -55,17 +38,17 @@ describe('writer engine: commit markers', () => {
       assert.equal(db.markers.size, 1, 'the claim found the committed marker and added none');
       assert.equal(writer.stats().committed, 50);
       assert.equal(writer.stats().lastError?.kind, 'connection');
-      const later = await deliveries.send(writer, rowsOf([50]));
+      const later = await t.deliveries.send(writer, rowsOf([50]));
       assert.equal(later.result.committed, 1);
       assert.deepEqual(db.column('n'), range(51));
     });
 
     it('writes a batch cut before its commit again, once', async () => {
       const db = new FakeDatabase();
-      const writer = track(makeWriter(db, { maxInFlight: 1 }));
+      const writer = t.track(makeWriter(db, { maxInFlight: 1 }));
       await until(() => writer.currentState === 'ok', 'ping');
       db.failNext.push('connection'); // the rows' statement fails: nothing committed
-      const { err, result } = await deliveries.send(writer, rowsOf(range(30)));
+      const { err, result } = await t.deliveries.send(writer, rowsOf(range(30)));
       assert.equal(err, null);
       assert.equal(result.committed, 30);
       assert.deepEqual(db.column('n'), range(30));
@@ -75,11 +58,11 @@ describe('writer engine: commit markers', () => {
 
     it('does not mistake its own claim, whose answer a second cut swallowed, for the batch\'s commit', async () => {
       const db = new FakeDatabase();
-      const writer = track(makeWriter(db, { maxInFlight: 1 }));
+      const writer = t.track(makeWriter(db, { maxInFlight: 1 }));
       await until(() => writer.currentState === 'ok', 'ping');
       db.failNext.push('connection'); // the batch never committed...
       db.claimThenCut = 1; // ...and the first claim committed unheard
-      const { err, result } = await deliveries.send(writer, rowsOf(range(30)));
+      const { err, result } = await t.deliveries.send(writer, rowsOf(range(30)));
       assert.equal(err, null);
       assert.equal(result.committed, 30);
       assert.deepEqual(db.column('n'), range(30), 'written (once), not settled from the claim');
@@ -88,10 +71,10 @@ describe('writer engine: commit markers', () => {
 
     it('does not claim after a deadlock or a data error: the server answered, so nothing is ambiguous', async () => {
       const db = new FakeDatabase({ badRow: (row) => (row.n === 3 ? 'Data too long' : null) });
-      const writer = track(makeWriter(db));
+      const writer = t.track(makeWriter(db));
       await until(() => writer.currentState === 'ok', 'ping');
       db.failNext.push('transient');
-      const { result } = await deliveries.send(writer, rowsOf(range(10)));
+      const { result } = await t.deliveries.send(writer, rowsOf(range(10)));
       assert.equal(result.committed, 9);
       assert.equal(result.rejected.length, 1);
       assert.equal(db.claims, 0);
@@ -99,7 +82,7 @@ describe('writer engine: commit markers', () => {
 
     it('keeps bisection exact when a half\'s commit answer is lost', async () => {
       const db = new FakeDatabase({ badRow: (row) => (row.n === 77 ? 'Data too long' : null) });
-      const writer = track(makeWriter(db, { batchSize: 200, maxInFlight: 1 }));
+      const writer = t.track(makeWriter(db, { batchSize: 200, maxInFlight: 1 }));
       await until(() => writer.currentState === 'ok', 'ping');
       // The whole range fails on row 77; the next attempt (the first half, with row 77) fails too;
       // the one after that commits and its answer is lost.
@@ -109,7 +92,7 @@ describe('writer engine: commit markers', () => {
         if (++atomics === 3) db.commitThenCut = 1;
         return atomic(statements);
       };
-      const { err, result } = await deliveries.send(writer, rowsOf(range(200)));
+      const { err, result } = await t.deliveries.send(writer, rowsOf(range(200)));
       assert.equal(err, null);
       assert.equal(result.committed, 199);
       assert.deepEqual(result.rejected.map((r) => r.index), [77]);
@@ -119,13 +102,13 @@ describe('writer engine: commit markers', () => {
 
     it('journals a batch whose commit is unknown during a longer outage (callers answered) and settles it from its marker at replay', async () => {
       const db = new FakeDatabase();
-      const writer = track(makeWriter(db, { maxInFlight: 1, journalDir: dir, retryInitialMs: 10, retryMaxMs: 20 }));
+      const writer = t.track(makeWriter(db, { maxInFlight: 1, journalDir: t.dir, retryInitialMs: 10, retryMaxMs: 20 }));
       await until(() => writer.currentState === 'ok', 'ping');
       db.commitThenCut = 1;
       db.downAfterCut = true;
-      const cut = await deliveries.send(writer, rowsOf(range(20)));
+      const cut = await t.deliveries.send(writer, rowsOf(range(20)));
       assert.equal(cut.result.journaled, 20, 'acknowledged from the journal, not held until the database answers');
-      const during = await Promise.all(range(30, 20).map((n) => deliveries.send(writer, { n, label: 'later' })));
+      const during = await Promise.all(range(30, 20).map((n) => t.deliveries.send(writer, { n, label: 'later' })));
       assert.ok(during.every((o) => o.result.journaled === 1), 'newer rows are journaled behind it');
       await new Promise((resolve) => setTimeout(resolve, 60)); // several failed claims
       db.down = false;
@@ -137,9 +120,9 @@ describe('writer engine: commit markers', () => {
     it('settles journal rows replayed under a lost commit answer, so they are not replayed again', async () => {
       const db = new FakeDatabase();
       db.down = true;
-      const writer = track(makeWriter(db, { journalDir: dir, maxInFlight: 1, retryInitialMs: 10, retryMaxMs: 20 }));
+      const writer = t.track(makeWriter(db, { journalDir: t.dir, maxInFlight: 1, retryInitialMs: 10, retryMaxMs: 20 }));
       await until(() => writer.currentState === 'down', 'down');
-      const outcomes = await Promise.all(range(40).map((n) => deliveries.send(writer, { n })));
+      const outcomes = await Promise.all(range(40).map((n) => t.deliveries.send(writer, { n })));
       assert.ok(outcomes.every((o) => o.result.journaled === 1));
       db.commitThenCut = 1;
       db.down = false;
@@ -153,7 +136,7 @@ describe('writer engine: commit markers', () => {
       const writer = makeWriter(db, { maxInFlight: 1, retryInitialMs: 60_000, retryMaxMs: 60_000 });
       await until(() => writer.currentState === 'ok', 'ping');
       db.commitThenCut = 1;
-      const pending = deliveries.send(writer, rowsOf(range(10)));
+      const pending = t.deliveries.send(writer, rowsOf(range(10)));
       await until(() => writer.currentState === 'down', 'down');
       const report = await writer.close(2000);
       assert.equal((await pending).result.committed, 10);
@@ -163,26 +146,26 @@ describe('writer engine: commit markers', () => {
 
     it('settles journaled rows at close when the claim finds their commit, so the next start does not replay them', async () => {
       const db = new FakeDatabase();
-      const writer = makeWriter(db, { maxInFlight: 1, journalDir: dir, retryInitialMs: 60_000, retryMaxMs: 60_000 });
+      const writer = makeWriter(db, { maxInFlight: 1, journalDir: t.dir, retryInitialMs: 60_000, retryMaxMs: 60_000 });
       await until(() => writer.currentState === 'ok', 'ping');
       db.commitThenCut = 1;
-      const pending = await deliveries.send(writer, rowsOf(range(10)));
+      const pending = await t.deliveries.send(writer, rowsOf(range(10)));
       assert.equal(pending.result.journaled, 10);
       const report = await writer.close(2000);
       assert.equal(report.journalRows, 0);
-      const next = track(makeWriter(db, { journalDir: dir }));
-      await deliveries.send(next, rowsOf([10]));
+      const next = t.track(makeWriter(db, { journalDir: t.dir }));
+      await t.deliveries.send(next, rowsOf([10]));
       assert.deepEqual(db.column('n'), range(11), 'nothing replayed twice');
     });
 
     it('warns at close when the claim gets no answer, and leaves the rows in the journal for the next start', async () => {
       const db = new FakeDatabase();
       const warnings: string[] = [];
-      const writer = makeWriter(db, { maxInFlight: 1, journalDir: dir, retryInitialMs: 60_000, retryMaxMs: 60_000, warn: (m) => warnings.push(m) });
+      const writer = makeWriter(db, { maxInFlight: 1, journalDir: t.dir, retryInitialMs: 60_000, retryMaxMs: 60_000, warn: (m) => warnings.push(m) });
       await until(() => writer.currentState === 'ok', 'ping');
       db.commitThenCut = 1;
       db.downAfterCut = true;
-      const pending = await deliveries.send(writer, rowsOf(range(10)));
+      const pending = await t.deliveries.send(writer, rowsOf(range(10)));
       assert.equal(pending.result.journaled, 10);
       const report = await writer.close(500);
       assert.equal(report.journalRows, 10);
@@ -193,8 +176,8 @@ describe('writer engine: commit markers', () => {
   describe('where markers are used', () => {
     it('puts marker and rows in one atomic call per batch on MySQL', async () => {
       const db = new FakeDatabase();
-      const writer = track(makeWriter(db, { batchSize: 100, maxLatencyMs: 60_000, maxInFlight: 1, maxRowsPerStatement: 40 }));
-      await deliveries.send(writer, rowsOf(range(100)));
+      const writer = t.track(makeWriter(db, { batchSize: 100, maxLatencyMs: 60_000, maxInFlight: 1, maxRowsPerStatement: 40 }));
+      await t.deliveries.send(writer, rowsOf(range(100)));
       assert.deepEqual(db.statements, [40, 40, 20]);
       assert.equal(db.transactions, 1);
       assert.equal(db.markers.size, 1);
@@ -202,8 +185,8 @@ describe('writer engine: commit markers', () => {
 
     it('uses none on SQLite, nor when switched off', async () => {
       for (const db of [new FakeDatabase({ dialect: 'sqlite' }), new FakeDatabase()]) {
-        const writer = track(makeWriter(db, db.dialect === 'mysql' ? { commitMarkers: false } : {}));
-        await deliveries.send(writer, rowsOf(range(10)));
+        const writer = t.track(makeWriter(db, db.dialect === 'mysql' ? { commitMarkers: false } : {}));
+        await t.deliveries.send(writer, rowsOf(range(10)));
         assert.deepEqual(db.column('n'), range(10));
         assert.equal(db.markers.size, 0);
         assert.equal(db.claims + db.prunes, 0);
@@ -212,13 +195,13 @@ describe('writer engine: commit markers', () => {
 
     it('uses none by default with the ignore and upsert policies (their unique key makes a retry idempotent), unless asked', async () => {
       const quiet = new FakeDatabase({ uniqueKey: ['n'] });
-      track(makeWriter(quiet, { conflict: 'ignore' }));
+      const ignoring = t.track(makeWriter(quiet, { conflict: 'ignore' }));
       const upserting = new FakeDatabase({ uniqueKey: ['n'] });
-      track(makeWriter(upserting, { conflict: 'upsert', keyColumns: ['n'] }));
+      const upsertingWriter = t.track(makeWriter(upserting, { conflict: 'upsert', keyColumns: ['n'] }));
       const asked = new FakeDatabase({ uniqueKey: ['n'] });
-      const forced = track(makeWriter(asked, { conflict: 'ignore', commitMarkers: true }));
-      for (const [db, writer] of [[quiet, writers[0]], [upserting, writers[1]], [asked, forced]] as const) {
-        await deliveries.send(writer, rowsOf(range(10)));
+      const forced = t.track(makeWriter(asked, { conflict: 'ignore', commitMarkers: true }));
+      for (const [db, writer] of [[quiet, ignoring], [upserting, upsertingWriter], [asked, forced]] as const) {
+        await t.deliveries.send(writer, rowsOf(range(10)));
         assert.deepEqual(db.column('n'), range(10));
       }
       assert.equal(quiet.markers.size + upserting.markers.size, 0);
@@ -229,8 +212,8 @@ describe('writer engine: commit markers', () => {
       const db = new FakeDatabase();
       db.markersForbidden = true;
       const warnings: string[] = [];
-      const writer = track(makeWriter(db, { batchSize: 10, maxLatencyMs: 1, warn: (m) => warnings.push(m) }));
-      for (const n of range(3)) await deliveries.send(writer, rowsOf(range(10, n * 10)));
+      const writer = t.track(makeWriter(db, { batchSize: 10, maxLatencyMs: 1, warn: (m) => warnings.push(m) }));
+      for (const n of range(3)) await t.deliveries.send(writer, rowsOf(range(10, n * 10)));
       assert.deepEqual(db.column('n'), range(30));
       assert.equal(warnings.filter((w) => /commit markers are off/.test(w)).length, 1, warnings.join('\n'));
     });
@@ -244,12 +227,12 @@ describe('writer engine: commit markers', () => {
       for (let i = 0; i < oldCount; i++) db.markers.add(newCommitToken(old + i).toString('hex'));
       const recent = newCommitToken(Date.now() - MARKER_RETENTION_MS + 60_000).toString('hex');
       db.markers.add(recent);
-      const writer = track(makeWriter(db, { maxLatencyMs: 1 }));
-      await deliveries.send(writer, rowsOf(range(5)));
+      const writer = t.track(makeWriter(db, { maxLatencyMs: 1 }));
+      await t.deliveries.send(writer, rowsOf(range(5)));
       await until(() => db.markers.size === 2, 'old markers pruned');
       assert.ok(db.markers.has(recent));
       assert.equal(db.prunes, 3, 'two full chunks and the rest');
-      await deliveries.send(writer, rowsOf(range(5, 5)));
+      await t.deliveries.send(writer, rowsOf(range(5, 5)));
       await new Promise((resolve) => setTimeout(resolve, 20));
       assert.equal(db.prunes, 3, 'at most once per interval');
     });

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { RowWriter, type DeliveryResult, type RowWriterOptions } from '../../../lib/writer';
 import type { FakeDatabase } from './fake-db';
+import { makeTempDir, removeTempDir } from '../../support/tmp';
 
 export interface Outcome {
   err: Error | null;
@@ -47,3 +48,38 @@ export async function until(condition: () => boolean, what: string, timeoutMs = 
 
 export const range = (n: number, from = 0): number[] => Array.from({ length: n }, (_, i) => from + i);
 export const rowsOf = (ns: number[]): { n: number; label: string }[] => ns.map((n) => ({ n, label: `r${n}` }));
+
+export interface WriterFixture {
+  /** A fresh temporary directory per test (journals), removed afterwards. */
+  dir: string;
+  /** Fresh per test. */
+  deliveries: Deliveries;
+  /** Registers a writer to be closed after the test; returns it. */
+  track(writer: RowWriter): RowWriter;
+}
+
+/**
+ * The set-up the writer suites share, per test: a temporary directory, a Deliveries, and the
+ * writers to close afterwards. Call it inside describe(); read its fields inside the tests.
+ */
+export function writerFixture(prefix: string): WriterFixture {
+  let writers: RowWriter[] = [];
+  const fixture: WriterFixture = {
+    dir: '',
+    deliveries: new Deliveries(),
+    track: (writer) => {
+      writers.push(writer);
+      return writer;
+    },
+  };
+  beforeEach(() => {
+    fixture.dir = makeTempDir(prefix);
+    fixture.deliveries = new Deliveries();
+    writers = [];
+  });
+  afterEach(async () => {
+    for (const writer of writers) await writer.close(200);
+    removeTempDir(fixture.dir);
+  });
+  return fixture;
+}

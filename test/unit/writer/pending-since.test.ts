@@ -5,41 +5,24 @@
  * only once everything is committed.
  */
 import assert from 'node:assert/strict';
-import type { RowWriter } from '../../../lib/writer';
 import { FakeDatabase } from './fake-db';
-import { Deliveries, makeWriter, range, until } from './helpers';
-import { makeTempDir, removeTempDir } from '../../support/tmp';
+import { writerFixture, makeWriter, range, until } from './helpers';
 
 describe('writer engine: pendingSince (rows still on their way in)', () => {
-  let dir: string;
-  let writers: RowWriter[];
-  let deliveries: Deliveries;
-  const track = (writer: RowWriter): RowWriter => {
-    writers.push(writer);
-    return writer;
-  };
-  beforeEach(() => {
-    dir = makeTempDir('iotp-pending-');
-    writers = [];
-    deliveries = new Deliveries();
-  });
-  afterEach(async () => {
-    for (const writer of writers) await writer.close(200);
-    removeTempDir(dir);
-  });
+  const t = writerFixture('iotp-pending-');
 
   it('is null while idle, the acceptance time of the oldest row during an outage, null again once committed', async () => {
     const db = new FakeDatabase();
-    const writer = track(makeWriter(db, { maxInFlight: 1 }));
+    const writer = t.track(makeWriter(db, { maxInFlight: 1 }));
     await until(() => writer.currentState === 'ok', 'ping');
     assert.equal(writer.pendingSince(), null);
     db.down = true;
     const before = Date.now();
-    const first = deliveries.send(writer, { n: 0 });
+    const first = t.deliveries.send(writer, { n: 0 });
     const after = Date.now();
     await until(() => writer.currentState === 'down' || writer.stats().lastError !== null, 'outage noticed');
     await new Promise((resolve) => setTimeout(resolve, 20));
-    const later = range(20, 1).map((n) => deliveries.send(writer, { n }));
+    const later = range(20, 1).map((n) => t.deliveries.send(writer, { n }));
     const since = writer.pendingSince();
     assert.ok(since !== null && since >= before && since <= after, `the first row's acceptance time (${before}..${after}), got ${since}`);
     db.down = false;
@@ -51,9 +34,9 @@ describe('writer engine: pendingSince (rows still on their way in)', () => {
   it('keeps holding for rows spilled to the journal after their deliveries were answered, until they are committed', async () => {
     const db = new FakeDatabase();
     db.down = true;
-    const writer = track(makeWriter(db, { journalDir: dir, maxBufferedRows: 10, maxInFlight: 1, retryInitialMs: 20, retryMaxMs: 40 }));
+    const writer = t.track(makeWriter(db, { journalDir: t.dir, maxBufferedRows: 10, maxInFlight: 1, retryInitialMs: 20, retryMaxMs: 40 }));
     const before = Date.now();
-    const outcomes = await Promise.all(range(50).map((n) => deliveries.send(writer, { n })));
+    const outcomes = await Promise.all(range(50).map((n) => t.deliveries.send(writer, { n })));
     assert.ok(outcomes.every((o) => o.err === null && o.result.journaled === 1), 'answered as journaled');
     const since = writer.pendingSince();
     assert.ok(since !== null && since >= before && since <= Date.now(), `held since the first row was accepted, got ${since}`);
@@ -65,10 +48,10 @@ describe('writer engine: pendingSince (rows still on their way in)', () => {
   it('holds since 0 for rows an earlier run left in the journal (when they arrived is unknown) until they are replayed', async () => {
     const db = new FakeDatabase();
     db.down = true;
-    const first = makeWriter(db, { journalDir: dir, maxBufferedRows: 5, maxInFlight: 1 });
-    await Promise.all(range(30).map((n) => deliveries.send(first, { n })));
+    const first = makeWriter(db, { journalDir: t.dir, maxBufferedRows: 5, maxInFlight: 1 });
+    await Promise.all(range(30).map((n) => t.deliveries.send(first, { n })));
     await first.close(200);
-    const second = track(makeWriter(db, { journalDir: dir, maxInFlight: 1, retryInitialMs: 20, retryMaxMs: 40 }));
+    const second = t.track(makeWriter(db, { journalDir: t.dir, maxInFlight: 1, retryInitialMs: 20, retryMaxMs: 40 }));
     assert.equal(second.pendingSince(), 0);
     db.down = false;
     await until(() => db.rows.length === 30, 'replayed by the next run');
