@@ -19,6 +19,8 @@
 export interface ArrivalSource {
   /** The database identity (see databaseIdentity) it writes to; undefined: any database (an ingest feeds writers it cannot name). */
   readonly database?: string;
+  /** What to call it in a status, e.g. `db write "raw readings"`. */
+  readonly label?: string;
   /**
    * Epoch ms since which rows through this source may still be on their way (null: none are).
    * `settleMs` is the asking connector's settle delay, for sources that need a grace period.
@@ -43,13 +45,18 @@ export class ArrivalRegistry {
 
   /** The earliest time since which rows for `database` may still be arriving, or null when none may be. */
   heldSince(database: string, now: number, settleMs: number): number | null {
-    let earliest: number | null = null;
+    return this.earliest(database, now, settleMs)?.since ?? null;
+  }
+
+  /** That time and the source holding it (for a status that says what it waits for). */
+  earliest(database: string, now: number, settleMs: number): { since: number; source: ArrivalSource } | null {
+    let found: { since: number; source: ArrivalSource } | null = null;
     for (const source of this.sources.values()) {
       if (source.database !== undefined && source.database !== database) continue;
       const since = source.heldSince(now, settleMs);
-      if (since !== null && (earliest === null || since < earliest)) earliest = since;
+      if (since !== null && (found === null || since < found.since)) found = { since, source };
     }
-    return earliest;
+    return found;
   }
 
   get size(): number {
@@ -70,6 +77,8 @@ export const arrivals = new ArrivalRegistry();
 export class ConnectionWatch implements ArrivalSource {
   private connectedAt: number | null = null;
   private lostAt = 0;
+
+  constructor(readonly label?: string) {}
 
   /** Called with the connection state now and then (the ingest's status ticker). */
   observe(connected: boolean, now: number): void {

@@ -282,7 +282,6 @@ function mysqlConfigFromEnv(env: Env, hostText: string): MysqlConfig {
   };
 }
 
-/** A description for logs and status: `mysql://user@host:3306/db`, `sqlite:/path/file.db`. Never the password. */
 /**
  * Which database a config points at, whoever connects: the same for two config nodes (in two
  * flows) with the same server and schema, whatever their users, pools or TLS settings. SQLite
@@ -294,6 +293,7 @@ export function databaseIdentity(config: DatabaseConfig): string {
   return `mysql://${config.host.toLowerCase()}:${config.port}/${config.database}`;
 }
 
+/** A description for logs and status: `mysql://user@host:3306/db`, `sqlite:/path/file.db`. Never the password. */
 export function describeConfig(config: DatabaseConfig): string {
   if (config.dialect === 'sqlite') return `sqlite:${config.file}`;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;

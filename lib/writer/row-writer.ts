@@ -419,8 +419,8 @@ export class RowWriter extends EventEmitter {
   /**
    * When the oldest row accepted and not yet committed was accepted (epoch ms; 0 for rows an
    * earlier run left in the journal), or null when every accepted row is committed. The
-   * connector's schedule waits for it (lib/arrivals.ts). Cost: one look at each queue's head and
-   * at the batches waiting for retry or in flight, not at every row.
+   * connector's schedule waits for it (lib/arrivals.ts). Cost: a look at each queue's head and at
+   * the first open row of each batch waiting for retry or in flight (rows keep arrival order).
    */
   pendingSince(): number | null {
     let oldest = Infinity;
@@ -434,7 +434,8 @@ export class RowWriter extends EventEmitter {
     for (const batch of [...this.retryQueue, ...this.inFlight]) {
       // Rows read back from the journal are counted by the journal (their `at` is the read time).
       if (batch.durable) continue;
-      for (const entry of batch.entries) if (!entry.done) oldest = Math.min(oldest, entry.at);
+      const open = batch.entries.find((entry) => !entry.done);
+      if (open) oldest = Math.min(oldest, open.at);
     }
     return oldest === Infinity ? null : oldest;
   }

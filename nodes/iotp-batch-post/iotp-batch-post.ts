@@ -90,8 +90,8 @@ export default function register(RED: NodeAPI): void {
     let lastDeliveredEnd: number | undefined;
     let lastError: string | undefined;
     let leaseBusy = false;
-    /** Due windows waiting for rows still on their way in, and since when those may be arriving. */
-    let held: { windows: number; since: number } | undefined;
+    /** Due windows waiting for rows still on their way in, since when those may be arriving, and through which node. */
+    let held: { windows: number; since: number; source: string } | undefined;
     /** Input messages waiting for their request task, by task id. */
     const waiting = new Map<string, { msg: NodeMessageInFlow; send: Send; done: Done }>();
 
@@ -117,7 +117,7 @@ export default function register(RED: NodeAPI): void {
         status.set({ fill: 'grey', shape: 'ring', text: RED._('iotp-batch-post.status.standby', { pending }) });
       } else if (held) {
         const since = held.since > 0 ? formatUtc(held.since).slice(11, 19) : RED._('iotp-batch-post.status.sinceStart');
-        status.set({ fill: 'yellow', shape: 'ring', text: RED._('iotp-batch-post.status.held', { windows: held.windows, since, pending }) });
+        status.set({ fill: 'yellow', shape: 'ring', text: RED._('iotp-batch-post.status.held', { windows: held.windows, source: held.source, since, pending }) });
       } else if (lastDeliveredEnd !== undefined) {
         status.set({ fill: 'green', shape: 'dot', text: RED._('iotp-batch-post.status.delivered', { time: formatUtc(lastDeliveredEnd).slice(5, 16).replace('T', ' '), pending }) });
       } else {
@@ -219,7 +219,10 @@ export default function register(RED: NodeAPI): void {
       }
       leaseBusy = false; // a lease-busy event during the tick sets it again
       const report: TickReport = await running.tick();
-      held = report.held ? { windows: report.held, since: report.heldSince ?? 0 } : undefined;
+      // A tick that ran cleanly ends what an earlier failure said (a fetch during an outage).
+      if (report.failed === 0 && report.skipped === undefined) lastError = undefined;
+      const holder = report.held && databaseNode ? arrivals.earliest(databaseNode.identity, Date.now(), config.settleMs) : null;
+      held = report.held ? { windows: report.held, since: report.heldSince ?? 0, source: clip(holder?.source.label ?? '?', 30) } : undefined;
       render();
       scheduleTick(nextTickDelay(Date.now(), config.intervalMs, config.settleMs, report));
     }

@@ -108,7 +108,10 @@ export default function register(RED: NodeAPI): void {
         // waits for them. Keyed by node id: after a redeploy the closed writer (its rows
         // journaled) counts until the new one, which replays that journal, takes its place.
         const rowWriter = writer;
-        unregisterArrivals = arrivals.register({ database: config.identity, heldSince: () => rowWriter.pendingSince() }, `iotp-db-write:${node.id}`);
+        unregisterArrivals = arrivals.register(
+          { database: config.identity, label: `db write "${node.name || node.id}"`, heldSince: () => rowWriter.pendingSince() },
+          `iotp-db-write:${node.id}`,
+        );
         writer.on('state', (state: string) => {
           // 'connecting' (a retry in progress) says nothing new: report only settled states.
           if (state === 'ok') config.reportReachable(true);

@@ -70,7 +70,7 @@ export default function register(RED: NodeAPI): void {
     const subscriptions: Subscription[] = [];
     let ticker: NodeJS.Timeout | undefined;
     /** While this ingest is away or catching up, a connector's schedule waits for its messages (lib/arrivals.ts). */
-    const connection = new ConnectionWatch();
+    const connection = new ConnectionWatch(`mqtt in "${node.name || node.id}"`);
     let unregisterArrivals: (() => void) | undefined;
 
     let closing = false;

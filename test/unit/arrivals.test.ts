@@ -9,9 +9,10 @@ describe('arrivals: where rows may still be on their way into a database', () =>
     registry.register({ database: 'db-b', heldSince: () => 100 });
     registry.register({ database: 'db-a', heldSince: () => null });
     assert.equal(registry.heldSince('db-a', 1000, 0), 500, 'db-b holds nothing back for db-a');
-    const ingest = { heldSince: (): number | null => 300 };
+    const ingest = { label: 'mqtt in "sensors"', heldSince: (): number | null => 300 };
     const unregister = registry.register(ingest);
     assert.equal(registry.heldSince('db-a', 1000, 0), 300, 'an ingest (no database) may feed any database');
+    assert.deepEqual(registry.earliest('db-a', 1000, 0), { since: 300, source: ingest }, 'and the status can name it');
     unregister();
     assert.equal(registry.heldSince('db-a', 1000, 0), 500);
   });

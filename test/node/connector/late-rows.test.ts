@@ -11,6 +11,7 @@
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { arrivals } from '../../../lib/arrivals';
 import { alignDown } from '../../../lib/connector/windows';
 import { formatUtc } from '../../../lib/connector/time';
 import { openDatabase } from '../../../lib/db';
@@ -79,6 +80,10 @@ describe('iotp-batch-post waits for rows its database writers still hold (MariaD
     const stamp = Date.now();
     write.receive({ payload: { sensor_id: 7, timestamp: storedTime(stamp), value: 42 } });
     await sleep(4000);
+    // The writer, registered under the database both config nodes point at, holds the row.
+    const holder = arrivals.earliest(`mysql://127.0.0.1:${proxy.port}/${mysql!.config.database}`, Date.now(), 0);
+    assert.equal(holder?.source.label, 'db write "write"');
+    assert.ok(holder.since >= stamp && holder.since < stamp + 1000, `held since the row was accepted (${holder.since - stamp} ms after its stamp)`);
     proxy.restore();
 
     const window = `${formatUtc(alignDown(stamp, WINDOW_MS))}/${formatUtc(alignDown(stamp, WINDOW_MS) + WINDOW_MS)}`;
