@@ -1,11 +1,14 @@
 /**
  * Scale-out: two Node-RED instances (own user dirs, ports and MQTT client ids) run the shipped
- * sensors and data-connector flows against one MariaDB database and a private mosquitto (the compose stack's queue settings), the
- * ingest on an MQTT 5 shared subscription (MQTT_SHARE_GROUP). The test publishes the readings
- * itself and checks: every message is stored exactly once across the two instances; each
- * migration is recorded once although both instances migrate at start; the connector's
- * bookmark lease lets only one instance post a window, so no reading reaches the receiver twice.
- * It prints the ingest throughput of one instance and of two, measured in the same run.
+ * statestream, sensors and data-connector flows against one MariaDB database and a private
+ * mosquitto (the compose stack's queue settings), both ingests on an MQTT 5 shared subscription
+ * (MQTT_SHARE_GROUP). The test publishes Home Assistant statestream messages and sensor readings
+ * itself and checks: every message is stored exactly once across the two instances, with one fact
+ * per live statestream message and none for the retained replay the second instance receives when
+ * it subscribes; each migration (the statestream trigger included) is recorded once although both
+ * instances migrate at start; the connector's bookmark lease lets only one instance post a window,
+ * so no reading reaches the receiver twice. It prints the ingest throughput of one instance and of
+ * two, measured in the same run.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -25,9 +28,11 @@ import { createTestMysqlDatabase, inCi, requireService, type TestMysqlDatabase }
 const readFlow = (file: string): Array<Record<string, unknown>> => JSON.parse(readFileSync(join(packageRoot, 'flows', file), 'utf8')) as Array<Record<string, unknown>>;
 // The shipped flows as they are, except that the connector waits 1 s (not 30 s) after a window's
 // end before posting it, so the test does not wait half a minute for late rows that cannot come.
-const flows = [...readFlow('4-iot-sensors.json'), ...readFlow('5-data-connector.json')].map((node) => (node.id === 'connector.post' ? { ...node, settle: '1' } : node));
-/** Readings per phase (one instance, then two). */
+const flows = [...readFlow('1-statestream.json'), ...readFlow('4-iot-sensors.json'), ...readFlow('5-data-connector.json')].map((node) => (node.id === 'connector.post' ? { ...node, settle: '1' } : node));
+/** Readings per phase (one instance, then two), and as many statestream messages. */
 const PER_PHASE = 3000;
+/** Statestream entities the messages cycle through (`sensor.scale_<k>`, key `state`). */
+const ENTITIES = 50;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('scale-out: two Node-RED instances on a $share subscription, one MariaDB', function () {
@@ -40,6 +45,8 @@ describe('scale-out: two Node-RED instances on a $share subscription, one MariaD
   const instances: RunningNodeRed[] = [];
   const run = randomBytes(4).toString('hex');
   const topic = `iotp-scale/${run}/sensors`;
+  // A multi-level base topic, as Home Assistant allows.
+  const baseTopic = `iotp-scale/${run}/ha`;
   // The connector's bookmark: every reading of the test is later than this.
   const first = alignDown(Date.now(), MIN) - MIN;
   /** Event time of reading i: live readings (the window node counts them), 1 ms apart so each is unique. */
@@ -61,6 +68,7 @@ describe('scale-out: two Node-RED instances on a $share subscription, one MariaD
     DATABASE_URL: mysql!.url,
     MQTT_URL: broker!.url,
     MQTT_TOPIC: topic,
+    STATESTREAM_BASE_TOPIC: baseTopic,
     MQTT_SHARE_GROUP: `iotp-${run}`,
     SIMULATE: 'false',
     INTERVAL_MS: '1000',
@@ -71,34 +79,45 @@ describe('scale-out: two Node-RED instances on a $share subscription, one MariaD
     BATCH_SIZE: '500',
   });
 
-  const stored = async (): Promise<number> => Number((await db!.query('SELECT COUNT(*) AS n FROM sensor_data')).rows[0].n);
+  const count = async (sql: string): Promise<number> => Number((await db!.query(sql)).rows[0].n);
+  const stored = (): Promise<number> => count('SELECT COUNT(*) AS n FROM sensor_data');
+  // Live statestream messages: the retained replay a subscribing instance receives is counted apart.
+  const storedStatestream = (): Promise<number> => count('SELECT COUNT(*) AS n FROM messages WHERE retained = 0');
+  // Statestream message i: entity scale_<i mod ENTITIES>, payload the number i (every payload unique).
+  const statestreamTopic = (i: number): string => `${baseTopic}/sensor/scale_${i % ENTITIES}/state`;
 
   async function start(instance: string): Promise<RunningNodeRed> {
     const red = await startNodeRed({ flows, env: env(instance) });
     instances.push(red);
-    // The ingest is subscribed once the broker session is up (the subscription follows the CONNACK).
-    await red.waitForOutput(/MQTT broker .*: connected/, 30_000);
+    // The ingests are subscribed once the broker sessions are up (the subscription follows the CONNACK).
+    await red.waitForOutput(/MQTT broker .*: connected[\s\S]*MQTT broker .*: connected/, 30_000);
     await sleep(1000);
     return red;
   }
 
-  /** Publishes readings [from, to) at QoS 1 and waits until sensor_data holds `expected` rows; returns messages/s stored. */
+  /**
+   * Publishes readings and statestream messages [from, to) at QoS 1 (the statestream ones retained,
+   * as Home Assistant does) and waits until both are stored `expected` times; returns messages/s stored.
+   */
   async function publishAndMeasure(from: number, to: number, expected: number): Promise<number> {
     const base = Date.now() - (to - from);
     for (let i = from; i < to; i++) times[i] = base + (i - from);
     const started = process.hrtime.bigint();
     const acks: Promise<unknown>[] = [];
-    for (let i = from; i < to; i++) acks.push(publisher!.publishAsync(topic, payload(i), { qos: 1 }));
+    for (let i = from; i < to; i++) {
+      acks.push(publisher!.publishAsync(topic, payload(i), { qos: 1 }));
+      acks.push(publisher!.publishAsync(statestreamTopic(i), String(i), { qos: 1, retain: true }));
+    }
     await Promise.all(acks);
     const deadline = Date.now() + 120_000;
-    let count = await stored();
-    while (count < expected) {
-      assert.ok(Date.now() < deadline, `stored ${count} of ${expected}\n${instances.map((r) => r.output().slice(-2000)).join('\n----\n')}`);
+    for (;;) {
+      const [readings, statestream] = [await stored(), await storedStatestream()];
+      if (readings >= expected && statestream >= expected) break;
+      assert.ok(Date.now() < deadline, `stored ${readings} readings and ${statestream} statestream messages of ${expected}\n${instances.map((r) => r.output().slice(-2000)).join('\n----\n')}`);
       await sleep(50);
-      count = await stored();
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    return (to - from) / seconds;
+    return (2 * (to - from)) / seconds;
   }
 
   before(async function () {
@@ -154,9 +173,23 @@ describe('scale-out: two Node-RED instances on a $share subscription, one MariaD
     const { rows: distinct } = await db!.query('SELECT COUNT(DISTINCT value) AS n, MIN(value) AS lo, MAX(value) AS hi FROM sensor_data');
     assert.deepEqual(distinct[0], { n: 2 * PER_PHASE, lo: 0, hi: 2 * PER_PHASE - 1 });
 
-    // Both instances applied the sensors migration set at start; the migrations table records each step once.
+    // Statestream: each live message once, one fact each; the retained replay instance b got when it
+    // subscribed repeats the latest facts, so it added none.
+    const { rows: twiceStatestream } = await db!.query('SELECT payload, COUNT(*) AS n FROM messages WHERE retained = 0 GROUP BY payload HAVING COUNT(*) > 1 LIMIT 5');
+    assert.deepEqual(twiceStatestream, [], 'statestream messages stored twice');
+    const { rows: live } = await db!.query('SELECT COUNT(DISTINCT payload) AS n, MIN(CAST(payload AS UNSIGNED)) AS lo, MAX(CAST(payload AS UNSIGNED)) AS hi FROM messages WHERE retained = 0');
+    assert.deepEqual(live[0], { n: 2 * PER_PHASE, lo: 0, hi: 2 * PER_PHASE - 1 });
+    const replayed = await count('SELECT COUNT(*) AS n FROM messages WHERE retained = 1');
+    assert.equal(await count('SELECT COUNT(*) AS n FROM facts'), 2 * PER_PHASE, `one fact per live message (${replayed} retained replays stored besides)`);
+    assert.equal(await count('SELECT COUNT(DISTINCT message_id) AS n FROM facts'), 2 * PER_PHASE);
+    assert.equal(await count('SELECT COUNT(*) AS n FROM facts WHERE retained = 1'), 0, 'a retained replay added a fact');
+    const { rows: entities } = await db!.query('SELECT b.label AS base, COUNT(DISTINCT e.id) AS entities, COUNT(DISTINCT s.id) AS states FROM base_topics b JOIN entities e ON e.base_topic_id = b.id JOIN states s ON s.entity_id = e.id GROUP BY b.label');
+    assert.deepEqual(entities, [{ base: baseTopic, entities: ENTITIES, states: ENTITIES }]);
+
+    // Both instances applied the migration sets at start; the migrations table records each step once.
     const { rows: migrations } = await db!.query('SELECT name, COUNT(*) AS n FROM migrations GROUP BY name');
-    assert.ok(migrations.length >= 2, `migrations recorded: ${JSON.stringify(migrations)}`);
+    assert.ok(migrations.some((m) => String(m.name).startsWith('statestream')) && migrations.some((m) => String(m.name).startsWith('sensors')), `migrations recorded: ${JSON.stringify(migrations)}`);
+    assert.equal(await count("SELECT COUNT(*) AS n FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() AND EVENT_OBJECT_TABLE = 'messages'"), 1, 'the statestream trigger exists once');
     assert.deepEqual(migrations.filter((m) => Number(m.n) !== 1), [], 'a migration recorded more than once');
 
     // The connector: free the lease; one instance at a time posts the due windows from the bookmark on.
@@ -188,9 +221,10 @@ describe('scale-out: two Node-RED instances on a $share subscription, one MariaD
     assert.equal(deliveries.size, 2 * PER_PHASE);
 
     console.log(
-      `      scale-out ingest (sensors flow, MariaDB, mosquitto $share, ${PER_PHASE} readings each, QoS 1):\n` +
+      `      scale-out ingest (statestream + sensors flows, MariaDB, mosquitto $share, ${PER_PHASE} readings + ${PER_PHASE} statestream messages per phase, QoS 1):\n` +
         `        1 instance : ${oneInstance.toFixed(0)} messages/s stored\n` +
         `        2 instances: ${twoInstances.toFixed(0)} messages/s stored (x${(twoInstances / oneInstance).toFixed(2)}; 2 shared CPU cores)\n` +
+        `        statestream: ${2 * PER_PHASE} live messages, one fact each; ${replayed} retained replays stored, no fact added\n` +
         `        connector: ${receiver!.received.length} requests for ${windows.size} windows, every reading once`,
     );
   });
