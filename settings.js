@@ -10,7 +10,8 @@
  *   NODE_RED_ADMIN_USER           editor/admin user name (default admin)
  *   NODE_RED_ADMIN_PASSWORD_HASH  bcrypt hash of that user's password; unset = editor unprotected
  *                                 (a loud warning is logged). Make one with: npx node-red admin hash-pw
- *   HTTP_NODE_CORS_ORIGIN         allowed origin for the pipelines' HTTP endpoints (default: none)
+ *   HTTP_NODE_CORS_ORIGIN         browser origin(s), comma-separated, allowed to call the pipelines'
+ *                                 HTTP endpoints (default: none; every other origin may only read)
  *   NODE_RED_LOG_LEVEL            info (default), debug, trace, warn, error
  *   IOTP_JOURNAL_DIR              where database writers keep their outage journals
  *                                 (default <user dir>/iot-pipelines/journal)
@@ -95,6 +96,10 @@ const adminPasswordHash = env.NODE_RED_ADMIN_PASSWORD_HASH || '';
 const API_MAX_BYTES = 1024 * 1024;
 const httpGuard = requirePackageModule('http-guard');
 if (!httpGuard) console.warn('[iot-pipelines] package not found beside settings.js: the HTTP guard of the flow endpoints is not installed');
+const originGuard = requirePackageModule('origin-guard');
+if (!originGuard) console.warn('[iot-pipelines] package not found beside settings.js: cross-origin writes to the editor, admin API and flows are NOT refused');
+// Validated and normalised by applyRuntimeEnv (one origin or a comma list, as browsers send them).
+const corsOrigins = (env.HTTP_NODE_CORS_ORIGIN || '').split(',').map((origin) => origin.trim()).filter(Boolean);
 
 if (!adminPasswordHash) {
   const line = '*'.repeat(78);
@@ -119,8 +124,13 @@ module.exports = {
   uiHost: env.HOST || '127.0.0.1',
   httpAdminRoot: '/',
   httpNodeRoot: '/',
-  // The pipelines' JSON APIs stay same-origin unless an origin is named explicitly.
-  httpNodeCors: env.HTTP_NODE_CORS_ORIGIN ? { origin: env.HTTP_NODE_CORS_ORIGIN, methods: 'GET,POST' } : undefined,
+  // Runs in the editor's app after its wildcard CORS handler, before the editor, its body parsers
+  // and the admin API; every request passes it (both roots are `/`). Pages of other origins may
+  // read but not write: no POST /flows from a drive-by page (see lib/origin-guard.ts).
+  httpAdminMiddleware: originGuard ? originGuard.createOriginGuard({ allowedOrigins: corsOrigins }) : undefined,
+  // The pipelines' JSON APIs stay same-origin unless origins are named explicitly (a list: the
+  // cors package answers each request with the one that matches its Origin).
+  httpNodeCors: corsOrigins.length > 0 ? { origin: corsOrigins, methods: 'GET,POST' } : undefined,
   // Request bodies of the HTTP-in nodes are bounded: the connector's request API takes small JSON.
   apiMaxLength: API_MAX_BYTES,
   // Not authentication: Node-RED mounts these between the editor app (same root, whose body parsers

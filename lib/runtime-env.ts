@@ -9,6 +9,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { databaseConfigFromEnv, describeConfig } from './db/url';
 import type { DatabaseConfig } from './db/types';
 import { describeBroker, mqttSettingsFromEnv, resolveBrokerSettings } from './mqtt/options';
+import { parseAllowedOrigins } from './origin-guard';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -141,6 +142,21 @@ export function resolveRuntimeEnv(env: Env, options: { userDir: string }): Resol
   notes.push(`mqtt: ${describeBroker(broker)}`);
   const shareGroup = given(env, 'MQTT_SHARE_GROUP');
   if (shareGroup) notes.push(`mqtt ingest: shared subscription group ${shareGroup}`);
+
+  // Origins allowed to call the flows' HTTP APIs: settings.js hands the list to httpNodeCors and
+  // to the origin guard, so both read it in one form (the browser's: lower case, no default port).
+  const corsOrigin = given(env, 'HTTP_NODE_CORS_ORIGIN');
+  if (corsOrigin !== undefined) {
+    let origins: string[];
+    try {
+      origins = parseAllowedOrigins(corsOrigin);
+    } catch (err) {
+      throw new RuntimeConfigError('HTTP_NODE_CORS_ORIGIN', `HTTP_NODE_CORS_ORIGIN: ${(err as Error).message}`);
+    }
+    const list = origins.join(',');
+    if (list !== env.HTTP_NODE_CORS_ORIGIN) set.HTTP_NODE_CORS_ORIGIN = list;
+    if (origins.length > 0) notes.push(`HTTP APIs: callable from the browser origin(s) ${origins.join(', ')}`);
+  }
 
   return { set, notes };
 }

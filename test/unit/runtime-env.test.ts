@@ -49,6 +49,8 @@ describe('runtime environment for the shipped flows', () => {
     ['BATCH_SIZE', '0'],
     ['INTERVAL_MS', '1.5'],
     ['SIMULATE', 'perhaps'],
+    ['HTTP_NODE_CORS_ORIGIN', '*'],
+    ['HTTP_NODE_CORS_ORIGIN', 'https://app.example.com/api'],
   ] as const) {
     it(`rejects ${variable}=${value} with an error naming it and no secret`, () => {
       const env: Record<string, string> = { [variable]: value };
@@ -59,6 +61,14 @@ describe('runtime environment for the shipped flows', () => {
       );
     });
   }
+
+  it('reads HTTP_NODE_CORS_ORIGIN as a list of origins in the form browsers send', () => {
+    const { set, notes } = resolveRuntimeEnv({ HTTP_NODE_CORS_ORIGIN: ' https://App.example.com/, http://10.0.0.5:8080 ' }, { userDir });
+    assert.equal(set.HTTP_NODE_CORS_ORIGIN, 'https://app.example.com,http://10.0.0.5:8080');
+    assert.ok(notes.some((n) => n.includes('https://app.example.com, http://10.0.0.5:8080')), notes.join('\n'));
+    assert.equal(resolveRuntimeEnv({ HTTP_NODE_CORS_ORIGIN: 'https://app.example.com' }, { userDir }).set.HTTP_NODE_CORS_ORIGIN, undefined, 'already in that form');
+    assert.equal(resolveRuntimeEnv({}, { userDir }).set.HTTP_NODE_CORS_ORIGIN, undefined);
+  });
 
   it('renders MySQL configs as URLs the database layer parses back', () => {
     assert.equal(
