@@ -319,7 +319,7 @@ async function benchPipeline(msgs: Message[]): Promise<void> {
           const closed = windows.tick();
           if (closed.length > 0) {
             aggregates += closed.length;
-            agg.write(closed.map((r) => aggregateRow(r, sensors)), (err) => err && reject(err));
+            agg.write(closed.map((r) => aggregateRow(r, sensors, { instance: 'bench' })), (err) => err && reject(err));
           }
           raw.write([check.row], (err) => {
             if (err) return reject(err);
@@ -334,7 +334,7 @@ async function benchPipeline(msgs: Message[]): Promise<void> {
     });
     const flushed = windows.flush();
     aggregates += flushed.length;
-    await new Promise<void>((resolve, reject) => agg.write(flushed.map((r) => aggregateRow(r, sensors)), (err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) => agg.write(flushed.map((r) => aggregateRow(r, sensors, { instance: 'bench' })), (err) => (err ? reject(err) : resolve())));
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     await raw.close();
     await agg.close();
