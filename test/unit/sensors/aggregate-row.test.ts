@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { AggregateError, aggregateRow } from '../../../lib/sensors/aggregate-row';
-import { AGGREGATED_COLUMNS } from '../../../lib/sensors/schema';
+import { AGGREGATED_PART_COLUMNS } from '../../../lib/sensors/schema';
 import { defaultSensors } from '../../../lib/sensors/sensors-file';
 
 describe('sensors/aggregate-row', () => {
@@ -12,7 +12,7 @@ describe('sensors/aggregate-row', () => {
     assert.deepEqual(row, {
       sensor_id: 2, timestamp: '2024-06-14 16:01:00.000000', value: 21.25, lat: 90, lng: 90, unit: 'C', type: 'temperature', description: 'Kitchen', samples: 30, instance: 'a',
     });
-    assert.deepEqual(Object.keys(row).sort(), [...AGGREGATED_COLUMNS, 'instance'].sort(), 'the columns of aggregated_sensor_data, and the instance');
+    assert.deepEqual(Object.keys(row).sort(), [...AGGREGATED_PART_COLUMNS].sort(), 'exactly the columns of aggregated_sensor_parts');
   });
 
   it('takes the sensor from the topic when the result has no series', () => {
