@@ -79,8 +79,8 @@ const sqliteTable = (name: string, extraColumns: string): string =>
  *
  * Floating point: nothing is stored besides the mean. The sum is recovered as value·samples, which
  * carries the mean's rounding (relative 2^-53) into each merge, so after k merges the mean is off
- * by about k units in the last place: 1e-14 relative for tens of merges, far below any sensor's
- * resolution. A hidden running sum would not be exact either (it rounds on every addition too)
+ * by a few k units in the last place (relative 1e-14 after dozens of merges; a minute sees one per
+ * instance and per re-emission), far below any sensor's resolution. A hidden running sum would not be exact either (it rounds on every addition too)
  * and would need a column the contract table does not have, or a second table to lock. What does
  * need care is what should not move at all:
  * - a part rewritten with the same value and samples (a redelivery; MySQL and SQLite both fire
