@@ -11,7 +11,8 @@
  *
  * Pipeline (needs MariaDB; skipped without it): the flow's engines end to end, as the nodes chain
  * them: checkReading -> RowWriter(sensor_data); the row -> TumblingWindows (1 min, event time) ->
- * aggregateRow -> RowWriter(aggregated_sensor_data, upsert); the raw payload -> QualityMonitor.
+ * aggregateRow -> RowWriter(aggregated_sensor_parts, upsert; triggers merge into
+ * aggregated_sensor_data); the raw payload -> QualityMonitor.
  * At most 1,000 readings unacknowledged at once (the MQTT source's receive maximum): a reading is
  * "acknowledged" when its raw row is committed, exactly as the flow acknowledges the broker.
  *
@@ -29,7 +30,7 @@ import { runMigrations } from '../lib/db/migrate';
 import { RowWriter } from '../lib/writer';
 import { TumblingWindows } from '../lib/window';
 import { aggregateRow } from '../lib/sensors/aggregate-row';
-import { AGGREGATED_COLUMNS, SENSOR_DATA_COLUMNS, sensorsMigrations } from '../lib/sensors/schema';
+import { AGGREGATED_PART_COLUMNS, AGGREGATED_PART_KEY, AGGREGATED_SENSOR_PARTS_TABLE, SENSOR_DATA_COLUMNS, sensorsMigrations } from '../lib/sensors/schema';
 import { createTestMysqlDatabase, MYSQL_HOST, MYSQL_PORT, portOpen } from '../test/support/services';
 
 const SENSORS = 1000;
@@ -290,7 +291,7 @@ async function benchPipeline(msgs: Message[]): Promise<void> {
     const mapping = (cols: readonly string[]) => Object.fromEntries(cols.map((c) => [c, c]));
     const raw = new RowWriter({ db, table: 'sensor_data', columns: mapping(SENSOR_DATA_COLUMNS), batchSize: 500, maxLatencyMs: 50, flushWhenIdle: true });
     const agg = new RowWriter({
-      db, table: 'aggregated_sensor_data', columns: mapping(AGGREGATED_COLUMNS), conflict: 'upsert', keyColumns: ['sensor_id', 'timestamp'],
+      db, table: AGGREGATED_SENSOR_PARTS_TABLE, columns: mapping(AGGREGATED_PART_COLUMNS), conflict: 'upsert', keyColumns: AGGREGATED_PART_KEY,
       batchSize: 500, maxLatencyMs: 50, flushWhenIdle: true,
     });
     const windows = new TumblingWindows({ sizeMs: 60_000, graceMs: 10_000, watermark: 'event' });
@@ -319,7 +320,7 @@ async function benchPipeline(msgs: Message[]): Promise<void> {
           const closed = windows.tick();
           if (closed.length > 0) {
             aggregates += closed.length;
-            agg.write(closed.map((r) => aggregateRow(r, sensors)), (err) => err && reject(err));
+            agg.write(closed.map((r) => aggregateRow(r, sensors, { instance: 'bench' })), (err) => err && reject(err));
           }
           raw.write([check.row], (err) => {
             if (err) return reject(err);
@@ -334,7 +335,7 @@ async function benchPipeline(msgs: Message[]): Promise<void> {
     });
     const flushed = windows.flush();
     aggregates += flushed.length;
-    await new Promise<void>((resolve, reject) => agg.write(flushed.map((r) => aggregateRow(r, sensors)), (err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) => agg.write(flushed.map((r) => aggregateRow(r, sensors, { instance: 'bench' })), (err) => (err ? reject(err) : resolve())));
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     await raw.close();
     await agg.close();

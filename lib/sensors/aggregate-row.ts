@@ -1,18 +1,30 @@
 /**
- * A closed tumbling window (one sensor, one minute) as a row of `aggregated_sensor_data`:
- * `timestamp` is the window's start in UTC (the original stamped local insert time), `value` the
- * mean, `samples` how many readings it covers, and the descriptive columns come from the sensors
- * definition (a window carries numbers only).
+ * A closed tumbling window (one sensor, one minute) as a row of `aggregated_sensor_parts` (or,
+ * without `instance`, of `aggregated_sensor_data`): `timestamp` is the window's start in UTC (the
+ * original stamped local insert time), `value` the mean, `samples` how many readings it covers,
+ * `instance` which Node-RED instance saw them (its part of the minute, when several instances
+ * split the readings), and the descriptive columns come from the sensors definition (a window
+ * carries numbers only).
  *
  * Accepted input: the window engine's result `{series, start, end, count, mean, ...}`; `series`
  * may be missing when `topic` names the sensor; `start` may be epoch ms or ISO 8601 text.
  */
+import { INSTANCE_LABEL_MAX } from '../instance-identity';
 import { parseSensorId, type SensorRow } from './reading';
 import type { SensorsDefinition } from './sensors-file';
 import { formatSqlTimestamp, parseTimestampUs } from './time';
 
 export interface AggregatedRow extends SensorRow {
   samples: number;
+  /** The instance label (lib/instance-identity): one part per sensor, minute and instance. */
+  instance: string;
+}
+
+export interface AggregateContext {
+  /** This instance's label, 1 to INSTANCE_LABEL_MAX characters. */
+  instance: string;
+  /** The message topic, naming the sensor when the result has no `series`. */
+  topic?: unknown;
 }
 
 export type AggregateField = 'payload' | 'series' | 'start' | 'mean' | 'count';
@@ -40,8 +52,13 @@ function windowStartUs(start: unknown): number {
   throw new AggregateError('start', 'window start is missing (expected epoch ms or ISO 8601 text)');
 }
 
-/** One aggregated row; throws `AggregateError` naming the field that is wrong. */
-export function aggregateRow(result: unknown, sensors: SensorsDefinition, topic?: unknown): AggregatedRow {
+/** One aggregated row; throws `AggregateError` naming the field of the result that is wrong. */
+export function aggregateRow(result: unknown, sensors: SensorsDefinition, context: AggregateContext): AggregatedRow {
+  const { instance, topic } = context;
+  // The caller's label, not the message's: a wrong one is a programming error, not bad input.
+  if (typeof instance !== 'string' || instance.length === 0 || instance.length > INSTANCE_LABEL_MAX) {
+    throw new TypeError(`aggregateRow needs an instance label of 1 to ${INSTANCE_LABEL_MAX} characters`);
+  }
   if (typeof result !== 'object' || result === null || Array.isArray(result)) {
     throw new AggregateError('payload', 'a window result must be an object {series, start, count, mean}');
   }
@@ -66,5 +83,6 @@ export function aggregateRow(result: unknown, sensors: SensorsDefinition, topic?
     type: sensor?.type ?? null,
     description: sensor?.description ?? null,
     samples: count,
+    instance,
   };
 }

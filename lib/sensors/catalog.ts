@@ -6,7 +6,7 @@
  * from the index instead of scanning). Descriptions and lineage are declared metadata.
  */
 import type { Database, Dialect, MigrationSet, SqlExecutor } from '../db/types';
-import { AGGREGATED_SENSOR_DATA_TABLE, SENSOR_DATA_TABLE } from './schema';
+import { AGGREGATED_SENSOR_DATA_TABLE, AGGREGATED_SENSOR_PARTS_TABLE, SENSOR_DATA_TABLE } from './schema';
 import { dbTimestampToIso, formatIsoMs } from './time';
 
 export interface DatasetLineage {
@@ -81,7 +81,12 @@ function quote(dialect: Dialect, identifier: string): string {
   return dialect === 'mysql' ? `\`${identifier}\`` : `"${identifier}"`;
 }
 
-/** The datasets of the sensors pipeline, with the original's lineage (MQTT `sensors` -> raw -> per-minute means). */
+/**
+ * The datasets of the sensors pipeline, with the original's lineage (MQTT `sensors` -> raw ->
+ * per-minute means), and the parts in between: each instance's per-minute means, which the
+ * database merges into `aggregated_sensor_data`. The means stay derived from `sensor_data` too
+ * (what they are the means of, and what a flow writing them directly derives them from).
+ */
 export function sensorDatasets(topic = 'sensors'): DatasetDeclaration[] {
   return [
     {
@@ -93,6 +98,14 @@ export function sensorDatasets(topic = 'sensors'): DatasetDeclaration[] {
     {
       name: AGGREGATED_SENSOR_DATA_TABLE,
       description: 'Mean value per sensor per UTC minute (timestamp = start of the minute), with the number of readings in `samples`.',
+      timeColumn: 'timestamp',
+      lineage: { topic, flow: 'sensors: per-minute aggregation', derivedFrom: [SENSOR_DATA_TABLE, AGGREGATED_SENSOR_PARTS_TABLE] },
+    },
+    {
+      name: AGGREGATED_SENSOR_PARTS_TABLE,
+      description:
+        'Per-minute means per sensor and Node-RED instance (`instance`; empty for minutes stored before parts existed), with their `samples`: ' +
+        'each instance stores the part of the minute it saw, and database triggers merge the parts into aggregated_sensor_data as the samples-weighted mean.',
       timeColumn: 'timestamp',
       lineage: { topic, flow: 'sensors: per-minute aggregation', derivedFrom: [SENSOR_DATA_TABLE] },
     },

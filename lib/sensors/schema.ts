@@ -8,17 +8,27 @@
  * - `aggregated_sensor_data` has one row per sensor per minute, enforced by a unique key, so an
  *   aggregate emitted again (after a restart or a late reading) updates its row instead of adding
  *   one; its extra `samples` column says how many readings the mean covers.
- * - `value` is DOUBLE, not FLOAT: a 4-byte float would round 23.1 to 23.100000381.
+ * - `value` is DOUBLE, not FLOAT: a 4-byte float would round 23.1 to 23.100000381;
+ * - several Node-RED instances splitting the readings (an MQTT shared subscription) each see part
+ *   of a sensor's minute. Each instance writes its window result as a *part* into
+ *   `aggregated_sensor_parts`, keyed by (sensor_id, timestamp, instance), and triggers fold the
+ *   parts into `aggregated_sensor_data` (same columns as ever, one row per sensor per minute) as
+ *   the samples-weighted mean; see "Merging the parts" below.
  */
 import type { Dialect, MigrationSet } from '../db/types';
 
 export const SENSOR_DATA_TABLE = 'sensor_data';
 export const AGGREGATED_SENSOR_DATA_TABLE = 'aggregated_sensor_data';
+export const AGGREGATED_SENSOR_PARTS_TABLE = 'aggregated_sensor_parts';
 
 /** Columns written for one reading, in binding order. */
 export const SENSOR_DATA_COLUMNS = ['sensor_id', 'timestamp', 'value', 'lat', 'lng', 'unit', 'type', 'description'] as const;
 /** Columns written for one aggregate, in binding order. */
 export const AGGREGATED_COLUMNS = [...SENSOR_DATA_COLUMNS, 'samples'] as const;
+/** Columns written for one part of an aggregate, in binding order. */
+export const AGGREGATED_PART_COLUMNS = [...AGGREGATED_COLUMNS, 'instance'] as const;
+/** The unique key of a part: one per sensor, minute and Node-RED instance. */
+export const AGGREGATED_PART_KEY = ['sensor_id', 'timestamp', 'instance'] as const;
 
 const mysqlTable = (name: string, extraColumns: string, keys: string): string =>
   `CREATE TABLE IF NOT EXISTS \`${name}\` (
@@ -51,9 +61,150 @@ const sqliteTable = (name: string, extraColumns: string): string =>
   "description" TEXT${extraColumns}
 )`;
 
+/*
+ * Merging the parts. `aggregated_sensor_data` holds, per sensor and minute, the samples-weighted
+ * mean over that minute's parts: value = Σ(value·samples) / Σ samples, samples = Σ samples. The
+ * triggers keep it so incrementally, from the part that changed and the aggregated row alone:
+ *
+ * - AFTER INSERT adds the part: upsert with samples + n and (value·samples + v·n) / (samples + n);
+ * - AFTER UPDATE replaces the part's contribution by the new one (a re-emitted window, or a part
+ *   redelivered after a lost commit answer, overwrites its own row instead of adding to it);
+ * - AFTER DELETE takes it out, and deletes the aggregated row with the last part.
+ *
+ * They never read the other parts, so two instances committing parts of the same minute at once
+ * cannot each compute a total that misses the other's part (a snapshot read under REPEATABLE READ
+ * would): each changes the aggregated row with one locking statement, InnoDB serialises the two
+ * on that row, and the second one starts from the first one's committed result. No range is
+ * read, so no gap locks beyond those of the two unique-key upserts. SQLite has one writer at a time.
+ *
+ * Floating point: nothing is stored besides the mean. The sum is recovered as value·samples, which
+ * carries the mean's rounding (relative 2^-53) into each merge, so after k merges the mean is off
+ * by a few k units in the last place (relative 1e-14 after dozens of merges; a minute sees one per
+ * instance and per re-emission), far below any sensor's resolution. A hidden running sum would not be exact either (it rounds on every addition too)
+ * and would need a column the contract table does not have, or a second table to lock. What does
+ * need care is what should not move at all:
+ * - a part rewritten with the same value and samples (a redelivery; MySQL and SQLite both fire
+ *   the UPDATE trigger for an upsert that changes nothing) leaves the row untouched: recomputing
+ *   (x·n − d + d) / n does not give back x in the last bit about one time in ten;
+ * - a part that is the minute's only one (the aggregated row's samples are its own) is copied,
+ *   not merged, so one instance gives exactly the mean its window computed, as before parts.
+ *
+ * The same "the row is all this part" test (samples ≤ the part's) guards the subtraction: it also
+ * covers a row that a writer overwrote directly (an older flow writing aggregated_sensor_data)
+ * with fewer samples than the part, where a difference would go negative (an error on MySQL's
+ * unsigned column) or divide by zero.
+ *
+ * MySQL evaluates SET assignments left to right, each seeing the columns already assigned (MariaDB
+ * too, unless SIMULTANEOUS_ASSIGNMENT); SQLite and that mode use the old values throughout. Every
+ * assignment below that reads `samples` comes before `samples` is assigned, so both give the same.
+ */
+const MERGED_DESCRIPTIVE = ['lat', 'lng', 'unit', 'type', 'description'] as const;
+
+function mergeSql(dialect: Dialect) {
+  const q = (identifier: string): string => quote(dialect, identifier);
+  const agg = q(AGGREGATED_SENSOR_DATA_TABLE);
+  const [value, samples] = [q('value'), q('samples')];
+  const keyOf = (row: 'NEW' | 'OLD'): string => `${q('sensor_id')} = ${row}.${q('sensor_id')} AND ${q('timestamp')} = ${row}.${q('timestamp')}`;
+  const descriptive = MERGED_DESCRIPTIVE.map((c) => `${q(c)} = NEW.${q(c)}`).join(', ');
+  const columns = AGGREGATED_COLUMNS.map(q).join(', ');
+  const newValues = AGGREGATED_COLUMNS.map((c) => `NEW.${q(c)}`).join(', ');
+  const merged = `${value} = (${value} * ${samples} + NEW.${value} * NEW.${samples}) / (${samples} + NEW.${samples}), ${descriptive}, ${samples} = ${samples} + NEW.${samples}`;
+  const add =
+    `INSERT INTO ${agg} (${columns}) VALUES (${newValues}) ` +
+    (dialect === 'mysql' ? `ON DUPLICATE KEY UPDATE ${merged}` : `ON CONFLICT (${q('sensor_id')}, ${q('timestamp')}) DO UPDATE SET ${merged}`);
+  const remove = [
+    `DELETE FROM ${agg} WHERE ${keyOf('OLD')} AND ${samples} <= OLD.${samples}`,
+    `UPDATE ${agg} SET ${value} = (${value} * ${samples} - OLD.${value} * OLD.${samples}) / (${samples} - OLD.${samples}), ` +
+      `${samples} = ${samples} - OLD.${samples} WHERE ${keyOf('OLD')} AND ${samples} > OLD.${samples}`,
+  ];
+  const unchanged = `NEW.${value} = OLD.${value} AND NEW.${samples} = OLD.${samples}`;
+  const alone = `${samples} <= OLD.${samples}`;
+  const replace =
+    `UPDATE ${agg} SET ` +
+    `${value} = CASE WHEN ${unchanged} THEN ${value} WHEN ${alone} THEN NEW.${value} ` +
+    `ELSE (${value} * ${samples} + (NEW.${value} * NEW.${samples} - OLD.${value} * OLD.${samples})) / (${samples} - OLD.${samples} + NEW.${samples}) END, ` +
+    `${descriptive}, ` +
+    `${samples} = CASE WHEN ${unchanged} THEN ${samples} WHEN ${alone} THEN NEW.${samples} ELSE ${samples} - OLD.${samples} + NEW.${samples} END ` +
+    `WHERE ${keyOf('NEW')}`;
+  const sameKey = `NEW.${q('sensor_id')} = OLD.${q('sensor_id')} AND NEW.${q('timestamp')} = OLD.${q('timestamp')}`;
+  return { add, remove, replace, sameKey };
+}
+
+const PARTS_TRIGGERS = {
+  insert: 'aggregated_sensor_parts_after_insert',
+  update: 'aggregated_sensor_parts_after_update',
+  /** SQLite only: its triggers have no IF, so a part moved to another sensor or minute gets a trigger of its own. */
+  move: 'aggregated_sensor_parts_after_move',
+  delete: 'aggregated_sensor_parts_after_delete',
+} as const;
+
+/** Existing per-minute means become parts of instance '' (minutes that already have parts are left alone, so a re-run adds nothing). */
+function copyExistingSql(dialect: Dialect): string {
+  const q = (identifier: string): string => quote(dialect, identifier);
+  const columns = AGGREGATED_COLUMNS.map(q);
+  return (
+    `INSERT INTO ${q(AGGREGATED_SENSOR_PARTS_TABLE)} (${[...columns, q('instance')].join(', ')}) ` +
+    `SELECT ${columns.map((c) => `a.${c}`).join(', ')}, '' FROM ${q(AGGREGATED_SENSOR_DATA_TABLE)} a ` +
+    // A row without samples (written by a flow that had no samples column) has nothing to weigh:
+    // it stays as it is, and the first part of its minute replaces it, as the old upsert did.
+    `WHERE a.${q('samples')} > 0 AND NOT EXISTS (SELECT 1 FROM ${q(AGGREGATED_SENSOR_PARTS_TABLE)} p ` +
+    `WHERE p.${q('sensor_id')} = a.${q('sensor_id')} AND p.${q('timestamp')} = a.${q('timestamp')})`
+  );
+}
+
+function mysqlPartsMigration(): string[] {
+  const { add, remove, replace, sameKey } = mergeSql('mysql');
+  const parts = `\`${AGGREGATED_SENSOR_PARTS_TABLE}\``;
+  return [
+    mysqlTable(
+      AGGREGATED_SENSOR_PARTS_TABLE,
+      // Binary collation: instance names are compared as written (`a` and `A` are two instances).
+      '\n  `samples` INT UNSIGNED NOT NULL,\n  `instance` VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,',
+      'UNIQUE KEY `uq_aggregated_part` (`sensor_id`, `timestamp`, `instance`),\n  KEY `idx_aggregated_parts_time` (`timestamp`),\n' +
+        '  CONSTRAINT `chk_aggregated_part_samples` CHECK (`samples` > 0)',
+    ),
+    // MySQL commits DDL as it goes: should a later statement fail, the re-run starts here, and
+    // the copy must not run with the triggers of a first attempt in place (it would add the old
+    // minutes to themselves). CREATE TRIGGER IF NOT EXISTS needs MySQL 8.0.29; DROP works everywhere.
+    ...Object.values(PARTS_TRIGGERS).filter((t) => t !== PARTS_TRIGGERS.move).map((t) => `DROP TRIGGER IF EXISTS \`${t}\``),
+    copyExistingSql('mysql'),
+    `CREATE TRIGGER \`${PARTS_TRIGGERS.insert}\` AFTER INSERT ON ${parts} FOR EACH ROW\n${add}`,
+    `CREATE TRIGGER \`${PARTS_TRIGGERS.update}\` AFTER UPDATE ON ${parts} FOR EACH ROW
+BEGIN
+  IF ${sameKey} THEN
+    ${replace};
+  ELSE
+    ${remove.join(';\n    ')};
+    ${add};
+  END IF;
+END`,
+    `CREATE TRIGGER \`${PARTS_TRIGGERS.delete}\` AFTER DELETE ON ${parts} FOR EACH ROW
+BEGIN
+  ${remove.join(';\n  ')};
+END`,
+  ];
+}
+
+function sqlitePartsMigration(): string[] {
+  const { add, remove, replace, sameKey } = mergeSql('sqlite');
+  const parts = `"${AGGREGATED_SENSOR_PARTS_TABLE}"`;
+  return [
+    sqliteTable(AGGREGATED_SENSOR_PARTS_TABLE, ',\n  "samples" INTEGER NOT NULL CHECK ("samples" > 0),\n  "instance" TEXT NOT NULL'),
+    `CREATE UNIQUE INDEX IF NOT EXISTS "uq_aggregated_part" ON ${parts} ("sensor_id", "timestamp", "instance")`,
+    `CREATE INDEX IF NOT EXISTS "idx_aggregated_parts_time" ON ${parts} ("timestamp")`,
+    // SQLite runs the migration in one savepoint, so no half-applied state to re-run from; the
+    // copy is still skipped for minutes that have parts, like MySQL's.
+    copyExistingSql('sqlite'),
+    `CREATE TRIGGER IF NOT EXISTS "${PARTS_TRIGGERS.insert}" AFTER INSERT ON ${parts}\nBEGIN\n  ${add};\nEND`,
+    `CREATE TRIGGER IF NOT EXISTS "${PARTS_TRIGGERS.update}" AFTER UPDATE ON ${parts} WHEN ${sameKey}\nBEGIN\n  ${replace};\nEND`,
+    `CREATE TRIGGER IF NOT EXISTS "${PARTS_TRIGGERS.move}" AFTER UPDATE ON ${parts} WHEN NOT (${sameKey})\nBEGIN\n  ${remove.join(';\n  ')};\n  ${add};\nEND`,
+    `CREATE TRIGGER IF NOT EXISTS "${PARTS_TRIGGERS.delete}" AFTER DELETE ON ${parts}\nBEGIN\n  ${remove.join(';\n  ')};\nEND`,
+  ];
+}
+
 export const sensorsMigrations: MigrationSet = {
   name: 'sensors',
-  description: 'IoT sensors: raw readings (sensor_data) and per-minute means (aggregated_sensor_data)',
+  description: 'IoT sensors: raw readings (sensor_data), per-minute means (aggregated_sensor_data) and the parts several instances merge into them (aggregated_sensor_parts)',
   migrations: [
     {
       version: 1,
@@ -86,6 +237,12 @@ export const sensorsMigrations: MigrationSet = {
         'CREATE UNIQUE INDEX IF NOT EXISTS "uq_aggregated_sensor_minute" ON "aggregated_sensor_data" ("sensor_id", "timestamp")',
         'CREATE INDEX IF NOT EXISTS "idx_aggregated_time" ON "aggregated_sensor_data" ("timestamp")',
       ],
+    },
+    {
+      version: 3,
+      name: 'create-aggregated-sensor-parts',
+      mysql: mysqlPartsMigration(),
+      sqlite: sqlitePartsMigration(),
     },
   ],
 };
@@ -120,4 +277,20 @@ export function upsertAggregatedSql(dialect: Dialect, rows: number): string {
     return `${head} ON DUPLICATE KEY UPDATE ${updated.map((c) => `${quote(dialect, c)} = VALUES(${quote(dialect, c)})`).join(', ')}`;
   }
   return `${head} ON CONFLICT ("sensor_id", "timestamp") DO UPDATE SET ${updated.map((c) => `${quote(dialect, c)} = excluded.${quote(dialect, c)}`).join(', ')}`;
+}
+
+/**
+ * Multi-row upsert of parts into `aggregated_sensor_parts` on (sensor_id, timestamp, instance):
+ * an instance's part emitted again replaces that instance's part (and, through the triggers, its
+ * contribution to the minute's mean), never another instance's. The same statement the shipped
+ * flow's db write node sends.
+ */
+export function upsertAggregatedPartSql(dialect: Dialect, rows: number): string {
+  if (!Number.isInteger(rows) || rows < 1) throw new RangeError(`rows must be a positive integer, got ${rows}`);
+  const columns = AGGREGATED_PART_COLUMNS.map((c) => quote(dialect, c)).join(', ');
+  const updated = AGGREGATED_PART_COLUMNS.filter((c) => !(AGGREGATED_PART_KEY as readonly string[]).includes(c));
+  const head = `INSERT INTO ${quote(dialect, AGGREGATED_SENSOR_PARTS_TABLE)} (${columns}) VALUES ${placeholders(AGGREGATED_PART_COLUMNS.length, rows)}`;
+  if (dialect === 'mysql') return `${head} ON DUPLICATE KEY UPDATE ${updated.map((c) => `${quote(dialect, c)} = VALUES(${quote(dialect, c)})`).join(', ')}`;
+  const key = AGGREGATED_PART_KEY.map((c) => quote(dialect, c)).join(', ');
+  return `${head} ON CONFLICT (${key}) DO UPDATE SET ${updated.map((c) => `${quote(dialect, c)} = excluded.${quote(dialect, c)}`).join(', ')}`;
 }

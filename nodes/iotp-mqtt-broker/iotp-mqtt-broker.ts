@@ -5,6 +5,7 @@
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { hostname } from 'node:os';
+import { instanceIdentity } from '../../lib/instance-identity';
 import { acquireSession, classifyConnectError, describeBroker, resolveBrokerSettings, type BrokerSettings, type ResolvedBroker, type SessionLease } from '../../lib/mqtt';
 import { applyEnvironmentDefaults } from '../shared/env-defaults';
 
@@ -39,12 +40,11 @@ const positive = (value: unknown, fallback: number): number => {
 /**
  * The client id must be stable across restarts (so the broker keeps the persistent session) and
  * distinct between Node-RED instances running the same flow (or they would disconnect each
- * other): the config node's id plus this instance's identity (IOTP_INSTANCE_ID, else host name
- * and user directory).
+ * other): the config node's id plus this instance's identity (lib/instance-identity:
+ * IOTP_INSTANCE_ID, else host name and user directory).
  */
 export function instanceStableId(nodeId: string, userDir: string): string {
-  const instance = process.env.IOTP_INSTANCE_ID || `${hostname()}:${userDir}`;
-  return `${nodeId}@${instance}`;
+  return `${nodeId}@${instanceIdentity(process.env, hostname(), userDir).id}`;
 }
 
 export function brokerSettingsFrom(def: BrokerNodeDef, credentials: BrokerCredentials): BrokerSettings {

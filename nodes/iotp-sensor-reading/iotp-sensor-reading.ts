@@ -3,11 +3,16 @@
  * - mode `reading`: a raw reading (object, JSON text or Buffer) -> a `sensor_data` row
  *   (lib/sensors/reading: UTC timestamp with microseconds, typed checks of every field);
  * - mode `aggregate`: a closed window `{series, start, count, mean}` (or an array of them) -> an
- *   `aggregated_sensor_data` row stamped with the window's UTC start, with the sensor's metadata.
+ *   `aggregated_sensor_parts` row stamped with the window's UTC start, with the sensor's metadata
+ *   and this instance's label (lib/instance-identity), so the parts several instances store for
+ *   one minute are merged, not overwritten. The same row without `instance` fits
+ *   `aggregated_sensor_data`, which older flows write directly.
  * A reading that cannot be stored goes to done(err) (a ReadingError with `code` and `field`, also
  * in `msg.invalid`), so a Catch node sees it and the MQTT message is still acknowledged.
  */
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
+import { hostname } from 'node:os';
+import { instanceIdentity } from '../../lib/instance-identity';
 import { aggregateRow, AggregateError, type AggregatedRow } from '../../lib/sensors/aggregate-row';
 import { blockingIssue, checkReading, ReadingError, type ReadingOptions } from '../../lib/sensors/reading';
 import type { SensorsDefinition } from '../../lib/sensors/sensors-file';
@@ -31,6 +36,8 @@ export default function register(RED: NodeAPI): void {
     const status = new ThrottledStatus(node);
     let sensors: SensorsDefinition | undefined;
     let configError: Error | undefined;
+    // The same identity the MQTT client id is derived from: stable across restarts, distinct per instance.
+    const instance = instanceIdentity(process.env, hostname(), (RED.settings.userDir as string | undefined) ?? process.cwd()).label;
     if (mode === 'aggregate') {
       try {
         sensors = sensorsFor(RED, def.sensors);
@@ -80,7 +87,7 @@ export default function register(RED: NodeAPI): void {
       let first: AggregateError | undefined;
       for (const result of results) {
         try {
-          rows.push(aggregateRow(result, sensors as SensorsDefinition, msg.topic));
+          rows.push(aggregateRow(result, sensors as SensorsDefinition, { instance, topic: msg.topic }));
         } catch (err) {
           if (!(err instanceof AggregateError)) throw err;
           rejected++;

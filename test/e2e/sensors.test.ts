@@ -161,7 +161,7 @@ describe('IoT sensors flow end to end (MariaDB and SQLite)', function () {
     assert.deepEqual(raw?.columns.map((c) => c.name), ['id', 'sensor_id', 'timestamp', 'value', 'lat', 'lng', 'unit', 'type', 'description']);
     assert.deepEqual(agg?.columns.map((c) => c.name), ['id', 'sensor_id', 'timestamp', 'value', 'lat', 'lng', 'unit', 'type', 'description', 'samples']);
     assert.equal(raw?.row_count, h.probes + 23);
-    assert.deepEqual(agg?.lineage.derived_from, ['sensor_data']);
+    assert.deepEqual(agg?.lineage.derived_from, ['sensor_data', 'aggregated_sensor_parts']);
     assert.equal(raw?.lineage.source_topic, h.topic);
   });
 
@@ -210,5 +210,11 @@ describe('IoT sensors flow end to end (MariaDB and SQLite)', function () {
       assert.equal(row.samples, Number(e.n));
       assert.match(row.timestamp, /:00\.000000Z$/, 'stamped with the minute start');
     }
+    // One instance: each minute is one part, of that instance, which the database copied.
+    const { rows: parts } = await h.db.query('SELECT COUNT(*) AS n, COUNT(DISTINCT instance) AS instances, SUM(samples) AS samples FROM aggregated_sensor_parts');
+    assert.deepEqual(
+      [Number(parts[0].n), Number(parts[0].instances), Number(parts[0].samples)],
+      [expected.length, 1, expected.reduce((sum, e) => sum + Number(e.n), 0)],
+    );
   });
 });

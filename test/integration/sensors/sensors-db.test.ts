@@ -89,11 +89,11 @@ function sensorsSuite(name: string, open: () => Promise<TestExecutor>, cleanup: 
         ...sensorDatasets('sensors'),
         { name: 'no_such_table', description: 'declared but not created' },
       ]);
-      assert.deepEqual(declarations.map((d) => d.name), ['sensor_data', 'aggregated_sensor_data', 'no_such_table']);
+      assert.deepEqual(declarations.map((d) => d.name), ['sensor_data', 'aggregated_sensor_data', 'aggregated_sensor_parts', 'no_such_table']);
       const catalog = await buildCatalog(db, declarations, { now: () => Date.UTC(2024, 5, 14, 17) });
       assert.equal(catalog.dialect, db.dialect);
       assert.equal(catalog.generated_at, '2024-06-14T17:00:00.000Z');
-      const [raw, agg, missing] = catalog.datasets;
+      const [raw, agg, parts, missing] = catalog.datasets;
 
       assert.deepEqual(raw.columns.map((c) => c.name), ['id', 'sensor_id', 'timestamp', 'value', 'lat', 'lng', 'unit', 'type', 'description']);
       const types = Object.fromEntries(raw.columns.map((c) => [c.name, c.type.toLowerCase()]));
@@ -115,12 +115,19 @@ function sensorsSuite(name: string, open: () => Promise<TestExecutor>, cleanup: 
       assert.equal(raw.row_count_estimated, false);
       assert.equal(raw.first_timestamp, '2024-06-14T16:00:00.100001Z');
       assert.equal(raw.last_timestamp, '2024-06-14T16:00:19.100003Z');
-      assert.deepEqual(raw.lineage, { source_topic: 'sensors', flow: 'sensors: raw ingest', derived_from: [], feeds: ['aggregated_sensor_data'] });
+      assert.deepEqual(raw.lineage, { source_topic: 'sensors', flow: 'sensors: raw ingest', derived_from: [], feeds: ['aggregated_sensor_data', 'aggregated_sensor_parts'] });
 
       assert.equal(agg.row_count, 2);
       assert.ok(agg.columns.some((c) => c.name === 'samples'));
       assert.equal(agg.first_timestamp, '2024-06-14T16:00:00.000000Z');
-      assert.deepEqual(agg.lineage.derived_from, ['sensor_data']);
+      assert.deepEqual(agg.lineage.derived_from, ['sensor_data', 'aggregated_sensor_parts']);
+
+      // The parts: derived from the raw rows, merged into the means.
+      assert.equal(parts.exists, true);
+      assert.deepEqual(parts.columns.map((c) => c.name), ['id', 'sensor_id', 'timestamp', 'value', 'lat', 'lng', 'unit', 'type', 'description', 'samples', 'instance']);
+      assert.equal(parts.columns.find((c) => c.name === 'instance')?.nullable, false);
+      assert.equal(parts.row_count, 0, 'the aggregates above were written directly, as older flows do');
+      assert.deepEqual([parts.lineage.derived_from, parts.lineage.feeds], [['sensor_data'], ['aggregated_sensor_data']]);
 
       assert.equal(missing.exists, false);
       assert.equal(missing.row_count, null);
@@ -183,7 +190,7 @@ function sensorsSuite(name: string, open: () => Promise<TestExecutor>, cleanup: 
     });
 
     it('tables of the migration set are known to the catalog', () => {
-      assert.deepEqual(tablesOfMigrationSet(sensorsMigrations, db.dialect), ['sensor_data', 'aggregated_sensor_data']);
+      assert.deepEqual(tablesOfMigrationSet(sensorsMigrations, db.dialect), ['sensor_data', 'aggregated_sensor_data', 'aggregated_sensor_parts']);
     });
   });
 }

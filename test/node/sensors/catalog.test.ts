@@ -54,8 +54,10 @@ for (const backend of backends('catalog.db')) {
       assert.equal(raw.first_timestamp, '2024-06-14T16:00:00.123456Z');
       assert.equal(raw.last_timestamp, '2024-06-14T16:05:00.000000Z');
       assert.equal(raw.lineage.source_topic, 'plant/sensors');
-      assert.deepEqual(raw.lineage.feeds, ['aggregated_sensor_data']);
-      assert.deepEqual(agg.lineage.derived_from, ['sensor_data']);
+      assert.deepEqual(raw.lineage.feeds, ['aggregated_sensor_data', 'aggregated_sensor_parts']);
+      assert.deepEqual(agg.lineage.derived_from, ['sensor_data', 'aggregated_sensor_parts']);
+      const parts = catalog.datasets.find((d) => d.name === 'aggregated_sensor_parts');
+      assert.deepEqual([parts?.exists, parts?.lineage.derived_from, parts?.lineage.feeds], [true, ['sensor_data'], ['aggregated_sensor_data']]);
     });
 
     it('adds declared datasets (a missing table is reported, not fatal) and renders HTML for browsers', async () => {

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { instanceIdentity } from '../../../lib/instance-identity';
 import readingNode from '../../../nodes/iotp-sensor-reading/iotp-sensor-reading';
 import sensorsNode from '../../../nodes/iotp-sensors/iotp-sensors';
 import { collect, helper, nextEvent } from '../../support/helper';
@@ -76,7 +78,14 @@ describe('iotp-sensor-reading node', function () {
   });
 
   it('turns window results into aggregated rows stamped with the window start, metadata from the sensors definition', async () => {
-    await load({ mode: 'aggregate' });
+    const saved = process.env.IOTP_INSTANCE_ID;
+    process.env.IOTP_INSTANCE_ID = 'b';
+    try {
+      await load({ mode: 'aggregate' });
+    } finally {
+      if (saved === undefined) delete process.env.IOTP_INSTANCE_ID;
+      else process.env.IOTP_INSTANCE_ID = saved;
+    }
     const r = helper.getNode('r');
     const out = collect<Msg>(helper.getNode('out'), 2);
     const start = Date.UTC(2024, 5, 14, 16, 1);
@@ -84,11 +93,39 @@ describe('iotp-sensor-reading node', function () {
     r.receive({ topic: '9', payload: [{ start: '2024-06-14T16:02:00Z', count: 1, mean: 7.5 }] });
     const [one, many] = await out;
     assert.deepEqual(one.payload, {
-      sensor_id: 4, timestamp: '2024-06-14 16:01:00.000000', value: 21, lat: 10, lng: 90, unit: 'C', type: 'temperature', description: 'Assemlby Floor', samples: 3,
+      sensor_id: 4, timestamp: '2024-06-14 16:01:00.000000', value: 21, lat: 10, lng: 90, unit: 'C', type: 'temperature', description: 'Assemlby Floor', samples: 3, instance: 'b',
     });
     assert.deepEqual(many.payload, [
-      { sensor_id: 9, timestamp: '2024-06-14 16:02:00.000000', value: 7.5, lat: null, lng: null, unit: null, type: null, description: null, samples: 1 },
+      { sensor_id: 9, timestamp: '2024-06-14 16:02:00.000000', value: 7.5, lat: null, lng: null, unit: null, type: null, description: null, samples: 1, instance: 'b' },
     ]);
+  });
+
+  it('stamps each aggregate with this instance: IOTP_INSTANCE_ID, else a hash of host name and user directory, stable across restarts', async () => {
+    const saved = process.env.IOTP_INSTANCE_ID;
+    const instanceOf = async (env: string | undefined, userDir: string): Promise<unknown> => {
+      if (env === undefined) delete process.env.IOTP_INSTANCE_ID;
+      else process.env.IOTP_INSTANCE_ID = env;
+      helper.settings({ userDir } as never);
+      try {
+        await load({ mode: 'aggregate' });
+      } finally {
+        if (saved === undefined) delete process.env.IOTP_INSTANCE_ID;
+        else process.env.IOTP_INSTANCE_ID = saved;
+        helper.settings({});
+      }
+      const out = collect<Msg>(helper.getNode('out'), 1);
+      helper.getNode('r').receive({ payload: { series: '1', start: 0, count: 2, mean: 1.5 } });
+      const instance = ((await out)[0].payload as { instance: unknown }).instance;
+      await helper.unload();
+      return instance;
+    };
+    assert.equal(await instanceOf('node-red-a', join(dir, 'a')), 'node-red-a');
+    const fallback = await instanceOf(undefined, join(dir, 'a'));
+    assert.equal(fallback, instanceIdentity({}, hostname(), join(dir, 'a')).label, 'the identity the MQTT client id is derived from');
+    assert.match(String(fallback), /^#[0-9a-f]{16}$/);
+    assert.equal(await instanceOf(undefined, join(dir, 'a')), fallback, 'the same after a restart');
+    assert.notEqual(await instanceOf(undefined, join(dir, 'b')), fallback, 'another user directory on the same host is another instance');
+    assert.match(String(await instanceOf('has space', join(dir, 'a'))), /^#[0-9a-f]{16}$/, 'an id unfit for a column is hashed');
   });
 
   it('stores the good aggregates of a batch and reports the malformed one', async () => {
