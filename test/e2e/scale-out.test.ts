@@ -6,8 +6,9 @@
  * itself and checks: every message is stored exactly once across the two instances, with one fact
  * per live statestream message and none for the retained replay the second instance receives when
  * it subscribes; each migration (the statestream trigger included) is recorded once although both
- * instances migrate at start; the connector's bookmark lease lets only one instance post a window,
- * so no reading reaches the receiver twice. It prints the ingest throughput of one instance and of
+ * instances migrate at start; every per-minute mean is the mean of all the minute's readings,
+ * merged from both instances' parts; the connector's bookmark lease lets only one instance post a
+ * window, so no reading reaches the receiver twice. It prints the ingest throughput of one instance and of
  * two, measured in the same run.
  */
 import assert from 'node:assert/strict';
@@ -100,7 +101,8 @@ describe('scale-out: two Node-RED instances on a $share subscription, one MariaD
    * as Home Assistant does) and waits until both are stored `expected` times; returns messages/s stored.
    */
   async function publishAndMeasure(from: number, to: number, expected: number): Promise<number> {
-    const base = Date.now() - (to - from);
+    // Live readings 1 ms apart, each later than every earlier one: no two share sensor and time.
+    const base = Math.max(Date.now() - (to - from), from > 0 ? times[from - 1]! + 1 : 0);
     for (let i = from; i < to; i++) times[i] = base + (i - from);
     const started = process.hrtime.bigint();
     const acks: Promise<unknown>[] = [];
@@ -202,28 +204,55 @@ describe('scale-out: two Node-RED instances on a $share subscription, one MariaD
       await sleep(200);
     }
     await sleep(1500); // a second instance that (wrongly) posted the same window would have done so by now
-    const deliveries = new Map<string, number>();
+    // Every delivery of a reading: which request (its index, window and Idempotency-Key) carried it.
+    const deliveries = new Map<string, string[]>();
     const windows = new Map<string, number>();
-    for (const request of receiver!.received) {
+    receiver!.received.forEach((request, index) => {
       const body = JSON.parse(request.body) as PostedBody;
+      const carrier = `#${index} ${body.start_time}/${body.end_time} key ${String(request.headers['idempotency-key'])}`;
       for (const [sensor, list] of Object.entries(body.data)) {
         for (const entry of list) {
           const key = `${sensor}@${entry.timestamp}`;
-          deliveries.set(key, (deliveries.get(key) ?? 0) + 1);
+          deliveries.set(key, [...(deliveries.get(key) ?? []), `${carrier} value ${String(entry.value)}`]);
         }
       }
       windows.set(`${body.start_time}/${body.end_time}`, 0);
-    }
-    const twice = [...deliveries].filter(([, n]) => n > 1).map(([key]) => key);
-    assert.deepEqual(twice.slice(0, 5), [], `${twice.length} readings delivered more than once`);
+    });
+    const twice = [...deliveries].filter(([, carriers]) => carriers.length > 1);
+    assert.deepEqual(
+      twice.slice(0, 3),
+      [],
+      `${twice.length} readings delivered more than once (of ${receiver!.received.length} requests for ${windows.size} windows; bookmark started at ${formatUtc(first)})`,
+    );
     const missing = Array.from({ length: 2 * PER_PHASE }, (_, i) => readingKey(reading(i))).filter((key) => !deliveries.has(key));
     assert.deepEqual(missing.slice(0, 5), [], `${missing.length} readings never delivered`);
     assert.equal(deliveries.size, 2 * PER_PHASE);
+
+    // Per-minute means: each instance's window covers only its share of a sensor's minute; its part
+    // is stored per instance and the parts are merged, so every minute's mean is that of all its
+    // readings. The windows close 10 s (their grace) after the minute.
+    const aggregateDeadline = Date.now() + 90_000;
+    while ((await count('SELECT COALESCE(SUM(samples), 0) AS n FROM aggregated_sensor_data')) < 2 * PER_PHASE) {
+      assert.ok(Date.now() < aggregateDeadline, `aggregates cover ${await count('SELECT COALESCE(SUM(samples), 0) AS n FROM aggregated_sensor_data')} of ${2 * PER_PHASE} readings`);
+      await sleep(200);
+    }
+    const { rows: minutes } = await db!.query(
+      `SELECT r.sensor_id, r.minute, r.n, r.mean, a.samples, a.value
+         FROM (SELECT sensor_id, DATE_FORMAT(timestamp, '%Y-%m-%d %H:%i:00') AS minute, COUNT(*) AS n, AVG(value) AS mean
+                 FROM sensor_data GROUP BY sensor_id, minute) r
+         LEFT JOIN aggregated_sensor_data a ON a.sensor_id = r.sensor_id AND a.timestamp = r.minute
+        ORDER BY r.minute, r.sensor_id`,
+    );
+    const wrong = minutes.filter((m) => Number(m.samples) !== Number(m.n) || Math.abs(Number(m.value) - Number(m.mean)) > 1e-9 * Math.max(1, Math.abs(Number(m.mean))));
+    assert.deepEqual(wrong.slice(0, 5), [], `${wrong.length} of ${minutes.length} sensor-minutes whose stored mean is not the mean of their readings`);
+    const contributors = await count('SELECT COUNT(DISTINCT instance) AS n FROM aggregated_sensor_parts');
+    assert.equal(contributors, 2, 'both instances contributed parts of the minutes');
 
     console.log(
       `      scale-out ingest (statestream + sensors flows, MariaDB, mosquitto $share, ${PER_PHASE} readings + ${PER_PHASE} statestream messages per phase, QoS 1):\n` +
         `        1 instance : ${oneInstance.toFixed(0)} messages/s stored\n` +
         `        2 instances: ${twoInstances.toFixed(0)} messages/s stored (x${(twoInstances / oneInstance).toFixed(2)}; 2 shared CPU cores)\n` +
+        `        per-minute means: ${minutes.length} sensor-minutes from the parts of ${contributors} instances, each the mean of all its readings\n` +
         `        statestream: ${2 * PER_PHASE} live messages, one fact each; ${replayed} retained replays stored, no fact added\n` +
         `        connector: ${receiver!.received.length} requests for ${windows.size} windows, every reading once`,
     );
