@@ -5,6 +5,10 @@
  * and speeds swapped for local ones: DATABASE_URL to a throwaway MariaDB database reached through
  * a TCP proxy, MQTT_URL to the local mosquitto, unique topics, fast simulators.
  *
+ * `.env.example` leaves the two secrets compose requires empty (no default secrets), so the test
+ * supplies them as a user does: a bcrypt hash of the editor password and a credential key. The
+ * editor and admin API then refuse anonymous requests, as they do in the container.
+ *
  * The database is DOWN when the stack starts (the proxy refuses connections) and comes up ~10 s
  * later, as MySQL does on a cold `docker compose up` without health checks. Meanwhile the test
  * publishes identifiable readings into three database pipelines; afterwards every one of them is
@@ -21,6 +25,12 @@ import { openDatabase } from '../../lib/db';
 import type { Database, SqlParams } from '../../lib/db/types';
 import { startReceiver, type PostedBody, type Receiver } from '../node/connector/fixtures';
 import { httpJson, packageRoot, startNodeRed, type RunningNodeRed } from '../support/node-red';
+
+// Node-RED's own bcrypt implementation (a dependency of node-red): the hash it will verify.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const bcrypt = require(require.resolve('bcryptjs', { paths: [require.resolve('node-red/package.json', { paths: [packageRoot] })] })) as {
+  hashSync(password: string, rounds: number): string;
+};
 import { createTestMysqlDatabase, MQTT_HOST, MQTT_PORT, MYSQL_HOST, MYSQL_PORT, requireService, type TestMysqlDatabase } from '../support/services';
 import { TcpProxy } from '../support/tcp-proxy';
 
@@ -71,7 +81,7 @@ export function composeServiceEnvironment(service: string, dotenv = readEnvExamp
         const given = dotenv.get(name) ?? '';
         if (op === ':-') return given === '' ? (arg ?? '') : given;
         if (op === ':?') {
-          assert.notEqual(given, '', `${name} is required by docker-compose.yml and must be set in .env.example`);
+          assert.notEqual(given, '', `${name} is required by docker-compose.yml: set in .env.example, or given by the test`);
           return given;
         }
         return given;
@@ -98,6 +108,10 @@ describe('the compose stack: Node-RED as the node-red service runs it, database 
     MQTT_TOPIC: `iotp-stack/${run}/sensors`,
   };
   const API_KEY = `stack-api-key-${run}`;
+  const ADMIN_PASSWORD = `stack-editor-${run}`;
+  let adminUser = '';
+  /** Every secret the stack was given: none may appear in what Node-RED printed. */
+  const secrets: string[] = [];
   const PROBES = 25;
   const probeSensor = 7000 + Math.floor(Math.random() * 1000);
   const isemsNode = `stack-${run}`;
@@ -129,7 +143,14 @@ describe('the compose stack: Node-RED as the node-red service runs it, database 
     });
     await client.subscribeAsync(topics.STATS_TOPIC, { qos: 1 });
 
-    const compose = composeServiceEnvironment('node-red');
+    // The secrets compose requires, as a user puts them in .env.
+    const dotenv = readEnvExample();
+    for (const name of ['NODE_RED_ADMIN_PASSWORD_HASH', 'NODE_RED_CREDENTIAL_SECRET']) assert.equal(dotenv.get(name), '', `.env.example ships no ${name}`);
+    dotenv.set('NODE_RED_ADMIN_PASSWORD_HASH', bcrypt.hashSync(ADMIN_PASSWORD, 8));
+    dotenv.set('NODE_RED_CREDENTIAL_SECRET', randomBytes(32).toString('hex'));
+    secrets.push(ADMIN_PASSWORD, dotenv.get('NODE_RED_ADMIN_PASSWORD_HASH')!, dotenv.get('NODE_RED_CREDENTIAL_SECRET')!);
+    const compose = composeServiceEnvironment('node-red', dotenv);
+    adminUser = compose.NODE_RED_ADMIN_USER ?? '';
     const overrides: Record<string, string> = {
       ...topics,
       DATABASE_URL: `mysql://${encodeURIComponent(mysql.config.user ?? 'root')}${mysql.config.password ? `:${encodeURIComponent(mysql.config.password)}` : ''}@127.0.0.1:${proxy.port}/${mysql.config.database}`,
@@ -164,11 +185,18 @@ describe('the compose stack: Node-RED as the node-red service runs it, database 
     await mysql?.drop();
   });
 
-  it('deploys all five shipped flows on first start and warns that the editor is unprotected', async () => {
+  it('deploys all five shipped flows on first start, behind the editor password', async () => {
     const output = red!.output();
     assert.match(output, /deployed 5 shipped flow\(s\)/);
-    assert.match(output, /WARNING: the Node-RED editor and admin API are NOT password protected/);
-    const flows = (await httpJson(`${red!.url}/flows`)).body as Array<{ type: string; label?: string }>;
+    assert.doesNotMatch(output, /NOT password protected/);
+    assert.equal((await httpJson(`${red!.url}/flows`)).status, 401, 'anonymous admin requests are refused');
+    const granted = await httpJson(`${red!.url}/auth/token`, {
+      method: 'POST',
+      body: { client_id: 'node-red-admin', grant_type: 'password', scope: '*', username: adminUser, password: ADMIN_PASSWORD },
+    });
+    assert.equal(granted.status, 200, granted.text);
+    const authorization = `Bearer ${(granted.body as { access_token: string }).access_token}`;
+    const flows = (await httpJson(`${red!.url}/flows`, { headers: { authorization } })).body as Array<{ type: string; label?: string }>;
     const tabs = flows.filter((n) => n.type === 'tab').map((n) => n.label);
     assert.equal(tabs.length, 5, `tabs: ${tabs.join(', ')}`);
     console.log(`      Node-RED with the five flows started in ${startedIn} ms`);
@@ -310,5 +338,10 @@ describe('the compose stack: Node-RED as the node-red service runs it, database 
     const probeValues = posted.flatMap((r) => (JSON.parse(r.body) as PostedBody).data[`sensor_${probeSensor}`] ?? []).map((e) => e.value);
     assert.deepEqual(probeValues.sort((a, b) => Number(a) - Number(b)), Array.from({ length: PROBES }, (_, i) => i), 'every probe reading posted once');
     for (const request of posted) assert.equal(request.headers.authorization, `Bearer stack-post-key-${run}`);
+  });
+
+  it('printed none of its secrets: API keys, editor password and hash, credential key', () => {
+    const output = red!.output();
+    for (const secret of [...secrets, API_KEY, `stack-post-key-${run}`]) assert.ok(!output.includes(secret), `Node-RED printed a secret (${secret.slice(0, 6)}…)`);
   });
 });
