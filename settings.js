@@ -11,7 +11,8 @@
  *   NODE_RED_ADMIN_PASSWORD_HASH  bcrypt hash of that user's password; unset = editor unprotected
  *                                 (a loud warning is logged). Make one with: npx node-red admin hash-pw
  *   HTTP_NODE_CORS_ORIGIN         browser origin(s), comma-separated, allowed to call the pipelines'
- *                                 HTTP endpoints (default: none; every other origin may only read)
+ *                                 HTTP endpoints (default: none). Pages of other origins get no
+ *                                 CORS header, and their writes are refused (lib/origin-guard.ts)
  *   NODE_RED_LOG_LEVEL            info (default), debug, trace, warn, error
  *   IOTP_JOURNAL_DIR              where database writers keep their outage journals
  *                                 (default <user dir>/iot-pipelines/journal)
