@@ -2,8 +2,9 @@
  * A guard against cross-origin writes to the editor, the admin API and the flows, installed by
  * settings.js as `httpAdminMiddleware`.
  *
- * Why it is needed: @node-red/editor-api puts `cors({origin: "*"})` in front of its express app,
- * so every preflight succeeds and every answer carries `Access-Control-Allow-Origin: *`, and it
+ * Why it is needed: @node-red/editor-api 4 puts `cors({origin: "*"})` in front of its express app,
+ * so every preflight succeeds and every answer carries `Access-Control-Allow-Origin: *` (version 5
+ * dropped that handler; the rest holds for both), and it
  * parses urlencoded bodies, so a plain HTML form can post to it without any preflight. Without
  * NODE_RED_ADMIN_PASSWORD_HASH the admin API takes anyone's requests: any web page the user visits
  * could deploy a function node (`fetch('http://127.0.0.1:1880/flows', {method: 'POST', ...})`) or
@@ -13,9 +14,10 @@
  * Why it sits where it sits: editor-api runs `httpAdminMiddleware` after its cors handler and
  * before the editor, its body parsers and the admin API, and settings.js mounts the editor
  * (httpAdminRoot) and the flows (httpNodeRoot) both at `/`, so every request, flow endpoints
- * included, passes it before anything acts on it. The cors handler answers preflight `OPTIONS`
- * requests itself before any settings hook runs; that is harmless, because the real request the
- * browser sends next carries the same Origin and is refused here.
+ * included, passes it before anything acts on it. On Node-RED 4 the cors handler answers preflight
+ * `OPTIONS` requests itself before any settings hook runs; that is harmless, because the real
+ * request the browser sends next carries the same Origin and is refused here. On Node-RED 5 the
+ * preflight reaches the guard and is refused already, so the browser sends nothing more.
  *
  * The policy, from the `Origin` header (browsers send it on every cross-origin request and on
  * same-origin writes; they do not let a page change it):
