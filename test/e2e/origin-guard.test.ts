@@ -183,12 +183,24 @@ describe('the origin guard in a running Node-RED (shipped settings.js, no admin 
       page = await browser.newPage();
       const cdp = await page.context().newCDPSession(page);
       const requests = new Map<string, string>();
-      cdp.on('Network.requestWillBeSent', (event) => requests.set(event.requestId, `${event.request.method} ${new URL(event.request.url).pathname}`));
+      // CDP may report an answer before the request it answers: such answers wait for its name.
+      const unnamed = new Map<string, number>();
+      cdp.on('Network.requestWillBeSent', (event) => {
+        const name = `${event.request.method} ${new URL(event.request.url).pathname}`;
+        requests.set(event.requestId, name);
+        const status = unnamed.get(event.requestId);
+        if (status !== undefined) {
+          unnamed.delete(event.requestId);
+          answered.push(`${name} ${status}`);
+        }
+      });
       const seen = new Set<string>();
       const record = (requestId: string, status: number): void => {
         if (seen.has(requestId)) return;
         seen.add(requestId);
-        answered.push(`${requests.get(requestId) ?? '?'} ${status}`);
+        const name = requests.get(requestId);
+        if (name === undefined) unnamed.set(requestId, status);
+        else answered.push(`${name} ${status}`);
       };
       // Either event may come first; the extra-info one also comes for answers CORS then blocks.
       cdp.on('Network.responseReceivedExtraInfo', (event) => record(event.requestId, event.statusCode));
