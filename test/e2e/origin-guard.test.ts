@@ -9,32 +9,14 @@
  * refuses the request that follows; on Node-RED 5 the guard already refuses the preflight).
  */
 import assert from 'node:assert/strict';
-import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../support/browser';
 import { startNodeRed, type RunningNodeRed } from '../support/node-red';
+import { rawRequest, type RawAnswer } from '../support/raw-request';
 
-interface Reply {
-  status: number;
-  headers: IncomingHttpHeaders;
-  text: string;
-}
-
-/** One request with exactly the headers given (fetch would not let a test set Origin reliably). */
-function send(url: string, method: string, headers: Record<string, string> = {}, body?: string): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method, headers, agent: false }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const send = rawRequest;
 
 /** A page server of its own origin (another port), as the attacker's or the allowed web app's site. */
 async function startPageServer(): Promise<{ server: Server; url: string }> {
@@ -98,7 +80,7 @@ describe('the origin guard in a running Node-RED (shipped settings.js, no admin 
     return (JSON.parse(res.text) as { injected?: unknown }).injected;
   }
 
-  function assertRefused(res: Reply, what: string): void {
+  function assertRefused(res: RawAnswer, what: string): void {
     assert.equal(res.status, 403, `${what}: ${res.status} ${res.text}`);
     assert.equal(res.headers['access-control-allow-origin'], undefined, what);
     assert.equal((JSON.parse(res.text) as { error?: string }).error, 'cross-origin request refused', what);

@@ -3,6 +3,7 @@ import { createServer, request, type IncomingMessage, type Server, type ServerRe
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
+import { rawRequest, type RawAnswer } from '../support/raw-request';
 import { answerFor, createHttpGuard, isDecodablePath, isValidContentType, type ErrorMiddleware, type Middleware } from '../../lib/http-guard';
 
 const LIMIT = 1024;
@@ -24,11 +25,6 @@ function dispatch(layers: readonly Layer[], req: IncomingMessage, res: ServerRes
   next();
 }
 
-interface Answer {
-  status: number;
-  headers: IncomingMessage['headers'];
-  text: string;
-}
 
 describe('http-guard', () => {
   describe('isValidContentType (mirrors the parsers of Node-RED 4 http-in)', () => {
@@ -154,21 +150,10 @@ describe('http-guard', () => {
       reached = 0;
     });
 
-    function send(method: string, path: string, headers: Record<string, string> = {}, body?: string | Buffer): Promise<Answer> {
-      return new Promise((resolve, reject) => {
-        const req = request({ host: '127.0.0.1', port, method, path, headers, agent: false }, (res) => {
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', (c: string) => (text += c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
-          res.on('error', reject);
-        });
-        req.on('error', reject);
-        req.end(body);
-      });
-    }
+    const send = (method: string, path: string, headers: Record<string, string> = {}, body?: string | Buffer): Promise<RawAnswer> =>
+      rawRequest(`http://127.0.0.1:${port}${path}`, method, headers, body);
 
-    function assertRefusal(res: Answer, status: number, error: string): void {
+    function assertRefusal(res: RawAnswer, status: number, error: string): void {
       assert.equal(res.status, status, res.text);
       assert.match(String(res.headers['content-type']), /^application\/json/);
       const body = JSON.parse(res.text) as Record<string, unknown>;
@@ -203,7 +188,7 @@ describe('http-guard', () => {
 
     it('answers 413 for a declared body over the limit before reading it, and closes the connection', async () => {
       // Headers only: the answer must come although the announced megabyte never arrives.
-      const res = await new Promise<Answer>((resolve, reject) => {
+      const res = await new Promise<RawAnswer>((resolve, reject) => {
         const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/raise-request', headers: { 'content-type': 'application/json', 'content-length': String(1024 * 1024) }, agent: false }, (r) => {
           let text = '';
           r.on('data', (c: Buffer) => (text += c.toString('utf8')));

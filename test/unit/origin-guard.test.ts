@@ -1,15 +1,11 @@
 import assert from 'node:assert/strict';
-import { createServer, request, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import type { Middleware } from '../../lib/http-guard';
+import { rawRequest, type RawAnswer } from '../support/raw-request';
 import { createOriginGuard, isSameOrigin, parseAllowedOrigins, parseHost, parseOrigin, serialiseOrigin } from '../../lib/origin-guard';
 
-interface Answer {
-  status: number;
-  headers: IncomingMessage['headers'];
-  text: string;
-}
 
 /** Strings built from the pieces origin and host parsers trip over, plus arbitrary text. */
 const hostile = fc.oneof(
@@ -233,19 +229,7 @@ describe('origin-guard', () => {
       reached = [];
     });
 
-    function send(method: string, headers: Record<string, string>, body?: string): Promise<Answer> {
-      return new Promise((resolve, reject) => {
-        const req = request({ host: '127.0.0.1', port, method, path: '/flows', headers, agent: false }, (res) => {
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', (c: string) => (text += c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
-          res.on('error', reject);
-        });
-        req.on('error', reject);
-        req.end(body);
-      });
-    }
+    const send = (method: string, headers: Record<string, string>, body?: string): Promise<RawAnswer> => rawRequest(`http://127.0.0.1:${port}/flows`, method, headers, body);
 
     const json = { 'content-type': 'application/json', 'node-red-deployment-type': 'full' };
     const form = { 'content-type': 'application/x-www-form-urlencoded' };
