@@ -121,30 +121,23 @@ describe('e2e: rolling averages flow', function () {
       db.close();
     }
   };
-  /** What is stored beyond what was published (a multiset difference): messages processed twice. */
-  const storedTwice = (rows: Array<{ number: number }>): number[] => {
+  /** `from` minus `take`, counting repeats (a multiset difference). */
+  const minus = (from: readonly number[], take: readonly number[]): number[] => {
     const left = new Map<number, number>();
-    for (const n of published) left.set(n, (left.get(n) ?? 0) + 1);
-    const extra: number[] = [];
-    for (const { number } of rows) {
-      const n = left.get(number) ?? 0;
-      if (n > 0) left.set(number, n - 1);
-      else extra.push(number);
-    }
-    return extra;
-  };
-  /** Published numbers not stored (a multiset difference): messages lost. */
-  const notStored = (rows: Array<{ number: number }>): number[] => {
-    const left = new Map<number, number>();
-    for (const { number } of rows) left.set(number, (left.get(number) ?? 0) + 1);
-    const missing: number[] = [];
-    for (const n of published) {
+    for (const n of take) left.set(n, (left.get(n) ?? 0) + 1);
+    const rest: number[] = [];
+    for (const n of from) {
       const c = left.get(n) ?? 0;
       if (c > 0) left.set(n, c - 1);
-      else missing.push(n);
+      else rest.push(n);
     }
-    return missing;
+    return rest;
   };
+  const numbersOf = (rows: Array<{ number: number }>): number[] => rows.map((r) => r.number);
+  /** What is stored beyond what was published: messages processed twice. */
+  const storedTwice = (rows: Array<{ number: number }>): number[] => minus(numbersOf(rows), published);
+  /** Published numbers not stored: messages lost. */
+  const notStored = (rows: Array<{ number: number }>): number[] => minus(published, numbersOf(rows));
 
   /**
    * At-least-once across a restart: nothing published is lost, by the table or by the window,
