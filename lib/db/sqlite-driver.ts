@@ -190,11 +190,12 @@ export function sqliteDriverAvailability(): Record<SqliteDriverName, { available
 }
 
 /**
- * The driver `auto` means here: node:sqlite where it is complete and stable (Node 24+: measured at
+ * The driver `auto` means here (unless IOTP_SQLITE_DRIVER says otherwise): node:sqlite where it is complete and stable (Node 24+: measured at
  * least as fast as better-sqlite3, docs/install.md); on Node 22, where node:sqlite is still
  * experimental, better-sqlite3 if it loads; otherwise whichever loads.
  */
-export function pickDriver(choice: SqliteDriverChoice): SqliteDriverName {
+export function pickDriver(requested: SqliteDriverChoice): SqliteDriverName {
+  const choice = requested === 'auto' ? autoOverride() ?? 'auto' : requested;
   if (choice !== 'auto') {
     const loaded = choice === 'node:sqlite' ? loadNodeSqlite() : loadBetterSqlite3();
     if (!loaded.ok) throw unavailable(choice);
@@ -206,6 +207,18 @@ export function pickDriver(choice: SqliteDriverChoice): SqliteDriverName {
     if ((name === 'node:sqlite' ? loadNodeSqlite() : loadBetterSqlite3()).ok) return name;
   }
   throw unavailable('auto');
+}
+
+/**
+ * IOTP_SQLITE_DRIVER=node:sqlite|better-sqlite3 in Node-RED's environment says what `auto` means
+ * for the whole process (an operator's switch for every SQLite database at once; the test legs use
+ * it to run the SQLite suites on both drivers). Unset, empty or `auto`: the rule above.
+ */
+function autoOverride(): SqliteDriverName | undefined {
+  const value = (process.env.IOTP_SQLITE_DRIVER ?? '').trim().toLowerCase();
+  if (value === 'node:sqlite' || value === 'node') return 'node:sqlite';
+  if (value === 'better-sqlite3') return 'better-sqlite3';
+  return undefined;
 }
 
 const NPM12_STEPS =
