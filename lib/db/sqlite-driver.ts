@@ -232,7 +232,7 @@ function unavailable(choice: SqliteDriverChoice): SqliteUnavailableError {
   const betterError = better.ok ? undefined : better.error;
   const notInstalled = !better.ok && isPackageMissing(betterError);
   const betterFix = notInstalled
-    ? 'install it with `npm install better-sqlite3` in the Node-RED user directory'
+    ? 'install it with `npm install better-sqlite3` in the Node-RED user directory (where no prebuilt binary fits this system, that builds it and needs python3, make and g++)'
     : `its native addon does not load here: ${NPM12_STEPS}`;
   const nodeFix = `Node.js ${NODE_SQLITE_MIN_VERSION} or later (24 and 26 recommended) has SQLite built in and needs nothing installed or built`;
   let message: string;
