@@ -190,9 +190,10 @@ export function sqliteDriverAvailability(): Record<SqliteDriverName, { available
 }
 
 /**
- * The driver `auto` means here (unless IOTP_SQLITE_DRIVER says otherwise): node:sqlite where it is complete and stable (Node 24+: measured at
- * least as fast as better-sqlite3, docs/install.md); on Node 22, where node:sqlite is still
- * experimental, better-sqlite3 if it loads; otherwise whichever loads.
+ * The driver `auto` means here (unless IOTP_SQLITE_DRIVER says otherwise): node:sqlite where it
+ * is complete and stable (Node 24+: as fast as better-sqlite3 within run-to-run noise in
+ * bench/sqlite-drivers, and it cannot be missing); on Node 22, where node:sqlite is experimental
+ * and reads text only up to a NUL, better-sqlite3 if it loads; otherwise whichever loads.
  */
 export function pickDriver(requested: SqliteDriverChoice): SqliteDriverName {
   const choice = requested === 'auto' ? autoOverride() ?? 'auto' : requested;
