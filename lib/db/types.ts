@@ -1,6 +1,6 @@
 /**
  * The dialect-neutral database contract shared by every node and pipeline in this package.
- * One implementation per driver (mysql2 for MySQL/MariaDB, better-sqlite3 for SQLite); nothing
+ * One implementation per dialect (mysql2 for MySQL/MariaDB; node:sqlite or better-sqlite3 for SQLite); nothing
  * outside lib/db may import a driver directly.
  */
 
@@ -93,6 +93,8 @@ export interface SqliteConfig {
   file: string;
   /** How long a writer waits for another connection's lock before SQLITE_BUSY. */
   busyTimeoutMs: number;
+  /** `node:sqlite` (built into Node.js), `better-sqlite3` (optional dependency) or `auto` (default; lib/db/sqlite-driver.ts pickDriver). */
+  driver?: 'auto' | 'node:sqlite' | 'better-sqlite3';
 }
 
 /** How the database failed, which decides what a caller does next. */

@@ -6,7 +6,7 @@
  *   mysql://user:password@host:3306/database?ssl=true&poolSize=8&connectTimeout=10000
  *   mariadb://user@host/database
  *   sqlite:/abs/path.db  sqlite:///abs/path.db  sqlite:////abs/path.db  sqlite:relative.db
- *   sqlite://relative.db  sqlite:~/file.db  sqlite::memory:
+ *   sqlite://relative.db  sqlite:~/file.db  sqlite::memory:  sqlite:/abs/path.db?driver=better-sqlite3
  * Relative SQLite paths resolve against `baseDir` (the Node-RED user directory).
  *
  * No error message ever contains the URL itself or the password: the URL is where the password is.
@@ -215,12 +215,15 @@ function parseSqlite(rest: string, variable: string, baseDir: string | undefined
   const pathPart = queryAt >= 0 ? rest.slice(0, queryAt) : rest;
   const query = queryAt >= 0 ? rest.slice(queryAt + 1) : '';
   let busyTimeoutMs = DEFAULT_BUSY_TIMEOUT_MS;
+  let driver: SqliteConfig['driver'];
   for (const [key, value] of queryPairs(query, variable)) {
     if (key === 'busyTimeout') busyTimeoutMs = parseInteger(value, variable, key, 0, MAX_CONNECT_TIMEOUT_MS);
-    else fail(variable, `unknown option ${describeOption(key)} (known: busyTimeout)`);
+    else if (key === 'driver') driver = parseSqliteDriver(value, variable);
+    else fail(variable, `unknown option ${describeOption(key)} (known: busyTimeout, driver)`);
   }
+  const withDriver = (config: SqliteConfig): SqliteConfig => (driver === undefined ? config : { ...config, driver });
   if (pathPart === ':memory:' || pathPart === '//:memory:' || pathPart === '///:memory:') {
-    return { dialect: 'sqlite', file: ':memory:', busyTimeoutMs };
+    return withDriver({ dialect: 'sqlite', file: ':memory:', busyTimeoutMs });
   }
   // `sqlite://x` -> `x`; `sqlite:///abs` and SQLAlchemy's `sqlite:////abs` -> `/abs`.
   let path = decode(pathPart.startsWith('//') ? pathPart.slice(2) : pathPart, variable, 'file path');
@@ -228,7 +231,18 @@ function parseSqlite(rest: string, variable: string, baseDir: string | undefined
   if (path.includes('\u0000')) fail(variable, 'the file path contains a NUL character');
   if (path === '~' || path.startsWith('~/')) path = join(homedir(), path.slice(1));
   const file = isAbsolute(path) ? resolve(path) : resolve(baseDir ?? process.cwd(), path);
-  return { dialect: 'sqlite', file, busyTimeoutMs };
+  return withDriver({ dialect: 'sqlite', file, busyTimeoutMs });
+}
+
+const SQLITE_DRIVERS = ['auto', 'node:sqlite', 'better-sqlite3'] as const;
+
+/** `?driver=`: auto, node:sqlite (also `node`) or better-sqlite3. */
+export function parseSqliteDriver(value: string, variable: string): NonNullable<SqliteConfig['driver']> {
+  const v = value.trim().toLowerCase();
+  if (v === 'node') return 'node:sqlite';
+  const found = SQLITE_DRIVERS.find((name) => name === v);
+  if (!found) fail(variable, `option driver must be ${SQLITE_DRIVERS.join(', ')}`);
+  return found;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -295,7 +309,7 @@ export function databaseIdentity(config: DatabaseConfig): string {
 
 /** A description for logs and status: `mysql://user@host:3306/db`, `sqlite:/path/file.db`. Never the password. */
 export function describeConfig(config: DatabaseConfig): string {
-  if (config.dialect === 'sqlite') return `sqlite:${config.file}`;
+  if (config.dialect === 'sqlite') return `sqlite:${config.file}${config.driver && config.driver !== 'auto' ? `?driver=${config.driver}` : ''}`;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   let text = `mysql://${encodeURIComponent(config.user)}@${host}:${config.port}/${encodeURIComponent(config.database)}`;
   if (config.tls) text += config.tls.rejectUnauthorized ? '?ssl=true' : '?ssl=true&sslRejectUnauthorized=false';

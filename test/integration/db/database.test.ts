@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import Sqlite from 'better-sqlite3';
-import { DatabaseError, insertRows, openDatabase, planInsert } from '../../../lib/db';
+import { openSqliteConnection } from '../../../lib/db/sqlite-driver';
+import { describeEachSqliteDriver } from '../../support/sqlite-drivers';
+import { DatabaseError, insertRows, openDatabase, planInsert, SqliteDatabase } from '../../../lib/db';
 import type { Database, SqlExecutor } from '../../../lib/db/types';
 import { MYSQL_HOST, MYSQL_PASSWORD, MYSQL_PORT, MYSQL_USER } from '../../support/services';
 import { ddl, describeEachDialect } from './harness';
@@ -114,7 +115,14 @@ describeEachDialect('db: queries and inserts', (ctx) => {
     assert.ok(Buffer.byteLength(big) > 200_000);
     await db.query('INSERT INTO texts (id, body) VALUES (?, ?), (?, ?)', [1, emoji, 2, big]);
     const { rows } = await db.query('SELECT id, body FROM texts ORDER BY id');
-    assert.equal(rows[0].body, emoji);
+    if (ctx().driver === 'node:sqlite' && Number(process.versions.node.split('.')[0]) < 24) {
+      // Node 22's node:sqlite stores the NUL but reads text only up to it (fixed in 24); the
+      // reason `auto` prefers better-sqlite3 on Node 22 (docs/install.md). Pinned so a change shows.
+      assert.equal(rows[0].body, emoji.slice(0, emoji.indexOf('\u0000')));
+      assert.equal((await db.query('SELECT hex(body) AS h FROM texts WHERE id = 1')).rows[0].h, Buffer.from(emoji).toString('hex').toUpperCase());
+    } else {
+      assert.equal(rows[0].body, emoji);
+    }
     assert.equal(rows[1].body, big);
   });
 
@@ -279,19 +287,53 @@ describeEachDialect('db: transactions and locks', (ctx) => {
   });
 });
 
-describe('db: SQLite specifics', () => {
+describeEachSqliteDriver('db: SQLite specifics', (driver) => {
   let dir: string;
   let db: Database;
   before(async () => {
     const { makeTempDir } = await import('../../support/tmp');
     dir = makeTempDir('iotp-sqlite-');
-    db = openDatabase({ dialect: 'sqlite', file: `${dir}/a/b/specific.db`, busyTimeoutMs: 1000 });
+    db = openDatabase({ dialect: 'sqlite', file: `${dir}/a/b/specific.db`, busyTimeoutMs: 1000, driver });
     await db.query('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)');
   });
   after(async () => {
-    await db.close();
+    await db?.close();
     const { removeTempDir } = await import('../../support/tmp');
-    removeTempDir(dir);
+    if (dir) removeTempDir(dir);
+  });
+
+  it('runs on the driver it was asked for', () => {
+    assert.equal((db as SqliteDatabase).driver, driver);
+  });
+
+  it('binds bigint, Buffer, Date and boolean, and reads rows as plain objects with BLOBs as Buffers', async () => {
+    await db.query('CREATE TABLE bound (i INTEGER, b BLOB, d TEXT, f INTEGER)');
+    const when = new Date('2026-05-04T03:02:01.123Z');
+    await db.query('INSERT INTO bound (i, b, d, f) VALUES (?, ?, ?, ?)', [9007199254740993n, Buffer.from([0, 1, 255]), when, true]);
+    const { rows } = await db.query('SELECT CAST(i AS TEXT) AS i, b, d, f FROM bound');
+    assert.deepStrictEqual(rows, [{ i: '9007199254740993', b: Buffer.from([0, 1, 255]), d: '2026-05-04T03:02:01.123Z', f: 1 }]);
+    assert.equal(Object.getPrototypeOf(rows[0]), Object.prototype);
+    const selected = await db.select('SELECT b FROM bound', undefined, 10);
+    assert.ok(Buffer.isBuffer(selected.rows[0].b));
+  });
+
+  it('names constraint errors with SQLite extended codes, as data errors', async () => {
+    await db.query('CREATE TABLE uniq (k TEXT PRIMARY KEY, v TEXT NOT NULL, u TEXT UNIQUE)');
+    await db.query("INSERT INTO uniq VALUES ('a', 'x', 'u')");
+    await assert.rejects(db.query("INSERT INTO uniq VALUES ('a', 'y', 'v')"), isDbError('data', /^SQLITE_CONSTRAINT_PRIMARYKEY$/));
+    await assert.rejects(db.query("INSERT INTO uniq VALUES ('b', NULL, 'w')"), isDbError('data', /^SQLITE_CONSTRAINT_NOTNULL$/));
+    await assert.rejects(db.query("INSERT INTO uniq VALUES ('c', 'z', 'u')"), isDbError('data', /^SQLITE_CONSTRAINT_UNIQUE$/));
+    await assert.rejects(db.query('SELEC 1'), isDbError('fatal', /^SQLITE_ERROR$/));
+  });
+
+  it('stops reading a SELECT at maxRows, and the statement runs again afterwards', async () => {
+    await db.query('CREATE TABLE many (n INTEGER)');
+    await db.atomic(Array.from({ length: 20 }, (_, n) => ({ sql: 'INSERT INTO many VALUES (?)', values: [n] })));
+    const first = await db.select('SELECT n FROM many ORDER BY n', undefined, 5);
+    assert.deepEqual(first, { rows: [0, 1, 2, 3, 4].map((n) => ({ n })), truncated: true });
+    const again = await db.select('SELECT n FROM many ORDER BY n', undefined, 50);
+    assert.equal(again.rows.length, 20);
+    assert.equal(again.truncated, false);
   });
 
   it('uses WAL, synchronous=NORMAL, foreign keys', async () => {
@@ -311,7 +353,8 @@ describe('db: SQLite specifics', () => {
   });
 
   it("withLock waits for another process's write lock, then times out as transient", async () => {
-    const foreign = new Sqlite(`${dir}/a/b/specific.db`);
+    // Another process's connection: a second, unshared connection of the same driver.
+    const foreign = openSqliteConnection(`${dir}/a/b/specific.db`, driver);
     try {
       foreign.exec('BEGIN IMMEDIATE');
       await assert.rejects(db.withLock('x', 300, async () => 1), isDbError('transient', /^DB_LOCK_TIMEOUT$/));
@@ -323,7 +366,8 @@ describe('db: SQLite specifics', () => {
   });
 
   it('a plain write blocked by another process fails as transient SQLITE_BUSY', async () => {
-    const foreign = new Sqlite(`${dir}/a/b/specific.db`);
+    // Another process's connection: a second, unshared connection of the same driver.
+    const foreign = openSqliteConnection(`${dir}/a/b/specific.db`, driver);
     try {
       foreign.exec('BEGIN IMMEDIATE');
       await assert.rejects(db.query('INSERT INTO t (v) VALUES (?)', ['x']), isDbError('transient', /^SQLITE_BUSY/));
@@ -335,12 +379,12 @@ describe('db: SQLite specifics', () => {
 
   it('a file whose directory cannot be created fails with a DatabaseError, not a crash', () => {
     writeFileSync(`${dir}/plain-file`, 'x');
-    assert.throws(() => openDatabase({ dialect: 'sqlite', file: `${dir}/plain-file/x.db`, busyTimeoutMs: 1 }), (err: unknown) => err instanceof DatabaseError && /ENOTDIR|EEXIST/.test(err.code));
+    assert.throws(() => openDatabase({ dialect: 'sqlite', file: `${dir}/plain-file/x.db`, busyTimeoutMs: 1, driver }), (err: unknown) => err instanceof DatabaseError && /ENOTDIR|EEXIST/.test(err.code));
   });
 
   it('a directory in place of the file is a connection error (SQLITE_CANTOPEN)', () => {
     mkdirSync(`${dir}/is-a-dir.db`);
-    assert.throws(() => openDatabase({ dialect: 'sqlite', file: `${dir}/is-a-dir.db`, busyTimeoutMs: 1 }), isDbError('connection', /^SQLITE_CANTOPEN/));
+    assert.throws(() => openDatabase({ dialect: 'sqlite', file: `${dir}/is-a-dir.db`, busyTimeoutMs: 1, driver }), isDbError('connection', /^SQLITE_CANTOPEN/));
   });
 });
 

@@ -1,6 +1,6 @@
 /**
  * Runs a suite once per dialect: MariaDB (a throwaway database per suite) and SQLite (a file in
- * a temp dir). `ctx()` gives the current dialect's config and an `open()` that tracks databases so
+ * a temp dir) once per SQLite driver (node:sqlite, better-sqlite3). `ctx()` gives the current dialect's config and an `open()` that tracks databases so
  * `after` closes every one of them.
  */
 import { join } from 'node:path';
@@ -8,9 +8,13 @@ import { openDatabase } from '../../../lib/db';
 import type { Database, DatabaseConfig, Dialect } from '../../../lib/db/types';
 import { createTestMysqlDatabase, requireService, type TestMysqlDatabase } from '../../support/services';
 import { makeTempDir, removeTempDir } from '../../support/tmp';
+import { requireSqliteDriver, SQLITE_DRIVERS } from '../../support/sqlite-drivers';
+import type { SqliteDriverName } from '../../../lib/db/sqlite-driver';
 
 export interface DialectContext {
   dialect: Dialect;
+  /** The SQLite driver of this run (undefined for MariaDB). */
+  driver?: SqliteDriverName;
   config: DatabaseConfig;
   /** Opens another Database on the same storage (closed after the suite). */
   open(overrides?: Partial<DatabaseConfig>): Database;
@@ -19,8 +23,9 @@ export interface DialectContext {
 }
 
 export function describeEachDialect(title: string, body: (ctx: () => DialectContext) => void): void {
-  for (const dialect of ['mysql', 'sqlite'] as const) {
-    describe(`${title} [${dialect === 'mysql' ? 'MariaDB' : 'SQLite'}]`, function () {
+  const runs = [{ dialect: 'mysql' as const, driver: undefined }, ...SQLITE_DRIVERS.map((driver) => ({ dialect: 'sqlite' as const, driver }))];
+  for (const { dialect, driver } of runs) {
+    describe(`${title} [${dialect === 'mysql' ? 'MariaDB' : `SQLite ${driver}`}]`, function () {
       let current: DialectContext | undefined;
       let mysqlDb: TestMysqlDatabase | undefined;
       let tempDir: string | undefined;
@@ -33,15 +38,16 @@ export function describeEachDialect(title: string, body: (ctx: () => DialectCont
           mysqlDb = await createTestMysqlDatabase('iotp_db');
           config = mysqlDb.config;
         } else {
+          requireSqliteDriver(this, driver!);
           tempDir = makeTempDir('iotp-db-');
-          config = { dialect: 'sqlite', file: join(tempDir, 'nested', 'test.db'), busyTimeoutMs: 2000 };
+          config = { dialect: 'sqlite', file: join(tempDir, 'nested', 'test.db'), busyTimeoutMs: 2000, driver };
         }
         const open = (overrides: Partial<DatabaseConfig> = {}): Database => {
           const db = openDatabase({ ...config, ...overrides } as DatabaseConfig);
           opened.push(db);
           return db;
         };
-        current = { dialect, config, open, db: open() };
+        current = { dialect, driver, config, open, db: open() };
       });
 
       after(async () => {

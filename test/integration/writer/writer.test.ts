@@ -10,6 +10,8 @@ import type { Database } from '../../../lib/db/types';
 import { RowWriter, type DeliveryResult, type RowWriterOptions } from '../../../lib/writer';
 import { MYSQL_HOST, MYSQL_PORT, createTestMysqlDatabase, requireService, type TestMysqlDatabase } from '../../support/services';
 import { makeTempDir, removeTempDir } from '../../support/tmp';
+import type { SqliteDriverName } from '../../../lib/db/sqlite-driver';
+import { requireSqliteDriver, SQLITE_DRIVERS } from '../../support/sqlite-drivers';
 import { TcpProxy } from './tcp-proxy';
 
 interface Outcome {
@@ -34,8 +36,8 @@ const TABLE_SQL = {
   sqlite: 'CREATE TABLE readings (id INTEGER PRIMARY KEY AUTOINCREMENT, n INTEGER NOT NULL, label TEXT CHECK (length(label) <= 8), UNIQUE (n))',
 };
 
-function suite(dialect: 'mysql' | 'sqlite'): void {
-  describe(`writer engine on ${dialect === 'mysql' ? 'MariaDB' : 'SQLite'}`, function () {
+function suite(dialect: 'mysql' | 'sqlite', driver?: SqliteDriverName): void {
+  describe(`writer engine on ${dialect === 'mysql' ? 'MariaDB' : `SQLite (${driver})`}`, function () {
     this.timeout(60_000);
     let db: Database;
     let mysql: TestMysqlDatabase | undefined;
@@ -49,7 +51,8 @@ function suite(dialect: 'mysql' | 'sqlite'): void {
         mysql = await createTestMysqlDatabase('iotp_writer');
         db = openDatabase(mysql.config);
       } else {
-        db = openDatabase({ dialect: 'sqlite', file: join(dir, 'test.db'), busyTimeoutMs: 5000 });
+        requireSqliteDriver(this, driver!);
+        db = openDatabase({ dialect: 'sqlite', file: join(dir, 'test.db'), busyTimeoutMs: 5000, driver });
       }
     });
     after(async () => {
@@ -175,4 +178,4 @@ function suite(dialect: 'mysql' | 'sqlite'): void {
 }
 
 suite('mysql');
-suite('sqlite');
+for (const driver of SQLITE_DRIVERS) suite('sqlite', driver);

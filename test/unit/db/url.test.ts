@@ -104,6 +104,24 @@ describe('db/url: parseDatabaseUrl', () => {
     assert.equal(c.dialect === 'sqlite' && c.busyTimeoutMs, 250);
   });
 
+  it('takes the SQLite driver from ?driver= (auto, node:sqlite or node, better-sqlite3) and shows a chosen one in the description', () => {
+    const driver = (url: string) => {
+      const c = parseDatabaseUrl(url, { baseDir: '/data' });
+      assert.equal(c.dialect, 'sqlite');
+      return c.dialect === 'sqlite' ? c.driver : undefined;
+    };
+    assert.equal(driver('sqlite:x.db'), undefined);
+    assert.equal(driver('sqlite:x.db?driver=auto'), 'auto');
+    assert.equal(driver('sqlite:x.db?driver=node:sqlite'), 'node:sqlite');
+    assert.equal(driver('sqlite:x.db?driver=node%3Asqlite&busyTimeout=10'), 'node:sqlite');
+    assert.equal(driver('sqlite:x.db?driver=NODE'), 'node:sqlite');
+    assert.equal(driver('sqlite::memory:?driver=better-sqlite3'), 'better-sqlite3');
+    assert.throws(() => parseDatabaseUrl('sqlite:x.db?driver=sqlite3', { variable: 'DATABASE_URL' }), /DATABASE_URL .*option driver must be auto, node:sqlite, better-sqlite3/);
+    assert.equal(describeConfig(parseDatabaseUrl('sqlite:/d/x.db?driver=better-sqlite3')), 'sqlite:/d/x.db?driver=better-sqlite3');
+    assert.equal(describeConfig(parseDatabaseUrl('sqlite:/d/x.db?driver=auto')), 'sqlite:/d/x.db');
+    assert.equal(databaseIdentity(parseDatabaseUrl('sqlite:/d/x.db?driver=better-sqlite3')), databaseIdentity(parseDatabaseUrl('sqlite:/d/x.db')));
+  });
+
   it('names the variable and the problem', () => {
     const cases: Array<[unknown, RegExp]> = [
       ['', /empty/],
