@@ -123,3 +123,91 @@ export async function createStatestreamOriginal(db: Database): Promise<{ message
 export function statestreamOriginalStatements(dialect: Dialect): readonly string[] {
   return dialect === 'mysql' ? STATESTREAM_ORIGINAL_MYSQL : STATESTREAM_ORIGINAL_SQLITE;
 }
+
+// ------------------------------------------------------------------------------------ 3. ISEMS
+
+const ISEMS_NUMBER_COLUMNS = [
+  'openCircuitVoltage', 'mppVoltage', 'batteryVoltage', 'batteryChargeEstimate', 'batteryHealthEstimate', 'batteryTemperature',
+  'lowVoltageDisconnectVoltage', 'temperatureCorrectedVoltage', 'rateBatteryCapacity', 'ratedSolarModuleCapacity', 'latitude', 'longitude',
+] as const;
+
+/** SQLAlchemy's DDL for the collector's model (every column nullable) and Alembic's version table. */
+export function isemsOriginalStatements(dialect: Dialect): string[] {
+  if (dialect === 'mysql') {
+    return [
+      `CREATE TABLE measurement (id INTEGER NOT NULL AUTO_INCREMENT, \`nodeId\` VARCHAR(100), \`isemsRevision\` VARCHAR(10), \`timestamp\` DATETIME,
+        \`openMPPTFirmwareVersion\` VARCHAR(50), \`timeToShutdown\` INTEGER, \`isPowerSaveMode\` BOOL,
+        ${ISEMS_NUMBER_COLUMNS.map((c) => `\`${c}\` FLOAT`).join(', ')}, status INTEGER,
+        PRIMARY KEY (id), CONSTRAINT node_timestamp UNIQUE (\`nodeId\`, \`timestamp\`), CHECK (\`isPowerSaveMode\` IN (0, 1))) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+      'CREATE INDEX latest_by_node_id ON measurement (`nodeId`, `timestamp` DESC)',
+      'CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))',
+      "INSERT INTO alembic_version (version_num) VALUES ('3f1a2b9c8d7e')",
+    ];
+  }
+  return [
+    `CREATE TABLE measurement (id INTEGER NOT NULL, "nodeId" VARCHAR, "isemsRevision" VARCHAR, timestamp DATETIME,
+      "openMPPTFirmwareVersion" VARCHAR, "timeToShutdown" INTEGER, "isPowerSaveMode" BOOLEAN,
+      ${ISEMS_NUMBER_COLUMNS.map((c) => `"${c}" FLOAT`).join(', ')}, status INTEGER,
+      PRIMARY KEY (id), CONSTRAINT node_timestamp UNIQUE ("nodeId", timestamp), CHECK ("isPowerSaveMode" IN (0, 1)))`,
+    'CREATE INDEX latest_by_node_id ON measurement ("nodeId", timestamp DESC)',
+    'CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))',
+    "INSERT INTO alembic_version (version_num) VALUES ('3f1a2b9c8d7e')",
+  ];
+}
+
+/** Berlin wall-clock time of an instant, as the collector stored it (`YYYY-MM-DD HH:MM:SS`). */
+export function berlinNaive(epochSeconds: number): string {
+  const parts: Record<string, string> = {};
+  const format = new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Berlin', hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  for (const part of format.formatToParts(epochSeconds * 1000)) parts[part.type] = part.value;
+  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}:${parts.second}`;
+}
+
+export interface IsemsHistoryRow {
+  nodeId: string;
+  /** What the collector stored: naive Berlin time. */
+  local: string;
+  /** The instant the adoption must give back (by the stated rule for a time that never happened). */
+  expected: number;
+  status: number | null;
+}
+
+const utc = (iso: string): number => Date.parse(iso) / 1000;
+
+/**
+ * History in the order the collector inserted it: winter and summer rows; the repeated hour of
+ * 29 October 2023 read twice by Roof-North (02:10-02:50 summer time, then 02:05-02:55 winter
+ * time) and once by Roof-South (first pass only); one row at 02:30 on 31 March 2024, a local time
+ * that never happened (another writer's), read as 01:30 UTC. Years of history shrink to a few rows.
+ */
+export function isemsHistory(): IsemsHistoryRow[] {
+  const rows: IsemsHistoryRow[] = [];
+  const add = (nodeId: string, epoch: number, status: number | null = 0x500): void => {
+    rows.push({ nodeId, local: berlinNaive(epoch), expected: epoch, status });
+  };
+  add('Roof-North', utc('2023-01-15T11:00:00Z'));
+  add('Roof-South', utc('2023-01-15T11:00:07Z'), null);
+  add('Roof-North', utc('2023-07-01T10:00:00Z'));
+  for (const minute of [10, 20, 30, 40, 50]) add('Roof-North', utc(`2023-10-29T00:${minute}:00Z`)); // 02:xx CEST
+  for (const minute of [15, 35]) add('Roof-South', utc(`2023-10-29T00:${minute}:00Z`)); // 02:xx CEST, first pass only
+  for (const minute of [5, 25, 45, 55]) add('Roof-North', utc(`2023-10-29T01:${String(minute).padStart(2, '0')}:00Z`)); // 02:xx CET
+  add('Roof-North', utc('2023-10-29T02:05:00Z')); // 03:05 CET
+  add('Roof-North', utc('2024-03-31T00:59:00Z')); // 01:59 CET
+  rows.push({ nodeId: 'Roof-South', local: '2024-03-31 02:30:00', expected: utc('2024-03-31T01:30:00Z'), status: 0x100 });
+  add('Roof-North', utc('2024-03-31T01:05:00Z')); // 03:05 CEST
+  add('Roof-North', utc('2024-06-01T09:00:00Z'));
+  return rows;
+}
+
+export async function createIsemsOriginal(db: Database, rows: readonly IsemsHistoryRow[] = isemsHistory()): Promise<void> {
+  for (const sql of isemsOriginalStatements(db.dialect)) await db.query(sql);
+  const columns = ['nodeId', 'isemsRevision', 'timestamp', 'openMPPTFirmwareVersion', 'timeToShutdown', 'isPowerSaveMode', ...ISEMS_NUMBER_COLUMNS, 'status'];
+  const q = (c: string): string => (db.dialect === 'mysql' ? `\`${c}\`` : `"${c}"`);
+  for (const [k, row] of rows.entries()) {
+    // SQLAlchemy writes SQLite DATETIME as text with microseconds.
+    const local = db.dialect === 'sqlite' ? `${row.local}.000000` : row.local;
+    await db.query(`INSERT INTO measurement (${columns.map(q).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`, [
+      row.nodeId, '1', local, 'ESP_2.0', 3592 - k, k % 2, 19.21, 17.9, 13.1, 87, 95, 21.5, 11.6, 14.1, 9, 30, 52.52, 13.4, row.status,
+    ]);
+  }
+}
