@@ -211,3 +211,64 @@ export async function createIsemsOriginal(db: Database, rows: readonly IsemsHist
     ]);
   }
 }
+
+// ----------------------------------------------------------------------------------- 4. sensors
+
+/** The original's two tables, as its run.py / aggregate.py created them if missing: no unique keys. */
+export function sensorsOriginalStatements(dialect: Dialect): string[] {
+  const table = (name: string): string =>
+    dialect === 'mysql'
+      ? `CREATE TABLE IF NOT EXISTS ${name} (id INT AUTO_INCREMENT PRIMARY KEY, sensor_id INT, timestamp DATETIME, value FLOAT, lat FLOAT, lng FLOAT,
+          unit VARCHAR(255), type VARCHAR(255), description TEXT) ENGINE=InnoDB DEFAULT CHARSET=latin1`
+      : `CREATE TABLE IF NOT EXISTS ${name} (id INTEGER PRIMARY KEY AUTOINCREMENT, sensor_id INT, timestamp DATETIME, value FLOAT, lat FLOAT, lng FLOAT,
+          unit VARCHAR(255), type VARCHAR(255), description TEXT)`;
+  return [table('sensor_data'), table('aggregated_sensor_data')];
+}
+
+export interface SensorsHistoryRow {
+  sensor_id: number;
+  timestamp: string;
+  value: number;
+  lat: number;
+  lng: number;
+  unit: string;
+  type: string;
+  description: string;
+}
+
+const SENSOR_META: Record<number, Omit<SensorsHistoryRow, 'sensor_id' | 'timestamp' | 'value'>> = {
+  1: { lat: 10, lng: 10, unit: 'C', type: 'temperature', description: 'Main Entrance' },
+  2: { lat: 90, lng: 90, unit: 'C', type: 'temperature', description: 'Kitchen' },
+};
+
+/**
+ * Raw readings (naive UTC, whole seconds) with a reading stored twice, and means stamped with the
+ * original server's local insert time (+02:00 here), one of them twice, one at :00 seconds (the
+ * stamp of a minute of ours, for another real minute).
+ */
+export function sensorsHistory(): { raw: SensorsHistoryRow[]; aggregated: SensorsHistoryRow[] } {
+  const row = (sensor: number, timestamp: string, value: number): SensorsHistoryRow => ({ sensor_id: sensor, timestamp, value, ...SENSOR_META[sensor] });
+  const raw = [
+    row(1, '2024-06-14 16:00:01', 23),
+    row(2, '2024-06-14 16:00:01', 31),
+    row(1, '2024-06-14 16:00:02', 24),
+    row(1, '2024-06-14 16:00:02', 24), // the same message stored twice
+    row(2, '2024-06-14 16:00:02', 30),
+  ];
+  const aggregated = [
+    row(1, '2024-06-14 18:01:07', 23.5),
+    row(2, '2024-06-14 18:01:07', 30.5),
+    row(1, '2024-06-14 18:01:07', 23.5), // written twice
+    row(1, '2024-06-14 18:02:00', 24),
+  ];
+  return { raw, aggregated };
+}
+
+export async function createSensorsOriginal(db: Database, history = sensorsHistory()): Promise<void> {
+  for (const sql of sensorsOriginalStatements(db.dialect)) await db.query(sql);
+  const columns = ['sensor_id', 'timestamp', 'value', 'lat', 'lng', 'unit', 'type', 'description'] as const;
+  const q = (c: string): string => (db.dialect === 'mysql' ? `\`${c}\`` : `"${c}"`);
+  for (const [table, rows] of [['sensor_data', history.raw], ['aggregated_sensor_data', history.aggregated]] as const) {
+    for (const r of rows) await db.query(`INSERT INTO ${table} (${columns.map(q).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`, columns.map((c) => r[c]));
+  }
+}
