@@ -115,7 +115,15 @@ async function inspect(executor: SqlExecutor): Promise<AdoptionPlan> {
   if (present.length === 0) return { action: 'none' };
   if (present.length < CORE.length) {
     const missing = CORE.filter((t) => !snapshot.tables.has(t));
-    return refuse(`the tables ${listing(present)} exist but ${listing(missing)} ${missing.length === 1 ? 'does' : 'do'} not`, REMEDY);
+    const messages = snapshot.tables.get('messages');
+    if (present.length === 1 && messages && column(messages, 'number') && column(messages, 'epochtime')) {
+      return refuse(
+        'its only table of the statestream schema is messages(number, epochtime), the rolling averages\' table',
+        'Point DATABASE_URL at the statestream pipeline\'s MySQL database (or an empty one); the rolling averages keep their own file (DB_FILE).',
+      );
+    }
+    const found = present.length === 1 ? `the table ${present[0]} exists` : `the tables ${listing(present)} exist`;
+    return refuse(`${found} but ${listing(missing)} ${missing.length === 1 ? 'does' : 'do'} not`, REMEDY);
   }
   const found = problems(snapshot);
   if (found.length > 0) return refuse(found.join('; '), REMEDY);
