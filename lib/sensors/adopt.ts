@@ -18,7 +18,7 @@
 import { columnProblems, listing, refuse, type AdoptionPlan, type ExpectedColumn, type SchemaAdoption } from '../db/adopt';
 import { column, indexOn, readSchema, type ColumnInfo, type SchemaSnapshot, type TableInfo } from '../db/introspect';
 import type { SqlExecutor } from '../db/types';
-import { AGGREGATED_SENSOR_DATA_TABLE, AGGREGATED_SENSOR_PARTS_TABLE, ORIGINAL_ROW, partsTriggersV4, SENSOR_DATA_TABLE, sensorsMigrations } from './schema';
+import { AGGREGATED_SENSOR_DATA_TABLE, AGGREGATED_SENSOR_PARTS_TABLE, ORIGINAL_ROW, partsTriggersV4, SENSOR_DATA_TABLE, sensorsMigrations, SQLITE_ORIGINAL_ROW_KEY } from './schema';
 
 const ADOPTED_VERSION = 4;
 const NUMBER = ['real', 'decimal', 'integer'] as const;
@@ -133,26 +133,26 @@ async function adopt(executor: SqlExecutor, snapshot: SchemaSnapshot): Promise<s
     // Every mean the original wrote (no samples counted) becomes an original row, duplicates included.
     const marked = await executor.query(`UPDATE ${q(aggregated.name)} SET ${q(ORIGINAL_ROW)} = ${q('id')} WHERE ${q(ORIGINAL_ROW)} = 0 AND ${q('samples')} = 0`);
     const key = [q('sensor_id'), q('timestamp'), q(ORIGINAL_ROW)].join(', ');
-    const existing = aggregated.indexes.find((i) => i.name === 'uq_aggregated_sensor_minute');
+    const twoColumns = aggregated.indexes.find((i) => i.name === 'uq_aggregated_sensor_minute');
     if (!indexOn(aggregated, ['sensor_id', 'timestamp', ORIGINAL_ROW], { unique: true })) {
-      if (mysql) await executor.query(`ALTER TABLE \`${aggregated.name}\` ${existing ? 'DROP INDEX `uq_aggregated_sensor_minute`, ' : ''}ADD UNIQUE KEY \`uq_aggregated_sensor_minute\` (${key})`);
-      else {
-        if (existing) await executor.query('DROP INDEX "uq_aggregated_sensor_minute"');
-        await executor.query(`CREATE UNIQUE INDEX "uq_aggregated_sensor_minute" ON "${aggregated.name}" (${key})`);
+      if (mysql) {
+        await executor.query(`ALTER TABLE \`${aggregated.name}\` ${twoColumns ? 'DROP INDEX `uq_aggregated_sensor_minute`, ' : ''}ADD UNIQUE KEY \`uq_aggregated_sensor_minute\` (${key})`);
+      } else {
+        // The original's duplicates rule out the (sensor_id, timestamp) index: only the three-column key.
+        if (twoColumns) await executor.query('DROP INDEX "uq_aggregated_sensor_minute"');
+        await executor.query(`CREATE UNIQUE INDEX "${SQLITE_ORIGINAL_ROW_KEY}" ON "${aggregated.name}" (${key})`);
       }
     }
     notes.push(`${AGGREGATED_SENSOR_DATA_TABLE}: ${await count(executor, aggregated.name)} rows, ${marked.affectedRows} kept as original rows`);
   } else {
+    // No means yet: the table as migrations 2 and 4 make it.
     for (const sql of v2[executor.dialect]) await executor.query(sql);
     await executor.query(
       mysql
         ? `ALTER TABLE \`${AGGREGATED_SENSOR_DATA_TABLE}\` ADD COLUMN \`${ORIGINAL_ROW}\` BIGINT UNSIGNED NOT NULL DEFAULT 0 COMMENT 'id of a row the original pipeline wrote, 0 for ours', DROP INDEX \`uq_aggregated_sensor_minute\`, ADD UNIQUE KEY \`uq_aggregated_sensor_minute\` (\`sensor_id\`, \`timestamp\`, \`${ORIGINAL_ROW}\`)`
         : `ALTER TABLE "${AGGREGATED_SENSOR_DATA_TABLE}" ADD COLUMN "${ORIGINAL_ROW}" INTEGER NOT NULL DEFAULT 0`,
     );
-    if (!mysql) {
-      await executor.query('DROP INDEX "uq_aggregated_sensor_minute"');
-      await executor.query(`CREATE UNIQUE INDEX "uq_aggregated_sensor_minute" ON "${AGGREGATED_SENSOR_DATA_TABLE}" ("sensor_id", "timestamp", "${ORIGINAL_ROW}")`);
-    }
+    if (!mysql) await executor.query(`CREATE UNIQUE INDEX "${SQLITE_ORIGINAL_ROW_KEY}" ON "${AGGREGATED_SENSOR_DATA_TABLE}" ("sensor_id", "timestamp", "${ORIGINAL_ROW}")`);
   }
 
   // The parts table and its triggers, as migrations 3 and 4 make them (3 copies nothing: the

@@ -261,12 +261,19 @@ function mysqlOriginalRowsMigration(): string[] {
   ];
 }
 
+/**
+ * SQLite: an upsert names the unique index it conflicts on, so the key of the merge triggers is an
+ * index of its own, (sensor_id, timestamp, original_row); this product's databases keep the
+ * (sensor_id, timestamp) index too, so flows that upsert aggregated_sensor_data on those two
+ * columns keep working. A database taken over from the original (duplicates) has only the first.
+ */
+export const SQLITE_ORIGINAL_ROW_KEY = 'uq_aggregated_sensor_original_row';
+
 function sqliteOriginalRowsMigration(): string[] {
   return [
     ...Object.values(PARTS_TRIGGERS).map((t) => `DROP TRIGGER IF EXISTS "${t}"`),
     `ALTER TABLE "${AGGREGATED_SENSOR_DATA_TABLE}" ADD COLUMN "${ORIGINAL_ROW}" INTEGER NOT NULL DEFAULT 0`,
-    'DROP INDEX IF EXISTS "uq_aggregated_sensor_minute"',
-    `CREATE UNIQUE INDEX "uq_aggregated_sensor_minute" ON "${AGGREGATED_SENSOR_DATA_TABLE}" ("sensor_id", "timestamp", "${ORIGINAL_ROW}")`,
+    `CREATE UNIQUE INDEX "${SQLITE_ORIGINAL_ROW_KEY}" ON "${AGGREGATED_SENSOR_DATA_TABLE}" ("sensor_id", "timestamp", "${ORIGINAL_ROW}")`,
     ...sqlitePartsTriggers(true),
   ];
 }

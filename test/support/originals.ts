@@ -272,3 +272,34 @@ export async function createSensorsOriginal(db: Database, history = sensorsHisto
     for (const r of rows) await db.query(`INSERT INTO ${table} (${columns.map(q).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`, columns.map((c) => r[c]));
   }
 }
+
+// --------------------------------------------------------------------------- 2. rolling averages
+
+export interface RollingRow {
+  number: number;
+  epochtime: number;
+}
+
+/**
+ * The original subscriber's table and the numbers of its last 35 minutes, one every 40 s or so
+ * (random 1-99 every 1-30 s in the original), ending `now`. Returns them in insertion order.
+ */
+export async function createRollingOriginal(db: Database, nowSeconds: number, count = 50): Promise<RollingRow[]> {
+  await db.query('CREATE TABLE IF NOT EXISTS messages (number INTEGER, epochtime INTEGER)');
+  const rows: RollingRow[] = [];
+  for (let i = count - 1; i >= 0; i--) rows.push({ number: ((i * 37) % 99) + 1, epochtime: nowSeconds - 5 - i * 42 });
+  for (const row of rows) await db.query('INSERT INTO messages (number, epochtime) VALUES (?, ?)', [row.number, row.epochtime]);
+  return rows;
+}
+
+// ----------------------------------------------------------------------------- 5. data connector
+
+/** The original's bookmark table (SQLAlchemy model BookMarksTable) with its one row. */
+export async function createConnectorOriginal(db: Database, bookmark: string | null): Promise<void> {
+  await db.query(
+    db.dialect === 'mysql'
+      ? 'CREATE TABLE bookmarks (id INTEGER NOT NULL AUTO_INCREMENT, name VARCHAR(255), `timestamp` DATETIME(6), PRIMARY KEY (id), KEY ix_bookmarks_name (name))'
+      : 'CREATE TABLE bookmarks (id INTEGER NOT NULL, name VARCHAR, timestamp DATETIME, PRIMARY KEY (id))',
+  );
+  await db.query('INSERT INTO bookmarks (name, timestamp) VALUES (?, ?)', ['sensor_data', bookmark]);
+}
