@@ -112,10 +112,13 @@ export const STATESTREAM_HISTORY: readonly StatestreamHistoryMessage[] = [
   { topic: 'homeassistant/binary_sensor/x/state', payload: 'off' },
 ];
 
-export async function createStatestreamOriginal(db: Database): Promise<{ messages: number; facts: number }> {
+/** `base` replaces the one-level base `homeassistant` (a unique base per test on a shared broker). */
+export async function createStatestreamOriginal(db: Database, base = 'homeassistant'): Promise<{ messages: number; facts: number }> {
   for (const sql of db.dialect === 'mysql' ? STATESTREAM_ORIGINAL_MYSQL : STATESTREAM_ORIGINAL_SQLITE) await db.query(sql);
   // The original inserted one message per connection, qos as received; `inserted` is the server's now.
-  for (const message of STATESTREAM_HISTORY) await db.query('INSERT INTO messages (topic, qos, payload) VALUES (?, ?, ?)', [message.topic, 1, message.payload]);
+  for (const message of STATESTREAM_HISTORY) {
+    await db.query('INSERT INTO messages (topic, qos, payload) VALUES (?, ?, ?)', [message.topic.replace(/^homeassistant\//, `${base}/`), 1, message.payload]);
+  }
   const facts = await db.query('SELECT COUNT(*) AS n FROM facts');
   return { messages: STATESTREAM_HISTORY.length, facts: Number(facts.rows[0].n) };
 }
@@ -180,10 +183,10 @@ const utc = (iso: string): number => Date.parse(iso) / 1000;
  * time) and once by Roof-South (first pass only); one row at 02:30 on 31 March 2024, a local time
  * that never happened (another writer's), read as 01:30 UTC. Years of history shrink to a few rows.
  */
-export function isemsHistory(): IsemsHistoryRow[] {
+export function isemsHistory(suffix = ''): IsemsHistoryRow[] {
   const rows: IsemsHistoryRow[] = [];
-  const add = (nodeId: string, epoch: number, status: number | null = 0x500): void => {
-    rows.push({ nodeId, local: berlinNaive(epoch), expected: epoch, status });
+  const add = (node: string, epoch: number, status: number | null = 0x500): void => {
+    rows.push({ nodeId: `${node}${suffix}`, local: berlinNaive(epoch), expected: epoch, status });
   };
   add('Roof-North', utc('2023-01-15T11:00:00Z'));
   add('Roof-South', utc('2023-01-15T11:00:07Z'), null);
@@ -193,7 +196,7 @@ export function isemsHistory(): IsemsHistoryRow[] {
   for (const minute of [5, 25, 45, 55]) add('Roof-North', utc(`2023-10-29T01:${String(minute).padStart(2, '0')}:00Z`)); // 02:xx CET
   add('Roof-North', utc('2023-10-29T02:05:00Z')); // 03:05 CET
   add('Roof-North', utc('2024-03-31T00:59:00Z')); // 01:59 CET
-  rows.push({ nodeId: 'Roof-South', local: '2024-03-31 02:30:00', expected: utc('2024-03-31T01:30:00Z'), status: 0x100 });
+  rows.push({ nodeId: `Roof-South${suffix}`, local: '2024-03-31 02:30:00', expected: utc('2024-03-31T01:30:00Z'), status: 0x100 });
   add('Roof-North', utc('2024-03-31T01:05:00Z')); // 03:05 CEST
   add('Roof-North', utc('2024-06-01T09:00:00Z'));
   return rows;
