@@ -18,7 +18,7 @@ import { parseIsoTime } from './time';
 export const ORIGINAL_BOOKMARK = 'original:bookmarks';
 
 /** The first bookmark as text, per dialect (MySQL: CAST, so the driver does not read it through a time zone). */
-const FIRST_BOOKMARK: Record<Dialect, string> = {
+const FIRST_BOOKMARK: Partial<Record<Dialect, string>> = {
   mysql: 'SELECT CAST(`timestamp` AS CHAR) AS ts FROM `bookmarks` ORDER BY `id` LIMIT 1',
   sqlite: 'SELECT CAST("timestamp" AS TEXT) AS ts FROM "bookmarks" ORDER BY "id" LIMIT 1',
 };
@@ -33,7 +33,7 @@ async function inspect(executor: SqlExecutor): Promise<AdoptionPlan> {
   const original = snapshot.tables.get('bookmarks');
   const shaped = original && column(original, 'id') && column(original, 'timestamp') && ['datetime', 'text'].includes(column(original, 'timestamp')!.family);
   if (!shaped || snapshot.tables.has('connector_bookmarks')) return { action: 'none' };
-  const { rows } = await executor.query(FIRST_BOOKMARK[executor.dialect]);
+  const { rows } = await executor.query(FIRST_BOOKMARK[executor.dialect]!);
   const text = rows[0]?.ts;
   let instant: number | null = null;
   if (text !== null && text !== undefined) {
