@@ -16,7 +16,8 @@ import { formatUtc } from '../../lib/connector/time';
 import { alignDown } from '../../lib/connector/windows';
 import { SEED_README_QUERY } from '../../lib/statestream/schema';
 import { startReceiver, windowsPerReading, type PostedBody, type Receiver } from '../node/connector/fixtures';
-import { httpJson, packageRoot, startNodeRed, type RunningNodeRed } from '../support/node-red';
+import { freePort, httpJson, packageRoot, startNodeRed, type RunningNodeRed } from '../support/node-red';
+import { npmStart } from '../support/npm-start';
 import {
   createConnectorOriginal,
   createIsemsOriginal,
@@ -313,5 +314,57 @@ describe('switching from the originals in place (shipped flows, end to end)', fu
     assert.equal([...seen.values()].filter((w) => w.size !== 1).length, 0, 'no reading in two windows');
     assert.equal(seen.size, sent.length, 'every reading after the bookmark, none before it (the original sent those)');
     assertCleanSwitch(red, 'connector');
+  });
+
+  it('npm start with the originals\' DATABASE_URL and DB_FILE and nothing else: all five flows start, no migration fails, no row is lost', async function () {
+    await requireService(this, 'mysql');
+    const mysql = await createTestMysqlDatabase('iotp_e2e_adopt_npm');
+    const db = openDatabase(mysql.config);
+    const dir = makeTempDir('iotp-e2e-adopt-npm-');
+    const file = join(dir, 'test.db');
+    const rolling = openDatabase({ dialect: 'sqlite', file, busyTimeoutMs: 5000 });
+    cleanups.push(async () => {
+      await rolling.close();
+      await db.close();
+      await mysql.drop();
+      removeTempDir(dir);
+    });
+    await createStatestreamOriginal(db);
+    const oldMessages = (await db.query('SELECT id, topic, payload FROM messages ORDER BY id')).rows;
+    const now = Math.floor(Date.now() / 1000);
+    await rolling.query('CREATE TABLE messages (number INTEGER, epochtime INTEGER)');
+    for (let i = 0; i < 10; i++) await rolling.query('INSERT INTO messages (number, epochtime) VALUES (?, ?)', [i + 1, now - 30 - i * 120]);
+
+    const userDir = join(dir, 'user');
+    const started = await npmStart({
+      NODE_RED_USER_DIR: userDir,
+      PORT: String(await freePort()),
+      MQTT_PORT: String(await freePort()),
+      DATABASE_URL: mysql.url,
+      DB_FILE: file,
+      // Everything else as a user who sets nothing: embedded broker, simulators on.
+      MQTT_URL: undefined,
+      MQTT_HOST: undefined,
+      BROKER: undefined,
+      MYSQL_HOST: undefined,
+      SIMULATE: undefined,
+    }, 90_000);
+    cleanups.unshift(() => started.stop());
+    await until('every flow to take over or create its tables', () => {
+      const out = started.output();
+      return ['statestream', 'rolling-averages'].every((set) => out.includes(`Took over an existing schema for ${set}`)) &&
+        ['isems/1-', 'sensors/4-', 'connector/1-'].every((m) => out.includes(m))
+        ? true
+        : undefined;
+    }, 90_000, started.output);
+    // The simulated Home Assistant publishes into the adopted tables meanwhile.
+    await until('new statestream messages', async () => ((await count(db, 'SELECT COUNT(*) FROM messages')) > oldMessages.length + 5 ? true : undefined), 60_000, started.output);
+    await started.stop();
+    const out = started.output();
+    assert.doesNotMatch(out, /Migration .* failed|Not taking over/, out.slice(-3000));
+    assert.match(out, /Started from 10 stored reading\(s\)/, 'the rolling window starts from the original\'s numbers');
+    assert.deepEqual((await db.query('SELECT id, topic, payload FROM messages ORDER BY id LIMIT ?', [oldMessages.length])).rows, oldMessages);
+    assert.equal(await count(db, 'SELECT COUNT(*) FROM facts'), await count(db, 'SELECT COUNT(*) FROM messages'), 'one fact per message');
+    assert.equal(await count(rolling, 'SELECT COUNT(*) FROM messages WHERE epochtime <= ?', [now]), 10, 'the original numbers kept');
   });
 });
