@@ -105,16 +105,16 @@ interface Stored {
   text: string;
 }
 
-/** Dialect differences of reading and comparing the original's timestamps. */
-interface Dialect {
+/** How each dialect reads and compares the original's timestamps. */
+interface TimestampSql {
   /** SQL giving `timestamp` as text (MySQL: CAST, so the driver does not convert it through a zone). */
   asText: string;
   /** Only rows still holding a local time. */
   notConverted: string;
 }
 
-const MYSQL: Dialect = { asText: 'CAST(`timestamp` AS CHAR)', notConverted: '`timestamp` IS NOT NULL' };
-const SQLITE: Dialect = { asText: '"timestamp"', notConverted: `typeof("timestamp") = 'text'` };
+const MYSQL: TimestampSql = { asText: 'CAST(`timestamp` AS CHAR)', notConverted: '`timestamp` IS NOT NULL' };
+const SQLITE: TimestampSql = { asText: '"timestamp"', notConverted: `typeof("timestamp") = 'text'` };
 
 const q = (executor: SqlExecutor, name: string): string => (executor.dialect === 'mysql' ? `\`${name}\`` : `"${name}"`);
 
@@ -127,7 +127,7 @@ function inWindows(executor: SqlExecutor, windows: readonly Window[]): { sql: st
 }
 
 /** The local timestamps stored in `windows`, per node in id order (one index range scan per node). */
-async function storedIn(executor: SqlExecutor, d: Dialect, windows: readonly Window[]): Promise<Stored[]> {
+async function storedIn(executor: SqlExecutor, d: TimestampSql, windows: readonly Window[]): Promise<Stored[]> {
   if (windows.length === 0) return [];
   const nodeId = q(executor, 'nodeId');
   const nodes = await executor.query(`SELECT DISTINCT ${nodeId} AS node FROM ${q(executor, TABLE)}`);
@@ -173,7 +173,7 @@ interface Range {
   max: number;
 }
 
-async function localRange(executor: SqlExecutor, d: Dialect): Promise<Range | undefined> {
+async function localRange(executor: SqlExecutor, d: TimestampSql): Promise<Range | undefined> {
   const { rows } = await executor.query(`SELECT MIN(${d.asText}) AS lo, MAX(${d.asText}) AS hi FROM ${q(executor, TABLE)} WHERE ${d.notConverted}`);
   if (rows[0]?.lo === null || rows[0]?.lo === undefined) return undefined;
   const min = parseLocal(String(rows[0].lo));
@@ -272,7 +272,7 @@ async function addKey(executor: SqlExecutor, table: TableInfo): Promise<void> {
   );
 }
 
-async function convertRepeated(executor: SqlExecutor, d: Dialect, range: Range, target: string): Promise<number> {
+async function convertRepeated(executor: SqlExecutor, d: TimestampSql, range: Range, target: string): Promise<number> {
   const segments = localSegments(ORIGINAL_TIME_ZONE, range.min, range.max + 1000);
   const repeated = segments.filter((s): s is Extract<LocalSegment, { kind: 'repeated' }> => s.kind === 'repeated');
   const instants = resolveRepeated(await storedIn(executor, d, repeated), segments);

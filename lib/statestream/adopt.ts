@@ -128,7 +128,7 @@ async function inspect(executor: SqlExecutor): Promise<AdoptionPlan> {
   const found = problems(snapshot);
   if (found.length > 0) return refuse(found.join('; '), REMEDY);
   const original = snapshot.triggers.some((t) => t.name.toLowerCase() === ORIGINAL_TRIGGER) || !column(snapshot.tables.get('entities'), 'object_id');
-  const tables = CORE.map((t) => describeShort(snapshot.tables.get(t)!)).join(', ');
+  const tables = CORE.map((t) => snapshot.tables.get(t)!.name).join(', ');
   return {
     action: 'adopt',
     record: original ? 'adopt-original' : 'adopt-existing',
@@ -136,10 +136,6 @@ async function inspect(executor: SqlExecutor): Promise<AdoptionPlan> {
     summary: original ? `the original pipeline's tables ${tables}, trigger "formating" replaced` : `existing statestream tables ${tables} without a record in migrations`,
     run: (ex) => (executor.dialect === 'mysql' ? adoptMysql(ex, snapshot) : adoptSqlite(ex, snapshot)),
   };
-}
-
-function describeShort(table: TableInfo): string {
-  return table.name;
 }
 
 export const statestreamAdoption: SchemaAdoption = {
