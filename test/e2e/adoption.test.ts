@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { openDatabase } from '../../lib/db';
@@ -18,6 +18,7 @@ import { SEED_README_QUERY } from '../../lib/statestream/schema';
 import { startReceiver, windowsPerReading, type PostedBody, type Receiver } from '../node/connector/fixtures';
 import { freePort, httpJson, packageRoot, startNodeRed, type RunningNodeRed } from '../support/node-red';
 import { npmStart } from '../support/npm-start';
+import { startPrivateMosquitto } from './statestream-support';
 import {
   createConnectorOriginal,
   createIsemsOriginal,
@@ -316,7 +317,7 @@ describe('switching from the originals in place (shipped flows, end to end)', fu
     assertCleanSwitch(red, 'connector');
   });
 
-  it('npm start with the originals\' DATABASE_URL and DB_FILE and nothing else: all five flows start, no migration fails, no row is lost', async function () {
+  it('npm start with the originals\' DATABASE_URL, DB_FILE and broker and nothing else: all five flows start, no migration fails, no row is lost', async function () {
     await requireService(this, 'mysql');
     const mysql = await createTestMysqlDatabase('iotp_e2e_adopt_npm');
     const db = openDatabase(mysql.config);
@@ -336,18 +337,25 @@ describe('switching from the originals in place (shipped flows, end to end)', fu
     for (let i = 0; i < 10; i++) await rolling.query('INSERT INTO messages (number, epochtime) VALUES (?, ?)', [i + 1, now - 30 - i * 120]);
 
     const userDir = join(dir, 'user');
+    mkdirSync(userDir);
+    // The user's broker: a private one, as the simulators publish on the default topics.
+    const broker = await startPrivateMosquitto();
+    cleanups.push(() => broker.stop());
     const started = await npmStart({
       NODE_RED_USER_DIR: userDir,
       PORT: String(await freePort()),
-      MQTT_PORT: String(await freePort()),
       DATABASE_URL: mysql.url,
       DB_FILE: file,
-      // Everything else as a user who sets nothing: embedded broker, simulators on.
-      MQTT_URL: undefined,
+      MQTT_URL: broker.url,
+      // Everything else as a user who sets nothing: the simulators on, default topics.
       MQTT_HOST: undefined,
       BROKER: undefined,
       MYSQL_HOST: undefined,
       SIMULATE: undefined,
+      STATESTREAM_BASE_TOPIC: undefined,
+      TOPIC: undefined,
+      STATS_TOPIC: undefined,
+      MQTT_TOPIC: undefined,
     }, 90_000);
     cleanups.unshift(() => started.stop());
     await until('every flow to take over or create its tables', () => {
