@@ -44,7 +44,11 @@ async function inspect(executor: SqlExecutor): Promise<AdoptionPlan> {
       for (const sql of rollingAveragesMigrations.migrations[0][ex.dialect]) await ex.query(sql);
       const { rows } = await ex.query('SELECT COUNT(*) AS n, MIN(epochtime) AS first, MAX(epochtime) AS last FROM messages');
       const n = Number(rows[0].n);
-      return n === 0 ? 'It holds no numbers.' : `It holds ${n} numbers from epoch ${String(rows[0].first)} to ${String(rows[0].last)}.`;
+      const at = (epoch: unknown): string => {
+        const ms = Number(epoch) * 1000;
+        return Number.isFinite(ms) && Math.abs(ms) < 8.64e15 ? new Date(ms).toISOString() : String(epoch);
+      };
+      return n === 0 ? 'It holds no numbers.' : `It holds ${n} numbers from ${at(rows[0].first)} to ${at(rows[0].last)}.`;
     },
   };
 }
