@@ -11,6 +11,7 @@
  * and every server time zone.
  */
 import type { Database, MigrationSet, SqlExecutor } from '../db/types';
+import { connectorAdoption, ORIGINAL_BOOKMARK } from './adopt';
 
 export const connectorMigrations: MigrationSet = {
   name: 'connector',
@@ -40,6 +41,8 @@ export const connectorMigrations: MigrationSet = {
       ],
     },
   ],
+  // Carrying on from the original connector's `bookmarks` row (lib/connector/adopt.ts).
+  adoption: connectorAdoption,
 };
 
 export interface BookmarkState {
@@ -66,10 +69,19 @@ export class BookmarkStore {
     if (typeof name !== 'string' || name.length === 0 || name.length > 191) throw new TypeError('bookmark name must be 1-191 characters');
   }
 
-  /** Creates the row if missing (no bookmark yet, no lease). Idempotent and race-free. */
+  /**
+   * Creates the row if missing, without a lease. Its bookmark is the original connector's, when
+   * the database was taken over from it (lib/connector/adopt.ts), else none yet. Idempotent and
+   * race-free: an existing row is never changed.
+   */
   async ensure(now: number): Promise<void> {
     const verb = this.db.dialect === 'mysql' ? 'INSERT IGNORE' : 'INSERT OR IGNORE';
-    await this.db.query(`${verb} INTO connector_bookmarks (name, window_end, updated_at, lease_owner, lease_until) VALUES (?, NULL, ?, NULL, NULL)`, [this.name, now]);
+    // The inner SELECT reads a derived table: MySQL refuses an INSERT reading its own table directly.
+    await this.db.query(
+      `${verb} INTO connector_bookmarks (name, window_end, updated_at, lease_owner, lease_until) ` +
+        'SELECT ?, (SELECT o.window_end FROM (SELECT window_end FROM connector_bookmarks WHERE name = ?) o), ?, NULL, NULL',
+      [this.name, ORIGINAL_BOOKMARK, now],
+    );
   }
 
   async read(): Promise<BookmarkState | null> {

@@ -49,4 +49,4 @@ export {
 } from './insert';
 export { MysqlDatabase, mysqlLockName, formatMysqlQuery, packStatements, DEFAULT_QUEUE_LIMIT, type MysqlOpenOptions } from './mysql';
 export { SqliteDatabase, SqliteUnavailableError } from './sqlite';
-export { runMigrations, MigrationError, MIGRATIONS_TABLE, MIGRATIONS_LOCK, migrationChecksum, type MigrationLog, type MigrationReport, type RunMigrationsOptions } from './migrate';
+export { runMigrations, MigrationError, AdoptionError, MIGRATIONS_TABLE, MIGRATIONS_LOCK, migrationChecksum, type MigrationLog, type MigrationReport, type RunMigrationsOptions } from './migrate';

@@ -16,9 +16,16 @@
  * fails half-way leaves its earlier statements applied: write MySQL statements that can be re-run
  * (CREATE TABLE IF NOT EXISTS, ...). A failed migration is never recorded, and the ones before it
  * stay recorded.
+ *
+ * Adoption (./adopt.ts): before a set's first migration runs in a database, its SchemaAdoption
+ * (if any) inspects what is already there, read-only, before anything else is written. A refusal
+ * stops the run with an AdoptionError and nothing touched; an adoption runs, then is recorded as
+ * `<set>/0-<record>` (checksum: the statements it ran) together with the versions it stands for.
  */
 import { createHash } from 'node:crypto';
+import { recordingExecutor, type AdoptionPlan } from './adopt';
 import { DatabaseError } from './errors';
+import { readSchema, SCHEMA_READERS } from './introspect';
 import type { Database, DbErrorKind, Dialect, Migration, MigrationSet, SqlExecutor } from './types';
 
 export const MIGRATIONS_TABLE = 'migrations';
@@ -54,6 +61,24 @@ export class MigrationError extends DatabaseError {
     super(message, { kind: options.kind ?? 'fatal', code: options.code, cause: options.cause, errno: options.errno, sqlState: options.sqlState });
     this.name = 'MigrationError';
     if (options.migration !== undefined) this.migration = options.migration;
+  }
+}
+
+/**
+ * A database holds a schema that a set's adoption does not recognise; nothing was changed.
+ * Kind `connection`: like an outage, writers keep their rows (journal) and try again later. The
+ * database node remembers the refusal until the flow is redeployed, so retrying costs nothing.
+ */
+export class AdoptionError extends MigrationError {
+  readonly set: string;
+  readonly found: string;
+  readonly remedy: string;
+  constructor(set: string, database: string, found: string, remedy: string) {
+    super(`Not taking over the ${set} tables in ${database}: ${found}. Nothing was changed. ${remedy}`, { code: 'DB_ADOPTION_REFUSED', kind: 'connection' });
+    this.name = 'AdoptionError';
+    this.set = set;
+    this.found = found;
+    this.remedy = remedy;
   }
 }
 
@@ -117,35 +142,70 @@ const CREATE_TABLE: Record<Dialect, string> = {
     '"checksum" CHAR(64) NULL)',
 };
 
-const ADDED_COLUMNS: ReadonlyArray<{ name: string; type: string }> = [
-  { name: 'set_name', type: 'VARCHAR(255) NULL' },
-  { name: 'version', type: 'INTEGER NULL' },
-  { name: 'checksum', type: 'CHAR(64) NULL' },
-];
+/** Columns we add to an older `migrations` table (the original pipelines' has only some of them). */
+const ADDED_COLUMNS: Record<Dialect, ReadonlyArray<{ name: string; type: string }>> = {
+  mysql: [
+    { name: 'inserted', type: 'TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP' },
+    { name: 'last_updated', type: 'TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP' },
+    { name: 'set_name', type: 'VARCHAR(255) NULL' },
+    { name: 'version', type: 'INTEGER NULL' },
+    { name: 'checksum', type: 'CHAR(64) NULL' },
+  ],
+  sqlite: [
+    // SQLite cannot add a column whose default is not a constant.
+    { name: 'inserted', type: 'TEXT NULL' },
+    { name: 'last_updated', type: 'TEXT NULL' },
+    { name: 'set_name', type: 'VARCHAR(255) NULL' },
+    { name: 'version', type: 'INTEGER NULL' },
+    { name: 'checksum', type: 'CHAR(64) NULL' },
+  ],
+};
 
-async function tableColumns(executor: SqlExecutor): Promise<Set<string>> {
-  const sql =
-    executor.dialect === 'mysql'
-      ? "SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'migrations'"
-      : "SELECT name FROM pragma_table_info('migrations')";
-  const { rows } = await executor.query(sql);
-  return new Set(rows.map((row) => String(row.name).toLowerCase()));
-}
-
-/** Creates `migrations`, or upgrades the original pipelines' unused table with our columns. */
+/**
+ * Creates `migrations`, or takes over an existing one with a `name` column (the original
+ * statestream pipeline's `migrations(id, name, inserted, last_updated)`, never written): adds our
+ * columns and widens a short `name`, keeping any rows it has.
+ */
 async function ensureTable(executor: SqlExecutor): Promise<void> {
   await executor.query(CREATE_TABLE[executor.dialect]);
-  const columns = await tableColumns(executor);
-  if (!columns.has('name')) {
+  const table = (await readSchema(executor, [MIGRATIONS_TABLE])).tables.get(MIGRATIONS_TABLE);
+  const columns = new Map((table?.columns ?? []).map((c) => [c.name.toLowerCase(), c]));
+  const name = columns.get('name');
+  if (!name) {
     throw new MigrationError(
       'The table `migrations` exists but has no `name` column, so it belongs to another application; rename it or use another database',
       { code: 'DB_MIGRATION_TABLE_FOREIGN' },
     );
   }
   const q = executor.dialect === 'mysql' ? '`' : '"';
-  for (const column of ADDED_COLUMNS) {
+  if (executor.dialect === 'mysql' && (name.family !== 'text' || (name.maxLength ?? 0) < MAX_RECORD_NAME_LENGTH)) {
+    await executor.query(`ALTER TABLE \`migrations\` MODIFY \`name\` VARCHAR(${MAX_RECORD_NAME_LENGTH}) ${name.nullable ? 'NULL' : 'NOT NULL'}`);
+  }
+  for (const column of ADDED_COLUMNS[executor.dialect]) {
     if (!columns.has(column.name)) await executor.query(`ALTER TABLE ${q}migrations${q} ADD COLUMN ${q}${column.name}${q} ${column.type}`);
   }
+}
+
+/** Names recorded in `migrations`, without creating it (empty when it does not exist yet). */
+async function recordedNames(executor: SqlExecutor): Promise<Set<string>> {
+  const schema = await readSchema(executor, [MIGRATIONS_TABLE]);
+  const table = schema.tables.get(MIGRATIONS_TABLE);
+  if (!table || !table.columns.some((c) => c.name.toLowerCase() === 'name')) return new Set();
+  const { rows } = await executor.query('SELECT name FROM migrations');
+  return new Set(rows.map((row) => String(row.name)));
+}
+
+/** The adoption plans of the sets that have not run here yet and can be inspected in this dialect. */
+async function inspectAdoptions(executor: SqlExecutor, sets: readonly MigrationSet[]): Promise<Map<string, AdoptionPlan>> {
+  const plans = new Map<string, AdoptionPlan>();
+  const candidates = sets.filter((set) => set.adoption?.inspect[executor.dialect]);
+  if (candidates.length === 0 || !SCHEMA_READERS[executor.dialect]) return plans;
+  const recorded = await recordedNames(executor);
+  for (const set of candidates) {
+    if (set.migrations.some((m) => recorded.has(migrationRecordName(set, m)))) continue;
+    plans.set(set.name, await set.adoption!.inspect[executor.dialect]!(executor));
+  }
+  return plans;
 }
 
 function isBinlogTriggerRefusal(err: unknown): boolean {
@@ -174,6 +234,44 @@ function failure(recordName: string, index: number, total: number, err: unknown)
   });
 }
 
+/**
+ * MySQL: a migration may hold LOCK TABLES around a trigger swap; should it fail in between, the
+ * lock connection must not go back to the pool with tables still locked.
+ */
+async function releaseTableLocks(executor: SqlExecutor): Promise<void> {
+  if (executor.dialect !== 'mysql') return;
+  await executor.query('UNLOCK TABLES').catch(() => undefined);
+}
+
+/** Runs an adoption; on SQLite inside a savepoint so a failure undoes all of it. Returns the statements it ran. */
+async function applyAdoption(executor: SqlExecutor, recordName: string, plan: Extract<AdoptionPlan, { action: 'adopt' }>): Promise<{ statements: string[]; note: string }> {
+  const sqlite = executor.dialect === 'sqlite';
+  const recording = recordingExecutor(executor);
+  let note: string | void;
+  if (sqlite) await executor.query(`SAVEPOINT ${SAVEPOINT}`);
+  try {
+    note = await plan.run(recording.executor);
+  } catch (err) {
+    if (sqlite) {
+      await executor.query(`ROLLBACK TO ${SAVEPOINT}`);
+      await executor.query(`RELEASE ${SAVEPOINT}`);
+    } else {
+      await releaseTableLocks(executor);
+    }
+    const failed = failure(recordName, Math.max(0, recording.statements.length - 1), recording.statements.length, err);
+    throw new MigrationError(`${failed.message} (taking over an existing schema: ${plan.summary})`, {
+      code: failed.code,
+      kind: failed.kind,
+      migration: recordName,
+      cause: err,
+      errno: failed.errno,
+      sqlState: failed.sqlState,
+    });
+  }
+  if (sqlite) await executor.query(`RELEASE ${SAVEPOINT}`);
+  return { statements: recording.statements, note: note ? ` ${note}` : '' };
+}
+
 /** Runs one migration's statements; on SQLite inside a savepoint so a failure undoes all of them. */
 async function applyOne(executor: SqlExecutor, recordName: string, statements: readonly string[]): Promise<void> {
   const sqlite = executor.dialect === 'sqlite';
@@ -185,6 +283,8 @@ async function applyOne(executor: SqlExecutor, recordName: string, statements: r
       if (sqlite) {
         await executor.query(`ROLLBACK TO ${SAVEPOINT}`);
         await executor.query(`RELEASE ${SAVEPOINT}`);
+      } else {
+        await releaseTableLocks(executor);
       }
       throw failure(recordName, i, statements.length, err);
     }
@@ -196,7 +296,8 @@ async function applyOne(executor: SqlExecutor, recordName: string, statements: r
  * Applies pending migrations of `sets` (in the order given, each set's migrations by version).
  * Throws MigrationError: `DB_MIGRATION_INVALID` (malformed sets), `DB_MIGRATION_FAILED` (a statement
  * failed; `kind` is the statement's error kind), `DB_MIGRATION_TRIGGER_PRIVILEGE` (MySQL ERROR 1419),
- * `DB_MIGRATION_TABLE_FOREIGN`; or a transient DatabaseError `DB_LOCK_TIMEOUT`.
+ * `DB_MIGRATION_TABLE_FOREIGN`; AdoptionError `DB_ADOPTION_REFUSED` (nothing changed); or a
+ * transient DatabaseError `DB_LOCK_TIMEOUT`.
  */
 export async function runMigrations(db: Database, sets: readonly MigrationSet[], options: RunMigrationsOptions = {}): Promise<MigrationReport> {
   validateSets(sets);
@@ -206,15 +307,54 @@ export async function runMigrations(db: Database, sets: readonly MigrationSet[],
   let failed: MigrationError | undefined;
 
   await db.withLock(MIGRATIONS_LOCK, options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS, async (executor) => {
+    // Read-only: a refusal must leave the database exactly as it was, `migrations` included.
+    const plans = await inspectAdoptions(executor, sets);
+    for (const [setName, plan] of plans) {
+      if (plan.action === 'refuse') {
+        failed = new AdoptionError(setName, db.description, plan.found, plan.remedy);
+        return;
+      }
+    }
     await ensureTable(executor);
     const recorded = new Map<string, string | null>();
     const { rows } = await executor.query('SELECT name, checksum FROM migrations');
     for (const row of rows) recorded.set(String(row.name), row.checksum == null ? null : String(row.checksum));
 
+    const record = async (name: string, set: MigrationSet, version: number, checksum: string): Promise<void> => {
+      await executor.query(
+        'INSERT INTO migrations (name, set_name, version, checksum, inserted, last_updated) VALUES (?, ?, ?, ?, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)',
+        [name, set.name, version, checksum],
+      );
+      recorded.set(name, checksum);
+    };
+
+    /** Versions an adoption recorded in this run: applied, not skipped. */
+    const adopted = new Set<string>();
     for (const set of sets) {
+      const plan = plans.get(set.name);
+      if (plan?.action === 'adopt') {
+        const adoptionName = `${set.name}/0-${plan.record}`;
+        let outcome: { statements: string[]; note: string };
+        try {
+          outcome = await applyAdoption(executor, adoptionName, plan);
+        } catch (err) {
+          failed = err as MigrationError;
+          return;
+        }
+        await record(adoptionName, set, 0, createHash('sha256').update(JSON.stringify(outcome.statements)).digest('hex'));
+        report.applied.push(adoptionName);
+        log?.info?.(`Took over an existing schema for ${set.name}: ${plan.summary}.${outcome.note}`);
+        for (const migration of set.migrations) {
+          if (migration.version > plan.version || recorded.has(migrationRecordName(set, migration))) continue;
+          await record(migrationRecordName(set, migration), set, migration.version, migrationChecksum(migration, dialect));
+          report.applied.push(migrationRecordName(set, migration));
+          adopted.add(migrationRecordName(set, migration));
+        }
+      }
       for (const migration of set.migrations) {
         const recordName = migrationRecordName(set, migration);
         const checksum = migrationChecksum(migration, dialect);
+        if (adopted.has(recordName)) continue;
         if (recorded.has(recordName)) {
           const previous = recorded.get(recordName);
           if (previous === null) {
@@ -236,11 +376,7 @@ export async function runMigrations(db: Database, sets: readonly MigrationSet[],
           failed = err instanceof MigrationError ? err : failure(recordName, 0, migration[dialect].length, err);
           return;
         }
-        await executor.query(
-          'INSERT INTO migrations (name, set_name, version, checksum, inserted, last_updated) VALUES (?, ?, ?, ?, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)',
-          [recordName, set.name, migration.version, checksum],
-        );
-        recorded.set(recordName, checksum);
+        await record(recordName, set, migration.version, checksum);
         report.applied.push(recordName);
         log?.info?.(`Applied migration ${recordName}`);
       }

@@ -3,6 +3,7 @@
  * One implementation per dialect (mysql2 for MySQL/MariaDB; node:sqlite or better-sqlite3 for SQLite); nothing
  * outside lib/db may import a driver directly.
  */
+import type { SchemaAdoption } from './adopt';
 
 export type Dialect = 'mysql' | 'sqlite';
 
@@ -123,4 +124,6 @@ export interface MigrationSet {
   name: string;
   description: string;
   migrations: readonly Migration[];
+  /** How to take over an existing schema another program created, before the first migration runs (./adopt.ts). */
+  readonly adoption?: SchemaAdoption;
 }

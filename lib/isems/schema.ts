@@ -17,6 +17,7 @@
  * are a backward range scan of it, and each node's newest row is one seek into it.
  */
 import type { Dialect, MigrationSet, SqlExecutor, SqlValue } from '../db/types';
+import { isemsAdoption } from './adopt';
 import { IsemsError } from './errors';
 import { formatStatusHex, ISEMS_FIELDS, isoFromEpochSeconds, type IsemsMeasurement } from './parse';
 
@@ -106,6 +107,8 @@ export const isemsMigrations: MigrationSet = {
       ],
     },
   ],
+  // Taking over the ISEMS collector's own table (lib/isems/adopt.ts).
+  adoption: isemsAdoption,
 };
 
 export interface SqlStatement {

@@ -6,6 +6,7 @@
  * delete per message.
  */
 import type { MigrationSet } from '../db/types';
+import { rollingAveragesAdoption } from './adopt';
 
 export const rollingAveragesMigrations: MigrationSet = {
   name: 'rolling-averages',
@@ -23,6 +24,7 @@ export const rollingAveragesMigrations: MigrationSet = {
       ],
     },
   ],
+  adoption: rollingAveragesAdoption,
 };
 
 /** Keeps the last 35 minutes, as the original did; run from one timer, not per message. */

@@ -97,7 +97,9 @@ export function sensorDatasets(topic = 'sensors'): DatasetDeclaration[] {
     },
     {
       name: AGGREGATED_SENSOR_DATA_TABLE,
-      description: 'Mean value per sensor per UTC minute (timestamp = start of the minute), with the number of readings in `samples`.',
+      description:
+        'Mean value per sensor per UTC minute (timestamp = start of the minute), with the number of readings in `samples`. ' +
+        'Means taken over from the original pipeline keep its stamps (its local insert time) and carry their id in `original_row` (0 for the means of this product).',
       timeColumn: 'timestamp',
       lineage: { topic, flow: 'sensors: per-minute aggregation', derivedFrom: [SENSOR_DATA_TABLE, AGGREGATED_SENSOR_PARTS_TABLE] },
     },

@@ -16,6 +16,7 @@
  *   the samples-weighted mean; see "Merging the parts" below.
  */
 import type { Dialect, MigrationSet } from '../db/types';
+import { sensorsAdoption } from './adopt';
 
 export const SENSOR_DATA_TABLE = 'sensor_data';
 export const AGGREGATED_SENSOR_DATA_TABLE = 'aggregated_sensor_data';
@@ -100,18 +101,25 @@ const sqliteTable = (name: string, extraColumns: string): string =>
  */
 const MERGED_DESCRIPTIVE = ['lat', 'lng', 'unit', 'type', 'description'] as const;
 
-function mergeSql(dialect: Dialect) {
+/**
+ * The merge statements. `originalRows` (migration 4): `aggregated_sensor_data` may hold rows the
+ * original pipeline wrote (`original_row` = their id, see migration 4), which the triggers never
+ * update or delete, and the upsert's key includes `original_row` (0 for ours).
+ */
+function mergeSql(dialect: Dialect, originalRows = false) {
   const q = (identifier: string): string => quote(dialect, identifier);
   const agg = q(AGGREGATED_SENSOR_DATA_TABLE);
   const [value, samples] = [q('value'), q('samples')];
-  const keyOf = (row: 'NEW' | 'OLD'): string => `${q('sensor_id')} = ${row}.${q('sensor_id')} AND ${q('timestamp')} = ${row}.${q('timestamp')}`;
+  const ours = originalRows ? ` AND ${q(ORIGINAL_ROW)} = 0` : '';
+  const keyOf = (row: 'NEW' | 'OLD'): string => `${q('sensor_id')} = ${row}.${q('sensor_id')} AND ${q('timestamp')} = ${row}.${q('timestamp')}${ours}`;
   const descriptive = MERGED_DESCRIPTIVE.map((c) => `${q(c)} = NEW.${q(c)}`).join(', ');
   const columns = AGGREGATED_COLUMNS.map(q).join(', ');
   const newValues = AGGREGATED_COLUMNS.map((c) => `NEW.${q(c)}`).join(', ');
   const merged = `${value} = (${value} * ${samples} + NEW.${value} * NEW.${samples}) / (${samples} + NEW.${samples}), ${descriptive}, ${samples} = ${samples} + NEW.${samples}`;
+  const target = [q('sensor_id'), q('timestamp'), ...(originalRows ? [q(ORIGINAL_ROW)] : [])].join(', ');
   const add =
     `INSERT INTO ${agg} (${columns}) VALUES (${newValues}) ` +
-    (dialect === 'mysql' ? `ON DUPLICATE KEY UPDATE ${merged}` : `ON CONFLICT (${q('sensor_id')}, ${q('timestamp')}) DO UPDATE SET ${merged}`);
+    (dialect === 'mysql' ? `ON DUPLICATE KEY UPDATE ${merged}` : `ON CONFLICT (${target}) DO UPDATE SET ${merged}`);
   const remove = [
     `DELETE FROM ${agg} WHERE ${keyOf('OLD')} AND ${samples} <= OLD.${samples}`,
     `UPDATE ${agg} SET ${value} = (${value} * ${samples} - OLD.${value} * OLD.${samples}) / (${samples} - OLD.${samples}), ` +
@@ -152,22 +160,10 @@ function copyExistingSql(dialect: Dialect): string {
   );
 }
 
-function mysqlPartsMigration(): string[] {
-  const { add, remove, replace, sameKey } = mergeSql('mysql');
+function mysqlPartsTriggers(originalRows: boolean): string[] {
+  const { add, remove, replace, sameKey } = mergeSql('mysql', originalRows);
   const parts = `\`${AGGREGATED_SENSOR_PARTS_TABLE}\``;
   return [
-    mysqlTable(
-      AGGREGATED_SENSOR_PARTS_TABLE,
-      // Binary collation: instance names are compared as written (`a` and `A` are two instances).
-      '\n  `samples` INT UNSIGNED NOT NULL,\n  `instance` VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,',
-      'UNIQUE KEY `uq_aggregated_part` (`sensor_id`, `timestamp`, `instance`),\n  KEY `idx_aggregated_parts_time` (`timestamp`),\n' +
-        '  CONSTRAINT `chk_aggregated_part_samples` CHECK (`samples` > 0)',
-    ),
-    // MySQL commits DDL as it goes: should a later statement fail, the re-run starts here, and
-    // the copy must not run with the triggers of a first attempt in place (it would add the old
-    // minutes to themselves). CREATE TRIGGER IF NOT EXISTS needs MySQL 8.0.29; DROP works everywhere.
-    ...Object.values(PARTS_TRIGGERS).filter((t) => t !== PARTS_TRIGGERS.move).map((t) => `DROP TRIGGER IF EXISTS \`${t}\``),
-    copyExistingSql('mysql'),
     `CREATE TRIGGER \`${PARTS_TRIGGERS.insert}\` AFTER INSERT ON ${parts} FOR EACH ROW\n${add}`,
     `CREATE TRIGGER \`${PARTS_TRIGGERS.update}\` AFTER UPDATE ON ${parts} FOR EACH ROW
 BEGIN
@@ -185,8 +181,39 @@ END`,
   ];
 }
 
+const MYSQL_DROP_PARTS_TRIGGERS = Object.values(PARTS_TRIGGERS).filter((t) => t !== PARTS_TRIGGERS.move).map((t) => `DROP TRIGGER IF EXISTS \`${t}\``);
+
+function mysqlPartsMigration(): string[] {
+  return [
+    mysqlTable(
+      AGGREGATED_SENSOR_PARTS_TABLE,
+      // Binary collation: instance names are compared as written (`a` and `A` are two instances).
+      '\n  `samples` INT UNSIGNED NOT NULL,\n  `instance` VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,',
+      'UNIQUE KEY `uq_aggregated_part` (`sensor_id`, `timestamp`, `instance`),\n  KEY `idx_aggregated_parts_time` (`timestamp`),\n' +
+        '  CONSTRAINT `chk_aggregated_part_samples` CHECK (`samples` > 0)',
+    ),
+    // MySQL commits DDL as it goes: should a later statement fail, the re-run starts here, and
+    // the copy must not run with the triggers of a first attempt in place (it would add the old
+    // minutes to themselves). CREATE TRIGGER IF NOT EXISTS needs MySQL 8.0.29; DROP works everywhere.
+    ...MYSQL_DROP_PARTS_TRIGGERS,
+    copyExistingSql('mysql'),
+    ...mysqlPartsTriggers(false),
+  ];
+}
+
+function sqlitePartsTriggers(originalRows: boolean): string[] {
+  const { add, remove, replace, sameKey } = mergeSql('sqlite', originalRows);
+  const parts = `"${AGGREGATED_SENSOR_PARTS_TABLE}"`;
+  const ifNotExists = originalRows ? '' : 'IF NOT EXISTS ';
+  return [
+    `CREATE TRIGGER ${ifNotExists}"${PARTS_TRIGGERS.insert}" AFTER INSERT ON ${parts}\nBEGIN\n  ${add};\nEND`,
+    `CREATE TRIGGER ${ifNotExists}"${PARTS_TRIGGERS.update}" AFTER UPDATE ON ${parts} WHEN ${sameKey}\nBEGIN\n  ${replace};\nEND`,
+    `CREATE TRIGGER ${ifNotExists}"${PARTS_TRIGGERS.move}" AFTER UPDATE ON ${parts} WHEN NOT (${sameKey})\nBEGIN\n  ${remove.join(';\n  ')};\n  ${add};\nEND`,
+    `CREATE TRIGGER ${ifNotExists}"${PARTS_TRIGGERS.delete}" AFTER DELETE ON ${parts}\nBEGIN\n  ${remove.join(';\n  ')};\nEND`,
+  ];
+}
+
 function sqlitePartsMigration(): string[] {
-  const { add, remove, replace, sameKey } = mergeSql('sqlite');
   const parts = `"${AGGREGATED_SENSOR_PARTS_TABLE}"`;
   return [
     sqliteTable(AGGREGATED_SENSOR_PARTS_TABLE, ',\n  "samples" INTEGER NOT NULL CHECK ("samples" > 0),\n  "instance" TEXT NOT NULL'),
@@ -195,10 +222,59 @@ function sqlitePartsMigration(): string[] {
     // SQLite runs the migration in one savepoint, so no half-applied state to re-run from; the
     // copy is still skipped for minutes that have parts, like MySQL's.
     copyExistingSql('sqlite'),
-    `CREATE TRIGGER IF NOT EXISTS "${PARTS_TRIGGERS.insert}" AFTER INSERT ON ${parts}\nBEGIN\n  ${add};\nEND`,
-    `CREATE TRIGGER IF NOT EXISTS "${PARTS_TRIGGERS.update}" AFTER UPDATE ON ${parts} WHEN ${sameKey}\nBEGIN\n  ${replace};\nEND`,
-    `CREATE TRIGGER IF NOT EXISTS "${PARTS_TRIGGERS.move}" AFTER UPDATE ON ${parts} WHEN NOT (${sameKey})\nBEGIN\n  ${remove.join(';\n  ')};\n  ${add};\nEND`,
-    `CREATE TRIGGER IF NOT EXISTS "${PARTS_TRIGGERS.delete}" AFTER DELETE ON ${parts}\nBEGIN\n  ${remove.join(';\n  ')};\nEND`,
+    ...sqlitePartsTriggers(false),
+  ];
+}
+
+/**
+ * Migration 4: room for the rows the original pipeline wrote. It stamped its means with its local
+ * insert time (not a minute of ours) and let duplicates in, so those rows cannot take part in the
+ * one-row-per-sensor-and-minute key: `original_row` holds their id (set when the original's table
+ * is taken over, lib/sensors/adopt.ts) and 0 for every row this product writes; the unique key
+ * becomes (sensor_id, timestamp, original_row) and the triggers touch only rows with 0. A flow
+ * that writes `aggregated_sensor_data` itself keeps working on MySQL (ON DUPLICATE KEY finds the
+ * key); on SQLite its upsert names the key: `sensor_id, timestamp, original_row`.
+ */
+export const ORIGINAL_ROW = 'original_row';
+
+/** The v4 triggers, dropped and created again (shared with the adoption of the original's tables). */
+export function partsTriggersV4(dialect: Dialect): string[] {
+  return dialect === 'mysql'
+    ? [...MYSQL_DROP_PARTS_TRIGGERS, ...mysqlPartsTriggers(true)]
+    : [...Object.values(PARTS_TRIGGERS).map((t) => `DROP TRIGGER IF EXISTS "${t}"`), ...sqlitePartsTriggers(true)];
+}
+
+const MYSQL_ORIGINAL_ROW_COLUMN = `\`${ORIGINAL_ROW}\` BIGINT UNSIGNED NOT NULL DEFAULT 0 COMMENT 'id of a row the original pipeline wrote, 0 for ours'`;
+
+function mysqlOriginalRowsMigration(): string[] {
+  return [
+    // Writers still on the previous release keep upserting parts: they wait, then meet the new triggers.
+    `LOCK TABLES \`${AGGREGATED_SENSOR_PARTS_TABLE}\` WRITE, \`${AGGREGATED_SENSOR_DATA_TABLE}\` WRITE`,
+    // Re-runnable: the ALTER runs only while the column is missing (MySQL 8 has no ADD COLUMN IF NOT EXISTS).
+    `SET @iotp_step = IF(EXISTS(SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '${AGGREGATED_SENSOR_DATA_TABLE}' AND COLUMN_NAME = '${ORIGINAL_ROW}'), 'DO 0',
+  'ALTER TABLE \`${AGGREGATED_SENSOR_DATA_TABLE}\` ADD COLUMN ${MYSQL_ORIGINAL_ROW_COLUMN.replace(/'/g, "''")}, DROP INDEX \`uq_aggregated_sensor_minute\`, ADD UNIQUE KEY \`uq_aggregated_sensor_minute\` (\`sensor_id\`, \`timestamp\`, \`${ORIGINAL_ROW}\`)')`,
+    'PREPARE iotp_step FROM @iotp_step',
+    'EXECUTE iotp_step',
+    'DEALLOCATE PREPARE iotp_step',
+    ...partsTriggersV4('mysql'),
+    'UNLOCK TABLES',
+  ];
+}
+
+/**
+ * SQLite: an upsert names the unique index it conflicts on, so the key of the merge triggers is an
+ * index of its own, (sensor_id, timestamp, original_row); this product's databases keep the
+ * (sensor_id, timestamp) index too, so flows that upsert aggregated_sensor_data on those two
+ * columns keep working. A database taken over from the original (duplicates) has only the first.
+ */
+export const SQLITE_ORIGINAL_ROW_KEY = 'uq_aggregated_sensor_original_row';
+
+function sqliteOriginalRowsMigration(): string[] {
+  return [
+    ...Object.values(PARTS_TRIGGERS).map((t) => `DROP TRIGGER IF EXISTS "${t}"`),
+    `ALTER TABLE "${AGGREGATED_SENSOR_DATA_TABLE}" ADD COLUMN "${ORIGINAL_ROW}" INTEGER NOT NULL DEFAULT 0`,
+    `CREATE UNIQUE INDEX "${SQLITE_ORIGINAL_ROW_KEY}" ON "${AGGREGATED_SENSOR_DATA_TABLE}" ("sensor_id", "timestamp", "${ORIGINAL_ROW}")`,
+    ...sqlitePartsTriggers(true),
   ];
 }
 
@@ -244,7 +320,17 @@ export const sensorsMigrations: MigrationSet = {
       mysql: mysqlPartsMigration(),
       sqlite: sqlitePartsMigration(),
     },
+    {
+      version: 4,
+      name: 'original-rows',
+      mysql: mysqlOriginalRowsMigration(),
+      sqlite: sqliteOriginalRowsMigration(),
+    },
   ],
+  // Taking over the original pipeline's two tables (lib/sensors/adopt.ts); a getter, as that module imports this one.
+  get adoption() {
+    return sensorsAdoption;
+  },
 };
 
 function quote(dialect: Dialect, identifier: string): string {
@@ -276,7 +362,7 @@ export function upsertAggregatedSql(dialect: Dialect, rows: number): string {
     // VALUES(col) works on MariaDB and MySQL 8 (deprecated there in favour of row aliases, which MariaDB lacks).
     return `${head} ON DUPLICATE KEY UPDATE ${updated.map((c) => `${quote(dialect, c)} = VALUES(${quote(dialect, c)})`).join(', ')}`;
   }
-  return `${head} ON CONFLICT ("sensor_id", "timestamp") DO UPDATE SET ${updated.map((c) => `${quote(dialect, c)} = excluded.${quote(dialect, c)}`).join(', ')}`;
+  return `${head} ON CONFLICT ("sensor_id", "timestamp", "${ORIGINAL_ROW}") DO UPDATE SET ${updated.map((c) => `${quote(dialect, c)} = excluded.${quote(dialect, c)}`).join(', ')}`;
 }
 
 /**

@@ -2,8 +2,12 @@
  * Migration set "statestream": the original pipeline's schema (messages → base_topics →
  * entities → states → facts, normalised by an AFTER INSERT trigger), fixed:
  *
- * - the domain is kept: `entities.label` is the entity id (`sensor.x`), with `domain` and
- *   `object_id` columns, so `sensor.x` and `binary_sensor.x` stay two entities;
+ * - the domain is kept beside the label: `entities.label` is the object id as the original wrote
+ *   it (`kitchen_temp`), `entities.domain` its domain, unique per base topic + domain + label, so
+ *   `sensor.x` and `binary_sensor.x` stay two entities while a query on `entities.label` finds
+ *   the facts the original stored and the new ones alike (migration 3; releases before it wrote
+ *   `sensor.x` into the label, and migration 3 rewrites those). `object_id` repeats the label, for
+ *   queries written against those releases;
  * - the topic is split from the end (`<domain>/<object_id>/<key>`), the rest is the base, so
  *   multi-level bases (`home/statestream`) work;
  * - one character set and collation everywhere (MySQL: utf8mb4 / utf8mb4_bin, also on the
@@ -23,6 +27,7 @@
  * in `messages` only, rather than failing the whole multi-row INSERT they are part of.
  */
 import type { MigrationSet } from '../db/types';
+import { statestreamAdoption } from './adopt';
 
 /** The single MySQL character set and collation of every table, column and trigger variable. */
 export const MYSQL_CHARSET = 'utf8mb4';
@@ -148,7 +153,7 @@ BEGIN
   END IF;
 END`;
 
-const SQLITE_NOW = `(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`;
+export const SQLITE_NOW = `(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`;
 const SQLITE_TIMESTAMPS = `inserted TEXT NOT NULL DEFAULT ${SQLITE_NOW},
   last_updated TEXT NOT NULL DEFAULT ${SQLITE_NOW}`;
 
@@ -157,7 +162,7 @@ const SQLITE_TIMESTAMPS = `inserted TEXT NOT NULL DEFAULT ${SQLITE_NOW},
  * virtual generated columns (computed on read, nothing stored): `rtrim(t, replace(t, '/', ''))`
  * strips the last level, leaving everything up to the last `/`.
  */
-const sqliteTables = [
+export const SQLITE_V1_TABLES = [
   `CREATE TABLE messages (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   topic TEXT NOT NULL,
@@ -236,14 +241,154 @@ BEGIN
 END`,
 ];
 
+/**
+ * Migration 3, entity labels as the original wrote them. MySQL: the trigger of migration 2 with
+ * the entity looked up by (base, domain, label = object id). Same lookups, same cost.
+ */
+export const MYSQL_TRIGGER_V3 = `CREATE TRIGGER statestream_normalise AFTER INSERT ON messages FOR EACH ROW
+BEGIN
+  DECLARE v_tail VARCHAR(1024) ${TEXT_VAR};
+  DECLARE v_base VARCHAR(1024) ${TEXT_VAR};
+  DECLARE v_domain VARCHAR(1024) ${TEXT_VAR};
+  DECLARE v_object VARCHAR(1024) ${TEXT_VAR};
+  DECLARE v_key VARCHAR(1024) ${TEXT_VAR};
+  DECLARE v_base_id INT UNSIGNED;
+  DECLARE v_entity_id INT UNSIGNED;
+  DECLARE v_state_id INT UNSIGNED;
+  DECLARE v_replayed_same TINYINT DEFAULT 0;
+
+  SET v_tail = SUBSTRING_INDEX(NEW.topic, '/', -3);
+  SET v_domain = SUBSTRING_INDEX(v_tail, '/', 1);
+  SET v_object = SUBSTRING_INDEX(SUBSTRING_INDEX(v_tail, '/', 2), '/', -1);
+  SET v_key = SUBSTRING_INDEX(v_tail, '/', -1);
+  SET v_base = LEFT(NEW.topic, CHAR_LENGTH(NEW.topic) - CHAR_LENGTH(v_tail) - 1);
+
+  IF CHAR_LENGTH(v_tail) < CHAR_LENGTH(NEW.topic)
+     AND v_base <> '' AND v_domain <> '' AND v_object <> '' AND v_key <> ''
+     AND CHAR_LENGTH(v_base) <= 512 AND CHAR_LENGTH(v_domain) <= 255 AND CHAR_LENGTH(v_object) <= 255 AND CHAR_LENGTH(v_key) <= 255 THEN
+    -- Steady state: the topic is known, one query walks the three unique keys.
+    SET v_state_id = (SELECT s.id FROM base_topics b
+                        JOIN entities e ON e.base_topic_id = b.id AND e.domain = v_domain AND e.label = v_object
+                        JOIN states s ON s.entity_id = e.id AND s.label = v_key
+                      WHERE b.label = v_base);
+
+    IF v_state_id IS NULL THEN
+      -- A new topic: resolve each level, inserting only the missing ones.
+      SET v_base_id = (SELECT id FROM base_topics WHERE label = v_base);
+      IF v_base_id IS NULL THEN
+        INSERT INTO base_topics (label) VALUES (v_base) ON DUPLICATE KEY UPDATE id = LAST_INSERT_ID(id);
+        SET v_base_id = LAST_INSERT_ID();
+      END IF;
+      SET v_entity_id = (SELECT id FROM entities WHERE base_topic_id = v_base_id AND domain = v_domain AND label = v_object);
+      IF v_entity_id IS NULL THEN
+        INSERT INTO entities (label, domain, object_id, base_topic_id) VALUES (v_object, v_domain, v_object, v_base_id)
+          ON DUPLICATE KEY UPDATE id = LAST_INSERT_ID(id);
+        SET v_entity_id = LAST_INSERT_ID();
+      END IF;
+      INSERT INTO states (label, entity_id) VALUES (v_key, v_entity_id) ON DUPLICATE KEY UPDATE id = LAST_INSERT_ID(id);
+      SET v_state_id = LAST_INSERT_ID();
+    ELSEIF NEW.retained <> 0 THEN
+      -- A retained replay of the value already stored adds nothing.
+      SET v_replayed_same = (SELECT f.fact FROM facts f WHERE f.state_id = v_state_id ORDER BY f.id DESC LIMIT 1) <=> NEW.payload;
+    END IF;
+
+    IF v_replayed_same = 0 THEN
+      INSERT INTO facts (fact, state_id, retained, received_at, message_id)
+        VALUES (NEW.payload, v_state_id, NEW.retained, NEW.received_at, NEW.id);
+    END IF;
+  END IF;
+END`;
+
+/** The tables the trigger writes: locked together while it is swapped, so no message meets none (or two). */
+export const MYSQL_TRIGGER_TABLES = ['messages', 'base_topics', 'entities', 'states', 'facts'] as const;
+export const MYSQL_LOCK_TRIGGER_TABLES = `LOCK TABLES ${MYSQL_TRIGGER_TABLES.map((t) => `${t} WRITE`).join(', ')}`;
+
+/**
+ * Migration 3 on MySQL. Other writers (instances still on the previous release) keep inserting
+ * while it runs, so the key change, the relabelling and the trigger swap happen under one
+ * LOCK TABLES: their inserts wait, then meet the new trigger. Re-runnable after a failure half-way
+ * (MySQL commits DDL at once): the key change runs only while the old key is there (a prepared
+ * statement, as ALTER has no IF EXISTS for keys on MySQL 8), the rest is idempotent.
+ */
+const mysqlEntityLabelsAsWritten = [
+  MYSQL_LOCK_TRIGGER_TABLES,
+  `SET @iotp_step = IF(EXISTS(SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'entities' AND INDEX_NAME = 'uq_entities_base_label'),
+  'ALTER TABLE entities ADD UNIQUE KEY uq_entities_base_domain_label (base_topic_id, domain, label), DROP INDEX uq_entities_base_label', 'DO 0')`,
+  'PREPARE iotp_step FROM @iotp_step',
+  'EXECUTE iotp_step',
+  'DEALLOCATE PREPARE iotp_step',
+  // Labels were `<domain>.<object_id>` with both parts beside them: the label becomes the object id.
+  'UPDATE entities SET label = object_id WHERE label <> object_id',
+  'DROP TRIGGER IF EXISTS statestream_normalise',
+  MYSQL_TRIGGER_V3,
+  'UNLOCK TABLES',
+];
+
+/** SQLite's entities with the unique key of migration 3 (a table constraint cannot be altered in place). */
+export const SQLITE_ENTITIES_V3 = `CREATE TABLE entities (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  label TEXT NOT NULL,
+  domain TEXT NOT NULL,
+  object_id TEXT NOT NULL,
+  base_topic_id INTEGER NOT NULL REFERENCES base_topics (id),
+  ${SQLITE_TIMESTAMPS},
+  UNIQUE (base_topic_id, domain, label)
+)`;
+
+const SQLITE_ENTITY_V3 = `e.domain = NEW.topic_domain AND e.label = NEW.topic_object_id`;
+
+export const SQLITE_TRIGGER_V3 = `CREATE TRIGGER statestream_normalise AFTER INSERT ON messages
+WHEN NEW.topic_key <> '' AND NEW.topic_object_id <> '' AND NEW.topic_domain <> '' AND NEW.topic_base <> ''
+  -- The same label limits as MySQL's columns, so both dialects normalise the same rows.
+  AND length(NEW.topic_base) <= 512 AND length(NEW.topic_domain) <= 255 AND length(NEW.topic_object_id) <= 255 AND length(NEW.topic_key) <= 255
+BEGIN
+  INSERT OR IGNORE INTO base_topics (label) VALUES (NEW.topic_base);
+  INSERT OR IGNORE INTO entities (label, domain, object_id, base_topic_id)
+    SELECT NEW.topic_object_id, NEW.topic_domain, NEW.topic_object_id, b.id
+    FROM base_topics b WHERE b.label = NEW.topic_base;
+  INSERT OR IGNORE INTO states (label, entity_id)
+    SELECT NEW.topic_key, e.id
+    FROM base_topics b JOIN entities e ON e.base_topic_id = b.id AND ${SQLITE_ENTITY_V3}
+    WHERE b.label = NEW.topic_base;
+  INSERT INTO facts (fact, state_id, retained, received_at, message_id)
+    SELECT NEW.payload, s.id, NEW.retained, NEW.received_at, NEW.id
+    FROM base_topics b
+    JOIN entities e ON e.base_topic_id = b.id AND ${SQLITE_ENTITY_V3}
+    JOIN states s ON s.entity_id = e.id AND s.label = NEW.topic_key
+    WHERE b.label = NEW.topic_base
+      AND NOT (NEW.retained <> 0 AND (SELECT f.fact FROM facts f WHERE f.state_id = s.id ORDER BY f.id DESC LIMIT 1) IS NEW.payload);
+END`;
+
+/**
+ * Migration 3 on SQLite: the table is rebuilt (same ids, so states keep pointing at their
+ * entities). Foreign keys are deferred to the commit, which checks that every state still has its
+ * entity. One writer at a time and one transaction: nobody sees it half done.
+ */
+const sqliteEntityLabelsAsWritten = [
+  'DROP TRIGGER IF EXISTS statestream_normalise',
+  'PRAGMA defer_foreign_keys = ON',
+  'CREATE TABLE iotp_entities_relabel AS SELECT id, object_id AS label, domain, object_id, base_topic_id, inserted, last_updated FROM entities',
+  'DROP TABLE entities',
+  SQLITE_ENTITIES_V3,
+  'INSERT INTO entities (id, label, domain, object_id, base_topic_id, inserted, last_updated) SELECT id, label, domain, object_id, base_topic_id, inserted, last_updated FROM iotp_entities_relabel',
+  'DROP TABLE iotp_entities_relabel',
+  'CREATE INDEX idx_entities_domain ON entities (domain)',
+  SQLITE_TRIGGER_V3,
+];
+
 export const statestreamMigrations: MigrationSet = {
   name: 'statestream',
   description:
     'Home Assistant MQTT Statestream: messages normalised by an AFTER INSERT trigger into base_topics, entities, states and facts (drop-in for the original pipeline, with domain kept, multi-level bases, utf8mb4, large payloads, retain flag and deduplicated retained replays).',
   migrations: [
-    { version: 1, name: 'create-tables', mysql: mysqlTables, sqlite: sqliteTables },
+    { version: 1, name: 'create-tables', mysql: mysqlTables, sqlite: SQLITE_V1_TABLES },
     { version: 2, name: 'create-normalise-trigger', mysql: [mysqlTrigger], sqlite: sqliteTriggers },
+    { version: 3, name: 'entity-labels-as-written', mysql: mysqlEntityLabelsAsWritten, sqlite: sqliteEntityLabelsAsWritten },
   ],
+  // Taking over the original pipeline's tables (lib/statestream/adopt.ts); a getter, as that module imports this one.
+  get adoption() {
+    return statestreamAdoption;
+  },
 };
 
 /** The query from the original README; it must keep returning the right rows. */

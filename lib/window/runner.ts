@@ -39,6 +39,11 @@ export const MAX_SERIES_KEY_LENGTH = 1024;
 /** How often changed state is snapshotted into the context store. */
 export const DEFAULT_SNAPSHOT_EVERY_MS = 5000;
 
+/** One reading as text, for matching a message against seeded readings. */
+export function readingKey(reading: { series: string; value: number; time: number | undefined }): string {
+  return `${reading.series}\u0000${reading.value}\u0000${reading.time ?? ''}`;
+}
+
 export class WindowRunner {
   private readonly sliding: SlidingWindows | undefined;
   private readonly tumbling: TumblingWindows | undefined;
@@ -132,17 +137,55 @@ export class WindowRunner {
     return key;
   }
 
+  /** The reading a message carries (its series, value and event time). Throws like accept(). */
+  readingOf(msg: Record<string, unknown>): { series: string; value: number; time: number | undefined } {
+    const value = toReading(this.settings.value(msg));
+    const series = this.seriesOf(msg);
+    const time = this.settings.time ? parseTimestamp(this.settings.time(msg)) : undefined;
+    return { series, value, time };
+  }
+
+  /**
+   * Sliding windows only: fills them with readings already stored elsewhere (the rows a pipeline
+   * kept in its database), each row read like a message's payload. Produces no output; rows that
+   * cannot be read or are older than the longest window are skipped and counted. Returns the
+   * readings taken, keyed `series/value/time`, so a message that arrives while they are read and
+   * is one of them (the same reading, stored meanwhile) can be counted once (accept's `counted`).
+   */
+  seed(rows: readonly Record<string, unknown>[]): { taken: number; skipped: number; keys: Map<string, number> } {
+    if (!this.sliding) throw new WindowError('INVALID_OPTIONS', 'only sliding windows can start from stored readings');
+    const keys = new Map<string, number>();
+    let taken = 0;
+    let skipped = 0;
+    for (const row of rows) {
+      let reading;
+      try {
+        reading = this.readingOf({ payload: row });
+      } catch {
+        skipped++;
+        continue;
+      }
+      if (!this.sliding.add(reading.series, reading.value, reading.time)) {
+        skipped++;
+        continue;
+      }
+      taken++;
+      const key = readingKey(reading);
+      keys.set(key, (keys.get(key) ?? 0) + 1);
+    }
+    if (taken > 0) this.changed = true;
+    return { taken, skipped, keys };
+  }
+
   /**
    * Adds the message's reading. Throws WindowError (INVALID_VALUE, INVALID_TIMESTAMP,
    * INVALID_SERIES, LATE_READING, WINDOW_OVERFLOW) and then no window has changed.
+   * `counted`: the reading is in the windows already (see seed); only the output is computed.
    */
-  accept(msg: Record<string, unknown>): AcceptOutcome {
-    const raw = this.settings.value(msg);
-    const value = toReading(raw);
-    const series = this.seriesOf(msg);
-    const time = this.settings.time ? parseTimestamp(this.settings.time(msg)) : undefined;
+  accept(msg: Record<string, unknown>, options: { counted?: boolean } = {}): AcceptOutcome {
+    const { series, value, time } = this.readingOf(msg);
     if (this.sliding) {
-      if (!this.sliding.add(series, value, time)) {
+      if (!options.counted && !this.sliding.add(series, value, time)) {
         throw new WindowError('LATE_READING', `reading at ${new Date(time ?? 0).toISOString()} is older than the longest window; not counted`);
       }
       this.changed = true;

@@ -115,6 +115,8 @@ export default function register(RED: NodeAPI): void {
     let description = '(not configured)';
     let identity = `(not configured: ${node.id})`;
     const migrations = new Map<string, Promise<void>>();
+    /** Messages of adoption refusals already logged (writers report them again as their reason for being down). */
+    const refusals = new Set<string>();
     let reachable: boolean | undefined;
 
     try {
@@ -153,14 +155,25 @@ export default function register(RED: NodeAPI): void {
           });
           if (result.applied.length > 0) node.log(`migrations applied: ${result.applied.join(', ')}`);
         })();
-        // A failed run (database down) is retried by the next caller, not cached as failed.
-        running.catch(() => migrations.delete(set.name));
+        running.catch((err: unknown) => {
+          if ((err as { code?: unknown }).code === 'DB_ADOPTION_REFUSED') {
+            // A schema the set does not recognise: said once, kept until the next deploy (the user
+            // changes the database, then redeploys or restarts). Until then every caller gets the
+            // same refusal at once, and the database is not touched again.
+            refusals.add((err as Error).message);
+            node.error(RED._('iotp-database.errors.refused', { message: (err as Error).message }));
+            return;
+          }
+          // A failed run (database down) is retried by the next caller, not cached as failed.
+          migrations.delete(set.name);
+        });
         migrations.set(set.name, running);
       }
       return running;
     };
 
     node.reportReachable = (isReachable: boolean, reason?: string): void => {
+      if (!isReachable && reason !== undefined && refusals.has(reason)) return;
       if (reachable === isReachable) return;
       reachable = isReachable;
       if (isReachable) node.log(RED._('iotp-database.errors.recovered', { database: description }));
@@ -180,6 +193,7 @@ export default function register(RED: NodeAPI): void {
         const closing = database;
         database = undefined;
         migrations.clear();
+        refusals.clear();
         if (!closing) return done();
         closing.close().then(
           () => done(),

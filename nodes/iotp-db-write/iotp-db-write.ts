@@ -127,7 +127,10 @@ export default function register(RED: NodeAPI): void {
     const showStatus = (stats: WriterStats): void => {
       const rate = compactCount(stats.rowsPerSecond);
       const backlog = compactCount(stats.backlogRows);
-      if (stats.state === 'down' || stats.state === 'connecting') {
+      if ((stats.state === 'down' || stats.state === 'connecting') && stats.lastError?.code === 'DB_ADOPTION_REFUSED') {
+        // The database node logged what it found and what to do; the rows wait meanwhile.
+        status.set({ fill: 'red', shape: 'ring', text: RED._('iotp-db-write.status.refused', { backlog: compactCount(stats.backlogRows + stats.journalRows) }) });
+      } else if (stats.state === 'down' || stats.state === 'connecting') {
         const text = stats.journalRows > 0
           ? RED._('iotp-db-write.status.journaled', { journal: compactCount(stats.journalRows) })
           : RED._('iotp-db-write.status.down', { backlog });

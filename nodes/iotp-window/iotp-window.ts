@@ -8,13 +8,33 @@
  * at-least-once source upstream (iotp-mqtt-in) acknowledges a reading once it was accepted.
  * Outputs derived from many readings (interval emissions, closed tumbling windows) are new
  * messages without the source's completion id.
+ *
+ * Seed (sliding windows): with a database and a query set, a window that starts without saved
+ * state first takes the readings the query returns (rows read like payloads, e.g. the rows a
+ * pipeline already stored), so its first output counts them. A window that restored its saved
+ * state is not seeded: that state already counts every reading it took, and seeding it again
+ * would count them twice. Messages arriving meanwhile wait; one that is the same reading as a
+ * seeded row (stored by the flow's writer while the query ran) is counted once.
  */
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { WindowError, WindowRunner, parseWindowSettings, type WindowNodeProperties, type WindowSettings } from '../../lib/window';
+import { readingKey } from '../../lib/window/runner';
+import { findMigrationSet } from '../../lib/migrations';
+import type { MigrationSet } from '../../lib/db/types';
+import type { DatabaseConfigNode } from '../iotp-database/iotp-database';
 import { migrateNodeConfig } from '../shared/config-version';
 import { ThrottledStatus } from '../shared/status';
 
-type WindowNodeDef = NodeDef & WindowNodeProperties & { version?: number };
+type WindowNodeDef = NodeDef &
+  WindowNodeProperties & {
+    version?: number;
+    /** Seed: the database node to read stored readings from (empty: no seed). */
+    seedDatabase?: string;
+    /** Seed: the query; `:since_ms` / `:since_s` are the start of the longest window (epoch ms / s). */
+    seedQuery?: string;
+    /** Seed: a shipped migration set applied first, so the table exists on a fresh database. */
+    seedMigrationSet?: string;
+  };
 type Done = (err?: Error) => void;
 type Send = (msg: NodeMessage | Array<NodeMessage | NodeMessage[] | null>) => void;
 
@@ -24,6 +44,8 @@ export const STATE_KEY = 'iotp-window-state';
 const MAX_WAITING = 10_000;
 /** The timer never sleeps longer than this (keeps it robust to clock jumps). */
 const MAX_SLEEP_MS = 60_000;
+/** Most rows a seed query may return (memory does not grow with them; reading them does take time). */
+const MAX_SEED_ROWS = 1_000_000;
 
 /**
  * The last state of each node that was stopped without being removed, for the runtime's next
@@ -61,6 +83,24 @@ export default function register(RED: NodeAPI): void {
       status.set({ fill: 'red', shape: 'ring', text: RED._('iotp-window.status.config') });
       node.on('input', (_msg: NodeMessageInFlow, _send: Send, done: Done) => done(err as Error));
       return;
+    }
+
+    let seed: { config: DatabaseConfigNode; query: string; set?: MigrationSet } | undefined;
+    if (typeof def.seedDatabase === 'string' && def.seedDatabase !== '' && typeof def.seedQuery === 'string' && def.seedQuery.trim() !== '') {
+      const seedConfig = RED.nodes.getNode(def.seedDatabase) as DatabaseConfigNode | null;
+      const set = def.seedMigrationSet ? findMigrationSet(def.seedMigrationSet) : undefined;
+      const problem =
+        settings.mode !== 'sliding' ? RED._('iotp-window.errors.seedMode')
+        : !seedConfig ? RED._('iotp-window.errors.seedDatabase')
+        : def.seedMigrationSet && !set ? RED._('iotp-window.errors.seedSet', { name: def.seedMigrationSet })
+        : undefined;
+      if (problem) {
+        node.error(RED._('iotp-window.errors.config', { message: problem }));
+        status.set({ fill: 'red', shape: 'ring', text: RED._('iotp-window.status.config') });
+        node.on('input', (_msg: NodeMessageInFlow, _send: Send, done: Done) => done(new Error(problem)));
+        return;
+      }
+      seed = { config: seedConfig!, query: def.seedQuery, ...(set ? { set } : {}) };
     }
 
     const contextStorage = (RED.settings as unknown as Record<string, unknown>).contextStorage;
@@ -160,7 +200,18 @@ export default function register(RED: NodeAPI): void {
           arm();
           return done();
         }
-        const outcome = r.accept(m);
+        let counted = false;
+        if (seeded && seeded.size > 0) {
+          // Waiting since before the seed: the same reading may be among the seeded rows.
+          const key = readingKey(r.readingOf(m));
+          const left = seeded.get(key) ?? 0;
+          if (left > 0) {
+            counted = true;
+            if (left === 1) seeded.delete(key);
+            else seeded.set(key, left - 1);
+          }
+        }
+        const outcome = r.accept(m, { counted });
         if (outcome.values) {
           // The same message goes on (its completion id too): its output is its own result.
           m.payload = outcome.values;
@@ -182,12 +233,36 @@ export default function register(RED: NodeAPI): void {
       waiting.push([msg, out, done]);
     });
 
-    const start = (persisted: unknown): void => {
+    /** The seeded readings not yet matched by a waiting message (see the top of this file). */
+    let seeded: Map<string, number> | undefined;
+
+    const readSeed = async (created: WindowRunner): Promise<void> => {
+      if (!seed) return;
+      status.set({ fill: 'grey', shape: 'ring', text: RED._('iotp-window.status.seeding') });
+      try {
+        const database = seed.config.acquire(node);
+        if (seed.set) await seed.config.migrate(seed.set);
+        const since = Date.now() - Math.max(...settings.sliding.windows!.map((w) => (typeof w === 'number' ? w : w.ms)));
+        const result = await database.select(seed.query, { since_ms: since, since_s: Math.floor(since / 1000) }, MAX_SEED_ROWS);
+        const taken = created.seed(result.rows);
+        seeded = taken.keys;
+        node.log(RED._('iotp-window.seeded', { taken: taken.taken, skipped: taken.skipped, database: seed.config.description }));
+        if (result.truncated) node.warn(RED._('iotp-window.errors.seedTruncated', { max: MAX_SEED_ROWS }));
+      } catch (err) {
+        // Without its history the window still works: it starts empty, and says so.
+        node.warn(RED._('iotp-window.errors.seed', { message: (err as Error).message }));
+      }
+    };
+
+    const start = async (persisted: unknown): Promise<void> => {
       if (closing) return;
       const created = WindowRunner.create(settings, { persisted });
-      runner = created.runner;
       if (created.discarded) node.warn(RED._('iotp-window.errors.discarded', { message: created.discarded.message }));
+      if (!created.restored) await readSeed(created.runner);
+      if (closing) return;
+      runner = created.runner;
       for (const [msg, out, done] of waiting.splice(0)) handle(msg, out, done);
+      seeded = undefined;
       showStatus();
       // Tumbling windows that closed while the node was down are emitted on the first tick.
       arm();
@@ -197,7 +272,7 @@ export default function register(RED: NodeAPI): void {
       if (err) node.warn(RED._('iotp-window.errors.restore', { message: err.message }));
       const carried = redeployed.get(node.id);
       redeployed.delete(node.id);
-      start(err || value === undefined ? carried : value);
+      void start(err || value === undefined ? carried : value);
     };
     try {
       if (store) context.get(STATE_KEY, store, restoreCallback);
@@ -212,6 +287,7 @@ export default function register(RED: NodeAPI): void {
       timer = undefined;
       status.stop();
       for (const [, , inputDone] of waiting.splice(0)) inputDone(new WindowError('WINDOW_OVERFLOW', RED._('iotp-window.errors.notReady')));
+      if (seed) seed.config.release(node);
       // Removed: the runtime deletes the node's context; nothing to keep.
       if (removed || !runner) {
         redeployed.delete(node.id);

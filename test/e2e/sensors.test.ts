@@ -159,7 +159,7 @@ describe('IoT sensors flow end to end (MariaDB and SQLite)', function () {
     const raw = (body as Catalog).datasets.find((d) => d.name === 'sensor_data');
     const agg = (body as Catalog).datasets.find((d) => d.name === 'aggregated_sensor_data');
     assert.deepEqual(raw?.columns.map((c) => c.name), ['id', 'sensor_id', 'timestamp', 'value', 'lat', 'lng', 'unit', 'type', 'description']);
-    assert.deepEqual(agg?.columns.map((c) => c.name), ['id', 'sensor_id', 'timestamp', 'value', 'lat', 'lng', 'unit', 'type', 'description', 'samples']);
+    assert.deepEqual(agg?.columns.map((c) => c.name), ['id', 'sensor_id', 'timestamp', 'value', 'lat', 'lng', 'unit', 'type', 'description', 'samples', 'original_row']);
     assert.equal(raw?.row_count, h.probes + 23);
     assert.deepEqual(agg?.lineage.derived_from, ['sensor_data', 'aggregated_sensor_parts']);
     assert.equal(raw?.lineage.source_topic, h.topic);

@@ -272,17 +272,17 @@ describe('the compose stack: Node-RED as the node-red service runs it, database 
     const facts = await until('simulated facts', async () => {
       const { rows } = await db!.query(
         `SELECT COUNT(*) AS n FROM facts f JOIN states s ON f.state_id = s.id JOIN entities e ON s.entity_id = e.id
-         JOIN base_topics b ON e.base_topic_id = b.id WHERE b.label = ? AND e.label NOT LIKE 'sensor.stack_probe_%'`,
+         JOIN base_topics b ON e.base_topic_id = b.id WHERE b.label = ? AND NOT (e.domain = 'sensor' AND e.label LIKE 'stack_probe_%')`,
         [base],
       );
       return Number(rows[0].n) > 0 ? Number(rows[0].n) : undefined;
     }, 30_000, red);
     const { rows: probeFacts } = await db!.query(
       `SELECT e.label AS entity, s.label AS state, f.fact FROM facts f JOIN states s ON f.state_id = s.id JOIN entities e ON s.entity_id = e.id
-       JOIN base_topics b ON e.base_topic_id = b.id WHERE b.label = ? AND e.label = 'sensor.stack_probe_3'`,
+       JOIN base_topics b ON e.base_topic_id = b.id WHERE b.label = ? AND e.domain = 'sensor' AND e.label = 'stack_probe_3'`,
       [base],
     );
-    assert.deepEqual(probeFacts.map((r) => [r.entity, r.state, r.fact]), [['sensor.stack_probe_3', 'state', 'probe 3']]);
+    assert.deepEqual(probeFacts.map((r) => [r.entity, r.state, r.fact]), [['stack_probe_3', 'state', 'probe 3']]);
     const { rows } = await db!.query("SELECT COUNT(*) AS n FROM messages WHERE topic LIKE ? AND topic NOT LIKE '%stack\\_probe%'", [`${base}/%`]);
     assert.ok(Number(rows[0].n) > 0 && facts > 0, 'the simulator feeds the pipeline');
   });

@@ -69,11 +69,11 @@ async function countsFor(db: Database, baseTopic: string) {
     facts: await scalar(
       db,
       `SELECT COUNT(*) FROM facts f JOIN states s ON f.state_id = s.id JOIN entities e ON s.entity_id = e.id JOIN base_topics b ON e.base_topic_id = b.id
-       WHERE b.label = ? AND e.label <> 'sensor.probe'`,
+       WHERE b.label = ? AND NOT (e.domain = 'sensor' AND e.label = 'probe')`,
       [baseTopic],
     ),
-    states: await scalar(db, "SELECT COUNT(*) FROM states s JOIN entities e ON s.entity_id = e.id JOIN base_topics b ON e.base_topic_id = b.id WHERE b.label = ? AND e.label <> 'sensor.probe'", [baseTopic]),
-    entities: await scalar(db, "SELECT COUNT(*) FROM entities e JOIN base_topics b ON e.base_topic_id = b.id WHERE b.label = ? AND e.label <> 'sensor.probe'", [baseTopic]),
+    states: await scalar(db, "SELECT COUNT(*) FROM states s JOIN entities e ON s.entity_id = e.id JOIN base_topics b ON e.base_topic_id = b.id WHERE b.label = ? AND NOT (e.domain = 'sensor' AND e.label = 'probe')", [baseTopic]),
+    entities: await scalar(db, "SELECT COUNT(*) FROM entities e JOIN base_topics b ON e.base_topic_id = b.id WHERE b.label = ? AND NOT (e.domain = 'sensor' AND e.label = 'probe')", [baseTopic]),
   };
 }
 
@@ -165,18 +165,20 @@ for (const backend of backends) {
       assert.deepEqual(rows.map(key).sort(), traffic.map(key).sort());
       assert.ok(rows.every((r) => Number(r.qos) === 1 && Number(r.retained) === 0));
 
-      // The original README's query: entity = entity id (domain kept), main topic = the multi-level base.
-      const seed = await db.query(`SELECT * FROM (${SEED_README_QUERY}) q WHERE q.main_topic = ? AND q.entity <> 'sensor.probe' ORDER BY q.id`, [base]);
+      // The original README's query: entity = the object id as written (its domain beside it in entities), main topic = the multi-level base.
+      const seed = await db.query(
+        `SELECT q.*, e.domain FROM (${SEED_README_QUERY}) q JOIN entities e ON e.id = q.entity_id WHERE q.main_topic = ? AND NOT (e.domain = 'sensor' AND q.entity = 'probe') ORDER BY q.id`,
+        [base],
+      );
       assert.equal(seed.rows.length, 5000);
       const latest = new Map<string, string>();
       for (const m of traffic) latest.set(m.topic, m.payload);
       const storedLatest = new Map<string, string>();
       for (const r of seed.rows) {
-        const [domain, objectId] = String(r.entity).split('.');
-        storedLatest.set(`${r.main_topic}/${domain}/${objectId}/${r.state}`, String(r.fact));
+        storedLatest.set(`${r.main_topic}/${r.domain}/${r.entity}/${r.state}`, String(r.fact));
       }
       assert.deepEqual(storedLatest, latest);
-      const domains = new Set(seed.rows.map((r) => String(r.entity).split('.')[0]));
+      const domains = new Set(seed.rows.map((r) => String(r.domain)));
       assert.deepEqual([...domains].sort(), ['binary_sensor', 'climate', 'light', 'sensor', 'switch']);
     });
 
@@ -193,7 +195,7 @@ for (const backend of backends) {
       for (const m of messages) {
         const { rows } = await db.query(
           `SELECT f.fact FROM facts f JOIN states s ON f.state_id = s.id JOIN entities e ON s.entity_id = e.id JOIN base_topics b ON e.base_topic_id = b.id
-           WHERE b.label = ? AND e.label = 'sensor.big' AND s.label = ?`,
+           WHERE b.label = ? AND e.domain = 'sensor' AND e.label = 'big' AND s.label = ?`,
           [base, m.topic.split('/').pop()!],
         );
         assert.equal(rows.length, 1);
@@ -364,9 +366,9 @@ describe('statestream flow end to end: SIMULATE=true runs the simulated Home Ass
     const first = await countsFor(db, base);
     // The flow's simulator publishes one entity update per second after the start-up burst.
     await waitUntil(async () => (await countsFor(db!, base)).facts > first.facts, 30_000, 'a live update');
-    const { rows } = await db.query(`SELECT DISTINCT entity FROM (${SEED_README_QUERY}) q WHERE q.main_topic = ? ORDER BY entity`, [base]);
+    const { rows } = await db.query(`SELECT DISTINCT e.domain, q.entity FROM (${SEED_README_QUERY}) q JOIN entities e ON e.id = q.entity_id WHERE q.main_topic = ?`, [base]);
     assert.deepEqual(
-      rows.map((r) => String(r.entity).split('.')[0]).sort(),
+      rows.map((r) => String(r.domain)).sort(),
       ['binary_sensor', 'binary_sensor', 'climate', 'climate', 'light', 'light', 'sensor', 'sensor', 'switch', 'switch'],
     );
     assert.doesNotMatch(nodeRed.output(), /\[error\]/);

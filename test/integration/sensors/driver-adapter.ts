@@ -5,10 +5,22 @@
  * microseconds survive the round trip and no driver time zone reinterprets the stored UTC.
  */
 import type { Dialect, QueryResult, SqlExecutor, SqlParams, SqlValue } from '../../../lib/db/types';
-import type { MysqlConfig } from '../../../lib/db/types';
+import type { DatabaseConfig, MigrationSet, MysqlConfig } from '../../../lib/db/types';
 
 export interface TestExecutor extends SqlExecutor {
   close(): Promise<void>;
+  /** Applies a migration set through lib/db's runner, on the same storage. */
+  migrate(set: MigrationSet): Promise<string[]>;
+}
+
+async function migrateWith(config: DatabaseConfig, set: MigrationSet): Promise<string[]> {
+  const { openDatabase, runMigrations } = await import('../../../lib/db');
+  const db = openDatabase(config);
+  try {
+    return (await runMigrations(db, [set])).applied;
+  } finally {
+    await db.close();
+  }
 }
 
 function positional(params: SqlParams | undefined): SqlValue[] {
@@ -39,6 +51,7 @@ export async function openMysql(config: MysqlConfig): Promise<TestExecutor> {
       return { rows: [], affectedRows: header.affectedRows, insertId: header.insertId };
     },
     close: () => pool.end(),
+    migrate: (set) => migrateWith(config, set),
   };
 }
 
@@ -58,5 +71,6 @@ export async function openSqlite(file: string): Promise<TestExecutor> {
     async close() {
       db.close();
     },
+    migrate: (set) => migrateWith({ dialect: 'sqlite', file, busyTimeoutMs: 5000 }, set),
   };
 }

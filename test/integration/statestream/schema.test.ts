@@ -57,41 +57,43 @@ async function scenario(sql: Sql): Promise<void> {
   assert.deepEqual(bases.map((r) => r.label), ['home/statestream', 'homeassistant']);
 
   const entities = await sql.all(
-    'SELECT e.label, e.domain, e.object_id, b.label AS base FROM entities e JOIN base_topics b ON b.id = e.base_topic_id ORDER BY e.label',
+    'SELECT e.label, e.domain, e.object_id, b.label AS base FROM entities e JOIN base_topics b ON b.id = e.base_topic_id ORDER BY e.label, e.domain',
   );
   assert.deepEqual(
     entities.map((r) => [r.label, r.domain, r.object_id, r.base]),
     [
-      ['binary_sensor.x', 'binary_sensor', 'x', 'homeassistant'],
-      ['climate.hall', 'climate', 'hall', 'home/statestream'],
-      ['sensor.blob', 'sensor', 'blob', 'homeassistant'],
-      ['sensor.x', 'sensor', 'x', 'homeassistant'],
+      ['blob', 'sensor', 'blob', 'homeassistant'],
+      ['hall', 'climate', 'hall', 'home/statestream'],
+      ['x', 'binary_sensor', 'x', 'homeassistant'],
+      ['x', 'sensor', 'x', 'homeassistant'],
     ],
-    'sensor.x and binary_sensor.x stay two entities; the multi-level base is split from the end',
+    'labels as the original wrote them, the domain beside them: sensor.x and binary_sensor.x stay two entities; the multi-level base is split from the end',
   );
 
   const seed = await sql.all(`${SEED_README_QUERY} ORDER BY facts.id`);
   assert.deepEqual(
     seed.map((r) => [r.main_topic, r.entity, r.state, r.fact === BIG ? '<200 KB>' : r.fact]),
     [
-      ['homeassistant', 'sensor.x', 'state', '21.5'],
-      ['homeassistant', 'binary_sensor.x', 'state', 'on'],
-      ['home/statestream', 'climate.hall', 'state', 'heat'],
-      ['home/statestream', 'climate.hall', 'last_updated', '2017-10-01T23:20:30.920969+00:00'],
-      ['home/statestream', 'climate.hall', 'last_changed', '2017-10-01T23:20:30.920969+00:00'],
-      ['home/statestream', 'climate.hall', 'friendly_name', '"Flur 😀 Küche"'],
-      ['home/statestream', 'climate.hall', 'hvac_modes', '["off", "heat"]'],
-      ['home/statestream', 'climate.hall', 'current_temperature', '21.5'],
-      ['home/statestream', 'climate.hall', 'preset', '{"away": {"t": 16}, "eco": null}'],
-      ['home/statestream', 'climate.hall', 'state', '"attribute named state"'],
-      ['homeassistant', 'sensor.blob', 'data', '<200 KB>'],
+      ['homeassistant', 'x', 'state', '21.5'],
+      ['homeassistant', 'x', 'state', 'on'],
+      ['home/statestream', 'hall', 'state', 'heat'],
+      ['home/statestream', 'hall', 'last_updated', '2017-10-01T23:20:30.920969+00:00'],
+      ['home/statestream', 'hall', 'last_changed', '2017-10-01T23:20:30.920969+00:00'],
+      ['home/statestream', 'hall', 'friendly_name', '"Flur 😀 Küche"'],
+      ['home/statestream', 'hall', 'hvac_modes', '["off", "heat"]'],
+      ['home/statestream', 'hall', 'current_temperature', '21.5'],
+      ['home/statestream', 'hall', 'preset', '{"away": {"t": 16}, "eco": null}'],
+      ['home/statestream', 'hall', 'state', '"attribute named state"'],
+      ['homeassistant', 'blob', 'data', '<200 KB>'],
     ],
   );
+  const x = await sql.all("SELECT DISTINCT entities.id, entities.domain FROM facts JOIN states ON facts.state_id = states.id JOIN entities ON states.entity_id = entities.id WHERE entities.label = 'x' ORDER BY entities.domain");
+  assert.deepEqual(x.map((r) => r.domain), ['binary_sensor', 'sensor'], 'the two x are two entities, told apart by their domain');
   for (const row of seed) {
     assert.equal(typeof row.id, 'number');
     assert.ok(row.state_id != null && row.entity_id != null && row.main_topic_id != null);
   }
-  const blob = seed.find((r) => r.entity === 'sensor.blob');
+  const blob = seed.find((r) => r.entity === 'blob');
   assert.equal(String(blob?.fact).length, BIG.length, 'a payload well beyond 64 KiB is stored whole');
 
   const facts = await sql.all('SELECT retained, received_at, message_id FROM facts ORDER BY id');
@@ -124,9 +126,12 @@ async function scenario(sql: Sql): Promise<void> {
     ],
     receivedAt,
   );
-  const latest = await sql.all(`${SEED_README_QUERY} WHERE facts.id > ? ORDER BY facts.id`, [before]);
+  const latest = await sql.all(
+    `SELECT q.entity, e.domain, q.fact FROM (${SEED_README_QUERY} WHERE facts.id > ?) q JOIN entities e ON e.id = q.entity_id ORDER BY q.id`,
+    [before],
+  );
   assert.deepEqual(
-    latest.map((r) => [r.entity, r.fact]),
+    latest.map((r) => [`${r.domain}.${r.entity}`, r.fact]),
     [
       ['sensor.x', '21.5'],
       ['binary_sensor.x', 'off'],
@@ -193,9 +198,9 @@ describe('statestream schema on MariaDB', function () {
     const c = conn as Connection;
     const [counts] = await c.query(
       `SELECT (SELECT COUNT(*) FROM base_topics WHERE label = 'racing') AS bases,
-              (SELECT COUNT(*) FROM entities WHERE label = 'sensor.fresh') AS entities,
-              (SELECT COUNT(*) FROM states s JOIN entities e ON e.id = s.entity_id WHERE e.label = 'sensor.fresh') AS states,
-              (SELECT COUNT(*) FROM facts f JOIN states s ON s.id = f.state_id JOIN entities e ON e.id = s.entity_id WHERE e.label = 'sensor.fresh') AS facts`,
+              (SELECT COUNT(*) FROM entities WHERE domain = 'sensor' AND label = 'fresh') AS entities,
+              (SELECT COUNT(*) FROM states s JOIN entities e ON e.id = s.entity_id WHERE e.domain = 'sensor' AND e.label = 'fresh') AS states,
+              (SELECT COUNT(*) FROM facts f JOIN states s ON s.id = f.state_id JOIN entities e ON e.id = s.entity_id WHERE e.domain = 'sensor' AND e.label = 'fresh') AS facts`,
     );
     assert.deepEqual((counts as Array<Record<string, unknown>>).map((r) => Object.values(r).map(Number)), [[1, 1, 3, 6]]);
   });
@@ -218,9 +223,9 @@ describe('statestream schema on MariaDB', function () {
   it('resolves a known topic through the unique indexes (no scan), as the trigger does', async () => {
     const c = conn as Connection;
     const [plan] = await c.query(
-      `EXPLAIN SELECT s.id FROM base_topics b JOIN entities e ON e.base_topic_id = b.id AND e.label = ?
+      `EXPLAIN SELECT s.id FROM base_topics b JOIN entities e ON e.base_topic_id = b.id AND e.domain = ? AND e.label = ?
        JOIN states s ON s.entity_id = e.id AND s.label = ? WHERE b.label = ?`,
-      ['sensor.x', 'state', 'homeassistant'],
+      ['sensor', 'x', 'state', 'homeassistant'],
     );
     for (const step of plan as Array<Record<string, unknown>>) {
       assert.ok(['const', 'eq_ref', 'ref'].includes(String(step.type)), `${step.table}: ${step.type} via ${step.key}`);

@@ -46,7 +46,7 @@ for (const backend of backends('catalog.db')) {
       const agg = catalog.datasets.find((d) => d.name === 'aggregated_sensor_data');
       assert.ok(raw && agg, JSON.stringify(catalog.datasets.map((d) => d.name)));
       assert.deepEqual(raw.columns.map((c) => c.name), ['id', 'sensor_id', 'timestamp', 'value', 'lat', 'lng', 'unit', 'type', 'description']);
-      assert.deepEqual(agg.columns.map((c) => c.name), ['id', 'sensor_id', 'timestamp', 'value', 'lat', 'lng', 'unit', 'type', 'description', 'samples']);
+      assert.deepEqual(agg.columns.map((c) => c.name), ['id', 'sensor_id', 'timestamp', 'value', 'lat', 'lng', 'unit', 'type', 'description', 'samples', 'original_row']);
       assert.equal(raw.columns.find((c) => c.name === 'id')?.primary_key, true);
       assert.equal(raw.columns.find((c) => c.name === 'unit')?.nullable, true);
       assert.equal(raw.columns.find((c) => c.name === 'value')?.nullable, false);

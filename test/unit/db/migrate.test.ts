@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { DatabaseError } from '../../../lib/db/errors';
-import { migrationChecksum, MigrationError, runMigrations } from '../../../lib/db/migrate';
+import { AdoptionError, migrationChecksum, MigrationError, runMigrations } from '../../../lib/db/migrate';
+import { refuse } from '../../../lib/db/adopt';
 import type { Database, Migration, MigrationSet, QueryResult, SqlExecutor, SqlParams } from '../../../lib/db/types';
 
 /** A fake MySQL database: remembers statements, fails those matching `failOn` with `error`. */
@@ -11,7 +12,12 @@ function fakeMysql(failOn?: RegExp, error?: Error): Database & { statements: str
     async query(sql: string, _params?: SqlParams): Promise<QueryResult> {
       statements.push(sql);
       if (failOn?.test(sql)) throw error;
-      if (sql.includes('information_schema.COLUMNS')) return { rows: ['id', 'name', 'inserted', 'last_updated', 'set_name', 'version', 'checksum'].map((name) => ({ name })), affectedRows: 0 };
+      // The catalog as lib/db/introspect.ts reads it: our `migrations` table, complete.
+      if (sql.includes('information_schema.TABLES')) return { rows: [{ name: 'migrations', engine: 'InnoDB', collation: 'utf8mb4_unicode_ci', row_format: 'Dynamic' }], affectedRows: 0 };
+      if (sql.includes('information_schema.COLUMNS')) {
+        const columns = ['id', 'name', 'inserted', 'last_updated', 'set_name', 'version', 'checksum'];
+        return { rows: columns.map((name) => ({ tbl: 'migrations', name, data_type: 'varchar', column_type: 'varchar(255)', nullable: 'NO', max_length: 255 })), affectedRows: 0 };
+      }
       return { rows: [], affectedRows: 0 };
     },
   };
@@ -87,5 +93,62 @@ describe('db/migrate: runner rules', () => {
     assert.notEqual(migrationChecksum(withTrigger, 'mysql'), migrationChecksum(withTrigger, 'sqlite'));
     assert.match(migrationChecksum(withTrigger, 'mysql'), /^[0-9a-f]{64}$/);
     assert.notEqual(migrationChecksum(withTrigger, 'sqlite'), migrationChecksum({ ...withTrigger, sqlite: ['CREATE TABLE a (id  INT)'] }, 'sqlite'));
+  });
+
+  it('an adoption that refuses stops the run before anything is written, naming what it found', async () => {
+    const db = fakeMysql();
+    const set: MigrationSet = {
+      name: 'core',
+      description: '',
+      migrations: [withTrigger],
+      adoption: { inspect: { mysql: async () => refuse('a column a.id of type text', 'Fix it.') } },
+    };
+    await assert.rejects(runMigrations(db, [set]), (err: unknown) => {
+      assert.ok(err instanceof AdoptionError);
+      assert.equal(err.code, 'DB_ADOPTION_REFUSED');
+      assert.equal(err.kind, 'connection');
+      assert.equal(err.message, 'Not taking over the core tables in fake: a column a.id of type text. Nothing was changed. Fix it.');
+      return true;
+    });
+    assert.deepEqual(db.statements.filter((s) => !/^\s*SELECT/i.test(s)), [], 'only catalog reads');
+  });
+
+  it('an adoption runs once, is recorded with the versions it stands for, and later migrations run on top', async () => {
+    const db = fakeMysql();
+    const ran: string[] = [];
+    const later: Migration = { version: 2, name: 'later', mysql: ['ALTER TABLE a ADD COLUMN b INT'], sqlite: ['SELECT 1'] };
+    const set: MigrationSet = {
+      name: 'core',
+      description: '',
+      migrations: [withTrigger, later],
+      adoption: {
+        inspect: {
+          mysql: async () => ({
+            action: 'adopt',
+            record: 'adopt-original',
+            version: 1,
+            summary: 'the original a',
+            run: async (ex) => {
+              ran.push('run');
+              await ex.query('ALTER TABLE a CONVERT TO CHARACTER SET utf8mb4');
+              return 'It holds 3 rows.';
+            },
+          }),
+        },
+      },
+    };
+    const logged: string[] = [];
+    const report = await runMigrations(db, [set], { log: { info: (m) => logged.push(m), warn: (m) => logged.push(m) } });
+    assert.deepEqual(report.applied, ['core/0-adopt-original', 'core/1-trigger', 'core/2-later']);
+    assert.deepEqual(ran, ['run']);
+    assert.ok(!db.statements.some((s) => s.includes('CREATE TRIGGER')), 'migration 1 is recorded, not run');
+    assert.ok(db.statements.includes('ALTER TABLE a ADD COLUMN b INT'), 'migration 2 runs');
+    assert.ok(logged.includes('Took over an existing schema for core: the original a. It holds 3 rows.'), logged.join('\n'));
+  });
+
+  it('a dialect without an inspection runs the migrations as before', async () => {
+    const db = fakeMysql();
+    const set: MigrationSet = { name: 'core', description: '', migrations: [withTrigger], adoption: { inspect: {} } };
+    assert.deepEqual((await runMigrations(db, [set])).applied, ['core/1-trigger']);
   });
 });
