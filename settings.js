@@ -122,6 +122,20 @@ const adminMiddleware = [
   originGuard && originGuard.createOriginGuard({ allowedOrigins: corsOrigins }),
 ].filter(Boolean);
 
+const adminPassword = requirePackageModule('admin-password');
+const adminPasswordHashProblem = adminPasswordHash && adminPassword ? adminPassword.adminPasswordHashProblem(adminPasswordHash) : undefined;
+if (adminPasswordHashProblem) {
+  const line = '*'.repeat(78);
+  console.warn(
+    `\n${line}\n` +
+      '* WARNING: NODE_RED_ADMIN_PASSWORD_HASH is not a bcrypt hash Node-RED can check:\n' +
+      `* ${adminPasswordHashProblem}.\n` +
+      '* The editor and admin API stay locked, but NOBODY can log in. Make a hash with\n' +
+      '* `npx node-red admin hash-pw` and set the variable to it exactly.\n' +
+      `${line}\n`,
+  );
+}
+
 if (!adminPasswordHash) {
   const line = '*'.repeat(78);
   console.warn(
