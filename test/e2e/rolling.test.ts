@@ -112,6 +112,38 @@ describe('e2e: rolling averages flow', function () {
     }
   });
 
+  it('stores only what the window counts: nothing it refuses, times in epoch seconds that retention removes', async () => {
+    const before = storedRows().length;
+    const seconds = Math.floor(Date.now() / 1000);
+    // Issue #16 saw these stored as text in INTEGER columns (never deleted by retention), plus an
+    // event time years ahead, which would also have moved the averages into the future.
+    const refused = [
+      { number: 'Infinity', epochtime: 'x' },
+      { number: { a: 1 }, epochtime: String(seconds) },
+      { number: 5, epochtime: 1e20 },
+      { number: [7], epochtime: String(seconds) },
+      { number: 'NaN', epochtime: String(seconds) },
+      { number: 9, epochtime: String(seconds + 10 * 365 * 86400) },
+    ];
+    for (const payload of refused) await client.publishAsync(topic, JSON.stringify(payload), { qos: 1 });
+    // A reading in epoch milliseconds counts: stored in seconds, like the others.
+    await client.publishAsync(topic, JSON.stringify({ number: 61, epochtime: Date.now() }), { qos: 1 });
+    published.push(61);
+    const rows = await until('the millisecond reading in the table', () => {
+      const now = storedRows();
+      return now.length > before ? now : undefined;
+    });
+    await sleep(1000);
+    const added = storedRows().slice(before);
+    assert.deepEqual(added.map((r) => r.number), [61], `stored: ${JSON.stringify(added)}`);
+    assert.ok(Math.abs(added[0].epochtime - Date.now() / 1000) < 60, `epochtime in seconds: ${added[0].epochtime}`);
+    for (const row of rows) {
+      assert.equal(typeof row.number, 'number');
+      assert.ok(row.epochtime > seconds - 3600 && row.epochtime < seconds + 3600, `a time retention handles: ${JSON.stringify(row)}`);
+    }
+    assert.match(runtime!.output(), /FUTURE_READING|more than 5 min ahead/);
+  });
+
   /** The numbers in the messages table, with rowid and epochtime (read while Node-RED may be writing: WAL). */
   const storedRows = (): Array<{ rowid: number; number: number; epochtime: number }> => {
     const db = new Sqlite(dbFile, { readonly: true });
