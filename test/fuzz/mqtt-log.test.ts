@@ -10,6 +10,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Sqlite from 'better-sqlite3';
 import fc from 'fast-check';
 import mqtt, { type MqttClient } from 'mqtt';
 import { packageRoot, startNodeRed, type RunningNodeRed } from '../support/node-red';
@@ -110,5 +111,19 @@ describe('fuzz: malformed MQTT messages reach the log as one line each, without 
     // A refusal names what it refused in at most an excerpt, not the payload (1 MiB here).
     for (const line of lines) assert.ok(line.length < 2000, `a ${line.length}-character log line: ${line.slice(0, 200)}…`);
     assert.equal(red.child.exitCode, null, 'the runtime is still running');
+  });
+
+  it('the rolling averages table holds only what the window counted: numbers, and times retention removes', async () => {
+    const db = new Sqlite(join(dir, 'rolling.db'), { readonly: true });
+    try {
+      const rows = db.prepare('SELECT typeof(number) AS nt, typeof(epochtime) AS et, number, epochtime FROM messages').all() as Array<{ nt: string; et: string; number: unknown; epochtime: number }>;
+      const now = Date.now() / 1000;
+      const odd = rows.filter((r) => !['integer', 'real'].includes(r.nt) || !['integer', 'real'].includes(r.et) || r.epochtime < now - 3600 || r.epochtime > now + 600);
+      console.log(`      ${rows.length} rows stored from ${MESSAGES} hostile and a few valid messages`);
+      assert.deepEqual(odd.slice(0, 5), [], 'rows the window refused, or times retention never removes');
+      assert.ok(rows.some((r) => r.number === 4242), 'the valid reading after the fuzz is stored');
+    } finally {
+      db.close();
+    }
   });
 });
