@@ -84,6 +84,15 @@ describe('settings.js: admin password and credential secret from the environment
     assert.deepEqual(decryptCredentials(secret, file), { 'settings.req': { user: 'u', password: plainSecret } });
     assert.throws(() => decryptCredentials('another key', file), 'only that key decrypts it');
   });
+
+  // Node-RED's own rule, documented in docs/security.md (with how a proxy limits it): runs last,
+  // it locks the user out.
+  it('locks the user out after five wrong passwords, the right one included (core behaviour, as documented)', async () => {
+    for (let i = 0; i < 5; i++) assert.notEqual((await token('operator', `wrong-${i}`)).status, 200);
+    const locked = await token('operator', password);
+    assert.notEqual(locked.status, 200);
+    assert.match(locked.text, /Too many login attempts\. Wait 10 minutes/);
+  });
 });
 
 describe('settings.js: a NODE_RED_ADMIN_PASSWORD_HASH that is not a bcrypt hash', function () {
