@@ -94,13 +94,47 @@ function applyRuntimeEnv() {
 }
 applyRuntimeEnv();
 const adminPasswordHash = env.NODE_RED_ADMIN_PASSWORD_HASH || '';
-const API_MAX_BYTES = 1024 * 1024;
+// Request bodies, on every path (flows, editor, admin API), streamed or not, of any type: 1 MiB.
+// One exception: the palette manager's module upload (multipart POST /nodes), npm tarballs.
+const BODY_LIMIT_BYTES = 1024 * 1024;
+const MODULE_UPLOAD_LIMIT_BYTES = 64 * 1024 * 1024;
+const bodyLimitFor = (req) =>
+  req.method === 'POST' && /^\/nodes\/?(\?|$)/.test(req.url || '') && /^multipart\/form-data/i.test(req.headers['content-type'] || '')
+    ? MODULE_UPLOAD_LIMIT_BYTES
+    : BODY_LIMIT_BYTES;
+const bodyLimit = requirePackageModule('body-limit');
+if (bodyLimit) {
+  // Counted where the server hands each request over, before express: also covers routes whose
+  // bodies Node-RED captures ahead of every middleware ("do not parse body" http-in nodes).
+  bodyLimit.limitServerRequests(bodyLimitFor, (server) => server.address()?.port === Number(module.exports.uiPort));
+} else {
+  console.warn('[iot-pipelines] package not found beside settings.js: request bodies are NOT limited');
+}
 const httpGuard = requirePackageModule('http-guard');
 if (!httpGuard) console.warn('[iot-pipelines] package not found beside settings.js: the HTTP guard of the flow endpoints is not installed');
 const originGuard = requirePackageModule('origin-guard');
 if (!originGuard) console.warn('[iot-pipelines] package not found beside settings.js: cross-origin writes to the editor, admin API and flows are NOT refused');
 // Validated and normalised by applyRuntimeEnv (one origin or a comma list, as browsers send them).
 const corsOrigins = (env.HTTP_NODE_CORS_ORIGIN || '').split(',').map((origin) => origin.trim()).filter(Boolean);
+
+const adminMiddleware = [
+  bodyLimit && bodyLimit.createBodyLimit(bodyLimitFor),
+  originGuard && originGuard.createOriginGuard({ allowedOrigins: corsOrigins }),
+].filter(Boolean);
+
+const adminPassword = requirePackageModule('admin-password');
+const adminPasswordHashProblem = adminPasswordHash && adminPassword ? adminPassword.adminPasswordHashProblem(adminPasswordHash) : undefined;
+if (adminPasswordHashProblem) {
+  const line = '*'.repeat(78);
+  console.warn(
+    `\n${line}\n` +
+      '* WARNING: NODE_RED_ADMIN_PASSWORD_HASH is not a bcrypt hash Node-RED can check:\n' +
+      `* ${adminPasswordHashProblem}.\n` +
+      '* The editor and admin API stay locked, but NOBODY can log in. Make a hash with\n' +
+      '* `npx node-red admin hash-pw` and set the variable to it exactly.\n' +
+      `${line}\n`,
+  );
+}
 
 if (!adminPasswordHash) {
   const line = '*'.repeat(78);
@@ -125,19 +159,21 @@ module.exports = {
   uiHost: env.HOST || '127.0.0.1',
   httpAdminRoot: '/',
   httpNodeRoot: '/',
-  // Runs in the editor's app after its wildcard CORS handler, before the editor, its body parsers
-  // and the admin API; every request passes it (both roots are `/`). Pages of other origins may
-  // read but not write: no POST /flows from a drive-by page (see lib/origin-guard.ts).
-  httpAdminMiddleware: originGuard ? originGuard.createOriginGuard({ allowedOrigins: corsOrigins }) : undefined,
+  // Run in the editor's app after its wildcard CORS handler, before the editor, its body parsers
+  // and the admin API; every request passes them (both roots are `/`). First the body limit
+  // (lib/body-limit.ts: a declared Content-Length over it is refused before anything reads the
+  // body), then the origin guard: pages of other origins may read but not write, no POST /flows
+  // from a drive-by page (see lib/origin-guard.ts).
+  httpAdminMiddleware: adminMiddleware.length > 0 ? adminMiddleware : undefined,
   // The pipelines' JSON APIs stay same-origin unless origins are named explicitly (a list: the
   // cors package answers each request with the one that matches its Origin).
   httpNodeCors: corsOrigins.length > 0 ? { origin: corsOrigins, methods: 'GET,POST' } : undefined,
-  // Request bodies of the HTTP-in nodes are bounded: the connector's request API takes small JSON.
-  apiMaxLength: API_MAX_BYTES,
+  // The JSON and urlencoded parsers (editor and http-in) at the same limit as every other body.
+  apiMaxLength: BODY_LIMIT_BYTES,
   // Not authentication: Node-RED mounts these between the editor app (same root, whose body parsers
   // and wildcard CORS header every request passes) and the flows' routes. JSON refusals instead of
   // stack pages, no editor CORS header on flow endpoints (see lib/http-guard.ts).
-  httpNodeAuth: httpGuard ? httpGuard.createHttpGuard({ maxBodyBytes: API_MAX_BYTES }) : undefined,
+  httpNodeAuth: httpGuard ? httpGuard.createHttpGuard({ maxBodyBytes: BODY_LIMIT_BYTES }) : undefined,
 
   adminAuth: adminPasswordHash
     ? {

@@ -13,7 +13,8 @@
  * - answers the editor's parser errors as JSON (`{"error": ..., "reason": ...}`, never a stack);
  * - refuses what would fail later, before any flow route runs: a path with broken percent-encoding
  *   (400), a Content-Type http-in's raw body parser cannot parse (415, it would answer 500), a
- *   declared Content-Length over the limit (413, http-in reads other bodies without a limit);
+ *   declared Content-Length over the limit (413; lib/body-limit.ts holds every body, streamed or
+ *   declared, to the limit before this runs: this is the fallback without it);
  * - drops the editor's wildcard CORS header, so a flow endpoint sends CORS headers only when
  *   settings.httpNodeCors (HTTP_NODE_CORS_ORIGIN) configures them (http-in adds those later).
  * Node-RED's own parsers stay in charge of parsing: flows see exactly the bodies they always saw.

@@ -367,7 +367,9 @@ export class ConnectorEngine {
       try {
         await this.runTask(task);
       } catch (err) {
-        this.finishTask(task, 'FAILURE', `failed: ${errorText(err)}`);
+        // The task's status is read by API clients: the error's text (paths, addresses) goes to the log.
+        this.emit({ type: 'error', reason: `request task ${task.id} failed: ${errorText(err)}` });
+        this.finishTask(task, 'FAILURE', 'failed: internal error (the Node-RED log says why)');
       }
     }
   }

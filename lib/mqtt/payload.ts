@@ -11,7 +11,10 @@ export interface DecodeOptions {
   format: PayloadFormat;
   /** Larger payloads are refused with MQTT_PAYLOAD_TOO_LARGE (default 1 MiB). */
   maxBytes?: number;
-  /** Refuse text that is not valid UTF-8 instead of replacing bad bytes with U+FFFD (default false). */
+  /**
+   * Refuse text that is not valid UTF-8 (default true). `false` replaces the bad bytes with U+FFFD:
+   * what was sent is then stored changed, and nothing says so.
+   */
   strictUtf8?: boolean;
 }
 
@@ -24,7 +27,7 @@ function toText(payload: Buffer, strict: boolean): string {
   try {
     return strictDecoder.decode(payload);
   } catch {
-    throw new MqttError('MQTT_PAYLOAD_NOT_UTF8', 'payload is not valid UTF-8 text');
+    throw new MqttError('MQTT_PAYLOAD_NOT_UTF8', 'payload is not valid UTF-8 text (binary payloads need the buffer format)');
   }
 }
 
@@ -55,7 +58,7 @@ export function decodePayload(payload: Buffer | Uint8Array | string, options: De
     if (typeof payload === 'string') return Buffer.from(payload, 'utf8');
     return Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
   }
-  const text = typeof payload === 'string' ? payload : toText(Buffer.isBuffer(payload) ? payload : Buffer.from(payload), options.strictUtf8 === true);
+  const text = typeof payload === 'string' ? payload : toText(Buffer.isBuffer(payload) ? payload : Buffer.from(payload), options.strictUtf8 !== false);
   switch (options.format) {
     case 'string':
       return text;

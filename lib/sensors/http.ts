@@ -6,6 +6,7 @@
  * the Accept header's quality values decide (a browser's `text/html,...,*\/*;q=0.8` gets HTML,
  * curl's `*\/*` and API clients' `application/json` get JSON).
  */
+import { databaseFailure } from '../database-failure';
 import { renderHtml } from './read-api';
 
 export interface HttpAnswer {
@@ -64,4 +65,12 @@ export function answer(req: RequestLike | undefined, title: string, body: unknow
 /** An error answer: always JSON (a machine reads the reason), `{error, code, ...details}`. */
 export function errorAnswer(statusCode: number, body: Record<string, unknown>): HttpAnswer {
   return { statusCode, headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }, payload: body };
+}
+
+/** The answer when the database failed the request: words and our code, never the driver's text. */
+export function databaseErrorAnswer(err: unknown): HttpAnswer {
+  const failure = databaseFailure(err);
+  const reply = errorAnswer(failure.status, { error: failure.error, code: failure.code });
+  if (failure.retryAfterSeconds !== undefined) reply.headers['retry-after'] = String(failure.retryAfterSeconds);
+  return reply;
 }

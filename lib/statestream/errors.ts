@@ -6,6 +6,8 @@
 export type StatestreamErrorCode =
   /** The topic is not a usable MQTT topic string (not a string, NUL, broken UTF-16, too long). */
   | 'topic-invalid'
+  /** Longer than the 1,024 characters the messages table stores (lib/statestream/limits.ts). */
+  | 'topic-too-long'
   /** Fewer than four levels: `<base>/<domain>/<object_id>/<key>` needs at least four. */
   | 'topic-too-short'
   /** A level is empty (`a//b`, leading or trailing `/`). */

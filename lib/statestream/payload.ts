@@ -26,7 +26,8 @@ export type PayloadForm =
   /** An already decoded JSON value (including strings in `decoded` mode); `text` is its JSON text. */
   | { kind: 'decoded'; value: unknown; text: string };
 
-export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
+/** The limit of the MQTT ingest (lib/mqtt/payload.ts), stated once: a larger payload never arrives here. */
+export { DEFAULT_MAX_PAYLOAD_BYTES } from '../mqtt/payload';
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 

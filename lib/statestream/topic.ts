@@ -4,6 +4,7 @@
  * the last three levels are always domain, object id and key, the rest is the base.
  */
 import { StatestreamError } from './errors';
+import { codePoints, longerThan, MAX_TOPIC_CHARS as MAX_STORED_TOPIC_CHARS } from './limits';
 
 export interface StatestreamTopic {
   baseTopic: string;
@@ -40,6 +41,9 @@ export function splitStatestreamTopic(topic: unknown, configuredBase = ''): Stat
     throw new StatestreamError('topic-wildcard', 'topic contains an MQTT wildcard (+ or #): that is a subscription filter, not a published topic', topic);
   }
   if (LONE_SURROGATE.test(topic)) throw new StatestreamError('topic-invalid', 'topic is not valid UTF-8 (lone surrogate)', topic);
+  if (longerThan(topic, MAX_STORED_TOPIC_CHARS)) {
+    throw new StatestreamError('topic-too-long', `topic is ${codePoints(topic)} characters long; the messages table stores at most ${MAX_STORED_TOPIC_CHARS}`, topic);
+  }
 
   // The last three separators, found from the end (no array of all levels for deep bases).
   const keySlash = topic.lastIndexOf('/');

@@ -8,6 +8,8 @@ export type WindowErrorCode =
   | 'INVALID_SNAPSHOT'
   /** A reading older than every window it could count in (sliding) or for a closed window (tumbling). */
   | 'LATE_READING'
+  /** An event time too far ahead of the clock: it would move every window into the future. */
+  | 'FUTURE_READING'
   /** The bound on open tumbling windows is reached. */
   | 'WINDOW_OVERFLOW';
 

@@ -18,5 +18,5 @@ export { TumblingWindows } from './tumbling';
 export type { TumblingOptions, TumblingResult, TumblingSnapshot, TumblingStats, TumblingOutcome } from './tumbling';
 export { parseWindowSettings, parseDuration, parseDurationList, compilePath, outputNames, AGGREGATE_NAMES } from './settings';
 export type { WindowSettings, WindowNodeProperties, WindowMode, SeriesSource, TimeSource, TimeFormat, PropertyReader } from './settings';
-export { WindowRunner, MAX_SERIES_KEY_LENGTH, DEFAULT_SNAPSHOT_EVERY_MS } from './runner';
-export type { WindowEmission, AcceptOutcome, PersistedWindowState } from './runner';
+export { WindowRunner, MAX_SERIES_KEY_LENGTH, MAX_FUTURE_MS, DEFAULT_SNAPSHOT_EVERY_MS } from './runner';
+export type { WindowEmission, AcceptOutcome, CountedReading, PersistedWindowState } from './runner';

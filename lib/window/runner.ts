@@ -17,8 +17,21 @@ export interface WindowEmission {
   payload: Record<string, unknown>;
 }
 
+/** How far an event time may be ahead of the clock (senders' clocks drift): beyond, it is refused. */
+export const MAX_FUTURE_MS = 5 * 60_000;
+
+/** A reading as a window counted it. */
+export interface CountedReading {
+  series: string;
+  value: number;
+  /** Epoch milliseconds: the event time, or the arrival time with processing time. */
+  time: number;
+}
+
 export interface AcceptOutcome {
   series: string;
+  /** What was counted (the value and time the windows took). */
+  reading: CountedReading;
   /** Sliding with emission on every message: the series' aggregates now. */
   values?: WindowValues;
   /** Tumbling with the event-time watermark: windows this reading closed. */
@@ -179,22 +192,29 @@ export class WindowRunner {
 
   /**
    * Adds the message's reading. Throws WindowError (INVALID_VALUE, INVALID_TIMESTAMP,
-   * INVALID_SERIES, LATE_READING, WINDOW_OVERFLOW) and then no window has changed.
+   * INVALID_SERIES, LATE_READING, FUTURE_READING, WINDOW_OVERFLOW) and then no window has changed.
    * `counted`: the reading is in the windows already (see seed); only the output is computed.
    */
   accept(msg: Record<string, unknown>, options: { counted?: boolean } = {}): AcceptOutcome {
     const { series, value, time } = this.readingOf(msg);
+    const now = this.clock();
+    if (time !== undefined && time > now + MAX_FUTURE_MS) {
+      // One such reading would move the series' windows (or the tumbling watermark) to its time:
+      // every reading of the present would then be refused as late, until the clock got there.
+      throw new WindowError('FUTURE_READING', `reading at ${new Date(time).toISOString()} is more than ${MAX_FUTURE_MS / 60_000} min ahead of this machine's clock; not counted (is the sender's clock right?)`);
+    }
+    const reading: CountedReading = { series, value, time: time ?? now };
     if (this.sliding) {
       if (!options.counted && !this.sliding.add(series, value, time)) {
         throw new WindowError('LATE_READING', `reading at ${new Date(time ?? 0).toISOString()} is older than the longest window; not counted`);
       }
       this.changed = true;
-      if (!this.settings.emitOnMessage) return { series, closed: [] };
+      if (!this.settings.emitOnMessage) return { series, reading, closed: [] };
       // Windows end now, not at the newest reading: after a quiet spell the averages must
       // forget what is older than each window (the original measured back from the last row).
       const values = this.sliding.read(series, this.clock());
       this.latest = { series, values };
-      return { series, values, closed: [] };
+      return { series, reading, values, closed: [] };
     }
     const tumbling = this.tumbling!;
     const outcome = tumbling.add(series, value, time);
@@ -204,7 +224,7 @@ export class WindowRunner {
     if (outcome === 'overflow') throw new WindowError('WINDOW_OVERFLOW', 'too many open windows (maxSeries); reading not counted');
     this.changed = true;
     const closed = this.settings.tumbling.watermark === 'event' ? this.emitClosed(tumbling.tick()) : [];
-    return { series, closed };
+    return { series, reading, closed };
   }
 
   /** Forgets one series, or every series when `series` is undefined. Returns whether anything was there. */

@@ -46,6 +46,9 @@ export interface BatchPostNode extends Node<BatchPostCredentials> {
 type Done = (err?: Error) => void;
 type Send = (msg: NodeMessage | (NodeMessage | null)[]) => void;
 
+/** The request API's answer while the connector cannot run (API answers are English, like lib/connector/auth.ts). */
+const NOT_RUNNING = 'the connector is not running (its status and the Node-RED log say why)';
+
 /** Work still running at close is aborted after this, inside Node-RED's 15 s close timeout. */
 const CLOSE_GRACE_MS = 10_000;
 
@@ -84,6 +87,8 @@ export default function register(RED: NodeAPI): void {
 
     let engine: ConnectorEngine | undefined;
     let unavailable = RED._('iotp-batch-post.errors.starting');
+    /** What request API clients are told meanwhile: words, not the reason's paths or addresses. */
+    let unavailableToClients = unavailable;
     let closing = false;
     let timer: NodeJS.Timeout | undefined;
     let migrated = false;
@@ -96,7 +101,7 @@ export default function register(RED: NodeAPI): void {
     const waiting = new Map<string, { msg: NodeMessageInFlow; send: Send; done: Done }>();
 
     const notReady = (): never => {
-      throw new ConnectorError('NOT_READY', unavailable);
+      throw new ConnectorError('NOT_READY', unavailableToClients);
     };
     Object.defineProperty(node, 'requestApi', {
       value: {
@@ -283,11 +288,13 @@ export default function register(RED: NodeAPI): void {
       const database = databaseNode.acquire(node);
       starting = start(config, database).catch((err: unknown) => {
         unavailable = RED._('iotp-batch-post.errors.start', { reason: (err as Error).message });
+        unavailableToClients = NOT_RUNNING;
         node.error(unavailable);
         render();
       });
     } catch (err) {
       unavailable = (err as Error).message;
+      unavailableToClients = NOT_RUNNING;
       node.error(RED._('iotp-batch-post.errors.config', { reason: unavailable }));
       render();
     }

@@ -11,7 +11,7 @@ import type { MigrationSet } from '../../lib/db/types';
 import { findMigrationSet } from '../../lib/migrations';
 import { buildCatalog, catalogDeclarations, sensorDatasets, type Catalog, type DatasetDeclaration } from '../../lib/sensors/catalog';
 import { parseDatasetDeclarations } from '../../lib/sensors/declarations';
-import { answer, errorAnswer, type RequestLike } from '../../lib/sensors/http';
+import { answer, databaseErrorAnswer, errorAnswer, type HttpAnswer, type RequestLike } from '../../lib/sensors/http';
 import type { DatabaseConfigNode } from '../iotp-database/iotp-database';
 import { ThrottledStatus } from '../shared/status';
 
@@ -80,20 +80,20 @@ export default function register(RED: NodeAPI): void {
 
     node.on('input', (msg: Msg, send, done) => {
       const req = typeof msg.req === 'object' && msg.req !== null ? msg.req : undefined;
-      const fail = (err: Error, statusCode: number): void => {
+      // The client learns what failed; the error itself (driver text, addresses) goes to the error path.
+      const fail = (err: Error, reply: HttpAnswer): void => {
         if (req) {
-          const reply = errorAnswer(statusCode, { error: err.message, code: (err as { code?: unknown }).code ?? 'CATALOG_FAILED' });
           Object.assign(msg, { payload: reply.payload, statusCode: reply.statusCode, headers: reply.headers });
           send(msg);
         }
         done(err);
       };
-      if (configError) return fail(configError, 500);
+      if (configError) return fail(configError, errorAnswer(500, { error: 'catalog not configured', code: 'CATALOG_NOT_CONFIGURED' }));
       let running: Promise<Catalog>;
       try {
         running = build();
       } catch (err) {
-        return fail(err as Error, 500);
+        return fail(err as Error, databaseErrorAnswer(err));
       }
       running.then(
         (catalog) => {
@@ -110,7 +110,7 @@ export default function register(RED: NodeAPI): void {
           const unreachable = isDatabaseError(err) && err.kind === 'connection';
           if (unreachable) config?.reportReachable(false, err.message);
           status.set({ fill: 'red', shape: 'ring', text: err.message.slice(0, 40) });
-          fail(err, unreachable ? 503 : 500);
+          fail(err, databaseErrorAnswer(err));
         },
       );
     });

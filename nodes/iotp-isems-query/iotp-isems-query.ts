@@ -8,6 +8,7 @@
  *   retention  (e.g. hourly inject)                    → {nodes, deleted}
  */
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
+import { databaseFailure } from '../../lib/database-failure';
 import { isDatabaseError } from '../../lib/db/errors';
 import type { Database } from '../../lib/db/types';
 import { IsemsError } from '../../lib/isems/errors';
@@ -41,6 +42,7 @@ interface IsemsQueryNodeDef extends NodeDef {
 type QueryMessage = NodeMessageInFlow & {
   req?: { query?: Record<string, unknown>; params?: Record<string, unknown> };
   statusCode?: number;
+  headers?: Record<string, string>;
   nodeId?: unknown;
   all?: unknown;
 };
@@ -116,22 +118,25 @@ export default function register(RED: NodeAPI): void {
     };
 
     node.on('input', (msg: QueryMessage, send, done) => {
-      const answerError = (error: Error, statusCode: number): void => {
-        // An HTTP request must be answered even when the query fails; the error still reaches Catch.
+      // An HTTP request must be answered even when the query fails, in words (the client's own
+      // mistake keeps its reason); the error itself, driver text and all, still reaches Catch.
+      const answerError = (error: Error, answer: { status: number; error: string; code?: string; retryAfterSeconds?: number }): void => {
         if (msg.req) {
-          msg.statusCode = statusCode;
-          msg.payload = { error: error.message };
+          msg.statusCode = answer.status;
+          msg.payload = { error: answer.error, ...(answer.code ? { code: answer.code } : {}) };
+          if (answer.retryAfterSeconds !== undefined) msg.headers = { ...msg.headers, 'retry-after': String(answer.retryAfterSeconds) };
           send(msg);
         }
         done(error);
       };
-      if (settingsError) return answerError(settingsError, 500);
-      if (!config) return answerError(new Error(RED._('iotp-isems-query.errors.noDatabase')), 500);
+      const notConfigured = { status: 500, error: 'measurements API not configured', code: 'NOT_CONFIGURED' };
+      if (settingsError) return answerError(settingsError, notConfigured);
+      if (!config) return answerError(new Error(RED._('iotp-isems-query.errors.noDatabase')), notConfigured);
       let database: Database;
       try {
         database = config.acquire(node);
       } catch (error) {
-        return answerError(error as Error, 500);
+        return answerError(error as Error, databaseFailure(error));
       }
       run(database, msg).then(
         ({ payload, text }) => {
@@ -145,7 +150,7 @@ export default function register(RED: NodeAPI): void {
           const connection = isDatabaseError(error) && error.kind === 'connection';
           if (connection) config.reportReachable(false, error.message);
           status.set({ fill: 'red', shape: 'ring', text: RED._('iotp-isems-query.status.error', { message: error.message.slice(0, 30) }) });
-          answerError(error, error instanceof IsemsError ? 400 : 503);
+          answerError(error, error instanceof IsemsError ? { status: 400, error: error.message } : databaseFailure(error));
         },
       );
     });

@@ -8,7 +8,7 @@
  */
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { join } from 'node:path';
-import { answer, type RequestLike } from '../../lib/sensors/http';
+import { answer, errorAnswer, type RequestLike } from '../../lib/sensors/http';
 import { QualityMonitor, type QualityOptions } from '../../lib/sensors/quality';
 import { readStateFile, writeStateFile, writeStateFileSync } from '../../lib/sensors/state-file';
 import { sensorsFor } from '../iotp-sensors/iotp-sensors';
@@ -115,8 +115,16 @@ export default function register(RED: NodeAPI): void {
     ticker.unref?.();
 
     node.on('input', (msg: Msg, send, done) => {
-      if (!monitor) return done(configError);
       const isRequest = typeof msg.req === 'object' && msg.req !== null;
+      if (!monitor) {
+        // A request is answered all the same (it would hang until the client gives up).
+        if (isRequest) {
+          const reply = errorAnswer(500, { error: 'quality service not configured', code: 'NOT_CONFIGURED' });
+          Object.assign(msg, { payload: reply.payload, statusCode: reply.statusCode, headers: reply.headers });
+          send(msg);
+        }
+        return done(configError);
+      }
       if (isRequest || msg.action === 'report') {
         const report = monitor.report(Date.now());
         if (isRequest) {

@@ -6,7 +6,7 @@
  */
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { isDatabaseError } from '../../lib/db/errors';
-import { answer, errorAnswer, type RequestLike } from '../../lib/sensors/http';
+import { answer, databaseErrorAnswer, errorAnswer, type HttpAnswer, type RequestLike } from '../../lib/sensors/http';
 import { parseReadQuery, ReadApiError, readSql, renderRow, type ReadDataset, type ReadQuery } from '../../lib/sensors/read-api';
 import { sensorsMigrations } from '../../lib/sensors/schema';
 import { formatIsoTimestamp } from '../../lib/sensors/time';
@@ -49,14 +49,13 @@ export default function register(RED: NodeAPI): void {
 
     node.on('input', (msg: Msg, send, done) => {
       const req = typeof msg.req === 'object' && msg.req !== null ? msg.req : undefined;
-      const reply = (statusCode: number, body: Record<string, unknown>): void => {
-        const r = errorAnswer(statusCode, body);
+      const reply = (r: HttpAnswer): void => {
         Object.assign(msg, { payload: r.payload, statusCode: r.statusCode, headers: r.headers });
         send(msg);
       };
       if (!config) {
         const err = new Error(RED._('iotp-sensor-api.errors.noDatabase'));
-        if (req) reply(500, { error: err.message, code: 'NO_DATABASE' });
+        if (req) reply(errorAnswer(500, { error: 'database not configured', code: 'NO_DATABASE' }));
         return done(err);
       }
       let query: ReadQuery;
@@ -67,7 +66,7 @@ export default function register(RED: NodeAPI): void {
         if (!(err instanceof ReadApiError)) return done(err as Error);
         // A client's mistake, answered with the reason; not an error of the flow.
         if (req) {
-          reply(400, err.toJSON());
+          reply(errorAnswer(400, err.toJSON()));
           return done();
         }
         return done(err);
@@ -77,7 +76,7 @@ export default function register(RED: NodeAPI): void {
       try {
         database = config.acquire(node);
       } catch (err) {
-        if (req) reply(500, { error: (err as Error).message, code: 'NO_DATABASE' });
+        if (req) reply(databaseErrorAnswer(err));
         return done(err as Error);
       }
       const { sql, params } = readSql(database.dialect, dataset, query);
@@ -100,7 +99,8 @@ export default function register(RED: NodeAPI): void {
             const unreachable = isDatabaseError(err) && err.kind === 'connection';
             if (unreachable) config.reportReachable(false, err.message);
             status.set({ fill: 'red', shape: 'ring', text: err.message.slice(0, 40) });
-            if (req) reply(unreachable ? 503 : 500, { error: err.message, code: (err as { code?: unknown }).code ?? 'QUERY_FAILED' });
+            // The client learns what failed; the driver's text goes to the error path (the log).
+            if (req) reply(databaseErrorAnswer(err));
             done(err);
           },
         );

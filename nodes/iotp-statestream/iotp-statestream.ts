@@ -8,6 +8,8 @@
  * are completed only after the merged message was sent, so the broker acknowledges them once the
  * merged update is stored. One timer per node drives the merger's quiet time.
  */
+import { factlessReason } from '../../lib/statestream/limits';
+import { DEFAULT_MAX_PAYLOAD_BYTES } from '../../lib/statestream/payload';
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { EntityMerger, isStatestreamError, StatestreamParser, type MergedEntity, type StatestreamRecord, type StringPayloads } from '../../lib/statestream';
 import { COMPLETION_PROPERTY } from '../shared/completion';
@@ -82,7 +84,17 @@ export default function register(RED: NodeAPI): void {
     const node = this;
     const status = new ThrottledStatus(node);
     const mode = def.output === 'entity' ? 'entity' : 'record';
-    const counts = { parsed: 0, filtered: 0, errors: 0, merged: 0 };
+    const counts = { parsed: 0, filtered: 0, errors: 0, merged: 0, factless: 0 };
+    /** Records stored in `messages` only (lib/statestream/limits.ts): the last one, and how many the log has been told of. */
+    let factless: { topic: string; reason: string } | undefined;
+    let factlessReported = 0;
+    let factlessReportedAt = 0;
+    const reportFactless = (now: number): void => {
+      if (!factless || counts.factless === factlessReported) return;
+      node.warn(RED._('iotp-statestream.errors.factless', { count: counts.factless - factlessReported, topic: factless.topic, reason: factless.reason }));
+      factlessReported = counts.factless;
+      factlessReportedAt = now;
+    };
     let shown = '';
     let parser: StatestreamParser | undefined;
     let merger: EntityMerger | undefined;
@@ -98,7 +110,8 @@ export default function register(RED: NodeAPI): void {
         excludeDomains: patternList(def.excludeDomains),
         excludeEntities: patternList(def.excludeEntities),
         strings: def.strings === 'raw' || def.strings === 'decoded' ? def.strings : 'auto',
-        maxPayloadBytes: Number(def.maxPayload) > 0 ? Number(def.maxPayload) : undefined,
+        // One payload limit everywhere (the ingest's): this setting can only lower it.
+        maxPayloadBytes: Number(def.maxPayload) > 0 ? Math.min(Number(def.maxPayload), DEFAULT_MAX_PAYLOAD_BYTES) : undefined,
       });
       if (mode === 'entity') merger = new EntityMerger({ quietMs: Number(def.quietMs) >= 0 && def.quietMs !== '' ? Number(def.quietMs) : 100 });
     } catch (err) {
@@ -108,16 +121,19 @@ export default function register(RED: NodeAPI): void {
 
     // One status ticker per node: counters change per message, the editor sees them once a second.
     const ticker = setInterval(() => {
-      const key = `${counts.parsed}|${counts.filtered}|${counts.errors}|${counts.merged}`;
+      // The log hears of records without facts at most once a minute (the first one at once).
+      if (Date.now() - factlessReportedAt >= 60_000) reportFactless(Date.now());
+      const key = `${counts.parsed}|${counts.filtered}|${counts.errors}|${counts.merged}|${counts.factless}`;
       if (key === shown || !parser) return;
       shown = key;
-      const text = RED._(mode === 'entity' ? 'iotp-statestream.status.merged' : 'iotp-statestream.status.counts', {
+      let text = RED._(mode === 'entity' ? 'iotp-statestream.status.merged' : 'iotp-statestream.status.counts', {
         parsed: compactCount(counts.parsed),
         merged: compactCount(counts.merged),
         filtered: compactCount(counts.filtered),
         errors: compactCount(counts.errors),
       });
-      status.set({ fill: counts.errors > 0 ? 'yellow' : 'green', shape: 'dot', text });
+      if (counts.factless > 0) text += RED._('iotp-statestream.status.factless', { count: compactCount(counts.factless) });
+      status.set({ fill: counts.errors > 0 || counts.factless > 0 ? 'yellow' : 'green', shape: 'dot', text });
     }, 1000);
     ticker.unref?.();
 
@@ -172,6 +188,13 @@ export default function register(RED: NodeAPI): void {
       }
       counts.parsed++;
       if (!merger) {
+        // Stored, but the tables cannot normalise it: said, not silently left out of the facts.
+        const reason = factlessReason(record);
+        if (reason !== undefined) {
+          counts.factless++;
+          factless = { topic: record.topic.length > 200 ? `${record.topic.slice(0, 200)}…` : record.topic, reason };
+          if (factlessReported === 0) reportFactless(now);
+        }
         msg.payload = toRow(record, msg.qos, new Date(now));
         send(msg);
         return done();

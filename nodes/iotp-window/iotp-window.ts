@@ -121,7 +121,7 @@ export default function register(RED: NodeAPI): void {
         // New messages: derived from many inputs, so no completion id of any one of them.
         const msg: NodeMessage & Record<string, unknown> = { payload: e.payload };
         if (settings.seriesFrom !== 'single') msg.topic = e.series;
-        node.send(msg);
+        node.send([msg, null]);
       }
     };
 
@@ -200,23 +200,30 @@ export default function register(RED: NodeAPI): void {
           arm();
           return done();
         }
-        let counted = false;
+        let alreadyCounted = false;
         if (seeded && seeded.size > 0) {
           // Waiting since before the seed: the same reading may be among the seeded rows.
           const key = readingKey(r.readingOf(m));
           const left = seeded.get(key) ?? 0;
           if (left > 0) {
-            counted = true;
+            alreadyCounted = true;
             if (left === 1) seeded.delete(key);
             else seeded.set(key, left - 1);
           }
         }
-        const outcome = r.accept(m, { counted });
+        const input = m.payload;
+        const outcome = r.accept(m, { counted: alreadyCounted });
+        // Output 2: the reading as the windows counted it (and the payload as it arrived), for a
+        // writer: it stores exactly what counts, never what a window refused. A new object with
+        // the same completion id: an at-least-once source waits for that writer too. A reading
+        // the seed already took from the table is stored there: it is not passed on again.
+        const { series, value, time } = outcome.reading;
+        const counted = alreadyCounted ? null : { ...m, payload: { series, value, time, epochSeconds: time / 1000, input } };
         if (outcome.values) {
           // The same message goes on (its completion id too): its output is its own result.
           m.payload = outcome.values;
-          out(msg);
-        }
+          out([msg, counted as unknown as NodeMessage]);
+        } else out([null, counted as unknown as NodeMessage]);
         if (outcome.closed.length > 0) send(outcome.closed);
         showStatus();
         arm();

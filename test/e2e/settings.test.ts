@@ -53,7 +53,7 @@ describe('settings.js: admin password and credential secret from the environment
     assert.equal((await httpJson(`${red!.url}/flows`)).status, 401);
     assert.equal((await httpJson(`${red!.url}/flows`, { method: 'POST', body: [] })).status, 401);
     assert.equal((await httpJson(`${red!.url}/nodes`)).status, 401);
-    assert.doesNotMatch(red!.output(), /NOT password protected/);
+    assert.doesNotMatch(red!.output(), /NOT password protected|not a bcrypt hash/);
     const login = (await httpJson(`${red!.url}/auth/login`)).body as { type?: string };
     assert.equal(login.type, 'credentials', 'the editor asks for a user name and password');
   });
@@ -83,5 +83,33 @@ describe('settings.js: admin password and credential secret from the environment
     assert.deepEqual(Object.keys(file), ['$']);
     assert.deepEqual(decryptCredentials(secret, file), { 'settings.req': { user: 'u', password: plainSecret } });
     assert.throws(() => decryptCredentials('another key', file), 'only that key decrypts it');
+  });
+
+  // Node-RED's own rule, documented in docs/security.md (with how a proxy limits it): runs last,
+  // it locks the user out.
+  it('locks the user out after five wrong passwords, the right one included (core behaviour, as documented)', async () => {
+    for (let i = 0; i < 5; i++) assert.notEqual((await token('operator', `wrong-${i}`)).status, 200);
+    const locked = await token('operator', password);
+    assert.notEqual(locked.status, 200);
+    assert.match(locked.text, /Too many login attempts\. Wait 10 minutes/);
+  });
+});
+
+describe('settings.js: a NODE_RED_ADMIN_PASSWORD_HASH that is not a bcrypt hash', function () {
+  this.timeout(90_000);
+  let red: RunningNodeRed | undefined;
+  after(async () => {
+    await red?.stop();
+  });
+
+  it('is named at start-up in a warning that says nobody can log in', async () => {
+    // What a compose file makes of an unescaped hash: its `$` signs interpolated away.
+    const eaten = bcrypt.hashSync('pw', 8).replace(/\$/g, '');
+    red = await startNodeRed({ flows: [{ id: 'settings.tab', type: 'tab', label: 'settings test' }], env: { NODE_RED_ADMIN_PASSWORD_HASH: eaten, SIMULATE: 'false' } });
+    assert.match(red.output(), /NODE_RED_ADMIN_PASSWORD_HASH is not a bcrypt hash[^]*`\$` signs are missing[^]*NOBODY can log in/);
+    assert.doesNotMatch(red.output(), new RegExp(eaten), 'the hash itself is not printed');
+    assert.equal((await httpJson(`${red.url}/flows`)).status, 401, 'the editor stays locked');
+    const login = await httpJson(`${red.url}/auth/token`, { method: 'POST', body: { client_id: 'node-red-admin', grant_type: 'password', scope: '*', username: 'admin', password: 'pw' } });
+    assert.notEqual(login.status, 200);
   });
 });

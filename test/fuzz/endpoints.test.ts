@@ -12,11 +12,14 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import Sqlite from 'better-sqlite3';
 import fc from 'fast-check';
 import { openDatabase } from '../../lib/db';
 import type { Database } from '../../lib/db/types';
 import { freePort, packageRoot, startNodeRed, type RunningNodeRed } from '../support/node-red';
 import { MQTT_HOST, MQTT_PORT } from '../support/services';
+import { streamBody } from '../support/stream-body';
 import { makeTempDir, removeTempDir } from '../support/tmp';
 import { NUMBER_TRICKS, PATH_TRICKS, SQL_FRAGMENTS, TIME_TRICKS, hostileString } from './hostile';
 
@@ -269,12 +272,13 @@ describe('fuzz: HTTP endpoints of the running flows', function () {
   let dir: string;
   let red: RunningNodeRed;
   let db: Database;
+  let file: string;
   const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
   const hostileDescriptions = SQL_FRAGMENTS.filter((s) => !s.includes('\u0000'));
 
   before(async function () {
     dir = makeTempDir('iotp-fuzz-http-');
-    const file = join(dir, 'fuzz.db');
+    file = join(dir, 'fuzz.db');
     const port = await freePort();
     red = await startNodeRed({
       flows,
@@ -363,6 +367,97 @@ describe('fuzz: HTTP endpoints of the running flows', function () {
     const hugeUrl = await send(red.port, { method: 'GET', path: `/data?x=${'a'.repeat(100_000)}`, headers: {} }, false).catch((err: Error) => err);
     if (hugeUrl instanceof Error) assert.match(hugeUrl.message, /EPIPE|ECONNRESET|socket hang up/);
     else assert.equal(hugeUrl.status, 431);
+  });
+
+  it('streamed and typeless bodies: generated sizes around the limit, chunked or declared, any type or none: over it 413, within it answered', async () => {
+    const LIMIT = 1024 * 1024;
+    const cases = fc.sample(
+      fc.record({
+        path: fc.constantFrom('/raise-request', '/api/v1/raise-request', '/tasks/abc', '/data', '/catalog', '/measurements/latest', '/quality', '/simulated-receiver', '/no-such-path', '/auth/token'),
+        method: fc.constantFrom('POST', 'POST', 'PUT', 'PATCH', 'DELETE'),
+        type: fc.option(fc.constantFrom('text/plain', 'application/json', 'application/x-www-form-urlencoded', 'application/octet-stream', 'multipart/form-data; boundary=x', 'text/xml', 'application/cbor'), { nil: undefined, freq: 3 }),
+        size: fc.oneof(fc.integer({ min: 0, max: LIMIT }), fc.integer({ min: LIMIT + 1, max: 6 * LIMIT }), fc.constant(LIMIT), fc.constant(LIMIT + 1)),
+        chunked: fc.boolean(),
+        authorization: fc.option(fc.constant(`Bearer ${API_KEY}`), { nil: undefined }),
+      }),
+      { numRuns: 240, seed: seed + 4 },
+    );
+    const tally: Tally = new Map();
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < cases.length) {
+        const c = cases[next++];
+        const headers: Record<string, string> = {};
+        if (c.type) headers['content-type'] = c.type;
+        if (c.authorization) headers.authorization = c.authorization;
+        const outcome = await streamBody(`${red.url}${c.path}`, { method: c.method, totalBytes: c.size, declareLength: !c.chunked, headers, timeoutMs: REQUEST_TIMEOUT_MS });
+        const where = `${c.method} ${c.path} ${c.type ?? '(no type)'} ${c.size} B ${c.chunked ? 'chunked' : 'declared'} -> ${JSON.stringify(outcome).slice(0, 300)}`;
+        assert.ok(outcome.status !== undefined, `no answer: ${where}`);
+        tally.set(outcome.status, (tally.get(outcome.status) ?? 0) + 1);
+        if (c.size > LIMIT) {
+          // Refused before any node or key check: never a flow's answer to a body it read.
+          assert.equal(outcome.status, 413, where);
+          assert.equal((JSON.parse(outcome.body) as { error?: string }).error, 'request body too large', where);
+          assert.ok(outcome.sentBytes < LIMIT + 32 * 1024 * 1024, `the rest of the body was read: ${where}`);
+        } else {
+          assert.notEqual(outcome.status, 413, where);
+          assert.ok(outcome.status < 500 || (outcome.status === 503 && c.path.includes('raise-request')), where);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 4 }, worker));
+    console.log(`      statuses: ${summary(tally)}`);
+  });
+
+  it('credentials on failing requests (tables gone, bad parameters, wrong keys) never reach the log or an answer', async () => {
+    const secrets = new Set<string>();
+    const secret = (): string => {
+      const value = `s3cr3t-${randomBytes(12).toString('base64url')}`;
+      secrets.add(value);
+      return value;
+    };
+    const credentialHeaders = (): Record<string, string> => ({
+      authorization: fc.sample(fc.constantFrom('Bearer', 'Basic', 'Token', 'bearer'), 1)[0] + ' ' + secret(),
+      cookie: `session=${secret()}; remember_me=${secret()}`,
+      'x-api-key': secret(),
+      'proxy-authorization': `Basic ${Buffer.from(`user:${secret()}`).toString('base64')}`,
+    });
+    const failing = ['/data?limit=5', '/data?sensor_id=1&limit=5', '/data?skip=3&limit=2', '/measurements/latest', '/measurements/Roof-North/latest'];
+    const refused = ['/data?limit=0', '/data?start_time=yesterday', '/tasks/x', '/api/v1/tasks/x', '/measurements/%FF/latest'];
+    // The tables behind the failing endpoints disappear (renamed): every query of theirs fails.
+    const hide = new Sqlite(file, { timeout: 10_000 });
+    const tables = ['sensor_data', 'measurement'];
+    for (const table of tables) hide.exec(`ALTER TABLE ${table} RENAME TO ${table}_fuzz_hidden`);
+    const statuses: Tally = new Map();
+    try {
+      let next = 0;
+      const requests = Array.from({ length: 120 }, (_, i) => (i % 2 === 0 ? failing : refused)[Math.floor(i / 2) % 5]);
+      const worker = async (): Promise<void> => {
+        while (next < requests.length) {
+          const path = requests[next++];
+          const res = await send(red.port, { method: 'GET', path, headers: credentialHeaders() });
+          statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+          const text = res.body.toString('utf8');
+          if (failing.includes(path)) {
+            assert.ok(res.status === 500 || res.status === 503, `${path}: ${res.status} ${text}`);
+            assert.match((JSON.parse(text) as { error: string }).error, /^database (query failed|unavailable|busy)$/, text);
+          }
+          assert.doesNotMatch(text, /SQLITE|no such table|sensor_data|measurement\b|fuzz\.db|\/tmp\/|node_modules/, `${path}: driver text or a path: ${text}`);
+          for (const value of secrets) assert.ok(!text.includes(value), `${path}: the answer repeats a credential`);
+        }
+      };
+      await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+    } finally {
+      for (const table of tables) hide.exec(`ALTER TABLE ${table}_fuzz_hidden RENAME TO ${table}`);
+      hide.close();
+    }
+    console.log(`      statuses: ${summary(statuses)}; ${secrets.size} generated credentials`);
+    // The database is back: the same requests are answered again.
+    assert.equal((await send(red.port, { method: 'GET', path: '/data?limit=1', headers: credentialHeaders() })).status, 200);
+    const log = red.output();
+    for (const value of secrets) assert.ok(!log.includes(value), 'a caller credential reached the log');
+    assert.ok(!log.includes(API_KEY), 'the API key reached the log');
+    assert.match(log, /\[debug:errors\] \[iotp-sensor-api:[^\]]+\] .*no such table/i, 'the operator still learns what failed');
   });
 
   it('still serves normal requests afterwards, with the SQL injection text verbatim, and logged no crash', async () => {

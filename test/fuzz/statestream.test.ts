@@ -11,7 +11,7 @@ import { StatestreamError, StatestreamParser, parseStatestream, type Statestream
 import { RUNS, anyValue, assertTyped, hostileString, jsonishText, payloadBytes, typedOrValue, type TypedErrorShape } from './hostile';
 
 const CODES = [
-  'topic-invalid', 'topic-too-short', 'topic-empty-level', 'topic-wildcard', 'topic-bad-entity', 'base-mismatch',
+  'topic-invalid', 'topic-too-long', 'topic-too-short', 'topic-empty-level', 'topic-wildcard', 'topic-bad-entity', 'base-mismatch',
   'payload-too-large', 'invalid-utf8', 'payload-type', 'attribute-not-json', 'bad-timestamp',
 ] as const;
 const TYPED: TypedErrorShape = { errorClass: StatestreamError, codes: CODES };

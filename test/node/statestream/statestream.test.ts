@@ -121,6 +121,35 @@ describe('iotp-statestream node', function () {
     assert.deepEqual(calibration.value, { offset: -0.3, history: [1, 2] });
   });
 
+  it('stores a message the tables cannot normalise, and says so: a warning with the reason (at most once a minute), a count in the status', async () => {
+    await helper.load([statestreamNode], testFlow([node(), { id: 'out', type: 'helper' }]));
+    const ss = helper.getNode('ss');
+    const warned = nextEvent<{ args: unknown[] }>(ss, 'call:warn');
+    const received = collect<Record<string, unknown>>(helper.getNode('out'), 3);
+    const longEntity = `homeassistant/sensor/${'o'.repeat(250)}/state`;
+    ss.receive({ topic: longEntity, payload: '1', qos: 1 } as never);
+    ss.receive({ topic: longEntity, payload: '2', qos: 1 } as never);
+    ss.receive({ topic: 'homeassistant/sensor/x/state', payload: '3', qos: 1 } as never);
+    const records = (await received).map((m) => m.payload as Record<string, unknown>);
+    assert.deepEqual(records.map((r) => r.payload), ['1', '2', '3'], 'every record still goes to the messages table');
+    // (The test runtime has no message catalogs: RED._ gives the key.)
+    assert.equal((await warned).args[0], 'iotp-statestream.errors.factless');
+    const status = nextEvent<{ args: Array<{ fill?: string; text?: string }> }>(ss, 'call:status');
+    const shown = (await status).args[0];
+    assert.equal(shown.fill, 'yellow');
+    assert.match(String(shown.text), /iotp-statestream\.status\.factless/);
+    assert.equal((ss as unknown as { warn: { callCount: number } }).warn.callCount, 1, 'the second one waits for the next minute');
+  });
+
+  it('refuses a topic longer than the messages table stores, with the reason', async () => {
+    await helper.load([statestreamNode], testFlow([node(), { id: 'out', type: 'helper' }]));
+    const ss = helper.getNode('ss');
+    const error = nextEvent<{ args: unknown[] }>(ss, 'call:error');
+    ss.receive({ topic: `homeassistant/sensor/x/${'k'.repeat(1100)}`, payload: '1', qos: 1 } as never);
+    const err = (await error).args[0] as Error & { code?: string };
+    assert.equal(err.code, 'topic-too-long');
+  });
+
   it('sends bad messages to the error path with a code, completes them and keeps going', async () => {
     await helper.load([statestreamNode, trackedSource, completingSink], testFlow([
       { id: 'src', type: 'test-tracked-source', wires: [['ss']] },

@@ -84,6 +84,43 @@ describe('iotp-window node', function () {
     assert.deepEqual((await after)[0].payload, { avg_1min: 6, avg_5min: 6, avg_30min: 6 });
   });
 
+  it('sends each counted reading on output 2, as it arrived and as counted, and nothing for what it refuses', async () => {
+    const flowWithStore = flow([
+      { id: W, type: 'iotp-window', name: '', version: 1, value: 'payload.number', seriesFrom: 'single', timeSource: 'event', timeProperty: 'payload.epochtime', wires: [['out'], ['store']] },
+      { id: 'out', type: 'helper' },
+      { id: 'store', type: 'helper' },
+    ]);
+    await helper.load(windowNode, flowWithStore);
+    const w = helper.getNode(W);
+    const stored: Msg[] = [];
+    (helper.getNode('store') as unknown as NodeJS.EventEmitter).on('input', (msg: Msg) => stored.push(msg));
+    const seconds = Math.floor(Date.now() / 1000);
+    // What issue #16 saw stored as text in INTEGER columns that retention never deletes.
+    const refused = [
+      { number: 'Infinity', epochtime: 'x' },
+      { number: { a: 1 }, epochtime: String(seconds) },
+      { number: 5, epochtime: 1e20 },
+      { number: [1], epochtime: String(seconds) },
+      { number: '12abc', epochtime: String(seconds) },
+      { number: 3, epochtime: { t: 1 } },
+    ];
+    for (const payload of refused) {
+      const error = nextEvent<ErrorCall>(w, 'call:error');
+      w.receive({ payload });
+      assert.ok((await error).args[0], JSON.stringify(payload));
+    }
+    const counted = collect<Msg>(helper.getNode('store'), 2);
+    const averages = collect<Msg>(helper.getNode('out'), 2);
+    w.receive({ payload: { number: '42', epochtime: String(seconds) }, _msgid: 'm1', _iotpAck: 'ack-1' });
+    w.receive({ payload: { number: 7.5, epochtime: seconds * 1000 + 250 } });
+    const [first, second] = await counted;
+    assert.deepEqual(first.payload, { series: '', value: 42, time: seconds * 1000, epochSeconds: seconds, input: { number: '42', epochtime: String(seconds) } });
+    assert.equal(first._iotpAck, 'ack-1', 'with the completion id: the source waits for the store');
+    assert.deepEqual(second.payload, { series: '', value: 7.5, time: seconds * 1000 + 250, epochSeconds: seconds + 0.25, input: { number: 7.5, epochtime: seconds * 1000 + 250 } });
+    assert.deepEqual((await averages)[0].payload, { avg_1min: 42, avg_5min: 42, avg_30min: 42 }, 'output 1 unchanged');
+    assert.equal(stored.length, 2, 'nothing refused reached the store');
+  });
+
   it('places readings by event time and measures the windows back from now', async () => {
     await helper.load(windowNode, windowFlow({ value: 'payload.number', timeSource: 'event', timeProperty: 'payload.epochtime' }));
     const w = helper.getNode(W);

@@ -42,10 +42,14 @@ describe('mqtt payload decoding', () => {
     assert.ok(Buffer.isBuffer(decodePayload(Buffer.alloc(10), { format: 'buffer', maxBytes: 10 })));
   });
 
-  it('replaces invalid UTF-8 by default and refuses it when strict', () => {
+  it('refuses invalid UTF-8 by default, as text and JSON alike (nothing is stored changed without a word); replaces it only when asked', () => {
     const bad = Buffer.from([0x61, 0xff, 0x62]);
-    assert.equal(decodePayload(bad, { format: 'string' }), 'a\ufffdb');
-    assert.throws(() => decodePayload(bad, { format: 'string', strictUtf8: true }), { code: 'MQTT_PAYLOAD_NOT_UTF8' });
+    for (const format of ['string', 'json', 'auto'] as const) {
+      assert.throws(() => decodePayload(bad, { format }), { code: 'MQTT_PAYLOAD_NOT_UTF8' }, format);
+    }
+    assert.throws(() => decodePayload(Buffer.from('{"description":"caf\xe9"}', 'latin1'), { format: 'json' }), /not valid UTF-8/);
+    assert.equal(decodePayload(bad, { format: 'string', strictUtf8: false }), 'a\ufffdb');
+    assert.ok(Buffer.isBuffer(decodePayload(bad, { format: 'buffer' })), 'bytes stay bytes');
   });
 
   it('rejects an unknown format', () => {

@@ -202,6 +202,9 @@ describe('statestream parseStatestream: bad topics and payloads', () => {
     [42, 'topic-invalid'],
     [undefined, 'topic-invalid'],
     ['a/'.repeat(40000) + 'sensor/x/state', 'topic-invalid'],
+    // Over the 1,024 characters the messages table stores (issue #16: dropped by MySQL, kept by SQLite).
+    ['homeassistant/sensor/x/' + 'k'.repeat(1002), 'topic-too-long'],
+    ['h/sensor/x/' + '\u{1F600}'.repeat(1014), 'topic-too-long'],
   ];
   for (const [topic, code] of badTopics) {
     it(`refuses the topic ${JSON.stringify(topic)?.slice(0, 40)} with ${code}`, () => {

@@ -1,0 +1,129 @@
+/**
+ * Malformed MQTT messages against the shipped flows in a RUNNING Node-RED (statestream, rolling
+ * averages and IoT sensors on SQLite, each on a topic of its own on the shared mosquitto): every
+ * refusal reaches the log as one line with the node and the reason, never a stack trace, a file
+ * path or the payload's bulk; the runtime keeps ingesting afterwards.
+ *
+ * Issue #16: malformed messages put stack traces with file paths in the log (the shipped
+ * catch → debug nodes printed the whole error object, stack and cause included).
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Sqlite from 'better-sqlite3';
+import fc from 'fast-check';
+import mqtt, { type MqttClient } from 'mqtt';
+import { packageRoot, startNodeRed, type RunningNodeRed } from '../support/node-red';
+import { MQTT_HOST, MQTT_PORT, requireService } from '../support/services';
+import { makeTempDir, removeTempDir } from '../support/tmp';
+import { hostileString, NUMBER_TRICKS, payloadBytes } from './hostile';
+
+/** Generated messages per flow. */
+const MESSAGES = 400;
+
+const flows = ['1-statestream.json', '2-rolling-averages.json', '4-iot-sensors.json'].flatMap((file) => JSON.parse(readFileSync(join(packageRoot, 'flows', file), 'utf8')) as unknown[]);
+
+/** A stack frame, or a path of this machine. */
+const LEAK = /^\s+at |\(\/[^)]*:\d+:\d+\)|node_modules\/|\/work\/|\/tmp\/|\/root\//;
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('fuzz: malformed MQTT messages reach the log as one line each, without a stack', function () {
+  this.timeout(300_000);
+  const run = `${process.pid}-${Date.now()}`;
+  const topics = { statestream: `iotp-fuzz-ss/${run}`, rolling: `iotp-fuzz-ra/${run}/DATA`, sensors: `iotp-fuzz-sensors/${run}` };
+  let dir: string;
+  let red: RunningNodeRed;
+  let client: MqttClient;
+  let logBefore = 0;
+  const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
+
+  before(async function () {
+    await requireService(this, 'mqtt');
+    dir = makeTempDir('iotp-fuzz-mqtt-');
+    red = await startNodeRed({
+      flows,
+      env: {
+        MQTT_URL: `mqtt://${MQTT_HOST}:${MQTT_PORT}`,
+        SIMULATE: 'false',
+        DATABASE_URL: `sqlite:${join(dir, 'pipelines.db')}`,
+        ROLLING_AVERAGES_DATABASE_URL: `sqlite:${join(dir, 'rolling.db')}`,
+        DB_FILE: join(dir, 'rolling.db'),
+        STATESTREAM_BASE_TOPIC: topics.statestream,
+        TOPIC: topics.rolling,
+        STATS_TOPIC: `iotp-fuzz-ra/${run}/STATS`,
+        MQTT_TOPIC: topics.sensors,
+        IOTP_INSTANCE_ID: `fuzz-${run}`,
+      },
+    });
+    await red.waitForOutput(/connected/i, 30_000);
+    client = await mqtt.connectAsync(`mqtt://${MQTT_HOST}:${MQTT_PORT}`, { clientId: `iotp-fuzz-log-${run}`, clean: true });
+    console.log(`      fuzz seed ${seed} (FUZZ_SEED=${seed} repeats this run)`);
+    // Subscriptions follow the connection: wait until a valid reading reaches the rolling window.
+    const deadline = Date.now() + 30_000;
+    while (!/\[debug:averages table\]/.test(red.output())) {
+      if (Date.now() > deadline) assert.fail(`the rolling flow never answered:\n${red.output().slice(-3000)}`);
+      await client.publishAsync(topics.rolling, JSON.stringify({ number: 5, epochtime: String(Math.floor(Date.now() / 1000)) }), { qos: 1 });
+      await sleep(500);
+    }
+    logBefore = red.output().length;
+  });
+
+  after(async () => {
+    await client?.endAsync();
+    await red?.stop();
+    if (dir) removeTempDir(dir);
+  });
+
+  it(`${MESSAGES} hostile messages per flow: every refusal one line with the node, no stack, no path`, async () => {
+    const wrongShapes = fc.oneof(
+      payloadBytes(),
+      hostileString(200).map((s) => Buffer.from(s, 'utf8')),
+      fc.constantFrom(...NUMBER_TRICKS).map((n) => Buffer.from(JSON.stringify({ number: n, epochtime: n, sensor_id: n, value: n, timestamp: n }))),
+      fc.jsonValue().map((v) => Buffer.from(JSON.stringify(v) ?? 'null')),
+      fc.constantFrom('{', '[1,', '{"number":', 'null', '"x"', '\u0000', '{"number":{"a":1},"epochtime":"x"}').map((t) => Buffer.from(t)),
+      fc.constant(Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d])), // {"a":"<invalid UTF-8>"}
+      fc.constant(Buffer.alloc(1024 * 1024 + 1, 0x31)), // one byte over the payload limit
+    );
+    const statestreamTopic = fc.oneof(
+      fc.constantFrom('sensor/x/state', 'sensor/x', 'sen sor/x/state', 'sensor//state', `sensor/${'o'.repeat(300)}/state`, `sensor/x/${'k'.repeat(1100)}`, 'sensor/x/last_updated', 'sensor/x/friendly_name'),
+      fc.stringMatching(/^[a-z_]{1,8}\/[a-z0-9_]{1,8}\/[a-z_]{1,12}$/),
+    );
+    const messages = [
+      ...fc.sample(fc.tuple(statestreamTopic, wrongShapes), { numRuns: MESSAGES, seed }).map(([t, p]) => ({ topic: `${topics.statestream}/${t}`, payload: p })),
+      ...fc.sample(wrongShapes, { numRuns: MESSAGES, seed: seed + 1 }).map((p) => ({ topic: topics.rolling, payload: p })),
+      ...fc.sample(wrongShapes, { numRuns: MESSAGES, seed: seed + 2 }).map((p) => ({ topic: topics.sensors, payload: p })),
+    ];
+    for (const { topic, payload } of messages) await client.publishAsync(topic, payload, { qos: 1 });
+    // Then a valid reading: the flows still ingest.
+    const marker = 4242;
+    await client.publishAsync(topics.rolling, JSON.stringify({ number: marker, epochtime: String(Math.floor(Date.now() / 1000)) }), { qos: 1 });
+    await red.waitForOutput(new RegExp(`\\b${marker}\\b|avg_1min`), 60_000);
+    await sleep(3000);
+    const log = red.output().slice(logBefore);
+    const lines = log.split('\n');
+    const leaks = lines.filter((line) => LEAK.test(line));
+    assert.deepEqual(leaks.slice(0, 5), [], 'stack frames or paths in the log');
+    const errorLines = lines.filter((line) => /\[(error|warn)\]/.test(line));
+    const refusals = lines.filter((line) => /\[debug:(error|errors|sensors errors)\] \[iotp-[a-z-]+:[^\]]+\] \S/.test(line));
+    console.log(`      ${messages.length} messages: ${errorLines.length} [error]/[warn] lines, ${refusals.length} one-line refusals on the flows' error paths; longest log line ${Math.max(...lines.map((l) => l.length))} characters`);
+    assert.ok(refusals.length > messages.length / 4, 'the refusals reached the error paths');
+    // A refusal names what it refused in at most an excerpt, not the payload (1 MiB here).
+    for (const line of lines) assert.ok(line.length < 2000, `a ${line.length}-character log line: ${line.slice(0, 200)}…`);
+    assert.equal(red.child.exitCode, null, 'the runtime is still running');
+  });
+
+  it('the rolling averages table holds only what the window counted: numbers, and times retention removes', async () => {
+    const db = new Sqlite(join(dir, 'rolling.db'), { readonly: true });
+    try {
+      const rows = db.prepare('SELECT typeof(number) AS nt, typeof(epochtime) AS et, number, epochtime FROM messages').all() as Array<{ nt: string; et: string; number: unknown; epochtime: number }>;
+      const now = Date.now() / 1000;
+      const odd = rows.filter((r) => !['integer', 'real'].includes(r.nt) || !['integer', 'real'].includes(r.et) || r.epochtime < now - 3600 || r.epochtime > now + 600);
+      console.log(`      ${rows.length} rows stored from ${MESSAGES} hostile and a few valid messages`);
+      assert.deepEqual(odd.slice(0, 5), [], 'rows the window refused, or times retention never removes');
+      assert.ok(rows.some((r) => r.number === 4242), 'the valid reading after the fuzz is stored');
+    } finally {
+      db.close();
+    }
+  });
+});
