@@ -60,7 +60,7 @@ export class ProtocolNegotiation {
   refused(code: number): NegotiationStep {
     this.silentCloses = 0;
     if (!this.probing || !VERSION_REFUSALS.has(code)) return { fallBack: false };
-    return this.fallBack(`it refused MQTT 5 (CONNACK code ${code}: ${code === 1 ? 'unacceptable protocol version' : 'unsupported protocol version'})`);
+    return this.fallBack(`it refused MQTT 5 (CONNACK code ${code})`);
   }
 
   /** The connection closed after the CONNECT went out, with neither a CONNACK nor a socket error. */
@@ -106,16 +106,16 @@ export interface Mqtt5Uses {
 export function mqtt5Losses(uses: Mqtt5Uses): string[] {
   const losses: string[] = [];
   if (!uses.cleanSession) {
-    losses.push(`the session expiry (${uses.sessionExpirySeconds} s) cannot be set: the broker keeps the persistent session by its own rules`);
+    losses.push(`the broker keeps the session by its own rules, not for ${uses.sessionExpirySeconds} s`);
   }
-  losses.push(`the in-flight limit (${uses.receiveMaximum}) cannot be announced: the broker's own window applies and reading pauses when it is larger`);
+  losses.push(`its own in-flight window applies, not ${uses.receiveMaximum}`);
   if (uses.maximumPacketSize !== undefined) {
-    losses.push(`the maximum packet size (${uses.maximumPacketSize} bytes) cannot be announced: the broker sends larger messages too`);
+    losses.push(`it sends messages larger than ${uses.maximumPacketSize} bytes too`);
   }
   const shared = [...uses.filters].filter((filter) => filter.startsWith('$share/'));
   if (shared.length > 0) {
     // mosquitto splits the stream; aedes and RabbitMQ 3.10 grant the subscription and deliver nothing to it.
-    losses.push(`shared subscriptions (${shared.slice(0, 3).join(', ')}${shared.length > 3 ? ', …' : ''}) work only where the broker supports them on 3.1.1: mosquitto does, aedes and RabbitMQ before 3.13 accept them and deliver nothing (leave the share group empty there)`);
+    losses.push(`shared subscriptions (${shared.slice(0, 3).join(', ')}${shared.length > 3 ? ', …' : ''}) work only if it supports them on 3.1.1 (mosquitto does; aedes and RabbitMQ before 3.13 accept them and deliver nothing)`);
   }
   return losses;
 }

@@ -20,7 +20,7 @@ describe('mqtt protocol negotiation', () => {
       const n = new ProtocolNegotiation('auto');
       const step = n.refused(code);
       assert.equal(step.fallBack, true);
-      assert.match(n.fellBackBecause ?? '', new RegExp(`refused MQTT 5 \\(CONNACK code ${code}`));
+      assert.equal(n.fellBackBecause, `it refused MQTT 5 (CONNACK code ${code})`);
       assert.equal(n.version, 4);
       n.accepted();
       assert.equal(n.negotiated, 4);
@@ -74,12 +74,12 @@ describe('mqtt protocol negotiation', () => {
     const base = { cleanSession: false, sessionExpirySeconds: 86_400, receiveMaximum: 1000, maximumPacketSize: undefined, filters: ['sensors'] };
     const losses = mqtt5Losses(base);
     assert.equal(losses.length, 2);
-    assert.match(losses[0]!, /session expiry \(86400 s\)/);
-    assert.match(losses[1]!, /in-flight limit \(1000\)/);
+    assert.match(losses[0]!, /keeps the session by its own rules, not for 86400 s/);
+    assert.match(losses[1]!, /in-flight window applies, not 1000/);
     assert.equal(mqtt5Losses({ ...base, cleanSession: true }).length, 1, 'a clean session has no expiry to lose');
     const shared = mqtt5Losses({ ...base, filters: ['$share/g/sensors', 'DATA'] });
     assert.equal(shared.length, 3);
     assert.match(shared[2]!, /\$share\/g\/sensors/);
-    assert.match(mqtt5Losses({ ...base, maximumPacketSize: 4096 }).join(' '), /maximum packet size \(4096 bytes\)/);
+    assert.match(mqtt5Losses({ ...base, maximumPacketSize: 4096 }).join(' '), /larger than 4096 bytes/);
   });
 });
