@@ -9,6 +9,7 @@ import type { BrokerConfigNode } from '../iotp-mqtt-broker/iotp-mqtt-broker';
 import { installCompletionHooks, sendTracked, type CompletionOutcome } from '../shared/completion';
 import { clipText, compactCount, ThrottledStatus } from '../shared/status';
 import { arrivals, ConnectionWatch } from '../../lib/arrivals';
+import { tablesReachedFrom } from '../shared/arrival-feeds';
 
 interface IngestNodeDef extends NodeDef {
   broker: string;
@@ -70,7 +71,8 @@ export default function register(RED: NodeAPI): void {
     const subscriptions: Subscription[] = [];
     let ticker: NodeJS.Timeout | undefined;
     /** While this ingest is away or catching up, a connector's schedule waits for its messages (lib/arrivals.ts). */
-    const connection = new ConnectionWatch(`mqtt in "${node.name || node.id}"`);
+    // Only a connector reading a table this ingest's messages reach waits for it.
+    const connection = new ConnectionWatch(`mqtt in "${node.name || node.id}"`, () => tablesReachedFrom(RED, node.id));
     let unregisterArrivals: (() => void) | undefined;
 
     let closing = false;
