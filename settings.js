@@ -23,7 +23,27 @@ const path = require('node:path');
 const fs = require('node:fs');
 
 const env = process.env;
+
+/** A bad value stops start-up with this one line (never the value of a secret), as the README says. */
+function configurationError(message) {
+  console.error(`[iot-pipelines] configuration error: ${message}`);
+  process.exit(1);
+}
+
+/** A directory variable must name a directory, or a path one can be created at. */
+function checkDirectory(variable, dir) {
+  let stat;
+  try {
+    stat = fs.statSync(dir);
+  } catch {
+    return; // created on first use
+  }
+  if (!stat.isDirectory()) configurationError(`${variable} must be a directory; ${dir} is a file`);
+}
+
 const userDir = path.resolve(env.NODE_RED_USER_DIR || path.join(__dirname, '.node-red'));
+checkDirectory('NODE_RED_USER_DIR', userDir);
+if (env.IOTP_JOURNAL_DIR) checkDirectory('IOTP_JOURNAL_DIR', path.resolve(env.IOTP_JOURNAL_DIR));
 
 /**
  * First start: deploy every shipped flow (flows/*.json here, the package's examples/ in the
@@ -54,7 +74,6 @@ function seedFlows() {
   fs.writeFileSync(flowFile, `${JSON.stringify(nodes, null, 2)}\n`);
   console.log(`[iot-pipelines] deployed ${files.length} shipped flow(s) from ${flowsDir} to ${flowFile}`);
 }
-seedFlows();
 
 /** A compiled module of this package (dist/lib/<name>.js): beside settings.js, else the installed package. */
 function requirePackageModule(name) {
@@ -85,14 +104,13 @@ function applyRuntimeEnv() {
     Object.assign(env, resolved.set);
     for (const note of resolved.notes) console.log(`[iot-pipelines] ${note}`);
   } catch (err) {
-    if (err && err.code === 'RUNTIME_CONFIG_INVALID') {
-      console.error(`[iot-pipelines] configuration error: ${err.message}`);
-      process.exit(1);
-    }
+    if (err && err.code === 'RUNTIME_CONFIG_INVALID') configurationError(err.message);
     throw err;
   }
 }
 applyRuntimeEnv();
+// After the checks: a refused start-up leaves the user directory as it was.
+seedFlows();
 const adminPasswordHash = env.NODE_RED_ADMIN_PASSWORD_HASH || '';
 // Request bodies, on every path (flows, editor, admin API), streamed or not, of any type: 1 MiB.
 // One exception: the palette manager's module upload (multipart POST /nodes), npm tarballs.
@@ -155,6 +173,7 @@ module.exports = {
   // credentials survive a lost user directory and are not readable from a copied flows_cred.json.
   credentialSecret: env.NODE_RED_CREDENTIAL_SECRET || undefined,
 
+  // PORT and HOST were checked by applyRuntimeEnv (a bad PORT used to leave Node-RED running without its editor).
   uiPort: Number(env.PORT || 1880),
   uiHost: env.HOST || '127.0.0.1',
   httpAdminRoot: '/',

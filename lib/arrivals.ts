@@ -10,15 +10,39 @@
  * and the connector only posts windows that end at least the settle delay before the earliest of
  * those times.
  *
+ * Only the sources that feed what the connector reads count: a writer into one of the tables its
+ * query names (or a table a trigger fills from the writer's table), in the same database, and an
+ * ingest whose messages reach such a writer. One pipeline's broker outage then holds back no
+ * other pipeline's schedule. A source that cannot say what it feeds counts for everything.
+ *
  * What this cannot see: rows written by another process or Node-RED instance, and messages that
  * publishers themselves hold back. For those, the settle delay (or a request for the span) is the
  * remedy; the README says so.
  */
 
+/** A table rows end up in: database identity (lib/db/url.ts databaseIdentity) and table name (lib/sql-tables.ts normalizeTableName; undefined: any table). */
+export interface ArrivalTarget {
+  database: string;
+  table?: string;
+}
+
+/** What a connector reads: a database and the tables its query names (undefined: it cannot tell, so any). */
+export interface ArrivalReader {
+  database: string;
+  tables?: readonly string[];
+}
+
 /** One way rows reach a database. */
 export interface ArrivalSource {
-  /** The database identity (see databaseIdentity) it writes to; undefined: any database (an ingest feeds writers it cannot name). */
+  /** The database identity (see databaseIdentity) it writes to; undefined: see `feeds`, else any database. */
   readonly database?: string;
+  /** The tables it fills there (normalized names, incl. trigger-filled ones); undefined: any. */
+  readonly tables?: readonly string[];
+  /**
+   * For a source that feeds writers rather than a table (an MQTT ingest): the tables its messages
+   * end up in, looked up when asked (the flow may have changed); undefined: unknown, so any.
+   */
+  feeds?(): readonly ArrivalTarget[] | undefined;
   /** What to call it in a status, e.g. `db write "raw readings"`. */
   readonly label?: string;
   /**
@@ -43,18 +67,20 @@ export class ArrivalRegistry {
     };
   }
 
-  /** The earliest time since which rows for `database` may still be arriving, or null when none may be. */
-  heldSince(database: string, now: number, settleMs: number): number | null {
-    return this.earliest(database, now, settleMs)?.since ?? null;
+  /** The earliest time since which rows `reader` reads (a database identity: any of its tables) may still be arriving, or null when none may be. */
+  heldSince(reader: ArrivalReader | string, now: number, settleMs: number): number | null {
+    return this.earliest(reader, now, settleMs)?.since ?? null;
   }
 
   /** That time and the source holding it (for a status that says what it waits for). */
-  earliest(database: string, now: number, settleMs: number): { since: number; source: ArrivalSource } | null {
+  earliest(reader: ArrivalReader | string, now: number, settleMs: number): { since: number; source: ArrivalSource } | null {
+    const wanted: ArrivalReader = typeof reader === 'string' ? { database: reader } : reader;
     let found: { since: number; source: ArrivalSource } | null = null;
     for (const source of this.sources.values()) {
-      if (source.database !== undefined && source.database !== database) continue;
+      // The time first: it is cheap, and only a source holding something needs the (maybe costly) match.
       const since = source.heldSince(now, settleMs);
-      if (since !== null && (found === null || since < found.since)) found = { since, source };
+      if (since === null || (found !== null && since >= found.since)) continue;
+      if (feeds(source, wanted)) found = { since, source };
     }
     return found;
   }
@@ -62,6 +88,19 @@ export class ArrivalRegistry {
   get size(): number {
     return this.sources.size;
   }
+}
+
+const tableRead = (reader: ArrivalReader, table: string | undefined): boolean => table === undefined || reader.tables === undefined || reader.tables.includes(table);
+
+/** Whether rows through `source` may end up where `reader` reads. */
+export function feeds(source: ArrivalSource, reader: ArrivalReader): boolean {
+  if (source.feeds) {
+    const targets = source.feeds();
+    if (targets === undefined) return true;
+    return targets.some((target) => target.database === reader.database && tableRead(reader, target.table));
+  }
+  if (source.database !== undefined && source.database !== reader.database) return false;
+  return source.tables === undefined || source.tables.some((table) => tableRead(reader, table));
 }
 
 /** The registry of this process: node modules load separately but share it through the module cache. */
@@ -77,8 +116,15 @@ export const arrivals = new ArrivalRegistry();
 export class ConnectionWatch implements ArrivalSource {
   private connectedAt: number | null = null;
   private lostAt = 0;
+  readonly feeds?: () => readonly ArrivalTarget[] | undefined;
 
-  constructor(readonly label?: string) {}
+  /** `feeds`: the tables the ingest's messages end up in (see ArrivalSource.feeds); omitted: any. */
+  constructor(
+    readonly label?: string,
+    feeds?: () => readonly ArrivalTarget[] | undefined,
+  ) {
+    if (feeds) this.feeds = feeds;
+  }
 
   /** Called with the connection state now and then (the ingest's status ticker). */
   observe(connected: boolean, now: number): void {

@@ -5,10 +5,14 @@
  * the defaults of the contracts. Invalid values raise a RuntimeConfigError naming the variable, so
  * start-up can print one clear line instead of a stack trace.
  */
+import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
-import { databaseConfigFromEnv, describeConfig } from './db/url';
+import { databaseConfigFromEnv, describeConfig, parseDatabaseUrl } from './db/url';
 import type { DatabaseConfig } from './db/types';
+import { parseEndpoint } from './connector/poster';
+import { parseNodeList, resolveNodeUrl } from './isems/poller';
 import { describeBroker, mqttSettingsFromEnv, resolveBrokerSettings } from './mqtt/options';
+import { assertTopicName } from './mqtt/topics';
 import { parseAllowedOrigins } from './origin-guard';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -83,9 +87,91 @@ function withUserInfo(url: string, user: string | undefined, password: string | 
   return url.replace(/^([a-z]+:\/\/)/i, `$1${auth}`);
 }
 
+const TRUE_FALSE = /^(true|false|1|0|yes|no)$/i;
+/** Node-RED's log levels (settings.js logging.console.level). */
+const LOG_LEVELS = ['off', 'fatal', 'error', 'warn', 'info', 'debug', 'trace'];
+/** bcrypt as Node-RED's adminAuth checks it (`npx node-red admin hash-pw` prints `$2b$08$` + 53 characters). */
+const BCRYPT_HASH = /^\$2[aby]?\$\d{2}\$[./A-Za-z0-9]{53}$/;
+/** What an HTTP header value may hold as a bearer token: visible ASCII, no spaces. */
+const HEADER_TOKEN = /^[\x21-\x7e]+$/;
+
+function hasControlCharacter(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
+}
+
+/**
+ * Checks of the variables that are not resolved into others below (those are checked where they
+ * are resolved): each throws a RuntimeConfigError naming the variable, never echoing a secret.
+ * Unset or empty means "use the default" everywhere, as the README says.
+ */
+const CHECKS: ReadonlyArray<[name: string, check: (value: string) => string | undefined]> = [
+  ['PORT', (v) => (/^\d{1,5}$/.test(v) && Number(v) >= 1 && Number(v) <= 65_535 ? undefined : `PORT must be a TCP port from 1 to 65535 (got ${JSON.stringify(v)})`)],
+  ['HOST', (v) => (isIP(v) !== 0 || /^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$/.test(v) ? undefined : `HOST must be an IP address or host name to listen on (got ${JSON.stringify(v)})`)],
+  ['NODE_RED_LOG_LEVEL', (v) => (LOG_LEVELS.includes(v) ? undefined : `NODE_RED_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got ${JSON.stringify(v)})`)],
+  // Accepted silently, a malformed hash locks everybody out of the editor: say so now.
+  ['NODE_RED_ADMIN_PASSWORD_HASH', (v) => (BCRYPT_HASH.test(v) ? undefined : 'NODE_RED_ADMIN_PASSWORD_HASH is not a bcrypt hash (expected $2b$… with 60 characters, as `npx node-red admin hash-pw` prints); nobody could log in with it')],
+  ['NODE_RED_ADMIN_USER', (v) => (v.length <= 64 && !hasControlCharacter(v) ? undefined : 'NODE_RED_ADMIN_USER must be a user name of at most 64 printable characters')],
+  ['NODE_RED_CREDENTIAL_SECRET', (v) => (!hasControlCharacter(v) ? undefined : 'NODE_RED_CREDENTIAL_SECRET must not contain control characters (a pasted line break?)')],
+  ['IOTP_INSTANCE_ID', (v) => (v.length <= 256 && !hasControlCharacter(v) ? undefined : 'IOTP_INSTANCE_ID must be a name of at most 256 printable characters')],
+  ['IOTP_RESET_FLOWS', (v) => (TRUE_FALSE.test(v) ? undefined : `IOTP_RESET_FLOWS must be true or false (got ${JSON.stringify(v)})`)],
+  ['STATESTREAM_BASE_TOPIC', (v) => topicProblem('STATESTREAM_BASE_TOPIC', v)],
+  ['TOPIC', (v) => topicProblem('TOPIC', v)],
+  ['STATS_TOPIC', (v) => topicProblem('STATS_TOPIC', v)],
+  ['MQTT_TOPIC', (v) => topicProblem('MQTT_TOPIC', v)],
+  ['MQTT_SHARE_GROUP', (v) => (/^[^/+#\s\u0000]{1,128}$/.test(v) ? undefined : `MQTT_SHARE_GROUP must be a name without /, +, # or spaces (got ${JSON.stringify(v.slice(0, 100))})`)],
+  ['DB_FILE', (v) => (!hasControlCharacter(v) ? undefined : 'DB_FILE must be a file name or path')],
+  ['ISEMS_ROUTER_IPS', (v) => {
+    try {
+      for (const node of parseNodeList(v.replace(/\s*\n\s*/g, ','))) resolveNodeUrl(node);
+      return undefined;
+    } catch (err) {
+      return `ISEMS_ROUTER_IPS: ${(err as Error).message} (expected IPs, host:port or http(s) URLs, comma-separated)`;
+    }
+  }],
+  ['POST_DATA_ENDPOINT', (v) => {
+    try {
+      parseEndpoint(v);
+      return undefined;
+    } catch (err) {
+      return (err as Error).message;
+    }
+  }],
+  // Keys travel in an `Authorization: Bearer` header: one with a space or a line break never matches (API_KEY) or is never sent (POST_DATA_API_KEY).
+  ['API_KEY', (v) => (HEADER_TOKEN.test(v) ? undefined : 'API_KEY must be printable ASCII without spaces (it is compared with the Authorization: Bearer header)')],
+  ['POST_DATA_API_KEY', (v) => (HEADER_TOKEN.test(v) ? undefined : 'POST_DATA_API_KEY must be printable ASCII without spaces (it is sent in an Authorization: Bearer header)')],
+];
+
+function topicProblem(name: string, value: string): string | undefined {
+  try {
+    assertTopicName(value);
+    return undefined;
+  } catch (err) {
+    return `${name} must be an MQTT topic without wildcards: ${(err as Error).message}`;
+  }
+}
+
 export function resolveRuntimeEnv(env: Env, options: { userDir: string }): ResolvedRuntimeEnv {
   const set: Record<string, string> = {};
   const notes: string[] = [];
+
+  for (const [name, check] of CHECKS) {
+    const value = given(env, name);
+    if (value === undefined) continue;
+    const problem = check(value);
+    if (problem !== undefined) throw new RuntimeConfigError(name, problem);
+  }
+  const rollingDatabase = given(env, 'ROLLING_AVERAGES_DATABASE_URL');
+  if (rollingDatabase !== undefined) {
+    try {
+      parseDatabaseUrl(rollingDatabase, { variable: 'ROLLING_AVERAGES_DATABASE_URL', baseDir: options.userDir });
+    } catch (err) {
+      throw new RuntimeConfigError('ROLLING_AVERAGES_DATABASE_URL', (err as Error).message);
+    }
+  }
 
   for (const [name, value] of Object.entries(PLAIN_DEFAULTS)) {
     if (given(env, name) === undefined && env[name] === undefined) set[name] = value;
@@ -97,7 +183,7 @@ export function resolveRuntimeEnv(env: Env, options: { userDir: string }): Resol
     }
   }
   const simulate = given(env, 'SIMULATE') ?? set.SIMULATE;
-  if (!/^(true|false|1|0|yes|no)$/i.test(simulate)) throw new RuntimeConfigError('SIMULATE', `SIMULATE must be true or false (got ${JSON.stringify(simulate)})`);
+  if (!TRUE_FALSE.test(simulate)) throw new RuntimeConfigError('SIMULATE', `SIMULATE must be true or false (got ${JSON.stringify(simulate)})`);
   set.SIMULATE = /^(true|1|yes)$/i.test(simulate) ? 'true' : 'false';
 
   // The connector posts to the flow's own simulated receiver unless told otherwise.

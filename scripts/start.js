@@ -32,6 +32,31 @@ function die(message) {
   process.exit(1);
 }
 
+/**
+ * The checks settings.js makes in Node-RED's process, made here first: a bad value stops
+ * `npm start` with one line before anything starts (the embedded broker included) or is written.
+ */
+function checkConfiguration(userDir) {
+  const directories = [['NODE_RED_USER_DIR', userDir]];
+  if (process.env.IOTP_JOURNAL_DIR) directories.push(['IOTP_JOURNAL_DIR', path.resolve(process.env.IOTP_JOURNAL_DIR)]);
+  for (const [variable, dir] of directories) {
+    let stat;
+    try {
+      stat = fs.statSync(dir);
+    } catch {
+      continue; // created on first use
+    }
+    if (!stat.isDirectory()) die(`configuration error: ${variable} must be a directory; ${dir} is a file`);
+  }
+  const { resolveRuntimeEnv } = require(path.join(root, 'dist', 'lib', 'runtime-env.js'));
+  try {
+    resolveRuntimeEnv(process.env, { userDir });
+  } catch (err) {
+    if (err && err.code === 'RUNTIME_CONFIG_INVALID') die(`configuration error: ${err.message}`);
+    throw err;
+  }
+}
+
 function loadDotEnv() {
   const file = path.resolve('.env');
   if (!fs.existsSync(file)) return;
@@ -73,8 +98,8 @@ async function ensureBroker() {
     log(`MQTT: using the configured broker (${env.MQTT_URL ? 'MQTT_URL' : env.MQTT_HOST ? 'MQTT_HOST' : 'BROKER'})`);
     return undefined;
   }
+  // Checked by checkConfiguration.
   const port = Number(env.MQTT_PORT || 1883);
-  if (!Number.isInteger(port) || port <= 0 || port > 65535) die(`MQTT_PORT: '${env.MQTT_PORT}' is not a TCP port`);
   env.MQTT_URL = `mqtt://127.0.0.1:${port}`;
   if (await portInUse('127.0.0.1', port)) {
     log(`MQTT: a broker already listens on 127.0.0.1:${port}; using it`);
@@ -122,6 +147,7 @@ async function main() {
   const userDir = path.resolve(process.env.NODE_RED_USER_DIR || path.join(root, '.node-red'));
   process.env.NODE_RED_USER_DIR = userDir;
   if (!fs.existsSync(path.join(root, 'dist', 'nodes'))) die('the package is not built; run `npm install` (or `npm run build`) first');
+  checkConfiguration(userDir);
   const embedded = await ensureBroker();
   prepareUserDir(userDir);
 

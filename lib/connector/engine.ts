@@ -376,16 +376,21 @@ export class ConnectorEngine {
 
   private async runTask(task: Task): Promise<void> {
     if (this.closed) return this.finishTask(task, 'FAILURE', 'the connector shut down before the task started');
+    const chunkMs = this.opts.request?.chunkMs ?? 3_600_000;
+    // `current` and `total` count these pieces; every status says so in words.
+    const pieces = splitWindow(task.window, chunkMs);
+    const length = pieceLength(chunkMs);
+    const allPieces = counted(pieces.length, `${length} piece`, `${length} pieces`);
+    const piecesOf = (done: number): string => `${done} of ${allPieces}`;
     task.state = 'STARTED';
-    task.status = 'fetching and posting';
-    const pieces = splitWindow(task.window, this.opts.request?.chunkMs ?? 3_600_000);
+    task.status = `posting the window in ${allPieces}`;
     let nextIndex = 0;
     let readings = 0;
     for (let i = 0; i < pieces.length; i++) {
       const last = i === pieces.length - 1;
       if (this.opts.outbox.isFull()) return this.finishTask(task, 'FAILURE', 'the outbox is full (is the receiver down?); try again later');
       const unit = await this.fetchIntoOutbox('request', task.window, pieces[i], `r-${task.id}-${i}`, last && nextIndex === 0 && (this.opts.sendEmptyWindows ?? true), nextIndex, task.id);
-      if (!unit) return this.finishTask(task, 'FAILURE', `reading the database failed for piece ${i + 1} of ${pieces.length}`);
+      if (!unit) return this.finishTask(task, 'FAILURE', `reading the database failed for ${length} piece ${i + 1} of ${pieces.length}`);
       nextIndex += unit.manifest.batchCount;
       readings += unit.manifest.readingCount;
       const result = await this.deliverUnit(unit);
@@ -399,9 +404,9 @@ export class ConnectorEngine {
       await this.opts.outbox.completeUnit(unit.manifest.key);
       this.emit({ type: 'window-delivered', origin: 'request', window: task.window, fetched: pieces[i], batches: unit.manifest.batchCount, readings: unit.manifest.readingCount, taskId: task.id });
       task.current = i + 1;
-      task.status = `sent ${readings} readings in ${nextIndex} batches`;
+      task.status = `${piecesOf(i + 1)} sent: ${counted(readings, 'reading', 'readings')} in ${counted(nextIndex, 'batch', 'batches')}`;
     }
-    this.finishTask(task, 'SUCCESS', `delivered ${readings} readings in ${nextIndex} batches`);
+    this.finishTask(task, 'SUCCESS', `delivered ${counted(readings, 'reading', 'readings')} in ${counted(nextIndex, 'batch', 'batches')} (${piecesOf(pieces.length)})`);
   }
 
   private finishTask(task: Task, state: 'SUCCESS' | 'FAILURE', status: string): void {
@@ -551,4 +556,17 @@ export class ConnectorEngine {
 
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** `1 batch`, `3 batches`. */
+export function counted(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** How long a request's pieces are, as an adjective: `one-hour`, `30-minute`. */
+export function pieceLength(ms: number): string {
+  if (ms === 3_600_000) return 'one-hour';
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}-hour`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}-minute`;
+  return `${Math.round(ms / 1000)}-second`;
 }

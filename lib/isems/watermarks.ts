@@ -45,6 +45,22 @@ export class WatermarkLedger {
     for (const [key, seconds] of readWatermarkSnapshot(snapshot)) this.advance(key, seconds);
   }
 
+  /**
+   * Moves the watermarks of every key `matches` accepts onto `key` (the newest wins) and forgets
+   * those keys; true when anything changed. For a source whose key changed while its data did
+   * not, e.g. the simulated solar nodes, which listen on a new port after every restart.
+   */
+  adopt(key: string, matches: (other: string) => boolean): boolean {
+    let changed = false;
+    for (const [other, seconds] of [...this.marks]) {
+      if (other === key || !matches(other)) continue;
+      this.marks.delete(other);
+      this.advance(key, seconds);
+      changed = true;
+    }
+    return changed;
+  }
+
   snapshot(): WatermarkSnapshot {
     return { version: 1, watermarks: Object.fromEntries(this.marks) };
   }

@@ -71,7 +71,55 @@ export function classifyConnectError(err: unknown): ConnectProblem {
       return { kind: 'tls', reason: `TLS handshake failed (${code}): ${hint}` };
     }
     // Node's codes are constants such as ECONNREFUSED; anything else is not echoed.
+    const known = NETWORK_TEXT[code];
+    if (known) return { kind: 'network', reason: `${code}: ${known}` };
     return { kind: 'network', reason: /^[A-Z0-9_]{1,40}$/.test(code) ? `network error (${code})` : 'network error' };
   }
+  // MQTT.js's own timeouts carry no code; their fixed texts are safe to recognise (never echoed).
+  const message = (err as { message?: unknown } | null)?.message;
+  if (message === 'connack timeout') return { kind: 'network', reason: 'no answer to the CONNECT within the connect timeout' };
+  if (message === 'Keepalive timeout') return { kind: 'network', reason: 'no answer to the keep-alive ping' };
   return { kind: 'network', reason: 'connection failed' };
+}
+
+/** The usual socket errors in words (the code is kept beside them for searching). */
+const NETWORK_TEXT: Record<string, string> = {
+  ECONNREFUSED: 'nothing accepts connections at that address',
+  ENOTFOUND: 'the host name does not resolve',
+  EAI_AGAIN: 'the host name cannot be resolved now',
+  ETIMEDOUT: 'the connection timed out',
+  EHOSTUNREACH: 'the host is unreachable',
+  ENETUNREACH: 'the network is unreachable',
+  ECONNRESET: 'the connection was reset',
+  EPIPE: 'the connection was closed while writing',
+};
+
+/** Reason codes of an MQTT 5 DISCONNECT sent by the broker, in words. */
+const DISCONNECT_TEXT: Record<number, string> = {
+  4: 'disconnect with will message',
+  128: 'unspecified error',
+  129: 'malformed packet',
+  130: 'protocol error',
+  131: 'implementation specific error',
+  135: 'not authorized',
+  137: 'server busy',
+  139: 'server shutting down',
+  141: 'keep-alive timeout',
+  142: 'session taken over: another client connected with the same client id',
+  143: 'topic filter invalid',
+  144: 'topic name invalid',
+  147: 'receive maximum exceeded',
+  149: 'packet too large',
+  151: 'quota exceeded',
+  152: 'administrative action',
+  153: 'payload format invalid',
+  156: 'use another server',
+  157: 'server moved',
+  159: 'connection rate exceeded',
+  160: 'maximum connect time',
+};
+
+/** Why the broker ended the connection (an MQTT 5 DISCONNECT's reason code). */
+export function describeDisconnect(reasonCode: number): string {
+  return `the broker disconnected: ${DISCONNECT_TEXT[reasonCode] ?? 'reason unknown'} (code ${reasonCode})`;
 }

@@ -1,6 +1,7 @@
 /** The MQTT engine's public surface (no Node-RED imports): what the node glue uses. */
 export { MqttError, type MqttErrorCode } from './errors';
-export { classifyConnectError, type ConnectProblem, type ConnectProblemKind } from './connect-errors';
+export { classifyConnectError, describeDisconnect, type ConnectProblem, type ConnectProblemKind } from './connect-errors';
+export { mqtt5Losses, protocolName, ProtocolNegotiation, type ProtocolChoice, type ProtocolVersion } from './negotiation';
 export {
   DEFAULTS as MQTT_DEFAULTS,
   describeBroker,
@@ -21,6 +22,7 @@ export { AckTracker, settleAck, type InFlightPacket, type SettleOutcome } from '
 export {
   MqttSession,
   type MessageHandler,
+  type Negotiated,
   type PublishOptions,
   type QoS,
   type ReceivedMessage,

@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { IClientOptions } from 'mqtt';
 import { MqttError } from './errors';
+import type { ProtocolChoice, ProtocolVersion } from './negotiation';
 
 export type BrokerProtocol = 'mqtt' | 'mqtts' | 'ws' | 'wss';
 
@@ -34,8 +35,8 @@ export interface BrokerSettings {
   tls?: TlsSettings | boolean;
   username?: string;
   password?: string;
-  /** 4 = MQTT 3.1.1, 5 = MQTT 5 (default 4: what every broker speaks). */
-  protocolVersion?: 4 | 5;
+  /** 4 = MQTT 3.1.1, 5 = MQTT 5, 'auto' (default) = MQTT 5 where the broker accepts it, else 3.1.1 (lib/mqtt/negotiation.ts). */
+  protocolVersion?: ProtocolChoice;
   /** Explicit client id; otherwise derived from `stableId`. */
   clientId?: string;
   /** Start a fresh session on every connect (default false: persistent session). */
@@ -71,7 +72,7 @@ export interface ResolvedBroker {
   tls: TlsSettings | undefined;
   username: string | undefined;
   password: string | undefined;
-  protocolVersion: 4 | 5;
+  protocolVersion: ProtocolChoice;
   clientId: string;
   cleanSession: boolean;
   sessionExpirySeconds: number;
@@ -85,7 +86,7 @@ export interface ResolvedBroker {
 }
 
 export const DEFAULTS = {
-  protocolVersion: 4 as const,
+  protocolVersion: 'auto' as ProtocolChoice,
   sessionExpirySeconds: 86_400,
   keepaliveSeconds: 60,
   connectTimeoutMs: 10_000,
@@ -192,7 +193,9 @@ export function resolveBrokerSettings(settings: BrokerSettings, stableId: string
   const port = integerIn(settings.port ?? fromUrl?.port ?? DEFAULT_PORTS[protocol], 'broker port', 1, 65_535);
 
   const protocolVersion = settings.protocolVersion ?? DEFAULTS.protocolVersion;
-  if (protocolVersion !== 4 && protocolVersion !== 5) throw bad(`protocolVersion must be 4 (MQTT 3.1.1) or 5 (got ${JSON.stringify(protocolVersion)})`);
+  if (protocolVersion !== 4 && protocolVersion !== 5 && protocolVersion !== 'auto') {
+    throw bad(`protocolVersion must be 'auto', 4 (MQTT 3.1.1) or 5 (got ${JSON.stringify(protocolVersion)})`);
+  }
 
   let clientId: string;
   if (settings.clientId !== undefined && settings.clientId !== '') {
@@ -242,17 +245,17 @@ export function describeBroker(broker: Pick<ResolvedBroker, 'protocol' | 'host' 
 }
 
 /**
- * MQTT.js options for a resolved broker. `manualConnect` so the session can install its
- * acknowledgement hooks before the first packet; `resubscribe: false` because the session
- * re-applies its users' subscriptions itself.
+ * MQTT.js options for a resolved broker, speaking `version` (default: MQTT 5 unless the broker
+ * is set to 3.1.1; an `auto` session switches with withProtocolVersion). `manualConnect` so the
+ * session can install its acknowledgement hooks before the first packet; `resubscribe: false`
+ * because the session re-applies its users' subscriptions itself.
  */
-export function toClientOptions(broker: ResolvedBroker): IClientOptions {
+export function toClientOptions(broker: ResolvedBroker, version: ProtocolVersion = broker.protocolVersion === 4 ? 4 : 5): IClientOptions {
   const options: IClientOptions = {
     protocol: broker.protocol,
     host: broker.host,
     port: broker.port,
     clientId: broker.clientId,
-    protocolVersion: broker.protocolVersion,
     clean: broker.cleanSession,
     keepalive: broker.keepaliveSeconds,
     connectTimeout: broker.connectTimeoutMs,
@@ -278,12 +281,20 @@ export function toClientOptions(broker: ResolvedBroker): IClientOptions {
     options.rejectUnauthorized = broker.tls.rejectUnauthorized !== false;
     if (broker.tls.servername) options.servername = broker.tls.servername;
   }
-  if (broker.protocolVersion === 5) {
+  return withProtocolVersion(options, broker, version);
+}
+
+/** Sets the version and its CONNECT properties (MQTT 5 only) on client options, in place. */
+export function withProtocolVersion(options: IClientOptions, broker: ResolvedBroker, version: ProtocolVersion): IClientOptions {
+  options.protocolVersion = version;
+  if (version === 5) {
     options.properties = {
       sessionExpiryInterval: broker.cleanSession ? 0 : broker.sessionExpirySeconds,
       receiveMaximum: broker.receiveMaximum,
     };
     if (broker.maximumPacketSize !== undefined) options.properties.maximumPacketSize = broker.maximumPacketSize;
+  } else {
+    delete options.properties;
   }
   return options;
 }

@@ -28,8 +28,10 @@ import { EventEmitter } from 'node:events';
 import mqtt from 'mqtt';
 import type { IClientOptions, IPublishPacket, MqttClient } from 'mqtt';
 import { AckTracker, type InFlightPacket, type SettleOutcome } from './acks';
+import { classifyConnectError, describeDisconnect } from './connect-errors';
 import { MqttError } from './errors';
-import { describeBroker, reconnectDelay, toClientOptions, type ResolvedBroker } from './options';
+import { mqtt5Losses, ProtocolNegotiation, type ProtocolVersion } from './negotiation';
+import { describeBroker, reconnectDelay, toClientOptions, withProtocolVersion, type ResolvedBroker } from './options';
 import { assertTopicName, parseFilter, topicMatches, type ParsedFilter } from './topics';
 
 export type QoS = 0 | 1 | 2;
@@ -92,6 +94,15 @@ export interface SessionCounts {
   pauses: number;
 }
 
+/** The 'negotiated' event: the version of the session's first connection, and with `auto` why it is 3.1.1. */
+export interface Negotiated {
+  version: ProtocolVersion;
+  /** Set when `auto` fell back to 3.1.1: what the broker did. */
+  fellBackBecause?: string;
+  /** With a fallback: what the session goes without (one sentence each; lib/mqtt/negotiation.ts). */
+  losses: string[];
+}
+
 export interface SessionOptions {
   /** How long a QoS 1/2 message that matches no subscription is held for a subscriber that is
    *  about to (re)register (startup, redeploy) before it is acknowledged and dropped. */
@@ -145,6 +156,15 @@ export class MqttSession extends EventEmitter {
   private ticker: NodeJS.Timeout | undefined;
   private reconnectAttempts = 0;
   private closed = false;
+  private readonly negotiation: ProtocolNegotiation;
+  /** A socket error (or a CONNACK refusal) ended the current connection attempt. */
+  private attemptFailed = false;
+  /** Why the connection is down, in words (undefined while connected or before the first attempt ends). */
+  private downBecause: string | undefined;
+  /** The current attempt ended in a fallback to 3.1.1 (its close is no disconnect to report). */
+  private fellBack = false;
+  /** A publish was refused for a full queue: the next completed publish announces room ('publish-room'). */
+  private roomWanted = false;
   private readonly stats = { delivered: 0, redelivered: 0, unmatched: 0, published: 0, pauses: 0 };
   /** Rejecters of the publishes not yet acknowledged by the broker. */
   private readonly pendingPublishes = new Set<(err: Error) => void>();
@@ -155,7 +175,8 @@ export class MqttSession extends EventEmitter {
     this.broker = broker;
     this.description = describeBroker(broker);
     this.unmatchedGraceMs = options.unmatchedGraceMs ?? 10_000;
-    this.client = mqtt.connect({ ...toClientOptions(broker), ...clientOptionsOverride, manualConnect: true });
+    this.negotiation = new ProtocolNegotiation(broker.protocolVersion);
+    this.client = mqtt.connect({ ...toClientOptions(broker, this.negotiation.version), ...clientOptionsOverride, manualConnect: true });
     const client = this.client as unknown as Record<string, unknown>;
     if (typeof client._sendPacket !== 'function' || typeof client.handleMessage !== 'function') {
       throw new Error('this MQTT.js version lacks the hooks acknowledge-on-settle relies on (_sendPacket, handleMessage)');
@@ -188,13 +209,17 @@ export class MqttSession extends EventEmitter {
 
     this.client.on('connect', (connack) => this.onConnect(connack.sessionPresent === true));
     this.client.on('close', () => this.onClose());
+    // An MQTT 5 broker may say why it ends the connection (e.g. 142: another client took the session over).
+    this.client.on('disconnect', (packet) => {
+      if (typeof packet.reasonCode === 'number' && packet.reasonCode !== 0) this.downBecause = describeDisconnect(packet.reasonCode);
+    });
     this.client.on('reconnect', () => {
       this.reconnectAttempts++;
       // MQTT.js retries at a fixed reconnectPeriod; growing it here before the next failure gives backoff.
       this.client.options.reconnectPeriod = reconnectDelay(this.reconnectAttempts, this.broker.reconnectInitialMs, this.broker.reconnectMaxMs);
       this.emit('reconnecting', this.reconnectAttempts);
     });
-    this.client.on('error', (err) => this.report(sanitizeError(err, this.broker)));
+    this.client.on('error', (err) => this.onClientError(sanitizeError(err, this.broker)));
     this.client.on('offline', () => this.emit('offline'));
     this.client.connect();
     this.ticker = setInterval(() => this.tick(), 1000);
@@ -204,6 +229,34 @@ export class MqttSession extends EventEmitter {
   /** True while connected to the broker. */
   get connected(): boolean {
     return this.client.connected;
+  }
+
+  /** The MQTT version the broker accepted (3.1.1 = 4), or undefined before the first connection. */
+  get protocolVersion(): ProtocolVersion | undefined {
+    return this.negotiation.negotiated;
+  }
+
+  /**
+   * Why the session is not connected, in words for a status or log (no secrets); undefined while
+   * connected, and while connecting (the first attempt, or finding out the broker's MQTT version).
+   */
+  get problem(): string | undefined {
+    return this.client.connected ? undefined : this.downBecause;
+  }
+
+  /** True while publish() would refuse for a full queue. */
+  get publishQueueFull(): boolean {
+    return this.pendingPublishes.size >= this.broker.maxPendingPublishes;
+  }
+
+  /** Publishes waiting for the broker's acknowledgement (or for a connection). */
+  get pendingPublishCount(): number {
+    return this.pendingPublishes.size;
+  }
+
+  /** Asks for one 'publish-room' event when the full publish queue has room again. */
+  notifyPublishRoom(): void {
+    this.roomWanted = true;
   }
 
   /** Unacknowledged QoS 1/2 messages (cheap; counts() builds a snapshot object). */
@@ -290,6 +343,7 @@ export class MqttSession extends EventEmitter {
     const qos = options.qos ?? 0;
     if (qos !== 0 && qos !== 1 && qos !== 2) return Promise.reject(new MqttError('MQTT_BAD_SETTINGS', `qos must be 0, 1 or 2 (got ${JSON.stringify(qos)})`));
     if (this.pendingPublishes.size >= this.broker.maxPendingPublishes) {
+      this.roomWanted = true;
       return Promise.reject(
         new MqttError(
           'MQTT_PUBLISH_QUEUE_FULL',
@@ -304,6 +358,10 @@ export class MqttSession extends EventEmitter {
         finished = true;
         this.pendingPublishes.delete(finish);
         if (this.pendingPublishes.size === 0) this.onPublishesDone?.();
+        if (this.roomWanted && !this.publishQueueFull) {
+          this.roomWanted = false;
+          this.emit('publish-room');
+        }
         if (err) {
           reject(err instanceof MqttError ? err : new MqttError('MQTT_PUBLISH_FAILED', `publish to ${JSON.stringify(topic)} failed: ${err.message}`, { cause: err }));
         } else {
@@ -482,6 +540,16 @@ export class MqttSession extends EventEmitter {
   private onConnect(sessionPresent: boolean): void {
     this.reconnectAttempts = 0;
     this.client.options.reconnectPeriod = this.broker.reconnectInitialMs;
+    this.attemptFailed = false;
+    this.downBecause = undefined;
+    const first = this.negotiation.negotiated === undefined;
+    this.negotiation.accepted();
+    if (first) {
+      const version = this.negotiation.negotiated ?? this.negotiation.version;
+      const fellBackBecause = this.negotiation.fellBackBecause;
+      const losses = fellBackBecause === undefined ? [] : mqtt5Losses({ ...this.broker, filters: this.filters.keys() });
+      this.emit('negotiated', { version, losses, ...(fellBackBecause !== undefined ? { fellBackBecause } : {}) } satisfies Negotiated);
+    }
     for (const entry of this.filters.values()) {
       // A resumed session still has the subscriptions the broker granted; subscribing again
       // would make the broker resend every retained message.
@@ -496,7 +564,56 @@ export class MqttSession extends EventEmitter {
     this.tracker.forgetAll();
     this.parked = [];
     this.waiting = undefined;
-    if (!this.closed) this.emit('disconnect');
+    if (this.closed) return;
+    const answered = (this.client as unknown as { connackReceived?: boolean }).connackReceived === true;
+    // Still finding out which version the broker speaks: no 'disconnect' to report yet.
+    let negotiating = this.fellBack;
+    if (!answered && !this.attemptFailed) {
+      // The socket was open (a failed connect is an error) and the broker hung up on the CONNECT.
+      const probing = this.negotiation.choice === 'auto' && this.negotiation.negotiated === undefined && this.negotiation.version === 5;
+      if (this.negotiation.closedWithoutAnswer().fallBack) this.fallBackTo311();
+      negotiating ||= probing;
+      if (!probing) {
+        this.downBecause =
+          this.broker.protocolVersion === 5
+            ? 'the broker closed the connection without answering the MQTT 5 CONNECT (if it speaks only MQTT 3.1.1, choose "auto" or MQTT 3.1.1)'
+            : 'the broker closed the connection without answering the CONNECT';
+      }
+    } else if (answered && !this.attemptFailed && this.downBecause === undefined) {
+      this.downBecause = 'the connection was closed';
+    }
+    this.attemptFailed = false;
+    this.fellBack = false;
+    // Finding out which version the broker speaks is part of connecting: no problem to show.
+    if (negotiating) this.downBecause = undefined;
+    else this.emit('disconnect', this.downBecause);
+  }
+
+  /** Errors MQTT.js reports: a refused CONNECT may mean "not MQTT 5" (auto falls back), the rest is reported. */
+  private onClientError(err: Error): void {
+    const code = (err as Error & { code?: unknown }).code;
+    if (typeof code === 'number') {
+      // A CONNACK refusal (MQTT.js closes the socket itself and reconnects after the backoff).
+      if (this.negotiation.refused(code).fallBack) {
+        this.attemptFailed = true;
+        this.fallBackTo311();
+        return;
+      }
+    } else {
+      this.negotiation.networkError();
+    }
+    this.attemptFailed = true;
+    this.downBecause = classifyConnectError(err).reason;
+    this.report(err);
+  }
+
+  /** `auto` found a broker without MQTT 5: the next connection attempt speaks 3.1.1. */
+  private fallBackTo311(): void {
+    this.fellBack = true;
+    withProtocolVersion(this.client.options, this.broker, 4);
+    this.downBecause = undefined;
+    this.reconnectAttempts = 0;
+    this.client.options.reconnectPeriod = this.broker.reconnectInitialMs;
   }
 
   private sendSubscribe(entry: FilterEntry): void {

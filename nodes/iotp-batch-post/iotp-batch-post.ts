@@ -22,7 +22,8 @@ import type { TimeWindow } from '../../lib/connector/windows';
 import { isDatabaseError } from '../../lib/db/errors';
 import type { Database } from '../../lib/db/types';
 import type { DatabaseConfigNode } from '../iotp-database/iotp-database';
-import { arrivals } from '../../lib/arrivals';
+import { arrivals, type ArrivalReader } from '../../lib/arrivals';
+import { tablesRead } from '../../lib/sql-tables';
 import { migrateNodeConfig } from '../shared/config-version';
 import { compactCount, ThrottledStatus } from '../shared/status';
 
@@ -121,8 +122,9 @@ export default function register(RED: NodeAPI): void {
       } else if (leaseBusy) {
         status.set({ fill: 'grey', shape: 'ring', text: RED._('iotp-batch-post.status.standby', { pending }) });
       } else if (held) {
-        const since = held.since > 0 ? formatUtc(held.since).slice(11, 19) : RED._('iotp-batch-post.status.sinceStart');
-        status.set({ fill: 'yellow', shape: 'ring', text: RED._('iotp-batch-post.status.held', { windows: held.windows, source: held.source, since, pending }) });
+        const since = held.since > 0 ? `${formatUtc(held.since).slice(11, 19)} UTC` : RED._('iotp-batch-post.status.sinceStart');
+        const key = held.windows === 1 ? 'iotp-batch-post.status.heldOne' : 'iotp-batch-post.status.held';
+        status.set({ fill: 'yellow', shape: 'ring', text: RED._(key, { windows: held.windows, source: held.source, since, pending }) });
       } else if (lastDeliveredEnd !== undefined) {
         status.set({ fill: 'green', shape: 'dot', text: RED._('iotp-batch-post.status.delivered', { time: formatUtc(lastDeliveredEnd).slice(5, 16).replace('T', ' '), pending }) });
       } else {
@@ -226,13 +228,15 @@ export default function register(RED: NodeAPI): void {
       const report: TickReport = await running.tick();
       // A tick that ran cleanly ends what an earlier failure said (a fetch during an outage).
       if (report.failed === 0 && report.skipped === undefined) lastError = undefined;
-      const holder = report.held && databaseNode ? arrivals.earliest(databaseNode.identity, Date.now(), config.settleMs) : null;
+      const holder = report.held && reader ? arrivals.earliest(reader, Date.now(), config.settleMs) : null;
       held = report.held ? { windows: report.held, since: report.heldSince ?? 0, source: clip(holder?.source.label ?? '?', 30) } : undefined;
       render();
       scheduleTick(nextTickDelay(Date.now(), config.intervalMs, config.settleMs, report));
     }
 
     let current: BatchPostConfig | undefined;
+    /** What the schedule waits for: rows on their way into the tables the query names, in its database. */
+    let reader: ArrivalReader | undefined;
 
     async function start(config: BatchPostConfig, database: Database): Promise<void> {
       const { outbox, problems } = await Outbox.open(config.outboxDir, { maxBatches: config.outboxMaxBatches, maxBytes: config.outboxMaxBytes });
@@ -240,6 +244,9 @@ export default function register(RED: NodeAPI): void {
       const instanceId = await outboxOwnerId(config.outboxDir);
       const poster = new HttpPoster({ endpoint: config.endpoint, apiKey: config.apiKey, timeoutMs: config.timeoutMs });
       const bookmarkName = settingText(settings.bookmark) ?? `iotp-batch-post:${node.id}`;
+      const tables = tablesRead(config.query);
+      const waitFor: ArrivalReader | undefined = databaseNode ? { database: databaseNode.identity, ...(tables ? { tables } : {}) } : undefined;
+      reader = waitFor;
       engine = new ConnectorEngine({
         fetchRows: async (window) => {
           try {
@@ -265,8 +272,8 @@ export default function register(RED: NodeAPI): void {
                 settleMs: config.settleMs,
                 maxWindowsPerTick: config.maxWindowsPerTick,
                 ...(config.initialStart !== undefined ? { initialStart: config.initialStart } : {}),
-                ...(config.waitForArrivals && databaseNode
-                  ? { heldSince: (now: number) => arrivals.heldSince(databaseNode.identity, now, config.settleMs) }
+                ...(config.waitForArrivals && waitFor
+                  ? { heldSince: (now: number) => arrivals.heldSince(waitFor, now, config.settleMs) }
                   : {}),
               },
               bookmark: new BookmarkStore(database, bookmarkName),

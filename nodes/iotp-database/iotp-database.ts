@@ -149,11 +149,11 @@ export default function register(RED: NodeAPI): void {
     node.migrate = (set: MigrationSet): Promise<void> => {
       let running = migrations.get(set.name);
       if (!running) {
+        // runMigrations logs each migration it applies, once: no summary line repeating them.
         running = (async () => {
-          const result = await runMigrations(node.acquire(), [set], {
+          await runMigrations(node.acquire(), [set], {
             log: { info: (m: string) => node.log(m), warn: (m: string) => node.warn(m) },
           });
-          if (result.applied.length > 0) node.log(`migrations applied: ${result.applied.join(', ')}`);
         })();
         running.catch((err: unknown) => {
           if ((err as { code?: unknown }).code === 'DB_ADOPTION_REFUSED') {
@@ -175,9 +175,12 @@ export default function register(RED: NodeAPI): void {
     node.reportReachable = (isReachable: boolean, reason?: string): void => {
       if (!isReachable && reason !== undefined && refusals.has(reason)) return;
       if (reachable === isReachable) return;
+      const wasDown = reachable === false;
       reachable = isReachable;
-      if (isReachable) node.log(RED._('iotp-database.errors.recovered', { database: description }));
-      else node.warn(RED._('iotp-database.errors.unreachable', { database: description, reason: reason ?? 'unknown' }));
+      // Reachable at the first statement is what is expected: only a recovery is news.
+      if (isReachable) {
+        if (wasDown) node.log(RED._('iotp-database.errors.recovered', { database: description }));
+      } else node.warn(RED._('iotp-database.errors.unreachable', { database: description, reason: reason ?? 'unknown' }));
     };
 
     node.on('close', (_removed: boolean, done: () => void) => {

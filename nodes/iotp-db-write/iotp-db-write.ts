@@ -14,6 +14,7 @@ import type { DatabaseConfigNode } from '../iotp-database/iotp-database';
 import { compactCount, ThrottledStatus } from '../shared/status';
 import { giveBack } from '../shared/completion';
 import { arrivals } from '../../lib/arrivals';
+import { writerTables } from '../shared/arrival-feeds';
 
 interface WriterNodeDef extends NodeDef {
   database: string;
@@ -109,7 +110,7 @@ export default function register(RED: NodeAPI): void {
         // journaled) counts until the new one, which replays that journal, takes its place.
         const rowWriter = writer;
         unregisterArrivals = arrivals.register(
-          { database: config.identity, label: `db write "${node.name || node.id}"`, heldSince: () => rowWriter.pendingSince() },
+          { database: config.identity, tables: writerTables(def), label: `db write "${node.name || node.id}"`, heldSince: () => rowWriter.pendingSince() },
           `iotp-db-write:${node.id}`,
         );
         writer.on('state', (state: string) => {

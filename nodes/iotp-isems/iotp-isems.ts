@@ -64,6 +64,14 @@ export function watermarkPath(userDir: string, nodeId: string): string {
   return join(userDir, 'iot-pipelines', 'isems', `${nodeId.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`);
 }
 
+/** The same simulated solar node on another loopback port (a previous start of the simulator). */
+export function sameSimulatedNode(key: string, url: string): boolean {
+  const loopback = /^http:\/\/127\.0\.0\.1:\d+(\/.*)$/;
+  const a = loopback.exec(key);
+  const b = loopback.exec(url);
+  return a !== null && b !== null && a[1] === b[1];
+}
+
 function clock(date: Date): string {
   return date.toTimeString().slice(0, 8);
 }
@@ -220,6 +228,11 @@ export default function register(RED: NodeAPI): void {
             }
             simulator = server;
             node.log(RED._('iotp-isems.log.simulating', { nodes: count, url: server.url(0) }));
+            // The simulated nodes keep their data across restarts but get a new port: their
+            // watermarks follow them, or every restart would read (and log) all their history as new.
+            let moved = false;
+            for (const url of server.urls) moved = ledger.adopt(url, (key) => sameSimulatedNode(key, url)) || moved;
+            if (moved) file.save(ledger.snapshot());
             startPolling(server.urls);
           },
           (error: Error) => node.error(RED._('iotp-isems.errors.simulator', { message: error.message })),

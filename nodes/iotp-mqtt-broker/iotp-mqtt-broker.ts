@@ -6,8 +6,20 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { hostname } from 'node:os';
 import { instanceIdentity } from '../../lib/instance-identity';
-import { acquireSession, classifyConnectError, describeBroker, resolveBrokerSettings, type BrokerSettings, type ResolvedBroker, type SessionLease } from '../../lib/mqtt';
+import {
+  acquireSession,
+  classifyConnectError,
+  describeBroker,
+  protocolName,
+  resolveBrokerSettings,
+  type BrokerSettings,
+  type Negotiated,
+  type ProtocolChoice,
+  type ResolvedBroker,
+  type SessionLease,
+} from '../../lib/mqtt';
 import { applyEnvironmentDefaults } from '../shared/env-defaults';
+import { migrateNodeConfig, type ConfigMigration } from '../shared/config-version';
 
 interface BrokerNodeDef extends NodeDef {
   url: string;
@@ -18,6 +30,7 @@ interface BrokerNodeDef extends NodeDef {
   keepalive: number | string;
   receiveMaximum: number | string;
   tlsRejectUnauthorized: boolean;
+  version?: number;
 }
 
 interface BrokerCredentials {
@@ -47,10 +60,31 @@ export function instanceStableId(nodeId: string, userDir: string): string {
   return `${nodeId}@${instanceIdentity(process.env, hostname(), userDir).id}`;
 }
 
+/**
+ * Settings of the node as stored in flows, per version (nodes/shared/config-version.ts).
+ * 2: the protocol became negotiable. Version 1's editor default, MQTT 5, was never a user's
+ * choice (no broker config offered anything else by default), and it locked out every broker
+ * without MQTT 5 (aedes, RabbitMQ before 3.13): it becomes `auto`. An explicit 3.1.1 stays.
+ */
+export const CONFIG_MIGRATIONS: readonly ConfigMigration[] = [
+  {
+    version: 2,
+    up: (config) => (config.protocolVersion === undefined || String(config.protocolVersion) === '5' ? { ...config, protocolVersion: 'auto' } : config),
+  },
+];
+
+/** The stored protocol setting: 'auto', '5' or '4' (numbers in hand-written flows); anything else is auto. */
+export function protocolChoice(value: unknown): ProtocolChoice {
+  const text = String(value ?? '').trim();
+  if (text === '4') return 4;
+  if (text === '5') return 5;
+  return 'auto';
+}
+
 export function brokerSettingsFrom(def: BrokerNodeDef, credentials: BrokerCredentials): BrokerSettings {
   const settings: BrokerSettings = {
     url: def.url,
-    protocolVersion: Number(def.protocolVersion) === 4 ? 4 : 5,
+    protocolVersion: protocolChoice(def.protocolVersion),
     cleanSession: def.cleanSession === true,
     sessionExpirySeconds: positive(def.sessionExpiry, 86_400),
     keepaliveSeconds: positive(def.keepalive, 60),
@@ -67,9 +101,10 @@ export function brokerSettingsFrom(def: BrokerNodeDef, credentials: BrokerCreden
 
 export default function register(RED: NodeAPI): void {
   applyEnvironmentDefaults(RED);
-  function BrokerNode(this: BrokerConfigNode, def: BrokerNodeDef) {
-    RED.nodes.createNode(this, def);
+  function BrokerNode(this: BrokerConfigNode, stored: BrokerNodeDef) {
+    RED.nodes.createNode(this, stored);
     const node = this;
+    const def = migrateNodeConfig(stored as unknown as Record<string, unknown>, CONFIG_MIGRATIONS) as unknown as BrokerNodeDef;
     const userDir = (RED.settings.userDir as string | undefined) ?? process.cwd();
     let resolved: ResolvedBroker | undefined;
     let description = '(not configured)';
@@ -83,7 +118,9 @@ export default function register(RED: NodeAPI): void {
     }
     Object.defineProperty(node, 'description', { get: () => description });
 
+    /** undefined until the first connection attempt ends either way. */
     let connected: boolean | undefined;
+    let everConnected = false;
     // The last refusal logged as an error: repeated on every retry it would flood the log.
     let reportedProblem: string | undefined;
     node.lease = (): SessionLease => {
@@ -92,17 +129,32 @@ export default function register(RED: NodeAPI): void {
       const session = lease.session;
       if (session.listenerCount('connect') === 0) {
         // Once per session: log transitions, not every reconnect attempt.
+        // The first connection says which version was negotiated, once: a warning when `auto` had
+        // to settle for 3.1.1 (with what that costs), else an info line; later ones only that the
+        // connection is back.
+        let fellBackAnnounced = false;
+        session.on('negotiated', (negotiated: Negotiated) => {
+          if (negotiated.fellBackBecause === undefined) return;
+          fellBackAnnounced = true;
+          const losses = negotiated.losses.length > 0 ? RED._('iotp-mqtt-broker.errors.losses', { losses: negotiated.losses.join('; ') }) : '';
+          node.warn(RED._('iotp-mqtt-broker.errors.fellBack', { broker: description, reason: negotiated.fellBackBecause, losses }));
+        });
         session.on('connect', (sessionPresent: boolean) => {
           reportedProblem = undefined;
           if (connected === true) return;
+          const values = { broker: description, session: sessionPresent ? 'resumed' : 'new', version: protocolName(session.protocolVersion ?? 5) };
+          if (everConnected) node.log(RED._('iotp-mqtt-broker.errors.reconnected', values));
+          else if (!fellBackAnnounced) node.log(RED._('iotp-mqtt-broker.errors.connected', values));
           connected = true;
-          node.log(RED._('iotp-mqtt-broker.errors.connected', { broker: description, session: sessionPresent ? 'resumed' : 'new' }));
+          everConnected = true;
         });
-        session.on('disconnect', () => {
+        session.on('disconnect', (reason: string | undefined) => {
           if (connected === false) return;
           connected = false;
-          // A refusal was already logged as an error; "connection lost" would only blur it.
-          if (reportedProblem === undefined) node.warn(RED._('iotp-mqtt-broker.errors.connectionLost', { broker: description, reason: 'disconnected' }));
+          // A refusal was already logged as an error; another line would only blur it.
+          if (reportedProblem !== undefined) return;
+          const key = everConnected ? 'connectionLost' : 'cannotConnect';
+          node.warn(RED._(`iotp-mqtt-broker.errors.${key}`, { broker: description, reason: reason ?? 'disconnected' }));
         });
         session.on('error', (err: Error) => {
           const problem = classifyConnectError(err);

@@ -4,11 +4,12 @@
  * after its commit; the broker's in-flight window then bounds what Node-RED holds in memory.
  */
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
-import { decodePayload, MqttError, parseFilter, type PayloadFormat, type QoS, type ReceivedMessage, type SessionLease, type Subscription } from '../../lib/mqtt';
+import { decodePayload, MqttError, parseFilter, protocolName, type PayloadFormat, type QoS, type ReceivedMessage, type SessionLease, type Subscription } from '../../lib/mqtt';
 import type { BrokerConfigNode } from '../iotp-mqtt-broker/iotp-mqtt-broker';
 import { installCompletionHooks, sendTracked, type CompletionOutcome } from '../shared/completion';
-import { compactCount, ThrottledStatus } from '../shared/status';
+import { clipText, compactCount, ThrottledStatus } from '../shared/status';
 import { arrivals, ConnectionWatch } from '../../lib/arrivals';
+import { tablesReachedFrom } from '../shared/arrival-feeds';
 
 interface IngestNodeDef extends NodeDef {
   broker: string;
@@ -70,7 +71,8 @@ export default function register(RED: NodeAPI): void {
     const subscriptions: Subscription[] = [];
     let ticker: NodeJS.Timeout | undefined;
     /** While this ingest is away or catching up, a connector's schedule waits for its messages (lib/arrivals.ts). */
-    const connection = new ConnectionWatch(`mqtt in "${node.name || node.id}"`);
+    // Only a connector reading a table this ingest's messages reach waits for it.
+    const connection = new ConnectionWatch(`mqtt in "${node.name || node.id}"`, () => tablesReachedFrom(RED, node.id));
     let unregisterArrivals: (() => void) | undefined;
 
     let closing = false;
@@ -154,10 +156,13 @@ export default function register(RED: NodeAPI): void {
           }
           const counts = session.counts();
           connection.observe(counts.connected, Date.now());
+          const problem = session.problem;
           status.set(
             counts.connected
-              ? { fill: 'green', shape: 'dot', text: RED._('iotp-mqtt-in.status.connected', { inflight: compactCount(outstanding.size) }) }
-              : { fill: 'red', shape: 'ring', text: RED._('iotp-mqtt-in.status.disconnected') },
+              ? { fill: 'green', shape: 'dot', text: RED._('iotp-mqtt-in.status.connected', { version: protocolName(session.protocolVersion ?? 5), inflight: compactCount(outstanding.size) }) }
+              : problem === undefined
+                ? { fill: 'yellow', shape: 'ring', text: RED._('iotp-mqtt-in.status.connecting') }
+                : { fill: 'red', shape: 'ring', text: RED._('iotp-mqtt-in.status.disconnected', { reason: clipText(problem, 44) }) },
           );
         }, 1000);
         ticker.unref?.();

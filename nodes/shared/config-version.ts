@@ -11,7 +11,8 @@ export interface ConfigMigration {
 }
 
 export function migrateNodeConfig(config: Record<string, unknown>, steps: readonly ConfigMigration[]): Record<string, unknown> {
-  const from = typeof config.version === 'number' ? config.version : 0;
+  // A number; a hand-edited flow may hold it as text.
+  const from = Number.isFinite(Number(config.version)) && config.version !== '' && config.version !== null ? Number(config.version) : 0;
   let current = { ...config };
   for (const step of [...steps].sort((a, b) => a.version - b.version)) {
     if (step.version > from) current = { ...step.up(current), version: step.version };

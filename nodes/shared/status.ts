@@ -63,3 +63,8 @@ export function compactCount(value: number): string {
   if (value < 1_000_000) return `${(value / 1000).toFixed(value < 10_000 ? 1 : 0)}k`;
   return `${(value / 1_000_000).toFixed(1)}M`;
 }
+
+/** Text cut to `max` characters with an ellipsis, so a status stays beside its node. */
+export function clipText(text: string, max = 40): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}

@@ -4,30 +4,84 @@
  * reported once.
  */
 import assert from 'node:assert/strict';
-import { freePort, startNodeRed } from '../support/node-red';
+import { spawn } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort, packageRoot, startNodeRed } from '../support/node-red';
+import { makeTempDir, removeTempDir } from '../support/tmp';
+import { BAD_VALUES, type BadValue } from '../support/bad-config';
+
+/** Runs a command to its exit (a hang guard of 60 s), with a clean environment plus `env`. */
+function runToExit(args: string[], env: Record<string, string>, cwd: string): Promise<{ code: number | null; output: string }> {
+  const base = { ...process.env };
+  // The test machine's own settings must not mask the value under test.
+  for (const name of ['MQTT_URL', 'MQTT_HOST', 'BROKER', 'DATABASE_URL', 'MYSQL_HOST', 'CI']) delete base[name];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { cwd, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`still running after 60 s (the bad value was accepted?):\n${output.slice(-3000)}`));
+    }, 60_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}
+
+function assertRefused(bad: BadValue, result: { code: number | null; output: string }): void {
+  const lines = result.output.split('\n').filter((line) => line.includes(`configuration error: ${bad.variable}`));
+  assert.equal(result.code, 1, `exit code:\n${result.output}`);
+  assert.equal(lines.length, 1, result.output);
+  assert.doesNotMatch(result.output, /^\s+at /m, 'no stack trace');
+  assert.doesNotMatch(result.output, /hunter/, 'no secret');
+  assert.doesNotMatch(result.output, /Server now running|Started flows|embedded broker/, 'nothing started');
+}
+
+/** The case's environment; a path case points its variable at a file. */
+function caseEnv(bad: BadValue, dir: string): Record<string, string> {
+  const env: Record<string, string> = { ...bad.extra, NODE_RED_USER_DIR: join(dir, 'user'), NODE_RED_CREDENTIAL_SECRET: '' };
+  if (bad.path) {
+    const file = join(dir, 'a-file');
+    writeFileSync(file, 'not a directory\n');
+    env[bad.variable] = file;
+  } else {
+    env[bad.variable] = bad.value;
+  }
+  return env;
+}
 
 describe('configuration errors at start-up', function () {
   this.timeout(90000);
+  let dir: string;
+  let port: string;
 
-  for (const [variable, value] of [
-    ['DATABASE_URL', 'postgres://admin:hunter2@db/x'],
-    ['MQTT_URL', 'http://broker:1883'],
-    ['BATCH_SIZE', 'lots'],
-    ['SIMULATE', 'maybe'],
-  ] as const) {
-    it(`${variable}=${value} stops start-up with one line naming ${variable}`, async () => {
-      const failure = await startNodeRed({ flows: [], env: { [variable]: value } }).then(
-        async (running) => {
-          await running.stop();
-          return undefined;
-        },
-        (err: Error) => err.message,
-      );
-      assert.ok(failure, 'Node-RED should not have started');
-      const lines = failure.split('\n').filter((line) => line.includes(`configuration error: ${variable}`));
-      assert.equal(lines.length, 1, failure);
-      assert.doesNotMatch(failure, /^\s+at /m, 'no stack trace');
-      assert.doesNotMatch(failure, /hunter2/, 'no password');
+  beforeEach(async () => {
+    dir = makeTempDir('iotp-config-');
+    port = String(await freePort());
+  });
+  afterEach(() => removeTempDir(dir));
+
+  for (const bad of BAD_VALUES) {
+    const shown = bad.path ? 'a file' : JSON.stringify(bad.value);
+    it(`${bad.variable}=${shown}: \`npm start\` stops with one line naming ${bad.variable}, before anything starts or is written`, async () => {
+      // A free port: a value wrongly accepted is seen starting, not colliding.
+      const env = { PORT: port, MQTT_PORT: String(await freePort()), ...caseEnv(bad, dir) };
+      const result = await runToExit([join(packageRoot, 'scripts', 'start.js')], env, dir);
+      assertRefused(bad, result);
+      if (!bad.path) assert.equal(existsSync(join(dir, 'user')), false, 'the user directory was not created');
+    });
+
+    if (bad.variable === 'NODE_RED_USER_DIR') continue; // Node-RED itself needs it before settings.js runs
+    it(`${bad.variable}=${shown}: Node-RED with settings.js (the compose stack) stops with one line naming ${bad.variable}`, async () => {
+      const env: Record<string, string> = { PORT: port, ...caseEnv(bad, dir) };
+      const redJs = require.resolve('node-red/red.js', { paths: [packageRoot] });
+      const result = await runToExit([redJs, '--settings', join(packageRoot, 'settings.js'), '--userDir', env.NODE_RED_USER_DIR!], env, dir);
+      assertRefused(bad, result);
+      assert.equal(existsSync(join(dir, 'user', 'flows.json')), false, 'no flows deployed');
     });
   }
 

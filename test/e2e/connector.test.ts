@@ -185,6 +185,9 @@ for (const backend of backends) {
       }
       assert.equal(task.state, 'SUCCESS', task.status);
       assert.equal(task.current, task.total);
+      // current/total count the window's one-hour pieces, and the status says so in words that read right.
+      assert.match(task.status, new RegExp(`^delivered \\d+ readings? in \\d+ batch(es)? \\(${task.current} of ${task.total} one-hour pieces?\\)$`));
+      assert.doesNotMatch(task.status, /\b1 (readings|batches|one-hour pieces)\b/);
       const requested = receiver.received.slice(before).filter((r) => r.body.includes(`"end_time":"${window.end_time}"`));
       assert.deepEqual([...windowsPerReading(requested).keys()].sort(), readings.slice(0, 10).map(readingKey).sort());
       assert.equal((await db.query('SELECT window_end FROM connector_bookmarks WHERE name = ?', ['data-connector'])).rows[0].window_end, bookmark);

@@ -77,6 +77,44 @@ describe('the editor in a real browser', function () {
     }
   });
 
+  it('mqtt broker: a config saved with the old default (MQTT 5, version 1) opens as auto and saves as version 2; a chosen MQTT 5 stays', async () => {
+    consoleErrors.length = 0;
+    const stamp = Date.now();
+    const saved = async (id: string, stored: Record<string, unknown>): Promise<{ shown: string; after: Record<string, unknown> }> => {
+      await page.evaluate(
+        ({ id, stored }) => {
+          const RED = (globalThis as unknown as { RED: any }).RED; // eslint-disable-line @typescript-eslint/no-explicit-any
+          RED.view.importNodes([{ id, type: 'iotp-mqtt-broker', url: 'mqtt://broker.example:1883', ...stored }], { notify: false });
+          RED.editor.editConfig('', 'iotp-mqtt-broker', id);
+        },
+        { id, stored },
+      );
+      const select = page.locator('#node-config-input-protocolVersion');
+      await select.waitFor({ state: 'attached', timeout: 10000 });
+      await page.waitForTimeout(300);
+      const shown = await select.inputValue();
+      await page.locator('#node-config-dialog-ok').click();
+      await page.waitForFunction(() => document.querySelectorAll('.red-ui-tray').length === 0, undefined, { timeout: 10000 });
+      const after = await page.evaluate((id) => {
+        const node = (globalThis as unknown as { RED: any }).RED.nodes.node(id); // eslint-disable-line @typescript-eslint/no-explicit-any
+        return { protocolVersion: node.protocolVersion, version: node.version };
+      }, id);
+      return { shown, after };
+    };
+    const old = await saved(`oldbroker${stamp}`, { protocolVersion: '5', version: 1 });
+    assert.equal(old.shown, 'auto');
+    assert.deepEqual(old.after, { protocolVersion: 'auto', version: 2 });
+    const chosen = await saved(`v5broker${stamp}`, { protocolVersion: '5', version: 2 });
+    assert.equal(chosen.shown, '5');
+    assert.deepEqual(chosen.after, { protocolVersion: '5', version: 2 });
+    const fresh = await page.evaluate(() => {
+      const defaults = (globalThis as unknown as { RED: any }).RED.nodes.getType('iotp-mqtt-broker').defaults; // eslint-disable-line @typescript-eslint/no-explicit-any
+      return { protocolVersion: defaults.protocolVersion.value, version: defaults.version.value };
+    });
+    assert.deepEqual(fresh, { protocolVersion: 'auto', version: 2 }, 'a new broker config negotiates');
+    assert.deepEqual(consoleErrors, []);
+  });
+
   for (const def of definitions) {
     it(`${def.type}: the edit dialog opens cleanly, marks a bad value and its help shows`, async () => {
       consoleErrors.length = 0;

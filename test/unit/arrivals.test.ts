@@ -27,6 +27,38 @@ describe('arrivals: where rows may still be on their way into a database', () =>
     assert.equal(registry.heldSince('db', 1000, 0), 700, "the redeployed node's registration stays");
   });
 
+  it('counts only sources that feed the tables a reader names, in its database', () => {
+    const registry = new ArrivalRegistry();
+    const sensors = { database: 'db', tables: ['sensor_data'], label: 'db write "raw"', heldSince: (): number | null => 400 };
+    const messages = { database: 'db', tables: ['messages', 'facts'], label: 'db write "messages"', heldSince: (): number | null => 100 };
+    registry.register(sensors);
+    registry.register(messages);
+    assert.equal(registry.earliest({ database: 'db', tables: ['sensor_data'] }, 1000, 0)?.source, sensors);
+    assert.equal(registry.earliest({ database: 'db', tables: ['facts'] }, 1000, 0)?.source, messages, 'a trigger-filled table');
+    assert.equal(registry.earliest({ database: 'db' }, 1000, 0)?.source, messages, 'a reader that cannot tell its tables waits for all');
+    assert.equal(registry.heldSince({ database: 'other', tables: ['sensor_data'] }, 1000, 0), null);
+  });
+
+  it('asks an ingest what its messages feed (only while it holds something); unknown means everything', () => {
+    const registry = new ArrivalRegistry();
+    let asked = 0;
+    const statestream = new ConnectionWatch('mqtt in "statestream"', () => {
+      asked++;
+      return [{ database: 'db', table: 'messages' }, { database: 'db', table: 'facts' }];
+    });
+    registry.register(statestream);
+    assert.equal(registry.heldSince({ database: 'db', tables: ['sensor_data'] }, 1000, 0), null, 'never connected, but it feeds other tables');
+    assert.equal(registry.heldSince({ database: 'db', tables: ['facts'] }, 1000, 0), 0);
+    assert.equal(asked, 2);
+    statestream.observe(true, 0);
+    registry.heldSince({ database: 'db', tables: ['facts'] }, 5000, 1000);
+    assert.equal(asked, 2, 'not asked while it holds nothing');
+    registry.register(new ConnectionWatch('feeds nothing', () => []));
+    assert.equal(registry.heldSince({ database: 'db', tables: ['sensor_data'] }, 1000, 0), null, 'an ingest wired to no writer holds no table');
+    registry.register(new ConnectionWatch('unknown', () => undefined));
+    assert.equal(registry.heldSince({ database: 'db', tables: ['sensor_data'] }, 1000, 0), 0, 'a path that cannot be followed may feed anything');
+  });
+
   it('ConnectionWatch: holds everything before the first connection, then since the loss for one settle delay after reconnecting', () => {
     const watch = new ConnectionWatch();
     assert.equal(watch.heldSince(10_000, 1000), 0, 'never connected: how long the broker has been collecting is unknown');

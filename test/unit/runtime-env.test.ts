@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { databaseUrl, resolveRuntimeEnv, RuntimeConfigError } from '../../lib/runtime-env';
+import { BAD_VALUES } from '../support/bad-config';
 
 const userDir = '/srv/node-red';
 
@@ -61,6 +62,35 @@ describe('runtime environment for the shipped flows', () => {
       );
     });
   }
+
+  for (const { variable, value, extra } of BAD_VALUES.filter((bad) => !bad.path)) {
+    it(`refuses ${variable}=${JSON.stringify(value)} naming ${variable}, without the secret`, () => {
+      assert.throws(
+        () => resolveRuntimeEnv({ ...extra, [variable]: value }, { userDir }),
+        (err: unknown) => err instanceof RuntimeConfigError && err.variable === variable && err.message.startsWith(variable) && !err.message.includes('hunter'),
+      );
+    });
+  }
+
+  it('accepts what users set: ports, hosts, log levels, bcrypt hashes, topics with levels, keys, router lists', () => {
+    const env = {
+      PORT: '8080',
+      HOST: '0.0.0.0',
+      NODE_RED_LOG_LEVEL: 'debug',
+      NODE_RED_ADMIN_PASSWORD_HASH: '$2b$08$wuAqPiKJlVN27eF5qJp.RuQYuy6ZYONW7a/UWYxDTtwKFCdB8F19y',
+      NODE_RED_ADMIN_USER: 'admin',
+      STATESTREAM_BASE_TOPIC: 'home/assistant',
+      TOPIC: 'numbers/in',
+      MQTT_SHARE_GROUP: 'iot-pipelines',
+      ISEMS_ROUTER_IPS: '10.0.0.5, solar.lan:8080, https://node.example/ISEMS/ffopenmppt.log',
+      API_KEY: 'k3y-with.symbols_~',
+      POST_DATA_ENDPOINT: 'https://receiver.example/in',
+      POST_DATA_API_KEY: 'Zm9vYmFy==',
+      IOTP_INSTANCE_ID: 'instance a',
+    };
+    assert.doesNotThrow(() => resolveRuntimeEnv(env, { userDir }));
+    assert.equal(resolveRuntimeEnv({ PORT: '8080' }, { userDir }).set.POST_DATA_ENDPOINT, 'http://127.0.0.1:8080/simulated-receiver');
+  });
 
   it('reads HTTP_NODE_CORS_ORIGIN as a list of origins in the form browsers send', () => {
     const { set, notes } = resolveRuntimeEnv({ HTTP_NODE_CORS_ORIGIN: ' https://App.example.com/, http://10.0.0.5:8080 ' }, { userDir });

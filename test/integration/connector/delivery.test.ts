@@ -371,7 +371,7 @@ describe('connector delivery to a real HTTP receiver', function () {
     const id = e.submit('2021-07-01T10:00:00', '2021-07-01T11:30:00');
     assert.equal(e.getTask(id)?.total, 2);
     await finished;
-    assert.deepEqual(e.getTask(id), { state: 'SUCCESS', current: 2, total: 2, status: 'delivered 3 readings in 2 batches' });
+    assert.deepEqual(e.getTask(id), { state: 'SUCCESS', current: 2, total: 2, status: 'delivered 3 readings in 2 batches (2 of 2 one-hour pieces)' });
     for (const request of receiver.received) {
       const body = JSON.parse(request.body);
       assert.equal(body.start_time, '2021-07-01T10:00:00');

@@ -44,7 +44,7 @@ describe('connector engine: request tasks', () => {
     const id = engine.submit('2021-07-01T10:00:00', '2021-07-01T10:30:00');
     assert.deepEqual(engine.getTask(id), { state: 'PENDING', current: 0, total: 1, status: 'task submitted' });
     await settled();
-    assert.deepEqual(engine.getTask(id), { state: 'SUCCESS', current: 1, total: 1, status: 'delivered 0 readings in 1 batches' });
+    assert.deepEqual(engine.getTask(id), { state: 'SUCCESS', current: 1, total: 1, status: 'delivered 0 readings in 1 batch (1 of 1 one-hour piece)' });
     assert.deepEqual(poster.bodies, ['{"start_time":"2021-07-01T10:00:00","end_time":"2021-07-01T10:30:00","data":{}}']);
     await engine.close();
   });
@@ -96,5 +96,17 @@ describe('connector engine: request tasks', () => {
     const { engine } = await make(new ScriptedPoster(() => ok));
     assert.throws(() => engine.submit('2021-07-01T23:00:00', '2021-07-02T01:00:00'), /future/);
     await engine.close();
+  });
+});
+
+describe('connector engine: task wording', () => {
+  it('counts in words that read right', async () => {
+    const { counted, pieceLength } = await import('../../../lib/connector/engine');
+    assert.equal(counted(1, 'batch', 'batches'), '1 batch');
+    assert.equal(counted(3, 'batch', 'batches'), '3 batches');
+    assert.equal(counted(0, 'reading', 'readings'), '0 readings');
+    assert.equal(pieceLength(3_600_000), 'one-hour');
+    assert.equal(pieceLength(7_200_000), '2-hour');
+    assert.equal(pieceLength(1_800_000), '30-minute');
   });
 });

@@ -58,12 +58,17 @@ describe('mqtt options: resolveBrokerSettings', () => {
     const r = resolveBrokerSettings({ host: 'h' }, 'a1b2c3d4e5f60718');
     assert.equal(r.clientId, 'iotpa1b2c3d4e5f60718');
     assert.equal(resolveBrokerSettings({ host: 'h' }, 'a1b2c3d4e5f60718').clientId, r.clientId, 'same id every time');
-    const v4 = toClientOptions(r);
+    assert.equal(r.protocolVersion, 'auto', 'negotiated by default');
+    const auto = toClientOptions(r);
+    assert.equal(auto.protocolVersion, 5, 'auto tries MQTT 5 first');
+    assert.deepEqual(auto.properties, { sessionExpiryInterval: 86_400, receiveMaximum: 100 });
+    const v4 = toClientOptions(resolveBrokerSettings({ host: 'h', protocolVersion: 4 }, 'a1b2c3d4e5f60718'));
     assert.equal(v4.clean, false);
     assert.equal(v4.protocolVersion, 4);
     assert.equal(v4.properties, undefined);
     assert.equal(v4.resubscribe, false);
     assert.equal(v4.manualConnect, true);
+    assert.equal(toClientOptions(r, 4).properties, undefined, 'an auto session that fell back sends no MQTT 5 properties');
     const v5 = toClientOptions(resolveBrokerSettings({ host: 'h', protocolVersion: 5, receiveMaximum: 50, sessionExpirySeconds: 3600 }, 'x'));
     assert.deepEqual(v5.properties, { sessionExpiryInterval: 3600, receiveMaximum: 50 });
     assert.equal(toClientOptions(resolveBrokerSettings({ host: 'h', protocolVersion: 5, cleanSession: true }, 'x')).properties?.sessionExpiryInterval, 0);
@@ -81,7 +86,7 @@ describe('mqtt options: resolveBrokerSettings', () => {
     throwsSettings(() => resolveBrokerSettings({ host: 'a b' }, 'n'), /not a host name/);
     throwsSettings(() => resolveBrokerSettings({ host: 'h', port: 70000 }, 'n'), /port must be an integer from 1 to 65535/);
     throwsSettings(() => resolveBrokerSettings({ host: 'h', port: 1.5 }, 'n'), /port/);
-    throwsSettings(() => resolveBrokerSettings({ host: 'h', protocolVersion: 3 as 4 }, 'n'), /protocolVersion must be 4/);
+    throwsSettings(() => resolveBrokerSettings({ host: 'h', protocolVersion: 3 as 4 }, 'n'), /protocolVersion must be 'auto', 4/);
     throwsSettings(() => resolveBrokerSettings({ host: 'h', password: 'hunter2' }, 'n'), /password is set but no user name/, 'hunter2');
     throwsSettings(() => resolveBrokerSettings({ host: 'h', receiveMaximum: 0 }, 'n'), /receiveMaximum/);
     throwsSettings(() => resolveBrokerSettings({ host: 'h', clientId: 'a\nb' }, 'n'), /client id/);
