@@ -100,14 +100,8 @@ export function resolveRuntimeEnv(env: Env, options: { userDir: string }): Resol
   if (!/^(true|false|1|0|yes|no)$/i.test(simulate)) throw new RuntimeConfigError('SIMULATE', `SIMULATE must be true or false (got ${JSON.stringify(simulate)})`);
   set.SIMULATE = /^(true|1|yes)$/i.test(simulate) ? 'true' : 'false';
 
-  // The connector posts to the flow's own simulated receiver unless told otherwise.
-  // Its bearer key there is no secret (the simulated receiver checks nothing); a real endpoint
-  // needs POST_DATA_API_KEY set, and the node refuses to start without it.
-  if (given(env, 'POST_DATA_ENDPOINT') === undefined) {
-    const simulated = set.SIMULATE === 'true';
-    set.POST_DATA_ENDPOINT = simulated ? `http://127.0.0.1:${given(env, 'PORT') ?? '1880'}/simulated-receiver` : '';
-    if (simulated && given(env, 'POST_DATA_API_KEY') === undefined) set.POST_DATA_API_KEY = 'simulated-receiver';
-  }
+  // POST_DATA_ENDPOINT has no default here: the connector example's tab defaults it to its own
+  // simulated receiver (a path, posted to on the real port and httpNodeRoot, without a key).
 
   // Database: DATABASE_URL, else MYSQL_*, else SQLite in the user directory.
   let database: DatabaseConfig;

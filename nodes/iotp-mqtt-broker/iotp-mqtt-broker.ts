@@ -7,7 +7,8 @@ import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { hostname } from 'node:os';
 import { instanceIdentity } from '../../lib/instance-identity';
 import { acquireSession, classifyConnectError, describeBroker, resolveBrokerSettings, type BrokerSettings, type ResolvedBroker, type SessionLease } from '../../lib/mqtt';
-import { applyEnvironmentDefaults } from '../shared/env-defaults';
+import { resolveEnvDefault } from '../../lib/env-reference';
+import { flowEnv } from '../shared/flow-env';
 
 interface BrokerNodeDef extends NodeDef {
   url: string;
@@ -66,7 +67,6 @@ export function brokerSettingsFrom(def: BrokerNodeDef, credentials: BrokerCreden
 }
 
 export default function register(RED: NodeAPI): void {
-  applyEnvironmentDefaults(RED);
   function BrokerNode(this: BrokerConfigNode, def: BrokerNodeDef) {
     RED.nodes.createNode(this, def);
     const node = this;
@@ -75,7 +75,8 @@ export default function register(RED: NodeAPI): void {
     let description = '(not configured)';
     let problem: Error | undefined;
     try {
-      resolved = resolveBrokerSettings(brokerSettingsFrom(def, node.credentials ?? {}), instanceStableId(node.id, userDir));
+      const url = resolveEnvDefault(String(def.url ?? ''), flowEnv(RED, node)); // ${MQTT_URL:-mqtt://…}
+      resolved = resolveBrokerSettings(brokerSettingsFrom({ ...def, url }, node.credentials ?? {}), instanceStableId(node.id, userDir));
       description = describeBroker(resolved);
     } catch (err) {
       problem = err as Error;
