@@ -61,6 +61,19 @@ try {
 const tsc = spawnSync(process.execPath, [tscBin, '-p', join(root, 'tsconfig.json')], { stdio: 'inherit' });
 if (tsc.status !== 0) fail('TypeScript compilation failed');
 
+/**
+ * The editor's style sets `white-space: nowrap` on every <code> (help included), so a long JSON
+ * example or URL in a help page runs out of the sidebar. Each help page gets a wrapper and a style
+ * scoped to it (present only while that page is shown), so its code wraps and other nodes' help
+ * is untouched.
+ */
+const HELP_STYLE = '<style>.iotp-help code{white-space:normal;overflow-wrap:anywhere}.iotp-help pre{white-space:pre-wrap;overflow-wrap:anywhere}</style>';
+function wrapHelp(html) {
+  return html.replace(/(<script type="text\/html" data-help-name="[^"]+">)([\s\S]*?)(<\/script>)/g, (_, open, body, close) =>
+    body.includes('class="iotp-help"') ? `${open}${body}${close}` : `${open}${HELP_STYLE}<div class="iotp-help">${body}</div>${close}`,
+  );
+}
+
 // Node folders: runtime .ts compiled by tsc; copy editor html and locales beside the output.
 const nodesDir = join(root, 'nodes');
 const iconsDir = join(root, 'icons');
@@ -77,7 +90,13 @@ for (const name of existsSync(nodesDir) ? readdirSync(nodesDir) : []) {
     cpSync(join(src, file), join(out, file));
     for (const [, icon] of readFileSync(join(src, file), 'utf8').matchAll(/\bicon:\s*['"]([^'"/]+\.(?:svg|png))['"]/g)) usedIcons.add(icon);
   }
-  if (existsSync(join(src, 'locales'))) cpSync(join(src, 'locales'), join(out, 'locales'), { recursive: true });
+  if (existsSync(join(src, 'locales'))) {
+    cpSync(join(src, 'locales'), join(out, 'locales'), { recursive: true });
+    for (const lang of readdirSync(join(out, 'locales'))) {
+      const help = join(out, 'locales', lang, `${name}.html`);
+      if (existsSync(help)) writeFileSync(help, wrapHelp(readFileSync(help, 'utf8')));
+    }
+  }
 }
 
 // Icons, once: Node-RED registers every `icons/` folder beside one of a module's node files for
