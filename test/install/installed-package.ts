@@ -90,6 +90,7 @@ export function describeInstalledPackage(label: string, prepare: () => Promise<{
     let redJs: string;
     let userDir: string;
     let runtime: ScratchNodeRed | undefined;
+    let installOutput = '';
     const declaredTypes = Object.keys(readPackageJson()['node-red']?.nodes ?? {}).sort();
 
     // The host: a broker of its own (so everything published into it is seen) and variables of
@@ -112,6 +113,7 @@ export function describeInstalledPackage(label: string, prepare: () => Promise<{
       const tarball = await packTarball();
       userDir = makeUserDir('iotp-install-');
       const install = await npmInstall(userDir, [tarball], { node });
+      installOutput = install.output;
       console.log(`      npm install <tarball> with Node ${node.version}: ${install.seconds.toFixed(1)} s (better-sqlite3 built from source)`);
       if ((await missingPrograms(['mosquitto'])).length === 0) {
         broker = await startPrivateMosquitto({ extraConfig: ['sys_interval 1'] });
@@ -141,6 +143,8 @@ export function describeInstalledPackage(label: string, prepare: () => Promise<{
     });
 
     it('installs a real copy of the package and builds better-sqlite3 for this Node.js', async () => {
+      // npm 11 lists packages whose install scripts (prepare included) the user has not allowed; npm 12 blocks them.
+      assert.doesNotMatch(installOutput, new RegExp(`install-scripts[^\\n]*${MODULE}`), 'npm flags an install script of the package');
       const installed = JSON.parse(readFileSync(join(userDir, 'node_modules', MODULE, 'package.json'), 'utf8')) as { version: string };
       assert.equal(installed.version, readPackageJson().version);
       const userPackage = JSON.parse(readFileSync(join(userDir, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
