@@ -68,16 +68,18 @@ const HOST_FLOW: FlowNode[] = [
 ];
 
 async function probeHost(runtime: ScratchNodeRed): Promise<{ topic: string; mqttUrl: string; simulate: string; env: Record<string, string> }> {
-  const answer = await httpJson(`${runtime.url}/host-probe`);
+  const answer = await httpJson(`${runtime.url}/nodes/host-probe`);
   assert.equal(answer.status, 200, answer.text.slice(0, 500));
   return answer.body as { topic: string; mqttUrl: string; simulate: string; env: Record<string, string> };
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function waitFor(condition: () => boolean, timeoutMs: number, describe: () => string): Promise<void> {
+async function waitFor(condition: () => boolean, timeoutMs: number, describe: () => string, poll?: () => Promise<void>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
+  for (;;) {
+    await poll?.();
+    if (condition()) return;
     if (Date.now() > deadline) assert.fail(describe());
     await sleep(250);
   }
@@ -100,7 +102,7 @@ export function describeInstalledPackage(label: string, prepare: () => Promise<{
     const published: { topic: string }[] = [];
     const connectedClients: string[] = [];
     const runId = `${process.pid}-${Date.now().toString(36)}`;
-    const hostEnv: Record<string, string> = { TOPIC: `host/${runId}/own-meaning`, MQTT_TOPIC: `host/${runId}/sensors`, MQTT_URL: '' };
+    const hostEnv: Record<string, string> = { TOPIC: `host/${runId}/own-meaning`, MQTT_TOPIC: `host/${runId}/sensors`, MQTT_URL: '', API_KEY: `host-api-key-${runId}` };
     /** Variables added or changed in the host's process.env, compared with what it was started with. */
     const envChanges = (env: Record<string, string>): string[] => {
       const started: Record<string, string | undefined> = { ...process.env, ...hostEnv };
@@ -130,6 +132,8 @@ export function describeInstalledPackage(label: string, prepare: () => Promise<{
       writeFileSync(
         join(userDir, 'settings.js'),
         "module.exports = {\n    uiHost: '127.0.0.1',\n    flowFile: 'flows.json',\n    logging: { console: { level: 'info', metrics: false, audit: false } },\n" +
+          // Its flows' HTTP endpoints under a root of its own: the connector's receiver must follow it.
+          "    httpNodeRoot: '/nodes',\n" +
           '    functionGlobalContext: { processEnv: () => ({ ...process.env }) },\n};\n',
       );
       runtime = await startScratchNodeRed(node, redJs, userDir, broker ? hostEnv : {});
@@ -222,6 +226,25 @@ export function describeInstalledPackage(label: string, prepare: () => Promise<{
       await waitFor(() => published.length > 0, 15000, () => 'the turned-on simulator published nothing');
       assert.deepEqual([...new Set(published.map((m) => m.topic))], [hostEnv.MQTT_TOPIC]);
       await waitFor(() => existsSync(sqliteFile) && (sqliteRowCounts(sqliteFile).sensor_data ?? 0) > 0, 30000, () => `no sensor_data rows: ${existsSync(sqliteFile) ? JSON.stringify(sqliteRowCounts(sqliteFile)) : 'no file'}`);
+
+      // The connector posts to its own simulated receiver (the tab's default POST_DATA_ENDPOINT, a
+      // path): on this Node-RED's port and under its httpNodeRoot (/nodes), not a guessed
+      // 127.0.0.1:1880/simulated-receiver. A window asked for through the request API must arrive.
+      const nodes = `${runtime!.url}/nodes`;
+      const auth = { authorization: `Bearer ${hostEnv.API_KEY}` };
+      const now = Date.now();
+      const window = { start_time: new Date(now - 10 * 60_000).toISOString().slice(0, 19), end_time: new Date(now).toISOString().slice(0, 19) };
+      const raised = await httpJson(`${nodes}/raise-request`, { method: 'POST', body: window, headers: auth });
+      assert.equal(raised.status, 200, raised.text);
+      const taskId = (raised.body as { task_id: string }).task_id;
+      let task: { state?: string; status?: string } = {};
+      await waitFor(
+        () => task.state === 'SUCCESS' || task.state === 'FAILURE',
+        30000,
+        () => `task ${taskId}: ${JSON.stringify(task)}`,
+        async () => void (task = (await httpJson(`${nodes}/tasks/${taskId}`, { headers: auth })).body as typeof task),
+      );
+      assert.equal(task.state, 'SUCCESS', JSON.stringify(task));
 
       const after = await probeHost(runtime!);
       assert.deepEqual(envChanges(after.env), [], "running the examples changed the host's process.env");
