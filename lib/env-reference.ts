@@ -20,6 +20,15 @@ export function resolveEnvDefault(text: string, lookup: EnvLookup): string {
   return value !== undefined && value.trim() !== '' ? value : match[2];
 }
 
+/**
+ * Why a field still reads `${NAME}` after Node-RED's substitution: NAME is not set. Undefined for
+ * any other text. Says how to give the field a default instead.
+ */
+export function unsetVariableProblem(text: string, example: string): string | undefined {
+  const name = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(text.trim())?.[1];
+  return name === undefined ? undefined : `the environment variable ${name} is not set (or write \${${name}:-${example}} for a default)`;
+}
+
 /** The variable a whole `${NAME}` or `${NAME:-default}` reference names, for error messages. */
 export function referencedVariable(text: string): string | undefined {
   return PLAIN.exec(String(text ?? '').trim())?.[1];

@@ -7,10 +7,11 @@ import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { isAbsolute, join } from 'node:path';
 import { databaseIdentity, describeConfig, parseDatabaseUrl } from '../../lib/db/url';
 import { openDatabase } from '../../lib/db';
+import { DatabaseConfigError } from '../../lib/db/errors';
 import { runMigrations } from '../../lib/db/migrate';
 import type { Database, DatabaseConfig, MigrationSet } from '../../lib/db/types';
 import { migrateNodeConfig } from '../shared/config-version';
-import { referencedVariable, resolveEnvDefault, type EnvLookup } from '../../lib/env-reference';
+import { referencedVariable, resolveEnvDefault, unsetVariableProblem, type EnvLookup } from '../../lib/env-reference';
 import { flowEnv } from '../shared/flow-env';
 
 interface DatabaseNodeDef extends NodeDef {
@@ -87,6 +88,8 @@ export function resolveDatabaseConfig(def: DatabaseNodeDef, credentials: Databas
     // Node-RED has already replaced a whole-value ${VAR} by its value (an unset one stays as text);
     // ${VAR:-default}, the examples' form, is resolved here (lib/env-reference.ts).
     const url = env && typeof def.url === 'string' ? resolveEnvDefault(def.url, env) : def.url;
+    const unset = typeof url === 'string' ? unsetVariableProblem(url, 'sqlite:iot-pipelines.db') : undefined;
+    if (unset) throw new DatabaseConfigError(variable, unset);
     config = parseDatabaseUrl(url, { variable, baseDir: userDir });
   }
   if (config.dialect === 'mysql') {

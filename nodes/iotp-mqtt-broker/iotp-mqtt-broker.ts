@@ -7,7 +7,7 @@ import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { hostname } from 'node:os';
 import { instanceIdentity } from '../../lib/instance-identity';
 import { acquireSession, classifyConnectError, describeBroker, resolveBrokerSettings, type BrokerSettings, type ResolvedBroker, type SessionLease } from '../../lib/mqtt';
-import { resolveEnvDefault } from '../../lib/env-reference';
+import { resolveEnvDefault, unsetVariableProblem } from '../../lib/env-reference';
 import { flowEnv } from '../shared/flow-env';
 
 interface BrokerNodeDef extends NodeDef {
@@ -76,6 +76,8 @@ export default function register(RED: NodeAPI): void {
     let problem: Error | undefined;
     try {
       const url = resolveEnvDefault(String(def.url ?? ''), flowEnv(RED, node)); // ${MQTT_URL:-mqtt://…}
+      const unset = unsetVariableProblem(url, 'mqtt://127.0.0.1:1883');
+      if (unset) throw new Error(unset);
       resolved = resolveBrokerSettings(brokerSettingsFrom({ ...def, url }, node.credentials ?? {}), instanceStableId(node.id, userDir));
       description = describeBroker(resolved);
     } catch (err) {

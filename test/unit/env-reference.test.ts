@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { referencedVariable, resolveEnvDefault } from '../../lib/env-reference';
+import { referencedVariable, resolveEnvDefault, unsetVariableProblem } from '../../lib/env-reference';
 
 describe('${NAME:-default} in configuration node fields', () => {
   const env: Record<string, string> = { MQTT_URL: 'mqtt://broker:1884', EMPTY: '', BLANK: '  ' };
@@ -22,5 +22,11 @@ describe('${NAME:-default} in configuration node fields', () => {
     assert.equal(referencedVariable('${DATABASE_URL}'), 'DATABASE_URL');
     assert.equal(referencedVariable('${DATABASE_URL:-sqlite:x.db}'), 'DATABASE_URL');
     assert.equal(referencedVariable('mysql://h/d'), undefined);
+  });
+
+  it('explains a reference Node-RED left in place: its variable is not set', () => {
+    assert.equal(unsetVariableProblem('${MQTT_URL}', 'mqtt://127.0.0.1:1883'), 'the environment variable MQTT_URL is not set (or write ${MQTT_URL:-mqtt://127.0.0.1:1883} for a default)');
+    assert.equal(unsetVariableProblem('mqtt://broker:1883', 'x'), undefined);
+    assert.equal(unsetVariableProblem('${A:-b}', 'x'), undefined);
   });
 });
