@@ -68,7 +68,7 @@ const HOST_FLOW: FlowNode[] = [
 ];
 
 async function probeHost(runtime: ScratchNodeRed): Promise<{ topic: string; mqttUrl: string; simulate: string; env: Record<string, string> }> {
-  const answer = await httpJson(`${runtime.url}/nodes/host-probe`);
+  const answer = await httpJson(`${runtime.url}/endpoints/host-probe`);
   assert.equal(answer.status, 200, answer.text.slice(0, 500));
   return answer.body as { topic: string; mqttUrl: string; simulate: string; env: Record<string, string> };
 }
@@ -133,7 +133,7 @@ export function describeInstalledPackage(label: string, prepare: () => Promise<{
         join(userDir, 'settings.js'),
         "module.exports = {\n    uiHost: '127.0.0.1',\n    flowFile: 'flows.json',\n    logging: { console: { level: 'info', metrics: false, audit: false } },\n" +
           // Its flows' HTTP endpoints under a root of its own: the connector's receiver must follow it.
-          "    httpNodeRoot: '/nodes',\n" +
+          "    httpNodeRoot: '/endpoints',\n" +
           '    functionGlobalContext: { processEnv: () => ({ ...process.env }) },\n};\n',
       );
       runtime = await startScratchNodeRed(node, redJs, userDir, broker ? hostEnv : {});
@@ -228,13 +228,13 @@ export function describeInstalledPackage(label: string, prepare: () => Promise<{
       await waitFor(() => existsSync(sqliteFile) && (sqliteRowCounts(sqliteFile).sensor_data ?? 0) > 0, 30000, () => `no sensor_data rows: ${existsSync(sqliteFile) ? JSON.stringify(sqliteRowCounts(sqliteFile)) : 'no file'}`);
 
       // The connector posts to its own simulated receiver (the tab's default POST_DATA_ENDPOINT, a
-      // path): on this Node-RED's port and under its httpNodeRoot (/nodes), not a guessed
+      // path): on this Node-RED's port and under its httpNodeRoot (/endpoints), not a guessed
       // 127.0.0.1:1880/simulated-receiver. A window asked for through the request API must arrive.
-      const nodes = `${runtime!.url}/nodes`;
+      const endpoints = `${runtime!.url}/endpoints`;
       const auth = { authorization: `Bearer ${hostEnv.API_KEY}` };
       const now = Date.now();
       const window = { start_time: new Date(now - 10 * 60_000).toISOString().slice(0, 19), end_time: new Date(now).toISOString().slice(0, 19) };
-      const raised = await httpJson(`${nodes}/raise-request`, { method: 'POST', body: window, headers: auth });
+      const raised = await httpJson(`${endpoints}/raise-request`, { method: 'POST', body: window, headers: auth });
       assert.equal(raised.status, 200, raised.text);
       const taskId = (raised.body as { task_id: string }).task_id;
       let task: { state?: string; status?: string } = {};
@@ -242,7 +242,7 @@ export function describeInstalledPackage(label: string, prepare: () => Promise<{
         () => task.state === 'SUCCESS' || task.state === 'FAILURE',
         30000,
         () => `task ${taskId}: ${JSON.stringify(task)}`,
-        async () => void (task = (await httpJson(`${nodes}/tasks/${taskId}`, { headers: auth })).body as typeof task),
+        async () => void (task = (await httpJson(`${endpoints}/tasks/${taskId}`, { headers: auth })).body as typeof task),
       );
       assert.equal(task.state, 'SUCCESS', JSON.stringify(task));
 
