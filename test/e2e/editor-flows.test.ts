@@ -152,7 +152,14 @@ describe('the example flows in the editor', function () {
         },
         undefined,
         { timeout: 120000, polling: 1000 },
-      );
+      ).catch(async (err: Error) => {
+        const seen = await page.evaluate(() => {
+          const texts: string[] = [];
+          (globalThis as unknown as { RED: Red }).RED.nodes.eachNode((n: { id: string; status?: { text?: unknown } }) => void (n.status?.text && texts.push(`${n.id}: ${String(n.status.text)}`)));
+          return texts;
+        });
+        throw new Error(`the running flows did not show their statuses (${err.message}); seen:\n${seen.join('\n')}\n${runtime.output().slice(-3000)}`);
+      });
       inspected = await inspectTabs(page, '');
     });
 
