@@ -10,6 +10,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { databaseConfigFromEnv, describeConfig, parseDatabaseUrl } from './db/url';
 import type { DatabaseConfig } from './db/types';
 import { parseEndpoint } from './connector/poster';
+import { isOwnEndpoint, ownEndpointUrl } from './connector/own-endpoint';
 import { parseNodeList, resolveNodeUrl } from './isems/poller';
 import { describeBroker, mqttSettingsFromEnv, resolveBrokerSettings } from './mqtt/options';
 import { assertTopicName } from './mqtt/topics';
@@ -134,7 +135,9 @@ const CHECKS: ReadonlyArray<[name: string, check: (value: string) => string | un
   }],
   ['POST_DATA_ENDPOINT', (v) => {
     try {
-      parseEndpoint(v);
+      // A path is one of this Node-RED's own endpoints (the example's simulated receiver).
+      if (isOwnEndpoint(v)) parseEndpoint(ownEndpointUrl(v, 'http://127.0.0.1/'));
+      else parseEndpoint(v);
       return undefined;
     } catch (err) {
       return (err as Error).message;
@@ -186,14 +189,8 @@ export function resolveRuntimeEnv(env: Env, options: { userDir: string }): Resol
   if (!TRUE_FALSE.test(simulate)) throw new RuntimeConfigError('SIMULATE', `SIMULATE must be true or false (got ${JSON.stringify(simulate)})`);
   set.SIMULATE = /^(true|1|yes)$/i.test(simulate) ? 'true' : 'false';
 
-  // The connector posts to the flow's own simulated receiver unless told otherwise.
-  // Its bearer key there is no secret (the simulated receiver checks nothing); a real endpoint
-  // needs POST_DATA_API_KEY set, and the node refuses to start without it.
-  if (given(env, 'POST_DATA_ENDPOINT') === undefined) {
-    const simulated = set.SIMULATE === 'true';
-    set.POST_DATA_ENDPOINT = simulated ? `http://127.0.0.1:${given(env, 'PORT') ?? '1880'}/simulated-receiver` : '';
-    if (simulated && given(env, 'POST_DATA_API_KEY') === undefined) set.POST_DATA_API_KEY = 'simulated-receiver';
-  }
+  // POST_DATA_ENDPOINT has no default here: the connector example's tab defaults it to its own
+  // simulated receiver (a path, posted to on the real port and httpNodeRoot, without a key).
 
   // Database: DATABASE_URL, else MYSQL_*, else SQLite in the user directory.
   let database: DatabaseConfig;

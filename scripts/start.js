@@ -2,6 +2,7 @@
 /**
  * `npm start`: the product on its embedded defaults.
  *
+ * - builds the package when dist/ is missing or older than the sources (`npm install` does not);
  * - reads `.env` from the working directory (variables already set in the environment win);
  * - MQTT: MQTT_URL, or the original pipelines' MQTT_HOST/BROKER...; when none is set, an embedded
  *   MQTT broker (aedes) listens on 127.0.0.1:${MQTT_PORT:-1883}, unless something already
@@ -13,7 +14,7 @@
  *   (DATABASE_URL falls back to a SQLite file in the user directory).
  */
 'use strict';
-const { spawn } = require('node:child_process');
+const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const net = require('node:net');
 const path = require('node:path');
@@ -146,7 +147,9 @@ async function main() {
   loadDotEnv();
   const userDir = path.resolve(process.env.NODE_RED_USER_DIR || path.join(root, '.node-red'));
   process.env.NODE_RED_USER_DIR = userDir;
-  if (!fs.existsSync(path.join(root, 'dist', 'nodes'))) die('the package is not built; run `npm install` (or `npm run build`) first');
+  // `npm install` builds nothing (the package has no `prepare` script): build on first start and after source changes.
+  const build = spawnSync(process.execPath, [path.join(root, 'scripts', 'build.mjs'), '--if-stale'], { stdio: 'inherit' });
+  if (build.status !== 0) die('the package could not be built (see above); run `npm install` first if dependencies are missing');
   checkConfiguration(userDir);
   const embedded = await ensureBroker();
   prepareUserDir(userDir);

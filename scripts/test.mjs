@@ -83,6 +83,8 @@ const wanted = (name) => !only || only.includes(name) || only.includes(name.spli
 let ok = true;
 
 if (wanted('build')) ok = run('build + type-check', process.execPath, [join(root, 'scripts', 'build.mjs')]) && ok;
+// Stages run without the build stage still run what the sources say, not an older dist/.
+else ok = spawnSync(process.execPath, [join(root, 'scripts', 'build.mjs'), '--if-stale'], { stdio: 'inherit' }).status === 0;
 if (!ok) process.exit(1);
 if (wanted('lint')) ok = run('lint', process.execPath, [join(root, 'node_modules', 'eslint', 'bin', 'eslint.js'), '--max-warnings=0', '.']) && ok;
 for (const stage of rootStages) {

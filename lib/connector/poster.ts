@@ -19,8 +19,8 @@ export type PostOutcome =
 export interface PosterOptions {
   /** POST_DATA_ENDPOINT: an http:// or https:// URL without credentials. */
   endpoint: string;
-  /** POST_DATA_API_KEY, sent as `Authorization: Bearer <key>`. */
-  apiKey: string;
+  /** POST_DATA_API_KEY, sent as `Authorization: Bearer <key>`; none for this Node-RED's own receiver (no header then). */
+  apiKey: string | undefined;
   /** Whole-request limit; default 30 s. */
   timeoutMs?: number;
   /** Concurrent connections to the receiver; default 8. */
@@ -59,7 +59,7 @@ export class HttpPoster implements BatchPoster {
   private readonly url: URL;
   private readonly agent: http.Agent;
   private readonly transport: typeof http | typeof https;
-  private readonly authorization: string;
+  private readonly authorization: string | undefined;
   private readonly timeoutMs: number;
   private readonly maxResponseBytes: number;
   /** The endpoint without query string, for logs and status. */
@@ -67,10 +67,10 @@ export class HttpPoster implements BatchPoster {
 
   constructor(options: PosterOptions) {
     this.url = parseEndpoint(options.endpoint);
-    if (typeof options.apiKey !== 'string' || !SAFE_HEADER_VALUE.test(options.apiKey)) {
+    if (options.apiKey !== undefined && (typeof options.apiKey !== 'string' || !SAFE_HEADER_VALUE.test(options.apiKey))) {
       throw new ConnectorError('INVALID_OPTION', 'POST_DATA_API_KEY must be 1-255 printable ASCII characters without spaces');
     }
-    this.authorization = `Bearer ${options.apiKey}`;
+    this.authorization = options.apiKey === undefined ? undefined : `Bearer ${options.apiKey}`;
     this.timeoutMs = positiveNumber('timeoutMs', options.timeoutMs ?? 30_000, { min: 1 });
     this.maxResponseBytes = positiveNumber('maxResponseBytes', options.maxResponseBytes ?? 65_536, { integer: true, min: 0 });
     const maxSockets = positiveNumber('maxSockets', options.maxSockets ?? 8, { integer: true, min: 1 });
@@ -101,7 +101,7 @@ export class HttpPoster implements BatchPoster {
         headers: {
           'Content-Type': 'application/json',
           'Content-Length': payload.length,
-          Authorization: this.authorization,
+          ...(this.authorization !== undefined ? { Authorization: this.authorization } : {}),
           'Idempotency-Key': idempotencyKey,
         },
       });

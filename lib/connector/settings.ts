@@ -10,6 +10,7 @@
 import { isAbsolute, join } from 'node:path';
 import { DEFAULT_COLUMNS, type ReadingColumns } from './batches';
 import { ConnectorError } from './errors';
+import { isOwnEndpoint, ownEndpointUrl } from './own-endpoint';
 import { parseEndpoint } from './poster';
 import { DEFAULT_READINGS_QUERY } from './query';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry';
@@ -45,8 +46,10 @@ export interface BatchPostConfig {
   columns: ReadingColumns;
   /** Rows one window may hold; more is an error (shorten the interval), never a silent cut. */
   maxRows: number;
+  /** Absolute URL (a path setting already resolved against this Node-RED's HTTP-in root). */
   endpoint: string;
-  apiKey: string;
+  /** None for this Node-RED's own endpoint given without a key: no Authorization header then. */
+  apiKey: string | undefined;
   batchSize: number;
   /** Schedule mode on (a bookmark in the database and a timer); request mode always works. */
   schedule: boolean;
@@ -123,13 +126,23 @@ const SAFE_KEY = /^[\x21-\x7e]{1,255}$/;
  * Validates the node's settings. `apiKey` is the POST key credential; `nodeId` names the default
  * outbox directory `<userDir>/iot-pipelines/outbox/<node id>`.
  */
-export function resolveBatchPostConfig(settings: BatchPostNodeSettings, apiKey: unknown, context: { userDir: string; nodeId: string }): BatchPostConfig {
-  const endpoint = settingText(settings.endpoint);
-  if (endpoint === undefined) throw new ConnectorError('INVALID_ENDPOINT', 'no endpoint: set POST_DATA_ENDPOINT or the node\u2019s endpoint URL');
+export function resolveBatchPostConfig(
+  settings: BatchPostNodeSettings,
+  apiKey: unknown,
+  context: { userDir: string; nodeId: string; /** Base URL of this Node-RED's HTTP-in endpoints (own-endpoint.ts), for a path endpoint. */ httpNodeBaseUrl?: string },
+): BatchPostConfig {
+  const given = settingText(settings.endpoint);
+  if (given === undefined) throw new ConnectorError('INVALID_ENDPOINT', 'no endpoint: set POST_DATA_ENDPOINT or the node\u2019s endpoint URL');
+  // A path is this Node-RED's own endpoint (the example's simulated receiver): it needs no key.
+  const own = isOwnEndpoint(given);
+  if (own && context.httpNodeBaseUrl === undefined) {
+    throw new ConnectorError('INVALID_ENDPOINT', `the endpoint ${given} is a path on this Node-RED, whose HTTP endpoints are disabled (httpNodeRoot); set a full URL`);
+  }
+  const endpoint = own ? ownEndpointUrl(given, context.httpNodeBaseUrl!) : given;
   parseEndpoint(endpoint);
   const key = settingText(apiKey);
-  if (key === undefined) throw new ConnectorError('INVALID_OPTION', 'no POST key: set POST_DATA_API_KEY or the node\u2019s POST key');
-  if (!SAFE_KEY.test(key)) throw new ConnectorError('INVALID_OPTION', 'the POST key must be 1-255 printable ASCII characters without spaces');
+  if (key === undefined && !own) throw new ConnectorError('INVALID_OPTION', 'no POST key: set POST_DATA_API_KEY or the node\u2019s POST key');
+  if (key !== undefined && !SAFE_KEY.test(key)) throw new ConnectorError('INVALID_OPTION', 'the POST key must be 1-255 printable ASCII characters without spaces');
 
   const intervalText = settingText(settings.interval);
   let intervalMs: number;

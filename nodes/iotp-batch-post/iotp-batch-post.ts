@@ -14,6 +14,7 @@ import { ConnectorEngine, type ConnectorEvent, type TickReport } from '../../lib
 import { ConnectorError } from '../../lib/connector/errors';
 import { Outbox, outboxOwnerId } from '../../lib/connector/outbox';
 import { HttpPoster } from '../../lib/connector/poster';
+import { httpNodeBaseUrl, type HttpNodeSettings } from '../../lib/connector/own-endpoint';
 import type { RequestApiEngine } from '../../lib/connector/auth';
 import { windowQueryParams } from '../../lib/connector/query';
 import { nextTickDelay, resolveBatchPostConfig, settingText, type BatchPostConfig, type BatchPostNodeSettings } from '../../lib/connector/settings';
@@ -291,7 +292,11 @@ export default function register(RED: NodeAPI): void {
     let starting: Promise<void> = Promise.resolve();
     try {
       if (!databaseNode) throw new ConnectorError('INVALID_OPTION', RED._('iotp-batch-post.errors.noDatabase'));
-      const config = resolveBatchPostConfig(settings, credentialOrEnv(RED, node, node.credentials?.apiKey, 'POST_DATA_API_KEY'), { userDir, nodeId: node.id });
+      const config = resolveBatchPostConfig(settings, credentialOrEnv(RED, node, node.credentials?.apiKey, 'POST_DATA_API_KEY'), {
+        userDir,
+        nodeId: node.id,
+        httpNodeBaseUrl: httpNodeBaseUrl(RED.settings as unknown as HttpNodeSettings),
+      });
       const database = databaseNode.acquire(node);
       starting = start(config, database).catch((err: unknown) => {
         unavailable = RED._('iotp-batch-post.errors.start', { reason: (err as Error).message });

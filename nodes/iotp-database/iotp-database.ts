@@ -7,10 +7,12 @@ import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { isAbsolute, join } from 'node:path';
 import { databaseIdentity, describeConfig, parseDatabaseUrl, parseSqliteDriver } from '../../lib/db/url';
 import { openDatabase } from '../../lib/db';
+import { DatabaseConfigError } from '../../lib/db/errors';
 import { runMigrations } from '../../lib/db/migrate';
 import type { Database, DatabaseConfig, MigrationSet } from '../../lib/db/types';
 import { migrateNodeConfig } from '../shared/config-version';
-import { applyEnvironmentDefaults } from '../shared/env-defaults';
+import { referencedVariable, resolveEnvDefault, unsetVariableProblem, type EnvLookup } from '../../lib/env-reference';
+import { flowEnv } from '../shared/flow-env';
 
 interface DatabaseNodeDef extends NodeDef {
   connection: 'url' | 'mysql' | 'sqlite';
@@ -61,7 +63,7 @@ const CONFIG_MIGRATIONS = [
   },
 ];
 
-export function resolveDatabaseConfig(def: DatabaseNodeDef, credentials: DatabaseCredentials, userDir: string): DatabaseConfig {
+export function resolveDatabaseConfig(def: DatabaseNodeDef, credentials: DatabaseCredentials, userDir: string, env?: EnvLookup): DatabaseConfig {
   const number = (value: unknown, fallback: number): number => {
     const n = Number(value);
     return Number.isFinite(n) && n > 0 ? n : fallback;
@@ -86,9 +88,13 @@ export function resolveDatabaseConfig(def: DatabaseNodeDef, credentials: Databas
       tls: def.tls ? { rejectUnauthorized: def.tlsRejectUnauthorized !== false } : undefined,
     };
   } else {
-    const variable = /^\$\{(\w+)\}$/.exec(String(def.url ?? ''))?.[1] ?? 'URL';
-    // Node-RED has already replaced a whole-value ${VAR} by its value; an unset variable is empty.
-    config = parseDatabaseUrl(def.url, { variable: variable === 'URL' ? 'URL' : variable, baseDir: userDir });
+    const variable = referencedVariable(def.url) ?? 'URL';
+    // Node-RED has already replaced a whole-value ${VAR} by its value (an unset one stays as text);
+    // ${VAR:-default}, the examples' form, is resolved here (lib/env-reference.ts).
+    const url = env && typeof def.url === 'string' ? resolveEnvDefault(def.url, env) : def.url;
+    const unset = typeof url === 'string' ? unsetVariableProblem(url, 'sqlite:iot-pipelines.db') : undefined;
+    if (unset) throw new DatabaseConfigError(variable, unset);
+    config = parseDatabaseUrl(url, { variable, baseDir: userDir });
   }
   if (config.dialect === 'mysql') {
     if (credentials.user) config.user = credentials.user;
@@ -104,7 +110,6 @@ export function resolveDatabaseConfig(def: DatabaseNodeDef, credentials: Databas
 }
 
 export default function register(RED: NodeAPI): void {
-  applyEnvironmentDefaults(RED);
   function DatabaseNode(this: DatabaseConfigNode, def: DatabaseNodeDef) {
     RED.nodes.createNode(this, def);
     const node = this;
@@ -120,7 +125,7 @@ export default function register(RED: NodeAPI): void {
     let reachable: boolean | undefined;
 
     try {
-      config = resolveDatabaseConfig(settings, node.credentials ?? {}, userDir);
+      config = resolveDatabaseConfig(settings, node.credentials ?? {}, userDir, flowEnv(RED, node));
       description = describeConfig(config);
       identity = databaseIdentity(config);
     } catch (err) {
@@ -135,7 +140,7 @@ export default function register(RED: NodeAPI): void {
     let usersGone: (() => void) | undefined;
     node.acquire = (user?: { id: string }): Database => {
       if (!database) {
-        if (!config) config = resolveDatabaseConfig(settings, node.credentials ?? {}, userDir);
+        if (!config) config = resolveDatabaseConfig(settings, node.credentials ?? {}, userDir, flowEnv(RED, node));
         database = openDatabase(config);
       }
       if (user) users.add(user.id);

@@ -18,7 +18,8 @@ import {
   type ResolvedBroker,
   type SessionLease,
 } from '../../lib/mqtt';
-import { applyEnvironmentDefaults } from '../shared/env-defaults';
+import { resolveEnvDefault, unsetVariableProblem } from '../../lib/env-reference';
+import { flowEnv } from '../shared/flow-env';
 import { migrateNodeConfig, type ConfigMigration } from '../shared/config-version';
 
 interface BrokerNodeDef extends NodeDef {
@@ -100,7 +101,6 @@ export function brokerSettingsFrom(def: BrokerNodeDef, credentials: BrokerCreden
 }
 
 export default function register(RED: NodeAPI): void {
-  applyEnvironmentDefaults(RED);
   function BrokerNode(this: BrokerConfigNode, stored: BrokerNodeDef) {
     RED.nodes.createNode(this, stored);
     const node = this;
@@ -110,7 +110,10 @@ export default function register(RED: NodeAPI): void {
     let description = '(not configured)';
     let problem: Error | undefined;
     try {
-      resolved = resolveBrokerSettings(brokerSettingsFrom(def, node.credentials ?? {}), instanceStableId(node.id, userDir));
+      const url = resolveEnvDefault(String(def.url ?? ''), flowEnv(RED, node)); // ${MQTT_URL:-mqtt://…}
+      const unset = unsetVariableProblem(url, 'mqtt://127.0.0.1:1883');
+      if (unset) throw new Error(unset);
+      resolved = resolveBrokerSettings(brokerSettingsFrom({ ...def, url }, node.credentials ?? {}), instanceStableId(node.id, userDir));
       description = describeBroker(resolved);
     } catch (err) {
       problem = err as Error;

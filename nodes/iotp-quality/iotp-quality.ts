@@ -105,6 +105,8 @@ export default function register(RED: NodeAPI): void {
       if (persist && changedSinceSave && Date.now() - lastSave >= SAVE_EVERY_MS) save();
       if (observed === shown) return;
       shown = observed;
+      // Nothing observed yet: a share of nothing is no percentage (it showed "NaN% clean").
+      if (observed === 0) return status.set({ fill: 'grey', shape: 'ring', text: RED._('iotp-quality.status.waiting') });
       const pct = Math.floor((clean / observed) * 1000) / 10;
       status.set({
         fill: pct >= 99 ? 'green' : 'yellow',

@@ -195,7 +195,7 @@ for (const backend of backends) {
       const unknown = await httpJson(`${url}/api/v1/tasks/00000000-0000-0000-0000-000000000000`, { headers: { authorization: `Bearer ${API_KEY}` } });
       assert.equal(unknown.status, 404);
       const simulator = await httpJson(`${url}/simulated-receiver`, { method: 'POST', body: {} });
-      assert.equal(simulator.status, 404, 'SIMULATE=false: the simulated receiver is off');
+      assert.equal(simulator.status, 404, 'POST_DATA_ENDPOINT names another receiver: the simulated one is off');
       assert.equal(await red.stop(), 0);
       red = undefined;
     });

@@ -74,6 +74,10 @@ describe('the editor in a real browser', function () {
       assert.match(category, new RegExp(String(def.category).replace(/ /g, '.?'), 'i'), `${def.type} in ${category}`);
       const icon = await node.locator('.red-ui-palette-icon').evaluate((el) => getComputedStyle(el).backgroundImage);
       assert.ok(icon.includes(String(literalValue(def.properties.get('icon')))), `${def.type} icon: ${icon}`);
+      // The icons ship once, beside one node: Node-RED serves them for every node of the package.
+      const served = await fetch(`${runtime.url}/icons/node-red-contrib-iot-pipelines/${String(literalValue(def.properties.get('icon')))}`);
+      assert.equal(served.status, 200, `${def.type} icon not served`);
+      assert.match(served.headers.get('content-type') ?? '', /svg/, `${def.type} icon`);
     }
   });
 

@@ -262,17 +262,18 @@ export async function fetchExample(runtime: ScratchNodeRed, name: string): Promi
 }
 
 /**
- * Full deploy through the admin API, as the editor's Deploy button does; resolves once the
- * runtime printed "Started flows" for it. Returns the output offset where this deploy began.
+ * Deploy through the admin API, as the editor's Deploy button does (`full`, or `flows`: the
+ * editor's default, which restarts only the flows that changed); resolves once the runtime printed
+ * that it started them. Returns the output offset where this deploy began.
  */
-export async function deploy(runtime: ScratchNodeRed, flows: unknown[]): Promise<number> {
+export async function deploy(runtime: ScratchNodeRed, flows: unknown[], type: 'full' | 'flows' = 'full'): Promise<number> {
   const from = runtime.output().length;
   const response = await httpJson(`${runtime.url}/flows`, {
     method: 'POST',
     body: flows,
-    headers: { 'node-red-deployment-type': 'full', 'node-red-api-version': 'v1' },
+    headers: { 'node-red-deployment-type': type, 'node-red-api-version': 'v1' },
   });
   if (response.status >= 300) throw new Error(`POST /flows: ${response.status} ${response.text.slice(0, 1000)}`);
-  await runtime.waitForOutput(/Started flows|Starting flows failed|Waiting for missing types/, { from });
+  await runtime.waitForOutput(/Started (modified )?flows|Starting (modified )?flows failed|Waiting for missing types/, { from });
   return from;
 }

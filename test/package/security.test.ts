@@ -120,7 +120,7 @@ describe('security of the shipped package', function () {
 
   it('installs without install scripts other than better-sqlite3', () => {
     const pkg = readPackageJson() as unknown as { scripts?: Record<string, string> };
-    // `prepare` runs only for git/local installs of the package itself (the build); these run for every consumer.
+    // Neither these nor `prepare` (test/package/tarball.test.ts): scripts of a dependency run for every consumer.
     for (const hook of ['preinstall', 'install', 'postinstall']) assert.equal(pkg.scripts?.[hook], undefined, `package.json has a ${hook} script`);
     const lock = JSON.parse(readFileSync(join(packageRoot, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean; hasInstallScript?: boolean }> };
     const withScripts = Object.entries(lock.packages)

@@ -19,7 +19,8 @@ describe('runtime environment for the shipped flows', () => {
     assert.equal(set.SIMULATE, 'true');
     assert.equal(set.DATABASE_URL, 'sqlite:/srv/node-red/iot-pipelines.db');
     assert.equal(set.ROLLING_AVERAGES_DATABASE_URL, 'sqlite:/srv/node-red/rolling-averages.db');
-    assert.equal(set.POST_DATA_ENDPOINT, 'http://127.0.0.1:1880/simulated-receiver');
+    // The connector example's tab defaults it (its own receiver, on whatever port and root this Node-RED has).
+    assert.equal(set.POST_DATA_ENDPOINT, undefined);
     assert.ok(notes.some((n) => n.startsWith('database: sqlite:')));
   });
 
@@ -32,7 +33,6 @@ describe('runtime environment for the shipped flows', () => {
     assert.equal(set.MQTT_URL, 'mqtt://u:p%40ss%20word@broker:1884');
     assert.equal(set.DATABASE_URL, 'mysql://iot:s3cr%40t@db:3306/iot?poolSize=4');
     assert.equal(set.ROLLING_AVERAGES_DATABASE_URL, 'sqlite:/data/x.db');
-    assert.equal(set.POST_DATA_ENDPOINT, '');
     assert.ok(notes.every((n) => !n.includes('s3cr') && !n.includes('p@ss')), notes.join('\n'));
   });
 
@@ -89,7 +89,10 @@ describe('runtime environment for the shipped flows', () => {
       IOTP_INSTANCE_ID: 'instance a',
     };
     assert.doesNotThrow(() => resolveRuntimeEnv(env, { userDir }));
-    assert.equal(resolveRuntimeEnv({ PORT: '8080' }, { userDir }).set.POST_DATA_ENDPOINT, 'http://127.0.0.1:8080/simulated-receiver');
+    // The connector example's own receiver is a path (its tab's default), posted to on whatever
+    // port and httpNodeRoot Node-RED runs with: nothing to derive from PORT here.
+    assert.doesNotThrow(() => resolveRuntimeEnv({ POST_DATA_ENDPOINT: '/simulated-receiver' }, { userDir }));
+    assert.equal(resolveRuntimeEnv({ PORT: '8080' }, { userDir }).set.POST_DATA_ENDPOINT, undefined);
   });
 
   it('reads HTTP_NODE_CORS_ORIGIN as a list of origins in the form browsers send', () => {

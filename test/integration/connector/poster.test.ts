@@ -62,6 +62,18 @@ describe('connector HttpPoster', () => {
     poster.close();
   });
 
+  it('sends no Authorization header without a key (this Node-RED\'s own receiver)', async () => {
+    let seen: string | undefined = 'not called';
+    behaviour = (res) => res.end('ok');
+    const listener = (req: import('node:http').IncomingMessage) => (seen = req.headers.authorization);
+    server.on('request', listener);
+    const poster = new HttpPoster({ endpoint: url, apiKey: undefined });
+    assert.equal((await poster.post('{}', 'k')).kind, 'response');
+    assert.equal(seen, undefined);
+    server.off('request', listener);
+    poster.close();
+  });
+
   it('refuses endpoints it must not use and keys that cannot be a header', () => {
     const code = (e: unknown) => e instanceof ConnectorError && (e.code === 'INVALID_ENDPOINT' || e.code === 'INVALID_OPTION');
     assert.throws(() => new HttpPoster({ endpoint: 'not a url', apiKey: KEY }), code);

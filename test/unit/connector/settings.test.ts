@@ -73,6 +73,18 @@ describe('connector node settings', () => {
     assert.match(refused({ ...base, timeout: '-1' }), /timeout/);
   });
 
+  it('posts a path endpoint to this Node-RED (the example\'s simulated receiver), without a key', () => {
+    const own = { ...context, httpNodeBaseUrl: 'http://127.0.0.1:1999/api/' };
+    const config = resolveBatchPostConfig({ endpoint: '/simulated-receiver' }, undefined, own);
+    assert.equal(config.endpoint, 'http://127.0.0.1:1999/api/simulated-receiver');
+    assert.equal(config.apiKey, undefined, 'no Authorization header');
+    assert.equal(resolveBatchPostConfig({ endpoint: '/simulated-receiver' }, 'k', own).apiKey, 'k', 'a key, when given, is still sent');
+    // Without HTTP-in endpoints (httpNodeRoot: false) there is nothing to post to.
+    assert.match(refused({ endpoint: '/simulated-receiver' }, undefined), /httpNodeRoot/);
+    // A protocol-relative or absolute endpoint elsewhere still needs its key.
+    assert.match(refused({ endpoint: '//receiver.example/x' }, undefined), /valid URL/);
+  });
+
   it('never throws anything but a ConnectorError for hostile settings', () => {
     const anything = fc.oneof(fc.string(), fc.integer(), fc.double(), fc.constant(null), fc.boolean(), fc.object());
     fc.assert(
