@@ -6,6 +6,7 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import type { ConnectorSnapshot, PipelineSnapshot, WriterSnapshot } from '../../lib/pipeline-stats';
 import { migrateNodeConfig } from '../shared/config-version';
+import { ThrottledStatus } from '../shared/status';
 
 const SOURCE_TYPES = new Set(['iotp-db-write', 'iotp-batch-post']);
 const CONFIG_MIGRATIONS = [{ version: 1, up: (config: Record<string, unknown>) => ({ ...config }) }];
@@ -19,6 +20,7 @@ export default function register(RED: NodeAPI): void {
     RED.nodes.createNode(this, def);
     const node = this;
     migrateNodeConfig(def as unknown as Record<string, unknown>, CONFIG_MIGRATIONS);
+    const status = new ThrottledStatus(node);
 
     node.on('input', (msg: NodeMessageInFlow, send, done) => {
       const tabs = new Map<string, string>();
@@ -39,9 +41,12 @@ export default function register(RED: NodeAPI): void {
         else connectors.push(withTab);
       }
       msg.payload = { at: new Date().toISOString(), writers, connectors };
+      status.set({ fill: 'green', shape: 'dot', text: RED._('iotp-stats.status.counts', { writers: writers.length, connectors: connectors.length }) });
       send(msg);
       done();
     });
+
+    node.on('close', () => status.stop());
   }
 
   RED.nodes.registerType('iotp-stats', StatsNode);

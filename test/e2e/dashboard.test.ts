@@ -165,7 +165,8 @@ describe('the dashboards in a real browser', function () {
   it('ISEMS: every node with battery and status in words, the last day of the chosen node charted', async () => {
     await open('isems');
     const nodes = await until('five simulated solar nodes', () => rowsOf(page, 'iotp.dash.isems.table'), (rows) => rows.length === 5);
-    for (const [node, seen, charge, voltage, , , status] of nodes) {
+    for (const [node, seen, charge, voltage, , , status, location] of nodes) {
+      assert.match(location, /^-?\d+\.\d{4}, -?\d+\.\d{4}$/);
       assert.match(node, /^isems-00\d$/);
       assert.match(seen, /UTC \(\d+ min ago\)$/);
       assert.match(charge, /^\d+ %$/);

@@ -145,6 +145,20 @@ describe('Flow Library scorecard (offline)', () => {
     }
   });
 
+  it('a configuration node shared by several examples has the same definition in each', () => {
+    const seen = new Map<string, { file: string; json: string }>();
+    for (const example of readExamples()) {
+      for (const node of example.nodes as Record<string, unknown>[]) {
+        if (node.z !== undefined || node.type === 'tab' || node.type === 'global-config') continue;
+        const { x: _x, y: _y, ...definition } = node;
+        const json = JSON.stringify(definition);
+        const first = seen.get(String(node.id));
+        if (first) assert.equal(json, first.json, `${node.id} differs between ${first.file} and ${example.file}`);
+        else seen.set(String(node.id), { file: example.file, json });
+      }
+    }
+  });
+
   it('icons, message catalogs and help sit where the loader looks, for every node', () => {
     for (const def of definitions) {
       const dir = entryDir(def.entry);
