@@ -37,6 +37,8 @@ export interface ConnectorWindowEvent {
   batches?: number;
   reason?: string;
   task_id?: string;
+  /** A request task's own summary (`delivered 445 readings in 15 batches`). */
+  status?: string;
 }
 
 export interface ConnectorSnapshot {

@@ -148,6 +148,7 @@ export default function register(RED: NodeAPI): void {
       if (typeof payload.readings === 'number') event.readings = payload.readings;
       if (typeof payload.batches === 'number') event.batches = payload.batches;
       if (typeof payload.task_id === 'string') event.task_id = payload.task_id;
+      if (typeof payload.status === 'string') event.status = payload.status;
       if (!delivered) event.reason = String(payload.reason ?? payload.status ?? '');
       pushRecent(delivered ? lastDeliveries : lastFailures, event);
     }
