@@ -135,6 +135,32 @@ if (!originGuard) console.warn('[iot-pipelines] package not found beside setting
 // Validated and normalised by applyRuntimeEnv (one origin or a comma list, as browsers send them).
 const corsOrigins = (env.HTTP_NODE_CORS_ORIGIN || '').split(',').map((origin) => origin.trim()).filter(Boolean);
 
+/**
+ * With the editor protected, the dashboard pages ask for the same user and password (Dashboard 2.0
+ * has no login of its own; its connector page re-sends through the request API). Fails closed:
+ * without the pieces to check passwords, the pages refuse everyone.
+ */
+function dashboardSettings() {
+  if (!adminPasswordHash) return undefined;
+  const auth = requirePackageModule('dashboard-auth');
+  let bcrypt;
+  try {
+    bcrypt = require('bcryptjs'); // Node-RED's own, which checks the editor password too
+  } catch {
+    bcrypt = undefined;
+  }
+  if (!auth || !bcrypt) {
+    console.warn('[iot-pipelines] the dashboard cannot check passwords (package or bcryptjs missing): its pages refuse every request');
+    const refuse = (req, res) => {
+      res.statusCode = 503;
+      res.end('dashboard authentication unavailable\n');
+    };
+    return { middleware: refuse, ioMiddleware: (socket, next) => next(new Error('dashboard authentication unavailable')) };
+  }
+  const guard = auth.createDashboardAuth({ user: env.NODE_RED_ADMIN_USER || 'admin', passwordHash: adminPasswordHash, verify: (password, hash) => bcrypt.compareSync(password, hash) });
+  return { middleware: guard.middleware, ioMiddleware: guard.ioMiddleware };
+}
+
 if (!adminPasswordHash) {
   const line = '*'.repeat(78);
   console.warn(
@@ -178,6 +204,9 @@ module.exports = {
         users: [{ username: env.NODE_RED_ADMIN_USER || 'admin', password: adminPasswordHash, permissions: '*' }],
       }
     : undefined,
+
+  // Dashboard 2.0 (the dashboard pages): behind the editor's user and password when it has one.
+  dashboard: dashboardSettings(),
 
   // Node state (window contents, poll watermarks) survives restarts in the user directory.
   contextStorage: {

@@ -14,6 +14,12 @@ import { RunningNodeRed, startNodeRed, packageRoot } from '../support/node-red';
 import { missingPrograms, startPrivateMosquitto, type PrivateMosquitto } from '../support/private-services';
 import { inCi } from '../support/services';
 
+// Node-RED's own bcrypt implementation (a dependency of node-red): the hash it will verify.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const bcrypt = require(require.resolve('bcryptjs', { paths: [require.resolve('node-red/package.json', { paths: [packageRoot] })] })) as {
+  hashSync(password: string, rounds: number): string;
+};
+
 const API_KEY = 'dashboard-test-key-7Qm';
 
 /** The text of a ui-text widget's value, by node id. */
@@ -223,5 +229,68 @@ describe('the dashboards in a real browser', function () {
 
   it('no page raised a script error', () => {
     assert.deepEqual(pageErrors, []);
+  });
+});
+
+describe('the dashboards behind the editor password', function () {
+  this.timeout(180_000);
+  const password = `dash-${Date.now().toString(36)}`;
+  let mosquitto: PrivateMosquitto | undefined;
+  let runtime: RunningNodeRed | undefined;
+  let browser: Browser | undefined;
+
+  before(async function () {
+    if ((await missingPrograms(['mosquitto'])).length > 0) {
+      if (inCi()) throw new Error('missing mosquitto; CI=true requires it');
+      this.skip();
+    }
+    browser = await launchChromium(this);
+    mosquitto = await startPrivateMosquitto();
+    runtime = await startNodeRed({
+      env: {
+        IOTP_FLOWS_DIR: join(packageRoot, 'flows'),
+        MQTT_URL: mosquitto.url,
+        DATABASE_URL: undefined,
+        ROLLING_AVERAGES_DATABASE_URL: undefined,
+        SIMULATE: 'true',
+        NODE_RED_ADMIN_USER: 'operator',
+        NODE_RED_ADMIN_PASSWORD_HASH: bcrypt.hashSync(password, 8),
+      },
+      startTimeoutMs: 60_000,
+    });
+    await runtime.waitForOutput(/Dashboard 2\.0 \(v[\d.]+\) started at \/dashboard/, 30_000);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await runtime?.stop();
+    await mosquitto?.stop();
+  });
+
+  it('asks for the editor user and password: the page, its assets and its socket.io connection', async () => {
+    const base = `${runtime!.url}/dashboard`;
+    const basicAuth = (user: string, pass: string): string => `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
+    for (const path of ['/statestream', '/', '/_setup']) {
+      const anonymous = await fetch(`${base}${path}`);
+      assert.equal(anonymous.status, 401, path);
+      assert.match(anonymous.headers.get('www-authenticate') ?? '', /^Basic /);
+      assert.equal((await fetch(`${base}${path}`, { headers: { authorization: basicAuth('operator', 'wrong') } })).status, 401, path);
+    }
+    // socket.io's handshake succeeds at the transport level; the connect to the namespace is refused.
+    const handshake = await fetch(`${base}/socket.io/?EIO=4&transport=polling`);
+    const sid = /"sid":"([^"]+)"/.exec(await handshake.text())?.[1];
+    assert.ok(sid, 'an engine.io session');
+    await fetch(`${base}/socket.io/?EIO=4&transport=polling&sid=${sid}`, { method: 'POST', body: '40' });
+    const refused = await (await fetch(`${base}/socket.io/?EIO=4&transport=polling&sid=${sid}`)).text();
+    assert.match(refused, /^44.*authentication required/, refused);
+
+    // A browser with the credentials gets the live page.
+    const context = await browser!.newContext({ viewport: { width: 1400, height: 1000 }, httpCredentials: { username: 'operator', password } });
+    const page = await context.newPage();
+    await page.goto(`${base}/statestream`, { waitUntil: 'load' });
+    const rows = await until('the entities', () => page.locator('[id="nrdb-ui-widget-iotp.dash.ss.table"] tbody tr').count(), (n) => n >= 10);
+    assert.ok(rows >= 10);
+    await context.close();
+    assert.ok(!runtime!.output().includes(password), 'the password is never logged');
   });
 });
