@@ -60,19 +60,52 @@ function seedFlows() {
   if (!flowsDir) return;
   const nodes = [];
   const seen = new Set();
+  const credentials = {};
+  const dashboard = dashboardInstalled();
   const files = fs.readdirSync(flowsDir).filter((f) => f.endsWith('.json')).sort();
+  let deployed = 0;
   for (const file of files) {
-    for (const node of JSON.parse(fs.readFileSync(path.join(flowsDir, file), 'utf8'))) {
+    const flow = JSON.parse(fs.readFileSync(path.join(flowsDir, file), 'utf8'));
+    // A dashboard page without Dashboard 2.0 would hold every flow back ("waiting for missing types").
+    if (!dashboard && flow.some((node) => /^ui-/.test(node.type))) {
+      console.log(`[iot-pipelines] ${file} not deployed: @flowfuse/node-red-dashboard (Dashboard 2.0) is not installed`);
+      continue;
+    }
+    deployed += 1;
+    for (const node of flow) {
       // global-config is the editor's per-export module list, not part of a deployed flow.
       if (node.type === 'global-config' || seen.has(node.id)) continue;
       seen.add(node.id);
+      // Shipped credentials are only ${VAR} references (the package tests check): Node-RED reads
+      // credentials from flows_cred.json, not from flows.json, so they go there.
+      if (node.credentials) {
+        credentials[node.id] = node.credentials;
+        delete node.credentials;
+      }
       nodes.push(node);
     }
   }
   fs.mkdirSync(userDir, { recursive: true });
   if (fs.existsSync(flowFile)) fs.copyFileSync(flowFile, `${flowFile}.${Date.now()}.bak`);
   fs.writeFileSync(flowFile, `${JSON.stringify(nodes, null, 2)}\n`);
-  console.log(`[iot-pipelines] deployed ${files.length} shipped flow(s) from ${flowsDir} to ${flowFile}`);
+  // Plain references; Node-RED encrypts the file on the next deploy. An existing (encrypted) file is
+  // the user's and stays as it is.
+  const credFile = path.join(userDir, 'flows_cred.json');
+  if (Object.keys(credentials).length > 0 && !fs.existsSync(credFile)) fs.writeFileSync(credFile, `${JSON.stringify(credentials, null, 2)}\n`);
+  console.log(`[iot-pipelines] deployed ${deployed} shipped flow(s) from ${flowsDir} to ${flowFile}`);
+}
+
+/** Dashboard 2.0 where Node-RED finds it: beside Node-RED (npm start, the image) or in the user directory. */
+function dashboardInstalled() {
+  for (const paths of [[__dirname], [path.join(userDir, 'node_modules')]]) {
+    try {
+      require.resolve('@flowfuse/node-red-dashboard/package.json', { paths });
+      return true;
+    } catch {
+      // not there
+    }
+  }
+  return false;
 }
 
 /** A compiled module of this package (dist/lib/<name>.js): beside settings.js, else the installed package. */
@@ -154,6 +187,32 @@ if (adminPasswordHashProblem) {
   );
 }
 
+/**
+ * With the editor protected, the dashboard pages ask for the same user and password (Dashboard 2.0
+ * has no login of its own; its connector page re-sends through the request API). Fails closed:
+ * without the pieces to check passwords, the pages refuse everyone.
+ */
+function dashboardSettings() {
+  if (!adminPasswordHash) return undefined;
+  const auth = requirePackageModule('dashboard-auth');
+  let bcrypt;
+  try {
+    bcrypt = require('bcryptjs'); // Node-RED's own, which checks the editor password too
+  } catch {
+    bcrypt = undefined;
+  }
+  if (!auth || !bcrypt) {
+    console.warn('[iot-pipelines] the dashboard cannot check passwords (package or bcryptjs missing): its pages refuse every request');
+    const refuse = (req, res) => {
+      res.statusCode = 503;
+      res.end('dashboard authentication unavailable\n');
+    };
+    return { middleware: refuse, ioMiddleware: (socket, next) => next(new Error('dashboard authentication unavailable')) };
+  }
+  const guard = auth.createDashboardAuth({ user: env.NODE_RED_ADMIN_USER || 'admin', passwordHash: adminPasswordHash, verify: (password, hash) => bcrypt.compareSync(password, hash) });
+  return { middleware: guard.middleware, ioMiddleware: guard.ioMiddleware };
+}
+
 if (!adminPasswordHash) {
   const line = '*'.repeat(78);
   console.warn(
@@ -200,6 +259,9 @@ module.exports = {
         users: [{ username: env.NODE_RED_ADMIN_USER || 'admin', password: adminPasswordHash, permissions: '*' }],
       }
     : undefined,
+
+  // Dashboard 2.0 (the dashboard pages): behind the editor's user and password when it has one.
+  dashboard: dashboardSettings(),
 
   // Node state (window contents, poll watermarks) survives restarts in the user directory.
   contextStorage: {

@@ -143,6 +143,19 @@ function prepareUserDir(userDir) {
   if (resetFlows) process.env.IOTP_RESET_FLOWS = 'true';
 }
 
+/** Dashboard 2.0 is a dev dependency: Node-RED loads it from this package's node_modules, as Node-RED itself. */
+function logDashboard() {
+  let version;
+  try {
+    version = require(require.resolve('@flowfuse/node-red-dashboard/package.json', { paths: [root] })).version;
+  } catch {
+    log('dashboards: @flowfuse/node-red-dashboard is not installed (run `npm install`); the dashboard pages are not deployed');
+    return;
+  }
+  const host = !process.env.HOST || process.env.HOST === '0.0.0.0' || process.env.HOST === '::' ? '127.0.0.1' : process.env.HOST;
+  log(`dashboards (Dashboard 2.0 ${version}): http://${host}:${process.env.PORT || 1880}/dashboard`);
+}
+
 async function main() {
   loadDotEnv();
   const userDir = path.resolve(process.env.NODE_RED_USER_DIR || path.join(root, '.node-red'));
@@ -160,6 +173,7 @@ async function main() {
   } catch {
     die('node-red is not installed; run `npm install` first');
   }
+  logDashboard();
   const passThrough = args.filter((a) => a !== '--reset-flows');
   const child = spawn(process.execPath, [redJs, '--settings', path.join(root, 'settings.js'), '--userDir', userDir, ...passThrough], {
     stdio: 'inherit',

@@ -10,6 +10,7 @@
  */
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { BookmarkStore, connectorMigrations } from '../../lib/connector/bookmark';
+import { pushRecent, type ConnectorSnapshot, type ConnectorWindowEvent } from '../../lib/pipeline-stats';
 import { ConnectorEngine, type ConnectorEvent, type TickReport } from '../../lib/connector/engine';
 import { ConnectorError } from '../../lib/connector/errors';
 import { Outbox, outboxOwnerId } from '../../lib/connector/outbox';
@@ -99,6 +100,13 @@ export default function register(RED: NodeAPI): void {
     let leaseBusy = false;
     /** Due windows waiting for rows still on their way in, since when those may be arriving, and through which node. */
     let held: { windows: number; since: number; source: string } | undefined;
+    /** For the iotp-stats node: the stored bookmark and the last tick's backlog, recent outcomes (bounded). */
+    let bookmarkStore: BookmarkStore | undefined;
+    let storedBookmark: number | null = null;
+    let windowsDue = 0;
+    let windowsHeld = 0;
+    const lastDeliveries: ConnectorWindowEvent[] = [];
+    const lastFailures: ConnectorWindowEvent[] = [];
     /** Input messages waiting for their request task, by task id. */
     const waiting = new Map<string, { msg: NodeMessageInFlow; send: Send; done: Done }>();
 
@@ -111,6 +119,46 @@ export default function register(RED: NodeAPI): void {
         getTask: (id: string) => (engine ? engine.getTask(id) : notReady()),
       } satisfies RequestApiEngine,
     });
+
+    function connectorState(): ConnectorSnapshot['state'] {
+      if (!engine) return current ? 'unavailable' : 'starting';
+      if (lastError !== undefined) return 'failed';
+      if (leaseBusy) return 'standby';
+      if (held) return 'held';
+      return 'ready';
+    }
+
+    Object.defineProperty(node, 'pipelineStats', {
+      value: (): Omit<ConnectorSnapshot, 'tab'> => ({
+        kind: 'connector',
+        id: node.id,
+        name: node.name || '',
+        state: connectorState(),
+        bookmark: storedBookmark,
+        intervalMinutes: current?.schedule ? current.intervalMs / 60_000 : null,
+        windowsDue,
+        windowsHeld,
+        outboxBatches: engine ? engine.stats().outboxBatches : 0,
+        lastError: lastError ?? (engine ? null : unavailable),
+        lastDeliveries: lastDeliveries.slice(),
+        lastFailures: lastFailures.slice(),
+      }),
+    });
+
+    function recordOutcome(delivered: boolean, payload: Record<string, unknown>): void {
+      const event: ConnectorWindowEvent = {
+        origin: String(payload.origin ?? ''),
+        start_time: String(payload.start_time ?? ''),
+        end_time: String(payload.end_time ?? ''),
+        at: Date.now(),
+      };
+      if (typeof payload.readings === 'number') event.readings = payload.readings;
+      if (typeof payload.batches === 'number') event.batches = payload.batches;
+      if (typeof payload.task_id === 'string') event.task_id = payload.task_id;
+      if (typeof payload.status === 'string') event.status = payload.status;
+      if (!delivered) event.reason = String(payload.reason ?? payload.status ?? '');
+      pushRecent(delivered ? lastDeliveries : lastFailures, event);
+    }
 
     function render(): void {
       if (!engine) {
@@ -134,6 +182,7 @@ export default function register(RED: NodeAPI): void {
     }
 
     function emitOutput(delivered: boolean, payload: Record<string, unknown>): void {
+      recordOutcome(delivered, payload);
       if (closing) return;
       const msg: NodeMessage = { topic: delivered ? 'delivered' : 'failed', payload };
       node.send(delivered ? [msg, null] : [null, msg]);
@@ -190,6 +239,7 @@ export default function register(RED: NodeAPI): void {
             break;
           }
           waiting.delete(event.taskId);
+          recordOutcome(ok, payload);
           if (!closing) {
             entry.msg.payload = payload;
             entry.send(ok ? [entry.msg, null] : [null, entry.msg]);
@@ -231,6 +281,12 @@ export default function register(RED: NodeAPI): void {
       if (report.failed === 0 && report.skipped === undefined) lastError = undefined;
       const holder = report.held && reader ? arrivals.earliest(reader, Date.now(), config.settleMs) : null;
       held = report.held ? { windows: report.held, since: report.heldSince ?? 0, source: clip(holder?.source.label ?? '?', 30) } : undefined;
+      if (report.skipped === undefined || report.skipped === 'lease-busy') {
+        windowsDue = report.backlog;
+        windowsHeld = report.held ?? 0;
+        // One primary-key read per tick; standby instances see the bookmark the schedule holder moves.
+        if (bookmarkStore) storedBookmark = (await bookmarkStore.read().catch(() => null))?.windowEnd ?? storedBookmark;
+      }
       render();
       scheduleTick(nextTickDelay(Date.now(), config.intervalMs, config.settleMs, report));
     }
@@ -277,7 +333,7 @@ export default function register(RED: NodeAPI): void {
                   ? { heldSince: (now: number) => arrivals.heldSince(waitFor, now, config.settleMs) }
                   : {}),
               },
-              bookmark: new BookmarkStore(database, bookmarkName),
+              bookmark: (bookmarkStore = new BookmarkStore(database, bookmarkName)),
             }
           : {}),
         instanceId,

@@ -15,6 +15,7 @@ import { compactCount, ThrottledStatus } from '../shared/status';
 import { giveBack } from '../shared/completion';
 import { arrivals } from '../../lib/arrivals';
 import { writerTables } from '../shared/arrival-feeds';
+import type { WriterSnapshot } from '../../lib/pipeline-stats';
 
 interface WriterNodeDef extends NodeDef {
   database: string;
@@ -61,6 +62,27 @@ export default function register(RED: NodeAPI): void {
     let writer: RowWriter | undefined;
     let ticker: NodeJS.Timeout | undefined;
     let unregisterArrivals: (() => void) | undefined;
+
+    // Read by the iotp-stats node (a dashboard on another tab): what the status shows, as data.
+    Object.defineProperty(node, 'pipelineStats', {
+      value: (): Omit<WriterSnapshot, 'tab'> => {
+        const stats = writer?.stats();
+        return {
+          kind: 'writer',
+          id: node.id,
+          name: node.name || '',
+          table: def.table,
+          schema: def.migrationSet === 'custom' ? 'custom' : def.migrationSet || '',
+          state: stats ? stats.state : 'failed',
+          rowsPerSecond: stats ? Math.round(stats.rowsPerSecond * 10) / 10 : 0,
+          committed: stats ? stats.committed : 0,
+          backlogRows: stats ? stats.backlogRows + stats.journalRows : 0,
+          journalRows: stats ? stats.journalRows : 0,
+          pendingSince: writer ? writer.pendingSince() : null,
+          lastError: startupError ?? (stats && stats.state !== 'ok' ? (stats.lastError?.message ?? null) : null),
+        };
+      },
+    });
 
     /** Why this writer could not start: also the error of every message it then receives. */
     let startupError: string | undefined;

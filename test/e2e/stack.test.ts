@@ -130,7 +130,10 @@ describe('the compose stack: Node-RED as the node-red service runs it, database 
     await requireService(this, 'mysql');
     await requireService(this, 'mqtt');
     const shipped = readdirSync(join(packageRoot, 'flows')).filter((f) => f.endsWith('.json')).sort();
-    assert.deepEqual(shipped.map((f) => f.split('-')[0]), ['1', '2', '3', '4', '5'], `five shipped flows (found ${shipped.join(', ')})`);
+    // The five pipelines and their Dashboard 2.0 pages (Dashboard 2.0 is installed beside Node-RED, as in the image).
+    const pipelines = shipped.filter((f) => !f.startsWith('6-dashboard-'));
+    assert.deepEqual(pipelines.map((f) => f.split('-')[0]), ['1', '2', '3', '4', '5'], `five shipped pipeline flows (found ${shipped.join(', ')})`);
+    assert.equal(shipped.length, 10, `five dashboard pages (found ${shipped.join(', ')})`);
 
     mysql = await createTestMysqlDatabase('iotp_stack');
     db = openDatabase({ ...mysql.config });
@@ -185,9 +188,9 @@ describe('the compose stack: Node-RED as the node-red service runs it, database 
     await mysql?.drop();
   });
 
-  it('deploys all five shipped flows on first start, behind the editor password', async () => {
+  it('deploys all five shipped flows and their dashboard pages on first start, behind the editor password', async () => {
     const output = red!.output();
-    assert.match(output, /deployed 5 shipped flow\(s\)/);
+    assert.match(output, /deployed 10 shipped flow\(s\)/);
     assert.doesNotMatch(output, /NOT password protected/);
     assert.equal((await httpJson(`${red!.url}/flows`)).status, 401, 'anonymous admin requests are refused');
     const granted = await httpJson(`${red!.url}/auth/token`, {
@@ -198,7 +201,7 @@ describe('the compose stack: Node-RED as the node-red service runs it, database 
     const authorization = `Bearer ${(granted.body as { access_token: string }).access_token}`;
     const flows = (await httpJson(`${red!.url}/flows`, { headers: { authorization } })).body as Array<{ type: string; label?: string }>;
     const tabs = flows.filter((n) => n.type === 'tab').map((n) => n.label);
-    assert.equal(tabs.length, 5, `tabs: ${tabs.join(', ')}`);
+    assert.equal(tabs.length, 10, `tabs: ${tabs.join(', ')}`);
     console.log(`      Node-RED with the five flows started in ${startedIn} ms`);
   });
 

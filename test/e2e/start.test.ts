@@ -260,6 +260,9 @@ describe('npm start (embedded defaults)', function () {
       const tabs = (flows.body as { type: string; label?: string }[]).filter((n) => n.type === 'tab');
       const shipped = readdirSync(join(packageRoot, 'flows')).filter((f) => f.endsWith('.json'));
       assert.equal(tabs.length, shipped.length, `tabs: ${tabs.map((t) => t.label).join(', ')}`);
+      // The dashboard pages run by default, and the start-up log links them.
+      assert.match(started.output(), new RegExp(`dashboards \\(Dashboard 2\\.0 [\\d.]+\\): http://127\\.0\\.0\\.1:${env.PORT}/dashboard`));
+      assert.equal((await fetch(`${base}/dashboard/sensors`)).status, 200);
     } finally {
       await started.stop();
     }

@@ -82,6 +82,14 @@ describe('docker-compose.yml', function () {
     }
   });
 
+  it('the image installs the Dashboard 2.0 version the tests ran with (package.json pins it)', () => {
+    const pinned = (JSON.parse(read('package.json')) as { devDependencies: Record<string, string> }).devDependencies['@flowfuse/node-red-dashboard'];
+    assert.match(pinned, /^\d+\.\d+\.\d+$/, 'an exact version, not a range');
+    const dockerfile = read('Dockerfile');
+    assert.equal(/^ARG DASHBOARD_VERSION=(\S+)$/m.exec(dockerfile)?.[1], pinned);
+    assert.match(dockerfile, /npm install [^\n]*"@flowfuse\/node-red-dashboard@\$\{DASHBOARD_VERSION\}"/);
+  });
+
   it('mysql: trigger creation allowed under binary logging, a TCP health check, node-red waits for healthy services', () => {
     const compose = read('docker-compose.yml');
     assert.match(compose, /image: mysql:8\.4/);

@@ -29,6 +29,8 @@ function referencedVariables(node: FlowNode): Set<string> {
   const visit = (value: unknown, key?: string, owner?: Record<string, unknown>): void => {
     if (typeof value === 'string') {
       for (const match of value.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}/g)) names.add(match[1]);
+      // JSONata's $env("NAME") in an expression-typed property.
+      for (const match of value.matchAll(/\$env\("([A-Za-z_][A-Za-z0-9_]*)"\)/g)) names.add(match[1]);
       if (owner && key && owner[`${key}Type`] === 'env') names.add(value);
     } else if (Array.isArray(value)) {
       value.forEach((item) => visit(item));
@@ -36,7 +38,9 @@ function referencedVariables(node: FlowNode): Set<string> {
       for (const [k, v] of Object.entries(value)) visit(v, k, value as Record<string, unknown>);
     }
   };
-  for (const [key, value] of Object.entries(node)) if (key !== 'info' && key !== 'env') visit(value, key, node);
+  // Credentials (`${API_KEY}` references that settings.js moves to flows_cred.json) are secrets:
+  // they come from the host's environment or the node's credential fields, never from a tab.
+  for (const [key, value] of Object.entries(node)) if (key !== 'info' && key !== 'env' && key !== 'credentials') visit(value, key, node);
   return names;
 }
 
@@ -51,7 +55,8 @@ function hostFirstDefault(entry: EnvEntry): string | undefined {
 describe('example flows: what importing one changes', () => {
   it('names the tabs "<n> <pipeline>"', () => {
     const labels = flows.map(({ nodes }) => String(nodes.find((n) => n.type === 'tab')?.label));
-    assert.deepEqual(labels, ['1 Home Assistant statestream', '2 Rolling averages', '3 ISEMS solar nodes', '4 IoT sensors', '5 Data connector']);
+    const pipelines = ['1 Home Assistant statestream', '2 Rolling averages', '3 ISEMS solar nodes', '4 IoT sensors', '5 Data connector'];
+    assert.deepEqual(labels, [...pipelines, ...pipelines.map((name) => `Dashboard: ${name}`)]);
   });
 
   for (const { file, nodes } of flows) {

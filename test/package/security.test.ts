@@ -43,7 +43,12 @@ function flowSecrets(file: string, nodes: Array<Record<string, unknown>>): Findi
   const findings: Finding[] = [];
   for (const node of nodes) {
     const where = `${file} ${String(node.type)} ${String(node.id)}`;
-    if ('credentials' in node) findings.push({ where, what: 'the node carries exported credentials' });
+    // Credentials may ship only as whole ${VAR} references (the dashboard's request-API key is
+    // `${API_KEY}`, resolved by Node-RED from the environment); a value would be a secret in the file.
+    if ('credentials' in node) {
+      const values = Object.values((node.credentials ?? {}) as Record<string, unknown>).filter((v) => v !== '');
+      if (!values.every((v) => typeof v === 'string' && ENV_REFERENCE.test(v))) findings.push({ where, what: 'the node carries exported credentials that are not ${VAR} references' });
+    }
     for (const [path, text] of strings(node, '')) {
       const property = /\.([^.[\]]+)(?:\[\d+\])?$/.exec(path)?.[1] ?? '';
       if (SECRET_NAME.test(property) && text.trim() !== '' && !ENV_REFERENCE.test(text.trim())) {
@@ -142,12 +147,13 @@ describe('security of the shipped package', function () {
       { id: 'a', type: 'x', password: 'hunter2' },
       { id: 'b', type: 'x', url: 'mysql://iot:hunter2@db/iot' },
       { id: 'c', type: 'x', headers: { Authorization: 'Bearer abcdefgh12345' } },
-      { id: 'd', type: 'x', credentials: { password: '${P}' } },
+      { id: 'd', type: 'x', credentials: { user: '', password: 'hunter2' } },
+      { id: 'f', type: 'x', credentials: { user: '', password: '${P}' } },
       { id: 'e', type: 'x', apiKey: '${API_KEY}', url: 'mysql://iot:${MYSQL_PASSWORD}@db/iot', conflictKeys: 'a\nb', info: 'Bearer <API_KEY>' },
     ]);
     assert.deepEqual(
       planted.map((f) => f.where.split(' ')[2]),
-      ['a.password', 'b.url', 'c.headers.Authorization', 'd'],
+      ['a.password', 'b.url', 'c.headers.Authorization', 'd', 'd.credentials.password'],
     );
     assert.equal(composeSecrets('      MYSQL_PASSWORD: hunter2\n      API_KEY: ${API_KEY:-abc}\n      DATABASE_URL: mysql://iot:hunter2@mysql/iot\n').length, 3);
     assert.equal(composeSecrets('      MYSQL_PASSWORD: ${MYSQL_PASSWORD:?set it}\n      DATABASE_URL: ${DATABASE_URL:-mysql://${MYSQL_USER:-iot}:${MYSQL_PASSWORD}@mysql:3306/iot}\n').length, 0);

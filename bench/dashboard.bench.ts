@@ -1,0 +1,159 @@
+/**
+ * Do the dashboard pages slow the pipelines? The statestream and sensors pipelines (the shipped
+ * flows 1 and 4) on one Node-RED with MariaDB and a private mosquitto, measured three ways in the
+ * same process, alternated over BENCH_ROUNDS rounds (default 2):
+ *
+ *   pipelines only      flows 1-5 deployed, no dashboard flow
+ *   dashboards, closed  flows 1-5 and the five Dashboard 2.0 pages (flows/6-dashboard-*) deployed,
+ *                       no browser connected: their polls, iotp-stats and QoS 0 taps still run
+ *   dashboards, open    the same with the five pages open in headless Chromium, receiving every
+ *                       update (charts redrawn, tables refreshed)
+ *
+ * Each measurement publishes BENCH_MESSAGES (default 20,000) QoS 1 messages as fast as the broker
+ * acknowledges (window 1,000), first sensor readings, then statestream states, and times first
+ * publish → last row stored (`sensor_data`, `messages`). Simulators are off: only the benchmark's
+ * traffic flows. Flows are switched by full deploys through the admin API.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import type { MqttClient } from 'mqtt';
+import type { Browser, Page } from 'playwright-core';
+import type { Database } from '../lib/db';
+import { httpJson, packageRoot, startNodeRed, type RunningNodeRed } from '../test/support/node-red';
+import { createTestMysqlDatabase, type TestMysqlDatabase } from '../test/support/services';
+import { connectPublisher, openDb, peakRssMiB, publishAll, scalar, sleep, startPrivateMosquitto, type PrivateMosquitto, type Publish } from '../test/e2e/statestream-support';
+import { CHROMIUM } from '../test/support/browser';
+
+const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 20_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const PAGES = ['statestream', 'rolling-averages', 'isems', 'sensors', 'connector'];
+
+type Condition = 'pipelines only' | 'dashboards, closed' | 'dashboards, open';
+
+interface Measurement {
+  condition: Condition;
+  sensors: number;
+  statestream: number;
+}
+
+function readFlows(filter: (file: string) => boolean): Record<string, unknown>[] {
+  const dir = join(packageRoot, 'flows');
+  const nodes: Record<string, unknown>[] = [];
+  const seen = new Set<string>();
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.json') && filter(f)).sort()) {
+    for (const node of JSON.parse(readFileSync(join(dir, file), 'utf8')) as Record<string, unknown>[]) {
+      if (seen.has(String(node.id))) continue;
+      seen.add(String(node.id));
+      nodes.push(node);
+    }
+  }
+  return nodes;
+}
+
+async function deploy(red: RunningNodeRed, flows: unknown[]): Promise<void> {
+  const from = red.output().length;
+  const response = await httpJson(`${red.url}/flows`, { method: 'POST', body: flows, headers: { 'node-red-deployment-type': 'full', 'node-red-api-version': 'v1' } });
+  if (response.status >= 300) throw new Error(`POST /flows: ${response.status} ${response.text.slice(0, 500)}`);
+  for (;;) {
+    const output = red.output().slice(from);
+    if (/Started flows/.test(output)) break;
+    if (/Waiting for missing types|Starting flows failed/.test(output)) throw new Error(output.slice(-2000));
+    await sleep(100);
+  }
+  await sleep(3000); // subscriptions confirmed, dashboards' first polls done
+}
+
+async function timeToStore(db: Database, table: string, publish: () => Promise<void>, expected: number): Promise<number> {
+  const before = await scalar(db, `SELECT COUNT(*) FROM ${table}`);
+  const started = performance.now();
+  await publish();
+  for (;;) {
+    const stored = (await scalar(db, `SELECT COUNT(*) FROM ${table}`)) - before;
+    if (stored >= expected) break;
+    if (performance.now() - started > 300_000) throw new Error(`${table}: ${stored} of ${expected} stored after 300 s`);
+    await sleep(20);
+  }
+  return expected / ((performance.now() - started) / 1000);
+}
+
+async function measure(condition: Condition, db: Database, client: MqttClient, topics: { sensors: string; base: string }, round: number): Promise<Measurement> {
+  const now = new Date().toISOString().slice(0, 23);
+  const readings: Publish[] = Array.from({ length: MESSAGES }, (_, i) => ({
+    topic: topics.sensors,
+    payload: JSON.stringify({ sensor_id: String((i % 5) + 1), timestamp: now, value: 10 + (i % 20), metadata: { location: { lat: 10, lng: 10 }, unit: 'C', type: 'temperature', description: 'bench' } }),
+  }));
+  const states: Publish[] = Array.from({ length: MESSAGES }, (_, i) => ({ topic: `${topics.base}/sensor/bench_${i % 500}/state`, payload: `${round}-${i}` }));
+  const sensors = await timeToStore(db, 'sensor_data', () => publishAll(client, readings, { window: 1000 }), MESSAGES);
+  const statestream = await timeToStore(db, 'messages', () => publishAll(client, states, { window: 1000 }), MESSAGES);
+  return { condition, sensors, statestream };
+}
+
+async function main(): Promise<void> {
+  let mysql: TestMysqlDatabase | undefined;
+  let broker: PrivateMosquitto | undefined;
+  let red: RunningNodeRed | undefined;
+  let browser: Browser | undefined;
+  let client: MqttClient | undefined;
+  let db: Database | undefined;
+  try {
+    mysql = await createTestMysqlDatabase('iotp_bench_dash');
+    broker = await startPrivateMosquitto();
+    const run = Date.now().toString(36);
+    const topics = { sensors: `bench-${run}/sensors`, base: `bench-${run}/homeassistant` };
+    red = await startNodeRed({
+      flows: readFlows((f) => !f.startsWith('6-')),
+      env: { DATABASE_URL: mysql.url, MQTT_URL: broker.url, SIMULATE: 'false', MQTT_TOPIC: topics.sensors, STATESTREAM_BASE_TOPIC: topics.base, API_KEY: `bench-${run}` },
+      startTimeoutMs: 60_000,
+    });
+    await sleep(3000);
+    db = openDb(mysql.url);
+    client = await connectPublisher(broker.url, `iotp-bench-dash-${run}`);
+    const { chromium } = await import('playwright-core');
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+
+    const pipelines = readFlows((f) => !f.startsWith('6-'));
+    const withDashboards = readFlows(() => true);
+    const results: Measurement[] = [];
+    // Warm-up (JIT, migrations, first connections), not reported.
+    await measure('pipelines only', db, client, topics, 0);
+    for (let round = 1; round <= ROUNDS; round++) {
+      await deploy(red, pipelines);
+      results.push(await measure('pipelines only', db, client, topics, round));
+      await deploy(red, withDashboards);
+      results.push(await measure('dashboards, closed', db, client, topics, round));
+      const pages: Page[] = [];
+      for (const path of PAGES) {
+        const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+        await page.goto(`${red.url}/dashboard/${path}`, { waitUntil: 'load' });
+        await page.locator('.nrdb-ui-widget').first().waitFor({ timeout: 60_000 });
+        pages.push(page);
+      }
+      await sleep(2000);
+      results.push(await measure('dashboards, open', db, client, topics, round));
+      for (const page of pages) await page.close();
+    }
+
+    const conditions: Condition[] = ['pipelines only', 'dashboards, closed', 'dashboards, open'];
+    const fmt = (values: number[]): string => values.map((v) => Math.round(v).toLocaleString('en')).join(' / ');
+    console.log(`\nDashboards and pipeline throughput: ${MESSAGES.toLocaleString('en')} QoS 1 messages per measurement, MariaDB, private mosquitto; ${ROUNDS} round(s), alternated; load ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+    console.log('condition'.padEnd(22) + 'sensors msg/s (per round)'.padEnd(30) + 'statestream msg/s (per round)');
+    for (const condition of conditions) {
+      const rows = results.filter((r) => r.condition === condition);
+      console.log(condition.padEnd(22) + fmt(rows.map((r) => r.sensors)).padEnd(30) + fmt(rows.map((r) => r.statestream)));
+    }
+    console.log(`Node-RED peak RSS: ${peakRssMiB(red.child.pid)} MiB`);
+  } finally {
+    await client?.endAsync();
+    await browser?.close();
+    await red?.stop();
+    await db?.close();
+    await broker?.stop();
+    await mysql?.drop();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
