@@ -38,12 +38,13 @@ function row(i: number): Row {
 const TABLE = {
   mysql: 'CREATE TABLE bench (id BIGINT AUTO_INCREMENT PRIMARY KEY, device VARCHAR(32) NOT NULL, ts BIGINT NOT NULL, value DOUBLE, topic VARCHAR(128), KEY k_device_ts (device, ts))',
   sqlite: 'CREATE TABLE bench (id INTEGER PRIMARY KEY AUTOINCREMENT, device TEXT NOT NULL, ts INTEGER NOT NULL, value REAL, topic TEXT)',
+  postgres: 'CREATE TABLE bench (id BIGSERIAL PRIMARY KEY, device VARCHAR(32) NOT NULL, ts BIGINT NOT NULL, value DOUBLE PRECISION, topic VARCHAR(128))',
 };
 
 async function resetTable(db: Database): Promise<void> {
   await db.query('DROP TABLE IF EXISTS bench');
   await db.query(TABLE[db.dialect]);
-  if (db.dialect === 'sqlite') await db.query('CREATE INDEX k_device_ts ON bench (device, ts)');
+  if (db.dialect !== 'mysql') await db.query('CREATE INDEX k_device_ts ON bench (device, ts)');
 }
 
 async function count(db: Database): Promise<number> {

@@ -59,7 +59,7 @@ export class MigrationError extends DatabaseError {
 
 /** sha256 (hex) of the statements one dialect runs for `migration`. */
 export function migrationChecksum(migration: Migration, dialect: Dialect): string {
-  return createHash('sha256').update(JSON.stringify(migration[dialect])).digest('hex');
+  return createHash('sha256').update(JSON.stringify(migration[dialect] ?? null)).digest('hex');
 }
 
 export function migrationRecordName(set: MigrationSet, migration: Migration): string {
@@ -70,7 +70,7 @@ function invalid(message: string): MigrationError {
   return new MigrationError(message, { code: 'DB_MIGRATION_INVALID' });
 }
 
-function validateSets(sets: readonly MigrationSet[]): void {
+function validateSets(sets: readonly MigrationSet[], dialect: Dialect): void {
   const setNames = new Set<string>();
   for (const set of sets) {
     if (typeof set?.name !== 'string' || set.name === '' || set.name.includes('/')) throw invalid(`A migration set needs a non-empty name without "/" (got ${JSON.stringify(set?.name)})`);
@@ -84,9 +84,15 @@ function validateSets(sets: readonly MigrationSet[]): void {
       }
       previous = m.version;
       if (typeof m.name !== 'string' || m.name === '') throw invalid(`Migration ${set.name}/${m.version} has no name`);
-      for (const dialect of ['mysql', 'sqlite'] as const) {
-        if (!Array.isArray(m[dialect]) || m[dialect].some((s) => typeof s !== 'string' || s.trim() === '')) {
-          throw invalid(`Migration ${set.name}/${m.version}-${m.name}: ${dialect} must be an array of non-empty SQL statements`);
+      for (const listed of ['mysql', 'sqlite', 'postgres'] as const) {
+        const statements = m[listed];
+        // PostgreSQL statements are optional in a set (custom sets, sets older than PostgreSQL support), required to run on it.
+        if (statements === undefined && listed === 'postgres' && dialect !== 'postgres') continue;
+        if (statements === undefined && listed === 'postgres') {
+          throw invalid(`Migration ${set.name}/${m.version}-${m.name} has no PostgreSQL statements (a "postgres" list), so the set cannot run on PostgreSQL`);
+        }
+        if (!Array.isArray(statements) || statements.some((s) => typeof s !== 'string' || s.trim() === '')) {
+          throw invalid(`Migration ${set.name}/${m.version}-${m.name}: ${listed} must be an array of non-empty SQL statements`);
         }
       }
       if (migrationRecordName(set, m).length > MAX_RECORD_NAME_LENGTH) throw invalid(`Migration name ${set.name}/${m.version}-${m.name} is longer than ${MAX_RECORD_NAME_LENGTH} characters`);
@@ -115,6 +121,15 @@ const CREATE_TABLE: Record<Dialect, string> = {
     '"set_name" VARCHAR(255) NULL, ' +
     '"version" INTEGER NULL, ' +
     '"checksum" CHAR(64) NULL)',
+  postgres:
+    'CREATE TABLE IF NOT EXISTS "migrations" (' +
+    '"id" SERIAL PRIMARY KEY, ' +
+    '"name" VARCHAR(255) NOT NULL UNIQUE, ' +
+    '"inserted" TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, ' +
+    '"last_updated" TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, ' +
+    '"set_name" VARCHAR(255) NULL, ' +
+    '"version" INTEGER NULL, ' +
+    '"checksum" CHAR(64) NULL)',
 };
 
 const ADDED_COLUMNS: ReadonlyArray<{ name: string; type: string }> = [
@@ -124,10 +139,11 @@ const ADDED_COLUMNS: ReadonlyArray<{ name: string; type: string }> = [
 ];
 
 async function tableColumns(executor: SqlExecutor): Promise<Set<string>> {
-  const sql =
-    executor.dialect === 'mysql'
-      ? "SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'migrations'"
-      : "SELECT name FROM pragma_table_info('migrations')";
+  const sql = {
+    mysql: "SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'migrations'",
+    sqlite: "SELECT name FROM pragma_table_info('migrations')",
+    postgres: "SELECT column_name AS name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'migrations'",
+  }[executor.dialect];
   const { rows } = await executor.query(sql);
   return new Set(rows.map((row) => String(row.name).toLowerCase()));
 }
@@ -174,10 +190,16 @@ function failure(recordName: string, index: number, total: number, err: unknown)
   });
 }
 
-/** Runs one migration's statements; on SQLite inside a savepoint so a failure undoes all of them. */
+/**
+ * Runs one migration's statements; on SQLite inside a savepoint so a failure undoes all of them.
+ * On PostgreSQL (transactional DDL) inside a transaction that the caller commits together with
+ * the migration's record: a migration is applied and recorded, or neither.
+ */
 async function applyOne(executor: SqlExecutor, recordName: string, statements: readonly string[]): Promise<void> {
   const sqlite = executor.dialect === 'sqlite';
+  const postgres = executor.dialect === 'postgres';
   if (sqlite) await executor.query(`SAVEPOINT ${SAVEPOINT}`);
+  if (postgres) await executor.query('BEGIN');
   for (let i = 0; i < statements.length; i++) {
     try {
       await executor.query(statements[i]);
@@ -186,6 +208,7 @@ async function applyOne(executor: SqlExecutor, recordName: string, statements: r
         await executor.query(`ROLLBACK TO ${SAVEPOINT}`);
         await executor.query(`RELEASE ${SAVEPOINT}`);
       }
+      if (postgres) await executor.query('ROLLBACK');
       throw failure(recordName, i, statements.length, err);
     }
   }
@@ -199,7 +222,7 @@ async function applyOne(executor: SqlExecutor, recordName: string, statements: r
  * `DB_MIGRATION_TABLE_FOREIGN`; or a transient DatabaseError `DB_LOCK_TIMEOUT`.
  */
 export async function runMigrations(db: Database, sets: readonly MigrationSet[], options: RunMigrationsOptions = {}): Promise<MigrationReport> {
-  validateSets(sets);
+  validateSets(sets, db.dialect);
   const log = options.log;
   const dialect = db.dialect;
   const report: MigrationReport = { applied: [], changed: [], skipped: 0 };
@@ -229,17 +252,19 @@ export async function runMigrations(db: Database, sets: readonly MigrationSet[],
           }
           continue;
         }
+        const statements = migration[dialect] ?? [];
         try {
-          await applyOne(executor, recordName, migration[dialect]);
+          await applyOne(executor, recordName, statements);
         } catch (err) {
           // Stop here, but let the lock scope finish normally so the migrations before stay committed (SQLite).
-          failed = err instanceof MigrationError ? err : failure(recordName, 0, migration[dialect].length, err);
+          failed = err instanceof MigrationError ? err : failure(recordName, 0, statements.length, err);
           return;
         }
         await executor.query(
           'INSERT INTO migrations (name, set_name, version, checksum, inserted, last_updated) VALUES (?, ?, ?, ?, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)',
           [recordName, set.name, migration.version, checksum],
         );
+        if (dialect === 'postgres') await executor.query('COMMIT');
         recorded.set(recordName, checksum);
         report.applied.push(recordName);
         log?.info?.(`Applied migration ${recordName}`);

@@ -116,7 +116,7 @@ export function sensorDatasets(topic = 'sensors'): DatasetDeclaration[] {
 export function tablesOfMigrationSet(set: MigrationSet, dialect: Dialect = 'mysql'): string[] {
   const names: string[] = [];
   for (const migration of set.migrations) {
-    for (const sql of migration[dialect]) {
+    for (const sql of migration[dialect] ?? []) {
       const m = /^\s*CREATE\s+(?:TEMPORARY\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?[`"[]?([A-Za-z0-9_]+)/i.exec(sql);
       if (m && !names.includes(m[1])) names.push(m[1]);
     }

@@ -17,5 +17,5 @@ export async function openSqlite(file: string): Promise<Database> {
  * runner), so a test can check that the statements themselves are safe to run twice.
  */
 export async function applyMigrations(db: Database, set: MigrationSet): Promise<void> {
-  for (const migration of set.migrations) for (const statement of migration[db.dialect]) await db.query(statement);
+  for (const migration of set.migrations) for (const statement of migration[db.dialect] ?? []) await db.query(statement);
 }

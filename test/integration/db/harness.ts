@@ -1,12 +1,12 @@
 /**
- * Runs a suite once per dialect: MariaDB (a throwaway database per suite) and SQLite (a file in
- * a temp dir). `ctx()` gives the current dialect's config and an `open()` that tracks databases so
+ * Runs a suite once per dialect: MariaDB and PostgreSQL (a throwaway database per suite) and
+ * SQLite (a file in a temp dir). `ctx()` gives the current dialect's config and an `open()` that tracks databases so
  * `after` closes every one of them.
  */
 import { join } from 'node:path';
 import { openDatabase } from '../../../lib/db';
 import type { Database, DatabaseConfig, Dialect } from '../../../lib/db/types';
-import { createTestMysqlDatabase, requireService, type TestMysqlDatabase } from '../../support/services';
+import { createTestServerDatabase, requireService, type TestMysqlDatabase, type TestPostgresDatabase } from '../../support/services';
 import { makeTempDir, removeTempDir } from '../../support/tmp';
 
 export interface DialectContext {
@@ -18,19 +18,21 @@ export interface DialectContext {
   db: Database;
 }
 
+export const DIALECT_LABELS: Record<Dialect, string> = { mysql: 'MariaDB', sqlite: 'SQLite', postgres: 'PostgreSQL' };
+
 export function describeEachDialect(title: string, body: (ctx: () => DialectContext) => void): void {
-  for (const dialect of ['mysql', 'sqlite'] as const) {
-    describe(`${title} [${dialect === 'mysql' ? 'MariaDB' : 'SQLite'}]`, function () {
+  for (const dialect of ['mysql', 'postgres', 'sqlite'] as const) {
+    describe(`${title} [${DIALECT_LABELS[dialect]}]`, function () {
       let current: DialectContext | undefined;
-      let mysqlDb: TestMysqlDatabase | undefined;
+      let mysqlDb: TestMysqlDatabase | TestPostgresDatabase | undefined;
       let tempDir: string | undefined;
       const opened: Database[] = [];
 
       before(async function () {
         let config: DatabaseConfig;
-        if (dialect === 'mysql') {
-          await requireService(this, 'mysql');
-          mysqlDb = await createTestMysqlDatabase('iotp_db');
+        if (dialect !== 'sqlite') {
+          await requireService(this, dialect);
+          mysqlDb = await createTestServerDatabase(dialect, 'iotp_db');
           config = mysqlDb.config;
         } else {
           tempDir = makeTempDir('iotp-db-');
@@ -58,7 +60,7 @@ export function describeEachDialect(title: string, body: (ctx: () => DialectCont
   }
 }
 
-/** Column types per dialect, so one test body creates equivalent tables. */
-export function ddl(dialect: Dialect, mysql: string, sqlite: string): string {
-  return dialect === 'mysql' ? mysql : sqlite;
+/** Column types per dialect, so one test body creates equivalent tables (PostgreSQL: its own text, else SQLite's). */
+export function ddl(dialect: Dialect, mysql: string, sqlite: string, postgres = sqlite): string {
+  return dialect === 'mysql' ? mysql : dialect === 'postgres' ? postgres : sqlite;
 }

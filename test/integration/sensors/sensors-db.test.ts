@@ -35,7 +35,7 @@ function readings(): SensorRow[] {
 
 async function applySchema(db: TestExecutor): Promise<void> {
   for (const migration of sensorsMigrations.migrations) {
-    for (const sql of migration[db.dialect]) await db.query(sql);
+    for (const sql of migration[db.dialect] ?? []) await db.query(sql);
   }
 }
 
