@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import Sqlite from 'better-sqlite3';
 import { DatabaseError, insertRows, openDatabase, planInsert } from '../../../lib/db';
 import type { Database, SqlExecutor } from '../../../lib/db/types';
-import { MYSQL_HOST, MYSQL_PASSWORD, MYSQL_PORT, MYSQL_USER } from '../../support/services';
+import { MYSQL_HOST, MYSQL_PASSWORD, MYSQL_PORT, MYSQL_USER, createTestPostgresDatabase, requireService, type TestPostgresDatabase } from '../../support/services';
 import { ddl, describeEachDialect } from './harness';
 
 function isDbError(kind: DatabaseError['kind'], code?: RegExp) {
@@ -57,6 +57,20 @@ describeEachDialect('db: queries and inserts', (ctx) => {
     assert.equal(first.insertId, 1);
     assert.equal(second.insertId, 2);
     assert.equal((await db.query('UPDATE autoinc SET v = 3')).insertId, undefined);
+  });
+
+  it('select() stops reading after maxRows and says so', async () => {
+    const { db } = ctx();
+    const plain = planInsert(db.dialect, { table: 'readings', columns: ['sensor', 'ts', 'value'] });
+    await insertRows(db, plain, Array.from({ length: 50 }, (_, i) => ['sel', i, i]));
+    const limited = await db.select('SELECT ts FROM readings WHERE sensor = :s ORDER BY ts', { s: 'sel' }, 10);
+    assert.equal(limited.truncated, true);
+    assert.deepEqual(limited.rows.map((row) => row.ts), Array.from({ length: 10 }, (_, i) => i));
+    const all = await db.select('SELECT ts FROM readings WHERE sensor = ? ORDER BY ts', ['sel'], 50);
+    assert.equal(all.truncated, false);
+    assert.equal(all.rows.length, 50);
+    // The connection is usable afterwards (MySQL discards it, PostgreSQL closes the cursor).
+    assert.equal((await db.query('SELECT COUNT(*) AS n FROM readings')).rows[0].n, 50);
   });
 
   it('refuses a missing named parameter before reaching the server', async () => {
@@ -412,5 +426,147 @@ describe('db: MariaDB connection failures', () => {
       await admin.close();
       await db.close();
     }
+  });
+});
+
+describe('db: PostgreSQL specifics', () => {
+  let pg: TestPostgresDatabase;
+  const opened: Database[] = [];
+  const open = (overrides: Record<string, unknown> = {}, options = {}): Database => {
+    const db = openDatabase({ ...pg.config, ...overrides } as typeof pg.config, options);
+    opened.push(db);
+    return db;
+  };
+  before(async function () {
+    await requireService(this, 'postgres');
+    pg = await createTestPostgresDatabase('iotp_pgspec');
+  });
+  after(async () => {
+    await Promise.all(opened.map((db) => db.close()));
+    await pg?.drop();
+  });
+
+  it('a refused connection is classified `connection`, carries no password and does not crash', async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const db = open({ host: '127.0.0.1', port, password: 'NeverShowThis', connectTimeoutMs: 2000 });
+    for (let i = 0; i < 3; i++) {
+      await assert.rejects(db.query('SELECT 1'), (err: unknown) => {
+        isDbError('connection', /^ECONNREFUSED$/)(err);
+        assert.ok(!(err as Error).message.includes('NeverShowThis'));
+        return true;
+      });
+    }
+    await assert.rejects(db.transaction(async () => 1), isDbError('connection'));
+    await assert.rejects(db.withLock('l', 100, async () => 1), isDbError('connection'));
+    await assert.rejects(db.select('SELECT 1', undefined, 1), isDbError('connection'));
+  });
+
+  it('an unknown role or database is fatal', async () => {
+    await assert.rejects(open({ user: 'iotp_no_such_role' }).query('SELECT 1'), isDbError('fatal', /^28000$/));
+    await assert.rejects(open({ database: 'iotp_no_such_database' }).query('SELECT 1'), isDbError('fatal', /^3D000$/));
+  });
+
+  it('survives the server terminating an idle pooled connection: the next query uses a new one', async () => {
+    const backgroundErrors: DatabaseError[] = [];
+    const db = open({ poolSize: 1 }, { onBackgroundError: (err: DatabaseError) => backgroundErrors.push(err) });
+    const admin = open();
+    const before = Number((await db.query('SELECT pg_backend_pid() AS pid')).rows[0].pid);
+    await admin.query('SELECT pg_terminate_backend(?)', [before]);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const afterPid = Number((await db.query('SELECT pg_backend_pid() AS pid')).rows[0].pid);
+    assert.notEqual(afterPid, before);
+    assert.ok(backgroundErrors.length > 0 && backgroundErrors.every((err) => err.kind === 'connection'), backgroundErrors.map((e) => e.code).join());
+  });
+
+  it('a lock whose holder dies is free again (advisory locks end with their session)', async () => {
+    const holder = open({ poolSize: 1 });
+    const admin = open();
+    let pid = 0;
+    let entered!: () => void;
+    const inside = new Promise<void>((resolve) => (entered = resolve));
+    let killed!: () => void;
+    const gone = new Promise<void>((resolve) => (killed = resolve));
+    const held = holder.withLock('dies', 5000, async (executor) => {
+      pid = Number((await executor.query('SELECT pg_backend_pid() AS pid')).rows[0].pid);
+      entered();
+      await gone;
+      await executor.query('SELECT 1');
+    });
+    await inside;
+    await assert.rejects(admin.withLock('dies', 200, async () => 1), isDbError('transient', /^DB_LOCK_TIMEOUT$/));
+    await admin.query('SELECT pg_terminate_backend(?)', [pid]);
+    assert.equal(await admin.withLock('dies', 5000, async () => 'free'), 'free');
+    killed();
+    await assert.rejects(held, isDbError('connection'));
+    // The holder's pool replaced the dead connection.
+    assert.equal(await holder.withLock('dies', 5000, async () => 'again'), 'again');
+  });
+
+  it('a deadlock and a serialization failure are transient, and roll back', async () => {
+    const db = open();
+    await db.query('CREATE TABLE pair (id INT PRIMARY KEY, v INT)');
+    await db.query('INSERT INTO pair VALUES (1, 0), (2, 0)');
+    let bothLocked!: () => void;
+    let locked = 0;
+    const barrier = new Promise<void>((resolve) => (bothLocked = resolve));
+    const cross = (first: number, second: number) =>
+      db.transaction(async (tx) => {
+        await tx.query('UPDATE pair SET v = v + 1 WHERE id = ?', [first]);
+        if (++locked === 2) bothLocked();
+        await barrier;
+        await tx.query('UPDATE pair SET v = v + 1 WHERE id = ?', [second]);
+      });
+    const outcomes = await Promise.allSettled([cross(1, 2), cross(2, 1)]);
+    const failed = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
+    assert.equal(failed.length, 1);
+    isDbError('transient', /^40P01$/)(failed[0].reason);
+
+    let readDone!: () => void;
+    const read = new Promise<void>((resolve) => (readDone = resolve));
+    const serializable = db.transaction(async (tx) => {
+      await tx.query('SET TRANSACTION ISOLATION LEVEL SERIALIZABLE');
+      await tx.query('SELECT v FROM pair WHERE id = 1');
+      readDone();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await tx.query('UPDATE pair SET v = v + 10 WHERE id = 1');
+    });
+    await read;
+    await db.query('UPDATE pair SET v = v + 100 WHERE id = 1');
+    await assert.rejects(serializable, isDbError('transient', /^40001$/));
+  });
+
+  it('a bad row in a COPY batch is a data error; nothing of the batch is stored and the pool stays usable', async () => {
+    const db = open({ poolSize: 1 });
+    await db.query('CREATE TABLE copied (k INT PRIMARY KEY, label VARCHAR(5) NOT NULL)');
+    const plan = planInsert('postgres', { table: 'copied', columns: ['k', 'label'] });
+    await assert.rejects(insertRows(db, plan, [[1, 'ok'], [2, 'too long']]), isDbError('data', /^22001$/));
+    await assert.rejects(insertRows(db, plan, [[1, 'ok'], [1, 'dup']]), isDbError('data', /^23505$/));
+    await insertRows(db, plan, [[1, 'a\tb'], [2, '\\N'], [3, 'x\ny']]);
+    assert.deepEqual((await db.query('SELECT k, label FROM copied ORDER BY k')).rows, [{ k: 1, label: 'a\tb' }, { k: 2, label: '\\N' }, { k: 3, label: 'x\ny' }]);
+  });
+
+  it('connects over TLS with sslmode=require when the server offers it', async function () {
+    const ssl = (await open().query('SHOW ssl')).rows[0]?.ssl;
+    if (ssl !== 'on') {
+      console.log('      [skip] this PostgreSQL server has ssl = off');
+      this.skip();
+    }
+    const db = open({ tls: { mode: 'require' } });
+    assert.deepEqual((await db.query('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()')).rows, [{ ssl: true }]);
+    // Its certificate is self-signed here: verification fails, fatally (a configuration problem).
+    await assert.rejects(open({ tls: { mode: 'verify-full' } }).query('SELECT 1'), isDbError('fatal'));
+  });
+
+  it('refuses a migration set without PostgreSQL statements, naming it, before touching anything', async () => {
+    const { runMigrations } = await import('../../../lib/db/migrate');
+    const db = open();
+    await assert.rejects(
+      runMigrations(db, [{ name: 'mine', description: '', migrations: [{ version: 1, name: 'create', mysql: ['SELECT 1'], sqlite: ['SELECT 1'] }] }]),
+      /mine\/1-create has no PostgreSQL statements/,
+    );
+    assert.deepEqual((await db.query("SELECT to_regclass('migrations') IS NULL AS absent")).rows, [{ absent: true }]);
   });
 });
