@@ -236,13 +236,164 @@ BEGIN
 END`,
 ];
 
+/**
+ * PostgreSQL: the same tables (instants as TIMESTAMPTZ, labels byte-wise with COLLATE "C" like
+ * MySQL's utf8mb4_bin, text without a length cap) and the normalisation as a PL/pgSQL trigger.
+ *
+ * Races between instances, under READ COMMITTED (each statement of a volatile function sees what
+ * committed before it started):
+ * - two writers inserting the same new label: the second `INSERT ... ON CONFLICT DO NOTHING`
+ *   waits for the first to commit, then inserts nothing; its next SELECT sees the committed row.
+ *   (If the first rolls back, the second's insert goes ahead.) So both messages get the one id;
+ * - a retained replay is compared with the state's last fact while holding the state row
+ *   (FOR NO KEY UPDATE: it does not block live facts' foreign-key checks), so two instances
+ *   replaying the same retained message one after the other, or at once, add one fact, not two.
+ *   On MySQL the same concurrent replay can add two (a plain read sees no uncommitted fact).
+ * `last_updated` follows updates through a BEFORE UPDATE trigger, MySQL's ON UPDATE clause.
+ */
+const PG_NOW = "CURRENT_TIMESTAMP(3)";
+const PG_TIMESTAMPS = `inserted TIMESTAMPTZ(3) NOT NULL DEFAULT ${PG_NOW},
+  last_updated TIMESTAMPTZ(3) NOT NULL DEFAULT ${PG_NOW}`;
+const PG_TOUCHED = ['messages', 'base_topics', 'entities', 'states', 'facts'];
+
+const postgresTables = [
+  `CREATE TABLE messages (
+  id BIGSERIAL PRIMARY KEY,
+  topic VARCHAR(1024) COLLATE "C" NOT NULL,
+  qos INT NOT NULL DEFAULT 0,
+  payload TEXT NOT NULL,
+  retained SMALLINT NOT NULL DEFAULT 0,
+  received_at TIMESTAMPTZ(3) NOT NULL DEFAULT ${PG_NOW},
+  ${PG_TIMESTAMPS}
+)`,
+  `CREATE TABLE base_topics (
+  id SERIAL PRIMARY KEY,
+  label VARCHAR(512) COLLATE "C" NOT NULL,
+  ${PG_TIMESTAMPS},
+  CONSTRAINT uq_base_topics_label UNIQUE (label)
+)`,
+  `CREATE TABLE entities (
+  id SERIAL PRIMARY KEY,
+  label VARCHAR(255) COLLATE "C" NOT NULL,
+  domain VARCHAR(255) COLLATE "C" NOT NULL,
+  object_id VARCHAR(255) COLLATE "C" NOT NULL,
+  base_topic_id INT NOT NULL,
+  ${PG_TIMESTAMPS},
+  CONSTRAINT uq_entities_base_label UNIQUE (base_topic_id, label),
+  CONSTRAINT fk_entities_base_topic FOREIGN KEY (base_topic_id) REFERENCES base_topics (id)
+)`,
+  'CREATE INDEX idx_entities_domain ON entities (domain)',
+  `CREATE TABLE states (
+  id SERIAL PRIMARY KEY,
+  label VARCHAR(255) COLLATE "C" NOT NULL,
+  entity_id INT NOT NULL,
+  ${PG_TIMESTAMPS},
+  CONSTRAINT uq_states_entity_label UNIQUE (entity_id, label),
+  CONSTRAINT fk_states_entity FOREIGN KEY (entity_id) REFERENCES entities (id)
+)`,
+  `CREATE TABLE facts (
+  id BIGSERIAL PRIMARY KEY,
+  fact TEXT NOT NULL,
+  state_id INT NOT NULL,
+  retained SMALLINT NOT NULL DEFAULT 0,
+  received_at TIMESTAMPTZ(3) NOT NULL DEFAULT ${PG_NOW},
+  message_id BIGINT NULL,
+  ${PG_TIMESTAMPS},
+  CONSTRAINT fk_facts_state FOREIGN KEY (state_id) REFERENCES states (id)
+)`,
+  'CREATE INDEX idx_facts_state ON facts (state_id, id)',
+  `CREATE FUNCTION statestream_touch() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  NEW.last_updated := CURRENT_TIMESTAMP(3);
+  RETURN NEW;
+END
+$$`,
+  ...PG_TOUCHED.map((table) => `CREATE TRIGGER ${table}_touch BEFORE UPDATE ON ${table} FOR EACH ROW EXECUTE FUNCTION statestream_touch()`),
+];
+
+const postgresTrigger = [
+  `CREATE FUNCTION statestream_normalise() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  v_levels TEXT[];
+  v_count INT;
+  v_key TEXT;
+  v_object TEXT;
+  v_domain TEXT;
+  v_base TEXT;
+  v_entity TEXT;
+  v_base_id INT;
+  v_entity_id INT;
+  v_state_id INT;
+  v_last TEXT;
+BEGIN
+  v_levels := string_to_array(NEW.topic, '/');
+  v_count := cardinality(v_levels);
+  IF v_count < 4 THEN
+    RETURN NULL;
+  END IF;
+  v_key := v_levels[v_count];
+  v_object := v_levels[v_count - 1];
+  v_domain := v_levels[v_count - 2];
+  v_base := left(NEW.topic, char_length(NEW.topic) - char_length(v_key) - char_length(v_object) - char_length(v_domain) - 3);
+  IF v_base = '' OR v_domain = '' OR v_object = '' OR v_key = ''
+     OR char_length(v_base) > 512 OR char_length(v_domain) + char_length(v_object) >= 255 OR char_length(v_key) > 255 THEN
+    RETURN NULL;
+  END IF;
+  v_entity := v_domain || '.' || v_object;
+
+  -- Steady state: the topic is known, one query walks the three unique keys.
+  SELECT s.id INTO v_state_id FROM base_topics b
+    JOIN entities e ON e.base_topic_id = b.id AND e.label = v_entity
+    JOIN states s ON s.entity_id = e.id AND s.label = v_key
+  WHERE b.label = v_base;
+
+  IF v_state_id IS NULL THEN
+    -- A new topic: resolve each level, inserting only the missing ones (see the race note in schema.ts).
+    SELECT id INTO v_base_id FROM base_topics WHERE label = v_base;
+    IF v_base_id IS NULL THEN
+      INSERT INTO base_topics (label) VALUES (v_base) ON CONFLICT (label) DO NOTHING RETURNING id INTO v_base_id;
+      IF v_base_id IS NULL THEN
+        SELECT id INTO v_base_id FROM base_topics WHERE label = v_base;
+      END IF;
+    END IF;
+    SELECT id INTO v_entity_id FROM entities WHERE base_topic_id = v_base_id AND label = v_entity;
+    IF v_entity_id IS NULL THEN
+      INSERT INTO entities (label, domain, object_id, base_topic_id) VALUES (v_entity, v_domain, v_object, v_base_id)
+        ON CONFLICT (base_topic_id, label) DO NOTHING RETURNING id INTO v_entity_id;
+      IF v_entity_id IS NULL THEN
+        SELECT id INTO v_entity_id FROM entities WHERE base_topic_id = v_base_id AND label = v_entity;
+      END IF;
+    END IF;
+    INSERT INTO states (label, entity_id) VALUES (v_key, v_entity_id)
+      ON CONFLICT (entity_id, label) DO NOTHING RETURNING id INTO v_state_id;
+    IF v_state_id IS NULL THEN
+      SELECT id INTO v_state_id FROM states WHERE entity_id = v_entity_id AND label = v_key;
+    END IF;
+  ELSIF NEW.retained <> 0 THEN
+    -- A retained replay of the value already stored adds nothing; the state row is held so a
+    -- concurrent replay of the same message waits and then sees this one's fact.
+    PERFORM 1 FROM states WHERE id = v_state_id FOR NO KEY UPDATE;
+    SELECT f.fact INTO v_last FROM facts f WHERE f.state_id = v_state_id ORDER BY f.id DESC LIMIT 1;
+    IF v_last IS NOT DISTINCT FROM NEW.payload THEN
+      RETURN NULL;
+    END IF;
+  END IF;
+
+  INSERT INTO facts (fact, state_id, retained, received_at, message_id)
+    VALUES (NEW.payload, v_state_id, NEW.retained, NEW.received_at, NEW.id);
+  RETURN NULL;
+END
+$$`,
+  'CREATE TRIGGER statestream_normalise AFTER INSERT ON messages FOR EACH ROW EXECUTE FUNCTION statestream_normalise()',
+];
+
 export const statestreamMigrations: MigrationSet = {
   name: 'statestream',
   description:
     'Home Assistant MQTT Statestream: messages normalised by an AFTER INSERT trigger into base_topics, entities, states and facts (drop-in for the original pipeline, with domain kept, multi-level bases, utf8mb4, large payloads, retain flag and deduplicated retained replays).',
   migrations: [
-    { version: 1, name: 'create-tables', mysql: mysqlTables, sqlite: sqliteTables },
-    { version: 2, name: 'create-normalise-trigger', mysql: [mysqlTrigger], sqlite: sqliteTriggers },
+    { version: 1, name: 'create-tables', mysql: mysqlTables, sqlite: sqliteTables, postgres: postgresTables },
+    { version: 2, name: 'create-normalise-trigger', mysql: [mysqlTrigger], sqlite: sqliteTriggers, postgres: postgresTrigger },
   ],
 };
 
