@@ -38,6 +38,16 @@ export const connectorMigrations: MigrationSet = {
   lease_until INTEGER NULL
 )`,
       ],
+      postgres: [
+        `CREATE TABLE IF NOT EXISTS connector_bookmarks (
+  name VARCHAR(191) NOT NULL PRIMARY KEY,
+  window_end BIGINT NULL,
+  updated_at BIGINT NOT NULL,
+  lease_owner VARCHAR(191) NULL,
+  lease_until BIGINT NULL
+)`,
+        "COMMENT ON COLUMN connector_bookmarks.window_end IS 'end (exclusive, epoch ms UTC) of the last fully delivered window'",
+      ],
     },
   ],
 };
@@ -68,8 +78,13 @@ export class BookmarkStore {
 
   /** Creates the row if missing (no bookmark yet, no lease). Idempotent and race-free. */
   async ensure(now: number): Promise<void> {
-    const verb = this.db.dialect === 'mysql' ? 'INSERT IGNORE' : 'INSERT OR IGNORE';
-    await this.db.query(`${verb} INTO connector_bookmarks (name, window_end, updated_at, lease_owner, lease_until) VALUES (?, NULL, ?, NULL, NULL)`, [this.name, now]);
+    const insert = 'INTO connector_bookmarks (name, window_end, updated_at, lease_owner, lease_until) VALUES (?, NULL, ?, NULL, NULL)';
+    const sql = {
+      mysql: `INSERT IGNORE ${insert}`,
+      sqlite: `INSERT OR IGNORE ${insert}`,
+      postgres: `INSERT ${insert} ON CONFLICT (name) DO NOTHING`,
+    }[this.db.dialect];
+    await this.db.query(sql, [this.name, now]);
   }
 
   async read(): Promise<BookmarkState | null> {
