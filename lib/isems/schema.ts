@@ -213,7 +213,9 @@ export interface LatestQueryOptions {
  * not a scan of the table:
  * - MySQL/MariaDB: GROUP BY `nodeId` with MAX(`timestamp`) is a loose index scan of the unique key;
  * - SQLite and PostgreSQL have no loose index scan, so a recursive CTE walks the distinct node ids
- *   through the index (each step a MIN(`nodeId`) > previous seek), then seeks each node's newest row.
+ *   through the index (each step a MIN(`nodeId`) > previous seek), then seeks each node's newest row
+ *   (PostgreSQL: a LATERAL subquery, so the planner cannot turn the seeks into a hash join over a
+ *   scan of the table).
  */
 export function latestPerNodeQuery(dialect: Dialect, options: LatestQueryOptions = {}): SqlStatement {
   const params: SqlValue[] = [];
@@ -238,6 +240,16 @@ export function latestPerNodeQuery(dialect: Dialect, options: LatestQueryOptions
     };
   }
   const filter = cutoff === null ? '' : ' AND m."timestamp" >= ?';
+  if (dialect === 'postgres') {
+    return {
+      sql:
+        `${RECURSIVE_NODES} ` +
+        'SELECT m.* FROM nodes CROSS JOIN LATERAL (' +
+        `SELECT ${selectList(dialect, 'x')} FROM "measurement" x WHERE x."nodeId" = nodes."nodeId" ORDER BY x."timestamp" DESC LIMIT 1` +
+        `) m WHERE nodes."nodeId" IS NOT NULL${filter} ORDER BY m."nodeId"`,
+      params,
+    };
+  }
   return {
     sql:
       'WITH RECURSIVE nodes("nodeId") AS (' +
@@ -252,6 +264,14 @@ export function latestPerNodeQuery(dialect: Dialect, options: LatestQueryOptions
     params,
   };
 }
+
+/** The distinct node ids, walked through the unique index one seek at a time. */
+const RECURSIVE_NODES =
+  'WITH RECURSIVE nodes("nodeId") AS (' +
+  'SELECT MIN("nodeId") FROM "measurement" ' +
+  'UNION ALL ' +
+  'SELECT (SELECT MIN(n."nodeId") FROM "measurement" n WHERE n."nodeId" > nodes."nodeId") FROM nodes WHERE nodes."nodeId" IS NOT NULL' +
+  ')';
 
 function checkedCount(value: number, name: string): number {
   if (!Number.isSafeInteger(value) || value < 0) throw new IsemsError('ISEMS_BAD_CONFIG', `${name} must be a whole number >= 0, not ${String(value)}`);

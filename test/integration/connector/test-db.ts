@@ -8,6 +8,10 @@ export async function openMysql(config: { host: string; port: number; user: stri
   return openDatabase({ dialect: 'mysql', ...config, poolSize: 4, connectTimeoutMs: 5000 });
 }
 
+export async function openPostgres(config: { host: string; port: number; user: string; password: string; database: string }): Promise<Database> {
+  return openDatabase({ dialect: 'postgres', ...config, poolSize: 4, connectTimeoutMs: 5000 });
+}
+
 export async function openSqlite(file: string): Promise<Database> {
   return openDatabase({ dialect: 'sqlite', file, busyTimeoutMs: 5000 });
 }
