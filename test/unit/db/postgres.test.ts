@@ -175,3 +175,17 @@ describe('db/postgres: COPY text and inserts', () => {
     assert.equal(mergeRepeatedKeys([[1, 'x'], ['1', 'y']], { keys: [0], updates: [1] }).length, 2);
   });
 });
+
+describe('db/timescale: hypertable statements', () => {
+  it('adds the time column to a primary key that lacks it, then converts; integer time gets a chunk width', async () => {
+    const { hypertableStatements, HYPERTABLES } = await import('../../../lib/db/timescale');
+    assert.deepEqual(hypertableStatements(HYPERTABLES.sensors[0], { name: 'sensor_data_pkey', columns: ['id'] }), [
+      'ALTER TABLE "sensor_data" DROP CONSTRAINT "sensor_data_pkey", ADD PRIMARY KEY ("id", "timestamp")',
+      `SELECT create_hypertable('"sensor_data"', 'timestamp', migrate_data => TRUE)`,
+    ]);
+    assert.deepEqual(hypertableStatements(HYPERTABLES.isems[0], { name: 'pk', columns: ['id', 'timestamp'] }), [
+      `SELECT create_hypertable('"measurement"', 'timestamp', chunk_time_interval => 604800, migrate_data => TRUE)`,
+    ]);
+    assert.deepEqual(Object.keys(HYPERTABLES).sort(), ['isems', 'sensors', 'statestream']);
+  });
+});
