@@ -548,18 +548,6 @@ describe('db: PostgreSQL specifics', () => {
     assert.deepEqual((await db.query('SELECT k, label FROM copied ORDER BY k')).rows, [{ k: 1, label: 'a\tb' }, { k: 2, label: '\\N' }, { k: 3, label: 'x\ny' }]);
   });
 
-  it('connects over TLS with sslmode=require when the server offers it', async function () {
-    const ssl = (await open().query('SHOW ssl')).rows[0]?.ssl;
-    if (ssl !== 'on') {
-      console.log('      [skip] this PostgreSQL server has ssl = off');
-      this.skip();
-    }
-    const db = open({ tls: { mode: 'require' } });
-    assert.deepEqual((await db.query('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()')).rows, [{ ssl: true }]);
-    // Its certificate is self-signed here: verification fails, fatally (a configuration problem).
-    await assert.rejects(open({ tls: { mode: 'verify-full' } }).query('SELECT 1'), isDbError('fatal'));
-  });
-
   it('refuses a migration set without PostgreSQL statements, naming it, before touching anything', async () => {
     const { runMigrations } = await import('../../../lib/db/migrate');
     const db = open();
