@@ -29,7 +29,7 @@ import { IdentifierError, SqlParameterError } from './errors';
 import { quoteIdentifier, quoteIdentifierList } from './identifiers';
 import { LruMap } from './lru';
 import type { Dialect, QueryResult, SqlExecutor, SqlValue } from './types';
-import { copyText } from './values';
+import { copyField } from './values';
 
 export type ConflictPolicy = 'error' | 'ignore' | 'upsert';
 
@@ -215,14 +215,25 @@ export class InsertPlan {
     throw new SqlParameterError(`Row ${r} is ${row === null ? 'null' : typeof row}, not an array or object`, 'DB_INSERT_ROW_SHAPE');
   }
 
-  /** PostgreSQL, policy `error`: COPY statements of at most rowsPerStatement rows, the rows as their one value. */
+  /**
+   * PostgreSQL, policy `error`: COPY statements of at most rowsPerStatement rows, the rows as
+   * their one value (COPY text: tab-separated fields, a line per row), encoded straight from the
+   * rows (the writer's hot path: no intermediate arrays).
+   */
   private copyStatements(rows: readonly InsertRow[]): InsertStatement[] {
     const out: InsertStatement[] = [];
+    const width = this.columns.length;
     for (let start = 0; start < rows.length; start += this.rowsPerStatement) {
-      const chunk: SqlValue[][] = [];
       const end = Math.min(rows.length, start + this.rowsPerStatement);
-      for (let r = start; r < end; r++) chunk.push(this.rowValues(rows[r], r));
-      out.push({ sql: this.copySql as string, values: [copyText(chunk)], rows: chunk.length });
+      let text = '';
+      for (let r = start; r < end; r++) {
+        const row = rows[r];
+        const values = Array.isArray(row) && row.length === width ? (row as readonly (SqlValue | undefined)[]) : this.rowValues(row, r);
+        let line = copyField(values[0]);
+        for (let c = 1; c < width; c++) line += `\t${copyField(values[c])}`;
+        text += `${line}\n`;
+      }
+      out.push({ sql: this.copySql as string, values: [text], rows: end - start });
     }
     return out;
   }

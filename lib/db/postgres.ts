@@ -17,10 +17,10 @@
 import { createHash } from 'node:crypto';
 import type { Pool, PoolClient, PoolConfig, QueryResult as PgQueryResult } from 'pg';
 import { DatabaseError, classifyError } from './errors';
-import { compilePostgres } from './params';
+import { compilePositional, compilePostgres } from './params';
 import { describeConfig } from './url';
 import { toPostgresValues } from './values';
-import type { Database, PostgresConfig, QueryResult, SelectResult, SqlExecutor, SqlParams, SqlStatement } from './types';
+import type { Database, PostgresConfig, QueryResult, SelectResult, SqlExecutor, SqlParams, SqlStatement, SqlValue } from './types';
 
 type PgDriver = typeof import('pg');
 type CursorClass = typeof import('pg-cursor');
@@ -105,6 +105,41 @@ function toQueryResult(result: PgQueryResult | PgQueryResult[]): QueryResult {
   for (const r of results) if (r.command !== 'SELECT') affectedRows += r.rowCount ?? 0;
   const last = results[results.length - 1];
   return { rows: (last?.rows ?? []) as Record<string, unknown>[], affectedRows };
+}
+
+/**
+ * A value as SQL text when it cannot carry anything but itself: numbers, NULL, booleans, Dates
+ * (digits and separators) and Buffers (hex digits). Text is never spliced (undefined): it is bound.
+ */
+function literal(value: SqlValue): string | undefined {
+  if (value === null) return 'NULL';
+  // Negative numbers in parentheses: `1-?` with -5 must not become the comment `1--5`.
+  if (typeof value === 'number') return Number.isFinite(value) ? (value < 0 ? `(${value})` : String(value)) : undefined;
+  if (typeof value === 'bigint') return value < 0n ? `(${value})` : value.toString();
+  if (typeof value === 'boolean') return value ? '1' : '0';
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? undefined : `'${value.toISOString()}'`;
+  // E'' so the backslash means the same whatever standard_conforming_strings says.
+  if (Buffer.isBuffer(value)) return `E'\\\\x${value.toString('hex')}'::bytea`;
+  return undefined;
+}
+
+/**
+ * `statement` as one text with its values written in, when every value is a literal() and its
+ * placeholders are `?`; else undefined. Lets atomic() send BEGIN and such statements (the
+ * writer's commit marker) in one round trip.
+ */
+export function inlineStatement(statement: SqlStatement): string | undefined {
+  const values = statement.values ?? [];
+  if (!Array.isArray(values) || COPY_FROM_STDIN.test(statement.sql)) return undefined;
+  const { pieces } = compilePositional(statement.sql, 'postgres');
+  if (pieces.length - 1 !== values.length || (values.length === 0 && statement.sql.includes('$'))) return undefined;
+  let text = pieces[0];
+  for (let i = 0; i < values.length; i++) {
+    const value = literal(values[i] as SqlValue);
+    if (value === undefined) return undefined;
+    text += value + pieces[i + 1];
+  }
+  return text;
 }
 
 function closedError(): DatabaseError {
@@ -342,11 +377,34 @@ export class PostgresDatabase implements Database {
     }
   }
 
-  /** BEGIN, the statements and COMMIT on one connection. */
+  /**
+   * BEGIN, the statements and COMMIT on one connection. Leading statements whose values are all
+   * literal() (the writer's commit marker: a token of hex digits) travel with BEGIN in one text,
+   * a round trip fewer per batch; everything else is bound as usual.
+   */
   atomic(statements: readonly SqlStatement[]): Promise<void> {
     if (statements.length === 0) return Promise.resolve();
-    return this.transaction(async (tx) => {
-      for (const statement of statements) await tx.query(statement.sql, statement.values);
+    return this.track(async () => {
+      const lead: string[] = ['BEGIN'];
+      let first = 0;
+      for (; first < statements.length; first++) {
+        const text = inlineStatement(statements[first]);
+        if (text === undefined) break;
+        lead.push(text);
+      }
+      const client = await this.reserve();
+      const scope = new ClientScope(client, this);
+      let reusable = true;
+      try {
+        await scope.run(lead.join(';\n'));
+        for (let i = first; i < statements.length; i++) await scope.run(statements[i].sql, statements[i].values);
+        await scope.run('COMMIT');
+      } catch (err) {
+        reusable = await PostgresDatabase.rollBack(scope);
+        throw err;
+      } finally {
+        PostgresDatabase.giveBack(client, reusable && !scope.broken);
+      }
     });
   }
 

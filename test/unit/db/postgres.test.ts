@@ -189,3 +189,17 @@ describe('db/timescale: hypertable statements', () => {
     assert.deepEqual(Object.keys(HYPERTABLES).sort(), ['isems', 'sensors', 'statestream']);
   });
 });
+
+describe('db/postgres: statements sent with BEGIN', () => {
+  it('writes numbers, NULL, booleans, Dates and Buffers in; refuses text, COPY and mismatched counts', async () => {
+    const { inlineStatement } = await import('../../../lib/db/postgres');
+    assert.equal(inlineStatement({ sql: 'INSERT INTO m (token) VALUES (?)', values: [Buffer.from([0, 171])] }), "INSERT INTO m (token) VALUES (E'\\\\x00ab'::bytea)");
+    assert.equal(inlineStatement({ sql: 'SELECT 1-?, ?, ?, ?', values: [-5, null, true, 12n] }), 'SELECT 1-(-5), NULL, 1, 12');
+    assert.equal(inlineStatement({ sql: 'SELECT ?', values: [new Date(Date.UTC(2024, 0, 1))] }), "SELECT '2024-01-01T00:00:00.000Z'");
+    assert.equal(inlineStatement({ sql: 'SELECT ?', values: ["'; DROP TABLE x; --"] }), undefined);
+    assert.equal(inlineStatement({ sql: 'SELECT ?', values: [NaN] }), undefined);
+    assert.equal(inlineStatement({ sql: 'SELECT ?, ?', values: [1] }), undefined);
+    assert.equal(inlineStatement({ sql: 'SELECT :a', values: { a: 1 } }), undefined);
+    assert.equal(inlineStatement({ sql: 'COPY t (a) FROM STDIN', values: ['1\n'] }), undefined);
+  });
+});
