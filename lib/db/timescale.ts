@@ -19,11 +19,24 @@ export interface HypertableSpec {
   time: string;
   /** For an integer time column (epoch seconds): the chunk width in its unit. */
   integerChunk?: number;
+  /** Statements run first, in the same transaction (e.g. what hypertables do not support, replaced). */
+  prepare?: readonly string[];
 }
 
 /** The hypertables each shipped migration set asks for. */
 export const HYPERTABLES: Readonly<Record<string, readonly HypertableSpec[]>> = {
-  statestream: [{ table: 'messages', time: 'received_at' }],
+  statestream: [
+    {
+      table: 'messages',
+      time: 'received_at',
+      // Hypertables take no statement triggers with transition tables: the row-by-row variant of
+      // the normalisation (same rules, lib/statestream/schema.ts) takes over.
+      prepare: [
+        'DROP TRIGGER IF EXISTS statestream_normalise ON messages',
+        'CREATE TRIGGER statestream_normalise AFTER INSERT ON messages FOR EACH ROW EXECUTE FUNCTION statestream_normalise_row()',
+      ],
+    },
+  ],
   sensors: [{ table: 'sensor_data', time: 'timestamp' }],
   // `timestamp` is BIGINT epoch seconds here: one chunk per week.
   isems: [{ table: 'measurement', time: 'timestamp', integerChunk: 7 * 86_400 }],
@@ -73,7 +86,7 @@ export async function requireTimescale(db: Database): Promise<void> {
 /** The statements turning `spec.table` into a hypertable (the caller checks it is not one yet). */
 export function hypertableStatements(spec: HypertableSpec, primaryKey: { name: string; columns: readonly string[] } | null): string[] {
   const q = (name: string): string => `"${name.replace(/"/g, '""')}"`;
-  const statements: string[] = [];
+  const statements: string[] = [...(spec.prepare ?? [])];
   if (primaryKey && !primaryKey.columns.includes(spec.time)) {
     statements.push(`ALTER TABLE ${q(spec.table)} DROP CONSTRAINT ${q(primaryKey.name)}, ADD PRIMARY KEY (${[...primaryKey.columns, spec.time].map(q).join(', ')})`);
   }

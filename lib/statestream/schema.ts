@@ -311,16 +311,149 @@ $$`,
   ...PG_TOUCHED.map((table) => `CREATE TRIGGER ${table}_touch BEFORE UPDATE ON ${table} FOR EACH ROW EXECUTE FUNCTION statestream_touch()`),
 ];
 
+/**
+ * The messages of one INSERT or COPY that normalise, with their levels split from the end of the
+ * topic (`new_messages` is the statement's transition table). Parsed again in each statement of
+ * the batch trigger: splitting a few hundred topics costs far less than a temporary table.
+ */
+const PG_VALID_MESSAGES = `split AS MATERIALIZED (
+    SELECT m.id, m.payload, m.retained, m.received_at, m.topic, string_to_array(m.topic, '/') AS levels FROM new_messages m
+  ),
+  parts AS MATERIALIZED (
+    SELECT s.id, s.payload, s.retained, s.received_at, s.levels[n] AS key, s.levels[n - 1] AS object, s.levels[n - 2] AS domain,
+           left(s.topic, char_length(s.topic) - char_length(s.levels[n]) - char_length(s.levels[n - 1]) - char_length(s.levels[n - 2]) - 3) AS base
+    FROM (SELECT split.*, cardinality(split.levels) AS n FROM split) s
+    WHERE s.n >= 4
+  ),
+  valid AS MATERIALIZED (
+    -- COLLATE "C": the labels' own collation, so the lookups below use the unique indexes.
+    SELECT p.id, p.payload, p.retained, p.received_at, p.base COLLATE "C" AS base, p.domain COLLATE "C" AS domain,
+           p.object COLLATE "C" AS object, p.key COLLATE "C" AS key, (p.domain || '.' || p.object) COLLATE "C" AS entity
+    FROM parts p
+    WHERE p.base <> '' AND p.domain <> '' AND p.object <> '' AND p.key <> ''
+      AND char_length(p.base) <= 512 AND char_length(p.domain) + char_length(p.object) < 255 AND char_length(p.key) <= 255
+  )`;
+
+/**
+ * The normalisation as one statement-level trigger over the rows of a whole INSERT or COPY (the
+ * writer sends 500 at a time): each level is resolved for all rows at once, set-based, instead of
+ * a few queries per row. Same rules as the row trigger below, including order within a batch:
+ * labels are inserted sorted (two writers meeting the same new labels wait for each other instead
+ * of deadlocking), facts in message order, and a retained message is compared with the message
+ * before it in the batch for the same state, else with the state's last fact; that previous
+ * payload is the last fact at that point whether or not it was stored, since it was dropped only
+ * when equal to it.
+ */
+/** The facts of the batch's messages whose state exists (see postgresBatchTrigger); `guard` may suppress the insert. */
+const pgFactsInsert = (guard: string): string => `WITH ${PG_VALID_MESSAGES},
+  resolved AS MATERIALIZED (
+    SELECT v.id, v.payload, v.retained, v.received_at,
+           (SELECT s.id FROM base_topics b
+              JOIN entities e ON e.base_topic_id = b.id AND e.label = v.entity
+              JOIN states s ON s.entity_id = e.id AND s.label = v.key
+            WHERE b.label = v.base) AS state_id
+    FROM valid v
+  ),
+  ordered AS (
+    SELECT r.*, lag(r.payload) OVER (PARTITION BY r.state_id ORDER BY r.id) AS previous,
+           row_number() OVER (PARTITION BY r.state_id ORDER BY r.id) AS nth
+    FROM resolved r
+  ),
+  stored AS (
+    INSERT INTO facts (fact, state_id, retained, received_at, message_id)
+      SELECT r.payload, r.state_id, r.retained, r.received_at, r.id FROM ordered r
+      WHERE ${guard} AND CASE
+        WHEN r.retained = 0 THEN TRUE
+        WHEN r.nth > 1 THEN r.payload IS DISTINCT FROM r.previous
+        ELSE r.payload IS DISTINCT FROM (SELECT f.fact FROM facts f WHERE f.state_id = r.state_id ORDER BY f.id DESC LIMIT 1)
+      END
+      ORDER BY r.id
+      RETURNING 1
+  )
+  SELECT count(*) FILTER (WHERE state_id IS NULL), (SELECT count(*) FROM stored) INTO v_missing, v_stored FROM resolved`;
+
+/**
+ * The normalisation as one statement-level trigger over the rows of a whole INSERT or COPY (the
+ * writer sends 500 at a time), set-based instead of a few queries per row. Same rules as the row
+ * trigger below, including the order within a batch: facts in message order, and a retained
+ * message is compared with the message before it in the batch for the same state, else with the
+ * state's last fact (that previous payload is the last fact at that point whether or not it was
+ * stored, since it was dropped only when equal to it).
+ *
+ * Steady state (every topic known) is one statement: each message's state is looked up (scalar
+ * subqueries: one seek of each unique index, as the row trigger does) and the facts inserted.
+ * When a message's state is missing, that statement inserts nothing; the missing labels are
+ * inserted level by level (sorted, so two writers meeting the same new labels wait for each
+ * other instead of deadlocking; ON CONFLICT DO NOTHING then sees the other's committed row) and
+ * the facts statement runs again. Retained messages hold their states first (FOR NO KEY UPDATE,
+ * in id order) so a concurrent replay of the same messages waits and then sees these facts.
+ */
+const postgresBatchTrigger = `CREATE FUNCTION statestream_normalise() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  v_missing BIGINT;
+  v_stored BIGINT;
+BEGIN
+  IF EXISTS (SELECT 1 FROM new_messages WHERE retained <> 0) THEN
+    PERFORM 1 FROM states s WHERE s.id IN (
+      WITH ${PG_VALID_MESSAGES}
+      SELECT (SELECT s2.id FROM base_topics b
+                JOIN entities e ON e.base_topic_id = b.id AND e.label = v.entity
+                JOIN states s2 ON s2.entity_id = e.id AND s2.label = v.key
+              WHERE b.label = v.base)
+      FROM valid v WHERE v.retained <> 0
+    ) ORDER BY s.id FOR NO KEY UPDATE;
+  END IF;
+
+  ${pgFactsInsert('NOT EXISTS (SELECT 1 FROM resolved u WHERE u.state_id IS NULL)')};
+  IF v_missing = 0 THEN
+    RETURN NULL;
+  END IF;
+
+  WITH ${PG_VALID_MESSAGES}
+  INSERT INTO base_topics (label)
+    SELECT DISTINCT v.base FROM valid v WHERE (SELECT b.id FROM base_topics b WHERE b.label = v.base) IS NULL ORDER BY 1
+    ON CONFLICT (label) DO NOTHING;
+
+  WITH ${PG_VALID_MESSAGES},
+  based AS MATERIALIZED (SELECT v.*, (SELECT b.id FROM base_topics b WHERE b.label = v.base) AS base_id FROM valid v)
+  INSERT INTO entities (label, domain, object_id, base_topic_id)
+    SELECT DISTINCT ON (v.base_id, v.entity) v.entity, v.domain, v.object, v.base_id FROM based v
+    WHERE (SELECT e.id FROM entities e WHERE e.base_topic_id = v.base_id AND e.label = v.entity) IS NULL
+    ORDER BY v.base_id, v.entity, v.id
+    ON CONFLICT (base_topic_id, label) DO NOTHING;
+
+  WITH ${PG_VALID_MESSAGES},
+  entified AS MATERIALIZED (
+    SELECT v.*, (SELECT e.id FROM base_topics b JOIN entities e ON e.base_topic_id = b.id AND e.label = v.entity WHERE b.label = v.base) AS entity_id FROM valid v
+  )
+  INSERT INTO states (label, entity_id)
+    SELECT DISTINCT v.key, v.entity_id FROM entified v
+    WHERE (SELECT s.id FROM states s WHERE s.entity_id = v.entity_id AND s.label = v.key) IS NULL
+    ORDER BY 2, 1
+    ON CONFLICT (entity_id, label) DO NOTHING;
+
+  ${pgFactsInsert('TRUE')};
+  RETURN NULL;
+END
+$$`;
+
+/**
+ * The same normalisation one row at a time, for where a statement trigger with a transition table
+ * cannot be used: TimescaleDB hypertables (lib/db/timescale.ts swaps it in when `messages`
+ * becomes one).
+ */
 const postgresTrigger = [
-  `CREATE FUNCTION statestream_normalise() RETURNS trigger LANGUAGE plpgsql AS $$
+  postgresBatchTrigger,
+  `CREATE FUNCTION statestream_normalise_row() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   v_levels TEXT[];
   v_count INT;
-  v_key TEXT;
-  v_object TEXT;
-  v_domain TEXT;
-  v_base TEXT;
-  v_entity TEXT;
+  -- The labels' own collation, so the lookups use the unique indexes.
+  v_key TEXT COLLATE "C";
+  v_object TEXT COLLATE "C";
+  v_domain TEXT COLLATE "C";
+  v_base TEXT COLLATE "C";
+  v_entity TEXT COLLATE "C";
   v_base_id INT;
   v_entity_id INT;
   v_state_id INT;
@@ -384,7 +517,7 @@ BEGIN
   RETURN NULL;
 END
 $$`,
-  'CREATE TRIGGER statestream_normalise AFTER INSERT ON messages FOR EACH ROW EXECUTE FUNCTION statestream_normalise()',
+  'CREATE TRIGGER statestream_normalise AFTER INSERT ON messages REFERENCING NEW TABLE AS new_messages FOR EACH STATEMENT EXECUTE FUNCTION statestream_normalise()',
 ];
 
 export const statestreamMigrations: MigrationSet = {

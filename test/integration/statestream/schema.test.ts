@@ -277,7 +277,9 @@ describe('statestream schema on SQLite', function () {
   });
 });
 
-describe('statestream schema on PostgreSQL', function () {
+// The statement trigger (the default) and the row trigger TimescaleDB hypertables get instead.
+for (const variant of ['statement trigger', 'row trigger'] as const) {
+describe(`statestream schema on PostgreSQL (${variant})`, function () {
   let pg: TestPostgresDatabase | undefined;
   let db: Database | undefined;
   const others: Database[] = [];
@@ -288,6 +290,10 @@ describe('statestream schema on PostgreSQL', function () {
     pg = await createTestPostgresDatabase('iotp_ss');
     db = openDatabase(pg.config);
     await runMigrations(db, [statestreamMigrations]);
+    if (variant === 'row trigger') {
+      const { HYPERTABLES } = await import('../../../lib/db/timescale');
+      for (const statement of HYPERTABLES.statestream[0].prepare ?? []) await db.query(statement);
+    }
   });
 
   after(async () => {
@@ -355,3 +361,4 @@ describe('statestream schema on PostgreSQL', function () {
     assert.ok((after as Date).getTime() > (before as Date).getTime());
   });
 });
+}

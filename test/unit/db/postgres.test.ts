@@ -187,6 +187,10 @@ describe('db/timescale: hypertable statements', () => {
       `SELECT create_hypertable('"measurement"', 'timestamp', chunk_time_interval => 604800, migrate_data => TRUE)`,
     ]);
     assert.deepEqual(Object.keys(HYPERTABLES).sort(), ['isems', 'sensors', 'statestream']);
+    // messages: the row trigger replaces the statement trigger (hypertables take no transition tables).
+    const messages = hypertableStatements(HYPERTABLES.statestream[0], { name: 'messages_pkey', columns: ['id'] });
+    assert.match(messages[1], /FOR EACH ROW EXECUTE FUNCTION statestream_normalise_row\(\)/);
+    assert.match(messages[messages.length - 1], /create_hypertable\('"messages"', 'received_at'/);
   });
 });
 
