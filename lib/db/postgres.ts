@@ -175,10 +175,23 @@ class ClientScope implements SqlExecutor {
     try {
       return await this.database.runOn(this.client, sql, params);
     } catch (err) {
-      const classified = this.database.classify(err);
-      if (classified.kind === 'connection') this.broken = true;
-      throw classified;
+      throw this.failed(err);
     }
+  }
+
+  /** `lead` (statements without parameters) and a COPY FROM STDIN as one query text, the COPY's data streamed. */
+  async leadAndCopy(lead: string, copySql: string, params: readonly unknown[]): Promise<QueryResult> {
+    try {
+      return await this.database.copyIn(this.client, `${lead};\n${copySql}`, params);
+    } catch (err) {
+      throw this.failed(err);
+    }
+  }
+
+  private failed(err: unknown): DatabaseError {
+    const classified = this.database.classify(err);
+    if (classified.kind === 'connection') this.broken = true;
+    return classified;
   }
 }
 
@@ -260,7 +273,8 @@ export class PostgresDatabase implements Database {
     return toQueryResult(result as PgQueryResult | PgQueryResult[]);
   }
 
-  private async copyIn(client: PoolClient, sql: string, params: readonly unknown[]): Promise<QueryResult> {
+  /** Streams a COPY FROM STDIN (`sql` may start with other statements without parameters, which run first). */
+  async copyIn(client: PoolClient, sql: string, params: readonly unknown[]): Promise<QueryResult> {
     if (params.length !== 1 || typeof params[0] !== 'string') {
       throw new DatabaseError('A COPY ... FROM STDIN statement takes exactly one value: the rows in COPY text format', {
         kind: 'fatal',
@@ -379,8 +393,10 @@ export class PostgresDatabase implements Database {
 
   /**
    * BEGIN, the statements and COMMIT on one connection. Leading statements whose values are all
-   * literal() (the writer's commit marker: a token of hex digits) travel with BEGIN in one text,
-   * a round trip fewer per batch; everything else is bound as usual.
+   * literal() (the writer's commit marker: a token of hex digits) travel with BEGIN in one query
+   * text, and so does a COPY FROM STDIN right after them: a writer's batch with its marker costs
+   * the round trips of the COPY and of COMMIT, one more than the COPY alone. Everything else is
+   * bound as usual.
    */
   atomic(statements: readonly SqlStatement[]): Promise<void> {
     if (statements.length === 0) return Promise.resolve();
@@ -396,7 +412,13 @@ export class PostgresDatabase implements Database {
       const scope = new ClientScope(client, this);
       let reusable = true;
       try {
-        await scope.run(lead.join(';\n'));
+        const next = statements[first];
+        if (next && COPY_FROM_STDIN.test(next.sql) && Array.isArray(next.values)) {
+          await scope.leadAndCopy(lead.join(';\n'), next.sql, next.values as readonly unknown[]);
+          first++;
+        } else {
+          await scope.run(lead.join(';\n'));
+        }
         for (let i = first; i < statements.length; i++) await scope.run(statements[i].sql, statements[i].values);
         await scope.run('COMMIT');
       } catch (err) {
