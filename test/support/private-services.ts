@@ -363,7 +363,25 @@ export async function startPrivatePostgres(options: PrivatePostgresOptions = {})
   }
   const [serverCommand, serverArgs] = asPostgres('postgres', ['-D', dataDir, '-p', String(port), ...settings]);
   const daemon = new Daemon('postgres', serverCommand, serverArgs, host, port, 'SIGINT');
-  await daemon.start(60_000);
+  // The port opens before the server takes queries ("the database system is starting up"): ask
+  // over the socket (no TLS rules there) until it answers.
+  const ready = async (): Promise<void> => {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      try {
+        await run(join(bin, 'pg_isready'), ['-h', dir, '-p', String(port), '-U', 'postgres', '-q']);
+        return;
+      } catch (err) {
+        if (Date.now() > deadline) throw new Error(`postgres did not accept queries within 60 s: ${(err as Error).message}\n${daemon.output()}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  };
+  const start = async (): Promise<void> => {
+    await daemon.start(60_000);
+    await ready();
+  };
+  await start();
   return {
     host,
     port,
@@ -372,10 +390,10 @@ export async function startPrivatePostgres(options: PrivatePostgresOptions = {})
     output: () => daemon.output(),
     restart: async () => {
       await daemon.stop(60_000);
-      await daemon.start(60_000);
+      await start();
     },
     pause: () => daemon.stop(60_000),
-    start: () => daemon.start(60_000),
+    start,
     kill: () => daemon.kill(),
     stop: async () => {
       await daemon.stop(60_000);
