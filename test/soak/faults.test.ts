@@ -50,8 +50,10 @@ const sensorTime = (ms: number, micro: number): string => new Date(ms).toISOStri
 
 /** PostgreSQL runs the faults that reach the database; the others test Node-RED, the broker and the receiver, the same whatever stores the rows. */
 const POSTGRES_FAULTS = /^(database|journal unwritable)/;
+/** `IOTP_SOAK_DATABASES=mariadb` (or `postgres`) runs one of the two; default both. */
+const SOAK_DATABASES = (process.env.IOTP_SOAK_DATABASES ?? 'mariadb,postgres').split(',').map((name) => name.trim().toLowerCase());
 
-for (const dialect of ['mysql', 'postgres'] as const) {
+for (const dialect of (['mysql', 'postgres'] as const).filter((d) => SOAK_DATABASES.includes(d === 'mysql' ? 'mariadb' : 'postgres'))) {
 describe(`faults under load on ${dialect === 'mysql' ? 'MariaDB' : 'PostgreSQL'} (${FULL ? 'full' : 'short'} soak: ${repeats} repeat(s))`, function () {
   this.timeout(FULL ? 3_600_000 : 600_000);
   const run = randomBytes(4).toString('hex');
