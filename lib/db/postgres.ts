@@ -179,10 +179,13 @@ class ClientScope implements SqlExecutor {
     }
   }
 
-  /** `lead` (statements without parameters) and a COPY FROM STDIN as one query text, the COPY's data streamed. */
-  async leadAndCopy(lead: string, copySql: string, params: readonly unknown[]): Promise<QueryResult> {
+  /**
+   * `lead` (statements without parameters), a COPY FROM STDIN and `tail` (e.g. COMMIT) as one
+   * query text, the COPY's data streamed; the server runs what follows the COPY once it has the data.
+   */
+  async leadAndCopy(lead: string, copySql: string, params: readonly unknown[], tail = ''): Promise<QueryResult> {
     try {
-      return await this.database.copyIn(this.client, `${lead};\n${copySql}`, params);
+      return await this.database.copyIn(this.client, `${lead};\n${copySql}${tail ? `;\n${tail}` : ''}`, params);
     } catch (err) {
       throw this.failed(err);
     }
@@ -394,9 +397,10 @@ export class PostgresDatabase implements Database {
   /**
    * BEGIN, the statements and COMMIT on one connection. Leading statements whose values are all
    * literal() (the writer's commit marker: a token of hex digits) travel with BEGIN in one query
-   * text, and so does a COPY FROM STDIN right after them: a writer's batch with its marker costs
-   * the round trips of the COPY and of COMMIT, one more than the COPY alone. Everything else is
-   * bound as usual.
+   * text, and so does a COPY FROM STDIN right after them, and COMMIT when the COPY is the last
+   * statement: a writer's batch with its marker costs the round trips of a bare COPY. (A failure
+   * anywhere in that text stops the server there; the open transaction is rolled back below.)
+   * Everything else is bound as usual.
    */
   atomic(statements: readonly SqlStatement[]): Promise<void> {
     if (statements.length === 0) return Promise.resolve();
@@ -414,7 +418,9 @@ export class PostgresDatabase implements Database {
       try {
         const next = statements[first];
         if (next && COPY_FROM_STDIN.test(next.sql) && Array.isArray(next.values)) {
-          await scope.leadAndCopy(lead.join(';\n'), next.sql, next.values as readonly unknown[]);
+          const last = first === statements.length - 1;
+          await scope.leadAndCopy(lead.join(';\n'), next.sql.trim().replace(/;$/, ''), next.values as readonly unknown[], last ? 'COMMIT' : '');
+          if (last) return;
           first++;
         } else {
           await scope.run(lead.join(';\n'));

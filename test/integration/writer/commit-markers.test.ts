@@ -33,6 +33,14 @@ async function until(condition: () => Promise<boolean>, what: string, timeoutMs 
   }
 }
 
+/**
+ * Where a one-statement batch's COMMIT is cut. MySQL: the COMMIT statement. PostgreSQL sends
+ * BEGIN, the marker, the COPY and COMMIT as one query text whose COPY data follows after the
+ * server asked for it: the cut waits for CopyDone (the client's end-of-data message, bytes no
+ * COPY text contains), after which the server runs the COPY and the COMMIT.
+ */
+const COPY_DONE = Buffer.from([0x63, 0, 0, 0, 4]);
+
 for (const dialect of ['mysql', 'postgres'] as const satisfies readonly ServerDialect[]) {
 describe(`writer commit markers on ${dialect === 'mysql' ? 'MariaDB' : 'PostgreSQL'}, with the connection cut around COMMIT`, function () {
   this.timeout(60_000);
@@ -79,10 +87,12 @@ describe(`writer commit markers on ${dialect === 'mysql' ? 'MariaDB' : 'PostgreS
   const stored = async (): Promise<number[]> => (await direct.query('SELECT n FROM events ORDER BY n, id')).rows.map((row) => Number(row.n));
   const markerCount = async (): Promise<number> => Number((await direct.query(`SELECT COUNT(*) AS c FROM ${COMMIT_MARKER_TABLE}`)).rows[0].c);
 
+  const commitOfOneStatement = dialect === 'mysql' ? 'COMMIT' : COPY_DONE;
+
   it('stores a single-statement batch once when the cut swallows its COMMIT answer', async () => {
     const w = await start();
     const markersBefore = await markerCount();
-    const cut = proxy.cutOn('COMMIT', 'after-answer');
+    const cut = proxy.cutOn(commitOfOneStatement, 'after-answer');
     const { err, result } = await send(w, rowsOf(0, 100));
     await cut;
     assert.equal(err, null);
@@ -124,7 +134,7 @@ describe(`writer commit markers on ${dialect === 'mysql' ? 'MariaDB' : 'PostgreS
   it('writes a batch again, once, when the cut came before the COMMIT reached the server', async () => {
     const w = await start();
     const markersBefore = await markerCount();
-    const cut = proxy.cutOn('COMMIT', 'before-server');
+    const cut = proxy.cutOn(commitOfOneStatement, 'before-server');
     const { err, result } = await send(w, rowsOf(0, 100));
     await cut;
     assert.equal(err, null);
@@ -138,7 +148,7 @@ describe(`writer commit markers on ${dialect === 'mysql' ? 'MariaDB' : 'PostgreS
     try {
       const w = await start({ journalDir });
       // The answer is lost and the server then refuses connections for a while.
-      const cut = proxy.cutOn('COMMIT', 'after-answer').then(() => proxy.cut());
+      const cut = proxy.cutOn(commitOfOneStatement, 'after-answer').then(() => proxy.cut());
       const first = await send(w, rowsOf(0, 100));
       await cut;
       assert.equal(first.result.journaled, 100, 'answered from the journal during the outage');
