@@ -117,7 +117,7 @@ async function adopt(executor: SqlExecutor, snapshot: SchemaSnapshot): Promise<s
     }
     notes.push(`${SENSOR_DATA_TABLE}: ${await count(executor, raw.name)} rows`);
   } else {
-    for (const sql of v1[executor.dialect]) await executor.query(sql);
+    for (const sql of v1[executor.dialect]!) await executor.query(sql);
   }
 
   if (aggregated) {
@@ -146,7 +146,7 @@ async function adopt(executor: SqlExecutor, snapshot: SchemaSnapshot): Promise<s
     notes.push(`${AGGREGATED_SENSOR_DATA_TABLE}: ${await count(executor, aggregated.name)} rows, ${marked.affectedRows} kept as original rows`);
   } else {
     // No means yet: the table as migrations 2 and 4 make it.
-    for (const sql of v2[executor.dialect]) await executor.query(sql);
+    for (const sql of v2[executor.dialect]!) await executor.query(sql);
     await executor.query(
       mysql
         ? `ALTER TABLE \`${AGGREGATED_SENSOR_DATA_TABLE}\` ADD COLUMN \`${ORIGINAL_ROW}\` BIGINT UNSIGNED NOT NULL DEFAULT 0 COMMENT 'id of a row the original pipeline wrote, 0 for ours', DROP INDEX \`uq_aggregated_sensor_minute\`, ADD UNIQUE KEY \`uq_aggregated_sensor_minute\` (\`sensor_id\`, \`timestamp\`, \`${ORIGINAL_ROW}\`)`
@@ -158,7 +158,7 @@ async function adopt(executor: SqlExecutor, snapshot: SchemaSnapshot): Promise<s
   // The parts table and its triggers, as migrations 3 and 4 make them (3 copies nothing: the
   // original's means have no samples).
   const v3 = sensorsMigrations.migrations.find((m) => m.version === 3)!;
-  for (const sql of v3[executor.dialect]) await executor.query(sql);
+  for (const sql of v3[executor.dialect]!) await executor.query(sql);
   for (const sql of partsTriggersV4(executor.dialect)) await executor.query(sql);
   return `${notes.join('; ')}.`;
 }

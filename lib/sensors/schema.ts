@@ -62,6 +62,20 @@ const sqliteTable = (name: string, extraColumns: string): string =>
   "description" TEXT${extraColumns}
 )`;
 
+// PostgreSQL: TIMESTAMP(6) holds UTC wall time with microseconds, like MySQL's DATETIME(6).
+const postgresTable = (name: string, extraColumns: string): string =>
+  `CREATE TABLE IF NOT EXISTS "${name}" (
+  "id" BIGSERIAL PRIMARY KEY,
+  "sensor_id" INT NOT NULL,
+  "timestamp" TIMESTAMP(6) NOT NULL,
+  "value" DOUBLE PRECISION NOT NULL,
+  "lat" DOUBLE PRECISION NULL,
+  "lng" DOUBLE PRECISION NULL,
+  "unit" VARCHAR(32) NULL,
+  "type" VARCHAR(64) NULL,
+  "description" TEXT NULL${extraColumns}
+)`;
+
 /*
  * Merging the parts. `aggregated_sensor_data` holds, per sensor and minute, the samples-weighted
  * mean over that minute's parts: value = Σ(value·samples) / Σ samples, samples = Σ samples. The
@@ -77,6 +91,9 @@ const sqliteTable = (name: string, extraColumns: string): string =>
  * would): each changes the aggregated row with one locking statement, InnoDB serialises the two
  * on that row, and the second one starts from the first one's committed result. No range is
  * read, so no gap locks beyond those of the two unique-key upserts. SQLite has one writer at a time.
+ * PostgreSQL under READ COMMITTED gives the same: INSERT ... ON CONFLICT DO UPDATE waits for a
+ * concurrent insert of the key and then updates the committed row, and an UPDATE that waited for
+ * a row lock re-evaluates its expressions on the row's newest version.
  *
  * Floating point: nothing is stored besides the mean. The sum is recovered as value·samples, which
  * carries the mean's rounding (relative 2^-53) into each merge, so after k merges the mean is off
@@ -115,7 +132,9 @@ function mergeSql(dialect: Dialect, originalRows = false) {
   const descriptive = MERGED_DESCRIPTIVE.map((c) => `${q(c)} = NEW.${q(c)}`).join(', ');
   const columns = AGGREGATED_COLUMNS.map(q).join(', ');
   const newValues = AGGREGATED_COLUMNS.map((c) => `NEW.${q(c)}`).join(', ');
-  const merged = `${value} = (${value} * ${samples} + NEW.${value} * NEW.${samples}) / (${samples} + NEW.${samples}), ${descriptive}, ${samples} = ${samples} + NEW.${samples}`;
+  // PostgreSQL calls an unqualified column in ON CONFLICT DO UPDATE ambiguous (the table's or EXCLUDED's?).
+  const [v, n] = dialect === 'postgres' ? [`${agg}.${value}`, `${agg}.${samples}`] : [value, samples];
+  const merged = `${value} = (${v} * ${n} + NEW.${value} * NEW.${samples}) / (${n} + NEW.${samples}), ${descriptive}, ${samples} = ${n} + NEW.${samples}`;
   const target = [q('sensor_id'), q('timestamp'), ...(originalRows ? [q(ORIGINAL_ROW)] : [])].join(', ');
   const add =
     `INSERT INTO ${agg} (${columns}) VALUES (${newValues}) ` +
@@ -278,6 +297,28 @@ function sqliteOriginalRowsMigration(): string[] {
   ];
 }
 
+function postgresPartsMigration(): string[] {
+  const { add, remove, replace, sameKey } = mergeSql('postgres');
+  const parts = `"${AGGREGATED_SENSOR_PARTS_TABLE}"`;
+  const fn = (name: string, body: string): string => `CREATE OR REPLACE FUNCTION "${name}"() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n${body}\n  RETURN NULL;\nEND\n$$`;
+  const triggers = [PARTS_TRIGGERS.insert, PARTS_TRIGGERS.update, PARTS_TRIGGERS.delete];
+  return [
+    postgresTable(AGGREGATED_SENSOR_PARTS_TABLE, ',\n  "samples" INT NOT NULL CHECK ("samples" > 0),\n  "instance" VARCHAR(64) COLLATE "C" NOT NULL'),
+    `CREATE UNIQUE INDEX IF NOT EXISTS "uq_aggregated_part" ON ${parts} ("sensor_id", "timestamp", "instance")`,
+    `CREATE INDEX IF NOT EXISTS "idx_aggregated_parts_time" ON ${parts} ("timestamp")`,
+    // The statements run as one transaction here; run again by hand, the copy must still not see
+    // the triggers of a first run (they would add the old minutes to themselves), as on MySQL.
+    ...triggers.map((t) => `DROP TRIGGER IF EXISTS "${t}" ON ${parts}`),
+    copyExistingSql('postgres'),
+    fn(PARTS_TRIGGERS.insert, `  ${add};`),
+    fn(PARTS_TRIGGERS.update, `  IF ${sameKey} THEN\n    ${replace};\n  ELSE\n    ${remove.join(';\n    ')};\n    ${add};\n  END IF;`),
+    fn(PARTS_TRIGGERS.delete, `  ${remove.join(';\n  ')};`),
+    `CREATE TRIGGER "${PARTS_TRIGGERS.insert}" AFTER INSERT ON ${parts} FOR EACH ROW EXECUTE FUNCTION "${PARTS_TRIGGERS.insert}"()`,
+    `CREATE TRIGGER "${PARTS_TRIGGERS.update}" AFTER UPDATE ON ${parts} FOR EACH ROW EXECUTE FUNCTION "${PARTS_TRIGGERS.update}"()`,
+    `CREATE TRIGGER "${PARTS_TRIGGERS.delete}" AFTER DELETE ON ${parts} FOR EACH ROW EXECUTE FUNCTION "${PARTS_TRIGGERS.delete}"()`,
+  ];
+}
+
 export const sensorsMigrations: MigrationSet = {
   name: 'sensors',
   description: 'IoT sensors: raw readings (sensor_data), per-minute means (aggregated_sensor_data) and the parts several instances merge into them (aggregated_sensor_parts)',
@@ -297,6 +338,11 @@ export const sensorsMigrations: MigrationSet = {
         'CREATE INDEX IF NOT EXISTS "idx_sensor_data_sensor_time" ON "sensor_data" ("sensor_id", "timestamp")',
         'CREATE INDEX IF NOT EXISTS "idx_sensor_data_time" ON "sensor_data" ("timestamp")',
       ],
+      postgres: [
+        postgresTable(SENSOR_DATA_TABLE, ''),
+        'CREATE INDEX IF NOT EXISTS "idx_sensor_data_sensor_time" ON "sensor_data" ("sensor_id", "timestamp")',
+        'CREATE INDEX IF NOT EXISTS "idx_sensor_data_time" ON "sensor_data" ("timestamp")',
+      ],
     },
     {
       version: 2,
@@ -313,12 +359,18 @@ export const sensorsMigrations: MigrationSet = {
         'CREATE UNIQUE INDEX IF NOT EXISTS "uq_aggregated_sensor_minute" ON "aggregated_sensor_data" ("sensor_id", "timestamp")',
         'CREATE INDEX IF NOT EXISTS "idx_aggregated_time" ON "aggregated_sensor_data" ("timestamp")',
       ],
+      postgres: [
+        postgresTable(AGGREGATED_SENSOR_DATA_TABLE, ',\n  "samples" INT NOT NULL DEFAULT 0 CHECK ("samples" >= 0)'),
+        'CREATE UNIQUE INDEX IF NOT EXISTS "uq_aggregated_sensor_minute" ON "aggregated_sensor_data" ("sensor_id", "timestamp")',
+        'CREATE INDEX IF NOT EXISTS "idx_aggregated_time" ON "aggregated_sensor_data" ("timestamp")',
+      ],
     },
     {
       version: 3,
       name: 'create-aggregated-sensor-parts',
       mysql: mysqlPartsMigration(),
       sqlite: sqlitePartsMigration(),
+      postgres: postgresPartsMigration(),
     },
     {
       version: 4,

@@ -10,7 +10,7 @@ describe('configuration errors at start-up', function () {
   this.timeout(90000);
 
   for (const [variable, value] of [
-    ['DATABASE_URL', 'postgres://admin:hunter2@db/x'],
+    ['DATABASE_URL', 'postgres://admin:hunter2@db/x?sslmode=prefer'],
     ['MQTT_URL', 'http://broker:1883'],
     ['BATCH_SIZE', 'lots'],
     ['SIMULATE', 'maybe'],

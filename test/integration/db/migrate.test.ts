@@ -9,6 +9,7 @@ const createTopics: Migration = {
   name: 'create-topics',
   mysql: ['CREATE TABLE topics (id INT AUTO_INCREMENT PRIMARY KEY, label VARCHAR(255) NOT NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4'],
   sqlite: ['CREATE TABLE topics (id INTEGER PRIMARY KEY AUTOINCREMENT, label TEXT NOT NULL)'],
+  postgres: ['CREATE TABLE topics (id SERIAL PRIMARY KEY, label VARCHAR(255) NOT NULL)'],
 };
 const createLog: Migration = {
   version: 2,
@@ -21,12 +22,18 @@ const createLog: Migration = {
     'CREATE TABLE topic_log (id INTEGER PRIMARY KEY AUTOINCREMENT, topic_id INTEGER NOT NULL, label TEXT NOT NULL)',
     'CREATE TRIGGER topics_after_insert AFTER INSERT ON topics FOR EACH ROW BEGIN INSERT INTO topic_log (topic_id, label) VALUES (NEW.id, NEW.label); END',
   ],
+  postgres: [
+    'CREATE TABLE topic_log (id SERIAL PRIMARY KEY, topic_id INT NOT NULL, label VARCHAR(255) NOT NULL)',
+    'CREATE FUNCTION topics_after_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO topic_log (topic_id, label) VALUES (NEW.id, NEW.label); RETURN NULL; END $$',
+    'CREATE TRIGGER topics_after_insert AFTER INSERT ON topics FOR EACH ROW EXECUTE FUNCTION topics_after_insert()',
+  ],
 };
 const addColumn: Migration = {
   version: 3,
   name: 'add-retain',
   mysql: ['ALTER TABLE topics ADD COLUMN retained TINYINT(1) NOT NULL DEFAULT 0'],
   sqlite: ['ALTER TABLE topics ADD COLUMN retained INTEGER NOT NULL DEFAULT 0'],
+  postgres: ['ALTER TABLE topics ADD COLUMN retained SMALLINT NOT NULL DEFAULT 0'],
 };
 
 function set(name: string, migrations: Migration[]): MigrationSet {
@@ -37,6 +44,7 @@ describeEachDialect('db: migrations', (ctx) => {
   async function dropAll(): Promise<void> {
     const { db } = ctx();
     for (const table of ['topic_log', 'topics', 'migrations', 'other_log']) await db.query(`DROP TABLE IF EXISTS ${table}`);
+    if (db.dialect === 'postgres') await db.query('DROP FUNCTION IF EXISTS topics_after_insert()');
   }
   beforeEach(dropAll);
 
@@ -63,7 +71,7 @@ describeEachDialect('db: migrations', (ctx) => {
   it('adds later migrations of a set and other sets without touching applied ones', async () => {
     const { db } = ctx();
     await runMigrations(db, [set('core', [createTopics])]);
-    const other = set('other', [{ version: 1, name: 'create-other', mysql: ['CREATE TABLE other_log (id INT)'], sqlite: ['CREATE TABLE other_log (id INT)'] }]);
+    const other = set('other', [{ version: 1, name: 'create-other', mysql: ['CREATE TABLE other_log (id INT)'], sqlite: ['CREATE TABLE other_log (id INT)'], postgres: ['CREATE TABLE other_log (id INT)'] }]);
     const report = await runMigrations(db, [set('core', [createTopics, createLog]), other]);
     assert.deepEqual(report, { applied: ['core/2-create-log-with-trigger', 'other/1-create-other'], changed: [], skipped: 1 });
   });
@@ -83,7 +91,7 @@ describeEachDialect('db: migrations', (ctx) => {
   it('reports a changed migration (and warns) instead of re-running it', async () => {
     const { db } = ctx();
     await runMigrations(db, [set('core', [createTopics])]);
-    const edited: Migration = { ...createTopics, mysql: [`${createTopics.mysql[0]} COMMENT 'edited'`], sqlite: [`${createTopics.sqlite[0]} /* edited */`] };
+    const edited: Migration = { ...createTopics, mysql: [`${createTopics.mysql[0]} COMMENT 'edited'`], sqlite: [`${createTopics.sqlite[0]} /* edited */`], postgres: [`${createTopics.postgres?.[0]} /* edited */`] };
     const warnings: string[] = [];
     const report = await runMigrations(db, [set('core', [edited])], { log: { warn: (m) => warnings.push(m) } });
     assert.deepEqual(report, { applied: [], changed: ['core/1-create-topics'], skipped: 0 });
@@ -94,9 +102,11 @@ describeEachDialect('db: migrations', (ctx) => {
   it("upgrades the original pipeline's unused migrations(id, name, inserted, last_updated) table", async () => {
     const { db, dialect } = ctx();
     await db.query(
-      dialect === 'mysql'
-        ? 'CREATE TABLE migrations (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(255), inserted TIMESTAMP DEFAULT CURRENT_TIMESTAMP, last_updated TIMESTAMP DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP) CHARSET=utf8'
-        : 'CREATE TABLE migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT, inserted TIMESTAMP DEFAULT CURRENT_TIMESTAMP, last_updated TIMESTAMP DEFAULT CURRENT_TIMESTAMP)',
+      {
+        mysql: 'CREATE TABLE migrations (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(255), inserted TIMESTAMP DEFAULT CURRENT_TIMESTAMP, last_updated TIMESTAMP DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP) CHARSET=utf8',
+        sqlite: 'CREATE TABLE migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT, inserted TIMESTAMP DEFAULT CURRENT_TIMESTAMP, last_updated TIMESTAMP DEFAULT CURRENT_TIMESTAMP)',
+        postgres: 'CREATE TABLE migrations (id SERIAL PRIMARY KEY, name VARCHAR(255), inserted TIMESTAMP DEFAULT CURRENT_TIMESTAMP, last_updated TIMESTAMP DEFAULT CURRENT_TIMESTAMP)',
+      }[dialect],
     );
     await db.query('INSERT INTO migrations (name) VALUES (?)', ['20230101_legacy']);
     const report = await runMigrations(db, [set('core', [createTopics])]);
@@ -115,6 +125,7 @@ describeEachDialect('db: migrations', (ctx) => {
       name: 'broken',
       mysql: ['CREATE TABLE topic_log (id INT)', 'ALTER TABLE no_such_table ADD COLUMN x INT'],
       sqlite: ['CREATE TABLE topic_log (id INT)', 'ALTER TABLE no_such_table ADD COLUMN x INT'],
+      postgres: ['CREATE TABLE topic_log (id INT)', 'ALTER TABLE no_such_table ADD COLUMN x INT'],
     };
     await assert.rejects(runMigrations(db, [set('core', [createTopics, broken, addColumn])]), (err: unknown) => {
       assert.ok(err instanceof MigrationError);
@@ -127,6 +138,10 @@ describeEachDialect('db: migrations', (ctx) => {
     if (dialect === 'sqlite') {
       // The savepoint undid the migration's first statement too.
       assert.deepEqual((await db.query("SELECT name FROM sqlite_master WHERE name = 'topic_log'")).rows, []);
+    }
+    if (dialect === 'postgres') {
+      // Transactional DDL: the migration's first statement was rolled back with it.
+      assert.deepEqual((await db.query("SELECT to_regclass('topic_log') IS NULL AS gone")).rows, [{ gone: true }]);
     }
   });
 
