@@ -256,11 +256,14 @@ function sqlitePartsMigration(): string[] {
  */
 export const ORIGINAL_ROW = 'original_row';
 
-/** The v4 triggers, dropped and created again (shared with the adoption of the original's tables). */
+/**
+ * The v4 triggers, dropped and created again (shared with the adoption of the original's tables).
+ * PostgreSQL: the functions the triggers call are replaced; the triggers stay.
+ */
 export function partsTriggersV4(dialect: Dialect): string[] {
-  return dialect === 'mysql'
-    ? [...MYSQL_DROP_PARTS_TRIGGERS, ...mysqlPartsTriggers(true)]
-    : [...Object.values(PARTS_TRIGGERS).map((t) => `DROP TRIGGER IF EXISTS "${t}"`), ...sqlitePartsTriggers(true)];
+  if (dialect === 'mysql') return [...MYSQL_DROP_PARTS_TRIGGERS, ...mysqlPartsTriggers(true)];
+  if (dialect === 'postgres') return postgresPartsFunctions(true);
+  return [...Object.values(PARTS_TRIGGERS).map((t) => `DROP TRIGGER IF EXISTS "${t}"`), ...sqlitePartsTriggers(true)];
 }
 
 const MYSQL_ORIGINAL_ROW_COLUMN = `\`${ORIGINAL_ROW}\` BIGINT UNSIGNED NOT NULL DEFAULT 0 COMMENT 'id of a row the original pipeline wrote, 0 for ours'`;
@@ -281,26 +284,53 @@ function mysqlOriginalRowsMigration(): string[] {
 }
 
 /**
- * SQLite: an upsert names the unique index it conflicts on, so the key of the merge triggers is an
- * index of its own, (sensor_id, timestamp, original_row); this product's databases keep the
- * (sensor_id, timestamp) index too, so flows that upsert aggregated_sensor_data on those two
- * columns keep working. A database taken over from the original (duplicates) has only the first.
+ * SQLite and PostgreSQL: an upsert names the unique index it conflicts on, so the key of the merge
+ * triggers is an index of its own, (sensor_id, timestamp, original_row); this product's databases
+ * keep the (sensor_id, timestamp) index too, so flows that upsert aggregated_sensor_data on those
+ * two columns keep working. A database taken over from the original (duplicates) has only the first.
  */
-export const SQLITE_ORIGINAL_ROW_KEY = 'uq_aggregated_sensor_original_row';
+export const ORIGINAL_ROW_KEY = 'uq_aggregated_sensor_original_row';
 
 function sqliteOriginalRowsMigration(): string[] {
   return [
     ...Object.values(PARTS_TRIGGERS).map((t) => `DROP TRIGGER IF EXISTS "${t}"`),
     `ALTER TABLE "${AGGREGATED_SENSOR_DATA_TABLE}" ADD COLUMN "${ORIGINAL_ROW}" INTEGER NOT NULL DEFAULT 0`,
-    `CREATE UNIQUE INDEX "${SQLITE_ORIGINAL_ROW_KEY}" ON "${AGGREGATED_SENSOR_DATA_TABLE}" ("sensor_id", "timestamp", "${ORIGINAL_ROW}")`,
+    `CREATE UNIQUE INDEX "${ORIGINAL_ROW_KEY}" ON "${AGGREGATED_SENSOR_DATA_TABLE}" ("sensor_id", "timestamp", "${ORIGINAL_ROW}")`,
     ...sqlitePartsTriggers(true),
   ];
 }
 
-function postgresPartsMigration(): string[] {
-  const { add, remove, replace, sameKey } = mergeSql('postgres');
-  const parts = `"${AGGREGATED_SENSOR_PARTS_TABLE}"`;
+/** PostgreSQL's merge functions (one per trigger; the triggers call them by name). */
+function postgresPartsFunctions(originalRows: boolean): string[] {
+  const { add, remove, replace, sameKey } = mergeSql('postgres', originalRows);
   const fn = (name: string, body: string): string => `CREATE OR REPLACE FUNCTION "${name}"() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n${body}\n  RETURN NULL;\nEND\n$$`;
+  return [
+    fn(PARTS_TRIGGERS.insert, `  ${add};`),
+    fn(PARTS_TRIGGERS.update, `  IF ${sameKey} THEN\n    ${replace};\n  ELSE\n    ${remove.join(';\n    ')};\n    ${add};\n  END IF;`),
+    fn(PARTS_TRIGGERS.delete, `  ${remove.join(';\n  ')};`),
+  ];
+}
+
+/**
+ * Migration 4 on PostgreSQL, one transaction. Parts are locked against writes first (reads go on):
+ * writers still on the previous release wait and then meet the new functions, as MySQL's LOCK
+ * TABLES makes them. The (sensor_id, timestamp) index stays beside the new key, as on SQLite, so
+ * an upsert naming those two columns keeps working (and so does a merge function that was already
+ * running when the lock was asked for); only databases taken over from the original, whose
+ * duplicate minutes rule it out, lack it, and PostgreSQL never held the original's tables.
+ */
+function postgresOriginalRowsMigration(): string[] {
+  return [
+    `LOCK TABLE "${AGGREGATED_SENSOR_PARTS_TABLE}" IN EXCLUSIVE MODE`,
+    `ALTER TABLE "${AGGREGATED_SENSOR_DATA_TABLE}" ADD COLUMN "${ORIGINAL_ROW}" BIGINT NOT NULL DEFAULT 0 CHECK ("${ORIGINAL_ROW}" >= 0)`,
+    `COMMENT ON COLUMN "${AGGREGATED_SENSOR_DATA_TABLE}"."${ORIGINAL_ROW}" IS 'id of a row the original pipeline wrote, 0 for ours'`,
+    `CREATE UNIQUE INDEX "${ORIGINAL_ROW_KEY}" ON "${AGGREGATED_SENSOR_DATA_TABLE}" ("sensor_id", "timestamp", "${ORIGINAL_ROW}")`,
+    ...partsTriggersV4('postgres'),
+  ];
+}
+
+function postgresPartsMigration(): string[] {
+  const parts = `"${AGGREGATED_SENSOR_PARTS_TABLE}"`;
   const triggers = [PARTS_TRIGGERS.insert, PARTS_TRIGGERS.update, PARTS_TRIGGERS.delete];
   return [
     postgresTable(AGGREGATED_SENSOR_PARTS_TABLE, ',\n  "samples" INT NOT NULL CHECK ("samples" > 0),\n  "instance" VARCHAR(64) COLLATE "C" NOT NULL'),
@@ -310,9 +340,7 @@ function postgresPartsMigration(): string[] {
     // the triggers of a first run (they would add the old minutes to themselves), as on MySQL.
     ...triggers.map((t) => `DROP TRIGGER IF EXISTS "${t}" ON ${parts}`),
     copyExistingSql('postgres'),
-    fn(PARTS_TRIGGERS.insert, `  ${add};`),
-    fn(PARTS_TRIGGERS.update, `  IF ${sameKey} THEN\n    ${replace};\n  ELSE\n    ${remove.join(';\n    ')};\n    ${add};\n  END IF;`),
-    fn(PARTS_TRIGGERS.delete, `  ${remove.join(';\n  ')};`),
+    ...postgresPartsFunctions(false),
     `CREATE TRIGGER "${PARTS_TRIGGERS.insert}" AFTER INSERT ON ${parts} FOR EACH ROW EXECUTE FUNCTION "${PARTS_TRIGGERS.insert}"()`,
     `CREATE TRIGGER "${PARTS_TRIGGERS.update}" AFTER UPDATE ON ${parts} FOR EACH ROW EXECUTE FUNCTION "${PARTS_TRIGGERS.update}"()`,
     `CREATE TRIGGER "${PARTS_TRIGGERS.delete}" AFTER DELETE ON ${parts} FOR EACH ROW EXECUTE FUNCTION "${PARTS_TRIGGERS.delete}"()`,
@@ -377,6 +405,7 @@ export const sensorsMigrations: MigrationSet = {
       name: 'original-rows',
       mysql: mysqlOriginalRowsMigration(),
       sqlite: sqliteOriginalRowsMigration(),
+      postgres: postgresOriginalRowsMigration(),
     },
   ],
   // Taking over the original pipeline's two tables (lib/sensors/adopt.ts); a getter, as that module imports this one.

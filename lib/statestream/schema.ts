@@ -452,11 +452,59 @@ $$`,
 ];
 
 /**
+ * How the PostgreSQL normalisation names and finds an entity. Migration 2 labelled entities
+ * `<domain>.<object_id>` under a unique (base_topic_id, label); migration 3 labels them as the
+ * original pipeline did (the object id), with the domain beside the label and the unique key on
+ * (base_topic_id, domain, label), so `sensor.x` and `binary_sensor.x` stay two entities.
+ */
+interface PgEntityKey {
+  /** Migration 3 replaces the functions migration 2 created. */
+  create: 'CREATE FUNCTION' | 'CREATE OR REPLACE FUNCTION';
+  /** The entity's label from a message's parts `p` (column `entity` of `valid`). */
+  label: string;
+  /** Keeps a message's labels within their columns (else it stays in `messages` only). */
+  limits: string;
+  /** The entity columns of the unique key after base_topic_id, over a message row `v` (`v.entity`, `v.domain`). */
+  key: (v: string) => string;
+  /** Entity `e` is message `v`'s, within its base topic. */
+  matches: (e: string, v: string) => string;
+  conflict: string;
+  /** The row trigger's versions of the same. */
+  rowEntity: string;
+  rowLimits: string;
+  rowMatches: (e: string) => string;
+}
+
+const PG_ENTITY_V2: PgEntityKey = {
+  create: 'CREATE FUNCTION',
+  label: `(p.domain || '.' || p.object) COLLATE "C"`,
+  limits: 'char_length(p.domain) + char_length(p.object) < 255',
+  key: (v) => `${v}.entity`,
+  matches: (e, v) => `${e}.label = ${v}.entity`,
+  conflict: '(base_topic_id, label)',
+  rowEntity: "v_domain || '.' || v_object",
+  rowLimits: 'char_length(v_domain) + char_length(v_object) >= 255',
+  rowMatches: (e) => `${e}label = v_entity`,
+};
+
+const PG_ENTITY_V3: PgEntityKey = {
+  create: 'CREATE OR REPLACE FUNCTION',
+  label: 'p.object COLLATE "C"',
+  limits: 'char_length(p.domain) <= 255 AND char_length(p.object) <= 255',
+  key: (v) => `${v}.domain, ${v}.entity`,
+  matches: (e, v) => `${e}.domain = ${v}.domain AND ${e}.label = ${v}.entity`,
+  conflict: '(base_topic_id, domain, label)',
+  rowEntity: 'v_object',
+  rowLimits: 'char_length(v_domain) > 255 OR char_length(v_object) > 255',
+  rowMatches: (e) => `${e}domain = v_domain AND ${e}label = v_entity`,
+};
+
+/**
  * The messages of one INSERT or COPY that normalise, with their levels split from the end of the
  * topic (`new_messages` is the statement's transition table). Parsed again in each statement of
  * the batch trigger: splitting a few hundred topics costs far less than a temporary table.
  */
-const PG_VALID_MESSAGES = `split AS MATERIALIZED (
+const pgValidMessages = (k: PgEntityKey): string => `split AS MATERIALIZED (
     SELECT m.id, m.payload, m.retained, m.received_at, m.topic, string_to_array(m.topic, '/') AS levels FROM new_messages m
   ),
   parts AS MATERIALIZED (
@@ -468,10 +516,10 @@ const PG_VALID_MESSAGES = `split AS MATERIALIZED (
   valid AS MATERIALIZED (
     -- COLLATE "C": the labels' own collation, so the lookups below use the unique indexes.
     SELECT p.id, p.payload, p.retained, p.received_at, p.base COLLATE "C" AS base, p.domain COLLATE "C" AS domain,
-           p.object COLLATE "C" AS object, p.key COLLATE "C" AS key, (p.domain || '.' || p.object) COLLATE "C" AS entity
+           p.object COLLATE "C" AS object, p.key COLLATE "C" AS key, ${k.label} AS entity
     FROM parts p
     WHERE p.base <> '' AND p.domain <> '' AND p.object <> '' AND p.key <> ''
-      AND char_length(p.base) <= 512 AND char_length(p.domain) + char_length(p.object) < 255 AND char_length(p.key) <= 255
+      AND char_length(p.base) <= 512 AND ${k.limits} AND char_length(p.key) <= 255
   )`;
 
 /**
@@ -485,11 +533,11 @@ const PG_VALID_MESSAGES = `split AS MATERIALIZED (
  * when equal to it.
  */
 /** The facts of the batch's messages whose state exists (see postgresBatchTrigger); `guard` may suppress the insert. */
-const pgFactsInsert = (guard: string): string => `WITH ${PG_VALID_MESSAGES},
+const pgFactsInsert = (k: PgEntityKey, guard: string): string => `WITH ${pgValidMessages(k)},
   resolved AS MATERIALIZED (
     SELECT v.id, v.payload, v.retained, v.received_at,
            (SELECT s.id FROM base_topics b
-              JOIN entities e ON e.base_topic_id = b.id AND e.label = v.entity
+              JOIN entities e ON e.base_topic_id = b.id AND ${k.matches('e', 'v')}
               JOIN states s ON s.entity_id = e.id AND s.label = v.key
             WHERE b.label = v.base) AS state_id
     FROM valid v
@@ -528,43 +576,43 @@ const pgFactsInsert = (guard: string): string => `WITH ${PG_VALID_MESSAGES},
  * the facts statement runs again. Retained messages hold their states first (FOR NO KEY UPDATE,
  * in id order) so a concurrent replay of the same messages waits and then sees these facts.
  */
-const postgresBatchTrigger = `CREATE FUNCTION statestream_normalise() RETURNS trigger LANGUAGE plpgsql AS $$
+const postgresBatchTrigger = (k: PgEntityKey): string => `${k.create} statestream_normalise() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   v_missing BIGINT;
   v_stored BIGINT;
 BEGIN
   IF EXISTS (SELECT 1 FROM new_messages WHERE retained <> 0) THEN
     PERFORM 1 FROM states s WHERE s.id IN (
-      WITH ${PG_VALID_MESSAGES}
+      WITH ${pgValidMessages(k)}
       SELECT (SELECT s2.id FROM base_topics b
-                JOIN entities e ON e.base_topic_id = b.id AND e.label = v.entity
+                JOIN entities e ON e.base_topic_id = b.id AND ${k.matches('e', 'v')}
                 JOIN states s2 ON s2.entity_id = e.id AND s2.label = v.key
               WHERE b.label = v.base)
       FROM valid v WHERE v.retained <> 0
     ) ORDER BY s.id FOR NO KEY UPDATE;
   END IF;
 
-  ${pgFactsInsert('NOT EXISTS (SELECT 1 FROM resolved u WHERE u.state_id IS NULL)')};
+  ${pgFactsInsert(k, 'NOT EXISTS (SELECT 1 FROM resolved u WHERE u.state_id IS NULL)')};
   IF v_missing = 0 THEN
     RETURN NULL;
   END IF;
 
-  WITH ${PG_VALID_MESSAGES}
+  WITH ${pgValidMessages(k)}
   INSERT INTO base_topics (label)
     SELECT DISTINCT v.base FROM valid v WHERE (SELECT b.id FROM base_topics b WHERE b.label = v.base) IS NULL ORDER BY 1
     ON CONFLICT (label) DO NOTHING;
 
-  WITH ${PG_VALID_MESSAGES},
+  WITH ${pgValidMessages(k)},
   based AS MATERIALIZED (SELECT v.*, (SELECT b.id FROM base_topics b WHERE b.label = v.base) AS base_id FROM valid v)
   INSERT INTO entities (label, domain, object_id, base_topic_id)
-    SELECT DISTINCT ON (v.base_id, v.entity) v.entity, v.domain, v.object, v.base_id FROM based v
-    WHERE (SELECT e.id FROM entities e WHERE e.base_topic_id = v.base_id AND e.label = v.entity) IS NULL
-    ORDER BY v.base_id, v.entity, v.id
-    ON CONFLICT (base_topic_id, label) DO NOTHING;
+    SELECT DISTINCT ON (v.base_id, ${k.key('v')}) v.entity, v.domain, v.object, v.base_id FROM based v
+    WHERE (SELECT e.id FROM entities e WHERE e.base_topic_id = v.base_id AND ${k.matches('e', 'v')}) IS NULL
+    ORDER BY v.base_id, ${k.key('v')}, v.id
+    ON CONFLICT ${k.conflict} DO NOTHING;
 
-  WITH ${PG_VALID_MESSAGES},
+  WITH ${pgValidMessages(k)},
   entified AS MATERIALIZED (
-    SELECT v.*, (SELECT e.id FROM base_topics b JOIN entities e ON e.base_topic_id = b.id AND e.label = v.entity WHERE b.label = v.base) AS entity_id FROM valid v
+    SELECT v.*, (SELECT e.id FROM base_topics b JOIN entities e ON e.base_topic_id = b.id AND ${k.matches('e', 'v')} WHERE b.label = v.base) AS entity_id FROM valid v
   )
   INSERT INTO states (label, entity_id)
     SELECT DISTINCT v.key, v.entity_id FROM entified v
@@ -572,7 +620,7 @@ BEGIN
     ORDER BY 2, 1
     ON CONFLICT (entity_id, label) DO NOTHING;
 
-  ${pgFactsInsert('TRUE')};
+  ${pgFactsInsert(k, 'TRUE')};
   RETURN NULL;
 END
 $$`;
@@ -582,9 +630,7 @@ $$`;
  * cannot be used: TimescaleDB hypertables (lib/db/timescale.ts swaps it in when `messages`
  * becomes one).
  */
-const postgresTrigger = [
-  postgresBatchTrigger,
-  `CREATE FUNCTION statestream_normalise_row() RETURNS trigger LANGUAGE plpgsql AS $$
+const postgresRowTrigger = (k: PgEntityKey): string => `${k.create} statestream_normalise_row() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   v_levels TEXT[];
   v_count INT;
@@ -609,14 +655,14 @@ BEGIN
   v_domain := v_levels[v_count - 2];
   v_base := left(NEW.topic, char_length(NEW.topic) - char_length(v_key) - char_length(v_object) - char_length(v_domain) - 3);
   IF v_base = '' OR v_domain = '' OR v_object = '' OR v_key = ''
-     OR char_length(v_base) > 512 OR char_length(v_domain) + char_length(v_object) >= 255 OR char_length(v_key) > 255 THEN
+     OR char_length(v_base) > 512 OR ${k.rowLimits} OR char_length(v_key) > 255 THEN
     RETURN NULL;
   END IF;
-  v_entity := v_domain || '.' || v_object;
+  v_entity := ${k.rowEntity};
 
   -- Steady state: the topic is known, one query walks the three unique keys.
   SELECT s.id INTO v_state_id FROM base_topics b
-    JOIN entities e ON e.base_topic_id = b.id AND e.label = v_entity
+    JOIN entities e ON e.base_topic_id = b.id AND ${k.rowMatches('e.')}
     JOIN states s ON s.entity_id = e.id AND s.label = v_key
   WHERE b.label = v_base;
 
@@ -629,12 +675,12 @@ BEGIN
         SELECT id INTO v_base_id FROM base_topics WHERE label = v_base;
       END IF;
     END IF;
-    SELECT id INTO v_entity_id FROM entities WHERE base_topic_id = v_base_id AND label = v_entity;
+    SELECT id INTO v_entity_id FROM entities WHERE base_topic_id = v_base_id AND ${k.rowMatches('')};
     IF v_entity_id IS NULL THEN
       INSERT INTO entities (label, domain, object_id, base_topic_id) VALUES (v_entity, v_domain, v_object, v_base_id)
-        ON CONFLICT (base_topic_id, label) DO NOTHING RETURNING id INTO v_entity_id;
+        ON CONFLICT ${k.conflict} DO NOTHING RETURNING id INTO v_entity_id;
       IF v_entity_id IS NULL THEN
-        SELECT id INTO v_entity_id FROM entities WHERE base_topic_id = v_base_id AND label = v_entity;
+        SELECT id INTO v_entity_id FROM entities WHERE base_topic_id = v_base_id AND ${k.rowMatches('')};
       END IF;
     END IF;
     INSERT INTO states (label, entity_id) VALUES (v_key, v_entity_id)
@@ -656,8 +702,29 @@ BEGIN
     VALUES (NEW.payload, v_state_id, NEW.retained, NEW.received_at, NEW.id);
   RETURN NULL;
 END
-$$`,
+$$`;
+
+const postgresTrigger = [
+  postgresBatchTrigger(PG_ENTITY_V2),
+  postgresRowTrigger(PG_ENTITY_V2),
   'CREATE TRIGGER statestream_normalise AFTER INSERT ON messages REFERENCING NEW TABLE AS new_messages FOR EACH STATEMENT EXECUTE FUNCTION statestream_normalise()',
+];
+
+/**
+ * Migration 3 on PostgreSQL, in one transaction (its DDL is transactional). Writers on the
+ * previous release keep inserting while it runs: `messages` is locked against writes first (reads
+ * go on), so their inserts wait and then meet the new functions; without the lock, a trigger
+ * already running the old function could look up a relabelled entity under its old label and add
+ * it again. The key changes before the relabelling (`sensor.x` and `binary_sensor.x` both become
+ * `x`), then both functions are replaced; the trigger that calls them stays (the batch trigger, or
+ * the row trigger on a TimescaleDB hypertable).
+ */
+const postgresEntityLabelsAsWritten = [
+  'LOCK TABLE messages IN EXCLUSIVE MODE',
+  'ALTER TABLE entities DROP CONSTRAINT uq_entities_base_label, ADD CONSTRAINT uq_entities_base_domain_label UNIQUE (base_topic_id, domain, label)',
+  'UPDATE entities SET label = object_id WHERE label <> object_id',
+  postgresBatchTrigger(PG_ENTITY_V3),
+  postgresRowTrigger(PG_ENTITY_V3),
 ];
 
 export const statestreamMigrations: MigrationSet = {
@@ -667,7 +734,7 @@ export const statestreamMigrations: MigrationSet = {
   migrations: [
     { version: 1, name: 'create-tables', mysql: mysqlTables, sqlite: SQLITE_V1_TABLES, postgres: postgresTables },
     { version: 2, name: 'create-normalise-trigger', mysql: [mysqlTrigger], sqlite: sqliteTriggers, postgres: postgresTrigger },
-    { version: 3, name: 'entity-labels-as-written', mysql: mysqlEntityLabelsAsWritten, sqlite: sqliteEntityLabelsAsWritten },
+    { version: 3, name: 'entity-labels-as-written', mysql: mysqlEntityLabelsAsWritten, sqlite: sqliteEntityLabelsAsWritten, postgres: postgresEntityLabelsAsWritten },
   ],
   // Taking over the original pipeline's tables (lib/statestream/adopt.ts); a getter, as that module imports this one.
   get adoption() {

@@ -82,4 +82,4 @@ eachDialect('adoption: ISEMS', (fresh) => {
     assert.ok(err instanceof AdoptionError);
     assert.match(err.message, /measurement\.nodeId is missing; measurement\.isemsRevision is missing/);
   });
-});
+}, ['mysql', 'sqlite']);

@@ -30,7 +30,7 @@ eachDialect('adoption: rolling averages', (fresh) => {
     assert.match(err.message, /is the statestream pipeline's, not the rolling averages' messages\(number, epochtime\).*set DB_FILE/);
     assert.equal(await schemaFingerprint(db), fingerprint);
   });
-});
+}, ['mysql', 'sqlite']);
 
 eachDialect('adoption: data connector', (fresh) => {
   it('starts the first window exactly where the original bookmark stopped, once', async () => {
@@ -74,4 +74,4 @@ eachDialect('adoption: data connector', (fresh) => {
     await store.ensure(0);
     assert.equal((await store.read())?.windowEnd, null);
   });
-});
+}, ['mysql', 'sqlite']);

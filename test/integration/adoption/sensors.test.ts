@@ -91,4 +91,4 @@ eachDialect('adoption: sensors', (fresh) => {
     const merged = await db.query('SELECT value, samples, original_row FROM aggregated_sensor_data');
     assert.deepEqual(merged.rows.map((r) => [Number(r.value), Number(r.samples), Number(r.original_row)]), [[20, 20, 0]]);
   });
-});
+}, ['mysql', 'sqlite']);

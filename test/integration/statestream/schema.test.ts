@@ -357,6 +357,30 @@ describe(`statestream schema on PostgreSQL (${variant})`, function () {
     assert.equal(Number((await (db as Database).query('SELECT COUNT(*) AS n FROM messages WHERE topic = ?', [topic])).rows[0].n), 1 + 2 * writers.length);
   });
 
+  it('resolves a known topic through indexes (no scan), labels in their own collation, as the trigger does', async () => {
+    // Sequential scans off: on tables this small the planner would scan anyway; what matters is
+    // that the trigger's lookup (labels in their own collation) can use each unique key.
+    const plan = await (db as Database).withLock('iotp_test_explain', 10_000, async (ex) => {
+      await ex.query('SET enable_seqscan = off');
+      try {
+        const { rows } = await ex.query(
+          `EXPLAIN (FORMAT JSON) SELECT s.id FROM base_topics b
+             JOIN entities e ON e.base_topic_id = b.id AND e.domain = 'sensor' COLLATE "C" AND e.label = 'x' COLLATE "C"
+             JOIN states s ON s.entity_id = e.id AND s.label = 'state' COLLATE "C"
+           WHERE b.label = 'homeassistant' COLLATE "C"`,
+        );
+        return JSON.stringify(rows[0]);
+      } finally {
+        await ex.query('RESET enable_seqscan');
+      }
+    });
+    // A label compared in another collation could not use the indexes: only a scan would be left.
+    assert.doesNotMatch(plan, /Seq Scan/);
+    const scanned = [...plan.matchAll(/"Relation Name":"(\w+)"/g)].map((m) => m[1]).sort();
+    assert.deepEqual(scanned, ['base_topics', 'entities', 'states']);
+    for (const index of ['uq_base_topics_label', 'uq_states_entity_label']) assert.match(plan, new RegExp(index));
+  });
+
   it('keeps last_updated current on update, like MySQL ON UPDATE', async () => {
     const d = db as Database;
     const [{ id, last_updated: before }] = (await d.query("SELECT id, last_updated FROM states ORDER BY id LIMIT 1")).rows;
