@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { migrationChecksum, MigrationError, runMigrations } from '../../../lib/db';
+import { refuse, type AdoptionPlan } from '../../../lib/db/adopt';
+import { readSchema } from '../../../lib/db/introspect';
 import type { Migration, MigrationSet } from '../../../lib/db/types';
 import { describeEachDialect } from './harness';
 
@@ -143,6 +145,64 @@ describeEachDialect('db: migrations', (ctx) => {
       // Transactional DDL: the migration's first statement was rolled back with it.
       assert.deepEqual((await db.query("SELECT to_regclass('topic_log') IS NULL AS gone")).rows, [{ gone: true }]);
     }
+  });
+
+  it('asks a set\'s adoption only in a dialect it has an inspection for; elsewhere the migrations run as always', async () => {
+    const { db, dialect } = ctx();
+    const asked: string[] = [];
+    const elsewhere = (['mysql', 'sqlite', 'postgres'] as const).filter((d) => d !== dialect);
+    const inspect = Object.fromEntries(elsewhere.map((d) => [d, async () => { asked.push(d); return refuse('something', 'nothing'); }]));
+    const report = await runMigrations(db, [{ ...set('core', [createTopics]), adoption: { inspect } }]);
+    assert.deepEqual(report.applied, ['core/1-create-topics']);
+    assert.deepEqual(asked, []);
+    assert.deepEqual((await db.query('SELECT name FROM migrations')).rows, [{ name: 'core/1-create-topics' }]);
+  });
+
+  it('records an adoption with the versions it stands for, and runs later ones on top; a failed one leaves no record', async () => {
+    const { db, dialect } = ctx();
+    await db.query('CREATE TABLE topics (id INT PRIMARY KEY, label VARCHAR(255) NOT NULL)');
+    const failing = async (): Promise<AdoptionPlan> => ({
+      action: 'adopt',
+      record: 'adopt-original',
+      version: 1,
+      summary: 'a topics table',
+      run: async (ex) => {
+        await ex.query('CREATE TABLE topic_log (id INT)');
+        await ex.query('ALTER TABLE no_such_table ADD COLUMN x INT');
+      },
+    });
+    const err = await runMigrations(db, [{ ...set('core', [createTopics, createLog]), adoption: { inspect: { [dialect]: failing } } }]).catch((e: unknown) => e);
+    assert.ok(err instanceof MigrationError, String(err));
+    assert.match(err.message, /core\/0-adopt-original failed at statement 2 of 2: .* \(taking over an existing schema: a topics table\)/);
+    assert.deepEqual((await db.query('SELECT name FROM migrations')).rows, [], 'nothing recorded');
+    // SQLite (savepoint) and PostgreSQL (transaction) undo the adoption's first statement too.
+    const logLeft = (await readSchema(db, ['topic_log'])).tables.has('topic_log');
+    assert.equal(logLeft, dialect === 'mysql');
+    if (logLeft) await db.query('DROP TABLE topic_log');
+
+    const adopting = async (): Promise<AdoptionPlan> => ({
+      action: 'adopt',
+      record: 'adopt-original',
+      version: 1,
+      summary: 'a topics table',
+      run: async (ex) => {
+        await ex.query(dialect === 'mysql' ? 'ALTER TABLE topics MODIFY id INT NOT NULL AUTO_INCREMENT' : 'SELECT 1');
+        return 'Kept its rows.';
+      },
+    });
+    const logged: string[] = [];
+    const report = await runMigrations(db, [{ ...set('core', [createTopics, createLog]), adoption: { inspect: { [dialect]: adopting } } }], {
+      log: { info: (m) => logged.push(m), warn: (m) => logged.push(m) },
+    });
+    assert.deepEqual(report.applied, ['core/0-adopt-original', 'core/1-create-topics', 'core/2-create-log-with-trigger']);
+    assert.match(logged.join('\n'), /Took over an existing schema for core: a topics table\. Kept its rows\./);
+    assert.deepEqual((await db.query('SELECT name, version FROM migrations ORDER BY id')).rows.map((r) => [r.name, Number(r.version)]), [
+      ['core/0-adopt-original', 0],
+      ['core/1-create-topics', 1],
+      ['core/2-create-log-with-trigger', 2],
+    ]);
+    // Recorded: not asked again.
+    assert.deepEqual((await runMigrations(db, [{ ...set('core', [createTopics, createLog]), adoption: { inspect: { [dialect]: failing } } }])).applied, []);
   });
 
   it('refuses a migrations table that belongs to another application', async () => {
