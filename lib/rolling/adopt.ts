@@ -54,5 +54,5 @@ async function inspect(executor: SqlExecutor): Promise<AdoptionPlan> {
 }
 
 export const rollingAveragesAdoption: SchemaAdoption = {
-  inspect: { mysql: inspect, sqlite: inspect },
+  inspect: { mysql: inspect, sqlite: inspect, postgres: inspect },
 };
