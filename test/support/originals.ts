@@ -147,6 +147,19 @@ export function isemsOriginalStatements(dialect: Dialect): string[] {
       "INSERT INTO alembic_version (version_num) VALUES ('3f1a2b9c8d7e')",
     ];
   }
+  if (dialect === 'postgres') {
+    // SQLAlchemy on PostgreSQL: Integer primary key → SERIAL, DateTime → timestamp without time
+    // zone, Float → double precision, Boolean native; the database's default collation.
+    return [
+      `CREATE TABLE measurement (id SERIAL NOT NULL, "nodeId" VARCHAR(100), "isemsRevision" VARCHAR(10), timestamp TIMESTAMP WITHOUT TIME ZONE,
+        "openMPPTFirmwareVersion" VARCHAR(50), "timeToShutdown" INTEGER, "isPowerSaveMode" BOOLEAN,
+        ${ISEMS_NUMBER_COLUMNS.map((c) => `"${c}" FLOAT`).join(', ')}, status INTEGER,
+        PRIMARY KEY (id), CONSTRAINT node_timestamp UNIQUE ("nodeId", timestamp))`,
+      'CREATE INDEX latest_by_node_id ON measurement ("nodeId", timestamp DESC)',
+      'CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))',
+      "INSERT INTO alembic_version (version_num) VALUES ('3f1a2b9c8d7e')",
+    ];
+  }
   return [
     `CREATE TABLE measurement (id INTEGER NOT NULL, "nodeId" VARCHAR, "isemsRevision" VARCHAR, timestamp DATETIME,
       "openMPPTFirmwareVersion" VARCHAR, "timeToShutdown" INTEGER, "isPowerSaveMode" BOOLEAN,
@@ -210,7 +223,7 @@ export async function createIsemsOriginal(db: Database, rows: readonly IsemsHist
     // SQLAlchemy writes SQLite DATETIME as text with microseconds.
     const local = db.dialect === 'sqlite' ? `${row.local}.000000` : row.local;
     await db.query(`INSERT INTO measurement (${columns.map(q).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`, [
-      row.nodeId, '1', local, 'ESP_2.0', 3592 - k, k % 2, 19.21, 17.9, 13.1, 87, 95, 21.5, 11.6, 14.1, 9, 30, 52.52, 13.4, row.status,
+      row.nodeId, '1', local, 'ESP_2.0', 3592 - k, db.dialect === 'postgres' ? k % 2 === 1 : k % 2, 19.21, 17.9, 13.1, 87, 95, 21.5, 11.6, 14.1, 9, 30, 52.52, 13.4, row.status,
     ]);
   }
 }
