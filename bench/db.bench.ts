@@ -40,6 +40,7 @@ function makeRows(from: number, count: number): SqlValue[][] {
 const CREATE = {
   mysql: 'CREATE TABLE bench (id BIGINT PRIMARY KEY, sensor VARCHAR(64) NOT NULL, ts BIGINT NOT NULL, value DOUBLE) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4',
   sqlite: 'CREATE TABLE bench (id INTEGER PRIMARY KEY, sensor TEXT NOT NULL, ts INTEGER NOT NULL, value REAL)',
+  postgres: 'CREATE TABLE bench (id BIGINT PRIMARY KEY, sensor VARCHAR(64) NOT NULL, ts BIGINT NOT NULL, value DOUBLE PRECISION)',
 };
 
 async function timed(target: string, method: string, rows: number, run: () => Promise<void>): Promise<void> {

@@ -3,7 +3,8 @@
  * large enough that the broker drops nothing) → Node-RED → MariaDB with the normalising trigger.
  *
  *   ours: the shipped flow (flows/1-statestream.json): iotp-mqtt-in (acknowledged after commit)
- *         → iotp-statestream → iotp-db-write (500-row batches)
+ *         → iotp-statestream → iotp-db-write (500-row batches); on MariaDB and on PostgreSQL
+ *         (its PL/pgSQL trigger, COPY batches)
  *   peer: core mqtt in (QoS 1) → function → node-red-node-mysql, one INSERT per message, into the
  *         same schema and trigger, the way the original pipeline's Node-RED flow stored messages
  *
@@ -26,7 +27,7 @@ import { runMigrations } from '../lib/db/migrate';
 import type { Database } from '../lib/db';
 import { statestreamMigrations } from '../lib/statestream/schema';
 import { startNodeRed, type RunningNodeRed } from '../test/support/node-red';
-import { createTestMysqlDatabase, MYSQL_HOST, MYSQL_PORT, portOpen, type TestMysqlDatabase } from '../test/support/services';
+import { createTestMysqlDatabase, createTestPostgresDatabase, MYSQL_HOST, MYSQL_PORT, POSTGRES_HOST, POSTGRES_PORT, portOpen, type TestMysqlDatabase } from '../test/support/services';
 import { makeTempDir } from '../test/support/tmp';
 import {
   connectPublisher,
@@ -294,6 +295,26 @@ async function main(): Promise<void> {
       }
     }
 
+    // ours on PostgreSQL
+    if (await portOpen(POSTGRES_HOST, POSTGRES_PORT)) {
+      const database = await createTestPostgresDatabase('iotp_bench_ss');
+      cleanups.push(() => database.drop());
+      const db = openDb(database.url);
+      cleanups.push(() => db.close());
+      const base = `bench/${randomBytes(4).toString('hex')}`;
+      const nodeRed = await startNodeRed({
+        flows: shippedStatestreamFlow(),
+        env: { DATABASE_URL: database.url, MQTT_URL: broker.url, STATESTREAM_BASE_TOPIC: base, SIMULATE: 'false' },
+      });
+      try {
+        results.push(...(await measureAll('iotp (shipped flow), PostgreSQL', nodeRed, db, client, base)));
+      } finally {
+        await nodeRed.stop();
+      }
+    } else {
+      console.log(`PostgreSQL not reachable at ${POSTGRES_HOST}:${POSTGRES_PORT}: its run skipped`);
+    }
+
     // peer: same schema and trigger, applied up front (node-red-node-mysql has no migrations)
     {
       const database = await createTestMysqlDatabase('iotp_bench_ss');
@@ -318,7 +339,7 @@ async function main(): Promise<void> {
     await broker?.stop();
   }
 
-  console.log(`\nstatestream end to end: a ${MESSAGES}-message burst, then ${PACED_SECONDS} s at ${PACED_RATE} msg/s; QoS 1, MQTT.js → mosquitto (private) → Node-RED → MariaDB + trigger`);
+  console.log(`\nstatestream end to end: a ${MESSAGES}-message burst, then ${PACED_SECONDS} s at ${PACED_RATE} msg/s; QoS 1, MQTT.js → mosquitto (private) → Node-RED → MariaDB (PostgreSQL where named) + trigger`);
   console.log(`machine: ${cpus().length} cores, load ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
   const header = ['pipeline', 'traffic', 'stored rows', 'distinct msgs', 'seconds', 'msg/s', 'sustained msg/s', 'p50 ms', 'p99 ms', 'peak RSS MiB', 'errors logged'];
   const rows = results.map((r) => [

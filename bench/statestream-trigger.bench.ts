@@ -3,7 +3,9 @@
  * 500-row multi-row INSERT statements, one transaction each. Our trigger (lookup first, insert only
  * what is missing, retained-replay dedupe) next to the original pipeline's trigger (upserts into
  * base_topics, entities and states for every row, then a fact), reproduced from its migrate.py,
- * measured in the same run on MariaDB and on SQLite.
+ * measured in the same run on MariaDB and on SQLite; and ours on PostgreSQL (PL/pgSQL), written as
+ * the writer writes there: one 500-row COPY per transaction. Target: PostgreSQL at least as fast
+ * as ours on MariaDB.
  *
  * Data: ~500 entities × 10 keys (state, two timestamps, seven attributes) across several domains,
  * live messages (retain=0) in Home Assistant's burst order; a warm-up pass creates every label,
@@ -15,7 +17,8 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { statestreamMigrations } from '../lib/statestream/schema';
 import { makeTempDir, removeTempDir } from '../test/support/tmp';
-import { MYSQL_HOST, MYSQL_PASSWORD, MYSQL_PORT, MYSQL_USER, portOpen } from '../test/support/services';
+import { MYSQL_HOST, MYSQL_PASSWORD, MYSQL_PORT, MYSQL_USER, POSTGRES_HOST, POSTGRES_PORT, createTestPostgresDatabase, portOpen } from '../test/support/services';
+import { openDatabase, planInsert, runMigrations } from '../lib/db';
 import { ENTITIES, makeRows, type Row } from './support/statestream-rows';
 
 const ROWS_PER_STATEMENT = 500;
@@ -149,6 +152,29 @@ async function sqliteTarget(name: string, dir: string, statements: string[], our
   };
 }
 
+/** Ours on PostgreSQL through lib/db, rows sent as the writer sends them (COPY, one transaction per batch). */
+async function postgresTarget(name: string): Promise<Target> {
+  const test = await createTestPostgresDatabase('iotp_bench_ss');
+  const db = openDatabase({ ...test.config, poolSize: 1 });
+  await runMigrations(db, [statestreamMigrations]);
+  const plan = planInsert('postgres', { table: 'messages', columns: ['topic', 'qos', 'payload', 'retained', 'received_at'] });
+  return {
+    name,
+    async insert(rows) {
+      const now = new Date();
+      await db.atomic(plan.statements(rows.map((r) => [r.topic, 1, r.payload, 0, now])));
+    },
+    async count() {
+      const { rows } = await db.query('SELECT (SELECT COUNT(*) FROM facts) AS facts, (SELECT COUNT(*) FROM states) AS states');
+      return { facts: Number(rows[0].facts), states: Number(rows[0].states) };
+    },
+    async close() {
+      await db.close();
+      await test.drop();
+    },
+  };
+}
+
 interface Measured {
   rowsPerSecond: number;
   facts: number;
@@ -189,8 +215,8 @@ async function main(): Promise<void> {
   const results: Array<Measured & { db: string; trigger: string }> = [];
   // The original only understands a one-level base (its level 1); the same base keeps the comparison fair.
   const base = 'homeassistant';
-  const only = process.env.BENCH_ONLY; // 'mariadb' or 'sqlite' while iterating
-  if (only !== 'sqlite' && (await portOpen(MYSQL_HOST, MYSQL_PORT))) {
+  const only = process.env.BENCH_ONLY; // 'mariadb', 'postgres' or 'sqlite' while iterating
+  if ((!only || only === 'mariadb') && (await portOpen(MYSQL_HOST, MYSQL_PORT))) {
     for (const [trigger, statements, ours] of [
       ['original (3 upserts/row)', ORIGINAL_MYSQL, false],
       ['statestream (lookup-first)', statestreamMigrations.migrations.flatMap((m) => m.mysql), true],
@@ -205,7 +231,17 @@ async function main(): Promise<void> {
   } else {
     console.log(`MariaDB not reachable at ${MYSQL_HOST}:${MYSQL_PORT}: skipped`);
   }
-  if (only !== 'mariadb') {
+  if ((!only || only === 'postgres') && (await portOpen(POSTGRES_HOST, POSTGRES_PORT))) {
+    const target = await postgresTarget('statestream (PL/pgSQL)');
+    try {
+      results.push({ db: 'PostgreSQL', trigger: 'statestream (PL/pgSQL)', ...(await measure(target, base)) });
+    } finally {
+      await target.close();
+    }
+  } else if (!only || only === 'postgres') {
+    console.log(`PostgreSQL not reachable at ${POSTGRES_HOST}:${POSTGRES_PORT}: skipped`);
+  }
+  if (!only || only === 'sqlite') {
     const dir = makeTempDir('iotp-bench-ss-');
     try {
       // SQLite has no SUBSTRING_INDEX: level 3 (object id) and level 4 (key) cut with substr/instr.
@@ -232,11 +268,14 @@ async function main(): Promise<void> {
   console.log(`\n${fmt(MEASURED_ROWS)} rows after a ${fmt(ENTITIES * 10)}-row warm-up; ${ROWS_PER_STATEMENT}-row INSERT per transaction; ${ENTITIES} entities × 10 keys`);
   console.log(`load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${cpus().length} CPUs (timings are only comparable within one run)`);
   console.log(
-    `${'database'.padEnd(9)} ${'trigger'.padEnd(28)} ${'rows/s'.padStart(9)} ${'facts'.padStart(8)} ${'states'.padStart(7)}   per row: ${'lookups'.padStart(7)} ${'writes'.padStart(6)} ${'updates'.padStart(7)}`,
+    `${'database'.padEnd(10)} ${'trigger'.padEnd(28)} ${'rows/s'.padStart(9)} ${'facts'.padStart(8)} ${'states'.padStart(7)}   per row: ${'lookups'.padStart(7)} ${'writes'.padStart(6)} ${'updates'.padStart(7)}`,
   );
+  const oursOn = (db: string): number | undefined => results.find((r) => r.db === db && r.trigger !== 'original (3 upserts/row)')?.rowsPerSecond;
+  const [pgRate, mariaRate] = [oursOn('PostgreSQL'), oursOn('MariaDB')];
+  if (pgRate && mariaRate) console.log(`PostgreSQL trigger / MariaDB trigger: ${(pgRate / mariaRate).toFixed(2)}x (target: at least 1.00x) ${pgRate >= mariaRate ? 'MET' : 'MISSED'}`);
   for (const r of results) {
     const work = r.perRow ? `${r.perRow.lookups.toFixed(2).padStart(7)} ${r.perRow.writes.toFixed(2).padStart(6)} ${r.perRow.updates.toFixed(2).padStart(7)}` : '      -      -       -';
-    console.log(`${r.db.padEnd(9)} ${r.trigger.padEnd(28)} ${fmt(r.rowsPerSecond).padStart(9)} ${fmt(r.facts).padStart(8)} ${fmt(r.states).padStart(7)}            ${work}`);
+    console.log(`${r.db.padEnd(10)} ${r.trigger.padEnd(28)} ${fmt(r.rowsPerSecond).padStart(9)} ${fmt(r.facts).padStart(8)} ${fmt(r.states).padStart(7)}            ${work}`);
   }
 }
 

@@ -1,6 +1,6 @@
 /**
- * Database Writer engine throughput: rows/s into MariaDB and SQLite through RowWriter, side by
- * side with what Node-RED flows do today, all measured in the same run on the same table.
+ * Database Writer engine throughput: rows/s into MariaDB, PostgreSQL and SQLite through RowWriter,
+ * side by side with what Node-RED flows do today, all measured in the same run on the same table.
  *
  *   - per-row INSERT, 1 connection: a flow doing one INSERT per message, awaited in order
  *   - per-row INSERT, 8 connections: the same with a pool (node-red-node-mysql runs up to 50)
@@ -8,7 +8,11 @@
  *   - RowWriter: one row per delivery (one MQTT message each), a producer keeping at most 2,000
  *     deliveries unanswered (like an MQTT QoS1 receive window), with several batch/in-flight settings
  *   - outage: rows journaled (fsynced in groups) while the database is unreachable, then replayed
- *   - MariaDB: RowWriter with and without commit markers (their cost), alternated
+ *   - MariaDB, PostgreSQL: RowWriter with and without commit markers (their cost), alternated
+ *   - PostgreSQL: bare `pg` peers, 500 rows per statement, 2 in flight like the writer's defaults:
+ *     a hand-made multi-row INSERT, INSERT ... SELECT * FROM unnest($1::varchar[], ...) (typed
+ *     arrays, one parameter per column) and COPY FROM STDIN (pg-copy-streams). Target: the writer
+ *     within 15 % of bare COPY (best of three, alternated).
  *
  * Table: 4 data columns + auto-increment key + a secondary index, no triggers.
  * Goal: >= 40 k rows/s into MariaDB on the 2-core development machine.
@@ -17,7 +21,8 @@ import { join } from 'node:path';
 import { openDatabase, DatabaseError } from '../lib/db';
 import type { Database, SqlExecutor, SqlStatement } from '../lib/db/types';
 import { RowWriter, type RowWriterOptions } from '../lib/writer';
-import { createTestMysqlDatabase, portOpen, MYSQL_HOST, MYSQL_PORT } from '../test/support/services';
+import { createTestMysqlDatabase, createTestPostgresDatabase, portOpen, MYSQL_HOST, MYSQL_PORT, POSTGRES_HOST, POSTGRES_PORT } from '../test/support/services';
+import type { PostgresConfig } from '../lib/db/types';
 import { makeTempDir, removeTempDir } from '../test/support/tmp';
 
 const WINDOW = 2000;
@@ -38,12 +43,13 @@ function row(i: number): Row {
 const TABLE = {
   mysql: 'CREATE TABLE bench (id BIGINT AUTO_INCREMENT PRIMARY KEY, device VARCHAR(32) NOT NULL, ts BIGINT NOT NULL, value DOUBLE, topic VARCHAR(128), KEY k_device_ts (device, ts))',
   sqlite: 'CREATE TABLE bench (id INTEGER PRIMARY KEY AUTOINCREMENT, device TEXT NOT NULL, ts INTEGER NOT NULL, value REAL, topic TEXT)',
+  postgres: 'CREATE TABLE bench (id BIGSERIAL PRIMARY KEY, device VARCHAR(32) NOT NULL, ts BIGINT NOT NULL, value DOUBLE PRECISION, topic VARCHAR(128))',
 };
 
 async function resetTable(db: Database): Promise<void> {
   await db.query('DROP TABLE IF EXISTS bench');
   await db.query(TABLE[db.dialect]);
-  if (db.dialect === 'sqlite') await db.query('CREATE INDEX k_device_ts ON bench (device, ts)');
+  if (db.dialect !== 'mysql') await db.query('CREATE INDEX k_device_ts ON bench (device, ts)');
 }
 
 async function count(db: Database): Promise<number> {
@@ -220,7 +226,7 @@ async function suite(db: Database, title: string, sizes: { perRow: number; engin
   const figures: Figure[] = [];
   const baseline = await timed('per-row INSERT, 1 connection (a flow with one INSERT per msg)', sizes.perRow, db, () => perRow(db, sizes.perRow, 1));
   figures.push(baseline);
-  if (db.dialect === 'mysql') {
+  if (db.dialect !== 'sqlite') {
     figures.push(await timed('per-row INSERT, 8 connections', sizes.perRow, db, () => perRow(db, sizes.perRow, 8)));
   }
   figures.push(await timed('hand batching: 500 rows per INSERT, one at a time', sizes.engine, db, () => handBatched(db, sizes.engine)));
@@ -228,7 +234,7 @@ async function suite(db: Database, title: string, sizes: { perRow: number; engin
     figures.push(await timed(`RowWriter, 1 row/delivery, batch ${batchSize}, ${maxInFlight} in flight${batchSize === 500 && maxInFlight === 2 ? ' (defaults)' : ''}`,
       sizes.engine, db, () => engine(db, sizes.engine, { batchSize, maxInFlight })));
   }
-  if (db.dialect === 'mysql') {
+  if (db.dialect !== 'sqlite') {
     // What commit markers cost: the same run with and without them, alternated (the machine is
     // shared, so neighbouring runs are compared), best of three each.
     for (const [label, batchSize] of [['defaults', 500], ['batch 50', 50]] as const) {
@@ -252,10 +258,85 @@ async function suite(db: Database, title: string, sizes: { perRow: number; engin
   print(title, figures, baseline);
 }
 
+type BarePg = 'multi-row INSERT' | 'INSERT ... unnest()' | 'COPY FROM STDIN';
+
+/** 500-row batches with `pg` itself (no lib/db), 2 in flight: the peers the writer is held against. */
+async function barePg(config: PostgresConfig, rows: number, how: BarePg): Promise<void> {
+  const { Pool } = await import('pg');
+  const { from: copyFrom } = await import('pg-copy-streams');
+  const pool = new Pool({ host: config.host, port: config.port, user: config.user, password: config.password, database: config.database, max: 2 });
+  const batches: Row[][] = [];
+  for (let start = 0; start < rows; start += 500) batches.push(Array.from({ length: Math.min(500, rows - start) }, (_, i) => row(start + i)));
+  const escape = (v: string | number): string => String(v).replace(/[\\\n\r\t]/g, (c) => ({ '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' })[c] as string);
+  const send = async (batch: Row[]): Promise<void> => {
+    if (how === 'multi-row INSERT') {
+      const tuples = batch.map((_, r) => `($${r * 4 + 1}, $${r * 4 + 2}, $${r * 4 + 3}, $${r * 4 + 4})`).join(', ');
+      await pool.query(`INSERT INTO bench (device, ts, value, topic) VALUES ${tuples}`, batch.flatMap((r) => [r.device, r.ts, r.value, r.topic]));
+    } else if (how === 'INSERT ... unnest()') {
+      await pool.query('INSERT INTO bench (device, ts, value, topic) SELECT * FROM unnest($1::varchar[], $2::bigint[], $3::float8[], $4::varchar[])', [
+        batch.map((r) => r.device), batch.map((r) => r.ts), batch.map((r) => r.value), batch.map((r) => r.topic),
+      ]);
+    } else {
+      const client = await pool.connect();
+      try {
+        let text = '';
+        for (const r of batch) text += `${escape(r.device)}\t${r.ts}\t${r.value}\t${escape(r.topic)}\n`;
+        const stream = client.query(copyFrom('COPY bench (device, ts, value, topic) FROM STDIN'));
+        await new Promise<void>((resolve, reject) => {
+          stream.once('error', reject);
+          stream.once('finish', () => resolve());
+          stream.end(text);
+        });
+      } finally {
+        client.release();
+      }
+    }
+  };
+  try {
+    let next = 0;
+    await Promise.all([0, 1].map(async () => {
+      while (next < batches.length) await send(batches[next++]);
+    }));
+  } finally {
+    await pool.end();
+  }
+}
+
+/** PostgreSQL: the writer against bare pg, alternated rounds, best of three each. */
+async function postgresPeers(db: Database, config: PostgresConfig, rows: number): Promise<void> {
+  const contenders: Array<[string, () => Promise<void>]> = [
+    ['bare pg: 500-row multi-row INSERT, 2 in flight', () => barePg(config, rows, 'multi-row INSERT')],
+    ['bare pg: 500-row INSERT ... SELECT * FROM unnest(typed arrays), 2 in flight', () => barePg(config, rows, 'INSERT ... unnest()')],
+    ['bare pg: 500-row COPY FROM STDIN, 2 in flight', () => barePg(config, rows, 'COPY FROM STDIN')],
+    ['RowWriter defaults (COPY + commit marker per batch)', () => engine(db, rows, {})],
+    ['RowWriter defaults, commit markers off (COPY alone)', () => engine(db, rows, { commitMarkers: false })],
+  ];
+  const best = new Map<string, Figure>();
+  for (let round = 0; round < 3; round++) {
+    for (const [name, run] of contenders) {
+      const figure = await timed(`${name} (best of 3)`, rows, db, run);
+      const current = best.get(name);
+      if (!current || figure.seconds < current.seconds) best.set(name, figure);
+    }
+  }
+  const figures = contenders.map(([name]) => best.get(name) as Figure);
+  print('PostgreSQL: RowWriter against bare pg in the same run', figures, figures[0]);
+  const rate = (name: string): number => { const f = best.get(name) as Figure; return f.rows / f.seconds; };
+  const copy = rate(contenders[2][0]);
+  for (const [name] of contenders.slice(3)) {
+    const gap = (1 - rate(name) / copy) * 100;
+    console.log(`${name}: ${gap <= 0 ? `${(-gap).toFixed(1)} % faster than` : `${gap.toFixed(1)} % behind`} bare pg COPY (target: within 15 %) ${gap <= 15 ? 'MET' : 'MISSED'}`);
+  }
+}
+
 async function main(): Promise<void> {
   console.log(`node ${process.version}; producer window ${WINDOW} deliveries; columns: ${COLUMNS.join(', ')} (+ id, secondary index)`);
   await memoryPerRow(50_000);
-  if (await portOpen(MYSQL_HOST, MYSQL_PORT)) {
+  const only = process.env.BENCH_ONLY; // 'mariadb', 'postgres' or 'sqlite' while iterating
+  if (only && !['mariadb', 'postgres', 'sqlite'].includes(only)) throw new Error(`BENCH_ONLY must be mariadb, postgres or sqlite, not ${only}`);
+  if (only && only !== 'mariadb') {
+    // skipped on request
+  } else if (await portOpen(MYSQL_HOST, MYSQL_PORT)) {
     const test = await createTestMysqlDatabase('iotp_writer_bench');
     const db = openDatabase({ ...test.config, poolSize: 8 });
     try {
@@ -267,6 +348,22 @@ async function main(): Promise<void> {
   } else {
     console.log(`MariaDB not reachable at ${MYSQL_HOST}:${MYSQL_PORT}: skipped`);
   }
+  if (only && only !== 'postgres') {
+    // skipped on request
+  } else if (await portOpen(POSTGRES_HOST, POSTGRES_PORT)) {
+    const test = await createTestPostgresDatabase('iotp_writer_bench');
+    const db = openDatabase({ ...test.config, poolSize: 8 });
+    try {
+      await suite(db, `PostgreSQL ${POSTGRES_HOST}:${POSTGRES_PORT} (server defaults, no trigger)`, { perRow: 3_000, engine: 60_000 });
+      await postgresPeers(db, test.config, 60_000);
+    } finally {
+      await db.close();
+      await test.drop();
+    }
+  } else {
+    console.log(`PostgreSQL not reachable at ${POSTGRES_HOST}:${POSTGRES_PORT}: skipped`);
+  }
+  if (only && only !== 'sqlite') return;
   const dir = makeTempDir('iotp-writer-bench-sqlite-');
   const sqlite = openDatabase({ dialect: 'sqlite', file: join(dir, 'bench.db'), busyTimeoutMs: 5000 });
   try {

@@ -75,6 +75,10 @@ export function databaseUrl(config: DatabaseConfig): string {
   const auth = config.user ? `${encodeURIComponent(config.user)}${config.password ? `:${encodeURIComponent(config.password)}` : ''}@` : '';
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const params = new URLSearchParams({ poolSize: String(config.poolSize) });
+  if (config.dialect === 'postgres') {
+    if (config.tls) params.set('sslmode', config.tls.mode);
+    return `postgresql://${auth}${host}:${config.port}/${encodeURIComponent(config.database)}?${params}`;
+  }
   if (config.tls) {
     params.set('ssl', 'true');
     if (!config.tls.rejectUnauthorized) params.set('sslRejectUnauthorized', 'false');

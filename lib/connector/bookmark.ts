@@ -39,6 +39,16 @@ export const connectorMigrations: MigrationSet = {
   lease_until INTEGER NULL
 )`,
       ],
+      postgres: [
+        `CREATE TABLE IF NOT EXISTS connector_bookmarks (
+  name VARCHAR(191) NOT NULL PRIMARY KEY,
+  window_end BIGINT NULL,
+  updated_at BIGINT NOT NULL,
+  lease_owner VARCHAR(191) NULL,
+  lease_until BIGINT NULL
+)`,
+        "COMMENT ON COLUMN connector_bookmarks.window_end IS 'end (exclusive, epoch ms UTC) of the last fully delivered window'",
+      ],
     },
   ],
   // Carrying on from the original connector's `bookmarks` row (lib/connector/adopt.ts).
@@ -75,13 +85,16 @@ export class BookmarkStore {
    * race-free: an existing row is never changed.
    */
   async ensure(now: number): Promise<void> {
-    const verb = this.db.dialect === 'mysql' ? 'INSERT IGNORE' : 'INSERT OR IGNORE';
     // The inner SELECT reads a derived table: MySQL refuses an INSERT reading its own table directly.
-    await this.db.query(
-      `${verb} INTO connector_bookmarks (name, window_end, updated_at, lease_owner, lease_until) ` +
-        'SELECT ?, (SELECT o.window_end FROM (SELECT window_end FROM connector_bookmarks WHERE name = ?) o), ?, NULL, NULL',
-      [this.name, ORIGINAL_BOOKMARK, now],
-    );
+    const insert =
+      'INTO connector_bookmarks (name, window_end, updated_at, lease_owner, lease_until) ' +
+      'SELECT ?, (SELECT o.window_end FROM (SELECT window_end FROM connector_bookmarks WHERE name = ?) o), ?, NULL, NULL';
+    const sql = {
+      mysql: `INSERT IGNORE ${insert}`,
+      sqlite: `INSERT OR IGNORE ${insert}`,
+      postgres: `INSERT ${insert} ON CONFLICT (name) DO NOTHING`,
+    }[this.db.dialect];
+    await this.db.query(sql, [this.name, ORIGINAL_BOOKMARK, now]);
   }
 
   async read(): Promise<BookmarkState | null> {

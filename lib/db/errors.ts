@@ -190,6 +190,47 @@ const SQLITE_OTHER_CODES: Record<string, DbErrorKind> = {
   DB_LOCK_TIMEOUT: 'transient',
 };
 
+/**
+ * PostgreSQL SQLSTATEs (pg puts them in `code`) by kind; whole classes first, then single codes
+ * that differ from their class. https://www.postgresql.org/docs/current/errcodes-appendix.html
+ */
+const POSTGRES_KIND_BY_CLASS: Record<string, DbErrorKind> = {
+  '08': 'connection', // connection exception
+  '21': 'data', // cardinality violation
+  '22': 'data', // data exception (too long, bad value, out of range, NUL in text)
+  '23': 'data', // integrity constraint violation (unique, foreign key, NOT NULL, check)
+  '40': 'transient', // transaction rollback: serialization failure 40001, deadlock 40P01
+};
+const POSTGRES_KIND_BY_CODE: Record<string, DbErrorKind> = {
+  '53100': 'connection', // disk_full: clears when space is freed, keep the data
+  '53200': 'transient', // out_of_memory
+  '53300': 'connection', // too_many_connections
+  '53400': 'transient', // configuration_limit_exceeded
+  '54000': 'data', // program_limit_exceeded: e.g. an index row larger than a page
+  '55P03': 'transient', // lock_not_available (lock_timeout)
+  '57014': 'transient', // query_canceled (statement_timeout)
+  '57P01': 'connection', // admin_shutdown
+  '57P02': 'connection', // crash_shutdown
+  '57P03': 'connection', // cannot_connect_now (starting up, shutting down, recovery)
+  '57P05': 'connection', // idle_session_timeout
+  '25P03': 'connection', // idle_in_transaction_session_timeout: the server closed the session
+};
+/** pg's code-less errors about a connection that is gone or never came. */
+const POSTGRES_CONNECTION_MESSAGES =
+  /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|not queryable|Cannot use a pool after calling end|Client was closed|Connection ended|the database system is (starting up|shutting down)|server closed the connection/i;
+
+function postgresKind(code: string | undefined, message: string | undefined): DbErrorKind {
+  if (code) {
+    // Node's socket codes first: 'EPIPE' also looks like a SQLSTATE.
+    if (MYSQL_CONNECTION_CODES.has(code) || code === 'DB_CONNECTION_LOST') return 'connection';
+    if (/^[0-9A-Z]{5}$/.test(code)) return POSTGRES_KIND_BY_CODE[code] ?? POSTGRES_KIND_BY_CLASS[code.slice(0, 2)] ?? 'fatal';
+    if (code === 'DB_VALUE_INVALID') return 'data';
+    if (code === 'DB_LOCK_TIMEOUT' || code === 'DB_QUEUE_FULL') return 'transient';
+  }
+  if (message && POSTGRES_CONNECTION_MESSAGES.test(message)) return 'connection';
+  return 'fatal';
+}
+
 interface DriverErrorShape {
   message?: unknown;
   code?: unknown;
@@ -200,6 +241,7 @@ interface DriverErrorShape {
 
 /** The kind of a driver error code/errno, without building an error. Exposed for tables and tests. */
 export function kindOf(dialect: Dialect, code: string | undefined, errno?: number, message?: string): DbErrorKind {
+  if (dialect === 'postgres') return postgresKind(code, message);
   if (dialect === 'sqlite') {
     if (code) {
       const direct = SQLITE_OTHER_CODES[code];
@@ -239,6 +281,7 @@ function codeFor(dialect: Dialect, shape: DriverErrorShape, message: string): st
     if (/^Queue limit reached/.test(message)) return 'POOL_QUEUE_FULL';
   }
   if (dialect === 'sqlite' && /database connection is not open/i.test(message)) return 'DB_CLOSED';
+  if (dialect === 'postgres' && POSTGRES_CONNECTION_MESSAGES.test(message)) return 'DB_CONNECTION_LOST';
   if (/can only bind|cannot bind/i.test(message)) return 'DB_VALUE_INVALID';
   return 'DB_ERROR';
 }
@@ -266,11 +309,22 @@ export function classifyError(err: unknown, dialect: Dialect, secrets: readonly 
       : typeof shape.message === 'string' && shape.message
         ? shape.message
         : String(err);
-  const message = redact(rawMessage, secrets);
+  // PostgreSQL explains data errors in `detail` (which key, which value): worth the log line.
+  const detail = dialect === 'postgres' && typeof (shape as { detail?: unknown }).detail === 'string' ? ` (${(shape as { detail: string }).detail})` : '';
+  const message = redact(rawMessage + detail, secrets);
   const errno = typeof shape.errno === 'number' ? shape.errno : undefined;
   const code = codeFor(dialect, shape, rawMessage);
   const kind = kindOf(dialect, code, errno, rawMessage);
-  const sqlState = typeof shape.sqlState === 'string' ? shape.sqlState : undefined;
+  const sqlState = typeof shape.sqlState === 'string' ? shape.sqlState : dialect === 'postgres' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
   // The cause keeps the driver's stack for debugging; it carries no secret beyond the message we scrubbed.
   return new DatabaseError(message, { kind, code, errno, sqlState, dialect, cause: secrets.length > 0 ? undefined : err });
+}
+
+/** A duplicate key on a unique index or primary key, in any dialect. */
+export function isUniqueViolation(err: unknown): boolean {
+  if (err === null || typeof err !== 'object') return false;
+  const { code, errno, sqlState, dialect } = err as { code?: unknown; errno?: unknown; sqlState?: unknown; dialect?: unknown };
+  if (code === 'ER_DUP_ENTRY' || code === 'ER_DUP_ENTRY_WITH_KEY_NAME' || errno === 1062 || errno === 1586) return true;
+  if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY') return true;
+  return sqlState === '23505' || (dialect === 'postgres' && code === '23505');
 }

@@ -1,7 +1,7 @@
 /**
  * Table and column names that come from configuration (a user may name the table their data goes
- * to): validated and quoted, never pasted into SQL raw. MySQL quotes with backticks, SQLite with
- * double quotes; a quote inside a name is escaped by doubling it.
+ * to): validated and quoted, never pasted into SQL raw. MySQL quotes with backticks, SQLite and
+ * PostgreSQL with double quotes; a quote inside a name is escaped by doubling it.
  */
 import { IdentifierError } from './errors';
 import type { Dialect } from './types';
@@ -9,7 +9,10 @@ import type { Dialect } from './types';
 /** MySQL's limit for table and column names; SQLite has none, so the same bound keeps names portable. */
 export const MAX_IDENTIFIER_LENGTH = 64;
 
-const QUOTE: Record<Dialect, string> = { mysql: '`', sqlite: '"' };
+/** PostgreSQL's NAMEDATALEN - 1: it silently truncates longer names, so two long names could become one. */
+export const MAX_POSTGRES_IDENTIFIER_BYTES = 63;
+
+const QUOTE: Record<Dialect, string> = { mysql: '`', sqlite: '"', postgres: '"' };
 
 function printable(name: string): string {
   const shown = name.length > 40 ? `${name.slice(0, 40)}...` : name;
@@ -27,10 +30,13 @@ export function validateIdentifier(name: unknown, dialect: Dialect): string {
   // Lone surrogates cannot be encoded as UTF-8; MySQL also rejects characters beyond the BMP in names.
   if (/[\uD800-\uDFFF]/.test(name)) throw new IdentifierError(`Identifier ${printable(name)} contains characters outside the Basic Multilingual Plane`);
   if (dialect === 'mysql' && name.endsWith(' ')) throw new IdentifierError(`Identifier ${printable(name)} ends with a space, which MySQL does not allow`);
+  if (dialect === 'postgres' && Buffer.byteLength(name) > MAX_POSTGRES_IDENTIFIER_BYTES) {
+    throw new IdentifierError(`Identifier ${printable(name)} is longer than PostgreSQL's ${MAX_POSTGRES_IDENTIFIER_BYTES} bytes (it would be truncated silently)`);
+  }
   return name;
 }
 
-/** `name` validated and quoted for `dialect`: `` `a``b` `` (MySQL), `"a""b"` (SQLite). */
+/** `name` validated and quoted for `dialect`: `` `a``b` `` (MySQL), `"a""b"` (SQLite, PostgreSQL). */
 export function quoteIdentifier(name: string, dialect: Dialect): string {
   validateIdentifier(name, dialect);
   const q = QUOTE[dialect];

@@ -8,6 +8,13 @@
  * | `ignore` | `ON DUPLICATE KEY UPDATE k = k` (a no-op update)        | `ON CONFLICT DO NOTHING`                       |
  * | `upsert` | `ON DUPLICATE KEY UPDATE c = VALUES(c)`                 | `ON CONFLICT (keys) DO UPDATE SET c = excluded.c` |
  *
+ * PostgreSQL: `error` is a `COPY ... FROM STDIN` whose one parameter is the rows in COPY's text
+ * format (lib/db/postgres.ts streams it; measured against multi-row INSERT and unnest() in
+ * bench/writer.bench.ts and docs/postgresql.md); `ignore`/`upsert` are multi-row INSERTs with
+ * SQLite's ON CONFLICT clauses. An upsert statement cannot touch one key twice on PostgreSQL
+ * ("ON CONFLICT DO UPDATE command cannot affect row a second time"), so rows repeating a key in one
+ * statement are merged first, into what upserting them one after another leaves.
+ *
  * Why not `INSERT IGNORE` for `ignore`: on MySQL it also turns data errors (too long, NULL into
  * NOT NULL, bad values) into warnings and stores truncated or default values, i.e. silently
  * corrupts data. The no-op ODKU only swallows duplicate keys; every other error still fails the
@@ -22,19 +29,20 @@ import { IdentifierError, SqlParameterError } from './errors';
 import { quoteIdentifier, quoteIdentifierList } from './identifiers';
 import { LruMap } from './lru';
 import type { Dialect, QueryResult, SqlExecutor, SqlValue } from './types';
+import { copyField } from './values';
 
 export type ConflictPolicy = 'error' | 'ignore' | 'upsert';
 
 /** Most bound parameters one statement may carry: mysql2 prepared statements 65535, SQLite's SQLITE_MAX_VARIABLE_NUMBER 32766. */
-export const PLACEHOLDER_LIMITS: Readonly<Record<Dialect, number>> = { mysql: 65535, sqlite: 32766 };
+export const PLACEHOLDER_LIMITS: Readonly<Record<Dialect, number>> = { mysql: 65535, sqlite: 32766, postgres: 65535 };
 export const DEFAULT_MAX_ROWS_PER_STATEMENT = 1000;
 /**
  * Estimated size cap of one MySQL statement. mysql2 inlines escaped values into the SQL text,
  * which must fit max_allowed_packet (4 MiB on MySQL 5.7, 16 MiB on MariaDB 10.11, 64 MiB on
  * MySQL 8). The estimate is an upper bound (3 bytes per UTF-16 unit), so real statements are smaller.
- * SQLite binds values separately, so it has no such cap.
+ * SQLite and PostgreSQL bind values separately (or stream them, COPY), so they have no such cap.
  */
-export const DEFAULT_MAX_STATEMENT_BYTES: Readonly<Record<Dialect, number>> = { mysql: 4 * 1024 * 1024, sqlite: Infinity };
+export const DEFAULT_MAX_STATEMENT_BYTES: Readonly<Record<Dialect, number>> = { mysql: 4 * 1024 * 1024, sqlite: Infinity, postgres: Infinity };
 
 export interface InsertSpec {
   table: string;
@@ -88,6 +96,10 @@ export class InsertPlan {
   private readonly rowPlaceholders: string;
   private readonly suffix: string;
   private readonly sqlByRowCount = new LruMap<number, string>(16);
+  /** PostgreSQL with policy `error`: the COPY statement every chunk of rows is sent with. */
+  private readonly copySql: string | null;
+  /** PostgreSQL upsert: positions of the key columns and of the columns an update overwrites, for merging repeated keys. */
+  private readonly mergeKeys: { keys: number[]; updates: number[] } | null;
 
   constructor(dialect: Dialect, spec: InsertSpec) {
     this.dialect = dialect;
@@ -111,7 +123,7 @@ export class InsertPlan {
       if (keys.some((k) => sameNames(k, column))) throw new IdentifierError(`Update column ${JSON.stringify(column)} is also a key column`);
     }
 
-    const limit = PLACEHOLDER_LIMITS[dialect];
+    const limit = this.conflict === 'error' && dialect === 'postgres' ? Infinity : PLACEHOLDER_LIMITS[dialect];
     if (this.columns.length > limit) throw new SqlParameterError(`${this.columns.length} columns exceed the ${limit}-parameter limit of one statement`, 'DB_INSERT_SPEC_INVALID');
     const maxRows = spec.maxRowsPerStatement ?? DEFAULT_MAX_ROWS_PER_STATEMENT;
     if (!Number.isInteger(maxRows) || maxRows < 1) throw new SqlParameterError('maxRowsPerStatement must be a whole number of at least 1', 'DB_INSERT_SPEC_INVALID');
@@ -122,6 +134,9 @@ export class InsertPlan {
     this.prefix = `INSERT INTO ${quoteIdentifier(this.table, dialect)} (${columnList}) VALUES `;
     this.rowPlaceholders = `(${this.columns.map(() => '?').join(', ')})`;
     this.suffix = conflictClause(dialect, this.conflict, keys, updates, this.columns);
+    this.copySql = dialect === 'postgres' && this.conflict === 'error' ? `COPY ${quoteIdentifier(this.table, dialect)} (${columnList}) FROM STDIN` : null;
+    const position = (name: string): number => this.columns.findIndex((c) => sameNames(c, name));
+    this.mergeKeys = dialect === 'postgres' && this.conflict === 'upsert' ? { keys: keys.map(position), updates: updates.map(position) } : null;
   }
 
   /** The statement text for `rowCount` rows. */
@@ -136,6 +151,8 @@ export class InsertPlan {
 
   /** The statements inserting `rows`, in order. Throws SqlParameterError (`DB_INSERT_ROW_SHAPE`) for a row of the wrong width. */
   statements(rows: readonly InsertRow[]): InsertStatement[] {
+    if (this.copySql !== null) return this.copyStatements(rows);
+    if (this.mergeKeys !== null) rows = mergeRepeatedKeys(rows.map((row, r) => this.rowValues(row, r)), this.mergeKeys);
     const out: InsertStatement[] = [];
     const width = this.columns.length;
     const byteCap = this.maxStatementBytes;
@@ -181,10 +198,84 @@ export class InsertPlan {
     flush();
     return out;
   }
+
+  /** One row's values in column order. */
+  private rowValues(row: InsertRow, r: number): SqlValue[] {
+    const width = this.columns.length;
+    if (Array.isArray(row)) {
+      if (row.length !== width) throw new SqlParameterError(`Row ${r} has ${row.length} values for ${width} columns`, 'DB_INSERT_ROW_SHAPE');
+      const values = new Array<SqlValue>(width);
+      for (let c = 0; c < width; c++) values[c] = row[c] === undefined ? null : row[c];
+      return values;
+    }
+    if (row !== null && typeof row === 'object') {
+      const record = row as Readonly<Record<string, SqlValue | undefined>>;
+      return this.columns.map((column) => record[column] ?? null);
+    }
+    throw new SqlParameterError(`Row ${r} is ${row === null ? 'null' : typeof row}, not an array or object`, 'DB_INSERT_ROW_SHAPE');
+  }
+
+  /**
+   * PostgreSQL, policy `error`: COPY statements of at most rowsPerStatement rows, the rows as
+   * their one value (COPY text: tab-separated fields, a line per row), encoded straight from the
+   * rows (the writer's hot path: no intermediate arrays).
+   */
+  private copyStatements(rows: readonly InsertRow[]): InsertStatement[] {
+    const out: InsertStatement[] = [];
+    const width = this.columns.length;
+    for (let start = 0; start < rows.length; start += this.rowsPerStatement) {
+      const end = Math.min(rows.length, start + this.rowsPerStatement);
+      let text = '';
+      for (let r = start; r < end; r++) {
+        const row = rows[r];
+        const values = Array.isArray(row) && row.length === width ? (row as readonly (SqlValue | undefined)[]) : this.rowValues(row, r);
+        let line = copyField(values[0]);
+        for (let c = 1; c < width; c++) line += `\t${copyField(values[c])}`;
+        text += `${line}\n`;
+      }
+      out.push({ sql: this.copySql as string, values: [text], rows: end - start });
+    }
+    return out;
+  }
+}
+
+/** A value's identity for comparing keys: type-tagged, so 1 and '1' stay apart as the database keeps them apart. */
+function keyPart(value: SqlValue): string {
+  if (value === null) return 'n';
+  if (value instanceof Date) return `d${value.getTime()}`;
+  if (Buffer.isBuffer(value)) return `b${value.toString('hex')}`;
+  return `${typeof value}${String(value)}`;
+}
+
+/**
+ * Rows with the same key merged into one, at the first one's position: the first row's values,
+ * with the update columns of each later row applied in order, which is what upserting them one by
+ * one leaves. Rows with a NULL key are never equal (as in a unique index) and pass unchanged.
+ */
+export function mergeRepeatedKeys(rows: SqlValue[][], positions: { keys: readonly number[]; updates: readonly number[] }): SqlValue[][] {
+  if (rows.length < 2) return rows;
+  const seen = new Map<string, SqlValue[]>();
+  const out: SqlValue[][] = [];
+  for (const row of rows) {
+    if (positions.keys.some((k) => row[k] === null)) {
+      out.push(row);
+      continue;
+    }
+    const key = positions.keys.map((k) => keyPart(row[k])).join('\u0000');
+    const first = seen.get(key);
+    if (!first) {
+      seen.set(key, row);
+      out.push(row);
+      continue;
+    }
+    for (const u of positions.updates) first[u] = row[u];
+  }
+  return out;
 }
 
 function conflictClause(dialect: Dialect, conflict: ConflictPolicy, keys: readonly string[], updates: readonly string[], columns: readonly string[]): string {
   if (conflict === 'error') return '';
+  // PostgreSQL and SQLite share the ON CONFLICT syntax.
   const q = (name: string): string => quoteIdentifier(name, dialect);
   if (dialect === 'mysql') {
     if (conflict === 'ignore' || updates.length === 0) {

@@ -4,7 +4,9 @@
  * whether an existing schema is one it knows how to take over.
  *
  * One reader per dialect (`SCHEMA_READERS`), so another dialect plugs in by adding its reader:
- * MySQL/MariaDB read information_schema, SQLite reads sqlite_master and the table pragmas.
+ * MySQL/MariaDB read information_schema, SQLite reads sqlite_master and the table pragmas,
+ * PostgreSQL reads information_schema for columns and pg_catalog for indexes and triggers (in the
+ * connection's current schema, the one unqualified table names resolve to).
  */
 import type { Dialect, SqlExecutor } from './types';
 
@@ -13,7 +15,10 @@ export type TypeFamily = 'integer' | 'real' | 'decimal' | 'text' | 'datetime' | 
 
 export interface ColumnInfo {
   name: string;
-  /** The type as the catalog spells it, lower case: `varchar(255)`, `int(11)`, `datetime`, `text`. */
+  /**
+   * The type as the catalog spells it, lower case: `varchar(255)`, `int(11)`, `datetime`, `text`;
+   * PostgreSQL's SQL names: `character varying(255)`, `timestamp without time zone`.
+   */
   type: string;
   family: TypeFamily;
   nullable: boolean;
@@ -26,7 +31,7 @@ export interface ColumnInfo {
   collation?: string;
   /** Longest value in characters (VARCHAR/CHAR/TEXT), when the dialect has one. */
   maxLength?: number;
-  /** Fractional-second digits of a datetime column (MySQL). */
+  /** Fractional-second digits of a datetime column (MySQL, PostgreSQL). */
   fractionDigits?: number;
 }
 
@@ -45,7 +50,7 @@ export interface TriggerInfo {
   table: string;
   /** `BEFORE` / `AFTER` / `INSTEAD OF`. */
   timing: string;
-  /** `INSERT` / `UPDATE` / `DELETE`. */
+  /** `INSERT` / `UPDATE` / `DELETE` (PostgreSQL: several joined by ` OR `, e.g. `INSERT OR UPDATE`). */
   event: string;
   /** The trigger's body or full definition, for recognising it. */
   definition: string;
@@ -277,6 +282,126 @@ const readSqlite: SchemaReader = async (executor, wanted) => {
   return snapshot;
 };
 
+// -------------------------------------------------------------------------------- PostgreSQL
+
+/** information_schema's data_type (SQL names; a domain shows its base type) → family. */
+export function postgresFamily(dataType: string): TypeFamily {
+  const t = dataType.toLowerCase();
+  if (['smallint', 'integer', 'bigint'].includes(t)) return 'integer';
+  if (t === 'real' || t === 'double precision') return 'real';
+  if (t === 'numeric') return 'decimal';
+  if (['character varying', 'character', 'text', 'json', 'jsonb', 'name', '"char"'].includes(t)) return 'text';
+  if (t.startsWith('timestamp') || t.startsWith('time ') || t === 'date') return 'datetime';
+  if (t === 'boolean') return 'boolean';
+  if (t === 'bytea') return 'blob';
+  return 'other';
+}
+
+/** The type as a reader would write it: `character varying(255)`, `timestamp(3) with time zone`, `numeric(10,2)`. */
+function postgresType(row: Record<string, unknown>): string {
+  const dataType = text(row.data_type).toLowerCase();
+  const length = num(row.max_length);
+  if (length !== undefined) return `${dataType}(${length})`;
+  const precision = num(row.numeric_precision);
+  if (dataType === 'numeric' && precision !== undefined) return `numeric(${precision},${num(row.numeric_scale) ?? 0})`;
+  const fsp = num(row.fsp);
+  // A timestamp's default precision (6) is left out, as PostgreSQL's own format_type() does.
+  if (fsp !== undefined && fsp !== 6 && /^(timestamp|time) /.test(dataType)) return dataType.replace(/^(timestamp|time) /, `$1(${fsp}) `);
+  return dataType;
+}
+
+const readPostgres: SchemaReader = async (executor, wanted) => {
+  const names = [...new Set(wanted.map((t) => t.toLowerCase()))];
+  const snapshot: SchemaSnapshot = { dialect: 'postgres', tables: new Map(), triggers: [] };
+  if (names.length === 0) return snapshot;
+  const inList = placeholders(names.length);
+  // Names are matched case-insensitively like MySQL's (a quoted "Measurement" is found as measurement).
+  const tables = await executor.query(
+    `SELECT c.relname AS name FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND lower(c.relname) IN (${inList})`,
+    names,
+  );
+  for (const row of tables.rows) snapshot.tables.set(text(row.name).toLowerCase(), { name: text(row.name), columns: [], indexes: [] });
+  if (snapshot.tables.size === 0) return snapshot;
+  const columns = await executor.query(
+    `SELECT table_name AS tbl, column_name AS name, data_type, is_nullable AS nullable, column_default AS dflt,
+            is_identity AS identity, is_generated AS generated, collation_name AS coll,
+            character_maximum_length AS max_length, numeric_precision, numeric_scale, datetime_precision AS fsp
+     FROM information_schema.columns WHERE table_schema = current_schema() AND lower(table_name) IN (${inList})
+     ORDER BY table_name, ordinal_position`,
+    names,
+  );
+  for (const row of columns.rows) {
+    const table = snapshot.tables.get(text(row.tbl).toLowerCase());
+    if (!table) continue;
+    const dflt = text(row.dflt);
+    // SERIAL / BIGSERIAL are a sequence default; GENERATED ... AS IDENTITY is the standard form.
+    const autoIncrement = text(row.identity).toUpperCase() === 'YES' || /^nextval\(/i.test(dflt);
+    const generated = text(row.generated).toUpperCase() === 'ALWAYS';
+    const family = postgresFamily(text(row.data_type));
+    table.columns.push({
+      name: text(row.name),
+      type: postgresType(row),
+      family,
+      nullable: text(row.nullable).toUpperCase() === 'YES',
+      hasDefault: dflt !== '' || autoIncrement || generated,
+      autoIncrement,
+      generated,
+      collation: text(row.coll).toLowerCase() || undefined,
+      maxLength: num(row.max_length),
+      fractionDigits: family === 'datetime' ? num(row.fsp) : undefined,
+    });
+  }
+  // One row per key column (INCLUDE columns left out); DESC is bit 0 of indoption. A partial index
+  // (WHERE ...) guarantees nothing for the whole table, so it does not count as unique here.
+  const indexes = await executor.query(
+    `SELECT t.relname AS tbl, ic.relname AS name, (i.indisunique AND i.indpred IS NULL) AS is_unique, i.indisprimary AS is_primary,
+            a.attname AS col, (i.indoption[k.ord - 1] & 1) = 1 AS descending
+     FROM pg_catalog.pg_index i
+     JOIN pg_catalog.pg_class t ON t.oid = i.indrelid
+     JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace
+     JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+     CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+     LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum AND k.attnum > 0
+     WHERE n.nspname = current_schema() AND lower(t.relname) IN (${inList}) AND k.ord <= i.indnkeyatts
+     ORDER BY t.relname, ic.relname, k.ord`,
+    names,
+  );
+  for (const row of indexes.rows) {
+    const table = snapshot.tables.get(text(row.tbl).toLowerCase());
+    if (!table) continue;
+    const name = text(row.name);
+    let index = table.indexes.find((i) => i.name === name);
+    if (!index) {
+      index = { name, unique: row.is_unique === true, primary: row.is_primary === true, columns: [], descending: [] };
+      table.indexes.push(index);
+    }
+    index.columns.push(row.col === null || row.col === undefined ? '<expression>' : text(row.col));
+    index.descending.push(row.descending === true);
+  }
+  // pg_trigger rather than information_schema.triggers (one row per event there): one row per
+  // trigger, its events from tgtype's bits, and the function's source beside the CREATE TRIGGER,
+  // which alone names only the function. Internal triggers (foreign keys) are left out.
+  const triggers = await executor.query(
+    `SELECT tg.tgname AS name, t.relname AS tbl,
+            CASE WHEN tg.tgtype & 2 <> 0 THEN 'BEFORE' WHEN tg.tgtype & 64 <> 0 THEN 'INSTEAD OF' ELSE 'AFTER' END AS timing,
+            concat_ws(' OR ', CASE WHEN tg.tgtype & 4 <> 0 THEN 'INSERT' END, CASE WHEN tg.tgtype & 16 <> 0 THEN 'UPDATE' END,
+                      CASE WHEN tg.tgtype & 8 <> 0 THEN 'DELETE' END, CASE WHEN tg.tgtype & 32 <> 0 THEN 'TRUNCATE' END) AS event,
+            pg_catalog.pg_get_triggerdef(tg.oid) AS head, p.prosrc AS body
+     FROM pg_catalog.pg_trigger tg
+     JOIN pg_catalog.pg_class t ON t.oid = tg.tgrelid
+     JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace
+     JOIN pg_catalog.pg_proc p ON p.oid = tg.tgfoid
+     WHERE NOT tg.tgisinternal AND n.nspname = current_schema() AND lower(t.relname) IN (${inList})
+     ORDER BY tg.tgname`,
+    names,
+  );
+  for (const row of triggers.rows) {
+    snapshot.triggers.push({ name: text(row.name), table: text(row.tbl), timing: text(row.timing), event: text(row.event), definition: `${text(row.head)}\n${text(row.body)}` });
+  }
+  return snapshot;
+};
+
 /**
  * Catalog readers by dialect. A dialect without one cannot be inspected, so schema adoption is
  * skipped for it (the migrations then run as they always did).
@@ -284,6 +409,7 @@ const readSqlite: SchemaReader = async (executor, wanted) => {
 export const SCHEMA_READERS: Partial<Record<Dialect, SchemaReader>> = {
   mysql: readMysql,
   sqlite: readSqlite,
+  postgres: readPostgres,
 };
 
 /** Reads `tables` (and their triggers) from the catalog. Throws when the dialect has no reader. */

@@ -14,13 +14,16 @@
  * Atomicity: on SQLite each migration runs in a savepoint inside the lock's transaction and is
  * rolled back as a whole if a statement fails. MySQL commits DDL implicitly, so a migration that
  * fails half-way leaves its earlier statements applied: write MySQL statements that can be re-run
- * (CREATE TABLE IF NOT EXISTS, ...). A failed migration is never recorded, and the ones before it
- * stay recorded.
+ * (CREATE TABLE IF NOT EXISTS, ...). PostgreSQL's DDL is transactional: each migration runs in a
+ * transaction that commits together with its record, so it is applied and recorded, or neither.
+ * A failed migration is never recorded, and the ones before it stay recorded.
  *
  * Adoption (./adopt.ts): before a set's first migration runs in a database, its SchemaAdoption
  * (if any) inspects what is already there, read-only, before anything else is written. A refusal
  * stops the run with an AdoptionError and nothing touched; an adoption runs, then is recorded as
- * `<set>/0-<record>` (checksum: the statements it ran) together with the versions it stands for.
+ * `<set>/0-<record>` (checksum: the statements it ran) together with the versions it stands for;
+ * on SQLite and PostgreSQL all of that is one unit (savepoint, transaction) that applies whole or
+ * not at all.
  */
 import { createHash } from 'node:crypto';
 import { recordingExecutor, type AdoptionPlan } from './adopt';
@@ -84,7 +87,7 @@ export class AdoptionError extends MigrationError {
 
 /** sha256 (hex) of the statements one dialect runs for `migration`. */
 export function migrationChecksum(migration: Migration, dialect: Dialect): string {
-  return createHash('sha256').update(JSON.stringify(migration[dialect])).digest('hex');
+  return createHash('sha256').update(JSON.stringify(migration[dialect] ?? null)).digest('hex');
 }
 
 export function migrationRecordName(set: MigrationSet, migration: Migration): string {
@@ -95,7 +98,7 @@ function invalid(message: string): MigrationError {
   return new MigrationError(message, { code: 'DB_MIGRATION_INVALID' });
 }
 
-function validateSets(sets: readonly MigrationSet[]): void {
+function validateSets(sets: readonly MigrationSet[], dialect: Dialect): void {
   const setNames = new Set<string>();
   for (const set of sets) {
     if (typeof set?.name !== 'string' || set.name === '' || set.name.includes('/')) throw invalid(`A migration set needs a non-empty name without "/" (got ${JSON.stringify(set?.name)})`);
@@ -109,9 +112,15 @@ function validateSets(sets: readonly MigrationSet[]): void {
       }
       previous = m.version;
       if (typeof m.name !== 'string' || m.name === '') throw invalid(`Migration ${set.name}/${m.version} has no name`);
-      for (const dialect of ['mysql', 'sqlite'] as const) {
-        if (!Array.isArray(m[dialect]) || m[dialect].some((s) => typeof s !== 'string' || s.trim() === '')) {
-          throw invalid(`Migration ${set.name}/${m.version}-${m.name}: ${dialect} must be an array of non-empty SQL statements`);
+      for (const listed of ['mysql', 'sqlite', 'postgres'] as const) {
+        const statements = m[listed];
+        // PostgreSQL statements are optional in a set (custom sets, sets older than PostgreSQL support), required to run on it.
+        if (statements === undefined && listed === 'postgres' && dialect !== 'postgres') continue;
+        if (statements === undefined && listed === 'postgres') {
+          throw invalid(`Migration ${set.name}/${m.version}-${m.name} has no PostgreSQL statements (a "postgres" list), so the set cannot run on PostgreSQL`);
+        }
+        if (!Array.isArray(statements) || statements.some((s) => typeof s !== 'string' || s.trim() === '')) {
+          throw invalid(`Migration ${set.name}/${m.version}-${m.name}: ${listed} must be an array of non-empty SQL statements`);
         }
       }
       if (migrationRecordName(set, m).length > MAX_RECORD_NAME_LENGTH) throw invalid(`Migration name ${set.name}/${m.version}-${m.name} is longer than ${MAX_RECORD_NAME_LENGTH} characters`);
@@ -140,6 +149,15 @@ const CREATE_TABLE: Record<Dialect, string> = {
     '"set_name" VARCHAR(255) NULL, ' +
     '"version" INTEGER NULL, ' +
     '"checksum" CHAR(64) NULL)',
+  postgres:
+    'CREATE TABLE IF NOT EXISTS "migrations" (' +
+    '"id" SERIAL PRIMARY KEY, ' +
+    '"name" VARCHAR(255) NOT NULL UNIQUE, ' +
+    '"inserted" TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, ' +
+    '"last_updated" TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, ' +
+    '"set_name" VARCHAR(255) NULL, ' +
+    '"version" INTEGER NULL, ' +
+    '"checksum" CHAR(64) NULL)',
 };
 
 /** Columns we add to an older `migrations` table (the original pipelines' has only some of them). */
@@ -155,6 +173,14 @@ const ADDED_COLUMNS: Record<Dialect, ReadonlyArray<{ name: string; type: string 
     // SQLite cannot add a column whose default is not a constant.
     { name: 'inserted', type: 'TEXT NULL' },
     { name: 'last_updated', type: 'TEXT NULL' },
+    { name: 'set_name', type: 'VARCHAR(255) NULL' },
+    { name: 'version', type: 'INTEGER NULL' },
+    { name: 'checksum', type: 'CHAR(64) NULL' },
+  ],
+  postgres: [
+    // Existing rows get the time of the ALTER: PostgreSQL fills a new column's default into them.
+    { name: 'inserted', type: 'TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP' },
+    { name: 'last_updated', type: 'TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP' },
     { name: 'set_name', type: 'VARCHAR(255) NULL' },
     { name: 'version', type: 'INTEGER NULL' },
     { name: 'checksum', type: 'CHAR(64) NULL' },
@@ -180,6 +206,9 @@ async function ensureTable(executor: SqlExecutor): Promise<void> {
   const q = executor.dialect === 'mysql' ? '`' : '"';
   if (executor.dialect === 'mysql' && (name.family !== 'text' || (name.maxLength ?? 0) < MAX_RECORD_NAME_LENGTH)) {
     await executor.query(`ALTER TABLE \`migrations\` MODIFY \`name\` VARCHAR(${MAX_RECORD_NAME_LENGTH}) ${name.nullable ? 'NULL' : 'NOT NULL'}`);
+  }
+  if (executor.dialect === 'postgres' && name.family === 'text' && name.maxLength !== undefined && name.maxLength < MAX_RECORD_NAME_LENGTH) {
+    await executor.query(`ALTER TABLE "migrations" ALTER COLUMN "name" TYPE VARCHAR(${MAX_RECORD_NAME_LENGTH})`);
   }
   for (const column of ADDED_COLUMNS[executor.dialect]) {
     if (!columns.has(column.name)) await executor.query(`ALTER TABLE ${q}migrations${q} ADD COLUMN ${q}${column.name}${q} ${column.type}`);
@@ -243,18 +272,26 @@ async function releaseTableLocks(executor: SqlExecutor): Promise<void> {
   await executor.query('UNLOCK TABLES').catch(() => undefined);
 }
 
-/** Runs an adoption; on SQLite inside a savepoint so a failure undoes all of it. Returns the statements it ran. */
+/**
+ * Runs an adoption; on SQLite inside a savepoint so a failure undoes all of it. On PostgreSQL
+ * inside a transaction that the caller commits together with the adoption's records (its DDL is
+ * transactional: taken over and recorded, or neither). Returns the statements it ran.
+ */
 async function applyAdoption(executor: SqlExecutor, recordName: string, plan: Extract<AdoptionPlan, { action: 'adopt' }>): Promise<{ statements: string[]; note: string }> {
   const sqlite = executor.dialect === 'sqlite';
+  const postgres = executor.dialect === 'postgres';
   const recording = recordingExecutor(executor);
   let note: string | void;
   if (sqlite) await executor.query(`SAVEPOINT ${SAVEPOINT}`);
+  if (postgres) await executor.query('BEGIN');
   try {
     note = await plan.run(recording.executor);
   } catch (err) {
     if (sqlite) {
       await executor.query(`ROLLBACK TO ${SAVEPOINT}`);
       await executor.query(`RELEASE ${SAVEPOINT}`);
+    } else if (postgres) {
+      await executor.query('ROLLBACK');
     } else {
       await releaseTableLocks(executor);
     }
@@ -272,10 +309,16 @@ async function applyAdoption(executor: SqlExecutor, recordName: string, plan: Ex
   return { statements: recording.statements, note: note ? ` ${note}` : '' };
 }
 
-/** Runs one migration's statements; on SQLite inside a savepoint so a failure undoes all of them. */
+/**
+ * Runs one migration's statements; on SQLite inside a savepoint so a failure undoes all of them.
+ * On PostgreSQL (transactional DDL) inside a transaction that the caller commits together with
+ * the migration's record: a migration is applied and recorded, or neither.
+ */
 async function applyOne(executor: SqlExecutor, recordName: string, statements: readonly string[]): Promise<void> {
   const sqlite = executor.dialect === 'sqlite';
+  const postgres = executor.dialect === 'postgres';
   if (sqlite) await executor.query(`SAVEPOINT ${SAVEPOINT}`);
+  if (postgres) await executor.query('BEGIN');
   for (let i = 0; i < statements.length; i++) {
     try {
       await executor.query(statements[i]);
@@ -283,6 +326,8 @@ async function applyOne(executor: SqlExecutor, recordName: string, statements: r
       if (sqlite) {
         await executor.query(`ROLLBACK TO ${SAVEPOINT}`);
         await executor.query(`RELEASE ${SAVEPOINT}`);
+      } else if (postgres) {
+        await executor.query('ROLLBACK');
       } else {
         await releaseTableLocks(executor);
       }
@@ -300,7 +345,7 @@ async function applyOne(executor: SqlExecutor, recordName: string, statements: r
  * transient DatabaseError `DB_LOCK_TIMEOUT`.
  */
 export async function runMigrations(db: Database, sets: readonly MigrationSet[], options: RunMigrationsOptions = {}): Promise<MigrationReport> {
-  validateSets(sets);
+  validateSets(sets, db.dialect);
   const log = options.log;
   const dialect = db.dialect;
   const report: MigrationReport = { applied: [], changed: [], skipped: 0 };
@@ -342,11 +387,14 @@ export async function runMigrations(db: Database, sets: readonly MigrationSet[],
           return;
         }
         await record(adoptionName, set, 0, createHash('sha256').update(JSON.stringify(outcome.statements)).digest('hex'));
+        const standsFor = set.migrations.filter((m) => m.version <= plan.version && !recorded.has(migrationRecordName(set, m)));
+        for (const migration of standsFor) {
+          await record(migrationRecordName(set, migration), set, migration.version, migrationChecksum(migration, dialect));
+        }
+        if (dialect === 'postgres') await executor.query('COMMIT');
         report.applied.push(adoptionName);
         log?.info?.(`Took over an existing schema for ${set.name}: ${plan.summary}.${outcome.note}`);
-        for (const migration of set.migrations) {
-          if (migration.version > plan.version || recorded.has(migrationRecordName(set, migration))) continue;
-          await record(migrationRecordName(set, migration), set, migration.version, migrationChecksum(migration, dialect));
+        for (const migration of standsFor) {
           report.applied.push(migrationRecordName(set, migration));
           adopted.add(migrationRecordName(set, migration));
         }
@@ -369,14 +417,16 @@ export async function runMigrations(db: Database, sets: readonly MigrationSet[],
           }
           continue;
         }
+        const statements = migration[dialect] ?? [];
         try {
-          await applyOne(executor, recordName, migration[dialect]);
+          await applyOne(executor, recordName, statements);
         } catch (err) {
           // Stop here, but let the lock scope finish normally so the migrations before stay committed (SQLite).
-          failed = err instanceof MigrationError ? err : failure(recordName, 0, migration[dialect].length, err);
+          failed = err instanceof MigrationError ? err : failure(recordName, 0, statements.length, err);
           return;
         }
         await record(recordName, set, migration.version, checksum);
+        if (dialect === 'postgres') await executor.query('COMMIT');
         report.applied.push(recordName);
         log?.info?.(`Applied migration ${recordName}`);
       }

@@ -1,5 +1,6 @@
 /**
- * Named parameters (`:name`) -> positional (`?`) SQL plus a values array, for both dialects.
+ * Named parameters (`:name`) -> positional (`?`) SQL plus a values array, for every dialect; for
+ * PostgreSQL, whose protocol numbers its parameters, `?`/`:name` -> `$1, $2, ...` (compilePostgres).
  *
  * The scanner understands just enough SQL to know what is *not* a placeholder: string literals,
  * quoted identifiers, comments and `::`. Each distinct SQL text is scanned once and cached, so the
@@ -35,12 +36,10 @@ export interface CompiledNamed extends CompiledPositional {
 }
 
 const CACHE_SIZE = 512;
-const placeholderCache: Record<Dialect, LruMap<string, readonly Placeholder[]>> = {
-  mysql: new LruMap(CACHE_SIZE),
-  sqlite: new LruMap(CACHE_SIZE),
-};
-const namedCache: Record<Dialect, LruMap<string, CompiledNamed>> = { mysql: new LruMap(CACHE_SIZE), sqlite: new LruMap(CACHE_SIZE) };
-const positionalCache: Record<Dialect, LruMap<string, CompiledPositional>> = { mysql: new LruMap(CACHE_SIZE), sqlite: new LruMap(CACHE_SIZE) };
+const perDialect = <T>(): Record<Dialect, LruMap<string, T>> => ({ mysql: new LruMap(CACHE_SIZE), sqlite: new LruMap(CACHE_SIZE), postgres: new LruMap(CACHE_SIZE) });
+const placeholderCache = perDialect<readonly Placeholder[]>();
+const namedCache = perDialect<CompiledNamed>();
+const positionalCache = perDialect<CompiledPositional>();
 
 const isNameStart = (c: number): boolean => (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
 const isNameChar = (c: number): boolean => isNameStart(c) || (c >= 48 && c <= 57);
@@ -71,32 +70,54 @@ function skipToLineEnd(sql: string, start: number): number {
   return nl < 0 ? sql.length : nl + 1;
 }
 
+/** End offset (exclusive) of a PostgreSQL dollar-quoted string starting at `start` (`$tag$...$tag$`), or -1 if `$` starts none. */
+function skipDollarQuoted(sql: string, start: number): number {
+  const open = /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.exec(sql.slice(start, start + 66));
+  if (!open) return -1;
+  // `$1` and `x$y` are not dollar quotes: a tag cannot follow a digit or a name character.
+  if (start > 0 && isNameChar(sql.charCodeAt(start - 1))) return -1;
+  const close = sql.indexOf(open[0], start + open[0].length);
+  return close < 0 ? sql.length : close + open[0].length;
+}
+
 /**
  * Every `?` and `:name` outside literals, quoted identifiers and comments, in order.
  * MySQL: '..' and ".." are strings with backslash escapes; `--` needs a following space; `#` comments.
  * SQLite: ".." and [..] are identifiers; no backslash escapes; `--` always starts a comment.
+ * PostgreSQL: '..' without backslash escapes, except E'..'; ".." identifiers; $tag$..$tag$ strings;
+ * `--` always starts a comment. `?` is a placeholder even where jsonb would read an operator:
+ * write jsonb_exists() instead of `?` in parameterised SQL.
  */
 export function findPlaceholders(sql: string, dialect: Dialect): readonly Placeholder[] {
   const cached = placeholderCache[dialect].get(sql);
   if (cached) return cached;
   const found: Placeholder[] = [];
   const mysql = dialect === 'mysql';
+  const postgres = dialect === 'postgres';
   let i = 0;
   const n = sql.length;
   while (i < n) {
     const ch = sql[i];
     switch (ch) {
-      case "'":
-        i = skipQuoted(sql, i, "'", mysql);
+      case "'": {
+        // PostgreSQL: E'..' (escape string) takes backslash escapes; a plain '..' does not.
+        const escapeString = postgres && i > 0 && (sql[i - 1] === 'E' || sql[i - 1] === 'e') && (i < 2 || !isNameChar(sql.charCodeAt(i - 2)));
+        i = skipQuoted(sql, i, "'", mysql || escapeString);
         break;
+      }
       case '"':
         i = skipQuoted(sql, i, '"', mysql);
         break;
       case '`':
-        i = skipQuoted(sql, i, '`', false);
+        i = postgres ? i + 1 : skipQuoted(sql, i, '`', false);
         break;
+      case '$': {
+        const end = postgres ? skipDollarQuoted(sql, i) : -1;
+        i = end < 0 ? i + 1 : end;
+        break;
+      }
       case '[':
-        if (mysql) i++;
+        if (mysql || postgres) i++;
         else {
           const close = sql.indexOf(']', i + 1);
           i = close < 0 ? n : close + 1;
@@ -202,4 +223,54 @@ export function toPositional(sql: string, params: SqlParams | undefined, dialect
   }
   const compiled = compileNamed(sql, dialect);
   return { sql: compiled.sql, values: namedValues(compiled.names, params as Readonly<Record<string, SqlValue | undefined>>) };
+}
+
+/** SQL for PostgreSQL: `?`/`:name` placeholders numbered `$1...`, and the values in that order. */
+export interface PostgresSql {
+  text: string;
+  values: SqlValue[];
+}
+
+const postgresTextCache = new LruMap<string, string>(CACHE_SIZE);
+
+function numbered(pieces: readonly string[]): string {
+  let text = pieces[0];
+  for (let i = 1; i < pieces.length; i++) text += `$${i}${pieces[i]}`;
+  return text;
+}
+
+/**
+ * `sql` + `params` for the PostgreSQL protocol:
+ * - no params: the SQL unchanged (so it may hold several statements and `$` freely);
+ * - an array: each `?` becomes `$n`; SQL that already uses `$1...` and no `?` is passed as it is;
+ * - an object: each `:name` becomes `$n` (a name used twice binds twice).
+ */
+export function compilePostgres(sql: string, params: SqlParams | undefined): PostgresSql {
+  if (params === undefined) return { text: sql, values: [] };
+  if (Array.isArray(params)) {
+    const { pieces } = compilePositional(sql, 'postgres');
+    const values = params as SqlValue[];
+    if (pieces.length === 1) return { text: sql, values };
+    if (values.length !== pieces.length - 1) {
+      const expected = pieces.length - 1;
+      throw new SqlParameterError(`The statement has ${expected} ? placeholder${expected === 1 ? '' : 's'} but ${values.length} value${values.length === 1 ? ' was' : 's were'} given`, 'DB_PARAM_COUNT');
+    }
+    let text = postgresTextCache.get(sql);
+    if (text === undefined) {
+      text = numbered(pieces);
+      postgresTextCache.set(sql, text);
+    }
+    return { text, values };
+  }
+  if (params === null || typeof params !== 'object') {
+    throw new SqlParameterError('SQL parameters must be an array (for ?) or an object (for :name)', 'DB_PARAM_INVALID');
+  }
+  const compiled = compileNamed(sql, 'postgres');
+  const key = `:${sql}`;
+  let text = postgresTextCache.get(key);
+  if (text === undefined) {
+    text = numbered(compiled.pieces);
+    postgresTextCache.set(key, text);
+  }
+  return { text, values: namedValues(compiled.names, params as Readonly<Record<string, SqlValue | undefined>>) };
 }

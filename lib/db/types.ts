@@ -1,11 +1,11 @@
 /**
  * The dialect-neutral database contract shared by every node and pipeline in this package.
- * One implementation per dialect (mysql2 for MySQL/MariaDB; node:sqlite or better-sqlite3 for SQLite); nothing
- * outside lib/db may import a driver directly.
+ * One implementation per dialect (mysql2 for MySQL/MariaDB; pg for PostgreSQL; node:sqlite or
+ * better-sqlite3 for SQLite); nothing outside lib/db may import a driver directly.
  */
 import type { SchemaAdoption } from './adopt';
 
-export type Dialect = 'mysql' | 'sqlite';
+export type Dialect = 'mysql' | 'sqlite' | 'postgres';
 
 /** A value that may be bound to a statement parameter. */
 export type SqlValue = string | number | bigint | boolean | null | Date | Buffer;
@@ -72,7 +72,7 @@ export interface Database extends SqlExecutor {
 }
 
 /** Connection settings after URL/field parsing; secrets live only here, never in descriptions. */
-export type DatabaseConfig = MysqlConfig | SqliteConfig;
+export type DatabaseConfig = MysqlConfig | SqliteConfig | PostgresConfig;
 
 export interface MysqlConfig {
   dialect: 'mysql';
@@ -86,6 +86,25 @@ export interface MysqlConfig {
   connectTimeoutMs: number;
   /** TLS: undefined = plain TCP. */
   tls?: { rejectUnauthorized: boolean; ca?: string; cert?: string; key?: string };
+}
+
+/** libpq's sslmode values this package honours (`prefer`/`allow` are refused: they fall back to plain text silently). */
+export type PostgresSslMode = 'disable' | 'require' | 'verify-ca' | 'verify-full';
+
+export interface PostgresConfig {
+  dialect: 'postgres';
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+  poolSize: number;
+  connectTimeoutMs: number;
+  /**
+   * TLS: undefined = plain TCP (`sslmode=disable`). `require` encrypts without verifying the
+   * certificate (libpq's meaning); `verify-ca` checks the chain; `verify-full` also the host name.
+   */
+  tls?: { mode: Exclude<PostgresSslMode, 'disable'>; ca?: string; cert?: string; key?: string };
 }
 
 export interface SqliteConfig {
@@ -109,7 +128,7 @@ export type DbErrorKind =
   /** Anything else (syntax, missing table, permissions): report, do not retry blindly. */
   | 'fatal';
 
-/** One versioned schema step, written for both dialects. Statements are sent one by one (no DELIMITER). */
+/** One versioned schema step, written per dialect. Statements are sent one by one (no DELIMITER). */
 export interface Migration {
   /** Monotonic within its set, starting at 1. */
   version: number;
@@ -117,6 +136,8 @@ export interface Migration {
   name: string;
   mysql: readonly string[];
   sqlite: readonly string[];
+  /** PostgreSQL statements; a migration without them refuses to run on PostgreSQL (it is never skipped silently). */
+  postgres?: readonly string[];
 }
 
 /** A named, ordered list of migrations that one pipeline (or a user) needs. */

@@ -5,6 +5,8 @@
  * `mysql+pymysql://` are accepted so the original pipelines' .env files keep working):
  *   mysql://user:password@host:3306/database?ssl=true&poolSize=8&connectTimeout=10000
  *   mariadb://user@host/database
+ *   postgresql://user:password@host:5432/database?sslmode=verify-full&poolSize=8
+ *   postgres://...  postgresql+psycopg2://...  postgresql+asyncpg://...  postgresql+pg8000://...
  *   sqlite:/abs/path.db  sqlite:///abs/path.db  sqlite:////abs/path.db  sqlite:relative.db
  *   sqlite://relative.db  sqlite:~/file.db  sqlite::memory:  sqlite:/abs/path.db?driver=better-sqlite3
  * Relative SQLite paths resolve against `baseDir` (the Node-RED user directory).
@@ -14,9 +16,12 @@
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { DatabaseConfigError } from './errors';
-import type { DatabaseConfig, MysqlConfig, SqliteConfig } from './types';
+import type { DatabaseConfig, MysqlConfig, PostgresConfig, PostgresSslMode, SqliteConfig } from './types';
 
 export const DEFAULT_MYSQL_PORT = 3306;
+export const DEFAULT_POSTGRES_PORT = 5432;
+/** PostgreSQL's NAMEDATALEN - 1, in bytes. */
+const MAX_POSTGRES_DATABASE_BYTES = 63;
 export const DEFAULT_POOL_SIZE = 4;
 export const MAX_POOL_SIZE = 1000;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -43,7 +48,7 @@ function hasControlCharacter(text: string): boolean {
   return false;
 }
 
-const EXPECTED = 'expected mysql://user:password@host:3306/database or sqlite:/path/to/file.db';
+const EXPECTED = 'expected mysql://user:password@host:3306/database, postgresql://user:password@host:5432/database or sqlite:/path/to/file.db';
 
 function fail(variable: string, reason: string): never {
   throw new DatabaseConfigError(variable, `${variable} is not a usable database URL: ${reason} (${EXPECTED})`);
@@ -64,9 +69,9 @@ export function parseDatabaseUrl(url: unknown, options: ParseDatabaseUrlOptions 
   const rest = text.slice(schemeMatch[0].length);
   if (base === 'mysql' || base === 'mariadb') return parseMysql(rest, variable);
   if (base === 'sqlite' || base === 'sqlite3') return parseSqlite(rest, variable, options.baseDir);
-  if (base === 'postgres' || base === 'postgresql') fail(variable, 'PostgreSQL is not supported; use a MySQL/MariaDB or SQLite database');
+  if (base === 'postgres' || base === 'postgresql') return parsePostgres(rest, variable);
   // The scheme is not echoed: in a mangled URL the text before ':' may be anything, even a secret.
-  fail(variable, 'unsupported scheme (use mysql://, mariadb:// or sqlite:)');
+  fail(variable, 'unsupported scheme (use mysql://, mariadb://, postgresql:// or sqlite:)');
 }
 
 function decode(component: string, variable: string, what: string): string {
@@ -77,8 +82,18 @@ function decode(component: string, variable: string, what: string): string {
   }
 }
 
-function parseMysql(rest: string, variable: string): MysqlConfig {
-  if (!rest.startsWith('//')) fail(variable, 'a MySQL URL starts with mysql:// (two slashes)');
+interface ServerUrl {
+  user: string;
+  password: string;
+  host: string;
+  port: number;
+  database: string;
+  query: string;
+}
+
+/** user:password@host:port/database?query of a server URL (MySQL or PostgreSQL). */
+function parseServerUrl(rest: string, variable: string, scheme: string, defaultPort: number): ServerUrl {
+  if (!rest.startsWith('//')) fail(variable, `a ${scheme === 'mysql' ? 'MySQL' : 'PostgreSQL'} URL starts with ${scheme}:// (two slashes)`);
   const afterSlashes = rest.slice(2);
   // The last '@' ends the credentials, so an unencoded '@', '/', '?' or '#' in a password still works.
   const at = afterSlashes.lastIndexOf('@');
@@ -95,11 +110,16 @@ function parseMysql(rest: string, variable: string): MysqlConfig {
     user = decode(colon >= 0 ? userInfo.slice(0, colon) : userInfo, variable, 'user name');
     password = colon >= 0 ? decode(userInfo.slice(colon + 1), variable, 'password') : '';
   }
-  if (user === '') fail(variable, 'it names no user (mysql://USER:password@host/database)');
+  if (user === '') fail(variable, `it names no user (${scheme}://USER:password@host/database)`);
 
-  const { host, port } = parseHostPort(hostPort, variable);
+  const { host, port } = parseHostPort(hostPort, variable, defaultPort);
   const database = decode(rawDatabase, variable, 'database name');
-  if (database === '') fail(variable, 'it names no database (mysql://user@host:3306/DATABASE)');
+  if (database === '') fail(variable, `it names no database (${scheme}://user@host:${defaultPort}/DATABASE)`);
+  return { user, password, host, port, database, query };
+}
+
+function parseMysql(rest: string, variable: string): MysqlConfig {
+  const { user, password, host, port, database, query } = parseServerUrl(rest, variable, 'mysql', DEFAULT_MYSQL_PORT);
   if (database.length > MAX_MYSQL_DATABASE_LENGTH) fail(variable, `the database name is longer than ${MAX_MYSQL_DATABASE_LENGTH} characters`);
   if (/[/\\.]/.test(database) || database.includes('\u0000') || database.endsWith(' ')) fail(variable, 'the database name contains "/", "\\", "." or a trailing space');
 
@@ -117,7 +137,74 @@ function parseMysql(rest: string, variable: string): MysqlConfig {
   return config;
 }
 
-function parseHostPort(hostPort: string, variable: string): { host: string; port: number } {
+function parsePostgres(rest: string, variable: string): PostgresConfig {
+  const { user, password, host, port, database, query } = parseServerUrl(rest, variable, 'postgresql', DEFAULT_POSTGRES_PORT);
+  if (Buffer.byteLength(database) > MAX_POSTGRES_DATABASE_BYTES) fail(variable, `the database name is longer than ${MAX_POSTGRES_DATABASE_BYTES} bytes`);
+  if (database.includes('/') || database.includes('\u0000')) fail(variable, 'the database name contains "/" or a NUL character');
+  const config: PostgresConfig = {
+    dialect: 'postgres',
+    host,
+    port,
+    user,
+    password,
+    database,
+    poolSize: DEFAULT_POOL_SIZE,
+    connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS,
+  };
+  applyPostgresOptions(config, query, variable, password);
+  return config;
+}
+
+const SSL_MODES: readonly PostgresSslMode[] = ['disable', 'require', 'verify-ca', 'verify-full'];
+
+function applyPostgresOptions(config: PostgresConfig, query: string, variable: string, password: string): void {
+  let mode: PostgresSslMode | undefined;
+  let ssl: boolean | undefined;
+  let rejectUnauthorized: boolean | undefined;
+  for (const [key, value] of queryPairs(query, variable)) {
+    switch (key) {
+      case 'sslmode': {
+        const v = value.toLowerCase();
+        if (v === 'allow' || v === 'prefer') {
+          fail(variable, `sslmode=${v} falls back to an unencrypted connection without saying so; use sslmode=require (or verify-ca, verify-full) or sslmode=disable`);
+        }
+        if (!(SSL_MODES as readonly string[]).includes(v)) fail(variable, 'option sslmode must be disable, require, verify-ca or verify-full');
+        mode = v as PostgresSslMode;
+        break;
+      }
+      case 'ssl':
+      case 'tls':
+        ssl = parseBoolean(value, variable, key);
+        break;
+      case 'sslRejectUnauthorized':
+        rejectUnauthorized = parseBoolean(value, variable, key);
+        break;
+      case 'poolSize':
+      case 'connectionLimit':
+        config.poolSize = parseInteger(value, variable, key, 1, MAX_POOL_SIZE);
+        break;
+      case 'connectTimeout':
+        config.connectTimeoutMs = parseInteger(value, variable, key, 1, MAX_CONNECT_TIMEOUT_MS);
+        break;
+      case 'connect_timeout':
+        // libpq's spelling, in seconds.
+        config.connectTimeoutMs = parseInteger(value, variable, key, 1, MAX_CONNECT_TIMEOUT_MS / 1000) * 1000;
+        break;
+      case 'client_encoding':
+        if (!/^utf-?8$/i.test(value)) fail(variable, 'option client_encoding must be UTF8 (the connection always uses UTF8)');
+        break;
+      default:
+        fail(variable, `unknown option ${describeOption(key, password)} (known: sslmode, ssl, sslRejectUnauthorized, poolSize, connectTimeout, connect_timeout)`);
+    }
+  }
+  // ssl=true (this package's MySQL spelling) verifies like MySQL does: chain and host name.
+  if (mode === undefined && (ssl === true || (ssl === undefined && rejectUnauthorized !== undefined))) {
+    mode = rejectUnauthorized === false ? 'require' : 'verify-full';
+  }
+  if (mode !== undefined && mode !== 'disable') config.tls = { mode };
+}
+
+function parseHostPort(hostPort: string, variable: string, defaultPort = DEFAULT_MYSQL_PORT): { host: string; port: number } {
   let host: string;
   let portText: string | undefined;
   const ipv6 = /^\[([0-9A-Fa-f:.]+)\](?::(.*))?$/.exec(hostPort);
@@ -128,10 +215,10 @@ function parseHostPort(hostPort: string, variable: string): { host: string; port
     const colon = hostPort.lastIndexOf(':');
     host = colon >= 0 ? hostPort.slice(0, colon) : hostPort;
     portText = colon >= 0 ? hostPort.slice(colon + 1) : undefined;
-    if (host === '') fail(variable, 'it names no host (mysql://user@HOST:3306/database)');
+    if (host === '') fail(variable, 'it names no host (user@HOST:port/database)');
     if (host.length > 253 || !/^[A-Za-z0-9._-]+$/.test(host)) fail(variable, 'the host name contains characters a host name cannot have');
   }
-  const port = portText === undefined || portText === '' ? DEFAULT_MYSQL_PORT : parsePort(portText, variable);
+  const port = portText === undefined || portText === '' ? defaultPort : parsePort(portText, variable);
   return { host, port };
 }
 
@@ -304,6 +391,7 @@ function mysqlConfigFromEnv(env: Env, hostText: string): MysqlConfig {
  */
 export function databaseIdentity(config: DatabaseConfig): string {
   if (config.dialect === 'sqlite') return `sqlite:${config.file === ':memory:' ? ':memory:' : resolve(config.file)}`;
+  if (config.dialect === 'postgres') return `postgresql://${config.host.toLowerCase()}:${config.port}/${config.database}`;
   return `mysql://${config.host.toLowerCase()}:${config.port}/${config.database}`;
 }
 
@@ -311,6 +399,10 @@ export function databaseIdentity(config: DatabaseConfig): string {
 export function describeConfig(config: DatabaseConfig): string {
   if (config.dialect === 'sqlite') return `sqlite:${config.file}${config.driver && config.driver !== 'auto' ? `?driver=${config.driver}` : ''}`;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  if (config.dialect === 'postgres') {
+    const text = `postgresql://${encodeURIComponent(config.user)}@${host}:${config.port}/${encodeURIComponent(config.database)}`;
+    return config.tls ? `${text}?sslmode=${config.tls.mode}` : text;
+  }
   let text = `mysql://${encodeURIComponent(config.user)}@${host}:${config.port}/${encodeURIComponent(config.database)}`;
   if (config.tls) text += config.tls.rejectUnauthorized ? '?ssl=true' : '?ssl=true&sslRejectUnauthorized=false';
   return text;

@@ -121,3 +121,74 @@ export function toSqliteValues(values: readonly (SqlValue | undefined)[]): Array
   for (let i = 0; i < values.length; i++) out[i] = toSqliteValue(values[i]);
   return out;
 }
+
+/** What pg sends for one value: text it lets the server parse by the column's type, or a Buffer (bytea). */
+export type PostgresParam = string | number | Buffer | null;
+
+/**
+ * One value as it is bound on PostgreSQL. Dates go as ISO-8601 UTC text (pg's default would use
+ * the process's local zone, which a `timestamp` column stores as wall time); booleans as 1/0,
+ * which integer and boolean columns both accept (the same stored value as on MySQL); bigints as
+ * their digits.
+ */
+export function toPostgresValue(value: SqlValue | undefined): PostgresParam {
+  switch (typeof value) {
+    case 'string':
+      return value;
+    case 'number':
+      if (!Number.isFinite(value)) throw invalidValue('postgres', String(value));
+      return value;
+    case 'bigint':
+      return value.toString();
+    case 'boolean':
+      return value ? 1 : 0;
+    case 'undefined':
+      return null;
+    case 'object':
+      if (value === null) return null;
+      if (value instanceof Date) {
+        if (Number.isNaN(value.getTime())) throw invalidValue('postgres', 'an invalid Date');
+        return value.toISOString();
+      }
+      if (Buffer.isBuffer(value)) return value;
+      throw invalidValue('postgres', `a value of type ${Object.prototype.toString.call(value).slice(8, -1)}`);
+    default:
+      throw invalidValue('postgres', `a value of type ${typeof value}`);
+  }
+}
+
+export function toPostgresValues(values: readonly (SqlValue | undefined)[]): PostgresParam[] {
+  const out = new Array<PostgresParam>(values.length);
+  for (let i = 0; i < values.length; i++) out[i] = toPostgresValue(values[i]);
+  return out;
+}
+
+// eslint-disable-next-line no-control-regex
+const COPY_SPECIAL = /[\\\n\r\t]/;
+// eslint-disable-next-line no-control-regex
+const COPY_SPECIAL_ALL = /[\\\n\r\t]/g;
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * One value as a field of COPY's text format: the same text a bound parameter carries, with
+ * backslash, tab and line breaks escaped; NULL is `\N`. The server parses each field with its
+ * column's input function, exactly as it parses a parameter.
+ */
+export function copyField(value: SqlValue | undefined): string {
+  const param = toPostgresValue(value);
+  if (param === null) return '\\N';
+  if (typeof param === 'number') return String(param);
+  if (Buffer.isBuffer(param)) return `\\\\x${param.toString('hex')}`;
+  return COPY_SPECIAL.test(param) ? param.replace(COPY_SPECIAL_ALL, (ch) => COPY_ESCAPES[ch]) : param;
+}
+
+/** Rows (values in column order) as COPY text: tab-separated fields, one line per row. */
+export function copyText(rows: readonly (readonly (SqlValue | undefined)[])[]): string {
+  let text = '';
+  for (const row of rows) {
+    let line = '';
+    for (let c = 0; c < row.length; c++) line += (c === 0 ? '' : '\t') + copyField(row[c]);
+    text += `${line}\n`;
+  }
+  return text;
+}

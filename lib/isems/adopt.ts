@@ -24,11 +24,16 @@
  * place (its DATETIME column holds integers as they are); MySQL fills a new BIGINT column in
  * chunks, then swaps it for `timestamp` in one ALTER, which also recreates the two indexes. Either
  * resumes where it stopped if interrupted: SQLite rolls back as a whole, and MySQL finds its
- * half-filled column and continues.
+ * half-filled column and continues. PostgreSQL (SQLAlchemy's DateTime is `timestamp without time
+ * zone` there) fills a new BIGINT column, drops `timestamp` (which takes its key and index with
+ * it), renames the new column and recreates both by name, all in the migration's one transaction:
+ * taken over whole or not at all. Its local times are read as text (to_char) and converted by
+ * the same rules as on MySQL and SQLite, not by PostgreSQL's own `AT TIME ZONE 'Europe/Berlin'`,
+ * which resolves the repeated and the missing hour differently.
  */
 import { columnProblems, refuse, type AdoptionPlan, type ExpectedColumn, type SchemaAdoption } from '../db/adopt';
 import { column, readSchema, type IndexInfo, type TableInfo } from '../db/introspect';
-import type { SqlExecutor, SqlValue } from '../db/types';
+import type { Dialect, SqlExecutor, SqlValue } from '../db/types';
 import { localSegments, zoneTransitions, type LocalSegment } from '../time/zone';
 import { ISEMS_FIELDS } from './parse';
 
@@ -115,6 +120,9 @@ interface TimestampSql {
 
 const MYSQL: TimestampSql = { asText: 'CAST(`timestamp` AS CHAR)', notConverted: '`timestamp` IS NOT NULL' };
 const SQLITE: TimestampSql = { asText: '"timestamp"', notConverted: `typeof("timestamp") = 'text'` };
+// Fixed width, so the text sorts (MIN/MAX) as the times do.
+const POSTGRES: TimestampSql = { asText: `to_char("timestamp", 'YYYY-MM-DD HH24:MI:SS.US')`, notConverted: '"timestamp" IS NOT NULL' };
+const TIMESTAMP_SQL: Record<Dialect, TimestampSql> = { mysql: MYSQL, sqlite: SQLITE, postgres: POSTGRES };
 
 const q = (executor: SqlExecutor, name: string): string => (executor.dialect === 'mysql' ? `\`${name}\`` : `"${name}"`);
 
@@ -207,9 +215,13 @@ async function inspect(executor: SqlExecutor): Promise<AdoptionPlan> {
   for (const trigger of snapshot.triggers) problems.push(`a trigger ${trigger.name} (${trigger.timing} ${trigger.event} on ${trigger.table})`);
   if (problems.length > 0) return refuse(problems.join('; '), REMEDY);
 
-  const d = executor.dialect === 'mysql' ? MYSQL : SQLITE;
+  const d = TIMESTAMP_SQL[executor.dialect];
   // The original's DATETIME; ours (or one converted before) holds integers.
   const local = column(table, 'timestamp')!.family === 'datetime';
+  if (executor.dialect === 'postgres' && /with time zone/.test(column(table, 'timestamp')!.type)) {
+    // Naive Berlin times written into a timestamptz were read through the writer's session zone: not the collector's table.
+    return refuse(`measurement.timestamp is ${column(table, 'timestamp')!.type} (the collector's model writes naive local times into timestamp without time zone)`, REMEDY);
+  }
   if (executor.dialect === 'sqlite') {
     // Text must be SQLAlchemy's `YYYY-MM-DD HH:MM:SS[.ffffff]`; integers are instants already.
     const odd = await executor.query(
@@ -254,7 +266,11 @@ async function inspect(executor: SqlExecutor): Promise<AdoptionPlan> {
     summary: local
       ? `the ISEMS collector's table measurement; its naive ${ORIGINAL_TIME_ZONE} timestamps converted to instants`
       : 'an existing measurement table with instants, without a record in migrations',
-    run: (ex) => (local ? (ex.dialect === 'mysql' ? adoptMysql(ex, table, range) : adoptSqlite(ex, range)) : addKey(ex, table)),
+    run: (ex) => {
+      if (!local) return addKey(ex, table);
+      if (ex.dialect === 'mysql') return adoptMysql(ex, table, range);
+      return ex.dialect === 'postgres' ? adoptPostgres(ex, table, range) : adoptSqlite(ex, range);
+    },
   };
 }
 
@@ -344,6 +360,54 @@ async function adoptMysql(executor: SqlExecutor, table: TableInfo, range: Range 
   return `Converted ${converted + ambiguous} timestamps, ${ambiguous} of them in a repeated hour.`;
 }
 
+/** A PostgreSQL identifier, quoted. */
+const ident = (name: string): string => `"${name.replace(/"/g, '""')}"`;
+
+async function adoptPostgres(executor: SqlExecutor, table: TableInfo, range: Range | undefined): Promise<string> {
+  if (!column(table, EPOCH_COLUMN)) await executor.query(`ALTER TABLE "${TABLE}" ADD COLUMN "${EPOCH_COLUMN}" BIGINT NULL`);
+  let converted = 0;
+  let ambiguous = 0;
+  if (range) {
+    const segments = localSegments(ORIGINAL_TIME_ZONE, range.min, range.max + 1000);
+    const repeated = inWindows(executor, segments.filter((s) => s.kind === 'repeated'));
+    const offset = offsetCase(executor, segments);
+    // EXTRACT(EPOCH) of a timestamp without time zone counts its wall time as UTC: naive seconds.
+    const result = await executor.query(
+      `UPDATE "${TABLE}" SET "${EPOCH_COLUMN}" = floor(EXTRACT(EPOCH FROM "timestamp"))::bigint - ${offset.sql}
+       WHERE "${EPOCH_COLUMN}" IS NULL AND "timestamp" IS NOT NULL AND NOT (${repeated.sql})`,
+      [...offset.params, ...repeated.params],
+    );
+    converted = result.affectedRows;
+    ambiguous = await convertRepeated(executor, POSTGRES, range, EPOCH_COLUMN);
+  }
+  const left = await executor.query(`SELECT COUNT(*) AS n FROM "${TABLE}" WHERE "${EPOCH_COLUMN}" IS NULL AND "timestamp" IS NOT NULL`);
+  if (Number(left.rows[0].n) > 0) throw new Error(`${String(left.rows[0].n)} timestamps of measurement could not be read as local times`);
+
+  // The key and index over `timestamp` go with the column; they come back by name over the instants.
+  const withTime = table.indexes.filter((i) => !i.primary && i.columns.some((c) => c.toLowerCase() === 'timestamp'));
+  const constraints = new Set(
+    (await executor.query(`SELECT conname FROM pg_catalog.pg_constraint WHERE conrelid = to_regclass(?) AND contype = 'u'`, [ident(table.name)])).rows.map((r) => String(r.conname)),
+  );
+  await executor.query(`ALTER TABLE "${TABLE}" DROP COLUMN "timestamp"`);
+  await executor.query(`ALTER TABLE "${TABLE}" RENAME COLUMN "${EPOCH_COLUMN}" TO "timestamp"`);
+  await executor.query(`COMMENT ON COLUMN "${TABLE}"."timestamp" IS 'instant: Unix epoch seconds (UTC)'`);
+  // As ours: text compared byte-wise (COLLATE "C"), and no 4-byte REAL that would round new readings.
+  for (const c of table.columns) {
+    if (/^(character|text)/.test(c.type) && c.collation !== 'c') await executor.query(`ALTER TABLE "${TABLE}" ALTER COLUMN ${ident(c.name)} TYPE ${c.type} COLLATE "C"`);
+    if (c.type === 'real') await executor.query(`ALTER TABLE "${TABLE}" ALTER COLUMN ${ident(c.name)} TYPE DOUBLE PRECISION`);
+  }
+  for (const index of withTime) {
+    const keys = index.columns.map((c, k) => `${ident(c.toLowerCase() === 'timestamp' ? 'timestamp' : c)}${index.descending[k] ? ' DESC' : ''}`).join(', ');
+    await executor.query(
+      constraints.has(index.name)
+        ? `ALTER TABLE "${TABLE}" ADD CONSTRAINT ${ident(index.name)} UNIQUE (${keys})`
+        : `CREATE ${index.unique ? 'UNIQUE ' : ''}INDEX ${ident(index.name)} ON "${TABLE}" (${keys})`,
+    );
+  }
+  if (!uniqueOnNodeTime(table)) await executor.query(`CREATE UNIQUE INDEX "uq_measurement_node_timestamp" ON "${TABLE}" ("nodeId", "timestamp")`);
+  return `Converted ${converted + ambiguous} timestamps, ${ambiguous} of them in a repeated hour.`;
+}
+
 export const isemsAdoption: SchemaAdoption = {
-  inspect: { mysql: inspect, sqlite: inspect },
+  inspect: { mysql: inspect, sqlite: inspect, postgres: inspect },
 };

@@ -1,5 +1,5 @@
 /**
- * Storage of ISEMS measurements (MySQL/MariaDB and SQLite): the `isems` migration set, an
+ * Storage of ISEMS measurements (MySQL/MariaDB, PostgreSQL and SQLite): the `isems` migration set, an
  * idempotent insert, the two API queries, retention, and the rendering of a row for the API.
  *
  * Why `timestamp` is BIGINT epoch seconds (not DATETIME/TIMESTAMP):
@@ -92,6 +92,29 @@ const SQLITE_CREATE = [
   ') STRICT',
 ].join('\n');
 
+// PostgreSQL: text compared and ordered byte-wise (COLLATE "C"), as utf8mb4_bin and SQLite do.
+const POSTGRES_CREATE = [
+  'CREATE TABLE IF NOT EXISTS "measurement" (',
+  '  "id" BIGSERIAL PRIMARY KEY,',
+  '  "nodeId" VARCHAR(100) COLLATE "C" NOT NULL CHECK (char_length("nodeId") > 0),',
+  '  "isemsRevision" VARCHAR(16) COLLATE "C" NOT NULL,',
+  '  "timestamp" BIGINT NOT NULL,',
+  '  "openMPPTFirmwareVersion" VARCHAR(64) COLLATE "C" NOT NULL,',
+  '  "timeToShutdown" DOUBLE PRECISION NOT NULL,',
+  '  "isPowerSaveMode" BOOLEAN NOT NULL,',
+  ...DOUBLE_COLUMNS.filter((name) => name !== 'timeToShutdown').map((name) => `  "${name}" DOUBLE PRECISION NOT NULL,`),
+  '  "status" SMALLINT NULL CHECK ("status" BETWEEN 0 AND 4095),',
+  '  CONSTRAINT "uq_measurement_node_timestamp" UNIQUE ("nodeId", "timestamp")',
+  ')',
+].join('\n');
+
+/** Column comments (units) for PostgreSQL, which has no inline COMMENT clause. */
+const POSTGRES_COMMENTS = [
+  `COMMENT ON COLUMN "measurement"."timestamp" IS 'instant: Unix epoch seconds (UTC)'`,
+  ...DOUBLE_COLUMNS.map((name) => `COMMENT ON COLUMN "measurement"."${name}" IS '${UNITS[name]}'`),
+  `COMMENT ON COLUMN "measurement"."status" IS '12 status bits, bit 0 = 0x800, NULL if not reported'`,
+];
+
 /** The `isems` migration set: table `measurement` with one column per contract field. */
 export const isemsMigrations: MigrationSet = {
   name: 'isems',
@@ -105,6 +128,7 @@ export const isemsMigrations: MigrationSet = {
         SQLITE_CREATE,
         'CREATE UNIQUE INDEX IF NOT EXISTS "uq_measurement_node_timestamp" ON "measurement" ("nodeId", "timestamp")',
       ],
+      postgres: [POSTGRES_CREATE, ...POSTGRES_COMMENTS],
     },
   ],
   // Taking over the ISEMS collector's own table (lib/isems/adopt.ts).
@@ -191,8 +215,10 @@ export interface LatestQueryOptions {
  * active within `hideInactiveAfterDays` unless `all`. Both forms cost one index seek per node,
  * not a scan of the table:
  * - MySQL/MariaDB: GROUP BY `nodeId` with MAX(`timestamp`) is a loose index scan of the unique key;
- * - SQLite has no loose index scan, so a recursive CTE walks the distinct node ids through the
- *   index (each step a MIN(`nodeId`) > previous seek), then seeks each node's newest row.
+ * - SQLite and PostgreSQL have no loose index scan, so a recursive CTE walks the distinct node ids
+ *   through the index (each step a MIN(`nodeId`) > previous seek), then seeks each node's newest row
+ *   (PostgreSQL: a LATERAL subquery, so the planner cannot turn the seeks into a hash join over a
+ *   scan of the table).
  */
 export function latestPerNodeQuery(dialect: Dialect, options: LatestQueryOptions = {}): SqlStatement {
   const params: SqlValue[] = [];
@@ -217,6 +243,16 @@ export function latestPerNodeQuery(dialect: Dialect, options: LatestQueryOptions
     };
   }
   const filter = cutoff === null ? '' : ' AND m."timestamp" >= ?';
+  if (dialect === 'postgres') {
+    return {
+      sql:
+        `${RECURSIVE_NODES} ` +
+        'SELECT m.* FROM nodes CROSS JOIN LATERAL (' +
+        `SELECT ${selectList(dialect, 'x')} FROM "measurement" x WHERE x."nodeId" = nodes."nodeId" ORDER BY x."timestamp" DESC LIMIT 1` +
+        `) m WHERE nodes."nodeId" IS NOT NULL${filter} ORDER BY m."nodeId"`,
+      params,
+    };
+  }
   return {
     sql:
       'WITH RECURSIVE nodes("nodeId") AS (' +
@@ -231,6 +267,14 @@ export function latestPerNodeQuery(dialect: Dialect, options: LatestQueryOptions
     params,
   };
 }
+
+/** The distinct node ids, walked through the unique index one seek at a time. */
+const RECURSIVE_NODES =
+  'WITH RECURSIVE nodes("nodeId") AS (' +
+  'SELECT MIN("nodeId") FROM "measurement" ' +
+  'UNION ALL ' +
+  'SELECT (SELECT MIN(n."nodeId") FROM "measurement" n WHERE n."nodeId" > nodes."nodeId") FROM nodes WHERE nodes."nodeId" IS NOT NULL' +
+  ')';
 
 function checkedCount(value: number, name: string): number {
   if (!Number.isSafeInteger(value) || value < 0) throw new IsemsError('ISEMS_BAD_CONFIG', `${name} must be a whole number >= 0, not ${String(value)}`);

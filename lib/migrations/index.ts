@@ -31,9 +31,10 @@ const statements = (value: unknown, where: string): string[] => {
 };
 
 /**
- * `{"name": "mine", "migrations": [{"version": 1, "name": "create", "mysql": [...], "sqlite": [...]}]}`:
+ * `{"name": "mine", "migrations": [{"version": 1, "name": "create", "mysql": [...], "sqlite": [...], "postgres": [...]}]}`:
  * versions are positive integers, unique and ascending; names are slugs; each migration has
- * statements for both dialects.
+ * statements for MySQL and SQLite (a list may be empty where that database is not used) and,
+ * to run on PostgreSQL, a `postgres` list (without it the set is refused there, by name).
  */
 export function parseCustomMigrationSet(json: string): MigrationSet {
   let raw: unknown;
@@ -59,7 +60,9 @@ export function parseCustomMigrationSet(json: string): MigrationSet {
       throw new MigrationSetError(`${where}.version must be an integer greater than the previous one (${previous})`);
     }
     if (typeof m.name !== 'string' || !/^[a-z0-9][a-z0-9_-]{0,63}$/i.test(m.name)) throw new MigrationSetError(`${where}.name must be a short slug`);
-    migrations.push({ version: m.version as number, name: m.name, mysql: statements(m.mysql, `${where}.mysql`), sqlite: statements(m.sqlite, `${where}.sqlite`) });
+    const migration: Migration = { version: m.version as number, name: m.name, mysql: statements(m.mysql, `${where}.mysql`), sqlite: statements(m.sqlite, `${where}.sqlite`) };
+    if (m.postgres !== undefined) migration.postgres = statements(m.postgres, `${where}.postgres`);
+    migrations.push(migration);
     previous = m.version as number;
   }
   return { name: set.name, description: typeof set.description === 'string' ? set.description : `custom migration set ${set.name}`, migrations };

@@ -41,7 +41,7 @@ async function inspect(executor: SqlExecutor): Promise<AdoptionPlan> {
     run: async (ex) => {
       // Migration 1 as it is: CREATE ... IF NOT EXISTS leaves the table and adds the index.
       const { rollingAveragesMigrations } = await import('./schema');
-      for (const sql of rollingAveragesMigrations.migrations[0][ex.dialect]) await ex.query(sql);
+      for (const sql of rollingAveragesMigrations.migrations[0][ex.dialect]!) await ex.query(sql);
       const { rows } = await ex.query('SELECT COUNT(*) AS n, MIN(epochtime) AS first, MAX(epochtime) AS last FROM messages');
       const n = Number(rows[0].n);
       const at = (epoch: unknown): string => {
@@ -54,5 +54,5 @@ async function inspect(executor: SqlExecutor): Promise<AdoptionPlan> {
 }
 
 export const rollingAveragesAdoption: SchemaAdoption = {
-  inspect: { mysql: inspect, sqlite: inspect },
+  inspect: { mysql: inspect, sqlite: inspect, postgres: inspect },
 };

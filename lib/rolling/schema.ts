@@ -22,6 +22,10 @@ export const rollingAveragesMigrations: MigrationSet = {
       mysql: [
         'CREATE TABLE IF NOT EXISTS messages (number INTEGER, epochtime BIGINT, KEY messages_epochtime (epochtime)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci',
       ],
+      postgres: [
+        'CREATE TABLE IF NOT EXISTS messages (number INTEGER, epochtime BIGINT)',
+        'CREATE INDEX IF NOT EXISTS messages_epochtime ON messages (epochtime)',
+      ],
     },
   ],
   adoption: rollingAveragesAdoption,

@@ -18,7 +18,7 @@
 import { columnProblems, listing, refuse, type AdoptionPlan, type ExpectedColumn, type SchemaAdoption } from '../db/adopt';
 import { column, indexOn, readSchema, type ColumnInfo, type SchemaSnapshot, type TableInfo } from '../db/introspect';
 import type { SqlExecutor } from '../db/types';
-import { AGGREGATED_SENSOR_DATA_TABLE, AGGREGATED_SENSOR_PARTS_TABLE, ORIGINAL_ROW, partsTriggersV4, SENSOR_DATA_TABLE, sensorsMigrations, SQLITE_ORIGINAL_ROW_KEY } from './schema';
+import { AGGREGATED_SENSOR_DATA_TABLE, AGGREGATED_SENSOR_PARTS_TABLE, ORIGINAL_ROW, partsTriggersV4, SENSOR_DATA_TABLE, sensorsMigrations, ORIGINAL_ROW_KEY } from './schema';
 
 const ADOPTED_VERSION = 4;
 const NUMBER = ['real', 'decimal', 'integer'] as const;
@@ -117,7 +117,7 @@ async function adopt(executor: SqlExecutor, snapshot: SchemaSnapshot): Promise<s
     }
     notes.push(`${SENSOR_DATA_TABLE}: ${await count(executor, raw.name)} rows`);
   } else {
-    for (const sql of v1[executor.dialect]) await executor.query(sql);
+    for (const sql of v1[executor.dialect]!) await executor.query(sql);
   }
 
   if (aggregated) {
@@ -140,25 +140,25 @@ async function adopt(executor: SqlExecutor, snapshot: SchemaSnapshot): Promise<s
       } else {
         // The original's duplicates rule out the (sensor_id, timestamp) index: only the three-column key.
         if (twoColumns) await executor.query('DROP INDEX "uq_aggregated_sensor_minute"');
-        await executor.query(`CREATE UNIQUE INDEX "${SQLITE_ORIGINAL_ROW_KEY}" ON "${aggregated.name}" (${key})`);
+        await executor.query(`CREATE UNIQUE INDEX "${ORIGINAL_ROW_KEY}" ON "${aggregated.name}" (${key})`);
       }
     }
     notes.push(`${AGGREGATED_SENSOR_DATA_TABLE}: ${await count(executor, aggregated.name)} rows, ${marked.affectedRows} kept as original rows`);
   } else {
     // No means yet: the table as migrations 2 and 4 make it.
-    for (const sql of v2[executor.dialect]) await executor.query(sql);
+    for (const sql of v2[executor.dialect]!) await executor.query(sql);
     await executor.query(
       mysql
         ? `ALTER TABLE \`${AGGREGATED_SENSOR_DATA_TABLE}\` ADD COLUMN \`${ORIGINAL_ROW}\` BIGINT UNSIGNED NOT NULL DEFAULT 0 COMMENT 'id of a row the original pipeline wrote, 0 for ours', DROP INDEX \`uq_aggregated_sensor_minute\`, ADD UNIQUE KEY \`uq_aggregated_sensor_minute\` (\`sensor_id\`, \`timestamp\`, \`${ORIGINAL_ROW}\`)`
         : `ALTER TABLE "${AGGREGATED_SENSOR_DATA_TABLE}" ADD COLUMN "${ORIGINAL_ROW}" INTEGER NOT NULL DEFAULT 0`,
     );
-    if (!mysql) await executor.query(`CREATE UNIQUE INDEX "${SQLITE_ORIGINAL_ROW_KEY}" ON "${AGGREGATED_SENSOR_DATA_TABLE}" ("sensor_id", "timestamp", "${ORIGINAL_ROW}")`);
+    if (!mysql) await executor.query(`CREATE UNIQUE INDEX "${ORIGINAL_ROW_KEY}" ON "${AGGREGATED_SENSOR_DATA_TABLE}" ("sensor_id", "timestamp", "${ORIGINAL_ROW}")`);
   }
 
   // The parts table and its triggers, as migrations 3 and 4 make them (3 copies nothing: the
   // original's means have no samples).
   const v3 = sensorsMigrations.migrations.find((m) => m.version === 3)!;
-  for (const sql of v3[executor.dialect]) await executor.query(sql);
+  for (const sql of v3[executor.dialect]!) await executor.query(sql);
   for (const sql of partsTriggersV4(executor.dialect)) await executor.query(sql);
   return `${notes.join('; ')}.`;
 }

@@ -118,7 +118,7 @@ export function sensorDatasets(topic = 'sensors'): DatasetDeclaration[] {
 export function tablesOfMigrationSet(set: MigrationSet, dialect: Dialect = 'mysql'): string[] {
   const names: string[] = [];
   for (const migration of set.migrations) {
-    for (const sql of migration[dialect]) {
+    for (const sql of migration[dialect] ?? []) {
       const m = /^\s*CREATE\s+(?:TEMPORARY\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?[`"[]?([A-Za-z0-9_]+)/i.exec(sql);
       if (m && !names.includes(m[1])) names.push(m[1]);
     }
@@ -155,6 +155,19 @@ async function readColumns(db: SqlExecutor, table: string): Promise<CatalogColum
       primary_key: r.column_key === 'PRI',
     }));
   }
+  if (db.dialect === 'postgres') {
+    // PostgreSQL's own catalog: the table as the search path finds it (quote_ident keeps the name's case).
+    const { rows } = await db.query(
+      `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, NOT a.attnotnull AS nullable,
+              COALESCE(a.attnum = ANY (i.indkey), FALSE) AS primary_key
+       FROM pg_catalog.pg_attribute a
+       LEFT JOIN pg_catalog.pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
+       WHERE a.attrelid = to_regclass(quote_ident(?)) AND a.attnum > 0 AND NOT a.attisdropped
+       ORDER BY a.attnum`,
+      [table],
+    );
+    return rows.map((r) => ({ name: String(r.name), type: String(r.type), nullable: r.nullable === true, primary_key: r.primary_key === true }));
+  }
   const { rows } = await db.query('SELECT name, type, "notnull" AS not_null, pk FROM pragma_table_info(?) ORDER BY cid', [table]);
   return rows.map((r) => ({
     name: String(r.name),
@@ -170,13 +183,19 @@ async function countRows(db: SqlExecutor, table: string, mode: 'exact' | 'estima
     const { rows } = await db.query('SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?', [table]);
     return { count: Number(rows[0]?.n ?? 0), estimated: true };
   }
+  if (mode === 'estimate' && db.dialect === 'postgres') {
+    // The planner's statistics; -1 until the table was first vacuumed or analysed, then count.
+    const { rows } = await db.query('SELECT reltuples AS n FROM pg_catalog.pg_class WHERE oid = to_regclass(quote_ident(?))', [table]);
+    const n = Number(rows[0]?.n ?? -1);
+    if (n >= 0) return { count: Math.round(n), estimated: true };
+  }
   const { rows } = await db.query(`SELECT COUNT(*) AS n FROM ${quote(db.dialect, table)}`);
   return { count: Number(rows[0]?.n ?? 0), estimated: false };
 }
 
 export interface CatalogOptions {
   /**
-   * `exact` (default) counts rows; `estimate` reads InnoDB's statistics on MySQL instead (COUNT(*)
+   * `exact` (default) counts rows; `estimate` reads the server's statistics instead (InnoDB's on MySQL, pg_class.reltuples on PostgreSQL; COUNT(*)
    * walks a whole index: seconds on tables of tens of millions of rows). SQLite always counts.
    */
   countMode?: 'exact' | 'estimate';
@@ -221,10 +240,14 @@ export async function describeDataset(db: SqlExecutor, declaration: DatasetDecla
     } else {
       const t = quote(db.dialect, table);
       const c = quote(db.dialect, timeColumn);
-      // mysql2 returns DATETIME as a JS Date (milliseconds only); as text the microseconds survive.
+      // mysql2 and pg return DATETIME/TIMESTAMP as a JS Date (milliseconds only); as text the microseconds survive.
       const type = entry.columns.find((col) => col.name === timeColumn)?.type.toLowerCase() ?? '';
-      const asText = db.dialect === 'mysql' && /^(datetime|timestamp)/.test(type);
-      const bound = (fn: string): string => (asText ? `CAST((SELECT ${fn}(${c}) FROM ${t}) AS CHAR)` : `(SELECT ${fn}(${c}) FROM ${t})`);
+      const asText = db.dialect !== 'sqlite' && /^(datetime|timestamp)/.test(type);
+      const bound = (fn: string): string => {
+        const value = `(SELECT ${fn}(${c}) FROM ${t})`;
+        if (!asText) return value;
+        return db.dialect === 'postgres' ? `to_char(${value}, 'YYYY-MM-DD HH24:MI:SS.US')` : `CAST(${value} AS CHAR)`;
+      };
       const { rows } = await db.query(`SELECT ${bound('MIN')} AS first_ts, ${bound('MAX')} AS last_ts`);
       entry.first_timestamp = dbTimestampToIso(rows[0]?.first_ts);
       entry.last_timestamp = dbTimestampToIso(rows[0]?.last_ts);

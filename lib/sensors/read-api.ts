@@ -103,6 +103,13 @@ export type ReadDataset = 'data' | 'aggregated_data';
 
 const COLUMNS = ['id', 'sensor_id', 'timestamp', 'value', 'lat', 'lng', 'unit', 'type', 'description'];
 
+/** `column` as text with all six fractional digits where the driver would return a Date. */
+function timestampAsText(dialect: Dialect, column: string): string {
+  if (dialect === 'mysql') return `CAST(${column} AS CHAR) AS ${column}`;
+  if (dialect === 'postgres') return `to_char(${column}, 'YYYY-MM-DD HH24:MI:SS.US') AS ${column}`;
+  return column;
+}
+
 /** The parameterised SELECT for one endpoint. */
 export function readSql(dialect: Dialect, dataset: ReadDataset, query: ReadQuery): { sql: string; params: Array<string | number> } {
   const q = (id: string): string => (dialect === 'mysql' ? `\`${id}\`` : `"${id}"`);
@@ -127,9 +134,10 @@ export function readSql(dialect: Dialect, dataset: ReadDataset, query: ReadQuery
   if (!Number.isSafeInteger(query.limit) || !Number.isSafeInteger(query.skip) || query.limit < 1 || query.skip < 0) {
     throw new RangeError('limit and skip must be validated integers');
   }
-  // mysql2 hands DATETIME(6) back as a JS Date, which keeps milliseconds only: the text form keeps
-  // the microseconds. ORDER BY names the table's column, not that alias, so the index still serves it.
-  const select = columns.map((c) => (c === 'timestamp' && dialect === 'mysql' ? `CAST(${q(c)} AS CHAR) AS ${q(c)}` : q(c)));
+  // mysql2 and pg hand DATETIME(6)/TIMESTAMP(6) back as a JS Date, which keeps milliseconds only:
+  // the text form keeps the microseconds. ORDER BY names the table's column, not that alias, so
+  // the index still serves it.
+  const select = columns.map((c) => (c === 'timestamp' ? timestampAsText(dialect, q(c)) : q(c)));
   const sql =
     `SELECT ${select.join(', ')} FROM ${q(table)}` +
     (where.length ? ` WHERE ${where.join(' AND ')}` : '') +

@@ -62,6 +62,20 @@ const sqliteTable = (name: string, extraColumns: string): string =>
   "description" TEXT${extraColumns}
 )`;
 
+// PostgreSQL: TIMESTAMP(6) holds UTC wall time with microseconds, like MySQL's DATETIME(6).
+const postgresTable = (name: string, extraColumns: string): string =>
+  `CREATE TABLE IF NOT EXISTS "${name}" (
+  "id" BIGSERIAL PRIMARY KEY,
+  "sensor_id" INT NOT NULL,
+  "timestamp" TIMESTAMP(6) NOT NULL,
+  "value" DOUBLE PRECISION NOT NULL,
+  "lat" DOUBLE PRECISION NULL,
+  "lng" DOUBLE PRECISION NULL,
+  "unit" VARCHAR(32) NULL,
+  "type" VARCHAR(64) NULL,
+  "description" TEXT NULL${extraColumns}
+)`;
+
 /*
  * Merging the parts. `aggregated_sensor_data` holds, per sensor and minute, the samples-weighted
  * mean over that minute's parts: value = Σ(value·samples) / Σ samples, samples = Σ samples. The
@@ -77,6 +91,9 @@ const sqliteTable = (name: string, extraColumns: string): string =>
  * would): each changes the aggregated row with one locking statement, InnoDB serialises the two
  * on that row, and the second one starts from the first one's committed result. No range is
  * read, so no gap locks beyond those of the two unique-key upserts. SQLite has one writer at a time.
+ * PostgreSQL under READ COMMITTED gives the same: INSERT ... ON CONFLICT DO UPDATE waits for a
+ * concurrent insert of the key and then updates the committed row, and an UPDATE that waited for
+ * a row lock re-evaluates its expressions on the row's newest version.
  *
  * Floating point: nothing is stored besides the mean. The sum is recovered as value·samples, which
  * carries the mean's rounding (relative 2^-53) into each merge, so after k merges the mean is off
@@ -115,7 +132,9 @@ function mergeSql(dialect: Dialect, originalRows = false) {
   const descriptive = MERGED_DESCRIPTIVE.map((c) => `${q(c)} = NEW.${q(c)}`).join(', ');
   const columns = AGGREGATED_COLUMNS.map(q).join(', ');
   const newValues = AGGREGATED_COLUMNS.map((c) => `NEW.${q(c)}`).join(', ');
-  const merged = `${value} = (${value} * ${samples} + NEW.${value} * NEW.${samples}) / (${samples} + NEW.${samples}), ${descriptive}, ${samples} = ${samples} + NEW.${samples}`;
+  // PostgreSQL calls an unqualified column in ON CONFLICT DO UPDATE ambiguous (the table's or EXCLUDED's?).
+  const [v, n] = dialect === 'postgres' ? [`${agg}.${value}`, `${agg}.${samples}`] : [value, samples];
+  const merged = `${value} = (${v} * ${n} + NEW.${value} * NEW.${samples}) / (${n} + NEW.${samples}), ${descriptive}, ${samples} = ${n} + NEW.${samples}`;
   const target = [q('sensor_id'), q('timestamp'), ...(originalRows ? [q(ORIGINAL_ROW)] : [])].join(', ');
   const add =
     `INSERT INTO ${agg} (${columns}) VALUES (${newValues}) ` +
@@ -237,11 +256,14 @@ function sqlitePartsMigration(): string[] {
  */
 export const ORIGINAL_ROW = 'original_row';
 
-/** The v4 triggers, dropped and created again (shared with the adoption of the original's tables). */
+/**
+ * The v4 triggers, dropped and created again (shared with the adoption of the original's tables).
+ * PostgreSQL: the functions the triggers call are replaced; the triggers stay.
+ */
 export function partsTriggersV4(dialect: Dialect): string[] {
-  return dialect === 'mysql'
-    ? [...MYSQL_DROP_PARTS_TRIGGERS, ...mysqlPartsTriggers(true)]
-    : [...Object.values(PARTS_TRIGGERS).map((t) => `DROP TRIGGER IF EXISTS "${t}"`), ...sqlitePartsTriggers(true)];
+  if (dialect === 'mysql') return [...MYSQL_DROP_PARTS_TRIGGERS, ...mysqlPartsTriggers(true)];
+  if (dialect === 'postgres') return postgresPartsFunctions(true);
+  return [...Object.values(PARTS_TRIGGERS).map((t) => `DROP TRIGGER IF EXISTS "${t}"`), ...sqlitePartsTriggers(true)];
 }
 
 const MYSQL_ORIGINAL_ROW_COLUMN = `\`${ORIGINAL_ROW}\` BIGINT UNSIGNED NOT NULL DEFAULT 0 COMMENT 'id of a row the original pipeline wrote, 0 for ours'`;
@@ -262,19 +284,66 @@ function mysqlOriginalRowsMigration(): string[] {
 }
 
 /**
- * SQLite: an upsert names the unique index it conflicts on, so the key of the merge triggers is an
- * index of its own, (sensor_id, timestamp, original_row); this product's databases keep the
- * (sensor_id, timestamp) index too, so flows that upsert aggregated_sensor_data on those two
- * columns keep working. A database taken over from the original (duplicates) has only the first.
+ * SQLite and PostgreSQL: an upsert names the unique index it conflicts on, so the key of the merge
+ * triggers is an index of its own, (sensor_id, timestamp, original_row); this product's databases
+ * keep the (sensor_id, timestamp) index too, so flows that upsert aggregated_sensor_data on those
+ * two columns keep working. A database taken over from the original (duplicates) has only the first.
  */
-export const SQLITE_ORIGINAL_ROW_KEY = 'uq_aggregated_sensor_original_row';
+export const ORIGINAL_ROW_KEY = 'uq_aggregated_sensor_original_row';
 
 function sqliteOriginalRowsMigration(): string[] {
   return [
     ...Object.values(PARTS_TRIGGERS).map((t) => `DROP TRIGGER IF EXISTS "${t}"`),
     `ALTER TABLE "${AGGREGATED_SENSOR_DATA_TABLE}" ADD COLUMN "${ORIGINAL_ROW}" INTEGER NOT NULL DEFAULT 0`,
-    `CREATE UNIQUE INDEX "${SQLITE_ORIGINAL_ROW_KEY}" ON "${AGGREGATED_SENSOR_DATA_TABLE}" ("sensor_id", "timestamp", "${ORIGINAL_ROW}")`,
+    `CREATE UNIQUE INDEX "${ORIGINAL_ROW_KEY}" ON "${AGGREGATED_SENSOR_DATA_TABLE}" ("sensor_id", "timestamp", "${ORIGINAL_ROW}")`,
     ...sqlitePartsTriggers(true),
+  ];
+}
+
+/** PostgreSQL's merge functions (one per trigger; the triggers call them by name). */
+function postgresPartsFunctions(originalRows: boolean): string[] {
+  const { add, remove, replace, sameKey } = mergeSql('postgres', originalRows);
+  const fn = (name: string, body: string): string => `CREATE OR REPLACE FUNCTION "${name}"() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n${body}\n  RETURN NULL;\nEND\n$$`;
+  return [
+    fn(PARTS_TRIGGERS.insert, `  ${add};`),
+    fn(PARTS_TRIGGERS.update, `  IF ${sameKey} THEN\n    ${replace};\n  ELSE\n    ${remove.join(';\n    ')};\n    ${add};\n  END IF;`),
+    fn(PARTS_TRIGGERS.delete, `  ${remove.join(';\n  ')};`),
+  ];
+}
+
+/**
+ * Migration 4 on PostgreSQL, one transaction. Parts are locked against writes first (reads go on):
+ * writers still on the previous release wait and then meet the new functions, as MySQL's LOCK
+ * TABLES makes them. The (sensor_id, timestamp) index stays beside the new key, as on SQLite, so
+ * an upsert naming those two columns keeps working (and so does a merge function that was already
+ * running when the lock was asked for); only databases taken over from the original, whose
+ * duplicate minutes rule it out, lack it, and PostgreSQL never held the original's tables.
+ */
+function postgresOriginalRowsMigration(): string[] {
+  return [
+    `LOCK TABLE "${AGGREGATED_SENSOR_PARTS_TABLE}" IN EXCLUSIVE MODE`,
+    `ALTER TABLE "${AGGREGATED_SENSOR_DATA_TABLE}" ADD COLUMN "${ORIGINAL_ROW}" BIGINT NOT NULL DEFAULT 0 CHECK ("${ORIGINAL_ROW}" >= 0)`,
+    `COMMENT ON COLUMN "${AGGREGATED_SENSOR_DATA_TABLE}"."${ORIGINAL_ROW}" IS 'id of a row the original pipeline wrote, 0 for ours'`,
+    `CREATE UNIQUE INDEX "${ORIGINAL_ROW_KEY}" ON "${AGGREGATED_SENSOR_DATA_TABLE}" ("sensor_id", "timestamp", "${ORIGINAL_ROW}")`,
+    ...partsTriggersV4('postgres'),
+  ];
+}
+
+function postgresPartsMigration(): string[] {
+  const parts = `"${AGGREGATED_SENSOR_PARTS_TABLE}"`;
+  const triggers = [PARTS_TRIGGERS.insert, PARTS_TRIGGERS.update, PARTS_TRIGGERS.delete];
+  return [
+    postgresTable(AGGREGATED_SENSOR_PARTS_TABLE, ',\n  "samples" INT NOT NULL CHECK ("samples" > 0),\n  "instance" VARCHAR(64) COLLATE "C" NOT NULL'),
+    `CREATE UNIQUE INDEX IF NOT EXISTS "uq_aggregated_part" ON ${parts} ("sensor_id", "timestamp", "instance")`,
+    `CREATE INDEX IF NOT EXISTS "idx_aggregated_parts_time" ON ${parts} ("timestamp")`,
+    // The statements run as one transaction here; run again by hand, the copy must still not see
+    // the triggers of a first run (they would add the old minutes to themselves), as on MySQL.
+    ...triggers.map((t) => `DROP TRIGGER IF EXISTS "${t}" ON ${parts}`),
+    copyExistingSql('postgres'),
+    ...postgresPartsFunctions(false),
+    `CREATE TRIGGER "${PARTS_TRIGGERS.insert}" AFTER INSERT ON ${parts} FOR EACH ROW EXECUTE FUNCTION "${PARTS_TRIGGERS.insert}"()`,
+    `CREATE TRIGGER "${PARTS_TRIGGERS.update}" AFTER UPDATE ON ${parts} FOR EACH ROW EXECUTE FUNCTION "${PARTS_TRIGGERS.update}"()`,
+    `CREATE TRIGGER "${PARTS_TRIGGERS.delete}" AFTER DELETE ON ${parts} FOR EACH ROW EXECUTE FUNCTION "${PARTS_TRIGGERS.delete}"()`,
   ];
 }
 
@@ -297,6 +366,11 @@ export const sensorsMigrations: MigrationSet = {
         'CREATE INDEX IF NOT EXISTS "idx_sensor_data_sensor_time" ON "sensor_data" ("sensor_id", "timestamp")',
         'CREATE INDEX IF NOT EXISTS "idx_sensor_data_time" ON "sensor_data" ("timestamp")',
       ],
+      postgres: [
+        postgresTable(SENSOR_DATA_TABLE, ''),
+        'CREATE INDEX IF NOT EXISTS "idx_sensor_data_sensor_time" ON "sensor_data" ("sensor_id", "timestamp")',
+        'CREATE INDEX IF NOT EXISTS "idx_sensor_data_time" ON "sensor_data" ("timestamp")',
+      ],
     },
     {
       version: 2,
@@ -313,18 +387,25 @@ export const sensorsMigrations: MigrationSet = {
         'CREATE UNIQUE INDEX IF NOT EXISTS "uq_aggregated_sensor_minute" ON "aggregated_sensor_data" ("sensor_id", "timestamp")',
         'CREATE INDEX IF NOT EXISTS "idx_aggregated_time" ON "aggregated_sensor_data" ("timestamp")',
       ],
+      postgres: [
+        postgresTable(AGGREGATED_SENSOR_DATA_TABLE, ',\n  "samples" INT NOT NULL DEFAULT 0 CHECK ("samples" >= 0)'),
+        'CREATE UNIQUE INDEX IF NOT EXISTS "uq_aggregated_sensor_minute" ON "aggregated_sensor_data" ("sensor_id", "timestamp")',
+        'CREATE INDEX IF NOT EXISTS "idx_aggregated_time" ON "aggregated_sensor_data" ("timestamp")',
+      ],
     },
     {
       version: 3,
       name: 'create-aggregated-sensor-parts',
       mysql: mysqlPartsMigration(),
       sqlite: sqlitePartsMigration(),
+      postgres: postgresPartsMigration(),
     },
     {
       version: 4,
       name: 'original-rows',
       mysql: mysqlOriginalRowsMigration(),
       sqlite: sqliteOriginalRowsMigration(),
+      postgres: postgresOriginalRowsMigration(),
     },
   ],
   // Taking over the original pipeline's two tables (lib/sensors/adopt.ts); a getter, as that module imports this one.

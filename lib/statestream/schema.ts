@@ -376,14 +376,365 @@ const sqliteEntityLabelsAsWritten = [
   SQLITE_TRIGGER_V3,
 ];
 
+/**
+ * PostgreSQL: the same tables (instants as TIMESTAMPTZ, labels byte-wise with COLLATE "C" like
+ * MySQL's utf8mb4_bin, text without a length cap) and the normalisation as a PL/pgSQL trigger.
+ *
+ * Races between instances, under READ COMMITTED (each statement of a volatile function sees what
+ * committed before it started):
+ * - two writers inserting the same new label: the second `INSERT ... ON CONFLICT DO NOTHING`
+ *   waits for the first to commit, then inserts nothing; its next SELECT sees the committed row.
+ *   (If the first rolls back, the second's insert goes ahead.) So both messages get the one id;
+ * - a retained replay is compared with the state's last fact while holding the state row
+ *   (FOR NO KEY UPDATE: it does not block live facts' foreign-key checks), so two instances
+ *   replaying the same retained message one after the other, or at once, add one fact, not two.
+ *   On MySQL the same concurrent replay can add two (a plain read sees no uncommitted fact).
+ * `last_updated` follows updates through a BEFORE UPDATE trigger, MySQL's ON UPDATE clause.
+ */
+const PG_NOW = "CURRENT_TIMESTAMP(3)";
+const PG_TIMESTAMPS = `inserted TIMESTAMPTZ(3) NOT NULL DEFAULT ${PG_NOW},
+  last_updated TIMESTAMPTZ(3) NOT NULL DEFAULT ${PG_NOW}`;
+const PG_TOUCHED = ['messages', 'base_topics', 'entities', 'states', 'facts'];
+
+const postgresTables = [
+  `CREATE TABLE messages (
+  id BIGSERIAL PRIMARY KEY,
+  topic VARCHAR(1024) COLLATE "C" NOT NULL,
+  qos INT NOT NULL DEFAULT 0,
+  payload TEXT NOT NULL,
+  retained SMALLINT NOT NULL DEFAULT 0,
+  received_at TIMESTAMPTZ(3) NOT NULL DEFAULT ${PG_NOW},
+  ${PG_TIMESTAMPS}
+)`,
+  `CREATE TABLE base_topics (
+  id SERIAL PRIMARY KEY,
+  label VARCHAR(512) COLLATE "C" NOT NULL,
+  ${PG_TIMESTAMPS},
+  CONSTRAINT uq_base_topics_label UNIQUE (label)
+)`,
+  `CREATE TABLE entities (
+  id SERIAL PRIMARY KEY,
+  label VARCHAR(255) COLLATE "C" NOT NULL,
+  domain VARCHAR(255) COLLATE "C" NOT NULL,
+  object_id VARCHAR(255) COLLATE "C" NOT NULL,
+  base_topic_id INT NOT NULL,
+  ${PG_TIMESTAMPS},
+  CONSTRAINT uq_entities_base_label UNIQUE (base_topic_id, label),
+  CONSTRAINT fk_entities_base_topic FOREIGN KEY (base_topic_id) REFERENCES base_topics (id)
+)`,
+  'CREATE INDEX idx_entities_domain ON entities (domain)',
+  `CREATE TABLE states (
+  id SERIAL PRIMARY KEY,
+  label VARCHAR(255) COLLATE "C" NOT NULL,
+  entity_id INT NOT NULL,
+  ${PG_TIMESTAMPS},
+  CONSTRAINT uq_states_entity_label UNIQUE (entity_id, label),
+  CONSTRAINT fk_states_entity FOREIGN KEY (entity_id) REFERENCES entities (id)
+)`,
+  `CREATE TABLE facts (
+  id BIGSERIAL PRIMARY KEY,
+  fact TEXT NOT NULL,
+  state_id INT NOT NULL,
+  retained SMALLINT NOT NULL DEFAULT 0,
+  received_at TIMESTAMPTZ(3) NOT NULL DEFAULT ${PG_NOW},
+  message_id BIGINT NULL,
+  ${PG_TIMESTAMPS},
+  CONSTRAINT fk_facts_state FOREIGN KEY (state_id) REFERENCES states (id)
+)`,
+  'CREATE INDEX idx_facts_state ON facts (state_id, id)',
+  `CREATE FUNCTION statestream_touch() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  NEW.last_updated := CURRENT_TIMESTAMP(3);
+  RETURN NEW;
+END
+$$`,
+  ...PG_TOUCHED.map((table) => `CREATE TRIGGER ${table}_touch BEFORE UPDATE ON ${table} FOR EACH ROW EXECUTE FUNCTION statestream_touch()`),
+];
+
+/**
+ * How the PostgreSQL normalisation names and finds an entity. Migration 2 labelled entities
+ * `<domain>.<object_id>` under a unique (base_topic_id, label); migration 3 labels them as the
+ * original pipeline did (the object id), with the domain beside the label and the unique key on
+ * (base_topic_id, domain, label), so `sensor.x` and `binary_sensor.x` stay two entities.
+ */
+interface PgEntityKey {
+  /** Migration 3 replaces the functions migration 2 created. */
+  create: 'CREATE FUNCTION' | 'CREATE OR REPLACE FUNCTION';
+  /** The entity's label from a message's parts `p` (column `entity` of `valid`). */
+  label: string;
+  /** Keeps a message's labels within their columns (else it stays in `messages` only). */
+  limits: string;
+  /** The entity columns of the unique key after base_topic_id, over a message row `v` (`v.entity`, `v.domain`). */
+  key: (v: string) => string;
+  /** Entity `e` is message `v`'s, within its base topic. */
+  matches: (e: string, v: string) => string;
+  conflict: string;
+  /** The row trigger's versions of the same. */
+  rowEntity: string;
+  rowLimits: string;
+  rowMatches: (e: string) => string;
+}
+
+const PG_ENTITY_V2: PgEntityKey = {
+  create: 'CREATE FUNCTION',
+  label: `(p.domain || '.' || p.object) COLLATE "C"`,
+  limits: 'char_length(p.domain) + char_length(p.object) < 255',
+  key: (v) => `${v}.entity`,
+  matches: (e, v) => `${e}.label = ${v}.entity`,
+  conflict: '(base_topic_id, label)',
+  rowEntity: "v_domain || '.' || v_object",
+  rowLimits: 'char_length(v_domain) + char_length(v_object) >= 255',
+  rowMatches: (e) => `${e}label = v_entity`,
+};
+
+const PG_ENTITY_V3: PgEntityKey = {
+  create: 'CREATE OR REPLACE FUNCTION',
+  label: 'p.object COLLATE "C"',
+  limits: 'char_length(p.domain) <= 255 AND char_length(p.object) <= 255',
+  key: (v) => `${v}.domain, ${v}.entity`,
+  matches: (e, v) => `${e}.domain = ${v}.domain AND ${e}.label = ${v}.entity`,
+  conflict: '(base_topic_id, domain, label)',
+  rowEntity: 'v_object',
+  rowLimits: 'char_length(v_domain) > 255 OR char_length(v_object) > 255',
+  rowMatches: (e) => `${e}domain = v_domain AND ${e}label = v_entity`,
+};
+
+/**
+ * The messages of one INSERT or COPY that normalise, with their levels split from the end of the
+ * topic (`new_messages` is the statement's transition table). Parsed again in each statement of
+ * the batch trigger: splitting a few hundred topics costs far less than a temporary table.
+ */
+const pgValidMessages = (k: PgEntityKey): string => `split AS MATERIALIZED (
+    SELECT m.id, m.payload, m.retained, m.received_at, m.topic, string_to_array(m.topic, '/') AS levels FROM new_messages m
+  ),
+  parts AS MATERIALIZED (
+    SELECT s.id, s.payload, s.retained, s.received_at, s.levels[n] AS key, s.levels[n - 1] AS object, s.levels[n - 2] AS domain,
+           left(s.topic, char_length(s.topic) - char_length(s.levels[n]) - char_length(s.levels[n - 1]) - char_length(s.levels[n - 2]) - 3) AS base
+    FROM (SELECT split.*, cardinality(split.levels) AS n FROM split) s
+    WHERE s.n >= 4
+  ),
+  valid AS MATERIALIZED (
+    -- COLLATE "C": the labels' own collation, so the lookups below use the unique indexes.
+    SELECT p.id, p.payload, p.retained, p.received_at, p.base COLLATE "C" AS base, p.domain COLLATE "C" AS domain,
+           p.object COLLATE "C" AS object, p.key COLLATE "C" AS key, ${k.label} AS entity
+    FROM parts p
+    WHERE p.base <> '' AND p.domain <> '' AND p.object <> '' AND p.key <> ''
+      AND char_length(p.base) <= 512 AND ${k.limits} AND char_length(p.key) <= 255
+  )`;
+
+/**
+ * The normalisation as one statement-level trigger over the rows of a whole INSERT or COPY (the
+ * writer sends 500 at a time): each level is resolved for all rows at once, set-based, instead of
+ * a few queries per row. Same rules as the row trigger below, including order within a batch:
+ * labels are inserted sorted (two writers meeting the same new labels wait for each other instead
+ * of deadlocking), facts in message order, and a retained message is compared with the message
+ * before it in the batch for the same state, else with the state's last fact; that previous
+ * payload is the last fact at that point whether or not it was stored, since it was dropped only
+ * when equal to it.
+ */
+/** The facts of the batch's messages whose state exists (see postgresBatchTrigger); `guard` may suppress the insert. */
+const pgFactsInsert = (k: PgEntityKey, guard: string): string => `WITH ${pgValidMessages(k)},
+  resolved AS MATERIALIZED (
+    SELECT v.id, v.payload, v.retained, v.received_at,
+           (SELECT s.id FROM base_topics b
+              JOIN entities e ON e.base_topic_id = b.id AND ${k.matches('e', 'v')}
+              JOIN states s ON s.entity_id = e.id AND s.label = v.key
+            WHERE b.label = v.base) AS state_id
+    FROM valid v
+  ),
+  ordered AS (
+    SELECT r.*, lag(r.payload) OVER (PARTITION BY r.state_id ORDER BY r.id) AS previous,
+           row_number() OVER (PARTITION BY r.state_id ORDER BY r.id) AS nth
+    FROM resolved r
+  ),
+  stored AS (
+    INSERT INTO facts (fact, state_id, retained, received_at, message_id)
+      SELECT r.payload, r.state_id, r.retained, r.received_at, r.id FROM ordered r
+      WHERE ${guard} AND CASE
+        WHEN r.retained = 0 THEN TRUE
+        WHEN r.nth > 1 THEN r.payload IS DISTINCT FROM r.previous
+        ELSE r.payload IS DISTINCT FROM (SELECT f.fact FROM facts f WHERE f.state_id = r.state_id ORDER BY f.id DESC LIMIT 1)
+      END
+      ORDER BY r.id
+      RETURNING 1
+  )
+  SELECT count(*) FILTER (WHERE state_id IS NULL), (SELECT count(*) FROM stored) INTO v_missing, v_stored FROM resolved`;
+
+/**
+ * The normalisation as one statement-level trigger over the rows of a whole INSERT or COPY (the
+ * writer sends 500 at a time), set-based instead of a few queries per row. Same rules as the row
+ * trigger below, including the order within a batch: facts in message order, and a retained
+ * message is compared with the message before it in the batch for the same state, else with the
+ * state's last fact (that previous payload is the last fact at that point whether or not it was
+ * stored, since it was dropped only when equal to it).
+ *
+ * Steady state (every topic known) is one statement: each message's state is looked up (scalar
+ * subqueries: one seek of each unique index, as the row trigger does) and the facts inserted.
+ * When a message's state is missing, that statement inserts nothing; the missing labels are
+ * inserted level by level (sorted, so two writers meeting the same new labels wait for each
+ * other instead of deadlocking; ON CONFLICT DO NOTHING then sees the other's committed row) and
+ * the facts statement runs again. Retained messages hold their states first (FOR NO KEY UPDATE,
+ * in id order) so a concurrent replay of the same messages waits and then sees these facts.
+ */
+const postgresBatchTrigger = (k: PgEntityKey): string => `${k.create} statestream_normalise() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  v_missing BIGINT;
+  v_stored BIGINT;
+BEGIN
+  IF EXISTS (SELECT 1 FROM new_messages WHERE retained <> 0) THEN
+    PERFORM 1 FROM states s WHERE s.id IN (
+      WITH ${pgValidMessages(k)}
+      SELECT (SELECT s2.id FROM base_topics b
+                JOIN entities e ON e.base_topic_id = b.id AND ${k.matches('e', 'v')}
+                JOIN states s2 ON s2.entity_id = e.id AND s2.label = v.key
+              WHERE b.label = v.base)
+      FROM valid v WHERE v.retained <> 0
+    ) ORDER BY s.id FOR NO KEY UPDATE;
+  END IF;
+
+  ${pgFactsInsert(k, 'NOT EXISTS (SELECT 1 FROM resolved u WHERE u.state_id IS NULL)')};
+  IF v_missing = 0 THEN
+    RETURN NULL;
+  END IF;
+
+  WITH ${pgValidMessages(k)}
+  INSERT INTO base_topics (label)
+    SELECT DISTINCT v.base FROM valid v WHERE (SELECT b.id FROM base_topics b WHERE b.label = v.base) IS NULL ORDER BY 1
+    ON CONFLICT (label) DO NOTHING;
+
+  WITH ${pgValidMessages(k)},
+  based AS MATERIALIZED (SELECT v.*, (SELECT b.id FROM base_topics b WHERE b.label = v.base) AS base_id FROM valid v)
+  INSERT INTO entities (label, domain, object_id, base_topic_id)
+    SELECT DISTINCT ON (v.base_id, ${k.key('v')}) v.entity, v.domain, v.object, v.base_id FROM based v
+    WHERE (SELECT e.id FROM entities e WHERE e.base_topic_id = v.base_id AND ${k.matches('e', 'v')}) IS NULL
+    ORDER BY v.base_id, ${k.key('v')}, v.id
+    ON CONFLICT ${k.conflict} DO NOTHING;
+
+  WITH ${pgValidMessages(k)},
+  entified AS MATERIALIZED (
+    SELECT v.*, (SELECT e.id FROM base_topics b JOIN entities e ON e.base_topic_id = b.id AND ${k.matches('e', 'v')} WHERE b.label = v.base) AS entity_id FROM valid v
+  )
+  INSERT INTO states (label, entity_id)
+    SELECT DISTINCT v.key, v.entity_id FROM entified v
+    WHERE (SELECT s.id FROM states s WHERE s.entity_id = v.entity_id AND s.label = v.key) IS NULL
+    ORDER BY 2, 1
+    ON CONFLICT (entity_id, label) DO NOTHING;
+
+  ${pgFactsInsert(k, 'TRUE')};
+  RETURN NULL;
+END
+$$`;
+
+/**
+ * The same normalisation one row at a time, for where a statement trigger with a transition table
+ * cannot be used: TimescaleDB hypertables (lib/db/timescale.ts swaps it in when `messages`
+ * becomes one).
+ */
+const postgresRowTrigger = (k: PgEntityKey): string => `${k.create} statestream_normalise_row() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  v_levels TEXT[];
+  v_count INT;
+  -- The labels' own collation, so the lookups use the unique indexes.
+  v_key TEXT COLLATE "C";
+  v_object TEXT COLLATE "C";
+  v_domain TEXT COLLATE "C";
+  v_base TEXT COLLATE "C";
+  v_entity TEXT COLLATE "C";
+  v_base_id INT;
+  v_entity_id INT;
+  v_state_id INT;
+  v_last TEXT;
+BEGIN
+  v_levels := string_to_array(NEW.topic, '/');
+  v_count := cardinality(v_levels);
+  IF v_count < 4 THEN
+    RETURN NULL;
+  END IF;
+  v_key := v_levels[v_count];
+  v_object := v_levels[v_count - 1];
+  v_domain := v_levels[v_count - 2];
+  v_base := left(NEW.topic, char_length(NEW.topic) - char_length(v_key) - char_length(v_object) - char_length(v_domain) - 3);
+  IF v_base = '' OR v_domain = '' OR v_object = '' OR v_key = ''
+     OR char_length(v_base) > 512 OR ${k.rowLimits} OR char_length(v_key) > 255 THEN
+    RETURN NULL;
+  END IF;
+  v_entity := ${k.rowEntity};
+
+  -- Steady state: the topic is known, one query walks the three unique keys.
+  SELECT s.id INTO v_state_id FROM base_topics b
+    JOIN entities e ON e.base_topic_id = b.id AND ${k.rowMatches('e.')}
+    JOIN states s ON s.entity_id = e.id AND s.label = v_key
+  WHERE b.label = v_base;
+
+  IF v_state_id IS NULL THEN
+    -- A new topic: resolve each level, inserting only the missing ones (see the race note in schema.ts).
+    SELECT id INTO v_base_id FROM base_topics WHERE label = v_base;
+    IF v_base_id IS NULL THEN
+      INSERT INTO base_topics (label) VALUES (v_base) ON CONFLICT (label) DO NOTHING RETURNING id INTO v_base_id;
+      IF v_base_id IS NULL THEN
+        SELECT id INTO v_base_id FROM base_topics WHERE label = v_base;
+      END IF;
+    END IF;
+    SELECT id INTO v_entity_id FROM entities WHERE base_topic_id = v_base_id AND ${k.rowMatches('')};
+    IF v_entity_id IS NULL THEN
+      INSERT INTO entities (label, domain, object_id, base_topic_id) VALUES (v_entity, v_domain, v_object, v_base_id)
+        ON CONFLICT ${k.conflict} DO NOTHING RETURNING id INTO v_entity_id;
+      IF v_entity_id IS NULL THEN
+        SELECT id INTO v_entity_id FROM entities WHERE base_topic_id = v_base_id AND ${k.rowMatches('')};
+      END IF;
+    END IF;
+    INSERT INTO states (label, entity_id) VALUES (v_key, v_entity_id)
+      ON CONFLICT (entity_id, label) DO NOTHING RETURNING id INTO v_state_id;
+    IF v_state_id IS NULL THEN
+      SELECT id INTO v_state_id FROM states WHERE entity_id = v_entity_id AND label = v_key;
+    END IF;
+  ELSIF NEW.retained <> 0 THEN
+    -- A retained replay of the value already stored adds nothing; the state row is held so a
+    -- concurrent replay of the same message waits and then sees this one's fact.
+    PERFORM 1 FROM states WHERE id = v_state_id FOR NO KEY UPDATE;
+    SELECT f.fact INTO v_last FROM facts f WHERE f.state_id = v_state_id ORDER BY f.id DESC LIMIT 1;
+    IF v_last IS NOT DISTINCT FROM NEW.payload THEN
+      RETURN NULL;
+    END IF;
+  END IF;
+
+  INSERT INTO facts (fact, state_id, retained, received_at, message_id)
+    VALUES (NEW.payload, v_state_id, NEW.retained, NEW.received_at, NEW.id);
+  RETURN NULL;
+END
+$$`;
+
+const postgresTrigger = [
+  postgresBatchTrigger(PG_ENTITY_V2),
+  postgresRowTrigger(PG_ENTITY_V2),
+  'CREATE TRIGGER statestream_normalise AFTER INSERT ON messages REFERENCING NEW TABLE AS new_messages FOR EACH STATEMENT EXECUTE FUNCTION statestream_normalise()',
+];
+
+/**
+ * Migration 3 on PostgreSQL, in one transaction (its DDL is transactional). Writers on the
+ * previous release keep inserting while it runs: `messages` is locked against writes first (reads
+ * go on), so their inserts wait and then meet the new functions; without the lock, a trigger
+ * already running the old function could look up a relabelled entity under its old label and add
+ * it again. The key changes before the relabelling (`sensor.x` and `binary_sensor.x` both become
+ * `x`), then both functions are replaced; the trigger that calls them stays (the batch trigger, or
+ * the row trigger on a TimescaleDB hypertable).
+ */
+const postgresEntityLabelsAsWritten = [
+  'LOCK TABLE messages IN EXCLUSIVE MODE',
+  'ALTER TABLE entities DROP CONSTRAINT uq_entities_base_label, ADD CONSTRAINT uq_entities_base_domain_label UNIQUE (base_topic_id, domain, label)',
+  'UPDATE entities SET label = object_id WHERE label <> object_id',
+  postgresBatchTrigger(PG_ENTITY_V3),
+  postgresRowTrigger(PG_ENTITY_V3),
+];
+
 export const statestreamMigrations: MigrationSet = {
   name: 'statestream',
   description:
     'Home Assistant MQTT Statestream: messages normalised by an AFTER INSERT trigger into base_topics, entities, states and facts (drop-in for the original pipeline, with domain kept, multi-level bases, utf8mb4, large payloads, retain flag and deduplicated retained replays).',
   migrations: [
-    { version: 1, name: 'create-tables', mysql: mysqlTables, sqlite: SQLITE_V1_TABLES },
-    { version: 2, name: 'create-normalise-trigger', mysql: [mysqlTrigger], sqlite: sqliteTriggers },
-    { version: 3, name: 'entity-labels-as-written', mysql: mysqlEntityLabelsAsWritten, sqlite: sqliteEntityLabelsAsWritten },
+    { version: 1, name: 'create-tables', mysql: mysqlTables, sqlite: SQLITE_V1_TABLES, postgres: postgresTables },
+    { version: 2, name: 'create-normalise-trigger', mysql: [mysqlTrigger], sqlite: sqliteTriggers, postgres: postgresTrigger },
+    { version: 3, name: 'entity-labels-as-written', mysql: mysqlEntityLabelsAsWritten, sqlite: sqliteEntityLabelsAsWritten, postgres: postgresEntityLabelsAsWritten },
   ],
   // Taking over the original pipeline's tables (lib/statestream/adopt.ts); a getter, as that module imports this one.
   get adoption() {

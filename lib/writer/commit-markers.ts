@@ -2,7 +2,7 @@
  * Commit markers: how the writer tells, after a connection cut, whether a batch it sent was
  * committed, so a cut neither loses nor duplicates rows.
  *
- * Every batch attempt on MySQL/MariaDB inserts one row carrying a fresh random token into
+ * Every batch attempt on MySQL/MariaDB or PostgreSQL inserts one row carrying a fresh random token into
  * `iotp_commit_markers`, in the same transaction as its rows. When the attempt fails with a
  * connection error the answer is ambiguous (the server may have committed before the cut), so the
  * writer keeps the token and, before sending those rows again, *claims* it: it inserts the same
@@ -21,7 +21,8 @@
  * it costs). SQLite needs none of this: it runs in-process, a commit's answer cannot get lost.
  */
 import { randomBytes } from 'node:crypto';
-import type { Database, SqlStatement } from '../db/types';
+import { isUniqueViolation } from '../db/errors';
+import type { Database, Dialect, SqlStatement } from '../db/types';
 import { WriterError, classifyDbError, describeError } from './errors';
 
 export const COMMIT_MARKER_TABLE = 'iotp_commit_markers';
@@ -41,16 +42,27 @@ export const PRUNE_INTERVAL_MS = 60 * 60 * 1000;
 /** Rows per DELETE, so pruning never holds many locks or a long transaction. */
 export const PRUNE_CHUNK_ROWS = 1000;
 
-const CREATE_TABLE =
-  `CREATE TABLE IF NOT EXISTS ${COMMIT_MARKER_TABLE} (` +
-  'token BINARY(16) NOT NULL PRIMARY KEY, ' +
-  'is_claim BOOLEAN NOT NULL DEFAULT FALSE, ' +
-  'created_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)' +
-  ') ENGINE=InnoDB';
+const CREATE_TABLE: Partial<Record<Dialect, string>> = {
+  mysql:
+    `CREATE TABLE IF NOT EXISTS ${COMMIT_MARKER_TABLE} (` +
+    'token BINARY(16) NOT NULL PRIMARY KEY, ' +
+    'is_claim BOOLEAN NOT NULL DEFAULT FALSE, ' +
+    'created_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)' +
+    ') ENGINE=InnoDB',
+  postgres:
+    `CREATE TABLE IF NOT EXISTS ${COMMIT_MARKER_TABLE} (` +
+    'token BYTEA NOT NULL PRIMARY KEY, ' +
+    'is_claim BOOLEAN NOT NULL DEFAULT FALSE, ' +
+    'created_at TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3))',
+};
 const INSERT_MARKER = `INSERT INTO ${COMMIT_MARKER_TABLE} (token) VALUES (?)`;
 const INSERT_CLAIM = `INSERT INTO ${COMMIT_MARKER_TABLE} (token, is_claim) VALUES (?, TRUE)`;
 const READ_CLAIM = `SELECT is_claim FROM ${COMMIT_MARKER_TABLE} WHERE token = ?`;
-const PRUNE = `DELETE FROM ${COMMIT_MARKER_TABLE} WHERE token < ? ORDER BY token LIMIT ${PRUNE_CHUNK_ROWS}`;
+const PRUNE: Partial<Record<Dialect, string>> = {
+  mysql: `DELETE FROM ${COMMIT_MARKER_TABLE} WHERE token < ? ORDER BY token LIMIT ${PRUNE_CHUNK_ROWS}`,
+  // PostgreSQL's DELETE has no ORDER BY/LIMIT: the chunk is chosen by the primary key in a subquery.
+  postgres: `DELETE FROM ${COMMIT_MARKER_TABLE} WHERE token IN (SELECT token FROM ${COMMIT_MARKER_TABLE} WHERE token < ? ORDER BY token LIMIT ${PRUNE_CHUNK_ROWS})`,
+};
 const PROBE = `SELECT token FROM ${COMMIT_MARKER_TABLE} WHERE 1 = 0`;
 
 /** A fresh token created at `now`. */
@@ -107,7 +119,7 @@ export class CommitMarkers {
 
   private async create(): Promise<boolean> {
     try {
-      await this.db.query(CREATE_TABLE);
+      await this.db.query(CREATE_TABLE[this.db.dialect] ?? '');
       return true;
     } catch (err) {
       if (retriable(err)) throw err;
@@ -142,7 +154,7 @@ export class CommitMarkers {
       await this.db.query(INSERT_CLAIM, [token]);
       return 'not-committed';
     } catch (err) {
-      if ((err as { code?: unknown }).code !== 'ER_DUP_ENTRY') throw err;
+      if (!isUniqueViolation(err)) throw err;
     }
     // The key is taken, by a committed row (a duplicate key is reported once the holder committed).
     const { rows } = await this.db.query(READ_CLAIM, [token]);
@@ -171,7 +183,7 @@ export class CommitMarkers {
   private async pruneChunks(floor: Buffer): Promise<void> {
     try {
       while (!this.stopped) {
-        const { affectedRows } = await this.db.query(PRUNE, [floor]);
+        const { affectedRows } = await this.db.query(PRUNE[this.db.dialect] ?? '', [floor]);
         if (affectedRows < PRUNE_CHUNK_ROWS) return;
       }
     } catch (err) {

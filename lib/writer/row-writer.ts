@@ -82,7 +82,7 @@ export interface RowWriterOptions {
   maxRowsPerStatement?: number;
   maxStatementBytes?: number;
   /**
-   * MySQL/MariaDB: record each batch's commit with a marker row in `iotp_commit_markers` (same
+   * MySQL/MariaDB, PostgreSQL: record each batch's commit with a marker row in `iotp_commit_markers` (same
    * transaction, same round trip), so a batch whose commit answer a connection cut swallowed is
    * neither lost nor written twice (see commit-markers.ts). Default: on for conflict `error`
    * (plain INSERT, where a retry duplicates), off for `ignore`/`upsert`, whose unique key already
@@ -97,7 +97,7 @@ export interface RowWriterOptions {
    * Sort each batch's rows by `keyColumns` before sending them (lib/writer/key-order), so writers
    * in several Node-RED instances upserting the same keys lock them in one order instead of
    * deadlocking on opposite orders (a deadlock is retried, but costs a rollback and a wait).
-   * Default: on for `upsert` with key columns on MySQL/MariaDB; SQLite takes one lock for the
+   * Default: on for `upsert` with key columns on MySQL/MariaDB and PostgreSQL; SQLite takes one lock for the
    * whole database, so order cannot deadlock there. Rows with equal keys keep their order, so the
    * final state is the same either way; only auto-increment ids follow the key order instead of
    * the arrival order within a batch.
@@ -321,7 +321,7 @@ export class RowWriter extends EventEmitter {
       throw new WriterError('WRITER_CONFIG', (err as Error).message, { cause: err });
     }
     const keys = options.keyColumns ?? [];
-    const sortWanted = options.sortByKey ?? (this.plan.conflict === 'upsert' && this.db.dialect === 'mysql');
+    const sortWanted = options.sortByKey ?? (this.plan.conflict === 'upsert' && this.db.dialect !== 'sqlite');
     this.rowOrder = sortWanted && keys.length > 0 ? keyOrder(this.mapper.columns, keys) : null;
     this.batchSize = Math.floor(positive(options.batchSize, 500, 'batchSize'));
     this.maxLatencyMs = positive(options.maxLatencyMs, 50, 'maxLatencyMs');
@@ -337,7 +337,8 @@ export class RowWriter extends EventEmitter {
     this.retryMaxMs = Math.max(this.retryInitialMs, positive(options.retryMaxMs, 30_000, 'retryMaxMs'));
     this.warnHook = options.warn;
     const markersWanted = options.commitMarkers ?? this.plan.conflict === 'error';
-    this.markers = this.db.dialect === 'mysql' && markersWanted ? new CommitMarkers(this.db, (message) => this.warn(message)) : null;
+    // A server's commit answer can be lost in a cut; SQLite's cannot (it runs in-process).
+    this.markers = this.db.dialect !== 'sqlite' && markersWanted ? new CommitMarkers(this.db, (message) => this.warn(message)) : null;
     this.journal = options.journalDir
       ? new Journal({
         dir: options.journalDir,

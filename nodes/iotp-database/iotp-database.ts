@@ -6,16 +6,17 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { isAbsolute, join } from 'node:path';
 import { databaseIdentity, describeConfig, parseDatabaseUrl, parseSqliteDriver } from '../../lib/db/url';
-import { openDatabase } from '../../lib/db';
 import { DatabaseConfigError } from '../../lib/db/errors';
+import { openDatabase } from '../../lib/db';
 import { runMigrations } from '../../lib/db/migrate';
-import type { Database, DatabaseConfig, MigrationSet } from '../../lib/db/types';
+import { applyHypertables, requireTimescale } from '../../lib/db/timescale';
+import type { Database, DatabaseConfig, MigrationSet, PostgresSslMode } from '../../lib/db/types';
 import { migrateNodeConfig } from '../shared/config-version';
 import { referencedVariable, resolveEnvDefault, unsetVariableProblem, type EnvLookup } from '../../lib/env-reference';
 import { flowEnv } from '../shared/flow-env';
 
 interface DatabaseNodeDef extends NodeDef {
-  connection: 'url' | 'mysql' | 'sqlite';
+  connection: 'url' | 'mysql' | 'postgres' | 'sqlite';
   url: string;
   host: string;
   port: number | string;
@@ -27,13 +28,17 @@ interface DatabaseNodeDef extends NodeDef {
   connectTimeout: number | string;
   tls: boolean;
   tlsRejectUnauthorized: boolean;
+  /** PostgreSQL fields: libpq's sslmode (default disable). */
+  sslmode?: PostgresSslMode;
+  /** PostgreSQL: keep sensor_data, messages and measurement as TimescaleDB hypertables (default off). */
+  timescale?: boolean;
   version?: number;
 }
 
 interface DatabaseCredentials {
   user?: string;
   password?: string;
-  /** PEM CA certificate(s) to verify a MySQL server's TLS certificate (a private CA). */
+  /** PEM CA certificate(s) to verify a MySQL or PostgreSQL server's TLS certificate (a private CA). */
   ca?: string;
 }
 
@@ -87,6 +92,20 @@ export function resolveDatabaseConfig(def: DatabaseNodeDef, credentials: Databas
       connectTimeoutMs: number(def.connectTimeout, 10) * 1000,
       tls: def.tls ? { rejectUnauthorized: def.tlsRejectUnauthorized !== false } : undefined,
     };
+  } else if (def.connection === 'postgres') {
+    const sslmode = def.sslmode ?? 'disable';
+    if (!['disable', 'require', 'verify-ca', 'verify-full'].includes(sslmode)) throw new DatabaseConfigError('sslmode', 'sslmode must be disable, require, verify-ca or verify-full');
+    config = {
+      dialect: 'postgres',
+      host: def.host || '127.0.0.1',
+      port: number(def.port, 5432),
+      user: '',
+      password: '',
+      database: def.database,
+      poolSize: number(def.poolSize, 5),
+      connectTimeoutMs: number(def.connectTimeout, 10) * 1000,
+      tls: sslmode === 'disable' ? undefined : { mode: sslmode },
+    };
   } else {
     const variable = referencedVariable(def.url) ?? 'URL';
     // Node-RED has already replaced a whole-value ${VAR} by its value (an unset one stays as text);
@@ -96,7 +115,7 @@ export function resolveDatabaseConfig(def: DatabaseNodeDef, credentials: Databas
     if (unset) throw new DatabaseConfigError(variable, unset);
     config = parseDatabaseUrl(url, { variable, baseDir: userDir });
   }
-  if (config.dialect === 'mysql') {
+  if (config.dialect === 'mysql' || config.dialect === 'postgres') {
     if (credentials.user) config.user = credentials.user;
     if (credentials.password) config.password = credentials.password;
     // The CA belongs to TLS settings made by the URL (?ssl=true) or the TLS checkbox; it does not turn TLS on.
@@ -123,6 +142,20 @@ export default function register(RED: NodeAPI): void {
     /** Messages of adoption refusals already logged (writers report them again as their reason for being down). */
     const refusals = new Set<string>();
     let reachable: boolean | undefined;
+    /**
+     * The TimescaleDB check, asked once per deploy before any migration runs. A refusal (no
+     * extension, not PostgreSQL) is kept and logged once: it does not change until the settings or
+     * the server do. A check that could not be made (database down) is asked again next time.
+     */
+    let timescaleReady: Promise<void> | undefined;
+    const prepareTimescale = (): Promise<void> => {
+      timescaleReady ??= requireTimescale(node.acquire()).catch((err: unknown) => {
+        if ((err as { code?: unknown }).code === 'DB_TIMESCALE_UNAVAILABLE') node.error((err as Error).message);
+        else timescaleReady = undefined;
+        throw err;
+      });
+      return timescaleReady;
+    };
 
     try {
       config = resolveDatabaseConfig(settings, node.credentials ?? {}, userDir, flowEnv(RED, node));
@@ -156,9 +189,14 @@ export default function register(RED: NodeAPI): void {
       if (!running) {
         // runMigrations logs each migration it applies, once: no summary line repeating them.
         running = (async () => {
+          if (settings.timescale === true) await prepareTimescale();
           await runMigrations(node.acquire(), [set], {
             log: { info: (m: string) => node.log(m), warn: (m: string) => node.warn(m) },
           });
+          if (settings.timescale === true) {
+            const converted = await applyHypertables(node.acquire(), set.name);
+            if (converted.length > 0) node.log(`TimescaleDB hypertables: ${converted.join(', ')}`);
+          }
         })();
         running.catch((err: unknown) => {
           if ((err as { code?: unknown }).code === 'DB_ADOPTION_REFUSED') {
@@ -202,6 +240,7 @@ export default function register(RED: NodeAPI): void {
         database = undefined;
         migrations.clear();
         refusals.clear();
+        timescaleReady = undefined;
         if (!closing) return done();
         closing.close().then(
           () => done(),

@@ -13,7 +13,7 @@ import { readNodeDefinitions, readPackageJson, literalValue } from '../support/p
 
 /** One property per node type and a value its editor must reject (null: the node has no setting but its name). */
 const INVALID_INPUT: Record<string, { field: string; value: string } | null> = {
-  'iotp-database': { field: 'url', value: 'postgres://nope' },
+  'iotp-database': { field: 'url', value: 'redis://nope' },
   'iotp-db-write': { field: 'table', value: 'bad table;' },
   'iotp-db-query': { field: 'maxRows', value: '-5' },
   'iotp-mqtt-broker': { field: 'url', value: 'http://not-mqtt' },
@@ -117,6 +117,33 @@ describe('the editor in a real browser', function () {
       return { protocolVersion: defaults.protocolVersion.value, version: defaults.version.value };
     });
     assert.deepEqual(fresh, { protocolVersion: 'auto', version: 2 }, 'a new broker config negotiates');
+  });
+
+  it('database node: choosing PostgreSQL fields shows host, port 5432, sslmode and the TimescaleDB option, not the MySQL TLS boxes', async () => {
+    consoleErrors.length = 0;
+    await page.evaluate(() => {
+      const RED = (globalThis as unknown as { RED: any }).RED; // eslint-disable-line @typescript-eslint/no-explicit-any
+      RED.editor.editConfig('', 'iotp-database', '');
+    });
+    const connection = page.locator('#node-config-input-connection');
+    await connection.waitFor({ state: 'attached', timeout: 10000 });
+    await connection.selectOption('postgres');
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: join(artifactsDir, 'dialog-iotp-database-postgres.png') });
+    const visible = (id: string): Promise<boolean> => page.locator(`#node-config-input-${id}`).isVisible();
+    assert.deepEqual(
+      { host: await visible('host'), database: await visible('database'), sslmode: await visible('sslmode'), timescale: await visible('timescale'), tls: await visible('tls'), url: await visible('url'), file: await visible('file') },
+      { host: true, database: true, sslmode: true, timescale: true, tls: false, url: false, file: false },
+    );
+    assert.equal(await page.locator('#node-config-input-port').inputValue(), '5432', 'the PostgreSQL default port');
+    await connection.selectOption('mysql');
+    assert.equal(await page.locator('#node-config-input-port').inputValue(), '3306', 'back to MySQL: its default port');
+    assert.equal(await visible('sslmode'), false);
+    await page.evaluate(() => {
+      const RED = (globalThis as unknown as { RED: any }).RED; // eslint-disable-line @typescript-eslint/no-explicit-any
+      RED.tray.close();
+    });
+    await page.waitForFunction(() => document.querySelectorAll('.red-ui-tray').length === 0, undefined, { timeout: 10000 });
     assert.deepEqual(consoleErrors, []);
   });
 

@@ -17,7 +17,7 @@ import type { Database } from '../../lib/db/types';
 import type { Catalog } from '../../lib/sensors/catalog';
 import type { QualityReport } from '../../lib/sensors/quality';
 import { httpJson, packageRoot, startNodeRed, type RunningNodeRed } from '../support/node-red';
-import { createTestMysqlDatabase, MQTT_HOST, MQTT_PORT, requireService, type TestMysqlDatabase } from '../support/services';
+import { createTestMysqlDatabase, MQTT_HOST, MQTT_PORT, requireService, type TestMysqlDatabase, createTestPostgresDatabase, type TestPostgresDatabase } from '../support/services';
 import { makeTempDir, removeTempDir } from '../support/tmp';
 
 const flows = JSON.parse(readFileSync(join(packageRoot, 'flows', '4-iot-sensors.json'), 'utf8')) as unknown[];
@@ -34,7 +34,7 @@ interface Harness {
   red?: RunningNodeRed;
   /** Probe readings stored before the test's own readings. */
   probes: number;
-  mysql?: TestMysqlDatabase;
+  mysql?: TestMysqlDatabase | TestPostgresDatabase;
 }
 
 const utcNaive = (ms: number): string => new Date(ms).toISOString().slice(0, 23).replace('Z', '') + '456';
@@ -62,7 +62,7 @@ async function rowCount(h: Harness): Promise<number> {
   return Number(rows[0].n);
 }
 
-describe('IoT sensors flow end to end (MariaDB and SQLite)', function () {
+describe('IoT sensors flow end to end (MariaDB, PostgreSQL and SQLite)', function () {
   this.timeout(240_000);
   const harnesses: Harness[] = [];
   let client: mqtt.MqttClient | undefined;
@@ -71,12 +71,15 @@ describe('IoT sensors flow end to end (MariaDB and SQLite)', function () {
 
   before(async function () {
     await requireService(this, 'mysql');
+    await requireService(this, 'postgres');
     await requireService(this, 'mqtt');
     dir = makeTempDir('iotp-e2e-sensors-');
     const mysql = await createTestMysqlDatabase('iotp_e2e_sensors');
+    const postgres = await createTestPostgresDatabase('iotp_e2e_sensors');
     const file = join(dir, 'sensors.db');
     harnesses.push(
       { name: 'MariaDB', url: mysql.url, db: openDatabase({ ...mysql.config }), topic: `iotp-e2e/${randomUUID()}/sensors`, probes: 0, mysql },
+      { name: 'PostgreSQL', url: postgres.url, db: openDatabase({ ...postgres.config }), topic: `iotp-e2e/${randomUUID()}/sensors`, probes: 0, mysql: postgres },
       { name: 'SQLite', url: `sqlite:${file}`, db: openDatabase({ dialect: 'sqlite', file, busyTimeoutMs: 5000 }), topic: `iotp-e2e/${randomUUID()}/sensors`, probes: 0 },
     );
     await Promise.all(
@@ -126,7 +129,7 @@ describe('IoT sensors flow end to end (MariaDB and SQLite)', function () {
   });
 
   const each = (title: string, fn: (h: Harness) => Promise<void>) => {
-    for (const name of ['MariaDB', 'SQLite']) {
+    for (const name of ['MariaDB', 'PostgreSQL', 'SQLite']) {
       it(`${title} (${name})`, async () => {
         const h = harnesses.find((x) => x.name === name);
         assert.ok(h, 'harness started');
@@ -193,7 +196,11 @@ describe('IoT sensors flow end to end (MariaDB and SQLite)', function () {
     const lastMs = new Date(String(last[0].t instanceof Date ? (last[0].t as Date).toISOString() : `${String(last[0].t).replace(' ', 'T')}Z`)).getTime();
     const closesAt = Math.floor(lastMs / 60_000) * 60_000 + 60_000 + GRACE_MS;
     if (Date.now() < closesAt) await sleep(closesAt - Date.now());
-    const minute = h.db.dialect === 'mysql' ? "DATE_FORMAT(`timestamp`, '%Y-%m-%d %H:%i:00.000000')" : "substr(\"timestamp\", 1, 16) || ':00.000000'";
+    const minute = {
+      mysql: "DATE_FORMAT(`timestamp`, '%Y-%m-%d %H:%i:00.000000')",
+      postgres: `to_char("timestamp", 'YYYY-MM-DD HH24:MI":00.000000"')`,
+      sqlite: "substr(\"timestamp\", 1, 16) || ':00.000000'",
+    }[h.db.dialect];
     const { rows: expected } = await h.db.query(
       `SELECT sensor_id, ${minute} AS minute_start, AVG(value) AS mean, COUNT(*) AS n FROM sensor_data GROUP BY sensor_id, ${minute} ORDER BY minute_start, sensor_id`,
     );

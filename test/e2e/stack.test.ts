@@ -63,14 +63,15 @@ function readEnvExample(): Map<string, string> {
  */
 export function composeServiceEnvironment(service: string, dotenv = readEnvExample()): Record<string, string> {
   const lines = readFileSync(join(packageRoot, 'docker-compose.yml'), 'utf8').split('\n');
-  const start = lines.findIndex((line) => line === `  ${service}:`);
+  // A YAML anchor may follow a key (`node-red: &node-red`): the postgres profile reuses the service.
+  const start = lines.findIndex((line) => line.replace(/ &[\w-]+$/, '') === `  ${service}:`);
   assert.ok(start >= 0, `service ${service} in docker-compose.yml`);
   const env: Record<string, string> = {};
   let inEnvironment = false;
   for (const line of lines.slice(start + 1)) {
     if (/^ {2}\S/.test(line) || /^\S/.test(line)) break; // the next service or top-level key
     if (/^ {4}\S/.test(line)) {
-      inEnvironment = line.trim() === 'environment:';
+      inEnvironment = line.trim().replace(/ &[\w-]+$/, '') === 'environment:';
       continue;
     }
     const entry = /^ {6}([A-Z][A-Z0-9_]*): ?(.*)$/.exec(line);

@@ -124,7 +124,7 @@ export async function scalar(db: Database, sql: string, params: unknown[] = []):
     return Number(Object.values(rows[0] ?? {})[0] ?? 0);
   } catch (err) {
     // The table appears with the writer's first batch (its migration set runs then).
-    if (/no such table|doesn't exist/i.test((err as Error).message)) return 0;
+    if (/no such table|doesn't exist|does not exist/i.test((err as Error).message)) return 0;
     throw err;
   }
 }

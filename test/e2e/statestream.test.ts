@@ -11,7 +11,7 @@ import type { MqttClient } from 'mqtt';
 import type { Database } from '../../lib/db';
 import { HassSimulator, SEED_README_QUERY, type StatestreamPublish } from '../../lib/statestream';
 import { startNodeRed, type RunningNodeRed } from '../support/node-red';
-import { createTestMysqlDatabase, MYSQL_HOST, MYSQL_PORT, requireService, type TestMysqlDatabase } from '../support/services';
+import { createTestMysqlDatabase, MYSQL_HOST, MYSQL_PORT, requireService, type TestMysqlDatabase, createTestPostgresDatabase, type TestPostgresDatabase } from '../support/services';
 import { TcpProxy } from '../support/tcp-proxy';
 import { makeTempDir, removeTempDir } from '../support/tmp';
 import {
@@ -95,6 +95,7 @@ type Backend = { name: string; url: () => string; setup(this: Mocha.Context): Pr
 
 const backends: Backend[] = (() => {
   let mysql: TestMysqlDatabase | undefined;
+  let postgres: TestPostgresDatabase | undefined;
   let dir = '';
   return [
     {
@@ -105,6 +106,15 @@ const backends: Backend[] = (() => {
         mysql = await createTestMysqlDatabase('iotp_e2e_ss');
       },
       teardown: async () => mysql?.drop(),
+    },
+    {
+      name: 'PostgreSQL',
+      url: () => postgres!.url,
+      async setup() {
+        await requireService(this, 'postgres');
+        postgres = await createTestPostgresDatabase('iotp_e2e_ss');
+      },
+      teardown: async () => postgres?.drop(),
     },
     {
       name: 'SQLite',

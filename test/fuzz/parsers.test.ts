@@ -500,7 +500,7 @@ describe('fuzz: database URLs and SQL parameters', function () {
           }
           return;
         }
-        if (config.dialect === 'mysql') {
+        if (config.dialect === 'mysql' || config.dialect === 'postgres') {
           assert.ok(config.host.length > 0 && config.user.length > 0 && config.database.length > 0 && config.database.length <= 64);
           assert.ok(Number.isInteger(config.port) && config.port >= 1 && config.port <= 65535);
         } else {

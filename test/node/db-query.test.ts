@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import databaseNode from '../../nodes/iotp-database/iotp-database';
 import queryNode from '../../nodes/iotp-db-query/iotp-db-query';
 import { collect, helper, nextEvent } from '../support/helper';
-import { createTestMysqlDatabase, requireService, TestMysqlDatabase } from '../support/services';
+import { createTestMysqlDatabase, createTestPostgresDatabase, requireService, type TestMysqlDatabase, type TestPostgresDatabase } from '../support/services';
 import { makeTempDir, removeTempDir } from '../support/tmp';
 
 type Backend = { name: string; url: () => string; setup: () => Promise<void>; teardown: () => Promise<void> };
@@ -11,6 +11,7 @@ type Backend = { name: string; url: () => string; setup: () => Promise<void>; te
 const backends: Backend[] = (() => {
   let dir = '';
   let mysql: TestMysqlDatabase | undefined;
+  let postgres: TestPostgresDatabase | undefined;
   return [
     {
       name: 'SQLite',
@@ -28,6 +29,15 @@ const backends: Backend[] = (() => {
         mysql = await createTestMysqlDatabase();
       },
       teardown: async () => mysql?.drop(),
+    },
+    {
+      name: 'PostgreSQL',
+      url: () => postgres!.url,
+      setup: async function (this: Mocha.Context) {
+        await requireService(this, 'postgres');
+        postgres = await createTestPostgresDatabase();
+      },
+      teardown: async () => postgres?.drop(),
     },
   ];
 })();
@@ -84,9 +94,12 @@ for (const backend of backends) {
       assert.ok((await syntax).args[0]);
       await helper.unload();
 
-      const many = backend.name === 'SQLite'
-        ? 'WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50) SELECT i FROM n'
-        : 'SELECT seq AS i FROM seq_1_to_50';
+      const many = {
+        SQLite: 'WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50) SELECT i FROM n',
+        MariaDB: 'SELECT seq AS i FROM seq_1_to_50',
+        // A result far larger than the limit: the cursor stops after limit + 1 rows.
+        PostgreSQL: 'SELECT i FROM generate_series(1, 10000000) AS i',
+      }[backend.name] as string;
       await helper.load([databaseNode, queryNode], flow(many, 10));
       const q3 = helper.getNode('q');
       const tooMany = nextEvent<{ args: unknown[] }>(q3, 'call:error');

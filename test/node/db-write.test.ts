@@ -11,7 +11,7 @@ import writerNode from '../../nodes/iotp-db-write/iotp-db-write';
 import { openDatabase, parseDatabaseUrl } from '../../lib/db';
 import type { Database } from '../../lib/db/types';
 import { collect, flow, helper, nextEvent } from '../support/helper';
-import { createTestMysqlDatabase, requireService, TestMysqlDatabase } from '../support/services';
+import { createTestServerDatabase, requireService, type TestMysqlDatabase, type TestPostgresDatabase } from '../support/services';
 import { makeTempDir, removeTempDir } from '../support/tmp';
 
 const CUSTOM_SET = JSON.stringify({
@@ -22,23 +22,25 @@ const CUSTOM_SET = JSON.stringify({
       name: 'create-readings',
       mysql: ['CREATE TABLE readings (id BIGINT AUTO_INCREMENT PRIMARY KEY, sensor VARCHAR(20) NOT NULL, ts BIGINT NOT NULL, value DOUBLE, UNIQUE KEY sensor_ts (sensor, ts)) CHARACTER SET utf8mb4'],
       sqlite: ['CREATE TABLE readings (id INTEGER PRIMARY KEY AUTOINCREMENT, sensor TEXT NOT NULL CHECK (length(sensor) <= 20), ts INTEGER NOT NULL, value REAL, UNIQUE (sensor, ts))'],
+      postgres: ['CREATE TABLE readings (id BIGSERIAL PRIMARY KEY, sensor VARCHAR(20) NOT NULL, ts BIGINT NOT NULL, value DOUBLE PRECISION, UNIQUE (sensor, ts))'],
     },
   ],
 });
 
-for (const backend of ['SQLite', 'MariaDB'] as const) {
+for (const backend of ['SQLite', 'MariaDB', 'PostgreSQL'] as const) {
   describe(`iotp-db-write node (${backend})`, function () {
     this.timeout(30000);
     let dir: string;
-    let mysql: TestMysqlDatabase | undefined;
+    let mysql: TestMysqlDatabase | TestPostgresDatabase | undefined;
     let url: string;
     let db: Database;
 
     before(async function () {
       dir = makeTempDir();
-      if (backend === 'MariaDB') {
-        await requireService(this, 'mysql');
-        mysql = await createTestMysqlDatabase();
+      if (backend !== 'SQLite') {
+        const dialect = backend === 'MariaDB' ? 'mysql' : 'postgres';
+        await requireService(this, dialect);
+        mysql = await createTestServerDatabase(dialect);
         url = mysql.url;
       } else {
         url = `sqlite:${join(dir, 'writer.db')}`;
@@ -63,9 +65,9 @@ for (const backend of ['SQLite', 'MariaDB'] as const) {
       removeTempDir(dir);
     });
 
-    const writerFlow = (conflict = 'error') =>
+    const writerFlow = (conflict = 'error', database: Record<string, unknown> = {}) =>
       flow([
-        { id: 'db', type: 'iotp-database', connection: 'url', url, version: 1 },
+        { id: 'db', type: 'iotp-database', connection: 'url', url, version: 1, ...database },
         {
           id: 'w',
           type: 'iotp-db-write',
@@ -145,6 +147,29 @@ for (const backend of ['SQLite', 'MariaDB'] as const) {
       const error = nextEvent<{ args: unknown[] }>(w, 'call:error');
       w.receive({ payload: 'not a row' });
       assert.match(String((await error).args[0]), /badPayload/);
+    });
+
+    it('TimescaleDB switched on where it cannot work: refused with one clear message, nothing changed in the database', async () => {
+      await helper.load([databaseNode, writerNode], writerFlow('error', { timescale: true }));
+      const w = helper.getNode('w');
+      const dbNode = helper.getNode('db');
+      const dbErrors: unknown[] = [];
+      (dbNode as unknown as NodeJS.EventEmitter).on('call:error', (call: { args: unknown[] }) => dbErrors.push(call.args[0]));
+      const logged = nextEvent<{ args: unknown[] }>(dbNode, 'call:error');
+      const failed = nextEvent<{ args: unknown[] }>(w, 'call:error');
+      w.receive({ payload: { sensor: 'ts', time: 1, value: 1 } });
+      const message = String((await logged).args[0]);
+      assert.match(message, backend === 'PostgreSQL' ? /does not have the timescaledb extension/ : /TimescaleDB is a PostgreSQL extension/);
+      assert.match(message, /Nothing was changed in the database/);
+      assert.match(String((await failed).args[0]), /TimescaleDB/);
+      // More rows meet the same refusal without a second log line from the database node.
+      w.receive({ payload: { sensor: 'ts', time: 2, value: 2 } });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(dbErrors.length, 1, JSON.stringify(dbErrors));
+      const tables = await db.query(
+        backend === 'PostgreSQL' ? "SELECT to_regclass('readings') AS t" : backend === 'MariaDB' ? "SELECT COUNT(*) AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'readings'" : "SELECT COUNT(*) AS t FROM sqlite_master WHERE name = 'readings'",
+      );
+      assert.ok(tables.rows[0].t === null || Number(tables.rows[0].t) === 0, 'the migration did not run');
     });
   });
 }

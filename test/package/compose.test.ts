@@ -90,6 +90,32 @@ describe('docker-compose.yml', function () {
     assert.match(dockerfile, /npm install [^\n]*"@flowfuse\/node-red-dashboard@\$\{DASHBOARD_VERSION\}"/);
   });
 
+  it('profile postgres: PostgreSQL 16 with a TCP health check, and a node-red on it with the same settings', function () {
+    requireCompose(this);
+    const rendered = composeConfig({ ...secrets, COMPOSE_PROFILES: 'postgres' });
+    assert.equal(rendered.status, 0, rendered.stderr);
+    const services = `\n${rendered.stdout}`;
+    const service = (name: string): string => {
+      const start = services.indexOf(`\n  ${name}:\n`);
+      assert.ok(start >= 0, `service ${name} rendered`);
+      const next = services.slice(start + 1).search(/\n {2}[a-z-]+:\n|\n[a-z]+:/);
+      return services.slice(start, next < 0 ? undefined : start + 1 + next);
+    };
+    const postgres = service('postgres');
+    assert.match(postgres, /image: postgres:16/);
+    assert.match(postgres, /pg_isready -h 127\.0\.0\.1/);
+    const onPostgres = service('node-red-postgres');
+    assert.match(onPostgres, /DATABASE_URL: postgresql:\/\/iot:change-me-postgres@postgres:5432\/iot/);
+    assert.match(onPostgres, /postgres:\n\s+condition: service_healthy/);
+    assert.match(onPostgres, /node-red-postgres-data:\/data|source: node-red-postgres-data/);
+    // Every setting the MySQL node-red gets, it gets too (the same environment, DATABASE_URL aside).
+    const names = (text: string): string[] => [...text.slice(text.indexOf('environment:')).matchAll(/\n {6}([A-Z][A-Z0-9_]*):/g)].map((m) => m[1]).sort();
+    assert.deepEqual(names(onPostgres), names(service('node-red')));
+    // Without the profile, neither runs (the default stack stays MySQL).
+    const compose = read('docker-compose.yml');
+    for (const name of ['postgres', 'node-red-postgres']) assert.match(compose, new RegExp(`\\n {2}${name}:\\n(?:.*\\n)*?\\s+profiles: \\["postgres"\\]`));
+  });
+
   it('mysql: trigger creation allowed under binary logging, a TCP health check, node-red waits for healthy services', () => {
     const compose = read('docker-compose.yml');
     assert.match(compose, /image: mysql:8\.4/);

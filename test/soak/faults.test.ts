@@ -1,7 +1,8 @@
 /**
  * Faults under load (issue #9): one Node-RED child process with the five shipped flows (as
  * settings.js seeds them) against a private mosquitto (persistence, deep queues as in
- * docker/mosquitto/mosquitto.conf) and a private MariaDB reached through a TCP proxy. A steady
+ * docker/mosquitto/mosquitto.conf) and a private MariaDB reached through a TCP proxy (then again
+ * against a private PostgreSQL, with the faults that reach the database). A steady
  * load runs throughout: statestream and sensors readings from MQTT.js publishers (every payload
  * carries a unique sequence number), ISEMS polling a simulated solar server whose logs grow,
  * the connector posting its scheduled windows to a local receiver and answering request-API
@@ -26,7 +27,7 @@ import type { Database } from '../../lib/db/types';
 import { startSimulatedSolarServer, type SimulatedSolarServer } from '../../lib/isems/simulate';
 import { startReceiver, type PostedBody, type Received, type Receiver } from '../node/connector/fixtures';
 import { httpJson, startNodeRed, type RunningNodeRed } from '../support/node-red';
-import { missingPrograms, startPrivateMariadb, startPrivateMosquitto, type PrivateMariadb, type PrivateMosquitto } from '../support/private-services';
+import { missingPrograms, privatePostgresAvailable, startPrivateMariadb, startPrivateMosquitto, startPrivatePostgres, type PrivateMariadb, type PrivateMosquitto, type PrivatePostgres } from '../support/private-services';
 import { inCi } from '../support/services';
 import { TcpProxy } from '../support/tcp-proxy';
 import { makeTempDir, removeTempDir } from '../support/tmp';
@@ -47,7 +48,13 @@ const ENTITIES = 50;
 /** Naive UTC with microseconds, as the sensors pipeline's devices send it; the microseconds keep the reading key unique. */
 const sensorTime = (ms: number, micro: number): string => new Date(ms).toISOString().slice(0, 23) + String(micro % 1000).padStart(3, '0');
 
-describe(`faults under load (${FULL ? 'full' : 'short'} soak: ${repeats} repeat(s))`, function () {
+/** PostgreSQL runs the faults that reach the database; the others test Node-RED, the broker and the receiver, the same whatever stores the rows. */
+const POSTGRES_FAULTS = /^(database|journal unwritable)/;
+/** `IOTP_SOAK_DATABASES=mariadb` (or `postgres`) runs one of the two; default both. */
+const SOAK_DATABASES = (process.env.IOTP_SOAK_DATABASES ?? 'mariadb,postgres').split(',').map((name) => name.trim().toLowerCase());
+
+for (const dialect of (['mysql', 'postgres'] as const).filter((d) => SOAK_DATABASES.includes(d === 'mysql' ? 'mariadb' : 'postgres'))) {
+describe(`faults under load on ${dialect === 'mysql' ? 'MariaDB' : 'PostgreSQL'} (${FULL ? 'full' : 'short'} soak: ${repeats} repeat(s))`, function () {
   this.timeout(FULL ? 3_600_000 : 600_000);
   const run = randomBytes(4).toString('hex');
   const base = `soak/${run}/ha`;
@@ -56,7 +63,9 @@ describe(`faults under load (${FULL ? 'full' : 'short'} soak: ${repeats} repeat(
   let workDir = '';
   let journalDir = '';
   let broker: PrivateMosquitto | undefined;
-  let mariadb: PrivateMariadb | undefined;
+  let mariadb: PrivateMariadb | PrivatePostgres | undefined;
+  // measurement's camel-case columns need quotes on PostgreSQL.
+  const q = (name: string): string => (dialect === 'postgres' ? `"${name}"` : name);
   let proxy: TcpProxy | undefined;
   let db: Database | undefined;
   let solar: SimulatedSolarServer | undefined;
@@ -91,10 +100,11 @@ describe(`faults under load (${FULL ? 'full' : 'short'} soak: ${repeats} repeat(
   const nodeRedOutput = (): string => red?.output() ?? '';
 
   before(async function () {
-    const missing = await missingPrograms(['mosquitto', 'mariadb']);
-    if (!existsSync('/usr/sbin/mariadbd') && !existsSync('/usr/sbin/mysqld')) missing.push('mariadbd');
+    const missing = await missingPrograms(dialect === 'mysql' ? ['mosquitto', 'mariadb'] : ['mosquitto']);
+    if (dialect === 'mysql' && !existsSync('/usr/sbin/mariadbd') && !existsSync('/usr/sbin/mysqld')) missing.push('mariadbd');
+    if (dialect === 'postgres') missing.push(...[await privatePostgresAvailable()].filter((m): m is string => m !== null));
     if (missing.length > 0) {
-      const message = `the soak suite needs ${missing.join(', ')} (private mosquitto and MariaDB instances)`;
+      const message = `the soak suite needs ${missing.join(', ')} (private mosquitto and ${dialect === 'mysql' ? 'MariaDB' : 'PostgreSQL'} instances)`;
       if (inCi()) throw new Error(`${message} (CI=true requires them)`);
       console.log(`      [skip] ${message}`);
       skipped = true;
@@ -106,16 +116,26 @@ describe(`faults under load (${FULL ? 'full' : 'short'} soak: ${repeats} repeat(
     broker = await startPrivateMosquitto({
       extraConfig: ['max_queued_messages 1000000', 'max_queued_bytes 268435456', 'max_inflight_messages 100', 'persistent_client_expiration 1d'],
     });
-    mariadb = await startPrivateMariadb({ extraArgs: ['--max-connections=200'] });
-    await mariadb.admin('CREATE DATABASE soak CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci');
+    if (dialect === 'mysql') {
+      const server = await startPrivateMariadb({ extraArgs: ['--max-connections=200'] });
+      mariadb = server;
+      await server.admin('CREATE DATABASE soak CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci');
+      db = openDatabase({ dialect: 'mysql', host: server.host, port: server.port, user: 'root', password: '', database: 'soak', poolSize: 2, connectTimeoutMs: 5000 });
+    } else {
+      const server = await startPrivatePostgres();
+      mariadb = server;
+      const admin = openDatabase({ dialect: 'postgres', host: server.host, port: server.port, user: server.user, password: '', database: 'postgres', poolSize: 1, connectTimeoutMs: 5000 });
+      await admin.query('CREATE DATABASE soak');
+      await admin.close();
+      db = openDatabase({ dialect: 'postgres', host: server.host, port: server.port, user: server.user, password: '', database: 'soak', poolSize: 2, connectTimeoutMs: 5000 });
+    }
     proxy = await new TcpProxy(mariadb.host, mariadb.port).start();
-    db = openDatabase({ dialect: 'mysql', host: mariadb.host, port: mariadb.port, user: 'root', password: '', database: 'soak', poolSize: 2, connectTimeoutMs: 5000 });
     const nowMinute = Math.floor(Date.now() / 60_000) * 60;
     solar = await startSimulatedSolarServer({ nodes: 3, seed: 9, initialLines: 30, startEpochSeconds: nowMinute - 3600 });
     receiver = await startReceiver(respond);
     receiverPort = Number(new URL(receiver.url).port);
     env = {
-      DATABASE_URL: `mysql://root@127.0.0.1:${proxy.port}/soak`,
+      DATABASE_URL: dialect === 'mysql' ? `mysql://root@127.0.0.1:${proxy.port}/soak` : `postgresql://postgres@127.0.0.1:${proxy.port}/soak`,
       MQTT_URL: broker.url,
       SIMULATE: 'false',
       STATESTREAM_BASE_TOPIC: base,
@@ -204,7 +224,7 @@ describe(`faults under load (${FULL ? 'full' : 'short'} soak: ${repeats} repeat(
 
   /** ISEMS log lines not yet in `measurement` (0: caught up); also checks nothing is stored twice. */
   async function isemsBehind(expected = solar!.simulation.nodes.map((_, i) => solar!.simulation.lineCount(i))): Promise<number> {
-    const { rows } = await db!.query('SELECT nodeId, COUNT(*) AS n, COUNT(DISTINCT timestamp) AS d FROM measurement GROUP BY nodeId');
+    const { rows } = await db!.query(`SELECT ${q('nodeId')}, COUNT(*) AS n, COUNT(DISTINCT ${q('timestamp')}) AS d FROM measurement GROUP BY ${q('nodeId')}`);
     const stored = new Map(rows.map((r) => [String(r.nodeId), Number(r.n)]));
     for (const r of rows) assert.equal(Number(r.n), Number(r.d), `measurement rows of ${String(r.nodeId)} stored once`);
     let behind = 0;
@@ -333,6 +353,7 @@ describe(`faults under load (${FULL ? 'full' : 'short'} soak: ${repeats} repeat(
 
   for (let repeat = 1; repeat <= repeats; repeat++) {
     for (const fault of faults) {
+      if (dialect === 'postgres' && !POSTGRES_FAULTS.test(fault.name)) continue;
       it(`${fault.name} (repeat ${repeat}): nothing lost, keyed rows once, memory bounded`, () => reportNow(runPhase(fault, repeat)));
     }
   }
@@ -543,3 +564,4 @@ describe(`faults under load (${FULL ? 'full' : 'short'} soak: ${repeats} repeat(
     assert.ok(lastRoundPeak <= firstRoundPeak * RSS_GROWTH_FACTOR + RSS_GROWTH_SLACK_MIB, `RSS bounded: last round ${lastRoundPeak.toFixed(0)} MiB vs first ${firstRoundPeak.toFixed(0)} MiB`);
   });
 });
+}

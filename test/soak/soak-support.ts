@@ -155,7 +155,7 @@ export class TableTally {
       await this.refreshAfter(Math.max(0, this.maxId - 20_000));
     } catch (err) {
       // The table appears with its writer's first batch (the migration runs then).
-      if (!/doesn't exist|no such table/i.test((err as Error).message)) throw err;
+      if (!/doesn't exist|does not exist|no such table/i.test((err as Error).message)) throw err;
     }
   }
 

@@ -43,6 +43,8 @@ export const BAD_VALUES: readonly BadValue[] = [
   { variable: 'POST_DATA_API_KEY', value: 'hunter2\r\nX-Injected: 1' },
   { variable: 'HTTP_NODE_CORS_ORIGIN', value: '*' },
   { variable: 'DATABASE_URL', value: 'oracle://admin:hunter2@db/x' },
+  // sslmode=prefer falls back to plain text without a word: refused, as allow is.
+  { variable: 'DATABASE_URL', value: 'postgres://admin:hunter2@db/x?sslmode=prefer' },
   { variable: 'MYSQL_PORT', value: 'x', extra: { MYSQL_HOST: 'db', MYSQL_USER: 'u', MYSQL_DATABASE: 'd' } },
   { variable: 'MQTT_URL', value: 'http://broker:1883' },
   { variable: 'MQTT_HOST', value: 'mqtt://broker' },

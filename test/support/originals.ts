@@ -147,6 +147,19 @@ export function isemsOriginalStatements(dialect: Dialect): string[] {
       "INSERT INTO alembic_version (version_num) VALUES ('3f1a2b9c8d7e')",
     ];
   }
+  if (dialect === 'postgres') {
+    // SQLAlchemy on PostgreSQL: Integer primary key → SERIAL, DateTime → timestamp without time
+    // zone, Float → double precision, Boolean native; the database's default collation.
+    return [
+      `CREATE TABLE measurement (id SERIAL NOT NULL, "nodeId" VARCHAR(100), "isemsRevision" VARCHAR(10), timestamp TIMESTAMP WITHOUT TIME ZONE,
+        "openMPPTFirmwareVersion" VARCHAR(50), "timeToShutdown" INTEGER, "isPowerSaveMode" BOOLEAN,
+        ${ISEMS_NUMBER_COLUMNS.map((c) => `"${c}" FLOAT`).join(', ')}, status INTEGER,
+        PRIMARY KEY (id), CONSTRAINT node_timestamp UNIQUE ("nodeId", timestamp))`,
+      'CREATE INDEX latest_by_node_id ON measurement ("nodeId", timestamp DESC)',
+      'CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))',
+      "INSERT INTO alembic_version (version_num) VALUES ('3f1a2b9c8d7e')",
+    ];
+  }
   return [
     `CREATE TABLE measurement (id INTEGER NOT NULL, "nodeId" VARCHAR, "isemsRevision" VARCHAR, timestamp DATETIME,
       "openMPPTFirmwareVersion" VARCHAR, "timeToShutdown" INTEGER, "isPowerSaveMode" BOOLEAN,
@@ -210,7 +223,7 @@ export async function createIsemsOriginal(db: Database, rows: readonly IsemsHist
     // SQLAlchemy writes SQLite DATETIME as text with microseconds.
     const local = db.dialect === 'sqlite' ? `${row.local}.000000` : row.local;
     await db.query(`INSERT INTO measurement (${columns.map(q).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`, [
-      row.nodeId, '1', local, 'ESP_2.0', 3592 - k, k % 2, 19.21, 17.9, 13.1, 87, 95, 21.5, 11.6, 14.1, 9, 30, 52.52, 13.4, row.status,
+      row.nodeId, '1', local, 'ESP_2.0', 3592 - k, db.dialect === 'postgres' ? k % 2 === 1 : k % 2, 19.21, 17.9, 13.1, 87, 95, 21.5, 11.6, 14.1, 9, 30, 52.52, 13.4, row.status,
     ]);
   }
 }
@@ -297,12 +310,41 @@ export async function createRollingOriginal(db: Database, nowSeconds: number, co
 
 // ----------------------------------------------------------------------------- 5. data connector
 
-/** The original's bookmark table (SQLAlchemy model BookMarksTable) with its one row. */
-export async function createConnectorOriginal(db: Database, bookmark: string | null): Promise<void> {
-  await db.query(
-    db.dialect === 'mysql'
-      ? 'CREATE TABLE bookmarks (id INTEGER NOT NULL AUTO_INCREMENT, name VARCHAR(255), `timestamp` DATETIME(6), PRIMARY KEY (id), KEY ix_bookmarks_name (name))'
-      : 'CREATE TABLE bookmarks (id INTEGER NOT NULL, name VARCHAR, timestamp DATETIME, PRIMARY KEY (id))',
-  );
-  await db.query('INSERT INTO bookmarks (name, timestamp) VALUES (?, ?)', ['sensor_data', bookmark]);
+/**
+ * The original's bookmark table (SQLAlchemy model BookMarksTable, as create_all() makes it) with
+ * its one row. PostgreSQL: DateTime is `timestamp without time zone`; `timestamptz` is a table
+ * someone made by hand.
+ */
+export async function createConnectorOriginal(db: Database, bookmark: string | null, options: { timestamptz?: boolean } = {}): Promise<void> {
+  const statements = {
+    mysql: ['CREATE TABLE bookmarks (id INTEGER NOT NULL AUTO_INCREMENT, name VARCHAR(255), `timestamp` DATETIME(6), PRIMARY KEY (id), KEY ix_bookmarks_name (name))'],
+    sqlite: ['CREATE TABLE bookmarks (id INTEGER NOT NULL, name VARCHAR, timestamp DATETIME, PRIMARY KEY (id))'],
+    postgres: [
+      `CREATE TABLE bookmarks (id SERIAL NOT NULL, name VARCHAR, timestamp ${options.timestamptz ? 'TIMESTAMP WITH TIME ZONE' : 'TIMESTAMP WITHOUT TIME ZONE'}, PRIMARY KEY (id))`,
+      'CREATE INDEX ix_bookmarks_id ON bookmarks (id)',
+      'CREATE INDEX ix_bookmarks_name ON bookmarks (name)',
+    ],
+  }[db.dialect];
+  for (const sql of statements) await db.query(sql);
+  // The naive UTC text the original wrote (a timestamptz column reads it as UTC, as stated).
+  await db.query('INSERT INTO bookmarks (name, timestamp) VALUES (?, ?)', ['sensor_data', bookmark === null || !options.timestamptz ? bookmark : `${bookmark}+00`]);
+}
+
+/**
+ * The plant's readings table of the original connector's README (SQLAlchemy model
+ * SensorDataTable): `sensor_data(id, sensor, value, timestamp)`, the sensor named in a text column,
+ * times naive UTC. Not the IoT sensors pipeline's `sensor_data` (which has `sensor_id`).
+ */
+export async function createPlantReadings(db: Database, readings: ReadonlyArray<{ sensor: string; value: number; timestamp: string }>): Promise<void> {
+  const statements = {
+    mysql: ['CREATE TABLE sensor_data (id INTEGER NOT NULL AUTO_INCREMENT, sensor VARCHAR(255), value INTEGER, `timestamp` DATETIME, PRIMARY KEY (id), KEY ix_sensor_data_sensor (sensor))'],
+    sqlite: ['CREATE TABLE sensor_data (id INTEGER NOT NULL, sensor VARCHAR, value INTEGER, timestamp DATETIME, PRIMARY KEY (id))', 'CREATE INDEX ix_sensor_data_sensor ON sensor_data (sensor)'],
+    postgres: [
+      'CREATE TABLE sensor_data (id SERIAL NOT NULL, sensor VARCHAR, value INTEGER, timestamp TIMESTAMP WITHOUT TIME ZONE, PRIMARY KEY (id))',
+      'CREATE INDEX ix_sensor_data_id ON sensor_data (id)',
+      'CREATE INDEX ix_sensor_data_sensor ON sensor_data (sensor)',
+    ],
+  }[db.dialect];
+  for (const sql of statements) await db.query(sql);
+  for (const r of readings) await db.query('INSERT INTO sensor_data (sensor, value, timestamp) VALUES (?, ?, ?)', [r.sensor, r.value, r.timestamp]);
 }

@@ -7,12 +7,14 @@
  *  - `startPrivateMosquitto()`: mosquitto on a free port, optionally TLS and password-protected,
  *    with persistence, so `restart()` keeps sessions and queued messages;
  *  - `startPrivateMariadb()`: a second mariadbd with its own data directory, socket and port,
- *    optionally TLS; `restart()` keeps the data.
+ *    optionally TLS; `restart()` keeps the data;
+ *  - `startPrivatePostgres()`: a second PostgreSQL server (Debian's initdb/postgres, run as the
+ *    `postgres` user, which PostgreSQL requires), optionally TLS; `restart()` keeps the data.
  * Everything lives in one temp dir per instance; `stop()` ends the process (by its pid) and removes it.
  * The tools are Debian's: openssl, mosquitto, mosquitto_passwd, mariadb-install-db, mariadbd.
  */
 import { ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from './node-red';
@@ -78,6 +80,8 @@ class Daemon {
     private readonly args: string[],
     private readonly host: string,
     private readonly port: number,
+    /** The signal of a clean stop (PostgreSQL: SIGINT, its "fast" shutdown; SIGTERM waits for every client to leave). */
+    private readonly stopSignal: NodeJS.Signals = 'SIGTERM',
   ) {}
 
   output(): string {
@@ -117,7 +121,7 @@ class Daemon {
       return;
     }
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGTERM');
+    child.kill(this.stopSignal);
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     await exited;
     clearTimeout(timer);
@@ -277,6 +281,119 @@ export async function startPrivateMariadb(options: PrivateMariadbOptions = {}): 
     },
     pause: () => daemon.stop(60_000),
     start: () => daemon.start(60_000),
+    kill: () => daemon.kill(),
+    stop: async () => {
+      await daemon.stop(60_000);
+      removeTempDir(dir);
+    },
+  };
+}
+
+export interface PrivatePostgresOptions {
+  /** Serve TLS (ssl = on) with these certificates. */
+  tls?: TestCertificates;
+  /** With `tls`: refuse TCP connections that do not use it (pg_hba `hostnossl ... reject`). */
+  requireTls?: boolean;
+  /** Addresses to listen on (default 127.0.0.1); the first is the one `host` reports. */
+  listen?: string[];
+}
+
+export interface PrivatePostgres extends PrivateService {
+  /** Superuser `postgres`, trust authentication over TCP, database `postgres`. */
+  user: string;
+}
+
+/** Debian's PostgreSQL server programs (the newest version installed). */
+function postgresBin(): string | undefined {
+  const root = '/usr/lib/postgresql';
+  if (!existsSync(root)) return undefined;
+  const versions = readdirSync(root).filter((v) => existsSync(join(root, v, 'bin', 'initdb'))).sort((a, b) => Number(b) - Number(a));
+  return versions.length > 0 ? join(root, versions[0], 'bin') : undefined;
+}
+
+/** Whether startPrivatePostgres() can run here: Debian's server programs and the `postgres` user. */
+export async function privatePostgresAvailable(): Promise<string | null> {
+  if (!postgresBin()) return 'the PostgreSQL server programs (/usr/lib/postgresql/<version>/bin) are not installed';
+  const missing = await missingPrograms(['setpriv']);
+  if (missing.length > 0) return `${missing.join(', ')} is missing`;
+  try {
+    await run('id', ['-u', 'postgres']);
+  } catch {
+    return 'there is no `postgres` user to run the server as';
+  }
+  return null;
+}
+
+/**
+ * A second PostgreSQL server with its own data directory, socket directory and port. PostgreSQL
+ * refuses to run as root, so initdb and the server run as the `postgres` user (setpriv, no
+ * intermediate process: a SIGKILL reaches the server itself); the temp dir is handed to that user.
+ * fsync is off: a test server needs no durability across a power cut, and it keeps startup fast.
+ */
+export async function startPrivatePostgres(options: PrivatePostgresOptions = {}): Promise<PrivatePostgres> {
+  const bin = postgresBin();
+  if (!bin) throw new Error('PostgreSQL server programs not found under /usr/lib/postgresql');
+  const { stdout } = await run('id', ['-u', 'postgres']);
+  const { stdout: gidText } = await run('id', ['-g', 'postgres']);
+  const [uid, gid] = [Number(stdout.trim()), Number(gidText.trim())];
+  const dir = makeTempDir('iotp-postgres-');
+  chownSync(dir, uid, gid);
+  const dataDir = join(dir, 'data');
+  const asPostgres = (program: string, args: string[]): [string, string[]] => ['setpriv', ['--reuid', String(uid), '--regid', String(gid), '--clear-groups', '--', join(bin, program), ...args]];
+  const [initCommand, initArgs] = asPostgres('initdb', ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--no-sync', '--locale=C']);
+  await run(initCommand, initArgs, { maxBuffer: 4 * 1024 * 1024 });
+  const listen = options.listen ?? ['127.0.0.1'];
+  const host = listen[0];
+  const port = await freePort();
+  const settings = ['-c', 'fsync=off', '-c', 'shared_buffers=16MB', '-c', 'max_connections=60', '-c', `unix_socket_directories=${dir}`, '-c', `listen_addresses=${listen.join(',')}`];
+  if (options.requireTls) {
+    const hba = join(dataDir, 'pg_hba.conf');
+    writeFileSync(hba, 'local all all trust\nhostssl all all 127.0.0.0/8 trust\nhostnossl all all 127.0.0.0/8 reject\n');
+    chownSync(hba, uid, gid);
+  }
+  if (options.tls) {
+    // The server reads its key only if the file is its own and private.
+    for (const [from, to] of [[options.tls.certFile, 'server.crt'], [options.tls.keyFile, 'server.key'], [options.tls.caFile, 'ca.crt']] as const) {
+      const target = join(dataDir, to);
+      copyFileSync(from, target);
+      chownSync(target, uid, gid);
+      chmodSync(target, 0o600);
+    }
+    settings.push('-c', 'ssl=on', '-c', 'ssl_cert_file=server.crt', '-c', 'ssl_key_file=server.key', '-c', 'ssl_ca_file=ca.crt');
+  }
+  const [serverCommand, serverArgs] = asPostgres('postgres', ['-D', dataDir, '-p', String(port), ...settings]);
+  const daemon = new Daemon('postgres', serverCommand, serverArgs, host, port, 'SIGINT');
+  // The port opens before the server takes queries ("the database system is starting up"): ask
+  // over the socket (no TLS rules there) until it answers.
+  const ready = async (): Promise<void> => {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      try {
+        await run(join(bin, 'pg_isready'), ['-h', dir, '-p', String(port), '-U', 'postgres', '-q']);
+        return;
+      } catch (err) {
+        if (Date.now() > deadline) throw new Error(`postgres did not accept queries within 60 s: ${(err as Error).message}\n${daemon.output()}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  };
+  const start = async (): Promise<void> => {
+    await daemon.start(60_000);
+    await ready();
+  };
+  await start();
+  return {
+    host,
+    port,
+    dir,
+    user: 'postgres',
+    output: () => daemon.output(),
+    restart: async () => {
+      await daemon.stop(60_000);
+      await start();
+    },
+    pause: () => daemon.stop(60_000),
+    start,
     kill: () => daemon.kill(),
     stop: async () => {
       await daemon.stop(60_000);

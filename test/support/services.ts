@@ -1,5 +1,5 @@
 /**
- * Access to the real services the integration tests use (MariaDB/MySQL, mosquitto).
+ * Access to the real services the integration tests use (MariaDB/MySQL, PostgreSQL, mosquitto).
  *
  * Under CI=true a missing service fails the test run: CI promises them, so their absence is a
  * broken environment, not a reason to pass quietly. Elsewhere the dependent tests are skipped
@@ -7,12 +7,16 @@
  */
 import { Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import type { MysqlConfig } from '../../lib/db/types';
+import type { MysqlConfig, PostgresConfig } from '../../lib/db/types';
 
 export const MYSQL_HOST = process.env.TEST_MYSQL_HOST ?? '127.0.0.1';
 export const MYSQL_PORT = Number(process.env.TEST_MYSQL_PORT ?? 3306);
 export const MYSQL_USER = process.env.TEST_MYSQL_USER ?? 'root';
 export const MYSQL_PASSWORD = process.env.TEST_MYSQL_PASSWORD ?? '';
+export const POSTGRES_HOST = process.env.TEST_POSTGRES_HOST ?? '127.0.0.1';
+export const POSTGRES_PORT = Number(process.env.TEST_POSTGRES_PORT ?? 5432);
+export const POSTGRES_USER = process.env.TEST_POSTGRES_USER ?? 'postgres';
+export const POSTGRES_PASSWORD = process.env.TEST_POSTGRES_PASSWORD ?? '';
 export const MQTT_HOST = process.env.TEST_MQTT_HOST ?? '127.0.0.1';
 export const MQTT_PORT = Number(process.env.TEST_MQTT_PORT ?? 1883);
 
@@ -20,10 +24,19 @@ export const inCi = (): boolean => /^(1|true|yes)$/i.test(process.env.CI ?? '');
 
 const START_HINTS: Record<ServiceName, string> = {
   mysql: 'start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd',
+  postgres: 'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start',
   mqtt: 'mosquitto -d -c /etc/mosquitto/mosquitto.conf',
 };
 
-export type ServiceName = 'mysql' | 'mqtt';
+const SERVICE_NAMES: Record<ServiceName, string> = { mysql: 'MariaDB/MySQL', postgres: 'PostgreSQL', mqtt: 'mosquitto' };
+
+export type ServiceName = 'mysql' | 'postgres' | 'mqtt';
+
+function serviceAddress(name: ServiceName): { host: string; port: number } {
+  if (name === 'mysql') return { host: MYSQL_HOST, port: MYSQL_PORT };
+  if (name === 'postgres') return { host: POSTGRES_HOST, port: POSTGRES_PORT };
+  return { host: MQTT_HOST, port: MQTT_PORT };
+}
 
 /** Resolves true when something accepts TCP connections on host:port within timeoutMs. */
 export function portOpen(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
@@ -44,7 +57,8 @@ const availability = new Map<ServiceName, Promise<boolean>>();
 function serviceUp(name: ServiceName): Promise<boolean> {
   let known = availability.get(name);
   if (!known) {
-    known = name === 'mysql' ? portOpen(MYSQL_HOST, MYSQL_PORT) : portOpen(MQTT_HOST, MQTT_PORT);
+    const { host, port } = serviceAddress(name);
+    known = portOpen(host, port);
     availability.set(name, known);
   }
   return known;
@@ -56,8 +70,8 @@ function serviceUp(name: ServiceName): Promise<boolean> {
  */
 export async function requireService(context: Mocha.Context, name: ServiceName): Promise<void> {
   if (await serviceUp(name)) return;
-  const where = name === 'mysql' ? `${MYSQL_HOST}:${MYSQL_PORT}` : `${MQTT_HOST}:${MQTT_PORT}`;
-  const message = `${name === 'mysql' ? 'MariaDB/MySQL' : 'mosquitto'} is not reachable at ${where}; start it with: ${START_HINTS[name]}`;
+  const { host, port } = serviceAddress(name);
+  const message = `${SERVICE_NAMES[name]} is not reachable at ${host}:${port}; start it with: ${START_HINTS[name]}`;
   if (inCi()) throw new Error(`${message} (CI=true requires it)`);
   console.log(`      [skip] ${message}`);
   context.skip();
@@ -108,4 +122,55 @@ export async function createTestMysqlDatabase(prefix = 'iotp_t'): Promise<TestMy
       }
     },
   };
+}
+
+/** A throwaway PostgreSQL database for one test suite; `drop()` removes it. */
+export interface TestPostgresDatabase {
+  config: PostgresConfig;
+  url: string;
+  drop(): Promise<void>;
+}
+
+async function postgresAdmin<T>(work: (client: import('pg').Client) => Promise<T>): Promise<T> {
+  // Imported lazily so unit tests that never touch PostgreSQL do not load the driver.
+  const { Client } = await import('pg');
+  const client = new Client({ host: POSTGRES_HOST, port: POSTGRES_PORT, user: POSTGRES_USER, password: POSTGRES_PASSWORD, database: 'postgres' });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+export async function createTestPostgresDatabase(prefix = 'iotp_t'): Promise<TestPostgresDatabase> {
+  const name = `${prefix}_${process.pid}_${randomBytes(3).toString('hex')}`.toLowerCase();
+  await postgresAdmin((client) => client.query(`CREATE DATABASE "${name}" ENCODING 'UTF8' TEMPLATE template0`));
+  const config: PostgresConfig = {
+    dialect: 'postgres',
+    host: POSTGRES_HOST,
+    port: POSTGRES_PORT,
+    user: POSTGRES_USER,
+    password: POSTGRES_PASSWORD,
+    database: name,
+    poolSize: 4,
+    connectTimeoutMs: 5000,
+  };
+  const auth = POSTGRES_PASSWORD ? `${encodeURIComponent(POSTGRES_USER)}:${encodeURIComponent(POSTGRES_PASSWORD)}` : encodeURIComponent(POSTGRES_USER);
+  return {
+    config,
+    url: `postgresql://${auth}@${POSTGRES_HOST}:${POSTGRES_PORT}/${name}`,
+    async drop() {
+      // WITH (FORCE): a connection a test left open (or a pool still closing) must not keep the database alive.
+      await postgresAdmin((client) => client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+    },
+  };
+}
+
+/** The server dialects the integration suites run on, with their throwaway databases. */
+export type ServerDialect = 'mysql' | 'postgres';
+
+export async function createTestServerDatabase(dialect: ServerDialect, prefix = 'iotp_t'): Promise<TestMysqlDatabase | TestPostgresDatabase> {
+  return dialect === 'mysql' ? createTestMysqlDatabase(prefix) : createTestPostgresDatabase(prefix);
 }

@@ -3,8 +3,8 @@
  * and restore, to simulate an outage without stopping the shared service: `cut()` destroys
  * every open connection and refuses new ones until `restore()`.
  *
- * `cutOn()` cuts one connection at a chosen statement of the MySQL protocol instead, to lose a
- * COMMIT's answer (the server committed, the client never hears) or the COMMIT itself.
+ * `cutOn()` cuts one connection at a chosen statement of the MySQL or PostgreSQL protocol instead,
+ * to lose a COMMIT's answer (the server committed, the client never hears) or the COMMIT itself.
  */
 import { createServer, Server, Socket, connect } from 'node:net';
 
@@ -58,6 +58,25 @@ export function holdsFinalMysqlAnswer(bytes: Buffer): boolean {
   return false;
 }
 
+/**
+ * True once `bytes` (server → client, from a message boundary) hold PostgreSQL's ReadyForQuery
+ * ('Z'): the server has answered everything the client sent before it, the last statement included.
+ */
+export function holdsFinalPostgresAnswer(bytes: Buffer): boolean {
+  let at = 0;
+  while (at + 5 <= bytes.length) {
+    const type = bytes[at];
+    const length = bytes.readUInt32BE(at + 1);
+    if (at + 1 + length > bytes.length) return false;
+    if (type === 0x5a) return true;
+    at += 1 + length;
+  }
+  return false;
+}
+
+/** Whose wire protocol the proxy reads when a cut waits for the final answer. */
+export type ProxiedProtocol = 'mysql' | 'postgres';
+
 export class TcpProxy {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
@@ -69,6 +88,7 @@ export class TcpProxy {
   constructor(
     private readonly targetHost: string,
     private readonly targetPort: number,
+    private readonly protocol: ProxiedProtocol = 'mysql',
   ) {}
 
   get port(): number {
@@ -131,7 +151,7 @@ export class TcpProxy {
         return;
       }
       holding.answer = Buffer.concat([holding.answer, chunk]);
-      if (holdsFinalMysqlAnswer(holding.answer)) {
+      if (this.protocol === 'postgres' ? holdsFinalPostgresAnswer(holding.answer) : holdsFinalMysqlAnswer(holding.answer)) {
         close();
         holding.cut.done();
       }

@@ -44,7 +44,7 @@ describe('runtime environment for the shipped flows', () => {
   });
 
   for (const [variable, value] of [
-    ['DATABASE_URL', 'postgres://u:hunter2@h/d'],
+    ['DATABASE_URL', 'postgres://u:hunter2@h:99999/d'],
     ['MQTT_URL', 'http://h'],
     ['MYSQL_PORT', 'x'],
     ['BATCH_SIZE', '0'],
@@ -93,6 +93,13 @@ describe('runtime environment for the shipped flows', () => {
     // port and httpNodeRoot Node-RED runs with: nothing to derive from PORT here.
     assert.doesNotThrow(() => resolveRuntimeEnv({ POST_DATA_ENDPOINT: '/simulated-receiver' }, { userDir }));
     assert.equal(resolveRuntimeEnv({ PORT: '8080' }, { userDir }).set.POST_DATA_ENDPOINT, undefined);
+  });
+
+  it("takes a PostgreSQL DATABASE_URL (SQLAlchemy's form too) as given, and notes it without the password", () => {
+    const { set, notes } = resolveRuntimeEnv({ DATABASE_URL: 'postgresql+psycopg2://iot:hunter2@db:5432/plant' }, { userDir });
+    assert.equal(set.DATABASE_URL, undefined, 'the given URL stays as it is');
+    assert.ok(notes.some((n) => n.includes('postgresql://iot@db:5432/plant')), notes.join('\n'));
+    assert.ok(notes.every((n) => !n.includes('hunter2')));
   });
 
   it('reads HTTP_NODE_CORS_ORIGIN as a list of origins in the form browsers send', () => {

@@ -1,5 +1,6 @@
 /**
- * Taking over the ISEMS collector's `measurement` table (CONTRACTS §6.3) on MariaDB and SQLite:
+ * Taking over the ISEMS collector's `measurement` table (CONTRACTS §6.3) on MariaDB, PostgreSQL
+ * (SQLAlchemy's DDL there) and SQLite:
  * naive Europe/Berlin timestamps across both DST changes become the instants they were, ids and
  * rows and both indexes stay, the API queries answer the whole history, and a log read again
  * after the switch stores nothing twice.
@@ -28,11 +29,33 @@ eachDialect('adoption: ISEMS', (fresh) => {
       history.map((h, i) => [i + 1, h.nodeId, iso(h.expected)]),
       'ids kept; each local time is the instant it was (repeated hour by insertion order, the March gap at winter offset)',
     );
-    const indexes =
-      dialect === 'mysql'
-        ? (await db.query("SELECT DISTINCT INDEX_NAME AS name FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'measurement' ORDER BY 1")).rows
-        : (await db.query("SELECT name FROM pragma_index_list('measurement') ORDER BY 1")).rows;
-    assert.deepEqual(indexes.map((r) => r.name).sort(), dialect === 'mysql' ? ['PRIMARY', 'latest_by_node_id', 'node_timestamp'] : ['latest_by_node_id', 'sqlite_autoindex_measurement_1']);
+    const indexes = (
+      await db.query(
+        {
+          mysql: "SELECT DISTINCT INDEX_NAME AS name FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'measurement' ORDER BY 1",
+          sqlite: "SELECT name FROM pragma_index_list('measurement') ORDER BY 1",
+          postgres: "SELECT indexname AS name FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'measurement' ORDER BY 1",
+        }[dialect],
+      )
+    ).rows;
+    assert.deepEqual(
+      indexes.map((r) => r.name).sort(),
+      { mysql: ['PRIMARY', 'latest_by_node_id', 'node_timestamp'], sqlite: ['latest_by_node_id', 'sqlite_autoindex_measurement_1'], postgres: ['latest_by_node_id', 'measurement_pkey', 'node_timestamp'] }[dialect],
+    );
+    if (dialect === 'postgres') {
+      // Recreated as they were: the unique constraint a constraint again, the index descending on the instants.
+      const defs = await db.query("SELECT indexname AS name, indexdef AS def FROM pg_indexes WHERE tablename = 'measurement' ORDER BY 1");
+      assert.match(String(defs.rows.find((r) => r.name === 'latest_by_node_id')?.def), /\("nodeId", "timestamp" DESC\)/);
+      const constraint = await db.query("SELECT conname FROM pg_constraint WHERE conrelid = 'measurement'::regclass AND contype = 'u'");
+      assert.deepEqual(constraint.rows, [{ conname: 'node_timestamp' }]);
+      const types = await db.query(
+        "SELECT column_name AS c, data_type AS t, collation_name AS co FROM information_schema.columns WHERE table_name = 'measurement' AND column_name IN ('timestamp', 'nodeId') ORDER BY 1",
+      );
+      assert.deepEqual(types.rows, [
+        { c: 'nodeId', t: 'character varying', co: 'C' },
+        { c: 'timestamp', t: 'bigint', co: null },
+      ]);
+    }
     const alembic = await db.query('SELECT version_num FROM alembic_version');
     assert.deepEqual(alembic.rows, [{ version_num: '3f1a2b9c8d7e' }], "Alembic's table is left as it was");
   });
@@ -77,9 +100,28 @@ eachDialect('adoption: ISEMS', (fresh) => {
 
   it('refuses a measurement table of another shape', async () => {
     const { db, dialect } = await fresh();
-    await db.query(dialect === 'mysql' ? 'CREATE TABLE measurement (id INT PRIMARY KEY, node VARCHAR(20), t DATETIME)' : 'CREATE TABLE measurement (id INTEGER PRIMARY KEY, node TEXT, t DATETIME)');
+    await db.query(
+      {
+        mysql: 'CREATE TABLE measurement (id INT PRIMARY KEY, node VARCHAR(20), t DATETIME)',
+        sqlite: 'CREATE TABLE measurement (id INTEGER PRIMARY KEY, node TEXT, t DATETIME)',
+        postgres: 'CREATE TABLE measurement (id INT PRIMARY KEY, node VARCHAR(20), t TIMESTAMP)',
+      }[dialect],
+    );
     const err = await runMigrations(db, [isemsMigrations]).catch((e: unknown) => e);
     assert.ok(err instanceof AdoptionError);
     assert.match(err.message, /measurement\.nodeId is missing; measurement\.isemsRevision is missing/);
   });
 });
+
+eachDialect('adoption: ISEMS, a timestamptz column', (fresh) => {
+  it('refuses it (naive Berlin times were read through some session zone on the way in), changing nothing', async () => {
+    const { db } = await fresh();
+    await createIsemsOriginal(db, isemsHistory().slice(0, 3));
+    await db.query('ALTER TABLE measurement ALTER COLUMN timestamp TYPE TIMESTAMP WITH TIME ZONE');
+    const fingerprint = await schemaFingerprint(db);
+    const err = await runMigrations(db, [isemsMigrations]).catch((e: unknown) => e);
+    assert.ok(err instanceof AdoptionError, String(err));
+    assert.match(err.message, /measurement\.timestamp is timestamp with time zone \(the collector's model writes naive local times/);
+    assert.equal(await schemaFingerprint(db), fingerprint);
+  });
+}, ['postgres']);

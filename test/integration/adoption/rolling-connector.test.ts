@@ -1,13 +1,16 @@
 /**
  * Taking over the rolling averages' `messages(number, epochtime)` (CONTRACTS §6.2) and carrying on
- * the data connector's schedule from its `bookmarks` row (§6.5), on MariaDB and SQLite.
+ * the data connector's schedule from its `bookmarks` row (§6.5), on MariaDB, PostgreSQL (the
+ * connector original's own example database) and SQLite.
  */
 import assert from 'node:assert/strict';
-import { AdoptionError, runMigrations } from '../../../lib/db';
+import { AdoptionError, openDatabase, runMigrations } from '../../../lib/db';
+import type { DatabaseConfig } from '../../../lib/db/types';
 import { BookmarkStore, connectorMigrations } from '../../../lib/connector/bookmark';
 import { ORIGINAL_BOOKMARK } from '../../../lib/connector/adopt';
 import { dueWindows } from '../../../lib/connector/windows';
 import { rollingAveragesMigrations } from '../../../lib/rolling/schema';
+import { statestreamMigrations } from '../../../lib/statestream/schema';
 import { createStatestreamOriginal, createRollingOriginal, createConnectorOriginal } from '../../support/originals';
 import { eachDialect, schemaFingerprint } from './fresh';
 
@@ -23,7 +26,9 @@ eachDialect('adoption: rolling averages', (fresh) => {
 
   it("refuses the statestream pipeline's messages table by name, changing nothing", async () => {
     const { db } = await fresh();
-    await createStatestreamOriginal(db);
+    // PostgreSQL never held the original statestream's tables: ours, as flow 1 leaves them there.
+    if (db.dialect === 'postgres') await runMigrations(db, [statestreamMigrations]);
+    else await createStatestreamOriginal(db);
     const fingerprint = await schemaFingerprint(db);
     const err = await runMigrations(db, [rollingAveragesMigrations]).catch((e: unknown) => e);
     assert.ok(err instanceof AdoptionError);
@@ -75,3 +80,22 @@ eachDialect('adoption: data connector', (fresh) => {
     assert.equal((await store.read())?.windowEnd, null);
   });
 });
+
+eachDialect('adoption: data connector, a hand-made timestamptz bookmark', (fresh) => {
+  it('reads a bookmark in a timestamptz column as the instant it is, whatever the session time zone', async () => {
+    const { db, config } = await fresh();
+    await createConnectorOriginal(db, '2024-06-14 12:30:00.250000', { timestamptz: true });
+    // One connection whose zone is not UTC (lib/db's sessions are UTC; this one is changed behind
+    // its back), so the bookmark would be read hours off if it were rendered in the session's zone.
+    const single = openDatabase({ ...config, poolSize: 1 } as DatabaseConfig);
+    try {
+      await single.query("SELECT set_config('timezone', 'America/New_York', false)");
+      await runMigrations(single, [connectorMigrations]);
+    } finally {
+      await single.close();
+    }
+    const store = new BookmarkStore(db, 'data-connector');
+    await store.ensure(0);
+    assert.equal((await store.read())?.windowEnd, Date.parse('2024-06-14T12:30:00.250Z'));
+  });
+}, ['postgres']);

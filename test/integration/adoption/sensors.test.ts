@@ -2,7 +2,8 @@
  * Taking over the original IoT sensors pipeline's tables (CONTRACTS §6.4) on MariaDB and SQLite:
  * every reading and mean kept, duplicates included, our keys added without failing on them, and
  * the per-minute merge of parts (migration 3) working beside the original's rows without
- * touching them.
+ * touching them. The original ran on MySQL only: on PostgreSQL (and everywhere) migration 4
+ * upgrades this product's own tables.
  */
 import assert from 'node:assert/strict';
 import { runMigrations } from '../../../lib/db';
@@ -11,7 +12,8 @@ import { AGGREGATED_PART_COLUMNS, insertSensorDataSql, SENSOR_DATA_COLUMNS, sens
 import { createSensorsOriginal, sensorsHistory } from '../../support/originals';
 import { eachDialect } from './fresh';
 
-const text = (db: Database, column: string): string => (db.dialect === 'mysql' ? `CAST(${column} AS CHAR)` : column);
+const text = (db: Database, column: string): string =>
+  ({ mysql: `CAST(${column} AS CHAR)`, sqlite: column, postgres: `to_char(${column}, 'YYYY-MM-DD HH24:MI:SS.US')` })[db.dialect];
 
 async function rows(db: Database, table: string): Promise<Array<[number, number, string, number]>> {
   const { rows: found } = await db.query(`SELECT id, sensor_id, ${text(db, 'timestamp')} AS ts, value FROM ${table} ORDER BY id`);
@@ -79,7 +81,9 @@ eachDialect('adoption: sensors', (fresh) => {
     assert.equal((await rows(db, 'sensor_data')).length, history.raw.length + 2);
     assert.equal(SENSOR_DATA_COLUMNS.length, 8);
   });
+}, ['mysql', 'sqlite']);
 
+eachDialect('sensors: migration 4', (fresh) => {
   it("upgrades this product's own tables (migration 4) keeping the merge of parts", async () => {
     const { db, dialect } = await fresh();
     const upTo3 = { name: sensorsMigrations.name, description: 'before migration 4', migrations: sensorsMigrations.migrations.slice(0, 3) };
@@ -90,5 +94,46 @@ eachDialect('adoption: sensors', (fresh) => {
     await db.query(upsertAggregatedPartSql(dialect, 1), part(30, 'b'));
     const merged = await db.query('SELECT value, samples, original_row FROM aggregated_sensor_data');
     assert.deepEqual(merged.rows.map((r) => [Number(r.value), Number(r.samples), Number(r.original_row)]), [[20, 20, 0]]);
+  });
+  it('merges parts written while migration 4 runs (an instance still on the previous release), every minute exact', async () => {
+    const { db, open, dialect } = await fresh();
+    const upTo3 = { name: sensorsMigrations.name, description: 'before migration 4', migrations: sensorsMigrations.migrations.slice(0, 3) };
+    await runMigrations(db, [upTo3]);
+    const writer = open();
+    let running = true;
+    let sent = 0;
+    const minute = (n: number): string => new Date(Date.UTC(2024, 5, 14, 0, n)).toISOString().replace('T', ' ').replace('Z', '000');
+    const writing = (async () => {
+      while (running) {
+        // Two instances' parts of the same minute.
+        for (const [instance, value] of [['a', 10], ['b', 30]] as const) {
+          await writer.query(upsertAggregatedPartSql(dialect, 1), [1, minute(sent), value, 10, 10, 'C', 'temperature', 'x', 10, instance]);
+        }
+        sent++;
+        if (dialect === 'sqlite') await new Promise((resolve) => setImmediate(resolve));
+      }
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.deepEqual((await runMigrations(db, [sensorsMigrations])).applied, ['sensors/4-original-rows']);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    running = false;
+    await writing;
+    assert.ok(sent > 1);
+    const merged = await db.query('SELECT value, samples, original_row FROM aggregated_sensor_data ORDER BY timestamp');
+    assert.deepEqual(merged.rows.map((r) => [Number(r.value), Number(r.samples), Number(r.original_row)]), Array.from({ length: sent }, () => [20, 20, 0]), `${sent} minutes`);
+  });
+
+  it('creates the same tables on an empty database, with nothing to take over', async () => {
+    const { db, dialect } = await fresh();
+    assert.deepEqual((await runMigrations(db, [sensorsMigrations])).applied, [
+      'sensors/1-create-sensor-data',
+      'sensors/2-create-aggregated-sensor-data',
+      'sensors/3-create-aggregated-sensor-parts',
+      'sensors/4-original-rows',
+    ]);
+    const part = (value: number, instance: string) => [2, '2024-06-14 16:01:00.000000', value, null, null, 'C', 'temperature', 'y', 5, instance];
+    await db.query(upsertAggregatedPartSql(dialect, 1), part(1, 'a'));
+    await db.query(upsertAggregatedPartSql(dialect, 1), part(3, 'b'));
+    assert.deepEqual(await rows(db, 'aggregated_sensor_data'), [[1, 2, '2024-06-14 16:01:00', 2]]);
   });
 });

@@ -2,6 +2,8 @@
  * Taking over the original statestream pipeline's database (CONTRACTS §6.1) on MariaDB and
  * SQLite: its tables, rows and `formating` trigger as its migrate.py and trigger left them, then
  * the migration runner with the shipped `statestream` set, then traffic as our writer sends it.
+ * The original ran on MySQL only, so PostgreSQL has nothing to take over; there, and everywhere,
+ * migration 3 relabels what our earlier releases wrote.
  */
 import assert from 'node:assert/strict';
 import { AdoptionError, MigrationError, runMigrations } from '../../../lib/db';
@@ -13,16 +15,18 @@ import { allRows, eachDialect, schemaFingerprint } from './fresh';
 
 /** Messages as the flow's writer inserts them (topic, qos, payload, retained, received_at). */
 async function write(db: Database, messages: Array<[string, string]>, retained = false): Promise<void> {
-  const at = db.dialect === 'mysql' ? new Date() : new Date().toISOString();
+  const at = db.dialect === 'sqlite' ? new Date().toISOString() : new Date();
   const values = messages.map(() => '(?, ?, ?, ?, ?)').join(', ');
   await db.query(`INSERT INTO messages (topic, qos, payload, retained, received_at) VALUES ${values}`, messages.flatMap(([t, p]) => [t, 1, p, retained ? 1 : 0, at]));
 }
 
 async function triggersOnMessages(db: Database): Promise<string[]> {
-  const sql =
-    db.dialect === 'mysql'
-      ? "SELECT TRIGGER_NAME AS name FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() AND EVENT_OBJECT_TABLE = 'messages'"
-      : "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'messages'";
+  const sql = {
+    mysql: "SELECT TRIGGER_NAME AS name FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() AND EVENT_OBJECT_TABLE = 'messages'",
+    sqlite: "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'messages'",
+    // Not the BEFORE UPDATE trigger that keeps last_updated current.
+    postgres: "SELECT tgname AS name FROM pg_trigger WHERE tgrelid = 'messages'::regclass AND NOT tgisinternal AND tgname <> 'messages_touch'",
+  }[db.dialect];
   return (await db.query(sql)).rows.map((r) => String(r.name));
 }
 
@@ -190,30 +194,6 @@ eachDialect('adoption: statestream', (fresh) => {
     assert.equal(await count(db, 'facts'), 1);
   });
 
-  it("turns our earlier releases' sensor.x labels into x (migration 3) without losing or duplicating a fact", async () => {
-    const { db } = await fresh();
-    const upTo2: MigrationSet = { name: statestreamMigrations.name, description: 'before migration 3', migrations: statestreamMigrations.migrations.slice(0, 2) };
-    await runMigrations(db, [upTo2]);
-    await write(db, [
-      ['homeassistant/sensor/x/state', '1'],
-      ['homeassistant/binary_sensor/x/state', 'on'],
-      ['home/ha/light/hall/state', 'off'],
-    ]);
-    const before = await allRows(db, 'entities', 'id, label, domain, object_id');
-    assert.deepEqual(before.map((e) => e.label), ['sensor.x', 'binary_sensor.x', 'light.hall']);
-    const facts = await allRows(db, 'facts', 'id, fact, state_id');
-    const report = await runMigrations(db, [statestreamMigrations]);
-    assert.deepEqual(report.applied, ['statestream/3-entity-labels-as-written']);
-    assert.deepEqual(
-      (await allRows(db, 'entities', 'id, label, domain, object_id')).map((e) => [e.id, e.label, e.domain]),
-      [[before[0].id, 'x', 'sensor'], [before[1].id, 'x', 'binary_sensor'], [before[2].id, 'hall', 'light']],
-    );
-    assert.deepEqual(await allRows(db, 'facts', 'id, fact, state_id'), facts, 'facts untouched');
-    await write(db, [['homeassistant/sensor/x/state', '2'], ['home/ha/light/hall/state', 'on']]);
-    const after = await db.query('SELECT entities.id FROM facts JOIN states ON facts.state_id = states.id JOIN entities ON states.entity_id = entities.id ORDER BY facts.id');
-    assert.deepEqual(after.rows.map((r) => r.id), [before[0].id, before[1].id, before[2].id, before[0].id, before[2].id], 'new facts join the same entities');
-  });
-
   it('continues an adoption that stopped half-way (MySQL commits each ALTER at once)', async function () {
     const { db, dialect } = await fresh();
     if (dialect !== 'mysql') return this.skip(); // SQLite adopts in one transaction: nothing half-way
@@ -237,5 +217,83 @@ eachDialect('adoption: statestream', (fresh) => {
     assert.ok(err instanceof MigrationError);
     assert.equal(err.kind, 'connection');
     assert.match(err.message, /the table messages exists but base_topics, entities, states and facts do not/);
+  });
+}, ['mysql', 'sqlite']);
+
+eachDialect('statestream: migration 3', (fresh) => {
+  it("turns our earlier releases' sensor.x labels into x (migration 3) without losing or duplicating a fact", async () => {
+    const { db } = await fresh();
+    const upTo2: MigrationSet = { name: statestreamMigrations.name, description: 'before migration 3', migrations: statestreamMigrations.migrations.slice(0, 2) };
+    await runMigrations(db, [upTo2]);
+    // One statement each, so the entities' ids follow the messages' order on every dialect
+    // (PostgreSQL's batch trigger creates a statement's new labels in sorted order).
+    for (const message of [
+      ['homeassistant/sensor/x/state', '1'],
+      ['homeassistant/binary_sensor/x/state', 'on'],
+      ['home/ha/light/hall/state', 'off'],
+    ] as Array<[string, string]>) {
+      await write(db, [message]);
+    }
+    const before = await allRows(db, 'entities', 'id, label, domain, object_id');
+    assert.deepEqual(before.map((e) => e.label), ['sensor.x', 'binary_sensor.x', 'light.hall']);
+    const facts = await allRows(db, 'facts', 'id, fact, state_id');
+    const report = await runMigrations(db, [statestreamMigrations]);
+    assert.deepEqual(report.applied, ['statestream/3-entity-labels-as-written']);
+    assert.deepEqual(
+      (await allRows(db, 'entities', 'id, label, domain, object_id')).map((e) => [e.id, e.label, e.domain]),
+      [[before[0].id, 'x', 'sensor'], [before[1].id, 'x', 'binary_sensor'], [before[2].id, 'hall', 'light']],
+    );
+    assert.deepEqual(await allRows(db, 'facts', 'id, fact, state_id'), facts, 'facts untouched');
+    await write(db, [['homeassistant/sensor/x/state', '2'], ['home/ha/light/hall/state', 'on']]);
+    const after = await db.query('SELECT entities.id FROM facts JOIN states ON facts.state_id = states.id JOIN entities ON states.entity_id = entities.id ORDER BY facts.id');
+    assert.deepEqual(after.rows.map((r) => r.id), [before[0].id, before[1].id, before[2].id, before[0].id, before[2].id], 'new facts join the same entities');
+  });
+
+  it('gives messages written during migration 3 (an instance still on the previous release) one fact each, and no entity twice', async () => {
+    const { db, open, dialect } = await fresh();
+    const upTo2: MigrationSet = { name: statestreamMigrations.name, description: 'before migration 3', migrations: statestreamMigrations.migrations.slice(0, 2) };
+    await runMigrations(db, [upTo2]);
+    const topics = ['sensor/x', 'binary_sensor/x', 'light/hall', 'sensor/kitchen'].map((t) => `homeassistant/${t}/state`);
+    await write(db, topics.map((t) => [t, '0']));
+    const writer = open();
+    let running = true;
+    let sent = 0;
+    const inserting = (async () => {
+      while (running) {
+        // Known entities (relabelled under the writer's feet) and new ones.
+        await write(writer, [[topics[sent % topics.length], String(sent)], [`homeassistant/sensor/new_${sent % 5}/state`, String(sent)]]);
+        sent++;
+        if (dialect === 'sqlite') await new Promise((resolve) => setImmediate(resolve));
+      }
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await runMigrations(db, [statestreamMigrations]);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    running = false;
+    await inserting;
+    assert.ok(sent > 0);
+    assert.equal(await count(db, 'facts'), await count(db, 'messages'), `one fact per message (${sent * 2} written during the switch)`);
+    const entities = await allRows(db, 'entities', 'id, label, domain, object_id');
+    assert.deepEqual(entities.filter((e) => e.label !== e.object_id), [], 'every label as written');
+    const keys = entities.map((e) => `${String(e.domain)}.${String(e.label)}`);
+    assert.equal(new Set(keys).size, keys.length, `no entity twice: ${keys.join(', ')}`);
+    assert.equal(keys.length, topics.length + 5);
+  });
+
+  it('creates the same shape on an empty database, with nothing to take over', async () => {
+    const { db } = await fresh();
+    const report = await runMigrations(db, [statestreamMigrations]);
+    assert.deepEqual(report.applied, ['statestream/1-create-tables', 'statestream/2-create-normalise-trigger', 'statestream/3-entity-labels-as-written']);
+    for (const message of [
+      ['homeassistant/sensor/x/state', '1'],
+      ['homeassistant/binary_sensor/x/state', 'on'],
+      ['homeassistant/sensor/x/state', '2'],
+    ] as Array<[string, string]>) {
+      await write(db, [message]);
+    }
+    const entities = await allRows(db, 'entities', 'id, label, domain, object_id');
+    assert.deepEqual(entities.map((e) => [e.label, e.domain, e.object_id]), [['x', 'sensor', 'x'], ['x', 'binary_sensor', 'x']]);
+    assert.equal(await count(db, 'facts'), 3);
+    assert.deepEqual(await triggersOnMessages(db), ['statestream_normalise']);
   });
 });

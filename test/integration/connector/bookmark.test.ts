@@ -2,17 +2,17 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { BookmarkStore, connectorMigrations } from '../../../lib/connector/bookmark';
 import type { Database } from '../../../lib/db/types';
-import { createTestMysqlDatabase, requireService, type TestMysqlDatabase } from '../../support/services';
+import { createTestMysqlDatabase, createTestPostgresDatabase, requireService, type TestMysqlDatabase, type TestPostgresDatabase } from '../../support/services';
 import { makeTempDir, removeTempDir } from '../../support/tmp';
-import { applyMigrations, openMysql, openSqlite } from './test-db';
+import { applyMigrations, openMysql, openPostgres, openSqlite } from './test-db';
 
-function bookmarkSuite(name: string, open: () => Promise<{ db: Database; cleanup: () => Promise<void> }>, needsMysql: boolean): void {
+function bookmarkSuite(name: string, open: () => Promise<{ db: Database; cleanup: () => Promise<void> }>, needs: 'mysql' | 'postgres' | false): void {
   describe(`connector bookmark and lease on ${name}`, () => {
     let db: Database;
     let cleanup: () => Promise<void> = async () => undefined;
 
     before(async function () {
-      if (needsMysql) await requireService(this, 'mysql');
+      if (needs) await requireService(this, needs);
       ({ db, cleanup } = await open());
       await applyMigrations(db, connectorMigrations);
       await applyMigrations(db, connectorMigrations); // idempotent
@@ -77,7 +77,17 @@ bookmarkSuite(
     const db = await openMysql(test.config);
     return { db, cleanup: () => test.drop() };
   },
-  true,
+  'mysql',
+);
+
+bookmarkSuite(
+  'PostgreSQL',
+  async () => {
+    const test: TestPostgresDatabase = await createTestPostgresDatabase('iotp_conn');
+    const db = await openPostgres(test.config);
+    return { db, cleanup: () => test.drop() };
+  },
+  'postgres',
 );
 
 bookmarkSuite(

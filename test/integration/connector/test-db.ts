@@ -8,6 +8,10 @@ export async function openMysql(config: { host: string; port: number; user: stri
   return openDatabase({ dialect: 'mysql', ...config, poolSize: 4, connectTimeoutMs: 5000 });
 }
 
+export async function openPostgres(config: { host: string; port: number; user: string; password: string; database: string }): Promise<Database> {
+  return openDatabase({ dialect: 'postgres', ...config, poolSize: 4, connectTimeoutMs: 5000 });
+}
+
 export async function openSqlite(file: string): Promise<Database> {
   return openDatabase({ dialect: 'sqlite', file, busyTimeoutMs: 5000 });
 }
@@ -17,5 +21,5 @@ export async function openSqlite(file: string): Promise<Database> {
  * runner), so a test can check that the statements themselves are safe to run twice.
  */
 export async function applyMigrations(db: Database, set: MigrationSet): Promise<void> {
-  for (const migration of set.migrations) for (const statement of migration[db.dialect]) await db.query(statement);
+  for (const migration of set.migrations) for (const statement of migration[db.dialect] ?? []) await db.query(statement);
 }

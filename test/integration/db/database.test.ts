@@ -5,7 +5,7 @@ import { openSqliteConnection } from '../../../lib/db/sqlite-driver';
 import { describeEachSqliteDriver } from '../../support/sqlite-drivers';
 import { DatabaseError, insertRows, openDatabase, planInsert, SqliteDatabase } from '../../../lib/db';
 import type { Database, SqlExecutor } from '../../../lib/db/types';
-import { MYSQL_HOST, MYSQL_PASSWORD, MYSQL_PORT, MYSQL_USER } from '../../support/services';
+import { MYSQL_HOST, MYSQL_PASSWORD, MYSQL_PORT, MYSQL_USER, createTestPostgresDatabase, requireService, type TestPostgresDatabase } from '../../support/services';
 import { ddl, describeEachDialect } from './harness';
 
 function isDbError(kind: DatabaseError['kind'], code?: RegExp) {
@@ -22,6 +22,7 @@ const READINGS = {
     'CREATE TABLE readings (sensor VARCHAR(64) NOT NULL, ts BIGINT NOT NULL, value DOUBLE NULL, note VARCHAR(20) NULL, PRIMARY KEY (sensor, ts)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4',
   // SQLite ignores VARCHAR lengths, so the length limit is a CHECK constraint.
   sqlite: 'CREATE TABLE readings (sensor TEXT NOT NULL, ts INTEGER NOT NULL, value REAL NULL, note TEXT NULL CHECK (length(note) <= 20), PRIMARY KEY (sensor, ts))',
+  postgres: 'CREATE TABLE readings (sensor VARCHAR(64) NOT NULL, ts BIGINT NOT NULL, value DOUBLE PRECISION NULL, note VARCHAR(20) NULL, PRIMARY KEY (sensor, ts))',
 };
 
 describeEachDialect('db: queries and inserts', (ctx) => {
@@ -45,12 +46,32 @@ describeEachDialect('db: queries and inserts', (ctx) => {
     assert.equal(updated.affectedRows, 2);
     assert.deepEqual((await db.query("SELECT COUNT(*) AS n FROM readings WHERE note = '?' OR note = ?", ['x'])).rows, [{ n: 0 }]);
 
-    await db.query(ddl(dialect, 'CREATE TABLE autoinc (id INT AUTO_INCREMENT PRIMARY KEY, v INT)', 'CREATE TABLE autoinc (id INTEGER PRIMARY KEY AUTOINCREMENT, v INT)'));
+    await db.query(ddl(dialect, 'CREATE TABLE autoinc (id INT AUTO_INCREMENT PRIMARY KEY, v INT)', 'CREATE TABLE autoinc (id INTEGER PRIMARY KEY AUTOINCREMENT, v INT)', 'CREATE TABLE autoinc (id SERIAL PRIMARY KEY, v INT)'));
+    if (dialect === 'postgres') {
+      // PostgreSQL reports no insert id; RETURNING is how its users ask for one.
+      assert.deepEqual((await db.query('INSERT INTO autoinc (v) VALUES (?) RETURNING id', [1])).rows, [{ id: 1 }]);
+      assert.equal((await db.query('INSERT INTO autoinc (v) VALUES (?)', [2])).insertId, undefined);
+      return;
+    }
     const first = await db.query('INSERT INTO autoinc (v) VALUES (?)', [1]);
     const second = await db.query('INSERT INTO autoinc (v) VALUES (?)', [2]);
     assert.equal(first.insertId, 1);
     assert.equal(second.insertId, 2);
     assert.equal((await db.query('UPDATE autoinc SET v = 3')).insertId, undefined);
+  });
+
+  it('select() stops reading after maxRows and says so', async () => {
+    const { db } = ctx();
+    const plain = planInsert(db.dialect, { table: 'readings', columns: ['sensor', 'ts', 'value'] });
+    await insertRows(db, plain, Array.from({ length: 50 }, (_, i) => ['sel', i, i]));
+    const limited = await db.select('SELECT ts FROM readings WHERE sensor = :s ORDER BY ts', { s: 'sel' }, 10);
+    assert.equal(limited.truncated, true);
+    assert.deepEqual(limited.rows.map((row) => row.ts), Array.from({ length: 10 }, (_, i) => i));
+    const all = await db.select('SELECT ts FROM readings WHERE sensor = ? ORDER BY ts', ['sel'], 50);
+    assert.equal(all.truncated, false);
+    assert.equal(all.rows.length, 50);
+    // The connection is usable afterwards (MySQL discards it, PostgreSQL closes the cursor).
+    assert.equal((await db.query('SELECT COUNT(*) AS n FROM readings')).rows[0].n, 50);
   });
 
   it('refuses a missing named parameter before reaching the server', async () => {
@@ -65,7 +86,7 @@ describeEachDialect('db: queries and inserts', (ctx) => {
     assert.deepEqual(await insertRows(db, plain, rows), { statements: 3, rows: 25, affectedRows: 25 });
 
     // error: a duplicate fails the statement as a data error, and nothing of it is stored
-    await assert.rejects(insertRows(db, plain, [['s', 100, 0], ['s', 0, 0]]), isDbError('data', /DUP_ENTRY|CONSTRAINT/));
+    await assert.rejects(insertRows(db, plain, [['s', 100, 0], ['s', 0, 0]]), isDbError('data', /DUP_ENTRY|CONSTRAINT|^23505$/));
     assert.equal((await db.query('SELECT COUNT(*) AS n FROM readings')).rows[0].n, 25);
 
     // ignore: duplicates skipped, existing values untouched, new rows stored
@@ -110,7 +131,10 @@ describeEachDialect('db: queries and inserts', (ctx) => {
         'CREATE TABLE texts (id INTEGER PRIMARY KEY, body TEXT NOT NULL)',
       ),
     );
-    const emoji = 'Wohnzimmer 🛋️ 21.5 °C 🌡️ 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 \'"\\ \u0000 end';
+    const nul = 'Wohnzimmer 🛋️ 21.5 °C 🌡️ 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 \'"\\ \u0000 end';
+    // PostgreSQL text cannot hold U+0000: such a value is a data error there, which a writer isolates.
+    if (dialect === 'postgres') await assert.rejects(db.query('INSERT INTO texts (id, body) VALUES (?, ?)', [3, nul]), isDbError('data'));
+    const emoji = dialect === 'postgres' ? nul.replace('\u0000', '\t\n\r') : nul;
     const big = `${'🌞 sunny; '.repeat(20_480)}end`;
     assert.ok(Buffer.byteLength(big) > 200_000);
     await db.query('INSERT INTO texts (id, body) VALUES (?, ?), (?, ?)', [1, emoji, 2, big]);
@@ -129,13 +153,13 @@ describeEachDialect('db: queries and inserts', (ctx) => {
   it('stores Dates, booleans, bigints and Buffers', async () => {
     const { db, dialect } = ctx();
     await db.query(
-      ddl(dialect, 'CREATE TABLE typed (d DATETIME(3), b TINYINT(1), n BIGINT, bin VARBINARY(16))', 'CREATE TABLE typed (d TEXT, b INTEGER, n INTEGER, bin BLOB)'),
+      ddl(dialect, 'CREATE TABLE typed (d DATETIME(3), b TINYINT(1), n BIGINT, bin VARBINARY(16))', 'CREATE TABLE typed (d TEXT, b INTEGER, n INTEGER, bin BLOB)', 'CREATE TABLE typed (d TIMESTAMP(3), b SMALLINT, n BIGINT, bin BYTEA)'),
     );
     const date = new Date(Date.UTC(2024, 5, 1, 12, 30, 45, 123));
     // Integers beyond 2^53 are not portable on read (SQLite returns a rounded number), so stay within.
     await db.query('INSERT INTO typed (d, b, n, bin) VALUES (?, ?, ?, ?)', [date, true, 9007199254740991n, Buffer.from([1, 2, 3])]);
     const [row] = (await db.query('SELECT d, b, n, bin FROM typed')).rows;
-    if (dialect === 'mysql') assert.deepEqual(row.d, date);
+    if (dialect !== 'sqlite') assert.deepEqual(row.d, date);
     else assert.equal(row.d, date.toISOString());
     assert.equal(row.b, 1);
     assert.equal(String(row.n), '9007199254740991');
@@ -446,5 +470,135 @@ describe('db: MariaDB connection failures', () => {
       await admin.close();
       await db.close();
     }
+  });
+});
+
+describe('db: PostgreSQL specifics', () => {
+  let pg: TestPostgresDatabase;
+  const opened: Database[] = [];
+  const open = (overrides: Record<string, unknown> = {}, options = {}): Database => {
+    const db = openDatabase({ ...pg.config, ...overrides } as typeof pg.config, options);
+    opened.push(db);
+    return db;
+  };
+  before(async function () {
+    await requireService(this, 'postgres');
+    pg = await createTestPostgresDatabase('iotp_pgspec');
+  });
+  after(async () => {
+    await Promise.all(opened.map((db) => db.close()));
+    await pg?.drop();
+  });
+
+  it('a refused connection is classified `connection`, carries no password and does not crash', async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const db = open({ host: '127.0.0.1', port, password: 'NeverShowThis', connectTimeoutMs: 2000 });
+    for (let i = 0; i < 3; i++) {
+      await assert.rejects(db.query('SELECT 1'), (err: unknown) => {
+        isDbError('connection', /^ECONNREFUSED$/)(err);
+        assert.ok(!(err as Error).message.includes('NeverShowThis'));
+        return true;
+      });
+    }
+    await assert.rejects(db.transaction(async () => 1), isDbError('connection'));
+    await assert.rejects(db.withLock('l', 100, async () => 1), isDbError('connection'));
+    await assert.rejects(db.select('SELECT 1', undefined, 1), isDbError('connection'));
+  });
+
+  it('an unknown role or database is fatal', async () => {
+    await assert.rejects(open({ user: 'iotp_no_such_role' }).query('SELECT 1'), isDbError('fatal', /^28000$/));
+    await assert.rejects(open({ database: 'iotp_no_such_database' }).query('SELECT 1'), isDbError('fatal', /^3D000$/));
+  });
+
+  it('survives the server terminating an idle pooled connection: the next query uses a new one', async () => {
+    const backgroundErrors: DatabaseError[] = [];
+    const db = open({ poolSize: 1 }, { onBackgroundError: (err: DatabaseError) => backgroundErrors.push(err) });
+    const admin = open();
+    const before = Number((await db.query('SELECT pg_backend_pid() AS pid')).rows[0].pid);
+    await admin.query('SELECT pg_terminate_backend(?)', [before]);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const afterPid = Number((await db.query('SELECT pg_backend_pid() AS pid')).rows[0].pid);
+    assert.notEqual(afterPid, before);
+    assert.ok(backgroundErrors.length > 0 && backgroundErrors.every((err) => err.kind === 'connection'), backgroundErrors.map((e) => e.code).join());
+  });
+
+  it('a lock whose holder dies is free again (advisory locks end with their session)', async () => {
+    const holder = open({ poolSize: 1 });
+    const admin = open();
+    let pid = 0;
+    let entered!: () => void;
+    const inside = new Promise<void>((resolve) => (entered = resolve));
+    let killed!: () => void;
+    const gone = new Promise<void>((resolve) => (killed = resolve));
+    const held = holder.withLock('dies', 5000, async (executor) => {
+      pid = Number((await executor.query('SELECT pg_backend_pid() AS pid')).rows[0].pid);
+      entered();
+      await gone;
+      await executor.query('SELECT 1');
+    });
+    await inside;
+    await assert.rejects(admin.withLock('dies', 200, async () => 1), isDbError('transient', /^DB_LOCK_TIMEOUT$/));
+    await admin.query('SELECT pg_terminate_backend(?)', [pid]);
+    assert.equal(await admin.withLock('dies', 5000, async () => 'free'), 'free');
+    killed();
+    await assert.rejects(held, isDbError('connection'));
+    // The holder's pool replaced the dead connection.
+    assert.equal(await holder.withLock('dies', 5000, async () => 'again'), 'again');
+  });
+
+  it('a deadlock and a serialization failure are transient, and roll back', async () => {
+    const db = open();
+    await db.query('CREATE TABLE pair (id INT PRIMARY KEY, v INT)');
+    await db.query('INSERT INTO pair VALUES (1, 0), (2, 0)');
+    let bothLocked!: () => void;
+    let locked = 0;
+    const barrier = new Promise<void>((resolve) => (bothLocked = resolve));
+    const cross = (first: number, second: number) =>
+      db.transaction(async (tx) => {
+        await tx.query('UPDATE pair SET v = v + 1 WHERE id = ?', [first]);
+        if (++locked === 2) bothLocked();
+        await barrier;
+        await tx.query('UPDATE pair SET v = v + 1 WHERE id = ?', [second]);
+      });
+    const outcomes = await Promise.allSettled([cross(1, 2), cross(2, 1)]);
+    const failed = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
+    assert.equal(failed.length, 1);
+    isDbError('transient', /^40P01$/)(failed[0].reason);
+
+    let readDone!: () => void;
+    const read = new Promise<void>((resolve) => (readDone = resolve));
+    const serializable = db.transaction(async (tx) => {
+      await tx.query('SET TRANSACTION ISOLATION LEVEL SERIALIZABLE');
+      await tx.query('SELECT v FROM pair WHERE id = 1');
+      readDone();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await tx.query('UPDATE pair SET v = v + 10 WHERE id = 1');
+    });
+    await read;
+    await db.query('UPDATE pair SET v = v + 100 WHERE id = 1');
+    await assert.rejects(serializable, isDbError('transient', /^40001$/));
+  });
+
+  it('a bad row in a COPY batch is a data error; nothing of the batch is stored and the pool stays usable', async () => {
+    const db = open({ poolSize: 1 });
+    await db.query('CREATE TABLE copied (k INT PRIMARY KEY, label VARCHAR(5) NOT NULL)');
+    const plan = planInsert('postgres', { table: 'copied', columns: ['k', 'label'] });
+    await assert.rejects(insertRows(db, plan, [[1, 'ok'], [2, 'too long']]), isDbError('data', /^22001$/));
+    await assert.rejects(insertRows(db, plan, [[1, 'ok'], [1, 'dup']]), isDbError('data', /^23505$/));
+    await insertRows(db, plan, [[1, 'a\tb'], [2, '\\N'], [3, 'x\ny']]);
+    assert.deepEqual((await db.query('SELECT k, label FROM copied ORDER BY k')).rows, [{ k: 1, label: 'a\tb' }, { k: 2, label: '\\N' }, { k: 3, label: 'x\ny' }]);
+  });
+
+  it('refuses a migration set without PostgreSQL statements, naming it, before touching anything', async () => {
+    const { runMigrations } = await import('../../../lib/db/migrate');
+    const db = open();
+    await assert.rejects(
+      runMigrations(db, [{ name: 'mine', description: '', migrations: [{ version: 1, name: 'create', mysql: ['SELECT 1'], sqlite: ['SELECT 1'] }] }]),
+      /mine\/1-create has no PostgreSQL statements/,
+    );
+    assert.deepEqual((await db.query("SELECT to_regclass('migrations') IS NULL AS absent")).rows, [{ absent: true }]);
   });
 });

@@ -1,12 +1,13 @@
 /**
- * Runs a suite once per dialect: MariaDB (a throwaway database per suite) and SQLite (a file in
- * a temp dir) once per SQLite driver (node:sqlite, better-sqlite3). `ctx()` gives the current dialect's config and an `open()` that tracks databases so
+ * Runs a suite once per dialect: MariaDB and PostgreSQL (a throwaway database per suite) and
+ * SQLite (a file in a temp dir) once per SQLite driver (node:sqlite, better-sqlite3). `ctx()`
+ * gives the current dialect's config and an `open()` that tracks databases so
  * `after` closes every one of them.
  */
 import { join } from 'node:path';
 import { openDatabase } from '../../../lib/db';
 import type { Database, DatabaseConfig, Dialect } from '../../../lib/db/types';
-import { createTestMysqlDatabase, requireService, type TestMysqlDatabase } from '../../support/services';
+import { createTestServerDatabase, requireService, type TestMysqlDatabase, type TestPostgresDatabase } from '../../support/services';
 import { makeTempDir, removeTempDir } from '../../support/tmp';
 import { requireSqliteDriver, SQLITE_DRIVERS } from '../../support/sqlite-drivers';
 import type { SqliteDriverName } from '../../../lib/db/sqlite-driver';
@@ -22,21 +23,27 @@ export interface DialectContext {
   db: Database;
 }
 
+export const DIALECT_LABELS: Record<Dialect, string> = { mysql: 'MariaDB', sqlite: 'SQLite', postgres: 'PostgreSQL' };
+
 export function describeEachDialect(title: string, body: (ctx: () => DialectContext) => void): void {
-  const runs = [{ dialect: 'mysql' as const, driver: undefined }, ...SQLITE_DRIVERS.map((driver) => ({ dialect: 'sqlite' as const, driver }))];
+  const runs = [
+    { dialect: 'mysql' as const, driver: undefined },
+    { dialect: 'postgres' as const, driver: undefined },
+    ...SQLITE_DRIVERS.map((driver) => ({ dialect: 'sqlite' as const, driver })),
+  ];
   for (const { dialect, driver } of runs) {
-    describe(`${title} [${dialect === 'mysql' ? 'MariaDB' : `SQLite ${driver}`}]`, function () {
+    describe(`${title} [${dialect === 'sqlite' ? `SQLite ${driver}` : DIALECT_LABELS[dialect]}]`, function () {
       let current: DialectContext | undefined;
-      let mysqlDb: TestMysqlDatabase | undefined;
+      let serverDb: TestMysqlDatabase | TestPostgresDatabase | undefined;
       let tempDir: string | undefined;
       const opened: Database[] = [];
 
       before(async function () {
         let config: DatabaseConfig;
-        if (dialect === 'mysql') {
-          await requireService(this, 'mysql');
-          mysqlDb = await createTestMysqlDatabase('iotp_db');
-          config = mysqlDb.config;
+        if (dialect !== 'sqlite') {
+          await requireService(this, dialect);
+          serverDb = await createTestServerDatabase(dialect, 'iotp_db');
+          config = serverDb.config;
         } else {
           requireSqliteDriver(this, driver!);
           tempDir = makeTempDir('iotp-db-');
@@ -52,7 +59,7 @@ export function describeEachDialect(title: string, body: (ctx: () => DialectCont
 
       after(async () => {
         await Promise.all(opened.map((db) => db.close()));
-        await mysqlDb?.drop();
+        await serverDb?.drop();
         if (tempDir) removeTempDir(tempDir);
       });
 
@@ -64,7 +71,7 @@ export function describeEachDialect(title: string, body: (ctx: () => DialectCont
   }
 }
 
-/** Column types per dialect, so one test body creates equivalent tables. */
-export function ddl(dialect: Dialect, mysql: string, sqlite: string): string {
-  return dialect === 'mysql' ? mysql : sqlite;
+/** Column types per dialect, so one test body creates equivalent tables (PostgreSQL: its own text, else SQLite's). */
+export function ddl(dialect: Dialect, mysql: string, sqlite: string, postgres = sqlite): string {
+  return dialect === 'mysql' ? mysql : dialect === 'postgres' ? postgres : sqlite;
 }

@@ -1,12 +1,12 @@
 /**
- * Per-minute means from several Node-RED instances, against real SQLite and MariaDB: each
+ * Per-minute means from several Node-RED instances, against real SQLite, MariaDB and PostgreSQL: each
  * instance's window result is a part in `aggregated_sensor_parts` (written by a RowWriter
  * configured exactly like flow 4's aggregate writer), and the migration's triggers keep
  * `aggregated_sensor_data` equal to the samples-weighted mean over the parts. Checked: the exact
  * mean and summed samples of two instances, a redelivered part changing nothing (to the bit), a
  * re-emitted part replacing its own contribution, deleted and moved parts, the copy of the minutes
  * stored before parts existed, idempotent migrations, the older flows writing the means directly,
- * and on MariaDB concurrent transactions locking the same rows in opposite orders (a real
+ * and on MariaDB and PostgreSQL concurrent transactions locking the same rows in opposite orders (a real
  * deadlock, retried by the writer, nothing lost or counted twice).
  */
 import assert from 'node:assert/strict';
@@ -21,7 +21,7 @@ import { defaultSensors } from '../../../lib/sensors/sensors-file';
 import { classifyDbError, RowWriter, type DeliveryResult, type RowWriterOptions } from '../../../lib/writer';
 import { parseColumnMapping } from '../../../nodes/iotp-db-write/iotp-db-write';
 import { packageRoot } from '../../support/node-red';
-import { createTestMysqlDatabase, requireService, type TestMysqlDatabase } from '../../support/services';
+import { createTestMysqlDatabase, createTestPostgresDatabase, requireService, type TestMysqlDatabase, type TestPostgresDatabase } from '../../support/services';
 import { makeTempDir, removeTempDir } from '../../support/tmp';
 
 interface FlowNode {
@@ -70,8 +70,13 @@ function part(instance: string, sensor: number, minute: number, mean: number, co
 
 type Minute = { sensor: number; minute: string; value: number; samples: number };
 
+/** The minute column as text with microseconds (PostgreSQL's CAST AS CHAR would keep one character). */
+function timestampText(db: SqlExecutor): string {
+  return db.dialect === 'postgres' ? `to_char("timestamp", 'YYYY-MM-DD HH24:MI:SS.US')` : 'CAST(timestamp AS CHAR)';
+}
+
 async function minutes(db: SqlExecutor, table = 'aggregated_sensor_data'): Promise<Minute[]> {
-  const { rows } = await db.query(`SELECT sensor_id, CAST(timestamp AS CHAR) AS minute, value, samples FROM ${table} ORDER BY sensor_id, timestamp`);
+  const { rows } = await db.query(`SELECT sensor_id, ${timestampText(db)} AS minute, value, samples FROM ${table} ORDER BY sensor_id, 2`);
   return rows.map((r) => ({ sensor: Number(r.sensor_id), minute: String(r.minute).slice(0, 26), value: Number(r.value), samples: Number(r.samples) }));
 }
 
@@ -267,7 +272,7 @@ function suite(backend: Backend): void {
       await db.query(old, [2, minuteText(0), 5, 0]); // a row from a flow that wrote no samples
       const report = await runMigrations(db, [sensorsMigrations]);
       assert.deepEqual(report.applied, ['sensors/3-create-aggregated-sensor-parts', 'sensors/4-original-rows']);
-      const { rows } = await db.query('SELECT sensor_id, CAST(timestamp AS CHAR) AS minute, instance, value, samples, description FROM aggregated_sensor_parts ORDER BY sensor_id, timestamp');
+      const { rows } = await db.query(`SELECT sensor_id, ${timestampText(db)} AS minute, instance, value, samples, description FROM aggregated_sensor_parts ORDER BY sensor_id, 2`);
       assert.deepEqual(rows.map((r) => [Number(r.sensor_id), String(r.minute).slice(0, 26), r.instance, Number(r.value), Number(r.samples), r.description]), [
         [1, minuteText(0), '', 20, 30, 'Main Entrance'],
         [1, minuteText(1), '', 1 / 3, 9, 'Main Entrance'],
@@ -278,7 +283,7 @@ function suite(backend: Backend): void {
       // Migrations are idempotent: the runner skips what it recorded; the statements themselves,
       // run again (MySQL re-runs a migration that failed half-way), copy nothing twice.
       assert.deepEqual((await runMigrations(db, [sensorsMigrations])).applied, []);
-      for (const sql of sensorsMigrations.migrations[2][db.dialect]) await db.query(sql);
+      for (const sql of sensorsMigrations.migrations[2][db.dialect] ?? []) await db.query(sql);
       assert.deepEqual(await minutes(db), before);
       assert.equal((await minutes(db, 'aggregated_sensor_parts')).length, 2);
 
@@ -288,11 +293,11 @@ function suite(backend: Backend): void {
       assert.deepEqual(await one(db, 2, 0), { sensor: 2, minute: minuteText(0), value: 8, samples: 4 }, 'a row without samples is replaced, as the old upsert did');
     });
 
-    if (backend.name === 'MariaDB') {
+    if (backend.name !== 'SQLite') {
       it('two transactions locking the same minutes in opposite orders: one deadlocks and is rolled back whole, its retry lands, totals exact', async () => {
         const second = another();
         await send(writer(db), [part('c', 1, 0, 10, 1), part('c', 2, 0, 10, 1)]); // the minutes exist: both transactions update them
-        const upsert = (tx: SqlExecutor, p: AggregatedRow): Promise<QueryResult> => tx.query(upsertAggregatedPartSql('mysql', 1), AGGREGATED_PART_COLUMNS.map((c) => p[c]) as SqlParams);
+        const upsert = (tx: SqlExecutor, p: AggregatedRow): Promise<QueryResult> => tx.query(upsertAggregatedPartSql(tx.dialect, 1), AGGREGATED_PART_COLUMNS.map((c) => p[c]) as SqlParams);
         let release!: () => void;
         const bothHoldOne = new Promise<void>((resolve) => (release = resolve));
         let holding = 0;
@@ -338,7 +343,7 @@ function suite(backend: Backend): void {
           let deadlocks = 0;
           const counting = (base: Database): Database => {
             const note = <T>(p: Promise<T>): Promise<T> => p.catch((err: unknown) => {
-              if ((err as { errno?: unknown }).errno === 1213) deadlocks++;
+              if ((err as { errno?: unknown }).errno === 1213 || (err as { sqlState?: unknown }).sqlState === '40P01') deadlocks++;
               throw err;
             });
             return {
@@ -404,6 +409,25 @@ describe('aggregate parts integration', function () {
     async create() {
       const scratch = await createTestMysqlDatabase('iotp_agg_parts');
       mysqlDbs.push(scratch);
+      return { open: () => openDatabase(scratch.config), drop: () => scratch.drop() };
+    },
+  });
+});
+
+let postgresDbs: TestPostgresDatabase[] = [];
+describe('aggregate parts integration (PostgreSQL)', function () {
+  before(async function () {
+    await requireService(this, 'postgres');
+  });
+  after(async () => {
+    for (const d of postgresDbs) await d.drop().catch(() => undefined);
+    postgresDbs = [];
+  });
+  suite({
+    name: 'PostgreSQL',
+    async create() {
+      const scratch = await createTestPostgresDatabase('iotp_agg_parts');
+      postgresDbs.push(scratch);
       return { open: () => openDatabase(scratch.config), drop: () => scratch.drop() };
     },
   });

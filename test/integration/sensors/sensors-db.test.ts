@@ -4,9 +4,9 @@ import { buildCatalog, catalogDeclarations, sensorDatasets, tablesOfMigrationSet
 import { parseReadQuery, readSql, renderRow } from '../../../lib/sensors/read-api';
 import { parseReading, type SensorRow } from '../../../lib/sensors/reading';
 import { AGGREGATED_COLUMNS, insertSensorDataSql, SENSOR_DATA_COLUMNS, sensorsMigrations, upsertAggregatedSql } from '../../../lib/sensors/schema';
-import { createTestMysqlDatabase, requireService, type TestMysqlDatabase } from '../../support/services';
+import { createTestMysqlDatabase, createTestPostgresDatabase, requireService, type TestMysqlDatabase, type TestPostgresDatabase } from '../../support/services';
 import { makeTempDir, removeTempDir } from '../../support/tmp';
-import { openMysql, openSqlite, type TestExecutor } from './driver-adapter';
+import { openMysql, openPostgres, openSqlite, type TestExecutor } from './driver-adapter';
 
 const SENSORS_META = [
   { lat: 10, lng: 10, unit: 'C', type: 'temperature', description: 'Main Entrance' },
@@ -101,6 +101,12 @@ function sensorsSuite(name: string, open: () => Promise<TestExecutor>, cleanup: 
         assert.match(types.sensor_id, /^int/);
         assert.equal(types.unit, 'varchar(32)');
         assert.equal(types.description, 'text');
+      } else if (db.dialect === 'postgres') {
+        assert.equal(types.timestamp, 'timestamp(6) without time zone');
+        assert.equal(types.value, 'double precision');
+        assert.equal(types.sensor_id, 'integer');
+        assert.equal(types.unit, 'character varying(32)');
+        assert.equal(types.description, 'text');
       } else {
         assert.equal(types.timestamp, 'datetime');
         assert.equal(types.sensor_id, 'integer');
@@ -140,15 +146,16 @@ function sensorsSuite(name: string, open: () => Promise<TestExecutor>, cleanup: 
     });
 
     it('catalog of an empty table has null first/last', async () => {
-      await db.query('CREATE TABLE empty_t (id INTEGER PRIMARY KEY, ts DATETIME)');
+      await db.query(`CREATE TABLE empty_t (id INTEGER PRIMARY KEY, ts ${db.dialect === 'postgres' ? 'TIMESTAMP' : 'DATETIME'})`);
       const catalog = await buildCatalog(db, [{ name: 'empty_t', description: 'empty', timeColumn: 'ts' }]);
       assert.equal(catalog.datasets[0].row_count, 0);
       assert.equal(catalog.datasets[0].first_timestamp, null);
       assert.equal(catalog.datasets[0].last_timestamp, null);
     });
 
-    if (name === 'MariaDB') {
-      it('catalog can use InnoDB row estimates', async () => {
+    if (name !== 'SQLite') {
+      it("catalog can use the server's row estimates", async () => {
+        if (db.dialect === 'postgres') await db.query('ANALYZE sensor_data');
         const catalog = await buildCatalog(db, sensorDatasets(), { countMode: 'estimate' });
         assert.equal(catalog.datasets[0].row_count_estimated, true);
         assert.equal(typeof catalog.datasets[0].row_count, 'number');
@@ -206,6 +213,23 @@ describe('sensors integration', function () {
     },
     async () => {
       await mysqlDb?.drop();
+    },
+  );
+});
+
+let postgresDb: TestPostgresDatabase | undefined;
+describe('sensors integration (PostgreSQL)', function () {
+  before(async function () {
+    await requireService(this, 'postgres');
+  });
+  sensorsSuite(
+    'PostgreSQL',
+    async () => {
+      postgresDb = await createTestPostgresDatabase('iotp_sensors');
+      return openPostgres(postgresDb.config);
+    },
+    async () => {
+      await postgresDb?.drop();
     },
   );
 });

@@ -1,13 +1,14 @@
 /**
- * Commit markers against the real MariaDB, through a TCP proxy that cuts the writer's connection
- * at an exact point of the protocol: after the server answered a COMMIT (the answer never reaches
- * the writer) or before the COMMIT reached the server. A keyless table counts every duplicate.
+ * Commit markers against the real MariaDB and PostgreSQL, through a TCP proxy that cuts the
+ * writer's connection at an exact point of the protocol: after the server answered a COMMIT (the
+ * answer never reaches the writer) or before the COMMIT reached the server. A keyless table counts
+ * every duplicate.
  */
 import assert from 'node:assert/strict';
 import { openDatabase } from '../../../lib/db';
 import type { Database } from '../../../lib/db/types';
 import { COMMIT_MARKER_TABLE, RowWriter, type DeliveryResult, type RowWriterOptions } from '../../../lib/writer';
-import { MYSQL_HOST, MYSQL_PORT, createTestMysqlDatabase, requireService, type TestMysqlDatabase } from '../../support/services';
+import { MYSQL_HOST, MYSQL_PORT, POSTGRES_HOST, POSTGRES_PORT, createTestServerDatabase, requireService, type ServerDialect, type TestMysqlDatabase, type TestPostgresDatabase } from '../../support/services';
 import { TcpProxy } from '../../support/tcp-proxy';
 import { makeTempDir, removeTempDir } from '../../support/tmp';
 
@@ -32,19 +33,28 @@ async function until(condition: () => Promise<boolean>, what: string, timeoutMs 
   }
 }
 
-describe('writer commit markers on MariaDB, with the connection cut around COMMIT', function () {
+/**
+ * Where a one-statement batch's COMMIT is cut. MySQL: the COMMIT statement. PostgreSQL sends
+ * BEGIN, the marker, the COPY and COMMIT as one query text whose COPY data follows after the
+ * server asked for it: the cut waits for CopyDone (the client's end-of-data message, bytes no
+ * COPY text contains), after which the server runs the COPY and the COMMIT.
+ */
+const COPY_DONE = Buffer.from([0x63, 0, 0, 0, 4]);
+
+for (const dialect of ['mysql', 'postgres'] as const satisfies readonly ServerDialect[]) {
+describe(`writer commit markers on ${dialect === 'mysql' ? 'MariaDB' : 'PostgreSQL'}, with the connection cut around COMMIT`, function () {
   this.timeout(60_000);
-  let mysql: TestMysqlDatabase;
+  let mysql: TestMysqlDatabase | TestPostgresDatabase;
   let direct: Database;
   let proxy: TcpProxy;
   let viaProxy: Database;
   let writer: RowWriter | null = null;
 
   before(async function () {
-    await requireService(this, 'mysql');
-    mysql = await createTestMysqlDatabase('iotp_markers');
+    await requireService(this, dialect);
+    mysql = await createTestServerDatabase(dialect, 'iotp_markers');
     direct = openDatabase(mysql.config);
-    proxy = await new TcpProxy(MYSQL_HOST, MYSQL_PORT).start();
+    proxy = dialect === 'mysql' ? await new TcpProxy(MYSQL_HOST, MYSQL_PORT).start() : await new TcpProxy(POSTGRES_HOST, POSTGRES_PORT, 'postgres').start();
   });
   after(async () => {
     await direct?.close();
@@ -54,7 +64,7 @@ describe('writer commit markers on MariaDB, with the connection cut around COMMI
   beforeEach(async () => {
     // No unique key on purpose: a batch written twice is stored twice.
     await direct.query('DROP TABLE IF EXISTS events');
-    await direct.query('CREATE TABLE events (id INT AUTO_INCREMENT PRIMARY KEY, n INT NOT NULL, label VARCHAR(8))');
+    await direct.query(`CREATE TABLE events (id ${dialect === 'mysql' ? 'INT AUTO_INCREMENT' : 'SERIAL'} PRIMARY KEY, n INT NOT NULL, label VARCHAR(8))`);
     await direct.query(`DROP TABLE IF EXISTS ${COMMIT_MARKER_TABLE}`);
     viaProxy = openDatabase({ ...mysql.config, port: proxy.port, connectTimeoutMs: 2000 });
   });
@@ -77,10 +87,12 @@ describe('writer commit markers on MariaDB, with the connection cut around COMMI
   const stored = async (): Promise<number[]> => (await direct.query('SELECT n FROM events ORDER BY n, id')).rows.map((row) => Number(row.n));
   const markerCount = async (): Promise<number> => Number((await direct.query(`SELECT COUNT(*) AS c FROM ${COMMIT_MARKER_TABLE}`)).rows[0].c);
 
+  const commitOfOneStatement = dialect === 'mysql' ? 'COMMIT' : COPY_DONE;
+
   it('stores a single-statement batch once when the cut swallows its COMMIT answer', async () => {
     const w = await start();
     const markersBefore = await markerCount();
-    const cut = proxy.cutOn('COMMIT', 'after-answer');
+    const cut = proxy.cutOn(commitOfOneStatement, 'after-answer');
     const { err, result } = await send(w, rowsOf(0, 100));
     await cut;
     assert.equal(err, null);
@@ -102,7 +114,8 @@ describe('writer commit markers on MariaDB, with the connection cut around COMMI
     assert.equal(w.stats().lastError?.kind, 'connection');
   });
 
-  it('keeps bisection exact when the COMMIT answer of a half is lost', async () => {
+  // PostgreSQL sends COMMIT on its own, after the COPY, so no text tells one half's COMMIT from another's.
+  if (dialect === 'mysql') it('keeps bisection exact when the COMMIT answer of a half is lost', async () => {
     const w = await start();
     // Row 99's label is too long: the whole batch fails, then the first half [0, 50) commits and
     // the cut swallows that answer (its text is the only one ending in row 49 and COMMIT).
@@ -121,7 +134,7 @@ describe('writer commit markers on MariaDB, with the connection cut around COMMI
   it('writes a batch again, once, when the cut came before the COMMIT reached the server', async () => {
     const w = await start();
     const markersBefore = await markerCount();
-    const cut = proxy.cutOn('COMMIT', 'before-server');
+    const cut = proxy.cutOn(commitOfOneStatement, 'before-server');
     const { err, result } = await send(w, rowsOf(0, 100));
     await cut;
     assert.equal(err, null);
@@ -135,7 +148,7 @@ describe('writer commit markers on MariaDB, with the connection cut around COMMI
     try {
       const w = await start({ journalDir });
       // The answer is lost and the server then refuses connections for a while.
-      const cut = proxy.cutOn('COMMIT', 'after-answer').then(() => proxy.cut());
+      const cut = proxy.cutOn(commitOfOneStatement, 'after-answer').then(() => proxy.cut());
       const first = await send(w, rowsOf(0, 100));
       await cut;
       assert.equal(first.result.journaled, 100, 'answered from the journal during the outage');
@@ -154,11 +167,12 @@ describe('writer commit markers on MariaDB, with the connection cut around COMMI
 
   it('without markers the same cut stores the batch twice (the harness reproduces the problem)', async () => {
     const w = await start({ commitMarkers: false });
-    // The autocommit INSERT is the only statement; it ends with row 99.
-    const cut = proxy.cutOn("'r99')", 'after-answer');
+    // The autocommit INSERT (PostgreSQL: COPY) is the only statement; it ends with row 99.
+    const cut = proxy.cutOn(dialect === 'mysql' ? "'r99')" : 'r99\n', 'after-answer');
     const { result } = await send(w, rowsOf(0, 100));
     await cut;
     assert.equal(result.committed, 100);
     assert.equal((await stored()).length, 200);
   });
 });
+}

@@ -1,6 +1,6 @@
 /**
- * The RowWriter against real databases: MariaDB (directly, and through a TCP relay that a test
- * cuts to cause a real outage) and SQLite files.
+ * The RowWriter against real databases: MariaDB and PostgreSQL (directly, and through a TCP relay
+ * that a test cuts to cause a real outage) and SQLite files.
  */
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { DatabaseError, openDatabase } from '../../../lib/db';
 import type { Database } from '../../../lib/db/types';
 import { RowWriter, type DeliveryResult, type RowWriterOptions } from '../../../lib/writer';
-import { MYSQL_HOST, MYSQL_PORT, createTestMysqlDatabase, requireService, type TestMysqlDatabase } from '../../support/services';
+import { MYSQL_HOST, MYSQL_PORT, POSTGRES_HOST, POSTGRES_PORT, createTestServerDatabase, requireService, type TestMysqlDatabase, type TestPostgresDatabase } from '../../support/services';
 import { makeTempDir, removeTempDir } from '../../support/tmp';
 import type { SqliteDriverName } from '../../../lib/db/sqlite-driver';
 import { requireSqliteDriver, SQLITE_DRIVERS } from '../../support/sqlite-drivers';
@@ -34,21 +34,22 @@ async function until(condition: () => Promise<boolean> | boolean, what: string, 
 const TABLE_SQL = {
   mysql: 'CREATE TABLE readings (id INT AUTO_INCREMENT PRIMARY KEY, n INT NOT NULL, label VARCHAR(8), UNIQUE KEY uq_n (n))',
   sqlite: 'CREATE TABLE readings (id INTEGER PRIMARY KEY AUTOINCREMENT, n INTEGER NOT NULL, label TEXT CHECK (length(label) <= 8), UNIQUE (n))',
+  postgres: 'CREATE TABLE readings (id SERIAL PRIMARY KEY, n INT NOT NULL, label VARCHAR(8), UNIQUE (n))',
 };
 
-function suite(dialect: 'mysql' | 'sqlite', driver?: SqliteDriverName): void {
-  describe(`writer engine on ${dialect === 'mysql' ? 'MariaDB' : `SQLite (${driver})`}`, function () {
+function suite(dialect: 'mysql' | 'sqlite' | 'postgres', driver?: SqliteDriverName): void {
+  describe(`writer engine on ${dialect === 'sqlite' ? `SQLite (${driver})` : { mysql: 'MariaDB', postgres: 'PostgreSQL' }[dialect]}`, function () {
     this.timeout(60_000);
     let db: Database;
-    let mysql: TestMysqlDatabase | undefined;
+    let mysql: TestMysqlDatabase | TestPostgresDatabase | undefined;
     let dir: string;
     let journalDir: string;
 
     before(async function () {
       dir = makeTempDir('iotp-writer-it-');
-      if (dialect === 'mysql') {
-        await requireService(this, 'mysql');
-        mysql = await createTestMysqlDatabase('iotp_writer');
+      if (dialect !== 'sqlite') {
+        await requireService(this, dialect);
+        mysql = await createTestServerDatabase(dialect, 'iotp_writer');
         db = openDatabase(mysql.config);
       } else {
         requireSqliteDriver(this, driver!);
@@ -142,11 +143,11 @@ function suite(dialect: 'mysql' | 'sqlite', driver?: SqliteDriverName): void {
       await second.close(1000);
     });
 
-    if (dialect === 'mysql') {
+    if (dialect !== 'sqlite') {
       it('survives a real outage: journals while the server is unreachable, replays in order when it returns', async () => {
-        const proxy = new TcpProxy(MYSQL_HOST, MYSQL_PORT);
+        const proxy = dialect === 'mysql' ? new TcpProxy(MYSQL_HOST, MYSQL_PORT) : new TcpProxy(POSTGRES_HOST, POSTGRES_PORT);
         await proxy.start();
-        const viaProxy = openDatabase({ ...(mysql as TestMysqlDatabase).config, port: proxy.port, connectTimeoutMs: 1000 });
+        const viaProxy = openDatabase({ ...(mysql as TestMysqlDatabase | TestPostgresDatabase).config, port: proxy.port, connectTimeoutMs: 1000 });
         const writer = new RowWriter({
           db: viaProxy, table: 'readings', columns: ['n', 'label'], journalDir, maxInFlight: 1,
           retryInitialMs: 50, retryMaxMs: 200, warn: () => undefined,
@@ -178,4 +179,5 @@ function suite(dialect: 'mysql' | 'sqlite', driver?: SqliteDriverName): void {
 }
 
 suite('mysql');
+suite('postgres');
 for (const driver of SQLITE_DRIVERS) suite('sqlite', driver);

@@ -8,14 +8,15 @@ import type { Database } from '../../../lib/db/types';
 import databaseNode from '../../../nodes/iotp-database/iotp-database';
 import batchPostNode from '../../../nodes/iotp-batch-post/iotp-batch-post';
 import { collect, helper } from '../../support/helper';
-import { createTestMysqlDatabase, requireService, type TestMysqlDatabase } from '../../support/services';
+import { createTestMysqlDatabase, createTestPostgresDatabase, requireService, type TestMysqlDatabase, type TestPostgresDatabase } from '../../support/services';
 import { makeTempDir, removeTempDir } from '../../support/tmp';
-import { accept, createSensorData, statusCalls, insertReadings, MIN, readingKey, startReceiver, windowsPerReading, type PostedBody, type Reading, type Receiver } from './fixtures';
+import { accept, createSensorData, statusCalls, insertReadings, storedTime, MIN, readingKey, startReceiver, windowsPerReading, type PostedBody, type Reading, type Receiver } from './fixtures';
 
 type Backend = { name: string; url: () => string; setup: (this: Mocha.Context) => Promise<void>; teardown: () => Promise<void> };
 
 let sqliteDir = '';
 let mysql: TestMysqlDatabase | undefined;
+let postgres: TestPostgresDatabase | undefined;
 const backends: Backend[] = [
   {
     name: 'SQLite',
@@ -33,6 +34,15 @@ const backends: Backend[] = [
       mysql = await createTestMysqlDatabase();
     },
     teardown: async () => mysql?.drop(),
+  },
+  {
+    name: 'PostgreSQL',
+    url: () => postgres!.url,
+    setup: async function () {
+      await requireService(this, 'postgres');
+      postgres = await createTestPostgresDatabase();
+    },
+    teardown: async () => postgres?.drop(),
   },
 ];
 
@@ -54,7 +64,7 @@ for (const backend of backends) {
 
     before(async function () {
       await backend.setup.call(this);
-      db = openDatabase(backend.url().startsWith('sqlite:') ? { dialect: 'sqlite', file: backend.url().slice(7), busyTimeoutMs: 5000 } : { ...mysql!.config });
+      db = openDatabase(backend.url().startsWith('sqlite:') ? { dialect: 'sqlite', file: backend.url().slice(7), busyTimeoutMs: 5000 } : backend.name === 'PostgreSQL' ? { ...postgres!.config } : { ...mysql!.config });
     });
     after(async () => {
       await db?.close();
@@ -153,6 +163,31 @@ for (const backend of backends) {
         const w = alignDown(r.ms, MIN);
         assert.deepEqual([...(seen.get(readingKey(r)) ?? [])], [`${formatUtc(w)}/${formatUtc(w + MIN)}`], readingKey(r));
       }
+    });
+
+    it("reads a plant's own table through an edited query: the seed's sensor_data(id, sensor, value, timestamp)", async () => {
+      // The data connector original's example plant table, with the sensor named in a text column.
+      await db.query('DROP TABLE sensor_data');
+      await db.query(
+        {
+          mysql: 'CREATE TABLE sensor_data (id INT AUTO_INCREMENT PRIMARY KEY, sensor VARCHAR(64) NOT NULL, value DOUBLE, `timestamp` DATETIME(6) NOT NULL)',
+          sqlite: 'CREATE TABLE sensor_data (id INTEGER PRIMARY KEY AUTOINCREMENT, sensor TEXT NOT NULL, value REAL, "timestamp" DATETIME NOT NULL)',
+          postgres: 'CREATE TABLE sensor_data (id SERIAL PRIMARY KEY, sensor VARCHAR(64) NOT NULL, value DOUBLE PRECISION, "timestamp" TIMESTAMP NOT NULL)',
+        }[db.dialect],
+      );
+      const start = alignDown(Date.now(), MIN) - 2 * MIN;
+      const plant: [string, number, number][] = [['boiler', start + 1_000, 71.5], ['pump-2', start + 20_250, 3.25], ['boiler', start + MIN + 5_000, 72]];
+      for (const [sensor, ms, value] of plant) await db.query('INSERT INTO sensor_data (sensor, value, timestamp) VALUES (?, ?, ?)', [sensor, value, storedTime(ms)]);
+      const query = 'SELECT sensor, timestamp, value FROM sensor_data WHERE timestamp >= :start_time AND timestamp < :end_time ORDER BY timestamp, id';
+      await helper.load([databaseNode, batchPostNode], flow({ startFrom: formatUtc(start), query }), credentials);
+      await collect<Out>(helper.getNode('delivered'), 2);
+      const bodies = receiver.received.map((r) => JSON.parse(r.body) as PostedBody);
+      assert.deepEqual(bodies[0], {
+        start_time: formatUtc(start),
+        end_time: formatUtc(start + MIN),
+        data: { boiler: [{ timestamp: formatUtc(start + 1_000), value: 71.5 }], 'pump-2': [{ timestamp: formatUtc(start + 20_250), value: 3.25 }] },
+      });
+      assert.deepEqual(bodies[1].data, { boiler: [{ timestamp: formatUtc(start + MIN + 5_000), value: 72 }] });
     });
 
     it('request mode (a message with a window) delivers it as a task and leaves the bookmark where it is', async () => {

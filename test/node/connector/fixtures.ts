@@ -74,9 +74,11 @@ export async function startReceiver(respond: Receiver['respond'] = accept, port 
 /** The columns of the sensors pipeline's `sensor_data` that the connector reads. */
 export async function createSensorData(db: Database): Promise<void> {
   await db.query(
-    db.dialect === 'mysql'
-      ? 'CREATE TABLE sensor_data (id BIGINT AUTO_INCREMENT PRIMARY KEY, sensor_id INT NOT NULL, `timestamp` DATETIME(6) NOT NULL, value FLOAT NULL, KEY idx_time (`timestamp`))'
-      : 'CREATE TABLE sensor_data (id INTEGER PRIMARY KEY AUTOINCREMENT, sensor_id INTEGER NOT NULL, "timestamp" DATETIME NOT NULL, value REAL)',
+    {
+      mysql: 'CREATE TABLE sensor_data (id BIGINT AUTO_INCREMENT PRIMARY KEY, sensor_id INT NOT NULL, `timestamp` DATETIME(6) NOT NULL, value FLOAT NULL, KEY idx_time (`timestamp`))',
+      sqlite: 'CREATE TABLE sensor_data (id INTEGER PRIMARY KEY AUTOINCREMENT, sensor_id INTEGER NOT NULL, "timestamp" DATETIME NOT NULL, value REAL)',
+      postgres: 'CREATE TABLE sensor_data (id BIGSERIAL PRIMARY KEY, sensor_id INT NOT NULL, "timestamp" TIMESTAMP(6) NOT NULL, value DOUBLE PRECISION NULL)',
+    }[db.dialect],
   );
 }
 

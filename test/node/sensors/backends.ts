@@ -1,6 +1,6 @@
-/** The two databases every sensors node test runs against: a SQLite file and a throwaway MariaDB database. */
+/** The databases every sensors node test runs against: a SQLite file and throwaway MariaDB and PostgreSQL databases. */
 import { join } from 'node:path';
-import { createTestMysqlDatabase, requireService, type TestMysqlDatabase } from '../../support/services';
+import { createTestMysqlDatabase, createTestPostgresDatabase, requireService, type TestMysqlDatabase, type TestPostgresDatabase } from '../../support/services';
 import { makeTempDir, removeTempDir } from '../../support/tmp';
 
 export interface Backend {
@@ -13,6 +13,7 @@ export interface Backend {
 export function backends(file: string): Backend[] {
   let dir = '';
   let mysql: TestMysqlDatabase | undefined;
+  let postgres: TestPostgresDatabase | undefined;
   return [
     {
       name: 'SQLite',
@@ -30,6 +31,15 @@ export function backends(file: string): Backend[] {
         mysql = await createTestMysqlDatabase();
       },
       teardown: async () => mysql?.drop(),
+    },
+    {
+      name: 'PostgreSQL',
+      url: () => postgres!.url,
+      setup: async function (this: Mocha.Context) {
+        await requireService(this, 'postgres');
+        postgres = await createTestPostgresDatabase();
+      },
+      teardown: async () => postgres?.drop(),
     },
   ];
 }

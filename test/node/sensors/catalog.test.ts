@@ -41,7 +41,7 @@ for (const backend of backends('catalog.db')) {
       const answer = await ask({ req: { headers: { accept: 'application/json' }, query: {} }, res: {} });
       assert.equal(answer.statusCode, 200);
       const catalog = answer.payload as Catalog;
-      assert.equal(catalog.dialect, backend.name === 'SQLite' ? 'sqlite' : 'mysql');
+      assert.equal(catalog.dialect, { SQLite: 'sqlite', MariaDB: 'mysql', PostgreSQL: 'postgres' }[backend.name]);
       const raw = catalog.datasets.find((d) => d.name === 'sensor_data');
       const agg = catalog.datasets.find((d) => d.name === 'aggregated_sensor_data');
       assert.ok(raw && agg, JSON.stringify(catalog.datasets.map((d) => d.name)));

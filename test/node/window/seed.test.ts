@@ -2,7 +2,7 @@
  * iotp-window starting from stored readings (the rolling averages' switch from the original: the
  * numbers of the last 30 minutes in DB_FILE), with a real SQLite database behind an iotp-database
  * node: seeded only without saved state, a message stored meanwhile counted once, a failing seed
- * reported and survived.
+ * reported and survived; and from a MariaDB or PostgreSQL database holding the original's table.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -11,6 +11,8 @@ import databaseNode from '../../../nodes/iotp-database/iotp-database';
 import windowNode from '../../../nodes/iotp-window/iotp-window';
 import { collect, flow, helper, nextEvent } from '../../support/helper';
 import { makeTempDir, removeTempDir } from '../../support/tmp';
+import { openDatabase } from '../../../lib/db';
+import { createTestServerDatabase, requireService, type TestMysqlDatabase, type TestPostgresDatabase } from '../../support/services';
 
 type Msg = Record<string, unknown> & { payload: Record<string, number | null> };
 
@@ -18,9 +20,9 @@ let W = 'seedw';
 let seq = 0;
 
 /** The flow's window, as in flows/2-rolling-averages.json, with counts to see what was taken. */
-function seededFlow(file: string, props: Record<string, unknown> = {}) {
+function seededFlow(file: string, props: Record<string, unknown> = {}, url = `sqlite:${file}`) {
   return flow([
-    { id: 'db', type: 'iotp-database', connection: 'url', url: `sqlite:${file}`, version: 1 },
+    { id: 'db', type: 'iotp-database', connection: 'url', url, version: 1 },
     {
       id: W,
       type: 'iotp-window',
@@ -153,3 +155,56 @@ describe('iotp-window: starting from stored readings', function () {
     await refused; // every message is refused with the reason
   });
 });
+
+// The same switch where the rolling averages' numbers live in a server database
+// (ROLLING_AVERAGES_DATABASE_URL): the original's table taken over there, then counted.
+for (const dialect of ['mysql', 'postgres'] as const) {
+  describe(`iotp-window: starting from stored readings in ${dialect === 'mysql' ? 'MariaDB' : 'PostgreSQL'}`, function () {
+    this.timeout(30000);
+    let server: TestMysqlDatabase | TestPostgresDatabase | undefined;
+    let now: number;
+
+    before(async function () {
+      await requireService(this, dialect);
+    });
+    beforeEach(async () => {
+      W = `seedw${++seq}`;
+      server = await createTestServerDatabase(dialect, 'iotp_seed');
+      now = Math.floor(Date.now() / 1000);
+      const db = openDatabase(server.config);
+      try {
+        // The original's table, as it is in its SQLite file (no index, no key).
+        await db.query('CREATE TABLE messages (number INTEGER, epochtime INTEGER)');
+        for (const [number, age] of STORED) await db.query('INSERT INTO messages (number, epochtime) VALUES (?, ?)', [number, now - age]);
+      } finally {
+        await db.close();
+      }
+    });
+    afterEach(async () => {
+      await helper.unload();
+      await server?.drop();
+    });
+
+    it("takes the original's table over and counts its numbers in the first output", async () => {
+      await helper.load([databaseNode, windowNode], seededFlow('', {}, server!.url));
+      const out = collect<Msg>(helper.getNode('out'), 1);
+      helper.getNode(W).receive({ payload: { number: 5, epochtime: String(now) } });
+      const within = (s: number) => STORED.filter(([, age]) => age < s).map(([n]) => n).concat([5]);
+      assert.deepEqual((await out)[0].payload, {
+        avg_1min: mean(within(60)),
+        count_1min: within(60).length,
+        avg_5min: mean(within(300)),
+        count_5min: within(300).length,
+        avg_30min: mean(within(1800)),
+        count_30min: within(1800).length,
+      });
+      const db = openDatabase(server!.config);
+      try {
+        const { rows } = await db.query('SELECT name FROM migrations ORDER BY id');
+        assert.deepEqual(rows.map((r) => r.name), ['rolling-averages/0-adopt-original', 'rolling-averages/1-create-messages']);
+      } finally {
+        await db.close();
+      }
+    });
+  });
+}
