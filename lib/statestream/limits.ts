@@ -5,16 +5,17 @@
  * - `messages.topic` is VARCHAR(1024): a longer topic cannot be stored (MySQL/MariaDB refuse the
  *   row) and is refused by the parser (`topic-too-long`, the node's error path);
  * - the trigger normalises a message into base_topics / entities / states / facts only when the
- *   base is at most 512 characters, the entity id (`domain.object_id`) at most 254 plus the dot
- *   and the key at most 255: otherwise the message is stored in `messages` only, and the node says
- *   so (`factlessReason`).
+ *   base is at most 512 characters and the domain, the object id (the entity's label, migration 3)
+ *   and the key at most 255 each: otherwise the message is stored in `messages` only, and the node
+ *   says so (`factlessReason`).
  * Characters as the databases count them (Unicode code points, not UTF-16 units).
  */
 
 export const MAX_TOPIC_CHARS = 1024;
 export const MAX_BASE_CHARS = 512;
-/** `domain` plus `object_id`, without the dot (the trigger's `CHAR_LENGTH(domain) + CHAR_LENGTH(object_id) < 255`). */
-export const MAX_ENTITY_CHARS = 254;
+/** `entities.domain` and `entities.object_id` (= `label`), each VARCHAR(255) since migration 3. */
+export const MAX_DOMAIN_CHARS = 255;
+export const MAX_OBJECT_ID_CHARS = 255;
 export const MAX_KEY_CHARS = 255;
 
 /** Unicode code points in `text` (a surrogate pair counts once). */
@@ -38,8 +39,8 @@ export function longerThan(text: string, limit: number): boolean {
 /** Why a record of this topic is stored in `messages` without facts, or undefined when it gets them. */
 export function factlessReason(parts: { baseTopic: string; domain: string; objectId: string; key: string }): string | undefined {
   if (longerThan(parts.baseTopic, MAX_BASE_CHARS)) return `base topic longer than ${MAX_BASE_CHARS} characters`;
-  // Domains and object ids are slugs (ASCII): UTF-16 length is the character count.
-  if (parts.domain.length + parts.objectId.length > MAX_ENTITY_CHARS) return `entity id longer than ${MAX_ENTITY_CHARS + 1} characters`;
+  if (longerThan(parts.domain, MAX_DOMAIN_CHARS)) return `domain longer than ${MAX_DOMAIN_CHARS} characters`;
+  if (longerThan(parts.objectId, MAX_OBJECT_ID_CHARS)) return `object id longer than ${MAX_OBJECT_ID_CHARS} characters`;
   if (longerThan(parts.key, MAX_KEY_CHARS)) return `attribute name longer than ${MAX_KEY_CHARS} characters`;
   return undefined;
 }

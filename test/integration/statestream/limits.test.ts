@@ -8,16 +8,17 @@ import { join } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Connection } from 'mysql2/promise';
 import { parseStatestream, statestreamMigrations } from '../../../lib/statestream';
-import { factlessReason, MAX_BASE_CHARS, MAX_ENTITY_CHARS, MAX_KEY_CHARS, MAX_TOPIC_CHARS } from '../../../lib/statestream/limits';
+import { factlessReason, MAX_BASE_CHARS, MAX_DOMAIN_CHARS, MAX_KEY_CHARS, MAX_OBJECT_ID_CHARS, MAX_TOPIC_CHARS } from '../../../lib/statestream/limits';
 import { createTestMysqlDatabase, requireService, MYSQL_HOST, MYSQL_PASSWORD, MYSQL_PORT, MYSQL_USER, type TestMysqlDatabase } from '../../support/services';
 import { makeTempDir, removeTempDir } from '../../support/tmp';
 
 /** Topics at and just past each limit of the trigger, plus the longest topic the parser accepts. */
 function boundaryTopics(): string[] {
-  const entity = (chars: number): string => `sensor/${'o'.repeat(chars - 'sensor'.length)}`;
   const topics = [
-    `ha/${entity(MAX_ENTITY_CHARS)}/state`,
-    `ha/${entity(MAX_ENTITY_CHARS + 1)}/state`,
+    `ha/sensor/${'o'.repeat(MAX_OBJECT_ID_CHARS)}/state`,
+    `ha/sensor/${'o'.repeat(MAX_OBJECT_ID_CHARS + 1)}/state`,
+    `ha/${'d'.repeat(MAX_DOMAIN_CHARS)}/x/state`,
+    `ha/${'d'.repeat(MAX_DOMAIN_CHARS + 1)}/x/state`,
     `${'b'.repeat(MAX_BASE_CHARS)}/sensor/x/state`,
     `${'b'.repeat(MAX_BASE_CHARS + 1)}/sensor/y/state`,
     `ha/sensor/z/${'k'.repeat(MAX_KEY_CHARS)}`,

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { codePoints, factlessReason, MAX_ENTITY_CHARS, MAX_TOPIC_CHARS } from '../../../lib/statestream/limits';
+import { codePoints, factlessReason, MAX_DOMAIN_CHARS, MAX_OBJECT_ID_CHARS, MAX_TOPIC_CHARS } from '../../../lib/statestream/limits';
 import { parseStatestream } from '../../../lib/statestream';
 
 describe('statestream limits (what the tables hold)', () => {
@@ -19,11 +19,13 @@ describe('statestream limits (what the tables hold)', () => {
     assert.equal(parseStatestream(emoji, '1', { retain: false }).key.length, 2000);
   });
 
-  it('says why a message gets no facts: entity id, base or attribute name beyond the trigger\'s limits', () => {
+  it('says why a message gets no facts: domain, object id, base or attribute name beyond the trigger\'s limits', () => {
     const parts = { baseTopic: 'homeassistant', domain: 'sensor', objectId: 'x', key: 'state' };
     assert.equal(factlessReason(parts), undefined);
-    assert.equal(factlessReason({ ...parts, objectId: 'o'.repeat(MAX_ENTITY_CHARS - 6) }), undefined, 'entity id of 255 characters with the dot');
-    assert.match(String(factlessReason({ ...parts, objectId: 'o'.repeat(MAX_ENTITY_CHARS - 5) })), /entity id longer than 255/);
+    assert.equal(factlessReason({ ...parts, objectId: 'o'.repeat(MAX_OBJECT_ID_CHARS) }), undefined, 'object id of 255 characters');
+    assert.match(String(factlessReason({ ...parts, objectId: 'o'.repeat(MAX_OBJECT_ID_CHARS + 1) })), /object id longer than 255/);
+    assert.equal(factlessReason({ ...parts, domain: 'd'.repeat(MAX_DOMAIN_CHARS) }), undefined, 'domain of 255 characters');
+    assert.match(String(factlessReason({ ...parts, domain: 'd'.repeat(MAX_DOMAIN_CHARS + 1) })), /domain longer than 255/);
     assert.match(String(factlessReason({ ...parts, baseTopic: 'b'.repeat(513) })), /base topic longer than 512/);
     assert.match(String(factlessReason({ ...parts, key: 'k'.repeat(256) })), /attribute name longer than 255/);
   });
