@@ -13,6 +13,7 @@ export type MqttErrorCode =
   | 'MQTT_SESSION_CLOSED' // the shared session was released
   | 'MQTT_PAYLOAD_TOO_LARGE'
   | 'MQTT_PAYLOAD_NOT_JSON'
+  | 'MQTT_PAYLOAD_TOO_DEEP' // JSON nested deeper than lib/json-depth.ts allows
   | 'MQTT_PAYLOAD_NOT_UTF8';
 
 export class MqttError extends IotpError<MqttErrorCode> {}

@@ -23,6 +23,8 @@ export type StatestreamErrorCode =
   | 'payload-too-large'
   /** The payload bytes (or string) are not valid UTF-8 (or contain lone surrogates). */
   | 'invalid-utf8'
+  /** The payload's JSON nests deeper than lib/json-depth.ts allows (as text, or as a value decoded upstream). */
+  | 'payload-too-deep'
   /** The payload has a type no MQTT client produces (undefined, function, bigint, non-finite number, cycles). */
   | 'payload-type'
   /** An attribute payload is not valid JSON (Home Assistant JSON-encodes every attribute). */

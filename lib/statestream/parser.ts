@@ -117,7 +117,7 @@ function readState(parts: StatestreamTopic, topic: string, form: PayloadForm, op
   if (form.kind === 'decoded') {
     evidence = 'ambiguous';
   } else {
-    const parsed = tryParseJson(form.text);
+    const parsed = tryParseJson(form.text, topic);
     if (typeof parsed === 'string') evidence = 'attribute'; // a JSON-quoted string: Home Assistant never quotes states
     else if (isJson(parsed)) evidence = 'ambiguous'; // `21.5`, `true`, `[1]`: a state text or an attribute's JSON
     else evidence = form.kind === 'wire' ? 'reserved' : 'ambiguous'; // not JSON: a state (unless decoded upstream)
@@ -137,7 +137,7 @@ function readTimestamp(parts: StatestreamTopic, topic: string, form: PayloadForm
     } else {
       evidence = 'attribute'; // a timestamp is never a JSON number/object/...
     }
-  } else if (isJson(tryParseJson(form.text))) {
+  } else if (isJson(tryParseJson(form.text, topic))) {
     evidence = 'attribute'; // Home Assistant's timestamps are bare isoformat() text, never JSON
   } else {
     text = form.text;
@@ -155,7 +155,7 @@ function readTimestamp(parts: StatestreamTopic, topic: string, form: PayloadForm
 
 function attributeRecord(parts: StatestreamTopic, topic: string, form: PayloadForm, retain: boolean): StatestreamRecord {
   if (form.kind === 'decoded') return record(parts, topic, 'attribute', form.text, form.value, null, null, retain);
-  const parsed = tryParseJson(form.text);
+  const parsed = tryParseJson(form.text, topic);
   if (isJson(parsed)) return record(parts, topic, 'attribute', form.text, parsed, null, null, retain);
   if (form.kind === 'string') return record(parts, topic, 'attribute', JSON.stringify(form.text), form.text, null, null, retain);
   throw new StatestreamError('attribute-not-json', `attribute "${clip(parts.key)}" is not valid JSON: "${clip(form.text)}"`, topic);
