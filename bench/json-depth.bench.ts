@@ -11,31 +11,15 @@
  * Run: node dist/bench/json-depth.bench.js
  */
 import { jsonTextDeeperThan, jsonTextWithinDepth } from '../lib/json-depth';
+import { rate, table } from './support/report';
 
-/** Operations per CPU-second of `body`, run until it took at least `minMs` of CPU time. */
-function rate(body: (n: number) => void, minMs = 300): number {
-  body(1000); // warm-up (JIT)
-  for (let ops = 1000; ; ) {
-    const start = process.cpuUsage();
-    body(ops);
-    const used = process.cpuUsage(start);
-    const ms = (used.user + used.system) / 1000;
-    if (ms >= minMs) return (ops / ms) * 1000;
-    ops *= Math.max(2, Math.ceil(minMs / Math.max(ms, 1)));
-  }
+function fmtShare(fraction: number): string {
+  return `${fraction >= 0 ? '+' : ''}${(fraction * 100).toFixed(1)} %`;
 }
 
 function fmtTime(opsPerSecond: number): string {
   const us = 1e6 / opsPerSecond;
   return us >= 1000 ? `${(us / 1000).toFixed(2)} ms` : us >= 1 ? `${us.toFixed(2)} µs` : `${(us * 1000).toFixed(0)} ns`;
-}
-
-function table(title: string, header: string[], rows: string[][]): void {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  console.log(`\n${title}`);
-  console.log(line(header));
-  for (const row of rows) console.log(line(row));
 }
 
 /** A document of about `bytes` bytes: readings with nested metadata, as a batch upload carries them. */
@@ -59,25 +43,26 @@ const stringifyRows: string[][] = [];
 for (const [name, value] of payloads) {
   const text = JSON.stringify(value);
   let sink = 0;
+  const ops = Math.max(10, Math.round(2_000_000 / text.length));
   const parse = rate((n) => {
     for (let i = 0; i < n; i++) sink += JSON.parse(text) === undefined ? 1 : 0;
-  });
+  }, ops);
   const check = rate((n) => {
     for (let i = 0; i < n; i++) sink += jsonTextDeeperThan(text) ? 1 : 0;
-  });
+  }, ops);
   const parseAndCheck = 1 / (1 / parse + 1 / check);
-  parseRows.push([name, `${text.length} B`, fmtTime(parse), fmtTime(check), fmtTime(parseAndCheck), `+${((parse / check) * 100).toFixed(1)} %`]);
+  parseRows.push([name, `${text.length} B`, fmtTime(parse), fmtTime(check), fmtTime(parseAndCheck), fmtShare(parse / check)]);
 
   const stringify = rate((n) => {
     for (let i = 0; i < n; i++) sink += JSON.stringify(value).length;
-  });
+  }, ops);
   const within = rate((n) => {
     for (let i = 0; i < n; i++) {
       const out = jsonTextWithinDepth(value);
       sink += typeof out === 'string' ? out.length : 0;
     }
-  });
-  stringifyRows.push([name, fmtTime(stringify), fmtTime(within), `${(((stringify - within) / stringify) * 100).toFixed(1)} %`]);
+  }, ops);
+  stringifyRows.push([name, fmtTime(stringify), fmtTime(within), fmtShare(stringify / within - 1)]);
   if (sink < 0) console.log(sink);
 }
 
@@ -86,4 +71,4 @@ table(
   ['payload', 'size', 'JSON.parse', 'depth check', 'both', 'check vs parse'],
   parseRows,
 );
-table('Serialising object values (writer, statestream pre-parsed): JSON.stringify vs jsonTextWithinDepth', ['payload', 'JSON.stringify', 'with depth limit', 'slower by'], stringifyRows);
+table('Serialising object values (writer, statestream pre-parsed): JSON.stringify vs jsonTextWithinDepth', ['payload', 'JSON.stringify', 'with depth limit', 'difference'], stringifyRows);
