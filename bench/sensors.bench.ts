@@ -25,6 +25,7 @@ import { QualityMonitor } from '../lib/sensors/quality';
 import type { SensorDefinition } from '../lib/sensors/sensors-file';
 import { formatIsoTimestamp } from '../lib/sensors/time';
 import { ensurePeers } from './support/peers';
+import { table } from './support/report';
 import { openDatabase } from '../lib/db';
 import { runMigrations } from '../lib/db/migrate';
 import { RowWriter } from '../lib/writer';
@@ -105,15 +106,6 @@ function interleaved(rounds: number, count: number, variants: Array<() => void>)
 
 function fmt(n: number, digits = 0): string {
   return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
-}
-
-function table(title: string, header: string[], rows: string[][]): void {
-  console.log(`\n${title}`);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  console.log(line(header));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const r of rows) console.log(line(r));
 }
 
 function benchValidation(msgs: Message[]): void {

@@ -8,6 +8,7 @@
 import { join } from 'node:path';
 import { SlidingWindows, TumblingWindows, type SlidingWindowOptions } from '../lib/window';
 import { ensurePeers } from './support/peers';
+import { rate, table } from './support/report';
 
 const MIN = 60_000;
 const T0 = Date.UTC(2024, 5, 14, 16, 0, 0);
@@ -19,23 +20,6 @@ function gc(): void {
   if (collect) {
     collect();
     collect();
-  }
-}
-
-/**
- * Runs `body(n)` with growing n until it takes >= minMs of CPU time; returns operations per
- * CPU-second of the last run. CPU time rather than wall time: the figures should not depend on
- * what else the machine is running (single core either way: the engine is synchronous).
- */
-function rate(body: (n: number) => void, ops = 200_000, minMs = 250): number {
-  body(Math.min(ops, 50_000)); // warm-up (JIT)
-  for (;;) {
-    const start = process.cpuUsage();
-    body(ops);
-    const used = process.cpuUsage(start);
-    const ms = (used.user + used.system) / 1000;
-    if (ms >= minMs) return (ops / ms) * 1000;
-    ops *= Math.max(2, Math.ceil(minMs / Math.max(ms, 1)));
   }
 }
 
@@ -51,15 +35,6 @@ function fmtRate(x: number): string {
 
 function fmtBytes(x: number): string {
   return x >= 1024 ? `${(x / 1024).toFixed(2)} KB` : `${x.toFixed(0)} B`;
-}
-
-function table(title: string, header: string[], rows: string[][]): void {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  console.log(`\n${title}`);
-  console.log(line(header));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const r of rows) console.log(line(r));
 }
 
 /** Deterministic reading values (1..99, like the rolling-averages publisher). */

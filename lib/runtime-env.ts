@@ -9,6 +9,7 @@ import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import { databaseConfigFromEnv, describeConfig, parseDatabaseUrl } from './db/url';
 import type { DatabaseConfig } from './db/types';
+import { IotpError } from './errors';
 import { parseEndpoint } from './connector/poster';
 import { isOwnEndpoint, ownEndpointUrl } from './connector/own-endpoint';
 import { parseNodeList, resolveNodeUrl } from './isems/poller';
@@ -18,14 +19,12 @@ import { parseAllowedOrigins } from './origin-guard';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
-export class RuntimeConfigError extends Error {
-  readonly code = 'RUNTIME_CONFIG_INVALID';
+export class RuntimeConfigError extends IotpError<'RUNTIME_CONFIG_INVALID'> {
   constructor(
     readonly variable: string,
     message: string,
   ) {
-    super(message);
-    this.name = 'RuntimeConfigError';
+    super('RUNTIME_CONFIG_INVALID', message);
   }
 }
 

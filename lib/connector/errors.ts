@@ -3,6 +3,8 @@
  * machine-readable `code`; `reason` is a short human sentence safe to show in a status or an
  * HTTP response (it never contains the API key or the endpoint's credentials).
  */
+import { IotpError } from '../errors';
+
 export type ConnectorErrorCode =
   | 'INVALID_OPTION'
   | 'INVALID_TIME'
@@ -17,13 +19,7 @@ export type ConnectorErrorCode =
   /** The connector is starting, misconfigured or shutting down: the request API answers 503. */
   | 'NOT_READY';
 
-export class ConnectorError extends Error {
-  readonly code: ConnectorErrorCode;
-  constructor(code: ConnectorErrorCode, reason: string) {
-    super(reason);
-    this.name = 'ConnectorError';
-    this.code = code;
-  }
+export class ConnectorError extends IotpError<ConnectorErrorCode> {
   get reason(): string {
     return this.message;
   }

@@ -4,8 +4,7 @@
  * which used naive UTC datetimes throughout.
  */
 import { ConnectorError } from './errors';
-import { daysFromCivil } from '../time/civil';
-import { newIsoDateTimeFields, scanIsoDateTime, type IsoGrammar } from '../time/iso8601';
+import { isoFormat, newIsoDateTime, parseIsoDateTime } from '../time/iso8601';
 
 export interface ParsedTime {
   /** Epoch milliseconds (UTC). */
@@ -16,15 +15,14 @@ export interface ParsedTime {
 
 /**
  * YYYY-MM-DD, optionally followed by `T` or a space and HH:MM[:SS[.fraction]], optionally an offset
- * (`±HH` alone too). A bare date is midnight UTC and takes no offset. Only `T` or a space separates
- * date and time: the request API has always accepted exactly these, and widening it is a contract
- * change, not a refactoring.
+ * (`±HH` alone too), white space around it ignored. A bare date is midnight UTC and takes no
+ * offset. Only `T` or a space separates date and time: the request API has always accepted exactly
+ * these, and widening it is a contract change, not a refactoring. Year 0000 is refused: the
+ * connector renders times back as years 1-9999 only.
  */
-const CONNECTOR_GRAMMAR: IsoGrammar = Object.freeze({ dateOnly: true, offsetOnDate: false, offsetRequired: false, offsetHoursOnly: true, lowercaseT: false });
+const CONNECTOR_TIME = isoFormat({ offset: 'optional', dateOnly: true, offsetHoursOnly: true, maxLength: 64, trim: true, minYear: 1 });
 /** Reused by every parse (synchronous, so one is enough). */
-const fields = newIsoDateTimeFields();
-
-const MAX_INPUT_LENGTH = 64;
+const parsed = newIsoDateTime();
 
 /**
  * Parses an ISO 8601 date or date-time (`2021-07-01`, `2021-07-01T12:00:00`, `2021-07-01 12:00:00.250`,
@@ -32,21 +30,28 @@ const MAX_INPUT_LENGTH = 64;
  */
 export function parseIsoTime(text: unknown, label = 'time'): ParsedTime {
   if (typeof text !== 'string') throw new ConnectorError('INVALID_TIME', `${label} must be an ISO 8601 string`);
-  if (text.length > MAX_INPUT_LENGTH) throw new ConnectorError('INVALID_TIME', `${label} is too long to be an ISO 8601 time`);
-  const trimmed = text.trim();
-  const defect = scanIsoDateTime(trimmed, CONNECTOR_GRAMMAR, fields);
-  if (defect === 'shape') throw new ConnectorError('INVALID_TIME', `${label} is not an ISO 8601 time (expected e.g. 2021-07-01T12:00:00)`);
-  // Year 0000 is refused here (not by the scanner): the connector renders times back as years 1-9999 only.
-  if (fields.year < 1 || defect === 'month' || defect === 'day') throw new ConnectorError('INVALID_TIME', `${label} has no such calendar date`);
-  if (defect === 'hour' || defect === 'minute' || defect === 'second') throw new ConnectorError('INVALID_TIME', `${label} has an out-of-range time of day`);
-  if (defect === 'offset') throw new ConnectorError('INVALID_TIME', `${label} has an out-of-range UTC offset`);
-  const fraction = trimmed.slice(fields.fractionStart, fields.fractionEnd);
+  switch (parseIsoDateTime(text, CONNECTOR_TIME, parsed)) {
+    case undefined:
+      break;
+    case 'length':
+      throw new ConnectorError('INVALID_TIME', `${label} is too long to be an ISO 8601 time`);
+    case 'shape':
+    case 'range': // never: no UTC years are set
+      throw new ConnectorError('INVALID_TIME', `${label} is not an ISO 8601 time (expected e.g. 2021-07-01T12:00:00)`);
+    case 'year':
+    case 'month':
+    case 'day':
+      throw new ConnectorError('INVALID_TIME', `${label} has no such calendar date`);
+    case 'hour':
+    case 'minute':
+    case 'second':
+      throw new ConnectorError('INVALID_TIME', `${label} has an out-of-range time of day`);
+    case 'offset':
+      throw new ConnectorError('INVALID_TIME', `${label} has an out-of-range UTC offset`);
+  }
+  const fraction = parsed.text.slice(parsed.fractionStart, parsed.fractionEnd);
   const millis = fraction ? Math.floor(Number(`0.${fraction}`) * 1000 + 1e-6) : 0;
-  const ms =
-    daysFromCivil(fields.year, fields.month, fields.day) * 86_400_000 +
-    ((fields.hour * 60 + fields.minute - fields.offsetMinutes) * 60 + fields.second) * 1000 +
-    millis;
-  return { ms, fraction };
+  return { ms: parsed.epochSeconds * 1000 + millis, fraction };
 }
 
 const MIN_MS = -62_135_596_800_000; // 0001-01-01T00:00:00Z

@@ -5,6 +5,7 @@
  * Every error leaving lib/db is a DatabaseError (or a subclass), so callers switch on `kind`
  * and `code` and never on driver-specific shapes.
  */
+import { IotpError } from '../errors';
 import type { DbErrorKind, Dialect } from './types';
 
 export interface DatabaseErrorOptions {
@@ -18,18 +19,16 @@ export interface DatabaseErrorOptions {
   cause?: unknown;
 }
 
-export class DatabaseError extends Error {
+export class DatabaseError extends IotpError {
+  /** What to do next: retry later (connection), isolate the row (data), retry soon (transient) or report (fatal). */
   readonly kind: DbErrorKind;
-  readonly code: string;
   readonly sqlState?: string;
   readonly errno?: number;
   readonly dialect?: Dialect;
 
   constructor(message: string, options: DatabaseErrorOptions) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = 'DatabaseError';
+    super(options.code, message, { cause: options.cause });
     this.kind = options.kind;
-    this.code = options.code;
     if (options.sqlState !== undefined) this.sqlState = options.sqlState;
     if (options.errno !== undefined) this.errno = options.errno;
     if (options.dialect !== undefined) this.dialect = options.dialect;
@@ -41,7 +40,6 @@ export class DatabaseConfigError extends DatabaseError {
   readonly variable: string;
   constructor(variable: string, message: string, code = 'DB_CONFIG_INVALID') {
     super(message, { kind: 'fatal', code });
-    this.name = 'DatabaseConfigError';
     this.variable = variable;
   }
 }
@@ -50,7 +48,6 @@ export class DatabaseConfigError extends DatabaseError {
 export class SqlParameterError extends DatabaseError {
   constructor(message: string, code: string) {
     super(message, { kind: 'fatal', code });
-    this.name = 'SqlParameterError';
   }
 }
 
@@ -58,7 +55,6 @@ export class SqlParameterError extends DatabaseError {
 export class IdentifierError extends DatabaseError {
   constructor(message: string) {
     super(message, { kind: 'fatal', code: 'DB_IDENTIFIER_INVALID' });
-    this.name = 'IdentifierError';
   }
 }
 

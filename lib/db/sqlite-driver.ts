@@ -18,6 +18,7 @@
  * (only that one warning, only during its own synchronous require) so no per-start noise appears.
  */
 import type BetterSqlite3 from 'better-sqlite3';
+import { IotpError } from '../errors';
 import { DatabaseError } from './errors';
 
 export type SqliteDriverName = 'node:sqlite' | 'better-sqlite3';
@@ -279,9 +280,9 @@ export function sqliteCodeName(errcode: number): string {
 }
 
 /** A driver error as better-sqlite3 would have thrown it: `code` is SQLite's result-code name. */
-class SqliteDriverError extends Error {
-  constructor(message: string, readonly code: string, cause?: unknown) {
-    super(message, cause === undefined ? undefined : { cause });
+class SqliteDriverError extends IotpError {
+  constructor(message: string, code: string, cause?: unknown) {
+    super(code, message, { cause });
     this.name = 'SqliteError';
   }
 }

@@ -34,6 +34,7 @@
 import { columnProblems, refuse, type AdoptionPlan, type ExpectedColumn, type SchemaAdoption } from '../db/adopt';
 import { column, readSchema, type IndexInfo, type TableInfo } from '../db/introspect';
 import type { Dialect, SqlExecutor, SqlValue } from '../db/types';
+import { isoFormat, newIsoDateTime, parseIsoDateTime } from '../time/iso8601';
 import { localSegments, zoneTransitions, type LocalSegment } from '../time/zone';
 import { ISEMS_FIELDS } from './parse';
 
@@ -74,12 +75,13 @@ const REMEDY =
   'Point this flow at the ISEMS collector\'s database as it created it (DATABASE_URL of the original) or at an empty one, ' +
   'or fix what is listed, then deploy the flow again. docs/switching.md describes what is taken over.';
 
-/** `YYYY-MM-DD HH:MM:SS[.ffffff]` (MySQL CAST AS CHAR, SQLAlchemy's SQLite text) → local ms. */
+/** The original's stored times: a wall-clock time without a zone (which is Berlin's, not said in the text). */
+const STORED_LOCAL_TIME = isoFormat({ offset: 'forbidden', trim: true });
+const stored = newIsoDateTime();
+
+/** `YYYY-MM-DD HH:MM:SS[.ffffff]` (MySQL CAST AS CHAR, SQLAlchemy's SQLite text) → local ms, the fraction dropped. */
 export function parseLocal(text: string): number | undefined {
-  const m = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(\.\d+)?$/.exec(text.trim());
-  if (!m) return undefined;
-  const ms = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
-  return Number.isFinite(ms) ? ms : undefined;
+  return parseIsoDateTime(text, STORED_LOCAL_TIME, stored) === undefined ? stored.epochSeconds * 1000 : undefined;
 }
 
 /** local ms → `YYYY-MM-DD HH:MM:SS`, the literal both dialects compare their local timestamps with. */

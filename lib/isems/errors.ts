@@ -2,6 +2,7 @@
  * Typed errors of the ISEMS collector. Every failure carries a machine-readable `code`, so a
  * Node-RED node (or a Catch node behind it) can branch on the kind without parsing messages.
  */
+import { IotpError } from '../errors';
 
 /** Why one log line was rejected. */
 export type IsemsLineErrorCode =
@@ -32,12 +33,4 @@ export type IsemsErrorCode =
   | 'ISEMS_BAD_PAYLOAD'
   | 'ISEMS_BAD_WATERMARKS';
 
-export class IsemsError extends Error {
-  readonly code: IsemsErrorCode;
-
-  constructor(code: IsemsErrorCode, message: string) {
-    super(message);
-    this.name = 'IsemsError';
-    this.code = code;
-  }
-}
+export class IsemsError extends IotpError<IsemsErrorCode> {}

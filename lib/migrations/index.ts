@@ -3,6 +3,7 @@
  * set given as JSON in a writer's settings.
  */
 import type { Migration, MigrationSet } from '../db/types';
+import { IotpError } from '../errors';
 import { connectorMigrations } from '../connector/bookmark';
 import { isemsMigrations } from '../isems/schema';
 import { rollingAveragesMigrations } from '../rolling/schema';
@@ -19,8 +20,10 @@ export function findMigrationSet(name: string): MigrationSet | undefined {
   return shipped.find((set) => set.name === name);
 }
 
-export class MigrationSetError extends Error {
-  readonly code = 'MIGRATION_SET_INVALID';
+export class MigrationSetError extends IotpError<'MIGRATION_SET_INVALID'> {
+  constructor(message: string) {
+    super('MIGRATION_SET_INVALID', message);
+  }
 }
 
 const statements = (value: unknown, where: string): string[] => {

@@ -3,6 +3,8 @@
  * Node-RED Catch nodes) can tell configuration mistakes from broker trouble from bad payloads.
  * Messages never contain a password: settings are described with `describeBroker()`.
  */
+import { IotpError } from '../errors';
+
 export type MqttErrorCode =
   | 'MQTT_BAD_SETTINGS' // invalid broker settings or environment variables
   | 'MQTT_BAD_TOPIC' // invalid topic or topic filter
@@ -11,14 +13,7 @@ export type MqttErrorCode =
   | 'MQTT_SESSION_CLOSED' // the shared session was released
   | 'MQTT_PAYLOAD_TOO_LARGE'
   | 'MQTT_PAYLOAD_NOT_JSON'
+  | 'MQTT_PAYLOAD_TOO_DEEP' // JSON nested deeper than lib/json-depth.ts allows
   | 'MQTT_PAYLOAD_NOT_UTF8';
 
-export class MqttError extends Error {
-  readonly code: MqttErrorCode;
-
-  constructor(code: MqttErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'MqttError';
-    this.code = code;
-  }
-}
+export class MqttError extends IotpError<MqttErrorCode> {}

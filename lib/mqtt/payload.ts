@@ -1,8 +1,11 @@
 /**
  * Payload decoding for received MQTT messages: raw Buffer, UTF-8 text, or JSON.
  * 'auto' parses JSON when the text is JSON and otherwise keeps the text (what Home Assistant's
- * statestream needs: `21.5` is a number, `on` stays the string "on").
+ * statestream needs: `21.5` is a number, `on` stays the string "on"). JSON nested deeper than
+ * MAX_JSON_DEPTH (lib/json-depth.ts) is refused in both modes: as a value it would overflow the
+ * stack of whatever recurses over it next (Node-RED clones messages level by level).
  */
+import { MAX_JSON_DEPTH, jsonTextDeeperThan } from '../json-depth';
 import { MqttError } from './errors';
 
 export type PayloadFormat = 'buffer' | 'string' | 'json' | 'auto';
@@ -59,23 +62,28 @@ export function decodePayload(payload: Buffer | Uint8Array | string, options: De
     return Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
   }
   const text = typeof payload === 'string' ? payload : toText(Buffer.isBuffer(payload) ? payload : Buffer.from(payload), options.strictUtf8 !== false);
+  let value: unknown;
   switch (options.format) {
     case 'string':
       return text;
     case 'json':
       try {
-        return JSON.parse(text);
+        value = JSON.parse(text);
       } catch (err) {
         throw new MqttError('MQTT_PAYLOAD_NOT_JSON', `payload is not valid JSON (${(err as Error).message}): ${excerpt(text)}`);
       }
+      break;
     case 'auto':
       if (!looksLikeJson(text)) return text;
       try {
-        return JSON.parse(text);
+        value = JSON.parse(text);
       } catch {
         return text;
       }
+      break;
     default:
       throw new MqttError('MQTT_BAD_SETTINGS', `unknown payload format ${JSON.stringify(options.format)} (use buffer, string, json or auto)`);
   }
+  if (jsonTextDeeperThan(text)) throw new MqttError('MQTT_PAYLOAD_TOO_DEEP', `payload JSON nests deeper than ${MAX_JSON_DEPTH} levels: ${excerpt(text)}`);
+  return value;
 }

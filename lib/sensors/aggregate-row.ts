@@ -10,6 +10,7 @@
  * may be missing when `topic` names the sensor; `start` may be epoch ms or ISO 8601 text.
  */
 import { INSTANCE_LABEL_MAX } from '../instance-identity';
+import { IotpError } from '../errors';
 import { parseSensorId, type SensorRow } from './reading';
 import type { SensorsDefinition } from './sensors-file';
 import { formatSqlTimestamp, parseTimestampUs } from './time';
@@ -29,12 +30,10 @@ export interface AggregateContext {
 
 export type AggregateField = 'payload' | 'series' | 'start' | 'mean' | 'count';
 
-export class AggregateError extends Error {
-  readonly code = 'BAD_AGGREGATE';
+export class AggregateError extends IotpError<'BAD_AGGREGATE'> {
   readonly field: AggregateField;
   constructor(field: AggregateField, message: string) {
-    super(message);
-    this.name = 'AggregateError';
+    super('BAD_AGGREGATE', message);
     this.field = field;
   }
 }

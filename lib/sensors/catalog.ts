@@ -6,6 +6,7 @@
  * from the index instead of scanning). Descriptions and lineage are declared metadata.
  */
 import type { Database, Dialect, MigrationSet, SqlExecutor } from '../db/types';
+import { IotpError } from '../errors';
 import { AGGREGATED_SENSOR_DATA_TABLE, AGGREGATED_SENSOR_PARTS_TABLE, SENSOR_DATA_TABLE } from './schema';
 import { dbTimestampToIso, formatIsoMs } from './time';
 
@@ -59,14 +60,7 @@ export interface Catalog {
 
 export type CatalogErrorCode = 'BAD_IDENTIFIER';
 
-export class CatalogError extends Error {
-  readonly code: CatalogErrorCode;
-  constructor(code: CatalogErrorCode, message: string) {
-    super(message);
-    this.name = 'CatalogError';
-    this.code = code;
-  }
-}
+export class CatalogError extends IotpError<CatalogErrorCode> {}
 
 const IDENTIFIER_RE = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 

@@ -20,6 +20,7 @@
  * in totals since start, per sensor and for the whole dataset. Memory is bounded by
  * (known sensors + `maxUnknownSensors`) x (windows x ~230 bytes + dedup entries x 24 bytes).
  */
+import { IotpError } from '../errors';
 import { READING_FIELD_COUNT, checkReading, type ReadingCheck, type ReadingOptions } from './reading';
 import type { SensorDefinition, SensorsDefinition } from './sensors-file';
 import { formatIsoMs, formatIsoTimestamp } from './time';
@@ -121,11 +122,9 @@ export interface QualityReport {
 export type MetricName = 'completeness' | 'validity' | 'accuracy' | 'consistency' | 'timeliness' | 'uniqueness';
 const METRICS: readonly MetricName[] = ['completeness', 'validity', 'accuracy', 'consistency', 'timeliness', 'uniqueness'];
 
-export class QualityStateError extends Error {
-  readonly code = 'BAD_QUALITY_STATE';
+export class QualityStateError extends IotpError<'BAD_QUALITY_STATE'> {
   constructor(message: string) {
-    super(`quality state: ${message}`);
-    this.name = 'QualityStateError';
+    super('BAD_QUALITY_STATE', `quality state: ${message}`);
   }
 }
 

@@ -15,6 +15,7 @@
  * Rows come back ordered by timestamp, then id, so paging is stable among equal timestamps.
  */
 import type { Dialect } from '../db/types';
+import { IotpError } from '../errors';
 import { MAX_SENSOR_ID } from './reading';
 import { AGGREGATED_SENSOR_DATA_TABLE, SENSOR_DATA_TABLE } from './schema';
 import { dbTimestampToIso, formatSqlTimestamp, parseTimestampUs } from './time';
@@ -25,15 +26,13 @@ export const MAX_SKIP = 10_000_000;
 
 export type ReadParameter = 'sensor_id' | 'start_time' | 'end_time' | 'skip' | 'limit';
 
-export class ReadApiError extends Error {
-  readonly code = 'BAD_PARAMETER';
+export class ReadApiError extends IotpError<'BAD_PARAMETER'> {
   /** HTTP status to answer with. */
   readonly status = 400;
   readonly parameter: ReadParameter;
   readonly reason: string;
   constructor(parameter: ReadParameter, reason: string) {
-    super(`${parameter}: ${reason}`);
-    this.name = 'ReadApiError';
+    super('BAD_PARAMETER', `${parameter}: ${reason}`);
     this.parameter = parameter;
     this.reason = reason;
   }

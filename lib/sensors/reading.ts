@@ -9,6 +9,7 @@
  * (the quality engine needs them all, and needs the fields that did parse); `parseReading`
  * throws the first defect as a `ReadingError` for callers that only want a storable row.
  */
+import { IotpError } from '../errors';
 import { parseTimestampUs, storedTimestamp } from './time';
 
 export type ReadingErrorCode =
@@ -41,13 +42,10 @@ export interface ReadingIssue {
   message: string;
 }
 
-export class ReadingError extends Error {
-  readonly code: ReadingErrorCode;
+export class ReadingError extends IotpError<ReadingErrorCode> {
   readonly field: ReadingField;
   constructor(issue: ReadingIssue) {
-    super(issue.message);
-    this.name = 'ReadingError';
-    this.code = issue.code;
+    super(issue.code, issue.message);
     this.field = issue.field;
   }
 }

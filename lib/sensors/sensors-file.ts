@@ -11,6 +11,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { IotpError } from '../errors';
 import { SENSORS } from '../simulator/presets';
 import { MAX_DESCRIPTION_LENGTH, MAX_TYPE_LENGTH, MAX_UNIT_LENGTH, parseSensorId } from './reading';
 
@@ -32,16 +33,13 @@ export type SensorsDefinition = ReadonlyMap<number, SensorDefinition>;
 
 export type SensorsFileErrorCode = 'READ_FAILED' | 'TOO_LARGE' | 'BAD_JSON' | 'INVALID';
 
-export class SensorsFileError extends Error {
-  readonly code: SensorsFileErrorCode;
+export class SensorsFileError extends IotpError<SensorsFileErrorCode> {
   /** Where in the document the problem is, e.g. `"3".range`; empty for the whole document. */
   readonly path: string;
   /** The problem without the location prefix. */
   readonly reason: string;
   constructor(code: SensorsFileErrorCode, path: string, reason: string) {
-    super(path ? `sensors definition ${path}: ${reason}` : `sensors definition: ${reason}`);
-    this.name = 'SensorsFileError';
-    this.code = code;
+    super(code, path ? `sensors definition ${path}: ${reason}` : `sensors definition: ${reason}`);
     this.path = path;
     this.reason = reason;
   }

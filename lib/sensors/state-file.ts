@@ -6,17 +6,11 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
 import { open, mkdir, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { IotpError } from '../errors';
 
 export const MAX_STATE_FILE_BYTES = 64 * 1024 * 1024;
 
-export class StateFileError extends Error {
-  readonly code: 'STATE_TOO_LARGE' | 'STATE_BAD_JSON';
-  constructor(code: 'STATE_TOO_LARGE' | 'STATE_BAD_JSON', message: string) {
-    super(message);
-    this.name = 'StateFileError';
-    this.code = code;
-  }
-}
+export class StateFileError extends IotpError<'STATE_TOO_LARGE' | 'STATE_BAD_JSON'> {}
 
 /** The parsed content, or undefined when the file does not exist. */
 export function readStateFile(path: string): unknown {

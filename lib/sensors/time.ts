@@ -12,8 +12,7 @@
  * for DATETIME(6) regardless of the session time zone and which sorts correctly as SQLite TEXT.
  */
 
-import { daysFromCivil } from '../time/civil';
-import { digitsAt, newIsoDateTimeFields, scanIsoDateTime, type IsoDefect, type IsoGrammar } from '../time/iso8601';
+import { digitsAt, isoFormat, newIsoDateTime, parseIsoDateTime, type IsoDefect } from '../time/iso8601';
 
 /** The earliest and latest accepted instants (years 1900..2199 UTC), exact to the microsecond. */
 export const MIN_STORABLE_US = Date.UTC(1900, 0, 1) * 1000;
@@ -26,13 +25,13 @@ const SHAPE = 'not an ISO 8601 date-time (expected e.g. 2024-06-14T16:00:00.1234
 /**
  * A reading's timestamp: `t` as separator too (Python's isoformat and hand-written payloads vary),
  * an offset optional (none means UTC, the generator's convention) but complete (`±HH[:]MM`, as
- * isoformat writes it), a bare date never.
+ * isoformat writes it), a bare date never; within the storable years (see the header).
  */
-const READING_GRAMMAR: IsoGrammar = Object.freeze({ dateOnly: false, offsetOnDate: false, offsetRequired: false, offsetHoursOnly: false, lowercaseT: true });
+const READING_TIME = isoFormat({ offset: 'optional', lowercaseT: true, maxLength: MAX_TIMESTAMP_LENGTH, utcYears: { min: 1900, max: 2199 } });
 /** The read API's bounds and stored text: the same, plus a bare date (midnight UTC). */
-const BOUND_GRAMMAR: IsoGrammar = Object.freeze({ ...READING_GRAMMAR, dateOnly: true });
-/** Reused by every parse: the scan is synchronous, so one object is enough and nothing is allocated per message. */
-const fields = newIsoDateTimeFields();
+const BOUND_TIME = isoFormat({ offset: 'optional', lowercaseT: true, maxLength: MAX_TIMESTAMP_LENGTH, utcYears: { min: 1900, max: 2199 }, dateOnly: true });
+/** Reused by every parse: the parse is synchronous, so one object is enough and nothing is allocated per message. */
+const parsed = newIsoDateTime();
 const NO_OPTIONS: { allowDateOnly?: boolean } = Object.freeze({});
 
 const two = (n: number): string => (n < 10 ? '0' : '') + n;
@@ -40,21 +39,27 @@ const two = (n: number): string => (n < 10 ? '0' : '') + n;
 /** The reason for a defect, naming the offending field as written. */
 function describeDefect(defect: IsoDefect, text: string): string {
   switch (defect) {
+    case 'length':
+      return `longer than ${MAX_TIMESTAMP_LENGTH} characters`;
     case 'shape':
+    case 'year': // no minimum year as written: the storable range is checked on the instant ('range')
       return SHAPE;
     case 'month':
-      return `month ${two(fields.month)} is out of range`;
+      return `month ${two(parsed.month)} is out of range`;
     case 'day':
-      return `day ${two(fields.day)} does not exist in ${fields.year}-${two(fields.month)}`;
+      return `day ${two(parsed.day)} does not exist in ${parsed.year}-${two(parsed.month)}`;
     case 'hour':
-      return `hour ${two(fields.hour)} is out of range`;
+      return `hour ${two(parsed.hour)} is out of range`;
     case 'minute':
-      return `minute ${two(fields.minute)} is out of range`;
+      return `minute ${two(parsed.minute)} is out of range`;
     case 'second':
       // Leap seconds (:60) cannot be represented by any of the databases; reject rather than shift.
-      return `second ${two(fields.second)} is out of range`;
+      return `second ${two(parsed.second)} is out of range`;
     case 'offset':
-      return `offset ${text.slice(fields.offsetStart)} is out of range`;
+      return `offset ${text.slice(parsed.offsetStart)} is out of range`;
+    case 'range':
+      // Microseconds are exact in a double only within about years 1685..2255 (see the header).
+      return 'outside the accepted range (years 1900 to 2199 UTC)';
   }
 }
 
@@ -63,21 +68,15 @@ function describeDefect(defect: IsoDefect, text: string): string {
  * `YYYY-MM-DD[T| ]HH:MM[:SS[.fraction]][Z|±HH[:]MM]` (a bare date too with `allowDateOnly`).
  * Text without an offset is UTC (the generator's convention); `Z` or an offset is converted.
  * Fractions beyond microseconds are truncated. Returns a reason string instead of throwing, so
- * hot paths collect issues without paying for exceptions; the shared scanner neither throws nor
+ * hot paths collect issues without paying for exceptions; the shared parser neither throws nor
  * allocates for the same reason (this runs for every message; a regex plus Date costs several
  * times as much).
  */
 export function parseTimestampUs(text: string, options: { allowDateOnly?: boolean } = NO_OPTIONS): number | string {
-  if (text.length > MAX_TIMESTAMP_LENGTH) return `longer than ${MAX_TIMESTAMP_LENGTH} characters`;
-  const defect = scanIsoDateTime(text, options.allowDateOnly ? BOUND_GRAMMAR : READING_GRAMMAR, fields);
+  const defect = parseIsoDateTime(text, options.allowDateOnly ? BOUND_TIME : READING_TIME, parsed);
   if (defect !== undefined) return describeDefect(defect, text);
-  const seconds =
-    daysFromCivil(fields.year, fields.month, fields.day) * 86400 + fields.hour * 3600 + fields.minute * 60 + fields.second - fields.offsetMinutes * 60;
   // Exact: fractionNanos is an integer below 1e9, so the division never rounds up to the next microsecond.
-  const us = seconds * 1e6 + Math.floor(fields.fractionNanos / 1000);
-  // Microseconds are exact in a double only within about years 1685..2255 (see the header).
-  if (us < MIN_STORABLE_US || us > MAX_STORABLE_US) return 'outside the accepted range (years 1900 to 2199 UTC)';
-  return us;
+  return parsed.epochSeconds * 1e6 + Math.floor(parsed.fractionNanos / 1000);
 }
 
 const PAD2: string[] = Array.from({ length: 100 }, (_, i) => (i < 10 ? '0' : '') + i);

@@ -1,5 +1,5 @@
 /**
- * BurstTracker: the memory behind the `state` / timestamp collision rule (see parse.ts).
+ * BurstTracker: the memory behind the `state` / timestamp collision rule (see parser.ts).
  *
  * Home Assistant publishes one entity update as a burst: `state`, then `last_updated`,
  * `last_changed`, then every attribute, within a few milliseconds. An attribute named `state`
@@ -17,7 +17,7 @@
  * dropped first, then the oldest entries (forgetting a burst only means its next message starts a
  * new one).
  */
-import type { BurstResolver, KeyEvidence } from './parse';
+import type { BurstResolver, KeyEvidence } from './parser';
 
 const RESERVED_BIT: Readonly<Record<string, number>> = { state: 1, last_updated: 2, last_changed: 4 };
 

@@ -2,6 +2,7 @@
  * Typed failures of the statestream parser. Every bad input ends in a StatestreamError with a
  * machine-readable `code`, so a node can count, route or report it without string matching.
  */
+import { IotpError } from '../errors';
 
 export type StatestreamErrorCode =
   /** The topic is not a usable MQTT topic string (not a string, NUL, broken UTF-16, too long). */
@@ -22,6 +23,8 @@ export type StatestreamErrorCode =
   | 'payload-too-large'
   /** The payload bytes (or string) are not valid UTF-8 (or contain lone surrogates). */
   | 'invalid-utf8'
+  /** The payload's JSON nests deeper than lib/json-depth.ts allows (as text, or as a value decoded upstream). */
+  | 'payload-too-deep'
   /** The payload has a type no MQTT client produces (undefined, function, bigint, non-finite number, cycles). */
   | 'payload-type'
   /** An attribute payload is not valid JSON (Home Assistant JSON-encodes every attribute). */
@@ -29,15 +32,12 @@ export type StatestreamErrorCode =
   /** A `last_updated`/`last_changed` payload is not an ISO 8601 date-time with a UTC offset. */
   | 'bad-timestamp';
 
-export class StatestreamError extends Error {
-  readonly code: StatestreamErrorCode;
+export class StatestreamError extends IotpError<StatestreamErrorCode> {
   /** The offending topic, when it is a string (kept short for logs). */
   readonly topic: string | undefined;
 
   constructor(code: StatestreamErrorCode, reason: string, topic?: unknown) {
-    super(reason);
-    this.name = 'StatestreamError';
-    this.code = code;
+    super(code, reason);
     this.topic = typeof topic === 'string' ? (topic.length > 300 ? `${topic.slice(0, 300)}…` : topic) : undefined;
   }
 }

@@ -13,10 +13,11 @@ export {
   type KeyEvidence,
   type ReservedKey,
   type BurstResolver,
-} from './parse';
+  StatestreamParser,
+  type StatestreamParserOptions,
+} from './parser';
 export { BurstTracker, type BurstTrackerOptions } from './burst';
 export { compileEntityFilter, globMatches, type EntityFilter, type EntityFilterOptions } from './filter';
-export { StatestreamParser, type StatestreamParserOptions } from './parser';
 export { EntityMerger, type MergedEntity, type EntityMergerOptions } from './merger';
 export { statestreamMigrations, SEED_README_QUERY, MYSQL_CHARSET, MYSQL_COLLATION } from './schema';
 export { HassSimulator, pythonIsoformat, SIMULATED_DOMAINS, type HassSimulatorOptions, type SimulatedDomain, type StatestreamPublish } from './simulate';

@@ -14,7 +14,7 @@
  * - an entity kept busy beyond `maxHoldMs`, or holding `maxKeysPerEntity` keys, is emitted as is;
  * - beyond `maxOpenEntities` open entities, the least recently active one is emitted early.
  */
-import type { StatestreamRecord } from './parse';
+import type { StatestreamRecord } from './parser';
 
 export interface MergedEntity {
   entityId: string;

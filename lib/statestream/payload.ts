@@ -5,6 +5,7 @@
  * itself, hence the `strings` option.
  */
 import { isUtf8 } from 'node:buffer';
+import { MAX_JSON_DEPTH, TOO_DEEP, jsonTextDeeperThan, jsonTextWithinDepth } from '../json-depth';
 import { StatestreamError } from './errors';
 import { describeType } from './topic';
 
@@ -35,6 +36,10 @@ function tooLarge(bytes: number, max: number, topic: string): StatestreamError {
   return new StatestreamError('payload-too-large', `payload is ${bytes} bytes, over the limit of ${max} bytes`, topic);
 }
 
+function tooDeep(topic: string): StatestreamError {
+  return new StatestreamError('payload-too-deep', `payload JSON nests deeper than ${MAX_JSON_DEPTH} levels`, topic);
+}
+
 export function normalisePayload(payload: unknown, strings: StringPayloads, maxBytes: number, topic: string): PayloadForm {
   if (payload instanceof Uint8Array) {
     if (payload.byteLength > maxBytes) throw tooLarge(payload.byteLength, maxBytes, topic);
@@ -59,12 +64,13 @@ export function normalisePayload(payload: unknown, strings: StringPayloads, maxB
       return { kind: 'decoded', value: payload, text: payload ? 'true' : 'false' };
     case 'object': {
       if (payload === null) return { kind: 'decoded', value: null, text: 'null' };
-      let text: string | undefined;
+      let text: string | undefined | typeof TOO_DEEP;
       try {
-        text = JSON.stringify(payload);
+        text = jsonTextWithinDepth(payload);
       } catch (err) {
         throw new StatestreamError('payload-type', `payload object cannot be serialised as JSON (${(err as Error).message})`, topic);
       }
+      if (text === TOO_DEEP) throw tooDeep(topic);
       if (typeof text !== 'string') throw new StatestreamError('payload-type', 'payload object has no JSON form', topic);
       if (text.length > maxBytes || Buffer.byteLength(text, 'utf8') > maxBytes) throw tooLarge(Buffer.byteLength(text, 'utf8'), maxBytes, topic);
       if (LONE_SURROGATE.test(text)) throw new StatestreamError('invalid-utf8', 'payload object holds a lone surrogate (not encodable as UTF-8)', topic);
@@ -80,8 +86,11 @@ const PYTHON_NON_FINITE: Readonly<Record<string, number>> = { NaN: NaN, Infinity
 
 const NOT_JSON = Symbol('not-json');
 
-/** JSON.parse that reports failure as a sentinel instead of throwing; accepts Python's NaN/Infinity. */
-export function tryParseJson(text: string): unknown {
+/**
+ * JSON.parse that reports failure as a sentinel instead of throwing; accepts Python's NaN/Infinity.
+ * Throws StatestreamError `payload-too-deep` for JSON nested deeper than MAX_JSON_DEPTH.
+ */
+export function tryParseJson(text: string, topic: string): unknown {
   // Cheap first-character test: most Home Assistant states (`on`, `unavailable`) are not JSON.
   const first = text.charCodeAt(firstNonSpace(text));
   const mayBeJson =
@@ -89,12 +98,15 @@ export function tryParseJson(text: string): unknown {
     (first >= 0x30 && first <= 0x39) || first === 0x74 /* t */ || first === 0x66 /* f */ || first === 0x6e /* n */ ||
     first === 0x4e /* N */ || first === 0x49; /* I */
   if (!mayBeJson) return NOT_JSON;
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch {
     const trimmed = text.trim();
     return Object.prototype.hasOwnProperty.call(PYTHON_NON_FINITE, trimmed) ? PYTHON_NON_FINITE[trimmed] : NOT_JSON;
   }
+  if (jsonTextDeeperThan(text)) throw tooDeep(topic);
+  return value;
 }
 
 export function isJson(parsed: unknown): boolean {

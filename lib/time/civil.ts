@@ -1,6 +1,6 @@
 /**
  * Calendar arithmetic on proleptic Gregorian dates, without Date (whose parser accepts impossible
- * dates and rolls them over): shared by every ISO 8601 parser in the package.
+ * dates and rolls them over): the calendar under the ISO 8601 parser (iso8601.ts).
  */
 
 /** Days since 1970-01-01 of a civil date (H. Hinnant's days_from_civil; valid for all years). */

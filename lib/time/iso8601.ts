@@ -1,22 +1,25 @@
 /**
- * The one ISO 8601 date-time scanner of the package:
+ * The one ISO 8601 date-time parser of the package:
  * `YYYY-MM-DD[(T|t| )HH:MM[:SS[(.|,)fraction]]][Z|z|±HH[[:]MM]]`, a fraction of 1 to 9 digits.
  *
- * It tokenises and validates into a caller-owned fields object and returns what is wrong, if
- * anything, as a short defect code; it neither throws nor allocates, because the sensors pipeline
- * runs it for every message. Each parser of the package keeps its own policy on top (what a
- * missing offset means, which years it accepts, how long a text may be, its own error type and
- * wording) and picks the grammar variant it has always accepted through an IsoGrammar.
+ * Every area that reads a date-time (statestream timestamps, window event times, sensor readings
+ * and read-API bounds, connector request windows, the ISEMS collector's stored local times) calls
+ * parseIsoDateTime with a format made once by isoFormat: the format states that area's rules
+ * (offset required, optional or forbidden, a bare date or not, `±HH` alone, `t` as separator,
+ * fraction digits, length, years) and the area keeps only its wording and its unit (ms, µs, text).
+ *
+ * Neither throws nor allocates: the result goes into a caller-owned object and what is wrong comes
+ * back as a short defect code, because the sensors pipeline parses every message.
  *
  * Calendar checks are exact (2023-02-29, 24:00, minute 60 and second 60 are refused): Date's own
  * parser would roll them over, and no database column here can hold a leap second.
  */
-import { daysInMonth } from './civil';
+import { daysFromCivil, daysInMonth } from './civil';
 
 /**
- * What a scan found, in an object the caller creates once (newIsoDateTimeFields) and reuses.
- * Complete after a successful scan and after any defect other than 'shape' (so a caller can put
- * its own checks, e.g. on the year, before the scanner's); unspecified after 'shape'.
+ * What a scan found, in an object the caller creates once and reuses. Complete after a successful
+ * scan and after any defect other than 'shape' (so parseIsoDateTime can judge the year before the
+ * other fields, and an area's message can name the field); unspecified after 'shape'.
  */
 export interface IsoDateTimeFields {
   /** 0..9999 as written. */
@@ -62,13 +65,15 @@ export function newIsoDateTimeFields(): IsoDateTimeFields {
 }
 
 /**
- * What is wrong with a text, first found first, left to right: 'shape' when it does not follow
- * the grammar at all; otherwise the first field out of range ('day' covers a day the month does
- * not have, 'offset' hours above 23 or minutes above 59).
+ * What is wrong with a text, first found first: 'length' when it is longer than the format allows
+ * (not read at all); 'shape' when it does not follow the format's grammar; 'year' for a year
+ * below the format's minYear; then the first field out of range, left to right ('day' covers a
+ * day the month does not have, 'offset' hours above 23 or minutes above 59); 'range' for an
+ * instant outside the format's UTC years. The scanner alone reports only 'shape' to 'offset'.
  */
-export type IsoDefect = 'shape' | 'month' | 'day' | 'hour' | 'minute' | 'second' | 'offset';
+export type IsoDefect = 'length' | 'shape' | 'year' | 'month' | 'day' | 'hour' | 'minute' | 'second' | 'offset' | 'range';
 
-/** The variant of the grammar a caller accepts (each parser documents why it picked its own). */
+/** The grammar variant the scanner reads (isoFormat derives it from an area's options). */
 export interface IsoGrammar {
   /** A bare `YYYY-MM-DD` without a time is accepted. */
   readonly dateOnly: boolean;
@@ -82,7 +87,7 @@ export interface IsoGrammar {
   readonly lowercaseT: boolean;
 }
 
-/** Everything the grammar allows: the widest variant, for callers with no reason to narrow it. */
+/** Everything the grammar allows: the widest variant (the scanner's own tests read every form through it). */
 export const FULL_ISO_GRAMMAR: IsoGrammar = Object.freeze({
   dateOnly: true,
   offsetOnDate: true,
@@ -125,10 +130,10 @@ function twoDigitsAt(text: string, at: number): number {
 }
 
 /**
- * Scans `text` against `grammar` into `out`. Returns undefined when the text is a valid date-time,
- * else the first defect. The whole text must match: no trimming, nothing after the offset.
- * Reads at most a few characters past the shortest form, so hostile lengths cost nothing; callers
- * still cap the length to keep their messages short.
+ * The tokeniser under parseIsoDateTime: scans `text` against `grammar` into `out`. Returns
+ * undefined when the text is a valid date-time, else the first defect ('shape' to 'offset'). The
+ * whole text must match: no trimming, nothing after the offset. Reads at most a few characters
+ * past the shortest form, so hostile lengths cost nothing.
  */
 export function scanIsoDateTime(text: string, grammar: IsoGrammar, out: IsoDateTimeFields): IsoDefect | undefined {
   const len = text.length;
@@ -221,5 +226,116 @@ export function scanIsoDateTime(text: string, grammar: IsoGrammar, out: IsoDateT
   if (minute > 59) return 'minute';
   if (second > 59) return 'second';
   if (offsetHours > 23 || offsetMins > 59) return 'offset';
+  return undefined;
+}
+
+/** An area's rules for the date-times it reads: the options of parseIsoDateTime. */
+export interface IsoDateTimeOptions {
+  /**
+   * The zone designator (`Z`, `±HH[:]MM`) and what a text without one means:
+   * - 'required': a text without one is refused (it would be somebody's local time);
+   * - 'optional': a text without one is UTC;
+   * - 'forbidden': a text with one is refused; the fields are a wall-clock time, and epochSeconds
+   *   reads them as if they were UTC (the caller places them in their zone).
+   */
+  readonly offset: 'required' | 'optional' | 'forbidden';
+  /** `±HH` alone is a complete offset (otherwise only `±HHMM` and `±HH:MM`). Default false. */
+  readonly offsetHoursOnly?: boolean;
+  /** A bare `YYYY-MM-DD` is accepted, as midnight. Default false. */
+  readonly dateOnly?: boolean;
+  /** A bare date may carry a zone designator too (`2024-06-14Z`, `2024-06-14+02:00`); needs dateOnly. Default false. */
+  readonly offsetOnDate?: boolean;
+  /** `t` separates date and time as well as `T` and a space do. Default false. */
+  readonly lowercaseT?: boolean;
+  /** At most this many fraction digits, 1 to 9 (default 9: nanoseconds); more is a 'shape' defect. */
+  readonly maxFractionDigits?: number;
+  /** A longer text is refused unread ('length'), counted before trimming. Default: any length. */
+  readonly maxLength?: number;
+  /** White space around the text is ignored (String.prototype.trim). Default false. */
+  readonly trim?: boolean;
+  /** A year below this as written is refused ('year'), before any other field is judged. Default 0. */
+  readonly minYear?: number;
+  /** The instant must fall within these UTC years, inclusive ('range'). Default: any instant. */
+  readonly utcYears?: { readonly min: number; readonly max: number };
+}
+
+/** Options made ready for parseIsoDateTime, once per area (isoFormat). */
+export interface IsoFormat {
+  readonly grammar: IsoGrammar;
+  readonly offsetForbidden: boolean;
+  readonly maxFractionDigits: number;
+  readonly maxLength: number;
+  readonly trim: boolean;
+  readonly minYear: number;
+  /** Whole epoch seconds of the first and the last second the instant may fall in. */
+  readonly minSecond: number;
+  readonly maxSecond: number;
+}
+
+/** What parseIsoDateTime found: the fields as written, and the instant. */
+export interface IsoDateTime extends IsoDateTimeFields {
+  /** The text the field positions refer to (trimmed when the format trims). */
+  text: string;
+  /**
+   * Whole seconds since 1970-01-01T00:00:00Z of the instant, the fraction apart (fractionNanos);
+   * for a wall-clock time (offset 'forbidden') the fields read as if UTC.
+   */
+  epochSeconds: number;
+}
+
+/** A fresh result object, to be reused for every parse of one caller (the parse is synchronous). */
+export function newIsoDateTime(): IsoDateTime {
+  return { ...newIsoDateTimeFields(), text: '', epochSeconds: 0 };
+}
+
+const DAY_SECONDS = 86_400;
+
+/** Checks an area's options and prepares them; call once, at module load. Throws a RangeError for impossible options. */
+export function isoFormat(options: IsoDateTimeOptions): IsoFormat {
+  const maxFractionDigits = options.maxFractionDigits ?? MAX_FRACTION_DIGITS;
+  if (!Number.isInteger(maxFractionDigits) || maxFractionDigits < 1 || maxFractionDigits > MAX_FRACTION_DIGITS) {
+    throw new RangeError(`maxFractionDigits must be 1 to ${MAX_FRACTION_DIGITS}`);
+  }
+  if (options.offsetOnDate && !options.dateOnly) throw new RangeError('offsetOnDate needs dateOnly');
+  if (options.offsetOnDate && options.offset === 'forbidden') throw new RangeError('offsetOnDate contradicts a forbidden offset');
+  const years = options.utcYears;
+  if (years && !(Number.isInteger(years.min) && Number.isInteger(years.max) && years.min <= years.max)) throw new RangeError('utcYears must be whole years, min <= max');
+  return Object.freeze({
+    grammar: Object.freeze({
+      dateOnly: options.dateOnly === true,
+      offsetOnDate: options.offsetOnDate === true,
+      offsetRequired: options.offset === 'required',
+      offsetHoursOnly: options.offsetHoursOnly === true,
+      lowercaseT: options.lowercaseT === true,
+    }),
+    offsetForbidden: options.offset === 'forbidden',
+    maxFractionDigits,
+    maxLength: options.maxLength ?? Infinity,
+    trim: options.trim === true,
+    minYear: options.minYear ?? 0,
+    minSecond: years ? daysFromCivil(years.min, 1, 1) * DAY_SECONDS : -Infinity,
+    maxSecond: years ? daysFromCivil(years.max + 1, 1, 1) * DAY_SECONDS - 1 : Infinity,
+  });
+}
+
+/**
+ * Parses `text` by `format` into `out`. Returns undefined when it is a date-time the format
+ * accepts (then `out.epochSeconds` and `out.fractionNanos` give the instant), else the first
+ * defect (see IsoDefect); after a defect other than 'length' and 'shape' the fields as written
+ * are in `out`, so an area's message can name the offending one.
+ */
+export function parseIsoDateTime(text: string, format: IsoFormat, out: IsoDateTime): IsoDefect | undefined {
+  if (text.length > format.maxLength) return 'length';
+  const scanned = format.trim ? text.trim() : text;
+  out.text = scanned;
+  const defect = scanIsoDateTime(scanned, format.grammar, out);
+  if (defect === 'shape') return defect;
+  if ((format.offsetForbidden && out.hasOffset) || out.fractionEnd - out.fractionStart > format.maxFractionDigits) return 'shape';
+  if (out.year < format.minYear) return 'year';
+  if (defect !== undefined) return defect;
+  const seconds =
+    daysFromCivil(out.year, out.month, out.day) * DAY_SECONDS + out.hour * 3600 + (out.minute - out.offsetMinutes) * 60 + out.second;
+  out.epochSeconds = seconds;
+  if (seconds < format.minSecond || seconds > format.maxSecond) return 'range';
   return undefined;
 }

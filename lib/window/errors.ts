@@ -1,3 +1,5 @@
+import { IotpError } from '../errors';
+
 /** Machine-readable reasons the window engine refuses an input. */
 export type WindowErrorCode =
   | 'INVALID_VALUE'
@@ -14,15 +16,7 @@ export type WindowErrorCode =
   | 'WINDOW_OVERFLOW';
 
 /** Every error the window engine throws: a rejected input never changes any window. */
-export class WindowError extends Error {
-  readonly code: WindowErrorCode;
-
-  constructor(code: WindowErrorCode, message: string) {
-    super(message);
-    this.name = 'WindowError';
-    this.code = code;
-  }
-}
+export class WindowError extends IotpError<WindowErrorCode> {}
 
 /** A timestamp that is neither epoch seconds/milliseconds nor ISO 8601 text. */
 export class TimeParseError extends WindowError {
@@ -32,7 +26,6 @@ export class TimeParseError extends WindowError {
   constructor(input: unknown, reason: string) {
     const shown = describe(input);
     super('INVALID_TIMESTAMP', `invalid timestamp ${shown}: ${reason}`);
-    this.name = 'TimeParseError';
     this.input = shown;
   }
 }

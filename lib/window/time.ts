@@ -13,8 +13,7 @@
  * dates (2023-02-29, 24:00, minute 60) instead of rolling over the way Date.parse does.
  */
 import { TimeParseError } from './errors';
-import { daysFromCivil } from '../time/civil';
-import { newIsoDateTimeFields, scanIsoDateTime, type IsoGrammar } from '../time/iso8601';
+import { isoFormat, newIsoDateTime, parseIsoDateTime } from '../time/iso8601';
 
 export type EpochUnit = 'auto' | 's' | 'ms';
 
@@ -31,9 +30,9 @@ const NUMERIC = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
  * The widest variant: timestamps reach the window from any flow, so a bare date, a zone on a bare
  * date and an hours-only offset (`+01`) are all read rather than refused.
  */
-const WINDOW_GRAMMAR: IsoGrammar = Object.freeze({ dateOnly: true, offsetOnDate: true, offsetRequired: false, offsetHoursOnly: true, lowercaseT: true });
+const WINDOW_TIME = isoFormat({ offset: 'optional', dateOnly: true, offsetOnDate: true, offsetHoursOnly: true, lowercaseT: true });
 /** Reused by every parse (synchronous, so one is enough). */
-const fields = newIsoDateTimeFields();
+const parsed = newIsoDateTime();
 /** Longer text cannot be a timestamp; refusing it early keeps hostile input cheap. */
 const MAX_TEXT = 64;
 
@@ -71,10 +70,13 @@ function fromEpochNumber(value: number, unit: EpochUnit, original: unknown): num
 }
 
 function parseIso(text: string, original: unknown): number {
-  switch (scanIsoDateTime(text, WINDOW_GRAMMAR, fields)) {
+  switch (parseIsoDateTime(text, WINDOW_TIME, parsed)) {
     case undefined:
       break;
     case 'shape':
+    case 'length': // never with this format: parseTimestamp caps the length itself,
+    case 'year': // and reads every year from 0000 to 9999
+    case 'range':
       throw new TimeParseError(original, 'expected epoch seconds/milliseconds or ISO 8601 text');
     case 'month':
       throw new TimeParseError(original, 'month out of range');
@@ -90,11 +92,9 @@ function parseIso(text: string, original: unknown): number {
   // Whole milliseconds first (exact integers), then the fraction as fractional ms, so microseconds
   // survive; the fraction goes through Number('0.<digits>') as it always has, so results stay
   // bit-identical to earlier releases.
-  const wholeMs =
-    daysFromCivil(fields.year, fields.month, fields.day) * 86_400_000 +
-    ((fields.hour * 60 + fields.minute - fields.offsetMinutes) * 60 + fields.second) * 1000;
-  if (fields.fractionEnd === fields.fractionStart) return wholeMs;
-  return wholeMs + Number(`0.${text.slice(fields.fractionStart, fields.fractionEnd)}`) * 1000;
+  const wholeMs = parsed.epochSeconds * 1000;
+  if (parsed.fractionEnd === parsed.fractionStart) return wholeMs;
+  return wholeMs + Number(`0.${text.slice(parsed.fractionStart, parsed.fractionEnd)}`) * 1000;
 }
 
 /**

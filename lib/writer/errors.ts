@@ -2,6 +2,7 @@
  * Errors the writer reports, and how it reads the errors the database throws.
  */
 import type { DbErrorKind } from '../db/types';
+import { IotpError } from '../errors';
 
 /** Machine-readable codes of every error the writer itself creates. */
 export type WriterErrorCode =
@@ -18,14 +19,7 @@ export type WriterErrorCode =
   /** Appending to the journal failed (disk full, I/O error). */
   | 'WRITER_JOURNAL';
 
-export class WriterError extends Error {
-  readonly code: WriterErrorCode;
-  constructor(code: WriterErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'WriterError';
-    this.code = code;
-  }
-}
+export class WriterError extends IotpError<WriterErrorCode> {}
 
 const KINDS: ReadonlySet<string> = new Set<DbErrorKind>(['connection', 'data', 'transient', 'fatal']);
 

@@ -4,9 +4,11 @@
  * Each column reads a property path of the row (`a.b.0.c`, default: the column's own name). Only
  * own properties are followed, so hostile paths such as `__proto__.x` read nothing; a missing
  * value is NULL. Objects and arrays become JSON text; values no column can take (NaN, Infinity,
- * functions, circular objects) reject the row up front instead of failing a whole batch.
+ * functions, circular objects, nesting deeper than MAX_JSON_DEPTH) reject the row up front instead
+ * of failing a whole batch.
  */
 import type { SqlValue } from '../db/types';
+import { MAX_JSON_DEPTH, TOO_DEEP, jsonTextWithinDepth } from '../json-depth';
 import { WriterError } from './errors';
 
 /** Column name → property path of the row; an array lists columns read from same-named properties. */
@@ -45,7 +47,8 @@ function toSqlValue(value: unknown): SqlValue | undefined | WriterError {
         return value;
       }
       try {
-        return JSON.stringify(value);
+        const text = jsonTextWithinDepth(value);
+        return text === TOO_DEEP ? new WriterError('WRITER_BAD_ROW', `object nests deeper than ${MAX_JSON_DEPTH} levels`) : text;
       } catch (err) {
         return new WriterError('WRITER_BAD_ROW', `object cannot be stored as JSON: ${(err as Error).message}`);
       }

@@ -263,10 +263,13 @@ describe('fuzz: MQTT payloads, topics and filters', function () {
     );
   });
 
-  it('decodePayload: 10 MB is refused by default; 100,000-level JSON decodes without a stack overflow', () => {
+  it('decodePayload: 10 MB is refused by default; 100,000-level JSON is refused by depth without a stack overflow', () => {
     assert.throws(() => decodePayload(Buffer.alloc(10 * 1024 * 1024), { format: 'auto' }), (e: unknown) => e instanceof MqttError && e.code === 'MQTT_PAYLOAD_TOO_LARGE');
-    const deep = Buffer.from('['.repeat(100_000) + ']'.repeat(100_000));
-    assert.ok(Array.isArray(decodePayload(deep, { format: 'json' })));
+    for (const deep of ['['.repeat(100_000) + ']'.repeat(100_000), '{"a":'.repeat(100_000) + '1' + '}'.repeat(100_000)]) {
+      for (const format of ['json', 'auto'] as const) {
+        assert.throws(() => decodePayload(Buffer.from(deep), { format }), (e: unknown) => e instanceof MqttError && e.code === 'MQTT_PAYLOAD_TOO_DEEP');
+      }
+    }
   });
 
   it(`parseFilter/assertTopicName throw only MqttError; accepted filters are well-formed and match without throwing (${RUNS} runs)`, () => {

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { MAX_JSON_DEPTH } from '../../../lib/json-depth';
+import { MqttError } from '../../../lib/mqtt/errors';
 import { decodePayload } from '../../../lib/mqtt/payload';
 
 describe('mqtt payload decoding', () => {
@@ -34,6 +36,18 @@ describe('mqtt payload decoding', () => {
       return true;
     });
     assert.throws(() => decodePayload(buf('x'.repeat(500)), { format: 'json' }), (err: Error) => err.message.length < 300);
+  });
+
+  it(`refuses JSON nested deeper than ${MAX_JSON_DEPTH} levels in json and auto modes, whatever its size`, () => {
+    const nested = (levels: number): Buffer => buf('['.repeat(levels) + ']'.repeat(levels));
+    for (const format of ['json', 'auto'] as const) {
+      assert.equal(JSON.stringify(decodePayload(nested(MAX_JSON_DEPTH), { format })), nested(MAX_JSON_DEPTH).toString());
+      for (const levels of [MAX_JSON_DEPTH + 1, 100_000]) {
+        assert.throws(() => decodePayload(nested(levels), { format }), (e: unknown) => e instanceof MqttError && e.code === 'MQTT_PAYLOAD_TOO_DEEP' && /deeper than 64 levels/.test(e.message));
+      }
+    }
+    assert.equal(decodePayload(buf('['.repeat(200)), { format: 'auto' }), '['.repeat(200), 'text that is not JSON stays text');
+    assert.equal(decodePayload(nested(200), { format: 'string' }), nested(200).toString(), 'the string format parses nothing');
   });
 
   it('refuses payloads over the size limit', () => {

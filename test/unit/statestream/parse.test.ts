@@ -231,6 +231,20 @@ describe('statestream parseStatestream: bad topics and payloads', () => {
     assert.equal((parseStatestream('h/sensor/x/blob', Buffer.from(big), live).value as { data: string }).data.length, 200_000);
   });
 
+  it('refuses JSON nested deeper than 64 levels, as wire text or decoded upstream, on any key', () => {
+    const text = (levels: number): string => '['.repeat(levels) + ']'.repeat(levels);
+    for (const key of ['state', 'last_updated', 'friendly_name']) {
+      const topic = `h/sensor/x/${key}`;
+      for (const payload of [text(65), Buffer.from(text(65)), JSON.parse(text(65)) as unknown, JSON.parse(text(100_000)) as unknown]) {
+        const err = expectError('payload-too-deep', () => parseStatestream(topic, payload, live));
+        assert.equal(err.topic, topic);
+      }
+    }
+    assert.equal(parseStatestream('h/sensor/x/list', Buffer.from(text(64)), live).raw, text(64));
+    assert.equal(parseStatestream('h/sensor/x/list', JSON.parse(text(64)), live).raw, text(64));
+    assert.equal(parseStatestream('h/sensor/x/state', '['.repeat(200), live).value, '['.repeat(200), 'a state that is not JSON is not judged');
+  });
+
   it('refuses payload types no MQTT client produces', () => {
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;

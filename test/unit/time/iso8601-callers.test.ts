@@ -1,9 +1,10 @@
 /**
- * The four ISO 8601 parsers share one scanner but keep their own policies and wording; these pin
- * the wording per defect and the deliberate differences between them.
+ * The areas read ISO 8601 through one parser (lib/time/iso8601.ts), each with its own format and
+ * wording; these pin the wording per defect and the deliberate differences between them.
  */
 import assert from 'node:assert/strict';
 import { parseIsoTime } from '../../../lib/connector/time';
+import { parseLocal } from '../../../lib/isems/adopt';
 import { parseTimestampUs } from '../../../lib/sensors/time';
 import { parseIsoInstant } from '../../../lib/statestream/timestamp';
 import { parseTimestamp } from '../../../lib/window';
@@ -26,7 +27,7 @@ function connectorMessage(text: string): string {
   return 'accepted';
 }
 
-describe('ISO 8601 parsers over the shared scanner', () => {
+describe('ISO 8601 readers of each area over the shared parser', () => {
   it('sensors: one reason per defect, naming the field as written', () => {
     const cases: Array<[string, string]> = [
       ['2024-06-14T16:00:00.1234567891', 'not an ISO 8601 date-time (expected e.g. 2024-06-14T16:00:00.123456)'],
@@ -82,5 +83,16 @@ describe('ISO 8601 parsers over the shared scanner', () => {
     }
     assert.equal(parseIsoInstant('0001-01-01T00:30:00+00:30')?.iso, '0001-01-01T00:00:00Z');
     assert.equal(parseIsoInstant('0000-12-31T23:30:00-00:30')?.iso, '0001-01-01T00:00:00Z', 'year 0000 as written is fine once UTC is year 1');
+  });
+
+  it('isems stored local times: no zone, T or space, trimmed, the fraction dropped, every year as written', () => {
+    assert.equal(parseLocal(' 2023-10-29 02:30:00.123456 '), Date.UTC(2023, 9, 29, 2, 30));
+    assert.equal(parseLocal('2023-10-29T02:30:00'), Date.UTC(2023, 9, 29, 2, 30));
+    for (const text of ['2023-10-29 02:30:00+01:00', '2023-10-29 02:30:00Z', '2023-10-29t02:30:00', '2023-02-29 00:00:00', '2023-10-29 24:00:00', '0000-00-00 00:00:00', 'NULL']) {
+      assert.equal(parseLocal(text), undefined, text);
+    }
+    const early = new Date(Date.UTC(2000, 0, 1, 12));
+    early.setUTCFullYear(99); // Date.UTC would read 0099 as 1999
+    assert.equal(parseLocal('0099-01-01 12:00:00'), early.getTime());
   });
 });

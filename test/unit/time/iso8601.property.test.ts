@@ -1,7 +1,8 @@
 /**
- * Properties of the shared ISO 8601 scanner and of the four parsers built on it. The oracles here
- * are independent of the scanner: Date (setUTCFullYear, which keeps years 0..99 as written) for
- * the calendar and the instant, and one regular expression per caller for the shape it accepts.
+ * Properties of the shared ISO 8601 scanner and parser, under any options and under each area's.
+ * The oracles here are independent of the parser: Date (setUTCFullYear, which keeps years 0..99 as
+ * written) for the calendar and the instant, and one regular expression per caller (or per set of
+ * options) for the shape it accepts.
  */
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
@@ -9,7 +10,7 @@ import { parseIsoTime } from '../../../lib/connector/time';
 import { ConnectorError } from '../../../lib/connector/errors';
 import { parseTimestampUs } from '../../../lib/sensors/time';
 import { parseIsoInstant } from '../../../lib/statestream/timestamp';
-import { FULL_ISO_GRAMMAR, newIsoDateTimeFields, scanIsoDateTime } from '../../../lib/time/iso8601';
+import { FULL_ISO_GRAMMAR, isoFormat, newIsoDateTime, newIsoDateTimeFields, parseIsoDateTime, scanIsoDateTime, type IsoDateTimeOptions } from '../../../lib/time/iso8601';
 import { TimeParseError, parseTimestamp } from '../../../lib/window';
 
 const fields = newIsoDateTimeFields();
@@ -113,6 +114,37 @@ const isoishText = fc.oneof(
 
 const RUNS = 3000;
 
+/** Any consistent set of parseIsoDateTime options. */
+const isoOptions: fc.Arbitrary<IsoDateTimeOptions> = fc
+  .record({
+    offset: fc.constantFrom('required', 'optional', 'forbidden'),
+    offsetHoursOnly: fc.boolean(),
+    dateOnly: fc.boolean(),
+    offsetOnDate: fc.boolean(),
+    lowercaseT: fc.boolean(),
+    maxFractionDigits: fc.integer({ min: 1, max: 9 }),
+    maxLength: fc.option(fc.integer({ min: 10, max: 40 })),
+    trim: fc.boolean(),
+    minYear: fc.option(fc.integer({ min: 0, max: 2100 })),
+    utcYears: fc.option(fc.tuple(fc.integer({ min: 0, max: 9999 }), fc.integer({ min: 0, max: 9999 })).map(([a, b]) => ({ min: Math.min(a, b), max: Math.max(a, b) }))),
+  })
+  .map((o) => ({
+    ...o,
+    offsetOnDate: o.offsetOnDate && o.dateOnly && o.offset !== 'forbidden',
+    maxLength: o.maxLength ?? undefined,
+    minYear: o.minYear ?? undefined,
+    utcYears: o.utcYears ?? undefined,
+  }));
+
+/** The regular expression of what `o` accepts, written from its documentation. */
+function shapeOf(o: IsoDateTimeOptions): RegExp {
+  const zone = o.offsetHoursOnly ? '(?:[Zz]|[+-]\\d{2}(?::?\\d{2})?)' : '(?:[Zz]|[+-]\\d{2}:?\\d{2})';
+  const z = o.offset === 'required' ? zone : o.offset === 'optional' ? `${zone}?` : '';
+  const timed = `[T${o.lowercaseT ? 't' : ''} ]\\d{2}:\\d{2}(?::\\d{2}(?:[.,]\\d{1,${o.maxFractionDigits ?? 9}})?)?${z}`;
+  const bare = !o.dateOnly ? undefined : o.offsetOnDate ? z : o.offset === 'required' ? undefined : '';
+  return new RegExp(`^\\d{4}-\\d{2}-\\d{2}(?:${timed}${bare === undefined ? '' : `|${bare}`})$`);
+}
+
 describe('time/iso8601 properties', () => {
   it('reads back every instant Date.prototype.toISOString writes (years 0001..9999)', () => {
     fc.assert(
@@ -147,6 +179,30 @@ describe('time/iso8601 properties', () => {
         );
       }),
       { numRuns: RUNS },
+    );
+  });
+
+  it('parseIsoDateTime under any options: length, shape, year, fields, then the UTC years, in that order, and the instant', () => {
+    const out = newIsoDateTime();
+    fc.assert(
+      fc.property(isoOptions, isoishText, fc.constantFrom('', ' ', '\t'), (options, core, space) => {
+        const text = space + core + space;
+        const defect = parseIsoDateTime(text, isoFormat(options), out);
+        if (options.maxLength !== undefined && text.length > options.maxLength) return assert.equal(defect, 'length', text);
+        const scanned = options.trim ? text.trim() : text;
+        const expected = shapeOf(options).test(scanned) ? oracle(scanned) : undefined;
+        if (expected === undefined) return assert.equal(defect, 'shape', `${text} ${JSON.stringify(options)}`);
+        if (Number(scanned.slice(0, 4)) < (options.minYear ?? 0)) return assert.equal(defect, 'year', text);
+        if (expected.wallMs === undefined) return assert.ok(['month', 'day', 'hour', 'minute', 'second', 'offset'].includes(defect as string), `${text}: ${String(defect)}`);
+        const ms = expected.wallMs - expected.offsetMinutes * 60_000;
+        const utcYear = new Date(ms).getUTCFullYear();
+        if (options.utcYears && (utcYear < options.utcYears.min || utcYear > options.utcYears.max)) return assert.equal(defect, 'range', text);
+        assert.equal(defect, undefined, `${text} ${JSON.stringify(options)}`);
+        assert.equal(out.epochSeconds, ms / 1000, text);
+        assert.equal(out.fractionNanos, Number(expected.fraction.padEnd(9, '0')), text);
+        assert.equal(out.text.slice(out.fractionStart, out.fractionEnd), expected.fraction);
+      }),
+      { numRuns: RUNS * 3 },
     );
   });
 

@@ -41,6 +41,18 @@ describe('writer mapping: rows to column values', () => {
     }
   });
 
+  it('rejects an object nested deeper than 64 levels (the same on every Node), stores one at the limit', () => {
+    const mapper = compileMapping(['v']);
+    const nested = (levels: number): unknown => JSON.parse('['.repeat(levels) + ']'.repeat(levels));
+    assert.deepEqual(mapper.map({ v: nested(64) }), ['['.repeat(64) + ']'.repeat(64)]);
+    for (const levels of [65, 100_000]) {
+      const result = mapper.map({ v: nested(levels) });
+      assert.ok(result instanceof WriterError, `${levels} levels`);
+      assert.equal(result.code, 'WRITER_BAD_ROW');
+      assert.equal(result.message, 'column v: object nests deeper than 64 levels');
+    }
+  });
+
   it('refuses an empty or duplicated mapping', () => {
     assert.throws(() => compileMapping([]), { code: 'WRITER_CONFIG' });
     assert.throws(() => compileMapping(['a', 'a']), { code: 'WRITER_CONFIG' });
