@@ -168,12 +168,14 @@ if (!originGuard) console.warn('[iot-pipelines] package not found beside setting
 // Validated and normalised by applyRuntimeEnv (one origin or a comma list, as browsers send them).
 const corsOrigins = (env.HTTP_NODE_CORS_ORIGIN || '').split(',').map((origin) => origin.trim()).filter(Boolean);
 
+const adminPassword = requirePackageModule('admin-password');
 const adminMiddleware = [
   bodyLimit && bodyLimit.createBodyLimit(bodyLimitFor),
   originGuard && originGuard.createOriginGuard({ allowedOrigins: corsOrigins }),
+  // No login configured: /auth/* gets a 404 instead of Node-RED 5's TypeError answer.
+  !adminPasswordHash && adminPassword && adminPassword.createNoLoginGuard(),
 ].filter(Boolean);
 
-const adminPassword = requirePackageModule('admin-password');
 const adminPasswordHashProblem = adminPasswordHash && adminPassword ? adminPassword.adminPasswordHashProblem(adminPasswordHash) : undefined;
 if (adminPasswordHashProblem) {
   const line = '*'.repeat(78);

@@ -4,6 +4,8 @@
  * cut short or with its `$` signs eaten by a shell or a compose file, or a stray newline, leaves an
  * editor nobody can log in to, without a word. settings.js prints the problem at start-up.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { answer } from './http-guard';
 
 /** bcrypt's modular crypt format: `$2a$`/`$2b$`/`$2y$`, a cost of 04..31, 22 salt + 31 hash characters. */
 const BCRYPT = /^\$2[aby]\$(0[4-9]|[12]\d|3[01])\$[./A-Za-z0-9]{53}$/;
@@ -19,4 +21,25 @@ export function adminPasswordHashProblem(hash: string): string | undefined {
     return 'its `$` signs are missing: a shell or a compose file replaced them (write each `$` as `$$` in docker-compose files, quote it in a shell)';
   }
   return 'it is not a bcrypt hash (it must start with $2a$, $2b$ or $2y$ and be 60 characters long)';
+}
+
+/**
+ * Without an editor login (no NODE_RED_ADMIN_PASSWORD_HASH) there is nothing to log in to, yet
+ * Node-RED 5 still routes `/auth/token` and `/auth/revoke`: its handler then fails on the missing
+ * session store and answers the TypeError's text (and logs it as an error) for every request, from
+ * anyone. This middleware answers those paths itself, as Node-RED 4.1 does, with a plain 404, once
+ * the request's body was read (within the body limit, which refuses a larger one with 413 first).
+ */
+export function createNoLoginGuard(): (req: IncomingMessage, res: ServerResponse, next: () => void) => void {
+  return (req, res, next) => {
+    const path = (req.url ?? '').split('?')[0];
+    if (!/^\/auth\/(token|revoke)\/?$/.test(path)) return next();
+    const respond = (): void => {
+      if (res.headersSent || res.destroyed) return;
+      answer(req, res, 404, { error: 'not found', reason: 'the editor has no login (NODE_RED_ADMIN_PASSWORD_HASH is not set)' });
+    };
+    if (req.complete) return respond();
+    req.once('end', respond);
+    req.resume();
+  };
 }
