@@ -9,6 +9,18 @@ const anyFailures = fc.integer({ min: 0, max: 5000 });
 const anyBackoff = (jitter: Jitter): fc.Arbitrary<Backoff> =>
   fc.record({ initialMs: fc.integer({ min: 0, max: 100_000 }), maxMs: fc.integer({ min: 0, max: 3_600_000 }) }).map((b) => ({ ...b, jitter }));
 
+/** Checks every wait of that jitter (whole ms) against the bounds `within` gives for its step. */
+function assertWaits(jitter: Jitter, within: (step: number, backoff: Backoff) => [low: number, high: number]): void {
+  fc.assert(
+    fc.property(anyFailures, anyBackoff(jitter), anyRandom, (failures, backoff, r) => {
+      const d = retryDelay(failures, backoff, fixed(r));
+      const step = backoffStep(failures, backoff.initialMs, backoff.maxMs);
+      const [low, high] = within(step, backoff);
+      assert.ok(Number.isInteger(d) && d >= low && d <= high, `${d} of step ${step}, not in [${low}, ${high}]`);
+    }),
+  );
+}
+
 describe('backoff: exponential steps with jitter', () => {
   it('doubles the step from the initial delay per failure, up to the cap', () => {
     assert.deepEqual([0, 1, 2, 3, 4, 10, 100, 5000].map((n) => backoffStep(n, 100, 1000)), [100, 200, 400, 800, 1000, 1000, 1000, 1000]);
@@ -27,13 +39,7 @@ describe('backoff: exponential steps with jitter', () => {
     assert.equal(retryDelay(0, b, fixed(justBelowOne)), 99);
     assert.equal(retryDelay(2, b, fixed(0.5)), 200);
     assert.equal(retryDelay(60, b, fixed(justBelowOne)), 9999);
-    fc.assert(
-      fc.property(anyFailures, anyBackoff('full'), anyRandom, (failures, backoff, r) => {
-        const d = retryDelay(failures, backoff, fixed(r));
-        const step = backoffStep(failures, backoff.initialMs, backoff.maxMs);
-        assert.ok(Number.isInteger(d) && d >= 0 && (d < step || d === 0), `${d} of step ${step}`);
-      }),
-    );
+    assertWaits('full', (step) => [0, Math.max(0, step - 1)]);
   });
 
   it("'equal' waits uniformly in [step/2, step)", () => {
@@ -41,13 +47,7 @@ describe('backoff: exponential steps with jitter', () => {
     assert.equal(retryDelay(0, b, fixed(0)), 125);
     assert.equal(retryDelay(0, b, fixed(justBelowOne)), 249);
     assert.equal(retryDelay(3, b, fixed(0.5)), 1500);
-    fc.assert(
-      fc.property(anyFailures, anyBackoff('equal'), anyRandom, (failures, backoff, r) => {
-        const d = retryDelay(failures, backoff, fixed(r));
-        const step = backoffStep(failures, backoff.initialMs, backoff.maxMs);
-        assert.ok(Number.isInteger(d) && d >= Math.floor(step / 2) && d <= step, `${d} of step ${step}`);
-      }),
-    );
+    assertWaits('equal', (step) => [Math.floor(step / 2), step]);
   });
 
   it('{ spread } waits step · (1 ± spread), never past the cap', () => {
@@ -57,13 +57,7 @@ describe('backoff: exponential steps with jitter', () => {
     assert.equal(retryDelay(0, b, fixed(justBelowOne)), 1199);
     assert.equal(retryDelay(10, b, fixed(justBelowOne)), 60_000, 'the upper half of the spread is cut at the cap');
     assert.equal(retryDelay(10, b, fixed(0)), 48_000, 'the lower half still spreads waits at the cap');
-    fc.assert(
-      fc.property(anyFailures, anyBackoff({ spread: 0.2 }), anyRandom, (failures, backoff, r) => {
-        const d = retryDelay(failures, backoff, fixed(r));
-        const step = backoffStep(failures, backoff.initialMs, backoff.maxMs);
-        assert.ok(Number.isInteger(d) && d >= Math.floor(step * 0.8) && d <= Math.min(backoff.maxMs, step * 1.2), `${d} of step ${step}`);
-      }),
-    );
+    assertWaits({ spread: 0.2 }, (step, backoff) => [Math.floor(step * 0.8), Math.min(backoff.maxMs, step * 1.2)]);
   });
 
   it('spreads waits with Math.random when no random is given', () => {
