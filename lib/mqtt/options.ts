@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { IClientOptions } from 'mqtt';
 import { retryDelay } from '../backoff';
+import { hasControlCharacter } from '../control-characters';
 import { MqttError } from './errors';
 import type { ProtocolChoice, ProtocolVersion } from './negotiation';
 
@@ -110,14 +111,6 @@ const URL_PROTOCOLS: Record<string, BrokerProtocol> = {
 };
 
 const bad = (message: string): MqttError => new MqttError('MQTT_BAD_SETTINGS', message);
-
-function hasControlCharacter(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x20 || c === 0x7f) return true;
-  }
-  return false;
-}
 
 /** A URL with any password replaced by `***`, for error messages (best effort on unparsable text). */
 export function redactUrl(text: string): string {
