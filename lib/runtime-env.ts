@@ -7,6 +7,7 @@
  */
 import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
+import { hasControlCharacter } from './control-characters';
 import { databaseConfigFromEnv, describeConfig, parseDatabaseUrl } from './db/url';
 import type { DatabaseConfig } from './db/types';
 import { IotpError } from './errors';
@@ -98,14 +99,6 @@ const LOG_LEVELS = ['off', 'fatal', 'error', 'warn', 'info', 'debug', 'trace'];
 const BCRYPT_HASH = /^\$2[aby]?\$\d{2}\$[./A-Za-z0-9]{53}$/;
 /** What an HTTP header value may hold as a bearer token: visible ASCII, no spaces. */
 const HEADER_TOKEN = /^[\x21-\x7e]+$/;
-
-function hasControlCharacter(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x20 || c === 0x7f) return true;
-  }
-  return false;
-}
 
 /**
  * Checks of the variables that are not resolved into others below (those are checked where they

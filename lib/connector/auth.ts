@@ -9,7 +9,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { ConnectorError, isConnectorError } from './errors';
-import type { TaskView } from './engine';
+import type { TaskView } from './task-registry';
 
 export interface HttpAnswer {
   status: number;

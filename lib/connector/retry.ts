@@ -4,9 +4,10 @@
  * Retry: network errors, timeouts, 5xx, 408 and 429: the receiver or the path to it is having
  * trouble that may pass. Never retry other 4xx: the receiver refused this request (bad key, bad
  * body), and sending the same bytes again cannot succeed. Waits are exponential backoff with full
- * jitter (uniform in [0, min(cap, base·2^(n-1))]) so many connectors recovering at once do not
- * stampede; a `Retry-After` header (seconds or HTTP date) takes precedence, capped.
+ * jitter (uniform in [0, min(cap, base·2^(n-1))), lib/backoff.ts) so many connectors recovering
+ * at once do not stampede; a `Retry-After` header (seconds or HTTP date) takes precedence, capped.
  */
+import { retryDelay } from '../backoff';
 import { positiveNumber } from './errors';
 import type { PostOutcome } from './poster';
 
@@ -63,10 +64,9 @@ export function parseRetryAfter(header: string | undefined, now: number): number
   return Math.max(0, at - now);
 }
 
-/** Full-jitter exponential backoff before attempt `attempt + 1` (attempt counts from 1). */
+/** The wait before attempt `attempt + 1` (attempt counts from 1): full jitter, see lib/backoff.ts. */
 export function backoffDelay(attempt: number, policy: RetryPolicy, random: () => number = Math.random): number {
-  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.min(attempt - 1, 52));
-  return Math.floor(random() * ceiling);
+  return retryDelay(attempt - 1, { initialMs: policy.baseDelayMs, maxMs: policy.maxDelayMs, jitter: 'full' }, random);
 }
 
 export type RetryDecision = { retry: true; delayMs: number } | { retry: false; reason: string };

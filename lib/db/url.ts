@@ -15,6 +15,7 @@
  */
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
+import { hasControlCharacter } from '../control-characters';
 import { DatabaseConfigError } from './errors';
 import type { DatabaseConfig, MysqlConfig, PostgresConfig, PostgresSslMode, SqliteConfig } from './types';
 
@@ -38,14 +39,6 @@ export interface ParseDatabaseUrlOptions {
   variable?: string;
   /** Directory relative SQLite paths resolve against (default: the process's working directory). */
   baseDir?: string;
-}
-
-function hasControlCharacter(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x20 || c === 0x7f) return true;
-  }
-  return false;
 }
 
 const EXPECTED = 'expected mysql://user:password@host:3306/database, postgresql://user:password@host:5432/database or sqlite:/path/to/file.db';

@@ -16,25 +16,36 @@ export interface ConnectProblem {
 
 /** CONNACK codes meaning "these credentials are not accepted" (3.1.1: 4, 5; MQTT 5: 134, 135, 140). */
 const AUTH_CODES = new Set([4, 5, 134, 135, 140]);
-const REFUSAL_TEXT: Record<number, string> = {
-  1: 'unacceptable protocol version (try MQTT 3.1.1)',
-  2: 'client identifier rejected',
-  3: 'server unavailable',
+
+/**
+ * MQTT 5 reason codes, in words. A code means the same in every packet that carries one (MQTT 5
+ * section 2.4), so CONNACK and DISCONNECT share these.
+ */
+const REASON_TEXT: Record<number, string> = {
   128: 'unspecified error',
   129: 'malformed packet',
   130: 'protocol error',
   131: 'implementation specific error',
-  132: 'unsupported protocol version (try MQTT 3.1.1)',
-  133: 'client identifier not valid',
-  136: 'server unavailable',
+  135: 'not authorized',
   137: 'server busy',
-  138: 'client banned',
   149: 'packet too large',
   151: 'quota exceeded',
   153: 'payload format invalid',
   156: 'use another server',
   157: 'server moved',
   159: 'connection rate exceeded',
+};
+
+/** A refused CONNECT: MQTT 3.1.1's return codes (1-5) and the reason codes only a CONNACK carries. */
+const REFUSAL_TEXT: Record<number, string> = {
+  ...REASON_TEXT,
+  1: 'unacceptable protocol version (try MQTT 3.1.1)',
+  2: 'client identifier rejected',
+  3: 'server unavailable',
+  132: 'unsupported protocol version (try MQTT 3.1.1)',
+  133: 'client identifier not valid',
+  136: 'server unavailable',
+  138: 'client banned',
 };
 
 /** OpenSSL verification failures as Node reports them (err.code). */
@@ -96,26 +107,15 @@ const NETWORK_TEXT: Record<string, string> = {
 
 /** Reason codes of an MQTT 5 DISCONNECT sent by the broker, in words. */
 const DISCONNECT_TEXT: Record<number, string> = {
+  ...REASON_TEXT,
   4: 'disconnect with will message',
-  128: 'unspecified error',
-  129: 'malformed packet',
-  130: 'protocol error',
-  131: 'implementation specific error',
-  135: 'not authorized',
-  137: 'server busy',
   139: 'server shutting down',
   141: 'keep-alive timeout',
   142: 'session taken over: another client connected with the same client id',
   143: 'topic filter invalid',
   144: 'topic name invalid',
   147: 'receive maximum exceeded',
-  149: 'packet too large',
-  151: 'quota exceeded',
   152: 'administrative action',
-  153: 'payload format invalid',
-  156: 'use another server',
-  157: 'server moved',
-  159: 'connection rate exceeded',
   160: 'maximum connect time',
 };
 

@@ -7,6 +7,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { IClientOptions } from 'mqtt';
+import { retryDelay } from '../backoff';
+import { hasControlCharacter } from '../control-characters';
 import { MqttError } from './errors';
 import type { ProtocolChoice, ProtocolVersion } from './negotiation';
 
@@ -109,14 +111,6 @@ const URL_PROTOCOLS: Record<string, BrokerProtocol> = {
 };
 
 const bad = (message: string): MqttError => new MqttError('MQTT_BAD_SETTINGS', message);
-
-function hasControlCharacter(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x20 || c === 0x7f) return true;
-  }
-  return false;
-}
 
 /** A URL with any password replaced by `***`, for error messages (best effort on unparsable text). */
 export function redactUrl(text: string): string {
@@ -311,11 +305,14 @@ export function mqttDebugRequested(debug: string | undefined): boolean {
   });
 }
 
-/** Reconnect delay before attempt `attempt` (0-based): doubles from initial up to max, +-20 % jitter. */
+const RECONNECT_JITTER = Object.freeze({ spread: 0.2 });
+
+/**
+ * Reconnect delay before attempt `attempt` (0-based): doubles from initial up to max, ±20 % jitter
+ * (lib/backoff.ts). At least 1 ms: MQTT.js reads a reconnectPeriod of 0 as "never reconnect".
+ */
 export function reconnectDelay(attempt: number, initialMs: number, maxMs: number, random: () => number = Math.random): number {
-  const base = Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 30));
-  const jittered = base * (0.8 + 0.4 * random());
-  return Math.max(1, Math.min(maxMs, Math.round(jittered)));
+  return Math.max(1, retryDelay(attempt, { initialMs, maxMs, jitter: RECONNECT_JITTER }, random));
 }
 
 const TRUE = /^(1|true|yes|on)$/i;

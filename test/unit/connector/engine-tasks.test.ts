@@ -101,7 +101,7 @@ describe('connector engine: request tasks', () => {
 
 describe('connector engine: task wording', () => {
   it('counts in words that read right', async () => {
-    const { counted, pieceLength } = await import('../../../lib/connector/engine');
+    const { counted, pieceLength } = await import('../../../lib/connector/request-runner');
     assert.equal(counted(1, 'batch', 'batches'), '1 batch');
     assert.equal(counted(3, 'batch', 'batches'), '3 batches');
     assert.equal(counted(0, 'reading', 'readings'), '0 readings');
