@@ -145,7 +145,9 @@ describe('the dashboards in a real browser', function () {
   it('statestream: entities with their latest state, facts per minute, the ingest backlog', async () => {
     await open('statestream');
     const entities = await until('ten simulated entities', () => rowsOf(page, 'iotp.dash.ss.table'), (rows) => rows.length >= 10);
+    // Entity ids as Home Assistant names them (the label is the object id, the domain beside it).
     assert.ok(entities.some(([entity, domain]) => entity === 'light.kitchen' && domain === 'light'), JSON.stringify(entities));
+    assert.deepEqual(entities.filter(([entity, domain]) => !entity.startsWith(`${domain}.`)), [], 'every entity as <domain>.<object id>');
     assert.match(await textOf(page, 'iotp.dash.ss.state'), /^writing$/);
     assert.match(await until('a backlog figure', () => textOf(page, 'iotp.dash.ss.backlogtext'), (v) => /rows/.test(v)), /^[\d,]+ rows/);
     await until('a facts-per-minute figure', () => textOf(page, 'iotp.dash.ss.facttext'), (v) => /^[\d,]+$/.test(v), 60_000);

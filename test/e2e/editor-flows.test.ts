@@ -1,14 +1,15 @@
 /**
- * The five example flows as a user sees them in the editor (headless Chromium), measured from the
- * rendered geometry (test/e2e/flow-geometry.ts), not from the JSON: no node cut off at the canvas
- * edge, no nodes on top of each other, no status text running under another node (nor into the room
- * a status needs), no wire across a comment or a node it does not connect; one fill colour per node
- * family; tab names "<n> <pipeline>"; one shared broker and database node; no "NaN" in a status
- * while idle; help code blocks that wrap; edit-dialog fields wide enough for their values.
+ * The example flows as a user sees them in the editor (headless Chromium): the five pipelines and
+ * their five Dashboard 2.0 pages, measured from the rendered geometry (test/e2e/flow-geometry.ts),
+ * not from the JSON: no node cut off at the canvas edge, no nodes on top of each other, no status
+ * text running under another node (nor into the room a status needs), no wire across a comment or
+ * a node it does not connect; one fill colour per node family; tab names "<n> <pipeline>" and
+ * "Dashboard: <n> <pipeline>"; one shared broker and database node; no "NaN" in a status while
+ * idle; help code blocks that wrap; edit-dialog fields wide enough for their values.
  *
- * Screenshots go to test-artifacts/ (flow-<n>-<name>.png, running as `npm start` runs them, and
- * flow-<n>-<name>-idle.png, as imported into a Node-RED without its simulators); docs/images/ holds
- * copies of the running ones.
+ * Screenshots go to test-artifacts/ (flow-<n>-<name>.png and flow-6-dashboard-<n>-<name>.png,
+ * running as `npm start` runs them, and the same with -idle, as imported into a Node-RED without its
+ * simulators); docs/images/ holds copies of the running pipeline ones.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -39,11 +40,16 @@ const FAMILIES: Record<string, string> = {
   'iotp-sensor-api': 'sensors',
   'iotp-batch-post': 'connector',
   'iotp-connector-api': 'connector',
+  // Reports what the db writers (and the connector's batch post) have committed and still hold.
+  'iotp-stats': 'database',
 };
 /** Node-RED's own MQTT nodes' colour: the MQTT family keeps it, nothing else may wear it. */
 const CORE_MQTT_FILL = 'rgb(216, 191, 216)';
-const TAB_LABELS = ['1 Home Assistant statestream', '2 Rolling averages', '3 ISEMS solar nodes', '4 IoT sensors', '5 Data connector'];
-const SCREENSHOTS = ['flow-1-statestream', 'flow-2-rolling-averages', 'flow-3-isems', 'flow-4-iot-sensors', 'flow-5-data-connector'];
+const PIPELINES = ['1 Home Assistant statestream', '2 Rolling averages', '3 ISEMS solar nodes', '4 IoT sensors', '5 Data connector'];
+const PIPELINE_FILES = ['1-statestream', '2-rolling-averages', '3-isems', '4-iot-sensors', '5-data-connector'];
+/** The pipelines' tabs, then their dashboard pages' tabs (flows/6-dashboard-<pipeline file>.json). */
+const TAB_LABELS = [...PIPELINES, ...PIPELINES.map((name) => `Dashboard: ${name}`)];
+const SCREENSHOTS = [...PIPELINE_FILES.map((file) => `flow-${file}`), ...PIPELINE_FILES.map((file) => `flow-6-dashboard-${file}`)];
 /** Room kept free to the right of a status text's start, so a longer status of the same node still fits. */
 const STATUS_ROOM = 320;
 

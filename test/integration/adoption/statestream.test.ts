@@ -6,10 +6,14 @@
  * migration 3 relabels what our earlier releases wrote.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runInNewContext } from 'node:vm';
 import { AdoptionError, MigrationError, runMigrations } from '../../../lib/db';
 import type { Database, MigrationSet } from '../../../lib/db/types';
 import { SEED_README_QUERY, statestreamMigrations } from '../../../lib/statestream/schema';
 import { isemsMigrations } from '../../../lib/isems/schema';
+import { packageRoot } from '../../support/node-red';
 import { createStatestreamOriginal, STATESTREAM_HISTORY } from '../../support/originals';
 import { allRows, eachDialect, schemaFingerprint } from './fresh';
 
@@ -34,6 +38,20 @@ const count = async (db: Database, table: string): Promise<number> => Number((aw
 
 /** The seed README's query, old columns only (what a user's query sees). */
 const seedRows = async (db: Database): Promise<Array<Record<string, unknown>>> => (await db.query(`${SEED_README_QUERY} ORDER BY facts.id`)).rows;
+
+/**
+ * The statestream dashboard page's entity table (flows/6-dashboard-1-statestream.json) on this
+ * database: the page's query as its db query node runs it, then the rows its function node makes
+ * of the result (in a context that shares Date with the host, as Node-RED's function node does),
+ * as [entity, domain, state].
+ */
+async function dashboardEntities(db: Database): Promise<string[][]> {
+  const page = JSON.parse(readFileSync(join(packageRoot, 'flows', '6-dashboard-1-statestream.json'), 'utf8')) as Array<Record<string, unknown>>;
+  const node = (id: string): Record<string, unknown> => page.find((n) => n.id === id)!;
+  const { rows } = await db.query(String(node('iotp.dash.ss.entities').sql));
+  const toTable = runInNewContext(`(function (msg) {\n${String(node('iotp.dash.ss.rows').func)}\n})`, { Date }) as (msg: { payload: unknown }) => [{ payload: Array<Record<string, string>> }];
+  return toTable({ payload: rows })[0].payload.map((row) => [row.entity, row.domain, row.state]);
+}
 
 eachDialect('adoption: statestream', (fresh) => {
   it('takes over the original: every row and id kept, the seed query unchanged, labels as written, formating replaced by our trigger, recorded', async () => {
@@ -132,6 +150,17 @@ eachDialect('adoption: statestream', (fresh) => {
       "SELECT base_topics.label AS base, entities.label AS entity FROM entities JOIN base_topics ON base_topics.id = entities.base_topic_id WHERE entities.label = 'office'",
     );
     assert.deepEqual(office.rows, [{ base: 'home/statestream', entity: 'office' }], 'a base with / is split from the end from now on');
+
+    // The dashboard page names entities as Home Assistant does; the merged one keeps its label and
+    // shows its last state from before the switch.
+    assert.deepEqual(await dashboardEntities(db), [
+      ['light.hall', 'light', 'off'],
+      ['sensor.kitchen_temp', 'sensor', '22.0'],
+      ['climate.office', 'climate', 'cool'],
+      ['x', '\u2014', 'off'],
+      ['binary_sensor.x', 'binary_sensor', 'on'],
+      ['sensor.x', 'sensor', '19.5'],
+    ]);
   });
 
   it('gives a message inserted while the adoption runs exactly one fact', async function () {
@@ -294,6 +323,7 @@ eachDialect('statestream: migration 3', (fresh) => {
     const entities = await allRows(db, 'entities', 'id, label, domain, object_id');
     assert.deepEqual(entities.map((e) => [e.label, e.domain, e.object_id]), [['x', 'sensor', 'x'], ['x', 'binary_sensor', 'x']]);
     assert.equal(await count(db, 'facts'), 3);
+    assert.deepEqual(await dashboardEntities(db), [['binary_sensor.x', 'binary_sensor', 'on'], ['sensor.x', 'sensor', '2']], "the dashboard page's entity table");
     assert.deepEqual(await triggersOnMessages(db), ['statestream_normalise']);
   });
 });
