@@ -8,6 +8,7 @@ import type { Node, NodeAPI } from 'node-red';
 import statestreamNode from '../../../nodes/iotp-statestream/iotp-statestream';
 import { forgetTracked, installCompletionHooks, pendingCompletions, sendTracked, type CompletionOutcome } from '../../../nodes/shared/completion';
 import { collect, flow as testFlow, helper, nextEvent } from '../../support/helper';
+import { MAX_OBJECT_ID_CHARS } from '../../../lib/statestream/limits';
 
 /** Outcomes of the tracked messages the test source sent, by id. */
 const settled = new Map<string, CompletionOutcome>();
@@ -126,7 +127,7 @@ describe('iotp-statestream node', function () {
     const ss = helper.getNode('ss');
     const warned = nextEvent<{ args: unknown[] }>(ss, 'call:warn');
     const received = collect<Record<string, unknown>>(helper.getNode('out'), 3);
-    const longEntity = `homeassistant/sensor/${'o'.repeat(250)}/state`;
+    const longEntity = `homeassistant/sensor/${'o'.repeat(MAX_OBJECT_ID_CHARS + 1)}/state`;
     ss.receive({ topic: longEntity, payload: '1', qos: 1 } as never);
     ss.receive({ topic: longEntity, payload: '2', qos: 1 } as never);
     ss.receive({ topic: 'homeassistant/sensor/x/state', payload: '3', qos: 1 } as never);

@@ -6,12 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import Sqlite from 'better-sqlite3';
 import databaseNode from '../../../nodes/iotp-database/iotp-database';
 import windowNode from '../../../nodes/iotp-window/iotp-window';
 import { collect, flow, helper, nextEvent } from '../../support/helper';
 import { makeTempDir, removeTempDir } from '../../support/tmp';
 import { openDatabase } from '../../../lib/db';
+import { openSqliteConnection } from '../../../lib/db/sqlite-driver';
 import { createTestServerDatabase, requireService, type TestMysqlDatabase, type TestPostgresDatabase } from '../../support/services';
 
 type Msg = Record<string, unknown> & { payload: Record<string, number | null> };
@@ -73,10 +73,12 @@ describe('iotp-window: starting from stored readings', function () {
     dir = makeTempDir('iotp-window-seed-');
     file = join(dir, 'test.db');
     now = Math.floor(Date.now() / 1000);
-    const db = new Sqlite(file);
+    // The driver the node picks: two SQLite libraries in one process release each other's file
+    // locks (SQLite's POSIX locks are per process), which WAL reports as "locking protocol".
+    const db = openSqliteConnection(file, 'auto');
     db.exec('CREATE TABLE messages (number INTEGER, epochtime INTEGER)');
     const insert = db.prepare('INSERT INTO messages (number, epochtime) VALUES (?, ?)');
-    for (const [number, age] of STORED) insert.run(number, now - age);
+    for (const [number, age] of STORED) insert.run([number, now - age]);
     db.close();
   });
   afterEach(async () => {
@@ -121,10 +123,10 @@ describe('iotp-window: starting from stored readings', function () {
   it('a message arriving while the rows are read, which is one of them (stored meanwhile), is counted once', async () => {
     // Another writer holds the database: the seed waits, and so do the messages. (WAL, as after
     // the first start: switching the original's rollback journal to WAL needs the file unlocked.)
-    const blocker = new Sqlite(file);
-    blocker.pragma('journal_mode = WAL');
+    const blocker = openSqliteConnection(file, 'auto');
+    blocker.exec('PRAGMA journal_mode = WAL');
     blocker.exec('BEGIN IMMEDIATE');
-    blocker.prepare('INSERT INTO messages (number, epochtime) VALUES (?, ?)').run(42, now - 3); // our writer storing a live number
+    blocker.prepare('INSERT INTO messages (number, epochtime) VALUES (?, ?)').run([42, now - 3]); // our writer storing a live number
     await helper.load([databaseNode, windowNode], seededFlow(file));
     const out = collect<Msg>(helper.getNode('out'), 2);
     helper.getNode(W).receive({ payload: { number: 42, epochtime: String(now - 3) } }); // the same reading, live
