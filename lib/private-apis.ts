@@ -101,10 +101,20 @@ function mqttVersion(): string {
  * every member acknowledge-on-settle relies on.
  */
 export function checkMqttClient(client: object, version: string = mqttVersion()): void {
-  requireMembers(client, 'MQTT.js', version, MQTT_CLIENT_MEMBERS, "acknowledge-on-settle (lib/mqtt/session.ts: the broker's acknowledgement only once a message is settled)");
+  requireMembers(
+    client,
+    'MQTT.js',
+    version,
+    MQTT_CLIENT_MEMBERS,
+    "acknowledge-on-settle (lib/mqtt/session.ts: the broker's acknowledgement only once a message is settled)",
+  );
   const options = (client as { options?: unknown }).options;
   if (typeof options !== 'object' || options === null) {
-    throw new DependencyApiError('MQTT.js', 'options', `MQTT.js ${version} has no live options object on its client, where the customHandleAcks hook is installed`);
+    throw new DependencyApiError(
+      'MQTT.js',
+      'options',
+      `MQTT.js ${version} has no live options object on its client, where the customHandleAcks hook is installed`,
+    );
   }
 }
 
@@ -162,7 +172,11 @@ export function checkNodeInputHandlers(node: object, version = '(this version)')
   requireMembers(node, 'Node-RED', version, NODE_INPUT_MEMBERS, purpose);
   const emitter = node as { on?: unknown; removeListener?: unknown };
   if (typeof emitter.on !== 'function' || typeof emitter.removeListener !== 'function') {
-    throw new DependencyApiError('Node-RED', 'on', `Node-RED ${version}: the node has no on()/removeListener(), which ${purpose} relies on`);
+    throw new DependencyApiError(
+      'Node-RED',
+      'on',
+      `Node-RED ${version}: the node has no on()/removeListener(), which ${purpose} relies on`,
+    );
   }
   const before = hasInputHandler(node);
   const probe = (): void => undefined;

@@ -12,7 +12,14 @@ const configPath = join(root, 'tsconfig.json');
 const config = ts.readConfigFile(configPath, ts.sys.readFile);
 if (config.error) throw new Error(ts.flattenDiagnosticMessageText(config.error.messageText, '\n'));
 const { options } = ts.convertCompilerOptionsFromJson(config.config.compilerOptions, root, configPath);
-const compilerOptions = { ...options, sourceMap: false, inlineSourceMap: true, inlineSources: true, incremental: false, tsBuildInfoFile: undefined };
+const compilerOptions = {
+  ...options,
+  sourceMap: false,
+  inlineSourceMap: true,
+  inlineSources: true,
+  incremental: false,
+  tsBuildInfoFile: undefined,
+};
 
 process.setSourceMapsEnabled(true);
 

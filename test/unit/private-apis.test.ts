@@ -7,7 +7,15 @@
 import assert from 'node:assert/strict';
 import mqtt from 'mqtt';
 import { IotpError } from '../../lib/errors';
-import { checkMqttClient, checkNodeInputHandlers, connackReceived, DependencyApiError, hasInputHandler, interceptIncomingAcks, type SendPacket } from '../../lib/private-apis';
+import {
+  checkMqttClient,
+  checkNodeInputHandlers,
+  connackReceived,
+  DependencyApiError,
+  hasInputHandler,
+  interceptIncomingAcks,
+  type SendPacket,
+} from '../../lib/private-apis';
 
 /** A client of the installed MQTT.js that never connects. */
 function realClient(): mqtt.MqttClient {
@@ -55,7 +63,10 @@ describe('private APIs of dependencies (lib/private-apis.ts)', () => {
     it('refuses a client whose connackReceived is no longer a flag', () => {
       const client = realClient() as unknown as Record<string, unknown>;
       client.connackReceived = () => true;
-      assert.throws(() => checkMqttClient(client), (err: unknown) => refusal('connackReceived', 'MQTT.js')(err) && /found a function/.test((err as Error).message));
+      assert.throws(
+        () => checkMqttClient(client),
+        (err: unknown) => refusal('connackReceived', 'MQTT.js')(err) && /found a function/.test((err as Error).message),
+      );
     });
 
     it('interceptIncomingAcks refuses before replacing anything', () => {
@@ -109,7 +120,10 @@ describe('private APIs of dependencies (lib/private-apis.ts)', () => {
       it(`refuses a node without ${member}`, () => {
         const node = realNode() as Record<string, unknown>;
         delete node[member];
-        assert.throws(() => checkNodeInputHandlers(node, '6.0.0'), (err: unknown) => refusal(member, 'Node-RED')(err) && /Node-RED 6\.0\.0 lacks/.test((err as Error).message));
+        assert.throws(
+          () => checkNodeInputHandlers(node, '6.0.0'),
+          (err: unknown) => refusal(member, 'Node-RED')(err) && /Node-RED 6\.0\.0 lacks/.test((err as Error).message),
+        );
       });
     }
 
@@ -122,7 +136,10 @@ describe('private APIs of dependencies (lib/private-apis.ts)', () => {
         on: (_event: string, fn: unknown) => void handlers.add(fn),
         removeListener: (_event: string, fn: unknown) => void handlers.delete(fn),
       };
-      assert.throws(() => checkNodeInputHandlers(node), (err: unknown) => refusal('_inputCallback', 'Node-RED')(err) && /did not show/.test((err as Error).message));
+      assert.throws(
+        () => checkNodeInputHandlers(node),
+        (err: unknown) => refusal('_inputCallback', 'Node-RED')(err) && /did not show/.test((err as Error).message),
+      );
     });
 
     it('refuses a node whose fields hold something else', () => {
