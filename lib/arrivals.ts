@@ -17,7 +17,7 @@
  *
  * What this cannot see: rows written by another process or Node-RED instance, and messages that
  * publishers themselves hold back. For those, the settle delay (or a request for the span) is the
- * remedy; the README says so.
+ * remedy; docs/limits.md says so.
  */
 
 /** A table rows end up in: database identity (lib/db/url.ts databaseIdentity) and table name (lib/sql-tables.ts normalizeTableName; undefined: any table). */

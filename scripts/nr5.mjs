@@ -50,10 +50,10 @@ export function prepareNr5() {
   const node22 = prepareNode(22);
   const dir = join(cache, 'nr5');
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-  // Install what the runtime stages need; the compiler and linter stay on the Node 20 side.
+  // Install what the runtime stages need; the compiler, linter and formatter stay on the Node 20 side.
   const devDependencies = { ...pkg.devDependencies, 'node-red': NODE_RED_5_SPEC };
   for (const name of Object.keys(devDependencies)) {
-    if (/^(typescript|typescript-eslint|eslint|@types\/.*)$/.test(name)) delete devDependencies[name];
+    if (/^(typescript|typescript-eslint|eslint|prettier|@types\/.*)$/.test(name)) delete devDependencies[name];
   }
   // Same name as the package: Node-RED registers the nodes under it, and the tests look for it.
   const mirror = { ...pkg, private: true, scripts: {}, devDependencies };

@@ -14,7 +14,8 @@
 // prepared by scripts/nr5.mjs in .cache/nr5.
 //
 //   npm test                      everything
-//   npm test -- --only unit,node  some stages (names below; `e2e` also selects `e2e:start`)
+//   npm test -- --only unit,node  some stages (names below; `e2e` also selects `e2e:start`; `lint` is
+//                                 eslint and the prettier check); `npm run test:<stage>` names each
 //   IOTP_SKIP_NR5=1 npm test      only the Node 20 leg (local iteration only)
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
@@ -80,7 +81,11 @@ if (wanted('build')) ok = run('build + type-check', process.execPath, [join(root
 // Stages run without the build stage still run what the sources say, not an older dist/.
 else ok = spawnSync(process.execPath, [join(root, 'scripts', 'build.mjs'), '--if-stale'], { stdio: 'inherit' }).status === 0;
 if (!ok) process.exit(1);
-if (wanted('lint')) ok = run('lint', process.execPath, [join(root, 'node_modules', 'eslint', 'bin', 'eslint.js'), '--max-warnings=0', '.']) && ok;
+if (wanted('lint')) {
+  ok = run('lint', process.execPath, [join(root, 'node_modules', 'eslint', 'bin', 'eslint.js'), '--max-warnings=0', '.']) && ok;
+  // The formatting check (`npm run format` rewrites what it names; .prettierrc.json, .prettierignore).
+  ok = run('format check', process.execPath, [join(root, 'node_modules', 'prettier', 'bin', 'prettier.cjs'), '--check', '--log-level=warn', '.']) && ok;
+}
 for (const stage of rootStages) {
   if (wanted(stage)) ok = mocha(stage, root, process.execPath, `${stage} tests (Node ${process.versions.node}, Node-RED ${nodeRedVersion(root)})`) && ok;
 }

@@ -15,7 +15,7 @@
  *    resolved; MQTT.js only honours the option for MQTT 5, so it is installed on the live
  *    options object, which handlePublish reads per packet, for 3.1.1 too),
  *  - swallows the PUBACK/PUBREC that MQTT.js then sends by itself (an instance override of the
- *    private `_sendPacket`), and
+ *    private `_sendPacket`, in lib/private-apis.ts with the check that it exists), and
  *  - sends the acknowledgement itself, through the original `_sendPacket`, when the message is
  *    settled, in whatever order messages are settled (MQTT allows acknowledgements in any order).
  * QoS 2 then completes normally: the broker answers our PUBREC with PUBREL, MQTT.js replies PUBCOMP
@@ -33,6 +33,7 @@ import { MqttError } from './errors';
 import { mqtt5Losses, ProtocolNegotiation, type ProtocolVersion } from './negotiation';
 import { describeBroker, reconnectDelay, toClientOptions, withProtocolVersion, type ResolvedBroker } from './options';
 import { assertTopicName, parseFilter, topicMatches, type ParsedFilter } from './topics';
+import { connackReceived, interceptIncomingAcks, type SendPacket } from '../private-apis';
 
 export type QoS = 0 | 1 | 2;
 
@@ -126,7 +127,6 @@ interface Parked {
 }
 
 type AckCallback = (errorOrCode: Error | number, code?: number) => void;
-type SendPacket = (packet: Record<string, unknown>, cb?: (err?: Error) => void, cbStorePut?: () => void, noStore?: boolean) => void;
 
 class SubscriptionImpl implements Subscription {
   ready: Promise<void> = Promise.resolve();
@@ -177,27 +177,14 @@ export class MqttSession extends EventEmitter {
     this.unmatchedGraceMs = options.unmatchedGraceMs ?? 10_000;
     this.negotiation = new ProtocolNegotiation(broker.protocolVersion);
     this.client = mqtt.connect({ ...toClientOptions(broker, this.negotiation.version), ...clientOptionsOverride, manualConnect: true });
-    const client = this.client as unknown as Record<string, unknown>;
-    if (typeof client._sendPacket !== 'function' || typeof client.handleMessage !== 'function') {
-      throw new Error('this MQTT.js version lacks the hooks acknowledge-on-settle relies on (_sendPacket, handleMessage)');
-    }
     this.tracker = new AckTracker(
       (packet) => this.writeAck(packet),
       () => this.resumeIfRoom(),
     );
-
-    const original = (client._sendPacket as SendPacket).bind(this.client);
-    this.sendPacket = original;
     // MQTT.js acknowledges every incoming QoS 1/2 PUBLISH on its own; those acknowledgements are
-    // dropped here (the callback still runs so MQTT.js moves on to the next packet) and sent by
-    // writeAck() once the message is settled.
-    client._sendPacket = (packet: Record<string, unknown>, cb?: (err?: Error) => void, cbStorePut?: () => void, noStore?: boolean): void => {
-      if (packet.cmd === 'puback' || packet.cmd === 'pubrec') {
-        if (cb) cb();
-        return;
-      }
-      original(packet, cb, cbStorePut, noStore);
-    };
+    // dropped (lib/private-apis.ts, which first checks the client has what this relies on) and sent
+    // by writeAck() once the message is settled.
+    this.sendPacket = interceptIncomingAcks(this.client);
     // Installed on the live options object: handlePublish reads it per packet, for 3.1.1 as well.
     this.client.options.customHandleAcks = (topic: string, _payload: Buffer, packet: IPublishPacket, cb: AckCallback) => this.onQosPublish(topic, packet, cb);
     this.client.handleMessage = (packet, callback) => {
@@ -565,7 +552,7 @@ export class MqttSession extends EventEmitter {
     this.parked = [];
     this.waiting = undefined;
     if (this.closed) return;
-    const answered = (this.client as unknown as { connackReceived?: boolean }).connackReceived === true;
+    const answered = connackReceived(this.client);
     // Still finding out which version the broker speaks: no 'disconnect' to report yet.
     let negotiating = this.fellBack;
     if (!answered && !this.attemptFailed) {

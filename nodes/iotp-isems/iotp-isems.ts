@@ -22,7 +22,7 @@ import { DEFAULT_POLL_INTERVAL_SECONDS, IsemsPoller, parseNodeList, type NodeFai
 import { newestEpochSeconds, toMeasurementRow, type MeasurementRow } from '../../lib/isems/rows';
 import { startSimulatedSolarServer, type SimulatedSolarServer } from '../../lib/isems/simulate';
 import { mqttWatermarkKey, WatermarkFile, WatermarkLedger } from '../../lib/isems/watermarks';
-import { installCompletionHooks, sendTracked, type CompletionOutcome } from '../shared/completion';
+import { checkCompletionSupport, installCompletionHooks, sendTracked, type CompletionOutcome } from '../shared/completion';
 import { compactCount, ThrottledStatus } from '../shared/status';
 
 interface IsemsNodeDef extends NodeDef {
@@ -81,6 +81,7 @@ export default function register(RED: NodeAPI): void {
 
   function IsemsNode(this: Node, def: IsemsNodeDef) {
     RED.nodes.createNode(this, def);
+    checkCompletionSupport(RED, this);
     const node = this;
     const status = new ThrottledStatus(node);
     const addresses = nodeAddresses(def.nodes);

@@ -6,7 +6,7 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { decodePayload, MqttError, parseFilter, protocolName, type PayloadFormat, type QoS, type ReceivedMessage, type SessionLease, type Subscription } from '../../lib/mqtt';
 import type { BrokerConfigNode } from '../iotp-mqtt-broker/iotp-mqtt-broker';
-import { installCompletionHooks, sendTracked, type CompletionOutcome } from '../shared/completion';
+import { checkCompletionSupport, installCompletionHooks, sendTracked, type CompletionOutcome } from '../shared/completion';
 import { clipText, compactCount, ThrottledStatus } from '../shared/status';
 import { arrivals, ConnectionWatch } from '../../lib/arrivals';
 import { tablesReachedFrom } from '../shared/arrival-feeds';
@@ -59,6 +59,7 @@ export default function register(RED: NodeAPI): void {
 
   function IngestNode(this: Node, def: IngestNodeDef) {
     RED.nodes.createNode(this, def);
+    checkCompletionSupport(RED, this);
     const node = this;
     const config = RED.nodes.getNode(def.broker) as BrokerConfigNode | null;
     const status = new ThrottledStatus(node);

@@ -27,6 +27,7 @@
  * closing) gives it back the same way with giveBack() instead of failing it.
  */
 import type { NodeAPI } from 'node-red';
+import { checkNodeInputHandlers, hasInputHandler } from '../../lib/private-apis';
 
 export const COMPLETION_PROPERTY = '_iotpAck';
 
@@ -125,6 +126,17 @@ function runtimeHooks(RED: NodeAPI): Hooks {
   return (require('@node-red/util') as { hooks: Hooks }).hooks;
 }
 
+/**
+ * Throws DependencyApiError unless `node` (a source node, just created by Node-RED) keeps its input
+ * handlers where the onReceive hook below looks for them: a source calls it at start, so a
+ * Node-RED that changed them stops the source instead of acknowledging what a closed node dropped.
+ */
+export function checkCompletionSupport(RED: NodeAPI, node: object): void {
+  // The runtime's node API answers version() with a string (its typings say Promise).
+  const version = (RED as unknown as { version?: () => unknown }).version?.();
+  checkNodeInputHandlers(node, typeof version === 'string' ? version : undefined);
+}
+
 /** Installs the two hooks once per runtime (idempotent). */
 export function installCompletionHooks(RED: NodeAPI, options: { staleAfterMs?: number; onStale?: (id: string, ageMs: number) => void } = {}): void {
   if (options.staleAfterMs) staleAfterMs = options.staleAfterMs;
@@ -142,8 +154,8 @@ export function installCompletionHooks(RED: NodeAPI, options: { staleAfterMs?: n
   // taken back instead and the message settles as undelivered. (A node with an input always has
   // a handler while it runs.)
   hooks.add('onReceive.iotp-completion', (event: { msg: unknown; destination?: { node?: unknown } }) => {
-    const target = event.destination?.node as { _inputCallback?: unknown; _inputCallbacks?: unknown } | undefined;
-    if (!target || target._inputCallback || target._inputCallbacks) return;
+    const target = event.destination?.node;
+    if (typeof target !== 'object' || target === null || hasInputHandler(target)) return;
     giveBack(event.msg);
   });
   hooks.add('onComplete.iotp-completion', (event: { msg: unknown; error?: unknown }) => forEachEntry(event.msg, countCompletion, event.error));

@@ -214,7 +214,7 @@ describe('e2e: rolling averages flow', function () {
     // The table is written from the window's counted readings: the message in flight at the stop
     // can also have been counted before it while its row was not yet taken (the stop dropped it on
     // the way to the writer), and then be counted again and stored once after the restart. That is
-    // the same at-least-once case (README, Known limits): one number, stored after the restart,
+    // the same at-least-once case (docs/limits.md): one number, stored after the restart,
     // published before the stop, counted once more than the table holds it.
     const sum = rows.reduce((total, r) => total + r.number, 0);
     const inFlight = [...new Set(rows.filter((r) => r.rowid > lastRowBeforeRestart && r.epochtime <= stoppedAtSeconds).map((r) => r.number))];

@@ -7,11 +7,14 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { makeTempDir } from './tmp';
 
-/** The package root (works from dist/test/support and from the Node 22 mirror). */
-export const packageRoot = resolve(__dirname, '..', '..', '..');
+/**
+ * The package root: from dist/test/support (also in the Node-RED 5 mirror, .cache/nr5), and from
+ * test/support when a test runs straight from TypeScript (`npm run test:one`).
+ */
+export const packageRoot = basename(resolve(__dirname, '..', '..')) === 'dist' ? resolve(__dirname, '..', '..', '..') : resolve(__dirname, '..', '..');
 
 export interface NodeRedOptions {
   /** Flow to deploy (array of nodes); omitted = keep whatever flows.json the user dir has. */

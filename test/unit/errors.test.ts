@@ -11,6 +11,7 @@ import { SqliteUnavailableError } from '../../lib/db/sqlite-driver';
 import { IsemsError } from '../../lib/isems/errors';
 import { MigrationSetError } from '../../lib/migrations';
 import { MqttError } from '../../lib/mqtt/errors';
+import { DependencyApiError } from '../../lib/private-apis';
 import { RuntimeConfigError } from '../../lib/runtime-env';
 import { AggregateError } from '../../lib/sensors/aggregate-row';
 import { CatalogError } from '../../lib/sensors/catalog';
@@ -35,6 +36,7 @@ describe('errors: one base with a code', () => {
     [new IsemsError('ISEMS_BAD_TOPIC', 'bad topic'), 'IsemsError', 'ISEMS_BAD_TOPIC', 'bad topic'],
     [new MigrationSetError('not a set'), 'MigrationSetError', 'MIGRATION_SET_INVALID', 'not a set'],
     [new MqttError('MQTT_BAD_TOPIC', 'wildcard'), 'MqttError', 'MQTT_BAD_TOPIC', 'wildcard'],
+    [new DependencyApiError('MQTT.js', '_sendPacket', 'gone'), 'DependencyApiError', 'DEPENDENCY_API_MISSING', 'gone'],
     [new RuntimeConfigError('PORT', 'PORT must be a number'), 'RuntimeConfigError', 'RUNTIME_CONFIG_INVALID', 'PORT must be a number'],
     [new AggregateError('mean', 'not a number'), 'AggregateError', 'BAD_AGGREGATE', 'not a number'],
     [new CatalogError('BAD_IDENTIFIER', 'bad'), 'CatalogError', 'BAD_IDENTIFIER', 'bad'],
