@@ -176,19 +176,6 @@ const adminMiddleware = [
   !adminPasswordHash && adminPassword && adminPassword.createNoLoginGuard(),
 ].filter(Boolean);
 
-const adminPasswordHashProblem = adminPasswordHash && adminPassword ? adminPassword.adminPasswordHashProblem(adminPasswordHash) : undefined;
-if (adminPasswordHashProblem) {
-  const line = '*'.repeat(78);
-  console.warn(
-    `\n${line}\n` +
-      '* WARNING: NODE_RED_ADMIN_PASSWORD_HASH is not a bcrypt hash Node-RED can check:\n' +
-      `* ${adminPasswordHashProblem}.\n` +
-      '* The editor and admin API stay locked, but NOBODY can log in. Make a hash with\n' +
-      '* `npx node-red admin hash-pw` and set the variable to it exactly.\n' +
-      `${line}\n`,
-  );
-}
-
 /**
  * With the editor protected, the dashboard pages ask for the same user and password (Dashboard 2.0
  * has no login of its own; its connector page re-sends through the request API). Fails closed:

@@ -2,7 +2,8 @@
  * Checks NODE_RED_ADMIN_PASSWORD_HASH before Node-RED uses it. Node-RED accepts any text as the
  * admin user's password hash and compares logins against it with bcrypt: a plain password, a hash
  * cut short or with its `$` signs eaten by a shell or a compose file, or a stray newline, leaves an
- * editor nobody can log in to, without a word. settings.js prints the problem at start-up.
+ * editor nobody can log in to, without a word. lib/runtime-env.ts refuses such a hash at start-up,
+ * naming the problem.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { answer } from './http-guard';

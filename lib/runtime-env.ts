@@ -7,6 +7,7 @@
  */
 import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
+import { adminPasswordHashProblem } from './admin-password';
 import { hasControlCharacter } from './control-characters';
 import { databaseConfigFromEnv, describeConfig, parseDatabaseUrl } from './db/url';
 import type { DatabaseConfig } from './db/types';
@@ -96,7 +97,6 @@ const TRUE_FALSE = /^(true|false|1|0|yes|no)$/i;
 /** Node-RED's log levels (settings.js logging.console.level). */
 const LOG_LEVELS = ['off', 'fatal', 'error', 'warn', 'info', 'debug', 'trace'];
 /** bcrypt as Node-RED's adminAuth checks it (`npx node-red admin hash-pw` prints `$2b$08$` + 53 characters). */
-const BCRYPT_HASH = /^\$2[aby]?\$\d{2}\$[./A-Za-z0-9]{53}$/;
 /** What an HTTP header value may hold as a bearer token: visible ASCII, no spaces. */
 const HEADER_TOKEN = /^[\x21-\x7e]+$/;
 
@@ -110,7 +110,10 @@ const CHECKS: ReadonlyArray<[name: string, check: (value: string) => string | un
   ['HOST', (v) => (isIP(v) !== 0 || /^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$/.test(v) ? undefined : `HOST must be an IP address or host name to listen on (got ${JSON.stringify(v)})`)],
   ['NODE_RED_LOG_LEVEL', (v) => (LOG_LEVELS.includes(v) ? undefined : `NODE_RED_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got ${JSON.stringify(v)})`)],
   // Accepted silently, a malformed hash locks everybody out of the editor: say so now.
-  ['NODE_RED_ADMIN_PASSWORD_HASH', (v) => (BCRYPT_HASH.test(v) ? undefined : 'NODE_RED_ADMIN_PASSWORD_HASH is not a bcrypt hash (expected $2b$… with 60 characters, as `npx node-red admin hash-pw` prints); nobody could log in with it')],
+  ['NODE_RED_ADMIN_PASSWORD_HASH', (v) => {
+    const problem = adminPasswordHashProblem(v);
+    return problem && `NODE_RED_ADMIN_PASSWORD_HASH cannot be used: ${problem}; nobody could log in with it (\`npx node-red admin hash-pw\` prints a hash)`;
+  }],
   ['NODE_RED_ADMIN_USER', (v) => (v.length <= 64 && !hasControlCharacter(v) ? undefined : 'NODE_RED_ADMIN_USER must be a user name of at most 64 printable characters')],
   ['NODE_RED_CREDENTIAL_SECRET', (v) => (!hasControlCharacter(v) ? undefined : 'NODE_RED_CREDENTIAL_SECRET must not contain control characters (a pasted line break?)')],
   ['IOTP_INSTANCE_ID', (v) => (v.length <= 256 && !hasControlCharacter(v) ? undefined : 'IOTP_INSTANCE_ID must be a name of at most 256 printable characters')],
