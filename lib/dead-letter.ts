@@ -4,7 +4,7 @@
  * message can be acknowledged to the broker, i.e. is never handed over again, and is still there
  * for the user to inspect.
  *
- * One JSON object per line (`<userDir>/iot-pipelines/dead-letters/<node id>.jsonl`):
+ * One JSON object per line (`<userDir>/iot-pipelines/dead-letters/<node id>.jsonl` by default):
  *
  *   {"time":"…Z","topic":"…","reason":"…","code":"…","tries":1,"bytes":200001,"sha256":"…",
  *    "encoding":"utf8","payload":"[[[[…","truncated":true}
@@ -74,9 +74,14 @@ export interface DeadLetterOptions {
   maxPayloadBytes?: number;
 }
 
+/** Where the dead-letter files live unless the `iotpDeadLetterDir` setting says otherwise. */
+export function defaultDeadLetterDir(userDir: string): string {
+  return join(userDir, 'iot-pipelines', 'dead-letters');
+}
+
 /** The file an ingest node writes its dead letters to. */
-export function deadLetterPath(userDir: string, nodeId: string): string {
-  return join(userDir, 'iot-pipelines', 'dead-letters', `${nodeId.replace(/[^A-Za-z0-9_.-]/g, '_')}.jsonl`);
+export function deadLetterPath(dir: string, nodeId: string): string {
+  return join(dir, `${nodeId.replace(/[^A-Za-z0-9_.-]/g, '_')}.jsonl`);
 }
 
 /** Where a full file goes when it rotates: `x.jsonl` → `x.1.jsonl`. */

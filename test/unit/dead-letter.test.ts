@@ -9,7 +9,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync
 import { join } from 'node:path';
 import { IotpError } from '../../lib/errors';
 import {
-  DeadLetterError, DeadLetterFile, deadLetterPath, deadLetterRecord, readDeadLetters, recordPayload, rotatedPath,
+  DeadLetterError, DeadLetterFile, deadLetterPath, defaultDeadLetterDir, deadLetterRecord, readDeadLetters, recordPayload, rotatedPath,
 } from '../../lib/dead-letter';
 import { makeTempDir, removeTempDir } from '../support/tmp';
 
@@ -53,8 +53,9 @@ describe('dead-letter records', () => {
   });
 
   it('names a file per node under the user directory, with a safe name', () => {
-    assert.equal(deadLetterPath('/data', 'a1b2.c3'), join('/data', 'iot-pipelines', 'dead-letters', 'a1b2.c3.jsonl'));
-    assert.equal(deadLetterPath('/data', '../x/y'), join('/data', 'iot-pipelines', 'dead-letters', '.._x_y.jsonl'));
+    assert.equal(defaultDeadLetterDir('/data'), join('/data', 'iot-pipelines', 'dead-letters'));
+    assert.equal(deadLetterPath('/d', 'a1b2.c3'), join('/d', 'a1b2.c3.jsonl'));
+    assert.equal(deadLetterPath('/d', '../x/y'), join('/d', '.._x_y.jsonl'));
     assert.equal(rotatedPath('/d/n.jsonl'), '/d/n.1.jsonl');
   });
 });
