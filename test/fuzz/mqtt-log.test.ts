@@ -5,12 +5,17 @@
  * path or the payload's bulk; the runtime keeps ingesting afterwards.
  *
  * Issue #16: malformed messages put stack traces with file paths in the log (the shipped
- * catch → debug nodes printed the whole error object, stack and cause included).
+ * catch → debug nodes printed the whole error object, stack and cause included). And JSON nested
+ * 100,000 deep on an ingest wired to two nodes was never acknowledged: the broker handed it over on
+ * every restart. Deep nesting through every wired ingest is dead-lettered once here, and a restart
+ * on the same persistent sessions gets none of it back.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Sqlite from 'better-sqlite3';
+import { defaultDeadLetterDir, readDeadLetters, type DeadLetterRecord } from '../../lib/dead-letter';
 import fc from 'fast-check';
 import mqtt, { type MqttClient } from 'mqtt';
 import { packageRoot, startNodeRed, type RunningNodeRed } from '../support/node-red';
@@ -36,14 +41,13 @@ describe('fuzz: malformed MQTT messages reach the log as one line each, without 
   let red: RunningNodeRed;
   let client: MqttClient;
   let logBefore = 0;
+  let env: Record<string, string>;
   const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
 
   before(async function () {
     await requireService(this, 'mqtt');
     dir = makeTempDir('iotp-fuzz-mqtt-');
-    red = await startNodeRed({
-      flows,
-      env: {
+    env = {
         MQTT_URL: `mqtt://${MQTT_HOST}:${MQTT_PORT}`,
         SIMULATE: 'false',
         DATABASE_URL: `sqlite:${join(dir, 'pipelines.db')}`,
@@ -54,8 +58,8 @@ describe('fuzz: malformed MQTT messages reach the log as one line each, without 
         STATS_TOPIC: `iotp-fuzz-ra/${run}/STATS`,
         MQTT_TOPIC: topics.sensors,
         IOTP_INSTANCE_ID: `fuzz-${run}`,
-      },
-    });
+    };
+    red = await startNodeRed({ flows, env });
     await red.waitForOutput(/connected/i, 30_000);
     client = await mqtt.connectAsync(`mqtt://${MQTT_HOST}:${MQTT_PORT}`, { clientId: `iotp-fuzz-log-${run}`, clean: true });
     console.log(`      fuzz seed ${seed} (FUZZ_SEED=${seed} repeats this run)`);
@@ -125,5 +129,52 @@ describe('fuzz: malformed MQTT messages reach the log as one line each, without 
     } finally {
       db.close();
     }
+  });
+
+  it('JSON nested up to 100,000 deep through every wired ingest: dead-lettered once each, and not back after a restart', async () => {
+    const depths = [...new Set([...fc.sample(fc.integer({ min: 65, max: 100_000 }), { numRuns: 5, seed: seed + 3 }), 100_000])];
+    const shapes = depths.flatMap((depth) => ['['.repeat(depth) + ']'.repeat(depth), '{"a":'.repeat(depth) + '1' + '}'.repeat(depth)]);
+    const hashes = new Set(shapes.map((shape) => createHash('sha256').update(shape).digest('hex')));
+    // The sensors ingest is wired to two nodes (reading and quality), as in the issue's report;
+    // the rolling ingest to the window; the statestream ingest passes text to a node that refuses it.
+    const targets = [topics.sensors, topics.rolling, `${topics.statestream}/sensor/deep/state`];
+    for (const topic of targets) for (const shape of shapes) await client.publishAsync(topic, shape, { qos: 1 });
+    const deadLetterDir = defaultDeadLetterDir(red.userDir);
+    const deep = (): DeadLetterRecord[] =>
+      readdirSync(deadLetterDir).filter((f) => f.endsWith('.jsonl')).flatMap((f) => readDeadLetters(join(deadLetterDir, f)).records).filter((r) => hashes.has(r.sha256));
+    const expected = targets.length * shapes.length;
+    const deadline = Date.now() + 60_000;
+    while (deep().length < expected && Date.now() < deadline) await sleep(250);
+    const kept = deep();
+    console.log(`      ${shapes.length} nestings (${depths.join(', ')} levels) on ${targets.length} ingests: ${kept.length} dead letters`);
+    assert.equal(kept.length, expected, 'each deep message dead-lettered once');
+    for (const topic of targets) assert.equal(new Set(kept.filter((r) => r.topic === topic).map((r) => r.sha256)).size, shapes.length, topic);
+    assert.ok(kept.every((r) => r.tries === 1 && r.truncated === r.bytes > 16 * 1024), 'refused at the first hand-over; a payload over 16 KiB cut in the record');
+
+    // A valid reading after them reaches the window's averages: the stream is not blocked.
+    const answered = red.watchOutput(/\[debug:averages table\]/);
+    await client.publishAsync(topics.rolling, JSON.stringify({ number: 43, epochtime: String(Math.floor(Date.now() / 1000)) }), { qos: 1 });
+    const answerBy = Date.now() + 30_000;
+    while (!answered.seen()) {
+      if (Date.now() > answerBy) assert.fail('the rolling flow did not answer after the deep messages');
+      await sleep(250);
+    }
+    answered.stop();
+
+    // Restart on the same user directory: the same client ids and persistent sessions. Whatever was
+    // left unacknowledged would be handed over again now.
+    await red.stop();
+    red = await startNodeRed({ userDir: red.userDir, env });
+    await red.waitForOutput(/connected/i, 30_000);
+    const until = Date.now() + 30_000;
+    while (!/\[debug:averages table\]/.test(red.output())) {
+      if (Date.now() > until) assert.fail(`the rolling flow never answered after the restart:\n${red.output().slice(-3000)}`);
+      await client.publishAsync(topics.rolling, JSON.stringify({ number: 44, epochtime: String(Math.floor(Date.now() / 1000)) }), { qos: 1 });
+      await sleep(1000);
+    }
+    await sleep(3000);
+    assert.equal(deep().length, expected, 'nothing handed over again after the restart');
+    assert.doesNotMatch(red.output(), /dead-lettered|nests deeper/, 'no deep message came back');
+    assert.equal(red.child.exitCode, null, 'the runtime is still running');
   });
 });
