@@ -160,8 +160,9 @@ describe('fuzz: malformed MQTT messages reach the log as one line each, without 
     const targets = [topics.sensors, topics.rolling, `${topics.statestream}/sensor/deep/state`];
     for (const topic of targets) for (const shape of shapes) await client.publishAsync(topic, shape, { qos: 1 });
     const deadLetterDir = defaultDeadLetterDir(red.userDir);
+    // One file per ingest; readDeadLetters reads its rotated generation (<id>.1.jsonl) with it.
     const deep = (): DeadLetterRecord[] =>
-      (existsSync(deadLetterDir) ? readdirSync(deadLetterDir) : []).filter((f) => f.endsWith('.jsonl')).flatMap((f) => readDeadLetters(join(deadLetterDir, f)).records).filter((r) => hashes.has(r.sha256));
+      (existsSync(deadLetterDir) ? readdirSync(deadLetterDir) : []).filter((f) => f.endsWith('.jsonl') && !f.endsWith('.1.jsonl')).flatMap((f) => readDeadLetters(join(deadLetterDir, f)).records).filter((r) => hashes.has(r.sha256));
     const expected = targets.length * shapes.length;
     const deadline = Date.now() + 60_000;
     while (deep().length < expected && Date.now() < deadline) await sleep(250);
