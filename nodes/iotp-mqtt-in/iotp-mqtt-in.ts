@@ -2,11 +2,21 @@
  * iotp-mqtt-in: the at-least-once MQTT source. A QoS 1/2 message is acknowledged to the broker
  * only when every node it reached has completed it (nodes/shared/completion.ts), e.g. the writer
  * after its commit; the broker's in-flight window then bounds what Node-RED holds in memory.
+ *
+ * A message the flow cannot process is dead-lettered (lib/dead-letter.ts): written to
+ * `<userDir>/iot-pipelines/dead-letters/<node id>.jsonl` (or the `iotpDeadLetterDir` setting's
+ * directory), then acknowledged, so the broker never
+ * hands it over again. Refusals that cannot change on a retry (the payload does not decode,
+ * Node-RED cannot copy the message for a second wired node, a node completes it with an error)
+ * are dead-lettered at once; a message that keeps missing a node is handed over again a bounded
+ * number of times first (a deploy may be restarting that node).
  */
+import { basename, relative } from 'node:path';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import { DeadLetterFile, deadLetterPath, defaultDeadLetterDir } from '../../lib/dead-letter';
 import { decodePayload, MqttError, parseFilter, protocolName, type PayloadFormat, type QoS, type ReceivedMessage, type SessionLease, type Subscription } from '../../lib/mqtt';
 import type { BrokerConfigNode } from '../iotp-mqtt-broker/iotp-mqtt-broker';
-import { checkCompletionSupport, installCompletionHooks, sendTracked, type CompletionOutcome } from '../shared/completion';
+import { checkCompletionSupport, forgetTracked, installCompletionHooks, sendTracked, type CompletionFailure, type CompletionOutcome } from '../shared/completion';
 import { clipText, compactCount, ThrottledStatus } from '../shared/status';
 import { arrivals, ConnectionWatch } from '../../lib/arrivals';
 import { tablesReachedFrom } from '../shared/arrival-feeds';
@@ -50,7 +60,10 @@ export function ingestFilters(topics: string, shareGroup: string | undefined, en
 }
 
 const STALE_AFTER_MS = 300_000;
-/** A message a deploy dropped on its way is handed over again up to this often, at the first status tick at least this long after. */
+/**
+ * A message a deploy dropped on its way is handed over again up to this often, at the first
+ * status tick at least this long after; still undelivered, it is dead-lettered.
+ */
 const REDELIVER_ATTEMPTS = 30;
 const REDELIVER_DELAY_MS = 1000;
 
@@ -77,28 +90,89 @@ export default function register(RED: NodeAPI): void {
     let unregisterArrivals: (() => void) | undefined;
 
     let closing = false;
+    const userDir = (RED.settings.userDir as string | undefined) ?? process.cwd();
+    const deadLetterDir = (RED.settings as unknown as { iotpDeadLetterDir?: string }).iotpDeadLetterDir ?? defaultDeadLetterDir(userDir);
+    const deadLetters = new DeadLetterFile(deadLetterPath(deadLetterDir, node.id));
+    /** The file as the log names it: relative to the user directory (else its name alone), so no absolute path reaches the log. */
+    const underUserDir = relative(userDir, deadLetters.path);
+    const deadLetterName = underUserDir.startsWith('..') ? basename(deadLetters.path) : underUserDir;
+    let deadLettered = 0;
+    /** Dead letters not yet acknowledged: close waits for them before it lets the connection go. */
+    const deadLettering = new Set<Promise<void>>();
+
+    /**
+     * Dead-letters `message`: writes it to the dead-letter file, reports it on this node's error
+     * path with `reason` (unless a node of the flow already did), then acknowledges it. Resolves
+     * once acknowledged. Written or not, it is acknowledged: a message the flow cannot process
+     * would otherwise come back on every connection; the error path then carries the only copy.
+     */
+    const deadLetter = (message: ReceivedMessage, reason: unknown, tries: number, options: { reported?: boolean } = {}): Promise<void> => {
+      const text = reason instanceof Error ? reason.message : String(reason);
+      const code = typeof (reason as { code?: unknown } | null)?.code === 'string' ? (reason as { code: string }).code : undefined;
+      deadLettered++;
+      const report = (kept: boolean, problem?: unknown): void => {
+        if (options.reported && kept) return;
+        const details = { topic: message.topic, tries, reason: text, file: deadLetterName, problem: writeProblem(problem) };
+        node.error(RED._(kept ? 'iotp-mqtt-in.errors.deadLetter' : 'iotp-mqtt-in.errors.deadLetterNotKept', details), {
+          topic: message.topic,
+          payload: message.payload,
+          qos: message.qos,
+          retain: message.retain,
+          deadLetter: { reason: text, code, tries, file: kept ? deadLetterName : undefined },
+        } as unknown as NodeMessage);
+      };
+      const done = deadLetters.append({ topic: message.topic, payload: message.payload, reason: text, code, tries }).then(
+        () => report(true),
+        (err: unknown) => report(false, err),
+      ).finally(() => {
+        message.settle('rejected');
+        deadLettering.delete(done);
+      });
+      deadLettering.add(done);
+      return done;
+    };
+
     /** Messages a deploy dropped on their way, oldest first; the status ticker hands them over again (no timer per message). */
     const handOverAgain: Array<{ message: ReceivedMessage; attempt: number; dueAt: number }> = [];
-    const settleTracked = (message: ReceivedMessage, attempt: number) => (id: string, outcome: CompletionOutcome): void => {
+    /** Errors Node-RED reported on this node while a send was under way (it cannot copy a message for a second wire). */
+    let sendErrors: unknown[] | undefined;
+    const settleTracked = (message: ReceivedMessage, attempt: number, copyErrors: unknown[]) => (id: string, outcome: CompletionOutcome, failure?: CompletionFailure): void => {
       outstanding.delete(id);
       if (outcome === 'undelivered') {
         // A deploy was restarting a node on the message's way: Node-RED dropped the copy. Hand
-        // it over again once the new node is in place; never acknowledge it unstored. Closing,
-        // or still undeliverable after the retries: left unacknowledged, so the broker
-        // redelivers it on the next connection.
+        // it over again once the new node is in place; never acknowledge it unstored. Closing:
+        // left unacknowledged, so the broker redelivers it on the next connection. A copy
+        // Node-RED could not make fails the same way every time: dead-lettered at once, as is
+        // a message still undelivered after the retries.
         if (outstanding.size === 0) drained?.();
         if (closing) return;
+        if (copyErrors.length > 0) {
+          void deadLetter(message, RED._('iotp-mqtt-in.errors.copy', { message: errorText(copyErrors[0]) }), attempt + 1);
+          return;
+        }
         if (attempt >= REDELIVER_ATTEMPTS) {
-          node.warn(RED._('iotp-mqtt-in.errors.undelivered', { topic: message.topic, attempts: attempt + 1 }));
+          void deadLetter(message, RED._('iotp-mqtt-in.errors.undelivered', { attempts: attempt + 1 }), attempt + 1);
           return;
         }
         handOverAgain.push({ message, attempt: attempt + 1, dueAt: Date.now() + REDELIVER_DELAY_MS });
         return;
       }
+      if (outcome === 'failed') {
+        // A node completed it with an error, and Node-RED has reported that on the node's error
+        // path with the message: kept in the dead-letter file too, then acknowledged. Not
+        // retried: the nodes that did complete it would process it twice.
+        const by = failure?.node ? `${failure.node.type ?? 'node'} ${failure.node.name || failure.node.id}: ` : '';
+        const error = failure?.error;
+        const reason = Object.assign(new Error(by + errorText(error)), { code: typeof (error as { code?: unknown })?.code === 'string' ? (error as { code: string }).code : undefined });
+        void deadLetter(message, reason, attempt + 1, { reported: true }).then(() => {
+          if (outstanding.size === 0) drained?.();
+        });
+        return;
+      }
       if (outcome === 'timeout') {
         node.warn(RED._('iotp-mqtt-in.errors.stale', { topic: message.topic, seconds: STALE_AFTER_MS / 1000 }));
       }
-      message.settle(outcome === 'failed' ? 'rejected' : 'committed');
+      message.settle('committed');
       if (outstanding.size === 0) drained?.();
     };
 
@@ -107,26 +181,47 @@ export default function register(RED: NodeAPI): void {
       try {
         payload = decodePayload(message.payload, { format });
       } catch (err) {
-        // Deliberately to the error path: acknowledged, so a poison message cannot block the stream.
-        node.error(RED._('iotp-mqtt-in.errors.payload', { topic: message.topic, message: (err as Error).message }), {
-          topic: message.topic,
-          payload: message.payload,
-          qos: message.qos,
-          retain: message.retain,
-        });
-        message.settle('rejected');
+        // The same payload never decodes: dead-lettered at once, so it cannot block the stream.
+        void deadLetter(message, Object.assign(new Error(RED._('iotp-mqtt-in.errors.payload', { message: (err as Error).message })), { code: (err as MqttError).code }), attempt + 1);
         return;
       }
       const msg: Record<string, unknown> = { topic: message.topic, payload, qos: message.qos, retain: message.retain, dup: message.dup };
       if (message.properties) msg.properties = message.properties;
-      if (atLeastOnce && message.ackId) {
-        outstanding.add(message.ackId);
-        sendTracked((m) => node.send(m as NodeMessage), msg, message.ackId, settleTracked(message, attempt));
-      } else {
-        message.settle('committed');
-        node.send(msg);
+      const copyErrors: unknown[] = [];
+      sendErrors = copyErrors;
+      try {
+        if (atLeastOnce && message.ackId) {
+          outstanding.add(message.ackId);
+          sendTracked((m) => node.send(m as NodeMessage), msg, message.ackId, settleTracked(message, attempt, copyErrors));
+        } else {
+          message.settle('committed');
+          node.send(msg);
+          // Acknowledged on receipt: kept in the dead-letter file all the same.
+          if (copyErrors.length > 0) void deadLetter(message, RED._('iotp-mqtt-in.errors.copy', { message: errorText(copyErrors[0]) }), 1);
+        }
+      } catch (err) {
+        // Whatever threw while handing it over would throw again: dead-lettered, not left to the broker.
+        if (message.ackId) {
+          forgetTracked([message.ackId]);
+          outstanding.delete(message.ackId);
+        }
+        void deadLetter(message, RED._('iotp-mqtt-in.errors.threw', { message: errorText(err) }), attempt + 1);
+      } finally {
+        sendErrors = undefined;
       }
     };
+
+    // Node-RED reports a message it cannot copy for a second wire (a RangeError from a payload
+    // nested too deep for its clone) on the sending node, without the message: taken here while
+    // this node sends, and reported once, with the message, when it is dead-lettered.
+    const reportError = node.error.bind(node);
+    node.error = ((logMessage: unknown, msg?: NodeMessage) => {
+      if (sendErrors && msg === undefined) {
+        sendErrors.push(logMessage);
+        return;
+      }
+      reportError(logMessage, msg);
+    }) as typeof node.error;
 
     if (!config) {
       node.error(RED._('iotp-mqtt-in.errors.noBroker'));
@@ -158,9 +253,12 @@ export default function register(RED: NodeAPI): void {
           const counts = session.counts();
           connection.observe(counts.connected, Date.now());
           const problem = session.problem;
+          const connected = { version: protocolName(session.protocolVersion ?? 5), inflight: compactCount(outstanding.size), dead: compactCount(deadLettered) };
           status.set(
             counts.connected
-              ? { fill: 'green', shape: 'dot', text: RED._('iotp-mqtt-in.status.connected', { version: protocolName(session.protocolVersion ?? 5), inflight: compactCount(outstanding.size) }) }
+              ? deadLettered > 0
+                ? { fill: 'green', shape: 'ring', text: RED._('iotp-mqtt-in.status.connectedDead', connected) }
+                : { fill: 'green', shape: 'dot', text: RED._('iotp-mqtt-in.status.connected', connected) }
               : problem === undefined
                 ? { fill: 'yellow', shape: 'ring', text: RED._('iotp-mqtt-in.status.connecting') }
                 : { fill: 'red', shape: 'ring', text: RED._('iotp-mqtt-in.status.disconnected', { reason: clipText(problem, 44) }) },
@@ -188,6 +286,8 @@ export default function register(RED: NodeAPI): void {
       const detached = Promise.all(subscriptions.map((s) => s.close({ unsubscribe: removed }).catch(() => undefined)));
       const finish = async (): Promise<void> => {
         await detached;
+        // Dead letters being written are acknowledged before the connection goes.
+        await Promise.all(deadLettering);
         await lease?.release();
       };
       // Downstream nodes (writers) are flushing too: keep the connection until their completions
@@ -207,4 +307,15 @@ export default function register(RED: NodeAPI): void {
   }
 
   RED.nodes.registerType('iotp-mqtt-in', IngestNode as unknown as Parameters<NodeAPI['nodes']['registerType']>[1]);
+}
+
+/** An error's message without its stack, whatever was thrown. */
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Why the dead-letter file could not be written, without the path (no file paths in the log). */
+function writeProblem(err: unknown): string {
+  const cause = (err as { cause?: { code?: unknown } } | undefined)?.cause;
+  return typeof cause?.code === 'string' ? cause.code : err === undefined ? '' : 'write failed';
 }

@@ -32,7 +32,12 @@ import { checkNodeInputHandlers, hasInputHandler } from '../../lib/private-apis'
 export const COMPLETION_PROPERTY = '_iotpAck';
 
 export type CompletionOutcome = 'completed' | 'failed' | 'unrouted' | 'timeout' | 'undelivered';
-export type Settle = (id: string, outcome: CompletionOutcome) => void;
+/** For 'failed': the first error a node completed the message with, and that node. */
+export interface CompletionFailure {
+  error: unknown;
+  node?: { id: string; type?: string; name?: string };
+}
+export type Settle = (id: string, outcome: CompletionOutcome, failure?: CompletionFailure) => void;
 
 interface Pending {
   count: number;
@@ -41,6 +46,7 @@ interface Pending {
   /** Routes started (preRoute) and routes that reached a node (preDeliver): fewer deliveries = a copy was dropped. */
   routes: number;
   deliveries: number;
+  failure?: CompletionFailure;
 }
 
 const pending = new Map<string, Pending>();
@@ -83,9 +89,19 @@ function countDelivery(_id: string, entry: Pending): void {
   entry.deliveries += 1;
 }
 
-function countCompletion(id: string, entry: Pending, error: unknown): void {
+function countCompletion(id: string, entry: Pending, event: CompletionEvent): void {
   entry.count -= 1;
-  if (entry.count <= 0) finish(id, entry, dropped(entry) ? 'undelivered' : error ? 'failed' : 'completed');
+  if (event.error && !entry.failure) {
+    const node = event.node?.node;
+    entry.failure = { error: event.error, node: event.node ? { id: event.node.id, type: node?.type, name: node?.name } : undefined };
+  }
+  if (entry.count <= 0) finish(id, entry, dropped(entry) ? 'undelivered' : entry.failure ? 'failed' : 'completed');
+}
+
+interface CompletionEvent {
+  msg: unknown;
+  error?: unknown;
+  node?: { id: string; node?: { type?: string; name?: string } };
 }
 
 /** Some copy was routed to a node that was not in the flow: Node-RED dropped it. */
@@ -95,7 +111,7 @@ function dropped(entry: Pending): boolean {
 
 function finish(id: string, entry: Pending, outcome: CompletionOutcome): void {
   pending.delete(id);
-  entry.settle(id, outcome);
+  entry.settle(id, outcome, outcome === 'failed' ? entry.failure : undefined);
   if (pending.size === 0 && sweeper) {
     clearInterval(sweeper);
     sweeper = undefined;
@@ -158,7 +174,7 @@ export function installCompletionHooks(RED: NodeAPI, options: { staleAfterMs?: n
     if (typeof target !== 'object' || target === null || hasInputHandler(target)) return;
     giveBack(event.msg);
   });
-  hooks.add('onComplete.iotp-completion', (event: { msg: unknown; error?: unknown }) => forEachEntry(event.msg, countCompletion, event.error));
+  hooks.add('onComplete.iotp-completion', (event: CompletionEvent) => forEachEntry(event.msg, countCompletion, event));
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * The MQTT ingest and publish nodes against the real local mosquitto: decoding, at-least-once
  * acknowledgement driven by downstream completion, redelivery of what was not completed,
- * publish completion on PUBACK, and poison messages on the error path.
+ * publish completion on PUBACK, and poison messages dead-lettered (test/node/mqtt-dead-letter.test.ts
+ * has the rest).
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -10,8 +11,10 @@ import type { NodeAPI, Node } from 'node-red';
 import brokerNode from '../../nodes/iotp-mqtt-broker/iotp-mqtt-broker';
 import ingestNode from '../../nodes/iotp-mqtt-in/iotp-mqtt-in';
 import publishNode from '../../nodes/iotp-mqtt-out/iotp-mqtt-out';
+import { deadLetterPath, readDeadLetters } from '../../lib/dead-letter';
 import { collect, flow as testFlow, helper, nextEvent } from '../support/helper';
 import { MQTT_HOST, MQTT_PORT, requireService } from '../support/services';
+import { makeTempDir, removeTempDir } from '../support/tmp';
 
 const BROKER_URL = `mqtt://${MQTT_HOST}:${MQTT_PORT}`;
 
@@ -121,17 +124,29 @@ describe('iotp-mqtt-in / iotp-mqtt-out nodes (real mosquitto)', function () {
     assert.equal(heldDones.length, 0, 'nothing redelivered');
   });
 
-  it('sends an undecodable payload to the error path and acknowledges it', async () => {
-    await helper.load([brokerNode, ingestNode], testFlow([
-      broker(),
-      { id: 'in', type: 'iotp-mqtt-in', broker: brokerId, topics: `${base}/z`, qos: '1', format: 'json', ack: 'complete', wires: [['out']] },
-      { id: 'out', type: 'helper' },
-    ]));
-    const ingest = helper.getNode('in');
-    await new Promise((r) => setTimeout(r, 500));
-    const error = nextEvent<{ args: unknown[] }>(ingest, 'call:error');
-    await publish(`${base}/z`, '{not json');
-    assert.match(String((await error).args[0]), /iotp-mqtt-in\.errors\.payload/);
+  it('dead-letters an undecodable payload: error path, dead-letter file, acknowledged', async () => {
+    const dir = makeTempDir('iotp-mqtt-test-');
+    helper.settings({ iotpDeadLetterDir: dir } as never);
+    try {
+      await helper.load([brokerNode, ingestNode], testFlow([
+        broker(),
+        { id: 'in', type: 'iotp-mqtt-in', broker: brokerId, topics: `${base}/z`, qos: '1', format: 'json', ack: 'complete', wires: [['out']] },
+        { id: 'out', type: 'helper' },
+      ]));
+      const ingest = helper.getNode('in');
+      await new Promise((r) => setTimeout(r, 500));
+      const error = nextEvent<{ args: [string, { payload: Buffer; deadLetter: { code: string; tries: number } }] }>(ingest, 'call:error');
+      await publish(`${base}/z`, '{not json');
+      const [text, msg] = (await error).args;
+      assert.equal(text, 'iotp-mqtt-in.errors.deadLetter');
+      assert.equal(msg.payload.toString(), '{not json');
+      assert.deepEqual([msg.deadLetter.code, msg.deadLetter.tries], ['MQTT_PAYLOAD_NOT_JSON', 1]);
+      const { records } = readDeadLetters(deadLetterPath(dir, 'in'));
+      assert.deepEqual(records.map((r) => [r.topic, r.payload, r.code]), [[`${base}/z`, '{not json', 'MQTT_PAYLOAD_NOT_JSON']]);
+    } finally {
+      helper.settings({});
+      removeTempDir(dir);
+    }
   });
 
   it('publishes and completes the message when the broker acknowledged it', async () => {

@@ -4,8 +4,17 @@
  */
 import helper from 'node-red-node-test-helper';
 import { packageRoot } from './node-red';
+import { makeTempDir, removeTempDir } from './tmp';
 
 helper.init(require.resolve('node-red', { paths: [packageRoot] }));
+
+// The helper's runtime has no user directory, so an ingest would dead-letter into the working
+// directory: every test process gets a temporary one instead, kept under whatever a test sets.
+const deadLetterDir = makeTempDir('iotp-node-dead-letters-');
+process.on('exit', () => removeTempDir(deadLetterDir));
+const settings = helper.settings.bind(helper);
+helper.settings = (userSettings: Parameters<typeof helper.settings>[0]) => settings({ iotpDeadLetterDir: deadLetterDir, ...userSettings } as never);
+helper.settings({});
 
 export { helper };
 

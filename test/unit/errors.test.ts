@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { IotpError } from '../../lib/errors';
 import { ConnectorError, isConnectorError } from '../../lib/connector/errors';
+import { DeadLetterError } from '../../lib/dead-letter';
 import { DatabaseConfigError, DatabaseError, IdentifierError, SqlParameterError, classifyError, isDatabaseError } from '../../lib/db/errors';
 import { SqliteUnavailableError } from '../../lib/db/sqlite-driver';
 import { IsemsError } from '../../lib/isems/errors';
@@ -28,6 +29,7 @@ import { WriterError, describeError } from '../../lib/writer/errors';
 describe('errors: one base with a code', () => {
   const cases: Array<[IotpError, string, string, string]> = [
     [new ConnectorError('INVALID_TIME', 'bad time'), 'ConnectorError', 'INVALID_TIME', 'bad time'],
+    [new DeadLetterError('DEAD_LETTER_UNWRITABLE', 'full'), 'DeadLetterError', 'DEAD_LETTER_UNWRITABLE', 'full'],
     [new DatabaseError('gone', { kind: 'connection', code: 'ECONNREFUSED' }), 'DatabaseError', 'ECONNREFUSED', 'gone'],
     [new DatabaseConfigError('DATABASE_URL', 'no host'), 'DatabaseConfigError', 'DB_CONFIG_INVALID', 'no host'],
     [new SqlParameterError('no value for :a', 'DB_PARAM_MISSING'), 'SqlParameterError', 'DB_PARAM_MISSING', 'no value for :a'],
