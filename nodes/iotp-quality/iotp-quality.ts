@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { answer, errorAnswer, type RequestLike } from '../../lib/sensors/http';
 import { QualityMonitor, type QualityOptions } from '../../lib/sensors/quality';
 import { readStateFile, writeStateFile, writeStateFileSync } from '../../lib/sensors/state-file';
-import { sensorsFor } from '../iotp-sensors/iotp-sensors';
+import { sensorsFor } from '../shared/config-nodes';
 import { compactCount, ThrottledStatus } from '../shared/status';
 
 interface QualityNodeDef extends NodeDef {

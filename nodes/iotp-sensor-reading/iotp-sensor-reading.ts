@@ -16,7 +16,7 @@ import { instanceIdentity } from '../../lib/instance-identity';
 import { aggregateRow, AggregateError, type AggregatedRow } from '../../lib/sensors/aggregate-row';
 import { blockingIssue, checkReading, ReadingError, type ReadingOptions } from '../../lib/sensors/reading';
 import type { SensorsDefinition } from '../../lib/sensors/sensors-file';
-import { sensorsFor } from '../iotp-sensors/iotp-sensors';
+import { sensorsFor } from '../shared/config-nodes';
 import { compactCount, ThrottledStatus } from '../shared/status';
 
 interface ReadingNodeDef extends NodeDef {
