@@ -11,9 +11,10 @@ import type { MigrationSet } from '../../lib/db/types';
 import { findMigrationSet } from '../../lib/migrations';
 import { buildCatalog, catalogDeclarations, sensorDatasets, type Catalog, type DatasetDeclaration } from '../../lib/sensors/catalog';
 import { parseDatasetDeclarations } from '../../lib/sensors/declarations';
-import { answer, databaseErrorAnswer, errorAnswer, type HttpAnswer, type RequestLike } from '../../lib/sensors/http';
+import { answer, databaseErrorAnswer, type HttpAnswer, type RequestLike } from '../../lib/sensors/http';
 import type { DatabaseConfigNode } from '../shared/config-nodes';
-import { asError, defineNode, type Send } from '../shared/define-node';
+import { asError, defineNode } from '../shared/define-node';
+import { refuseRequests, replyIfRequest } from '../shared/http-reply';
 
 interface CatalogNodeDef extends NodeDef {
   database: string;
@@ -75,18 +76,13 @@ export default function register(RED: NodeAPI): void {
         return building;
       };
 
-      // The client learns what failed; the error itself (driver text, addresses) goes to the error path.
-      const respond = (msg: Msg, send: Send, http: HttpAnswer): void => {
-        if (typeof msg.req !== 'object' || msg.req === null) return;
-        Object.assign(msg, { payload: http.payload, statusCode: http.statusCode, headers: http.headers });
-        send(msg);
-      };
-      const refuse = (msg: Msg, send: Send): void => respond(msg, send, errorAnswer(500, { error: 'catalog not configured', code: 'CATALOG_NOT_CONFIGURED' }));
+      const refuse = refuseRequests({ error: 'catalog not configured', code: 'CATALOG_NOT_CONFIGURED' });
 
       onInput<Msg>((msg, send, done) => {
         const req = typeof msg.req === 'object' && msg.req !== null ? msg.req : undefined;
+        // The client learns what failed; the error itself (driver text, addresses) goes to the error path.
         const fail = (err: Error, http: HttpAnswer): void => {
-          respond(msg, send, http);
+          replyIfRequest(msg, send, http);
           done(err);
         };
         let running: Promise<Catalog>;

@@ -8,11 +8,12 @@
  */
 import type { NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { join } from 'node:path';
-import { answer, errorAnswer, type RequestLike } from '../../lib/sensors/http';
+import { answer, type RequestLike } from '../../lib/sensors/http';
 import { QualityMonitor, type QualityOptions } from '../../lib/sensors/quality';
 import { readStateFile, writeStateFile, writeStateFileSync } from '../../lib/sensors/state-file';
 import { sensorsFor } from '../shared/config-nodes';
-import { asError, defineNode, type Send } from '../shared/define-node';
+import { asError, defineNode } from '../shared/define-node';
+import { refuseRequests } from '../shared/http-reply';
 import { compactCount } from '../shared/status';
 
 interface QualityNodeDef extends NodeDef {
@@ -114,13 +115,7 @@ export default function register(RED: NodeAPI): void {
       }, TICK_MS);
       ticker.unref?.();
 
-      // Without a monitor a request is answered all the same (it would hang until the client gives up).
-      const refuse = (msg: Msg, send: Send): void => {
-        if (typeof msg.req !== 'object' || msg.req === null) return;
-        const reply = errorAnswer(500, { error: 'quality service not configured', code: 'NOT_CONFIGURED' });
-        Object.assign(msg, { payload: reply.payload, statusCode: reply.statusCode, headers: reply.headers });
-        send(msg);
-      };
+      const refuse = refuseRequests({ error: 'quality service not configured', code: 'NOT_CONFIGURED' });
 
       onInput<Msg>((msg, send, done) => {
         const isRequest = typeof msg.req === 'object' && msg.req !== null;
