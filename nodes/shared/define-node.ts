@@ -68,6 +68,23 @@ export function defineNode<C extends object = Record<string, unknown>, N extends
     const config = migrateNodeConfig(def as unknown as Record<string, unknown>, migrations) as unknown as C;
     const status = new ThrottledStatus(node);
     let startupError: Error | undefined;
+    let handler: InputHandler<NodeMessageInFlow> | undefined;
+    let refuse: ((msg: NodeMessageInFlow, send: Send, err: Error) => void) | undefined;
+    let listening = false;
+    // One listener, added by the first onInput or startupFailed: a node that failed before it
+    // set its handler still ends every message with its error.
+    const listen = (): void => {
+      if (listening) return;
+      listening = true;
+      node.on('input', (msg: NodeMessageInFlow, send: Send, done: Done) => {
+        if (startupError) {
+          refuse?.(msg, send, startupError);
+          return done(startupError);
+        }
+        if (handler) handler(msg, send, done);
+        else done();
+      });
+    };
     const kit: NodeKit<N, C> = {
       RED,
       node,
@@ -87,15 +104,12 @@ export function defineNode<C extends object = Record<string, unknown>, N extends
         node.error(how.log ?? err.message);
         const shown: NodeStatus = { fill: 'red', shape: 'ring', text: how.status ?? err.message.slice(0, 40) };
         status.set(shown);
+        listen();
       },
-      onInput<M extends NodeMessageInFlow>(handler: InputHandler<M>, refuse?: (msg: M, send: Send, err: Error) => void): void {
-        node.on('input', (msg: NodeMessageInFlow, send: Send, done: Done) => {
-          if (startupError) {
-            refuse?.(msg as M, send, startupError);
-            return done(startupError);
-          }
-          handler(msg as M, send, done);
-        });
+      onInput<M extends NodeMessageInFlow>(input: InputHandler<M>, refusal?: (msg: M, send: Send, err: Error) => void): void {
+        handler = input as InputHandler<NodeMessageInFlow>;
+        refuse = refusal as typeof refuse;
+        listen();
       },
     };
     // Registered first: a node's own close handler runs after its pending status is dropped.
