@@ -1,8 +1,9 @@
 /**
- * The iotp-isems-query node's settings, read once at deploy after `${ENV}` substitution. The
- * ranges are the editor's too (test/package/editor-limits.test.ts compares them).
+ * The iotp-isems and iotp-isems-query nodes' settings, read once at deploy after `${ENV}`
+ * substitution. The ranges are the editor's too (test/package/editor-limits.test.ts compares them).
  */
 import { IsemsError } from './errors';
+import { DEFAULT_POLL_INTERVAL_SECONDS } from './poller';
 import { DEFAULT_HIDE_INACTIVE_AFTER_DAYS, DEFAULT_KEEP_PER_NODE, NODE_HISTORY_LIMIT } from './schema';
 
 export interface IsemsQuerySettings {
@@ -44,5 +45,39 @@ export function isemsQuerySettings(def: { hideInactiveAfterDays?: unknown; limit
     days: numberSetting(def.hideInactiveAfterDays, ISEMS_QUERY_LIMITS.hideInactiveAfterDays, 'HIDE_INACTIVE_AFTER_DAYS'),
     limit: numberSetting(def.limit, ISEMS_QUERY_LIMITS.limit, 'limit'),
     keep: numberSetting(def.keepPerNode, ISEMS_QUERY_LIMITS.keepPerNode, 'ISEMS_RETENTION_ROWS'),
+  };
+}
+
+/** iotp-isems: whole numbers, clamped to these ranges; anything else (an unset `${VAR}`) is the default. */
+export const ISEMS_LIMITS = {
+  interval: { min: 1, max: 86_400, default: DEFAULT_POLL_INTERVAL_SECONDS, integer: true },
+  simulatedNodes: { min: 1, max: 500, default: 5, integer: true },
+  timeout: { min: 1, max: 600, default: 10, integer: true },
+  concurrency: { min: 1, max: 256, default: 16, integer: true },
+  maxLineErrors: { min: 1, max: 1000, default: 20, integer: true },
+} as const;
+
+export interface IsemsSettings {
+  intervalSeconds: number;
+  simulatedNodes: number;
+  timeoutSeconds: number;
+  concurrency: number;
+  maxLineErrors: number;
+}
+
+/** A whole number from a property (a string after `${ENV}` substitution) within `limit`, else its default. */
+function wholeNumber(value: unknown, limit: Limit & { max: number }): number {
+  const text = String(value ?? '').trim();
+  if (!/^\d+$/.test(text)) return limit.default;
+  return Math.min(limit.max, Math.max(limit.min, Number(text)));
+}
+
+export function isemsSettings(def: { interval?: unknown; simulatedNodes?: unknown; timeout?: unknown; concurrency?: unknown; maxLineErrors?: unknown }): IsemsSettings {
+  return {
+    intervalSeconds: wholeNumber(def.interval, ISEMS_LIMITS.interval),
+    simulatedNodes: wholeNumber(def.simulatedNodes, ISEMS_LIMITS.simulatedNodes),
+    timeoutSeconds: wholeNumber(def.timeout, ISEMS_LIMITS.timeout),
+    concurrency: wholeNumber(def.concurrency, ISEMS_LIMITS.concurrency),
+    maxLineErrors: wholeNumber(def.maxLineErrors, ISEMS_LIMITS.maxLineErrors),
   };
 }
