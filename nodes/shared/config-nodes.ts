@@ -5,16 +5,12 @@
  */
 import type { Node, NodeAPI } from 'node-red';
 import type { RequestApiEngine } from '../../lib/connector/auth';
+import type { DatabaseSettingsCredentials } from '../../lib/db/settings';
 import type { Database, MigrationSet } from '../../lib/db/types';
 import type { SessionLease } from '../../lib/mqtt';
 import { defaultSensors, type SensorsDefinition } from '../../lib/sensors/sensors-file';
 
-export interface DatabaseCredentials {
-  user?: string;
-  password?: string;
-  /** PEM CA certificate(s) to verify a MySQL or PostgreSQL server's TLS certificate (a private CA). */
-  ca?: string;
-}
+export type DatabaseCredentials = DatabaseSettingsCredentials;
 
 /** iotp-database. */
 export interface DatabaseConfigNode extends Node<DatabaseCredentials> {
