@@ -4,6 +4,7 @@
 import type { NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { compileNamed } from '../../lib/db/params';
 import { isDatabaseError } from '../../lib/db/errors';
+import { maxRowsSetting } from '../../lib/db/settings';
 import type { Dialect, SqlParams, SqlValue } from '../../lib/db/types';
 import type { DatabaseConfigNode } from '../shared/config-nodes';
 import { defineNode } from '../shared/define-node';
@@ -61,7 +62,7 @@ export default function register(RED: NodeAPI): void {
     type: 'iotp-db-query',
     setup({ node, config: def, status, configNode, onInput }) {
       const config = configNode<DatabaseConfigNode>(def.database, RED._('iotp-db-query.errors.noDatabase'));
-      const maxRows = Math.max(1, Number(def.maxRows) || 10000);
+      const maxRows = maxRowsSetting(def.maxRows);
       // The full message goes to done(err); the status has room for a hint only.
       const shortStatus = (err: unknown): string =>
         (err as { code?: unknown }).code === 'DB_SQLITE_UNAVAILABLE'
