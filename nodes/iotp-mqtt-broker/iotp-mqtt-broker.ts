@@ -12,37 +12,21 @@ import {
   describeBroker,
   protocolName,
   resolveBrokerSettings,
-  type BrokerSettings,
   type Negotiated,
-  type ProtocolChoice,
   type ResolvedBroker,
   type SessionLease,
 } from '../../lib/mqtt';
+import { brokerSettingsFrom, type BrokerNodeProperties } from '../../lib/mqtt/broker-settings';
 import { resolveEnvDefault, unsetVariableProblem } from '../../lib/env-reference';
 import { flowEnv } from '../shared/flow-env';
 import type { ConfigMigration } from '../shared/config-version';
-import type { BrokerConfigNode, BrokerCredentials } from '../shared/config-nodes';
+import type { BrokerConfigNode } from '../shared/config-nodes';
 import { asError, defineNode } from '../shared/define-node';
 
-interface BrokerNodeDef extends NodeDef {
-  url: string;
-  protocolVersion: string | number;
-  clientId: string;
-  cleanSession: boolean;
-  sessionExpiry: number | string;
-  keepalive: number | string;
-  receiveMaximum: number | string;
-  tlsRejectUnauthorized: boolean;
-  version?: number;
-}
+type BrokerNodeDef = NodeDef & BrokerNodeProperties & { version?: number };
 
 // iotp-mqtt-in still imports the interface from here (it moves with that node's conversion).
 export type { BrokerConfigNode } from '../shared/config-nodes';
-
-const positive = (value: unknown, fallback: number): number => {
-  const n = Number(value);
-  return Number.isFinite(n) && n >= 0 ? n : fallback;
-};
 
 /**
  * The client id must be stable across restarts (so the broker keeps the persistent session) and
@@ -66,32 +50,6 @@ export const CONFIG_MIGRATIONS: readonly ConfigMigration[] = [
     up: (config) => (config.protocolVersion === undefined || String(config.protocolVersion) === '5' ? { ...config, protocolVersion: 'auto' } : config),
   },
 ];
-
-/** The stored protocol setting: 'auto', '5' or '4' (numbers in hand-written flows); anything else is auto. */
-export function protocolChoice(value: unknown): ProtocolChoice {
-  const text = String(value ?? '').trim();
-  if (text === '4') return 4;
-  if (text === '5') return 5;
-  return 'auto';
-}
-
-export function brokerSettingsFrom(def: BrokerNodeDef, credentials: BrokerCredentials): BrokerSettings {
-  const settings: BrokerSettings = {
-    url: def.url,
-    protocolVersion: protocolChoice(def.protocolVersion),
-    cleanSession: def.cleanSession === true,
-    sessionExpirySeconds: positive(def.sessionExpiry, 86_400),
-    keepaliveSeconds: positive(def.keepalive, 60),
-    receiveMaximum: Math.max(1, positive(def.receiveMaximum, 1000)),
-  };
-  if (def.clientId) settings.clientId = def.clientId;
-  if (credentials.username) settings.username = credentials.username;
-  if (credentials.password) settings.password = credentials.password;
-  if (/^(mqtts|wss|ssl|tls):/i.test(def.url ?? '') || credentials.ca) {
-    settings.tls = { rejectUnauthorized: def.tlsRejectUnauthorized !== false, ...(credentials.ca ? { ca: credentials.ca } : {}) };
-  }
-  return settings;
-}
 
 export default function register(RED: NodeAPI): void {
   defineNode<BrokerNodeDef, BrokerConfigNode>(RED, {

@@ -8,6 +8,7 @@ import type { RequestApiEngine } from '../../lib/connector/auth';
 import type { DatabaseSettingsCredentials } from '../../lib/db/settings';
 import type { Database, MigrationSet } from '../../lib/db/types';
 import type { SessionLease } from '../../lib/mqtt';
+import type { BrokerNodeCredentials } from '../../lib/mqtt/broker-settings';
 import { defaultSensors, type SensorsDefinition } from '../../lib/sensors/sensors-file';
 
 export type DatabaseCredentials = DatabaseSettingsCredentials;
@@ -31,11 +32,7 @@ export interface DatabaseConfigNode extends Node<DatabaseCredentials> {
   readonly identity: string;
 }
 
-export interface BrokerCredentials {
-  username?: string;
-  password?: string;
-  ca?: string;
-}
+export type BrokerCredentials = BrokerNodeCredentials;
 
 /** iotp-mqtt-broker. */
 export interface BrokerConfigNode extends Node<BrokerCredentials> {
