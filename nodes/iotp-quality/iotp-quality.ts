@@ -10,6 +10,7 @@ import type { NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { join } from 'node:path';
 import { answer, type RequestLike } from '../../lib/sensors/http';
 import { QualityMonitor, type QualityOptions } from '../../lib/sensors/quality';
+import { qualitySettings } from '../../lib/sensors/quality-settings';
 import { readStateFile, writeStateFile, writeStateFileSync } from '../../lib/sensors/state-file';
 import { sensorsFor } from '../shared/config-nodes';
 import { asError, defineNode } from '../shared/define-node';
@@ -32,22 +33,6 @@ type Msg = NodeMessageInFlow & { req?: RequestLike; statusCode?: number; headers
 const SAVE_EVERY_MS = 30_000;
 const TICK_MS = 1_000;
 
-function positiveNumber(value: unknown, name: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new RangeError(`${name} must be a positive number, got ${JSON.stringify(value)}`);
-  return n;
-}
-
-export function qualityOptions(def: QualityNodeDef): Omit<QualityOptions, 'sensors'> {
-  return {
-    dataset: def.dataset || 'sensor_data',
-    expectedIntervalMs: positiveNumber(def.interval ?? 1000, 'interval'),
-    maxDelayMs: positiveNumber(def.maxDelay ?? 5000, 'maxDelay'),
-    windowMs: positiveNumber(def.windowSeconds ?? 60, 'windowSeconds') * 1000,
-    windowCount: Math.floor(positiveNumber(def.windows ?? 60, 'windows')),
-  };
-}
-
 export default function register(RED: NodeAPI): void {
   defineNode<QualityNodeDef>(RED, {
     type: 'iotp-quality',
@@ -59,7 +44,7 @@ export default function register(RED: NodeAPI): void {
       let monitor: QualityMonitor | undefined;
 
       try {
-        const options: QualityOptions = { ...qualityOptions(def), sensors: sensorsFor(RED, def.sensors) };
+        const options: QualityOptions = { ...qualitySettings(def), sensors: sensorsFor(RED, def.sensors) };
         monitor = new QualityMonitor(options);
         if (persist) {
           try {
