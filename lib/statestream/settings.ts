@@ -1,6 +1,6 @@
 /**
- * The iotp-statestream node's numeric settings. The ranges are the editor's too
- * (test/package/editor-limits.test.ts compares them).
+ * The numeric settings of the iotp-statestream and iotp-hass-simulator nodes. The ranges are the
+ * editor's too (test/package/editor-limits.test.ts compares them).
  */
 import { DEFAULT_MAX_PAYLOAD_BYTES } from './payload';
 
@@ -22,4 +22,17 @@ export function quietMsSetting(value: unknown): number {
 export function maxPayloadSetting(value: unknown): number | undefined {
   const n = Number(value);
   return n > 0 ? Math.min(n, STATESTREAM_LIMITS.maxPayload.max) : undefined;
+}
+
+/** The iotp-hass-simulator node (HassSimulator checks the entity count itself). */
+export const HASS_SIMULATOR_LIMITS = {
+  /** Entity updates per second, above 0. */
+  rate: { min: 0, max: 100_000, default: 1, integer: false, above: true },
+  entitiesPerDomain: { min: 1, max: 1000, default: 2, integer: true },
+} as const;
+
+/** The update rate, or undefined when it is not a number in its range. */
+export function hassRateSetting(value: unknown): number | undefined {
+  const rate = Number(value);
+  return rate > HASS_SIMULATOR_LIMITS.rate.min && rate <= HASS_SIMULATOR_LIMITS.rate.max ? rate : undefined;
 }

@@ -5,6 +5,7 @@
  * HassSimulator: one timer per node, updates spread evenly at the configured rate.
  */
 import type { NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import { HASS_SIMULATOR_LIMITS, hassRateSetting } from '../../lib/statestream/settings';
 import { HassSimulator } from '../../lib/statestream/simulate';
 import { asError, defineNode } from '../shared/define-node';
 import { compactCount } from '../shared/status';
@@ -34,20 +35,20 @@ export default function register(RED: NodeAPI): void {
   defineNode<HassSimulatorNodeDef>(RED, {
     type: 'iotp-hass-simulator',
     setup({ node, config: def, status, startupFailed }) {
-      const rate = Number(def.rate);
+      const rate = hassRateSetting(def.rate);
       let timer: NodeJS.Timeout | undefined;
       let closed = false;
 
       if (!isEnabled(def.enabled)) {
         status.set({ fill: 'grey', shape: 'ring', text: RED._('iotp-hass-simulator.status.off') });
-      } else if (!(rate > 0 && rate <= 100_000)) {
+      } else if (rate === undefined) {
         startupFailed(new Error(RED._('iotp-hass-simulator.errors.rate', { rate: String(def.rate) })));
       } else {
         let simulator: HassSimulator | undefined;
         try {
           simulator = new HassSimulator({
             baseTopic: def.baseTopic,
-            entitiesPerDomain: Number(def.entitiesPerDomain) || 2,
+            entitiesPerDomain: Number(def.entitiesPerDomain) || HASS_SIMULATOR_LIMITS.entitiesPerDomain.default,
             publishTimestamps: def.publishTimestamps !== false,
             publishAttributes: def.publishAttributes !== false,
             seed: def.seed ? def.seed : undefined,
