@@ -1,9 +1,45 @@
 /**
- * The iotp-db-write node's numeric settings: whole numbers within these ranges, the editor's
- * too (test/package/editor-limits.test.ts compares them). Empty or not a number is the default;
- * out of range (a hand-edited flow) is clamped to the range, so the writer never runs with
- * batches or buffers larger than the editor allows.
+ * The iotp-db-write node's settings. The numbers are whole numbers within these ranges, the
+ * editor's too (test/package/editor-limits.test.ts compares them). Empty or not a number is the
+ * default; out of range (a hand-edited flow) is clamped to the range, so the writer never runs
+ * with batches or buffers larger than the editor allows.
  */
+import type { ConflictPolicy } from '../db/insert';
+
+/** Entries of a text property, one per line or separated by commas. */
+export const listSetting = (text: string | undefined): string[] =>
+  String(text ?? '')
+    .split(/[\n,]/)
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+/** `column` or `column = property.path` per line → column → path. */
+export function parseColumnMapping(text: string): Record<string, string> {
+  const mapping: Record<string, string> = {};
+  for (const line of listSetting(text)) {
+    const [column, path] = line.split('=').map((s) => s.trim());
+    mapping[column] = path || column;
+  }
+  return mapping;
+}
+
+export interface WriterTableSettings {
+  columns: Record<string, string>;
+  conflict: ConflictPolicy;
+  keyColumns: string[];
+  updateColumns: string[] | undefined;
+}
+
+/** The table side of the node's properties: column mapping and what a conflicting row does. */
+export function writerTableSettings(def: { columns?: string; conflict?: ConflictPolicy | ''; conflictKeys?: string; updateColumns?: string }): WriterTableSettings {
+  const update = listSetting(def.updateColumns);
+  return {
+    columns: parseColumnMapping(def.columns ?? ''),
+    conflict: def.conflict || 'error',
+    keyColumns: listSetting(def.conflictKeys),
+    updateColumns: update.length ? update : undefined,
+  };
+}
 
 export const WRITER_LIMITS = {
   batchSize: { min: 1, max: 10_000, default: 500, integer: true },

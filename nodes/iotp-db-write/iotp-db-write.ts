@@ -10,7 +10,7 @@ import { gateDatabase } from '../../lib/db/gate';
 import { RowWriter, type CloseReport, type DeliveryResult, type OverflowPolicy, type RejectedRow, type WriterStats } from '../../lib/writer';
 import type { ConflictPolicy } from '../../lib/db/insert';
 import { findMigrationSet, parseCustomMigrationSet } from '../../lib/migrations';
-import { writerNumbers } from '../../lib/writer/settings';
+import { writerNumbers, writerTableSettings } from '../../lib/writer/settings';
 import type { DatabaseConfigNode } from '../shared/config-nodes';
 import { defineNode } from '../shared/define-node';
 import { compactCount } from '../shared/status';
@@ -34,22 +34,6 @@ interface WriterNodeDef extends NodeDef {
   maxInFlight: number | string;
   overflow: OverflowPolicy;
   journal: boolean;
-}
-
-const list = (text: string | undefined): string[] =>
-  String(text ?? '')
-    .split(/[\n,]/)
-    .map((s) => s.trim())
-    .filter(Boolean);
-
-/** `column` or `column = property.path` per line → column → path. */
-export function parseColumnMapping(text: string): Record<string, string> {
-  const mapping: Record<string, string> = {};
-  for (const line of list(text)) {
-    const [column, path] = line.split('=').map((s) => s.trim());
-    mapping[column] = path || column;
-  }
-  return mapping;
 }
 
 /** How long a closed writer still counts as holding rows (lib/arrivals.ts) when no successor replaces it. */
@@ -107,10 +91,7 @@ export default function register(RED: NodeAPI): void {
           writer = new RowWriter({
             db: gated,
             table: def.table,
-            columns: parseColumnMapping(def.columns),
-            conflict: def.conflict || 'error',
-            keyColumns: list(def.conflictKeys),
-            updateColumns: list(def.updateColumns).length ? list(def.updateColumns) : undefined,
+            ...writerTableSettings(def),
             ...writerNumbers(def),
             // Batches form while the database works: low latency at low rates, and full batches
             // even when an at-least-once source bounds its unacknowledged messages below batchSize.
