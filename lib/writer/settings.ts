@@ -5,13 +5,7 @@
  * with batches or buffers larger than the editor allows.
  */
 import type { ConflictPolicy } from '../db/insert';
-
-/** Entries of a text property, one per line or separated by commas. */
-export const listSetting = (text: string | undefined): string[] =>
-  String(text ?? '')
-    .split(/[\n,]/)
-    .map((s) => s.trim())
-    .filter(Boolean);
+import { listSetting } from '../list-setting';
 
 /** `column` or `column = property.path` per line → column → path. */
 export function parseColumnMapping(text: string): Record<string, string> {

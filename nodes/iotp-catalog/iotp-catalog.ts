@@ -7,10 +7,8 @@
  */
 import type { NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { isDatabaseError } from '../../lib/db/errors';
-import type { MigrationSet } from '../../lib/db/types';
-import { findMigrationSet } from '../../lib/migrations';
-import { buildCatalog, catalogDeclarations, sensorDatasets, type Catalog, type DatasetDeclaration } from '../../lib/sensors/catalog';
-import { parseDatasetDeclarations } from '../../lib/sensors/declarations';
+import { buildCatalog, type Catalog } from '../../lib/sensors/catalog';
+import { catalogPlan } from '../../lib/sensors/catalog-settings';
 import { answer, databaseErrorAnswer, type HttpAnswer, type RequestLike } from '../../lib/sensors/http';
 import type { DatabaseConfigNode } from '../shared/config-nodes';
 import { asError, defineNode } from '../shared/define-node';
@@ -25,26 +23,6 @@ interface CatalogNodeDef extends NodeDef {
 }
 
 type Msg = NodeMessageInFlow & { req?: RequestLike; statusCode?: number; headers?: Record<string, string> };
-
-const list = (text: string | undefined): string[] =>
-  String(text ?? '')
-    .split(/[\n,]/)
-    .map((s) => s.trim())
-    .filter(Boolean);
-
-/** Migration sets by name, and the declarations: the sets' tables, the sensors defaults when that set is chosen, then the dialog's. */
-export function catalogPlan(def: Pick<CatalogNodeDef, 'migrationSets' | 'datasets' | 'topic'>): { sets: MigrationSet[]; declarations: DatasetDeclaration[] } {
-  const sets = list(def.migrationSets).map((name) => {
-    const set = findMigrationSet(name);
-    if (!set) throw new Error(`unknown migration set ${JSON.stringify(name)}`);
-    return set;
-  });
-  const defaults = sets.some((s) => s.name === 'sensors') ? sensorDatasets(def.topic || 'sensors') : [];
-  const declared = parseDatasetDeclarations(def.datasets);
-  const byName = new Map<string, DatasetDeclaration>();
-  for (const d of [...defaults, ...declared]) byName.set(d.name, d);
-  return { sets, declarations: catalogDeclarations(sets, [...byName.values()]) };
-}
 
 export default function register(RED: NodeAPI): void {
   defineNode<CatalogNodeDef>(RED, {
