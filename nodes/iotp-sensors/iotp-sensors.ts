@@ -4,25 +4,12 @@
  * once per deploy: the built-in five sensors, a file, or JSON edited in the dialog.
  */
 import type { NodeAPI, NodeDef } from 'node-red';
-import { isAbsolute, join } from 'node:path';
-import { defaultSensors, parseSensorsDefinition, readSensorsFileSync, type SensorsDefinition } from '../../lib/sensors/sensors-file';
+import type { SensorsDefinition } from '../../lib/sensors/sensors-file';
+import { loadSensorsDefinition, type SensorsNodeProperties } from '../../lib/sensors/sensors-settings';
 import type { SensorsConfigNode } from '../shared/config-nodes';
 import { asError, defineNode } from '../shared/define-node';
 
-interface SensorsNodeDef extends NodeDef {
-  source: 'builtin' | 'file' | 'json';
-  file: string;
-  json: string;
-}
-
-export function loadSensorsDefinition(def: Pick<SensorsNodeDef, 'source' | 'file' | 'json'>, userDir: string): SensorsDefinition {
-  if (def.source === 'file') {
-    const file = String(def.file ?? '').trim();
-    return readSensorsFileSync(isAbsolute(file) ? file : join(userDir, file));
-  }
-  if (def.source === 'json') return parseSensorsDefinition(String(def.json ?? ''));
-  return defaultSensors();
-}
+type SensorsNodeDef = NodeDef & SensorsNodeProperties;
 
 export default function register(RED: NodeAPI): void {
   defineNode<SensorsNodeDef, SensorsConfigNode>(RED, {
