@@ -5,6 +5,7 @@
  * HassSimulator: one timer per node, updates spread evenly at the configured rate.
  */
 import type { NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import { isEnabled } from '../../lib/simulator';
 import { HASS_SIMULATOR_LIMITS, hassRateSetting } from '../../lib/statestream/settings';
 import { HassSimulator } from '../../lib/statestream/simulate';
 import { asError, defineNode } from '../shared/define-node';
@@ -18,11 +19,6 @@ interface HassSimulatorNodeDef extends NodeDef {
   publishTimestamps: boolean;
   publishAttributes: boolean;
   seed: string;
-}
-
-/** `true`, `1`, `yes`, `on` (any case) → true; anything else, including an unset `${VAR}`, false. */
-export function isEnabled(value: unknown): boolean {
-  return value === true || /^(true|1|yes|on)$/i.test(String(value ?? '').trim());
 }
 
 /** Entity updates that fall due in a tick, never more than one second's worth (no catch-up burst after a stall). */
