@@ -6,7 +6,9 @@
  *
  * A node that cannot start calls `kit.startupFailed(err)`: the error is logged once, the status
  * turns red, and every message that arrives afterwards ends with `done(err)` (Catch nodes see it),
- * after the node's `refuse` hook answered it where it needs an answer (an HTTP request).
+ * after the node's `refuse` hook answered it where it needs an answer (an HTTP request). Input
+ * therefore goes through `kit.onInput`: a node that also listens with `node.on('input')` and
+ * fails at start would end each message twice.
  */
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow, NodeStatus } from 'node-red';
 import { migrateNodeConfig, type ConfigMigration } from './config-version';
@@ -55,7 +57,7 @@ export interface NodeDefinition<N extends Node<object>, C> {
   setup(kit: NodeKit<N, C>): void;
 }
 
-/** The same error for every text: a failure reason becomes an Error once. */
+/** A thrown value as an Error (something else thrown becomes its text). */
 export function asError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
 }
