@@ -16,6 +16,7 @@ import { BROKER_LIMITS } from '../../lib/mqtt/broker-settings';
 import { QUALITY_LIMITS } from '../../lib/sensors/quality-settings';
 import { SIMULATOR_LIMITS } from '../../lib/simulator/node-config';
 import { HASS_SIMULATOR_LIMITS, STATESTREAM_LIMITS } from '../../lib/statestream/settings';
+import { WINDOW_LIMITS } from '../../lib/window/settings';
 import { WRITER_LIMITS } from '../../lib/writer/settings';
 import { packageRoot } from '../support/node-red';
 import { readNodeDefinitions, readPackageJson } from '../support/package-info';
@@ -40,6 +41,7 @@ const RUNTIME: Record<string, Record<string, Limit>> = {
   'iotp-quality': QUALITY_LIMITS,
   'iotp-simulator': SIMULATOR_LIMITS,
   'iotp-statestream': STATESTREAM_LIMITS,
+  'iotp-window': WINDOW_LIMITS,
 };
 
 type AnyNode = acorn.Node & Record<string, unknown>;
