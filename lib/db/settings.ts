@@ -67,33 +67,23 @@ export function resolveDatabaseConfig(def: DatabaseNodeSettings, credentials: Da
     if (config.dialect === 'sqlite' && def.sqliteDriver) config.driver = parseSqliteDriver(def.sqliteDriver, 'Driver');
     return config;
   }
+  // What the MySQL and PostgreSQL forms share.
+  const server = (defaultPort: number) => ({
+    host: def.host || '127.0.0.1',
+    port: number(def.port, defaultPort),
+    user: '',
+    password: '',
+    database: def.database,
+    poolSize: number(def.poolSize, DATABASE_LIMITS.poolSize.default),
+    connectTimeoutMs: number(def.connectTimeout, DATABASE_LIMITS.connectTimeout.default) * 1000,
+  });
   let config: DatabaseConfig;
   if (def.connection === 'mysql') {
-    config = {
-      dialect: 'mysql',
-      host: def.host || '127.0.0.1',
-      port: number(def.port, 3306),
-      user: '',
-      password: '',
-      database: def.database,
-      poolSize: number(def.poolSize, DATABASE_LIMITS.poolSize.default),
-      connectTimeoutMs: number(def.connectTimeout, DATABASE_LIMITS.connectTimeout.default) * 1000,
-      tls: def.tls ? { rejectUnauthorized: def.tlsRejectUnauthorized !== false } : undefined,
-    };
+    config = { dialect: 'mysql', ...server(3306), tls: def.tls ? { rejectUnauthorized: def.tlsRejectUnauthorized !== false } : undefined };
   } else if (def.connection === 'postgres') {
     const sslmode = def.sslmode ?? 'disable';
     if (!['disable', 'require', 'verify-ca', 'verify-full'].includes(sslmode)) throw new DatabaseConfigError('sslmode', 'sslmode must be disable, require, verify-ca or verify-full');
-    config = {
-      dialect: 'postgres',
-      host: def.host || '127.0.0.1',
-      port: number(def.port, 5432),
-      user: '',
-      password: '',
-      database: def.database,
-      poolSize: number(def.poolSize, DATABASE_LIMITS.poolSize.default),
-      connectTimeoutMs: number(def.connectTimeout, DATABASE_LIMITS.connectTimeout.default) * 1000,
-      tls: sslmode === 'disable' ? undefined : { mode: sslmode },
-    };
+    config = { dialect: 'postgres', ...server(5432), tls: sslmode === 'disable' ? undefined : { mode: sslmode } };
   } else {
     const variable = referencedVariable(def.url) ?? 'URL';
     // Node-RED has already replaced a whole-value ${VAR} by its value (an unset one stays as text);
