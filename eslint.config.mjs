@@ -27,4 +27,9 @@ export default tseslint.config(
     },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
+  {
+    // Scripts the editor loads in the browser, beside Node-RED's own globals.
+    files: ['resources/**/*.js'],
+    languageOptions: { sourceType: 'script', globals: { window: 'readonly', RED: 'readonly', $: 'readonly' } },
+  },
 );

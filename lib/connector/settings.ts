@@ -74,6 +74,27 @@ export const DEFAULT_TIMEOUT_SECONDS = 30;
 export const DEFAULT_OUTBOX_MAX_BATCHES = 10_000;
 export const DEFAULT_OUTBOX_MAX_MEGABYTES = 64;
 
+/**
+ * The numeric settings' ranges and defaults, the editor's too (test/package/editor-limits.test.ts
+ * compares them). A value outside its range is refused with the setting's name.
+ */
+export const BATCH_POST_LIMITS = {
+  maxRows: { min: 1, max: 10_000_000, default: DEFAULT_MAX_ROWS, integer: true },
+  batchSize: { min: 1, max: 100_000, default: DEFAULT_BATCH_SIZE, integer: true },
+  /** Minutes: one second to 31 days. */
+  interval: { min: 1 / 60, max: 44_640, default: DEFAULT_INTERVAL_MINUTES, integer: false },
+  /** Seconds. */
+  settle: { min: 0, max: 86_400, default: DEFAULT_SETTLE_MS / 1000, integer: false },
+  maxWindowsPerTick: { min: 1, max: 10_000, default: DEFAULT_MAX_WINDOWS_PER_TICK, integer: true },
+  maxAttempts: { min: 1, max: 100, default: DEFAULT_RETRY_POLICY.maxAttempts, integer: true },
+  /** Seconds. */
+  maxRetrySeconds: { min: 0, max: 86_400, default: DEFAULT_RETRY_POLICY.maxElapsedMs / 1000, integer: false },
+  /** Seconds. */
+  timeout: { min: 0.1, max: 3600, default: DEFAULT_TIMEOUT_SECONDS, integer: false },
+  outboxMaxBatches: { min: 1, max: 10_000_000, default: DEFAULT_OUTBOX_MAX_BATCHES, integer: true },
+  outboxMaxMegabytes: { min: 1, max: 100_000, default: DEFAULT_OUTBOX_MAX_MEGABYTES, integer: false },
+} as const;
+
 const UNRESOLVED_ENV = /^\$\{[^}]*\}$/;
 
 /** The text of a setting, or undefined when it is empty or an unresolved `${VAR}`. */
@@ -94,7 +115,7 @@ function invalid(label: string, expected: string, value: string): ConnectorError
   return new ConnectorError('INVALID_OPTION', `${label} must be ${expected}, got "${shown}"`);
 }
 
-function numberSetting(value: unknown, label: string, fallback: number, { min, max = Number.MAX_SAFE_INTEGER, integer = false }: { min: number; max?: number; integer?: boolean }): number {
+function numberSetting(value: unknown, label: string, { min, max, default: fallback, integer }: { min: number; max: number; default: number; integer: boolean }): number {
   const text = settingText(value);
   if (text === undefined) return fallback;
   const n = Number(text);
@@ -151,7 +172,7 @@ export function resolveBatchPostConfig(
   } catch {
     throw invalid('FETCH_DATA_INTERVAL (minutes)', 'a number of minutes >= 1/60', intervalText ?? '');
   }
-  if (intervalMs > 31 * 86_400_000) throw invalid('FETCH_DATA_INTERVAL (minutes)', 'at most 31 days', intervalText ?? '');
+  if (intervalMs > BATCH_POST_LIMITS.interval.max * 60_000) throw invalid('FETCH_DATA_INTERVAL (minutes)', 'at most 31 days', intervalText ?? '');
 
   const startText = settingText(settings.startFrom);
   let initialStart: number | undefined;
@@ -166,8 +187,8 @@ export function resolveBatchPostConfig(
   const outboxText = settingText(settings.outboxDir);
   const outboxDir = outboxText === undefined ? join(context.userDir, 'iot-pipelines', 'outbox', context.nodeId.replace(/[^A-Za-z0-9_.-]/g, '_')) : isAbsolute(outboxText) ? outboxText : join(context.userDir, outboxText);
 
-  const maxAttempts = numberSetting(settings.maxAttempts, 'attempts per batch', DEFAULT_RETRY_POLICY.maxAttempts, { min: 1, max: 100, integer: true });
-  const maxRetrySeconds = numberSetting(settings.maxRetrySeconds, 'retry for at most (s)', DEFAULT_RETRY_POLICY.maxElapsedMs / 1000, { min: 0, max: 86_400 });
+  const maxAttempts = numberSetting(settings.maxAttempts, 'attempts per batch', BATCH_POST_LIMITS.maxAttempts);
+  const maxRetrySeconds = numberSetting(settings.maxRetrySeconds, 'retry for at most (s)', BATCH_POST_LIMITS.maxRetrySeconds);
 
   return {
     query: settingText(settings.query) ?? DEFAULT_READINGS_QUERY,
@@ -176,22 +197,22 @@ export function resolveBatchPostConfig(
       timestamp: columnSetting(settings.timestampColumn, 'timestamp column', DEFAULT_COLUMNS.timestamp),
       value: columnSetting(settings.valueColumn, 'value column', DEFAULT_COLUMNS.value),
     },
-    maxRows: numberSetting(settings.maxRows, 'row limit per window', DEFAULT_MAX_ROWS, { min: 1, max: 10_000_000, integer: true }),
+    maxRows: numberSetting(settings.maxRows, 'row limit per window', BATCH_POST_LIMITS.maxRows),
     endpoint,
     apiKey: key,
-    batchSize: numberSetting(settings.batchSize, 'BATCH_SIZE', DEFAULT_BATCH_SIZE, { min: 1, max: 100_000, integer: true }),
+    batchSize: numberSetting(settings.batchSize, 'BATCH_SIZE', BATCH_POST_LIMITS.batchSize),
     schedule: booleanSetting(settings.schedule, true),
     intervalMs,
-    settleMs: numberSetting(settings.settle, 'settle delay (s)', DEFAULT_SETTLE_MS / 1000, { min: 0, max: 86_400 }) * 1000,
+    settleMs: numberSetting(settings.settle, 'settle delay (s)', BATCH_POST_LIMITS.settle) * 1000,
     waitForArrivals: booleanSetting(settings.waitForArrivals, true),
-    maxWindowsPerTick: numberSetting(settings.maxWindowsPerTick, 'windows per tick', DEFAULT_MAX_WINDOWS_PER_TICK, { min: 1, max: 10_000, integer: true }),
+    maxWindowsPerTick: numberSetting(settings.maxWindowsPerTick, 'windows per tick', BATCH_POST_LIMITS.maxWindowsPerTick),
     ...(initialStart !== undefined ? { initialStart } : {}),
     sendEmptyWindows: booleanSetting(settings.sendEmpty, true),
     retry: { ...DEFAULT_RETRY_POLICY, maxAttempts, maxElapsedMs: maxRetrySeconds * 1000 },
-    timeoutMs: numberSetting(settings.timeout, 'timeout (s)', DEFAULT_TIMEOUT_SECONDS, { min: 0.1, max: 3600 }) * 1000,
+    timeoutMs: numberSetting(settings.timeout, 'timeout (s)', BATCH_POST_LIMITS.timeout) * 1000,
     outboxDir,
-    outboxMaxBatches: numberSetting(settings.outboxMaxBatches, 'outbox batches', DEFAULT_OUTBOX_MAX_BATCHES, { min: 1, max: 10_000_000, integer: true }),
-    outboxMaxBytes: Math.round(numberSetting(settings.outboxMaxMegabytes, 'outbox size (MB)', DEFAULT_OUTBOX_MAX_MEGABYTES, { min: 1, max: 100_000 }) * 1024 * 1024),
+    outboxMaxBatches: numberSetting(settings.outboxMaxBatches, 'outbox batches', BATCH_POST_LIMITS.outboxMaxBatches),
+    outboxMaxBytes: Math.round(numberSetting(settings.outboxMaxMegabytes, 'outbox size (MB)', BATCH_POST_LIMITS.outboxMaxMegabytes) * 1024 * 1024),
   };
 }
 

@@ -58,7 +58,7 @@ export interface Catalog {
   datasets: CatalogEntry[];
 }
 
-export type CatalogErrorCode = 'BAD_IDENTIFIER';
+export type CatalogErrorCode = 'BAD_IDENTIFIER' | 'UNKNOWN_MIGRATION_SET';
 
 export class CatalogError extends IotpError<CatalogErrorCode> {}
 

@@ -41,6 +41,12 @@ function wrap<T>(property: string, read: () => T): T {
   }
 }
 
+/** The editor's ranges too (test/package/editor-limits.test.ts compares them). */
+export const SIMULATOR_LIMITS = {
+  /** Decimal places of float and walk values; empty: as generated. */
+  decimals: { min: 0, max: 15, integer: true },
+} as const;
+
 function finiteNumber(value: unknown, property: string, fallback: number): number {
   if (value === undefined || value === null || value === '') return fallback;
   const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : Number.NaN;
@@ -100,6 +106,9 @@ export function simulatorConfigFrom(props: SimulatorNodeProperties, sensors?: Re
   const min = finiteNumber(props.min, 'min', 0);
   const max = finiteNumber(props.max, 'max', 100);
   const decimals = props.decimals === undefined || props.decimals === '' ? undefined : finiteNumber(props.decimals, 'decimals', 0);
+  if (decimals !== undefined && !(Number.isInteger(decimals) && decimals >= SIMULATOR_LIMITS.decimals.min && decimals <= SIMULATOR_LIMITS.decimals.max)) {
+    throw invalid('decimals', `expected a whole number from ${SIMULATOR_LIMITS.decimals.min} to ${SIMULATOR_LIMITS.decimals.max}, got ${decimals}`);
+  }
   let values: ValueSpec;
   if (kind === 'int') values = { kind: 'int', min, max };
   else if (kind === 'float') values = { kind: 'float', min, max, ...(decimals !== undefined && { decimals }) };

@@ -8,6 +8,12 @@ import { WindowError } from './errors';
 import type { SlidingAggregate, SlidingWindowOptions } from './sliding';
 import type { TumblingOptions } from './tumbling';
 
+/** The editor's ranges too (test/package/editor-limits.test.ts compares them). */
+export const WINDOW_LIMITS = {
+  /** Decimal places of the outputs; empty: unrounded. */
+  decimals: { min: 0, max: 15, integer: true },
+} as const;
+
 export type WindowMode = 'sliding' | 'tumbling';
 export type SeriesSource = 'topic' | 'property' | 'single';
 export type TimeSource = 'processing' | 'event';
@@ -165,7 +171,7 @@ function optionalInteger(value: unknown, property: string, min: number, max: num
 export function parseWindowSettings(props: WindowNodeProperties): WindowSettings {
   const mode = oneOf(props.mode, ['sliding', 'tumbling'] as const, 'sliding', 'mode');
   const aggregates = parseAggregates(props.aggregates);
-  const decimals = optionalInteger(props.decimals, 'decimals', 0, 15);
+  const decimals = optionalInteger(props.decimals, 'decimals', WINDOW_LIMITS.decimals.min, WINDOW_LIMITS.decimals.max);
   const maxSeries = optionalInteger(props.maxSeries, 'maxSeries', 1, 10_000_000);
   const seriesFrom = oneOf(props.seriesFrom, ['topic', 'property', 'single'] as const, 'topic', 'seriesFrom');
   const timeSource = oneOf(props.timeSource, ['processing', 'event'] as const, 'processing', 'timeSource');

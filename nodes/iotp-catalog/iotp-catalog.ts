@@ -5,15 +5,14 @@
  * Requests arriving while a catalog is being built share that build (COUNT(*) on large tables is
  * the expensive part), so a burst of requests costs one set of queries.
  */
-import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
+import type { NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { isDatabaseError } from '../../lib/db/errors';
-import type { MigrationSet } from '../../lib/db/types';
-import { findMigrationSet } from '../../lib/migrations';
-import { buildCatalog, catalogDeclarations, sensorDatasets, type Catalog, type DatasetDeclaration } from '../../lib/sensors/catalog';
-import { parseDatasetDeclarations } from '../../lib/sensors/declarations';
-import { answer, databaseErrorAnswer, errorAnswer, type HttpAnswer, type RequestLike } from '../../lib/sensors/http';
-import type { DatabaseConfigNode } from '../iotp-database/iotp-database';
-import { ThrottledStatus } from '../shared/status';
+import { buildCatalog, type Catalog } from '../../lib/sensors/catalog';
+import { catalogPlan } from '../../lib/sensors/catalog-settings';
+import { answer, databaseErrorAnswer, type HttpAnswer, type RequestLike } from '../../lib/sensors/http';
+import type { DatabaseConfigNode } from '../shared/config-nodes';
+import { asError, defineNode } from '../shared/define-node';
+import { refuseRequests, replyIfRequest } from '../shared/http-reply';
 
 interface CatalogNodeDef extends NodeDef {
   database: string;
@@ -25,101 +24,72 @@ interface CatalogNodeDef extends NodeDef {
 
 type Msg = NodeMessageInFlow & { req?: RequestLike; statusCode?: number; headers?: Record<string, string> };
 
-const list = (text: string | undefined): string[] =>
-  String(text ?? '')
-    .split(/[\n,]/)
-    .map((s) => s.trim())
-    .filter(Boolean);
-
-/** Migration sets by name, and the declarations: the sets' tables, the sensors defaults when that set is chosen, then the dialog's. */
-export function catalogPlan(def: Pick<CatalogNodeDef, 'migrationSets' | 'datasets' | 'topic'>): { sets: MigrationSet[]; declarations: DatasetDeclaration[] } {
-  const sets = list(def.migrationSets).map((name) => {
-    const set = findMigrationSet(name);
-    if (!set) throw new Error(`unknown migration set ${JSON.stringify(name)}`);
-    return set;
-  });
-  const defaults = sets.some((s) => s.name === 'sensors') ? sensorDatasets(def.topic || 'sensors') : [];
-  const declared = parseDatasetDeclarations(def.datasets);
-  const byName = new Map<string, DatasetDeclaration>();
-  for (const d of [...defaults, ...declared]) byName.set(d.name, d);
-  return { sets, declarations: catalogDeclarations(sets, [...byName.values()]) };
-}
-
 export default function register(RED: NodeAPI): void {
-  function CatalogNode(this: Node, def: CatalogNodeDef) {
-    RED.nodes.createNode(this, def);
-    const node = this;
-    const config = RED.nodes.getNode(def.database) as DatabaseConfigNode | null;
-    const status = new ThrottledStatus(node);
-    let plan: ReturnType<typeof catalogPlan> | undefined;
-    let configError: Error | undefined;
-    try {
-      if (!config) throw new Error(RED._('iotp-catalog.errors.noDatabase'));
-      plan = catalogPlan(def);
-    } catch (err) {
-      configError = err as Error;
-      node.error(RED._('iotp-catalog.errors.config', { message: configError.message }));
-      status.set({ fill: 'red', shape: 'ring', text: configError.message.slice(0, 40) });
-    }
-    let building: Promise<Catalog> | undefined;
-
-    const build = (): Promise<Catalog> => {
-      if (building) return building;
-      const { sets, declarations } = plan as NonNullable<typeof plan>;
-      const db = (config as DatabaseConfigNode).acquire(node);
-      building = (async () => {
-        for (const set of sets) await (config as DatabaseConfigNode).migrate(set);
-        return buildCatalog(db, declarations, { countMode: def.countMode === 'estimate' ? 'estimate' : 'exact' });
-      })();
-      const clear = (): void => {
-        building = undefined;
-      };
-      building.then(clear, clear);
-      return building;
-    };
-
-    node.on('input', (msg: Msg, send, done) => {
-      const req = typeof msg.req === 'object' && msg.req !== null ? msg.req : undefined;
-      // The client learns what failed; the error itself (driver text, addresses) goes to the error path.
-      const fail = (err: Error, reply: HttpAnswer): void => {
-        if (req) {
-          Object.assign(msg, { payload: reply.payload, statusCode: reply.statusCode, headers: reply.headers });
-          send(msg);
-        }
-        done(err);
-      };
-      if (configError) return fail(configError, errorAnswer(500, { error: 'catalog not configured', code: 'CATALOG_NOT_CONFIGURED' }));
-      let running: Promise<Catalog>;
+  defineNode<CatalogNodeDef>(RED, {
+    type: 'iotp-catalog',
+    setup({ node, config: def, status, startupFailed, onInput }) {
+      const config = def.database ? (RED.nodes.getNode(def.database) as DatabaseConfigNode | null) : null;
+      let plan: ReturnType<typeof catalogPlan> | undefined;
       try {
-        running = build();
+        if (!config) throw new Error(RED._('iotp-catalog.errors.noDatabase'));
+        plan = catalogPlan(def);
       } catch (err) {
-        return fail(err as Error, databaseErrorAnswer(err));
+        const failure = asError(err);
+        startupFailed(failure, { log: RED._('iotp-catalog.errors.config', { message: failure.message }) });
       }
-      running.then(
-        (catalog) => {
-          config?.reportReachable(true);
-          status.set({ fill: 'green', shape: 'dot', text: RED._('iotp-catalog.status.datasets', { count: catalog.datasets.length }) });
-          if (req) {
-            const reply = answer(req, 'Data catalog', catalog);
-            Object.assign(msg, { payload: reply.payload, statusCode: reply.statusCode, headers: reply.headers });
-          } else msg.payload = catalog;
-          send(msg);
-          done();
-        },
-        (err: Error) => {
-          const unreachable = isDatabaseError(err) && err.kind === 'connection';
-          if (unreachable) config?.reportReachable(false, err.message);
-          status.set({ fill: 'red', shape: 'ring', text: err.message.slice(0, 40) });
-          fail(err, databaseErrorAnswer(err));
-        },
-      );
-    });
+      let building: Promise<Catalog> | undefined;
 
-    node.on('close', () => {
-      status.stop();
-      config?.release(node);
-    });
-  }
+      const build = (): Promise<Catalog> => {
+        if (building) return building;
+        const { sets, declarations } = plan as NonNullable<typeof plan>;
+        const db = (config as DatabaseConfigNode).acquire(node);
+        building = (async () => {
+          for (const set of sets) await (config as DatabaseConfigNode).migrate(set);
+          return buildCatalog(db, declarations, { countMode: def.countMode === 'estimate' ? 'estimate' : 'exact' });
+        })();
+        const clear = (): void => {
+          building = undefined;
+        };
+        building.then(clear, clear);
+        return building;
+      };
 
-  RED.nodes.registerType('iotp-catalog', CatalogNode as unknown as Parameters<NodeAPI['nodes']['registerType']>[1]);
+      const refuse = refuseRequests({ error: 'catalog not configured', code: 'CATALOG_NOT_CONFIGURED' });
+
+      onInput<Msg>((msg, send, done) => {
+        const req = typeof msg.req === 'object' && msg.req !== null ? msg.req : undefined;
+        // The client learns what failed; the error itself (driver text, addresses) goes to the error path.
+        const fail = (err: Error, http: HttpAnswer): void => {
+          replyIfRequest(msg, send, http);
+          done(err);
+        };
+        let running: Promise<Catalog>;
+        try {
+          running = build();
+        } catch (err) {
+          return fail(err as Error, databaseErrorAnswer(err));
+        }
+        running.then(
+          (catalog) => {
+            config?.reportReachable(true);
+            status.set({ fill: 'green', shape: 'dot', text: RED._('iotp-catalog.status.datasets', { count: catalog.datasets.length }) });
+            if (req) {
+              const reply = answer(req, 'Data catalog', catalog);
+              Object.assign(msg, { payload: reply.payload, statusCode: reply.statusCode, headers: reply.headers });
+            } else msg.payload = catalog;
+            send(msg);
+            done();
+          },
+          (err: Error) => {
+            const unreachable = isDatabaseError(err) && err.kind === 'connection';
+            if (unreachable) config?.reportReachable(false, err.message);
+            status.set({ fill: 'red', shape: 'ring', text: err.message.slice(0, 40) });
+            fail(err, databaseErrorAnswer(err));
+          },
+        );
+      }, refuse);
+
+      node.on('close', () => config?.release(node));
+    },
+  });
 }

@@ -1,12 +1,13 @@
 /**
  * iotp-db-query: a parameterised SQL statement; named parameters come from the message.
  */
-import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
+import type { NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { compileNamed } from '../../lib/db/params';
 import { isDatabaseError } from '../../lib/db/errors';
+import { maxRowsSetting } from '../../lib/db/settings';
 import type { Dialect, SqlParams, SqlValue } from '../../lib/db/types';
-import type { DatabaseConfigNode } from '../iotp-database/iotp-database';
-import { ThrottledStatus } from '../shared/status';
+import type { DatabaseConfigNode } from '../shared/config-nodes';
+import { defineNode } from '../shared/define-node';
 
 interface QueryNodeDef extends NodeDef {
   database: string;
@@ -57,62 +58,58 @@ export function returnsRows(sql: string): boolean {
 }
 
 export default function register(RED: NodeAPI): void {
-  function QueryNode(this: Node, def: QueryNodeDef) {
-    RED.nodes.createNode(this, def);
-    const node = this;
-    const config = RED.nodes.getNode(def.database) as DatabaseConfigNode | null;
-    const maxRows = Math.max(1, Number(def.maxRows) || 10000);
-    const status = new ThrottledStatus(node);
-    // The full message goes to done(err); the status has room for a hint only.
-    const shortStatus = (err: unknown): string =>
-      (err as { code?: unknown }).code === 'DB_SQLITE_UNAVAILABLE'
-        ? RED._('iotp-db-query.status.sqliteUnavailable')
-        : RED._('iotp-db-query.status.error', { message: (err as Error).message.slice(0, 30) });
+  defineNode<QueryNodeDef>(RED, {
+    type: 'iotp-db-query',
+    setup({ node, config: def, status, configNode, onInput }) {
+      const config = configNode<DatabaseConfigNode>(def.database, RED._('iotp-db-query.errors.noDatabase'));
+      const maxRows = maxRowsSetting(def.maxRows);
+      // The full message goes to done(err); the status has room for a hint only.
+      const shortStatus = (err: unknown): string =>
+        (err as { code?: unknown }).code === 'DB_SQLITE_UNAVAILABLE'
+          ? RED._('iotp-db-query.status.sqliteUnavailable')
+          : RED._('iotp-db-query.status.error', { message: (err as Error).message.slice(0, 30) });
 
-    node.on('input', (msg: QueryMessage, send, done) => {
-      const sql = (def.sql || '').trim() || (typeof msg.topic === 'string' ? msg.topic.trim() : '');
-      if (!config) return done(new Error(RED._('iotp-db-query.errors.noDatabase')));
-      if (!sql) return done(new Error(RED._('iotp-db-query.errors.noSql')));
-      const started = Date.now();
-      let params: SqlParams | undefined;
-      let database;
-      try {
-        database = config.acquire(node);
-        params = parametersFor(sql, database.dialect, msg);
-      } catch (err) {
-        status.set({ fill: 'red', shape: 'ring', text: shortStatus(err) });
-        return done(err as Error);
-      }
-      const running = returnsRows(sql)
-        ? database.select(sql, params, maxRows).then((result) => {
-            if (result.truncated) throw new Error(RED._('iotp-db-query.errors.tooManyRows', { max: maxRows }));
-            msg.payload = result.rows;
-            return RED._('iotp-db-query.status.rows', { count: result.rows.length, ms: Date.now() - started });
-          })
-        : database.query(sql, params).then((result) => {
-            msg.payload = { affectedRows: result.affectedRows, ...(result.insertId !== undefined && { insertId: result.insertId }) };
-            return RED._('iotp-db-query.status.changed', { count: result.affectedRows, ms: Date.now() - started });
-          });
-      running.then(
-        (text) => {
-          config.reportReachable(true);
-          status.set({ fill: 'green', shape: 'dot', text });
-          send(msg);
-          done();
-        },
-        (err: unknown) => {
-          if (isDatabaseError(err) && err.kind === 'connection') config.reportReachable(false, err.message);
+      onInput<QueryMessage>((msg, send, done) => {
+        const sql = (def.sql || '').trim() || (typeof msg.topic === 'string' ? msg.topic.trim() : '');
+        // Only after a start-up failure, whose messages never reach this handler.
+        if (!config) return done();
+        if (!sql) return done(new Error(RED._('iotp-db-query.errors.noSql')));
+        const started = Date.now();
+        let params: SqlParams | undefined;
+        let database;
+        try {
+          database = config.acquire(node);
+          params = parametersFor(sql, database.dialect, msg);
+        } catch (err) {
           status.set({ fill: 'red', shape: 'ring', text: shortStatus(err) });
-          done(err as Error);
-        },
-      );
-    });
+          return done(err as Error);
+        }
+        const running = returnsRows(sql)
+          ? database.select(sql, params, maxRows).then((result) => {
+              if (result.truncated) throw new Error(RED._('iotp-db-query.errors.tooManyRows', { max: maxRows }));
+              msg.payload = result.rows;
+              return RED._('iotp-db-query.status.rows', { count: result.rows.length, ms: Date.now() - started });
+            })
+          : database.query(sql, params).then((result) => {
+              msg.payload = { affectedRows: result.affectedRows, ...(result.insertId !== undefined && { insertId: result.insertId }) };
+              return RED._('iotp-db-query.status.changed', { count: result.affectedRows, ms: Date.now() - started });
+            });
+        running.then(
+          (text) => {
+            config.reportReachable(true);
+            status.set({ fill: 'green', shape: 'dot', text });
+            send(msg);
+            done();
+          },
+          (err: unknown) => {
+            if (isDatabaseError(err) && err.kind === 'connection') config.reportReachable(false, err.message);
+            status.set({ fill: 'red', shape: 'ring', text: shortStatus(err) });
+            done(err as Error);
+          },
+        );
+      });
 
-    node.on('close', () => {
-      status.stop();
-      config?.release(node);
-    });
-  }
-
-  RED.nodes.registerType('iotp-db-query', QueryNode as unknown as Parameters<NodeAPI['nodes']['registerType']>[1]);
+      node.on('close', () => config?.release(node));
+    },
+  });
 }

@@ -14,16 +14,18 @@
  * With SIMULATE=true and no node addresses, the node starts simulated solar nodes on 127.0.0.1
  * (lib/isems/simulate.ts), one log line per minute, and polls those.
  */
-import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
+import type { NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { join } from 'node:path';
 import { IsemsError } from '../../lib/isems/errors';
 import { parseMqttMessage, nodeIdFromCsvlogTopic } from '../../lib/isems/parse';
-import { DEFAULT_POLL_INTERVAL_SECONDS, IsemsPoller, parseNodeList, type NodeFailure, type NodePollResult, type PollLineError } from '../../lib/isems/poller';
+import { IsemsPoller, parseNodeList, type NodeFailure, type NodePollResult, type PollLineError } from '../../lib/isems/poller';
 import { newestEpochSeconds, toMeasurementRow, type MeasurementRow } from '../../lib/isems/rows';
 import { startSimulatedSolarServer, type SimulatedSolarServer } from '../../lib/isems/simulate';
 import { mqttWatermarkKey, WatermarkFile, WatermarkLedger } from '../../lib/isems/watermarks';
 import { checkCompletionSupport, installCompletionHooks, sendTracked, type CompletionOutcome } from '../shared/completion';
-import { compactCount, ThrottledStatus } from '../shared/status';
+import { isemsSettings } from '../../lib/isems/settings';
+import { defineNode } from '../shared/define-node';
+import { compactCount } from '../shared/status';
 
 interface IsemsNodeDef extends NodeDef {
   /** Addresses (IP, host:port or URL), separated by commas or lines; default `${ISEMS_ROUTER_IPS}`. */
@@ -42,13 +44,6 @@ interface IsemsNodeDef extends NodeDef {
 }
 
 type InputMessage = NodeMessageInFlow & { _iotpAck?: unknown };
-
-/** A whole number from a property (a string after `${ENV}` substitution), else the fallback. */
-function wholeNumber(value: unknown, fallback: number, min: number, max: number): number {
-  const text = String(value ?? '').trim();
-  if (!/^\d+$/.test(text)) return fallback;
-  return Math.min(max, Math.max(min, Number(text)));
-}
 
 function isTrue(value: unknown): boolean {
   return /^(true|1|yes)$/i.test(String(value ?? '').trim());
@@ -79,234 +74,232 @@ function clock(date: Date): string {
 export default function register(RED: NodeAPI): void {
   installCompletionHooks(RED);
 
-  function IsemsNode(this: Node, def: IsemsNodeDef) {
-    RED.nodes.createNode(this, def);
-    checkCompletionSupport(RED, this);
-    const node = this;
-    const status = new ThrottledStatus(node);
-    const addresses = nodeAddresses(def.nodes);
-    const intervalSeconds = wholeNumber(def.interval, DEFAULT_POLL_INTERVAL_SECONDS, 1, 86_400);
-    const simulate = addresses.length === 0 && isTrue(def.simulate);
-    const maxLineErrors = wholeNumber(def.maxLineErrors, 20, 1, 1000);
-    const userDir = (RED.settings.userDir as string | undefined) ?? process.cwd();
+  defineNode<IsemsNodeDef>(RED, {
+    type: 'iotp-isems',
+    setup({ node, config: def, status, onInput }) {
+      checkCompletionSupport(RED, node);
+      const addresses = nodeAddresses(def.nodes);
+      const settings = isemsSettings(def);
+      const { intervalSeconds, maxLineErrors } = settings;
+      const simulate = addresses.length === 0 && isTrue(def.simulate);
+      const userDir = (RED.settings.userDir as string | undefined) ?? process.cwd();
 
-    const file = new WatermarkFile(watermarkPath(userDir, node.id), (error) => node.warn(RED._('iotp-isems.errors.saveWatermarks', { message: error.message })));
-    const ledger = new WatermarkLedger();
-    try {
-      const saved = file.load();
-      if (saved) ledger.merge(saved);
-    } catch (error) {
-      // A damaged file costs a re-read of the logs (the unique key absorbs it), not the node.
-      node.warn(RED._('iotp-isems.errors.badWatermarks', { message: (error as Error).message }));
-    }
-
-    let poller: IsemsPoller | undefined;
-    let simulator: SimulatedSolarServer | undefined;
-    let simulatedMinutes = 0;
-    let simulationStart = 0;
-    let timer: NodeJS.Timeout | undefined;
-    let cycle: Promise<void> | undefined;
-    let closing = false;
-    let sequence = 0;
-    let lastSummary = { ok: 0, failed: 0, at: '' };
-
-    /** Sends rows on output 1, tracked; resolves with how the downstream nodes completed them. */
-    const deliver = (msg: Record<string, unknown>): Promise<CompletionOutcome> =>
-      new Promise((resolve) => {
-        const id = `iotp-isems:${node.id}:${++sequence}`;
-        sendTracked((m) => node.send([m as NodeMessage, null]), msg, id, (_id, outcome) => resolve(outcome));
-      });
-
-    /** Completed downstream (or nobody is wired to take the rows): the watermark may move. */
-    const settledOk = (outcome: CompletionOutcome): boolean => outcome === 'completed' || outcome === 'unrouted';
-
-    const advance = (key: string, rows: readonly MeasurementRow[]): void => {
-      if (ledger.advance(key, newestEpochSeconds(rows))) file.save(ledger.snapshot());
-    };
-
-    const reportLineErrors = (source: string, errors: readonly Omit<PollLineError, 'url'>[], rejected: number, extra: Record<string, unknown>): void => {
-      if (rejected === 0) return;
-      const first = errors[0];
-      const text = RED._('iotp-isems.errors.malformed', {
-        node: source,
-        count: rejected,
-        line: first?.line ?? '?',
-        reason: first?.reason ?? '',
-      });
-      node.error(text, { topic: source, payload: errors, rejected, ...extra } as unknown as NodeMessage);
-    };
-
-    /** One solar node's result within a poll: rows out, completion awaited, watermark moved. */
-    const onNode = async (result: NodePollResult): Promise<void> => {
-      reportLineErrors(result.node, result.errors, result.rejected, { url: result.url });
-      if (result.failure || result.records.length === 0) return;
-      const rows = result.records.map(toMeasurementRow);
-      const outcome = await deliver({
-        topic: rows[0].nodeId,
-        payload: rows,
-        isems: { source: 'poll', node: result.node, url: result.url, lines: result.lines, skipped: result.skipped, rejected: result.rejected },
-      });
-      // Thrown: the poller keeps its own watermark too, so the rows come again next poll.
-      if (!settledOk(outcome)) throw new IsemsError('ISEMS_CONSUMER', RED._('iotp-isems.errors.notCompleted', { outcome }));
-      advance(result.url, rows);
-    };
-
-    const reportPoll = (failures: readonly NodeFailure[], nodes: number): void => {
-      for (const failure of failures) node.send([null, { topic: failure.node, payload: failure } as NodeMessage]);
-      if (failures.length > 0) {
-        const list = failures.map((f) => `${f.node} (${f.reason})`).join(', ');
-        node.warn(RED._('iotp-isems.errors.nodesFailed', { failed: failures.length, nodes, list: list.length > 1000 ? `${list.slice(0, 1000)}…` : list }));
-      }
-      lastSummary = { ok: nodes - failures.length, failed: failures.length, at: clock(new Date()) };
-      status.set({
-        fill: failures.length === 0 ? 'green' : failures.length < nodes ? 'yellow' : 'red',
-        shape: 'dot',
-        text: RED._('iotp-isems.status.polled', { ok: lastSummary.ok, failed: lastSummary.failed, at: lastSummary.at }),
-      });
-    };
-
-    const pollOnce = async (): Promise<void> => {
-      if (!poller || closing) return;
-      if (simulator) {
-        // The simulated nodes write one line per minute of real time since deploy.
-        const due = Math.floor((Date.now() / 1000 - simulationStart) / 60);
-        if (due > simulatedMinutes) {
-          simulator.simulation.advance(due - simulatedMinutes);
-          simulatedMinutes = due;
-        }
-      }
-      if (poller.busy) {
-        // One cycle at a time: the poller counts the skip; the status says so.
-        await poller.poll();
-        status.set({ fill: 'yellow', shape: 'ring', text: RED._('iotp-isems.status.busy', { skipped: poller.skippedCycles }) });
-        return;
-      }
-      status.set({ fill: 'blue', shape: 'ring', text: RED._('iotp-isems.status.polling', { nodes: poller.nodes.length }) });
-      const result = await poller.poll();
-      if (result && !closing) {
-        reportPoll(result.failures, result.stats.nodes);
-        if (result.stats.records > 0) node.log(RED._('iotp-isems.log.polled', { records: compactCount(result.stats.records), nodes: result.stats.nodesOk, ms: result.stats.ms }));
-      }
-    };
-
-    const tick = (): void => {
-      if (cycle) {
-        void pollOnce(); // counted as skipped by the poller
-        return;
-      }
-      cycle = pollOnce()
-        .catch((error: Error) => node.error(RED._('iotp-isems.errors.poll', { message: error.message })))
-        .finally(() => {
-          cycle = undefined;
-        });
-    };
-
-    const startPolling = (urls: readonly string[]): void => {
-      poller = new IsemsPoller({
-        nodes: urls,
-        timeoutMs: wholeNumber(def.timeout, 10, 1, 600) * 1000,
-        concurrency: wholeNumber(def.concurrency, 16, 1, 256),
-        maxErrorsPerNode: maxLineErrors,
-        watermarks: ledger.snapshot(),
-        onNode,
-      });
-      timer = setInterval(tick, intervalSeconds * 1000);
-      tick();
-    };
-
-    try {
-      if (addresses.length > 0) {
-        startPolling(addresses);
-      } else if (simulate) {
-        const count = wholeNumber(def.simulatedNodes, 5, 1, 500);
-        simulationStart = Math.floor(Date.now() / 60_000) * 60;
-        status.set({ fill: 'yellow', shape: 'ring', text: RED._('iotp-isems.status.simulating', { nodes: count }) });
-        startSimulatedSolarServer({ nodes: count, startEpochSeconds: simulationStart, seed: 1 }).then(
-          (server) => {
-            if (closing) {
-              void server.close();
-              return;
-            }
-            simulator = server;
-            node.log(RED._('iotp-isems.log.simulating', { nodes: count, url: server.url(0) }));
-            // The simulated nodes keep their data across restarts but get a new port: their
-            // watermarks follow them, or every restart would read (and log) all their history as new.
-            let moved = false;
-            for (const url of server.urls) moved = ledger.adopt(url, (key) => sameSimulatedNode(key, url)) || moved;
-            if (moved) file.save(ledger.snapshot());
-            startPolling(server.urls);
-          },
-          (error: Error) => node.error(RED._('iotp-isems.errors.simulator', { message: error.message })),
-        );
-      } else {
-        status.set({ fill: 'grey', shape: 'ring', text: RED._('iotp-isems.status.mqttOnly') });
-      }
-    } catch (error) {
-      node.error(RED._('iotp-isems.errors.config', { message: (error as Error).message }));
-      status.set({ fill: 'red', shape: 'ring', text: RED._('iotp-isems.status.badConfig') });
-    }
-
-    node.on('input', (msg: InputMessage, send, done) => {
-      if (msg.topic === 'poll') {
-        if (!poller) return done(new IsemsError('ISEMS_BAD_CONFIG', RED._('iotp-isems.errors.noPolling')));
-        const running = cycle ?? pollOnce();
-        running.then(() => done(), (error: Error) => done(error));
-        return;
-      }
-      const topic = typeof msg.topic === 'string' ? msg.topic : '';
-      let parsed;
+      const file = new WatermarkFile(watermarkPath(userDir, node.id), (error) => node.warn(RED._('iotp-isems.errors.saveWatermarks', { message: error.message })));
+      const ledger = new WatermarkLedger();
       try {
-        const topicNode = nodeIdFromCsvlogTopic(topic);
-        parsed = parseMqttMessage(topic, msg.payload, {
-          newerThan: topicNode === null ? undefined : ledger.get(mqttWatermarkKey(topicNode)),
-          maxErrors: maxLineErrors,
-          maxEpochSeconds: Math.floor(Date.now() / 1000) + 24 * 3600,
-        });
+        const saved = file.load();
+        if (saved) ledger.merge(saved);
       } catch (error) {
-        // Not a log at all (wrong topic, not text): the message goes to the error path.
-        return done(error as Error);
+        // A damaged file costs a re-read of the logs (the unique key absorbs it), not the node.
+        node.warn(RED._('iotp-isems.errors.badWatermarks', { message: (error as Error).message }));
       }
-      const key = mqttWatermarkKey(parsed.topicNodeId);
-      reportLineErrors(parsed.topicNodeId, parsed.errors.map((e) => ({ node: parsed.topicNodeId, ...e })), parsed.rejected, { source: 'mqtt', mqttTopic: topic });
-      if (parsed.records.length === 0) return done();
-      const rows = parsed.records.map(toMeasurementRow);
-      const out: Record<string, unknown> = {
-        topic: parsed.topicNodeId,
-        payload: rows,
-        isems: { source: 'mqtt', node: parsed.topicNodeId, lines: parsed.lines, skipped: parsed.skipped, rejected: parsed.rejected },
-      };
-      // The MQTT message's completion id travels on: the broker is acknowledged once the writer
-      // has completed the rows, and so is this node's watermark.
-      if (msg._iotpAck !== undefined) out._iotpAck = msg._iotpAck;
-      const id = `iotp-isems:${node.id}:${++sequence}`;
-      sendTracked((m) => send([m as NodeMessage, null]), out, id, (_id, outcome) => {
-        if (settledOk(outcome)) advance(key, rows);
-      });
-      done();
-    });
 
-    node.on('close', (_removed: boolean, done: () => void) => {
-      closing = true;
-      if (timer) clearInterval(timer);
-      status.stop();
-      // Aborts requests in flight; a running cycle still waits for its deliveries' completions
-      // (writers flush or journal on close), within Node-RED's close timeout.
-      poller?.close();
-      const budget = Math.max(1000, (Number((RED.settings as unknown as { nodeCloseTimeout?: number }).nodeCloseTimeout) || 15000) - 3000);
-      let budgetTimer: NodeJS.Timeout | undefined;
-      const waited = cycle
-        ? Promise.race([cycle, new Promise<void>((resolve) => (budgetTimer = setTimeout(resolve, budget)))])
-        : Promise.resolve();
-      waited
-        .then(() => file.flush())
-        .then(() => simulator?.close())
-        .catch((error: Error) => node.warn(error.message))
-        .finally(() => {
-          if (budgetTimer) clearTimeout(budgetTimer);
-          done();
+      let poller: IsemsPoller | undefined;
+      let simulator: SimulatedSolarServer | undefined;
+      let simulatedMinutes = 0;
+      let simulationStart = 0;
+      let timer: NodeJS.Timeout | undefined;
+      let cycle: Promise<void> | undefined;
+      let closing = false;
+      let sequence = 0;
+      let lastSummary = { ok: 0, failed: 0, at: '' };
+
+      /** Sends rows on output 1, tracked; resolves with how the downstream nodes completed them. */
+      const deliver = (msg: Record<string, unknown>): Promise<CompletionOutcome> =>
+        new Promise((resolve) => {
+          const id = `iotp-isems:${node.id}:${++sequence}`;
+          sendTracked((m) => node.send([m as NodeMessage, null]), msg, id, (_id, outcome) => resolve(outcome));
         });
-    });
-  }
 
-  RED.nodes.registerType('iotp-isems', IsemsNode as unknown as Parameters<NodeAPI['nodes']['registerType']>[1]);
+      /** Completed downstream (or nobody is wired to take the rows): the watermark may move. */
+      const settledOk = (outcome: CompletionOutcome): boolean => outcome === 'completed' || outcome === 'unrouted';
+
+      const advance = (key: string, rows: readonly MeasurementRow[]): void => {
+        if (ledger.advance(key, newestEpochSeconds(rows))) file.save(ledger.snapshot());
+      };
+
+      const reportLineErrors = (source: string, errors: readonly Omit<PollLineError, 'url'>[], rejected: number, extra: Record<string, unknown>): void => {
+        if (rejected === 0) return;
+        const first = errors[0];
+        const text = RED._('iotp-isems.errors.malformed', {
+          node: source,
+          count: rejected,
+          line: first?.line ?? '?',
+          reason: first?.reason ?? '',
+        });
+        node.error(text, { topic: source, payload: errors, rejected, ...extra } as unknown as NodeMessage);
+      };
+
+      /** One solar node's result within a poll: rows out, completion awaited, watermark moved. */
+      const onNode = async (result: NodePollResult): Promise<void> => {
+        reportLineErrors(result.node, result.errors, result.rejected, { url: result.url });
+        if (result.failure || result.records.length === 0) return;
+        const rows = result.records.map(toMeasurementRow);
+        const outcome = await deliver({
+          topic: rows[0].nodeId,
+          payload: rows,
+          isems: { source: 'poll', node: result.node, url: result.url, lines: result.lines, skipped: result.skipped, rejected: result.rejected },
+        });
+        // Thrown: the poller keeps its own watermark too, so the rows come again next poll.
+        if (!settledOk(outcome)) throw new IsemsError('ISEMS_CONSUMER', RED._('iotp-isems.errors.notCompleted', { outcome }));
+        advance(result.url, rows);
+      };
+
+      const reportPoll = (failures: readonly NodeFailure[], nodes: number): void => {
+        for (const failure of failures) node.send([null, { topic: failure.node, payload: failure } as NodeMessage]);
+        if (failures.length > 0) {
+          const list = failures.map((f) => `${f.node} (${f.reason})`).join(', ');
+          node.warn(RED._('iotp-isems.errors.nodesFailed', { failed: failures.length, nodes, list: list.length > 1000 ? `${list.slice(0, 1000)}…` : list }));
+        }
+        lastSummary = { ok: nodes - failures.length, failed: failures.length, at: clock(new Date()) };
+        status.set({
+          fill: failures.length === 0 ? 'green' : failures.length < nodes ? 'yellow' : 'red',
+          shape: 'dot',
+          text: RED._('iotp-isems.status.polled', { ok: lastSummary.ok, failed: lastSummary.failed, at: lastSummary.at }),
+        });
+      };
+
+      const pollOnce = async (): Promise<void> => {
+        if (!poller || closing) return;
+        if (simulator) {
+          // The simulated nodes write one line per minute of real time since deploy.
+          const due = Math.floor((Date.now() / 1000 - simulationStart) / 60);
+          if (due > simulatedMinutes) {
+            simulator.simulation.advance(due - simulatedMinutes);
+            simulatedMinutes = due;
+          }
+        }
+        if (poller.busy) {
+          // One cycle at a time: the poller counts the skip; the status says so.
+          await poller.poll();
+          status.set({ fill: 'yellow', shape: 'ring', text: RED._('iotp-isems.status.busy', { skipped: poller.skippedCycles }) });
+          return;
+        }
+        status.set({ fill: 'blue', shape: 'ring', text: RED._('iotp-isems.status.polling', { nodes: poller.nodes.length }) });
+        const result = await poller.poll();
+        if (result && !closing) {
+          reportPoll(result.failures, result.stats.nodes);
+          if (result.stats.records > 0) node.log(RED._('iotp-isems.log.polled', { records: compactCount(result.stats.records), nodes: result.stats.nodesOk, ms: result.stats.ms }));
+        }
+      };
+
+      const tick = (): void => {
+        if (cycle) {
+          void pollOnce(); // counted as skipped by the poller
+          return;
+        }
+        cycle = pollOnce()
+          .catch((error: Error) => node.error(RED._('iotp-isems.errors.poll', { message: error.message })))
+          .finally(() => {
+            cycle = undefined;
+          });
+      };
+
+      const startPolling = (urls: readonly string[]): void => {
+        poller = new IsemsPoller({
+          nodes: urls,
+          timeoutMs: settings.timeoutSeconds * 1000,
+          concurrency: settings.concurrency,
+          maxErrorsPerNode: maxLineErrors,
+          watermarks: ledger.snapshot(),
+          onNode,
+        });
+        timer = setInterval(tick, intervalSeconds * 1000);
+        tick();
+      };
+
+      try {
+        if (addresses.length > 0) {
+          startPolling(addresses);
+        } else if (simulate) {
+          const count = settings.simulatedNodes;
+          simulationStart = Math.floor(Date.now() / 60_000) * 60;
+          status.set({ fill: 'yellow', shape: 'ring', text: RED._('iotp-isems.status.simulating', { nodes: count }) });
+          startSimulatedSolarServer({ nodes: count, startEpochSeconds: simulationStart, seed: 1 }).then(
+            (server) => {
+              if (closing) {
+                void server.close();
+                return;
+              }
+              simulator = server;
+              node.log(RED._('iotp-isems.log.simulating', { nodes: count, url: server.url(0) }));
+              // The simulated nodes keep their data across restarts but get a new port: their
+              // watermarks follow them, or every restart would read (and log) all their history as new.
+              let moved = false;
+              for (const url of server.urls) moved = ledger.adopt(url, (key) => sameSimulatedNode(key, url)) || moved;
+              if (moved) file.save(ledger.snapshot());
+              startPolling(server.urls);
+            },
+            (error: Error) => node.error(RED._('iotp-isems.errors.simulator', { message: error.message })),
+          );
+        } else {
+          status.set({ fill: 'grey', shape: 'ring', text: RED._('iotp-isems.status.mqttOnly') });
+        }
+      } catch (error) {
+        // No start-up failure: readings arriving over MQTT are still stored, only polling is off.
+        node.error(RED._('iotp-isems.errors.config', { message: (error as Error).message }));
+        status.set({ fill: 'red', shape: 'ring', text: RED._('iotp-isems.status.badConfig') });
+      }
+
+      onInput<InputMessage>((msg, send, done) => {
+        if (msg.topic === 'poll') {
+          if (!poller) return done(new IsemsError('ISEMS_BAD_CONFIG', RED._('iotp-isems.errors.noPolling')));
+          const running = cycle ?? pollOnce();
+          running.then(() => done(), (error: Error) => done(error));
+          return;
+        }
+        const topic = typeof msg.topic === 'string' ? msg.topic : '';
+        let parsed;
+        try {
+          const topicNode = nodeIdFromCsvlogTopic(topic);
+          parsed = parseMqttMessage(topic, msg.payload, {
+            newerThan: topicNode === null ? undefined : ledger.get(mqttWatermarkKey(topicNode)),
+            maxErrors: maxLineErrors,
+            maxEpochSeconds: Math.floor(Date.now() / 1000) + 24 * 3600,
+          });
+        } catch (error) {
+          // Not a log at all (wrong topic, not text): the message goes to the error path.
+          return done(error as Error);
+        }
+        const key = mqttWatermarkKey(parsed.topicNodeId);
+        reportLineErrors(parsed.topicNodeId, parsed.errors.map((e) => ({ node: parsed.topicNodeId, ...e })), parsed.rejected, { source: 'mqtt', mqttTopic: topic });
+        if (parsed.records.length === 0) return done();
+        const rows = parsed.records.map(toMeasurementRow);
+        const out: Record<string, unknown> = {
+          topic: parsed.topicNodeId,
+          payload: rows,
+          isems: { source: 'mqtt', node: parsed.topicNodeId, lines: parsed.lines, skipped: parsed.skipped, rejected: parsed.rejected },
+        };
+        // The MQTT message's completion id travels on: the broker is acknowledged once the writer
+        // has completed the rows, and so is this node's watermark.
+        if (msg._iotpAck !== undefined) out._iotpAck = msg._iotpAck;
+        const id = `iotp-isems:${node.id}:${++sequence}`;
+        sendTracked((m) => send([m as NodeMessage, null]), out, id, (_id, outcome) => {
+          if (settledOk(outcome)) advance(key, rows);
+        });
+        done();
+      });
+
+      node.on('close', (_removed: boolean, done: () => void) => {
+        closing = true;
+        if (timer) clearInterval(timer);
+        // Aborts requests in flight; a running cycle still waits for its deliveries' completions
+        // (writers flush or journal on close), within Node-RED's close timeout.
+        poller?.close();
+        const budget = Math.max(1000, (Number((RED.settings as unknown as { nodeCloseTimeout?: number }).nodeCloseTimeout) || 15000) - 3000);
+        let budgetTimer: NodeJS.Timeout | undefined;
+        const waited = cycle
+          ? Promise.race([cycle, new Promise<void>((resolve) => (budgetTimer = setTimeout(resolve, budget)))])
+          : Promise.resolve();
+        waited
+          .then(() => file.flush())
+          .then(() => simulator?.close())
+          .catch((error: Error) => node.warn(error.message))
+          .finally(() => {
+            if (budgetTimer) clearTimeout(budgetTimer);
+            done();
+          });
+      });
+    },
+  });
 }

@@ -3,7 +3,7 @@
  * node takes a lease on one shared session (lib/mqtt/registry), so a flow opens one connection
  * per broker config; connection changes are logged once, without secrets.
  */
-import type { Node, NodeAPI, NodeDef } from 'node-red';
+import type { NodeAPI, NodeDef } from 'node-red';
 import { hostname } from 'node:os';
 import { instanceIdentity } from '../../lib/instance-identity';
 import {
@@ -12,44 +12,21 @@ import {
   describeBroker,
   protocolName,
   resolveBrokerSettings,
-  type BrokerSettings,
   type Negotiated,
-  type ProtocolChoice,
   type ResolvedBroker,
   type SessionLease,
 } from '../../lib/mqtt';
+import { brokerSettingsFrom, type BrokerNodeProperties } from '../../lib/mqtt/broker-settings';
 import { resolveEnvDefault, unsetVariableProblem } from '../../lib/env-reference';
 import { flowEnv } from '../shared/flow-env';
-import { migrateNodeConfig, type ConfigMigration } from '../shared/config-version';
+import type { ConfigMigration } from '../shared/config-version';
+import type { BrokerConfigNode } from '../shared/config-nodes';
+import { asError, defineNode } from '../shared/define-node';
 
-interface BrokerNodeDef extends NodeDef {
-  url: string;
-  protocolVersion: string | number;
-  clientId: string;
-  cleanSession: boolean;
-  sessionExpiry: number | string;
-  keepalive: number | string;
-  receiveMaximum: number | string;
-  tlsRejectUnauthorized: boolean;
-  version?: number;
-}
+type BrokerNodeDef = NodeDef & BrokerNodeProperties & { version?: number };
 
-interface BrokerCredentials {
-  username?: string;
-  password?: string;
-  ca?: string;
-}
-
-export interface BrokerConfigNode extends Node<BrokerCredentials> {
-  /** A lease on the shared session; throws an MqttError for unusable settings. */
-  lease(): SessionLease;
-  readonly description: string;
-}
-
-const positive = (value: unknown, fallback: number): number => {
-  const n = Number(value);
-  return Number.isFinite(n) && n >= 0 ? n : fallback;
-};
+// iotp-mqtt-in still imports the interface from here (it moves with that node's conversion).
+export type { BrokerConfigNode } from '../shared/config-nodes';
 
 /**
  * The client id must be stable across restarts (so the broker keeps the persistent session) and
@@ -74,114 +51,86 @@ export const CONFIG_MIGRATIONS: readonly ConfigMigration[] = [
   },
 ];
 
-/** The stored protocol setting: 'auto', '5' or '4' (numbers in hand-written flows); anything else is auto. */
-export function protocolChoice(value: unknown): ProtocolChoice {
-  const text = String(value ?? '').trim();
-  if (text === '4') return 4;
-  if (text === '5') return 5;
-  return 'auto';
-}
-
-export function brokerSettingsFrom(def: BrokerNodeDef, credentials: BrokerCredentials): BrokerSettings {
-  const settings: BrokerSettings = {
-    url: def.url,
-    protocolVersion: protocolChoice(def.protocolVersion),
-    cleanSession: def.cleanSession === true,
-    sessionExpirySeconds: positive(def.sessionExpiry, 86_400),
-    keepaliveSeconds: positive(def.keepalive, 60),
-    receiveMaximum: Math.max(1, positive(def.receiveMaximum, 1000)),
-  };
-  if (def.clientId) settings.clientId = def.clientId;
-  if (credentials.username) settings.username = credentials.username;
-  if (credentials.password) settings.password = credentials.password;
-  if (/^(mqtts|wss|ssl|tls):/i.test(def.url ?? '') || credentials.ca) {
-    settings.tls = { rejectUnauthorized: def.tlsRejectUnauthorized !== false, ...(credentials.ca ? { ca: credentials.ca } : {}) };
-  }
-  return settings;
-}
-
 export default function register(RED: NodeAPI): void {
-  function BrokerNode(this: BrokerConfigNode, stored: BrokerNodeDef) {
-    RED.nodes.createNode(this, stored);
-    const node = this;
-    const def = migrateNodeConfig(stored as unknown as Record<string, unknown>, CONFIG_MIGRATIONS) as unknown as BrokerNodeDef;
-    const userDir = (RED.settings.userDir as string | undefined) ?? process.cwd();
-    let resolved: ResolvedBroker | undefined;
-    let description = '(not configured)';
-    let problem: Error | undefined;
-    try {
-      const url = resolveEnvDefault(String(def.url ?? ''), flowEnv(RED, node)); // ${MQTT_URL:-mqtt://…}
-      const unset = unsetVariableProblem(url, 'mqtt://127.0.0.1:1883');
-      if (unset) throw new Error(unset);
-      resolved = resolveBrokerSettings(brokerSettingsFrom({ ...def, url }, node.credentials ?? {}), instanceStableId(node.id, userDir));
-      description = describeBroker(resolved);
-    } catch (err) {
-      problem = err as Error;
-      node.error(RED._('iotp-mqtt-broker.errors.config', { message: problem.message }));
-    }
-    Object.defineProperty(node, 'description', { get: () => description });
-
-    /** undefined until the first connection attempt ends either way. */
-    let connected: boolean | undefined;
-    let everConnected = false;
-    // The last refusal logged as an error: repeated on every retry it would flood the log.
-    let reportedProblem: string | undefined;
-    node.lease = (): SessionLease => {
-      if (!resolved) throw problem ?? new Error('MQTT broker not configured');
-      const lease = acquireSession(node.id, resolved);
-      const session = lease.session;
-      if (session.listenerCount('connect') === 0) {
-        // Once per session: log transitions, not every reconnect attempt.
-        // The first connection says which version was negotiated, once: a warning when `auto` had
-        // to settle for 3.1.1 (with what that costs), else an info line; later ones only that the
-        // connection is back.
-        let fellBackAnnounced = false;
-        session.on('negotiated', (negotiated: Negotiated) => {
-          if (negotiated.fellBackBecause === undefined) return;
-          fellBackAnnounced = true;
-          const losses = negotiated.losses.length > 0 ? RED._('iotp-mqtt-broker.errors.losses', { losses: negotiated.losses.join('; ') }) : '';
-          node.warn(RED._('iotp-mqtt-broker.errors.fellBack', { broker: description, reason: negotiated.fellBackBecause, losses }));
-        });
-        session.on('connect', (sessionPresent: boolean) => {
-          reportedProblem = undefined;
-          if (connected === true) return;
-          const values = { broker: description, session: sessionPresent ? 'resumed' : 'new', version: protocolName(session.protocolVersion ?? 5) };
-          if (everConnected) node.log(RED._('iotp-mqtt-broker.errors.reconnected', values));
-          else if (!fellBackAnnounced) node.log(RED._('iotp-mqtt-broker.errors.connected', values));
-          connected = true;
-          everConnected = true;
-        });
-        session.on('disconnect', (reason: string | undefined) => {
-          if (connected === false) return;
-          connected = false;
-          // A refusal was already logged as an error; another line would only blur it.
-          if (reportedProblem !== undefined) return;
-          const key = everConnected ? 'connectionLost' : 'cannotConnect';
-          node.warn(RED._(`iotp-mqtt-broker.errors.${key}`, { broker: description, reason: reason ?? 'disconnected' }));
-        });
-        session.on('error', (err: Error) => {
-          const problem = classifyConnectError(err);
-          if (problem.kind === 'network') {
-            // Reconnecting with backoff is the answer; the warning above already said so once.
-            node.debug(`${description}: ${err.message}`);
-            return;
-          }
-          // Bad credentials, an untrusted certificate or a refusing broker need a person: say so
-          // once (per distinct reason) as an error. The reason is built from codes, never secrets.
-          if (reportedProblem === problem.reason) return;
-          reportedProblem = problem.reason;
-          node.error(RED._('iotp-mqtt-broker.errors.refused', { broker: description, reason: problem.reason }));
-        });
-      }
-      return lease;
-    };
-  }
-
-  RED.nodes.registerType('iotp-mqtt-broker', BrokerNode as unknown as Parameters<NodeAPI['nodes']['registerType']>[1], {
+  defineNode<BrokerNodeDef, BrokerConfigNode>(RED, {
+    type: 'iotp-mqtt-broker',
+    migrations: CONFIG_MIGRATIONS,
     credentials: {
       username: { type: 'text' },
       password: { type: 'password' },
       ca: { type: 'text' },
+    },
+    setup(kit) {
+      const { node, config: def } = kit;
+      const userDir = (RED.settings.userDir as string | undefined) ?? process.cwd();
+      let resolved: ResolvedBroker | undefined;
+      let description = '(not configured)';
+      try {
+        const url = resolveEnvDefault(String(def.url ?? ''), flowEnv(RED, node)); // ${MQTT_URL:-mqtt://…}
+        const unset = unsetVariableProblem(url, 'mqtt://127.0.0.1:1883');
+        if (unset) throw new Error(unset);
+        resolved = resolveBrokerSettings(brokerSettingsFrom({ ...def, url }, node.credentials ?? {}), instanceStableId(node.id, userDir));
+        description = describeBroker(resolved);
+      } catch (err) {
+        const problem = asError(err);
+        kit.startupFailed(problem, { log: RED._('iotp-mqtt-broker.errors.config', { message: problem.message }) });
+      }
+      Object.defineProperty(node, 'description', { get: () => description });
+
+      /** undefined until the first connection attempt ends either way. */
+      let connected: boolean | undefined;
+      let everConnected = false;
+      // The last refusal logged as an error: repeated on every retry it would flood the log.
+      let reportedProblem: string | undefined;
+      node.lease = (): SessionLease => {
+        if (!resolved) throw kit.startupError ?? new Error('MQTT broker not configured');
+        const lease = acquireSession(node.id, resolved);
+        const session = lease.session;
+        if (session.listenerCount('connect') === 0) {
+          // Once per session: log transitions, not every reconnect attempt.
+          // The first connection says which version was negotiated, once: a warning when `auto` had
+          // to settle for 3.1.1 (with what that costs), else an info line; later ones only that the
+          // connection is back.
+          let fellBackAnnounced = false;
+          session.on('negotiated', (negotiated: Negotiated) => {
+            if (negotiated.fellBackBecause === undefined) return;
+            fellBackAnnounced = true;
+            const losses = negotiated.losses.length > 0 ? RED._('iotp-mqtt-broker.errors.losses', { losses: negotiated.losses.join('; ') }) : '';
+            node.warn(RED._('iotp-mqtt-broker.errors.fellBack', { broker: description, reason: negotiated.fellBackBecause, losses }));
+          });
+          session.on('connect', (sessionPresent: boolean) => {
+            reportedProblem = undefined;
+            if (connected === true) return;
+            const values = { broker: description, session: sessionPresent ? 'resumed' : 'new', version: protocolName(session.protocolVersion ?? 5) };
+            if (everConnected) node.log(RED._('iotp-mqtt-broker.errors.reconnected', values));
+            else if (!fellBackAnnounced) node.log(RED._('iotp-mqtt-broker.errors.connected', values));
+            connected = true;
+            everConnected = true;
+          });
+          session.on('disconnect', (reason: string | undefined) => {
+            if (connected === false) return;
+            connected = false;
+            // A refusal was already logged as an error; another line would only blur it.
+            if (reportedProblem !== undefined) return;
+            const key = everConnected ? 'connectionLost' : 'cannotConnect';
+            node.warn(RED._(`iotp-mqtt-broker.errors.${key}`, { broker: description, reason: reason ?? 'disconnected' }));
+          });
+          session.on('error', (err: Error) => {
+            const problem = classifyConnectError(err);
+            if (problem.kind === 'network') {
+              // Reconnecting with backoff is the answer; the warning above already said so once.
+              node.debug(`${description}: ${err.message}`);
+              return;
+            }
+            // Bad credentials, an untrusted certificate or a refusing broker need a person: say so
+            // once (per distinct reason) as an error. The reason is built from codes, never secrets.
+            if (reportedProblem === problem.reason) return;
+            reportedProblem = problem.reason;
+            node.error(RED._('iotp-mqtt-broker.errors.refused', { broker: description, reason: problem.reason }));
+          });
+        }
+        return lease;
+      };
     },
   });
 }

@@ -4,14 +4,15 @@
  * `limit` are validated by lib/sensors/read-api (a bad one gets 400 with the parameter and the
  * reason); rows come ordered by time, at most `limit` (<= 1000) per answer, JSON or HTML.
  */
-import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
+import type { NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { isDatabaseError } from '../../lib/db/errors';
-import { answer, databaseErrorAnswer, errorAnswer, type HttpAnswer, type RequestLike } from '../../lib/sensors/http';
+import { answer, databaseErrorAnswer, errorAnswer, type RequestLike } from '../../lib/sensors/http';
 import { parseReadQuery, ReadApiError, readSql, renderRow, type ReadDataset, type ReadQuery } from '../../lib/sensors/read-api';
 import { sensorsMigrations } from '../../lib/sensors/schema';
 import { formatIsoTimestamp } from '../../lib/sensors/time';
-import type { DatabaseConfigNode } from '../iotp-database/iotp-database';
-import { ThrottledStatus } from '../shared/status';
+import type { DatabaseConfigNode } from '../shared/config-nodes';
+import { defineNode } from '../shared/define-node';
+import { refuseRequests, replyIfRequest } from '../shared/http-reply';
 
 interface ApiNodeDef extends NodeDef {
   database: string;
@@ -36,81 +37,66 @@ export function pageBody(dataset: ReadDataset, query: ReadQuery, rows: Record<st
 }
 
 export default function register(RED: NodeAPI): void {
-  function ApiNode(this: Node, def: ApiNodeDef) {
-    RED.nodes.createNode(this, def);
-    const node = this;
-    const config = RED.nodes.getNode(def.database) as DatabaseConfigNode | null;
-    const dataset: ReadDataset = def.dataset === 'aggregated_data' ? 'aggregated_data' : 'data';
-    const status = new ThrottledStatus(node);
-    if (!config) {
-      node.error(RED._('iotp-sensor-api.errors.noDatabase'));
-      status.set({ fill: 'red', shape: 'ring', text: RED._('iotp-sensor-api.errors.noDatabase') });
-    }
+  defineNode<ApiNodeDef>(RED, {
+    type: 'iotp-sensor-api',
+    setup({ node, config: def, status, configNode, onInput }) {
+      const config = configNode<DatabaseConfigNode>(def.database, RED._('iotp-sensor-api.errors.noDatabase'));
+      const dataset: ReadDataset = def.dataset === 'aggregated_data' ? 'aggregated_data' : 'data';
+      const refuse = refuseRequests({ error: 'database not configured', code: 'NO_DATABASE' });
 
-    node.on('input', (msg: Msg, send, done) => {
-      const req = typeof msg.req === 'object' && msg.req !== null ? msg.req : undefined;
-      const reply = (r: HttpAnswer): void => {
-        Object.assign(msg, { payload: r.payload, statusCode: r.statusCode, headers: r.headers });
-        send(msg);
-      };
-      if (!config) {
-        const err = new Error(RED._('iotp-sensor-api.errors.noDatabase'));
-        if (req) reply(errorAnswer(500, { error: 'database not configured', code: 'NO_DATABASE' }));
-        return done(err);
-      }
-      let query: ReadQuery;
-      try {
-        const input = req ? (req.query ?? {}) : msg.payload;
-        query = parseReadQuery(typeof input === 'object' && input !== null && !Array.isArray(input) ? (input as Record<string, unknown>) : {});
-      } catch (err) {
-        if (!(err instanceof ReadApiError)) return done(err as Error);
-        // A client's mistake, answered with the reason; not an error of the flow.
-        if (req) {
-          reply(errorAnswer(400, err.toJSON()));
-          return done();
+      onInput<Msg>((msg, send, done) => {
+        const req = typeof msg.req === 'object' && msg.req !== null ? msg.req : undefined;
+        // Only after a start-up failure, whose messages never reach this handler.
+        if (!config) return done();
+        let query: ReadQuery;
+        try {
+          const input = req ? (req.query ?? {}) : msg.payload;
+          query = parseReadQuery(typeof input === 'object' && input !== null && !Array.isArray(input) ? (input as Record<string, unknown>) : {});
+        } catch (err) {
+          if (!(err instanceof ReadApiError)) return done(err as Error);
+          // A client's mistake, answered with the reason; not an error of the flow.
+          if (req) {
+            replyIfRequest(msg, send, errorAnswer(400, err.toJSON()));
+            return done();
+          }
+          return done(err);
         }
-        return done(err);
-      }
-      const started = Date.now();
-      let database;
-      try {
-        database = config.acquire(node);
-      } catch (err) {
-        if (req) reply(databaseErrorAnswer(err));
-        return done(err as Error);
-      }
-      const { sql, params } = readSql(database.dialect, dataset, query);
-      config
-        .migrate(sensorsMigrations)
-        .then(() => database.select(sql, params, query.limit))
-        .then(
-          (result) => {
-            config.reportReachable(true);
-            const body = pageBody(dataset, query, result.rows.map(renderRow));
-            status.set({ fill: 'green', shape: 'dot', text: RED._('iotp-sensor-api.status.rows', { count: result.rows.length, ms: Date.now() - started }) });
-            if (req) {
-              const r = answer(req, dataset === 'data' ? 'Sensor readings' : 'Per-minute sensor means', body);
-              Object.assign(msg, { payload: r.payload, statusCode: r.statusCode, headers: r.headers });
-            } else msg.payload = body;
-            send(msg);
-            done();
-          },
-          (err: Error) => {
-            const unreachable = isDatabaseError(err) && err.kind === 'connection';
-            if (unreachable) config.reportReachable(false, err.message);
-            status.set({ fill: 'red', shape: 'ring', text: err.message.slice(0, 40) });
-            // The client learns what failed; the driver's text goes to the error path (the log).
-            if (req) reply(databaseErrorAnswer(err));
-            done(err);
-          },
-        );
-    });
+        const started = Date.now();
+        let database;
+        try {
+          database = config.acquire(node);
+        } catch (err) {
+          replyIfRequest(msg, send, databaseErrorAnswer(err));
+          return done(err as Error);
+        }
+        const { sql, params } = readSql(database.dialect, dataset, query);
+        config
+          .migrate(sensorsMigrations)
+          .then(() => database.select(sql, params, query.limit))
+          .then(
+            (result) => {
+              config.reportReachable(true);
+              const body = pageBody(dataset, query, result.rows.map(renderRow));
+              status.set({ fill: 'green', shape: 'dot', text: RED._('iotp-sensor-api.status.rows', { count: result.rows.length, ms: Date.now() - started }) });
+              if (req) {
+                const r = answer(req, dataset === 'data' ? 'Sensor readings' : 'Per-minute sensor means', body);
+                Object.assign(msg, { payload: r.payload, statusCode: r.statusCode, headers: r.headers });
+              } else msg.payload = body;
+              send(msg);
+              done();
+            },
+            (err: Error) => {
+              const unreachable = isDatabaseError(err) && err.kind === 'connection';
+              if (unreachable) config.reportReachable(false, err.message);
+              status.set({ fill: 'red', shape: 'ring', text: err.message.slice(0, 40) });
+              // The client learns what failed; the driver's text goes to the error path (the log).
+              replyIfRequest(msg, send, databaseErrorAnswer(err));
+              done(err);
+            },
+          );
+      }, refuse);
 
-    node.on('close', () => {
-      status.stop();
-      config?.release(node);
-    });
-  }
-
-  RED.nodes.registerType('iotp-sensor-api', ApiNode as unknown as Parameters<NodeAPI['nodes']['registerType']>[1]);
+      node.on('close', () => config?.release(node));
+    },
+  });
 }

@@ -4,11 +4,11 @@
  * (default `${SIMULATE}`) is true; `msg.payload` "start" / "stop" switches it at any time.
  */
 import { isAbsolute, resolve } from 'node:path';
-import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
+import type { NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { Simulator, SimulatorError, presetSensors, simulatorConfigFrom, isEnabled, type SimulatorNodeProperties } from '../../lib/simulator';
 import { parseSensorsDefinition, readSensorsFile } from '../../lib/sensors/sensors-file';
-import { migrateNodeConfig } from '../shared/config-version';
-import { compactCount, ThrottledStatus } from '../shared/status';
+import { defineNode } from '../shared/define-node';
+import { compactCount } from '../shared/status';
 
 type SimulatorNodeDef = NodeDef & SimulatorNodeProperties & { sensors?: string; version?: number };
 
@@ -24,94 +24,89 @@ async function loadSensors(source: string | undefined, userDir: string): Promise
 }
 
 export default function register(RED: NodeAPI): void {
-  function SimulatorNode(this: Node, def: SimulatorNodeDef) {
-    RED.nodes.createNode(this, def);
-    const node = this;
-    const props = migrateNodeConfig(def as unknown as Record<string, unknown>, []) as unknown as SimulatorNodeDef;
-    const status = new ThrottledStatus(node);
-    const userDir = (RED.settings.userDir as string | undefined) ?? process.cwd();
-    let simulator: Simulator | undefined;
-    let wanted = isEnabled(props.enabled);
-    let running = false;
-    let closing = false;
-    let timer: NodeJS.Timeout | undefined;
-    let sent = 0;
+  defineNode<SimulatorNodeDef>(RED, {
+    type: 'iotp-simulator',
+    setup({ node, config: props, status, startupFailed, onInput }) {
+      const userDir = (RED.settings.userDir as string | undefined) ?? process.cwd();
+      let simulator: Simulator | undefined;
+      let wanted = isEnabled(props.enabled);
+      let running = false;
+      let closing = false;
+      let timer: NodeJS.Timeout | undefined;
+      let sent = 0;
 
-    const show = (): void => {
-      if (!simulator) return;
-      status.set(
-        running
-          ? { fill: 'green', shape: 'dot', text: RED._('iotp-simulator.status.running', { count: compactCount(sent) }) }
-          : { fill: 'grey', shape: 'ring', text: RED._('iotp-simulator.status.stopped', { count: compactCount(sent) }) },
-      );
-    };
+      const show = (): void => {
+        if (!simulator) return;
+        status.set(
+          running
+            ? { fill: 'green', shape: 'dot', text: RED._('iotp-simulator.status.running', { count: compactCount(sent) }) }
+            : { fill: 'grey', shape: 'ring', text: RED._('iotp-simulator.status.stopped', { count: compactCount(sent) }) },
+        );
+      };
 
-    const schedule = (): void => {
-      if (!running || closing || !simulator) return;
-      const due = simulator.nextDueAt() ?? Date.now();
-      timer = setTimeout(onTimer, Math.min(MAX_SLEEP_MS, Math.max(0, due - Date.now())));
-    };
+      const schedule = (): void => {
+        if (!running || closing || !simulator) return;
+        const due = simulator.nextDueAt() ?? Date.now();
+        timer = setTimeout(onTimer, Math.min(MAX_SLEEP_MS, Math.max(0, due - Date.now())));
+      };
 
-    function onTimer(): void {
-      timer = undefined;
-      if (!running || closing || !simulator) return;
-      try {
-        for (const reading of simulator.due(Date.now())) {
-          node.send({ topic: reading.topic, payload: reading.message } as NodeMessage);
-          sent++;
+      function onTimer(): void {
+        timer = undefined;
+        if (!running || closing || !simulator) return;
+        try {
+          for (const reading of simulator.due(Date.now())) {
+            node.send({ topic: reading.topic, payload: reading.message } as NodeMessage);
+            sent++;
+          }
+        } catch (err) {
+          node.error(err);
         }
-      } catch (err) {
-        node.error(err);
-      }
-      show();
-      schedule();
-    }
-
-    const apply = (): void => {
-      if (!simulator || closing) return;
-      if (wanted && !running) {
-        running = true;
-        // Re-anchors every series at now: a restart does not burst the readings it missed.
-        simulator.start(Date.now());
+        show();
         schedule();
-      } else if (!wanted && running) {
+      }
+
+      const apply = (): void => {
+        if (!simulator || closing) return;
+        if (wanted && !running) {
+          running = true;
+          // Re-anchors every series at now: a restart does not burst the readings it missed.
+          simulator.start(Date.now());
+          schedule();
+        } else if (!wanted && running) {
+          running = false;
+          if (timer) clearTimeout(timer);
+          timer = undefined;
+        }
+        show();
+      };
+
+      onInput((msg, _send, done) => {
+        const command = typeof msg.payload === 'string' ? msg.payload.trim().toLowerCase() : msg.payload;
+        if (command !== 'start' && command !== 'stop') {
+          return done(new SimulatorError('INVALID_COMMAND', RED._('iotp-simulator.errors.command')));
+        }
+        wanted = command === 'start';
+        apply();
+        done();
+      });
+
+      const sensorsSource = props.preset === 'sensors' ? props.sensors : undefined;
+      loadSensors(sensorsSource, userDir)
+        .then((sensors) => {
+          if (closing) return;
+          simulator = new Simulator(simulatorConfigFrom(props, sensors));
+          apply();
+        })
+        .catch((err: Error) => {
+          startupFailed(err, { log: RED._('iotp-simulator.errors.config', { message: err.message }), status: RED._('iotp-simulator.status.config') });
+        });
+
+      node.on('close', () => {
+        closing = true;
         running = false;
         if (timer) clearTimeout(timer);
         timer = undefined;
-      }
-      show();
-    };
-
-    node.on('input', (msg: NodeMessageInFlow, _send: unknown, done: (err?: Error) => void) => {
-      const command = typeof msg.payload === 'string' ? msg.payload.trim().toLowerCase() : msg.payload;
-      if (command !== 'start' && command !== 'stop') {
-        return done(new SimulatorError('INVALID_COMMAND', RED._('iotp-simulator.errors.command')));
-      }
-      wanted = command === 'start';
-      apply();
-      done();
-    });
-
-    const sensorsSource = props.preset === 'sensors' ? props.sensors : undefined;
-    loadSensors(sensorsSource, userDir)
-      .then((sensors) => {
-        if (closing) return;
-        simulator = new Simulator(simulatorConfigFrom(props, sensors));
-        apply();
-      })
-      .catch((err: Error) => {
-        node.error(RED._('iotp-simulator.errors.config', { message: err.message }));
-        status.set({ fill: 'red', shape: 'ring', text: RED._('iotp-simulator.status.config') });
       });
-
-    node.on('close', () => {
-      closing = true;
-      running = false;
-      if (timer) clearTimeout(timer);
-      timer = undefined;
-      status.stop();
-    });
-  }
-
-  RED.nodes.registerType('iotp-simulator', SimulatorNode as unknown as Parameters<NodeAPI['nodes']['registerType']>[1]);
+    },
+  });
 }

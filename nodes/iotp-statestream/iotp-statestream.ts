@@ -9,11 +9,12 @@
  * merged update is stored. One timer per node drives the merger's quiet time.
  */
 import { factlessReason } from '../../lib/statestream/limits';
-import { DEFAULT_MAX_PAYLOAD_BYTES } from '../../lib/statestream/payload';
-import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
+import { maxPayloadSetting, quietMsSetting } from '../../lib/statestream/settings';
+import type { NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { EntityMerger, isStatestreamError, StatestreamParser, type MergedEntity, type StatestreamRecord, type StringPayloads } from '../../lib/statestream';
 import { COMPLETION_PROPERTY } from '../shared/completion';
-import { compactCount, ThrottledStatus } from '../shared/status';
+import { asError, defineNode } from '../shared/define-node';
+import { compactCount } from '../shared/status';
 
 interface StatestreamNodeDef extends NodeDef {
   baseTopic: string;
@@ -79,150 +80,149 @@ interface MergedInput {
 }
 
 export default function register(RED: NodeAPI): void {
-  function StatestreamNode(this: Node, def: StatestreamNodeDef) {
-    RED.nodes.createNode(this, def);
-    const node = this;
-    const status = new ThrottledStatus(node);
-    const mode = def.output === 'entity' ? 'entity' : 'record';
-    const counts = { parsed: 0, filtered: 0, errors: 0, merged: 0, factless: 0 };
-    /** Records stored in `messages` only (lib/statestream/limits.ts): the last one, and how many the log has been told of. */
-    let factless: { topic: string; reason: string } | undefined;
-    let factlessReported = 0;
-    let factlessReportedAt = 0;
-    const reportFactless = (now: number): void => {
-      if (!factless || counts.factless === factlessReported) return;
-      node.warn(RED._('iotp-statestream.errors.factless', { count: counts.factless - factlessReported, topic: factless.topic, reason: factless.reason }));
-      factlessReported = counts.factless;
-      factlessReportedAt = now;
-    };
-    let shown = '';
-    let parser: StatestreamParser | undefined;
-    let merger: EntityMerger | undefined;
-    /** Inputs of each open merged entity, to complete after it was sent. */
-    const inputsOf = new Map<MergedEntity, MergedInput[]>();
-    let timer: NodeJS.Timeout | undefined;
+  defineNode<StatestreamNodeDef>(RED, {
+    type: 'iotp-statestream',
+    setup({ node, config: def, status, startupFailed, onInput }) {
+      const mode = def.output === 'entity' ? 'entity' : 'record';
+      const counts = { parsed: 0, filtered: 0, errors: 0, merged: 0, factless: 0 };
+      /** Records stored in `messages` only (lib/statestream/limits.ts): the last one, and how many the log has been told of. */
+      let factless: { topic: string; reason: string } | undefined;
+      let factlessReported = 0;
+      let factlessReportedAt = 0;
+      const reportFactless = (now: number): void => {
+        if (!factless || counts.factless === factlessReported) return;
+        node.warn(RED._('iotp-statestream.errors.factless', { count: counts.factless - factlessReported, topic: factless.topic, reason: factless.reason }));
+        factlessReported = counts.factless;
+        factlessReportedAt = now;
+      };
+      let shown = '';
+      let parser: StatestreamParser | undefined;
+      let merger: EntityMerger | undefined;
+      /** Inputs of each open merged entity, to complete after it was sent. */
+      const inputsOf = new Map<MergedEntity, MergedInput[]>();
+      let timer: NodeJS.Timeout | undefined;
 
-    try {
-      parser = new StatestreamParser({
-        baseTopic: def.baseTopic,
-        includeDomains: patternList(def.includeDomains),
-        includeEntities: patternList(def.includeEntities),
-        excludeDomains: patternList(def.excludeDomains),
-        excludeEntities: patternList(def.excludeEntities),
-        strings: def.strings === 'raw' || def.strings === 'decoded' ? def.strings : 'auto',
-        // One payload limit everywhere (the ingest's): this setting can only lower it.
-        maxPayloadBytes: Number(def.maxPayload) > 0 ? Math.min(Number(def.maxPayload), DEFAULT_MAX_PAYLOAD_BYTES) : undefined,
-      });
-      if (mode === 'entity') merger = new EntityMerger({ quietMs: Number(def.quietMs) >= 0 && def.quietMs !== '' ? Number(def.quietMs) : 100 });
-    } catch (err) {
-      node.error(RED._('iotp-statestream.errors.config', { message: (err as Error).message }));
-      status.set({ fill: 'red', shape: 'ring', text: RED._('iotp-statestream.status.config') });
-    }
-
-    // One status ticker per node: counters change per message, the editor sees them once a second.
-    const ticker = setInterval(() => {
-      // The log hears of records without facts at most once a minute (the first one at once).
-      if (Date.now() - factlessReportedAt >= 60_000) reportFactless(Date.now());
-      const key = `${counts.parsed}|${counts.filtered}|${counts.errors}|${counts.merged}|${counts.factless}`;
-      if (key === shown || !parser) return;
-      shown = key;
-      let text = RED._(mode === 'entity' ? 'iotp-statestream.status.merged' : 'iotp-statestream.status.counts', {
-        parsed: compactCount(counts.parsed),
-        merged: compactCount(counts.merged),
-        filtered: compactCount(counts.filtered),
-        errors: compactCount(counts.errors),
-      });
-      if (counts.factless > 0) text += RED._('iotp-statestream.status.factless', { count: compactCount(counts.factless) });
-      status.set({ fill: counts.errors > 0 || counts.factless > 0 ? 'yellow' : 'green', shape: 'dot', text });
-    }, 1000);
-    ticker.unref?.();
-
-    /** Sends merged entities, each followed by the completion of the inputs it merged (unless closing). */
-    const emit = (entities: readonly MergedEntity[], complete = true): void => {
-      for (const entity of entities) {
-        const inputs = inputsOf.get(entity) ?? [];
-        inputsOf.delete(entity);
-        const acks: string[] = [];
-        for (const input of inputs) {
-          if (typeof input.ack === 'string') acks.push(input.ack);
-          else if (Array.isArray(input.ack)) acks.push(...input.ack);
-        }
-        const msg: Record<string, unknown> = { topic: `${entity.baseTopic}/${entity.domain}/${entity.objectId}`, payload: entity };
-        if (acks.length > 0) msg[COMPLETION_PROPERTY] = acks;
-        counts.merged++;
-        node.send(msg as NodeMessage);
-        if (complete) for (const input of inputs) input.done();
-      }
-    };
-
-    const onTimer = (): void => {
-      timer = undefined;
-      if (!merger) return;
-      emit(merger.tick(Date.now()));
-      arm();
-    };
-    const arm = (): void => {
-      if (timer || !merger) return;
-      const due = merger.nextDueAt();
-      if (due === undefined) return;
-      timer = setTimeout(onTimer, Math.max(0, due - Date.now()));
-    };
-
-    node.on('input', (msg: NodeMessageInFlow & { retain?: unknown; qos?: unknown }, send, done) => {
-      if (!parser) return done(new Error(RED._('iotp-statestream.errors.notConfigured')));
-      const now = Date.now();
-      let record: StatestreamRecord | null;
       try {
-        record = parser.parse(msg.topic, msg.payload, msg.retain === true, now);
+        parser = new StatestreamParser({
+          baseTopic: def.baseTopic,
+          includeDomains: patternList(def.includeDomains),
+          includeEntities: patternList(def.includeEntities),
+          excludeDomains: patternList(def.excludeDomains),
+          excludeEntities: patternList(def.excludeEntities),
+          strings: def.strings === 'raw' || def.strings === 'decoded' ? def.strings : 'auto',
+          maxPayloadBytes: maxPayloadSetting(def.maxPayload),
+        });
+        if (mode === 'entity') merger = new EntityMerger({ quietMs: quietMsSetting(def.quietMs) });
       } catch (err) {
-        counts.errors++;
-        if (!isStatestreamError(err)) return done(err as Error);
-        // To the error path (a Catch node sees it): completed, so a poison message never blocks the stream.
-        const error = new Error(RED._('iotp-statestream.errors.parse', { topic: err.topic ?? String(msg.topic), message: err.message }));
-        (error as Error & { code?: string }).code = err.code;
-        return done(error);
+        startupFailed(new Error(RED._('iotp-statestream.errors.notConfigured')), {
+          log: RED._('iotp-statestream.errors.config', { message: asError(err).message }),
+          status: RED._('iotp-statestream.status.config'),
+        });
       }
-      if (record === null) {
-        counts.filtered++;
-        return done();
-      }
-      counts.parsed++;
-      if (!merger) {
-        // Stored, but the tables cannot normalise it: said, not silently left out of the facts.
-        const reason = factlessReason(record);
-        if (reason !== undefined) {
-          counts.factless++;
-          factless = { topic: record.topic.length > 200 ? `${record.topic.slice(0, 200)}…` : record.topic, reason };
-          if (factlessReported === 0) reportFactless(now);
+
+      // One status ticker per node: counters change per message, the editor sees them once a second.
+      const ticker = setInterval(() => {
+        // The log hears of records without facts at most once a minute (the first one at once).
+        if (Date.now() - factlessReportedAt >= 60_000) reportFactless(Date.now());
+        const key = `${counts.parsed}|${counts.filtered}|${counts.errors}|${counts.merged}|${counts.factless}`;
+        if (key === shown || !parser) return;
+        shown = key;
+        let text = RED._(mode === 'entity' ? 'iotp-statestream.status.merged' : 'iotp-statestream.status.counts', {
+          parsed: compactCount(counts.parsed),
+          merged: compactCount(counts.merged),
+          filtered: compactCount(counts.filtered),
+          errors: compactCount(counts.errors),
+        });
+        if (counts.factless > 0) text += RED._('iotp-statestream.status.factless', { count: compactCount(counts.factless) });
+        status.set({ fill: counts.errors > 0 || counts.factless > 0 ? 'yellow' : 'green', shape: 'dot', text });
+      }, 1000);
+      ticker.unref?.();
+
+      /** Sends merged entities, each followed by the completion of the inputs it merged (unless closing). */
+      const emit = (entities: readonly MergedEntity[], complete = true): void => {
+        for (const entity of entities) {
+          const inputs = inputsOf.get(entity) ?? [];
+          inputsOf.delete(entity);
+          const acks: string[] = [];
+          for (const input of inputs) {
+            if (typeof input.ack === 'string') acks.push(input.ack);
+            else if (Array.isArray(input.ack)) acks.push(...input.ack);
+          }
+          const msg: Record<string, unknown> = { topic: `${entity.baseTopic}/${entity.domain}/${entity.objectId}`, payload: entity };
+          if (acks.length > 0) msg[COMPLETION_PROPERTY] = acks;
+          counts.merged++;
+          node.send(msg as NodeMessage);
+          if (complete) for (const input of inputs) input.done();
         }
-        msg.payload = toRow(record, msg.qos, new Date(now));
-        send(msg);
-        return done();
-      }
-      emit(merger.push(record, now));
-      const entity = merger.openEntityOf(record);
-      if (!entity) {
-        // Cannot happen (push always leaves the record's entity open); never leave a message hanging.
-        return done();
-      }
-      let inputs = inputsOf.get(entity);
-      if (!inputs) inputsOf.set(entity, (inputs = []));
-      inputs.push({ ack: (msg as Record<string, unknown>)[COMPLETION_PROPERTY] as string | string[] | undefined, done: () => done() });
-      arm();
-    });
+      };
 
-    node.on('close', (_removed: boolean, done: () => void) => {
-      clearInterval(ticker);
-      if (timer) clearTimeout(timer);
-      timer = undefined;
-      status.stop();
-      // What is still merging goes out now, but its inputs are NOT completed: while the flow stops,
-      // downstream nodes may no longer take it, so an at-least-once source leaves them
-      // unacknowledged and the broker redelivers them after the restart (duplicates, never loss).
-      if (merger) emit(merger.flush(), false);
-      done();
-    });
-  }
+      const onTimer = (): void => {
+        timer = undefined;
+        if (!merger) return;
+        emit(merger.tick(Date.now()));
+        arm();
+      };
+      const arm = (): void => {
+        if (timer || !merger) return;
+        const due = merger.nextDueAt();
+        if (due === undefined) return;
+        timer = setTimeout(onTimer, Math.max(0, due - Date.now()));
+      };
 
-  RED.nodes.registerType('iotp-statestream', StatestreamNode as unknown as Parameters<NodeAPI['nodes']['registerType']>[1]);
+      onInput<NodeMessageInFlow & { retain?: unknown; qos?: unknown }>((msg, send, done) => {
+        // Only after a start-up failure, whose messages never reach this handler.
+        if (!parser) return done();
+        const now = Date.now();
+        let record: StatestreamRecord | null;
+        try {
+          record = parser.parse(msg.topic, msg.payload, msg.retain === true, now);
+        } catch (err) {
+          counts.errors++;
+          if (!isStatestreamError(err)) return done(err as Error);
+          // To the error path (a Catch node sees it): completed, so a poison message never blocks the stream.
+          const error = new Error(RED._('iotp-statestream.errors.parse', { topic: err.topic ?? String(msg.topic), message: err.message }));
+          (error as Error & { code?: string }).code = err.code;
+          return done(error);
+        }
+        if (record === null) {
+          counts.filtered++;
+          return done();
+        }
+        counts.parsed++;
+        if (!merger) {
+          // Stored, but the tables cannot normalise it: said, not silently left out of the facts.
+          const reason = factlessReason(record);
+          if (reason !== undefined) {
+            counts.factless++;
+            factless = { topic: record.topic.length > 200 ? `${record.topic.slice(0, 200)}…` : record.topic, reason };
+            if (factlessReported === 0) reportFactless(now);
+          }
+          msg.payload = toRow(record, msg.qos, new Date(now));
+          send(msg);
+          return done();
+        }
+        emit(merger.push(record, now));
+        const entity = merger.openEntityOf(record);
+        if (!entity) {
+          // Cannot happen (push always leaves the record's entity open); never leave a message hanging.
+          return done();
+        }
+        let inputs = inputsOf.get(entity);
+        if (!inputs) inputsOf.set(entity, (inputs = []));
+        inputs.push({ ack: (msg as Record<string, unknown>)[COMPLETION_PROPERTY] as string | string[] | undefined, done: () => done() });
+        arm();
+      });
+
+      node.on('close', (_removed: boolean, done: () => void) => {
+        clearInterval(ticker);
+        if (timer) clearTimeout(timer);
+        timer = undefined;
+        // What is still merging goes out now, but its inputs are NOT completed: while the flow stops,
+        // downstream nodes may no longer take it, so an at-least-once source leaves them
+        // unacknowledged and the broker redelivers them after the restart (duplicates, never loss).
+        if (merger) emit(merger.flush(), false);
+        done();
+      });
+    },
+  });
 }

@@ -3,51 +3,43 @@
  * this Node-RED as `msg.payload`, for dashboards and alerts. Read-only; the nodes keep the numbers
  * anyway, so a snapshot costs one pass over the deployed nodes.
  */
-import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
+import type { Node, NodeAPI } from 'node-red';
 import type { ConnectorSnapshot, PipelineSnapshot, WriterSnapshot } from '../../lib/pipeline-stats';
-import { migrateNodeConfig } from '../shared/config-version';
-import { ThrottledStatus } from '../shared/status';
+import { defineNode } from '../shared/define-node';
 
 const SOURCE_TYPES = new Set(['iotp-db-write', 'iotp-batch-post']);
-const CONFIG_MIGRATIONS = [{ version: 1, up: (config: Record<string, unknown>) => ({ ...config }) }];
 
 interface StatsSource extends Node {
   pipelineStats?: () => Omit<PipelineSnapshot, 'tab'>;
 }
 
 export default function register(RED: NodeAPI): void {
-  function StatsNode(this: Node, def: NodeDef) {
-    RED.nodes.createNode(this, def);
-    const node = this;
-    migrateNodeConfig(def as unknown as Record<string, unknown>, CONFIG_MIGRATIONS);
-    const status = new ThrottledStatus(node);
-
-    node.on('input', (msg: NodeMessageInFlow, send, done) => {
-      const tabs = new Map<string, string>();
-      const sources: Array<{ id: string; z: string }> = [];
-      RED.nodes.eachNode((n: { id: string; type: string; z?: string; label?: string; disabled?: boolean }) => {
-        if (n.type === 'tab') tabs.set(n.id, n.label ?? n.id);
-        else if (SOURCE_TYPES.has(n.type)) sources.push({ id: n.id, z: n.z ?? '' });
+  defineNode(RED, {
+    type: 'iotp-stats',
+    setup({ status, onInput }) {
+      onInput((msg, send, done) => {
+        const tabs = new Map<string, string>();
+        const sources: Array<{ id: string; z: string }> = [];
+        RED.nodes.eachNode((n: { id: string; type: string; z?: string; label?: string; disabled?: boolean }) => {
+          if (n.type === 'tab') tabs.set(n.id, n.label ?? n.id);
+          else if (SOURCE_TYPES.has(n.type)) sources.push({ id: n.id, z: n.z ?? '' });
+        });
+        const writers: WriterSnapshot[] = [];
+        const connectors: ConnectorSnapshot[] = [];
+        for (const source of sources) {
+          // Disabled tabs and nodes are not running: getNode gives nothing for them.
+          const running = RED.nodes.getNode(source.id) as StatsSource | null;
+          const snapshot = running?.pipelineStats?.();
+          if (!snapshot) continue;
+          const withTab = { ...snapshot, tab: tabs.get(source.z) ?? source.z } as PipelineSnapshot;
+          if (withTab.kind === 'writer') writers.push(withTab);
+          else connectors.push(withTab);
+        }
+        msg.payload = { at: new Date().toISOString(), writers, connectors };
+        status.set({ fill: 'green', shape: 'dot', text: RED._('iotp-stats.status.counts', { writers: writers.length, connectors: connectors.length }) });
+        send(msg);
+        done();
       });
-      const writers: WriterSnapshot[] = [];
-      const connectors: ConnectorSnapshot[] = [];
-      for (const source of sources) {
-        // Disabled tabs and nodes are not running: getNode gives nothing for them.
-        const running = RED.nodes.getNode(source.id) as StatsSource | null;
-        const snapshot = running?.pipelineStats?.();
-        if (!snapshot) continue;
-        const withTab = { ...snapshot, tab: tabs.get(source.z) ?? source.z } as PipelineSnapshot;
-        if (withTab.kind === 'writer') writers.push(withTab);
-        else connectors.push(withTab);
-      }
-      msg.payload = { at: new Date().toISOString(), writers, connectors };
-      status.set({ fill: 'green', shape: 'dot', text: RED._('iotp-stats.status.counts', { writers: writers.length, connectors: connectors.length }) });
-      send(msg);
-      done();
-    });
-
-    node.on('close', () => status.stop());
-  }
-
-  RED.nodes.registerType('iotp-stats', StatsNode);
+    },
+  });
 }

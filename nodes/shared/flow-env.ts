@@ -13,3 +13,17 @@ export function flowEnv(RED: NodeAPI, node: Node): EnvLookup {
     return value === undefined || value === null ? undefined : String(value);
   };
 }
+
+/**
+ * A credential, or when the node has none (a flow file imported or seeded without its credentials
+ * file) the environment variable that is the credential's editor default: shipped flows then work
+ * from the environment alone. An explicitly stored value, even `${OTHER}`, always wins.
+ */
+export function credentialOrEnv(RED: NodeAPI, node: Node, value: string | undefined, variable: string): string | undefined {
+  if (typeof value === 'string' && value !== '') return value;
+  // Group, flow and global env (the editor's Environment settings, what Home Assistant add-on
+  // users have) before process.env, as for `${VAR}` properties. The public way is an 'env'-typed
+  // property: RED.util has no evaluateEnvProperty of its own.
+  const resolved: unknown = RED.util.evaluateNodeProperty(variable, 'env', node, {} as NodeMessage);
+  return typeof resolved === 'string' && resolved !== '' ? resolved : undefined;
+}

@@ -147,6 +147,35 @@ describe('the editor in a real browser', function () {
     assert.deepEqual(consoleErrors, []);
   });
 
+  it('code editors (resources/iotp-editor.js): Done saves what was typed into the property, Cancel keeps the stored text', async () => {
+    consoleErrors.length = 0;
+    const id = `codeeditor${Date.now()}`;
+    const edit = async (typed: string, button: 'ok' | 'cancel'): Promise<{ sql: unknown; editorLeft: boolean }> => {
+      await page.evaluate((id) => {
+        const RED = (globalThis as unknown as { RED: any }).RED; // eslint-disable-line @typescript-eslint/no-explicit-any
+        RED.editor.edit(RED.nodes.node(id));
+      }, id);
+      await page.locator('#node-input-sql-editor').waitFor({ state: 'visible', timeout: 10000 });
+      await page.waitForTimeout(300);
+      await page.evaluate(({ id, typed }) => {
+        (globalThis as unknown as { RED: any }).RED.nodes.node(id).editor.setValue(typed, -1); // eslint-disable-line @typescript-eslint/no-explicit-any
+      }, { id, typed });
+      await page.locator(`#node-dialog-${button}`).click();
+      await page.waitForFunction(() => document.querySelectorAll('.red-ui-tray').length === 0, undefined, { timeout: 10000 });
+      return page.evaluate((id) => {
+        const node = (globalThis as unknown as { RED: any }).RED.nodes.node(id); // eslint-disable-line @typescript-eslint/no-explicit-any
+        return { sql: node.sql, editorLeft: node.editor !== undefined || node.editorInput !== undefined };
+      }, id);
+    };
+    await page.evaluate((id) => {
+      const RED = (globalThis as unknown as { RED: any }).RED; // eslint-disable-line @typescript-eslint/no-explicit-any
+      RED.view.importNodes([{ id, type: 'iotp-db-query', x: 300, y: 300, z: RED.workspaces.active(), name: '', database: '', sql: 'SELECT 1', maxRows: 10000, version: 1 }], { notify: false });
+    }, id);
+    assert.deepEqual(await edit('SELECT 2 AS saved', 'ok'), { sql: 'SELECT 2 AS saved', editorLeft: false });
+    assert.deepEqual(await edit('SELECT 3 AS dropped', 'cancel'), { sql: 'SELECT 2 AS saved', editorLeft: false });
+    assert.deepEqual(consoleErrors, []);
+  });
+
   for (const def of definitions) {
     it(`${def.type}: the edit dialog opens cleanly, marks a bad value and its help shows`, async () => {
       consoleErrors.length = 0;

@@ -56,6 +56,20 @@ describe('published tarball contents', function () {
     }
   });
 
+  it('ships every editor script a node loads from resources/ (served at resources/<package name>/)', () => {
+    const { name, 'node-red': nodeRed } = readPackageJson();
+    const loaded = new Set<string>();
+    for (const entry of Object.values(nodeRed?.nodes ?? {})) {
+      const html = readFileSync(join(packageRoot, entry.replace(/\.js$/, '.html')), 'utf8');
+      for (const match of html.matchAll(/<script\s[^>]*src="([^"]+)"/g)) {
+        assert.ok(match[1].startsWith(`resources/${name}/`), `${entry} loads ${match[1]}: only resources/${name}/... is this package's`);
+        loaded.add(`resources/${match[1].slice(`resources/${name}/`.length)}`);
+      }
+    }
+    assert.ok(loaded.size > 0, 'the node editors load a shared script');
+    for (const file of loaded) assert.ok(files.includes(file), `${file} in the tarball`);
+  });
+
   it('ships each icon once, where Node-RED finds it for every node, and only icons a node uses', () => {
     const entries = Object.values(readPackageJson()['node-red']?.nodes ?? {});
     const used = new Set(

@@ -19,7 +19,7 @@ import { aggregateRow, type AggregatedRow } from '../../../lib/sensors/aggregate
 import { AGGREGATED_PART_COLUMNS, sensorsMigrations, upsertAggregatedPartSql } from '../../../lib/sensors/schema';
 import { defaultSensors } from '../../../lib/sensors/sensors-file';
 import { classifyDbError, RowWriter, type DeliveryResult, type RowWriterOptions } from '../../../lib/writer';
-import { parseColumnMapping } from '../../../nodes/iotp-db-write/iotp-db-write';
+import { parseColumnMapping } from '../../../lib/writer/settings';
 import { packageRoot } from '../../support/node-red';
 import { createTestMysqlDatabase, createTestPostgresDatabase, requireService, type TestMysqlDatabase, type TestPostgresDatabase } from '../../support/services';
 import { makeTempDir, removeTempDir } from '../../support/tmp';

@@ -1,6 +1,7 @@
 /** The iotp-hass-simulator node: off unless enabled, a start-up burst then updates at the rate, stops on close. */
 import assert from 'node:assert/strict';
-import simulatorNode, { isEnabled, updatesDue } from '../../../nodes/iotp-hass-simulator/iotp-hass-simulator';
+import { isEnabled } from '../../../lib/simulator';
+import simulatorNode, { updatesDue } from '../../../nodes/iotp-hass-simulator/iotp-hass-simulator';
 import statestreamNode from '../../../nodes/iotp-statestream/iotp-statestream';
 import { flow as testFlow, helper } from '../../support/helper';
 

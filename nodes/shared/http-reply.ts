@@ -1,0 +1,31 @@
+/**
+ * Answers to messages from a core `http in` node (they carry `msg.req`), for the `http response`
+ * node after it: the answer's payload, status code and headers move onto the message, which is
+ * sent on. Messages without `msg.req` (an inject, a link) get no answer: they only end.
+ */
+import type { NodeMessageInFlow } from 'node-red';
+import { errorAnswer, type HttpAnswer } from '../../lib/sensors/http';
+import type { Send } from './define-node';
+
+export type HttpMessage = NodeMessageInFlow & { req?: unknown; statusCode?: number; headers?: Record<string, string> };
+
+export function isRequest(msg: HttpMessage): boolean {
+  return typeof msg.req === 'object' && msg.req !== null;
+}
+
+/** Sends `http` as the answer when `msg` is a request; true when it was one. */
+export function replyIfRequest(msg: HttpMessage, send: Send, http: HttpAnswer): boolean {
+  if (!isRequest(msg)) return false;
+  Object.assign(msg, { payload: http.payload, statusCode: http.statusCode, headers: http.headers });
+  send(msg);
+  return true;
+}
+
+/**
+ * The `refuse` hook of a node that answers requests (nodes/shared/define-node.ts): while it
+ * cannot start, a request is still answered (500 with `body`), rather than hanging until the
+ * client gives up.
+ */
+export function refuseRequests(body: Record<string, unknown>): (msg: HttpMessage, send: Send) => void {
+  return (msg, send) => void replyIfRequest(msg, send, errorAnswer(500, body));
+}
