@@ -8,8 +8,9 @@
  * the rows reached has completed them (the writer: committed or journaled), observed through
  * nodes/shared/completion.ts, and is then saved to a file in the user directory. Rows sent but
  * not completed before a crash are sent again after the restart; the table's unique key
- * (nodeId, timestamp) makes the repeat a no-op. A delivery that fails downstream is offered again
- * at the next poll.
+ * (nodeId, timestamp) makes the repeat a no-op. Rows a node completes with an error are
+ * dead-lettered (nodes/shared/dead-letters.ts) and the watermark moves on; rows that miss a node
+ * (a redeploy) are offered again at the next poll, at most REOFFER_POLLS times in a row.
  *
  * With SIMULATE=true and no node addresses, the node starts simulated solar nodes on 127.0.0.1
  * (lib/isems/simulate.ts), one log line per minute, and polls those.
@@ -25,6 +26,7 @@ import { mqttWatermarkKey, WatermarkFile, WatermarkLedger } from '../../lib/isem
 import { checkCompletionSupport, installCompletionHooks, sendTracked, type CompletionOutcome } from '../shared/completion';
 import { isemsSettings } from '../../lib/isems/settings';
 import { defineNode } from '../shared/define-node';
+import { openDeadLetters } from '../shared/dead-letters';
 import { compactCount } from '../shared/status';
 
 interface IsemsNodeDef extends NodeDef {
@@ -53,6 +55,9 @@ function isTrue(value: unknown): boolean {
 export function nodeAddresses(text: string | undefined): string[] {
   return parseNodeList(String(text ?? '').replace(/\r?\n/g, ','));
 }
+
+/** Polls in a row whose rows may miss a node (a deploy restarting it) before they are dead-lettered. */
+const REOFFER_POLLS = 30;
 
 /** Where a node keeps its watermarks: `<user dir>/iot-pipelines/isems/<node id>.json`. */
 export function watermarkPath(userDir: string, nodeId: string): string {
@@ -103,6 +108,10 @@ export default function register(RED: NodeAPI): void {
       let closing = false;
       let sequence = 0;
       let lastSummary = { ok: 0, failed: 0, at: '' };
+      /** Polls in a row whose rows some node did not complete, per solar node (reset when one completes). */
+      const missedPolls = new Map<string, number>();
+      const { file: deadLetters, name: deadLetterName } = openDeadLetters(RED, node.id);
+      let deadLettered = 0;
 
       /** Sends rows on output 1, tracked; resolves with how the downstream nodes completed them. */
       const deliver = (msg: Record<string, unknown>): Promise<CompletionOutcome> =>
@@ -140,9 +149,50 @@ export default function register(RED: NodeAPI): void {
           payload: rows,
           isems: { source: 'poll', node: result.node, url: result.url, lines: result.lines, skipped: result.skipped, rejected: result.rejected },
         });
+        if (settledOk(outcome)) {
+          missedPolls.delete(result.url);
+          advance(result.url, rows);
+          return;
+        }
+        // A node completed the rows with an error: offering them again would make the nodes that
+        // did take them do so twice. Rows that keep missing a node (a deploy restarting it) are
+        // offered again a bounded number of polls first.
+        const tries = (missedPolls.get(result.url) ?? 0) + 1;
+        if (outcome === 'failed' || tries > REOFFER_POLLS) {
+          missedPolls.delete(result.url);
+          if (await deadLetterRows(rows[0].nodeId, rows, outcome, tries)) advance(result.url, rows);
+          return;
+        }
+        missedPolls.set(result.url, tries);
         // Thrown: the poller keeps its own watermark too, so the rows come again next poll.
-        if (!settledOk(outcome)) throw new IsemsError('ISEMS_CONSUMER', RED._('iotp-isems.errors.notCompleted', { outcome }));
-        advance(result.url, rows);
+        throw new IsemsError('ISEMS_CONSUMER', RED._('iotp-isems.errors.notCompleted', { outcome }));
+      };
+
+      /**
+       * Keeps rows no node could take in the dead-letter file, under their solar node's id (the rows' topic), and reports them on the error path
+       * (a node that completed them with an error has reported its own). False when the file could
+       * not be written: the watermark then stays, and the solar node's log offers the rows again.
+       */
+      const deadLetterRows = async (nodeId: string, rows: readonly MeasurementRow[], outcome: CompletionOutcome, tries: number): Promise<boolean> => {
+        // The rows' range in words: a record keeps the first 16 KiB of the rows, and the solar
+        // node's own log still holds them all.
+        const range = { count: rows.length, from: rows[0].timestamp, to: rows[rows.length - 1].timestamp };
+        const reason = RED._(outcome === 'failed' ? 'iotp-isems.errors.rowsFailed' : 'iotp-isems.errors.rowsMissed', { outcome, tries, ...range });
+        try {
+          await deadLetters.append({ topic: nodeId, payload: Buffer.from(JSON.stringify(rows)), reason, tries });
+        } catch (error) {
+          node.error(RED._('iotp-isems.errors.deadLetterNotKept', { node: nodeId, reason, message: (error as Error).message }), { topic: nodeId, payload: rows } as unknown as NodeMessage);
+          return false;
+        }
+        deadLettered++;
+        if (outcome !== 'failed') {
+          node.error(RED._('iotp-isems.errors.deadLetter', { node: nodeId, count: rows.length, reason, file: deadLetterName }), {
+            topic: nodeId,
+            payload: rows,
+            deadLetter: { reason, tries, file: deadLetterName },
+          } as unknown as NodeMessage);
+        }
+        return true;
       };
 
       const reportPoll = (failures: readonly NodeFailure[], nodes: number): void => {
@@ -155,7 +205,9 @@ export default function register(RED: NodeAPI): void {
         status.set({
           fill: failures.length === 0 ? 'green' : failures.length < nodes ? 'yellow' : 'red',
           shape: 'dot',
-          text: RED._('iotp-isems.status.polled', { ok: lastSummary.ok, failed: lastSummary.failed, at: lastSummary.at }),
+          text:
+            RED._('iotp-isems.status.polled', { ok: lastSummary.ok, failed: lastSummary.failed, at: lastSummary.at }) +
+            (deadLettered > 0 ? RED._('iotp-isems.status.deadLettered', { count: compactCount(deadLettered) }) : ''),
         });
       };
 
@@ -293,6 +345,7 @@ export default function register(RED: NodeAPI): void {
           : Promise.resolve();
         waited
           .then(() => file.flush())
+          .then(() => deadLetters.flush())
           .then(() => simulator?.close())
           .catch((error: Error) => node.warn(error.message))
           .finally(() => {

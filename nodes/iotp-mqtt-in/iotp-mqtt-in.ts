@@ -11,12 +11,11 @@
  * are dead-lettered at once; a message that keeps missing a node is handed over again a bounded
  * number of times first (a deploy may be restarting that node).
  */
-import { basename, relative } from 'node:path';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
-import { DeadLetterFile, deadLetterPath, defaultDeadLetterDir } from '../../lib/dead-letter';
 import { decodePayload, MqttError, parseFilter, protocolName, type PayloadFormat, type QoS, type ReceivedMessage, type SessionLease, type Subscription } from '../../lib/mqtt';
 import type { BrokerConfigNode } from '../iotp-mqtt-broker/iotp-mqtt-broker';
 import { checkCompletionSupport, forgetTracked, installCompletionHooks, sendTracked, type CompletionFailure, type CompletionOutcome } from '../shared/completion';
+import { openDeadLetters } from '../shared/dead-letters';
 import { clipText, compactCount, ThrottledStatus } from '../shared/status';
 import { arrivals, ConnectionWatch } from '../../lib/arrivals';
 import { tablesReachedFrom } from '../shared/arrival-feeds';
@@ -90,12 +89,7 @@ export default function register(RED: NodeAPI): void {
     let unregisterArrivals: (() => void) | undefined;
 
     let closing = false;
-    const userDir = (RED.settings.userDir as string | undefined) ?? process.cwd();
-    const deadLetterDir = (RED.settings as unknown as { iotpDeadLetterDir?: string }).iotpDeadLetterDir ?? defaultDeadLetterDir(userDir);
-    const deadLetters = new DeadLetterFile(deadLetterPath(deadLetterDir, node.id));
-    /** The file as the log names it: relative to the user directory (else its name alone), so no absolute path reaches the log. */
-    const underUserDir = relative(userDir, deadLetters.path);
-    const deadLetterName = underUserDir.startsWith('..') ? basename(deadLetters.path) : underUserDir;
+    const { file: deadLetters, name: deadLetterName } = openDeadLetters(RED, node.id);
     let deadLettered = 0;
     /** Dead letters not yet acknowledged: close waits for them before it lets the connection go. */
     const deadLettering = new Set<Promise<void>>();

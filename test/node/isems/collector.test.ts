@@ -18,6 +18,7 @@ import { openDatabase } from '../../../lib/db';
 import { parseDatabaseUrl } from '../../../lib/db/url';
 import type { Database } from '../../../lib/db/types';
 import { MEASUREMENT_COLUMNS } from '../../../lib/isems/schema';
+import { deadLetterPath, readDeadLetters, recordPayload } from '../../../lib/dead-letter';
 import { startSimulatedSolarServer, type SimulatedSolarServer } from '../../../lib/isems/simulate';
 import { freePort } from '../../support/node-red';
 import { collect, flow as testFlow, helper, nextEvent } from '../../support/helper';
@@ -55,6 +56,22 @@ function completingSink(RED: NodeAPI): void {
   RED.nodes.registerType('test-completing-sink', CompletingSink as never);
 }
 
+/** A node without an input handler: every delivery to it is taken back (as during a redeploy). */
+function deafSink(RED: NodeAPI): void {
+  function DeafSink(this: Node, config: { id: string }) {
+    RED.nodes.createNode(this, config as never);
+  }
+  RED.nodes.registerType('test-deaf-sink', DeafSink as never);
+}
+
+async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
 /** A log server whose body the test sets (malformed lines among good ones). */
 async function startLogServer(): Promise<{ url: string; setBody(text: string): void; close(): Promise<void> }> {
   let body = '';
@@ -87,7 +104,7 @@ describe('iotp-isems node: polling, MQTT and watermarks (real HTTP servers, SQLi
 
   before(async () => {
     dir = makeTempDir('iotp-isems-node-');
-    helper.settings({ userDir: dir } as never);
+    helper.settings({ userDir: dir, iotpDeadLetterDir: join(dir, 'dead-letters') } as never);
     // Nodes 0 and 3 answer (3,600 lines each), 1 is slow past the timeout, 2 answers 404 HTML.
     sim = await startSimulatedSolarServer({ nodes: 4, seed: 7, slowDelayMs: 20_000 });
     sim.setBehaviour(1, 'slow');
@@ -206,22 +223,52 @@ describe('iotp-isems node: polling, MQTT and watermarks (real HTTP servers, SQLi
     assert.deepEqual(repeats(), []);
   });
 
-  it('offers rows again when the downstream delivery fails', async () => {
+  it('dead-letters rows a node completes with an error, once, and moves the watermark on', async () => {
     failedDeliveries.length = 0;
     sim.simulation.advance(1);
     await helper.load([databaseNode, writerNode, isemsNode, failingSink, completingSink], flow('isems-refused', 'refuse'));
-    const first = await collect<FailureMessage>(helper.getNode('failures'), 6, 30000);
-    // The three failing nodes plus the three whose delivery was refused (ISEMS_CONSUMER).
-    assert.equal(first.filter((f) => f.payload.code === 'ISEMS_CONSUMER').length, 3, 'nodes 0, 3 and garden refused');
-    const offered = failedDeliveries.length;
-    assert.equal(offered, 3);
-    const again = collect<FailureMessage>(helper.getNode('failures'), 6, 30000);
+    const first = await collect<FailureMessage>(helper.getNode('failures'), 3, 30000);
+    assert.deepEqual(first.map((f) => f.payload.code).filter((code) => code === 'ISEMS_CONSUMER'), [], 'refused rows are not a failed poll');
+    assert.equal(failedDeliveries.length, 3, 'nodes 0, 3 and garden delivered once');
+    await waitFor(() => readDeadLetters(deadLetterPath(join(dir, 'dead-letters'), 'isems-refused')).records.length === 3);
+    const letters = readDeadLetters(deadLetterPath(join(dir, 'dead-letters'), 'isems-refused')).records;
+    assert.deepEqual(letters.map((l) => l.tries), [1, 1, 1]);
+    // Each record names the refused rows (the test runtime has no catalogs: RED._ gives the key)
+    // and holds them, cut at 16 KiB for the 3,600-line logs.
+    assert.deepEqual(letters.map((l) => l.reason), ['iotp-isems.errors.rowsFailed', 'iotp-isems.errors.rowsFailed', 'iotp-isems.errors.rowsFailed']);
+    const garden = letters.find((l) => l.topic === 'garden');
+    assert.ok(garden && !garden.truncated);
+    assert.deepEqual(JSON.parse(recordPayload(garden).toString('utf8')), failedDeliveries.find((m) => m.topic === 'garden')?.payload);
+    assert.ok(letters.filter((l) => l.topic !== 'garden').every((l) => l.truncated && l.bytes > 16 * 1024));
+    // The next poll finds nothing new: the refused rows are not offered again.
+    const again = collect<FailureMessage>(helper.getNode('failures'), 3, 30000);
     helper.getNode('isems-refused').receive({ topic: 'poll' });
     await again;
-    // The same rows again: their watermark did not move.
-    assert.equal(failedDeliveries.length, 6);
-    assert.deepEqual(failedDeliveries.slice(3).map((m) => m.payload.length).sort(), failedDeliveries.slice(0, 3).map((m) => m.payload.length).sort());
-    assert.ok(!existsSync(watermarkPath(dir, 'isems-refused')), 'nothing completed, nothing saved');
+    assert.equal(failedDeliveries.length, 3);
+    assert.ok(existsSync(watermarkPath(dir, 'isems-refused')), 'the watermarks moved past the dead-lettered rows');
+  });
+
+  it('offers rows that miss a node again, and dead-letters them after 30 polls in a row', async function () {
+    this.timeout(120_000);
+    logServer.setBody([line('missed', 1_718_100_000), line('missed', 1_718_100_060)].join('\n'));
+    await helper.load([isemsNode, deafSink], testFlow([
+      { id: 'isems-missed', type: 'iotp-isems', nodes: logServer.url, interval: '3600', simulate: 'false', timeout: '2', concurrency: '1', maxLineErrors: '5', wires: [['deaf'], ['failures']] },
+      { id: 'deaf', type: 'test-deaf-sink' },
+      { id: 'failures', type: 'helper' },
+    ]));
+    const isems = helper.getNode('isems-missed');
+    const errors: Array<{ text: string; msg?: { deadLetter?: { tries: number } } }> = [];
+    (isems as unknown as NodeJS.EventEmitter).on('call:error', (call: { args: [string, { deadLetter?: { tries: number } }?] }) => errors.push({ text: String(call.args[0]), msg: call.args[1] }));
+    for (let poll = 1; poll <= 30; poll++) {
+      const failure = await nextEvent<FailureMessage>(helper.getNode('failures'), 'input', 30000);
+      assert.equal(failure.payload.code, 'ISEMS_CONSUMER', `poll ${poll}: offered again next poll`);
+      isems.receive({ topic: 'poll' });
+    }
+    await waitFor(() => errors.some((e) => e.text === 'iotp-isems.errors.deadLetter'));
+    assert.equal(errors.find((e) => e.text === 'iotp-isems.errors.deadLetter')?.msg?.deadLetter?.tries, 31);
+    const letters = readDeadLetters(deadLetterPath(join(dir, 'dead-letters'), 'isems-missed')).records;
+    assert.equal(letters.length, 1);
+    assert.equal((JSON.parse(recordPayload(letters[0]).toString('utf8')) as unknown[]).length, 2);
   });
 
   it('parses MQTT csvlog messages, stores them once and skips what was already completed', async () => {
