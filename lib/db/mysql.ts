@@ -19,6 +19,7 @@ import { compileNamed, compilePositional, namedValues } from './params';
 import { describeConfig } from './url';
 import { escapeMysqlString, formatMysql } from './values';
 import { DEFAULT_MAX_STATEMENT_BYTES } from './insert';
+import { onServerConnection, serverTransaction } from './server-scope';
 import type { Database, MysqlConfig, QueryResult, SelectResult, SqlExecutor, SqlParams, SqlStatement, SqlValue } from './types';
 
 type MysqlDriver = typeof import('mysql2/promise');
@@ -308,35 +309,9 @@ export class MysqlDatabase implements Database {
     return this.track(async () => {
       const connection = await this.reserve();
       const scope = new ConnectionScope(connection, this.secrets);
-      let reusable = true;
-      try {
-        await scope.raw('START TRANSACTION');
-        let result: T;
-        try {
-          result = await work(scope);
-        } finally {
-          scope.active = false;
-        }
-        await scope.raw('COMMIT');
-        return result;
-      } catch (err) {
-        reusable = await MysqlDatabase.rollBack(scope);
-        throw err;
-      } finally {
-        MysqlDatabase.giveBack(connection, reusable && !scope.broken);
-      }
+      const run = (sql: string) => scope.raw(sql);
+      return onServerConnection(scope, run, () => serverTransaction(scope, run, 'START TRANSACTION', work), (reusable) => MysqlDatabase.giveBack(connection, reusable));
     });
-  }
-
-  /** Rolls back after a failed statement; false when the connection cannot be trusted afterwards (cut, or ROLLBACK failed). */
-  private static async rollBack(scope: ConnectionScope): Promise<boolean> {
-    if (scope.broken) return false;
-    try {
-      await scope.raw('ROLLBACK');
-      return true;
-    } catch {
-      return false;
-    }
   }
 
   atomic(statements: readonly SqlStatement[]): Promise<void> {
@@ -352,17 +327,17 @@ export class MysqlDatabase implements Database {
         throw classifyError(err, 'mysql', this.secrets);
       }
       const scope = new ConnectionScope(connection, this.secrets);
-      let reusable = true;
-      try {
-        // The server stops a multi-statement text at its first error, so nothing after a failed
-        // statement runs (COMMIT included); the transaction it leaves open is rolled back below.
-        for (const script of scripts) await scope.raw(script);
-      } catch (err) {
-        reusable = await MysqlDatabase.rollBack(scope);
-        throw err;
-      } finally {
-        MysqlDatabase.giveBack(connection, reusable && !scope.broken);
-      }
+      const run = (sql: string) => scope.raw(sql);
+      // The server stops a multi-statement text at its first error, so nothing after a failed
+      // statement runs (COMMIT included); onServerConnection rolls back the transaction it leaves open.
+      await onServerConnection(
+        scope,
+        run,
+        async () => {
+          for (const script of scripts) await run(script);
+        },
+        (reusable) => MysqlDatabase.giveBack(connection, reusable),
+      );
     });
   }
 

@@ -20,6 +20,7 @@ import { DatabaseError, classifyError } from './errors';
 import { compilePositional, compilePostgres } from './params';
 import { describeConfig } from './url';
 import { toPostgresValues } from './values';
+import { onServerConnection, serverTransaction } from './server-scope';
 import type { Database, PostgresConfig, QueryResult, SelectResult, SqlExecutor, SqlParams, SqlStatement, SqlValue } from './types';
 
 type PgDriver = typeof import('pg');
@@ -363,35 +364,9 @@ export class PostgresDatabase implements Database {
     return this.track(async () => {
       const client = await this.reserve();
       const scope = new ClientScope(client, this);
-      let reusable = true;
-      try {
-        await scope.run('BEGIN');
-        let result: T;
-        try {
-          result = await work(scope);
-        } finally {
-          scope.active = false;
-        }
-        await scope.run('COMMIT');
-        return result;
-      } catch (err) {
-        reusable = await PostgresDatabase.rollBack(scope);
-        throw err;
-      } finally {
-        PostgresDatabase.giveBack(client, reusable && !scope.broken);
-      }
+      const run = (sql: string) => scope.run(sql);
+      return onServerConnection(scope, run, () => serverTransaction(scope, run, 'BEGIN', work), (reusable) => PostgresDatabase.giveBack(client, reusable));
     });
-  }
-
-  /** Rolls back after a failed statement; false when the connection cannot be trusted afterwards. */
-  private static async rollBack(scope: ClientScope): Promise<boolean> {
-    if (scope.broken) return false;
-    try {
-      await scope.run('ROLLBACK');
-      return true;
-    } catch {
-      return false;
-    }
   }
 
   /**
@@ -414,8 +389,7 @@ export class PostgresDatabase implements Database {
       }
       const client = await this.reserve();
       const scope = new ClientScope(client, this);
-      let reusable = true;
-      try {
+      const body = async (): Promise<void> => {
         const next = statements[first];
         if (next && COPY_FROM_STDIN.test(next.sql) && Array.isArray(next.values)) {
           const last = first === statements.length - 1;
@@ -427,12 +401,8 @@ export class PostgresDatabase implements Database {
         }
         for (let i = first; i < statements.length; i++) await scope.run(statements[i].sql, statements[i].values);
         await scope.run('COMMIT');
-      } catch (err) {
-        reusable = await PostgresDatabase.rollBack(scope);
-        throw err;
-      } finally {
-        PostgresDatabase.giveBack(client, reusable && !scope.broken);
-      }
+      };
+      await onServerConnection(scope, (sql) => scope.run(sql), body, (reusable) => PostgresDatabase.giveBack(client, reusable));
     });
   }
 

@@ -1,0 +1,47 @@
+/**
+ * What the server dialects (MySQL/MariaDB, PostgreSQL) share around one reserved connection:
+ * rolling back after a failure, deciding whether the connection may go back to the pool, and the
+ * BEGIN … COMMIT procedure of a transaction. SQLite has one connection and no pool.
+ */
+import type { SqlExecutor } from './types';
+
+/** A dialect's executor bound to one reserved connection. */
+export interface ServerScope extends SqlExecutor {
+  /** Cleared when the work is over: a statement the work left running cannot reach the connection later. */
+  active: boolean;
+  /** Set when a statement failed with a connection error: the connection must not go back to the pool. */
+  readonly broken: boolean;
+}
+
+/** Runs one statement on the scope's connection, whatever `active` says (BEGIN, COMMIT, ROLLBACK). */
+export type RunStatement = (sql: string) => Promise<unknown>;
+
+/**
+ * Runs `body` on a reserved connection and gives the connection back. After a failure the open
+ * transaction is rolled back first; a connection that was cut, or whose ROLLBACK failed, is given
+ * back as not reusable (the pool then destroys it).
+ */
+export async function onServerConnection<T>(scope: ServerScope, run: RunStatement, body: () => Promise<T>, giveBack: (reusable: boolean) => void): Promise<T> {
+  let reusable = true;
+  try {
+    return await body();
+  } catch (err) {
+    reusable = !scope.broken && (await run('ROLLBACK').then(() => true, () => false));
+    throw err;
+  } finally {
+    giveBack(reusable && !scope.broken);
+  }
+}
+
+/** `begin`, the caller's work on the scope (closed when the work returns), COMMIT. */
+export async function serverTransaction<T>(scope: ServerScope, run: RunStatement, begin: string, work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+  await run(begin);
+  let result: T;
+  try {
+    result = await work(scope);
+  } finally {
+    scope.active = false;
+  }
+  await run('COMMIT');
+  return result;
+}
