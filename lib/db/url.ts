@@ -148,6 +148,14 @@ function parsePostgres(rest: string, variable: string): PostgresConfig {
   return config;
 }
 
+/** The pool options both server dialects take; false when `key` is none of them. */
+function applyPoolOption(config: MysqlConfig | PostgresConfig, key: string, value: string, variable: string): boolean {
+  if (key === 'poolSize' || key === 'connectionLimit') config.poolSize = parseInteger(value, variable, key, 1, MAX_POOL_SIZE);
+  else if (key === 'connectTimeout') config.connectTimeoutMs = parseInteger(value, variable, key, 1, MAX_CONNECT_TIMEOUT_MS);
+  else return false;
+  return true;
+}
+
 const SSL_MODES: readonly PostgresSslMode[] = ['disable', 'require', 'verify-ca', 'verify-full'];
 
 function applyPostgresOptions(config: PostgresConfig, query: string, variable: string, password: string): void {
@@ -172,13 +180,6 @@ function applyPostgresOptions(config: PostgresConfig, query: string, variable: s
       case 'sslRejectUnauthorized':
         rejectUnauthorized = parseBoolean(value, variable, key);
         break;
-      case 'poolSize':
-      case 'connectionLimit':
-        config.poolSize = parseInteger(value, variable, key, 1, MAX_POOL_SIZE);
-        break;
-      case 'connectTimeout':
-        config.connectTimeoutMs = parseInteger(value, variable, key, 1, MAX_CONNECT_TIMEOUT_MS);
-        break;
       case 'connect_timeout':
         // libpq's spelling, in seconds.
         config.connectTimeoutMs = parseInteger(value, variable, key, 1, MAX_CONNECT_TIMEOUT_MS / 1000) * 1000;
@@ -187,7 +188,9 @@ function applyPostgresOptions(config: PostgresConfig, query: string, variable: s
         if (!/^utf-?8$/i.test(value)) fail(variable, 'option client_encoding must be UTF8 (the connection always uses UTF8)');
         break;
       default:
-        fail(variable, `unknown option ${describeOption(key, password)} (known: sslmode, ssl, sslRejectUnauthorized, poolSize, connectTimeout, connect_timeout)`);
+        if (!applyPoolOption(config, key, value, variable)) {
+          fail(variable, `unknown option ${describeOption(key, password)} (known: sslmode, ssl, sslRejectUnauthorized, poolSize, connectTimeout, connect_timeout)`);
+        }
     }
   }
   // ssl=true (this package's MySQL spelling) verifies like MySQL does: chain and host name.
@@ -270,18 +273,13 @@ function applyMysqlOptions(config: MysqlConfig, query: string, variable: string,
       case 'sslRejectUnauthorized':
         rejectUnauthorized = parseBoolean(value, variable, key);
         break;
-      case 'poolSize':
-      case 'connectionLimit':
-        config.poolSize = parseInteger(value, variable, key, 1, MAX_POOL_SIZE);
-        break;
-      case 'connectTimeout':
-        config.connectTimeoutMs = parseInteger(value, variable, key, 1, MAX_CONNECT_TIMEOUT_MS);
-        break;
       case 'charset':
         // Accepted for SQLAlchemy-style URLs; the connection always uses utf8mb4.
         break;
       default:
-        fail(variable, `unknown option ${describeOption(key, password)} (known: ssl, sslRejectUnauthorized, poolSize, connectTimeout)`);
+        if (!applyPoolOption(config, key, value, variable)) {
+          fail(variable, `unknown option ${describeOption(key, password)} (known: ssl, sslRejectUnauthorized, poolSize, connectTimeout)`);
+        }
     }
   }
   // Asking to skip certificate verification only makes sense with TLS, so it implies TLS.
