@@ -89,15 +89,19 @@ export function formatMysql(compiled: CompiledPositional, values: readonly (SqlV
   return sql;
 }
 
-/** One value as better-sqlite3 binds it. */
-export function toSqliteValue(value: SqlValue | undefined): string | number | bigint | Buffer | null {
+/**
+ * One value as a driver that binds native values takes it (SQLite's, pg): NULL for undefined,
+ * 1/0 for booleans, dates as ISO-8601 UTC text, Buffers as they are; bigints as the dialect wants.
+ */
+function toBoundValue<B>(dialect: 'sqlite' | 'postgres', value: SqlValue | undefined, bigint: (value: bigint) => B): string | number | Buffer | null | B {
   switch (typeof value) {
     case 'string':
-    case 'bigint':
       return value;
     case 'number':
-      if (!Number.isFinite(value)) throw invalidValue('sqlite', String(value));
+      if (!Number.isFinite(value)) throw invalidValue(dialect, String(value));
       return value;
+    case 'bigint':
+      return bigint(value);
     case 'boolean':
       return value ? 1 : 0;
     case 'undefined':
@@ -105,14 +109,22 @@ export function toSqliteValue(value: SqlValue | undefined): string | number | bi
     case 'object':
       if (value === null) return null;
       if (value instanceof Date) {
-        if (Number.isNaN(value.getTime())) throw invalidValue('sqlite', 'an invalid Date');
+        if (Number.isNaN(value.getTime())) throw invalidValue(dialect, 'an invalid Date');
         return value.toISOString();
       }
       if (Buffer.isBuffer(value)) return value;
-      throw invalidValue('sqlite', `a value of type ${Object.prototype.toString.call(value).slice(8, -1)}`);
+      throw invalidValue(dialect, `a value of type ${Object.prototype.toString.call(value).slice(8, -1)}`);
     default:
-      throw invalidValue('sqlite', `a value of type ${typeof value}`);
+      throw invalidValue(dialect, `a value of type ${typeof value}`);
   }
+}
+
+const keepBigint = (value: bigint): bigint => value;
+const bigintDigits = (value: bigint): string => value.toString();
+
+/** One value as the SQLite drivers bind it (a bigint stays one: both bind it as INTEGER). */
+export function toSqliteValue(value: SqlValue | undefined): string | number | bigint | Buffer | null {
+  return toBoundValue('sqlite', value, keepBigint);
 }
 
 /** The values converted for better-sqlite3 (a new array; the caller's stays untouched). */
@@ -132,29 +144,7 @@ export type PostgresParam = string | number | Buffer | null;
  * their digits.
  */
 export function toPostgresValue(value: SqlValue | undefined): PostgresParam {
-  switch (typeof value) {
-    case 'string':
-      return value;
-    case 'number':
-      if (!Number.isFinite(value)) throw invalidValue('postgres', String(value));
-      return value;
-    case 'bigint':
-      return value.toString();
-    case 'boolean':
-      return value ? 1 : 0;
-    case 'undefined':
-      return null;
-    case 'object':
-      if (value === null) return null;
-      if (value instanceof Date) {
-        if (Number.isNaN(value.getTime())) throw invalidValue('postgres', 'an invalid Date');
-        return value.toISOString();
-      }
-      if (Buffer.isBuffer(value)) return value;
-      throw invalidValue('postgres', `a value of type ${Object.prototype.toString.call(value).slice(8, -1)}`);
-    default:
-      throw invalidValue('postgres', `a value of type ${typeof value}`);
-  }
+  return toBoundValue('postgres', value, bigintDigits);
 }
 
 export function toPostgresValues(values: readonly (SqlValue | undefined)[]): PostgresParam[] {
