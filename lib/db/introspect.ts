@@ -79,6 +79,24 @@ export interface SchemaSnapshot {
 export type SchemaReader = (executor: SqlExecutor, tables: readonly string[]) => Promise<SchemaSnapshot>;
 
 const text = (value: unknown): string => (value === null || value === undefined ? '' : String(value));
+
+/**
+ * The index a catalog row (one column of one index: `tbl`, `name`, `col`) belongs to, created on
+ * its first column with what `describe` says of it, and that column appended; undefined for a
+ * table not asked about.
+ */
+function indexOfRow(snapshot: SchemaSnapshot, row: Record<string, unknown>, describe: (name: string) => Pick<IndexInfo, 'unique' | 'primary'>): IndexInfo | undefined {
+  const table = snapshot.tables.get(text(row.tbl).toLowerCase());
+  if (!table) return undefined;
+  const name = text(row.name);
+  let index = table.indexes.find((i) => i.name === name);
+  if (!index) {
+    index = { name, ...describe(name), columns: [], descending: [] };
+    table.indexes.push(index);
+  }
+  index.columns.push(row.col === null || row.col === undefined ? '<expression>' : text(row.col));
+  return index;
+}
 const num = (value: unknown): number | undefined => (value === null || value === undefined || value === '' ? undefined : Number(value));
 
 export function column(table: TableInfo | undefined, name: string): ColumnInfo | undefined {
@@ -181,15 +199,8 @@ const readMysql: SchemaReader = async (executor, wanted) => {
     names,
   );
   for (const row of indexes.rows) {
-    const table = snapshot.tables.get(text(row.tbl).toLowerCase());
-    if (!table) continue;
-    const name = text(row.name);
-    let index = table.indexes.find((i) => i.name === name);
-    if (!index) {
-      index = { name, unique: Number(row.non_unique) === 0, primary: name === 'PRIMARY', columns: [], descending: [] };
-      table.indexes.push(index);
-    }
-    index.columns.push(row.col === null || row.col === undefined ? '<expression>' : text(row.col));
+    const index = indexOfRow(snapshot, row, (name) => ({ unique: Number(row.non_unique) === 0, primary: name === 'PRIMARY' }));
+    if (!index) continue;
     index.descending.push(text(row.coll).toUpperCase() === 'D');
   }
   const triggers = await executor.query(
@@ -368,15 +379,8 @@ const readPostgres: SchemaReader = async (executor, wanted) => {
     names,
   );
   for (const row of indexes.rows) {
-    const table = snapshot.tables.get(text(row.tbl).toLowerCase());
-    if (!table) continue;
-    const name = text(row.name);
-    let index = table.indexes.find((i) => i.name === name);
-    if (!index) {
-      index = { name, unique: row.is_unique === true, primary: row.is_primary === true, columns: [], descending: [] };
-      table.indexes.push(index);
-    }
-    index.columns.push(row.col === null || row.col === undefined ? '<expression>' : text(row.col));
+    const index = indexOfRow(snapshot, row, () => ({ unique: row.is_unique === true, primary: row.is_primary === true }));
+    if (!index) continue;
     index.descending.push(row.descending === true);
   }
   // pg_trigger rather than information_schema.triggers (one row per event there): one row per

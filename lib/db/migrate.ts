@@ -160,30 +160,31 @@ const CREATE_TABLE: Record<Dialect, string> = {
     '"checksum" CHAR(64) NULL)',
 };
 
+/** What each migration row records beside its name and times: the same on every dialect. */
+const BOOKKEEPING_COLUMNS = [
+  { name: 'set_name', type: 'VARCHAR(255) NULL' },
+  { name: 'version', type: 'INTEGER NULL' },
+  { name: 'checksum', type: 'CHAR(64) NULL' },
+];
+
 /** Columns we add to an older `migrations` table (the original pipelines' has only some of them). */
 const ADDED_COLUMNS: Record<Dialect, ReadonlyArray<{ name: string; type: string }>> = {
   mysql: [
     { name: 'inserted', type: 'TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP' },
     { name: 'last_updated', type: 'TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP' },
-    { name: 'set_name', type: 'VARCHAR(255) NULL' },
-    { name: 'version', type: 'INTEGER NULL' },
-    { name: 'checksum', type: 'CHAR(64) NULL' },
+    ...BOOKKEEPING_COLUMNS,
   ],
   sqlite: [
     // SQLite cannot add a column whose default is not a constant.
     { name: 'inserted', type: 'TEXT NULL' },
     { name: 'last_updated', type: 'TEXT NULL' },
-    { name: 'set_name', type: 'VARCHAR(255) NULL' },
-    { name: 'version', type: 'INTEGER NULL' },
-    { name: 'checksum', type: 'CHAR(64) NULL' },
+    ...BOOKKEEPING_COLUMNS,
   ],
   postgres: [
     // Existing rows get the time of the ALTER: PostgreSQL fills a new column's default into them.
     { name: 'inserted', type: 'TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP' },
     { name: 'last_updated', type: 'TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP' },
-    { name: 'set_name', type: 'VARCHAR(255) NULL' },
-    { name: 'version', type: 'INTEGER NULL' },
-    { name: 'checksum', type: 'CHAR(64) NULL' },
+    ...BOOKKEEPING_COLUMNS,
   ],
 };
 
