@@ -19,7 +19,7 @@ import { compileNamed, compilePositional, namedValues } from './params';
 import { describeConfig } from './url';
 import { escapeMysqlString, formatMysql } from './values';
 import { DEFAULT_MAX_STATEMENT_BYTES } from './insert';
-import { onServerConnection, serverTransaction } from './server-scope';
+import { onServerConnection, serverLock, serverTransaction } from './server-scope';
 import type { Database, MysqlConfig, QueryResult, SelectResult, SqlExecutor, SqlParams, SqlStatement, SqlValue } from './types';
 
 type MysqlDriver = typeof import('mysql2/promise');
@@ -352,36 +352,23 @@ export class MysqlDatabase implements Database {
       const seconds = Math.max(0, Math.ceil(timeoutMs / 1000));
       const connection = await this.reserve();
       const scope = new ConnectionScope(connection, this.secrets);
-      let reusable = true;
-      try {
+      const acquire = async (): Promise<void> => {
         const answer = await scope.raw(`SELECT GET_LOCK(${lockName}, ${seconds}) AS acquired`);
         const acquired = answer.rows[0]?.acquired;
-        if (Number(acquired) !== 1) {
-          if (acquired === 0 || acquired === '0') {
-            throw new DatabaseError(`Timed out after ${timeoutMs} ms waiting for the database lock "${name}" (another instance holds it)`, {
-              kind: 'transient',
-              code: 'DB_LOCK_TIMEOUT',
-              dialect: 'mysql',
-            });
-          }
-          throw new DatabaseError(`The server refused the database lock "${name}"`, { kind: 'fatal', code: 'DB_LOCK_FAILED', dialect: 'mysql' });
+        if (Number(acquired) === 1) return;
+        if (acquired === 0 || acquired === '0') {
+          throw new DatabaseError(`Timed out after ${timeoutMs} ms waiting for the database lock "${name}" (another instance holds it)`, {
+            kind: 'transient',
+            code: 'DB_LOCK_TIMEOUT',
+            dialect: 'mysql',
+          });
         }
-        try {
-          return await work(scope);
-        } finally {
-          scope.active = false;
-          if (!scope.broken) {
-            try {
-              await scope.raw(`SELECT RELEASE_LOCK(${lockName})`);
-            } catch {
-              // The lock dies with the connection, which is destroyed below.
-              reusable = false;
-            }
-          }
-        }
-      } finally {
-        MysqlDatabase.giveBack(connection, reusable && !scope.broken);
-      }
+        throw new DatabaseError(`The server refused the database lock "${name}"`, { kind: 'fatal', code: 'DB_LOCK_FAILED', dialect: 'mysql' });
+      };
+      const release = async (): Promise<void> => {
+        await scope.raw(`SELECT RELEASE_LOCK(${lockName})`);
+      };
+      return serverLock(scope, acquire, release, work, (reusable) => MysqlDatabase.giveBack(connection, reusable));
     });
   }
 

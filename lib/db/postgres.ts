@@ -20,7 +20,7 @@ import { DatabaseError, classifyError } from './errors';
 import { compilePositional, compilePostgres } from './params';
 import { describeConfig } from './url';
 import { toPostgresValues } from './values';
-import { onServerConnection, serverTransaction } from './server-scope';
+import { onServerConnection, serverLock, serverTransaction } from './server-scope';
 import type { Database, PostgresConfig, QueryResult, SelectResult, SqlExecutor, SqlParams, SqlStatement, SqlValue } from './types';
 
 type PgDriver = typeof import('pg');
@@ -417,8 +417,7 @@ export class PostgresDatabase implements Database {
       const key = postgresLockKey(name);
       const client = await this.reserve();
       const scope = new ClientScope(client, this);
-      let reusable = true;
-      try {
+      const acquire = async (): Promise<void> => {
         let acquired: boolean;
         if (timeoutMs <= 0) {
           const answer = await scope.run('SELECT pg_try_advisory_lock(?::bigint) AS acquired', [key]);
@@ -442,24 +441,13 @@ export class PostgresDatabase implements Database {
             dialect: 'postgres',
           });
         }
-        try {
-          return await work(scope);
-        } finally {
-          scope.active = false;
-          if (!scope.broken) {
-            try {
-              // A transaction `work` left open (it failed half-way) must not keep the lock's connection dirty.
-              await scope.run('ROLLBACK');
-              await scope.run('SELECT pg_advisory_unlock(?::bigint)', [key]);
-            } catch {
-              // The lock dies with the connection, which is destroyed below.
-              reusable = false;
-            }
-          }
-        }
-      } finally {
-        PostgresDatabase.giveBack(client, reusable && !scope.broken);
-      }
+      };
+      const release = async (): Promise<void> => {
+        // A transaction `work` left open (it failed half-way) must not keep the lock's connection dirty.
+        await scope.run('ROLLBACK');
+        await scope.run('SELECT pg_advisory_unlock(?::bigint)', [key]);
+      };
+      return serverLock(scope, acquire, release, work, (reusable) => PostgresDatabase.giveBack(client, reusable));
     });
   }
 

@@ -45,3 +45,36 @@ export async function serverTransaction<T>(scope: ServerScope, run: RunStatement
   await run('COMMIT');
   return result;
 }
+
+/**
+ * A session lock held on a reserved connection: `acquire` (throws when the lock is not granted),
+ * the caller's work on that connection (closed when the work returns), then `release`. The server
+ * frees a session lock when its connection dies, so a connection whose release failed is given
+ * back as not reusable rather than trusted.
+ */
+export async function serverLock<T>(
+  scope: ServerScope,
+  acquire: () => Promise<void>,
+  release: () => Promise<void>,
+  work: (executor: SqlExecutor) => Promise<T>,
+  giveBack: (reusable: boolean) => void,
+): Promise<T> {
+  let reusable = true;
+  try {
+    await acquire();
+    try {
+      return await work(scope);
+    } finally {
+      scope.active = false;
+      if (!scope.broken) {
+        try {
+          await release();
+        } catch {
+          reusable = false;
+        }
+      }
+    }
+  } finally {
+    giveBack(reusable && !scope.broken);
+  }
+}
