@@ -288,14 +288,7 @@ async function applyAdoption(executor: SqlExecutor, recordName: string, plan: Ex
   try {
     note = await plan.run(recording.executor);
   } catch (err) {
-    if (sqlite) {
-      await executor.query(`ROLLBACK TO ${SAVEPOINT}`);
-      await executor.query(`RELEASE ${SAVEPOINT}`);
-    } else if (postgres) {
-      await executor.query('ROLLBACK');
-    } else {
-      await releaseTableLocks(executor);
-    }
+    await undoMigration(executor);
     const failed = failure(recordName, Math.max(0, recording.statements.length - 1), recording.statements.length, err);
     throw new MigrationError(`${failed.message} (taking over an existing schema: ${plan.summary})`, {
       code: failed.code,
@@ -308,6 +301,22 @@ async function applyAdoption(executor: SqlExecutor, recordName: string, plan: Ex
   }
   if (sqlite) await executor.query(`RELEASE ${SAVEPOINT}`);
   return { statements: recording.statements, note: note ? ` ${note}` : '' };
+}
+
+/**
+ * Undoes a migration that failed half-way: SQLite rolls back to the savepoint and PostgreSQL the
+ * transaction its statements ran in; MySQL's DDL commits as it goes, so there only the table locks
+ * are released.
+ */
+async function undoMigration(executor: SqlExecutor): Promise<void> {
+  if (executor.dialect === 'sqlite') {
+    await executor.query(`ROLLBACK TO ${SAVEPOINT}`);
+    await executor.query(`RELEASE ${SAVEPOINT}`);
+  } else if (executor.dialect === 'postgres') {
+    await executor.query('ROLLBACK');
+  } else {
+    await releaseTableLocks(executor);
+  }
 }
 
 /**
@@ -324,14 +333,7 @@ async function applyOne(executor: SqlExecutor, recordName: string, statements: r
     try {
       await executor.query(statements[i]);
     } catch (err) {
-      if (sqlite) {
-        await executor.query(`ROLLBACK TO ${SAVEPOINT}`);
-        await executor.query(`RELEASE ${SAVEPOINT}`);
-      } else if (postgres) {
-        await executor.query('ROLLBACK');
-      } else {
-        await releaseTableLocks(executor);
-      }
+      await undoMigration(executor);
       throw failure(recordName, i, statements.length, err);
     }
   }

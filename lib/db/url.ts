@@ -116,34 +116,21 @@ function parseMysql(rest: string, variable: string): MysqlConfig {
   if (database.length > MAX_MYSQL_DATABASE_LENGTH) fail(variable, `the database name is longer than ${MAX_MYSQL_DATABASE_LENGTH} characters`);
   if (/[/\\.]/.test(database) || database.includes('\u0000') || database.endsWith(' ')) fail(variable, 'the database name contains "/", "\\", "." or a trailing space');
 
-  const config: MysqlConfig = {
-    dialect: 'mysql',
-    host,
-    port,
-    user,
-    password,
-    database,
-    poolSize: DEFAULT_POOL_SIZE,
-    connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS,
-  };
+  const config: MysqlConfig = { dialect: 'mysql', ...serverDefaults({ host, port, user, password, database }) };
   applyMysqlOptions(config, query, variable, password);
   return config;
+}
+
+/** A server connection as the URL names it, with the pool's defaults (options may change them). */
+function serverDefaults(named: { host: string; port: number; user: string; password: string; database: string }) {
+  return { ...named, poolSize: DEFAULT_POOL_SIZE, connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS };
 }
 
 function parsePostgres(rest: string, variable: string): PostgresConfig {
   const { user, password, host, port, database, query } = parseServerUrl(rest, variable, 'postgresql', DEFAULT_POSTGRES_PORT);
   if (Buffer.byteLength(database) > MAX_POSTGRES_DATABASE_BYTES) fail(variable, `the database name is longer than ${MAX_POSTGRES_DATABASE_BYTES} bytes`);
   if (database.includes('/') || database.includes('\u0000')) fail(variable, 'the database name contains "/" or a NUL character');
-  const config: PostgresConfig = {
-    dialect: 'postgres',
-    host,
-    port,
-    user,
-    password,
-    database,
-    poolSize: DEFAULT_POOL_SIZE,
-    connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS,
-  };
+  const config: PostgresConfig = { dialect: 'postgres', ...serverDefaults({ host, port, user, password, database }) };
   applyPostgresOptions(config, query, variable, password);
   return config;
 }
