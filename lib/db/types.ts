@@ -74,8 +74,8 @@ export interface Database extends SqlExecutor {
 /** Connection settings after URL/field parsing; secrets live only here, never in descriptions. */
 export type DatabaseConfig = MysqlConfig | SqliteConfig | PostgresConfig;
 
-export interface MysqlConfig {
-  dialect: 'mysql';
+/** What a MySQL/MariaDB or PostgreSQL connection is made of, whichever the dialect. */
+export interface ServerConnectionConfig {
   host: string;
   port: number;
   user: string;
@@ -84,6 +84,10 @@ export interface MysqlConfig {
   /** Maximum pooled connections. */
   poolSize: number;
   connectTimeoutMs: number;
+}
+
+export interface MysqlConfig extends ServerConnectionConfig {
+  dialect: 'mysql';
   /** TLS: undefined = plain TCP. */
   tls?: { rejectUnauthorized: boolean; ca?: string; cert?: string; key?: string };
 }
@@ -91,15 +95,8 @@ export interface MysqlConfig {
 /** libpq's sslmode values this package honours (`prefer`/`allow` are refused: they fall back to plain text silently). */
 export type PostgresSslMode = 'disable' | 'require' | 'verify-ca' | 'verify-full';
 
-export interface PostgresConfig {
+export interface PostgresConfig extends ServerConnectionConfig {
   dialect: 'postgres';
-  host: string;
-  port: number;
-  user: string;
-  password: string;
-  database: string;
-  poolSize: number;
-  connectTimeoutMs: number;
   /**
    * TLS: undefined = plain TCP (`sslmode=disable`). `require` encrypts without verifying the
    * certificate (libpq's meaning); `verify-ca` checks the chain; `verify-full` also the host name.

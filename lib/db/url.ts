@@ -17,7 +17,7 @@ import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { hasControlCharacter } from '../control-characters';
 import { DatabaseConfigError } from './errors';
-import type { DatabaseConfig, MysqlConfig, PostgresConfig, PostgresSslMode, SqliteConfig } from './types';
+import type { DatabaseConfig, MysqlConfig, PostgresConfig, PostgresSslMode, ServerConnectionConfig, SqliteConfig } from './types';
 
 export const DEFAULT_MYSQL_PORT = 3306;
 export const DEFAULT_POSTGRES_PORT = 5432;
@@ -122,7 +122,7 @@ function parseMysql(rest: string, variable: string): MysqlConfig {
 }
 
 /** A server connection as the URL names it, with the pool's defaults (options may change them). */
-function serverDefaults(named: { host: string; port: number; user: string; password: string; database: string }) {
+function serverDefaults(named: Omit<ServerConnectionConfig, 'poolSize' | 'connectTimeoutMs'>): ServerConnectionConfig {
   return { ...named, poolSize: DEFAULT_POOL_SIZE, connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS };
 }
 
@@ -136,7 +136,7 @@ function parsePostgres(rest: string, variable: string): PostgresConfig {
 }
 
 /** The pool options both server dialects take; false when `key` is none of them. */
-function applyPoolOption(config: MysqlConfig | PostgresConfig, key: string, value: string, variable: string): boolean {
+function applyPoolOption(config: ServerConnectionConfig, key: string, value: string, variable: string): boolean {
   if (key === 'poolSize' || key === 'connectionLimit') config.poolSize = parseInteger(value, variable, key, 1, MAX_POOL_SIZE);
   else if (key === 'connectTimeout') config.connectTimeoutMs = parseInteger(value, variable, key, 1, MAX_CONNECT_TIMEOUT_MS);
   else return false;
