@@ -12,18 +12,12 @@
 import { readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { IotpError } from '../errors';
-import { SENSORS } from '../simulator/presets';
+import { SENSORS, type SensorDefinition as PresetSensorDefinition } from '../simulator/presets';
 import { MAX_DESCRIPTION_LENGTH, MAX_TYPE_LENGTH, MAX_UNIT_LENGTH, parseSensorId } from './reading';
 
-export interface SensorDefinition {
+/** A sensor as sensors.json defines it: the simulator's description (its range: the valid values) with its id. */
+export interface SensorDefinition extends PresetSensorDefinition {
   id: number;
-  lat: number;
-  lng: number;
-  unit: string;
-  type: string;
-  /** Inclusive [min, max] of valid values. */
-  range: readonly [number, number];
-  description: string;
   /** Expected interval between readings, when the file states one. */
   intervalMs?: number;
 }
@@ -126,18 +120,26 @@ export async function readSensorsFile(path: string): Promise<SensorsDefinition> 
   let textContent: string;
   try {
     const bytes = await readFile(path);
-    if (bytes.length > MAX_SENSORS_FILE_BYTES) throw new SensorsFileError('TOO_LARGE', '', `${path} is larger than ${MAX_SENSORS_FILE_BYTES} bytes`);
+    if (bytes.length > MAX_SENSORS_FILE_BYTES) throw tooLarge(path);
     textContent = bytes.toString('utf8');
   } catch (err) {
-    if (err instanceof SensorsFileError) throw err;
-    throw new SensorsFileError('READ_FAILED', '', `cannot read ${path}: ${(err as Error).message}`);
+    throw readFailed(path, err);
   }
+  return parseSensorsFileText(path, textContent);
+}
+
+const tooLarge = (path: string): SensorsFileError => new SensorsFileError('TOO_LARGE', '', `${path} is larger than ${MAX_SENSORS_FILE_BYTES} bytes`);
+
+function readFailed(path: string, err: unknown): SensorsFileError {
+  return err instanceof SensorsFileError ? err : new SensorsFileError('READ_FAILED', '', `cannot read ${path}: ${(err as Error).message}`);
+}
+
+/** The file's text validated, a problem named with the file's path. */
+function parseSensorsFileText(path: string, textContent: string): SensorsDefinition {
   try {
     return parseSensorsDefinition(textContent);
   } catch (err) {
-    if (err instanceof SensorsFileError) {
-      throw new SensorsFileError(err.code, err.path, `${err.reason} (in ${path})`);
-    }
+    if (err instanceof SensorsFileError) throw new SensorsFileError(err.code, err.path, `${err.reason} (in ${path})`);
     throw err;
   }
 }
@@ -157,18 +159,12 @@ export function sensorsDefinitionToJSON(sensors: SensorsDefinition): Record<stri
 export function readSensorsFileSync(path: string): SensorsDefinition {
   let textContent: string;
   try {
-    if (statSync(path).size > MAX_SENSORS_FILE_BYTES) throw new SensorsFileError('TOO_LARGE', '', `${path} is larger than ${MAX_SENSORS_FILE_BYTES} bytes`);
+    if (statSync(path).size > MAX_SENSORS_FILE_BYTES) throw tooLarge(path);
     textContent = readFileSync(path, 'utf8');
   } catch (err) {
-    if (err instanceof SensorsFileError) throw err;
-    throw new SensorsFileError('READ_FAILED', '', `cannot read ${path}: ${(err as Error).message}`);
+    throw readFailed(path, err);
   }
-  try {
-    return parseSensorsDefinition(textContent);
-  } catch (err) {
-    if (err instanceof SensorsFileError) throw new SensorsFileError(err.code, err.path, `${err.reason} (in ${path})`);
-    throw err;
-  }
+  return parseSensorsFileText(path, textContent);
 }
 
 /** The five sensors of the original pipeline (reference sensors.json; the simulator's preset), the default everywhere. */
