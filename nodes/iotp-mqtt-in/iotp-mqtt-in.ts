@@ -1,8 +1,16 @@
 /**
- * iotp-mqtt-in: the at-least-once MQTT source. A QoS 1/2 message is acknowledged to the broker
- * only when every node it reached has completed it (nodes/shared/completion.ts), e.g. the writer
- * after its commit; the broker's in-flight window then bounds what Node-RED holds in memory.
+ * iotp-mqtt-in: the at-least-once MQTT source. Acknowledgement modes:
+ *  - journal (default for new nodes): a message is acknowledged once it is durable in the node's
+ *    receive journal, and the flow is fed from the journal (journaled-receive.ts), so the broker's
+ *    in-flight and queue limits no longer decide what a burst loses;
+ *  - complete: a QoS 1/2 message is acknowledged only when every node it reached has completed it
+ *    (nodes/shared/completion.ts), e.g. the writer after its commit; the broker's in-flight window
+ *    then bounds what Node-RED holds in memory. Also the journal mode's fallback while its journal
+ *    cannot be written;
+ *  - receive: acknowledged on receipt, like the core mqtt-in node.
  */
+import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { decodePayload, MqttError, parseFilter, protocolName, type PayloadFormat, type QoS, type ReceivedMessage, type SessionLease, type Subscription } from '../../lib/mqtt';
 import type { BrokerConfigNode } from '../iotp-mqtt-broker/iotp-mqtt-broker';
@@ -10,13 +18,17 @@ import { installCompletionHooks, sendTracked, type CompletionOutcome } from '../
 import { clipText, compactCount, ThrottledStatus } from '../shared/status';
 import { arrivals, ConnectionWatch } from '../../lib/arrivals';
 import { tablesReachedFrom } from '../shared/arrival-feeds';
+import { JournaledReceive } from './journaled-receive';
+import type { JournalEntry } from '../../lib/mqtt/receive-journal';
 
 interface IngestNodeDef extends NodeDef {
   broker: string;
   topics: string;
   qos: string | number;
   format: PayloadFormat;
-  ack: 'complete' | 'receive';
+  ack: 'journal' | 'complete' | 'receive';
+  /** Journal mode: its size limit in MB (default 256). */
+  journalMB?: string | number;
   /** MQTT 5 shared-subscription group (usually `${MQTT_SHARE_GROUP}`); empty = a plain subscription. */
   shareGroup?: string;
 }
@@ -49,6 +61,35 @@ export function ingestFilters(topics: string, shareGroup: string | undefined, en
   return filters.map((filter) => (filter.startsWith('$share/') ? filter : `$share/${group}/${filter}`));
 }
 
+/**
+ * The receive journal's directory for a node, beside the writers' journals (the `iotpJournalDir`
+ * setting, else `<user directory>/iot-pipelines/journal`), so it survives redeploys and restarts.
+ */
+export function journalDirectory(settings: { iotpJournalDir?: string; userDir?: string }, nodeId: string): string {
+  const root = settings.iotpJournalDir ?? join(settings.userDir ?? process.cwd(), 'iot-pipelines', 'journal');
+  return join(root, `mqtt-in-${nodeId.replace(/[^A-Za-z0-9_.-]/g, '_')}`);
+}
+
+export const DEFAULT_JOURNAL_MB = 256;
+
+/** What the flow gets of a message, from the broker or from the journal. */
+interface Delivery {
+  topic: string;
+  payload: Buffer;
+  qos: QoS;
+  retain: boolean;
+  dup: boolean;
+  properties: ReceivedMessage['properties'];
+  /** Completion id; undefined: not tracked (acknowledged on receipt). */
+  id: string | undefined;
+  /** The flow is done with it: completed, or deliberately on an error path. */
+  finish(outcome: 'completed' | 'rejected'): void;
+  /** It could not be handed over: the broker (or the journal's next run) delivers it again. */
+  abandon(): void;
+}
+
+let instanceSeq = 0;
+
 const STALE_AFTER_MS = 300_000;
 /** A message a deploy dropped on its way is handed over again up to this often, at the first status tick at least this long after. */
 const REDELIVER_ATTEMPTS = 30;
@@ -65,6 +106,8 @@ export default function register(RED: NodeAPI): void {
     const qos = Math.min(2, Math.max(0, Number(def.qos) || 0)) as QoS;
     const format: PayloadFormat = def.format || 'auto';
     const atLeastOnce = def.ack !== 'receive';
+    const journaled = def.ack === 'journal';
+    const journalMB = Number(def.journalMB) > 0 ? Number(def.journalMB) : DEFAULT_JOURNAL_MB;
     const outstanding = new Set<string>();
     let drained: (() => void) | undefined;
     let lease: SessionLease | undefined;
@@ -77,53 +120,122 @@ export default function register(RED: NodeAPI): void {
 
     let closing = false;
     /** Messages a deploy dropped on their way, oldest first; the status ticker hands them over again (no timer per message). */
-    const handOverAgain: Array<{ message: ReceivedMessage; attempt: number; dueAt: number }> = [];
-    const settleTracked = (message: ReceivedMessage, attempt: number) => (id: string, outcome: CompletionOutcome): void => {
+    const handOverAgain: Array<{ delivery: Delivery; attempt: number; dueAt: number }> = [];
+    const settleTracked = (delivery: Delivery, attempt: number) => (id: string, outcome: CompletionOutcome): void => {
       outstanding.delete(id);
       if (outcome === 'undelivered') {
         // A deploy was restarting a node on the message's way: Node-RED dropped the copy. Hand
         // it over again once the new node is in place; never acknowledge it unstored. Closing,
         // or still undeliverable after the retries: left unacknowledged, so the broker
-        // redelivers it on the next connection.
+        // redelivers it on the next connection (or, journaled, the journal on the next start).
         if (outstanding.size === 0) drained?.();
-        if (closing) return;
-        if (attempt >= REDELIVER_ATTEMPTS) {
-          node.warn(RED._('iotp-mqtt-in.errors.undelivered', { topic: message.topic, attempts: attempt + 1 }));
+        if (closing) {
+          delivery.abandon();
           return;
         }
-        handOverAgain.push({ message, attempt: attempt + 1, dueAt: Date.now() + REDELIVER_DELAY_MS });
+        if (attempt >= REDELIVER_ATTEMPTS) {
+          node.warn(RED._('iotp-mqtt-in.errors.undelivered', { topic: delivery.topic, attempts: attempt + 1 }));
+          delivery.abandon();
+          return;
+        }
+        handOverAgain.push({ delivery, attempt: attempt + 1, dueAt: Date.now() + REDELIVER_DELAY_MS });
         return;
       }
       if (outcome === 'timeout') {
-        node.warn(RED._('iotp-mqtt-in.errors.stale', { topic: message.topic, seconds: STALE_AFTER_MS / 1000 }));
+        node.warn(RED._('iotp-mqtt-in.errors.stale', { topic: delivery.topic, seconds: STALE_AFTER_MS / 1000 }));
       }
-      message.settle(outcome === 'failed' ? 'rejected' : 'committed');
+      delivery.finish(outcome === 'failed' ? 'rejected' : 'completed');
       if (outstanding.size === 0) drained?.();
     };
 
-    const onMessage = (message: ReceivedMessage, attempt = 0): void => {
+    const deliver = (delivery: Delivery, attempt = 0): void => {
       let payload: unknown;
       try {
-        payload = decodePayload(message.payload, { format });
+        payload = decodePayload(delivery.payload, { format });
       } catch (err) {
         // Deliberately to the error path: acknowledged, so a poison message cannot block the stream.
-        node.error(RED._('iotp-mqtt-in.errors.payload', { topic: message.topic, message: (err as Error).message }), {
-          topic: message.topic,
-          payload: message.payload,
-          qos: message.qos,
-          retain: message.retain,
+        node.error(RED._('iotp-mqtt-in.errors.payload', { topic: delivery.topic, message: (err as Error).message }), {
+          topic: delivery.topic,
+          payload: delivery.payload,
+          qos: delivery.qos,
+          retain: delivery.retain,
         });
-        message.settle('rejected');
+        delivery.finish('rejected');
         return;
       }
-      const msg: Record<string, unknown> = { topic: message.topic, payload, qos: message.qos, retain: message.retain, dup: message.dup };
-      if (message.properties) msg.properties = message.properties;
-      if (atLeastOnce && message.ackId) {
-        outstanding.add(message.ackId);
-        sendTracked((m) => node.send(m as NodeMessage), msg, message.ackId, settleTracked(message, attempt));
+      const msg: Record<string, unknown> = { topic: delivery.topic, payload, qos: delivery.qos, retain: delivery.retain, dup: delivery.dup };
+      if (delivery.properties) msg.properties = delivery.properties;
+      if (delivery.id) {
+        outstanding.add(delivery.id);
+        sendTracked((m) => node.send(m as NodeMessage), msg, delivery.id, settleTracked(delivery, attempt));
       } else {
-        message.settle('committed');
+        delivery.finish('completed');
         node.send(msg);
+      }
+    };
+
+    /** A message straight from the broker (modes complete and receive, and the journal's fallback). */
+    const onMessage = (message: ReceivedMessage): void => {
+      deliver({
+        topic: message.topic,
+        payload: message.payload,
+        qos: message.qos,
+        retain: message.retain,
+        dup: message.dup,
+        properties: message.properties,
+        id: atLeastOnce ? message.ackId : undefined,
+        finish: (outcome) => message.settle(outcome === 'rejected' ? 'rejected' : 'committed'),
+        abandon: () => undefined,
+      });
+    };
+
+    const instance = `rj${(++instanceSeq).toString(36)}:`;
+    /** An entry of the receive journal; released when the flow is done with it. */
+    const deliverEntry = (entry: JournalEntry, finished: (release: boolean) => void): void => {
+      deliver({
+        topic: entry.topic,
+        payload: entry.payload,
+        qos: entry.qos,
+        retain: entry.retain,
+        // A replay after a restart may repeat what the flow already stored, as a broker redelivery would.
+        dup: entry.dup || entry.replayed,
+        properties: entry.properties as ReceivedMessage['properties'],
+        id: `${instance}${entry.seq}`,
+        finish: () => finished(true),
+        abandon: () => finished(false),
+      });
+    };
+
+    let receiver: JournaledReceive | undefined;
+    let journalProblem: string | undefined;
+    if (journaled && config) {
+      try {
+        receiver = new JournaledReceive({
+          dir: journalDirectory(RED.settings as unknown as { iotpJournalDir?: string; userDir?: string }, node.id),
+          maxBytes: journalMB * 1024 * 1024,
+          warn: (message) => node.warn(message),
+          error: (err) => node.error(RED._('iotp-mqtt-in.errors.journalWrite', { message: err.message })),
+          deliver: deliverEntry,
+          bypass: onMessage,
+        });
+      } catch (err) {
+        // Never lose, never crash: without a journal the node acknowledges on completion.
+        journalProblem = (err as Error).message;
+        node.error(RED._('iotp-mqtt-in.errors.journalUnusable', { message: journalProblem }));
+      }
+    }
+    const receive = receiver ? (message: ReceivedMessage) => receiver.receive(message) : onMessage;
+
+    const connectedStatus = (version: string): { fill: 'green' | 'yellow' | 'red'; shape: 'dot' | 'ring'; text: string } => {
+      const inflight = compactCount(outstanding.size);
+      if (journalProblem !== undefined) return { fill: 'red', shape: 'ring', text: RED._('iotp-mqtt-in.status.journalUnusable') };
+      if (!receiver) return { fill: 'green', shape: 'dot', text: RED._('iotp-mqtt-in.status.connected', { version, inflight }) };
+      const stats = receiver.stats();
+      const journal = { version, inflight, backlog: compactCount(stats.backlog), mb: (stats.bytes / 1048576).toFixed(1), max: journalMB };
+      switch (receiver.state) {
+        case 'full': return { fill: 'yellow', shape: 'dot', text: RED._('iotp-mqtt-in.status.journalFull', journal) };
+        case 'failing': return { fill: 'red', shape: 'dot', text: RED._('iotp-mqtt-in.status.journalFailing', journal) };
+        default: return { fill: 'green', shape: 'dot', text: RED._('iotp-mqtt-in.status.journaled', journal) };
       }
     };
 
@@ -143,7 +255,7 @@ export default function register(RED: NodeAPI): void {
         const session = lease.session;
         unregisterArrivals = arrivals.register(connection, `iotp-mqtt-in:${node.id}`);
         for (const filter of filters) {
-          const subscription = session.subscribe(filter, { qos }, onMessage);
+          const subscription = session.subscribe(filter, { qos }, receive);
           subscription.ready.catch((err: Error) => node.error(RED._('iotp-mqtt-in.errors.badTopic', { message: `${filter}: ${err.message}` })));
           subscriptions.push(subscription);
         }
@@ -152,21 +264,24 @@ export default function register(RED: NodeAPI): void {
             const now = Date.now();
             let due = 0;
             while (due < handOverAgain.length && handOverAgain[due].dueAt <= now) due++;
-            for (const { message, attempt } of handOverAgain.splice(0, due)) onMessage(message, attempt);
+            for (const { delivery, attempt } of handOverAgain.splice(0, due)) deliver(delivery, attempt);
           }
+          receiver?.tick();
           const counts = session.counts();
           connection.observe(counts.connected, Date.now());
           const problem = session.problem;
           status.set(
             counts.connected
-              ? { fill: 'green', shape: 'dot', text: RED._('iotp-mqtt-in.status.connected', { version: protocolName(session.protocolVersion ?? 5), inflight: compactCount(outstanding.size) }) }
+              ? connectedStatus(protocolName(session.protocolVersion ?? 5))
               : problem === undefined
                 ? { fill: 'yellow', shape: 'ring', text: RED._('iotp-mqtt-in.status.connecting') }
                 : { fill: 'red', shape: 'ring', text: RED._('iotp-mqtt-in.status.disconnected', { reason: clipText(problem, 44) }) },
           );
         }, 1000);
         ticker.unref?.();
-        status.set({ fill: 'yellow', shape: 'ring', text: RED._('iotp-mqtt-in.status.connecting') });
+        status.set(journalProblem === undefined
+          ? { fill: 'yellow', shape: 'ring', text: RED._('iotp-mqtt-in.status.connecting') }
+          : { fill: 'red', shape: 'ring', text: clipText(RED._('iotp-mqtt-in.status.journalUnusable'), 60) });
       } catch (err) {
         node.error(RED._('iotp-mqtt-in.errors.badTopic', { message: (err as Error).message }));
         status.set({ fill: 'red', shape: 'ring', text: (err as Error).message.slice(0, 40) });
@@ -175,6 +290,7 @@ export default function register(RED: NodeAPI): void {
 
     node.on('close', (removed: boolean, done: () => void) => {
       closing = true;
+      receiver?.stop();
       if (ticker) clearInterval(ticker);
       unregisterArrivals?.();
       status.stop();
@@ -187,6 +303,13 @@ export default function register(RED: NodeAPI): void {
       const detached = Promise.all(subscriptions.map((s) => s.close({ unsubscribe: removed }).catch(() => undefined)));
       const finish = async (): Promise<void> => {
         await detached;
+        // Appends under way become durable (and acknowledged) before the connection goes.
+        await receiver?.close().catch((err: Error) => node.warn(err.message));
+        if (removed && receiver && receiver.journal.stats().live === 0) {
+          rmSync(receiver.journal.dir, { recursive: true, force: true });
+        } else if (removed && receiver) {
+          node.warn(RED._('iotp-mqtt-in.errors.journalLeft', { count: receiver.journal.stats().live, dir: receiver.journal.dir }));
+        }
         await lease?.release();
       };
       // Downstream nodes (writers) are flushing too: keep the connection until their completions

@@ -49,6 +49,8 @@ export class GroupAppender {
   private scheduled = false;
   private active: SegmentState | null = null;
   private idle: Array<() => void> = [];
+  /** Retired segments whose file is being closed. */
+  private readonly sealing = new Set<Promise<void>>();
   /** Groups written (for tests and status: fdatasyncs issued). */
   groups = 0;
 
@@ -78,10 +80,22 @@ export class GroupAppender {
   /** Seals the active segment (closing: the next run appends to a new one). */
   async sealActive(): Promise<void> {
     await this.whenIdle();
+    await Promise.all(this.sealing);
     const segment = this.active;
     if (!segment) return;
     this.active = null;
     await this.seal(segment);
+  }
+
+  /**
+   * Seals `segment` if it is the active one and nothing is being written to it (its entries are
+   * all released: the caller then deletes it, rather than keeping a drained file until it fills).
+   */
+  retireIfIdle(segment: SegmentState): void {
+    if (this.active !== segment || this.writing || this.waiting.length > 0) return;
+    this.active = null;
+    const sealing = this.seal(segment).finally(() => this.sealing.delete(sealing));
+    this.sealing.add(sealing);
   }
 
   private schedule(): void {

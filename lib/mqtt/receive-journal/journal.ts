@@ -28,7 +28,7 @@ export interface ReceiveJournalOptions {
   dir: string;
   /** Bytes on disk (plus bytes being written) beyond which hasRoom() says no. */
   maxBytes: number;
-  /** A new segment is started once the active one reaches this size (default 8 MiB). */
+  /** A new segment is started once the active one reaches this size (default 8 MiB, at most an eighth of maxBytes). */
   segmentBytes?: number;
   /** Extra wait before a group is written (default 0: appends of one event-loop turn and those arriving during a write form a group). */
   groupDelayMs?: number;
@@ -94,7 +94,7 @@ export class ReceiveJournal {
   /** Opens (creating if needed) the directory and reads what an earlier run left. Throws ReceiveJournalError. */
   constructor(options: ReceiveJournalOptions) {
     this.options = {
-      segmentBytes: 8 * 1024 * 1024,
+      segmentBytes: Math.max(4096, Math.min(8 * 1024 * 1024, Math.floor(options.maxBytes / 8))),
       groupDelayMs: 0,
       memoryBytes: 16 * 1024 * 1024,
       compactLiveFraction: 0.1,
@@ -234,7 +234,9 @@ export class ReceiveJournal {
     this.live--;
     this.handedOut--;
     this.counts.released++;
-    this.dropIfDone(entry.segment);
+    const segment = entry.segment;
+    if (!segment.sealed && liveEntries(segment) === 0 && segment.readOffset >= segment.size) this.appender.retireIfIdle(segment);
+    else this.dropIfDone(segment);
     this.scheduleMarks();
   }
 

@@ -1,0 +1,162 @@
+/**
+ * The ingest's journal mode (glue around lib/mqtt/receive-journal): a received message is appended
+ * to the node's receive journal and acknowledged to the broker once the append is durable; the
+ * flow is fed from the journal, at most `window` entries at a time, and an entry is released when
+ * every node it reached has completed it. Unreleased entries are replayed by the next journal on
+ * the directory (restart, redeploy, crash).
+ *
+ * When the journal is full the node stops acknowledging: QoS 1/2 messages wait here,
+ * unacknowledged, until there is room (the broker's in-flight window bounds them, and the broker's
+ * queue takes the rest). When the journal cannot be written (disk full, directory gone) messages
+ * take the path without a journal (acknowledged when the flow completes them) for a while, then
+ * the journal is tried again. Nothing is acknowledged that is neither durable here nor completed.
+ */
+import { ReceiveJournal, type JournalEntry, type JournalStats } from '../../lib/mqtt/receive-journal';
+import type { ReceivedMessage } from '../../lib/mqtt';
+
+/** How long the journal is left alone after a failed write. */
+export const JOURNAL_RETRY_MS = 30_000;
+/** Entries handed to the flow and not yet completed, at most. */
+export const FLOW_WINDOW = 1000;
+
+export type JournalState = 'ok' | 'full' | 'failing' | 'off';
+
+export interface JournaledReceiveOptions {
+  dir: string;
+  maxBytes: number;
+  warn(message: string): void;
+  /** A write failed: the node reports it (once per failure period). */
+  error(err: Error): void;
+  /**
+   * Hands an entry to the flow; `finished(true)` when the flow is done with it (released),
+   * `finished(false)` when it could not be handed over in this run (it stays for the next one).
+   */
+  deliver(entry: JournalEntry, finished: (release: boolean) => void): void;
+  /** Hands a message to the flow without the journal (acknowledged on completion). */
+  bypass(message: ReceivedMessage): void;
+}
+
+export class JournaledReceive {
+  readonly journal: ReceiveJournal;
+  private readonly options: JournaledReceiveOptions;
+  /** QoS 1/2 messages waiting, unacknowledged, for room in the journal. */
+  private readonly waiting: ReceivedMessage[] = [];
+  private inFlow = 0;
+  private failingUntil = 0;
+  private pumpScheduled = false;
+  private closing = false;
+
+  /** Opens the journal (throws ReceiveJournalError when the directory is unusable). */
+  constructor(options: JournaledReceiveOptions) {
+    this.options = options;
+    this.journal = new ReceiveJournal({ dir: options.dir, maxBytes: options.maxBytes, warn: options.warn });
+    this.schedulePump(); // an earlier run's entries
+  }
+
+  get state(): JournalState {
+    if (Date.now() < this.failingUntil) return 'failing';
+    return this.waiting.length > 0 || !this.journal.hasRoom() ? 'full' : 'ok';
+  }
+
+  /** Entries in the flow now. */
+  get flowing(): number {
+    return this.inFlow;
+  }
+
+  stats(): JournalStats & { waiting: number } {
+    return { ...this.journal.stats(), waiting: this.waiting.length };
+  }
+
+  /** A message from the broker. */
+  receive(message: ReceivedMessage): void {
+    if (this.closing) return; // unacknowledged: the broker (or the parked hand-over) delivers it again
+    if (Date.now() < this.failingUntil) {
+      this.options.bypass(message);
+      return;
+    }
+    if (this.waiting.length > 0 || !this.journal.hasRoom(message.payload.length + message.topic.length + 64)) {
+      // Full: QoS 0 has nothing to hold back (the broker does not wait for it); the rest waits unacknowledged.
+      if (message.qos === 0) this.options.bypass(message);
+      else this.waiting.push(message);
+      return;
+    }
+    this.append(message);
+  }
+
+  /** Called now and then (the node's status tick): compaction, and a full journal's waiting messages. */
+  tick(): void {
+    this.journal.maintain();
+    this.schedulePump();
+  }
+
+  /** Takes no more messages and feeds the flow no more (closing: the flow is being stopped). */
+  stop(): void {
+    this.closing = true;
+    this.waiting.length = 0; // unacknowledged: redelivered by the broker
+  }
+
+  /** Writes what is being appended (those messages are acknowledged), closes the journal. */
+  async close(): Promise<void> {
+    this.stop();
+    await this.journal.close();
+  }
+
+  private append(message: ReceivedMessage): void {
+    this.journal.append(
+      {
+        topic: message.topic,
+        payload: message.payload,
+        qos: message.qos,
+        retain: message.retain,
+        dup: message.dup,
+        properties: message.properties as Record<string, unknown> | undefined,
+        receivedAt: Date.now(),
+      },
+      (err) => {
+        if (err) {
+          if (Date.now() >= this.failingUntil) this.options.error(err);
+          this.failingUntil = Date.now() + JOURNAL_RETRY_MS;
+          this.options.bypass(message);
+          return;
+        }
+        message.settle('journaled');
+        this.schedulePump();
+      },
+    );
+  }
+
+  private schedulePump(): void {
+    if (this.pumpScheduled || this.closing) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    if (this.closing || this.journal.isClosed) return;
+    while (this.waiting.length > 0 && Date.now() >= this.failingUntil) {
+      const next = this.waiting[0];
+      if (!this.journal.hasRoom(next.payload.length + next.topic.length + 64)) break;
+      this.waiting.shift();
+      this.append(next);
+    }
+    const room = FLOW_WINDOW - this.inFlow;
+    if (room <= 0) return;
+    const entries = this.journal.take(room);
+    if (entries.length === 0) return;
+    this.journal.attempt(entries);
+    this.inFlow += entries.length;
+    for (const entry of entries) {
+      let finished = false;
+      this.options.deliver(entry, (release) => {
+        if (finished) return;
+        finished = true;
+        this.inFlow--;
+        if (release) this.journal.release(entry);
+        this.schedulePump();
+      });
+    }
+  }
+}
