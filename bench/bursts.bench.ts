@@ -16,7 +16,8 @@
  * 30,000 as fast as the publisher goes. Payload = sequence number on `<base>/sensor/s<n>/state`
  * (500 entities): `lost` = published - distinct payloads stored, `dups` = rows - distinct, once
  * nothing new arrived for STALL_MS; `stored/s` = distinct rows / (last row - first publish).
- * BENCH_BURSTS_SCALE (default 1) scales the burst sizes, for a quick look.
+ * BENCH_BURSTS_SCALE (default 1) scales the burst sizes, for a quick look; BENCH_BURSTS_BROKERS
+ * (`debian,compose`) and BENCH_BURSTS_PIPELINES (`ours,peer`) pick what runs.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, symlinkSync } from 'node:fs';
@@ -193,10 +194,12 @@ async function main(): Promise<void> {
     { name: 'debian default', extra: ['max_inflight_messages 20', 'max_queued_messages 1000'] },
     { name: 'compose', extra: composeBrokerLines() },
   ];
-  for (const spec of brokers) {
+  const wantedBrokers = (process.env.BENCH_BURSTS_BROKERS ?? 'debian,compose').split(',');
+  const pipelines = (process.env.BENCH_BURSTS_PIPELINES ?? 'ours,peer').split(',').filter((p): p is 'ours' | 'peer' => p === 'ours' || p === 'peer');
+  for (const spec of brokers.filter((b) => wantedBrokers.some((w) => b.name.startsWith(w)))) {
     const mosquitto = await startPrivateMosquitto({ extraConfig: spec.extra });
     try {
-      for (const pipeline of ['ours', 'peer'] as const) await runPipeline({ name: spec.name, mosquitto }, pipeline, peers['node-red-node-mysql'], results);
+      for (const pipeline of pipelines) await runPipeline({ name: spec.name, mosquitto }, pipeline, peers['node-red-node-mysql'], results);
     } finally {
       await mosquitto.stop();
     }

@@ -12,7 +12,7 @@ import type { ConflictPolicy } from '../../lib/db/insert';
 import { findMigrationSet, parseCustomMigrationSet } from '../../lib/migrations';
 import type { DatabaseConfigNode } from '../iotp-database/iotp-database';
 import { compactCount, ThrottledStatus } from '../shared/status';
-import { giveBack } from '../shared/completion';
+import { giveBack, JOURNAL_POSITION_PROPERTY, JOURNAL_REPLAY_PROPERTY } from '../shared/completion';
 import { arrivals } from '../../lib/arrivals';
 import { writerTables } from '../shared/arrival-feeds';
 import type { WriterSnapshot } from '../../lib/pipeline-stats';
@@ -196,7 +196,7 @@ export default function register(RED: NodeAPI): void {
         }
         send(msg);
         done();
-      });
+      }, { position: (msg as Record<string, unknown>)[JOURNAL_POSITION_PROPERTY], replayed: (msg as Record<string, unknown>)[JOURNAL_REPLAY_PROPERTY] === true });
     });
 
     node.on('close', (removed: boolean, closed: () => void) => {

@@ -14,7 +14,7 @@ import { rmSync } from 'node:fs';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { decodePayload, MqttError, parseFilter, protocolName, type PayloadFormat, type QoS, type ReceivedMessage, type SessionLease, type Subscription } from '../../lib/mqtt';
 import type { BrokerConfigNode } from '../iotp-mqtt-broker/iotp-mqtt-broker';
-import { installCompletionHooks, sendTracked, type CompletionOutcome } from '../shared/completion';
+import { installCompletionHooks, JOURNAL_POSITION_PROPERTY, JOURNAL_REPLAY_PROPERTY, sendTracked, type CompletionOutcome } from '../shared/completion';
 import { clipText, compactCount, ThrottledStatus } from '../shared/status';
 import { arrivals, ConnectionWatch } from '../../lib/arrivals';
 import { tablesReachedFrom } from '../shared/arrival-feeds';
@@ -82,6 +82,9 @@ interface Delivery {
   properties: ReceivedMessage['properties'];
   /** Completion id; undefined: not tracked (acknowledged on receipt). */
   id: string | undefined;
+  /** Its receive-journal position (`<journal id>:<seq>`) and whether this is a replay after a restart. */
+  position?: string;
+  replayed?: boolean;
   /** The flow is done with it: completed, or deliberately on an error path. */
   finish(outcome: 'completed' | 'rejected'): void;
   /** It could not be handed over: the broker (or the journal's next run) delivers it again. */
@@ -165,6 +168,9 @@ export default function register(RED: NodeAPI): void {
       }
       const msg: Record<string, unknown> = { topic: delivery.topic, payload, qos: delivery.qos, retain: delivery.retain, dup: delivery.dup };
       if (delivery.properties) msg.properties = delivery.properties;
+      // A writer records the position with the rows, and skips a replay it already stored.
+      if (delivery.position) msg[JOURNAL_POSITION_PROPERTY] = delivery.position;
+      if (delivery.replayed) msg[JOURNAL_REPLAY_PROPERTY] = true;
       if (delivery.id) {
         outstanding.add(delivery.id);
         sendTracked((m) => node.send(m as NodeMessage), msg, delivery.id, settleTracked(delivery, attempt));
@@ -201,12 +207,15 @@ export default function register(RED: NodeAPI): void {
         dup: entry.dup || entry.replayed,
         properties: entry.properties as ReceivedMessage['properties'],
         id: `${instance}${entry.seq}`,
+        position: `${journalId}:${entry.seq}`,
+        replayed: entry.replayed,
         finish: () => finished(true),
         abandon: () => finished(false),
       });
     };
 
     let receiver: JournaledReceive | undefined;
+    let journalId = '';
     let journalProblem: string | undefined;
     if (journaled && config) {
       try {
@@ -218,6 +227,7 @@ export default function register(RED: NodeAPI): void {
           deliver: deliverEntry,
           bypass: onMessage,
         });
+        journalId = receiver.journal.id;
       } catch (err) {
         // Never lose, never crash: without a journal the node acknowledges on completion.
         journalProblem = (err as Error).message;

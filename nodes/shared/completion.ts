@@ -29,6 +29,10 @@
 import type { NodeAPI } from 'node-red';
 
 export const COMPLETION_PROPERTY = '_iotpAck';
+/** A journaled message's receive-journal position (`<journal id>:<seq>`), for writers to record with its rows. */
+export const JOURNAL_POSITION_PROPERTY = '_iotpJournal';
+/** Set on a message the receive journal hands over again after a restart. */
+export const JOURNAL_REPLAY_PROPERTY = '_iotpReplay';
 
 export type CompletionOutcome = 'completed' | 'failed' | 'unrouted' | 'timeout' | 'undelivered';
 export type Settle = (id: string, outcome: CompletionOutcome) => void;

@@ -14,8 +14,9 @@
  * released, oldest first, with their attempt counts. Bounded: `hasRoom` says whether `maxBytes`
  * still has space; the caller decides what to do when it has not (the ingest stops acknowledging).
  */
-import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { Deque } from '../../writer/deque';
 import { GroupAppender, type Placement } from './appender';
 import { ReceiveJournalError } from './errors';
@@ -72,8 +73,33 @@ export interface JournalStats {
 
 const openDirs = new Set<string>();
 
+/**
+ * The journal's identity, made once per directory (`id` file): positions a writer records
+ * (`<id>:<seq>`) then stay apart from those of another instance's journal with the same node id.
+ */
+function journalId(dir: string): string {
+  const path = join(dir, 'id');
+  try {
+    const id = readFileSync(path, 'utf8').trim();
+    if (/^[0-9a-f]{16}$/.test(id)) return id;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const id = randomBytes(8).toString('hex');
+  const fd = openSync(path, 'w');
+  try {
+    writeSync(fd, `${id}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  return id;
+}
+
 export class ReceiveJournal {
   readonly dir: string;
+  /** Stable identity of this journal directory (16 hex digits). */
+  readonly id: string;
   private readonly options: Required<Omit<ReceiveJournalOptions, 'warn'>> & Pick<ReceiveJournalOptions, 'warn'>;
   private readonly appender: GroupAppender;
   /** Every segment, in seq order; the active one (if any) last. */
@@ -106,6 +132,7 @@ export class ReceiveJournal {
     if (openDirs.has(this.dir)) throw new ReceiveJournalError('JOURNAL_IN_USE', `receive journal ${this.dir} is already open in this process`);
     try {
       mkdirSync(this.dir, { recursive: true });
+      this.id = journalId(this.dir);
       const scan = scanDirectory(this.dir, options.warn);
       this.segments = scan.segments;
       this.nextSeq = scan.nextSeq;

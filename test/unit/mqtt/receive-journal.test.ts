@@ -53,7 +53,11 @@ describe('MQTT receive journal', () => {
     for (const entry of entries) journal.release(entry);
     assert.equal(journal.stats().live, 0);
     await journal.close();
-    assert.deepEqual(readdirSync(dir), []);
+    assert.deepEqual(readdirSync(dir), ['id']);
+    assert.match(readFileSync(join(dir, 'id'), 'utf8'), /^[0-9a-f]{16}\n$/);
+    const again = open(dir);
+    assert.equal(again.id, journal.id, 'the journal keeps its identity');
+    await again.close();
   });
 
   it('groups the appends of one burst into few fdatasyncs', async () => {
