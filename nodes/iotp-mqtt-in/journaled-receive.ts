@@ -19,11 +19,17 @@ export const JOURNAL_RETRY_MS = 30_000;
 /** Entries handed to the flow and not yet completed, at most. */
 export const FLOW_WINDOW = 1000;
 /**
- * Entries handed to the flow per turn of the event loop: the flow's work for them runs before the
- * next network read, and the broker's next messages wait for our acknowledgements, which wait for
- * that read (with mosquitto's default of 20 in flight, every millisecond of it counts).
+ * Entries handed to the flow per turn of the event loop while messages are arriving: the flow's
+ * work for them runs before the next network read, and the broker's next messages wait for our
+ * acknowledgements, which wait for that read (with mosquitto's default of 20 in flight, the
+ * broker sends no faster than we acknowledge). Small chunks keep receiving ahead of the flow
+ * during a burst; the journal holds the difference.
  */
-export const FEED_CHUNK = 50;
+export const FEED_CHUNK_RECEIVING = 10;
+/** ...and while nothing arrives (catching up on the journal): larger chunks, fewer turns. */
+export const FEED_CHUNK_IDLE = 100;
+/** Messages arrived within this long count as "arriving". */
+const RECEIVING_MS = 100;
 
 export type JournalState = 'ok' | 'full' | 'failing' | 'off';
 
@@ -49,6 +55,7 @@ export class JournaledReceive {
   private readonly waiting: ReceivedMessage[] = [];
   private inFlow = 0;
   private failingUntil = 0;
+  private lastReceivedAt = 0;
   private pumpScheduled = false;
   private closing = false;
 
@@ -76,6 +83,7 @@ export class JournaledReceive {
   /** A message from the broker. */
   receive(message: ReceivedMessage): void {
     if (this.closing) return; // unacknowledged: the broker (or the parked hand-over) delivers it again
+    this.lastReceivedAt = Date.now();
     if (Date.now() < this.failingUntil) {
       this.options.bypass(message);
       return;
@@ -148,7 +156,8 @@ export class JournaledReceive {
       this.waiting.shift();
       this.append(next);
     }
-    const room = Math.min(FEED_CHUNK, FLOW_WINDOW - this.inFlow);
+    const chunk = Date.now() - this.lastReceivedAt < RECEIVING_MS ? FEED_CHUNK_RECEIVING : FEED_CHUNK_IDLE;
+    const room = Math.min(chunk, FLOW_WINDOW - this.inFlow);
     if (room <= 0) return;
     const entries = this.journal.take(room);
     if (entries.length === 0) return;
