@@ -67,6 +67,21 @@ describe('MQTT receive journal', () => {
     await journal.close();
   });
 
+  it('completes appends that arrive while earlier groups are still being flushed, in order', async () => {
+    const journal = open(dir, { segmentBytes: 2000 });
+    const done: number[] = [];
+    const all: Promise<JournalEntry>[] = [];
+    // Appends spread over many turns of the event loop, so groups overlap their flushes.
+    for (let i = 0; i < 120; i++) {
+      all.push(append(journal, message(i)).then((e) => (done.push(i), e)));
+      if (i % 7 === 0) await tick();
+    }
+    const entries = await Promise.all(all);
+    assert.deepEqual(done, Array.from({ length: 120 }, (_, i) => i), 'callbacks in append order');
+    assert.deepEqual(takeAll(journal).map((e) => e.seq), entries.map((e) => e.seq));
+    await journal.close();
+  });
+
   it('replays after a restart only what was not released, oldest first, with attempt counts', async () => {
     const first = open(dir, { segmentBytes: 200 });
     for (let i = 0; i < 20; i++) await append(first, message(i));
