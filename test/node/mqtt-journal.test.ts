@@ -19,11 +19,14 @@ import { makeTempDir, removeTempDir } from '../support/tmp';
 const BROKER_URL = `mqtt://${MQTT_HOST}:${MQTT_PORT}`;
 
 /** A sink whose done() the test calls: stands in for a writer that has not committed yet. */
-const held: Array<{ payload: string; dup: unknown; done: () => void }> = [];
+const held: Array<{ payload: string; dup: unknown; position: unknown; replay: unknown; done: () => void }> = [];
 function deferredSink(RED: NodeAPI): void {
   function DeferredSink(this: Node, config: { id: string }) {
     RED.nodes.createNode(this, config as never);
-    this.on('input', (msg, _send, done) => held.push({ payload: String(msg.payload), dup: (msg as { dup?: unknown }).dup, done: () => done() }));
+    this.on('input', (msg, _send, done) => {
+      const m = msg as { dup?: unknown; _iotpJournal?: unknown; _iotpReplay?: unknown };
+      held.push({ payload: String(msg.payload), dup: m.dup, position: m._iotpJournal, replay: m._iotpReplay, done: () => done() });
+    });
   }
   RED.nodes.registerType('test-deferred-sink', DeferredSink as never);
 }
@@ -97,6 +100,10 @@ describe('iotp-mqtt-in journal mode (real mosquitto)', function () {
     await sleep(500);
     await publish(`${base}/x`, ['first', 'second', 'third']);
     await until(() => held.length === 3, 'three messages in the sink');
+    // Each carries its journal position for the writers (exactly-once after a crash); none is a replay yet.
+    const positions = held.map((h) => String(h.position));
+    assert.ok(positions.every((p) => /^[0-9a-f]{16}:\d+$/.test(p)), positions.join(', '));
+    assert.deepEqual(held.map((h) => h.replay), [undefined, undefined, undefined]);
     held[1].done(); // only the second is "committed"
     await sleep(200);
     await helper.unload(); // a restart with two messages unfinished
@@ -115,7 +122,7 @@ describe('iotp-mqtt-in journal mode (real mosquitto)', function () {
     const sinkFlow = testFlow([broker(), ingest('journal', 'sink'), { id: 'sink', type: 'test-deferred-sink' }]);
     await helper.load([brokerNode, ingestNode, deferredSink], sinkFlow);
     await until(() => held.length === 2, 'two replayed messages');
-    assert.deepEqual(held.map((m) => [m.payload, m.dup]), [['first', true], ['third', true]]);
+    assert.deepEqual(held.map((m) => [m.payload, m.dup, m.replay, m.position]), [['first', true, true, positions[0]], ['third', true, true, positions[2]]]);
     for (const h of held.splice(0)) h.done();
     await sleep(300);
     await helper.unload();
