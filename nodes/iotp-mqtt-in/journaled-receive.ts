@@ -30,6 +30,8 @@ export const FEED_CHUNK_RECEIVING = 10;
 export const FEED_CHUNK_IDLE = 100;
 /** Messages arrived within this long count as "arriving". */
 const RECEIVING_MS = 100;
+/** How long after the start the broker's redeliveries are compared with what a crash left unacknowledged. */
+const REDELIVERY_WINDOW_MS = 60_000;
 
 export type JournalState = 'ok' | 'full' | 'failing' | 'off';
 
@@ -56,6 +58,15 @@ export class JournaledReceive {
   private inFlow = 0;
   private failingUntil = 0;
   private lastReceivedAt = 0;
+  /**
+   * What an earlier run journaled and may not have acknowledged (it was killed between the flush
+   * and the PUBACK), by packet identifier: the broker delivers those again (dup set) and the journal
+   * replays them too; the redelivery is acknowledged without a second entry.
+   */
+  private unacknowledged = new Map<number, { topic: string; payload: Buffer }>();
+  private unacknowledgedUntil = 0;
+  /** Redeliveries recognised as already journaled. */
+  redeliveriesSkipped = 0;
   private pumpScheduled = false;
   private closing = false;
 
@@ -63,6 +74,8 @@ export class JournaledReceive {
   constructor(options: JournaledReceiveOptions) {
     this.options = options;
     this.journal = new ReceiveJournal({ dir: options.dir, maxBytes: options.maxBytes, warn: options.warn });
+    for (const entry of this.journal.takeUnacknowledged()) this.unacknowledged.set(entry.messageId, entry);
+    this.unacknowledgedUntil = Date.now() + REDELIVERY_WINDOW_MS;
     this.schedulePump(); // an earlier run's entries
   }
 
@@ -84,6 +97,11 @@ export class JournaledReceive {
   receive(message: ReceivedMessage): void {
     if (this.closing) return; // unacknowledged: the broker (or the parked hand-over) delivers it again
     this.lastReceivedAt = Date.now();
+    if (message.dup && this.isJournaledAlready(message)) {
+      this.redeliveriesSkipped++;
+      message.settle('journaled');
+      return;
+    }
     if (Date.now() < this.failingUntil) {
       this.options.bypass(message);
       return;
@@ -97,8 +115,17 @@ export class JournaledReceive {
     this.append(message);
   }
 
+  private isJournaledAlready(message: ReceivedMessage): boolean {
+    if (this.unacknowledged.size === 0 || message.messageId === undefined) return false;
+    const earlier = this.unacknowledged.get(message.messageId);
+    if (!earlier || earlier.topic !== message.topic || !earlier.payload.equals(message.payload)) return false;
+    this.unacknowledged.delete(message.messageId);
+    return true;
+  }
+
   /** Called now and then (the node's status tick): compaction, and a full journal's waiting messages. */
   tick(): void {
+    if (this.unacknowledged.size > 0 && Date.now() > this.unacknowledgedUntil) this.unacknowledged.clear();
     this.journal.maintain();
     this.schedulePump();
   }
@@ -123,17 +150,19 @@ export class JournaledReceive {
         qos: message.qos,
         retain: message.retain,
         dup: message.dup,
+        messageId: message.messageId,
         properties: message.properties as Record<string, unknown> | undefined,
         receivedAt: Date.now(),
       },
-      (err) => {
-        if (err) {
-          if (Date.now() >= this.failingUntil) this.options.error(err);
+      (err, entry) => {
+        if (err || !entry) {
+          if (Date.now() >= this.failingUntil) this.options.error(err ?? new Error("receive journal append failed"));
           this.failingUntil = Date.now() + JOURNAL_RETRY_MS;
           this.options.bypass(message);
           return;
         }
         message.settle('journaled');
+        this.journal.acknowledged(entry);
         this.schedulePump();
       },
     );

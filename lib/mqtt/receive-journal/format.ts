@@ -5,13 +5,13 @@
  *   u32 body length | u32 CRC-32 of the body | body
  * and the body is
  *   6 bytes seq | 6 bytes received-at (ms since 1970) | u8 flags (qos bits 0-1, retain bit 2, dup bit 3)
- *   | u16 topic length | topic (UTF-8) | u32 properties length | properties (JSON, MQTT 5 only) | payload
+ *   | u16 packet identifier (0: none) | u16 topic length | topic (UTF-8) | u32 properties length | properties (JSON, MQTT 5 only) | payload
  * Every entry carries its own sequence number, so a compacted segment (only its unreleased records
  * rewritten) keeps every entry's identity, and marks that name a sequence number stay valid.
  * The length and CRC find a record torn by a crash: reading stops there.
  *
  * Marks file `rj-<first seq>.marks`, beside its segment: 5-byte records
- *   u8 kind (1 = released, 2 = handed to the flow once more) | u32 seq - first seq
+ *   u8 kind (1 = released, 2 = handed to the flow once more, 3 = acknowledged to the broker) | u32 seq - first seq
  * written without fsync: a lost release mark only replays an entry again (at least once), a lost
  * attempt mark only undercounts. A zero kind (a block the file system zero-filled after a power
  * cut) is skipped.
@@ -20,10 +20,11 @@ import { crc32 } from 'node:zlib';
 
 export const MAGIC = Buffer.from('IOTPRJ1\n', 'latin1');
 export const RECORD_HEAD = 8;
-const BODY_FIXED = 6 + 6 + 1 + 2 + 4;
+const BODY_FIXED = 6 + 6 + 1 + 2 + 2 + 4;
 export const MARK_BYTES = 5;
 export const MARK_RELEASED = 1;
 export const MARK_ATTEMPT = 2;
+export const MARK_ACKED = 3;
 
 const SEGMENT = /^rj-(\d{12})\.seg$/;
 const MARKS = /^rj-(\d{12})\.marks$/;
@@ -35,6 +36,8 @@ export interface EntryInput {
   qos: 0 | 1 | 2;
   retain: boolean;
   dup: boolean;
+  /** The broker's packet identifier (QoS 1/2), to recognise its redelivery after a crash. */
+  messageId?: number | undefined;
   /** MQTT 5 properties (JSON-encodable; Buffers survive). */
   properties?: Record<string, unknown> | undefined;
   receivedAt: number;
@@ -87,6 +90,8 @@ export function encodeRecord(seq: number, entry: EntryInput): Buffer {
   at += 6;
   buf.writeUInt8((entry.qos & 3) | (entry.retain ? 4 : 0) | (entry.dup ? 8 : 0), at);
   at += 1;
+  buf.writeUInt16BE((entry.messageId ?? 0) & 0xffff, at);
+  at += 2;
   buf.writeUInt16BE(topic.length, at);
   at += 2;
   topic.copy(buf, at);
@@ -132,6 +137,8 @@ export function decodeRecord(buf: Buffer, offset: number): DecodedEntry {
   at += 6;
   const flags = buf.readUInt8(at);
   at += 1;
+  const messageId = buf.readUInt16BE(at) || undefined;
+  at += 2;
   const topicLength = buf.readUInt16BE(at);
   at += 2;
   const topic = buf.toString('utf8', at, at + topicLength);
@@ -149,7 +156,7 @@ export function decodeRecord(buf: Buffer, offset: number): DecodedEntry {
   at += propertiesLength;
   // A copy: the read buffer is reused and may be large.
   const payload = Buffer.from(buf.subarray(at, end));
-  return { seq, receivedAt, qos: (flags & 3) as 0 | 1 | 2, retain: (flags & 4) !== 0, dup: (flags & 8) !== 0, topic, properties, payload };
+  return { seq, receivedAt, qos: (flags & 3) as 0 | 1 | 2, retain: (flags & 4) !== 0, dup: (flags & 8) !== 0, messageId, topic, properties, payload };
 }
 
 export function encodeMark(kind: number, relative: number): Buffer {
@@ -159,15 +166,17 @@ export function encodeMark(kind: number, relative: number): Buffer {
   return buf;
 }
 
-/** Released offsets (seq - first seq) and attempt counts per offset, from a marks file's bytes. */
-export function decodeMarks(buf: Buffer): { released: Set<number>; attempts: Map<number, number> } {
+/** Released and acknowledged offsets (seq - first seq) and attempt counts per offset, from a marks file's bytes. */
+export function decodeMarks(buf: Buffer): { released: Set<number>; attempts: Map<number, number>; acked: Set<number> } {
   const released = new Set<number>();
+  const acked = new Set<number>();
   const attempts = new Map<number, number>();
   for (let at = 0; at + MARK_BYTES <= buf.length; at += MARK_BYTES) {
     const kind = buf.readUInt8(at);
     const relative = buf.readUInt32BE(at + 1);
     if (kind === MARK_RELEASED) released.add(relative);
     else if (kind === MARK_ATTEMPT) attempts.set(relative, (attempts.get(relative) ?? 0) + 1);
+    else if (kind === MARK_ACKED) acked.add(relative);
   }
-  return { released, attempts };
+  return { released, attempts, acked };
 }

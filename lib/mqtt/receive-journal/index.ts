@@ -2,3 +2,4 @@
 export { ReceiveJournal, type AppendCallback, type JournalEntry, type JournalStats, type ReceiveJournalOptions } from './journal';
 export { ReceiveJournalError, type ReceiveJournalErrorCode } from './errors';
 export type { EntryInput } from './format';
+export type { Unacknowledged } from './reader';

@@ -21,8 +21,8 @@ import { Deque } from '../../writer/deque';
 import { GroupAppender, type Placement } from './appender';
 import { ReceiveJournalError } from './errors';
 import { encodeRecord, type EntryInput } from './format';
-import { readEntries, scanDirectory, type ReadEntry } from './reader';
-import { compactSegment, deleteIfDrained, markAttempt, markReleased, worthCompacting, writeMarks } from './release';
+import { readEntries, scanDirectory, type ReadEntry, type Unacknowledged } from './reader';
+import { compactSegment, deleteIfDrained, markAcked, markAttempt, markReleased, worthCompacting, writeMarks } from './release';
 import { liveEntries, type SegmentState } from './segment';
 
 export interface ReceiveJournalOptions {
@@ -116,6 +116,7 @@ export class ReceiveJournal {
   private marksScheduled = false;
   private marksFailing = false;
   private readonly counts = { appended: 0, released: 0, replayed: 0, tornBytes: 0, compactions: 0 };
+  private unacknowledged: Unacknowledged[];
 
   /** Opens (creating if needed) the directory and reads what an earlier run left. Throws ReceiveJournalError. */
   constructor(options: ReceiveJournalOptions) {
@@ -137,6 +138,7 @@ export class ReceiveJournal {
       this.segments = scan.segments;
       this.nextSeq = scan.nextSeq;
       this.counts.tornBytes = scan.tornBytes;
+      this.unacknowledged = scan.unacknowledged;
     } catch (err) {
       throw new ReceiveJournalError('JOURNAL_UNUSABLE', `receive journal directory ${this.dir} is not usable: ${(err as Error).message}`, { cause: err });
     }
@@ -254,6 +256,23 @@ export class ReceiveJournal {
     this.writeAllMarks();
   }
 
+  /** The entry was acknowledged to the broker (a mark, so a restart knows the broker will not deliver it again). */
+  acknowledged(entry: JournalEntry): void {
+    if (this.closed || entry.messageId === undefined) return;
+    markAcked(entry.segment, entry.seq);
+    this.scheduleMarks();
+  }
+
+  /**
+   * Entries an earlier run journaled but may not have acknowledged (a crash between the flush and
+   * the PUBACK): the broker delivers those again, with their packet identifier. Handed out once.
+   */
+  takeUnacknowledged(): Unacknowledged[] {
+    const out = this.unacknowledged;
+    this.unacknowledged = [];
+    return out;
+  }
+
   /** Every node the entry reached has completed it: it will not be replayed. */
   release(entry: JournalEntry): void {
     if (this.closed) return; // a late completion after close: the next journal on the directory owns the files
@@ -301,6 +320,7 @@ export class ReceiveJournal {
       qos: input.qos,
       retain: input.retain,
       dup: input.dup,
+      messageId: input.messageId,
       properties: input.properties,
       receivedAt: input.receivedAt,
       segment: placement.segment,

@@ -12,7 +12,15 @@ import { join } from 'node:path';
 import { decodeMarks, decodeRecord, MAGIC, parseMarksName, parseSegmentName, peekRecord, RECORD_HEAD, type DecodedEntry } from './format';
 import { newSegment, type SegmentState } from './segment';
 
+/** An entry an earlier run journaled without (as far as its marks say) acknowledging it: the broker may deliver it again. */
+export interface Unacknowledged {
+  messageId: number;
+  topic: string;
+  payload: Buffer;
+}
+
 export interface ScanResult {
+  unacknowledged: Unacknowledged[];
   /** Segments in seq order, all sealed. */
   segments: SegmentState[];
   /** The seq the next appended entry gets. */
@@ -35,6 +43,7 @@ export function scanDirectory(dir: string, warn: (message: string) => void): Sca
   const segments: SegmentState[] = [];
   let nextSeq = 1;
   let tornBytes = 0;
+  const unacknowledged: Unacknowledged[] = [];
   const seen = new Set<number>();
   for (const name of names) {
     const path = join(dir, name);
@@ -58,7 +67,7 @@ export function scanDirectory(dir: string, warn: (message: string) => void): Sca
       }
       continue;
     }
-    const present = new Set<number>();
+    const present = new Map<number, number>();
     let offset = MAGIC.length;
     let lastSeq = firstSeq - 1;
     for (;;) {
@@ -70,13 +79,13 @@ export function scanDirectory(dir: string, warn: (message: string) => void): Sca
         warn(`receive journal ${path}: ignoring ${bytes} bytes after the last intact entry (a write a crash interrupted)`);
         break;
       }
-      present.add(read.seq - firstSeq);
+      present.set(read.seq - firstSeq, offset);
       lastSeq = read.seq;
       offset += read.length;
     }
     segment.size = offset;
     segment.entries = lastSeq - firstSeq + 1;
-    let marks: ReturnType<typeof decodeMarks> = { released: new Set(), attempts: new Map() };
+    let marks: ReturnType<typeof decodeMarks> = { released: new Set(), attempts: new Map(), acked: new Set() };
     try {
       marks = decodeMarks(readFileSync(segment.marksPath));
     } catch (err) {
@@ -86,6 +95,11 @@ export function scanDirectory(dir: string, warn: (message: string) => void): Sca
       if (!present.has(relative) || marks.released.has(relative)) segment.released.add(relative);
     }
     segment.attempts = marks.attempts;
+    for (const [relative, at] of present) {
+      if (marks.released.has(relative) || marks.acked.has(relative)) continue;
+      const entry = decodeRecord(buf, at);
+      if (entry.messageId !== undefined && entry.qos > 0) unacknowledged.push({ messageId: entry.messageId, topic: entry.topic, payload: entry.payload });
+    }
     seen.add(firstSeq);
     nextSeq = Math.max(nextSeq, lastSeq + 1, firstSeq + 1);
     segments.push(segment);
@@ -95,7 +109,7 @@ export function scanDirectory(dir: string, warn: (message: string) => void): Sca
     const firstSeq = parseMarksName(name);
     if (firstSeq !== undefined && !seen.has(firstSeq)) unlinkQuietly(join(dir, name));
   }
-  return { segments, nextSeq, tornBytes };
+  return { segments, nextSeq, tornBytes, unacknowledged };
 }
 
 export interface ReadEntry extends DecodedEntry {

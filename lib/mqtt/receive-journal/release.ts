@@ -12,7 +12,7 @@
  */
 import { closeSync, openSync, readFileSync, renameSync, unlinkSync, writeSync, fsyncSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { encodeMark, MAGIC, MARK_ATTEMPT, MARK_RELEASED, peekRecord } from './format';
+import { encodeMark, MAGIC, MARK_ACKED, MARK_ATTEMPT, MARK_RELEASED, peekRecord } from './format';
 import { liveEntries, type SegmentState } from './segment';
 
 export function markReleased(segment: SegmentState, seq: number): boolean {
@@ -21,6 +21,10 @@ export function markReleased(segment: SegmentState, seq: number): boolean {
   segment.released.add(relative);
   segment.marks.push(encodeMark(MARK_RELEASED, relative));
   return true;
+}
+
+export function markAcked(segment: SegmentState, seq: number): void {
+  segment.marks.push(encodeMark(MARK_ACKED, seq - segment.firstSeq));
 }
 
 export function markAttempt(segment: SegmentState, seq: number): void {
