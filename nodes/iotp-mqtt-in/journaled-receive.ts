@@ -60,11 +60,17 @@ export class JournaledReceive {
   private lastReceivedAt = 0;
   /**
    * What an earlier run journaled and may not have acknowledged (it was killed between the flush
-   * and the PUBACK), by packet identifier: the broker delivers those again (dup set) and the journal
-   * replays them too; the redelivery is acknowledged without a second entry.
+   * and the PUBACK, or between the PUBACK and its mark), by packet identifier: the broker delivers
+   * those again (dup set) and the journal replays them too; the redelivery is acknowledged without
+   * a second entry. A redelivery is the broker's latest message under that identifier; the topic
+   * and payload must match too. (A broker that hands a freed identifier at once to a message with
+   * the same topic and payload, in the microseconds between a PUBACK and its mark, could make a
+   * new message look like a redelivery; mosquitto numbers its messages in sequence and cannot.)
    */
   private unacknowledged = new Map<number, { topic: string; payload: Buffer }>();
   private unacknowledgedUntil = 0;
+  /** Durable entries whose PUBACK is about to go out (this turn). */
+  private toAcknowledge: Array<{ entry: JournalEntry; message: ReceivedMessage }> = [];
   /** Redeliveries recognised as already journaled. */
   redeliveriesSkipped = 0;
   private pumpScheduled = false;
@@ -161,11 +167,19 @@ export class JournaledReceive {
           this.options.bypass(message);
           return;
         }
-        message.settle('journaled');
-        this.journal.acknowledged(entry);
-        this.schedulePump();
+        // Acknowledged together once this group's callbacks have run, then marked as such.
+        if (this.toAcknowledge.length === 0) process.nextTick(() => this.acknowledge());
+        this.toAcknowledge.push({ entry, message });
       },
     );
+  }
+
+  private acknowledge(): void {
+    const batch = this.toAcknowledge;
+    this.toAcknowledge = [];
+    for (const { message } of batch) message.settle('journaled');
+    this.journal.acknowledged(batch.map((item) => item.entry));
+    this.schedulePump();
   }
 
   private schedulePump(): void {

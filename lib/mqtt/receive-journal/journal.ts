@@ -256,11 +256,20 @@ export class ReceiveJournal {
     this.writeAllMarks();
   }
 
-  /** The entry was acknowledged to the broker (a mark, so a restart knows the broker will not deliver it again). */
-  acknowledged(entry: JournalEntry): void {
-    if (this.closed || entry.messageId === undefined) return;
-    markAcked(entry.segment, entry.seq);
-    this.scheduleMarks();
+  /**
+   * The entries were just acknowledged to the broker (their PUBACKs handed to the connection):
+   * marked at once, in the same turn, so that after a crash only entries whose acknowledgement may
+   * not have reached the broker are compared with its redeliveries (takeUnacknowledged).
+   */
+  acknowledged(entries: readonly JournalEntry[]): void {
+    if (this.closed) return;
+    let any = false;
+    for (const entry of entries) {
+      if (entry.messageId === undefined) continue;
+      markAcked(entry.segment, entry.seq);
+      any = true;
+    }
+    if (any) this.writeAllMarks();
   }
 
   /**
