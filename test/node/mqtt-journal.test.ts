@@ -39,9 +39,9 @@ function connect(): Promise<MqttClient> {
   });
 }
 
-async function publish(topic: string, payloads: string[]): Promise<void> {
+async function publish(topic: string, payloads: string[], qos: 1 | 2 = 1): Promise<void> {
   const client = await connect();
-  await Promise.all(payloads.map((p) => client.publishAsync(topic, p, { qos: 1 })));
+  await Promise.all(payloads.map((p) => client.publishAsync(topic, p, { qos })));
   await client.endAsync();
 }
 
@@ -71,6 +71,7 @@ describe('iotp-mqtt-in journal mode (real mosquitto)', function () {
     // A short close budget: the held messages are never completed before a restart.
     helper.settings({ iotpJournalDir: dir, nodeCloseTimeout: 4000 } as never);
     held.length = 0;
+    qos = 1;
   });
 
   afterEach(async () => {
@@ -82,7 +83,8 @@ describe('iotp-mqtt-in journal mode (real mosquitto)', function () {
   // An in-flight window of 20, mosquitto's default max_inflight_messages.
   const broker = () => ({ id: brokerId, type: 'iotp-mqtt-broker', url: BROKER_URL, protocolVersion: '5', receiveMaximum: 20, version: 1 });
   const ingest = (ack: string, wire: string, extra: Record<string, unknown> = {}) =>
-    ({ id: 'in', type: 'iotp-mqtt-in', broker: brokerId, topics: `${base}/#`, qos: '1', format: 'string', ack, wires: [[wire]], ...extra });
+    ({ id: 'in', type: 'iotp-mqtt-in', broker: brokerId, topics: `${base}/#`, qos: String(qos), format: 'string', ack, wires: [[wire]], ...extra });
+  let qos: 1 | 2 = 1;
 
   it('acknowledges once journaled: more messages reach the flow than the broker lets be unacknowledged', async () => {
     await helper.load([brokerNode, ingestNode, deferredSink], testFlow([broker(), ingest('journal', 'sink'), { id: 'sink', type: 'test-deferred-sink' }]));
@@ -95,10 +97,11 @@ describe('iotp-mqtt-in journal mode (real mosquitto)', function () {
     for (const h of held.splice(0)) h.done();
   });
 
-  it('does not get messages from the broker again, but replays from the journal what the flow did not complete', async () => {
+  for (const level of [1, 2] as const) it(`QoS ${level}: does not get messages from the broker again, but replays from the journal what the flow did not complete`, async () => {
+    qos = level;
     await helper.load([brokerNode, ingestNode, deferredSink], testFlow([broker(), ingest('journal', 'sink'), { id: 'sink', type: 'test-deferred-sink' }]));
     await sleep(500);
-    await publish(`${base}/x`, ['first', 'second', 'third']);
+    await publish(`${base}/x`, ['first', 'second', 'third'], level);
     await until(() => held.length === 3, 'three messages in the sink');
     // Each carries its journal position for the writers (exactly-once after a crash); none is a replay yet.
     const positions = held.map((h) => String(h.position));
