@@ -14,7 +14,7 @@
  *                                 HTTP endpoints (default: none). Pages of other origins get no
  *                                 CORS header, and their writes are refused (lib/origin-guard.ts)
  *   NODE_RED_LOG_LEVEL            info (default), debug, trace, warn, error
- *   IOTP_JOURNAL_DIR              where database writers keep their outage journals
+ *   IOTP_JOURNAL_DIR              where database writers keep their outage journals and MQTT ingests their receive journals
  *                                 (default <user dir>/iot-pipelines/journal)
  */
 'use strict';

@@ -49,6 +49,8 @@ export interface ReceivedMessage {
   properties: IPublishPacket['properties'] | undefined;
   /** The subscription filter this copy was delivered for. */
   subscription: string;
+  /** The packet identifier (QoS 1/2; undefined for QoS 0): a redelivery of an unacknowledged message carries the same one. */
+  messageId: number | undefined;
   /** Settle by id (survives message cloning); undefined for QoS 0. */
   ackId: string | undefined;
   settle(outcome?: SettleOutcome): void;
@@ -458,6 +460,7 @@ export class MqttSession extends EventEmitter {
       dup: packet.dup === true,
       properties: packet.properties,
       subscription: subscription.filter,
+      messageId: (packet.qos ?? 0) > 0 ? packet.messageId : undefined,
       ackId,
       settle: ackId === undefined ? noop : (outcome?: SettleOutcome) => void this.settle(ackId, outcome),
     };

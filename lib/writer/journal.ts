@@ -17,6 +17,7 @@
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { syncDirectory, writeFully } from '../durable-files';
 import type { SqlValue } from '../db/types';
 import { WriterError } from './errors';
 
@@ -414,20 +415,10 @@ export class Journal {
     const isNew = segment.handle === null;
     if (isNew) segment.handle = await open(segment.path, 'wx');
     const handle = segment.handle as FileHandle;
-    for (let off = 0; off < buf.length;) {
-      const { bytesWritten } = await handle.write(buf, off, buf.length - off, segment.size + off);
-      off += bytesWritten;
-    }
+    await writeFully(handle, buf, segment.size);
     await handle.datasync();
-    if (isNew) {
-      // The new file's name must survive a crash too.
-      const dir = await open(this.dir, 'r');
-      try {
-        await dir.sync();
-      } finally {
-        await dir.close();
-      }
-    }
+    // The new file's name must survive a crash too.
+    if (isNew) await syncDirectory(this.dir);
   }
 
   private afterGroup(dones: Done[], err?: Error): void {

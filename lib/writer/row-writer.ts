@@ -20,7 +20,7 @@
  * maxInFlight 1 for strict commit order.
  */
 import { EventEmitter } from 'node:events';
-import type { Database, DbErrorKind, SqlValue } from '../db/types';
+import type { Database, DbErrorKind, SqlStatement, SqlValue } from '../db/types';
 import { Deque } from './deque';
 import { WriterError, classifyDbError, describeError } from './errors';
 import { Journal, type Segment } from './journal';
@@ -28,6 +28,7 @@ import { compileMapping, estimateBytes, type ColumnMapping, type RowMapper } fro
 import { InsertPlan, type ConflictPolicy } from '../db/insert';
 import { CommitMarkers, newCommitToken, type ClaimOutcome } from './commit-markers';
 import { keyOrder } from './key-order';
+import { JournalPositions, parsePosition, type JournalPosition } from './journal-positions';
 
 export type WriterState = 'ok' | 'connecting' | 'down' | 'closing';
 export type OverflowPolicy = 'backpressure' | 'reject-new' | 'drop-oldest';
@@ -103,8 +104,23 @@ export interface RowWriterOptions {
    * the arrival order within a batch.
    */
   sortByKey?: boolean;
+  /**
+   * Record, in each batch's transaction, the MQTT receive-journal positions of the deliveries it
+   * completes (`write(rows, cb, { position })`), and skip a replayed delivery whose position is
+   * recorded (journal-positions.ts). Default on; costs one small INSERT per batch that carries
+   * positions, nothing otherwise.
+   */
+  journalPositions?: boolean;
   /** Receives warnings (also emitted as 'warning' events). */
   warn?: (message: string) => void;
+}
+
+/** Where a delivery comes from (an MQTT receive journal), for exactly-once across our own crash. */
+export interface DeliveryOrigin {
+  /** `<journal id>:<seq>` as the ingest stamps it (msg._iotpJournal). */
+  position?: unknown;
+  /** Handed over again after a restart: look the position up before writing. */
+  replayed?: boolean;
 }
 
 export interface RejectedRow {
@@ -146,6 +162,8 @@ export interface WriterStats {
   failed: number;
   /** Rows read back from the journal (this run's spills and an earlier run's leftovers). */
   replayed: number;
+  /** Rows of replayed deliveries (receive journal) found already committed, so not written again. */
+  alreadyStored: number;
   overflow: { policy: OverflowPolicy; heldRows: number; rejectedRows: number; droppedRows: number };
   /** Fresh rows held in memory (waiting, in flight, or waiting for retry). */
   backlogRows: number;
@@ -169,6 +187,7 @@ export interface CloseReport {
 
 class Delivery {
   remaining: number;
+  position: JournalPosition | undefined;
   committed = 0;
   journaled = 0;
   dropped = 0;
@@ -254,6 +273,7 @@ export class RowWriter extends EventEmitter {
   private readonly warnHook?: (message: string) => void;
   private readonly journal: Journal | null;
   private readonly markers: CommitMarkers | null;
+  private readonly positions: JournalPositions | null;
 
   private readonly memory = new Deque<Entry>();
   private readonly overflowQueue = new Deque<Entry>();
@@ -297,7 +317,7 @@ export class RowWriter extends EventEmitter {
   private closeWaiter: (() => void) | null = null;
   private pumping = false;
 
-  private readonly counters = { committed: 0, rejected: 0, journaled: 0, dropped: 0, failed: 0, replayed: 0, held: 0, overflowRejected: 0 };
+  private readonly counters = { committed: 0, rejected: 0, journaled: 0, dropped: 0, failed: 0, replayed: 0, held: 0, overflowRejected: 0, alreadyStored: 0 };
   private rateSum = 0;
   private rateAt = Date.now();
 
@@ -339,6 +359,7 @@ export class RowWriter extends EventEmitter {
     const markersWanted = options.commitMarkers ?? this.plan.conflict === 'error';
     // A server's commit answer can be lost in a cut; SQLite's cannot (it runs in-process).
     this.markers = this.db.dialect !== 'sqlite' && markersWanted ? new CommitMarkers(this.db, (message) => this.warn(message)) : null;
+    this.positions = options.journalPositions === false ? null : new JournalPositions(this.db, options.table, (message) => this.warn(message));
     this.journal = options.journalDir
       ? new Journal({
         dir: options.journalDir,
@@ -365,9 +386,10 @@ export class RowWriter extends EventEmitter {
    * Accepts one delivery: a row or an array of rows. `callback` fires exactly once, when every row
    * is committed, journaled or rejected (see DeliveryResult). Never throws.
    */
-  write(rows: unknown, callback: DeliveryCallback): void {
+  write(rows: unknown, callback: DeliveryCallback, origin?: DeliveryOrigin): void {
     const list: unknown[] = Array.isArray(rows) ? rows : [rows];
     const delivery = new Delivery(typeof callback === 'function' ? callback : () => undefined, list.length);
+    if (this.positions) delivery.position = parsePosition(origin?.position);
     if (this.closing) {
       delivery.failed = list.length;
       delivery.remaining = 0;
@@ -395,7 +417,38 @@ export class RowWriter extends EventEmitter {
       this.finish(delivery);
       return;
     }
+    if (origin?.replayed === true && delivery.position && this.positions) {
+      // Replayed after a crash: stored already if a batch recorded its position. Unknown (the
+      // database unreachable): written again, at least once rather than held.
+      const position = delivery.position;
+      this.positions.stored(position).then(
+        (found) => (found ? this.alreadyStored(delivery, entries) : this.admit(delivery, entries, bytes)),
+        () => this.admit(delivery, entries, bytes),
+      );
+      return;
+    }
     this.accept(entries, bytes);
+  }
+
+  /** Accepts entries whose admission waited (a replay's lookup), unless the writer closed meanwhile. */
+  private admit(delivery: Delivery, entries: Entry[], bytes: number): void {
+    if (!this.closing) {
+      this.accept(entries, bytes);
+      return;
+    }
+    delivery.failed += entries.length;
+    delivery.remaining = 0;
+    delivery.error = new WriterError('WRITER_CLOSED', 'the writer is closed; the rows were not accepted');
+    this.counters.failed += entries.length;
+    this.finish(delivery);
+  }
+
+  /** A replayed delivery whose rows a batch committed before the crash: answered as committed, not written again. */
+  private alreadyStored(delivery: Delivery, entries: Entry[]): void {
+    delivery.committed += entries.length;
+    delivery.remaining = 0;
+    this.counters.alreadyStored += entries.length;
+    this.finish(delivery);
   }
 
   /** Current figures for status displays. */
@@ -416,6 +469,7 @@ export class RowWriter extends EventEmitter {
       dropped: this.counters.dropped,
       failed: this.counters.failed,
       replayed: this.counters.replayed,
+      alreadyStored: this.counters.alreadyStored,
       overflow: {
         policy: this.overflowPolicy,
         heldRows: this.counters.held,
@@ -859,7 +913,13 @@ export class RowWriter extends EventEmitter {
     for (let i = lo; i < hi; i++) rows[i - lo] = entries[i].values;
     // Only the statement's order changes: entries (and a data error's bisection) keep arrival order.
     if (this.rowOrder && rows.length > 1) rows.sort(this.rowOrder);
-    const statements = this.plan.statements(rows);
+    const statements: SqlStatement[] = this.plan.statements(rows);
+    const positions = this.positionsCompletedBy(entries, lo, hi);
+    if (positions.length > 0 && this.positions && await this.positions.available()) {
+      const recorded = this.positions.statement(positions);
+      if (recorded) statements.push(recorded);
+      this.positions.prune();
+    }
     if (token && this.markers) {
       await this.db.atomic([this.markers.statement(token), ...statements]);
       return;
@@ -871,6 +931,21 @@ export class RowWriter extends EventEmitter {
     await this.db.transaction(async (tx) => {
       for (const statement of statements) await tx.query(statement.sql, statement.values);
     });
+  }
+
+  /** Positions of the deliveries whose every outstanding row is in entries[lo, hi): committing the range completes them. */
+  private positionsCompletedBy(entries: Entry[], lo: number, hi: number): JournalPosition[] {
+    if (!this.positions) return [];
+    let counts: Map<Delivery, number> | undefined;
+    for (let i = lo; i < hi; i++) {
+      const delivery = entries[i].delivery;
+      if (!delivery?.position || entries[i].done) continue;
+      counts ??= new Map();
+      counts.set(delivery, (counts.get(delivery) ?? 0) + 1);
+    }
+    const out: JournalPosition[] = [];
+    if (counts) for (const [delivery, count] of counts) if (count === delivery.remaining && delivery.position) out.push(delivery.position);
+    return out;
   }
 
   private handleFailure(batch: Batch, failure: Failure): void {

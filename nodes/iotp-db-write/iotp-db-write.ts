@@ -14,7 +14,7 @@ import { writerNumbers, writerTableSettings } from '../../lib/writer/settings';
 import type { DatabaseConfigNode } from '../shared/config-nodes';
 import { defineNode } from '../shared/define-node';
 import { compactCount } from '../shared/status';
-import { giveBack } from '../shared/completion';
+import { giveBack, JOURNAL_POSITION_PROPERTY, JOURNAL_REPLAY_PROPERTY } from '../shared/completion';
 import { arrivals } from '../../lib/arrivals';
 import { writerTables } from '../shared/arrival-feeds';
 import type { WriterSnapshot } from '../../lib/pipeline-stats';
@@ -170,7 +170,7 @@ export default function register(RED: NodeAPI): void {
           }
           send(msg);
           done();
-        });
+        }, { position: (msg as Record<string, unknown>)[JOURNAL_POSITION_PROPERTY], replayed: (msg as Record<string, unknown>)[JOURNAL_REPLAY_PROPERTY] === true });
       });
 
       node.on('close', (removed: boolean, closed: () => void) => {

@@ -30,6 +30,10 @@ import type { NodeAPI } from 'node-red';
 import { checkNodeInputHandlers, hasInputHandler } from '../../lib/private-apis';
 
 export const COMPLETION_PROPERTY = '_iotpAck';
+/** A journaled message's receive-journal position (`<journal id>:<seq>`), for writers to record with its rows. */
+export const JOURNAL_POSITION_PROPERTY = '_iotpJournal';
+/** Set on a message the receive journal hands over again after a restart. */
+export const JOURNAL_REPLAY_PROPERTY = '_iotpReplay';
 
 export type CompletionOutcome = 'completed' | 'failed' | 'unrouted' | 'timeout' | 'undelivered';
 /** For 'failed': the first error a node completed the message with, and that node. */
