@@ -170,10 +170,19 @@ eachDialect('adoption: statestream', (fresh) => {
     const writer = open();
     let running = true;
     let sent = 0;
+    const refused: string[] = [];
     const inserting = (async () => {
       while (running) {
-        await writer.query('INSERT INTO messages (topic, qos, payload) VALUES (?, ?, ?)', [`homeassistant/sensor/busy_${sent % 7}/state`, 1, String(sent)]);
-        sent++;
+        try {
+          await writer.query('INSERT INTO messages (topic, qos, payload) VALUES (?, ?, ?)', [`homeassistant/sensor/busy_${sent % 7}/state`, 1, String(sent)]);
+          sent++;
+        } catch (err) {
+          // MariaDB can refuse an INSERT that waited on the lock while the trigger was replaced
+          // ("Table '<db>.b' doesn't exist": it resolved the old trigger's aliases): the writer
+          // hears it and the row is not stored, so no fact is owed. Anything else fails the test.
+          if (dialect !== 'mysql' || !/doesn't exist/.test((err as Error).message) || refused.length > 2) throw err;
+          refused.push((err as Error).message);
+        }
         if (dialect === 'sqlite') await new Promise((resolve) => setImmediate(resolve));
       }
     })();
