@@ -62,7 +62,10 @@ function seedFlows() {
   const seen = new Set();
   const credentials = {};
   const dashboard = dashboardInstalled();
-  const files = fs.readdirSync(flowsDir).filter((f) => f.endsWith('.json')).sort();
+  const files = fs
+    .readdirSync(flowsDir)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
   let deployed = 0;
   for (const file of files) {
     const flow = JSON.parse(fs.readFileSync(path.join(flowsDir, file), 'utf8'));
@@ -91,7 +94,8 @@ function seedFlows() {
   // Plain references; Node-RED encrypts the file on the next deploy. An existing (encrypted) file is
   // the user's and stays as it is.
   const credFile = path.join(userDir, 'flows_cred.json');
-  if (Object.keys(credentials).length > 0 && !fs.existsSync(credFile)) fs.writeFileSync(credFile, `${JSON.stringify(credentials, null, 2)}\n`);
+  if (Object.keys(credentials).length > 0 && !fs.existsSync(credFile))
+    fs.writeFileSync(credFile, `${JSON.stringify(credentials, null, 2)}\n`);
   console.log(`[iot-pipelines] deployed ${deployed} shipped flow(s) from ${flowsDir} to ${flowFile}`);
 }
 
@@ -164,9 +168,15 @@ if (bodyLimit) {
 const httpGuard = requirePackageModule('http-guard');
 if (!httpGuard) console.warn('[iot-pipelines] package not found beside settings.js: the HTTP guard of the flow endpoints is not installed');
 const originGuard = requirePackageModule('origin-guard');
-if (!originGuard) console.warn('[iot-pipelines] package not found beside settings.js: cross-origin writes to the editor, admin API and flows are NOT refused');
+if (!originGuard)
+  console.warn(
+    '[iot-pipelines] package not found beside settings.js: cross-origin writes to the editor, admin API and flows are NOT refused',
+  );
 // Validated and normalised by applyRuntimeEnv (one origin or a comma list, as browsers send them).
-const corsOrigins = (env.HTTP_NODE_CORS_ORIGIN || '').split(',').map((origin) => origin.trim()).filter(Boolean);
+const corsOrigins = (env.HTTP_NODE_CORS_ORIGIN || '')
+  .split(',')
+  .map((origin) => origin.trim())
+  .filter(Boolean);
 
 const adminPassword = requirePackageModule('admin-password');
 const adminMiddleware = [
@@ -198,7 +208,11 @@ function dashboardSettings() {
     };
     return { middleware: refuse, ioMiddleware: (socket, next) => next(new Error('dashboard authentication unavailable')) };
   }
-  const guard = auth.createDashboardAuth({ user: env.NODE_RED_ADMIN_USER || 'admin', passwordHash: adminPasswordHash, verify: (password, hash) => bcrypt.compareSync(password, hash) });
+  const guard = auth.createDashboardAuth({
+    user: env.NODE_RED_ADMIN_USER || 'admin',
+    passwordHash: adminPasswordHash,
+    verify: (password, hash) => bcrypt.compareSync(password, hash),
+  });
   return { middleware: guard.middleware, ioMiddleware: guard.ioMiddleware };
 }
 

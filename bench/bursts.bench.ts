@@ -43,7 +43,10 @@ const BURSTS = [
   { count: Math.round(8000 * SCALE), rate: 5000 },
   { count: Math.round(20_000 * SCALE), rate: 10_000 },
   { count: Math.round(30_000 * SCALE), rate: undefined },
-].map((b) => ({ ...b, label: `${b.count.toLocaleString('en-US')} at ${b.rate ? `${b.rate.toLocaleString('en-US')}/s` : 'publisher speed'}` }));
+].map((b) => ({
+  ...b,
+  label: `${b.count.toLocaleString('en-US')} at ${b.rate ? `${b.rate.toLocaleString('en-US')}/s` : 'publisher speed'}`,
+}));
 
 interface Result {
   broker: string;
@@ -59,7 +62,10 @@ interface Result {
 /** The compose broker's queue and in-flight settings, read from its configuration file. */
 function composeBrokerLines(): string[] {
   const conf = readFileSync(join(packageRoot, 'docker', 'mosquitto', 'mosquitto.conf'), 'utf8');
-  return conf.split('\n').map((l) => l.trim()).filter((l) => /^(max_queued_messages|max_queued_bytes|max_inflight_messages)\s/.test(l));
+  return conf
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => /^(max_queued_messages|max_queued_bytes|max_inflight_messages)\s/.test(l));
 }
 
 /** Distinct sequence numbers stored in [from, from + count) and the rows carrying them. */
@@ -88,8 +94,18 @@ async function warmUp(name: string, db: Database, client: MqttClient, base: stri
   await sleep(1000);
 }
 
-async function burst(db: Database, client: MqttClient, base: string, from: number, count: number, rate: number | undefined): Promise<{ distinct: number; rows: number; publishRate: number; storedRate: number }> {
-  const messages: Publish[] = Array.from({ length: count }, (_, i) => ({ topic: `${base}/sensor/s${(from + i) % ENTITIES}/state`, payload: String(from + i) }));
+async function burst(
+  db: Database,
+  client: MqttClient,
+  base: string,
+  from: number,
+  count: number,
+  rate: number | undefined,
+): Promise<{ distinct: number; rows: number; publishRate: number; storedRate: number }> {
+  const messages: Publish[] = Array.from({ length: count }, (_, i) => ({
+    topic: `${base}/sensor/s${(from + i) % ENTITIES}/state`,
+    payload: String(from + i),
+  }));
   const before = await scalar(db, 'SELECT COUNT(*) FROM messages');
   const start = Date.now();
   await publishAll(client, messages, {
@@ -119,22 +135,67 @@ async function burst(db: Database, client: MqttClient, base: string, from: numbe
   return { ...last, publishRate, storedRate: last.distinct / ((lastChangeAt - start) / 1000) };
 }
 
-function peerFlow(brokerPort: number, database: TestMysqlDatabase, base: string): { flows: unknown[]; credentials: Record<string, Record<string, string>> } {
+function peerFlow(
+  brokerPort: number,
+  database: TestMysqlDatabase,
+  base: string,
+): { flows: unknown[]; credentials: Record<string, Record<string, string>> } {
   const z = 'peer_tab';
   return {
     flows: [
       { id: z, type: 'tab', label: 'peer: core mqtt in → function → node-red-node-mysql' },
       {
-        id: 'peer_broker', type: 'mqtt-broker', name: 'bench broker', broker: '127.0.0.1', port: String(brokerPort),
-        clientid: `peer-${randomBytes(4).toString('hex')}`, autoConnect: true, usetls: false, protocolVersion: '4', keepalive: '60', cleansession: false,
+        id: 'peer_broker',
+        type: 'mqtt-broker',
+        name: 'bench broker',
+        broker: '127.0.0.1',
+        port: String(brokerPort),
+        clientid: `peer-${randomBytes(4).toString('hex')}`,
+        autoConnect: true,
+        usetls: false,
+        protocolVersion: '4',
+        keepalive: '60',
+        cleansession: false,
       },
-      { id: 'peer_in', type: 'mqtt in', z, name: '', topic: `${base}/#`, qos: '1', datatype: 'utf8', broker: 'peer_broker', nl: false, rap: true, rh: 0, inputs: 0, x: 120, y: 80, wires: [['peer_fn']] },
       {
-        id: 'peer_fn', type: 'function', z, name: 'to INSERT', outputs: 1, x: 300, y: 80, wires: [['peer_mysql']],
+        id: 'peer_in',
+        type: 'mqtt in',
+        z,
+        name: '',
+        topic: `${base}/#`,
+        qos: '1',
+        datatype: 'utf8',
+        broker: 'peer_broker',
+        nl: false,
+        rap: true,
+        rh: 0,
+        inputs: 0,
+        x: 120,
+        y: 80,
+        wires: [['peer_fn']],
+      },
+      {
+        id: 'peer_fn',
+        type: 'function',
+        z,
+        name: 'to INSERT',
+        outputs: 1,
+        x: 300,
+        y: 80,
+        wires: [['peer_mysql']],
         func: "msg.payload = [msg.topic, msg.qos || 0, msg.payload, msg.retain ? 1 : 0];\nmsg.topic = 'INSERT INTO messages (topic, qos, payload, retained) VALUES (?, ?, ?, ?)';\nreturn msg;",
       },
       { id: 'peer_mysql', type: 'mysql', z, mydb: 'peer_db', name: '', x: 480, y: 80, wires: [[]] },
-      { id: 'peer_db', type: 'MySQLdatabase', name: '', host: MYSQL_HOST, port: String(MYSQL_PORT), db: database.config.database, tz: '+00:00', charset: 'UTF8MB4' },
+      {
+        id: 'peer_db',
+        type: 'MySQLdatabase',
+        name: '',
+        host: MYSQL_HOST,
+        port: String(MYSQL_PORT),
+        db: database.config.database,
+        tz: '+00:00',
+        charset: 'UTF8MB4',
+      },
     ],
     credentials: { peer_db: { user: database.config.user ?? 'root', password: database.config.password ?? '' } },
   };
@@ -181,7 +242,9 @@ async function runPipeline(
     for (const b of BURSTS) {
       const r = await burst(db, client, base, from, b.count, b.rate);
       results.push({ broker: broker.name, pipeline: name, burst: b.label, count: b.count, ...r });
-      console.log(`${broker.name} / ${name} / ${b.label}: ${b.count - r.distinct} lost, ${r.rows - r.distinct} duplicates, ${Math.round(r.storedRate)} stored/s`);
+      console.log(
+        `${broker.name} / ${name} / ${b.label}: ${b.count - r.distinct} lost, ${r.rows - r.distinct} duplicates, ${Math.round(r.storedRate)} stored/s`,
+      );
       from += b.count;
       await sleep(2000);
     }
@@ -205,7 +268,9 @@ async function main(): Promise<void> {
     { name: 'compose', extra: composeBrokerLines() },
   ];
   const wantedBrokers = (process.env.BENCH_BURSTS_BROKERS ?? 'debian,compose').split(',');
-  const pipelines = (process.env.BENCH_BURSTS_PIPELINES ?? 'ours,peer').split(',').filter((p): p is 'ours' | 'peer' => p === 'ours' || p === 'peer');
+  const pipelines = (process.env.BENCH_BURSTS_PIPELINES ?? 'ours,peer')
+    .split(',')
+    .filter((p): p is 'ours' | 'peer' => p === 'ours' || p === 'peer');
   for (const spec of brokers.filter((b) => wantedBrokers.some((w) => b.name.startsWith(w)))) {
     const mosquitto = await startPrivateMosquitto({ extraConfig: spec.extra });
     try {
@@ -215,7 +280,11 @@ async function main(): Promise<void> {
     }
   }
   console.log(`\nbursts into MariaDB + statestream trigger; QoS 1, MQTT.js → private mosquitto → Node-RED; scale ${SCALE}`);
-  console.log(`machine: ${cpus().length} cores, load ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  console.log(
+    `machine: ${cpus().length} cores, load ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
   console.log(`brokers: debian default = max_inflight_messages 20, max_queued_messages 1000; compose = ${composeBrokerLines().join(', ')}`);
   table(
     'lost messages and stored rate per burst',

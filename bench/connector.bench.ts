@@ -81,17 +81,29 @@ async function runPosts(name: string, batches: Batch[], concurrency: number, pos
 
 function naivePost(url: string, batch: Batch): Promise<number> {
   return new Promise((resolve, reject) => {
-    const request = http.request(url, { method: 'POST', agent: false, headers: { 'Content-Type': 'application/json', Authorization: 'Bearer k', 'Content-Length': Buffer.byteLength(batch.body) } }, (response) => {
-      response.resume();
-      response.on('end', () => resolve(response.statusCode ?? 0));
-    });
+    const request = http.request(
+      url,
+      {
+        method: 'POST',
+        agent: false,
+        headers: { 'Content-Type': 'application/json', Authorization: 'Bearer k', 'Content-Length': Buffer.byteLength(batch.body) },
+      },
+      (response) => {
+        response.resume();
+        response.on('end', () => resolve(response.statusCode ?? 0));
+      },
+    );
     request.on('error', reject);
     request.end(batch.body);
   });
 }
 
 async function fetchPost(url: string, batch: Batch): Promise<number> {
-  const response = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: 'Bearer k', 'Idempotency-Key': batch.id }, body: batch.body });
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: 'Bearer k', 'Idempotency-Key': batch.id },
+    body: batch.body,
+  });
   await response.arrayBuffer();
   return response.status;
 }
@@ -171,7 +183,9 @@ async function main(): Promise<void> {
     poster1.close();
     poster8.close();
 
-    console.log(`connector posting (median of ${ROUNDS} rounds): ${READINGS.toLocaleString('en')} readings, batches of ${BATCH} (${batches.length} POSTs, ~${Math.round(batches[0].body.length / 1024)} KiB each), receiver in a child process on 127.0.0.1`);
+    console.log(
+      `connector posting (median of ${ROUNDS} rounds): ${READINGS.toLocaleString('en')} readings, batches of ${BATCH} (${batches.length} POSTs, ~${Math.round(batches[0].body.length / 1024)} KiB each), receiver in a child process on 127.0.0.1`,
+    );
     console.log(`building batches (sort, group, JSON, sha256 ids): ${Math.round(READINGS / batchSeconds).toLocaleString('en')} readings/s`);
     console.log('');
     console.log('| client | readings/s | batches/s | p50 ms | p99 ms |');
@@ -179,7 +193,9 @@ async function main(): Promise<void> {
     for (const f of figures) {
       const perSecond = READINGS / f.seconds;
       const lat = f.latencies.length ? `| ${pct(f.latencies, 50).toFixed(2)} | ${pct(f.latencies, 99).toFixed(2)} |` : '| - | - |';
-      console.log(`| ${f.name} | ${Math.round(perSecond).toLocaleString('en')} | ${Math.round(perSecond / BATCH).toLocaleString('en')} ${lat}`);
+      console.log(
+        `| ${f.name} | ${Math.round(perSecond).toLocaleString('en')} | ${Math.round(perSecond / BATCH).toLocaleString('en')} ${lat}`,
+      );
     }
   } finally {
     child.kill();

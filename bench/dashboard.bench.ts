@@ -22,7 +22,17 @@ import type { Browser, Page } from 'playwright-core';
 import type { Database } from '../lib/db';
 import { httpJson, packageRoot, startNodeRed, type RunningNodeRed } from '../test/support/node-red';
 import { createTestMysqlDatabase, type TestMysqlDatabase } from '../test/support/services';
-import { connectPublisher, openDb, peakRssMiB, publishAll, scalar, sleep, startPrivateMosquitto, type PrivateMosquitto, type Publish } from '../test/e2e/statestream-support';
+import {
+  connectPublisher,
+  openDb,
+  peakRssMiB,
+  publishAll,
+  scalar,
+  sleep,
+  startPrivateMosquitto,
+  type PrivateMosquitto,
+  type Publish,
+} from '../test/e2e/statestream-support';
 import { CHROMIUM } from '../test/support/browser';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 20_000);
@@ -41,7 +51,9 @@ function readFlows(filter: (file: string) => boolean): Record<string, unknown>[]
   const dir = join(packageRoot, 'flows');
   const nodes: Record<string, unknown>[] = [];
   const seen = new Set<string>();
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.json') && filter(f)).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith('.json') && filter(f))
+    .sort()) {
     for (const node of JSON.parse(readFileSync(join(dir, file), 'utf8')) as Record<string, unknown>[]) {
       if (seen.has(String(node.id))) continue;
       seen.add(String(node.id));
@@ -53,7 +65,11 @@ function readFlows(filter: (file: string) => boolean): Record<string, unknown>[]
 
 async function deploy(red: RunningNodeRed, flows: unknown[]): Promise<void> {
   const from = red.output().length;
-  const response = await httpJson(`${red.url}/flows`, { method: 'POST', body: flows, headers: { 'node-red-deployment-type': 'full', 'node-red-api-version': 'v1' } });
+  const response = await httpJson(`${red.url}/flows`, {
+    method: 'POST',
+    body: flows,
+    headers: { 'node-red-deployment-type': 'full', 'node-red-api-version': 'v1' },
+  });
   if (response.status >= 300) throw new Error(`POST /flows: ${response.status} ${response.text.slice(0, 500)}`);
   for (;;) {
     const output = red.output().slice(from);
@@ -77,13 +93,27 @@ async function timeToStore(db: Database, table: string, publish: () => Promise<v
   return expected / ((performance.now() - started) / 1000);
 }
 
-async function measure(condition: Condition, db: Database, client: MqttClient, topics: { sensors: string; base: string }, round: number): Promise<Measurement> {
+async function measure(
+  condition: Condition,
+  db: Database,
+  client: MqttClient,
+  topics: { sensors: string; base: string },
+  round: number,
+): Promise<Measurement> {
   const now = new Date().toISOString().slice(0, 23);
   const readings: Publish[] = Array.from({ length: MESSAGES }, (_, i) => ({
     topic: topics.sensors,
-    payload: JSON.stringify({ sensor_id: String((i % 5) + 1), timestamp: now, value: 10 + (i % 20), metadata: { location: { lat: 10, lng: 10 }, unit: 'C', type: 'temperature', description: 'bench' } }),
+    payload: JSON.stringify({
+      sensor_id: String((i % 5) + 1),
+      timestamp: now,
+      value: 10 + (i % 20),
+      metadata: { location: { lat: 10, lng: 10 }, unit: 'C', type: 'temperature', description: 'bench' },
+    }),
   }));
-  const states: Publish[] = Array.from({ length: MESSAGES }, (_, i) => ({ topic: `${topics.base}/sensor/bench_${i % 500}/state`, payload: `${round}-${i}` }));
+  const states: Publish[] = Array.from({ length: MESSAGES }, (_, i) => ({
+    topic: `${topics.base}/sensor/bench_${i % 500}/state`,
+    payload: `${round}-${i}`,
+  }));
   const sensors = await timeToStore(db, 'sensor_data', () => publishAll(client, readings, { window: 1000 }), MESSAGES);
   const statestream = await timeToStore(db, 'messages', () => publishAll(client, states, { window: 1000 }), MESSAGES);
   return { condition, sensors, statestream };
@@ -103,14 +133,25 @@ async function main(): Promise<void> {
     const topics = { sensors: `bench-${run}/sensors`, base: `bench-${run}/homeassistant` };
     red = await startNodeRed({
       flows: readFlows((f) => !f.startsWith('6-')),
-      env: { DATABASE_URL: mysql.url, MQTT_URL: broker.url, SIMULATE: 'false', MQTT_TOPIC: topics.sensors, STATESTREAM_BASE_TOPIC: topics.base, API_KEY: `bench-${run}` },
+      env: {
+        DATABASE_URL: mysql.url,
+        MQTT_URL: broker.url,
+        SIMULATE: 'false',
+        MQTT_TOPIC: topics.sensors,
+        STATESTREAM_BASE_TOPIC: topics.base,
+        API_KEY: `bench-${run}`,
+      },
       startTimeoutMs: 60_000,
     });
     await sleep(3000);
     db = openDb(mysql.url);
     client = await connectPublisher(broker.url, `iotp-bench-dash-${run}`);
     const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
 
     const pipelines = readFlows((f) => !f.startsWith('6-'));
     const withDashboards = readFlows(() => true);
@@ -136,7 +177,11 @@ async function main(): Promise<void> {
 
     const conditions: Condition[] = ['pipelines only', 'dashboards, closed', 'dashboards, open'];
     const fmt = (values: number[]): string => values.map((v) => Math.round(v).toLocaleString('en')).join(' / ');
-    console.log(`\nDashboards and pipeline throughput: ${MESSAGES.toLocaleString('en')} QoS 1 messages per measurement, MariaDB, private mosquitto; ${ROUNDS} round(s), alternated; load ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+    console.log(
+      `\nDashboards and pipeline throughput: ${MESSAGES.toLocaleString('en')} QoS 1 messages per measurement, MariaDB, private mosquitto; ${ROUNDS} round(s), alternated; load ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')}`,
+    );
     console.log('condition'.padEnd(22) + 'sensors msg/s (per round)'.padEnd(30) + 'statestream msg/s (per round)');
     for (const condition of conditions) {
       const rows = results.filter((r) => r.condition === condition);

@@ -34,11 +34,17 @@ function median(values: number[]): number {
 }
 
 function makeRows(from: number, count: number): SqlValue[][] {
-  return Array.from({ length: count }, (_, i) => [from + i, `sensor-${(from + i) % 500}`, 1_700_000_000 + from + i, Math.round(Math.random() * 10_000) / 100]);
+  return Array.from({ length: count }, (_, i) => [
+    from + i,
+    `sensor-${(from + i) % 500}`,
+    1_700_000_000 + from + i,
+    Math.round(Math.random() * 10_000) / 100,
+  ]);
 }
 
 const CREATE = {
-  mysql: 'CREATE TABLE bench (id BIGINT PRIMARY KEY, sensor VARCHAR(64) NOT NULL, ts BIGINT NOT NULL, value DOUBLE) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4',
+  mysql:
+    'CREATE TABLE bench (id BIGINT PRIMARY KEY, sensor VARCHAR(64) NOT NULL, ts BIGINT NOT NULL, value DOUBLE) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4',
   sqlite: 'CREATE TABLE bench (id INTEGER PRIMARY KEY, sensor TEXT NOT NULL, ts INTEGER NOT NULL, value REAL)',
   postgres: 'CREATE TABLE bench (id BIGINT PRIMARY KEY, sensor VARCHAR(64) NOT NULL, ts BIGINT NOT NULL, value DOUBLE PRECISION)',
 };
@@ -165,7 +171,9 @@ function printTable(): void {
 async function main(): Promise<void> {
   await benchMysql();
   await benchSqlite();
-  console.log(`\nlib/db insert throughput (Node ${process.version}, 4-column table with a primary key, WAL + synchronous=NORMAL for SQLite)\n`);
+  console.log(
+    `\nlib/db insert throughput (Node ${process.version}, 4-column table with a primary key, WAL + synchronous=NORMAL for SQLite)\n`,
+  );
   printTable();
 }
 

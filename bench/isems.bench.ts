@@ -46,7 +46,11 @@ interface WorkerRequest {
 async function serveNodes(): Promise<void> {
   const server = new SimulatedSolarServer({ seed: SEED, nodes: workerData.nodes, initialLines: LINES });
   await server.start();
-  parentPort?.postMessage({ type: 'ready', urls: server.urls, bytes: server.urls.reduce((sum, _, i) => sum + server.simulation.logBytes(i).length, 0) });
+  parentPort?.postMessage({
+    type: 'ready',
+    urls: server.urls,
+    bytes: server.urls.reduce((sum, _, i) => sum + server.simulation.logBytes(i).length, 0),
+  });
   parentPort?.on('message', (message: WorkerRequest) => {
     if (message.type === 'advance') {
       server.simulation.advance(message.minutes ?? 1);
@@ -159,16 +163,22 @@ async function main(): Promise<void> {
   const csvParse = require(`${peers['csv-parse']}/dist/cjs/sync.cjs`) as { parse: (input: string, options: object) => unknown[][] };
 
   const [load1] = os.loadavg();
-  console.log(`ISEMS collector bench: ${NODES} nodes x ${LINES} lines, Node ${process.version}, ${os.cpus().length} CPUs, load average ${load1.toFixed(1)}`);
+  console.log(
+    `ISEMS collector bench: ${NODES} nodes x ${LINES} lines, Node ${process.version}, ${os.cpus().length} CPUs, load average ${load1.toFixed(1)}`,
+  );
 
   // 1. Parse throughput on 20 logs (72,000 lines), best of 3.
   const sample = new SolarSimulation({ seed: SEED, nodes: 20, initialLines: LINES });
   const texts = sample.nodes.map((_, i) => sample.logText(i));
   const sampleLines = 20 * LINES;
   const ours = bestOf(3, () => texts.reduce((sum, text) => sum + parseLog(text).records.length, 0));
-  const skip = bestOf(3, () => texts.reduce((sum, text) => sum + parseLog(text, { newerThan: sample.nowEpochSeconds - 60 }).records.length, 0));
+  const skip = bestOf(3, () =>
+    texts.reduce((sum, text) => sum + parseLog(text, { newerThan: sample.nowEpochSeconds - 60 }).records.length, 0),
+  );
   const naive = bestOf(3, () => texts.reduce((sum, text) => sum + naiveParse(text, 0), 0));
-  const csv = bestOf(3, () => texts.reduce((sum, text) => sum + csvParse.parse(text, { delimiter: ';', cast: true, relax_column_count: true }).length, 0));
+  const csv = bestOf(3, () =>
+    texts.reduce((sum, text) => sum + csvParse.parse(text, { delimiter: ';', cast: true, relax_column_count: true }).length, 0),
+  );
   if (ours.value !== sampleLines || skip.value !== 20 || naive.value !== sampleLines || csv.value !== sampleLines) {
     throw new Error(`parsers disagree: ${ours.value} ${skip.value} ${naive.value} ${csv.value}`);
   }
@@ -183,7 +193,9 @@ async function main(): Promise<void> {
   // 2. Poll cycles against the simulated network.
   const started = performance.now();
   const server = await NodeServer.start(NODES);
-  console.log(`\nsimulated ${NODES} nodes in a worker: ${seconds(performance.now() - started)}, ${(server.bytes / 1e6).toFixed(1)} MB of logs`);
+  console.log(
+    `\nsimulated ${NODES} nodes in a worker: ${seconds(performance.now() - started)}, ${(server.bytes / 1e6).toFixed(1)} MB of logs`,
+  );
 
   let records = 0;
   const poller = new IsemsPoller({
@@ -198,7 +210,8 @@ async function main(): Promise<void> {
   let cpu = process.cpuUsage();
   const first = await poller.poll();
   const firstCpu = process.cpuUsage(cpu);
-  if (!first || first.failures.length > 0 || records !== NODES * LINES) throw new Error(`first cycle incomplete: ${records} records, ${JSON.stringify(first?.failures.slice(0, 3))}`);
+  if (!first || first.failures.length > 0 || records !== NODES * LINES)
+    throw new Error(`first cycle incomplete: ${records} records, ${JSON.stringify(first?.failures.slice(0, 3))}`);
   const rssAfterFirst = process.memoryUsage().rss;
 
   const steady: number[] = [];
@@ -371,7 +384,9 @@ async function storingBench(): Promise<void> {
   } finally {
     await server.close();
   }
-  console.log(`\nFull cycle WITH storing: ${NODES} nodes x ${LINES} lines -> RowWriter (conflict ignore) -> database; watermark moves after commit`);
+  console.log(
+    `\nFull cycle WITH storing: ${NODES} nodes x ${LINES} lines -> RowWriter (conflict ignore) -> database; watermark moves after commit`,
+  );
   console.table(figures);
 }
 

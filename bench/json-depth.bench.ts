@@ -24,7 +24,12 @@ function fmtTime(opsPerSecond: number): string {
 
 /** A document of about `bytes` bytes: readings with nested metadata, as a batch upload carries them. */
 function document(bytes: number): unknown {
-  const reading = { sensor_id: '17', timestamp: '2024-06-14T16:00:00.123456', value: 21.5, metadata: { location: { lat: 52.52, lng: 13.4 }, unit: 'C', tags: ['a', 'b'] } };
+  const reading = {
+    sensor_id: '17',
+    timestamp: '2024-06-14T16:00:00.123456',
+    value: 21.5,
+    metadata: { location: { lat: 52.52, lng: 13.4 }, unit: 'C', tags: ['a', 'b'] },
+  };
   const one = JSON.stringify(reading).length + 1;
   return { readings: Array.from({ length: Math.max(1, Math.round(bytes / one)) }, () => reading) };
 }
@@ -32,7 +37,10 @@ function document(bytes: number): unknown {
 const payloads: Array<[string, unknown]> = [
   ['HA attribute (friendly_name)', 'Living Room'],
   ['HA attribute (hs_color)', [30.5, 71.2]],
-  ['sensor reading', { sensor_id: '17', timestamp: '2024-06-14T16:00:00.123456', value: 21.5, metadata: { location: { lat: 52.52, lng: 13.4 }, unit: 'C' } }],
+  [
+    'sensor reading',
+    { sensor_id: '17', timestamp: '2024-06-14T16:00:00.123456', value: 21.5, metadata: { location: { lat: 52.52, lng: 13.4 }, unit: 'C' } },
+  ],
   ['1 KB document', document(1024)],
   ['64 KB document', document(64 * 1024)],
   ['1 MiB document', document(1024 * 1024)],
@@ -71,4 +79,8 @@ table(
   ['payload', 'size', 'JSON.parse', 'depth check', 'both', 'check vs parse'],
   parseRows,
 );
-table('Serialising object values (writer, statestream pre-parsed): JSON.stringify vs jsonTextWithinDepth', ['payload', 'JSON.stringify', 'with depth limit', 'difference'], stringifyRows);
+table(
+  'Serialising object values (writer, statestream pre-parsed): JSON.stringify vs jsonTextWithinDepth',
+  ['payload', 'JSON.stringify', 'with depth limit', 'difference'],
+  stringifyRows,
+);

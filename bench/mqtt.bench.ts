@@ -42,7 +42,12 @@ interface PublishJob {
 // ------------------------------------------------------------------ publisher (worker thread)
 
 async function publisherMain(job: PublishJob): Promise<void> {
-  const client = await mqtt.connectAsync({ host: HOST, port: job.port, clientId: `iotpbp${randomBytes(6).toString('hex')}`, reconnectPeriod: 0 });
+  const client = await mqtt.connectAsync({
+    host: HOST,
+    port: job.port,
+    clientId: `iotpbp${randomBytes(6).toString('hex')}`,
+    reconnectPeriod: 0,
+  });
   const started = Date.now();
   const body = JSON.stringify({ sensor_id: '1', timestamp: '2024-06-14T16:00:00.123456', value: 23, unit: 'C', seq: 0 });
   let next = 0;
@@ -158,7 +163,10 @@ function settleSubscriber(port: number, topic: string, protocolVersion: 4 | 5, r
   const seen = new Set<number>();
   let peak = 0;
   const session = new MqttSession(
-    resolveBrokerSettings({ host: HOST, port, protocolVersion, receiveMaximum, clientId: `iotpbs${randomBytes(6).toString('hex')}`, cleanSession: true }, 'bench'),
+    resolveBrokerSettings(
+      { host: HOST, port, protocolVersion, receiveMaximum, clientId: `iotpbs${randomBytes(6).toString('hex')}`, cleanSession: true },
+      'bench',
+    ),
   );
   session.on('error', () => undefined);
   const sub = session.subscribe(topic, { qos: 1 }, (message) => {
@@ -273,7 +281,8 @@ async function burst(port: number, brokerName: string, make: (port: number, topi
 
 function table(header: string[], rows: string[][]): void {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 || i === 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const line = (cells: string[]): string =>
+    cells.map((c, i) => (i === 0 || i === 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   console.log(line(header));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const row of rows) console.log(line(row));

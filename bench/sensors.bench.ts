@@ -31,7 +31,13 @@ import { runMigrations } from '../lib/db/migrate';
 import { RowWriter } from '../lib/writer';
 import { TumblingWindows } from '../lib/window';
 import { aggregateRow } from '../lib/sensors/aggregate-row';
-import { AGGREGATED_PART_COLUMNS, AGGREGATED_PART_KEY, AGGREGATED_SENSOR_PARTS_TABLE, SENSOR_DATA_COLUMNS, sensorsMigrations } from '../lib/sensors/schema';
+import {
+  AGGREGATED_PART_COLUMNS,
+  AGGREGATED_PART_KEY,
+  AGGREGATED_SENSOR_PARTS_TABLE,
+  SENSOR_DATA_COLUMNS,
+  sensorsMigrations,
+} from '../lib/sensors/schema';
 import { createTestMysqlDatabase, MYSQL_HOST, MYSQL_PORT, portOpen } from '../test/support/services';
 
 const SENSORS = 1000;
@@ -47,7 +53,15 @@ function gc(): void {
 function definitions(): Map<number, SensorDefinition> {
   const map = new Map<number, SensorDefinition>();
   for (let id = 1; id <= SENSORS; id++) {
-    map.set(id, { id, lat: (id % 180) - 90, lng: (id % 360) - 180, unit: 'C', type: 'temperature', range: [0, 45], description: `Sensor ${id}` });
+    map.set(id, {
+      id,
+      lat: (id % 180) - 90,
+      lng: (id % 360) - 180,
+      unit: 'C',
+      type: 'temperature',
+      range: [0, 45],
+      description: `Sensor ${id}`,
+    });
   }
   return map;
 }
@@ -63,10 +77,10 @@ interface Message {
 function messages(): Message[] {
   const out: Message[] = [];
   let seed = 7;
-  const random = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
+  const random = (): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296;
   for (let i = 0; i < MESSAGES; i++) {
     const id = (i % SENSORS) + 1;
-    const readingUs = (T0 * 1000) + Math.floor((i * 1e6) / NOMINAL) + Math.floor(random() * 1000);
+    const readingUs = T0 * 1000 + Math.floor((i * 1e6) / NOMINAL) + Math.floor(random() * 1000);
     const object: Record<string, unknown> = {
       sensor_id: String(id),
       timestamp: formatIsoTimestamp(readingUs).replace('Z', ''),
@@ -74,7 +88,8 @@ function messages(): Message[] {
       metadata: { location: { lat: (id % 180) - 90, lng: (id % 360) - 180 }, unit: 'C', type: 'temperature', description: `Sensor ${id}` },
     };
     const defect = random();
-    if (defect < 0.002) object.value = 99; // out of range
+    if (defect < 0.002)
+      object.value = 99; // out of range
     else if (defect < 0.004) delete object.metadata;
     else if (defect < 0.005) object.sensor_id = String(SENSORS + 1 + (i % 7)); // unknown sensor
     const text = JSON.stringify(object);
@@ -126,13 +141,25 @@ function benchValidation(msgs: Message[]): void {
       type: 'object',
       required: ['sensor_id', 'timestamp', 'value'],
       properties: {
-        sensor_id: { anyOf: [{ type: 'string', pattern: '^\\d{1,10}$' }, { type: 'integer', minimum: 0, maximum: 2147483647 }] },
-        timestamp: { type: 'string', maxLength: 40, pattern: '^\\d{4}-\\d{2}-\\d{2}[T ]\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,9})?)?(Z|[+-]\\d{2}:?\\d{2})?$' },
+        sensor_id: {
+          anyOf: [
+            { type: 'string', pattern: '^\\d{1,10}$' },
+            { type: 'integer', minimum: 0, maximum: 2147483647 },
+          ],
+        },
+        timestamp: {
+          type: 'string',
+          maxLength: 40,
+          pattern: '^\\d{4}-\\d{2}-\\d{2}[T ]\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,9})?)?(Z|[+-]\\d{2}:?\\d{2})?$',
+        },
         value: { type: 'number' },
         metadata: {
           type: 'object',
           properties: {
-            location: { type: 'object', properties: { lat: { type: 'number', minimum: -90, maximum: 90 }, lng: { type: 'number', minimum: -180, maximum: 180 } } },
+            location: {
+              type: 'object',
+              properties: { lat: { type: 'number', minimum: -90, maximum: 90 }, lng: { type: 'number', minimum: -180, maximum: 180 } },
+            },
             unit: { type: 'string', maxLength: 32 },
             type: { type: 'string', maxLength: 64 },
             description: { type: 'string', maxLength: 4096 },
@@ -150,7 +177,16 @@ function benchValidation(msgs: Message[]): void {
         if (!Number.isFinite(ms)) continue;
         const meta = (data.metadata ?? {}) as Record<string, unknown>;
         const loc = (meta.location ?? {}) as Record<string, unknown>;
-        const row = { sensor_id: Number(data.sensor_id), timestamp: new Date(ms), value: data.value, lat: loc.lat ?? null, lng: loc.lng ?? null, unit: meta.unit ?? null, type: meta.type ?? null, description: meta.description ?? null };
+        const row = {
+          sensor_id: Number(data.sensor_id),
+          timestamp: new Date(ms),
+          value: data.value,
+          lat: loc.lat ?? null,
+          lng: loc.lng ?? null,
+          unit: meta.unit ?? null,
+          type: meta.type ?? null,
+          description: meta.description ?? null,
+        };
         if (row.sensor_id >= 0) sink++;
       }
     };
@@ -209,7 +245,8 @@ function benchQuality(msgs: Message[]): void {
   console.log(
     `  state for ${fmt(SENSORS)} sensors: ${fmt(stateMb, 1)} MiB of typed arrays after 20 s, bound ${fmt(boundKb, 1)} KiB/sensor = ${fmt((boundKb * SENSORS) / 1024, 0)} MiB at full windows and dedup cap`,
   );
-  console.log(`  report() + JSON.stringify: ${fmt(reportMs, 1)} ms, ${fmt(size / 1024, 0)} KiB; toJSON(): ${fmt(stateBytes / 1048576, 1)} MB`,
+  console.log(
+    `  report() + JSON.stringify: ${fmt(reportMs, 1)} ms, ${fmt(size / 1024, 0)} KiB; toJSON(): ${fmt(stateBytes / 1048576, 1)} MB`,
   );
   console.log(
     `  sanity: completeness ${r.metrics.since_start.completeness.pct} %, accuracy ${r.metrics.since_start.accuracy.pct} %, unknown sensors ${r.unknown_sensors.count}, uniqueness ${r.metrics.since_start.uniqueness.pct} %`,
@@ -227,8 +264,12 @@ function benchOriginal(msgs: Message[], oursReportMs: number): void {
     return;
   }
   const db = new Sqlite(':memory:');
-  db.exec('CREATE TABLE sensor_data (id INTEGER PRIMARY KEY, sensor_id INTEGER, timestamp TEXT, value REAL, lat REAL, lng REAL, unit TEXT, type TEXT, description TEXT)');
-  const insert = db.prepare('INSERT INTO sensor_data (sensor_id, timestamp, value, lat, lng, unit, type, description) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+  db.exec(
+    'CREATE TABLE sensor_data (id INTEGER PRIMARY KEY, sensor_id INTEGER, timestamp TEXT, value REAL, lat REAL, lng REAL, unit TEXT, type TEXT, description TEXT)',
+  );
+  const insert = db.prepare(
+    'INSERT INTO sensor_data (sensor_id, timestamp, value, lat, lng, unit, type, description) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+  );
   const rows: string[][] = [];
   const select = db.prepare('SELECT * FROM sensor_data');
   let stored = 0;
@@ -238,7 +279,16 @@ function benchOriginal(msgs: Message[], oursReportMs: number): void {
         const m = msgs[stored % msgs.length].object;
         const meta = (m.metadata ?? {}) as Record<string, unknown>;
         const loc = (meta.location ?? {}) as Record<string, unknown>;
-        insert.run(Number(m.sensor_id), String(m.timestamp), Number(m.value), (loc.lat as number) ?? null, (loc.lng as number) ?? null, (meta.unit as string) ?? null, (meta.type as string) ?? null, (meta.description as string) ?? null);
+        insert.run(
+          Number(m.sensor_id),
+          String(m.timestamp),
+          Number(m.value),
+          (loc.lat as number) ?? null,
+          (loc.lng as number) ?? null,
+          (meta.unit as string) ?? null,
+          (meta.type as string) ?? null,
+          (meta.description as string) ?? null,
+        );
       }
     })();
     let best = Infinity;
@@ -246,7 +296,9 @@ function benchOriginal(msgs: Message[], oursReportMs: number): void {
       gc();
       const t = time(() => {
         const all = select.all() as Array<Record<string, unknown>>;
-        let complete = 0, valid = 0, accurate = 0;
+        let complete = 0,
+          valid = 0,
+          accurate = 0;
         const seen = new Set<string>();
         for (const row of all) {
           if (row.lat !== null && row.unit !== null && row.description !== null) complete++;
@@ -259,7 +311,11 @@ function benchOriginal(msgs: Message[], oursReportMs: number): void {
       });
       best = Math.min(best, t / 1e6);
     }
-    rows.push([`original: full table per call, ${fmt(target)} rows (${fmt(target / NOMINAL, 0)} s of traffic)`, fmt(best, 0), fmt((best / target) * 3600 * NOMINAL / 1000, 0)]);
+    rows.push([
+      `original: full table per call, ${fmt(target)} rows (${fmt(target / NOMINAL, 0)} s of traffic)`,
+      fmt(best, 0),
+      fmt(((best / target) * 3600 * NOMINAL) / 1000, 0),
+    ]);
   }
   rows.push(['ours: report() from counters (any table size)', fmt(oursReportMs, 0), fmt(oursReportMs / 1000, 2)]);
   table('Cost of one /quality call at 10 k msg/s', ['method', 'ms per call', 's per call after 1 h (extrapolated)'], rows);
@@ -281,10 +337,23 @@ async function benchPipeline(msgs: Message[]): Promise<void> {
     await runMigrations(db, [sensorsMigrations]);
     const sensors = definitions();
     const mapping = (cols: readonly string[]) => Object.fromEntries(cols.map((c) => [c, c]));
-    const raw = new RowWriter({ db, table: 'sensor_data', columns: mapping(SENSOR_DATA_COLUMNS), batchSize: 500, maxLatencyMs: 50, flushWhenIdle: true });
+    const raw = new RowWriter({
+      db,
+      table: 'sensor_data',
+      columns: mapping(SENSOR_DATA_COLUMNS),
+      batchSize: 500,
+      maxLatencyMs: 50,
+      flushWhenIdle: true,
+    });
     const agg = new RowWriter({
-      db, table: AGGREGATED_SENSOR_PARTS_TABLE, columns: mapping(AGGREGATED_PART_COLUMNS), conflict: 'upsert', keyColumns: AGGREGATED_PART_KEY,
-      batchSize: 500, maxLatencyMs: 50, flushWhenIdle: true,
+      db,
+      table: AGGREGATED_SENSOR_PARTS_TABLE,
+      columns: mapping(AGGREGATED_PART_COLUMNS),
+      conflict: 'upsert',
+      keyColumns: AGGREGATED_PART_KEY,
+      batchSize: 500,
+      maxLatencyMs: 50,
+      flushWhenIdle: true,
     });
     const windows = new TumblingWindows({ sizeMs: 60_000, graceMs: 10_000, watermark: 'event' });
     const quality = new QualityMonitor({ sensors });
@@ -312,7 +381,10 @@ async function benchPipeline(msgs: Message[]): Promise<void> {
           const closed = windows.tick();
           if (closed.length > 0) {
             aggregates += closed.length;
-            agg.write(closed.map((r) => aggregateRow(r, sensors, { instance: 'bench' })), (err) => err && reject(err));
+            agg.write(
+              closed.map((r) => aggregateRow(r, sensors, { instance: 'bench' })),
+              (err) => err && reject(err),
+            );
           }
           raw.write([check.row], (err) => {
             if (err) return reject(err);
@@ -327,11 +399,18 @@ async function benchPipeline(msgs: Message[]): Promise<void> {
     });
     const flushed = windows.flush();
     aggregates += flushed.length;
-    await new Promise<void>((resolve, reject) => agg.write(flushed.map((r) => aggregateRow(r, sensors, { instance: 'bench' })), (err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      agg.write(
+        flushed.map((r) => aggregateRow(r, sensors, { instance: 'bench' })),
+        (err) => (err ? reject(err) : resolve()),
+      ),
+    );
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     await raw.close();
     await agg.close();
-    const { rows } = await db.query('SELECT (SELECT COUNT(*) FROM sensor_data) AS raw, (SELECT COUNT(*) FROM aggregated_sensor_data) AS agg');
+    const { rows } = await db.query(
+      'SELECT (SELECT COUNT(*) FROM sensor_data) AS raw, (SELECT COUNT(*) FROM aggregated_sensor_data) AS agg',
+    );
     const rate = feed.length / seconds;
     table(
       `Pipeline into MariaDB: ${fmt(SENSORS)} sensors x ${RATE_PER_SENSOR}/s, ${fmt(feed.length)} readings as fast as acknowledgements allow (${fmt(RECEIVE_MAXIMUM)} in flight)`,

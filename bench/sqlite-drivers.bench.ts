@@ -63,13 +63,24 @@ const sensorRow = (i: number) => {
 
 /** Rows/s of one scenario on one driver, in a fresh file. */
 async function measure(driver: SqliteDriverName, scenario: Scenario, dir: string, round: number): Promise<number> {
-  const db = openDatabase({ dialect: 'sqlite', file: join(dir, `${scenario}-${driver.replace(/\W/g, '_')}-${round}.db`), busyTimeoutMs: 5000, driver });
+  const db = openDatabase({
+    dialect: 'sqlite',
+    file: join(dir, `${scenario}-${driver.replace(/\W/g, '_')}-${round}.db`),
+    busyTimeoutMs: 5000,
+    driver,
+  });
   try {
     if (scenario === 'trigger') {
       await runMigrations(db, [statestreamMigrations]);
       const columns = ['topic', 'qos', 'payload', 'retained', 'received_at'];
       const received = new Date().toISOString();
-      const asMessage = (r: { topic: string; payload: string }) => ({ topic: r.topic, qos: 1, payload: r.payload, retained: 0, received_at: received });
+      const asMessage = (r: { topic: string; payload: string }) => ({
+        topic: r.topic,
+        qos: 1,
+        payload: r.payload,
+        retained: 0,
+        received_at: received,
+      });
       const warmup = new RowWriter({ db, table: 'messages', columns });
       await ready(warmup);
       await feed(warmup, makeRows(ENTITIES * 10, 'homeassistant', 0).map(asMessage));
@@ -86,7 +97,9 @@ async function measure(driver: SqliteDriverName, scenario: Scenario, dir: string
       if (facts < rows.length) throw new Error(`trigger on ${driver}: ${facts} facts for ${rows.length} + warm-up messages`);
       return rows.length / seconds;
     }
-    await db.query('CREATE TABLE bench (id INTEGER PRIMARY KEY AUTOINCREMENT, device TEXT NOT NULL, ts INTEGER NOT NULL, value REAL, topic TEXT)');
+    await db.query(
+      'CREATE TABLE bench (id INTEGER PRIMARY KEY AUTOINCREMENT, device TEXT NOT NULL, ts INTEGER NOT NULL, value REAL, topic TEXT)',
+    );
     await db.query('CREATE INDEX k_device_ts ON bench (device, ts)');
     const total = scenario === 'writer' ? WRITER_ROWS : PER_ROW_ROWS;
     global.gc?.();
@@ -94,7 +107,10 @@ async function measure(driver: SqliteDriverName, scenario: Scenario, dir: string
     if (scenario === 'writer') {
       const writer = new RowWriter({ db, table: 'bench', columns: ['device', 'ts', 'value', 'topic'] });
       await ready(writer);
-      await feed(writer, Array.from({ length: total }, (_, i) => sensorRow(i)));
+      await feed(
+        writer,
+        Array.from({ length: total }, (_, i) => sensorRow(i)),
+      );
       await writer.close(5000);
     } else {
       for (let i = 0; i < total; i++) {
@@ -116,8 +132,14 @@ const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 
 async function main(): Promise<void> {
   const availability = sqliteDriverAvailability();
-  console.log(`node ${process.version}; ${ROUNDS} alternated rounds, median; writer ${fmt(WRITER_ROWS)} rows, trigger ${fmt(TRIGGER_ROWS)} rows (after ${fmt(ENTITIES * 10)} warm-up), per-row ${fmt(PER_ROW_ROWS)} rows`);
-  console.log(`load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${cpus().length} CPUs (figures compare only within one run)`);
+  console.log(
+    `node ${process.version}; ${ROUNDS} alternated rounds, median; writer ${fmt(WRITER_ROWS)} rows, trigger ${fmt(TRIGGER_ROWS)} rows (after ${fmt(ENTITIES * 10)} warm-up), per-row ${fmt(PER_ROW_ROWS)} rows`,
+  );
+  console.log(
+    `load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')} on ${cpus().length} CPUs (figures compare only within one run)`,
+  );
   const drivers = DRIVERS.filter((driver) => {
     if (availability[driver].available) return true;
     console.log(`${driver}: not measured (${availability[driver].reason})`);
@@ -145,7 +167,9 @@ async function main(): Promise<void> {
     trigger: 'statestream trigger (RowWriter), rows/s',
     'per-row': 'per-row INSERT awaited, rows/s',
   };
-  console.log(`\n| ${'scenario'.padEnd(40)} | ${drivers.map((d) => d.padStart(14)).join(' | ')} |${drivers.length === 2 ? ' node:sqlite / better-sqlite3 |' : ''}`);
+  console.log(
+    `\n| ${'scenario'.padEnd(40)} | ${drivers.map((d) => d.padStart(14)).join(' | ')} |${drivers.length === 2 ? ' node:sqlite / better-sqlite3 |' : ''}`,
+  );
   console.log(`|${'-'.repeat(42)}|${drivers.map(() => '-'.repeat(16)).join('|')}|${drivers.length === 2 ? `${'-'.repeat(30)}|` : ''}`);
   for (const scenario of ['writer', 'trigger', 'per-row'] as Scenario[]) {
     const values = drivers.map((driver) => median(figures.get(`${scenario}|${driver}`) ?? [0]));

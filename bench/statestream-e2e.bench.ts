@@ -27,7 +27,16 @@ import { runMigrations } from '../lib/db/migrate';
 import type { Database } from '../lib/db';
 import { statestreamMigrations } from '../lib/statestream/schema';
 import { startNodeRed, type RunningNodeRed } from '../test/support/node-red';
-import { createTestMysqlDatabase, createTestPostgresDatabase, MYSQL_HOST, MYSQL_PORT, POSTGRES_HOST, POSTGRES_PORT, portOpen, type TestMysqlDatabase } from '../test/support/services';
+import {
+  createTestMysqlDatabase,
+  createTestPostgresDatabase,
+  MYSQL_HOST,
+  MYSQL_PORT,
+  POSTGRES_HOST,
+  POSTGRES_PORT,
+  portOpen,
+  type TestMysqlDatabase,
+} from '../test/support/services';
 import { makeTempDir } from '../test/support/tmp';
 import {
   connectPublisher,
@@ -139,11 +148,21 @@ async function warmUp(name: string, db: Database, client: MqttClient, base: stri
 }
 
 /** Publishes a phase and watches its rows appear until all are there or nothing moved for STALL_MS. */
-async function measure(name: string, nodeRed: RunningNodeRed, db: Database, client: MqttClient, base: string, phase: Phase): Promise<Result> {
+async function measure(
+  name: string,
+  nodeRed: RunningNodeRed,
+  db: Database,
+  client: MqttClient,
+  base: string,
+  phase: Phase,
+): Promise<Result> {
   const { from, count, rate } = phase;
   const lastId = Number(await scalar(db, 'SELECT COALESCE(MAX(id), 0) FROM messages'));
   const errorsBefore = (nodeRed.output().match(/\[error\]/g) ?? []).length;
-  const messages: Publish[] = Array.from({ length: count }, (_, i) => ({ topic: `${base}/sensor/s${(from + i) % ENTITIES}/state`, payload: String(from + i) }));
+  const messages: Publish[] = Array.from({ length: count }, (_, i) => ({
+    topic: `${base}/sensor/s${(from + i) % ENTITIES}/state`,
+    payload: String(from + i),
+  }));
   const publishedAt = new Float64Array(count);
   const latencies: number[] = [];
   const seen = new Uint8Array(count);
@@ -206,7 +225,10 @@ async function measure(name: string, nodeRed: RunningNodeRed, db: Database, clie
     p99: percentile(sorted, 99),
     rssMiB: peakRssMiB(nodeRed.child.pid),
     errors: (nodeRed.output().match(/\[error\]/g) ?? []).length - errorsBefore,
-    firstError: nodeRed.output().split('\n').filter((l) => l.includes('[error]'))[errorsBefore],
+    firstError: nodeRed
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('[error]'))[errorsBefore],
   };
 }
 
@@ -225,7 +247,11 @@ async function measureAll(name: string, nodeRed: RunningNodeRed, db: Database, c
   return results;
 }
 
-function peerFlow(brokerPort: number, database: TestMysqlDatabase, base: string): { flows: unknown[]; credentials: Record<string, Record<string, string>> } {
+function peerFlow(
+  brokerPort: number,
+  database: TestMysqlDatabase,
+  base: string,
+): { flows: unknown[]; credentials: Record<string, Record<string, string>> } {
   const z = 'peer_tab';
   return {
     flows: [
@@ -243,21 +269,45 @@ function peerFlow(brokerPort: number, database: TestMysqlDatabase, base: string)
         keepalive: '60',
         cleansession: false,
       },
-      { id: 'peer_in', type: 'mqtt in', z, name: '', topic: `${base}/#`, qos: '1', datatype: 'utf8', broker: 'peer_broker', nl: false, rap: true, rh: 0, inputs: 0, x: 120, y: 80, wires: [['peer_fn']] },
+      {
+        id: 'peer_in',
+        type: 'mqtt in',
+        z,
+        name: '',
+        topic: `${base}/#`,
+        qos: '1',
+        datatype: 'utf8',
+        broker: 'peer_broker',
+        nl: false,
+        rap: true,
+        rh: 0,
+        inputs: 0,
+        x: 120,
+        y: 80,
+        wires: [['peer_fn']],
+      },
       {
         id: 'peer_fn',
         type: 'function',
         z,
         name: 'to INSERT',
-        func:
-          "msg.payload = [msg.topic, msg.qos || 0, msg.payload, msg.retain ? 1 : 0];\nmsg.topic = 'INSERT INTO messages (topic, qos, payload, retained) VALUES (?, ?, ?, ?)';\nreturn msg;",
+        func: "msg.payload = [msg.topic, msg.qos || 0, msg.payload, msg.retain ? 1 : 0];\nmsg.topic = 'INSERT INTO messages (topic, qos, payload, retained) VALUES (?, ?, ?, ?)';\nreturn msg;",
         outputs: 1,
         x: 300,
         y: 80,
         wires: [['peer_mysql']],
       },
       { id: 'peer_mysql', type: 'mysql', z, mydb: 'peer_db', name: '', x: 480, y: 80, wires: [[]] },
-      { id: 'peer_db', type: 'MySQLdatabase', name: '', host: MYSQL_HOST, port: String(MYSQL_PORT), db: database.config.database, tz: '+00:00', charset: 'UTF8MB4' },
+      {
+        id: 'peer_db',
+        type: 'MySQLdatabase',
+        name: '',
+        host: MYSQL_HOST,
+        port: String(MYSQL_PORT),
+        db: database.config.database,
+        tz: '+00:00',
+        charset: 'UTF8MB4',
+      },
     ],
     credentials: { peer_db: { user: database.config.user ?? 'root', password: database.config.password ?? '' } },
   };
@@ -339,9 +389,27 @@ async function main(): Promise<void> {
     await broker?.stop();
   }
 
-  console.log(`\nstatestream end to end: a ${MESSAGES}-message burst, then ${PACED_SECONDS} s at ${PACED_RATE} msg/s; QoS 1, MQTT.js → mosquitto (private) → Node-RED → MariaDB (PostgreSQL where named) + trigger`);
-  console.log(`machine: ${cpus().length} cores, load ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
-  const header = ['pipeline', 'traffic', 'stored rows', 'distinct msgs', 'seconds', 'msg/s', 'sustained msg/s', 'p50 ms', 'p99 ms', 'peak RSS MiB', 'errors logged'];
+  console.log(
+    `\nstatestream end to end: a ${MESSAGES}-message burst, then ${PACED_SECONDS} s at ${PACED_RATE} msg/s; QoS 1, MQTT.js → mosquitto (private) → Node-RED → MariaDB (PostgreSQL where named) + trigger`,
+  );
+  console.log(
+    `machine: ${cpus().length} cores, load ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}\n`,
+  );
+  const header = [
+    'pipeline',
+    'traffic',
+    'stored rows',
+    'distinct msgs',
+    'seconds',
+    'msg/s',
+    'sustained msg/s',
+    'p50 ms',
+    'p99 ms',
+    'peak RSS MiB',
+    'errors logged',
+  ];
   const rows = results.map((r) => [
     r.name,
     r.phase,

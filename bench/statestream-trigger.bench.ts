@@ -17,7 +17,16 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { statestreamMigrations } from '../lib/statestream/schema';
 import { makeTempDir, removeTempDir } from '../test/support/tmp';
-import { MYSQL_HOST, MYSQL_PASSWORD, MYSQL_PORT, MYSQL_USER, POSTGRES_HOST, POSTGRES_PORT, createTestPostgresDatabase, portOpen } from '../test/support/services';
+import {
+  MYSQL_HOST,
+  MYSQL_PASSWORD,
+  MYSQL_PORT,
+  MYSQL_USER,
+  POSTGRES_HOST,
+  POSTGRES_PORT,
+  createTestPostgresDatabase,
+  portOpen,
+} from '../test/support/services';
 import { openDatabase, planInsert, runMigrations } from '../lib/db';
 import { ENTITIES, makeRows, type Row } from './support/statestream-rows';
 
@@ -96,7 +105,13 @@ interface Target {
 async function mysqlTarget(name: string, statements: string[], ours: boolean): Promise<Target> {
   const mysql = await import('mysql2/promise');
   const database = `iotp_bench_${process.pid}_${randomBytes(3).toString('hex')}`;
-  const conn = await mysql.createConnection({ host: MYSQL_HOST, port: MYSQL_PORT, user: MYSQL_USER, password: MYSQL_PASSWORD, charset: 'utf8mb4' });
+  const conn = await mysql.createConnection({
+    host: MYSQL_HOST,
+    port: MYSQL_PORT,
+    user: MYSQL_USER,
+    password: MYSQL_PASSWORD,
+    charset: 'utf8mb4',
+  });
   await conn.query(`CREATE DATABASE \`${database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
   await conn.query(`USE \`${database}\``);
   for (const sql of statements) await conn.query(sql);
@@ -106,18 +121,24 @@ async function mysqlTarget(name: string, statements: string[], ours: boolean): P
       const now = new Date();
       await conn.query('START TRANSACTION');
       if (ours) {
-        await conn.query('INSERT INTO messages (topic, qos, payload, retained, received_at) VALUES ?', [rows.map((r) => [r.topic, 1, r.payload, 0, now])]);
+        await conn.query('INSERT INTO messages (topic, qos, payload, retained, received_at) VALUES ?', [
+          rows.map((r) => [r.topic, 1, r.payload, 0, now]),
+        ]);
       } else {
         await conn.query('INSERT INTO messages (topic, qos, payload) VALUES ?', [rows.map((r) => [r.topic, 1, r.payload])]);
       }
       await conn.query('COMMIT');
     },
     async count() {
-      const [rows] = (await conn.query('SELECT (SELECT COUNT(*) FROM facts) AS facts, (SELECT COUNT(*) FROM states) AS states')) as unknown as [Array<{ facts: number; states: number }>];
+      const [rows] = (await conn.query(
+        'SELECT (SELECT COUNT(*) FROM facts) AS facts, (SELECT COUNT(*) FROM states) AS states',
+      )) as unknown as [Array<{ facts: number; states: number }>];
       return { facts: Number(rows[0].facts), states: Number(rows[0].states) };
     },
     async handlerCounters() {
-      const [rows] = (await conn.query("SHOW SESSION STATUS LIKE 'Handler_%'")) as unknown as [Array<{ Variable_name: string; Value: string }>];
+      const [rows] = (await conn.query("SHOW SESSION STATUS LIKE 'Handler_%'")) as unknown as [
+        Array<{ Variable_name: string; Value: string }>,
+      ];
       return Object.fromEntries(rows.map((r) => [r.Variable_name, Number(r.Value)]));
     },
     async close() {
@@ -144,7 +165,10 @@ async function sqliteTarget(name: string, dir: string, statements: string[], our
       db.transaction(() => statement.run(params))();
     },
     async count() {
-      return db.prepare('SELECT (SELECT COUNT(*) FROM facts) AS facts, (SELECT COUNT(*) FROM states) AS states').get() as { facts: number; states: number };
+      return db.prepare('SELECT (SELECT COUNT(*) FROM facts) AS facts, (SELECT COUNT(*) FROM states) AS states').get() as {
+        facts: number;
+        states: number;
+      };
     },
     async close() {
       db.close();
@@ -247,7 +271,10 @@ async function main(): Promise<void> {
       // SQLite has no SUBSTRING_INDEX: level 3 (object id) and level 4 (key) cut with substr/instr.
       const originalSqlite = ORIGINAL_SQLITE.map((sql) =>
         sql
-          .replace(/NEW\.object_level/g, `substr(substr(NEW.topic, instr(NEW.topic, '/') + 1), instr(substr(NEW.topic, instr(NEW.topic, '/') + 1), '/') + 1, instr(substr(substr(NEW.topic, instr(NEW.topic, '/') + 1), instr(substr(NEW.topic, instr(NEW.topic, '/') + 1), '/') + 1), '/') - 1)`)
+          .replace(
+            /NEW\.object_level/g,
+            `substr(substr(NEW.topic, instr(NEW.topic, '/') + 1), instr(substr(NEW.topic, instr(NEW.topic, '/') + 1), '/') + 1, instr(substr(substr(NEW.topic, instr(NEW.topic, '/') + 1), instr(substr(NEW.topic, instr(NEW.topic, '/') + 1), '/') + 1), '/') - 1)`,
+          )
           .replace(/NEW\.key_level/g, `substr(NEW.topic, length(rtrim(NEW.topic, replace(NEW.topic, '/', ''))) + 1)`),
       );
       for (const [trigger, statements, ours] of [
@@ -265,17 +292,31 @@ async function main(): Promise<void> {
       removeTempDir(dir);
     }
   }
-  console.log(`\n${fmt(MEASURED_ROWS)} rows after a ${fmt(ENTITIES * 10)}-row warm-up; ${ROWS_PER_STATEMENT}-row INSERT per transaction; ${ENTITIES} entities × 10 keys`);
-  console.log(`load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${cpus().length} CPUs (timings are only comparable within one run)`);
+  console.log(
+    `\n${fmt(MEASURED_ROWS)} rows after a ${fmt(ENTITIES * 10)}-row warm-up; ${ROWS_PER_STATEMENT}-row INSERT per transaction; ${ENTITIES} entities × 10 keys`,
+  );
+  console.log(
+    `load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')} on ${cpus().length} CPUs (timings are only comparable within one run)`,
+  );
   console.log(
     `${'database'.padEnd(10)} ${'trigger'.padEnd(28)} ${'rows/s'.padStart(9)} ${'facts'.padStart(8)} ${'states'.padStart(7)}   per row: ${'lookups'.padStart(7)} ${'writes'.padStart(6)} ${'updates'.padStart(7)}`,
   );
-  const oursOn = (db: string): number | undefined => results.find((r) => r.db === db && r.trigger !== 'original (3 upserts/row)')?.rowsPerSecond;
+  const oursOn = (db: string): number | undefined =>
+    results.find((r) => r.db === db && r.trigger !== 'original (3 upserts/row)')?.rowsPerSecond;
   const [pgRate, mariaRate] = [oursOn('PostgreSQL'), oursOn('MariaDB')];
-  if (pgRate && mariaRate) console.log(`PostgreSQL trigger / MariaDB trigger: ${(pgRate / mariaRate).toFixed(2)}x (target: at least 1.00x) ${pgRate >= mariaRate ? 'MET' : 'MISSED'}`);
+  if (pgRate && mariaRate)
+    console.log(
+      `PostgreSQL trigger / MariaDB trigger: ${(pgRate / mariaRate).toFixed(2)}x (target: at least 1.00x) ${pgRate >= mariaRate ? 'MET' : 'MISSED'}`,
+    );
   for (const r of results) {
-    const work = r.perRow ? `${r.perRow.lookups.toFixed(2).padStart(7)} ${r.perRow.writes.toFixed(2).padStart(6)} ${r.perRow.updates.toFixed(2).padStart(7)}` : '      -      -       -';
-    console.log(`${r.db.padEnd(10)} ${r.trigger.padEnd(28)} ${fmt(r.rowsPerSecond).padStart(9)} ${fmt(r.facts).padStart(8)} ${fmt(r.states).padStart(7)}            ${work}`);
+    const work = r.perRow
+      ? `${r.perRow.lookups.toFixed(2).padStart(7)} ${r.perRow.writes.toFixed(2).padStart(6)} ${r.perRow.updates.toFixed(2).padStart(7)}`
+      : '      -      -       -';
+    console.log(
+      `${r.db.padEnd(10)} ${r.trigger.padEnd(28)} ${fmt(r.rowsPerSecond).padStart(9)} ${fmt(r.facts).padStart(8)} ${fmt(r.states).padStart(7)}            ${work}`,
+    );
   }
 }
 

@@ -142,7 +142,11 @@ function main(): void {
 
   // 2. Constant cost per update as the window grows.
   const growth: string[][] = [];
-  for (const [label, ms] of [['1 min', MIN], ['1 h', 60 * MIN], ['24 h', 1440 * MIN]] as const) {
+  for (const [label, ms] of [
+    ['1 min', MIN],
+    ['1 h', 60 * MIN],
+    ['24 h', 1440 * MIN],
+  ] as const) {
     const perWindow = engineRun({ windows: [ms] }, 1, 1000, false);
     const exact = engineRun({ windows: [ms], bucketMs: 1000 }, 1, 1000, false);
     const count = ms / 1000;
@@ -185,13 +189,17 @@ function main(): void {
   };
   memory.push([`engine, 1/5/30 min, window/60 buckets (180), ${SERIES} series`, fmtBytes(engineBytes({}, SERIES))]);
   memory.push(['engine, 1/5/30 min, exact 1 s buckets (1,800), 2000 series', fmtBytes(engineBytes({ bucketMs: 1000 }, 2000))]);
-  memory.push([`engine, + min/max, window/60 buckets, ${SERIES} series`, fmtBytes(engineBytes({ aggregates: ['mean', 'min', 'max'] }, SERIES))]);
+  memory.push([
+    `engine, + min/max, window/60 buckets, ${SERIES} series`,
+    fmtBytes(engineBytes({ aggregates: ['mean', 'min', 'max'] }, SERIES)),
+  ]);
   const PEER_SERIES = 200;
   {
     const before = heapBytes();
     const nodes = [60, 300, 1800].map((count) => smooth({ action: 'mean', count, mult: 'multi', round: '' }));
     for (let i = 0; i < 1800; i++) {
-      for (let s = 0; s < PEER_SERIES; s++) for (const node of nodes) node.input({ topic: `sensor/${s}`, payload: VALUES[(i + s) & 0xffff] });
+      for (let s = 0; s < PEER_SERIES; s++)
+        for (const node of nodes) node.input({ topic: `sensor/${s}`, payload: VALUES[(i + s) & 0xffff] });
     }
     memory.push(['node-red-node-smooth x3 @1 Hz (windows full)', fmtBytes((heapBytes() - before) / PEER_SERIES)]);
     if (nodes.some((node) => node.sent === 0)) throw new Error('smooth sent nothing'); // also keeps the nodes alive until measured

@@ -21,7 +21,15 @@ import { join } from 'node:path';
 import { openDatabase, DatabaseError } from '../lib/db';
 import type { Database, SqlExecutor, SqlStatement } from '../lib/db/types';
 import { RowWriter, type RowWriterOptions } from '../lib/writer';
-import { createTestMysqlDatabase, createTestPostgresDatabase, portOpen, MYSQL_HOST, MYSQL_PORT, POSTGRES_HOST, POSTGRES_PORT } from '../test/support/services';
+import {
+  createTestMysqlDatabase,
+  createTestPostgresDatabase,
+  portOpen,
+  MYSQL_HOST,
+  MYSQL_PORT,
+  POSTGRES_HOST,
+  POSTGRES_PORT,
+} from '../test/support/services';
 import type { PostgresConfig } from '../lib/db/types';
 import { makeTempDir, removeTempDir } from '../test/support/tmp';
 
@@ -41,9 +49,11 @@ function row(i: number): Row {
 }
 
 const TABLE = {
-  mysql: 'CREATE TABLE bench (id BIGINT AUTO_INCREMENT PRIMARY KEY, device VARCHAR(32) NOT NULL, ts BIGINT NOT NULL, value DOUBLE, topic VARCHAR(128), KEY k_device_ts (device, ts))',
+  mysql:
+    'CREATE TABLE bench (id BIGINT AUTO_INCREMENT PRIMARY KEY, device VARCHAR(32) NOT NULL, ts BIGINT NOT NULL, value DOUBLE, topic VARCHAR(128), KEY k_device_ts (device, ts))',
   sqlite: 'CREATE TABLE bench (id INTEGER PRIMARY KEY AUTOINCREMENT, device TEXT NOT NULL, ts INTEGER NOT NULL, value REAL, topic TEXT)',
-  postgres: 'CREATE TABLE bench (id BIGSERIAL PRIMARY KEY, device VARCHAR(32) NOT NULL, ts BIGINT NOT NULL, value DOUBLE PRECISION, topic VARCHAR(128))',
+  postgres:
+    'CREATE TABLE bench (id BIGSERIAL PRIMARY KEY, device VARCHAR(32) NOT NULL, ts BIGINT NOT NULL, value DOUBLE PRECISION, topic VARCHAR(128))',
 };
 
 async function resetTable(db: Database): Promise<void> {
@@ -77,12 +87,14 @@ const INSERT_ONE = 'INSERT INTO bench (device, ts, value, topic) VALUES (?, ?, ?
 
 async function perRow(db: Database, rows: number, connections: number): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: connections }, async () => {
-    while (next < rows) {
-      const r = row(next++);
-      await db.query(INSERT_ONE, [r.device, r.ts, r.value, r.topic]);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      while (next < rows) {
+        const r = row(next++);
+        await db.query(INSERT_ONE, [r.device, r.ts, r.value, r.topic]);
+      }
+    }),
+  );
 }
 
 async function handBatched(db: Database, rows: number): Promise<void> {
@@ -132,18 +144,42 @@ async function engine(db: Database, rows: number, options: Partial<RowWriterOpti
 class Switchable implements Database {
   down = false;
   constructor(private readonly inner: Database) {}
-  get dialect() { return this.inner.dialect; }
-  get description() { return this.inner.description; }
+  get dialect() {
+    return this.inner.dialect;
+  }
+  get description() {
+    return this.inner.description;
+  }
   private check(): void {
     if (this.down) throw new DatabaseError('connect ECONNREFUSED (simulated outage)', { kind: 'connection', code: 'ECONNREFUSED' });
   }
-  async query(sql: string, params?: never) { this.check(); return this.inner.query(sql, params); }
-  async select(sql: string, params: never, maxRows: number) { this.check(); return this.inner.select(sql, params, maxRows); }
-  async transaction<T>(work: (tx: SqlExecutor) => Promise<T>) { this.check(); return this.inner.transaction(work); }
-  async atomic(statements: readonly SqlStatement[]) { this.check(); return this.inner.atomic(statements); }
-  async withLock<T>(name: string, timeoutMs: number, work: (executor: SqlExecutor) => Promise<T>) { this.check(); return this.inner.withLock(name, timeoutMs, work); }
-  async ping() { this.check(); return this.inner.ping(); }
-  close() { return this.inner.close(); }
+  async query(sql: string, params?: never) {
+    this.check();
+    return this.inner.query(sql, params);
+  }
+  async select(sql: string, params: never, maxRows: number) {
+    this.check();
+    return this.inner.select(sql, params, maxRows);
+  }
+  async transaction<T>(work: (tx: SqlExecutor) => Promise<T>) {
+    this.check();
+    return this.inner.transaction(work);
+  }
+  async atomic(statements: readonly SqlStatement[]) {
+    this.check();
+    return this.inner.atomic(statements);
+  }
+  async withLock<T>(name: string, timeoutMs: number, work: (executor: SqlExecutor) => Promise<T>) {
+    this.check();
+    return this.inner.withLock(name, timeoutMs, work);
+  }
+  async ping() {
+    this.check();
+    return this.inner.ping();
+  }
+  close() {
+    return this.inner.close();
+  }
 }
 
 /** Journal throughput during an outage, then replay throughput once the database is back. */
@@ -153,7 +189,15 @@ async function outage(db: Database, rows: number): Promise<Figure[]> {
   try {
     await resetTable(db);
     switchable.down = true;
-    const writer = new RowWriter({ db: switchable, table: 'bench', columns: COLUMNS, journalDir: dir, retryInitialMs: 50, retryMaxMs: 50, warn: () => undefined });
+    const writer = new RowWriter({
+      db: switchable,
+      table: 'bench',
+      columns: COLUMNS,
+      journalDir: dir,
+      retryInitialMs: 50,
+      retryMaxMs: 50,
+      warn: () => undefined,
+    });
     while (writer.currentState !== 'down') await new Promise((resolve) => setTimeout(resolve, 5));
     const journalStart = performance.now();
     await feed(writer, rows, 'journaled');
@@ -191,14 +235,21 @@ async function engineAlone(rows: number): Promise<Figure> {
   global.gc?.();
   const started = performance.now();
   await engine(noop, rows, {});
-  return { name: 'RowWriter alone (no-op database): the engine\'s own ceiling', rows, seconds: (performance.now() - started) / 1000 };
+  return { name: "RowWriter alone (no-op database): the engine's own ceiling", rows, seconds: (performance.now() - started) / 1000 };
 }
 
 /** Heap held per row waiting in memory during an outage (no journal), measured after GC. */
 async function memoryPerRow(rows: number): Promise<void> {
   const down = new Switchable(noop);
   down.down = true;
-  const writer = new RowWriter({ db: down, table: 'bench', columns: COLUMNS, maxBufferedRows: rows, maxBufferedBytes: 1 << 30, warn: () => undefined });
+  const writer = new RowWriter({
+    db: down,
+    table: 'bench',
+    columns: COLUMNS,
+    maxBufferedRows: rows,
+    maxBufferedBytes: 1 << 30,
+    warn: () => undefined,
+  });
   while (writer.currentState !== 'down') await new Promise((resolve) => setTimeout(resolve, 5));
   global.gc?.();
   const before = process.memoryUsage().heapUsed;
@@ -206,43 +257,66 @@ async function memoryPerRow(rows: number): Promise<void> {
   global.gc?.();
   const held = process.memoryUsage().heapUsed - before;
   const stats = writer.stats();
-  console.log(`memory: ${rows.toLocaleString('en-US')} rows held during an outage: ${Math.round(held / rows)} bytes/row on the heap ` +
-    `(budget estimate ${Math.round(stats.backlogBytes / rows)} bytes/row; the row objects themselves are not retained)`);
+  console.log(
+    `memory: ${rows.toLocaleString('en-US')} rows held during an outage: ${Math.round(held / rows)} bytes/row on the heap ` +
+      `(budget estimate ${Math.round(stats.backlogBytes / rows)} bytes/row; the row objects themselves are not retained)`,
+  );
   await writer.close(0);
 }
 
 function print(title: string, figures: Figure[], baseline: Figure): void {
   console.log(`\n${title}`);
-  console.log(`| ${'scenario'.padEnd(66)} | ${'rows'.padStart(7)} | ${'s'.padStart(6)} | ${'rows/s'.padStart(9)} | ${'× per-row'.padStart(9)} |`);
+  console.log(
+    `| ${'scenario'.padEnd(66)} | ${'rows'.padStart(7)} | ${'s'.padStart(6)} | ${'rows/s'.padStart(9)} | ${'× per-row'.padStart(9)} |`,
+  );
   console.log(`|${'-'.repeat(68)}|${'-'.repeat(9)}|${'-'.repeat(8)}|${'-'.repeat(11)}|${'-'.repeat(11)}|`);
   const base = baseline.rows / baseline.seconds;
   for (const f of figures) {
     const rate = f.rows / f.seconds;
-    console.log(`| ${f.name.padEnd(66)} | ${String(f.rows).padStart(7)} | ${f.seconds.toFixed(2).padStart(6)} | ${Math.round(rate).toLocaleString('en-US').padStart(9)} | ${(rate / base).toFixed(1).padStart(8)}x |`);
+    console.log(
+      `| ${f.name.padEnd(66)} | ${String(f.rows).padStart(7)} | ${f.seconds.toFixed(2).padStart(6)} | ${Math.round(rate).toLocaleString('en-US').padStart(9)} | ${(rate / base).toFixed(1).padStart(8)}x |`,
+    );
   }
 }
 
 async function suite(db: Database, title: string, sizes: { perRow: number; engine: number }): Promise<void> {
   const figures: Figure[] = [];
-  const baseline = await timed('per-row INSERT, 1 connection (a flow with one INSERT per msg)', sizes.perRow, db, () => perRow(db, sizes.perRow, 1));
+  const baseline = await timed('per-row INSERT, 1 connection (a flow with one INSERT per msg)', sizes.perRow, db, () =>
+    perRow(db, sizes.perRow, 1),
+  );
   figures.push(baseline);
   if (db.dialect !== 'sqlite') {
     figures.push(await timed('per-row INSERT, 8 connections', sizes.perRow, db, () => perRow(db, sizes.perRow, 8)));
   }
   figures.push(await timed('hand batching: 500 rows per INSERT, one at a time', sizes.engine, db, () => handBatched(db, sizes.engine)));
-  for (const [batchSize, maxInFlight] of [[500, 1], [500, 2], [500, 4], [1000, 2]]) {
-    figures.push(await timed(`RowWriter, 1 row/delivery, batch ${batchSize}, ${maxInFlight} in flight${batchSize === 500 && maxInFlight === 2 ? ' (defaults)' : ''}`,
-      sizes.engine, db, () => engine(db, sizes.engine, { batchSize, maxInFlight })));
+  for (const [batchSize, maxInFlight] of [
+    [500, 1],
+    [500, 2],
+    [500, 4],
+    [1000, 2],
+  ]) {
+    figures.push(
+      await timed(
+        `RowWriter, 1 row/delivery, batch ${batchSize}, ${maxInFlight} in flight${batchSize === 500 && maxInFlight === 2 ? ' (defaults)' : ''}`,
+        sizes.engine,
+        db,
+        () => engine(db, sizes.engine, { batchSize, maxInFlight }),
+      ),
+    );
   }
   if (db.dialect !== 'sqlite') {
     // What commit markers cost: the same run with and without them, alternated (the machine is
     // shared, so neighbouring runs are compared), best of three each.
-    for (const [label, batchSize] of [['defaults', 500], ['batch 50', 50]] as const) {
+    for (const [label, batchSize] of [
+      ['defaults', 500],
+      ['batch 50', 50],
+    ] as const) {
       const best: Record<'on' | 'off', Figure | null> = { on: null, off: null };
       for (let round = 0; round < 3; round++) {
         for (const markers of ['on', 'off'] as const) {
-          const figure = await timed(`RowWriter, ${label}, commit markers ${markers} (best of 3, alternated)`, sizes.engine, db,
-            () => engine(db, sizes.engine, { batchSize, commitMarkers: markers === 'on' }));
+          const figure = await timed(`RowWriter, ${label}, commit markers ${markers} (best of 3, alternated)`, sizes.engine, db, () =>
+            engine(db, sizes.engine, { batchSize, commitMarkers: markers === 'on' }),
+          );
           const current = best[markers];
           if (!current || figure.seconds < current.seconds) best[markers] = figure;
         }
@@ -252,8 +326,10 @@ async function suite(db: Database, title: string, sizes: { perRow: number; engin
   }
   const small = Math.min(sizes.engine, 20_000);
   figures.push(await timed('RowWriter, producer window 200 (< batch 500), defaults', small, db, () => engine(db, small, {}, 200)));
-  figures.push(await timed('RowWriter, producer window 200, flushWhenIdle', small, db, () => engine(db, small, { flushWhenIdle: true }, 200)));
-  figures.push(...await outage(db, sizes.engine));
+  figures.push(
+    await timed('RowWriter, producer window 200, flushWhenIdle', small, db, () => engine(db, small, { flushWhenIdle: true }, 200)),
+  );
+  figures.push(...(await outage(db, sizes.engine)));
   figures.push(await engineAlone(sizes.engine * 3));
   print(title, figures, baseline);
 }
@@ -264,18 +340,31 @@ type BarePg = 'multi-row INSERT' | 'INSERT ... unnest()' | 'COPY FROM STDIN';
 async function barePg(config: PostgresConfig, rows: number, how: BarePg): Promise<void> {
   const { Pool } = await import('pg');
   const { from: copyFrom } = await import('pg-copy-streams');
-  const pool = new Pool({ host: config.host, port: config.port, user: config.user, password: config.password, database: config.database, max: 2 });
+  const pool = new Pool({
+    host: config.host,
+    port: config.port,
+    user: config.user,
+    password: config.password,
+    database: config.database,
+    max: 2,
+  });
   const batches: Row[][] = [];
-  for (let start = 0; start < rows; start += 500) batches.push(Array.from({ length: Math.min(500, rows - start) }, (_, i) => row(start + i)));
-  const escape = (v: string | number): string => String(v).replace(/[\\\n\r\t]/g, (c) => ({ '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' })[c] as string);
+  for (let start = 0; start < rows; start += 500)
+    batches.push(Array.from({ length: Math.min(500, rows - start) }, (_, i) => row(start + i)));
+  const escape = (v: string | number): string =>
+    String(v).replace(/[\\\n\r\t]/g, (c) => ({ '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' })[c] as string);
   const send = async (batch: Row[]): Promise<void> => {
     if (how === 'multi-row INSERT') {
       const tuples = batch.map((_, r) => `($${r * 4 + 1}, $${r * 4 + 2}, $${r * 4 + 3}, $${r * 4 + 4})`).join(', ');
-      await pool.query(`INSERT INTO bench (device, ts, value, topic) VALUES ${tuples}`, batch.flatMap((r) => [r.device, r.ts, r.value, r.topic]));
+      await pool.query(
+        `INSERT INTO bench (device, ts, value, topic) VALUES ${tuples}`,
+        batch.flatMap((r) => [r.device, r.ts, r.value, r.topic]),
+      );
     } else if (how === 'INSERT ... unnest()') {
-      await pool.query('INSERT INTO bench (device, ts, value, topic) SELECT * FROM unnest($1::varchar[], $2::bigint[], $3::float8[], $4::varchar[])', [
-        batch.map((r) => r.device), batch.map((r) => r.ts), batch.map((r) => r.value), batch.map((r) => r.topic),
-      ]);
+      await pool.query(
+        'INSERT INTO bench (device, ts, value, topic) SELECT * FROM unnest($1::varchar[], $2::bigint[], $3::float8[], $4::varchar[])',
+        [batch.map((r) => r.device), batch.map((r) => r.ts), batch.map((r) => r.value), batch.map((r) => r.topic)],
+      );
     } else {
       const client = await pool.connect();
       try {
@@ -294,9 +383,11 @@ async function barePg(config: PostgresConfig, rows: number, how: BarePg): Promis
   };
   try {
     let next = 0;
-    await Promise.all([0, 1].map(async () => {
-      while (next < batches.length) await send(batches[next++]);
-    }));
+    await Promise.all(
+      [0, 1].map(async () => {
+        while (next < batches.length) await send(batches[next++]);
+      }),
+    );
   } finally {
     await pool.end();
   }
@@ -321,11 +412,16 @@ async function postgresPeers(db: Database, config: PostgresConfig, rows: number)
   }
   const figures = contenders.map(([name]) => best.get(name) as Figure);
   print('PostgreSQL: RowWriter against bare pg in the same run', figures, figures[0]);
-  const rate = (name: string): number => { const f = best.get(name) as Figure; return f.rows / f.seconds; };
+  const rate = (name: string): number => {
+    const f = best.get(name) as Figure;
+    return f.rows / f.seconds;
+  };
   const copy = rate(contenders[2][0]);
   for (const [name] of contenders.slice(3)) {
     const gap = (1 - rate(name) / copy) * 100;
-    console.log(`${name}: ${gap <= 0 ? `${(-gap).toFixed(1)} % faster than` : `${gap.toFixed(1)} % behind`} bare pg COPY (target: within 15 %) ${gap <= 15 ? 'MET' : 'MISSED'}`);
+    console.log(
+      `${name}: ${gap <= 0 ? `${(-gap).toFixed(1)} % faster than` : `${gap.toFixed(1)} % behind`} bare pg COPY (target: within 15 %) ${gap <= 15 ? 'MET' : 'MISSED'}`,
+    );
   }
 }
 
@@ -333,7 +429,8 @@ async function main(): Promise<void> {
   console.log(`node ${process.version}; producer window ${WINDOW} deliveries; columns: ${COLUMNS.join(', ')} (+ id, secondary index)`);
   await memoryPerRow(50_000);
   const only = process.env.BENCH_ONLY; // 'mariadb', 'postgres' or 'sqlite' while iterating
-  if (only && !['mariadb', 'postgres', 'sqlite'].includes(only)) throw new Error(`BENCH_ONLY must be mariadb, postgres or sqlite, not ${only}`);
+  if (only && !['mariadb', 'postgres', 'sqlite'].includes(only))
+    throw new Error(`BENCH_ONLY must be mariadb, postgres or sqlite, not ${only}`);
   if (only && only !== 'mariadb') {
     // skipped on request
   } else if (await portOpen(MYSQL_HOST, MYSQL_PORT)) {

@@ -16,7 +16,9 @@ export function adminPasswordHashProblem(hash: string): string | undefined {
   if (BCRYPT.test(hash)) return undefined;
   if (hash.trim() !== hash && BCRYPT.test(hash.trim())) return 'it has spaces or a line break around it';
   if (/^\$2[aby]\$\d\d\$/.test(hash)) {
-    return hash.length === 60 ? 'its cost (the number after the second `$`) is outside 04..31, or it holds characters bcrypt does not use' : `it is ${hash.length} characters long; a bcrypt hash has 60`;
+    return hash.length === 60
+      ? 'its cost (the number after the second `$`) is outside 04..31, or it holds characters bcrypt does not use'
+      : `it is ${hash.length} characters long; a bcrypt hash has 60`;
   }
   if (/^2[aby]\d\d/.test(hash) || (/^\$?2[aby]/.test(hash) && !hash.includes('$', 1))) {
     return 'its `$` signs are missing: a shell or a compose file replaced them (write each `$` as `$$` in docker-compose files, quote it in a shell)';

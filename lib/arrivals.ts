@@ -90,7 +90,8 @@ export class ArrivalRegistry {
   }
 }
 
-const tableRead = (reader: ArrivalReader, table: string | undefined): boolean => table === undefined || reader.tables === undefined || reader.tables.includes(table);
+const tableRead = (reader: ArrivalReader, table: string | undefined): boolean =>
+  table === undefined || reader.tables === undefined || reader.tables.includes(table);
 
 /** Whether rows through `source` may end up where `reader` reads. */
 export function feeds(source: ArrivalSource, reader: ArrivalReader): boolean {

@@ -51,7 +51,13 @@ function tooLarge(maxBytes: number): { error: string; reason: string } {
 
 /** The error body parsers get, shaped like theirs (http-errors): a route that logs it says why. */
 function payloadTooLarge(maxBytes: number): Error {
-  const err = Object.assign(new Error(tooLarge(maxBytes).reason), { status: 413, statusCode: 413, expose: true, type: 'entity.too.large', limit: maxBytes });
+  const err = Object.assign(new Error(tooLarge(maxBytes).reason), {
+    status: 413,
+    statusCode: 413,
+    expose: true,
+    type: 'entity.too.large',
+    limit: maxBytes,
+  });
   err.name = 'PayloadTooLargeError';
   return err;
 }
@@ -77,7 +83,18 @@ function lingerWhenNodeCloses(socket: Socket | null): void {
 }
 
 /** Response methods that would throw (headers already sent) or emit 'error' (write after end). */
-const ANSWERING_METHODS = ['writeHead', 'setHeader', 'setHeaders', 'appendHeader', 'removeHeader', 'flushHeaders', 'addTrailers', 'writeContinue', 'write', 'end'] as const;
+const ANSWERING_METHODS = [
+  'writeHead',
+  'setHeader',
+  'setHeaders',
+  'appendHeader',
+  'removeHeader',
+  'flushHeaders',
+  'addTrailers',
+  'writeContinue',
+  'write',
+  'end',
+] as const;
 
 /**
  * After a refusal nothing else answers the request: express's final handler still answers once the

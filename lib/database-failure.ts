@@ -29,7 +29,8 @@ const UNAVAILABLE_CODES = new Set([
 export function databaseFailure(err: unknown): DatabaseFailure {
   if (err instanceof DatabaseConfigError) return { status: 500, error: 'database not configured', code: 'DATABASE_NOT_CONFIGURED' };
   if (isDatabaseError(err)) {
-    if (err.kind === 'connection' || UNAVAILABLE_CODES.has(err.code)) return { status: 503, error: 'database unavailable', code: 'DATABASE_UNAVAILABLE', retryAfterSeconds: 10 };
+    if (err.kind === 'connection' || UNAVAILABLE_CODES.has(err.code))
+      return { status: 503, error: 'database unavailable', code: 'DATABASE_UNAVAILABLE', retryAfterSeconds: 10 };
     if (err.kind === 'transient') return { status: 503, error: 'database busy', code: 'DATABASE_BUSY', retryAfterSeconds: 5 };
   }
   return { status: 500, error: 'database query failed', code: 'QUERY_FAILED' };

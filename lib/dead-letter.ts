@@ -112,9 +112,12 @@ function utf8Prefix(bytes: Buffer, max: number): Buffer {
 /** The record for `letter`: payload as text when it is UTF-8, else base64, cut to maxPayloadBytes. */
 export function deadLetterRecord(letter: DeadLetter, options: DeadLetterOptions = {}): DeadLetterRecord {
   const maxPayload = Math.max(0, options.maxPayloadBytes ?? DEFAULT_DEAD_LETTER_PAYLOAD_BYTES);
-  const bytes = typeof letter.payload === 'string'
-    ? Buffer.from(letter.payload, 'utf8')
-    : Buffer.isBuffer(letter.payload) ? letter.payload : Buffer.from(letter.payload.buffer, letter.payload.byteOffset, letter.payload.byteLength);
+  const bytes =
+    typeof letter.payload === 'string'
+      ? Buffer.from(letter.payload, 'utf8')
+      : Buffer.isBuffer(letter.payload)
+        ? letter.payload
+        : Buffer.from(letter.payload.buffer, letter.payload.byteOffset, letter.payload.byteLength);
   let text = true;
   try {
     strictUtf8.decode(bytes);
@@ -206,7 +209,11 @@ export class DeadLetterFile {
       await this.write(batch.map((p) => p.line));
     } catch (err) {
       this.counts.failed += batch.length;
-      const failure = new DeadLetterError('DEAD_LETTER_UNWRITABLE', `dead-letter file ${this.path} could not be written: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+      const failure = new DeadLetterError(
+        'DEAD_LETTER_UNWRITABLE',
+        `dead-letter file ${this.path} could not be written: ${(err as Error)?.message ?? String(err)}`,
+        { cause: err },
+      );
       for (const p of batch) p.reject(failure);
       return;
     }

@@ -42,7 +42,8 @@ export interface GuardAnswer {
 // RFC 6838 type/subtype names, as media-typer (http-in's raw body parser) accepts them.
 const MEDIA_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/;
 // RFC 7231 `; name=value` parameters, as the content-type package parses them.
-const PARAMETER = /; *([!#$%&'*+.^_`|~0-9A-Za-z-]+) *= *("(?:[\u000b\u0020\u0021\u0023-\u005b\u005d-\u007e\u0080-\u00ff]|\\[\u000b\u0020-\u00ff])*"|[!#$%&'*+.^_`|~0-9A-Za-z-]+) */gy;
+const PARAMETER =
+  /; *([!#$%&'*+.^_`|~0-9A-Za-z-]+) *= *("(?:[\u000b\u0020\u0021\u0023-\u005b\u005d-\u007e\u0080-\u00ff]|\\[\u000b\u0020-\u00ff])*"|[!#$%&'*+.^_`|~0-9A-Za-z-]+) */gy;
 
 /** True when a Content-Type header parses the way Node-RED's body parsers need it to. */
 export function isValidContentType(header: string): boolean {

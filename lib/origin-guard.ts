@@ -109,7 +109,9 @@ export function parseHost(host: string): Authority | undefined {
 
 /** An origin in the form browsers send it: lower case, no default port, no trailing dot or slash. */
 export function serialiseOrigin(origin: ParsedOrigin): string {
-  return origin.port === DEFAULT_PORTS[origin.scheme] ? `${origin.scheme}://${origin.host}` : `${origin.scheme}://${origin.host}:${origin.port}`;
+  return origin.port === DEFAULT_PORTS[origin.scheme]
+    ? `${origin.scheme}://${origin.host}`
+    : `${origin.scheme}://${origin.host}:${origin.port}`;
 }
 
 /**
@@ -138,9 +140,15 @@ export function parseAllowedOrigins(list: string): string[] {
   for (const entry of list.split(',')) {
     const text = entry.trim();
     if (text === '') continue;
-    if (text === '*') throw new TypeError('* is not accepted: the editor and admin API share the flows\' root, so name the origins (https://app.example.com)');
+    if (text === '*')
+      throw new TypeError(
+        "* is not accepted: the editor and admin API share the flows' root, so name the origins (https://app.example.com)",
+      );
     const parsed = parseWith(CONFIGURED_ORIGIN, text);
-    if (parsed === undefined) throw new TypeError(`${JSON.stringify(text)} is not an origin like https://app.example.com or http://10.0.0.5:8080 (scheme, host and port only)`);
+    if (parsed === undefined)
+      throw new TypeError(
+        `${JSON.stringify(text)} is not an origin like https://app.example.com or http://10.0.0.5:8080 (scheme, host and port only)`,
+      );
     const origin = serialiseOrigin(parsed);
     if (!origins.includes(origin)) origins.push(origin);
   }
@@ -149,7 +157,8 @@ export function parseAllowedOrigins(list: string): string[] {
 
 const REFUSAL = {
   error: 'cross-origin request refused',
-  reason: 'a page from another origin may not write here: only this server\'s own pages and the origins allowed for its HTTP APIs (HTTP_NODE_CORS_ORIGIN) may',
+  reason:
+    "a page from another origin may not write here: only this server's own pages and the origins allowed for its HTTP APIs (HTTP_NODE_CORS_ORIGIN) may",
 };
 
 /** The guard, as middleware for settings.js `httpAdminMiddleware`. */

@@ -106,45 +106,100 @@ const HEADER_TOKEN = /^[\x21-\x7e]+$/;
  * Unset or empty means "use the default" everywhere, as the README says.
  */
 const CHECKS: ReadonlyArray<[name: string, check: (value: string) => string | undefined]> = [
-  ['PORT', (v) => (/^\d{1,5}$/.test(v) && Number(v) >= 1 && Number(v) <= 65_535 ? undefined : `PORT must be a TCP port from 1 to 65535 (got ${JSON.stringify(v)})`)],
-  ['HOST', (v) => (isIP(v) !== 0 || /^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$/.test(v) ? undefined : `HOST must be an IP address or host name to listen on (got ${JSON.stringify(v)})`)],
-  ['NODE_RED_LOG_LEVEL', (v) => (LOG_LEVELS.includes(v) ? undefined : `NODE_RED_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got ${JSON.stringify(v)})`)],
+  [
+    'PORT',
+    (v) =>
+      /^\d{1,5}$/.test(v) && Number(v) >= 1 && Number(v) <= 65_535
+        ? undefined
+        : `PORT must be a TCP port from 1 to 65535 (got ${JSON.stringify(v)})`,
+  ],
+  [
+    'HOST',
+    (v) =>
+      isIP(v) !== 0 || /^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$/.test(v)
+        ? undefined
+        : `HOST must be an IP address or host name to listen on (got ${JSON.stringify(v)})`,
+  ],
+  [
+    'NODE_RED_LOG_LEVEL',
+    (v) => (LOG_LEVELS.includes(v) ? undefined : `NODE_RED_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got ${JSON.stringify(v)})`),
+  ],
   // Accepted silently, a malformed hash locks everybody out of the editor: say so now.
-  ['NODE_RED_ADMIN_PASSWORD_HASH', (v) => {
-    const problem = adminPasswordHashProblem(v);
-    return problem && `NODE_RED_ADMIN_PASSWORD_HASH cannot be used: ${problem}; nobody could log in with it (\`npx node-red admin hash-pw\` prints a hash)`;
-  }],
-  ['NODE_RED_ADMIN_USER', (v) => (v.length <= 64 && !hasControlCharacter(v) ? undefined : 'NODE_RED_ADMIN_USER must be a user name of at most 64 printable characters')],
-  ['NODE_RED_CREDENTIAL_SECRET', (v) => (!hasControlCharacter(v) ? undefined : 'NODE_RED_CREDENTIAL_SECRET must not contain control characters (a pasted line break?)')],
-  ['IOTP_INSTANCE_ID', (v) => (v.length <= 256 && !hasControlCharacter(v) ? undefined : 'IOTP_INSTANCE_ID must be a name of at most 256 printable characters')],
+  [
+    'NODE_RED_ADMIN_PASSWORD_HASH',
+    (v) => {
+      const problem = adminPasswordHashProblem(v);
+      return (
+        problem &&
+        `NODE_RED_ADMIN_PASSWORD_HASH cannot be used: ${problem}; nobody could log in with it (\`npx node-red admin hash-pw\` prints a hash)`
+      );
+    },
+  ],
+  [
+    'NODE_RED_ADMIN_USER',
+    (v) =>
+      v.length <= 64 && !hasControlCharacter(v) ? undefined : 'NODE_RED_ADMIN_USER must be a user name of at most 64 printable characters',
+  ],
+  [
+    'NODE_RED_CREDENTIAL_SECRET',
+    (v) => (!hasControlCharacter(v) ? undefined : 'NODE_RED_CREDENTIAL_SECRET must not contain control characters (a pasted line break?)'),
+  ],
+  [
+    'IOTP_INSTANCE_ID',
+    (v) => (v.length <= 256 && !hasControlCharacter(v) ? undefined : 'IOTP_INSTANCE_ID must be a name of at most 256 printable characters'),
+  ],
   ['IOTP_RESET_FLOWS', (v) => (TRUE_FALSE.test(v) ? undefined : `IOTP_RESET_FLOWS must be true or false (got ${JSON.stringify(v)})`)],
   ['STATESTREAM_BASE_TOPIC', (v) => topicProblem('STATESTREAM_BASE_TOPIC', v)],
   ['TOPIC', (v) => topicProblem('TOPIC', v)],
   ['STATS_TOPIC', (v) => topicProblem('STATS_TOPIC', v)],
   ['MQTT_TOPIC', (v) => topicProblem('MQTT_TOPIC', v)],
-  ['MQTT_SHARE_GROUP', (v) => (/^[^/+#\s\u0000]{1,128}$/.test(v) ? undefined : `MQTT_SHARE_GROUP must be a name without /, +, # or spaces (got ${JSON.stringify(v.slice(0, 100))})`)],
+  [
+    'MQTT_SHARE_GROUP',
+    (v) =>
+      /^[^/+#\s\u0000]{1,128}$/.test(v)
+        ? undefined
+        : `MQTT_SHARE_GROUP must be a name without /, +, # or spaces (got ${JSON.stringify(v.slice(0, 100))})`,
+  ],
   ['DB_FILE', (v) => (!hasControlCharacter(v) ? undefined : 'DB_FILE must be a file name or path')],
-  ['ISEMS_ROUTER_IPS', (v) => {
-    try {
-      for (const node of parseNodeList(v.replace(/\s*\n\s*/g, ','))) resolveNodeUrl(node);
-      return undefined;
-    } catch (err) {
-      return `ISEMS_ROUTER_IPS: ${(err as Error).message} (expected IPs, host:port or http(s) URLs, comma-separated)`;
-    }
-  }],
-  ['POST_DATA_ENDPOINT', (v) => {
-    try {
-      // A path is one of this Node-RED's own endpoints (the example's simulated receiver).
-      if (isOwnEndpoint(v)) parseEndpoint(ownEndpointUrl(v, 'http://127.0.0.1/'));
-      else parseEndpoint(v);
-      return undefined;
-    } catch (err) {
-      return (err as Error).message;
-    }
-  }],
+  [
+    'ISEMS_ROUTER_IPS',
+    (v) => {
+      try {
+        for (const node of parseNodeList(v.replace(/\s*\n\s*/g, ','))) resolveNodeUrl(node);
+        return undefined;
+      } catch (err) {
+        return `ISEMS_ROUTER_IPS: ${(err as Error).message} (expected IPs, host:port or http(s) URLs, comma-separated)`;
+      }
+    },
+  ],
+  [
+    'POST_DATA_ENDPOINT',
+    (v) => {
+      try {
+        // A path is one of this Node-RED's own endpoints (the example's simulated receiver).
+        if (isOwnEndpoint(v)) parseEndpoint(ownEndpointUrl(v, 'http://127.0.0.1/'));
+        else parseEndpoint(v);
+        return undefined;
+      } catch (err) {
+        return (err as Error).message;
+      }
+    },
+  ],
   // Keys travel in an `Authorization: Bearer` header: one with a space or a line break never matches (API_KEY) or is never sent (POST_DATA_API_KEY).
-  ['API_KEY', (v) => (HEADER_TOKEN.test(v) ? undefined : 'API_KEY must be printable ASCII without spaces (it is compared with the Authorization: Bearer header)')],
-  ['POST_DATA_API_KEY', (v) => (HEADER_TOKEN.test(v) ? undefined : 'POST_DATA_API_KEY must be printable ASCII without spaces (it is sent in an Authorization: Bearer header)')],
+  [
+    'API_KEY',
+    (v) =>
+      HEADER_TOKEN.test(v)
+        ? undefined
+        : 'API_KEY must be printable ASCII without spaces (it is compared with the Authorization: Bearer header)',
+  ],
+  [
+    'POST_DATA_API_KEY',
+    (v) =>
+      HEADER_TOKEN.test(v)
+        ? undefined
+        : 'POST_DATA_API_KEY must be printable ASCII without spaces (it is sent in an Authorization: Bearer header)',
+  ],
 ];
 
 function topicProblem(name: string, value: string): string | undefined {
@@ -185,7 +240,8 @@ export function resolveRuntimeEnv(env: Env, options: { userDir: string }): Resol
     }
   }
   const simulate = given(env, 'SIMULATE') ?? set.SIMULATE;
-  if (!TRUE_FALSE.test(simulate)) throw new RuntimeConfigError('SIMULATE', `SIMULATE must be true or false (got ${JSON.stringify(simulate)})`);
+  if (!TRUE_FALSE.test(simulate))
+    throw new RuntimeConfigError('SIMULATE', `SIMULATE must be true or false (got ${JSON.stringify(simulate)})`);
   set.SIMULATE = /^(true|1|yes)$/i.test(simulate) ? 'true' : 'false';
 
   // POST_DATA_ENDPOINT has no default here: the connector example's tab defaults it to its own
@@ -200,7 +256,9 @@ export function resolveRuntimeEnv(env: Env, options: { userDir: string }): Resol
     throw new RuntimeConfigError(variable, (err as Error).message);
   }
   if (given(env, 'DATABASE_URL') === undefined || database.dialect === 'sqlite') set.DATABASE_URL = databaseUrl(database);
-  notes.push(`database: ${describeConfig(database)}${given(env, 'DATABASE_URL') ? '' : given(env, 'MYSQL_HOST') ? ' (from MYSQL_*)' : ' (default)'}`);
+  notes.push(
+    `database: ${describeConfig(database)}${given(env, 'DATABASE_URL') ? '' : given(env, 'MYSQL_HOST') ? ' (from MYSQL_*)' : ' (default)'}`,
+  );
 
   // The rolling-averages pipeline keeps its raw numbers in a SQLite file of its own (DB_FILE).
   if (given(env, 'ROLLING_AVERAGES_DATABASE_URL') === undefined) {
@@ -219,7 +277,11 @@ export function resolveRuntimeEnv(env: Env, options: { userDir: string }): Resol
   const broker = resolveBrokerSettings(brokerSettings, 'runtime-env');
   const mqttUrl = given(env, 'MQTT_URL')
     ? withUserInfo(given(env, 'MQTT_URL')!, given(env, 'MQTT_USER'), env.MQTT_PASSWORD)
-    : withUserInfo(`${broker.protocol}://${broker.host.includes(':') ? `[${broker.host}]` : broker.host}:${broker.port}`, broker.username, broker.password);
+    : withUserInfo(
+        `${broker.protocol}://${broker.host.includes(':') ? `[${broker.host}]` : broker.host}:${broker.port}`,
+        broker.username,
+        broker.password,
+      );
   if (mqttUrl !== env.MQTT_URL) set.MQTT_URL = mqttUrl;
   notes.push(`mqtt: ${describeBroker(broker)}`);
   const shareGroup = given(env, 'MQTT_SHARE_GROUP');

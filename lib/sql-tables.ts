@@ -9,15 +9,43 @@
 /** A table name as tables are compared: the last dotted part, unquoted, lower case. */
 export function normalizeTableName(name: string): string {
   const parts = name.split('.');
-  return parts[parts.length - 1]!.trim().replace(/^[`"[]|[`"\]]$/g, '').toLowerCase();
+  return parts[parts.length - 1]!.trim()
+    .replace(/^[`"[]|[`"\]]$/g, '')
+    .toLowerCase();
 }
 
 const IDENT = String.raw`(?:\`[^\`]+\`|"[^"]+"|\[[^\]]+\]|[A-Za-z_][\w$]*)`;
 const QUALIFIED = String.raw`${IDENT}(?:\s*\.\s*${IDENT}){0,2}`;
-const AFTER_FROM = new RegExp(String.raw`\b(?:from|join)\s+(${QUALIFIED}(?:\s+(?:as\s+)?${IDENT})?(?:\s*,\s*${QUALIFIED}(?:\s+(?:as\s+)?${IDENT})?)*)`, 'gi');
+const AFTER_FROM = new RegExp(
+  String.raw`\b(?:from|join)\s+(${QUALIFIED}(?:\s+(?:as\s+)?${IDENT})?(?:\s*,\s*${QUALIFIED}(?:\s+(?:as\s+)?${IDENT})?)*)`,
+  'gi',
+);
 const FIRST_NAME = new RegExp(String.raw`^\s*(${QUALIFIED})`);
 /** Words that may follow a table name in a FROM list without being an alias. */
-const KEYWORDS = new Set(['where', 'join', 'inner', 'left', 'right', 'full', 'cross', 'natural', 'on', 'using', 'group', 'order', 'limit', 'union', 'having', 'window', 'as', 'straight_join', 'outer', 'lateral', 'for', 'lock']);
+const KEYWORDS = new Set([
+  'where',
+  'join',
+  'inner',
+  'left',
+  'right',
+  'full',
+  'cross',
+  'natural',
+  'on',
+  'using',
+  'group',
+  'order',
+  'limit',
+  'union',
+  'having',
+  'window',
+  'as',
+  'straight_join',
+  'outer',
+  'lateral',
+  'for',
+  'lock',
+]);
 
 /** Blanks out comments and string literals, which may contain "from x". */
 function code(sql: string): string {

@@ -53,7 +53,7 @@
       node.editor = RED.editor.createEditor({
         id: input + '-editor',
         mode: 'ace/mode/' + mode,
-        value: $('#' + input).val() || ''
+        value: $('#' + input).val() || '',
       });
       return node.editor;
     },
@@ -61,6 +61,6 @@
       if (this.editor) $('#' + this.editorInput).val(this.editor.getValue());
       closeCodeEditor.call(this);
     },
-    closeCodeEditor: closeCodeEditor
+    closeCodeEditor: closeCodeEditor,
   };
 })();

@@ -23,7 +23,11 @@ if (nodeMajor) {
   cwd = prepareNr5().dir;
 }
 const dir = join(cwd, 'dist', 'bench');
-const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.bench.js')).sort() : [];
+const files = existsSync(dir)
+  ? readdirSync(dir)
+      .filter((f) => f.endsWith('.bench.js'))
+      .sort()
+  : [];
 let failed = false;
 for (const file of files) {
   if (filters.length && !filters.some((f) => file.includes(f))) continue;

@@ -70,7 +70,8 @@ if (tsc.status !== 0) fail('TypeScript compilation failed');
  * scoped to it (present only while that page is shown), so its code wraps and other nodes' help
  * is untouched.
  */
-const HELP_STYLE = '<style>.iotp-help code{white-space:normal;overflow-wrap:anywhere}.iotp-help pre{white-space:pre-wrap;overflow-wrap:anywhere}</style>';
+const HELP_STYLE =
+  '<style>.iotp-help code{white-space:normal;overflow-wrap:anywhere}.iotp-help pre{white-space:pre-wrap;overflow-wrap:anywhere}</style>';
 function wrapHelp(html) {
   return html.replace(/(<script type="text\/html" data-help-name="[^"]+">)([\s\S]*?)(<\/script>)/g, (_, open, body, close) =>
     body.includes('class="iotp-help"') ? `${open}${body}${close}` : `${open}${HELP_STYLE}<div class="iotp-help">${body}</div>${close}`,

@@ -22,7 +22,11 @@ function sh(command, args, options) {
 
 function npmCli() {
   // npm's JS entry point, so it can be run under the Node 22 binary.
-  const candidates = [join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js'), '/usr/lib/node_modules/npm/bin/npm-cli.js', '/usr/local/lib/node_modules/npm/bin/npm-cli.js'];
+  const candidates = [
+    join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js'),
+    '/usr/lib/node_modules/npm/bin/npm-cli.js',
+    '/usr/local/lib/node_modules/npm/bin/npm-cli.js',
+  ];
   const found = candidates.find((c) => existsSync(c));
   if (!found) throw new Error('cannot find npm-cli.js');
   return found;
@@ -76,7 +80,23 @@ export function prepareNr5() {
     writeFileSync(stampFile, stamp);
   }
   // Fresh copy of what the tests load: compiled code, flows/examples, settings and scripts.
-  for (const item of ['dist', 'examples', 'flows', 'settings.js', 'scripts', 'nodes', 'icons', 'docker', 'docker-compose.yml', 'Dockerfile', '.env.example', '.dockerignore', '.nrlintrc.js', 'README.md', 'LICENSE']) {
+  for (const item of [
+    'dist',
+    'examples',
+    'flows',
+    'settings.js',
+    'scripts',
+    'nodes',
+    'icons',
+    'docker',
+    'docker-compose.yml',
+    'Dockerfile',
+    '.env.example',
+    '.dockerignore',
+    '.nrlintrc.js',
+    'README.md',
+    'LICENSE',
+  ]) {
     rmSync(join(dir, item), { recursive: true, force: true });
     if (existsSync(join(root, item))) cpSync(join(root, item), join(dir, item), { recursive: true });
   }

@@ -13,7 +13,14 @@ const build = spawnSync(process.execPath, [join(root, 'scripts', 'build.mjs')], 
 if (build.status !== 0) process.exit(1);
 const result = spawnSync(
   process.execPath,
-  [join(root, 'node_modules', 'mocha', 'bin', 'mocha.js'), '--exit', '--timeout', '3600000', 'dist/test/soak/**/*.test.js', ...process.argv.slice(2)],
+  [
+    join(root, 'node_modules', 'mocha', 'bin', 'mocha.js'),
+    '--exit',
+    '--timeout',
+    '3600000',
+    'dist/test/soak/**/*.test.js',
+    ...process.argv.slice(2),
+  ],
   { stdio: 'inherit', cwd: root, env: { ...process.env, IOTP_SOAK: process.env.IOTP_SOAK ?? 'full' } },
 );
 process.exit(result.status ?? 1);

@@ -41,7 +41,16 @@ const nr5Legs = [
   { major: 24, stages: ['unit', 'integration'], env: { IOTP_SQLITE_DRIVER: 'better-sqlite3' }, note: 'SQLite on better-sqlite3' },
   { major: 22, stages: ['unit', FRESH_MACHINE] },
 ];
-const timeouts = { package: 60000, unit: 20000, fuzz: 300000, node: 30000, integration: 120000, e2e: 240000, soak: 600000, install: 600000 };
+const timeouts = {
+  package: 60000,
+  unit: 20000,
+  fuzz: 300000,
+  node: 30000,
+  integration: 120000,
+  e2e: 240000,
+  soak: 600000,
+  install: 600000,
+};
 
 function run(title, command, commandArgs, options = {}) {
   const started = Date.now();
@@ -65,14 +74,21 @@ function mocha(spec, cwd, nodeBinary, label, env = {}) {
     return true;
   }
   const mochaBin = join(cwd, 'node_modules', 'mocha', 'bin', 'mocha.js');
-  return run(label, nodeBinary, [
-    mochaBin,
-    '--recursive',
-    '--exit',
-    '--timeout', String(timeouts[stage]),
-    '--reporter', join(cwd, 'dist', 'test', 'support', 'reporter.js'),
-    file ? `dist/test/${stage}/${file}.test.js` : `dist/test/${stage}/**/*.test.js`,
-  ], { cwd, env });
+  return run(
+    label,
+    nodeBinary,
+    [
+      mochaBin,
+      '--recursive',
+      '--exit',
+      '--timeout',
+      String(timeouts[stage]),
+      '--reporter',
+      join(cwd, 'dist', 'test', 'support', 'reporter.js'),
+      file ? `dist/test/${stage}/${file}.test.js` : `dist/test/${stage}/**/*.test.js`,
+    ],
+    { cwd, env },
+  );
 }
 
 const wanted = (name) => !only || only.includes(name) || only.includes(name.split(':')[0]);
@@ -85,14 +101,23 @@ if (!ok) process.exit(1);
 if (wanted('lint')) {
   ok = run('lint', process.execPath, [join(root, 'node_modules', 'eslint', 'bin', 'eslint.js'), '--max-warnings=0', '.']) && ok;
   // The formatting check (`npm run format` rewrites what it names; .prettierrc.json, .prettierignore).
-  ok = run('format check', process.execPath, [join(root, 'node_modules', 'prettier', 'bin', 'prettier.cjs'), '--check', '--log-level=warn', '.']) && ok;
+  ok =
+    run('format check', process.execPath, [
+      join(root, 'node_modules', 'prettier', 'bin', 'prettier.cjs'),
+      '--check',
+      '--log-level=warn',
+      '.',
+    ]) && ok;
 }
 for (const stage of rootStages) {
-  if (wanted(stage)) ok = mocha(stage, root, process.execPath, `${stage} tests (Node ${process.versions.node}, Node-RED ${nodeRedVersion(root)})`) && ok;
+  if (wanted(stage))
+    ok = mocha(stage, root, process.execPath, `${stage} tests (Node ${process.versions.node}, Node-RED ${nodeRedVersion(root)})`) && ok;
 }
 
 if (!/^(1|true)$/.test(process.env.IOTP_SKIP_NR5 ?? '')) {
-  const legs = nr5Legs.map((leg) => ({ ...leg, stages: leg.stages.filter((stage) => wanted(stage) || (only ?? []).includes('nr5')) })).filter((leg) => leg.stages.length > 0);
+  const legs = nr5Legs
+    .map((leg) => ({ ...leg, stages: leg.stages.filter((stage) => wanted(stage) || (only ?? []).includes('nr5')) }))
+    .filter((leg) => leg.stages.length > 0);
   if (legs.length > 0) {
     console.log('\n=== preparing Node-RED 5 (.cache/nr5) ===');
     const nr5 = prepareNr5();

@@ -39,4 +39,3 @@ export function makeRows(count: number, base: string, seed: number): Row[] {
   }
   return rows.slice(0, count);
 }
-

@@ -52,18 +52,27 @@ async function inspect(executor: SqlExecutor): Promise<AdoptionPlan> {
     try {
       instant = bookmarkInstant(String(text));
     } catch (err) {
-      return refuse(`the first row of bookmarks holds ${JSON.stringify(String(text))}, which is not a time (${(err as Error).message})`, 'Correct or delete that row, then deploy the flow again.');
+      return refuse(
+        `the first row of bookmarks holds ${JSON.stringify(String(text))}, which is not a time (${(err as Error).message})`,
+        'Correct or delete that row, then deploy the flow again.',
+      );
     }
   }
   return {
     action: 'adopt',
     record: 'adopt-original',
     version: 1,
-    summary: instant === null ? "the original connector's bookmarks table (no bookmark set)" : `the original connector's bookmark ${new Date(instant).toISOString()}`,
+    summary:
+      instant === null
+        ? "the original connector's bookmarks table (no bookmark set)"
+        : `the original connector's bookmark ${new Date(instant).toISOString()}`,
     run: async (ex) => {
       const { connectorMigrations } = await import('./bookmark');
       for (const sql of connectorMigrations.migrations[0][ex.dialect]!) await ex.query(sql);
-      await ex.query('INSERT INTO connector_bookmarks (name, window_end, updated_at, lease_owner, lease_until) VALUES (?, ?, ?, NULL, NULL)', [ORIGINAL_BOOKMARK, instant, Date.now()]);
+      await ex.query(
+        'INSERT INTO connector_bookmarks (name, window_end, updated_at, lease_owner, lease_until) VALUES (?, ?, ?, NULL, NULL)',
+        [ORIGINAL_BOOKMARK, instant, Date.now()],
+      );
       return instant === null ? undefined : 'A schedule without a bookmark of its own continues from there.';
     },
   };

@@ -36,7 +36,11 @@ export function safeEqual(a: string, b: string): boolean {
  * Checks the Authorization header against API_KEY. Undefined means "let it through"; otherwise the
  * refusal to send. `compare` is replaceable only so tests can observe that the constant-time path runs.
  */
-export function checkApiKey(authorization: string | string[] | undefined, apiKey: string | undefined, compare: (a: string, b: string) => boolean = safeEqual): HttpAnswer | undefined {
+export function checkApiKey(
+  authorization: string | string[] | undefined,
+  apiKey: string | undefined,
+  compare: (a: string, b: string) => boolean = safeEqual,
+): HttpAnswer | undefined {
   if (typeof apiKey !== 'string' || apiKey.length === 0) {
     return answer(503, { detail: 'API_KEY is not configured; the request API refuses all requests until it is set' });
   }
@@ -81,7 +85,11 @@ function parseBody(body: unknown): Record<string, unknown> {
 }
 
 /** `POST /raise-request` (and `/api/v1/raise-request`). */
-export function handleRaiseRequest(request: { authorization?: string | string[]; body: unknown }, apiKey: string | undefined, engine: RequestApiEngine): HttpAnswer {
+export function handleRaiseRequest(
+  request: { authorization?: string | string[]; body: unknown },
+  apiKey: string | undefined,
+  engine: RequestApiEngine,
+): HttpAnswer {
   const refused = checkApiKey(request.authorization, apiKey);
   if (refused) return refused;
   try {
@@ -99,7 +107,11 @@ export function handleRaiseRequest(request: { authorization?: string | string[];
 }
 
 /** `GET /tasks/<id>` (and `/api/v1/tasks/<id>`). */
-export function handleGetTask(request: { authorization?: string | string[]; taskId: unknown }, apiKey: string | undefined, engine: RequestApiEngine): HttpAnswer {
+export function handleGetTask(
+  request: { authorization?: string | string[]; taskId: unknown },
+  apiKey: string | undefined,
+  engine: RequestApiEngine,
+): HttpAnswer {
   const refused = checkApiKey(request.authorization, apiKey);
   if (refused) return refused;
   let task: TaskView | undefined;

@@ -159,7 +159,12 @@ function byTimeThenSensor(a: Reading, b: Reading): number {
  * No readings → one body with empty `data` when `sendEmpty` (the receiver learns the window is
  * empty, as the original did), else no batch at all.
  */
-export function buildBatches(window: TimeWindow, readings: readonly Reading[], batchSize: number, { sendEmpty = true, firstIndex = 0 } = {}): Batch[] {
+export function buildBatches(
+  window: TimeWindow,
+  readings: readonly Reading[],
+  batchSize: number,
+  { sendEmpty = true, firstIndex = 0 } = {},
+): Batch[] {
   positiveNumber('BATCH_SIZE', batchSize, { integer: true, min: 1 });
   if (!(window.start < window.end)) throw new ConnectorError('INVALID_WINDOW', 'window start must be before its end');
   const sorted = [...readings].sort(byTimeThenSensor);
@@ -175,7 +180,13 @@ export function buildBatches(window: TimeWindow, readings: readonly Reading[], b
     }
     const body = JSON.stringify({ start_time: startTime, end_time: endTime, data });
     const index = firstIndex + batches.length;
-    batches.push({ id: batchId(window, index, body), index, window: { start: window.start, end: window.end }, readingCount: chunk.length, body });
+    batches.push({
+      id: batchId(window, index, body),
+      index,
+      window: { start: window.start, end: window.end },
+      readingCount: chunk.length,
+      body,
+    });
   };
   for (let offset = 0; offset < sorted.length; offset += batchSize) emit(sorted.slice(offset, offset + batchSize));
   if (sorted.length === 0 && sendEmpty) emit([]);

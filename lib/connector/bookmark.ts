@@ -98,10 +98,16 @@ export class BookmarkStore {
   }
 
   async read(): Promise<BookmarkState | null> {
-    const { rows } = await this.db.query('SELECT window_end, lease_owner, lease_until FROM connector_bookmarks WHERE name = ?', [this.name]);
+    const { rows } = await this.db.query('SELECT window_end, lease_owner, lease_until FROM connector_bookmarks WHERE name = ?', [
+      this.name,
+    ]);
     const row = rows[0];
     if (!row) return null;
-    return { windowEnd: toMs(row.window_end), leaseOwner: typeof row.lease_owner === 'string' ? row.lease_owner : null, leaseUntil: toMs(row.lease_until) };
+    return {
+      windowEnd: toMs(row.window_end),
+      leaseOwner: typeof row.lease_owner === 'string' ? row.lease_owner : null,
+      leaseUntil: toMs(row.lease_until),
+    };
   }
 
   /**
@@ -121,7 +127,10 @@ export class BookmarkStore {
 
   /** Gives the lease up (on close) so another instance can take over at once. */
   async releaseLease(owner: string): Promise<void> {
-    await this.db.query('UPDATE connector_bookmarks SET lease_owner = NULL, lease_until = NULL WHERE name = ? AND lease_owner = ?', [this.name, owner]);
+    await this.db.query('UPDATE connector_bookmarks SET lease_owner = NULL, lease_until = NULL WHERE name = ? AND lease_owner = ?', [
+      this.name,
+      owner,
+    ]);
   }
 
   /**

@@ -77,7 +77,15 @@ export class UnitDelivery {
   }
 
   /** Fetches rows for `fetched`, batches them under `envelope` and stores them. Undefined: fetch failed (event emitted). */
-  async fetchIntoOutbox(origin: UnitOrigin, envelope: TimeWindow, fetched: TimeWindow, key: string, sendEmpty: boolean, firstIndex: number, taskId?: string): Promise<OutboxUnit | undefined> {
+  async fetchIntoOutbox(
+    origin: UnitOrigin,
+    envelope: TimeWindow,
+    fetched: TimeWindow,
+    key: string,
+    sendEmpty: boolean,
+    firstIndex: number,
+    taskId?: string,
+  ): Promise<OutboxUnit | undefined> {
     let rows: readonly Record<string, unknown>[];
     try {
       rows = await this.opts.fetchRows(fetched);
@@ -87,7 +95,14 @@ export class UnitDelivery {
       return undefined;
     }
     const { readings, rejected } = normalizeRows(rows, this.opts.columns ?? DEFAULT_COLUMNS, fetched);
-    if (rejected.length > 0) this.opts.emit({ type: 'rows-rejected', origin, window: fetched, count: rejected.length, examples: rejected.slice(0, MAX_REJECTED_EXAMPLES) });
+    if (rejected.length > 0)
+      this.opts.emit({
+        type: 'rows-rejected',
+        origin,
+        window: fetched,
+        count: rejected.length,
+        examples: rejected.slice(0, MAX_REJECTED_EXAMPLES),
+      });
     const batches = buildBatches(envelope, readings, this.opts.batchSize, { sendEmpty, firstIndex });
     return this.opts.outbox.addUnit({ key, origin, envelope, fetch: fetched, ...(taskId ? { taskId } : {}) }, batches, this.opts.clock());
   }
@@ -145,7 +160,13 @@ export class UnitDelivery {
       if (classify(outcome) === 'delivered') return { ok: true };
       const decision = decideRetry(outcome, attempt, firstAttemptAt, this.opts.clock(), this.policy, this.opts.random);
       const status = outcome.kind === 'response' ? outcome.status : undefined;
-      const failed = (reason: string, retryable: boolean): UnitFailure => ({ ok: false, reason, batchId: batch.id, ...(status !== undefined ? { status } : {}), retryable });
+      const failed = (reason: string, retryable: boolean): UnitFailure => ({
+        ok: false,
+        reason,
+        batchId: batch.id,
+        ...(status !== undefined ? { status } : {}),
+        retryable,
+      });
       const shuttingDown = `${describeOutcome(outcome)}; the connector is shutting down`;
       if (!decision.retry) return failed(decision.reason, classify(outcome) === 'retry');
       if (this.isStopped) return failed(shuttingDown, true);

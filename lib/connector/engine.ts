@@ -75,7 +75,16 @@ export class ConnectorEngine {
     this.delivery = delivery;
     this.instanceId = options.instanceId ?? randomUUID();
     if (options.schedule) {
-      this.schedule = new ScheduleRunner({ schedule: options.schedule, bookmark: options.bookmark, instanceId: this.instanceId, delivery, outbox, sendEmptyWindows, clock, emit });
+      this.schedule = new ScheduleRunner({
+        schedule: options.schedule,
+        bookmark: options.bookmark,
+        instanceId: this.instanceId,
+        delivery,
+        outbox,
+        sendEmptyWindows,
+        clock,
+        emit,
+      });
     }
     const request = options.request ?? {};
     this.tasks = new TaskRegistry({ maxTasks: request.maxTasks, taskTtlMs: request.taskTtlMs, clock });
@@ -119,7 +128,14 @@ export class ConnectorEngine {
   }
 
   /** Figures for a node status or a health endpoint. */
-  stats(): { outboxBatches: number; outboxBytes: number; outboxFull: boolean; tasksRunning: number; tasksQueued: number; ticking: boolean } {
+  stats(): {
+    outboxBatches: number;
+    outboxBytes: number;
+    outboxFull: boolean;
+    tasksRunning: number;
+    tasksQueued: number;
+    ticking: boolean;
+  } {
     return {
       outboxBatches: this.outbox.batchCount,
       outboxBytes: this.outbox.byteCount,

@@ -8,8 +8,26 @@ import type { TaskView } from './task-registry';
 import type { TimeWindow } from './windows';
 
 export type ConnectorEvent =
-  | { type: 'window-delivered'; origin: UnitOrigin; window: TimeWindow; fetched: TimeWindow; batches: number; readings: number; taskId?: string }
-  | { type: 'window-failed'; origin: UnitOrigin; window: TimeWindow; fetched: TimeWindow; reason: string; batchId?: string; status?: number; retryable: boolean; taskId?: string }
+  | {
+      type: 'window-delivered';
+      origin: UnitOrigin;
+      window: TimeWindow;
+      fetched: TimeWindow;
+      batches: number;
+      readings: number;
+      taskId?: string;
+    }
+  | {
+      type: 'window-failed';
+      origin: UnitOrigin;
+      window: TimeWindow;
+      fetched: TimeWindow;
+      reason: string;
+      batchId?: string;
+      status?: number;
+      retryable: boolean;
+      taskId?: string;
+    }
   | { type: 'fetch-failed'; origin: UnitOrigin; window: TimeWindow; reason: string; taskId?: string }
   | { type: 'rows-rejected'; origin: UnitOrigin; window: TimeWindow; count: number; examples: RejectedRow[] }
   | { type: 'backpressure'; batches: number; bytes: number }

@@ -164,8 +164,13 @@ export class Outbox {
   }
 
   /** Stores a whole window durably: every batch, then the manifest. Throws OUTBOX_FULL when full. */
-  async addUnit(fields: Omit<UnitManifest, 'batchCount' | 'readingCount' | 'createdAt' | 'seq'>, batches: readonly Batch[], now = Date.now()): Promise<OutboxUnit> {
-    if (!KEY_PATTERN.test(fields.key)) throw new ConnectorError('INVALID_OPTION', `outbox unit key ${JSON.stringify(fields.key)} is not file-name safe`);
+  async addUnit(
+    fields: Omit<UnitManifest, 'batchCount' | 'readingCount' | 'createdAt' | 'seq'>,
+    batches: readonly Batch[],
+    now = Date.now(),
+  ): Promise<OutboxUnit> {
+    if (!KEY_PATTERN.test(fields.key))
+      throw new ConnectorError('INVALID_OPTION', `outbox unit key ${JSON.stringify(fields.key)} is not file-name safe`);
     if (this.units.has(fields.key)) throw new ConnectorError('INVALID_OPTION', `outbox already holds unit ${fields.key}`);
     if (this.isFull()) throw new ConnectorError('OUTBOX_FULL', `outbox is full (${this.batchTotal} batches, ${this.byteTotal} bytes)`);
     const manifest: UnitManifest = {
@@ -177,7 +182,14 @@ export class Outbox {
     };
     const files = batches.map((b) => {
       const text = serializeBatch(manifest.key, b);
-      const stored: StoredBatch = { unit: manifest.key, id: b.id, index: b.index, readingCount: b.readingCount, body: b.body, bytes: Buffer.byteLength(text) };
+      const stored: StoredBatch = {
+        unit: manifest.key,
+        id: b.id,
+        index: b.index,
+        readingCount: b.readingCount,
+        body: b.body,
+        bytes: Buffer.byteLength(text),
+      };
       return { stored, text };
     });
     await Promise.all(files.map(({ stored, text }) => this.writeAtomically(`${manifest.key}.${stored.index}.batch.json`, text)));

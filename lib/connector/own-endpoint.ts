@@ -21,7 +21,14 @@ export function httpNodeBaseUrl(settings: HttpNodeSettings): string | undefined 
   if (!Number.isInteger(port) || port < 1 || port > 65_535) return undefined;
   const listen = typeof settings.uiHost === 'string' ? settings.uiHost.trim() : '';
   // A wildcard address listens on loopback too; a named one is the only address that answers.
-  const host = listen === '' || listen === '0.0.0.0' ? '127.0.0.1' : listen === '::' ? '[::1]' : listen.includes(':') && !listen.startsWith('[') ? `[${listen}]` : listen;
+  const host =
+    listen === '' || listen === '0.0.0.0'
+      ? '127.0.0.1'
+      : listen === '::'
+        ? '[::1]'
+        : listen.includes(':') && !listen.startsWith('[')
+          ? `[${listen}]`
+          : listen;
   const scheme = settings.https ? 'https' : 'http';
   const path = `/${root.replace(/^\/+|\/+$/g, '')}/`.replace(/^\/\/$/, '/');
   return `${scheme}://${host}:${port}${path}`;

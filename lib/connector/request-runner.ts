@@ -74,7 +74,15 @@ export class RequestRunner {
       if (result.ok || !result.retryable) await outbox.completeUnit(manifest.key);
       if (result.ok) {
         tally.delivered += 1;
-        emit({ type: 'window-delivered', origin: 'request', window: manifest.envelope, fetched: manifest.fetch, batches: manifest.batchCount, readings: manifest.readingCount, ...(manifest.taskId ? { taskId: manifest.taskId } : {}) });
+        emit({
+          type: 'window-delivered',
+          origin: 'request',
+          window: manifest.envelope,
+          fetched: manifest.fetch,
+          batches: manifest.batchCount,
+          readings: manifest.readingCount,
+          ...(manifest.taskId ? { taskId: manifest.taskId } : {}),
+        });
       } else {
         tally.failed += 1;
         delivery.reportFailure('request', manifest.envelope, manifest.fetch, result, manifest.taskId);
@@ -123,7 +131,15 @@ export class RequestRunner {
     for (let i = 0; i < pieces.length; i++) {
       const last = i === pieces.length - 1;
       if (outbox.isFull()) return this.finish(task, 'FAILURE', 'the outbox is full (is the receiver down?); try again later');
-      const unit = await delivery.fetchIntoOutbox('request', task.window, pieces[i], `r-${task.id}-${i}`, last && nextIndex === 0 && this.opts.sendEmptyWindows, nextIndex, task.id);
+      const unit = await delivery.fetchIntoOutbox(
+        'request',
+        task.window,
+        pieces[i],
+        `r-${task.id}-${i}`,
+        last && nextIndex === 0 && this.opts.sendEmptyWindows,
+        nextIndex,
+        task.id,
+      );
       if (!unit) return this.finish(task, 'FAILURE', `reading the database failed for ${length} piece ${i + 1} of ${pieces.length}`);
       nextIndex += unit.manifest.batchCount;
       readings += unit.manifest.readingCount;
@@ -133,13 +149,33 @@ export class RequestRunner {
         // A refused (4xx) batch would be refused again: drop it, the client is told. Retryable
         // failures stay in the outbox and are resent by later ticks.
         if (!result.retryable) await outbox.completeUnit(unit.manifest.key);
-        return this.finish(task, 'FAILURE', `delivery failed: ${result.reason}${result.retryable ? ' (kept in the outbox; retried later)' : ''}`);
+        return this.finish(
+          task,
+          'FAILURE',
+          `delivery failed: ${result.reason}${result.retryable ? ' (kept in the outbox; retried later)' : ''}`,
+        );
       }
       await outbox.completeUnit(unit.manifest.key);
-      this.opts.emit({ type: 'window-delivered', origin: 'request', window: task.window, fetched: pieces[i], batches: unit.manifest.batchCount, readings: unit.manifest.readingCount, taskId: task.id });
-      registry.progress(task, i + 1, `${piecesOf(i + 1)} sent: ${counted(readings, 'reading', 'readings')} in ${counted(nextIndex, 'batch', 'batches')}`);
+      this.opts.emit({
+        type: 'window-delivered',
+        origin: 'request',
+        window: task.window,
+        fetched: pieces[i],
+        batches: unit.manifest.batchCount,
+        readings: unit.manifest.readingCount,
+        taskId: task.id,
+      });
+      registry.progress(
+        task,
+        i + 1,
+        `${piecesOf(i + 1)} sent: ${counted(readings, 'reading', 'readings')} in ${counted(nextIndex, 'batch', 'batches')}`,
+      );
     }
-    this.finish(task, 'SUCCESS', `delivered ${counted(readings, 'reading', 'readings')} in ${counted(nextIndex, 'batch', 'batches')} (${piecesOf(pieces.length)})`);
+    this.finish(
+      task,
+      'SUCCESS',
+      `delivered ${counted(readings, 'reading', 'readings')} in ${counted(nextIndex, 'batch', 'batches')} (${piecesOf(pieces.length)})`,
+    );
   }
 
   private finish(task: Task, state: 'SUCCESS' | 'FAILURE', status: string): void {

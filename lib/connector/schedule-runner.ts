@@ -12,7 +12,15 @@ import type { DeliveryContext } from './delivery';
 import { ConnectorError } from './errors';
 import { errorText } from './events';
 import type { OutboxUnit } from './outbox';
-import { backlogSize, DEFAULT_MAX_WINDOWS_PER_TICK, DEFAULT_SETTLE_MS, dueWindows, firstWindowStart, type SchedulePlanOptions, type TimeWindow } from './windows';
+import {
+  backlogSize,
+  DEFAULT_MAX_WINDOWS_PER_TICK,
+  DEFAULT_SETTLE_MS,
+  dueWindows,
+  firstWindowStart,
+  type SchedulePlanOptions,
+  type TimeWindow,
+} from './windows';
 
 export interface ScheduleOptions {
   intervalMs: number;
@@ -93,7 +101,14 @@ export class ScheduleRunner {
         break;
       }
       if (!(await this.holdLease(this.opts.clock()))) break;
-      const unit = await delivery.fetchIntoOutbox('schedule', window, window, `s-${window.start}-${window.end}`, this.opts.sendEmptyWindows, 0);
+      const unit = await delivery.fetchIntoOutbox(
+        'schedule',
+        window,
+        window,
+        `s-${window.start}-${window.end}`,
+        this.opts.sendEmptyWindows,
+        0,
+      );
       if (!unit) {
         report.failed += 1;
         break;
@@ -166,7 +181,14 @@ export class ScheduleRunner {
     await this.opts.outbox.completeUnit(manifest.key);
     if (!advanced) return false;
     report.delivered += 1;
-    this.opts.emit({ type: 'window-delivered', origin: 'schedule', window: manifest.envelope, fetched: manifest.fetch, batches: manifest.batchCount, readings: manifest.readingCount });
+    this.opts.emit({
+      type: 'window-delivered',
+      origin: 'schedule',
+      window: manifest.envelope,
+      fetched: manifest.fetch,
+      batches: manifest.batchCount,
+      readings: manifest.readingCount,
+    });
     return true;
   }
 
@@ -174,7 +196,11 @@ export class ScheduleRunner {
     // A bookmark already at or past this window: someone (a previous run) recorded it; fine.
     if (current !== null && current >= window.end) return true;
     // The window must continue the bookmark exactly (null: the very first window).
-    if ((current === null || current === window.start) && (await this.bookmark.advance(this.opts.instanceId, current, window.end, this.opts.clock()))) return true;
+    if (
+      (current === null || current === window.start) &&
+      (await this.bookmark.advance(this.opts.instanceId, current, window.end, this.opts.clock()))
+    )
+      return true;
     const state = await this.bookmark.read();
     if (state?.windowEnd != null && state.windowEnd >= window.end) return true;
     this.opts.emit({ type: 'bookmark-conflict', window, bookmark: state?.windowEnd ?? null });

@@ -103,7 +103,10 @@ export function settingText(value: unknown): string | undefined {
   // Node settings are text, numbers or booleans; anything else (an object from a hand-edited or
   // hostile flow, whose toString may even throw) is refused as a setting, not stringified.
   if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
-    throw new ConnectorError('INVALID_OPTION', `a setting must be text or a number, got ${Array.isArray(value) ? 'an array' : typeof value}`);
+    throw new ConnectorError(
+      'INVALID_OPTION',
+      `a setting must be text or a number, got ${Array.isArray(value) ? 'an array' : typeof value}`,
+    );
   }
   const text = String(value).trim();
   if (text === '' || UNRESOLVED_ENV.test(text)) return undefined;
@@ -115,7 +118,11 @@ function invalid(label: string, expected: string, value: string): ConnectorError
   return new ConnectorError('INVALID_OPTION', `${label} must be ${expected}, got "${shown}"`);
 }
 
-function numberSetting(value: unknown, label: string, { min, max, default: fallback, integer }: { min: number; max: number; default: number; integer: boolean }): number {
+function numberSetting(
+  value: unknown,
+  label: string,
+  { min, max, default: fallback, integer }: { min: number; max: number; default: number; integer: boolean },
+): number {
   const text = settingText(value);
   if (text === undefined) return fallback;
   const n = Number(text);
@@ -150,20 +157,30 @@ const SAFE_KEY = /^[\x21-\x7e]{1,255}$/;
 export function resolveBatchPostConfig(
   settings: BatchPostNodeSettings,
   apiKey: unknown,
-  context: { userDir: string; nodeId: string; /** Base URL of this Node-RED's HTTP-in endpoints (own-endpoint.ts), for a path endpoint. */ httpNodeBaseUrl?: string },
+  context: {
+    userDir: string;
+    nodeId: string;
+    /** Base URL of this Node-RED's HTTP-in endpoints (own-endpoint.ts), for a path endpoint. */ httpNodeBaseUrl?: string;
+  },
 ): BatchPostConfig {
   const given = settingText(settings.endpoint);
-  if (given === undefined) throw new ConnectorError('INVALID_ENDPOINT', 'no endpoint: set POST_DATA_ENDPOINT or the node\u2019s endpoint URL');
+  if (given === undefined)
+    throw new ConnectorError('INVALID_ENDPOINT', 'no endpoint: set POST_DATA_ENDPOINT or the node\u2019s endpoint URL');
   // A path is this Node-RED's own endpoint (the example's simulated receiver): it needs no key.
   const own = isOwnEndpoint(given);
   if (own && context.httpNodeBaseUrl === undefined) {
-    throw new ConnectorError('INVALID_ENDPOINT', `the endpoint ${given} is a path on this Node-RED, whose HTTP endpoints are disabled (httpNodeRoot); set a full URL`);
+    throw new ConnectorError(
+      'INVALID_ENDPOINT',
+      `the endpoint ${given} is a path on this Node-RED, whose HTTP endpoints are disabled (httpNodeRoot); set a full URL`,
+    );
   }
   const endpoint = own ? ownEndpointUrl(given, context.httpNodeBaseUrl!) : given;
   parseEndpoint(endpoint);
   const key = settingText(apiKey);
-  if (key === undefined && !own) throw new ConnectorError('INVALID_OPTION', 'no POST key: set POST_DATA_API_KEY or the node\u2019s POST key');
-  if (key !== undefined && !SAFE_KEY.test(key)) throw new ConnectorError('INVALID_OPTION', 'the POST key must be 1-255 printable ASCII characters without spaces');
+  if (key === undefined && !own)
+    throw new ConnectorError('INVALID_OPTION', 'no POST key: set POST_DATA_API_KEY or the node\u2019s POST key');
+  if (key !== undefined && !SAFE_KEY.test(key))
+    throw new ConnectorError('INVALID_OPTION', 'the POST key must be 1-255 printable ASCII characters without spaces');
 
   const intervalText = settingText(settings.interval);
   let intervalMs: number;
@@ -172,7 +189,8 @@ export function resolveBatchPostConfig(
   } catch {
     throw invalid('FETCH_DATA_INTERVAL (minutes)', 'a number of minutes >= 1/60', intervalText ?? '');
   }
-  if (intervalMs > BATCH_POST_LIMITS.interval.max * 60_000) throw invalid('FETCH_DATA_INTERVAL (minutes)', 'at most 31 days', intervalText ?? '');
+  if (intervalMs > BATCH_POST_LIMITS.interval.max * 60_000)
+    throw invalid('FETCH_DATA_INTERVAL (minutes)', 'at most 31 days', intervalText ?? '');
 
   const startText = settingText(settings.startFrom);
   let initialStart: number | undefined;
@@ -185,7 +203,12 @@ export function resolveBatchPostConfig(
   }
 
   const outboxText = settingText(settings.outboxDir);
-  const outboxDir = outboxText === undefined ? join(context.userDir, 'iot-pipelines', 'outbox', context.nodeId.replace(/[^A-Za-z0-9_.-]/g, '_')) : isAbsolute(outboxText) ? outboxText : join(context.userDir, outboxText);
+  const outboxDir =
+    outboxText === undefined
+      ? join(context.userDir, 'iot-pipelines', 'outbox', context.nodeId.replace(/[^A-Za-z0-9_.-]/g, '_'))
+      : isAbsolute(outboxText)
+        ? outboxText
+        : join(context.userDir, outboxText);
 
   const maxAttempts = numberSetting(settings.maxAttempts, 'attempts per batch', BATCH_POST_LIMITS.maxAttempts);
   const maxRetrySeconds = numberSetting(settings.maxRetrySeconds, 'retry for at most (s)', BATCH_POST_LIMITS.maxRetrySeconds);
@@ -212,7 +235,9 @@ export function resolveBatchPostConfig(
     timeoutMs: numberSetting(settings.timeout, 'timeout (s)', BATCH_POST_LIMITS.timeout) * 1000,
     outboxDir,
     outboxMaxBatches: numberSetting(settings.outboxMaxBatches, 'outbox batches', BATCH_POST_LIMITS.outboxMaxBatches),
-    outboxMaxBytes: Math.round(numberSetting(settings.outboxMaxMegabytes, 'outbox size (MB)', BATCH_POST_LIMITS.outboxMaxMegabytes) * 1024 * 1024),
+    outboxMaxBytes: Math.round(
+      numberSetting(settings.outboxMaxMegabytes, 'outbox size (MB)', BATCH_POST_LIMITS.outboxMaxMegabytes) * 1024 * 1024,
+    ),
   };
 }
 
@@ -229,7 +254,12 @@ export const HELD_RECHECK_MS = 5_000;
  * long interval does not leave a failed window waiting for hours and a broken database cannot
  * spin the loop; while due windows wait for rows still arriving, every HELD_RECHECK_MS.
  */
-export function nextTickDelay(now: number, intervalMs: number, settleMs: number, lastTick: { backlog: number; failed: number; skipped?: string; held?: number }): number {
+export function nextTickDelay(
+  now: number,
+  intervalMs: number,
+  settleMs: number,
+  lastTick: { backlog: number; failed: number; skipped?: string; held?: number },
+): number {
   if (lastTick.backlog > 0 && lastTick.failed === 0 && lastTick.skipped === undefined) return 0;
   const horizon = now - settleMs;
   const nextEnd = horizon - (((horizon % intervalMs) + intervalMs) % intervalMs) + intervalMs;

@@ -63,7 +63,8 @@ const MAX_MS = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z
  * the milliseconds are not zero.
  */
 export function formatUtc(ms: number, fraction?: string): string {
-  if (!Number.isFinite(ms) || ms < MIN_MS || ms > MAX_MS) throw new ConnectorError('INVALID_TIME', `time ${String(ms)} is outside years 1-9999`);
+  if (!Number.isFinite(ms) || ms < MIN_MS || ms > MAX_MS)
+    throw new ConnectorError('INVALID_TIME', `time ${String(ms)} is outside years 1-9999`);
   // toISOString is native and fast; within years 1-9999 it is always YYYY-MM-DDTHH:MM:SS.mmmZ.
   const iso = new Date(ms).toISOString();
   if (fraction !== undefined) return fraction ? `${iso.slice(0, 19)}.${fraction}` : iso.slice(0, 19);

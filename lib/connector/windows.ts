@@ -64,7 +64,12 @@ export function firstWindowStart(now: number, options: SchedulePlanOptions): num
  * boundary, then aligned windows: no gap, no overlap. `heldSince` (lib/arrivals.ts): rows since
  * then may still be on their way in, so windows are due only up to a settle delay before it.
  */
-export function dueWindows(bookmark: number | null, now: number, options: SchedulePlanOptions, heldSince: number | null = null): TimeWindow[] {
+export function dueWindows(
+  bookmark: number | null,
+  now: number,
+  options: SchedulePlanOptions,
+  heldSince: number | null = null,
+): TimeWindow[] {
   checkPlanOptions(options);
   const { intervalMs, settleMs, maxWindowsPerTick } = options;
   const horizon = Math.min(now, heldSince ?? now) - settleMs;
@@ -107,7 +112,10 @@ export function parseRequestWindow(startText: unknown, endText: unknown, options
   const start = parseIsoTime(startText, 'start_time');
   const end = parseIsoTime(endText, 'end_time');
   // Windows are whole milliseconds; silently truncating microseconds could move a boundary row.
-  for (const [label, parsed] of [['start_time', start], ['end_time', end]] as const) {
+  for (const [label, parsed] of [
+    ['start_time', start],
+    ['end_time', end],
+  ] as const) {
     if (/[1-9]/.test(parsed.fraction.slice(3))) {
       throw new ConnectorError('INVALID_TIME', `${label} has sub-millisecond precision, which windows do not support`);
     }

@@ -132,8 +132,12 @@ export async function rebuildSqliteTable(
 ): Promise<void> {
   const { table } = options;
   const aside = `iotp_adopt_${table}`;
-  const own = await executor.query("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", [table]);
-  const sequence = await executor.query("SELECT seq FROM sqlite_sequence WHERE name = ?", [table]).catch(() => ({ rows: [] as Record<string, unknown>[] }));
+  const own = await executor.query("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", [
+    table,
+  ]);
+  const sequence = await executor
+    .query('SELECT seq FROM sqlite_sequence WHERE name = ?', [table])
+    .catch(() => ({ rows: [] as Record<string, unknown>[] }));
   await executor.query('PRAGMA defer_foreign_keys = ON');
   await executor.query(`CREATE TABLE "${aside}" AS SELECT * FROM "${table}"`);
   await executor.query(`DROP TABLE "${table}"`);
@@ -141,7 +145,9 @@ export async function rebuildSqliteTable(
   // Columns the old table had beyond ours (a user's own) come along, as they were declared.
   const copy: Record<string, string> = { ...options.copy };
   const before = await executor.query(`SELECT name, type FROM pragma_table_info('${aside}')`);
-  const after = new Set((await executor.query(`SELECT name FROM pragma_table_xinfo('${table}')`)).rows.map((r) => String(r.name).toLowerCase()));
+  const after = new Set(
+    (await executor.query(`SELECT name FROM pragma_table_xinfo('${table}')`)).rows.map((r) => String(r.name).toLowerCase()),
+  );
   for (const row of before.rows) {
     const name = String(row.name);
     if (after.has(name.toLowerCase()) || Object.keys(copy).some((c) => c.toLowerCase() === name.toLowerCase())) continue;
@@ -149,7 +155,9 @@ export async function rebuildSqliteTable(
     copy[name] = `"${name.replace(/"/g, '""')}"`;
   }
   const targets = Object.keys(copy);
-  await executor.query(`INSERT INTO "${table}" (${targets.map((c) => `"${c.replace(/"/g, '""')}"`).join(', ')}) SELECT ${targets.map((c) => copy[c]).join(', ')} FROM "${aside}"`);
+  await executor.query(
+    `INSERT INTO "${table}" (${targets.map((c) => `"${c.replace(/"/g, '""')}"`).join(', ')}) SELECT ${targets.map((c) => copy[c]).join(', ')} FROM "${aside}"`,
+  );
   await executor.query(`DROP TABLE "${aside}"`);
   for (const statement of options.indexes ?? []) await executor.query(statement);
   // The user's own indexes, unless one of ours took the name.

@@ -306,12 +306,16 @@ export function classifyError(err: unknown, dialect: Dialect, secrets: readonly 
         ? shape.message
         : String(err);
   // PostgreSQL explains data errors in `detail` (which key, which value): worth the log line.
-  const detail = dialect === 'postgres' && typeof (shape as { detail?: unknown }).detail === 'string' ? ` (${(shape as { detail: string }).detail})` : '';
+  const detail =
+    dialect === 'postgres' && typeof (shape as { detail?: unknown }).detail === 'string'
+      ? ` (${(shape as { detail: string }).detail})`
+      : '';
   const message = redact(rawMessage + detail, secrets);
   const errno = typeof shape.errno === 'number' ? shape.errno : undefined;
   const code = codeFor(dialect, shape, rawMessage);
   const kind = kindOf(dialect, code, errno, rawMessage);
-  const sqlState = typeof shape.sqlState === 'string' ? shape.sqlState : dialect === 'postgres' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+  const sqlState =
+    typeof shape.sqlState === 'string' ? shape.sqlState : dialect === 'postgres' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
   // The cause keeps the driver's stack for debugging; it carries no secret beyond the message we scrubbed.
   return new DatabaseError(message, { kind, code, errno, sqlState, dialect, cause: secrets.length > 0 ? undefined : err });
 }

@@ -24,14 +24,20 @@ export function validateIdentifier(name: unknown, dialect: Dialect): string {
   if (typeof name !== 'string') throw new IdentifierError(`An identifier must be text, not ${name === null ? 'null' : typeof name}`);
   if (name.length === 0) throw new IdentifierError('An identifier (table or column name) must not be empty');
   if (name.length > MAX_IDENTIFIER_LENGTH) {
-    throw new IdentifierError(`Identifier ${printable(name)} is ${name.length} characters long; at most ${MAX_IDENTIFIER_LENGTH} are allowed`);
+    throw new IdentifierError(
+      `Identifier ${printable(name)} is ${name.length} characters long; at most ${MAX_IDENTIFIER_LENGTH} are allowed`,
+    );
   }
   if (name.includes('\u0000')) throw new IdentifierError(`Identifier ${printable(name)} contains a NUL character`);
   // Lone surrogates cannot be encoded as UTF-8; MySQL also rejects characters beyond the BMP in names.
-  if (/[\uD800-\uDFFF]/.test(name)) throw new IdentifierError(`Identifier ${printable(name)} contains characters outside the Basic Multilingual Plane`);
-  if (dialect === 'mysql' && name.endsWith(' ')) throw new IdentifierError(`Identifier ${printable(name)} ends with a space, which MySQL does not allow`);
+  if (/[\uD800-\uDFFF]/.test(name))
+    throw new IdentifierError(`Identifier ${printable(name)} contains characters outside the Basic Multilingual Plane`);
+  if (dialect === 'mysql' && name.endsWith(' '))
+    throw new IdentifierError(`Identifier ${printable(name)} ends with a space, which MySQL does not allow`);
   if (dialect === 'postgres' && Buffer.byteLength(name) > MAX_POSTGRES_IDENTIFIER_BYTES) {
-    throw new IdentifierError(`Identifier ${printable(name)} is longer than PostgreSQL's ${MAX_POSTGRES_IDENTIFIER_BYTES} bytes (it would be truncated silently)`);
+    throw new IdentifierError(
+      `Identifier ${printable(name)} is longer than PostgreSQL's ${MAX_POSTGRES_IDENTIFIER_BYTES} bytes (it would be truncated silently)`,
+    );
   }
   return name;
 }

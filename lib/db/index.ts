@@ -21,7 +21,17 @@ export function openDatabase(config: DatabaseConfig, options: OpenDatabaseOption
 }
 
 export * from './types';
-export { DatabaseError, DatabaseConfigError, SqlParameterError, IdentifierError, classifyError, isDatabaseError, isUniqueViolation, kindOf, redact } from './errors';
+export {
+  DatabaseError,
+  DatabaseConfigError,
+  SqlParameterError,
+  IdentifierError,
+  classifyError,
+  isDatabaseError,
+  isUniqueViolation,
+  kindOf,
+  redact,
+} from './errors';
 export {
   parseDatabaseUrl,
   databaseConfigFromEnv,
@@ -35,7 +45,17 @@ export {
   type Env,
   type ParseDatabaseUrlOptions,
 } from './url';
-export { toPositional, findPlaceholders, compileNamed, compilePositional, compilePostgres, namedValues, type Placeholder, type PositionalSql, type PostgresSql } from './params';
+export {
+  toPositional,
+  findPlaceholders,
+  compileNamed,
+  compilePositional,
+  compilePostgres,
+  namedValues,
+  type Placeholder,
+  type PositionalSql,
+  type PostgresSql,
+} from './params';
 export { quoteIdentifier, quoteIdentifierList, validateIdentifier, MAX_IDENTIFIER_LENGTH } from './identifiers';
 export {
   InsertPlan,
@@ -54,4 +74,14 @@ export {
 export { MysqlDatabase, mysqlLockName, formatMysqlQuery, packStatements, DEFAULT_QUEUE_LIMIT, type MysqlOpenOptions } from './mysql';
 export { PostgresDatabase, postgresLockKey, DEFAULT_POSTGRES_QUEUE_LIMIT, type PostgresOpenOptions } from './postgres';
 export { SqliteDatabase, SqliteUnavailableError } from './sqlite';
-export { runMigrations, MigrationError, AdoptionError, MIGRATIONS_TABLE, MIGRATIONS_LOCK, migrationChecksum, type MigrationLog, type MigrationReport, type RunMigrationsOptions } from './migrate';
+export {
+  runMigrations,
+  MigrationError,
+  AdoptionError,
+  MIGRATIONS_TABLE,
+  MIGRATIONS_LOCK,
+  migrationChecksum,
+  type MigrationLog,
+  type MigrationReport,
+  type RunMigrationsOptions,
+} from './migrate';

@@ -42,7 +42,11 @@ export const DEFAULT_MAX_ROWS_PER_STATEMENT = 1000;
  * MySQL 8). The estimate is an upper bound (3 bytes per UTF-16 unit), so real statements are smaller.
  * SQLite and PostgreSQL bind values separately (or stream them, COPY), so they have no such cap.
  */
-export const DEFAULT_MAX_STATEMENT_BYTES: Readonly<Record<Dialect, number>> = { mysql: 4 * 1024 * 1024, sqlite: Infinity, postgres: Infinity };
+export const DEFAULT_MAX_STATEMENT_BYTES: Readonly<Record<Dialect, number>> = {
+  mysql: 4 * 1024 * 1024,
+  sqlite: Infinity,
+  postgres: Infinity,
+};
 
 export interface InsertSpec {
   table: string;
@@ -107,26 +111,39 @@ export class InsertPlan {
     this.columns = [...spec.columns];
     this.conflict = spec.conflict ?? 'error';
     if (!['error', 'ignore', 'upsert'].includes(this.conflict)) {
-      throw new SqlParameterError(`Unknown conflict policy ${JSON.stringify(this.conflict)} (use error, ignore or upsert)`, 'DB_INSERT_SPEC_INVALID');
+      throw new SqlParameterError(
+        `Unknown conflict policy ${JSON.stringify(this.conflict)} (use error, ignore or upsert)`,
+        'DB_INSERT_SPEC_INVALID',
+      );
     }
     const columnList = quoteIdentifierList(this.columns, dialect);
     const keys = [...(spec.keyColumns ?? [])];
     for (const key of keys) {
-      if (!this.columns.some((c) => sameNames(c, key))) throw new IdentifierError(`Key column ${JSON.stringify(key)} is not one of the inserted columns`);
+      if (!this.columns.some((c) => sameNames(c, key)))
+        throw new IdentifierError(`Key column ${JSON.stringify(key)} is not one of the inserted columns`);
     }
     if (this.conflict === 'upsert' && keys.length === 0) {
-      throw new SqlParameterError('An upsert needs keyColumns: the unique key whose conflict turns the insert into an update', 'DB_INSERT_SPEC_INVALID');
+      throw new SqlParameterError(
+        'An upsert needs keyColumns: the unique key whose conflict turns the insert into an update',
+        'DB_INSERT_SPEC_INVALID',
+      );
     }
     const updates = [...(spec.updateColumns ?? this.columns.filter((c) => !keys.some((k) => sameNames(c, k))))];
     for (const column of updates) {
-      if (!this.columns.some((c) => sameNames(c, column))) throw new IdentifierError(`Update column ${JSON.stringify(column)} is not one of the inserted columns`);
+      if (!this.columns.some((c) => sameNames(c, column)))
+        throw new IdentifierError(`Update column ${JSON.stringify(column)} is not one of the inserted columns`);
       if (keys.some((k) => sameNames(k, column))) throw new IdentifierError(`Update column ${JSON.stringify(column)} is also a key column`);
     }
 
     const limit = this.conflict === 'error' && dialect === 'postgres' ? Infinity : PLACEHOLDER_LIMITS[dialect];
-    if (this.columns.length > limit) throw new SqlParameterError(`${this.columns.length} columns exceed the ${limit}-parameter limit of one statement`, 'DB_INSERT_SPEC_INVALID');
+    if (this.columns.length > limit)
+      throw new SqlParameterError(
+        `${this.columns.length} columns exceed the ${limit}-parameter limit of one statement`,
+        'DB_INSERT_SPEC_INVALID',
+      );
     const maxRows = spec.maxRowsPerStatement ?? DEFAULT_MAX_ROWS_PER_STATEMENT;
-    if (!Number.isInteger(maxRows) || maxRows < 1) throw new SqlParameterError('maxRowsPerStatement must be a whole number of at least 1', 'DB_INSERT_SPEC_INVALID');
+    if (!Number.isInteger(maxRows) || maxRows < 1)
+      throw new SqlParameterError('maxRowsPerStatement must be a whole number of at least 1', 'DB_INSERT_SPEC_INVALID');
     this.rowsPerStatement = Math.max(1, Math.min(maxRows, Math.floor(limit / this.columns.length)));
     this.maxStatementBytes = spec.maxStatementBytes ?? DEFAULT_MAX_STATEMENT_BYTES[dialect];
     if (!(this.maxStatementBytes > 0)) throw new SqlParameterError('maxStatementBytes must be positive', 'DB_INSERT_SPEC_INVALID');
@@ -134,9 +151,13 @@ export class InsertPlan {
     this.prefix = `INSERT INTO ${quoteIdentifier(this.table, dialect)} (${columnList}) VALUES `;
     this.rowPlaceholders = `(${this.columns.map(() => '?').join(', ')})`;
     this.suffix = conflictClause(dialect, this.conflict, keys, updates, this.columns);
-    this.copySql = dialect === 'postgres' && this.conflict === 'error' ? `COPY ${quoteIdentifier(this.table, dialect)} (${columnList}) FROM STDIN` : null;
+    this.copySql =
+      dialect === 'postgres' && this.conflict === 'error'
+        ? `COPY ${quoteIdentifier(this.table, dialect)} (${columnList}) FROM STDIN`
+        : null;
     const position = (name: string): number => this.columns.findIndex((c) => sameNames(c, name));
-    this.mergeKeys = dialect === 'postgres' && this.conflict === 'upsert' ? { keys: keys.map(position), updates: updates.map(position) } : null;
+    this.mergeKeys =
+      dialect === 'postgres' && this.conflict === 'upsert' ? { keys: keys.map(position), updates: updates.map(position) } : null;
   }
 
   /** The statement text for `rowCount` rows. */
@@ -152,7 +173,11 @@ export class InsertPlan {
   /** The statements inserting `rows`, in order. Throws SqlParameterError (`DB_INSERT_ROW_SHAPE`) for a row of the wrong width. */
   statements(rows: readonly InsertRow[]): InsertStatement[] {
     if (this.copySql !== null) return this.copyStatements(rows);
-    if (this.mergeKeys !== null) rows = mergeRepeatedKeys(rows.map((row, r) => this.rowValues(row, r)), this.mergeKeys);
+    if (this.mergeKeys !== null)
+      rows = mergeRepeatedKeys(
+        rows.map((row, r) => this.rowValues(row, r)),
+        this.mergeKeys,
+      );
     const out: InsertStatement[] = [];
     const width = this.columns.length;
     const byteCap = this.maxStatementBytes;
@@ -203,7 +228,8 @@ export class InsertPlan {
   private rowValues(row: InsertRow, r: number): SqlValue[] {
     const width = this.columns.length;
     if (Array.isArray(row)) {
-      if (row.length !== width) throw new SqlParameterError(`Row ${r} has ${row.length} values for ${width} columns`, 'DB_INSERT_ROW_SHAPE');
+      if (row.length !== width)
+        throw new SqlParameterError(`Row ${r} has ${row.length} values for ${width} columns`, 'DB_INSERT_ROW_SHAPE');
       const values = new Array<SqlValue>(width);
       for (let c = 0; c < width; c++) values[c] = row[c] === undefined ? null : row[c];
       return values;
@@ -273,7 +299,13 @@ export function mergeRepeatedKeys(rows: SqlValue[][], positions: { keys: readonl
   return out;
 }
 
-function conflictClause(dialect: Dialect, conflict: ConflictPolicy, keys: readonly string[], updates: readonly string[], columns: readonly string[]): string {
+function conflictClause(
+  dialect: Dialect,
+  conflict: ConflictPolicy,
+  keys: readonly string[],
+  updates: readonly string[],
+  columns: readonly string[],
+): string {
   if (conflict === 'error') return '';
   // PostgreSQL and SQLite share the ON CONFLICT syntax.
   const q = (name: string): string => quoteIdentifier(name, dialect);
@@ -312,10 +344,17 @@ export interface InsertOutcome {
  * Runs the statements inserting `rows` on `executor` one after another. For all-or-nothing,
  * pass a transaction's executor: `db.transaction((tx) => insertRows(tx, plan, rows))`.
  */
-export async function insertRows(executor: SqlExecutor, planOrSpec: InsertPlan | InsertSpec, rows: readonly InsertRow[]): Promise<InsertOutcome> {
+export async function insertRows(
+  executor: SqlExecutor,
+  planOrSpec: InsertPlan | InsertSpec,
+  rows: readonly InsertRow[],
+): Promise<InsertOutcome> {
   const plan = planOrSpec instanceof InsertPlan ? planOrSpec : new InsertPlan(executor.dialect, planOrSpec);
   if (plan.dialect !== executor.dialect) {
-    throw new SqlParameterError(`An insert plan for ${plan.dialect} cannot run on a ${executor.dialect} database`, 'DB_INSERT_SPEC_INVALID');
+    throw new SqlParameterError(
+      `An insert plan for ${plan.dialect} cannot run on a ${executor.dialect} database`,
+      'DB_INSERT_SPEC_INVALID',
+    );
   }
   let affectedRows = 0;
   const statements = plan.statements(rows);

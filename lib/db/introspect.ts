@@ -85,7 +85,11 @@ const text = (value: unknown): string => (value === null || value === undefined 
  * its first column with what `describe` says of it, and that column appended; undefined for a
  * table not asked about.
  */
-function indexOfRow(snapshot: SchemaSnapshot, row: Record<string, unknown>, describe: (name: string) => Pick<IndexInfo, 'unique' | 'primary'>): IndexInfo | undefined {
+function indexOfRow(
+  snapshot: SchemaSnapshot,
+  row: Record<string, unknown>,
+  describe: (name: string) => Pick<IndexInfo, 'unique' | 'primary'>,
+): IndexInfo | undefined {
   const table = snapshot.tables.get(text(row.tbl).toLowerCase());
   if (!table) return undefined;
   const name = text(row.name);
@@ -104,7 +108,11 @@ export function column(table: TableInfo | undefined, name: string): ColumnInfo |
 }
 
 /** The index whose key is exactly `columns` (in order), if any. */
-export function indexOn(table: TableInfo | undefined, columns: readonly string[], options: { unique?: boolean } = {}): IndexInfo | undefined {
+export function indexOn(
+  table: TableInfo | undefined,
+  columns: readonly string[],
+  options: { unique?: boolean } = {},
+): IndexInfo | undefined {
   const wanted = columns.map((c) => c.toLowerCase());
   return table?.indexes.find(
     (i) =>
@@ -209,7 +217,13 @@ const readMysql: SchemaReader = async (executor, wanted) => {
     names,
   );
   for (const row of triggers.rows) {
-    snapshot.triggers.push({ name: text(row.name), table: text(row.tbl), timing: text(row.timing).toUpperCase(), event: text(row.event).toUpperCase(), definition: text(row.body) });
+    snapshot.triggers.push({
+      name: text(row.name),
+      table: text(row.tbl),
+      timing: text(row.timing).toUpperCase(),
+      event: text(row.event).toUpperCase(),
+      definition: text(row.body),
+    });
   }
   return snapshot;
 };
@@ -229,7 +243,8 @@ export function sqliteFamily(declared: string): TypeFamily {
   return 'other';
 }
 
-const TRIGGER_HEAD = /^\s*CREATE\s+(?:TEMP(?:ORARY)?\s+)?TRIGGER\s+(?:IF\s+NOT\s+EXISTS\s+)?\S+\s+(BEFORE|AFTER|INSTEAD\s+OF)?\s*(INSERT|UPDATE|DELETE)/i;
+const TRIGGER_HEAD =
+  /^\s*CREATE\s+(?:TEMP(?:ORARY)?\s+)?TRIGGER\s+(?:IF\s+NOT\s+EXISTS\s+)?\S+\s+(BEFORE|AFTER|INSTEAD\s+OF)?\s*(INSERT|UPDATE|DELETE)/i;
 
 const readSqlite: SchemaReader = async (executor, wanted) => {
   const names = [...new Set(wanted.map((t) => t.toLowerCase()))];
@@ -256,7 +271,10 @@ const readSqlite: SchemaReader = async (executor, wanted) => {
   }
   for (const table of snapshot.tables.values()) {
     // Hidden 2/3 are generated columns (1 would be a virtual table's hidden column).
-    const { rows } = await executor.query('SELECT name, type, "notnull" AS not_null, dflt_value, pk, hidden FROM pragma_table_xinfo(?) ORDER BY cid', [table.name]);
+    const { rows } = await executor.query(
+      'SELECT name, type, "notnull" AS not_null, dflt_value, pk, hidden FROM pragma_table_xinfo(?) ORDER BY cid',
+      [table.name],
+    );
     const primaryKey = rows.filter((r) => Number(r.pk) > 0);
     for (const row of rows) {
       const declared = text(row.type);
@@ -275,7 +293,9 @@ const readSqlite: SchemaReader = async (executor, wanted) => {
     }
     const list = await executor.query('SELECT name, "unique" AS is_unique, origin FROM pragma_index_list(?)', [table.name]);
     for (const entry of list.rows) {
-      const keys = await executor.query('SELECT name, "desc" AS descending, key FROM pragma_index_xinfo(?) ORDER BY seqno', [text(entry.name)]);
+      const keys = await executor.query('SELECT name, "desc" AS descending, key FROM pragma_index_xinfo(?) ORDER BY seqno', [
+        text(entry.name),
+      ]);
       const key = keys.rows.filter((k) => Number(k.key) === 1);
       table.indexes.push({
         name: text(entry.name),
@@ -287,7 +307,13 @@ const readSqlite: SchemaReader = async (executor, wanted) => {
     }
     if (primaryKey.length > 0 && !table.indexes.some((i) => i.primary)) {
       // A rowid primary key has no index of its own in pragma_index_list.
-      table.indexes.push({ name: 'PRIMARY', unique: true, primary: true, columns: primaryKey.sort((a, b) => Number(a.pk) - Number(b.pk)).map((r) => text(r.name)), descending: primaryKey.map(() => false) });
+      table.indexes.push({
+        name: 'PRIMARY',
+        unique: true,
+        primary: true,
+        columns: primaryKey.sort((a, b) => Number(a.pk) - Number(b.pk)).map((r) => text(r.name)),
+        descending: primaryKey.map(() => false),
+      });
     }
   }
   return snapshot;
@@ -401,7 +427,13 @@ const readPostgres: SchemaReader = async (executor, wanted) => {
     names,
   );
   for (const row of triggers.rows) {
-    snapshot.triggers.push({ name: text(row.name), table: text(row.tbl), timing: text(row.timing), event: text(row.event), definition: `${text(row.head)}\n${text(row.body)}` });
+    snapshot.triggers.push({
+      name: text(row.name),
+      table: text(row.tbl),
+      timing: text(row.timing),
+      event: text(row.event),
+      definition: `${text(row.head)}\n${text(row.body)}`,
+    });
   }
   return snapshot;
 };

@@ -60,8 +60,17 @@ export interface MigrationReport {
 export class MigrationError extends DatabaseError {
   /** The record name of the migration that failed, when one did. */
   readonly migration?: string;
-  constructor(message: string, options: { code: string; kind?: DbErrorKind; migration?: string; cause?: unknown; errno?: number; sqlState?: string }) {
-    super(message, { kind: options.kind ?? 'fatal', code: options.code, cause: options.cause, errno: options.errno, sqlState: options.sqlState });
+  constructor(
+    message: string,
+    options: { code: string; kind?: DbErrorKind; migration?: string; cause?: unknown; errno?: number; sqlState?: string },
+  ) {
+    super(message, {
+      kind: options.kind ?? 'fatal',
+      code: options.code,
+      cause: options.cause,
+      errno: options.errno,
+      sqlState: options.sqlState,
+    });
     this.name = 'MigrationError';
     if (options.migration !== undefined) this.migration = options.migration;
   }
@@ -77,7 +86,10 @@ export class AdoptionError extends MigrationError {
   readonly found: string;
   readonly remedy: string;
   constructor(set: string, database: string, found: string, remedy: string) {
-    super(`Not taking over the ${set} tables in ${database}: ${found}. Nothing was changed. ${remedy}`, { code: 'DB_ADOPTION_REFUSED', kind: 'connection' });
+    super(`Not taking over the ${set} tables in ${database}: ${found}. Nothing was changed. ${remedy}`, {
+      code: 'DB_ADOPTION_REFUSED',
+      kind: 'connection',
+    });
     this.name = 'AdoptionError';
     this.set = set;
     this.found = found;
@@ -87,7 +99,9 @@ export class AdoptionError extends MigrationError {
 
 /** sha256 (hex) of the statements one dialect runs for `migration`. */
 export function migrationChecksum(migration: Migration, dialect: Dialect): string {
-  return createHash('sha256').update(JSON.stringify(migration[dialect] ?? null)).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify(migration[dialect] ?? null))
+    .digest('hex');
 }
 
 export function migrationRecordName(set: MigrationSet, migration: Migration): string {
@@ -101,14 +115,17 @@ function invalid(message: string): MigrationError {
 function validateSets(sets: readonly MigrationSet[], dialect: Dialect): void {
   const setNames = new Set<string>();
   for (const set of sets) {
-    if (typeof set?.name !== 'string' || set.name === '' || set.name.includes('/')) throw invalid(`A migration set needs a non-empty name without "/" (got ${JSON.stringify(set?.name)})`);
+    if (typeof set?.name !== 'string' || set.name === '' || set.name.includes('/'))
+      throw invalid(`A migration set needs a non-empty name without "/" (got ${JSON.stringify(set?.name)})`);
     if (setNames.has(set.name)) throw invalid(`Migration set "${set.name}" is listed twice`);
     setNames.add(set.name);
     if (!Array.isArray(set.migrations)) throw invalid(`Migration set "${set.name}" has no migrations array`);
     let previous = 0;
     for (const m of set.migrations) {
       if (!Number.isInteger(m?.version) || m.version <= previous) {
-        throw invalid(`Migration set "${set.name}": versions must be whole numbers increasing from 1 in order (found ${JSON.stringify(m?.version)} after ${previous})`);
+        throw invalid(
+          `Migration set "${set.name}": versions must be whole numbers increasing from 1 in order (found ${JSON.stringify(m?.version)} after ${previous})`,
+        );
       }
       previous = m.version;
       if (typeof m.name !== 'string' || m.name === '') throw invalid(`Migration ${set.name}/${m.version} has no name`);
@@ -117,13 +134,16 @@ function validateSets(sets: readonly MigrationSet[], dialect: Dialect): void {
         // PostgreSQL statements are optional in a set (custom sets, sets older than PostgreSQL support), required to run on it.
         if (statements === undefined && listed === 'postgres' && dialect !== 'postgres') continue;
         if (statements === undefined && listed === 'postgres') {
-          throw invalid(`Migration ${set.name}/${m.version}-${m.name} has no PostgreSQL statements (a "postgres" list), so the set cannot run on PostgreSQL`);
+          throw invalid(
+            `Migration ${set.name}/${m.version}-${m.name} has no PostgreSQL statements (a "postgres" list), so the set cannot run on PostgreSQL`,
+          );
         }
         if (!Array.isArray(statements) || statements.some((s) => typeof s !== 'string' || s.trim() === '')) {
           throw invalid(`Migration ${set.name}/${m.version}-${m.name}: ${listed} must be an array of non-empty SQL statements`);
         }
       }
-      if (migrationRecordName(set, m).length > MAX_RECORD_NAME_LENGTH) throw invalid(`Migration name ${set.name}/${m.version}-${m.name} is longer than ${MAX_RECORD_NAME_LENGTH} characters`);
+      if (migrationRecordName(set, m).length > MAX_RECORD_NAME_LENGTH)
+        throw invalid(`Migration name ${set.name}/${m.version}-${m.name} is longer than ${MAX_RECORD_NAME_LENGTH} characters`);
     }
   }
 }
@@ -206,9 +226,16 @@ async function ensureTable(executor: SqlExecutor): Promise<void> {
   }
   const q = executor.dialect === 'mysql' ? '`' : '"';
   if (executor.dialect === 'mysql' && (name.family !== 'text' || (name.maxLength ?? 0) < MAX_RECORD_NAME_LENGTH)) {
-    await executor.query(`ALTER TABLE \`migrations\` MODIFY \`name\` VARCHAR(${MAX_RECORD_NAME_LENGTH}) ${name.nullable ? 'NULL' : 'NOT NULL'}`);
+    await executor.query(
+      `ALTER TABLE \`migrations\` MODIFY \`name\` VARCHAR(${MAX_RECORD_NAME_LENGTH}) ${name.nullable ? 'NULL' : 'NOT NULL'}`,
+    );
   }
-  if (executor.dialect === 'postgres' && name.family === 'text' && name.maxLength !== undefined && name.maxLength < MAX_RECORD_NAME_LENGTH) {
+  if (
+    executor.dialect === 'postgres' &&
+    name.family === 'text' &&
+    name.maxLength !== undefined &&
+    name.maxLength < MAX_RECORD_NAME_LENGTH
+  ) {
     await executor.query(`ALTER TABLE "migrations" ALTER COLUMN "name" TYPE VARCHAR(${MAX_RECORD_NAME_LENGTH})`);
   }
   for (const column of ADDED_COLUMNS[executor.dialect]) {
@@ -278,7 +305,11 @@ async function releaseTableLocks(executor: SqlExecutor): Promise<void> {
  * inside a transaction that the caller commits together with the adoption's records (its DDL is
  * transactional: taken over and recorded, or neither). Returns the statements it ran.
  */
-async function applyAdoption(executor: SqlExecutor, recordName: string, plan: Extract<AdoptionPlan, { action: 'adopt' }>): Promise<{ statements: string[]; note: string }> {
+async function applyAdoption(
+  executor: SqlExecutor,
+  recordName: string,
+  plan: Extract<AdoptionPlan, { action: 'adopt' }>,
+): Promise<{ statements: string[]; note: string }> {
   const sqlite = executor.dialect === 'sqlite';
   const postgres = executor.dialect === 'postgres';
   const recording = recordingExecutor(executor);
@@ -347,7 +378,11 @@ async function applyOne(executor: SqlExecutor, recordName: string, statements: r
  * `DB_MIGRATION_TABLE_FOREIGN`; AdoptionError `DB_ADOPTION_REFUSED` (nothing changed); or a
  * transient DatabaseError `DB_LOCK_TIMEOUT`.
  */
-export async function runMigrations(db: Database, sets: readonly MigrationSet[], options: RunMigrationsOptions = {}): Promise<MigrationReport> {
+export async function runMigrations(
+  db: Database,
+  sets: readonly MigrationSet[],
+  options: RunMigrationsOptions = {},
+): Promise<MigrationReport> {
   validateSets(sets, db.dialect);
   const log = options.log;
   const dialect = db.dialect;
@@ -410,7 +445,12 @@ export async function runMigrations(db: Database, sets: readonly MigrationSet[],
           const previous = recorded.get(recordName);
           if (previous === null) {
             // Recorded before checksums existed: adopt the current statements as the baseline.
-            await executor.query('UPDATE migrations SET checksum = ?, set_name = ?, version = ? WHERE name = ?', [checksum, set.name, migration.version, recordName]);
+            await executor.query('UPDATE migrations SET checksum = ?, set_name = ?, version = ? WHERE name = ?', [
+              checksum,
+              set.name,
+              migration.version,
+              recordName,
+            ]);
             report.skipped++;
           } else if (previous !== checksum) {
             report.changed.push(recordName);

@@ -40,11 +40,16 @@ export class AsyncMutex {
         },
       };
       if (timeoutMs !== undefined && Number.isFinite(timeoutMs)) {
-        waiter.timer = setTimeout(() => {
-          const index = this.waiters.indexOf(waiter);
-          if (index >= 0) this.waiters.splice(index, 1);
-          reject(new DatabaseError(`Timed out after ${timeoutMs} ms waiting for ${what}`, { kind: 'transient', code: 'DB_LOCK_TIMEOUT' }));
-        }, Math.max(0, timeoutMs));
+        waiter.timer = setTimeout(
+          () => {
+            const index = this.waiters.indexOf(waiter);
+            if (index >= 0) this.waiters.splice(index, 1);
+            reject(
+              new DatabaseError(`Timed out after ${timeoutMs} ms waiting for ${what}`, { kind: 'transient', code: 'DB_LOCK_TIMEOUT' }),
+            );
+          },
+          Math.max(0, timeoutMs),
+        );
       }
       this.waiters.push(waiter);
     });

@@ -310,7 +310,12 @@ export class MysqlDatabase implements Database {
       const connection = await this.reserve();
       const scope = new ConnectionScope(connection, this.secrets);
       const run = (sql: string) => scope.raw(sql);
-      return onServerConnection(scope, run, () => serverTransaction(scope, run, 'START TRANSACTION', work), (reusable) => MysqlDatabase.giveBack(connection, reusable));
+      return onServerConnection(
+        scope,
+        run,
+        () => serverTransaction(scope, run, 'START TRANSACTION', work),
+        (reusable) => MysqlDatabase.giveBack(connection, reusable),
+      );
     });
   }
 
@@ -363,7 +368,11 @@ export class MysqlDatabase implements Database {
             dialect: 'mysql',
           });
         }
-        throw new DatabaseError(`The server refused the database lock "${name}"`, { kind: 'fatal', code: 'DB_LOCK_FAILED', dialect: 'mysql' });
+        throw new DatabaseError(`The server refused the database lock "${name}"`, {
+          kind: 'fatal',
+          code: 'DB_LOCK_FAILED',
+          dialect: 'mysql',
+        });
       };
       const release = async (): Promise<void> => {
         await scope.raw(`SELECT RELEASE_LOCK(${lockName})`);

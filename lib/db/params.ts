@@ -36,7 +36,11 @@ export interface CompiledNamed extends CompiledPositional {
 }
 
 const CACHE_SIZE = 512;
-const perDialect = <T>(): Record<Dialect, LruMap<string, T>> => ({ mysql: new LruMap(CACHE_SIZE), sqlite: new LruMap(CACHE_SIZE), postgres: new LruMap(CACHE_SIZE) });
+const perDialect = <T>(): Record<Dialect, LruMap<string, T>> => ({
+  mysql: new LruMap(CACHE_SIZE),
+  sqlite: new LruMap(CACHE_SIZE),
+  postgres: new LruMap(CACHE_SIZE),
+});
 const placeholderCache = perDialect<readonly Placeholder[]>();
 const namedCache = perDialect<CompiledNamed>();
 const positionalCache = perDialect<CompiledPositional>();
@@ -101,7 +105,8 @@ export function findPlaceholders(sql: string, dialect: Dialect): readonly Placeh
     switch (ch) {
       case "'": {
         // PostgreSQL: E'..' (escape string) takes backslash escapes; a plain '..' does not.
-        const escapeString = postgres && i > 0 && (sql[i - 1] === 'E' || sql[i - 1] === 'e') && (i < 2 || !isNameChar(sql.charCodeAt(i - 2)));
+        const escapeString =
+          postgres && i > 0 && (sql[i - 1] === 'E' || sql[i - 1] === 'e') && (i < 2 || !isNameChar(sql.charCodeAt(i - 2)));
         i = skipQuoted(sql, i, "'", mysql || escapeString);
         break;
       }
@@ -201,7 +206,10 @@ export function namedValues(names: readonly string[], params: Readonly<Record<st
   for (let i = 0; i < names.length; i++) {
     const name = names[i];
     if (!Object.prototype.hasOwnProperty.call(params, name)) {
-      throw new SqlParameterError(`SQL parameter :${name} has no value (the parameters object has no property "${name}")`, 'DB_PARAM_MISSING');
+      throw new SqlParameterError(
+        `SQL parameter :${name} has no value (the parameters object has no property "${name}")`,
+        'DB_PARAM_MISSING',
+      );
     }
     // A property that is present but undefined binds NULL, so optional fields can be passed as-is.
     values[i] = params[name] ?? null;
@@ -253,7 +261,10 @@ export function compilePostgres(sql: string, params: SqlParams | undefined): Pos
     if (pieces.length === 1) return { text: sql, values };
     if (values.length !== pieces.length - 1) {
       const expected = pieces.length - 1;
-      throw new SqlParameterError(`The statement has ${expected} ? placeholder${expected === 1 ? '' : 's'} but ${values.length} value${values.length === 1 ? ' was' : 's were'} given`, 'DB_PARAM_COUNT');
+      throw new SqlParameterError(
+        `The statement has ${expected} ? placeholder${expected === 1 ? '' : 's'} but ${values.length} value${values.length === 1 ? ' was' : 's were'} given`,
+        'DB_PARAM_COUNT',
+      );
     }
     let text = postgresTextCache.get(sql);
     if (text === undefined) {

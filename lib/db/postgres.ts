@@ -273,7 +273,8 @@ export class PostgresDatabase implements Database {
   async runOn(client: PoolClient, sql: string, params?: SqlParams): Promise<QueryResult> {
     if (COPY_FROM_STDIN.test(sql) && Array.isArray(params)) return this.copyIn(client, sql, params as readonly unknown[]);
     const { text, values } = compilePostgres(sql, params);
-    const result = values.length === 0 && params === undefined ? await client.query(text) : await client.query(text, toPostgresValues(values));
+    const result =
+      values.length === 0 && params === undefined ? await client.query(text) : await client.query(text, toPostgresValues(values));
     return toQueryResult(result as PgQueryResult | PgQueryResult[]);
   }
 
@@ -365,7 +366,12 @@ export class PostgresDatabase implements Database {
       const client = await this.reserve();
       const scope = new ClientScope(client, this);
       const run = (sql: string) => scope.run(sql);
-      return onServerConnection(scope, run, () => serverTransaction(scope, run, 'BEGIN', work), (reusable) => PostgresDatabase.giveBack(client, reusable));
+      return onServerConnection(
+        scope,
+        run,
+        () => serverTransaction(scope, run, 'BEGIN', work),
+        (reusable) => PostgresDatabase.giveBack(client, reusable),
+      );
     });
   }
 
@@ -393,7 +399,12 @@ export class PostgresDatabase implements Database {
         const next = statements[first];
         if (next && COPY_FROM_STDIN.test(next.sql) && Array.isArray(next.values)) {
           const last = first === statements.length - 1;
-          await scope.leadAndCopy(lead.join(';\n'), next.sql.trim().replace(/;$/, ''), next.values as readonly unknown[], last ? 'COMMIT' : '');
+          await scope.leadAndCopy(
+            lead.join(';\n'),
+            next.sql.trim().replace(/;$/, ''),
+            next.values as readonly unknown[],
+            last ? 'COMMIT' : '',
+          );
           if (last) return;
           first++;
         } else {
@@ -402,7 +413,12 @@ export class PostgresDatabase implements Database {
         for (let i = first; i < statements.length; i++) await scope.run(statements[i].sql, statements[i].values);
         await scope.run('COMMIT');
       };
-      await onServerConnection(scope, (sql) => scope.run(sql), body, (reusable) => PostgresDatabase.giveBack(client, reusable));
+      await onServerConnection(
+        scope,
+        (sql) => scope.run(sql),
+        body,
+        (reusable) => PostgresDatabase.giveBack(client, reusable),
+      );
     });
   }
 

@@ -21,12 +21,22 @@ export type RunStatement = (sql: string) => Promise<unknown>;
  * transaction is rolled back first; a connection that was cut, or whose ROLLBACK failed, is given
  * back as not reusable (the pool then destroys it).
  */
-export async function onServerConnection<T>(scope: ServerScope, run: RunStatement, body: () => Promise<T>, giveBack: (reusable: boolean) => void): Promise<T> {
+export async function onServerConnection<T>(
+  scope: ServerScope,
+  run: RunStatement,
+  body: () => Promise<T>,
+  giveBack: (reusable: boolean) => void,
+): Promise<T> {
   let reusable = true;
   try {
     return await body();
   } catch (err) {
-    reusable = !scope.broken && (await run('ROLLBACK').then(() => true, () => false));
+    reusable =
+      !scope.broken &&
+      (await run('ROLLBACK').then(
+        () => true,
+        () => false,
+      ));
     throw err;
   } finally {
     giveBack(reusable && !scope.broken);
@@ -34,7 +44,12 @@ export async function onServerConnection<T>(scope: ServerScope, run: RunStatemen
 }
 
 /** `begin`, the caller's work on the scope (closed when the work returns), COMMIT. */
-export async function serverTransaction<T>(scope: ServerScope, run: RunStatement, begin: string, work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+export async function serverTransaction<T>(
+  scope: ServerScope,
+  run: RunStatement,
+  begin: string,
+  work: (tx: SqlExecutor) => Promise<T>,
+): Promise<T> {
   await run(begin);
   let result: T;
   try {

@@ -56,7 +56,12 @@ export function maxRowsSetting(value: unknown): number {
   return Math.min(n, DB_QUERY_LIMITS.maxRows.max);
 }
 
-export function resolveDatabaseConfig(def: DatabaseNodeSettings, credentials: DatabaseSettingsCredentials, userDir: string, env?: EnvLookup): DatabaseConfig {
+export function resolveDatabaseConfig(
+  def: DatabaseNodeSettings,
+  credentials: DatabaseSettingsCredentials,
+  userDir: string,
+  env?: EnvLookup,
+): DatabaseConfig {
   const number = (value: unknown, fallback: number): number => {
     const n = Number(value);
     return Number.isFinite(n) && n > 0 ? n : fallback;
@@ -82,7 +87,8 @@ export function resolveDatabaseConfig(def: DatabaseNodeSettings, credentials: Da
     config = { dialect: 'mysql', ...server(3306), tls: def.tls ? { rejectUnauthorized: def.tlsRejectUnauthorized !== false } : undefined };
   } else if (def.connection === 'postgres') {
     const sslmode = def.sslmode ?? 'disable';
-    if (!['disable', 'require', 'verify-ca', 'verify-full'].includes(sslmode)) throw new DatabaseConfigError('sslmode', 'sslmode must be disable, require, verify-ca or verify-full');
+    if (!['disable', 'require', 'verify-ca', 'verify-full'].includes(sslmode))
+      throw new DatabaseConfigError('sslmode', 'sslmode must be disable, require, verify-ca or verify-full');
     config = { dialect: 'postgres', ...server(5432), tls: sslmode === 'disable' ? undefined : { mode: sslmode } };
   } else {
     const variable = referencedVariable(def.url) ?? 'URL';

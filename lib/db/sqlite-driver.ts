@@ -117,7 +117,7 @@ function requireNodeSqliteQuietly(): NodeSqliteModule {
   const original = process.emitWarning;
   const filtered = function (this: unknown, warning: string | Error, ...rest: unknown[]): void {
     const text = typeof warning === 'string' ? warning : warning?.message;
-    const type = typeof rest[0] === 'string' ? rest[0] : (rest[0] as { type?: unknown } | undefined)?.type ?? (warning as Error)?.name;
+    const type = typeof rest[0] === 'string' ? rest[0] : ((rest[0] as { type?: unknown } | undefined)?.type ?? (warning as Error)?.name);
     if (type === 'ExperimentalWarning' && typeof text === 'string' && text.startsWith('SQLite is an experimental feature')) return;
     (original as (...args: unknown[]) => void).call(process, warning, ...rest);
   };
@@ -136,7 +136,11 @@ function loadNodeSqlite(): Loaded<NodeSqliteModule> {
     const module = requireNodeSqliteQuietly();
     const proto = module.StatementSync?.prototype ?? {};
     if (typeof proto.columns !== 'function' || typeof proto.iterate !== 'function') {
-      nodeSqlite = { ok: false, error: undefined, reason: `node:sqlite of Node.js ${process.versions.node} lacks StatementSync.columns() (Node.js ${NODE_SQLITE_MIN_VERSION} or later has it)` };
+      nodeSqlite = {
+        ok: false,
+        error: undefined,
+        reason: `node:sqlite of Node.js ${process.versions.node} lacks StatementSync.columns() (Node.js ${NODE_SQLITE_MIN_VERSION} or later has it)`,
+      };
     } else {
       nodeSqlite = { ok: true, value: module };
     }
@@ -148,7 +152,10 @@ function loadNodeSqlite(): Loaded<NodeSqliteModule> {
 
 /** require('better-sqlite3') found no such package (not: one of its own files failed to load). */
 function isPackageMissing(err: unknown): boolean {
-  return (err as { code?: unknown } | null)?.code === 'MODULE_NOT_FOUND' && /['"]better-sqlite3['"]/.test(err instanceof Error ? err.message.split('\n')[0] : '');
+  return (
+    (err as { code?: unknown } | null)?.code === 'MODULE_NOT_FOUND' &&
+    /['"]better-sqlite3['"]/.test(err instanceof Error ? err.message.split('\n')[0] : '')
+  );
 }
 
 /** better-sqlite3 13 and later need Node.js 22 (their prebuilt addon crashes Node 20 rather than failing to load). */
@@ -156,7 +163,8 @@ function betterSqlite3TooNew(): string | undefined {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { version } = require('better-sqlite3/package.json') as { version: string };
-    if (Number(version.split('.')[0]) >= 13 && nodeMajor() < 22) return `better-sqlite3 ${version} needs Node.js 22 or later, this is ${process.versions.node}`;
+    if (Number(version.split('.')[0]) >= 13 && nodeMajor() < 22)
+      return `better-sqlite3 ${version} needs Node.js 22 or later, this is ${process.versions.node}`;
   } catch {
     // Missing or unreadable: the require below reports it.
   }
@@ -197,7 +205,7 @@ export function sqliteDriverAvailability(): Record<SqliteDriverName, { available
  * and reads text only up to a NUL, better-sqlite3 if it loads; otherwise whichever loads.
  */
 export function pickDriver(requested: SqliteDriverChoice): SqliteDriverName {
-  const choice = requested === 'auto' ? autoOverride() ?? 'auto' : requested;
+  const choice = requested === 'auto' ? (autoOverride() ?? 'auto') : requested;
   if (choice !== 'auto') {
     const loaded = choice === 'node:sqlite' ? loadNodeSqlite() : loadBetterSqlite3();
     if (!loaded.ok) throw unavailable(choice);
@@ -241,10 +249,12 @@ function unavailable(choice: SqliteDriverChoice): SqliteUnavailableError {
   if (choice === 'node:sqlite') {
     message = `This SQLite database asks for the driver node:sqlite, but ${node.ok ? 'it' : node.reason}; ${nodeFix}; or choose the driver auto or better-sqlite3`;
   } else if (choice === 'better-sqlite3') {
-    message = `This SQLite database asks for the driver better-sqlite3, but ${notInstalled ? 'it is not installed' : 'it does not load'}: ${betterFix}; ` +
+    message =
+      `This SQLite database asks for the driver better-sqlite3, but ${notInstalled ? 'it is not installed' : 'it does not load'}: ${betterFix}; ` +
       `or choose the driver auto${node.ok ? ' (node:sqlite is available here)' : ''}`;
   } else {
-    message = `SQLite needs a driver and none loads here: ${node.ok ? 'node:sqlite loads' : node.reason}, and the optional dependency better-sqlite3 ${notInstalled ? 'is not installed' : 'does not load'}. ` +
+    message =
+      `SQLite needs a driver and none loads here: ${node.ok ? 'node:sqlite loads' : node.reason}, and the optional dependency better-sqlite3 ${notInstalled ? 'is not installed' : 'does not load'}. ` +
       `Either upgrade: ${nodeFix}; or ${betterFix}; then restart Node-RED. MySQL/MariaDB databases keep working`;
   }
   const detail = better.ok ? '' : ` (${better.reason})`;
@@ -254,21 +264,77 @@ function unavailable(choice: SqliteDriverChoice): SqliteUnavailableError {
 // ---- errors ----
 
 const PRIMARY_NAMES = [
-  'OK', 'ERROR', 'INTERNAL', 'PERM', 'ABORT', 'BUSY', 'LOCKED', 'NOMEM', 'READONLY', 'INTERRUPT', 'IOERR', 'CORRUPT', 'NOTFOUND',
-  'FULL', 'CANTOPEN', 'PROTOCOL', 'EMPTY', 'SCHEMA', 'TOOBIG', 'CONSTRAINT', 'MISMATCH', 'MISUSE', 'NOLFS', 'AUTH', 'FORMAT', 'RANGE', 'NOTADB',
+  'OK',
+  'ERROR',
+  'INTERNAL',
+  'PERM',
+  'ABORT',
+  'BUSY',
+  'LOCKED',
+  'NOMEM',
+  'READONLY',
+  'INTERRUPT',
+  'IOERR',
+  'CORRUPT',
+  'NOTFOUND',
+  'FULL',
+  'CANTOPEN',
+  'PROTOCOL',
+  'EMPTY',
+  'SCHEMA',
+  'TOOBIG',
+  'CONSTRAINT',
+  'MISMATCH',
+  'MISUSE',
+  'NOLFS',
+  'AUTH',
+  'FORMAT',
+  'RANGE',
+  'NOTADB',
 ];
 
 /** SQLite's extended result codes as better-sqlite3 names them (the ones a caller can meet). */
 const EXTENDED_NAMES: Record<number, string> = {
-  261: 'BUSY_RECOVERY', 517: 'BUSY_SNAPSHOT', 773: 'BUSY_TIMEOUT',
-  262: 'LOCKED_SHAREDCACHE', 518: 'LOCKED_VTAB',
-  264: 'READONLY_RECOVERY', 520: 'READONLY_CANTLOCK', 776: 'READONLY_ROLLBACK', 1032: 'READONLY_DBMOVED', 1288: 'READONLY_CANTINIT', 1544: 'READONLY_DIRECTORY',
-  270: 'CANTOPEN_NOTEMPDIR', 526: 'CANTOPEN_ISDIR', 782: 'CANTOPEN_FULLPATH', 1038: 'CANTOPEN_CONVPATH',
-  266: 'IOERR_READ', 522: 'IOERR_SHORT_READ', 778: 'IOERR_WRITE', 1034: 'IOERR_FSYNC', 1546: 'IOERR_TRUNCATE', 1802: 'IOERR_FSTAT', 3338: 'IOERR_ACCESS', 3850: 'IOERR_LOCK', 4618: 'IOERR_SHMOPEN', 4874: 'IOERR_SHMSIZE',
-  267: 'CORRUPT_VTAB', 523: 'CORRUPT_SEQUENCE', 779: 'CORRUPT_INDEX',
+  261: 'BUSY_RECOVERY',
+  517: 'BUSY_SNAPSHOT',
+  773: 'BUSY_TIMEOUT',
+  262: 'LOCKED_SHAREDCACHE',
+  518: 'LOCKED_VTAB',
+  264: 'READONLY_RECOVERY',
+  520: 'READONLY_CANTLOCK',
+  776: 'READONLY_ROLLBACK',
+  1032: 'READONLY_DBMOVED',
+  1288: 'READONLY_CANTINIT',
+  1544: 'READONLY_DIRECTORY',
+  270: 'CANTOPEN_NOTEMPDIR',
+  526: 'CANTOPEN_ISDIR',
+  782: 'CANTOPEN_FULLPATH',
+  1038: 'CANTOPEN_CONVPATH',
+  266: 'IOERR_READ',
+  522: 'IOERR_SHORT_READ',
+  778: 'IOERR_WRITE',
+  1034: 'IOERR_FSYNC',
+  1546: 'IOERR_TRUNCATE',
+  1802: 'IOERR_FSTAT',
+  3338: 'IOERR_ACCESS',
+  3850: 'IOERR_LOCK',
+  4618: 'IOERR_SHMOPEN',
+  4874: 'IOERR_SHMSIZE',
+  267: 'CORRUPT_VTAB',
+  523: 'CORRUPT_SEQUENCE',
+  779: 'CORRUPT_INDEX',
   516: 'ABORT_ROLLBACK',
-  275: 'CONSTRAINT_CHECK', 531: 'CONSTRAINT_COMMITHOOK', 787: 'CONSTRAINT_FOREIGNKEY', 1043: 'CONSTRAINT_FUNCTION', 1299: 'CONSTRAINT_NOTNULL',
-  1555: 'CONSTRAINT_PRIMARYKEY', 1811: 'CONSTRAINT_TRIGGER', 2067: 'CONSTRAINT_UNIQUE', 2323: 'CONSTRAINT_VTAB', 2579: 'CONSTRAINT_ROWID', 3091: 'CONSTRAINT_DATATYPE',
+  275: 'CONSTRAINT_CHECK',
+  531: 'CONSTRAINT_COMMITHOOK',
+  787: 'CONSTRAINT_FOREIGNKEY',
+  1043: 'CONSTRAINT_FUNCTION',
+  1299: 'CONSTRAINT_NOTNULL',
+  1555: 'CONSTRAINT_PRIMARYKEY',
+  1811: 'CONSTRAINT_TRIGGER',
+  2067: 'CONSTRAINT_UNIQUE',
+  2323: 'CONSTRAINT_VTAB',
+  2579: 'CONSTRAINT_ROWID',
+  3091: 'CONSTRAINT_DATATYPE',
 };
 
 /** `SQLITE_BUSY`, `SQLITE_CONSTRAINT_UNIQUE`, ... for a numeric (extended) result code. */
@@ -293,11 +359,17 @@ function translateNodeError(err: unknown): unknown {
   const shape = err as { code?: unknown; errcode?: unknown; message?: unknown } | null;
   if (!shape || typeof shape !== 'object') return err;
   const message = typeof shape.message === 'string' ? shape.message : String(err);
-  if (shape.code === 'ERR_SQLITE_ERROR' && typeof shape.errcode === 'number') return new SqliteDriverError(message, sqliteCodeName(shape.errcode), err);
+  if (shape.code === 'ERR_SQLITE_ERROR' && typeof shape.errcode === 'number')
+    return new SqliteDriverError(message, sqliteCodeName(shape.errcode), err);
   if (shape.code === 'ERR_INVALID_STATE' && /not open/i.test(message)) return new SqliteDriverError(CLOSED_MESSAGE, 'DB_CLOSED', err);
-  if (shape.code === 'ERR_INVALID_ARG_TYPE' && /cannot be bound/i.test(message)) return new SqliteDriverError(message, 'DB_VALUE_INVALID', err);
+  if (shape.code === 'ERR_INVALID_ARG_TYPE' && /cannot be bound/i.test(message))
+    return new SqliteDriverError(message, 'DB_VALUE_INVALID', err);
   if (shape.code === 'ERR_OUT_OF_RANGE') {
-    return new SqliteDriverError(`${message} (node:sqlite refuses to round an INTEGER beyond +-2^53; read it as TEXT, e.g. CAST(x AS TEXT))`, 'DB_VALUE_INVALID', err);
+    return new SqliteDriverError(
+      `${message} (node:sqlite refuses to round an INTEGER beyond +-2^53; read it as TEXT, e.g. CAST(x AS TEXT))`,
+      'DB_VALUE_INVALID',
+      err,
+    );
   }
   return err;
 }
@@ -311,7 +383,8 @@ function plainRow(row: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const key in row) {
     const value = row[key];
-    out[key] = value instanceof Uint8Array && !Buffer.isBuffer(value) ? Buffer.from(value.buffer, value.byteOffset, value.byteLength) : value;
+    out[key] =
+      value instanceof Uint8Array && !Buffer.isBuffer(value) ? Buffer.from(value.buffer, value.byteOffset, value.byteLength) : value;
   }
   return out;
 }

@@ -131,7 +131,13 @@ class ScopeExecutor implements SqlExecutor {
 
   query(sql: string, params?: SqlParams): Promise<QueryResult> {
     if (!this.active) {
-      return Promise.reject(new DatabaseError('This transaction has already finished; its executor cannot run statements', { kind: 'fatal', code: 'DB_SCOPE_FINISHED', dialect: 'sqlite' }));
+      return Promise.reject(
+        new DatabaseError('This transaction has already finished; its executor cannot run statements', {
+          kind: 'fatal',
+          code: 'DB_SCOPE_FINISHED',
+          dialect: 'sqlite',
+        }),
+      );
     }
     try {
       return Promise.resolve(this.database.runNow(sql, params));
@@ -265,7 +271,11 @@ export class SqliteDatabase implements Database {
     return this.exclusive(`the SQLite lock "${name}"`, timeoutMs, work);
   }
 
-  private async exclusive<T>(lockName: string | undefined, timeoutMs: number | undefined, work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+  private async exclusive<T>(
+    lockName: string | undefined,
+    timeoutMs: number | undefined,
+    work: (tx: SqlExecutor) => Promise<T>,
+  ): Promise<T> {
     if (this.closing) throw closedError();
     if (this.shared.mutex.locked && transactionContext.getStore() === this.shared.owner) throw nestedUseError();
     const deadline = timeoutMs === undefined ? undefined : Date.now() + Math.max(0, timeoutMs);

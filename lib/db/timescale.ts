@@ -88,7 +88,9 @@ export function hypertableStatements(spec: HypertableSpec, primaryKey: { name: s
   const q = (name: string): string => `"${name.replace(/"/g, '""')}"`;
   const statements: string[] = [...(spec.prepare ?? [])];
   if (primaryKey && !primaryKey.columns.includes(spec.time)) {
-    statements.push(`ALTER TABLE ${q(spec.table)} DROP CONSTRAINT ${q(primaryKey.name)}, ADD PRIMARY KEY (${[...primaryKey.columns, spec.time].map(q).join(', ')})`);
+    statements.push(
+      `ALTER TABLE ${q(spec.table)} DROP CONSTRAINT ${q(primaryKey.name)}, ADD PRIMARY KEY (${[...primaryKey.columns, spec.time].map(q).join(', ')})`,
+    );
   }
   const chunk = spec.integerChunk === undefined ? '' : `, chunk_time_interval => ${Math.floor(spec.integerChunk)}`;
   statements.push(`SELECT create_hypertable('${q(spec.table)}', '${spec.time}'${chunk}, migrate_data => TRUE)`);
@@ -118,7 +120,10 @@ export async function applyHypertables(db: Database, setName: string): Promise<s
   return db.withLock(MIGRATIONS_LOCK, LOCK_TIMEOUT_MS, async (executor) => {
     const converted: string[] = [];
     for (const spec of specs) {
-      const { rows } = await executor.query('SELECT 1 FROM timescaledb_information.hypertables WHERE hypertable_name = ? AND hypertable_schema = current_schema()', [spec.table]);
+      const { rows } = await executor.query(
+        'SELECT 1 FROM timescaledb_information.hypertables WHERE hypertable_name = ? AND hypertable_schema = current_schema()',
+        [spec.table],
+      );
       if (rows.length > 0) continue;
       const statements = hypertableStatements(spec, await primaryKeyOf(executor, spec.table));
       await executor.query('BEGIN');

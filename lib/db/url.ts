@@ -41,7 +41,8 @@ export interface ParseDatabaseUrlOptions {
   baseDir?: string;
 }
 
-const EXPECTED = 'expected mysql://user:password@host:3306/database, postgresql://user:password@host:5432/database or sqlite:/path/to/file.db';
+const EXPECTED =
+  'expected mysql://user:password@host:3306/database, postgresql://user:password@host:5432/database or sqlite:/path/to/file.db';
 
 function fail(variable: string, reason: string): never {
   throw new DatabaseConfigError(variable, `${variable} is not a usable database URL: ${reason} (${EXPECTED})`);
@@ -113,8 +114,10 @@ function parseServerUrl(rest: string, variable: string, scheme: string, defaultP
 
 function parseMysql(rest: string, variable: string): MysqlConfig {
   const { user, password, host, port, database, query } = parseServerUrl(rest, variable, 'mysql', DEFAULT_MYSQL_PORT);
-  if (database.length > MAX_MYSQL_DATABASE_LENGTH) fail(variable, `the database name is longer than ${MAX_MYSQL_DATABASE_LENGTH} characters`);
-  if (/[/\\.]/.test(database) || database.includes('\u0000') || database.endsWith(' ')) fail(variable, 'the database name contains "/", "\\", "." or a trailing space');
+  if (database.length > MAX_MYSQL_DATABASE_LENGTH)
+    fail(variable, `the database name is longer than ${MAX_MYSQL_DATABASE_LENGTH} characters`);
+  if (/[/\\.]/.test(database) || database.includes('\u0000') || database.endsWith(' '))
+    fail(variable, 'the database name contains "/", "\\", "." or a trailing space');
 
   const config: MysqlConfig = { dialect: 'mysql', ...serverDefaults({ host, port, user, password, database }) };
   applyMysqlOptions(config, query, variable, password);
@@ -128,7 +131,8 @@ function serverDefaults(named: Omit<ServerConnectionConfig, 'poolSize' | 'connec
 
 function parsePostgres(rest: string, variable: string): PostgresConfig {
   const { user, password, host, port, database, query } = parseServerUrl(rest, variable, 'postgresql', DEFAULT_POSTGRES_PORT);
-  if (Buffer.byteLength(database) > MAX_POSTGRES_DATABASE_BYTES) fail(variable, `the database name is longer than ${MAX_POSTGRES_DATABASE_BYTES} bytes`);
+  if (Buffer.byteLength(database) > MAX_POSTGRES_DATABASE_BYTES)
+    fail(variable, `the database name is longer than ${MAX_POSTGRES_DATABASE_BYTES} bytes`);
   if (database.includes('/') || database.includes('\u0000')) fail(variable, 'the database name contains "/" or a NUL character');
   const config: PostgresConfig = { dialect: 'postgres', ...serverDefaults({ host, port, user, password, database }) };
   applyPostgresOptions(config, query, variable, password);
@@ -154,9 +158,13 @@ function applyPostgresOptions(config: PostgresConfig, query: string, variable: s
       case 'sslmode': {
         const v = value.toLowerCase();
         if (v === 'allow' || v === 'prefer') {
-          fail(variable, `sslmode=${v} falls back to an unencrypted connection without saying so; use sslmode=require (or verify-ca, verify-full) or sslmode=disable`);
+          fail(
+            variable,
+            `sslmode=${v} falls back to an unencrypted connection without saying so; use sslmode=require (or verify-ca, verify-full) or sslmode=disable`,
+          );
         }
-        if (!(SSL_MODES as readonly string[]).includes(v)) fail(variable, 'option sslmode must be disable, require, verify-ca or verify-full');
+        if (!(SSL_MODES as readonly string[]).includes(v))
+          fail(variable, 'option sslmode must be disable, require, verify-ca or verify-full');
         mode = v as PostgresSslMode;
         break;
       }
@@ -176,7 +184,10 @@ function applyPostgresOptions(config: PostgresConfig, query: string, variable: s
         break;
       default:
         if (!applyPoolOption(config, key, value, variable)) {
-          fail(variable, `unknown option ${describeOption(key, password)} (known: sslmode, ssl, sslRejectUnauthorized, poolSize, connectTimeout, connect_timeout)`);
+          fail(
+            variable,
+            `unknown option ${describeOption(key, password)} (known: sslmode, ssl, sslRejectUnauthorized, poolSize, connectTimeout, connect_timeout)`,
+          );
         }
     }
   }
@@ -343,11 +354,16 @@ function mysqlConfigFromEnv(env: Env, hostText: string): MysqlConfig {
     if (!(port >= 1 && port <= 65535)) throw new DatabaseConfigError('MYSQL_PORT', 'MYSQL_PORT must be a port number between 1 and 65535');
   }
   const user = envValue(env, 'MYSQL_USER');
-  if (user === undefined) throw new DatabaseConfigError('MYSQL_USER', 'MYSQL_USER is not set (MYSQL_HOST is, so a MySQL/MariaDB user is needed)');
+  if (user === undefined)
+    throw new DatabaseConfigError('MYSQL_USER', 'MYSQL_USER is not set (MYSQL_HOST is, so a MySQL/MariaDB user is needed)');
   const database = envValue(env, 'MYSQL_DATABASE')?.trim();
-  if (database === undefined) throw new DatabaseConfigError('MYSQL_DATABASE', 'MYSQL_DATABASE is not set (MYSQL_HOST is, so a database name is needed)');
+  if (database === undefined)
+    throw new DatabaseConfigError('MYSQL_DATABASE', 'MYSQL_DATABASE is not set (MYSQL_HOST is, so a database name is needed)');
   if (database.length > MAX_MYSQL_DATABASE_LENGTH || /[/\\.]/.test(database) || database.includes('\u0000')) {
-    throw new DatabaseConfigError('MYSQL_DATABASE', `MYSQL_DATABASE must be at most ${MAX_MYSQL_DATABASE_LENGTH} characters without "/", "\\" or "."`);
+    throw new DatabaseConfigError(
+      'MYSQL_DATABASE',
+      `MYSQL_DATABASE must be at most ${MAX_MYSQL_DATABASE_LENGTH} characters without "/", "\\" or "."`,
+    );
   }
   return {
     dialect: 'mysql',
@@ -375,7 +391,8 @@ export function databaseIdentity(config: DatabaseConfig): string {
 
 /** A description for logs and status: `mysql://user@host:3306/db`, `sqlite:/path/file.db`. Never the password. */
 export function describeConfig(config: DatabaseConfig): string {
-  if (config.dialect === 'sqlite') return `sqlite:${config.file}${config.driver && config.driver !== 'auto' ? `?driver=${config.driver}` : ''}`;
+  if (config.dialect === 'sqlite')
+    return `sqlite:${config.file}${config.driver && config.driver !== 'auto' ? `?driver=${config.driver}` : ''}`;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   if (config.dialect === 'postgres') {
     const text = `postgresql://${encodeURIComponent(config.user)}@${host}:${config.port}/${encodeURIComponent(config.database)}`;

@@ -81,7 +81,10 @@ export function formatMysql(compiled: CompiledPositional, values: readonly (SqlV
   const { pieces } = compiled;
   const expected = pieces.length - 1;
   if (values.length !== expected) {
-    throw new SqlParameterError(`The statement has ${expected} ? placeholder${expected === 1 ? '' : 's'} but ${values.length} value${values.length === 1 ? ' was' : 's were'} given`, 'DB_PARAM_COUNT');
+    throw new SqlParameterError(
+      `The statement has ${expected} ? placeholder${expected === 1 ? '' : 's'} but ${values.length} value${values.length === 1 ? ' was' : 's were'} given`,
+      'DB_PARAM_COUNT',
+    );
   }
   if (expected === 0) return pieces[0];
   let sql = pieces[0];
@@ -93,7 +96,11 @@ export function formatMysql(compiled: CompiledPositional, values: readonly (SqlV
  * One value as a driver that binds native values takes it (SQLite's, pg): NULL for undefined,
  * 1/0 for booleans, dates as ISO-8601 UTC text, Buffers as they are; bigints as the dialect wants.
  */
-function toBoundValue<B>(dialect: 'sqlite' | 'postgres', value: SqlValue | undefined, bigint: (value: bigint) => B): string | number | Buffer | null | B {
+function toBoundValue<B>(
+  dialect: 'sqlite' | 'postgres',
+  value: SqlValue | undefined,
+  bigint: (value: bigint) => B,
+): string | number | Buffer | null | B {
   switch (typeof value) {
     case 'string':
       return value;

@@ -72,7 +72,7 @@ function expected(): ExpectedColumn[] {
 }
 
 const REMEDY =
-  'Point this flow at the ISEMS collector\'s database as it created it (DATABASE_URL of the original) or at an empty one, ' +
+  "Point this flow at the ISEMS collector's database as it created it (DATABASE_URL of the original) or at an empty one, " +
   'or fix what is listed, then deploy the flow again. docs/switching.md describes what is taken over.';
 
 /** The original's stored times: a wall-clock time without a zone (which is Berlin's, not said in the text). */
@@ -152,7 +152,13 @@ async function storedIn(executor: SqlExecutor, d: TimestampSql, windows: readonl
     );
     for (const row of found.rows) {
       const local = parseLocal(String(row.ts));
-      if (local !== undefined) rows.push({ id: Number(row.id), nodeId: row.node === null || row.node === undefined ? null : String(row.node), local, text: String(row.ts) });
+      if (local !== undefined)
+        rows.push({
+          id: Number(row.id),
+          nodeId: row.node === null || row.node === undefined ? null : String(row.node),
+          local,
+          text: String(row.ts),
+        });
     }
   }
   return rows;
@@ -184,7 +190,9 @@ interface Range {
 }
 
 async function localRange(executor: SqlExecutor, d: TimestampSql): Promise<Range | undefined> {
-  const { rows } = await executor.query(`SELECT MIN(${d.asText}) AS lo, MAX(${d.asText}) AS hi FROM ${q(executor, TABLE)} WHERE ${d.notConverted}`);
+  const { rows } = await executor.query(
+    `SELECT MIN(${d.asText}) AS lo, MAX(${d.asText}) AS hi FROM ${q(executor, TABLE)} WHERE ${d.notConverted}`,
+  );
   if (rows[0]?.lo === null || rows[0]?.lo === undefined) return undefined;
   const min = parseLocal(String(rows[0].lo));
   const max = parseLocal(String(rows[0].hi));
@@ -214,7 +222,8 @@ async function inspect(executor: SqlExecutor): Promise<AdoptionPlan> {
   const table = snapshot.tables.get(TABLE);
   if (!table) return { action: 'none' };
   const problems = columnProblems(table, expected());
-  for (const trigger of snapshot.triggers) problems.push(`a trigger ${trigger.name} (${trigger.timing} ${trigger.event} on ${trigger.table})`);
+  for (const trigger of snapshot.triggers)
+    problems.push(`a trigger ${trigger.name} (${trigger.timing} ${trigger.event} on ${trigger.table})`);
   if (problems.length > 0) return refuse(problems.join('; '), REMEDY);
 
   const d = TIMESTAMP_SQL[executor.dialect];
@@ -222,14 +231,21 @@ async function inspect(executor: SqlExecutor): Promise<AdoptionPlan> {
   const local = column(table, 'timestamp')!.family === 'datetime';
   if (executor.dialect === 'postgres' && /with time zone/.test(column(table, 'timestamp')!.type)) {
     // Naive Berlin times written into a timestamptz were read through the writer's session zone: not the collector's table.
-    return refuse(`measurement.timestamp is ${column(table, 'timestamp')!.type} (the collector's model writes naive local times into timestamp without time zone)`, REMEDY);
+    return refuse(
+      `measurement.timestamp is ${column(table, 'timestamp')!.type} (the collector's model writes naive local times into timestamp without time zone)`,
+      REMEDY,
+    );
   }
   if (executor.dialect === 'sqlite') {
     // Text must be SQLAlchemy's `YYYY-MM-DD HH:MM:SS[.ffffff]`; integers are instants already.
     const odd = await executor.query(
       `SELECT "timestamp" AS ts, typeof("timestamp") AS kind FROM "${TABLE}" WHERE "timestamp" IS NOT NULL AND NOT (typeof("timestamp") = 'integer' OR ("timestamp" GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]*' AND length("timestamp") <= 26)) LIMIT 1`,
     );
-    if (odd.rows.length > 0) return refuse(`measurement.timestamp holds ${String(odd.rows[0].kind)} ${JSON.stringify(String(odd.rows[0].ts))}, not a local time like 2024-03-31 02:30:00.000000`, REMEDY);
+    if (odd.rows.length > 0)
+      return refuse(
+        `measurement.timestamp holds ${String(odd.rows[0].kind)} ${JSON.stringify(String(odd.rows[0].ts))}, not a local time like 2024-03-31 02:30:00.000000`,
+        REMEDY,
+      );
   }
   const range = local ? await localRange(executor, d) : undefined;
   if (range) {
@@ -258,7 +274,10 @@ async function inspect(executor: SqlExecutor): Promise<AdoptionPlan> {
     );
     if (dupes.rows.length > 0) {
       const r = dupes.rows[0];
-      return refuse(`measurement has no unique key on (nodeId, timestamp) and ${String(r.n)} rows of node ${JSON.stringify(r.node)} at ${String(r.ts)}`, 'Remove the duplicate rows, then deploy the flow again.');
+      return refuse(
+        `measurement has no unique key on (nodeId, timestamp) and ${String(r.n)} rows of node ${JSON.stringify(r.node)} at ${String(r.ts)}`,
+        'Remove the duplicate rows, then deploy the flow again.',
+      );
     }
   }
   return {
@@ -277,7 +296,9 @@ async function inspect(executor: SqlExecutor): Promise<AdoptionPlan> {
 }
 
 function uniqueOnNodeTime(table: TableInfo): IndexInfo | undefined {
-  return table.indexes.find((i) => i.unique && i.columns.length === 2 && i.columns[0].toLowerCase() === 'nodeid' && i.columns[1].toLowerCase() === 'timestamp');
+  return table.indexes.find(
+    (i) => i.unique && i.columns.length === 2 && i.columns[0].toLowerCase() === 'nodeid' && i.columns[1].toLowerCase() === 'timestamp',
+  );
 }
 
 /** A table without the unique key (checked free of duplicates) gets ours. */
@@ -294,14 +315,18 @@ async function convertRepeated(executor: SqlExecutor, d: TimestampSql, range: Ra
   const segments = localSegments(ORIGINAL_TIME_ZONE, range.min, range.max + 1000);
   const repeated = segments.filter((s): s is Extract<LocalSegment, { kind: 'repeated' }> => s.kind === 'repeated');
   const instants = resolveRepeated(await storedIn(executor, d, repeated), segments);
-  for (const [id, instant] of instants) await executor.query(`UPDATE ${q(executor, TABLE)} SET ${q(executor, target)} = ? WHERE id = ?`, [instant, id]);
+  for (const [id, instant] of instants)
+    await executor.query(`UPDATE ${q(executor, TABLE)} SET ${q(executor, target)} = ? WHERE id = ?`, [instant, id]);
   return instants.size;
 }
 
 async function adoptSqlite(executor: SqlExecutor, range: Range | undefined): Promise<string> {
   if (!range) return 'No local timestamps to convert.';
   const segments = localSegments(ORIGINAL_TIME_ZONE, range.min, range.max + 1000);
-  const repeated = inWindows(executor, segments.filter((s) => s.kind === 'repeated'));
+  const repeated = inWindows(
+    executor,
+    segments.filter((s) => s.kind === 'repeated'),
+  );
   const offset = offsetCase(executor, segments);
   // Repeated hours first, while their values are still text: the per-row rule needs them all.
   const ambiguous = await convertRepeated(executor, SQLITE, range, 'timestamp');
@@ -318,7 +343,10 @@ async function adoptMysql(executor: SqlExecutor, table: TableInfo, range: Range 
   let ambiguous = 0;
   if (range) {
     const segments = localSegments(ORIGINAL_TIME_ZONE, range.min, range.max + 1000);
-    const repeated = inWindows(executor, segments.filter((s) => s.kind === 'repeated'));
+    const repeated = inWindows(
+      executor,
+      segments.filter((s) => s.kind === 'repeated'),
+    );
     const offset = offsetCase(executor, segments);
     const bounds = await executor.query(`SELECT MIN(id) AS lo, MAX(id) AS hi FROM \`${TABLE}\``);
     const lo = Number(bounds.rows[0].lo);
@@ -334,7 +362,9 @@ async function adoptMysql(executor: SqlExecutor, table: TableInfo, range: Range 
     }
     ambiguous = await convertRepeated(executor, MYSQL, range, EPOCH_COLUMN);
   }
-  const left = await executor.query(`SELECT COUNT(*) AS n FROM \`${TABLE}\` WHERE \`${EPOCH_COLUMN}\` IS NULL AND \`timestamp\` IS NOT NULL`);
+  const left = await executor.query(
+    `SELECT COUNT(*) AS n FROM \`${TABLE}\` WHERE \`${EPOCH_COLUMN}\` IS NULL AND \`timestamp\` IS NOT NULL`,
+  );
   if (Number(left.rows[0].n) > 0) throw new Error(`${String(left.rows[0].n)} timestamps of measurement could not be read as local times`);
 
   // One ALTER swaps the columns and rebuilds the indexes over the instants, with their names.
@@ -346,7 +376,9 @@ async function adoptMysql(executor: SqlExecutor, table: TableInfo, range: Range 
   changes.push('DROP COLUMN `timestamp`');
   changes.push(`CHANGE COLUMN \`${EPOCH_COLUMN}\` \`timestamp\` BIGINT NULL COMMENT 'instant: Unix epoch seconds (UTC)'${after}`);
   for (const index of withTime) {
-    const keys = index.columns.map((c, k) => `\`${c.toLowerCase() === 'timestamp' ? 'timestamp' : c}\`${index.descending[k] ? ' DESC' : ''}`);
+    const keys = index.columns.map(
+      (c, k) => `\`${c.toLowerCase() === 'timestamp' ? 'timestamp' : c}\`${index.descending[k] ? ' DESC' : ''}`,
+    );
     changes.push(`ADD ${index.unique ? 'UNIQUE ' : ''}KEY \`${index.name}\` (${keys.join(', ')})`);
   }
   if (!uniqueOnNodeTime(table)) changes.push('ADD UNIQUE KEY `uq_measurement_node_timestamp` (`nodeId`, `timestamp`)');
@@ -371,7 +403,10 @@ async function adoptPostgres(executor: SqlExecutor, table: TableInfo, range: Ran
   let ambiguous = 0;
   if (range) {
     const segments = localSegments(ORIGINAL_TIME_ZONE, range.min, range.max + 1000);
-    const repeated = inWindows(executor, segments.filter((s) => s.kind === 'repeated'));
+    const repeated = inWindows(
+      executor,
+      segments.filter((s) => s.kind === 'repeated'),
+    );
     const offset = offsetCase(executor, segments);
     // EXTRACT(EPOCH) of a timestamp without time zone counts its wall time as UTC: naive seconds.
     const result = await executor.query(
@@ -388,25 +423,33 @@ async function adoptPostgres(executor: SqlExecutor, table: TableInfo, range: Ran
   // The key and index over `timestamp` go with the column; they come back by name over the instants.
   const withTime = table.indexes.filter((i) => !i.primary && i.columns.some((c) => c.toLowerCase() === 'timestamp'));
   const constraints = new Set(
-    (await executor.query(`SELECT conname FROM pg_catalog.pg_constraint WHERE conrelid = to_regclass(?) AND contype = 'u'`, [ident(table.name)])).rows.map((r) => String(r.conname)),
+    (
+      await executor.query(`SELECT conname FROM pg_catalog.pg_constraint WHERE conrelid = to_regclass(?) AND contype = 'u'`, [
+        ident(table.name),
+      ])
+    ).rows.map((r) => String(r.conname)),
   );
   await executor.query(`ALTER TABLE "${TABLE}" DROP COLUMN "timestamp"`);
   await executor.query(`ALTER TABLE "${TABLE}" RENAME COLUMN "${EPOCH_COLUMN}" TO "timestamp"`);
   await executor.query(`COMMENT ON COLUMN "${TABLE}"."timestamp" IS 'instant: Unix epoch seconds (UTC)'`);
   // As ours: text compared byte-wise (COLLATE "C"), and no 4-byte REAL that would round new readings.
   for (const c of table.columns) {
-    if (/^(character|text)/.test(c.type) && c.collation !== 'c') await executor.query(`ALTER TABLE "${TABLE}" ALTER COLUMN ${ident(c.name)} TYPE ${c.type} COLLATE "C"`);
+    if (/^(character|text)/.test(c.type) && c.collation !== 'c')
+      await executor.query(`ALTER TABLE "${TABLE}" ALTER COLUMN ${ident(c.name)} TYPE ${c.type} COLLATE "C"`);
     if (c.type === 'real') await executor.query(`ALTER TABLE "${TABLE}" ALTER COLUMN ${ident(c.name)} TYPE DOUBLE PRECISION`);
   }
   for (const index of withTime) {
-    const keys = index.columns.map((c, k) => `${ident(c.toLowerCase() === 'timestamp' ? 'timestamp' : c)}${index.descending[k] ? ' DESC' : ''}`).join(', ');
+    const keys = index.columns
+      .map((c, k) => `${ident(c.toLowerCase() === 'timestamp' ? 'timestamp' : c)}${index.descending[k] ? ' DESC' : ''}`)
+      .join(', ');
     await executor.query(
       constraints.has(index.name)
         ? `ALTER TABLE "${TABLE}" ADD CONSTRAINT ${ident(index.name)} UNIQUE (${keys})`
         : `CREATE ${index.unique ? 'UNIQUE ' : ''}INDEX ${ident(index.name)} ON "${TABLE}" (${keys})`,
     );
   }
-  if (!uniqueOnNodeTime(table)) await executor.query(`CREATE UNIQUE INDEX "uq_measurement_node_timestamp" ON "${TABLE}" ("nodeId", "timestamp")`);
+  if (!uniqueOnNodeTime(table))
+    await executor.query(`CREATE UNIQUE INDEX "uq_measurement_node_timestamp" ON "${TABLE}" ("nodeId", "timestamp")`);
   return `Converted ${converted + ambiguous} timestamps, ${ambiguous} of them in a repeated hour.`;
 }
 

@@ -26,11 +26,6 @@ export type IsemsNodeFailureCode =
   | 'ISEMS_CONSUMER';
 
 export type IsemsErrorCode =
-  | IsemsLineErrorCode
-  | IsemsNodeFailureCode
-  | 'ISEMS_BAD_CONFIG'
-  | 'ISEMS_BAD_TOPIC'
-  | 'ISEMS_BAD_PAYLOAD'
-  | 'ISEMS_BAD_WATERMARKS';
+  IsemsLineErrorCode | IsemsNodeFailureCode | 'ISEMS_BAD_CONFIG' | 'ISEMS_BAD_TOPIC' | 'ISEMS_BAD_PAYLOAD' | 'ISEMS_BAD_WATERMARKS';
 
 export class IsemsError extends IotpError<IsemsErrorCode> {}

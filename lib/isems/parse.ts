@@ -106,9 +106,7 @@ export interface ParseLogResult {
   rejected: number;
 }
 
-export type LineParseResult =
-  | { ok: true; record: IsemsMeasurement }
-  | { ok: false; code: IsemsLineErrorCode; reason: string };
+export type LineParseResult = { ok: true; record: IsemsMeasurement } | { ok: false; code: IsemsLineErrorCode; reason: string };
 
 /** Field order of a log line; index = position. */
 export const ISEMS_FIELDS = [
@@ -421,7 +419,10 @@ function parseLineAt(text: string, start: number, end: number, minEpoch: number,
     const index = NUMBER_FIELDS[n];
     const value = decimalAt(text, fieldStarts[index], fieldEnds[index]);
     if (Number.isNaN(value)) {
-      return fail('ISEMS_BAD_NUMBER', `${ISEMS_FIELDS[index]} (field ${index + 1}) is ${describe(text.slice(fieldStarts[index], fieldEnds[index]))}, not a number`);
+      return fail(
+        'ISEMS_BAD_NUMBER',
+        `${ISEMS_FIELDS[index]} (field ${index + 1}) is ${describe(text.slice(fieldStarts[index], fieldEnds[index]))}, not a number`,
+      );
     }
     numbers[index] = value;
   }
@@ -431,7 +432,10 @@ function parseLineAt(text: string, start: number, end: number, minEpoch: number,
   if (count === 19 && fieldEnds[18] > fieldStarts[18]) {
     status = statusAt(text, fieldStarts[18], fieldEnds[18]);
     if (status < 0) {
-      return fail('ISEMS_BAD_STATUS', `status (field 19) is ${describe(text.slice(fieldStarts[18], fieldEnds[18]))}, expected 3 hex digits such as 500`);
+      return fail(
+        'ISEMS_BAD_STATUS',
+        `status (field 19) is ${describe(text.slice(fieldStarts[18], fieldEnds[18]))}, expected 3 hex digits such as 500`,
+      );
     }
   }
 
@@ -467,7 +471,13 @@ function parseLineAt(text: string, start: number, end: number, minEpoch: number,
  */
 export function tryParseLine(line: string, options: ParseOptions = {}): LineParseResult {
   if (typeof line !== 'string') return { ok: false, code: 'ISEMS_FIELD_COUNT', reason: 'a line must be text' };
-  const parsed = parseLineAt(line, 0, line.length, options.minEpochSeconds ?? DEFAULT_MIN_EPOCH_SECONDS, options.maxEpochSeconds ?? DEFAULT_MAX_EPOCH_SECONDS);
+  const parsed = parseLineAt(
+    line,
+    0,
+    line.length,
+    options.minEpochSeconds ?? DEFAULT_MIN_EPOCH_SECONDS,
+    options.maxEpochSeconds ?? DEFAULT_MAX_EPOCH_SECONDS,
+  );
   return parsed instanceof LineFailure ? { ok: false, code: parsed.code, reason: parsed.reason } : { ok: true, record: parsed };
 }
 
@@ -653,7 +663,10 @@ export interface MqttParseResult extends ParseLogResult {
 export function parseMqttMessage(topic: string, payload: unknown, options: MqttParseOptions = {}): MqttParseResult {
   const topicNodeId = nodeIdFromCsvlogTopic(topic);
   if (topicNodeId === null) {
-    throw new IsemsError('ISEMS_BAD_TOPIC', `topic ${typeof topic === 'string' ? describe(topic) : `of type ${typeof topic}`} is not /isems/<nodeid>/csvlog`);
+    throw new IsemsError(
+      'ISEMS_BAD_TOPIC',
+      `topic ${typeof topic === 'string' ? describe(topic) : `of type ${typeof topic}`} is not /isems/<nodeid>/csvlog`,
+    );
   }
   const maxBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
   if (typeof payload === 'string') {

@@ -137,7 +137,10 @@ export function resolveNodeUrl(entry: string): string {
       url = new URL(`http://${host}${ISEMS_LOG_PATH}`);
     }
   } catch {
-    throw new IsemsError('ISEMS_BAD_CONFIG', `node address ${JSON.stringify(trimmed.slice(0, 200))} is not an IP, host:port or http(s) URL`);
+    throw new IsemsError(
+      'ISEMS_BAD_CONFIG',
+      `node address ${JSON.stringify(trimmed.slice(0, 200))} is not an IP, host:port or http(s) URL`,
+    );
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new IsemsError('ISEMS_BAD_CONFIG', `node address ${JSON.stringify(trimmed.slice(0, 200))}: only http and https are supported`);
@@ -148,7 +151,14 @@ export function resolveNodeUrl(entry: string): string {
 /** Splits a list such as ISEMS_ROUTER_IPS (commas, optional spaces) into entries; empty items and repeats dropped. */
 export function parseNodeList(text: string | undefined): string[] {
   if (!text) return [];
-  return [...new Set(text.split(',').map((item) => item.trim()).filter((item) => item.length > 0))];
+  return [
+    ...new Set(
+      text
+        .split(',')
+        .map((item) => item.trim())
+        .filter((item) => item.length > 0),
+    ),
+  ];
 }
 
 export interface PollerEnvConfig {
@@ -165,7 +175,10 @@ export function pollerConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Polle
   if (rawInterval) {
     intervalSeconds = Number(rawInterval);
     if (!/^\d+(\.\d+)?$/.test(rawInterval) || !(intervalSeconds >= 1)) {
-      throw new IsemsError('ISEMS_BAD_CONFIG', `ISEMS_POLL_INTERVAL must be a number of seconds >= 1, not ${JSON.stringify(rawInterval.slice(0, 50))}`);
+      throw new IsemsError(
+        'ISEMS_BAD_CONFIG',
+        `ISEMS_POLL_INTERVAL must be a number of seconds >= 1, not ${JSON.stringify(rawInterval.slice(0, 50))}`,
+      );
     }
   }
   return { nodes, intervalSeconds };
@@ -174,7 +187,13 @@ export function pollerConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Polle
 /** Validates a watermark snapshot (from JSON); throws ISEMS_BAD_WATERMARKS when it is not one. */
 export function readWatermarkSnapshot(value: unknown): Map<string, number> {
   const snapshot = value as Partial<WatermarkSnapshot> | null;
-  if (typeof snapshot !== 'object' || snapshot === null || snapshot.version !== 1 || typeof snapshot.watermarks !== 'object' || snapshot.watermarks === null) {
+  if (
+    typeof snapshot !== 'object' ||
+    snapshot === null ||
+    snapshot.version !== 1 ||
+    typeof snapshot.watermarks !== 'object' ||
+    snapshot.watermarks === null
+  ) {
     throw new IsemsError('ISEMS_BAD_WATERMARKS', 'watermarks must be {"version":1,"watermarks":{"<url>":<epoch seconds>}}');
   }
   const result = new Map<string, number>();
@@ -261,7 +280,13 @@ export class IsemsPoller {
     this.now = options.now ?? Date.now;
     // Keep-alive: the same nodes are read every minute, so their connections are reused.
     // maxSockets is per host; simulated or proxied nodes may share one host.
-    const agentOptions = { keepAlive: true, maxSockets: this.concurrency, maxTotalSockets: this.concurrency, maxFreeSockets: this.concurrency, scheduling: 'lifo' as const };
+    const agentOptions = {
+      keepAlive: true,
+      maxSockets: this.concurrency,
+      maxTotalSockets: this.concurrency,
+      maxFreeSockets: this.concurrency,
+      scheduling: 'lifo' as const,
+    };
     this.httpAgent = new http.Agent(agentOptions);
     this.httpsAgent = new https.Agent(agentOptions);
     this.setNodes(options.nodes);
@@ -429,7 +454,12 @@ export class IsemsPoller {
         await this.onNode(result);
       } catch (error) {
         // Not committed: the records come again next poll.
-        outcome.failure ??= { node: target.node, url: target.url, code: 'ISEMS_CONSUMER', reason: `consumer failed: ${(error as Error)?.message ?? String(error)}` };
+        outcome.failure ??= {
+          node: target.node,
+          url: target.url,
+          code: 'ISEMS_CONSUMER',
+          reason: `consumer failed: ${(error as Error)?.message ?? String(error)}`,
+        };
         outcome.recordCount = 0;
         return outcome;
       }
@@ -471,7 +501,8 @@ export class IsemsPoller {
         settled = true;
         this.inFlight.delete(flight);
         if (error) {
-          if (request.reusedSocket && typeof error === 'object' && error !== null) (error as { reusedSocket?: boolean }).reusedSocket = true;
+          if (request.reusedSocket && typeof error === 'object' && error !== null)
+            (error as { reusedSocket?: boolean }).reusedSocket = true;
           reject(error);
         } else {
           resolve(body as Buffer);
@@ -534,6 +565,7 @@ export class IsemsPoller {
 }
 
 function positiveInteger(value: number, name: string): number {
-  if (!Number.isSafeInteger(value) || value <= 0) throw new IsemsError('ISEMS_BAD_CONFIG', `${name} must be a positive integer, not ${String(value)}`);
+  if (!Number.isSafeInteger(value) || value <= 0)
+    throw new IsemsError('ISEMS_BAD_CONFIG', `${name} must be a positive integer, not ${String(value)}`);
   return value;
 }

@@ -124,10 +124,7 @@ export const isemsMigrations: MigrationSet = {
       version: 1,
       name: 'create-measurement',
       mysql: [MYSQL_CREATE],
-      sqlite: [
-        SQLITE_CREATE,
-        'CREATE UNIQUE INDEX IF NOT EXISTS "uq_measurement_node_timestamp" ON "measurement" ("nodeId", "timestamp")',
-      ],
+      sqlite: [SQLITE_CREATE, 'CREATE UNIQUE INDEX IF NOT EXISTS "uq_measurement_node_timestamp" ON "measurement" ("nodeId", "timestamp")'],
       postgres: [POSTGRES_CREATE, ...POSTGRES_COMMENTS],
     },
   ],
@@ -181,10 +178,7 @@ export function buildInsert(dialect: Dialect, records: readonly IsemsMeasurement
   const params: SqlValue[] = [];
   for (const record of records) for (const value of measurementParams(record)) params.push(value);
   const values = new Array<string>(records.length).fill(tuple).join(', ');
-  const onConflict =
-    dialect === 'mysql'
-      ? 'ON DUPLICATE KEY UPDATE `id` = `id`'
-      : 'ON CONFLICT ("nodeId", "timestamp") DO NOTHING';
+  const onConflict = dialect === 'mysql' ? 'ON DUPLICATE KEY UPDATE `id` = `id`' : 'ON CONFLICT ("nodeId", "timestamp") DO NOTHING';
   return { sql: `INSERT INTO ${quote(dialect, MEASUREMENT_TABLE)} (${columns}) VALUES ${values} ${onConflict}`, params };
 }
 
@@ -225,7 +219,8 @@ export function latestPerNodeQuery(dialect: Dialect, options: LatestQueryOptions
   let cutoff: number | null = null;
   if (!options.all) {
     const days = options.hideInactiveAfterDays ?? DEFAULT_HIDE_INACTIVE_AFTER_DAYS;
-    if (!(Number.isFinite(days) && days >= 0)) throw new IsemsError('ISEMS_BAD_CONFIG', `hideInactiveAfterDays must be a number >= 0, not ${String(days)}`);
+    if (!(Number.isFinite(days) && days >= 0))
+      throw new IsemsError('ISEMS_BAD_CONFIG', `hideInactiveAfterDays must be a number >= 0, not ${String(days)}`);
     const now = options.nowEpochSeconds ?? Math.floor(Date.now() / 1000);
     cutoff = Math.floor(now - days * 86_400);
     params.push(cutoff);
@@ -277,7 +272,8 @@ const RECURSIVE_NODES =
   ')';
 
 function checkedCount(value: number, name: string): number {
-  if (!Number.isSafeInteger(value) || value < 0) throw new IsemsError('ISEMS_BAD_CONFIG', `${name} must be a whole number >= 0, not ${String(value)}`);
+  if (!Number.isSafeInteger(value) || value < 0)
+    throw new IsemsError('ISEMS_BAD_CONFIG', `${name} must be a whole number >= 0, not ${String(value)}`);
   return value;
 }
 
@@ -436,6 +432,10 @@ export function hideInactiveAfterDaysFromEnv(env: NodeJS.ProcessEnv = process.en
   const raw = env.HIDE_INACTIVE_AFTER_DAYS?.trim();
   if (!raw) return DEFAULT_HIDE_INACTIVE_AFTER_DAYS;
   const days = Number(raw);
-  if (!/^\d+(\.\d+)?$/.test(raw) || !Number.isFinite(days)) throw new IsemsError('ISEMS_BAD_CONFIG', `HIDE_INACTIVE_AFTER_DAYS must be a number of days >= 0, not ${JSON.stringify(raw.slice(0, 50))}`);
+  if (!/^\d+(\.\d+)?$/.test(raw) || !Number.isFinite(days))
+    throw new IsemsError(
+      'ISEMS_BAD_CONFIG',
+      `HIDE_INACTIVE_AFTER_DAYS must be a number of days >= 0, not ${JSON.stringify(raw.slice(0, 50))}`,
+    );
   return days;
 }

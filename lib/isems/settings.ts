@@ -34,8 +34,16 @@ function numberSetting(value: unknown, limit: Limit, name: string): number {
   if (text === '') return limit.default;
   const number = Number(text);
   const range = limit.max === undefined ? `>= ${limit.min}` : `from ${limit.min} to ${limit.max}`;
-  if (!(limit.integer ? /^\d+$/ : /^\d+(\.\d+)?$/).test(text) || !Number.isFinite(number) || number < limit.min || (limit.max !== undefined && number > limit.max)) {
-    throw new IsemsError('ISEMS_BAD_CONFIG', `${name} must be a ${limit.integer ? 'whole ' : ''}number ${range}, not ${JSON.stringify(text.slice(0, 40))}`);
+  if (
+    !(limit.integer ? /^\d+$/ : /^\d+(\.\d+)?$/).test(text) ||
+    !Number.isFinite(number) ||
+    number < limit.min ||
+    (limit.max !== undefined && number > limit.max)
+  ) {
+    throw new IsemsError(
+      'ISEMS_BAD_CONFIG',
+      `${name} must be a ${limit.integer ? 'whole ' : ''}number ${range}, not ${JSON.stringify(text.slice(0, 40))}`,
+    );
   }
   return number;
 }
@@ -72,7 +80,13 @@ function wholeNumber(value: unknown, limit: Limit & { max: number }): number {
   return Math.min(limit.max, Math.max(limit.min, Number(text)));
 }
 
-export function isemsSettings(def: { interval?: unknown; simulatedNodes?: unknown; timeout?: unknown; concurrency?: unknown; maxLineErrors?: unknown }): IsemsSettings {
+export function isemsSettings(def: {
+  interval?: unknown;
+  simulatedNodes?: unknown;
+  timeout?: unknown;
+  concurrency?: unknown;
+  maxLineErrors?: unknown;
+}): IsemsSettings {
   return {
     intervalSeconds: wholeNumber(def.interval, ISEMS_LIMITS.interval),
     simulatedNodes: wholeNumber(def.simulatedNodes, ISEMS_LIMITS.simulatedNodes),

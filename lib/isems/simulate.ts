@@ -126,10 +126,11 @@ class NodeModel {
     const solarWatts = spec.moduleWatts * irradiance * 0.85;
     const full = this.charge >= 99.5;
     const netWatts = (full ? Math.min(solarWatts, LOAD_WATTS) : solarWatts) - LOAD_WATTS;
-    this.charge = Math.min(100, Math.max(0, this.charge + ((netWatts / 60) / this.batteryWh) * 100));
+    this.charge = Math.min(100, Math.max(0, this.charge + (netWatts / 60 / this.batteryWh) * 100));
     const charging = !full && solarWatts > LOAD_WATTS;
 
-    const openCircuit = irradiance > 0.01 ? 17.2 + 3.8 * Math.min(1, irradiance * 3) - 0.04 * (temperature - 25) + (random() - 0.5) * 0.2 : random() * 0.3;
+    const openCircuit =
+      irradiance > 0.01 ? 17.2 + 3.8 * Math.min(1, irradiance * 3) - 0.04 * (temperature - 25) + (random() - 0.5) * 0.2 : random() * 0.3;
     const mpp = charging ? openCircuit * 0.8 : openCircuit;
     const battery = 11.7 + 1.3 * (this.charge / 100) + (charging ? 0.9 * Math.min(1, irradiance * 2) : 0) + (random() - 0.5) * 0.04;
     const corrected = 14.1 - 0.024 * (temperature - 25);

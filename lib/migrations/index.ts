@@ -10,7 +10,13 @@ import { rollingAveragesMigrations } from '../rolling/schema';
 import { sensorsMigrations } from '../sensors/schema';
 import { statestreamMigrations } from '../statestream/schema';
 
-const shipped: readonly MigrationSet[] = [statestreamMigrations, rollingAveragesMigrations, isemsMigrations, sensorsMigrations, connectorMigrations];
+const shipped: readonly MigrationSet[] = [
+  statestreamMigrations,
+  rollingAveragesMigrations,
+  isemsMigrations,
+  sensorsMigrations,
+  connectorMigrations,
+];
 
 export function shippedMigrationSets(): readonly MigrationSet[] {
   return shipped;
@@ -51,7 +57,8 @@ export function parseCustomMigrationSet(json: string): MigrationSet {
   if (typeof set.name !== 'string' || !/^[a-z0-9][a-z0-9_-]{0,63}$/i.test(set.name)) {
     throw new MigrationSetError('the custom migration set needs a "name" (letters, digits, - and _)');
   }
-  if (shipped.some((s) => s.name === set.name)) throw new MigrationSetError(`"${set.name}" is the name of a shipped migration set; choose another`);
+  if (shipped.some((s) => s.name === set.name))
+    throw new MigrationSetError(`"${set.name}" is the name of a shipped migration set; choose another`);
   if (!Array.isArray(set.migrations) || set.migrations.length === 0) throw new MigrationSetError('"migrations" must be a non-empty array');
   const migrations: Migration[] = [];
   let previous = 0;
@@ -62,11 +69,21 @@ export function parseCustomMigrationSet(json: string): MigrationSet {
     if (!Number.isInteger(m.version) || (m.version as number) <= previous) {
       throw new MigrationSetError(`${where}.version must be an integer greater than the previous one (${previous})`);
     }
-    if (typeof m.name !== 'string' || !/^[a-z0-9][a-z0-9_-]{0,63}$/i.test(m.name)) throw new MigrationSetError(`${where}.name must be a short slug`);
-    const migration: Migration = { version: m.version as number, name: m.name, mysql: statements(m.mysql, `${where}.mysql`), sqlite: statements(m.sqlite, `${where}.sqlite`) };
+    if (typeof m.name !== 'string' || !/^[a-z0-9][a-z0-9_-]{0,63}$/i.test(m.name))
+      throw new MigrationSetError(`${where}.name must be a short slug`);
+    const migration: Migration = {
+      version: m.version as number,
+      name: m.name,
+      mysql: statements(m.mysql, `${where}.mysql`),
+      sqlite: statements(m.sqlite, `${where}.sqlite`),
+    };
     if (m.postgres !== undefined) migration.postgres = statements(m.postgres, `${where}.postgres`);
     migrations.push(migration);
     previous = m.version as number;
   }
-  return { name: set.name, description: typeof set.description === 'string' ? set.description : `custom migration set ${set.name}`, migrations };
+  return {
+    name: set.name,
+    description: typeof set.description === 'string' ? set.description : `custom migration set ${set.name}`,
+    migrations,
+  };
 }

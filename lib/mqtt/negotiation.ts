@@ -115,7 +115,9 @@ export function mqtt5Losses(uses: Mqtt5Uses): string[] {
   const shared = [...uses.filters].filter((filter) => filter.startsWith('$share/'));
   if (shared.length > 0) {
     // mosquitto splits the stream; aedes and RabbitMQ 3.10 grant the subscription and deliver nothing to it.
-    losses.push(`shared subscriptions (${shared.slice(0, 3).join(', ')}${shared.length > 3 ? ', …' : ''}) work only if it supports them on 3.1.1 (mosquitto does; aedes and RabbitMQ before 3.13 accept them and deliver nothing)`);
+    losses.push(
+      `shared subscriptions (${shared.slice(0, 3).join(', ')}${shared.length > 3 ? ', …' : ''}) work only if it supports them on 3.1.1 (mosquitto does; aedes and RabbitMQ before 3.13 accept them and deliver nothing)`,
+    );
   }
   return losses;
 }

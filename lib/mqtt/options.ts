@@ -124,7 +124,14 @@ function integerIn(value: unknown, name: string, min: number, max: number): numb
   return value;
 }
 
-function parseBrokerUrl(url: string): { protocol: BrokerProtocol; host: string; port?: number; path?: string; username?: string; password?: string } {
+function parseBrokerUrl(url: string): {
+  protocol: BrokerProtocol;
+  host: string;
+  port?: number;
+  path?: string;
+  username?: string;
+  password?: string;
+} {
   let parsed: URL;
   try {
     parsed = new URL(url.trim());
@@ -206,7 +213,12 @@ export function resolveBrokerSettings(settings: BrokerSettings, stableId: string
   if (password !== undefined && username === undefined) throw bad('a password is set but no user name');
 
   const reconnectInitialMs = integerIn(settings.reconnectInitialMs ?? DEFAULTS.reconnectInitialMs, 'reconnectInitialMs', 10, 3_600_000);
-  const reconnectMaxMs = integerIn(settings.reconnectMaxMs ?? Math.max(DEFAULTS.reconnectMaxMs, reconnectInitialMs), 'reconnectMaxMs', reconnectInitialMs, 3_600_000);
+  const reconnectMaxMs = integerIn(
+    settings.reconnectMaxMs ?? Math.max(DEFAULTS.reconnectMaxMs, reconnectInitialMs),
+    'reconnectMaxMs',
+    reconnectInitialMs,
+    3_600_000,
+  );
 
   return {
     protocol,
@@ -226,7 +238,8 @@ export function resolveBrokerSettings(settings: BrokerSettings, stableId: string
     reconnectMaxMs,
     receiveMaximum: integerIn(settings.receiveMaximum ?? DEFAULTS.receiveMaximum, 'receiveMaximum', 1, 65_535),
     maxPendingPublishes: integerIn(settings.maxPendingPublishes ?? DEFAULTS.maxPendingPublishes, 'maxPendingPublishes', 1, 10_000_000),
-    maximumPacketSize: settings.maximumPacketSize === undefined ? undefined : integerIn(settings.maximumPacketSize, 'maximumPacketSize', 64, 268_435_455),
+    maximumPacketSize:
+      settings.maximumPacketSize === undefined ? undefined : integerIn(settings.maximumPacketSize, 'maximumPacketSize', 64, 268_435_455),
   };
 }
 

@@ -61,7 +61,8 @@ export function decodePayload(payload: Buffer | Uint8Array | string, options: De
     if (typeof payload === 'string') return Buffer.from(payload, 'utf8');
     return Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
   }
-  const text = typeof payload === 'string' ? payload : toText(Buffer.isBuffer(payload) ? payload : Buffer.from(payload), options.strictUtf8 !== false);
+  const text =
+    typeof payload === 'string' ? payload : toText(Buffer.isBuffer(payload) ? payload : Buffer.from(payload), options.strictUtf8 !== false);
   let value: unknown;
   switch (options.format) {
     case 'string':
@@ -82,8 +83,12 @@ export function decodePayload(payload: Buffer | Uint8Array | string, options: De
       }
       break;
     default:
-      throw new MqttError('MQTT_BAD_SETTINGS', `unknown payload format ${JSON.stringify(options.format)} (use buffer, string, json or auto)`);
+      throw new MqttError(
+        'MQTT_BAD_SETTINGS',
+        `unknown payload format ${JSON.stringify(options.format)} (use buffer, string, json or auto)`,
+      );
   }
-  if (jsonTextDeeperThan(text)) throw new MqttError('MQTT_PAYLOAD_TOO_DEEP', `payload JSON nests deeper than ${MAX_JSON_DEPTH} levels: ${excerpt(text)}`);
+  if (jsonTextDeeperThan(text))
+    throw new MqttError('MQTT_PAYLOAD_TOO_DEEP', `payload JSON nests deeper than ${MAX_JSON_DEPTH} levels: ${excerpt(text)}`);
   return value;
 }

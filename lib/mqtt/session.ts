@@ -188,7 +188,8 @@ export class MqttSession extends EventEmitter {
     // by writeAck() once the message is settled.
     this.sendPacket = interceptIncomingAcks(this.client);
     // Installed on the live options object: handlePublish reads it per packet, for 3.1.1 as well.
-    this.client.options.customHandleAcks = (topic: string, _payload: Buffer, packet: IPublishPacket, cb: AckCallback) => this.onQosPublish(topic, packet, cb);
+    this.client.options.customHandleAcks = (topic: string, _payload: Buffer, packet: IPublishPacket, cb: AckCallback) =>
+      this.onQosPublish(topic, packet, cb);
     this.client.handleMessage = (packet, callback) => {
       // QoS 0 PUBLISH, QoS 1 PUBLISH (already delivered in customHandleAcks) or the PUBREL of a QoS 2
       // message (already delivered and acknowledged with PUBREC): only QoS 0 is new here.
@@ -205,7 +206,11 @@ export class MqttSession extends EventEmitter {
     this.client.on('reconnect', () => {
       this.reconnectAttempts++;
       // MQTT.js retries at a fixed reconnectPeriod; growing it here before the next failure gives backoff.
-      this.client.options.reconnectPeriod = reconnectDelay(this.reconnectAttempts, this.broker.reconnectInitialMs, this.broker.reconnectMaxMs);
+      this.client.options.reconnectPeriod = reconnectDelay(
+        this.reconnectAttempts,
+        this.broker.reconnectInitialMs,
+        this.broker.reconnectMaxMs,
+      );
       this.emit('reconnecting', this.reconnectAttempts);
     });
     this.client.on('error', (err) => this.onClientError(sanitizeError(err, this.broker)));
@@ -330,7 +335,8 @@ export class MqttSession extends EventEmitter {
       return Promise.reject(err);
     }
     const qos = options.qos ?? 0;
-    if (qos !== 0 && qos !== 1 && qos !== 2) return Promise.reject(new MqttError('MQTT_BAD_SETTINGS', `qos must be 0, 1 or 2 (got ${JSON.stringify(qos)})`));
+    if (qos !== 0 && qos !== 1 && qos !== 2)
+      return Promise.reject(new MqttError('MQTT_BAD_SETTINGS', `qos must be 0, 1 or 2 (got ${JSON.stringify(qos)})`));
     if (this.pendingPublishes.size >= this.broker.maxPendingPublishes) {
       this.roomWanted = true;
       return Promise.reject(
@@ -352,14 +358,20 @@ export class MqttSession extends EventEmitter {
           this.emit('publish-room');
         }
         if (err) {
-          reject(err instanceof MqttError ? err : new MqttError('MQTT_PUBLISH_FAILED', `publish to ${JSON.stringify(topic)} failed: ${err.message}`, { cause: err }));
+          reject(
+            err instanceof MqttError
+              ? err
+              : new MqttError('MQTT_PUBLISH_FAILED', `publish to ${JSON.stringify(topic)} failed: ${err.message}`, { cause: err }),
+          );
         } else {
           this.stats.published++;
           resolve();
         }
       };
       this.pendingPublishes.add(finish);
-      this.client.publish(topic, payload, { qos, retain: options.retain === true, properties: options.properties }, (err) => finish(err ?? undefined));
+      this.client.publish(topic, payload, { qos, retain: options.retain === true, properties: options.properties }, (err) =>
+        finish(err ?? undefined),
+      );
     });
   }
 
@@ -375,7 +387,8 @@ export class MqttSession extends EventEmitter {
     if (this.ticker) clearInterval(this.ticker);
     this.ticker = undefined;
     for (const entry of this.filters.values()) {
-      for (const waiter of entry.waiters) waiter.reject(new MqttError('MQTT_SESSION_CLOSED', 'the MQTT session closed before the subscription was granted'));
+      for (const waiter of entry.waiters)
+        waiter.reject(new MqttError('MQTT_SESSION_CLOSED', 'the MQTT session closed before the subscription was granted'));
     }
     this.filters.clear();
     if (this.client.connected && this.pendingPublishes.size > 0) {
@@ -388,7 +401,8 @@ export class MqttSession extends EventEmitter {
       });
     }
     const abandoned = [...this.pendingPublishes];
-    for (const fail of abandoned) fail(new MqttError('MQTT_SESSION_CLOSED', 'the MQTT session closed before the broker acknowledged the publish'));
+    for (const fail of abandoned)
+      fail(new MqttError('MQTT_SESSION_CLOSED', 'the MQTT session closed before the broker acknowledged the publish'));
     // A clean DISCONNECT when nothing is outstanding; otherwise MQTT.js's end(false) would wait forever.
     const force = !this.client.connected || abandoned.length > 0;
     await new Promise<void>((resolve) => this.client.end(force, {}, () => resolve()));
@@ -450,7 +464,13 @@ export class MqttSession extends EventEmitter {
     }
   }
 
-  private deliverCopy(topic: string, packet: IPublishPacket, payload: Buffer, subscription: SubscriptionImpl, inflight: InFlightPacket | undefined): void {
+  private deliverCopy(
+    topic: string,
+    packet: IPublishPacket,
+    payload: Buffer,
+    subscription: SubscriptionImpl,
+    inflight: InFlightPacket | undefined,
+  ): void {
     const ackId = inflight ? this.tracker.issue(inflight) : undefined;
     const message: ReceivedMessage = {
       topic,
@@ -615,7 +635,8 @@ export class MqttSession extends EventEmitter {
       const grant = granted?.[0];
       let failure: Error | undefined;
       if (err) failure = new MqttError('MQTT_BAD_TOPIC', `subscribing to ${JSON.stringify(filter)} failed: ${err.message}`);
-      else if (!grant || grant.qos > 2) failure = new MqttError('MQTT_BAD_TOPIC', `the broker refused the subscription ${JSON.stringify(filter)}`);
+      else if (!grant || grant.qos > 2)
+        failure = new MqttError('MQTT_BAD_TOPIC', `the broker refused the subscription ${JSON.stringify(filter)}`);
       if (failure) {
         // Connection trouble is retried on the next connect; a refusal is final until settings change.
         if (!err || this.client.connected) {

@@ -15,7 +15,8 @@ const badTopic = (message: string): MqttError => new MqttError('MQTT_BAD_TOPIC',
 /** Throws unless `topic` is a valid topic name to publish to. */
 export function assertTopicName(topic: unknown): asserts topic is string {
   if (typeof topic !== 'string' || topic.length === 0) throw badTopic('topic must be a non-empty string');
-  if (topic.includes('+') || topic.includes('#')) throw badTopic(`topic ${JSON.stringify(topic)} contains a wildcard (+ or #); wildcards are only allowed in subscriptions`);
+  if (topic.includes('+') || topic.includes('#'))
+    throw badTopic(`topic ${JSON.stringify(topic)} contains a wildcard (+ or #); wildcards are only allowed in subscriptions`);
   if (topic.includes('\u0000')) throw badTopic('topic contains a NUL character');
   if (Buffer.byteLength(topic, 'utf8') > MAX_TOPIC_BYTES) throw badTopic('topic is longer than 65535 bytes');
 }

@@ -22,16 +22,20 @@ async function inspect(executor: SqlExecutor): Promise<AdoptionPlan> {
   if (column(table, 'topic') && column(table, 'payload')) {
     return refuse(
       `its table messages(${table.columns.map((c) => c.name).join(', ')}) is the statestream pipeline's, not the rolling averages' messages(number, epochtime)`,
-      'The rolling averages keep their numbers in a SQLite file of their own: set DB_FILE (or ROLLING_AVERAGES_DATABASE_URL) to the original\'s file (its default is tmp/test.db) or to a new one, then start again.',
+      "The rolling averages keep their numbers in a SQLite file of their own: set DB_FILE (or ROLLING_AVERAGES_DATABASE_URL) to the original's file (its default is tmp/test.db) or to a new one, then start again.",
     );
   }
   const problems = columnProblems(table, [
     { name: 'number', family: NUMBER },
     { name: 'epochtime', family: NUMBER },
   ]);
-  for (const trigger of snapshot.triggers) problems.push(`a trigger ${trigger.name} (${trigger.timing} ${trigger.event} on ${trigger.table})`);
+  for (const trigger of snapshot.triggers)
+    problems.push(`a trigger ${trigger.name} (${trigger.timing} ${trigger.event} on ${trigger.table})`);
   if (problems.length > 0) {
-    return refuse(problems.join('; '), 'Point DB_FILE (or ROLLING_AVERAGES_DATABASE_URL) at the original rolling-averages file or a new one, then start again.');
+    return refuse(
+      problems.join('; '),
+      'Point DB_FILE (or ROLLING_AVERAGES_DATABASE_URL) at the original rolling-averages file or a new one, then start again.',
+    );
   }
   return {
     action: 'adopt',

@@ -18,7 +18,15 @@
 import { columnProblems, listing, refuse, type AdoptionPlan, type ExpectedColumn, type SchemaAdoption } from '../db/adopt';
 import { column, indexOn, readSchema, type ColumnInfo, type SchemaSnapshot, type TableInfo } from '../db/introspect';
 import type { SqlExecutor } from '../db/types';
-import { AGGREGATED_SENSOR_DATA_TABLE, AGGREGATED_SENSOR_PARTS_TABLE, ORIGINAL_ROW, partsTriggersV4, SENSOR_DATA_TABLE, sensorsMigrations, ORIGINAL_ROW_KEY } from './schema';
+import {
+  AGGREGATED_SENSOR_DATA_TABLE,
+  AGGREGATED_SENSOR_PARTS_TABLE,
+  ORIGINAL_ROW,
+  partsTriggersV4,
+  SENSOR_DATA_TABLE,
+  sensorsMigrations,
+  ORIGINAL_ROW_KEY,
+} from './schema';
 
 const ADOPTED_VERSION = 4;
 const NUMBER = ['real', 'decimal', 'integer'] as const;
@@ -34,14 +42,19 @@ function expected(dialect: SqlExecutor['dialect'], aggregated: boolean): Expecte
     { name: 'unit', family: 'text' },
     { name: 'type', family: 'text' },
     { name: 'description', family: 'text' },
-    ...(aggregated ? [{ name: 'samples', family: 'integer', optional: true } as const, { name: ORIGINAL_ROW, family: 'integer', optional: true } as const] : []),
+    ...(aggregated
+      ? [
+          { name: 'samples', family: 'integer', optional: true } as const,
+          { name: ORIGINAL_ROW, family: 'integer', optional: true } as const,
+        ]
+      : []),
   ];
 }
 
 const KNOWN_TRIGGER = /^aggregated_sensor_parts_after_/i;
 
 const REMEDY =
-  'Point this flow at the original sensors pipeline\'s database as it created its tables (or at an empty one), ' +
+  "Point this flow at the original sensors pipeline's database as it created its tables (or at an empty one), " +
   'or fix what is listed, then deploy the flow again. docs/switching.md describes what is taken over.';
 
 async function inspect(executor: SqlExecutor): Promise<AdoptionPlan> {
@@ -53,7 +66,8 @@ async function inspect(executor: SqlExecutor): Promise<AdoptionPlan> {
   if (raw) problems.push(...columnProblems(raw, expected(executor.dialect, false)));
   if (aggregated) problems.push(...columnProblems(aggregated, expected(executor.dialect, true)));
   for (const trigger of snapshot.triggers) {
-    if (!KNOWN_TRIGGER.test(trigger.name)) problems.push(`a trigger ${trigger.name} (${trigger.timing} ${trigger.event} on ${trigger.table})`);
+    if (!KNOWN_TRIGGER.test(trigger.name))
+      problems.push(`a trigger ${trigger.name} (${trigger.timing} ${trigger.event} on ${trigger.table})`);
   }
   if (problems.length > 0) return refuse(problems.join('; '), REMEDY);
   const present = [raw, aggregated].filter((t): t is TableInfo => t !== undefined).map((t) => t.name);
@@ -84,7 +98,10 @@ function mysqlShape(table: TableInfo, aggregated: boolean): string[] {
   }
   if (aggregated) {
     if (!column(table, 'samples')) changes.push('ADD COLUMN `samples` INT UNSIGNED NOT NULL DEFAULT 0');
-    if (!column(table, ORIGINAL_ROW)) changes.push(`ADD COLUMN \`${ORIGINAL_ROW}\` BIGINT UNSIGNED NOT NULL DEFAULT 0 COMMENT 'id of a row the original pipeline wrote, 0 for ours'`);
+    if (!column(table, ORIGINAL_ROW))
+      changes.push(
+        `ADD COLUMN \`${ORIGINAL_ROW}\` BIGINT UNSIGNED NOT NULL DEFAULT 0 COMMENT 'id of a row the original pipeline wrote, 0 for ours'`,
+      );
   }
   if (table.collation !== 'utf8mb4_unicode_ci' || table.columns.some((c) => c.family === 'text' && c.charset !== 'utf8mb4')) {
     changes.push('CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci');
@@ -108,9 +125,15 @@ async function adopt(executor: SqlExecutor, snapshot: SchemaSnapshot): Promise<s
   const notes: string[] = [];
 
   if (raw) {
-    const indexes = missingIndexes(raw, [['idx_sensor_data_sensor_time', ['sensor_id', 'timestamp']], ['idx_sensor_data_time', ['timestamp']]]);
+    const indexes = missingIndexes(raw, [
+      ['idx_sensor_data_sensor_time', ['sensor_id', 'timestamp']],
+      ['idx_sensor_data_time', ['timestamp']],
+    ]);
     if (mysql) {
-      const changes = [...mysqlShape(raw, false), ...indexes.map(([name, columns]) => `ADD KEY \`${name}\` (${columns.map(q).join(', ')})`)];
+      const changes = [
+        ...mysqlShape(raw, false),
+        ...indexes.map(([name, columns]) => `ADD KEY \`${name}\` (${columns.map(q).join(', ')})`),
+      ];
       if (changes.length > 0) await executor.query(`ALTER TABLE \`${raw.name}\` ${changes.join(', ')}`);
     } else {
       for (const [name, columns] of indexes) await executor.query(`CREATE INDEX "${name}" ON "${raw.name}" (${columns.map(q).join(', ')})`);
@@ -123,27 +146,39 @@ async function adopt(executor: SqlExecutor, snapshot: SchemaSnapshot): Promise<s
   if (aggregated) {
     const indexes = missingIndexes(aggregated, [['idx_aggregated_time', ['timestamp']]]);
     if (mysql) {
-      const changes = [...mysqlShape(aggregated, true), ...indexes.map(([name, columns]) => `ADD KEY \`${name}\` (${columns.map(q).join(', ')})`)];
+      const changes = [
+        ...mysqlShape(aggregated, true),
+        ...indexes.map(([name, columns]) => `ADD KEY \`${name}\` (${columns.map(q).join(', ')})`),
+      ];
       if (changes.length > 0) await executor.query(`ALTER TABLE \`${aggregated.name}\` ${changes.join(', ')}`);
     } else {
-      if (!column(aggregated, 'samples')) await executor.query(`ALTER TABLE "${aggregated.name}" ADD COLUMN "samples" INTEGER NOT NULL DEFAULT 0`);
-      if (!column(aggregated, ORIGINAL_ROW)) await executor.query(`ALTER TABLE "${aggregated.name}" ADD COLUMN "${ORIGINAL_ROW}" INTEGER NOT NULL DEFAULT 0`);
-      for (const [name, columns] of indexes) await executor.query(`CREATE INDEX "${name}" ON "${aggregated.name}" (${columns.map(q).join(', ')})`);
+      if (!column(aggregated, 'samples'))
+        await executor.query(`ALTER TABLE "${aggregated.name}" ADD COLUMN "samples" INTEGER NOT NULL DEFAULT 0`);
+      if (!column(aggregated, ORIGINAL_ROW))
+        await executor.query(`ALTER TABLE "${aggregated.name}" ADD COLUMN "${ORIGINAL_ROW}" INTEGER NOT NULL DEFAULT 0`);
+      for (const [name, columns] of indexes)
+        await executor.query(`CREATE INDEX "${name}" ON "${aggregated.name}" (${columns.map(q).join(', ')})`);
     }
     // Every mean the original wrote (no samples counted) becomes an original row, duplicates included.
-    const marked = await executor.query(`UPDATE ${q(aggregated.name)} SET ${q(ORIGINAL_ROW)} = ${q('id')} WHERE ${q(ORIGINAL_ROW)} = 0 AND ${q('samples')} = 0`);
+    const marked = await executor.query(
+      `UPDATE ${q(aggregated.name)} SET ${q(ORIGINAL_ROW)} = ${q('id')} WHERE ${q(ORIGINAL_ROW)} = 0 AND ${q('samples')} = 0`,
+    );
     const key = [q('sensor_id'), q('timestamp'), q(ORIGINAL_ROW)].join(', ');
     const twoColumns = aggregated.indexes.find((i) => i.name === 'uq_aggregated_sensor_minute');
     if (!indexOn(aggregated, ['sensor_id', 'timestamp', ORIGINAL_ROW], { unique: true })) {
       if (mysql) {
-        await executor.query(`ALTER TABLE \`${aggregated.name}\` ${twoColumns ? 'DROP INDEX `uq_aggregated_sensor_minute`, ' : ''}ADD UNIQUE KEY \`uq_aggregated_sensor_minute\` (${key})`);
+        await executor.query(
+          `ALTER TABLE \`${aggregated.name}\` ${twoColumns ? 'DROP INDEX `uq_aggregated_sensor_minute`, ' : ''}ADD UNIQUE KEY \`uq_aggregated_sensor_minute\` (${key})`,
+        );
       } else {
         // The original's duplicates rule out the (sensor_id, timestamp) index: only the three-column key.
         if (twoColumns) await executor.query('DROP INDEX "uq_aggregated_sensor_minute"');
         await executor.query(`CREATE UNIQUE INDEX "${ORIGINAL_ROW_KEY}" ON "${aggregated.name}" (${key})`);
       }
     }
-    notes.push(`${AGGREGATED_SENSOR_DATA_TABLE}: ${await count(executor, aggregated.name)} rows, ${marked.affectedRows} kept as original rows`);
+    notes.push(
+      `${AGGREGATED_SENSOR_DATA_TABLE}: ${await count(executor, aggregated.name)} rows, ${marked.affectedRows} kept as original rows`,
+    );
   } else {
     // No means yet: the table as migrations 2 and 4 make it.
     for (const sql of v2[executor.dialect]!) await executor.query(sql);
@@ -152,7 +187,10 @@ async function adopt(executor: SqlExecutor, snapshot: SchemaSnapshot): Promise<s
         ? `ALTER TABLE \`${AGGREGATED_SENSOR_DATA_TABLE}\` ADD COLUMN \`${ORIGINAL_ROW}\` BIGINT UNSIGNED NOT NULL DEFAULT 0 COMMENT 'id of a row the original pipeline wrote, 0 for ours', DROP INDEX \`uq_aggregated_sensor_minute\`, ADD UNIQUE KEY \`uq_aggregated_sensor_minute\` (\`sensor_id\`, \`timestamp\`, \`${ORIGINAL_ROW}\`)`
         : `ALTER TABLE "${AGGREGATED_SENSOR_DATA_TABLE}" ADD COLUMN "${ORIGINAL_ROW}" INTEGER NOT NULL DEFAULT 0`,
     );
-    if (!mysql) await executor.query(`CREATE UNIQUE INDEX "${ORIGINAL_ROW_KEY}" ON "${AGGREGATED_SENSOR_DATA_TABLE}" ("sensor_id", "timestamp", "${ORIGINAL_ROW}")`);
+    if (!mysql)
+      await executor.query(
+        `CREATE UNIQUE INDEX "${ORIGINAL_ROW_KEY}" ON "${AGGREGATED_SENSOR_DATA_TABLE}" ("sensor_id", "timestamp", "${ORIGINAL_ROW}")`,
+      );
   }
 
   // The parts table and its triggers, as migrations 3 and 4 make them (3 copies nothing: the

@@ -66,7 +66,8 @@ export function aggregateRow(result: unknown, sensors: SensorsDefinition, contex
   const id = parseSensorId(typeof series === 'string' ? series.trim() : series);
   if (typeof id !== 'number') throw new AggregateError('series', `window series: ${id}`);
   const mean = r.mean ?? r.value;
-  if (typeof mean !== 'number' || !Number.isFinite(mean)) throw new AggregateError('mean', `window mean must be a finite number, got ${JSON.stringify(mean) ?? typeof mean}`);
+  if (typeof mean !== 'number' || !Number.isFinite(mean))
+    throw new AggregateError('mean', `window mean must be a finite number, got ${JSON.stringify(mean) ?? typeof mean}`);
   const count = r.count ?? r.samples;
   if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > 4_294_967_295) {
     throw new AggregateError('count', `window count must be a positive integer, got ${JSON.stringify(count) ?? typeof count}`);

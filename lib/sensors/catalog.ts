@@ -127,7 +127,8 @@ export function tablesOfMigrationSet(set: MigrationSet, dialect: Dialect = 'mysq
 export function catalogDeclarations(sets: readonly MigrationSet[], declared: readonly DatasetDeclaration[]): DatasetDeclaration[] {
   const byName = new Map<string, DatasetDeclaration>();
   for (const set of sets) {
-    for (const table of tablesOfMigrationSet(set)) byName.set(table, { name: table, description: `Table of migration set "${set.name}": ${set.description}` });
+    for (const table of tablesOfMigrationSet(set))
+      byName.set(table, { name: table, description: `Table of migration set "${set.name}": ${set.description}` });
   }
   for (const d of declared) byName.set(d.name, d);
   return [...byName.values()];
@@ -160,7 +161,12 @@ async function readColumns(db: SqlExecutor, table: string): Promise<CatalogColum
        ORDER BY a.attnum`,
       [table],
     );
-    return rows.map((r) => ({ name: String(r.name), type: String(r.type), nullable: r.nullable === true, primary_key: r.primary_key === true }));
+    return rows.map((r) => ({
+      name: String(r.name),
+      type: String(r.type),
+      nullable: r.nullable === true,
+      primary_key: r.primary_key === true,
+    }));
   }
   const { rows } = await db.query('SELECT name, type, "notnull" AS not_null, pk FROM pragma_table_info(?) ORDER BY cid', [table]);
   return rows.map((r) => ({
@@ -174,7 +180,10 @@ async function readColumns(db: SqlExecutor, table: string): Promise<CatalogColum
 
 async function countRows(db: SqlExecutor, table: string, mode: 'exact' | 'estimate'): Promise<{ count: number; estimated: boolean }> {
   if (mode === 'estimate' && db.dialect === 'mysql') {
-    const { rows } = await db.query('SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?', [table]);
+    const { rows } = await db.query(
+      'SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?',
+      [table],
+    );
     return { count: Number(rows[0]?.n ?? 0), estimated: true };
   }
   if (mode === 'estimate' && db.dialect === 'postgres') {
@@ -198,7 +207,12 @@ export interface CatalogOptions {
 }
 
 /** Describes one dataset from the live database. */
-export async function describeDataset(db: SqlExecutor, declaration: DatasetDeclaration, feeds: string[] = [], options: CatalogOptions = {}): Promise<CatalogEntry> {
+export async function describeDataset(
+  db: SqlExecutor,
+  declaration: DatasetDeclaration,
+  feeds: string[] = [],
+  options: CatalogOptions = {},
+): Promise<CatalogEntry> {
   const table = checkIdentifier(declaration.name, 'dataset name');
   const timeColumn = declaration.timeColumn === undefined ? null : checkIdentifier(declaration.timeColumn, 'time column');
   const entry: CatalogEntry = {
@@ -251,7 +265,11 @@ export async function describeDataset(db: SqlExecutor, declaration: DatasetDecla
 }
 
 /** The whole catalog: every declared dataset, with `feeds` computed from the others' `derivedFrom`. */
-export async function buildCatalog(db: Pick<Database, 'dialect' | 'query'>, declarations: readonly DatasetDeclaration[], options: CatalogOptions = {}): Promise<Catalog> {
+export async function buildCatalog(
+  db: Pick<Database, 'dialect' | 'query'>,
+  declarations: readonly DatasetDeclaration[],
+  options: CatalogOptions = {},
+): Promise<Catalog> {
   const feeds = new Map<string, string[]>();
   for (const d of declarations) {
     for (const source of d.lineage?.derivedFrom ?? []) {

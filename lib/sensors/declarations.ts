@@ -36,7 +36,8 @@ export function parseDatasetDeclarations(text: string): DatasetDeclaration[] {
     const at = `[${i}]`;
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) bad(at, 'must be an object');
     const d = raw as Record<string, unknown>;
-    if (typeof d.name !== 'string' || !IDENTIFIER_RE.test(d.name)) bad(`${at}.name`, 'must be a table name (letters, digits, _; at most 64)');
+    if (typeof d.name !== 'string' || !IDENTIFIER_RE.test(d.name))
+      bad(`${at}.name`, 'must be a table name (letters, digits, _; at most 64)');
     if (names.has(d.name)) bad(`${at}.name`, `${d.name} is declared twice`);
     names.add(d.name);
     const timeColumn = optionalText(d.timeColumn, `${at}.timeColumn`);
@@ -44,7 +45,8 @@ export function parseDatasetDeclarations(text: string): DatasetDeclaration[] {
     const declaration: DatasetDeclaration = { name: d.name, description: optionalText(d.description, `${at}.description`) ?? '' };
     if (timeColumn !== undefined) declaration.timeColumn = timeColumn;
     if (d.lineage !== undefined && d.lineage !== null) {
-      if (typeof d.lineage !== 'object' || Array.isArray(d.lineage)) bad(`${at}.lineage`, 'must be an object {topic?, flow?, derivedFrom?}');
+      if (typeof d.lineage !== 'object' || Array.isArray(d.lineage))
+        bad(`${at}.lineage`, 'must be an object {topic?, flow?, derivedFrom?}');
       const l = d.lineage as Record<string, unknown>;
       const derivedFrom = l.derivedFrom ?? [];
       if (!Array.isArray(derivedFrom) || derivedFrom.some((n) => typeof n !== 'string' || !IDENTIFIER_RE.test(n))) {

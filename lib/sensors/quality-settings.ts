@@ -31,7 +31,10 @@ function setting(value: unknown, name: keyof typeof QUALITY_LIMITS): number {
   const limit = QUALITY_LIMITS[name];
   const n = Number(value ?? limit.default);
   if (!Number.isFinite(n) || n <= 0 || n > limit.max) {
-    throw new QualitySettingsError('BAD_QUALITY_SETTING', `${name} must be a positive number up to ${limit.max}, got ${JSON.stringify(value)}`);
+    throw new QualitySettingsError(
+      'BAD_QUALITY_SETTING',
+      `${name} must be a positive number up to ${limit.max}, got ${JSON.stringify(value)}`,
+    );
   }
   return n;
 }

@@ -139,7 +139,12 @@ const METRIC_BASE = 2; // passed at METRIC_BASE + 2m, total at METRIC_BASE + 2m 
 const HIST_BASE = METRIC_BASE + METRICS.length * 2;
 export const HISTOGRAM_BUCKETS = 40;
 const COUNTERS = HIST_BASE + HISTOGRAM_BUCKETS;
-const COMPLETENESS = 0, VALIDITY = 1, ACCURACY = 2, CONSISTENCY = 3, TIMELINESS = 4, UNIQUENESS = 5;
+const COMPLETENESS = 0,
+  VALIDITY = 1,
+  ACCURACY = 2,
+  CONSISTENCY = 3,
+  TIMELINESS = 4,
+  UNIQUENESS = 5;
 
 function histogramBucket(delayMs: number): number {
   if (delayMs < 1) return 0;
@@ -443,7 +448,8 @@ export class QualityMonitor {
     if (definition !== null) {
       if (check.value !== null) v[ACCURACY] = check.value >= definition.range[0] && check.value <= definition.range[1] ? 1 : 0;
       if (check.unit !== null || check.type !== null) {
-        v[CONSISTENCY] = (check.unit === null || check.unit === definition.unit) && (check.type === null || check.type === definition.type) ? 1 : 0;
+        v[CONSISTENCY] =
+          (check.unit === null || check.unit === definition.unit) && (check.type === null || check.type === definition.type) ? 1 : 0;
       }
     }
 
@@ -517,7 +523,12 @@ export class QualityMonitor {
       generated_at: formatIsoMs(nowMs),
       periods: {
         current_window: { start: formatIsoMs(w * this.windowMs), end: formatIsoMs((w + 1) * this.windowMs) },
-        recent: { start: formatIsoMs(oldest * this.windowMs), end: formatIsoMs((w + 1) * this.windowMs), windows: this.windowCount, window_ms: this.windowMs },
+        recent: {
+          start: formatIsoMs(oldest * this.windowMs),
+          end: formatIsoMs((w + 1) * this.windowMs),
+          windows: this.windowCount,
+          window_ms: this.windowMs,
+        },
         since_start: { start: this.startedAtMs === this.startedAtMs ? formatIsoMs(this.startedAtMs) : null },
       },
       settings: {
@@ -529,7 +540,12 @@ export class QualityMonitor {
       },
       metrics: three(this.all),
       freshness: { ...metric(judged - stale.length, judged), stale_sensors: stale },
-      unknown_sensors: { count: unknownIds.length, messages: unknownMessages, ids: unknownIds, untracked_messages: this.untrackedUnknownMessages },
+      unknown_sensors: {
+        count: unknownIds.length,
+        messages: unknownMessages,
+        ids: unknownIds,
+        untracked_messages: this.untrackedUnknownMessages,
+      },
       unattributed_messages: this.unattributedMessages,
       windows,
       sensors,
@@ -538,7 +554,8 @@ export class QualityMonitor {
 
   /** Bytes held in the typed arrays of every counter and dedup memory (for status and capacity planning). */
   memoryBytes(): number {
-    const counters = (c: Counters): number => c.counts.byteLength + c.delays.byteLength + c.windowIds.byteLength + c.totals.byteLength + c.totalDelays.byteLength;
+    const counters = (c: Counters): number =>
+      c.counts.byteLength + c.delays.byteLength + c.windowIds.byteLength + c.totals.byteLength + c.totalDelays.byteLength;
     let bytes = counters(this.all);
     for (const s of this.bySensor.values()) bytes += counters(s.counters) + s.dedup.byteLength;
     return bytes;
@@ -577,7 +594,8 @@ export class QualityMonitor {
     const state = json as Record<string, unknown> | null;
     if (typeof state !== 'object' || state === null) throw new QualityStateError('not an object');
     if (state.version !== STATE_VERSION) throw new QualityStateError(`unsupported version ${String(state.version)}`);
-    const keepWindows = state.window_ms === monitor.windowMs && state.window_count === monitor.windowCount && state.histogram_buckets === HISTOGRAM_BUCKETS;
+    const keepWindows =
+      state.window_ms === monitor.windowMs && state.window_count === monitor.windowCount && state.histogram_buckets === HISTOGRAM_BUCKETS;
     const current = state.current_window;
     if (typeof current !== 'number' || !Number.isInteger(current)) throw new QualityStateError('current_window is malformed');
     if (keepWindows) monitor.currentWindow = current;
@@ -632,7 +650,10 @@ function nonNegativeCount(v: unknown): number {
 }
 
 /** Several datasets' reports in one answer (the `/quality` endpoint). */
-export function qualityReport(monitors: readonly QualityMonitor[], nowMs: number): { generated_at: string; datasets: Record<string, QualityReport> } {
+export function qualityReport(
+  monitors: readonly QualityMonitor[],
+  nowMs: number,
+): { generated_at: string; datasets: Record<string, QualityReport> } {
   const datasets: Record<string, QualityReport> = {};
   for (const m of monitors) datasets[m.dataset] = m.report(nowMs);
   return { generated_at: formatIsoMs(nowMs), datasets };

@@ -186,7 +186,8 @@ const MAX_ITEMS = 1000;
 
 function renderValue(value: unknown, depth: number): string {
   if (value === null || value === undefined) return '<span class="null">null</span>';
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return `<span class="num">${escapeHtml(String(value))}</span>`;
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
+    return `<span class="num">${escapeHtml(String(value))}</span>`;
   if (typeof value === 'string') return escapeHtml(value);
   if (depth >= MAX_DEPTH) return `<code>${escapeHtml(JSON.stringify(value) ?? '')}</code>`;
   if (Array.isArray(value)) {

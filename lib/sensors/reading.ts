@@ -34,7 +34,7 @@ export type ReadingErrorCode =
 
 /** The fields of a reading, named after the `sensor_data` columns they fill. */
 export type ReadingField =
-  | 'payload' | 'sensor_id' | 'timestamp' | 'value' | 'metadata' | 'location' | 'lat' | 'lng' | 'unit' | 'type' | 'description';
+  'payload' | 'sensor_id' | 'timestamp' | 'value' | 'metadata' | 'location' | 'lat' | 'lng' | 'unit' | 'type' | 'description';
 
 export interface ReadingIssue {
   code: ReadingErrorCode;
@@ -145,13 +145,17 @@ function decode(input: unknown, maxBytes: number): { obj?: Record<string, unknow
   let value: unknown = input;
   if (Buffer.isBuffer(input) || input instanceof Uint8Array) {
     if (input.length > maxBytes) {
-      return { issue: { code: 'TOO_LARGE', field: 'payload', message: `payload of ${input.length} bytes exceeds the limit of ${maxBytes}` } };
+      return {
+        issue: { code: 'TOO_LARGE', field: 'payload', message: `payload of ${input.length} bytes exceeds the limit of ${maxBytes}` },
+      };
     }
     value = Buffer.from(input.buffer, input.byteOffset, input.length).toString('utf8');
   }
   if (typeof value === 'string') {
     if (value.length > maxBytes) {
-      return { issue: { code: 'TOO_LARGE', field: 'payload', message: `payload of ${value.length} characters exceeds the limit of ${maxBytes}` } };
+      return {
+        issue: { code: 'TOO_LARGE', field: 'payload', message: `payload of ${value.length} characters exceeds the limit of ${maxBytes}` },
+      };
     }
     try {
       value = JSON.parse(value);
@@ -174,9 +178,11 @@ function checkCoordinate(check: ReadingCheck, loc: Record<string, unknown> | nul
   const raw = loc ? own(loc, field) : undefined;
   if (raw == null) return addIssue(check, 'MISSING_FIELD', field, `metadata.location.${field} is missing`);
   check.presentFields++;
-  if (typeof raw !== 'number') addIssue(check, 'WRONG_TYPE', field, `metadata.location.${field} must be a number, got ${describeType(raw)}`);
+  if (typeof raw !== 'number')
+    addIssue(check, 'WRONG_TYPE', field, `metadata.location.${field} must be a number, got ${describeType(raw)}`);
   else if (!Number.isFinite(raw)) addIssue(check, 'NON_FINITE', field, `metadata.location.${field} ${raw} is not a finite number`);
-  else if (raw < -limit || raw > limit) addIssue(check, 'OUT_OF_RANGE', field, `metadata.location.${field} ${raw} is outside -${limit}..${limit}`);
+  else if (raw < -limit || raw > limit)
+    addIssue(check, 'OUT_OF_RANGE', field, `metadata.location.${field} ${raw} is outside -${limit}..${limit}`);
   else check[field] = raw;
 }
 
@@ -199,8 +205,18 @@ function asObject(v: unknown): Record<string, unknown> | null {
  */
 export function checkReading(input: unknown, options: ReadingOptions = {}): ReadingCheck {
   const check: ReadingCheck = {
-    row: null, sensorId: null, timestampUs: null, value: null, lat: null, lng: null,
-    unit: null, type: null, description: null, issues: NO_ISSUES, presentFields: 0, parsed: false,
+    row: null,
+    sensorId: null,
+    timestampUs: null,
+    value: null,
+    lat: null,
+    lng: null,
+    unit: null,
+    type: null,
+    description: null,
+    issues: NO_ISSUES,
+    presentFields: 0,
+    parsed: false,
   };
   const decoded = decode(input, options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES);
   if (!decoded.obj) {
@@ -214,7 +230,15 @@ export function checkReading(input: unknown, options: ReadingOptions = {}): Read
     // proxy trap. It is an unreadable payload, reported like any other, not an exception.
     const reason = err instanceof Error ? err.message : String(err);
     return {
-      row: null, sensorId: null, timestampUs: null, value: null, lat: null, lng: null, unit: null, type: null, description: null,
+      row: null,
+      sensorId: null,
+      timestampUs: null,
+      value: null,
+      lat: null,
+      lng: null,
+      unit: null,
+      type: null,
+      description: null,
       issues: [{ code: 'NOT_OBJECT', field: 'payload', message: `payload object cannot be read: ${reason.slice(0, 100)}` }],
       presentFields: 0,
       parsed: false,
@@ -240,7 +264,8 @@ function examine(check: ReadingCheck, obj: Record<string, unknown>, options: Rea
   if (rawTs == null) addIssue(check, 'MISSING_FIELD', 'timestamp', 'timestamp is missing');
   else {
     check.presentFields++;
-    if (typeof rawTs !== 'string') addIssue(check, 'WRONG_TYPE', 'timestamp', `timestamp must be ISO 8601 text, got ${describeType(rawTs)}`);
+    if (typeof rawTs !== 'string')
+      addIssue(check, 'WRONG_TYPE', 'timestamp', `timestamp must be ISO 8601 text, got ${describeType(rawTs)}`);
     else {
       const us = parseTimestampUs(rawTs);
       if (typeof us === 'number') {
@@ -262,10 +287,12 @@ function examine(check: ReadingCheck, obj: Record<string, unknown>, options: Rea
   // Metadata: an absent or non-object `metadata` makes all five of its fields missing.
   const rawMeta = own(obj, 'metadata');
   const meta = asObject(rawMeta);
-  if (rawMeta != null && meta === null) addIssue(check, 'WRONG_TYPE', 'metadata', `metadata must be an object, got ${describeType(rawMeta)}`);
+  if (rawMeta != null && meta === null)
+    addIssue(check, 'WRONG_TYPE', 'metadata', `metadata must be an object, got ${describeType(rawMeta)}`);
   const rawLoc = meta ? own(meta, 'location') : undefined;
   const loc = asObject(rawLoc);
-  if (rawLoc != null && loc === null) addIssue(check, 'WRONG_TYPE', 'location', `metadata.location must be an object, got ${describeType(rawLoc)}`);
+  if (rawLoc != null && loc === null)
+    addIssue(check, 'WRONG_TYPE', 'location', `metadata.location must be an object, got ${describeType(rawLoc)}`);
   checkCoordinate(check, loc, 'lat', 90);
   checkCoordinate(check, loc, 'lng', 180);
   checkText(check, meta, 'unit', MAX_UNIT_LENGTH);

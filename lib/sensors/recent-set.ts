@@ -18,7 +18,10 @@ export class RecentSet {
   private index: Int32Array;
   private mask: number;
 
-  constructor(private readonly maxCapacity: number, initialCapacity = 64) {
+  constructor(
+    private readonly maxCapacity: number,
+    initialCapacity = 64,
+  ) {
     const capacity = Math.min(nextPowerOfTwo(Math.max(4, initialCapacity)), nextPowerOfTwo(Math.max(4, maxCapacity)));
     this.keys = new Float64Array(capacity);
     this.times = new Float64Array(capacity);

@@ -128,7 +128,8 @@ function mergeSql(dialect: Dialect, originalRows = false) {
   const agg = q(AGGREGATED_SENSOR_DATA_TABLE);
   const [value, samples] = [q('value'), q('samples')];
   const ours = originalRows ? ` AND ${q(ORIGINAL_ROW)} = 0` : '';
-  const keyOf = (row: 'NEW' | 'OLD'): string => `${q('sensor_id')} = ${row}.${q('sensor_id')} AND ${q('timestamp')} = ${row}.${q('timestamp')}${ours}`;
+  const keyOf = (row: 'NEW' | 'OLD'): string =>
+    `${q('sensor_id')} = ${row}.${q('sensor_id')} AND ${q('timestamp')} = ${row}.${q('timestamp')}${ours}`;
   const descriptive = MERGED_DESCRIPTIVE.map((c) => `${q(c)} = NEW.${q(c)}`).join(', ');
   const columns = AGGREGATED_COLUMNS.map(q).join(', ');
   const newValues = AGGREGATED_COLUMNS.map((c) => `NEW.${q(c)}`).join(', ');
@@ -200,7 +201,9 @@ END`,
   ];
 }
 
-const MYSQL_DROP_PARTS_TRIGGERS = Object.values(PARTS_TRIGGERS).filter((t) => t !== PARTS_TRIGGERS.move).map((t) => `DROP TRIGGER IF EXISTS \`${t}\``);
+const MYSQL_DROP_PARTS_TRIGGERS = Object.values(PARTS_TRIGGERS)
+  .filter((t) => t !== PARTS_TRIGGERS.move)
+  .map((t) => `DROP TRIGGER IF EXISTS \`${t}\``);
 
 function mysqlPartsMigration(): string[] {
   return [
@@ -303,7 +306,8 @@ function sqliteOriginalRowsMigration(): string[] {
 /** PostgreSQL's merge functions (one per trigger; the triggers call them by name). */
 function postgresPartsFunctions(originalRows: boolean): string[] {
   const { add, remove, replace, sameKey } = mergeSql('postgres', originalRows);
-  const fn = (name: string, body: string): string => `CREATE OR REPLACE FUNCTION "${name}"() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n${body}\n  RETURN NULL;\nEND\n$$`;
+  const fn = (name: string, body: string): string =>
+    `CREATE OR REPLACE FUNCTION "${name}"() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n${body}\n  RETURN NULL;\nEND\n$$`;
   return [
     fn(PARTS_TRIGGERS.insert, `  ${add};`),
     fn(PARTS_TRIGGERS.update, `  IF ${sameKey} THEN\n    ${replace};\n  ELSE\n    ${remove.join(';\n    ')};\n    ${add};\n  END IF;`),
@@ -333,7 +337,10 @@ function postgresPartsMigration(): string[] {
   const parts = `"${AGGREGATED_SENSOR_PARTS_TABLE}"`;
   const triggers = [PARTS_TRIGGERS.insert, PARTS_TRIGGERS.update, PARTS_TRIGGERS.delete];
   return [
-    postgresTable(AGGREGATED_SENSOR_PARTS_TABLE, ',\n  "samples" INT NOT NULL CHECK ("samples" > 0),\n  "instance" VARCHAR(64) COLLATE "C" NOT NULL'),
+    postgresTable(
+      AGGREGATED_SENSOR_PARTS_TABLE,
+      ',\n  "samples" INT NOT NULL CHECK ("samples" > 0),\n  "instance" VARCHAR(64) COLLATE "C" NOT NULL',
+    ),
     `CREATE UNIQUE INDEX IF NOT EXISTS "uq_aggregated_part" ON ${parts} ("sensor_id", "timestamp", "instance")`,
     `CREATE INDEX IF NOT EXISTS "idx_aggregated_parts_time" ON ${parts} ("timestamp")`,
     // The statements run as one transaction here; run again by hand, the copy must still not see
@@ -349,7 +356,8 @@ function postgresPartsMigration(): string[] {
 
 export const sensorsMigrations: MigrationSet = {
   name: 'sensors',
-  description: 'IoT sensors: raw readings (sensor_data), per-minute means (aggregated_sensor_data) and the parts several instances merge into them (aggregated_sensor_parts)',
+  description:
+    'IoT sensors: raw readings (sensor_data), per-minute means (aggregated_sensor_data) and the parts several instances merge into them (aggregated_sensor_parts)',
   migrations: [
     {
       version: 1,
@@ -457,7 +465,8 @@ export function upsertAggregatedPartSql(dialect: Dialect, rows: number): string 
   const columns = AGGREGATED_PART_COLUMNS.map((c) => quote(dialect, c)).join(', ');
   const updated = AGGREGATED_PART_COLUMNS.filter((c) => !(AGGREGATED_PART_KEY as readonly string[]).includes(c));
   const head = `INSERT INTO ${quote(dialect, AGGREGATED_SENSOR_PARTS_TABLE)} (${columns}) VALUES ${placeholders(AGGREGATED_PART_COLUMNS.length, rows)}`;
-  if (dialect === 'mysql') return `${head} ON DUPLICATE KEY UPDATE ${updated.map((c) => `${quote(dialect, c)} = VALUES(${quote(dialect, c)})`).join(', ')}`;
+  if (dialect === 'mysql')
+    return `${head} ON DUPLICATE KEY UPDATE ${updated.map((c) => `${quote(dialect, c)} = VALUES(${quote(dialect, c)})`).join(', ')}`;
   const key = AGGREGATED_PART_KEY.map((c) => quote(dialect, c)).join(', ');
   return `${head} ON CONFLICT (${key}) DO UPDATE SET ${updated.map((c) => `${quote(dialect, c)} = excluded.${quote(dialect, c)}`).join(', ')}`;
 }

@@ -47,7 +47,8 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 }
 
 function finite(v: unknown, path: string, what: string): number {
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new SensorsFileError('INVALID', path, `${what} must be a finite number, got ${JSON.stringify(v) ?? typeof v}`);
+  if (typeof v !== 'number' || !Number.isFinite(v))
+    throw new SensorsFileError('INVALID', path, `${what} must be a finite number, got ${JSON.stringify(v) ?? typeof v}`);
   return v;
 }
 
@@ -97,7 +98,8 @@ function parseSensor(key: string, raw: unknown): SensorDefinition {
 export function parseSensorsDefinition(source: string | unknown): SensorsDefinition {
   let doc: unknown = source;
   if (typeof source === 'string') {
-    if (source.length > MAX_SENSORS_FILE_BYTES) throw new SensorsFileError('TOO_LARGE', '', `is larger than ${MAX_SENSORS_FILE_BYTES} bytes`);
+    if (source.length > MAX_SENSORS_FILE_BYTES)
+      throw new SensorsFileError('TOO_LARGE', '', `is larger than ${MAX_SENSORS_FILE_BYTES} bytes`);
     try {
       doc = JSON.parse(source);
     } catch (err) {
@@ -128,7 +130,8 @@ export async function readSensorsFile(path: string): Promise<SensorsDefinition> 
   return parseSensorsFileText(path, textContent);
 }
 
-const tooLarge = (path: string): SensorsFileError => new SensorsFileError('TOO_LARGE', '', `${path} is larger than ${MAX_SENSORS_FILE_BYTES} bytes`);
+const tooLarge = (path: string): SensorsFileError =>
+  new SensorsFileError('TOO_LARGE', '', `${path} is larger than ${MAX_SENSORS_FILE_BYTES} bytes`);
 
 function readFailed(path: string, err: unknown): SensorsFileError {
   return err instanceof SensorsFileError ? err : new SensorsFileError('READ_FAILED', '', `cannot read ${path}: ${(err as Error).message}`);
@@ -148,7 +151,14 @@ function parseSensorsFileText(path: string, textContent: string): SensorsDefinit
 export function sensorsDefinitionToJSON(sensors: SensorsDefinition): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const s of sensors.values()) {
-    const entry: Record<string, unknown> = { lat: s.lat, lng: s.lng, unit: s.unit, type: s.type, range: [s.range[0], s.range[1]], description: s.description };
+    const entry: Record<string, unknown> = {
+      lat: s.lat,
+      lng: s.lng,
+      unit: s.unit,
+      type: s.type,
+      range: [s.range[0], s.range[1]],
+      description: s.description,
+    };
     if (s.intervalMs !== undefined) entry.interval_ms = s.intervalMs;
     out[String(s.id)] = entry;
   }

@@ -27,9 +27,20 @@ const SHAPE = 'not an ISO 8601 date-time (expected e.g. 2024-06-14T16:00:00.1234
  * an offset optional (none means UTC, the generator's convention) but complete (`±HH[:]MM`, as
  * isoformat writes it), a bare date never; within the storable years (see the header).
  */
-const READING_TIME = isoFormat({ offset: 'optional', lowercaseT: true, maxLength: MAX_TIMESTAMP_LENGTH, utcYears: { min: 1900, max: 2199 } });
+const READING_TIME = isoFormat({
+  offset: 'optional',
+  lowercaseT: true,
+  maxLength: MAX_TIMESTAMP_LENGTH,
+  utcYears: { min: 1900, max: 2199 },
+});
 /** The read API's bounds and stored text: the same, plus a bare date (midnight UTC). */
-const BOUND_TIME = isoFormat({ offset: 'optional', lowercaseT: true, maxLength: MAX_TIMESTAMP_LENGTH, utcYears: { min: 1900, max: 2199 }, dateOnly: true });
+const BOUND_TIME = isoFormat({
+  offset: 'optional',
+  lowercaseT: true,
+  maxLength: MAX_TIMESTAMP_LENGTH,
+  utcYears: { min: 1900, max: 2199 },
+  dateOnly: true,
+});
 /** Reused by every parse: the parse is synchronous, so one object is enough and nothing is allocated per message. */
 const parsed = newIsoDateTime();
 const NO_OPTIONS: { allowDateOnly?: boolean } = Object.freeze({});
@@ -101,7 +112,21 @@ function format(us: number, sep: string): string {
   const minute = Math.floor((sod - hour * 3600) / 60);
   const second = sod - hour * 3600 - minute * 60;
   const y = year >= 1000 ? String(year) : String(year).padStart(4, '0');
-  return y + '-' + PAD2[month] + '-' + PAD2[day] + sep + PAD2[hour] + ':' + PAD2[minute] + ':' + PAD2[second] + '.' + String(1e6 + micros).slice(1);
+  return (
+    y +
+    '-' +
+    PAD2[month] +
+    '-' +
+    PAD2[day] +
+    sep +
+    PAD2[hour] +
+    ':' +
+    PAD2[minute] +
+    ':' +
+    PAD2[second] +
+    '.' +
+    String(1e6 + micros).slice(1)
+  );
 }
 
 /** `YYYY-MM-DD HH:MM:SS.ffffff` (UTC): the stored form, for DATETIME(6) and SQLite TEXT alike. */

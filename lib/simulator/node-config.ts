@@ -69,7 +69,10 @@ export function parseSeriesList(value: unknown): number | Array<{ id: string }> 
     if (n < 1 || n > 100_000) throw invalid('series', 'a count must be from 1 to 100000');
     return n;
   }
-  const ids = text.split(/[,\n]/).map((s) => s.trim()).filter(Boolean);
+  const ids = text
+    .split(/[,\n]/)
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (new Set(ids).size !== ids.length) throw invalid('series', 'a series id is listed twice');
   if (ids.length > 100_000) throw invalid('series', 'at most 100000 series');
   return ids.map((id) => ({ id }));
@@ -97,17 +100,27 @@ export function simulatorConfigFrom(props: SimulatorNodeProperties, sensors?: Re
   const seed = props.seed === undefined || props.seed === null || String(props.seed).trim() === '' ? undefined : String(props.seed).trim();
   if (preset === 'rolling-averages') return rollingAveragesConfig({ topic, seed });
   if (preset === 'sensors') {
-    const intervalMs = props.interval === undefined || props.interval === '' ? 1000 : wrap('interval', () => parseDuration(props.interval, 'ms', 'interval'));
+    const intervalMs =
+      props.interval === undefined || props.interval === ''
+        ? 1000
+        : wrap('interval', () => parseDuration(props.interval, 'ms', 'interval'));
     return sensorsConfig({ topic, seed, intervalMs, sensors });
   }
-  if (preset !== 'custom') throw invalid('preset', `expected custom, rolling-averages or sensors, got ${JSON.stringify(String(preset)).slice(0, 40)}`);
+  if (preset !== 'custom')
+    throw invalid('preset', `expected custom, rolling-averages or sensors, got ${JSON.stringify(String(preset)).slice(0, 40)}`);
 
   const kind = props.valueKind === undefined || props.valueKind === '' ? 'int' : props.valueKind;
   const min = finiteNumber(props.min, 'min', 0);
   const max = finiteNumber(props.max, 'max', 100);
   const decimals = props.decimals === undefined || props.decimals === '' ? undefined : finiteNumber(props.decimals, 'decimals', 0);
-  if (decimals !== undefined && !(Number.isInteger(decimals) && decimals >= SIMULATOR_LIMITS.decimals.min && decimals <= SIMULATOR_LIMITS.decimals.max)) {
-    throw invalid('decimals', `expected a whole number from ${SIMULATOR_LIMITS.decimals.min} to ${SIMULATOR_LIMITS.decimals.max}, got ${decimals}`);
+  if (
+    decimals !== undefined &&
+    !(Number.isInteger(decimals) && decimals >= SIMULATOR_LIMITS.decimals.min && decimals <= SIMULATOR_LIMITS.decimals.max)
+  ) {
+    throw invalid(
+      'decimals',
+      `expected a whole number from ${SIMULATOR_LIMITS.decimals.min} to ${SIMULATOR_LIMITS.decimals.max}, got ${decimals}`,
+    );
   }
   let values: ValueSpec;
   if (kind === 'int') values = { kind: 'int', min, max };
@@ -131,7 +144,12 @@ export function simulatorConfigFrom(props: SimulatorNodeProperties, sensors?: Re
 }
 
 /** A validated sensors definition (lib/sensors, the sensors.json format) as the sensors preset takes it. */
-export function presetSensors(definition: ReadonlyMap<number, { id: number; lat: number; lng: number; unit: string; type: string; range: readonly [number, number]; description: string }>): Record<string, SensorDefinition> {
+export function presetSensors(
+  definition: ReadonlyMap<
+    number,
+    { id: number; lat: number; lng: number; unit: string; type: string; range: readonly [number, number]; description: string }
+  >,
+): Record<string, SensorDefinition> {
   const out: Record<string, SensorDefinition> = {};
   for (const s of definition.values()) {
     out[String(s.id)] = { lat: s.lat, lng: s.lng, unit: s.unit, type: s.type, range: [s.range[0], s.range[1]], description: s.description };

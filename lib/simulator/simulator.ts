@@ -100,7 +100,8 @@ export class Simulator {
   constructor(config: SimulatorConfig) {
     if (config === null || typeof config !== 'object') throw invalid('config must be an object');
     this.seed = config.seed ?? randomSeed();
-    if (typeof this.seed === 'number' ? !Number.isFinite(this.seed) : typeof this.seed !== 'string') throw invalid('seed must be a number or text');
+    if (typeof this.seed === 'number' ? !Number.isFinite(this.seed) : typeof this.seed !== 'string')
+      throw invalid('seed must be a number or text');
     this.template = compileTemplate(config.template ?? DEFAULT_TEMPLATE);
     this.startImmediately = config.startImmediately ?? true;
     this.maxCatchUp = config.maxCatchUp ?? 100;
@@ -120,7 +121,8 @@ export class Simulator {
     }
     const ids = new Set<string>();
     this.series = specs.map((spec) => {
-      if (spec === null || typeof spec !== 'object' || typeof spec.id !== 'string' || spec.id === '') throw invalid('every series needs a non-empty text id');
+      if (spec === null || typeof spec !== 'object' || typeof spec.id !== 'string' || spec.id === '')
+        throw invalid('every series needs a non-empty text id');
       if (ids.has(spec.id)) throw invalid(`series id ${JSON.stringify(spec.id)} is used twice`);
       ids.add(spec.id);
       const random = createRandom(`${String(this.seed)}\u0000${spec.id}`);
@@ -258,7 +260,8 @@ function valueGenerator(spec: ValueSpec, random: Random, id: string): () => numb
   if (spec === null || typeof spec !== 'object') throw invalid(`${where} missing`);
   if (!finite(spec.min, spec.max) || spec.min > spec.max) throw invalid(`${where}: need finite min <= max`);
   const decimals = 'decimals' in spec ? spec.decimals : undefined;
-  if (decimals !== undefined && !(Number.isInteger(decimals) && decimals >= 0 && decimals <= 15)) throw invalid(`${where}: decimals must be 0..15`);
+  if (decimals !== undefined && !(Number.isInteger(decimals) && decimals >= 0 && decimals <= 15))
+    throw invalid(`${where}: decimals must be 0..15`);
   switch (spec.kind) {
     case 'int':
       if (!Number.isSafeInteger(spec.min) || !Number.isSafeInteger(spec.max)) throw invalid(`${where}: int bounds must be integers`);
@@ -267,7 +270,8 @@ function valueGenerator(spec: ValueSpec, random: Random, id: string): () => numb
       return () => round(random.float(spec.min, spec.max), decimals);
     case 'walk': {
       if (!finite(spec.step) || spec.step <= 0) throw invalid(`${where}: step must be a positive number`);
-      if (spec.start !== undefined && (!finite(spec.start) || spec.start < spec.min || spec.start > spec.max)) throw invalid(`${where}: start must lie within min..max`);
+      if (spec.start !== undefined && (!finite(spec.start) || spec.start < spec.min || spec.start > spec.max))
+        throw invalid(`${where}: start must lie within min..max`);
       const integer = spec.integer === true;
       if (integer && (!Number.isSafeInteger(spec.min) || !Number.isSafeInteger(spec.max) || !Number.isSafeInteger(spec.step))) {
         throw invalid(`${where}: an integer walk needs integer min, max and step`);
@@ -299,7 +303,13 @@ function intervalGenerator(spec: IntervalSpec, random: Random, id: string): () =
     if (!finite(spec.fixedMs) || spec.fixedMs < 1) throw invalid(`${where}: fixedMs must be at least 1`);
     return () => spec.fixedMs;
   }
-  if (!finite(spec.minMs, spec.maxMs) || !Number.isInteger(spec.minMs) || !Number.isInteger(spec.maxMs) || spec.minMs < 1 || spec.minMs > spec.maxMs) {
+  if (
+    !finite(spec.minMs, spec.maxMs) ||
+    !Number.isInteger(spec.minMs) ||
+    !Number.isInteger(spec.maxMs) ||
+    spec.minMs < 1 ||
+    spec.minMs > spec.maxMs
+  ) {
     throw invalid(`${where}: need integer 1 <= minMs <= maxMs`);
   }
   return () => random.int(spec.minMs, spec.maxMs);

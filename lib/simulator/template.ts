@@ -59,7 +59,8 @@ function compile(node: unknown, depth: number, where: string): CompiledTemplate 
   if (node === undefined || typeof node === 'function' || typeof node === 'symbol' || typeof node === 'bigint') {
     throw new SimulatorError('INVALID_TEMPLATE', `template value at ${where} is not JSON`);
   }
-  if (typeof node === 'number' && !Number.isFinite(node)) throw new SimulatorError('INVALID_TEMPLATE', `template value at ${where} is not finite`);
+  if (typeof node === 'number' && !Number.isFinite(node))
+    throw new SimulatorError('INVALID_TEMPLATE', `template value at ${where} is not finite`);
   return () => node;
 }
 
@@ -96,11 +97,15 @@ function variable(path: string, where: string): (vars: TemplateVariables) => unk
   if (!ROOTS.has(root)) {
     throw new SimulatorError('INVALID_TEMPLATE', `unknown variable {{${path}}} at ${where}; known: ${[...ROOTS].join(', ')}`);
   }
-  if (root !== 'fields' && rest.length > 0) throw new SimulatorError('INVALID_TEMPLATE', `{{${path}}} at ${where}: ${root} has no properties`);
+  if (root !== 'fields' && rest.length > 0)
+    throw new SimulatorError('INVALID_TEMPLATE', `{{${path}}} at ${where}: ${root} has no properties`);
   return (vars) => {
     let current: unknown = vars[root as keyof TemplateVariables];
     for (const key of rest) {
-      current = current !== null && typeof current === 'object' && Object.prototype.hasOwnProperty.call(current, key) ? (current as Record<string, unknown>)[key] : undefined;
+      current =
+        current !== null && typeof current === 'object' && Object.prototype.hasOwnProperty.call(current, key)
+          ? (current as Record<string, unknown>)[key]
+          : undefined;
     }
     return current;
   };
@@ -112,7 +117,8 @@ function convert(value: unknown, conversion: Conversion, where: string): unknown
       return asText(value);
     case 'number': {
       const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : Number.NaN;
-      if (!Number.isFinite(n)) throw new SimulatorError('INVALID_TEMPLATE', `placeholder at ${where} is not a number: ${asText(value).slice(0, 40)}`);
+      if (!Number.isFinite(n))
+        throw new SimulatorError('INVALID_TEMPLATE', `placeholder at ${where} is not a number: ${asText(value).slice(0, 40)}`);
       return n;
     }
     case 'json':

@@ -22,7 +22,15 @@
  * (releases before migration 3 wrote `sensor.x` into the label) converge to the same shape.
  * The original split a base topic containing `/` at its first level: those rows stay as written.
  */
-import { columnProblems, listing, rebuildSqliteTable, refuse, type AdoptionPlan, type ExpectedColumn, type SchemaAdoption } from '../db/adopt';
+import {
+  columnProblems,
+  listing,
+  rebuildSqliteTable,
+  refuse,
+  type AdoptionPlan,
+  type ExpectedColumn,
+  type SchemaAdoption,
+} from '../db/adopt';
 import { column, indexOn, readSchema, type ColumnInfo, type SchemaSnapshot, type TableInfo, type TriggerInfo } from '../db/introspect';
 import type { Dialect, SqlExecutor } from '../db/types';
 import {
@@ -83,10 +91,13 @@ function expectedColumns(dialect: Dialect): Record<(typeof CORE)[number], Expect
 }
 
 const known = (t: TriggerInfo): boolean =>
-  t.table.toLowerCase() === 'messages' && t.timing === 'AFTER' && t.event === 'INSERT' && [ORIGINAL_TRIGGER, OUR_TRIGGER].includes(t.name.toLowerCase());
+  t.table.toLowerCase() === 'messages' &&
+  t.timing === 'AFTER' &&
+  t.event === 'INSERT' &&
+  [ORIGINAL_TRIGGER, OUR_TRIGGER].includes(t.name.toLowerCase());
 
 const REMEDY =
-  'Point this flow at the original statestream pipeline\'s database as its migrate.py created it (or at an empty one), ' +
+  "Point this flow at the original statestream pipeline's database as its migrate.py created it (or at an empty one), " +
   'or change the tables listed so they match, then deploy the flow again. docs/switching.md describes the tables it takes over.';
 
 /** Refusal or nothing: what in the snapshot the adoption does not recognise. */
@@ -100,11 +111,17 @@ function problems(snapshot: SchemaSnapshot): string[] {
   ];
   for (const [table, columns, problem] of keys) if (!indexOn(snapshot.tables.get(table), columns, { unique: true })) found.push(problem);
   const entities = snapshot.tables.get('entities');
-  if (!indexOn(entities, ['base_topic_id', 'label'], { unique: true }) && !indexOn(entities, ['base_topic_id', 'domain', 'label'], { unique: true })) {
+  if (
+    !indexOn(entities, ['base_topic_id', 'label'], { unique: true }) &&
+    !indexOn(entities, ['base_topic_id', 'domain', 'label'], { unique: true })
+  ) {
     found.push('entities has no unique key on (base_topic_id, label)');
   }
   for (const trigger of snapshot.triggers) {
-    if (!known(trigger)) found.push(`a trigger ${trigger.name} (${trigger.timing} ${trigger.event} on ${trigger.table}) that is neither the original's "formating" nor ours`);
+    if (!known(trigger))
+      found.push(
+        `a trigger ${trigger.name} (${trigger.timing} ${trigger.event} on ${trigger.table}) that is neither the original's "formating" nor ours`,
+      );
   }
   return found;
 }
@@ -118,8 +135,8 @@ async function inspect(executor: SqlExecutor): Promise<AdoptionPlan> {
     const messages = snapshot.tables.get('messages');
     if (present.length === 1 && messages && column(messages, 'number') && column(messages, 'epochtime')) {
       return refuse(
-        'its only table of the statestream schema is messages(number, epochtime), the rolling averages\' table',
-        'Point DATABASE_URL at the statestream pipeline\'s MySQL database (or an empty one); the rolling averages keep their own file (DB_FILE).',
+        "its only table of the statestream schema is messages(number, epochtime), the rolling averages' table",
+        "Point DATABASE_URL at the statestream pipeline's MySQL database (or an empty one); the rolling averages keep their own file (DB_FILE).",
       );
     }
     const found = present.length === 1 ? `the table ${present[0]} exists` : `the tables ${listing(present)} exist`;
@@ -127,13 +144,16 @@ async function inspect(executor: SqlExecutor): Promise<AdoptionPlan> {
   }
   const found = problems(snapshot);
   if (found.length > 0) return refuse(found.join('; '), REMEDY);
-  const original = snapshot.triggers.some((t) => t.name.toLowerCase() === ORIGINAL_TRIGGER) || !column(snapshot.tables.get('entities'), 'object_id');
+  const original =
+    snapshot.triggers.some((t) => t.name.toLowerCase() === ORIGINAL_TRIGGER) || !column(snapshot.tables.get('entities'), 'object_id');
   const tables = CORE.map((t) => snapshot.tables.get(t)!.name).join(', ');
   return {
     action: 'adopt',
     record: original ? 'adopt-original' : 'adopt-existing',
     version: ADOPTED_VERSION,
-    summary: original ? `the original pipeline's tables ${tables}, trigger "formating" replaced` : `existing statestream tables ${tables} without a record in migrations`,
+    summary: original
+      ? `the original pipeline's tables ${tables}, trigger "formating" replaced`
+      : `existing statestream tables ${tables} without a record in migrations`,
     run: (ex) => (executor.dialect === 'mysql' ? adoptMysql(ex, snapshot) : adoptSqlite(ex, snapshot)),
   };
 }
@@ -161,7 +181,8 @@ function tableOptions(table: TableInfo): string[] {
   const changes: string[] = [];
   if (needsCharset(table)) changes.push(`CONVERT TO ${textOptions()}`);
   // DYNAMIC: utf8mb4 keys up to 3072 bytes (COMPACT stops at 767, too short for a 255-character label).
-  if ((table.engine ?? '').toLowerCase() !== 'innodb' || !/^(dynamic|compressed)$/i.test(table.rowFormat ?? '')) changes.push('ENGINE=InnoDB', 'ROW_FORMAT=DYNAMIC');
+  if ((table.engine ?? '').toLowerCase() !== 'innodb' || !/^(dynamic|compressed)$/i.test(table.rowFormat ?? ''))
+    changes.push('ENGINE=InnoDB', 'ROW_FORMAT=DYNAMIC');
   return changes;
 }
 
@@ -294,7 +315,9 @@ async function adoptSqlite(executor: SqlExecutor, snapshot: SchemaSnapshot): Pro
     last_updated: has(table, 'last_updated') ? `COALESCE(last_updated, ${SQLITE_NOW})` : SQLITE_NOW,
   });
   const receivedAt = (table: TableInfo): string =>
-    has(table, 'received_at') ? `COALESCE(received_at, ${SQLITE_ISO(has(table, 'inserted') ? 'inserted' : "'now'")})` : SQLITE_ISO(has(table, 'inserted') ? 'inserted' : "'now'");
+    has(table, 'received_at')
+      ? `COALESCE(received_at, ${SQLITE_ISO(has(table, 'inserted') ? 'inserted' : "'now'")})`
+      : SQLITE_ISO(has(table, 'inserted') ? 'inserted' : "'now'");
 
   // Every table without all of our columns is rebuilt in our shape (migration 1's statement).
   const ours = (table: TableInfo, columns: string[]): boolean => columns.every((c) => has(table, c));
@@ -314,10 +337,18 @@ async function adoptSqlite(executor: SqlExecutor, snapshot: SchemaSnapshot): Pro
     });
   }
   if (!indexOn(t('base_topics'), ['label'], { unique: true }) || !ours(t('base_topics'), ['inserted', 'last_updated'])) {
-    await rebuildSqliteTable(executor, { table: 'base_topics', create: v1Statement('CREATE TABLE base_topics'), copy: { id: 'id', label: 'label', ...stamps(t('base_topics')) } });
+    await rebuildSqliteTable(executor, {
+      table: 'base_topics',
+      create: v1Statement('CREATE TABLE base_topics'),
+      copy: { id: 'id', label: 'label', ...stamps(t('base_topics')) },
+    });
   }
   if (!ours(t('states'), ['inserted', 'last_updated'])) {
-    await rebuildSqliteTable(executor, { table: 'states', create: v1Statement('CREATE TABLE states'), copy: { id: 'id', label: 'label', entity_id: 'entity_id', ...stamps(t('states')) } });
+    await rebuildSqliteTable(executor, {
+      table: 'states',
+      create: v1Statement('CREATE TABLE states'),
+      copy: { id: 'id', label: 'label', entity_id: 'entity_id', ...stamps(t('states')) },
+    });
   }
   if (!ours(t('facts'), ['retained', 'received_at', 'message_id'])) {
     await rebuildSqliteTable(executor, {

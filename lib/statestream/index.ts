@@ -20,4 +20,11 @@ export { BurstTracker, type BurstTrackerOptions } from './burst';
 export { compileEntityFilter, globMatches, type EntityFilter, type EntityFilterOptions } from './filter';
 export { EntityMerger, type MergedEntity, type EntityMergerOptions } from './merger';
 export { statestreamMigrations, SEED_README_QUERY, MYSQL_CHARSET, MYSQL_COLLATION } from './schema';
-export { HassSimulator, pythonIsoformat, SIMULATED_DOMAINS, type HassSimulatorOptions, type SimulatedDomain, type StatestreamPublish } from './simulate';
+export {
+  HassSimulator,
+  pythonIsoformat,
+  SIMULATED_DOMAINS,
+  type HassSimulatorOptions,
+  type SimulatedDomain,
+  type StatestreamPublish,
+} from './simulate';

@@ -85,7 +85,11 @@ export class EntityMerger {
     let entry = this.open.get(key);
     if (entry !== undefined) {
       this.open.delete(key); // re-inserted below: moves it to the end of the activity order
-      if (startsNewUpdate(entry.merged, record) || now - entry.firstAt >= this.maxHoldMs || entry.merged.messages >= this.maxKeysPerEntity) {
+      if (
+        startsNewUpdate(entry.merged, record) ||
+        now - entry.firstAt >= this.maxHoldMs ||
+        entry.merged.messages >= this.maxKeysPerEntity
+      ) {
         emitted = [entry.merged];
         entry = undefined;
       }

@@ -118,8 +118,10 @@ function readState(parts: StatestreamTopic, topic: string, form: PayloadForm, op
     evidence = 'ambiguous';
   } else {
     const parsed = tryParseJson(form.text, topic);
-    if (typeof parsed === 'string') evidence = 'attribute'; // a JSON-quoted string: Home Assistant never quotes states
-    else if (isJson(parsed)) evidence = 'ambiguous'; // `21.5`, `true`, `[1]`: a state text or an attribute's JSON
+    if (typeof parsed === 'string')
+      evidence = 'attribute'; // a JSON-quoted string: Home Assistant never quotes states
+    else if (isJson(parsed))
+      evidence = 'ambiguous'; // `21.5`, `true`, `[1]`: a state text or an attribute's JSON
     else evidence = form.kind === 'wire' ? 'reserved' : 'ambiguous'; // not JSON: a state (unless decoded upstream)
   }
   if (settle(parts, topic, evidence, options) === 'attribute') return attributeRecord(parts, topic, form, options.retain);

@@ -52,7 +52,8 @@ export function normalisePayload(payload: unknown, strings: StringPayloads, maxB
       if (payload.length > maxBytes || (payload.length * 3 > maxBytes && Buffer.byteLength(payload, 'utf8') > maxBytes)) {
         throw tooLarge(Buffer.byteLength(payload, 'utf8'), maxBytes, topic);
       }
-      if (LONE_SURROGATE.test(payload)) throw new StatestreamError('invalid-utf8', 'payload string has a lone surrogate (not encodable as UTF-8)', topic);
+      if (LONE_SURROGATE.test(payload))
+        throw new StatestreamError('invalid-utf8', 'payload string has a lone surrogate (not encodable as UTF-8)', topic);
       if (strings === 'raw') return { kind: 'wire', text: payload };
       if (strings === 'decoded') return { kind: 'decoded', value: payload, text: JSON.stringify(payload) };
       return { kind: 'string', text: payload };
@@ -72,8 +73,10 @@ export function normalisePayload(payload: unknown, strings: StringPayloads, maxB
       }
       if (text === TOO_DEEP) throw tooDeep(topic);
       if (typeof text !== 'string') throw new StatestreamError('payload-type', 'payload object has no JSON form', topic);
-      if (text.length > maxBytes || Buffer.byteLength(text, 'utf8') > maxBytes) throw tooLarge(Buffer.byteLength(text, 'utf8'), maxBytes, topic);
-      if (LONE_SURROGATE.test(text)) throw new StatestreamError('invalid-utf8', 'payload object holds a lone surrogate (not encodable as UTF-8)', topic);
+      if (text.length > maxBytes || Buffer.byteLength(text, 'utf8') > maxBytes)
+        throw tooLarge(Buffer.byteLength(text, 'utf8'), maxBytes, topic);
+      if (LONE_SURROGATE.test(text))
+        throw new StatestreamError('invalid-utf8', 'payload object holds a lone surrogate (not encodable as UTF-8)', topic);
       return { kind: 'decoded', value: payload, text };
     }
     default:
@@ -94,9 +97,16 @@ export function tryParseJson(text: string, topic: string): unknown {
   // Cheap first-character test: most Home Assistant states (`on`, `unavailable`) are not JSON.
   const first = text.charCodeAt(firstNonSpace(text));
   const mayBeJson =
-    first === 0x22 /* " */ || first === 0x7b /* { */ || first === 0x5b /* [ */ || first === 0x2d /* - */ ||
-    (first >= 0x30 && first <= 0x39) || first === 0x74 /* t */ || first === 0x66 /* f */ || first === 0x6e /* n */ ||
-    first === 0x4e /* N */ || first === 0x49; /* I */
+    first === 0x22 /* " */ ||
+    first === 0x7b /* { */ ||
+    first === 0x5b /* [ */ ||
+    first === 0x2d /* - */ ||
+    (first >= 0x30 && first <= 0x39) ||
+    first === 0x74 /* t */ ||
+    first === 0x66 /* f */ ||
+    first === 0x6e /* n */ ||
+    first === 0x4e /* N */ ||
+    first === 0x49; /* I */
   if (!mayBeJson) return NOT_JSON;
   let value: unknown;
   try {

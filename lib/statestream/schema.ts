@@ -391,7 +391,7 @@ const sqliteEntityLabelsAsWritten = [
  *   On MySQL the same concurrent replay can add two (a plain read sees no uncommitted fact).
  * `last_updated` follows updates through a BEFORE UPDATE trigger, MySQL's ON UPDATE clause.
  */
-const PG_NOW = "CURRENT_TIMESTAMP(3)";
+const PG_NOW = 'CURRENT_TIMESTAMP(3)';
 const PG_TIMESTAMPS = `inserted TIMESTAMPTZ(3) NOT NULL DEFAULT ${PG_NOW},
   last_updated TIMESTAMPTZ(3) NOT NULL DEFAULT ${PG_NOW}`;
 const PG_TOUCHED = ['messages', 'base_topics', 'entities', 'states', 'facts'];
@@ -734,7 +734,13 @@ export const statestreamMigrations: MigrationSet = {
   migrations: [
     { version: 1, name: 'create-tables', mysql: mysqlTables, sqlite: SQLITE_V1_TABLES, postgres: postgresTables },
     { version: 2, name: 'create-normalise-trigger', mysql: [mysqlTrigger], sqlite: sqliteTriggers, postgres: postgresTrigger },
-    { version: 3, name: 'entity-labels-as-written', mysql: mysqlEntityLabelsAsWritten, sqlite: sqliteEntityLabelsAsWritten, postgres: postgresEntityLabelsAsWritten },
+    {
+      version: 3,
+      name: 'entity-labels-as-written',
+      mysql: mysqlEntityLabelsAsWritten,
+      sqlite: sqliteEntityLabelsAsWritten,
+      postgres: postgresEntityLabelsAsWritten,
+    },
   ],
   // Taking over the original pipeline's tables (lib/statestream/adopt.ts); a getter, as that module imports this one.
   get adoption() {

@@ -91,7 +91,8 @@ export class HassSimulator {
     }
     this.baseTopic = base;
     const perDomain = Math.floor(options.entitiesPerDomain ?? 2);
-    if (!(perDomain >= 1 && perDomain <= 1000)) throw new RangeError(`entitiesPerDomain must be 1..1000 (got ${options.entitiesPerDomain})`);
+    if (!(perDomain >= 1 && perDomain <= 1000))
+      throw new RangeError(`entitiesPerDomain must be 1..1000 (got ${options.entitiesPerDomain})`);
     this.timestamps = options.publishTimestamps !== false;
     this.attributes = options.publishAttributes !== false;
     this.random = createRandom(options.seed ?? randomSeed());
@@ -195,7 +196,7 @@ export class HassSimulator {
         };
         break;
       case 'sensor':
-        entity.state = (r.float(18, 24)).toFixed(1);
+        entity.state = r.float(18, 24).toFixed(1);
         entity.attributes = {
           state_class: 'measurement',
           unit_of_measurement: '°C',

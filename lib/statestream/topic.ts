@@ -35,14 +35,23 @@ export function normaliseBaseTopic(base: string | undefined | null): string {
 export function splitStatestreamTopic(topic: unknown, configuredBase = ''): StatestreamTopic {
   if (typeof topic !== 'string') throw new StatestreamError('topic-invalid', `topic must be a string, got ${describeType(topic)}`);
   if (topic.length === 0) throw new StatestreamError('topic-too-short', 'topic is empty', topic);
-  if (topic.length > MAX_TOPIC_CHARS) throw new StatestreamError('topic-invalid', `topic is longer than ${MAX_TOPIC_CHARS} characters`, topic);
+  if (topic.length > MAX_TOPIC_CHARS)
+    throw new StatestreamError('topic-invalid', `topic is longer than ${MAX_TOPIC_CHARS} characters`, topic);
   if (topic.includes('\u0000')) throw new StatestreamError('topic-invalid', 'topic contains a NUL character', topic);
   if (topic.includes('+') || topic.includes('#')) {
-    throw new StatestreamError('topic-wildcard', 'topic contains an MQTT wildcard (+ or #): that is a subscription filter, not a published topic', topic);
+    throw new StatestreamError(
+      'topic-wildcard',
+      'topic contains an MQTT wildcard (+ or #): that is a subscription filter, not a published topic',
+      topic,
+    );
   }
   if (LONE_SURROGATE.test(topic)) throw new StatestreamError('topic-invalid', 'topic is not valid UTF-8 (lone surrogate)', topic);
   if (longerThan(topic, MAX_STORED_TOPIC_CHARS)) {
-    throw new StatestreamError('topic-too-long', `topic is ${codePoints(topic)} characters long; the messages table stores at most ${MAX_STORED_TOPIC_CHARS}`, topic);
+    throw new StatestreamError(
+      'topic-too-long',
+      `topic is ${codePoints(topic)} characters long; the messages table stores at most ${MAX_STORED_TOPIC_CHARS}`,
+      topic,
+    );
   }
 
   // The last three separators, found from the end (no array of all levels for deep bases).
@@ -57,12 +66,20 @@ export function splitStatestreamTopic(topic: unknown, configuredBase = ''): Stat
     }
     if (domainSlash !== configuredBase.length) {
       const levels = domainSlash < configuredBase.length ? 'fewer' : 'more';
-      throw new StatestreamError('base-mismatch', `expected <domain>/<object_id>/<key> after base "${configuredBase}", found ${levels} than three levels`, topic);
+      throw new StatestreamError(
+        'base-mismatch',
+        `expected <domain>/<object_id>/<key> after base "${configuredBase}", found ${levels} than three levels`,
+        topic,
+      );
     }
     baseTopic = configuredBase;
   } else {
     if (domainSlash < 0) {
-      throw new StatestreamError('topic-too-short', 'a statestream topic has at least four levels: <base>/<domain>/<object_id>/<key>', topic);
+      throw new StatestreamError(
+        'topic-too-short',
+        'a statestream topic has at least four levels: <base>/<domain>/<object_id>/<key>',
+        topic,
+      );
     }
     baseTopic = topic.slice(0, domainSlash);
     if (baseTopic === '' || baseTopic.startsWith('/') || baseTopic.endsWith('/') || baseTopic.includes('//')) {
@@ -76,8 +93,10 @@ export function splitStatestreamTopic(topic: unknown, configuredBase = ''): Stat
   if (domain === '' || objectId === '' || key === '') {
     throw new StatestreamError('topic-empty-level', 'domain, object id and key must not be empty', topic);
   }
-  if (!SLUG.test(domain)) throw new StatestreamError('topic-bad-entity', `domain "${clip(domain)}" is not a Home Assistant slug ([a-z0-9_])`, topic);
-  if (!SLUG.test(objectId)) throw new StatestreamError('topic-bad-entity', `object id "${clip(objectId)}" is not a Home Assistant slug ([a-z0-9_])`, topic);
+  if (!SLUG.test(domain))
+    throw new StatestreamError('topic-bad-entity', `domain "${clip(domain)}" is not a Home Assistant slug ([a-z0-9_])`, topic);
+  if (!SLUG.test(objectId))
+    throw new StatestreamError('topic-bad-entity', `object id "${clip(objectId)}" is not a Home Assistant slug ([a-z0-9_])`, topic);
   return { baseTopic, domain, objectId, key };
 }
 

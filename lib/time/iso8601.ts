@@ -141,7 +141,8 @@ export function scanIsoDateTime(text: string, grammar: IsoGrammar, out: IsoDateT
   const yearOfCentury = twoDigitsAt(text, 2);
   const month = twoDigitsAt(text, 5);
   const day = twoDigitsAt(text, 8);
-  if (century < 0 || yearOfCentury < 0 || month < 0 || day < 0 || text.charCodeAt(4) !== HYPHEN || text.charCodeAt(7) !== HYPHEN) return 'shape';
+  if (century < 0 || yearOfCentury < 0 || month < 0 || day < 0 || text.charCodeAt(4) !== HYPHEN || text.charCodeAt(7) !== HYPHEN)
+    return 'shape';
   const year = century * 100 + yearOfCentury;
   let hour = 0;
   let minute = 0;
@@ -299,7 +300,8 @@ export function isoFormat(options: IsoDateTimeOptions): IsoFormat {
   if (options.offsetOnDate && !options.dateOnly) throw new RangeError('offsetOnDate needs dateOnly');
   if (options.offsetOnDate && options.offset === 'forbidden') throw new RangeError('offsetOnDate contradicts a forbidden offset');
   const years = options.utcYears;
-  if (years && !(Number.isInteger(years.min) && Number.isInteger(years.max) && years.min <= years.max)) throw new RangeError('utcYears must be whole years, min <= max');
+  if (years && !(Number.isInteger(years.min) && Number.isInteger(years.max) && years.min <= years.max))
+    throw new RangeError('utcYears must be whole years, min <= max');
   return Object.freeze({
     grammar: Object.freeze({
       dateOnly: options.dateOnly === true,

@@ -113,7 +113,13 @@ export function localSegments(zone: string, fromLocal: number, toLocal: number):
     } else {
       // Back: local [at + after, at + before) happened twice.
       segments.push({ kind: 'fixed', from, to: change.at + change.after, offset: change.before });
-      segments.push({ kind: 'repeated', from: change.at + change.after, to: change.at + change.before, first: change.before, second: change.after });
+      segments.push({
+        kind: 'repeated',
+        from: change.at + change.after,
+        to: change.at + change.before,
+        first: change.before,
+        second: change.after,
+      });
       from = change.at + change.before;
     }
     offset = change.after;

@@ -96,7 +96,9 @@ export class WindowRunner {
       new WindowRunner(
         settings,
         clock,
-        settings.mode === 'sliding' ? new SlidingWindows({ ...settings.sliding, ...clockOptions }) : new TumblingWindows({ ...settings.tumbling, ...clockOptions }),
+        settings.mode === 'sliding'
+          ? new SlidingWindows({ ...settings.sliding, ...clockOptions })
+          : new TumblingWindows({ ...settings.tumbling, ...clockOptions }),
         snapshotEveryMs,
       );
     const persisted = options.persisted;
@@ -107,15 +109,20 @@ export class WindowRunner {
         throw new WindowError('INVALID_SNAPSHOT', 'saved window state has an unknown format');
       }
       if (state.fingerprint !== settings.fingerprint) {
-        throw new WindowError('INVALID_SNAPSHOT', `saved window state was made with other settings (${describe(state.fingerprint)}, now ${settings.fingerprint})`);
+        throw new WindowError(
+          'INVALID_SNAPSHOT',
+          `saved window state was made with other settings (${describe(state.fingerprint)}, now ${settings.fingerprint})`,
+        );
       }
       const now = clock();
-      const engine = settings.mode === 'sliding'
-        ? SlidingWindows.fromJSON(state.engine, { ...settings.sliding, ...clockOptions }, now)
-        : TumblingWindows.fromJSON(state.engine, { ...settings.tumbling, ...clockOptions }, now);
+      const engine =
+        settings.mode === 'sliding'
+          ? SlidingWindows.fromJSON(state.engine, { ...settings.sliding, ...clockOptions }, now)
+          : TumblingWindows.fromJSON(state.engine, { ...settings.tumbling, ...clockOptions }, now);
       return { runner: new WindowRunner(settings, clock, engine, snapshotEveryMs), restored: true };
     } catch (err) {
-      const problem = err instanceof WindowError ? err : new WindowError('INVALID_SNAPSHOT', `saved window state rejected: ${(err as Error).message}`);
+      const problem =
+        err instanceof WindowError ? err : new WindowError('INVALID_SNAPSHOT', `saved window state rejected: ${(err as Error).message}`);
       return { runner: fresh(), restored: false, discarded: problem };
     }
   }
@@ -146,7 +153,8 @@ export class WindowRunner {
       const where = this.settings.seriesFrom === 'topic' ? 'msg.topic' : 'the series property';
       throw new WindowError('INVALID_SERIES', `${where} must be text or a number, got ${describe(raw)}`);
     }
-    if (key.length > MAX_SERIES_KEY_LENGTH) throw new WindowError('INVALID_SERIES', `series key longer than ${MAX_SERIES_KEY_LENGTH} characters`);
+    if (key.length > MAX_SERIES_KEY_LENGTH)
+      throw new WindowError('INVALID_SERIES', `series key longer than ${MAX_SERIES_KEY_LENGTH} characters`);
     return key;
   }
 
@@ -201,12 +209,18 @@ export class WindowRunner {
     if (time !== undefined && time > now + MAX_FUTURE_MS) {
       // One such reading would move the series' windows (or the tumbling watermark) to its time:
       // every reading of the present would then be refused as late, until the clock got there.
-      throw new WindowError('FUTURE_READING', `reading at ${new Date(time).toISOString()} is more than ${MAX_FUTURE_MS / 60_000} min ahead of this machine's clock; not counted (is the sender's clock right?)`);
+      throw new WindowError(
+        'FUTURE_READING',
+        `reading at ${new Date(time).toISOString()} is more than ${MAX_FUTURE_MS / 60_000} min ahead of this machine's clock; not counted (is the sender's clock right?)`,
+      );
     }
     const reading: CountedReading = { series, value, time: time ?? now };
     if (this.sliding) {
       if (!options.counted && !this.sliding.add(series, value, time)) {
-        throw new WindowError('LATE_READING', `reading at ${new Date(time ?? 0).toISOString()} is older than the longest window; not counted`);
+        throw new WindowError(
+          'LATE_READING',
+          `reading at ${new Date(time ?? 0).toISOString()} is older than the longest window; not counted`,
+        );
       }
       this.changed = true;
       if (!this.settings.emitOnMessage) return { series, reading, closed: [] };
@@ -219,7 +233,10 @@ export class WindowRunner {
     const tumbling = this.tumbling!;
     const outcome = tumbling.add(series, value, time);
     if (outcome === 'late') {
-      throw new WindowError('LATE_READING', `reading at ${new Date(time ?? this.clock()).toISOString()} belongs to a window that is already closed; not counted`);
+      throw new WindowError(
+        'LATE_READING',
+        `reading at ${new Date(time ?? this.clock()).toISOString()} belongs to a window that is already closed; not counted`,
+      );
     }
     if (outcome === 'overflow') throw new WindowError('WINDOW_OVERFLOW', 'too many open windows (maxSeries); reading not counted');
     this.changed = true;
@@ -302,10 +319,20 @@ export class WindowRunner {
     if (results.length === 0) return [];
     this.changed = true;
     const format = this.settings.timeFormat;
-    const stamp = (ms: number): number | string => (format === 'iso' ? new Date(ms).toISOString() : format === 'utc-naive' ? formatUtcNaive(ms) : ms);
+    const stamp = (ms: number): number | string =>
+      format === 'iso' ? new Date(ms).toISOString() : format === 'utc-naive' ? formatUtcNaive(ms) : ms;
     const out = results.map((r) => ({
       series: r.series,
-      payload: { series: r.series, start: stamp(r.start), end: stamp(r.end), count: r.count, mean: r.mean, min: r.min, max: r.max, sum: r.sum } as Record<string, unknown>,
+      payload: {
+        series: r.series,
+        start: stamp(r.start),
+        end: stamp(r.end),
+        count: r.count,
+        mean: r.mean,
+        min: r.min,
+        max: r.max,
+        sum: r.sum,
+      } as Record<string, unknown>,
     }));
     this.latest = { series: out[out.length - 1].series, values: out[out.length - 1].payload };
     return out;

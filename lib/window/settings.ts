@@ -74,7 +74,13 @@ const UNITS: Record<string, number> = { ms: 1, s: 1000, sec: 1000, m: 60_000, mi
 const DURATION = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h|d)?\s*$/i;
 const AGGREGATE_ORDER: readonly SlidingAggregate[] = ['mean', 'count', 'sum', 'min', 'max'];
 /** Short names used by the `{agg}` placeholder of the output name template. */
-export const AGGREGATE_NAMES: Readonly<Record<SlidingAggregate, string>> = { mean: 'avg', count: 'count', sum: 'sum', min: 'min', max: 'max' };
+export const AGGREGATE_NAMES: Readonly<Record<SlidingAggregate, string>> = {
+  mean: 'avg',
+  count: 'count',
+  sum: 'sum',
+  min: 'min',
+  max: 'max',
+};
 const PATH = /^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*|\[\d+\])*$/;
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
@@ -89,9 +95,11 @@ function invalid(property: string, why: string): WindowError {
 export function parseDuration(text: unknown, defaultUnit: 'ms' | 's' | 'min', property = 'duration', allowZero = false): number {
   const source = typeof text === 'number' ? String(text) : text;
   const m = typeof source === 'string' ? DURATION.exec(source) : null;
-  if (m === null) throw invalid(property, `expected a duration such as 30s, 5min or 1h, got ${JSON.stringify(String(text ?? '')).slice(0, 40)}`);
+  if (m === null)
+    throw invalid(property, `expected a duration such as 30s, 5min or 1h, got ${JSON.stringify(String(text ?? '')).slice(0, 40)}`);
   const ms = Number(m[1]) * UNITS[(m[2] ?? defaultUnit).toLowerCase()];
-  if (!(Number.isSafeInteger(ms) && (ms > 0 || (allowZero && ms === 0)))) throw invalid(property, 'must be a positive whole number of milliseconds');
+  if (!(Number.isSafeInteger(ms) && (ms > 0 || (allowZero && ms === 0))))
+    throw invalid(property, 'must be a positive whole number of milliseconds');
   return ms;
 }
 
@@ -115,7 +123,8 @@ export function parseDurationList(text: unknown, defaultUnit: 'ms' | 's' | 'min'
  */
 export function compilePath(path: unknown, property = 'property'): PropertyReader {
   const text = typeof path === 'string' ? path.trim().replace(/^msg\./, '') : '';
-  if (!PATH.test(text)) throw invalid(property, `expected a message property such as payload.number, got ${JSON.stringify(String(path ?? '')).slice(0, 60)}`);
+  if (!PATH.test(text))
+    throw invalid(property, `expected a message property such as payload.number, got ${JSON.stringify(String(path ?? '')).slice(0, 60)}`);
   const keys = text.match(/[^.[\]]+/g)!.map((k) => (/^\d+$/.test(k) ? Number(k) : k));
   if (keys.some((k) => typeof k === 'string' && FORBIDDEN_KEYS.has(k))) throw invalid(property, `${text} is not a message property`);
   return (msg) => {
@@ -135,10 +144,15 @@ function oneOf<T extends string>(value: unknown, allowed: readonly T[], fallback
 }
 
 function parseAggregates(value: unknown): SlidingAggregate[] {
-  const list = Array.isArray(value) ? value : String(value ?? 'mean').split(/[,\s]+/).filter(Boolean);
+  const list = Array.isArray(value)
+    ? value
+    : String(value ?? 'mean')
+        .split(/[,\s]+/)
+        .filter(Boolean);
   if (list.length === 0) return ['mean'];
   for (const a of list) {
-    if (!(AGGREGATE_ORDER as readonly unknown[]).includes(a)) throw invalid('aggregates', `unknown aggregate ${JSON.stringify(String(a)).slice(0, 20)} (mean, count, sum, min, max)`);
+    if (!(AGGREGATE_ORDER as readonly unknown[]).includes(a))
+      throw invalid('aggregates', `unknown aggregate ${JSON.stringify(String(a)).slice(0, 20)} (mean, count, sum, min, max)`);
   }
   return AGGREGATE_ORDER.filter((a) => list.includes(a));
 }
@@ -179,9 +193,10 @@ export function parseWindowSettings(props: WindowNodeProperties): WindowSettings
   const valuePath = typeof props.value === 'string' && props.value.trim() !== '' ? props.value.trim() : 'payload';
 
   const windows = parseDurationList(props.windows ?? '1min, 5min, 30min', 'min', 'windows');
-  const bucketMs = props.resolution === undefined || props.resolution === null || String(props.resolution).trim() === ''
-    ? undefined
-    : parseDuration(props.resolution, 's', 'resolution');
+  const bucketMs =
+    props.resolution === undefined || props.resolution === null || String(props.resolution).trim() === ''
+      ? undefined
+      : parseDuration(props.resolution, 's', 'resolution');
   const sliding: SlidingWindowOptions = { windows, aggregates, names: outputNames(props.names, aggregates), decimals, bucketMs };
   if (maxSeries !== undefined) sliding.maxSeries = maxSeries;
 
@@ -212,8 +227,9 @@ export function parseWindowSettings(props: WindowNodeProperties): WindowSettings
   };
   if (seriesFrom === 'property') settings.series = compilePath(props.seriesProperty, 'seriesProperty');
   if (timeSource === 'event') settings.time = compilePath(props.timeProperty, 'timeProperty');
-  settings.fingerprint = mode === 'sliding'
-    ? `sliding:${windows.join(',')}:${bucketMs ?? 'auto'}:${aggregates.includes('min') || aggregates.includes('max') ? 'extrema' : 'sums'}`
-    : `tumbling:${tumbling.sizeMs}`;
+  settings.fingerprint =
+    mode === 'sliding'
+      ? `sliding:${windows.join(',')}:${bucketMs ?? 'auto'}:${aggregates.includes('min') || aggregates.includes('max') ? 'extrema' : 'sums'}`
+      : `tumbling:${tumbling.sizeMs}`;
   return settings;
 }

@@ -714,8 +714,14 @@ export class SlidingWindows {
         for (let b = 0; b < buckets.length; b += stride) {
           const [k, sum, count, min, max] = buckets.slice(b, b + stride);
           const ok =
-            Number.isInteger(k) && k >= 0 && k <= head && k > head - level.ring && Number.isFinite(sum) &&
-            Number.isInteger(count) && count > 0 && count <= 0xffffffff &&
+            Number.isInteger(k) &&
+            k >= 0 &&
+            k <= head &&
+            k > head - level.ring &&
+            Number.isFinite(sum) &&
+            Number.isInteger(count) &&
+            count > 0 &&
+            count <= 0xffffffff &&
             (stride === 3 || (Number.isFinite(min) && Number.isFinite(max) && min <= max));
           if (!ok) bad(`bad bucket for ${key}`);
           const i = level.at(slot, k);

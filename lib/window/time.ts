@@ -110,5 +110,7 @@ export function formatUtcNaive(ms: number, fractionDigits = 6): string {
   const base = new Date(seconds * 1000).toISOString().slice(0, 19);
   const digits = Math.max(0, Math.min(6, Math.floor(fractionDigits)));
   if (digits === 0) return base;
-  return `${base}.${String(micros - seconds * 1e6).padStart(6, '0').slice(0, digits)}`;
+  return `${base}.${String(micros - seconds * 1e6)
+    .padStart(6, '0')
+    .slice(0, digits)}`;
 }

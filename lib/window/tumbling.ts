@@ -101,8 +101,10 @@ export class TumblingWindows {
     this.clock = options.clock ?? Date.now;
     if (!(Number.isInteger(this.sizeMs) && this.sizeMs > 0)) throw new WindowError('INVALID_OPTIONS', 'sizeMs must be a positive integer');
     if (!(this.graceMs >= 0 && Number.isFinite(this.graceMs))) throw new WindowError('INVALID_OPTIONS', 'graceMs must be >= 0');
-    if (this.mode !== 'processing' && this.mode !== 'event') throw new WindowError('INVALID_OPTIONS', "watermark must be 'processing' or 'event'");
-    if (!(Number.isInteger(this.maxOpen) && this.maxOpen > 0)) throw new WindowError('INVALID_OPTIONS', 'maxOpenWindows must be a positive integer');
+    if (this.mode !== 'processing' && this.mode !== 'event')
+      throw new WindowError('INVALID_OPTIONS', "watermark must be 'processing' or 'event'");
+    if (!(Number.isInteger(this.maxOpen) && this.maxOpen > 0))
+      throw new WindowError('INVALID_OPTIONS', 'maxOpenWindows must be a positive integer');
     if (this.decimals !== undefined && !(Number.isInteger(this.decimals) && this.decimals >= 0 && this.decimals <= 15)) {
       throw new WindowError('INVALID_OPTIONS', 'decimals must be an integer from 0 to 15');
     }
@@ -236,8 +238,13 @@ export class TumblingWindows {
       if (!Array.isArray(entry) || entry.length !== 7) bad('malformed window');
       const [series, start, sum, comp, count, min, max] = entry;
       const ok =
-        typeof series === 'string' && Number.isInteger(start) && start % engine.sizeMs === 0 &&
-        [sum, comp, min, max].every(Number.isFinite) && Number.isInteger(count) && count > 0 && min <= max;
+        typeof series === 'string' &&
+        Number.isInteger(start) &&
+        start % engine.sizeMs === 0 &&
+        [sum, comp, min, max].every(Number.isFinite) &&
+        Number.isInteger(count) &&
+        count > 0 &&
+        min <= max;
       if (!ok) bad('malformed window');
       let bySeries = engine.open.get(start);
       if (bySeries === undefined) engine.open.set(start, (bySeries = new Map()));

@@ -129,8 +129,10 @@ export class CommitMarkers {
         return true;
       } catch (probeErr) {
         if (retriable(probeErr)) throw probeErr;
-        this.warn(`commit markers are off: ${COMMIT_MARKER_TABLE} could not be created (${describeError(err).message}); ` +
-          'a batch whose commit answer a connection cut swallows will be written again (at least once)');
+        this.warn(
+          `commit markers are off: ${COMMIT_MARKER_TABLE} could not be created (${describeError(err).message}); ` +
+            'a batch whose commit answer a connection cut swallows will be written again (at least once)',
+        );
         return false;
       }
     }
@@ -147,8 +149,10 @@ export class CommitMarkers {
    */
   async claim(token: Buffer, now = Date.now()): Promise<ClaimOutcome> {
     if (now - commitTokenTime(token) > MARKER_RETENTION_MS) {
-      this.warn(`a batch's commit stayed unknown for longer than the ${MARKER_RETENTION_MS / 3_600_000} h its marker is kept; ` +
-        'if that commit succeeded and the marker was pruned, the batch is stored twice');
+      this.warn(
+        `a batch's commit stayed unknown for longer than the ${MARKER_RETENTION_MS / 3_600_000} h its marker is kept; ` +
+          'if that commit succeeded and the marker was pruned, the batch is stored twice',
+      );
     }
     try {
       await this.db.query(INSERT_CLAIM, [token]);
@@ -158,7 +162,8 @@ export class CommitMarkers {
     }
     // The key is taken, by a committed row (a duplicate key is reported once the holder committed).
     const { rows } = await this.db.query(READ_CLAIM, [token]);
-    if (rows.length === 0) throw new WriterError('WRITER_CONFIG', `${COMMIT_MARKER_TABLE} reported a duplicate token but holds no such row`);
+    if (rows.length === 0)
+      throw new WriterError('WRITER_CONFIG', `${COMMIT_MARKER_TABLE} reported a duplicate token but holds no such row`);
     return Number(rows[0].is_claim) === 1 ? 'not-committed' : 'committed';
   }
 

@@ -102,8 +102,10 @@ export class JournalPositions {
           this.ready = null;
           throw err;
         }
-        this.warn(`journal positions are off: ${JOURNAL_POSITION_TABLE} could not be created (${describeError(err).message}); ` +
-          'a message replayed after a crash may be stored twice');
+        this.warn(
+          `journal positions are off: ${JOURNAL_POSITION_TABLE} could not be created (${describeError(err).message}); ` +
+            'a message replayed after a crash may be stored twice',
+        );
         return false;
       }
     })();
@@ -134,7 +136,8 @@ export class JournalPositions {
     if (this.pruning || now < this.nextPruneAt) return;
     this.nextPruneAt = now + PRUNE_INTERVAL_MS;
     this.pruning = true;
-    const cutoff = this.db.dialect === 'sqlite' ? new Date(now - POSITION_RETENTION_MS).toISOString() : new Date(now - POSITION_RETENTION_MS);
+    const cutoff =
+      this.db.dialect === 'sqlite' ? new Date(now - POSITION_RETENTION_MS).toISOString() : new Date(now - POSITION_RETENTION_MS);
     void (async () => {
       try {
         for (;;) {

@@ -91,12 +91,14 @@ function encodeRow(values: readonly SqlValue[]): string {
     }
   }
   if (plain) return JSON.stringify(values);
-  return JSON.stringify(values.map((v) => {
-    if (typeof v === 'bigint') return { $n: v.toString() };
-    if (v instanceof Date) return { $d: v.toISOString() };
-    if (Buffer.isBuffer(v)) return { $b: v.toString('base64') };
-    return v;
-  }));
+  return JSON.stringify(
+    values.map((v) => {
+      if (typeof v === 'bigint') return { $n: v.toString() };
+      if (v instanceof Date) return { $d: v.toISOString() };
+      if (Buffer.isBuffer(v)) return { $b: v.toString('base64') };
+      return v;
+    }),
+  );
 }
 
 function decodeValue(v: unknown): SqlValue {
@@ -195,9 +197,20 @@ export class Journal {
       const seq = Number(match[1]);
       const skip = readCheckpoint(`${path}.done`);
       this.segments.push({
-        seq, path, size, readOffset: 0, complete: true, rows: Math.max(0, countLines(path, size) - 1),
-        rowsRead: 0, rowsDone: skip, settledPrefix: skip, settledAhead: new Set(), skip,
-        columnIndex: null, handle: null, headerWritten: true,
+        seq,
+        path,
+        size,
+        readOffset: 0,
+        complete: true,
+        rows: Math.max(0, countLines(path, size) - 1),
+        rowsRead: 0,
+        rowsDone: skip,
+        settledPrefix: skip,
+        settledAhead: new Set(),
+        skip,
+        columnIndex: null,
+        handle: null,
+        headerWritten: true,
       });
       this.unreadBytes += size;
       this.nextSeq = Math.max(this.nextSeq, seq + 1);
@@ -396,7 +409,9 @@ export class Journal {
         try {
           writeFileSync(`${segment.path}.done`, `${segment.settledPrefix}\n`);
         } catch (err) {
-          this.options.warn(`journal checkpoint for ${segment.path} not written (its committed rows will be replayed again): ${(err as Error).message}`);
+          this.options.warn(
+            `journal checkpoint for ${segment.path} not written (its committed rows will be replayed again): ${(err as Error).message}`,
+          );
         }
       }
     }
@@ -405,9 +420,20 @@ export class Journal {
 
   private newSegment(seq: number): Segment {
     return {
-      seq, path: join(this.dir, segmentName(seq)), size: 0, readOffset: 0, complete: false, rows: 0,
-      rowsRead: 0, rowsDone: 0, settledPrefix: 0, settledAhead: new Set(), skip: 0,
-      columnIndex: null, handle: null, headerWritten: false,
+      seq,
+      path: join(this.dir, segmentName(seq)),
+      size: 0,
+      readOffset: 0,
+      complete: false,
+      rows: 0,
+      rowsRead: 0,
+      rowsDone: 0,
+      settledPrefix: 0,
+      settledAhead: new Set(),
+      skip: 0,
+      columnIndex: null,
+      handle: null,
+      headerWritten: false,
     };
   }
 

@@ -43,7 +43,8 @@ function toSqlValue(value: unknown): SqlValue | undefined | WriterError {
       return null;
     case 'object':
       if (value === null || value instanceof Date || Buffer.isBuffer(value)) {
-        if (value instanceof Date && Number.isNaN(value.getTime())) return new WriterError('WRITER_BAD_ROW', 'invalid Date cannot be stored');
+        if (value instanceof Date && Number.isNaN(value.getTime()))
+          return new WriterError('WRITER_BAD_ROW', 'invalid Date cannot be stored');
         return value;
       }
       try {
@@ -72,16 +73,20 @@ export function compileMapping(mapping: ColumnMapping): RowMapper {
     columns,
     map(row: unknown): SqlValue[] | WriterError {
       if (row === null || typeof row !== 'object' || Array.isArray(row)) {
-        return new WriterError('WRITER_BAD_ROW', `a row must be an object, got ${row === null ? 'null' : Array.isArray(row) ? 'an array' : typeof row}`);
+        return new WriterError(
+          'WRITER_BAD_ROW',
+          `a row must be an object, got ${row === null ? 'null' : Array.isArray(row) ? 'an array' : typeof row}`,
+        );
       }
       const values: SqlValue[] = new Array(paths.length);
       for (let c = 0; c < paths.length; c++) {
         const path = paths[c];
         let current: unknown = row;
         for (let i = 0; i < path.length && current !== undefined; i++) {
-          current = current !== null && typeof current === 'object' && Object.prototype.hasOwnProperty.call(current, path[i])
-            ? (current as Record<string, unknown>)[path[i]]
-            : undefined;
+          current =
+            current !== null && typeof current === 'object' && Object.prototype.hasOwnProperty.call(current, path[i])
+              ? (current as Record<string, unknown>)[path[i]]
+              : undefined;
         }
         const value = toSqlValue(current);
         if (value instanceof WriterError) {

@@ -194,7 +194,10 @@ class Delivery {
   failed = 0;
   rejected: RejectedRow[] = [];
   error: Error | null = null;
-  constructor(readonly callback: DeliveryCallback, rows: number) {
+  constructor(
+    readonly callback: DeliveryCallback,
+    rows: number,
+  ) {
     this.remaining = rows;
   }
 }
@@ -317,13 +320,24 @@ export class RowWriter extends EventEmitter {
   private closeWaiter: (() => void) | null = null;
   private pumping = false;
 
-  private readonly counters = { committed: 0, rejected: 0, journaled: 0, dropped: 0, failed: 0, replayed: 0, held: 0, overflowRejected: 0, alreadyStored: 0 };
+  private readonly counters = {
+    committed: 0,
+    rejected: 0,
+    journaled: 0,
+    dropped: 0,
+    failed: 0,
+    replayed: 0,
+    held: 0,
+    overflowRejected: 0,
+    alreadyStored: 0,
+  };
   private rateSum = 0;
   private rateAt = Date.now();
 
   constructor(options: RowWriterOptions) {
     super();
-    if (!options || typeof options !== 'object' || !options.db) throw new WriterError('WRITER_CONFIG', 'a RowWriter needs a database (`db`)');
+    if (!options || typeof options !== 'object' || !options.db)
+      throw new WriterError('WRITER_CONFIG', 'a RowWriter needs a database (`db`)');
     this.db = options.db;
     this.mapper = compileMapping(options.columns);
     try {
@@ -359,23 +373,24 @@ export class RowWriter extends EventEmitter {
     const markersWanted = options.commitMarkers ?? this.plan.conflict === 'error';
     // A server's commit answer can be lost in a cut; SQLite's cannot (it runs in-process).
     this.markers = this.db.dialect !== 'sqlite' && markersWanted ? new CommitMarkers(this.db, (message) => this.warn(message)) : null;
-    this.positions = options.journalPositions === false ? null : new JournalPositions(this.db, options.table, (message) => this.warn(message));
+    this.positions =
+      options.journalPositions === false ? null : new JournalPositions(this.db, options.table, (message) => this.warn(message));
     this.journal = options.journalDir
       ? new Journal({
-        dir: options.journalDir,
-        columns: this.mapper.columns,
-        maxBytes: positive(options.maxJournalBytes, 256 * 1024 * 1024, 'maxJournalBytes'),
-        segmentBytes: positive(options.journalSegmentBytes, 8 * 1024 * 1024, 'journalSegmentBytes'),
-        syncRows: Math.floor(positive(options.journalSyncRows, 1000, 'journalSyncRows')),
-        syncBytes: 1024 * 1024,
-        syncMs: positive(options.journalSyncMs, 20, 'journalSyncMs'),
-        warn: (message) => this.warn(message),
-        requestWake: (at) => {
-          this.journalAt = this.journalAt === 0 ? at : Math.min(this.journalAt, at);
-          this.arm();
-        },
-        onDurable: () => this.pump(),
-      })
+          dir: options.journalDir,
+          columns: this.mapper.columns,
+          maxBytes: positive(options.maxJournalBytes, 256 * 1024 * 1024, 'maxJournalBytes'),
+          segmentBytes: positive(options.journalSegmentBytes, 8 * 1024 * 1024, 'journalSegmentBytes'),
+          syncRows: Math.floor(positive(options.journalSyncRows, 1000, 'journalSyncRows')),
+          syncBytes: 1024 * 1024,
+          syncMs: positive(options.journalSyncMs, 20, 'journalSyncMs'),
+          warn: (message) => this.warn(message),
+          requestWake: (at) => {
+            this.journalAt = this.journalAt === 0 ? at : Math.min(this.journalAt, at);
+            this.arm();
+          },
+          onDurable: () => this.pump(),
+        })
       : null;
     if (this.journal && this.journal.rows > 0) this.journalSince = 0;
     this.probe();
@@ -563,7 +578,9 @@ export class RowWriter extends EventEmitter {
         else this.toMemory(entries, bytes);
         return;
       case 'drop-oldest':
-        while (!this.memoryHasRoom(entries.length, bytes) && this.dropOldestDelivery()) { /* dropping */ }
+        while (!this.memoryHasRoom(entries.length, bytes) && this.dropOldestDelivery()) {
+          /* dropping */
+        }
         if (this.memoryHasRoom(entries.length, bytes)) {
           if ((this.journal?.hasUnread() ?? false) || this.overflowQueue.length > 0) this.toOverflowQueue(entries, bytes);
           else this.toMemory(entries, bytes);
@@ -573,7 +590,10 @@ export class RowWriter extends EventEmitter {
       case 'reject-new':
         break;
     }
-    const error = new WriterError('WRITER_OVERFLOW', `buffer full (${this.memoryRows} rows in memory${this.journal ? ', journal full' : ', no journal'}); delivery refused`);
+    const error = new WriterError(
+      'WRITER_OVERFLOW',
+      `buffer full (${this.memoryRows} rows in memory${this.journal ? ', journal full' : ', no journal'}); delivery refused`,
+    );
     this.counters.overflowRejected += entries.length;
     this.counters.failed += entries.length;
     for (const entry of entries) this.settleFailed(entry, error);
@@ -630,7 +650,10 @@ export class RowWriter extends EventEmitter {
           // stops taking more) until the database or, after a pause, the journal takes them.
           // The journal has warned; the node shows lastError.
           this.journalBrokenUntil = Date.now() + JOURNAL_RETRY_MS;
-          this.holdAfterJournalFailure(entries.filter((entry) => !entry.done), onFailure);
+          this.holdAfterJournalFailure(
+            entries.filter((entry) => !entry.done),
+            onFailure,
+          );
           resolve(err);
           return;
         }
@@ -788,9 +811,13 @@ export class RowWriter extends EventEmitter {
     if (this.retryQueue.length > 0) return this.retryQueue.shift() as Batch;
     if (this.memory.length > 0) {
       const oldest = (this.memory.peek() as Entry).at;
-      const ready = this.memory.length >= this.batchSize || now - oldest >= this.maxLatencyMs || this.closing
-        || (this.flushWhenIdle && this.inFlight.size === 0)
-        || this.overflowQueue.length > 0 || (this.journal?.hasUnread() ?? false);
+      const ready =
+        this.memory.length >= this.batchSize ||
+        now - oldest >= this.maxLatencyMs ||
+        this.closing ||
+        (this.flushWhenIdle && this.inFlight.size === 0) ||
+        this.overflowQueue.length > 0 ||
+        (this.journal?.hasUnread() ?? false);
       if (!ready) {
         this.batchAt = oldest + this.maxLatencyMs;
         this.arm();
@@ -823,8 +850,14 @@ export class RowWriter extends EventEmitter {
         if (run.rows <= 0) this.journalRuns.shift();
       }
       const entries = records.map((record): Entry => ({
-        values: record.values, bytes: estimateBytes(record.values), delivery: null, index: 0,
-        segment: record.segment, ordinal: record.ordinal, at: now, done: false,
+        values: record.values,
+        bytes: estimateBytes(record.values),
+        delivery: null,
+        index: 0,
+        segment: record.segment,
+        ordinal: record.ordinal,
+        at: now,
+        done: false,
       }));
       return { seq: this.nextBatchSeq++, entries, durable: true, attempts: 0, pending };
     }
@@ -859,7 +892,7 @@ export class RowWriter extends EventEmitter {
     let useMarkers = false;
     let start = 0;
     try {
-      useMarkers = this.markers !== null && await this.markers.available();
+      useMarkers = this.markers !== null && (await this.markers.available());
       if (batch.pending && useMarkers) {
         const outcome = await (this.markers as CommitMarkers).claim(batch.pending.token);
         this.reachable();
@@ -915,7 +948,7 @@ export class RowWriter extends EventEmitter {
     if (this.rowOrder && rows.length > 1) rows.sort(this.rowOrder);
     const statements: SqlStatement[] = this.plan.statements(rows);
     const positions = this.positionsCompletedBy(entries, lo, hi);
-    if (positions.length > 0 && this.positions && await this.positions.available()) {
+    if (positions.length > 0 && this.positions && (await this.positions.available())) {
       const recorded = this.positions.statement(positions);
       if (recorded) statements.push(recorded);
       this.positions.prune();
@@ -957,7 +990,8 @@ export class RowWriter extends EventEmitter {
       for (const entry of remaining) this.settleFailed(entry, error instanceof Error ? error : new Error(String(error)));
       return;
     }
-    if (remaining.length > 0) this.requeue({ seq: batch.seq, entries: remaining, durable: batch.durable, attempts: batch.attempts + 1, pending });
+    if (remaining.length > 0)
+      this.requeue({ seq: batch.seq, entries: remaining, durable: batch.durable, attempts: batch.attempts + 1, pending });
     if (kind === 'transient') {
       // Deadlock, lock wait, SQLITE_BUSY: the same batch again soon.
       this.retryAt = Date.now() + Math.min(1000, 20 * 2 ** Math.min(batch.attempts, 6));
@@ -1040,13 +1074,19 @@ export class RowWriter extends EventEmitter {
     this.counters.rejected++;
     const { message, code } = describeError(err);
     const row: Record<string, SqlValue> = {};
-    this.mapper.columns.forEach((column, c) => { row[column] = entry.values[c]; });
+    this.mapper.columns.forEach((column, c) => {
+      row[column] = entry.values[c];
+    });
     if (entry.delivery) {
-      entry.delivery.rejected.push(code === undefined ? { row, index: entry.index, reason: message } : { row, index: entry.index, reason: message, code });
+      entry.delivery.rejected.push(
+        code === undefined ? { row, index: entry.index, reason: message } : { row, index: entry.index, reason: message, code },
+      );
       entry.delivery.remaining--;
       this.finishIfDone(entry.delivery);
     } else {
-      this.warn(`a row replayed from the journal was rejected by the database (${message}): ${JSON.stringify(row, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`);
+      this.warn(
+        `a row replayed from the journal was rejected by the database (${message}): ${JSON.stringify(row, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`,
+      );
       if (entry.segment) this.journal?.settle(entry.segment, entry.ordinal);
     }
   }
@@ -1203,9 +1243,11 @@ export class RowWriter extends EventEmitter {
         batch.pending = null;
         continue;
       }
-      this.warn(`closing while the commit of ${pending.rows} rows is unknown (the database did not answer): ` +
-        `they are ${batch.durable || this.journal ? 'kept in the journal and written again at the next start' : 'failed, for the source to redeliver'}, ` +
-        'which stores them twice if that commit had succeeded');
+      this.warn(
+        `closing while the commit of ${pending.rows} rows is unknown (the database did not answer): ` +
+          `they are ${batch.durable || this.journal ? 'kept in the journal and written again at the next start' : 'failed, for the source to redeliver'}, ` +
+          'which stores them twice if that commit had succeeded',
+      );
     }
     // Spilled rows still unread in the journal, read here in order: a claim now makes the next
     // start's replay safe when they were not committed, and settles them when they were.
@@ -1216,11 +1258,16 @@ export class RowWriter extends EventEmitter {
       const records = this.journal ? this.journal.read(run.rows, Number.MAX_SAFE_INTEGER) : [];
       const outcome = run.token && records.length === run.rows ? await claim(run.token) : null;
       if (outcome === 'committed') for (const record of records) this.journal?.settle(record.segment, record.ordinal);
-      if (run.token && outcome === null || records.length !== run.rows) {
-        const unknown = runs.slice(i).filter((later) => later.token).reduce((sum, later) => sum + later.rows, 0);
+      if ((run.token && outcome === null) || records.length !== run.rows) {
+        const unknown = runs
+          .slice(i)
+          .filter((later) => later.token)
+          .reduce((sum, later) => sum + later.rows, 0);
         if (unknown > 0) {
-          this.warn(`closing with ${unknown} journaled rows whose commit is unknown (the database did not answer): ` +
-            'the next start replays them, which stores them twice if that commit had succeeded');
+          this.warn(
+            `closing with ${unknown} journaled rows whose commit is unknown (the database did not answer): ` +
+              'the next start replays them, which stores them twice if that commit had succeeded',
+          );
         }
         break;
       }
@@ -1236,10 +1283,13 @@ export class RowWriter extends EventEmitter {
     if (!wasDown) {
       // Flush what waits now, without the latency timer, and wait for it (bounded by the timeout).
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          this.closeWaiter = null;
-          resolve();
-        }, Math.max(0, timeoutMs));
+        const timer = setTimeout(
+          () => {
+            this.closeWaiter = null;
+            resolve();
+          },
+          Math.max(0, timeoutMs),
+        );
         this.closeWaiter = () => {
           clearTimeout(timer);
           resolve();

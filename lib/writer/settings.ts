@@ -25,7 +25,12 @@ export interface WriterTableSettings {
 }
 
 /** The table side of the node's properties: column mapping and what a conflicting row does. */
-export function writerTableSettings(def: { columns?: string; conflict?: ConflictPolicy | ''; conflictKeys?: string; updateColumns?: string }): WriterTableSettings {
+export function writerTableSettings(def: {
+  columns?: string;
+  conflict?: ConflictPolicy | '';
+  conflictKeys?: string;
+  updateColumns?: string;
+}): WriterTableSettings {
   const update = listSetting(def.updateColumns);
   return {
     columns: parseColumnMapping(def.columns ?? ''),
@@ -63,7 +68,12 @@ function wholeNumber(value: unknown, limit: Limit): number {
   return Math.min(limit.max ?? Number.MAX_SAFE_INTEGER, Math.max(limit.min, n));
 }
 
-export function writerNumbers(def: { batchSize?: unknown; maxLatency?: unknown; maxBuffered?: unknown; maxInFlight?: unknown }): WriterNumbers {
+export function writerNumbers(def: {
+  batchSize?: unknown;
+  maxLatency?: unknown;
+  maxBuffered?: unknown;
+  maxInFlight?: unknown;
+}): WriterNumbers {
   return {
     batchSize: wholeNumber(def.batchSize, WRITER_LIMITS.batchSize),
     maxLatencyMs: wholeNumber(def.maxLatency, WRITER_LIMITS.maxLatency),

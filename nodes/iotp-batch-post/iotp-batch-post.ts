@@ -18,7 +18,13 @@ import { HttpPoster } from '../../lib/connector/poster';
 import { httpNodeBaseUrl, type HttpNodeSettings } from '../../lib/connector/own-endpoint';
 import type { RequestApiEngine } from '../../lib/connector/auth';
 import { windowQueryParams } from '../../lib/connector/query';
-import { nextTickDelay, resolveBatchPostConfig, settingText, type BatchPostConfig, type BatchPostNodeSettings } from '../../lib/connector/settings';
+import {
+  nextTickDelay,
+  resolveBatchPostConfig,
+  settingText,
+  type BatchPostConfig,
+  type BatchPostNodeSettings,
+} from '../../lib/connector/settings';
 import { formatUtc } from '../../lib/connector/time';
 import type { TimeWindow } from '../../lib/connector/windows';
 import { isDatabaseError } from '../../lib/db/errors';
@@ -152,7 +158,11 @@ export default function register(RED: NodeAPI): void {
           const key = held.windows === 1 ? 'iotp-batch-post.status.heldOne' : 'iotp-batch-post.status.held';
           status.set({ fill: 'yellow', shape: 'ring', text: RED._(key, { windows: held.windows, source: held.source, since, pending }) });
         } else if (lastDeliveredEnd !== undefined) {
-          status.set({ fill: 'green', shape: 'dot', text: RED._('iotp-batch-post.status.delivered', { time: formatUtc(lastDeliveredEnd).slice(5, 16).replace('T', ' '), pending }) });
+          status.set({
+            fill: 'green',
+            shape: 'dot',
+            text: RED._('iotp-batch-post.status.delivered', { time: formatUtc(lastDeliveredEnd).slice(5, 16).replace('T', ' '), pending }),
+          });
         } else {
           status.set({ fill: 'grey', shape: 'dot', text: RED._('iotp-batch-post.status.ready', { pending }) });
         }
@@ -174,7 +184,13 @@ export default function register(RED: NodeAPI): void {
             if (event.origin === 'request' && isLiveTask(event.taskId)) break;
             if (event.origin === 'schedule') lastDeliveredEnd = event.window.end;
             lastError = undefined;
-            emitOutput(true, { origin: event.origin, ...windowFields(event.window), batches: event.batches, readings: event.readings, ...(event.taskId ? { task_id: event.taskId } : {}) });
+            emitOutput(true, {
+              origin: event.origin,
+              ...windowFields(event.window),
+              batches: event.batches,
+              readings: event.readings,
+              ...(event.taskId ? { task_id: event.taskId } : {}),
+            });
             break;
           case 'window-failed':
             if (event.origin === 'request' && isLiveTask(event.taskId)) break;
@@ -194,7 +210,13 @@ export default function register(RED: NodeAPI): void {
             emitOutput(false, { origin: event.origin, ...windowFields(event.window), reason: lastError, retryable: true });
             break;
           case 'rows-rejected':
-            node.warn(RED._('iotp-batch-post.errors.rowsRejected', { count: event.count, ...windowFields(event.window), reason: event.examples[0]?.reason ?? '' }));
+            node.warn(
+              RED._('iotp-batch-post.errors.rowsRejected', {
+                count: event.count,
+                ...windowFields(event.window),
+                reason: event.examples[0]?.reason ?? '',
+              }),
+            );
             break;
           case 'backpressure':
             lastError = RED._('iotp-batch-post.errors.outboxFull', { batches: event.batches });
@@ -257,7 +279,9 @@ export default function register(RED: NodeAPI): void {
         // A tick that ran cleanly ends what an earlier failure said (a fetch during an outage).
         if (report.failed === 0 && report.skipped === undefined) lastError = undefined;
         const holder = report.held && reader ? arrivals.earliest(reader, Date.now(), config.settleMs) : null;
-        held = report.held ? { windows: report.held, since: report.heldSince ?? 0, source: clip(holder?.source.label ?? '?', 30) } : undefined;
+        held = report.held
+          ? { windows: report.held, since: report.heldSince ?? 0, source: clip(holder?.source.label ?? '?', 30) }
+          : undefined;
         if (report.skipped === undefined || report.skipped === 'lease-busy') {
           windowsDue = report.backlog;
           windowsHeld = report.held ?? 0;
@@ -273,13 +297,19 @@ export default function register(RED: NodeAPI): void {
       let reader: ArrivalReader | undefined;
 
       async function start(config: BatchPostConfig, database: Database): Promise<void> {
-        const { outbox, problems } = await Outbox.open(config.outboxDir, { maxBatches: config.outboxMaxBatches, maxBytes: config.outboxMaxBytes });
-        for (const problem of problems) node.warn(RED._('iotp-batch-post.errors.outboxProblem', { file: problem.file, reason: problem.reason }));
+        const { outbox, problems } = await Outbox.open(config.outboxDir, {
+          maxBatches: config.outboxMaxBatches,
+          maxBytes: config.outboxMaxBytes,
+        });
+        for (const problem of problems)
+          node.warn(RED._('iotp-batch-post.errors.outboxProblem', { file: problem.file, reason: problem.reason }));
         const instanceId = await outboxOwnerId(config.outboxDir);
         const poster = new HttpPoster({ endpoint: config.endpoint, apiKey: config.apiKey, timeoutMs: config.timeoutMs });
         const bookmarkName = settingText(settings.bookmark) ?? `iotp-batch-post:${node.id}`;
         const tables = tablesRead(config.query);
-        const waitFor: ArrivalReader | undefined = databaseNode ? { database: databaseNode.identity, ...(tables ? { tables } : {}) } : undefined;
+        const waitFor: ArrivalReader | undefined = databaseNode
+          ? { database: databaseNode.identity, ...(tables ? { tables } : {}) }
+          : undefined;
         reader = waitFor;
         engine = new ConnectorEngine({
           fetchRows: async (window) => {

@@ -87,7 +87,11 @@ export default function register(RED: NodeAPI): void {
         } else if (method === 'GET') {
           reply = handleGetTask({ authorization, taskId: msg.req?.params?.id ?? msg.task_id }, apiKey, connector());
         } else {
-          reply = checkApiKey(authorization, apiKey) ?? { status: 405, body: { detail: 'use POST to raise a request, GET for a task' }, headers: { 'Content-Type': 'application/json', Allow: 'GET, POST' } };
+          reply = checkApiKey(authorization, apiKey) ?? {
+            status: 405,
+            body: { detail: 'use POST to raise a request, GET for a task' },
+            headers: { 'Content-Type': 'application/json', Allow: 'GET, POST' },
+          };
         }
         msg.statusCode = reply.status;
         msg.headers = reply.headers;
@@ -95,12 +99,15 @@ export default function register(RED: NodeAPI): void {
         if (reply.status < 400) served += 1;
         else refused += 1;
         if (apiKey !== undefined) {
-          status.set({ fill: reply.status < 400 ? 'green' : 'yellow', shape: 'dot', text: RED._('iotp-connector-api.status.counts', { served, refused, last: reply.status }) });
+          status.set({
+            fill: reply.status < 400 ? 'green' : 'yellow',
+            shape: 'dot',
+            text: RED._('iotp-connector-api.status.counts', { served, refused, last: reply.status }),
+          });
         }
         send(msg);
         done();
       }
-
     },
   });
 }

@@ -19,10 +19,7 @@ type QueryMessage = NodeMessageInFlow & { params?: unknown; topic?: string };
 
 function isSqlValue(value: unknown): value is SqlValue {
   return (
-    value === null ||
-    ['string', 'number', 'bigint', 'boolean'].includes(typeof value) ||
-    value instanceof Date ||
-    Buffer.isBuffer(value)
+    value === null || ['string', 'number', 'bigint', 'boolean'].includes(typeof value) || value instanceof Date || Buffer.isBuffer(value)
   );
 }
 

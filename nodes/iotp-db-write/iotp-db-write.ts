@@ -7,7 +7,14 @@ import type { NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { join } from 'node:path';
 import type { Database, MigrationSet } from '../../lib/db/types';
 import { gateDatabase } from '../../lib/db/gate';
-import { RowWriter, type CloseReport, type DeliveryResult, type OverflowPolicy, type RejectedRow, type WriterStats } from '../../lib/writer';
+import {
+  RowWriter,
+  type CloseReport,
+  type DeliveryResult,
+  type OverflowPolicy,
+  type RejectedRow,
+  type WriterStats,
+} from '../../lib/writer';
 import type { ConflictPolicy } from '../../lib/db/insert';
 import { findMigrationSet, parseCustomMigrationSet } from '../../lib/migrations';
 import { writerNumbers, writerTableSettings } from '../../lib/writer/settings';
@@ -86,8 +93,9 @@ export default function register(RED: NodeAPI): void {
           // Every statement waits until this writer's schema is in place; while the database is
           // unreachable the gate fails like a statement would, so rows are buffered and journaled.
           const gated = migrations ? gateDatabase(database, () => config.migrate(migrations)) : database;
-          const journalRoot = (RED.settings as unknown as { iotpJournalDir?: string }).iotpJournalDir
-            ?? join((RED.settings.userDir as string | undefined) ?? process.cwd(), 'iot-pipelines', 'journal');
+          const journalRoot =
+            (RED.settings as unknown as { iotpJournalDir?: string }).iotpJournalDir ??
+            join((RED.settings.userDir as string | undefined) ?? process.cwd(), 'iot-pipelines', 'journal');
           writer = new RowWriter({
             db: gated,
             table: def.table,
@@ -105,7 +113,12 @@ export default function register(RED: NodeAPI): void {
           // journaled) counts until the new one, which replays that journal, takes its place.
           const rowWriter = writer;
           unregisterArrivals = arrivals.register(
-            { database: config.identity, tables: writerTables(def), label: `db write "${node.name || node.id}"`, heldSince: () => rowWriter.pendingSince() },
+            {
+              database: config.identity,
+              tables: writerTables(def),
+              label: `db write "${node.name || node.id}"`,
+              heldSince: () => rowWriter.pendingSince(),
+            },
             `iotp-db-write:${node.id}`,
           );
           writer.on('state', (state: string) => {
@@ -115,7 +128,8 @@ export default function register(RED: NodeAPI): void {
           });
         } catch (err) {
           // A missing SQLite driver is no settings mistake: its message already says what to do.
-          if ((err as { code?: unknown }).code === 'DB_SQLITE_UNAVAILABLE') fail((err as Error).message, RED._('iotp-db-write.status.sqliteUnavailable'));
+          if ((err as { code?: unknown }).code === 'DB_SQLITE_UNAVAILABLE')
+            fail((err as Error).message, RED._('iotp-db-write.status.sqliteUnavailable'));
           else fail(RED._('iotp-db-write.errors.badConfig', { message: (err as Error).message }));
         }
       }
@@ -125,16 +139,22 @@ export default function register(RED: NodeAPI): void {
         const backlog = compactCount(stats.backlogRows);
         if ((stats.state === 'down' || stats.state === 'connecting') && stats.lastError?.code === 'DB_ADOPTION_REFUSED') {
           // The database node logged what it found and what to do; the rows wait meanwhile.
-          status.set({ fill: 'red', shape: 'ring', text: RED._('iotp-db-write.status.refused', { backlog: compactCount(stats.backlogRows + stats.journalRows) }) });
+          status.set({
+            fill: 'red',
+            shape: 'ring',
+            text: RED._('iotp-db-write.status.refused', { backlog: compactCount(stats.backlogRows + stats.journalRows) }),
+          });
         } else if (stats.state === 'down' || stats.state === 'connecting') {
-          const text = stats.journalRows > 0
-            ? RED._('iotp-db-write.status.journaled', { journal: compactCount(stats.journalRows) })
-            : RED._('iotp-db-write.status.down', { backlog });
+          const text =
+            stats.journalRows > 0
+              ? RED._('iotp-db-write.status.journaled', { journal: compactCount(stats.journalRows) })
+              : RED._('iotp-db-write.status.down', { backlog });
           status.set({ fill: 'red', shape: 'ring', text });
         } else if (stats.state === 'closing') {
           status.set({ fill: 'yellow', shape: 'ring', text: RED._('iotp-db-write.status.closing') });
         } else {
-          const text = stats.backlogRows > 0 ? RED._('iotp-db-write.status.backlog', { rate, backlog }) : RED._('iotp-db-write.status.ok', { rate });
+          const text =
+            stats.backlogRows > 0 ? RED._('iotp-db-write.status.backlog', { rate, backlog }) : RED._('iotp-db-write.status.ok', { rate });
           status.set({ fill: stats.backlogRows > 0 ? 'yellow' : 'green', shape: 'dot', text });
         }
       };
@@ -149,28 +169,44 @@ export default function register(RED: NodeAPI): void {
         if (!writer) return done();
         const payload = msg.payload;
         const rows = Array.isArray(payload) ? payload : [payload];
-        if (rows.length === 0 || rows.some((row) => typeof row !== 'object' || row === null || Array.isArray(row) || Buffer.isBuffer(row))) {
+        if (
+          rows.length === 0 ||
+          rows.some((row) => typeof row !== 'object' || row === null || Array.isArray(row) || Buffer.isBuffer(row))
+        ) {
           return done(new Error(RED._('iotp-db-write.errors.badPayload')));
         }
-        writer.write(rows, (err: Error | null, result: DeliveryResult) => {
-          const stored = { committed: result.committed, journaled: result.journaled };
-          (msg as NodeMessageInFlow & { stored?: unknown }).stored = stored;
-          if (result.rejected.length > 0) {
-            const reason = result.rejected[0].reason;
-            const error = new Error(RED._('iotp-db-write.errors.rejected', { count: result.rejected.length, total: rows.length, reason }));
-            (msg as NodeMessageInFlow & { rejected?: unknown }).rejected = result.rejected.map((r: RejectedRow) => ({ index: r.index, reason: r.reason, code: r.code }));
-            return done(error);
-          }
-          if (err) {
-            // Refused because this node is closing (a deploy replaces it): hand the message back
-            // to an at-least-once source, which delivers it again to the new node, rather than
-            // fail it, which the source would acknowledge although nothing was stored.
-            if ((err as { code?: unknown }).code === 'WRITER_CLOSED' && giveBack(msg)) return;
-            return done(err);
-          }
-          send(msg);
-          done();
-        }, { position: (msg as Record<string, unknown>)[JOURNAL_POSITION_PROPERTY], replayed: (msg as Record<string, unknown>)[JOURNAL_REPLAY_PROPERTY] === true });
+        writer.write(
+          rows,
+          (err: Error | null, result: DeliveryResult) => {
+            const stored = { committed: result.committed, journaled: result.journaled };
+            (msg as NodeMessageInFlow & { stored?: unknown }).stored = stored;
+            if (result.rejected.length > 0) {
+              const reason = result.rejected[0].reason;
+              const error = new Error(
+                RED._('iotp-db-write.errors.rejected', { count: result.rejected.length, total: rows.length, reason }),
+              );
+              (msg as NodeMessageInFlow & { rejected?: unknown }).rejected = result.rejected.map((r: RejectedRow) => ({
+                index: r.index,
+                reason: r.reason,
+                code: r.code,
+              }));
+              return done(error);
+            }
+            if (err) {
+              // Refused because this node is closing (a deploy replaces it): hand the message back
+              // to an at-least-once source, which delivers it again to the new node, rather than
+              // fail it, which the source would acknowledge although nothing was stored.
+              if ((err as { code?: unknown }).code === 'WRITER_CLOSED' && giveBack(msg)) return;
+              return done(err);
+            }
+            send(msg);
+            done();
+          },
+          {
+            position: (msg as Record<string, unknown>)[JOURNAL_POSITION_PROPERTY],
+            replayed: (msg as Record<string, unknown>)[JOURNAL_REPLAY_PROPERTY] === true,
+          },
+        );
       });
 
       node.on('close', (removed: boolean, closed: () => void) => {
@@ -185,10 +221,14 @@ export default function register(RED: NodeAPI): void {
         };
         if (!writer) return done();
         // Leave a margin inside Node-RED's close timeout: what is not written by then is journaled.
-        const budget = Math.max(1000, (Number((RED.settings as unknown as { nodeCloseTimeout?: number }).nodeCloseTimeout) || 15000) - 2000);
+        const budget = Math.max(
+          1000,
+          (Number((RED.settings as unknown as { nodeCloseTimeout?: number }).nodeCloseTimeout) || 15000) - 2000,
+        );
         writer.close(budget).then(
           (report: CloseReport) => {
-            if (report.journaled > 0 || report.journalRows > 0) node.log(`closed with ${report.journalRows} row(s) journaled for the next start`);
+            if (report.journaled > 0 || report.journalRows > 0)
+              node.log(`closed with ${report.journalRows} row(s) journaled for the next start`);
             done();
           },
           (err: Error) => {

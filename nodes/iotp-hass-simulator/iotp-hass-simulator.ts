@@ -74,7 +74,10 @@ export default function register(RED: NodeAPI): void {
               status.set({
                 fill: 'green',
                 shape: 'dot',
-                text: RED._('iotp-hass-simulator.status.running', { entities: sim.entityCount, messages: compactCount(sim.messagesPublished) }),
+                text: RED._('iotp-hass-simulator.status.running', {
+                  entities: sim.entityCount,
+                  messages: compactCount(sim.messagesPublished),
+                }),
               });
             }, tickMs);
           });

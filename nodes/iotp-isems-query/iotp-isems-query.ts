@@ -70,7 +70,10 @@ export default function register(RED: NodeAPI): void {
         settings = isemsQuerySettings(def);
       } catch (error) {
         const failure = asError(error);
-        startupFailed(failure, { log: RED._('iotp-isems-query.errors.config', { message: failure.message }), status: RED._('iotp-isems-query.status.badConfig') });
+        startupFailed(failure, {
+          log: RED._('iotp-isems-query.errors.config', { message: failure.message }),
+          status: RED._('iotp-isems-query.status.badConfig'),
+        });
       }
       const config = def.database ? (RED.nodes.getNode(def.database) as DatabaseConfigNode | null) : null;
       if (!config) startupFailed(new Error(RED._('iotp-isems-query.errors.noDatabase')));
@@ -81,7 +84,10 @@ export default function register(RED: NodeAPI): void {
         const started = Date.now();
         if (kind === 'retention') {
           const result = await applyRetention(database, { keepPerNode: settings!.keep });
-          return { payload: result, text: RED._('iotp-isems-query.status.retention', { deleted: result.deleted, nodes: result.nodes, ms: Date.now() - started }) };
+          return {
+            payload: result,
+            text: RED._('iotp-isems-query.status.retention', { deleted: result.deleted, nodes: result.nodes, ms: Date.now() - started }),
+          };
         }
         let statement;
         if (kind === 'latest') {
@@ -108,7 +114,8 @@ export default function register(RED: NodeAPI): void {
         if (answer.retryAfterSeconds !== undefined) msg.headers = { ...msg.headers, 'retry-after': String(answer.retryAfterSeconds) };
         send(msg);
       };
-      const refuse = (msg: QueryMessage, send: Send): void => answerRequest(msg, send, { status: 500, error: 'measurements API not configured', code: 'NOT_CONFIGURED' });
+      const refuse = (msg: QueryMessage, send: Send): void =>
+        answerRequest(msg, send, { status: 500, error: 'measurements API not configured', code: 'NOT_CONFIGURED' });
 
       onInput<QueryMessage>((msg, send, done) => {
         const answerError = (error: Error, answer: RequestAnswer): void => {
@@ -134,7 +141,11 @@ export default function register(RED: NodeAPI): void {
           (error: Error) => {
             const connection = isDatabaseError(error) && error.kind === 'connection';
             if (connection) config.reportReachable(false, error.message);
-            status.set({ fill: 'red', shape: 'ring', text: RED._('iotp-isems-query.status.error', { message: error.message.slice(0, 30) }) });
+            status.set({
+              fill: 'red',
+              shape: 'ring',
+              text: RED._('iotp-isems-query.status.error', { message: error.message.slice(0, 30) }),
+            });
             answerError(error, error instanceof IsemsError ? { status: 400, error: error.message } : databaseFailure(error));
           },
         );

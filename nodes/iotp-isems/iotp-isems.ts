@@ -89,7 +89,9 @@ export default function register(RED: NodeAPI): void {
       const simulate = addresses.length === 0 && isTrue(def.simulate);
       const userDir = (RED.settings.userDir as string | undefined) ?? process.cwd();
 
-      const file = new WatermarkFile(watermarkPath(userDir, node.id), (error) => node.warn(RED._('iotp-isems.errors.saveWatermarks', { message: error.message })));
+      const file = new WatermarkFile(watermarkPath(userDir, node.id), (error) =>
+        node.warn(RED._('iotp-isems.errors.saveWatermarks', { message: error.message })),
+      );
       const ledger = new WatermarkLedger();
       try {
         const saved = file.load();
@@ -117,7 +119,12 @@ export default function register(RED: NodeAPI): void {
       const deliver = (msg: Record<string, unknown>): Promise<CompletionOutcome> =>
         new Promise((resolve) => {
           const id = `iotp-isems:${node.id}:${++sequence}`;
-          sendTracked((m) => node.send([m as NodeMessage, null]), msg, id, (_id, outcome) => resolve(outcome));
+          sendTracked(
+            (m) => node.send([m as NodeMessage, null]),
+            msg,
+            id,
+            (_id, outcome) => resolve(outcome),
+          );
         });
 
       /** Completed downstream (or nobody is wired to take the rows): the watermark may move. */
@@ -127,7 +134,12 @@ export default function register(RED: NodeAPI): void {
         if (ledger.advance(key, newestEpochSeconds(rows))) file.save(ledger.snapshot());
       };
 
-      const reportLineErrors = (source: string, errors: readonly Omit<PollLineError, 'url'>[], rejected: number, extra: Record<string, unknown>): void => {
+      const reportLineErrors = (
+        source: string,
+        errors: readonly Omit<PollLineError, 'url'>[],
+        rejected: number,
+        extra: Record<string, unknown>,
+      ): void => {
         if (rejected === 0) return;
         const first = errors[0];
         const text = RED._('iotp-isems.errors.malformed', {
@@ -147,7 +159,14 @@ export default function register(RED: NodeAPI): void {
         const outcome = await deliver({
           topic: rows[0].nodeId,
           payload: rows,
-          isems: { source: 'poll', node: result.node, url: result.url, lines: result.lines, skipped: result.skipped, rejected: result.rejected },
+          isems: {
+            source: 'poll',
+            node: result.node,
+            url: result.url,
+            lines: result.lines,
+            skipped: result.skipped,
+            rejected: result.rejected,
+          },
         });
         if (settledOk(outcome)) {
           missedPolls.delete(result.url);
@@ -173,15 +192,27 @@ export default function register(RED: NodeAPI): void {
        * (a node that completed them with an error has reported its own). False when the file could
        * not be written: the watermark then stays, and the solar node's log offers the rows again.
        */
-      const deadLetterRows = async (nodeId: string, rows: readonly MeasurementRow[], outcome: CompletionOutcome, tries: number): Promise<boolean> => {
+      const deadLetterRows = async (
+        nodeId: string,
+        rows: readonly MeasurementRow[],
+        outcome: CompletionOutcome,
+        tries: number,
+      ): Promise<boolean> => {
         // The rows' range in words: a record keeps the first 16 KiB of the rows, and the solar
         // node's own log still holds them all.
         const range = { count: rows.length, from: rows[0].timestamp, to: rows[rows.length - 1].timestamp };
-        const reason = RED._(outcome === 'failed' ? 'iotp-isems.errors.rowsFailed' : 'iotp-isems.errors.rowsMissed', { outcome, tries, ...range });
+        const reason = RED._(outcome === 'failed' ? 'iotp-isems.errors.rowsFailed' : 'iotp-isems.errors.rowsMissed', {
+          outcome,
+          tries,
+          ...range,
+        });
         try {
           await deadLetters.append({ topic: nodeId, payload: Buffer.from(JSON.stringify(rows)), reason, tries });
         } catch (error) {
-          node.error(RED._('iotp-isems.errors.deadLetterNotKept', { node: nodeId, reason, message: (error as Error).message }), { topic: nodeId, payload: rows } as unknown as NodeMessage);
+          node.error(RED._('iotp-isems.errors.deadLetterNotKept', { node: nodeId, reason, message: (error as Error).message }), {
+            topic: nodeId,
+            payload: rows,
+          } as unknown as NodeMessage);
           return false;
         }
         deadLettered++;
@@ -199,7 +230,13 @@ export default function register(RED: NodeAPI): void {
         for (const failure of failures) node.send([null, { topic: failure.node, payload: failure } as NodeMessage]);
         if (failures.length > 0) {
           const list = failures.map((f) => `${f.node} (${f.reason})`).join(', ');
-          node.warn(RED._('iotp-isems.errors.nodesFailed', { failed: failures.length, nodes, list: list.length > 1000 ? `${list.slice(0, 1000)}…` : list }));
+          node.warn(
+            RED._('iotp-isems.errors.nodesFailed', {
+              failed: failures.length,
+              nodes,
+              list: list.length > 1000 ? `${list.slice(0, 1000)}…` : list,
+            }),
+          );
         }
         lastSummary = { ok: nodes - failures.length, failed: failures.length, at: clock(new Date()) };
         status.set({
@@ -231,7 +268,14 @@ export default function register(RED: NodeAPI): void {
         const result = await poller.poll();
         if (result && !closing) {
           reportPoll(result.failures, result.stats.nodes);
-          if (result.stats.records > 0) node.log(RED._('iotp-isems.log.polled', { records: compactCount(result.stats.records), nodes: result.stats.nodesOk, ms: result.stats.ms }));
+          if (result.stats.records > 0)
+            node.log(
+              RED._('iotp-isems.log.polled', {
+                records: compactCount(result.stats.records),
+                nodes: result.stats.nodesOk,
+                ms: result.stats.ms,
+              }),
+            );
         }
       };
 
@@ -297,7 +341,10 @@ export default function register(RED: NodeAPI): void {
         if (msg.topic === 'poll') {
           if (!poller) return done(new IsemsError('ISEMS_BAD_CONFIG', RED._('iotp-isems.errors.noPolling')));
           const running = cycle ?? pollOnce();
-          running.then(() => done(), (error: Error) => done(error));
+          running.then(
+            () => done(),
+            (error: Error) => done(error),
+          );
           return;
         }
         const topic = typeof msg.topic === 'string' ? msg.topic : '';
@@ -314,7 +361,12 @@ export default function register(RED: NodeAPI): void {
           return done(error as Error);
         }
         const key = mqttWatermarkKey(parsed.topicNodeId);
-        reportLineErrors(parsed.topicNodeId, parsed.errors.map((e) => ({ node: parsed.topicNodeId, ...e })), parsed.rejected, { source: 'mqtt', mqttTopic: topic });
+        reportLineErrors(
+          parsed.topicNodeId,
+          parsed.errors.map((e) => ({ node: parsed.topicNodeId, ...e })),
+          parsed.rejected,
+          { source: 'mqtt', mqttTopic: topic },
+        );
         if (parsed.records.length === 0) return done();
         const rows = parsed.records.map(toMeasurementRow);
         const out: Record<string, unknown> = {
@@ -326,9 +378,14 @@ export default function register(RED: NodeAPI): void {
         // has completed the rows, and so is this node's watermark.
         if (msg._iotpAck !== undefined) out._iotpAck = msg._iotpAck;
         const id = `iotp-isems:${node.id}:${++sequence}`;
-        sendTracked((m) => send([m as NodeMessage, null]), out, id, (_id, outcome) => {
-          if (settledOk(outcome)) advance(key, rows);
-        });
+        sendTracked(
+          (m) => send([m as NodeMessage, null]),
+          out,
+          id,
+          (_id, outcome) => {
+            if (settledOk(outcome)) advance(key, rows);
+          },
+        );
         done();
       });
 
@@ -338,7 +395,10 @@ export default function register(RED: NodeAPI): void {
         // Aborts requests in flight; a running cycle still waits for its deliveries' completions
         // (writers flush or journal on close), within Node-RED's close timeout.
         poller?.close();
-        const budget = Math.max(1000, (Number((RED.settings as unknown as { nodeCloseTimeout?: number }).nodeCloseTimeout) || 15000) - 3000);
+        const budget = Math.max(
+          1000,
+          (Number((RED.settings as unknown as { nodeCloseTimeout?: number }).nodeCloseTimeout) || 15000) - 3000,
+        );
         let budgetTimer: NodeJS.Timeout | undefined;
         const waited = cycle
           ? Promise.race([cycle, new Promise<void>((resolve) => (budgetTimer = setTimeout(resolve, budget)))])

@@ -47,7 +47,8 @@ export function instanceStableId(nodeId: string, userDir: string): string {
 export const CONFIG_MIGRATIONS: readonly ConfigMigration[] = [
   {
     version: 2,
-    up: (config) => (config.protocolVersion === undefined || String(config.protocolVersion) === '5' ? { ...config, protocolVersion: 'auto' } : config),
+    up: (config) =>
+      config.protocolVersion === undefined || String(config.protocolVersion) === '5' ? { ...config, protocolVersion: 'auto' } : config,
   },
 ];
 
@@ -95,13 +96,18 @@ export default function register(RED: NodeAPI): void {
           session.on('negotiated', (negotiated: Negotiated) => {
             if (negotiated.fellBackBecause === undefined) return;
             fellBackAnnounced = true;
-            const losses = negotiated.losses.length > 0 ? RED._('iotp-mqtt-broker.errors.losses', { losses: negotiated.losses.join('; ') }) : '';
+            const losses =
+              negotiated.losses.length > 0 ? RED._('iotp-mqtt-broker.errors.losses', { losses: negotiated.losses.join('; ') }) : '';
             node.warn(RED._('iotp-mqtt-broker.errors.fellBack', { broker: description, reason: negotiated.fellBackBecause, losses }));
           });
           session.on('connect', (sessionPresent: boolean) => {
             reportedProblem = undefined;
             if (connected === true) return;
-            const values = { broker: description, session: sessionPresent ? 'resumed' : 'new', version: protocolName(session.protocolVersion ?? 5) };
+            const values = {
+              broker: description,
+              session: sessionPresent ? 'resumed' : 'new',
+              version: protocolName(session.protocolVersion ?? 5),
+            };
             if (everConnected) node.log(RED._('iotp-mqtt-broker.errors.reconnected', values));
             else if (!fellBackAnnounced) node.log(RED._('iotp-mqtt-broker.errors.connected', values));
             connected = true;

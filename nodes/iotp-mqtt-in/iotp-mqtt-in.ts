@@ -21,7 +21,17 @@
 import { join } from 'node:path';
 import { rmSync } from 'node:fs';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
-import { decodePayload, MqttError, parseFilter, protocolName, type PayloadFormat, type QoS, type ReceivedMessage, type SessionLease, type Subscription } from '../../lib/mqtt';
+import {
+  decodePayload,
+  MqttError,
+  parseFilter,
+  protocolName,
+  type PayloadFormat,
+  type QoS,
+  type ReceivedMessage,
+  type SessionLease,
+  type Subscription,
+} from '../../lib/mqtt';
 import type { BrokerConfigNode } from '../iotp-mqtt-broker/iotp-mqtt-broker';
 import {
   checkCompletionSupport,
@@ -70,7 +80,11 @@ export function topicFilters(text: string, env: (name: string) => string | undef
  * of it. A group left as an unresolved `${VAR}` (Node-RED keeps the text when the variable is
  * unset) counts as no group; filters that already name a `$share/` group keep it.
  */
-export function ingestFilters(topics: string, shareGroup: string | undefined, env: (name: string) => string | undefined = () => undefined): string[] {
+export function ingestFilters(
+  topics: string,
+  shareGroup: string | undefined,
+  env: (name: string) => string | undefined = () => undefined,
+): string[] {
   const filters = topicFilters(topics, env);
   const group = String(shareGroup ?? '').trim();
   if (group === '' || /^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/.test(group)) return filters;
@@ -195,48 +209,52 @@ export default function register(RED: NodeAPI): void {
     const handOverAgain: Array<{ delivery: Delivery; attempt: number; dueAt: number }> = [];
     /** Errors Node-RED reported on this node while a send was under way (it cannot copy a message for a second wire). */
     let sendErrors: unknown[] | undefined;
-    const settleTracked = (delivery: Delivery, attempt: number, copyErrors: unknown[]) => (id: string, outcome: CompletionOutcome, failure?: CompletionFailure): void => {
-      outstanding.delete(id);
-      if (outcome === 'undelivered') {
-        // A deploy was restarting a node on the message's way: Node-RED dropped the copy. Hand
-        // it over again once the new node is in place; never acknowledge it unstored. Closing:
-        // left unacknowledged, so the broker redelivers it on the next connection (or, journaled,
-        // the journal on the next start). A copy Node-RED could not make fails the same way every
-        // time: dead-lettered at once, as is a message still undelivered after the retries.
-        if (outstanding.size === 0) drained?.();
-        if (closing) {
-          delivery.abandon();
-          return;
-        }
-        if (copyErrors.length > 0) {
-          void deadLetter(delivery, RED._('iotp-mqtt-in.errors.copy', { message: errorText(copyErrors[0]) }), attempt + 1);
-          return;
-        }
-        if (attempt >= REDELIVER_ATTEMPTS) {
-          void deadLetter(delivery, RED._('iotp-mqtt-in.errors.undelivered', { attempts: attempt + 1 }), attempt + 1);
-          return;
-        }
-        handOverAgain.push({ delivery, attempt: attempt + 1, dueAt: Date.now() + REDELIVER_DELAY_MS });
-        return;
-      }
-      if (outcome === 'failed') {
-        // A node completed it with an error, and Node-RED has reported that on the node's error
-        // path with the message: kept in the dead-letter file too, then finished. Not retried:
-        // the nodes that did complete it would process it twice.
-        const by = failure?.node ? `${failure.node.type ?? 'node'} ${failure.node.name || failure.node.id}: ` : '';
-        const error = failure?.error;
-        const reason = Object.assign(new Error(by + errorText(error)), { code: typeof (error as { code?: unknown })?.code === 'string' ? (error as { code: string }).code : undefined });
-        void deadLetter(delivery, reason, attempt + 1, { reported: true }).then(() => {
+    const settleTracked =
+      (delivery: Delivery, attempt: number, copyErrors: unknown[]) =>
+      (id: string, outcome: CompletionOutcome, failure?: CompletionFailure): void => {
+        outstanding.delete(id);
+        if (outcome === 'undelivered') {
+          // A deploy was restarting a node on the message's way: Node-RED dropped the copy. Hand
+          // it over again once the new node is in place; never acknowledge it unstored. Closing:
+          // left unacknowledged, so the broker redelivers it on the next connection (or, journaled,
+          // the journal on the next start). A copy Node-RED could not make fails the same way every
+          // time: dead-lettered at once, as is a message still undelivered after the retries.
           if (outstanding.size === 0) drained?.();
-        });
-        return;
-      }
-      if (outcome === 'timeout') {
-        node.warn(RED._('iotp-mqtt-in.errors.stale', { topic: delivery.topic, seconds: STALE_AFTER_MS / 1000 }));
-      }
-      delivery.finish('completed');
-      if (outstanding.size === 0) drained?.();
-    };
+          if (closing) {
+            delivery.abandon();
+            return;
+          }
+          if (copyErrors.length > 0) {
+            void deadLetter(delivery, RED._('iotp-mqtt-in.errors.copy', { message: errorText(copyErrors[0]) }), attempt + 1);
+            return;
+          }
+          if (attempt >= REDELIVER_ATTEMPTS) {
+            void deadLetter(delivery, RED._('iotp-mqtt-in.errors.undelivered', { attempts: attempt + 1 }), attempt + 1);
+            return;
+          }
+          handOverAgain.push({ delivery, attempt: attempt + 1, dueAt: Date.now() + REDELIVER_DELAY_MS });
+          return;
+        }
+        if (outcome === 'failed') {
+          // A node completed it with an error, and Node-RED has reported that on the node's error
+          // path with the message: kept in the dead-letter file too, then finished. Not retried:
+          // the nodes that did complete it would process it twice.
+          const by = failure?.node ? `${failure.node.type ?? 'node'} ${failure.node.name || failure.node.id}: ` : '';
+          const error = failure?.error;
+          const reason = Object.assign(new Error(by + errorText(error)), {
+            code: typeof (error as { code?: unknown })?.code === 'string' ? (error as { code: string }).code : undefined,
+          });
+          void deadLetter(delivery, reason, attempt + 1, { reported: true }).then(() => {
+            if (outstanding.size === 0) drained?.();
+          });
+          return;
+        }
+        if (outcome === 'timeout') {
+          node.warn(RED._('iotp-mqtt-in.errors.stale', { topic: delivery.topic, seconds: STALE_AFTER_MS / 1000 }));
+        }
+        delivery.finish('completed');
+        if (outstanding.size === 0) drained?.();
+      };
 
     const deliver = (delivery: Delivery, attempt = 0): void => {
       let payload: unknown;
@@ -244,10 +262,22 @@ export default function register(RED: NodeAPI): void {
         payload = decodePayload(delivery.payload, { format });
       } catch (err) {
         // The same payload never decodes: dead-lettered at once, so it cannot block the stream.
-        void deadLetter(delivery, Object.assign(new Error(RED._('iotp-mqtt-in.errors.payload', { message: (err as Error).message })), { code: (err as MqttError).code }), attempt + 1);
+        void deadLetter(
+          delivery,
+          Object.assign(new Error(RED._('iotp-mqtt-in.errors.payload', { message: (err as Error).message })), {
+            code: (err as MqttError).code,
+          }),
+          attempt + 1,
+        );
         return;
       }
-      const msg: Record<string, unknown> = { topic: delivery.topic, payload, qos: delivery.qos, retain: delivery.retain, dup: delivery.dup };
+      const msg: Record<string, unknown> = {
+        topic: delivery.topic,
+        payload,
+        qos: delivery.qos,
+        retain: delivery.retain,
+        dup: delivery.dup,
+      };
       if (delivery.properties) msg.properties = delivery.properties;
       // A writer records the position with the rows, and skips a replay it already stored.
       if (delivery.position) msg[JOURNAL_POSITION_PROPERTY] = delivery.position;
@@ -262,7 +292,12 @@ export default function register(RED: NodeAPI): void {
           delivery.finish('completed');
           node.send(msg);
           // Acknowledged on receipt: kept in the dead-letter file all the same.
-          if (copyErrors.length > 0) void deadLetter({ ...delivery, finish: () => undefined }, RED._('iotp-mqtt-in.errors.copy', { message: errorText(copyErrors[0]) }), 1);
+          if (copyErrors.length > 0)
+            void deadLetter(
+              { ...delivery, finish: () => undefined },
+              RED._('iotp-mqtt-in.errors.copy', { message: errorText(copyErrors[0]) }),
+              1,
+            );
         }
       } catch (err) {
         // Whatever threw while handing it over would throw again: dead-lettered, not left to the broker.
@@ -353,7 +388,11 @@ export default function register(RED: NodeAPI): void {
     const connectedStatus = (version: string): { fill: 'green' | 'yellow' | 'red'; shape: 'dot' | 'ring'; text: string } => {
       const shown = journalStatus(version);
       if (deadLettered === 0) return shown;
-      return { ...shown, shape: 'ring', text: shown.text + RED._('iotp-mqtt-in.status.deadLettered', { dead: compactCount(deadLettered) }) };
+      return {
+        ...shown,
+        shape: 'ring',
+        text: shown.text + RED._('iotp-mqtt-in.status.deadLettered', { dead: compactCount(deadLettered) }),
+      };
     };
     const journalStatus = (version: string): { fill: 'green' | 'yellow' | 'red'; shape: 'dot' | 'ring'; text: string } => {
       const inflight = compactCount(outstanding.size);
@@ -362,9 +401,12 @@ export default function register(RED: NodeAPI): void {
       const stats = receiver.stats();
       const journal = { version, inflight, backlog: compactCount(stats.backlog), mb: (stats.bytes / 1048576).toFixed(1), max: journalMB };
       switch (receiver.state) {
-        case 'full': return { fill: 'yellow', shape: 'dot', text: RED._('iotp-mqtt-in.status.journalFull', journal) };
-        case 'failing': return { fill: 'red', shape: 'dot', text: RED._('iotp-mqtt-in.status.journalFailing', journal) };
-        default: return { fill: 'green', shape: 'dot', text: RED._('iotp-mqtt-in.status.journaled', journal) };
+        case 'full':
+          return { fill: 'yellow', shape: 'dot', text: RED._('iotp-mqtt-in.status.journalFull', journal) };
+        case 'failing':
+          return { fill: 'red', shape: 'dot', text: RED._('iotp-mqtt-in.status.journalFailing', journal) };
+        default:
+          return { fill: 'green', shape: 'dot', text: RED._('iotp-mqtt-in.status.journaled', journal) };
       }
     };
 
@@ -385,7 +427,9 @@ export default function register(RED: NodeAPI): void {
         unregisterArrivals = arrivals.register(connection, `iotp-mqtt-in:${node.id}`);
         for (const filter of filters) {
           const subscription = session.subscribe(filter, { qos }, receive);
-          subscription.ready.catch((err: Error) => node.error(RED._('iotp-mqtt-in.errors.badTopic', { message: `${filter}: ${err.message}` })));
+          subscription.ready.catch((err: Error) =>
+            node.error(RED._('iotp-mqtt-in.errors.badTopic', { message: `${filter}: ${err.message}` })),
+          );
           subscriptions.push(subscription);
         }
         ticker = setInterval(() => {
@@ -408,9 +452,11 @@ export default function register(RED: NodeAPI): void {
           );
         }, 1000);
         ticker.unref?.();
-        status.set(journalProblem === undefined
-          ? { fill: 'yellow', shape: 'ring', text: RED._('iotp-mqtt-in.status.connecting') }
-          : { fill: 'red', shape: 'ring', text: clipText(RED._('iotp-mqtt-in.status.journalUnusable'), 60) });
+        status.set(
+          journalProblem === undefined
+            ? { fill: 'yellow', shape: 'ring', text: RED._('iotp-mqtt-in.status.connecting') }
+            : { fill: 'red', shape: 'ring', text: clipText(RED._('iotp-mqtt-in.status.journalUnusable'), 60) },
+        );
       } catch (err) {
         node.error(RED._('iotp-mqtt-in.errors.badTopic', { message: (err as Error).message }));
         status.set({ fill: 'red', shape: 'ring', text: (err as Error).message.slice(0, 40) });
@@ -446,12 +492,13 @@ export default function register(RED: NodeAPI): void {
       // Downstream nodes (writers) are flushing too: keep the connection until their completions
       // have acknowledged our messages, within Node-RED's close timeout.
       const budget = Math.max(1000, (Number((RED.settings as unknown as { nodeCloseTimeout?: number }).nodeCloseTimeout) || 15000) - 3000);
-      const waitForCompletions = outstanding.size === 0
-        ? Promise.resolve()
-        : new Promise<void>((resolve) => {
-            drained = resolve;
-            setTimeout(resolve, budget).unref?.();
-          });
+      const waitForCompletions =
+        outstanding.size === 0
+          ? Promise.resolve()
+          : new Promise<void>((resolve) => {
+              drained = resolve;
+              setTimeout(resolve, budget).unref?.();
+            });
       waitForCompletions.then(finish).then(
         () => done(),
         () => done(),

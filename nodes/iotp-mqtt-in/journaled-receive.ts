@@ -162,7 +162,7 @@ export class JournaledReceive {
       },
       (err, entry) => {
         if (err || !entry) {
-          if (Date.now() >= this.failingUntil) this.options.error(err ?? new Error("receive journal append failed"));
+          if (Date.now() >= this.failingUntil) this.options.error(err ?? new Error('receive journal append failed'));
           this.failingUntil = Date.now() + JOURNAL_RETRY_MS;
           this.options.bypass(message);
           return;

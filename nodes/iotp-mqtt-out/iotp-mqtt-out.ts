@@ -76,11 +76,13 @@ export default function register(RED: NodeAPI): void {
       const queueFull = (session: MqttSession, item: Outgoing, tracked: boolean): void => {
         if (dropped === undefined) {
           dropped = 0;
-          node.warn(RED._('iotp-mqtt-out.errors.queueFull', {
-            broker: config?.description ?? '',
-            queued: session.pendingPublishCount,
-            reason: session.problem ?? RED._('iotp-mqtt-out.status.noAck'),
-          }));
+          node.warn(
+            RED._('iotp-mqtt-out.errors.queueFull', {
+              broker: config?.description ?? '',
+              queued: session.pendingPublishCount,
+              reason: session.problem ?? RED._('iotp-mqtt-out.status.noAck'),
+            }),
+          );
         }
         session.notifyPublishRoom();
         if (tracked && held.length < MAX_HELD) {
@@ -116,13 +118,30 @@ export default function register(RED: NodeAPI): void {
             const counts = session.counts();
             const version = protocolName(session.protocolVersion ?? 5);
             if (dropped !== undefined) {
-              status.set({ fill: 'red', shape: 'ring', text: RED._('iotp-mqtt-out.status.full', { queued: compactCount(counts.pendingPublishes), held: compactCount(held.length), dropped: compactCount(dropped) }) });
+              status.set({
+                fill: 'red',
+                shape: 'ring',
+                text: RED._('iotp-mqtt-out.status.full', {
+                  queued: compactCount(counts.pendingPublishes),
+                  held: compactCount(held.length),
+                  dropped: compactCount(dropped),
+                }),
+              });
             } else if (!counts.connected) {
               const problem = session.problem;
               if (problem === undefined) status.set({ fill: 'yellow', shape: 'ring', text: RED._('iotp-mqtt-out.status.connecting') });
-              else status.set({ fill: 'red', shape: 'ring', text: RED._('iotp-mqtt-out.status.disconnected', { reason: clipText(problem, 40), pending: compactCount(pending) }) });
+              else
+                status.set({
+                  fill: 'red',
+                  shape: 'ring',
+                  text: RED._('iotp-mqtt-out.status.disconnected', { reason: clipText(problem, 40), pending: compactCount(pending) }),
+                });
             } else if (pending > 0) {
-              status.set({ fill: 'yellow', shape: 'dot', text: RED._('iotp-mqtt-out.status.pending', { version, pending: compactCount(pending) }) });
+              status.set({
+                fill: 'yellow',
+                shape: 'dot',
+                text: RED._('iotp-mqtt-out.status.pending', { version, pending: compactCount(pending) }),
+              });
             } else {
               status.set({ fill: 'green', shape: 'dot', text: RED._('iotp-mqtt-out.status.connected', { version }) });
             }
@@ -154,7 +173,8 @@ export default function register(RED: NodeAPI): void {
         const session = lease.session;
         if (held.length > 0) flushHeld(session);
         // Held messages go first: a message that finds them waiting waits (or is dropped) too.
-        if (held.length > 0 || session.publishQueueFull) queueFull(session, item, (msg as Record<string, unknown>)[COMPLETION_PROPERTY] !== undefined);
+        if (held.length > 0 || session.publishQueueFull)
+          queueFull(session, item, (msg as Record<string, unknown>)[COMPLETION_PROPERTY] !== undefined);
         else publishNow(session, item);
       });
 

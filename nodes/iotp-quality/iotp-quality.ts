@@ -37,8 +37,9 @@ export default function register(RED: NodeAPI): void {
   defineNode<QualityNodeDef>(RED, {
     type: 'iotp-quality',
     setup({ node, config: def, status, startupFailed, onInput }) {
-      const stateDir = (RED.settings as unknown as { iotpStateDir?: string }).iotpStateDir
-        ?? join((RED.settings.userDir as string | undefined) ?? process.cwd(), 'iot-pipelines', 'quality');
+      const stateDir =
+        (RED.settings as unknown as { iotpStateDir?: string }).iotpStateDir ??
+        join((RED.settings.userDir as string | undefined) ?? process.cwd(), 'iot-pipelines', 'quality');
       const statePath = join(stateDir, `${node.id.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`);
       const persist = def.persist !== false;
       let monitor: QualityMonitor | undefined;
@@ -105,7 +106,7 @@ export default function register(RED: NodeAPI): void {
       onInput<Msg>((msg, send, done) => {
         const isRequest = typeof msg.req === 'object' && msg.req !== null;
         // Only after a start-up failure, whose messages never reach this handler.
-      if (!monitor) return done();
+        if (!monitor) return done();
         if (isRequest || msg.action === 'report') {
           const report = monitor.report(Date.now());
           if (isRequest) {

@@ -51,7 +51,9 @@ export default function register(RED: NodeAPI): void {
         let query: ReadQuery;
         try {
           const input = req ? (req.query ?? {}) : msg.payload;
-          query = parseReadQuery(typeof input === 'object' && input !== null && !Array.isArray(input) ? (input as Record<string, unknown>) : {});
+          query = parseReadQuery(
+            typeof input === 'object' && input !== null && !Array.isArray(input) ? (input as Record<string, unknown>) : {},
+          );
         } catch (err) {
           if (!(err instanceof ReadApiError)) return done(err as Error);
           // A client's mistake, answered with the reason; not an error of the flow.
@@ -77,7 +79,11 @@ export default function register(RED: NodeAPI): void {
             (result) => {
               config.reportReachable(true);
               const body = pageBody(dataset, query, result.rows.map(renderRow));
-              status.set({ fill: 'green', shape: 'dot', text: RED._('iotp-sensor-api.status.rows', { count: result.rows.length, ms: Date.now() - started }) });
+              status.set({
+                fill: 'green',
+                shape: 'dot',
+                text: RED._('iotp-sensor-api.status.rows', { count: result.rows.length, ms: Date.now() - started }),
+              });
               if (req) {
                 const r = answer(req, dataset === 'data' ? 'Sensor readings' : 'Per-minute sensor means', body);
                 Object.assign(msg, { payload: r.payload, statusCode: r.statusCode, headers: r.headers });

@@ -68,7 +68,11 @@ export default function register(RED: NodeAPI): void {
         if (mode === 'reading') {
           const check = checkReading(msg.payload, options);
           if (check.row === null) {
-            const issue = blockingIssue(check, options) ?? { code: 'MISSING_FIELD' as const, field: 'payload' as const, message: 'reading is not storable' };
+            const issue = blockingIssue(check, options) ?? {
+              code: 'MISSING_FIELD' as const,
+              field: 'payload' as const,
+              message: 'reading is not storable',
+            };
             rejected++;
             return reject(msg, new ReadingError(issue), done);
           }

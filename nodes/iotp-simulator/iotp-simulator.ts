@@ -5,7 +5,14 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import type { NodeAPI, NodeDef, NodeMessage } from 'node-red';
-import { Simulator, SimulatorError, presetSensors, simulatorConfigFrom, isEnabled, type SimulatorNodeProperties } from '../../lib/simulator';
+import {
+  Simulator,
+  SimulatorError,
+  presetSensors,
+  simulatorConfigFrom,
+  isEnabled,
+  type SimulatorNodeProperties,
+} from '../../lib/simulator';
 import { parseSensorsDefinition, readSensorsFile } from '../../lib/sensors/sensors-file';
 import { defineNode } from '../shared/define-node';
 import { compactCount } from '../shared/status';
@@ -98,7 +105,10 @@ export default function register(RED: NodeAPI): void {
           apply();
         })
         .catch((err: Error) => {
-          startupFailed(err, { log: RED._('iotp-simulator.errors.config', { message: err.message }), status: RED._('iotp-simulator.status.config') });
+          startupFailed(err, {
+            log: RED._('iotp-simulator.errors.config', { message: err.message }),
+            status: RED._('iotp-simulator.status.config'),
+          });
         });
 
       node.on('close', () => {

@@ -11,7 +11,14 @@
 import { factlessReason } from '../../lib/statestream/limits';
 import { maxPayloadSetting, quietMsSetting } from '../../lib/statestream/settings';
 import type { NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
-import { EntityMerger, isStatestreamError, StatestreamParser, type MergedEntity, type StatestreamRecord, type StringPayloads } from '../../lib/statestream';
+import {
+  EntityMerger,
+  isStatestreamError,
+  StatestreamParser,
+  type MergedEntity,
+  type StatestreamRecord,
+  type StringPayloads,
+} from '../../lib/statestream';
 import { COMPLETION_PROPERTY } from '../shared/completion';
 import { asError, defineNode } from '../shared/define-node';
 import { compactCount } from '../shared/status';
@@ -91,7 +98,13 @@ export default function register(RED: NodeAPI): void {
       let factlessReportedAt = 0;
       const reportFactless = (now: number): void => {
         if (!factless || counts.factless === factlessReported) return;
-        node.warn(RED._('iotp-statestream.errors.factless', { count: counts.factless - factlessReported, topic: factless.topic, reason: factless.reason }));
+        node.warn(
+          RED._('iotp-statestream.errors.factless', {
+            count: counts.factless - factlessReported,
+            topic: factless.topic,
+            reason: factless.reason,
+          }),
+        );
         factlessReported = counts.factless;
         factlessReportedAt = now;
       };

@@ -36,7 +36,11 @@ export default function register(RED: NodeAPI): void {
           else connectors.push(withTab);
         }
         msg.payload = { at: new Date().toISOString(), writers, connectors };
-        status.set({ fill: 'green', shape: 'dot', text: RED._('iotp-stats.status.counts', { writers: writers.length, connectors: connectors.length }) });
+        status.set({
+          fill: 'green',
+          shape: 'dot',
+          text: RED._('iotp-stats.status.counts', { writers: writers.length, connectors: connectors.length }),
+        });
         send(msg);
         done();
       });

@@ -54,7 +54,9 @@ let warnedNoStore = false;
 
 /** The context store for window state: one named `file` if the settings define it, else the default. */
 export function persistentStore(contextStorage: unknown): string | undefined {
-  return contextStorage !== null && typeof contextStorage === 'object' && Object.prototype.hasOwnProperty.call(contextStorage, 'file') ? 'file' : undefined;
+  return contextStorage !== null && typeof contextStorage === 'object' && Object.prototype.hasOwnProperty.call(contextStorage, 'file')
+    ? 'file'
+    : undefined;
 }
 
 function statusText(values: Record<string, unknown>): string {
@@ -71,7 +73,10 @@ export default function register(RED: NodeAPI): void {
     type: 'iotp-window',
     setup({ node, config: def, status, startupFailed, onInput }) {
       const failed = (err: Error): void =>
-        startupFailed(err, { log: RED._('iotp-window.errors.config', { message: err.message }), status: RED._('iotp-window.status.config') });
+        startupFailed(err, {
+          log: RED._('iotp-window.errors.config', { message: err.message }),
+          status: RED._('iotp-window.status.config'),
+        });
       let settings: WindowSettings;
       try {
         settings = parseWindowSettings(def);
@@ -80,14 +85,22 @@ export default function register(RED: NodeAPI): void {
       }
 
       let seed: { config: DatabaseConfigNode; query: string; set?: MigrationSet } | undefined;
-      if (typeof def.seedDatabase === 'string' && def.seedDatabase !== '' && typeof def.seedQuery === 'string' && def.seedQuery.trim() !== '') {
+      if (
+        typeof def.seedDatabase === 'string' &&
+        def.seedDatabase !== '' &&
+        typeof def.seedQuery === 'string' &&
+        def.seedQuery.trim() !== ''
+      ) {
         const seedConfig = RED.nodes.getNode(def.seedDatabase) as DatabaseConfigNode | null;
         const set = def.seedMigrationSet ? findMigrationSet(def.seedMigrationSet) : undefined;
         const problem =
-          settings.mode !== 'sliding' ? RED._('iotp-window.errors.seedMode')
-          : !seedConfig ? RED._('iotp-window.errors.seedDatabase')
-          : def.seedMigrationSet && !set ? RED._('iotp-window.errors.seedSet', { name: def.seedMigrationSet })
-          : undefined;
+          settings.mode !== 'sliding'
+            ? RED._('iotp-window.errors.seedMode')
+            : !seedConfig
+              ? RED._('iotp-window.errors.seedDatabase')
+              : def.seedMigrationSet && !set
+                ? RED._('iotp-window.errors.seedSet', { name: def.seedMigrationSet })
+                : undefined;
         if (problem) return failed(new Error(problem));
         seed = { config: seedConfig!, query: def.seedQuery, ...(set ? { set } : {}) };
       }
@@ -123,9 +136,10 @@ export default function register(RED: NodeAPI): void {
           status.set({
             fill: late > 0 ? 'yellow' : 'green',
             shape: 'dot',
-            text: late > 0
-              ? RED._('iotp-window.status.valuesLate', { values: statusText(latest.values), late })
-              : RED._('iotp-window.status.values', { values: statusText(latest.values) }),
+            text:
+              late > 0
+                ? RED._('iotp-window.status.valuesLate', { values: statusText(latest.values), late })
+                : RED._('iotp-window.status.values', { values: statusText(latest.values) }),
           });
         } else {
           const count = runner.mode === 'sliding' ? stats.series : stats.open;
@@ -281,7 +295,8 @@ export default function register(RED: NodeAPI): void {
         closing = true;
         if (timer) clearTimeout(timer);
         timer = undefined;
-        for (const [, , inputDone] of waiting.splice(0)) inputDone(new WindowError('WINDOW_OVERFLOW', RED._('iotp-window.errors.notReady')));
+        for (const [, , inputDone] of waiting.splice(0))
+          inputDone(new WindowError('WINDOW_OVERFLOW', RED._('iotp-window.errors.notReady')));
         if (seed) seed.config.release(node);
         // Removed: the runtime deletes the node's context; nothing to keep.
         if (removed || !runner) {

@@ -158,7 +158,10 @@ export function checkCompletionSupport(RED: NodeAPI, node: object): void {
 }
 
 /** Installs the two hooks once per runtime (idempotent). */
-export function installCompletionHooks(RED: NodeAPI, options: { staleAfterMs?: number; onStale?: (id: string, ageMs: number) => void } = {}): void {
+export function installCompletionHooks(
+  RED: NodeAPI,
+  options: { staleAfterMs?: number; onStale?: (id: string, ageMs: number) => void } = {},
+): void {
   if (options.staleAfterMs) staleAfterMs = options.staleAfterMs;
   if (options.onStale) onStale = options.onStale;
   if (installedOn === RED) return;

@@ -46,7 +46,10 @@ export interface NodeKit<N extends Node<object>, C> {
    * The input handler. While the node has a start-up error, `refuse` (when given) answers the
    * message and it ends with `done(startupError)` without reaching `handler`.
    */
-  onInput<M extends NodeMessageInFlow = NodeMessageInFlow>(handler: InputHandler<M>, refuse?: (msg: M, send: Send, err: Error) => void): void;
+  onInput<M extends NodeMessageInFlow = NodeMessageInFlow>(
+    handler: InputHandler<M>,
+    refuse?: (msg: M, send: Send, err: Error) => void,
+  ): void;
 }
 
 export interface NodeDefinition<N extends Node<object>, C> {
@@ -62,7 +65,10 @@ export function asError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
 }
 
-export function defineNode<C extends object = Record<string, unknown>, N extends Node<object> = Node>(RED: NodeAPI, definition: NodeDefinition<N, C>): void {
+export function defineNode<C extends object = Record<string, unknown>, N extends Node<object> = Node>(
+  RED: NodeAPI,
+  definition: NodeDefinition<N, C>,
+): void {
   const migrations = definition.migrations ?? CURRENT_CONFIG;
   function constructor(this: N, def: NodeDef): void {
     RED.nodes.createNode(this as unknown as Node, def);

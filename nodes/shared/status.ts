@@ -28,10 +28,13 @@ export class ThrottledStatus {
     if (wait <= 0 && !this.timer) {
       this.flush();
     } else if (!this.timer) {
-      this.timer = setTimeout(() => {
-        this.timer = undefined;
-        this.flush();
-      }, Math.max(wait, 0));
+      this.timer = setTimeout(
+        () => {
+          this.timer = undefined;
+          this.flush();
+        },
+        Math.max(wait, 0),
+      );
       this.timer.unref?.();
     }
   }

@@ -28,7 +28,17 @@ const API_KEY = 'body-limit-key-7Qd';
 const userTab = [
   { id: 'bl.tab', type: 'tab', label: 'user flows' },
   // Node-RED 4.1's "do not parse body": its raw capture runs ahead of every middleware.
-  { id: 'bl.raw', type: 'http in', z: 'bl.tab', url: '/raw-upload', method: 'post', upload: false, skipBodyParsing: true, swaggerDoc: '', wires: [['bl.raw.out']] },
+  {
+    id: 'bl.raw',
+    type: 'http in',
+    z: 'bl.tab',
+    url: '/raw-upload',
+    method: 'post',
+    upload: false,
+    skipBodyParsing: true,
+    swaggerDoc: '',
+    wires: [['bl.raw.out']],
+  },
   { id: 'bl.raw.out', type: 'http response', z: 'bl.tab', statusCode: '200', headers: {}, wires: [] },
   { id: 'bl.echo', type: 'http in', z: 'bl.tab', url: '/echo', method: 'post', upload: false, swaggerDoc: '', wires: [['bl.echo.out']] },
   { id: 'bl.echo.out', type: 'http response', z: 'bl.tab', statusCode: '200', headers: {}, wires: [] },
@@ -60,38 +70,69 @@ describe('request body limit in a running Node-RED (shipped settings.js)', funct
     const connector = JSON.parse(readFileSync(join(packageRoot, 'flows', '5-data-connector.json'), 'utf8')) as unknown[];
     red = await startNodeRed({
       flows: [...connector, ...userTab],
-      env: { DATABASE_URL: `sqlite:${join(dir, 'connector.db')}`, API_KEY, SIMULATE: 'false', POST_DATA_ENDPOINT: 'http://127.0.0.1:9/unused', POST_DATA_API_KEY: 'unused-post-key' },
+      env: {
+        DATABASE_URL: `sqlite:${join(dir, 'connector.db')}`,
+        API_KEY,
+        SIMULATE: 'false',
+        POST_DATA_ENDPOINT: 'http://127.0.0.1:9/unused',
+        POST_DATA_API_KEY: 'unused-post-key',
+      },
     });
   });
 
   after(async () => {
     if (red) {
-      const crashes = red.output().split('\n').filter((line) => CRASH.test(line));
+      const crashes = red
+        .output()
+        .split('\n')
+        .filter((line) => CRASH.test(line));
       await red.stop();
       assert.deepEqual(crashes.slice(0, 5), [], 'the runtime logged a crash');
     }
     if (dir) removeTempDir(dir);
   });
 
-  it('the issue\'s repro: 2 GiB of text/plain, chunked, to /raise-request get a JSON 413 and memory stays flat', async () => {
+  it("the issue's repro: 2 GiB of text/plain, chunked, to /raise-request get a JSON 413 and memory stays flat", async () => {
     const pid = red.child.pid!;
     const before = residentBytes(pid)!;
     const watch = watchResidentMemory(pid);
     const started = Date.now();
     const outcome = await streamBody(`${red.url}/raise-request`, { totalBytes: 2 * GiB, headers: { 'content-type': 'text/plain' } });
     const peak = watch.stop();
-    console.log(`      413 after ${(outcome.sentBytes / MiB).toFixed(1)} MiB offered, ${Date.now() - started} ms; runtime RSS ${(before / MiB).toFixed(0)} → peak ${(peak / MiB).toFixed(0)} MiB`);
+    console.log(
+      `      413 after ${(outcome.sentBytes / MiB).toFixed(1)} MiB offered, ${Date.now() - started} ms; runtime RSS ${(before / MiB).toFixed(0)} → peak ${(peak / MiB).toFixed(0)} MiB`,
+    );
     assertRefused(outcome, 'POST /raise-request text/plain');
     assert.ok(peak - before < 64 * MiB, `the runtime's memory grew by ${((peak - before) / MiB).toFixed(0)} MiB`);
     assert.equal(red.child.exitCode, null, 'the runtime is still running');
     // Untyped, to the versioned path, as the issue's second repro.
-    assertRefused(await streamBody(`${red.url}/api/v1/raise-request`, { totalBytes: 2 * GiB }), 'POST /api/v1/raise-request, no Content-Type');
+    assertRefused(
+      await streamBody(`${red.url}/api/v1/raise-request`, { totalBytes: 2 * GiB }),
+      'POST /api/v1/raise-request, no Content-Type',
+    );
   });
 
   it('every path and body type: 413 before any parser, node or key check reads past the limit', async () => {
     const adminPaths = ['/flows', '/settings', '/auth/token'];
-    const paths = ['/raise-request', '/api/v1/raise-request', '/tasks/abc', '/raw-upload', '/echo', '/hello', '/no-such-path', ...adminPaths];
-    const types = ['text/plain', undefined, 'application/json', 'application/x-www-form-urlencoded', 'application/octet-stream', 'multipart/form-data; boundary=x', 'text/xml'];
+    const paths = [
+      '/raise-request',
+      '/api/v1/raise-request',
+      '/tasks/abc',
+      '/raw-upload',
+      '/echo',
+      '/hello',
+      '/no-such-path',
+      ...adminPaths,
+    ];
+    const types = [
+      'text/plain',
+      undefined,
+      'application/json',
+      'application/x-www-form-urlencoded',
+      'application/octet-stream',
+      'multipart/form-data; boundary=x',
+      'text/xml',
+    ];
     const early: string[] = [];
     for (const path of paths) {
       for (const type of types) {
@@ -103,7 +144,10 @@ describe('request body limit in a running Node-RED (shipped settings.js)', funct
         }
         // The admin API may answer a body it does not parse (POST /flows with text) before reading
         // it: that answer stands, and the connection is cut at the limit instead of read to the end.
-        assert.ok(adminPaths.includes(path) && outcome.status !== undefined && outcome.status >= 400 && outcome.status < 500, `${where}: ${JSON.stringify(outcome)}`);
+        assert.ok(
+          adminPaths.includes(path) && outcome.status !== undefined && outcome.status >= 400 && outcome.status < 500,
+          `${where}: ${JSON.stringify(outcome)}`,
+        );
         assert.ok(outcome.sentBytes < LIMIT + SLACK, `${where}: ${outcome.sentBytes} bytes sent`);
         early.push(`${where} → ${outcome.status}`);
       }
@@ -133,11 +177,18 @@ describe('request body limit in a running Node-RED (shipped settings.js)', funct
     for (const declareLength of [false, true]) {
       const echoed = await streamBody(`${red.url}/echo`, { totalBytes: LIMIT, declareLength, headers: { 'content-type': 'text/plain' } });
       assert.equal(echoed.status, 200, JSON.stringify({ ...echoed, body: echoed.body.slice(0, 200) }));
-      const raw = await streamBody(`${red.url}/raw-upload`, { totalBytes: LIMIT - 1, declareLength, headers: { 'content-type': 'application/octet-stream' } });
+      const raw = await streamBody(`${red.url}/raw-upload`, {
+        totalBytes: LIMIT - 1,
+        declareLength,
+        headers: { 'content-type': 'application/octet-stream' },
+      });
       assert.equal(raw.status, 200);
     }
     const now = Date.now();
-    const body = JSON.stringify({ start_time: new Date(now - 3_600_000).toISOString().slice(0, 19), end_time: new Date(now - 1_800_000).toISOString().slice(0, 19) });
+    const body = JSON.stringify({
+      start_time: new Date(now - 3_600_000).toISOString().slice(0, 19),
+      end_time: new Date(now - 1_800_000).toISOString().slice(0, 19),
+    });
     const res = await fetch(`${red.url}/raise-request`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}` },
@@ -156,12 +207,17 @@ describe('request body limit in a running Node-RED (shipped settings.js)', funct
     const worker = async (): Promise<void> => {
       while (next < 24) {
         const path = targets[next++ % targets.length];
-        assertRefused(await streamBody(`${red.url}${path}`, { totalBytes: 512 * MiB, headers: { 'content-type': 'text/plain' } }), `POST ${path}`);
+        assertRefused(
+          await streamBody(`${red.url}${path}`, { totalBytes: 512 * MiB, headers: { 'content-type': 'text/plain' } }),
+          `POST ${path}`,
+        );
       }
     };
     await Promise.all([worker(), worker(), worker(), worker()]);
     const peak = watch.stop();
-    console.log(`      24 refusals of 512 MiB, 4 at a time: runtime RSS ${(before / MiB).toFixed(0)} → peak ${(peak / MiB).toFixed(0)} MiB`);
+    console.log(
+      `      24 refusals of 512 MiB, 4 at a time: runtime RSS ${(before / MiB).toFixed(0)} → peak ${(peak / MiB).toFixed(0)} MiB`,
+    );
     assert.ok(peak - before < 128 * MiB, `the runtime's memory grew by ${((peak - before) / MiB).toFixed(0)} MiB`);
     const hello = await fetch(`${red.url}/hello`);
     assert.equal(hello.status, 200);
@@ -173,13 +229,24 @@ describe('request body limit in a running Node-RED (shipped settings.js)', funct
       console.log('      curl is not installed: the same request was streamed by the Node client above');
       this.skip();
     }
-    const result = spawnSync('sh', ['-c', `head -c 2G /dev/zero | tr '\\0' x | curl -sS -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: text/plain' -T - ${red.url}/raise-request`], { encoding: 'utf8', timeout: 120_000 });
+    const result = spawnSync(
+      'sh',
+      [
+        '-c',
+        `head -c 2G /dev/zero | tr '\\0' x | curl -sS -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: text/plain' -T - ${red.url}/raise-request`,
+      ],
+      { encoding: 'utf8', timeout: 120_000 },
+    );
     assert.equal(result.stdout.trim(), '413', result.stderr);
   });
 
-  it('the palette\'s module upload (multipart POST /nodes) has its own limit of 64 MiB', async () => {
+  it("the palette's module upload (multipart POST /nodes) has its own limit of 64 MiB", async () => {
     const upload = { 'content-type': 'multipart/form-data; boundary=x' };
-    assertRefused(await streamBody(`${red.url}/nodes`, { totalBytes: 80 * MiB, headers: upload }), 'POST /nodes multipart', MODULE_UPLOAD_LIMIT);
+    assertRefused(
+      await streamBody(`${red.url}/nodes`, { totalBytes: 80 * MiB, headers: upload }),
+      'POST /nodes multipart',
+      MODULE_UPLOAD_LIMIT,
+    );
     // Within it, the body reaches the palette API (which refuses it: it is no tarball).
     const small = await streamBody(`${red.url}/nodes`, { totalBytes: 2 * MiB, headers: upload });
     assert.ok(small.status !== undefined && small.status !== 413 && small.status < 500, JSON.stringify(small));

@@ -79,7 +79,11 @@ describe('configuration errors at start-up', function () {
     it(`${bad.variable}=${shown}: Node-RED with settings.js (the compose stack) stops with one line naming ${bad.variable}`, async () => {
       const env: Record<string, string> = { PORT: port, ...caseEnv(bad, dir) };
       const redJs = require.resolve('node-red/red.js', { paths: [packageRoot] });
-      const result = await runToExit([redJs, '--settings', join(packageRoot, 'settings.js'), '--userDir', env.NODE_RED_USER_DIR!], env, dir);
+      const result = await runToExit(
+        [redJs, '--settings', join(packageRoot, 'settings.js'), '--userDir', env.NODE_RED_USER_DIR!],
+        env,
+        dir,
+      );
       assertRefused(bad, result);
       assert.equal(existsSync(join(dir, 'user', 'flows.json')), false, 'no flows deployed');
     });
@@ -94,16 +98,44 @@ describe('configuration errors at start-up', function () {
         { id: 't', type: 'tab', label: 'probe' },
         { id: 'db', type: 'iotp-database', connection: 'url', url: '${DATABASE_URL}', version: 1 },
         {
-          id: 'w', z: 't', type: 'iotp-db-write', database: 'db', table: 'probe', columns: 'n', conflict: 'error', migrationSet: '',
-          batchSize: 10, maxLatency: 10, maxBuffered: 100, overflow: 'backpressure', journal: true, x: 300, y: 100, wires: [[]],
+          id: 'w',
+          z: 't',
+          type: 'iotp-db-write',
+          database: 'db',
+          table: 'probe',
+          columns: 'n',
+          conflict: 'error',
+          migrationSet: '',
+          batchSize: 10,
+          maxLatency: 10,
+          maxBuffered: 100,
+          overflow: 'backpressure',
+          journal: true,
+          x: 300,
+          y: 100,
+          wires: [[]],
         },
-        { id: 'i', z: 't', type: 'inject', repeat: '0.2', once: true, payload: '{"n":1}', payloadType: 'json', x: 100, y: 100, wires: [['w']] },
+        {
+          id: 'i',
+          z: 't',
+          type: 'inject',
+          repeat: '0.2',
+          once: true,
+          payload: '{"n":1}',
+          payloadType: 'json',
+          x: 100,
+          y: 100,
+          wires: [['w']],
+        },
       ],
     });
     try {
       await running.waitForOutput(/is unreachable/, 30000);
       await new Promise((r) => setTimeout(r, 3000));
-      const reports = running.output().split('\n').filter((line) => /is unreachable/.test(line));
+      const reports = running
+        .output()
+        .split('\n')
+        .filter((line) => /is unreachable/.test(line));
       assert.equal(reports.length, 1, reports.join('\n'));
       assert.match(reports[0], new RegExp(`mysql://iot@127\\.0\\.0\\.1:${closedPort}/iot`));
       assert.doesNotMatch(running.output(), /hunter2/);

@@ -12,7 +12,17 @@ import { formatUtc } from '../../lib/connector/time';
 import { alignDown } from '../../lib/connector/windows';
 import { openDatabase, runMigrations } from '../../lib/db';
 import type { Database } from '../../lib/db/types';
-import { createSensorData, insertReadings, MIN, readingKey, startReceiver, windowsPerReading, type PostedBody, type Reading, type Receiver } from '../node/connector/fixtures';
+import {
+  createSensorData,
+  insertReadings,
+  MIN,
+  readingKey,
+  startReceiver,
+  windowsPerReading,
+  type PostedBody,
+  type Reading,
+  type Receiver,
+} from '../node/connector/fixtures';
 import { httpJson, packageRoot, startNodeRed, type RunningNodeRed } from '../support/node-red';
 import { createTestMysqlDatabase, requireService, type TestMysqlDatabase } from '../support/services';
 import { makeTempDir, removeTempDir } from '../support/tmp';
@@ -64,12 +74,24 @@ for (const backend of backends) {
       const { url, db: opened } = await backend.setup.call(this, dir);
       db = opened;
       receiver = await startReceiver();
-      env = { DATABASE_URL: url, API_KEY, POST_DATA_ENDPOINT: receiver.url, POST_DATA_API_KEY: POST_KEY, FETCH_DATA_INTERVAL: '1', BATCH_SIZE: '3', SIMULATE: 'false' };
+      env = {
+        DATABASE_URL: url,
+        API_KEY,
+        POST_DATA_ENDPOINT: receiver.url,
+        POST_DATA_API_KEY: POST_KEY,
+        FETCH_DATA_INTERVAL: '1',
+        BATCH_SIZE: '3',
+        SIMULATE: 'false',
+      };
       // Everything up to `first` was delivered long ago: the three windows after it are due at once.
       first = alignDown(Date.now(), MIN) - 4 * MIN;
       await createSensorData(db);
       await runMigrations(db, [connectorMigrations]);
-      await db.query('INSERT INTO connector_bookmarks (name, window_end, updated_at) VALUES (?, ?, ?)', ['data-connector', first, Date.now()]);
+      await db.query('INSERT INTO connector_bookmarks (name, window_end, updated_at) VALUES (?, ?, ?)', [
+        'data-connector',
+        first,
+        Date.now(),
+      ]);
       for (let w = 0; w < 3; w++) {
         const t = first + w * MIN;
         // Five readings a window (two batches of BATCH_SIZE 3), one on the window's first instant,
@@ -98,7 +120,8 @@ for (const backend of backends) {
       // The first batch of the second window never gets an answer; its sibling does.
       receiver.respond = (request, response) => {
         const body = JSON.parse(request.body) as PostedBody;
-        const isSecondWindowFirstBatch = body.start_time === formatUtc(first + MIN) && JSON.stringify(body.data).includes(formatUtc(first + MIN));
+        const isSecondWindowFirstBatch =
+          body.start_time === formatUtc(first + MIN) && JSON.stringify(body.data).includes(formatUtc(first + MIN));
         if (isSecondWindowFirstBatch) return; // hangs until Node-RED is killed
         response.writeHead(200, { 'Content-Type': 'application/json' }).end('{"ok":true}');
       };
@@ -106,7 +129,8 @@ for (const backend of backends) {
       await receiver.waitFor(4, 60_000);
       await new Promise((resolve) => setTimeout(resolve, 300));
       await red.kill();
-      const windowEnd = async (): Promise<number> => Number((await db.query('SELECT window_end FROM connector_bookmarks WHERE name = ?', ['data-connector'])).rows[0].window_end);
+      const windowEnd = async (): Promise<number> =>
+        Number((await db.query('SELECT window_end FROM connector_bookmarks WHERE name = ?', ['data-connector'])).rows[0].window_end);
       assert.equal(await windowEnd(), first + MIN, 'only the first window was recorded before the kill');
 
       receiver.respond = (_request, response) => response.writeHead(200, { 'Content-Type': 'application/json' }).end('{"ok":true}');
@@ -124,7 +148,11 @@ for (const backend of backends) {
       const seen = windowsPerReading(scheduled);
       for (const reading of readings) {
         const start = alignDown(reading.ms, MIN);
-        assert.deepEqual([...(seen.get(readingKey(reading)) ?? [])], [`${formatUtc(start)}/${formatUtc(start + MIN)}`], readingKey(reading));
+        assert.deepEqual(
+          [...(seen.get(readingKey(reading)) ?? [])],
+          [`${formatUtc(start)}/${formatUtc(start + MIN)}`],
+          readingKey(reading),
+        );
       }
       assert.equal(seen.size, readings.length, 'nothing but the readings of those windows');
 
@@ -159,15 +187,27 @@ for (const backend of backends) {
       const missing = await httpJson(`${url}/raise-request`, { method: 'POST', body: window });
       assert.equal(missing.status, 401);
       assert.equal(missing.headers.get('www-authenticate'), 'Bearer');
-      const wrong = await httpJson(`${url}/api/v1/raise-request`, { method: 'POST', body: window, headers: { authorization: 'Bearer not-the-key' } });
+      const wrong = await httpJson(`${url}/api/v1/raise-request`, {
+        method: 'POST',
+        body: window,
+        headers: { authorization: 'Bearer not-the-key' },
+      });
       assert.equal(wrong.status, 403);
-      const invalid = await httpJson(`${url}/raise-request`, { method: 'POST', body: { start_time: 'yesterday' }, headers: { authorization: `Bearer ${API_KEY}` } });
+      const invalid = await httpJson(`${url}/raise-request`, {
+        method: 'POST',
+        body: { start_time: 'yesterday' },
+        headers: { authorization: `Bearer ${API_KEY}` },
+      });
       assert.equal(invalid.status, 422);
       assert.equal(typeof (invalid.body as { detail: unknown }).detail, 'string');
 
       const bookmark = (await db.query('SELECT window_end FROM connector_bookmarks WHERE name = ?', ['data-connector'])).rows[0].window_end;
       const before = receiver.received.length;
-      const raised = await httpJson(`${url}/api/v1/raise-request`, { method: 'POST', body: window, headers: { authorization: `Bearer ${API_KEY}` } });
+      const raised = await httpJson(`${url}/api/v1/raise-request`, {
+        method: 'POST',
+        body: window,
+        headers: { authorization: `Bearer ${API_KEY}` },
+      });
       assert.equal(raised.status, 200, raised.text);
       const { task_id: taskId, status } = raised.body as { task_id: string; status: string };
       assert.equal(status, 'task submitted');
@@ -186,13 +226,21 @@ for (const backend of backends) {
       assert.equal(task.state, 'SUCCESS', task.status);
       assert.equal(task.current, task.total);
       // current/total count the window's one-hour pieces, and the status says so in words that read right.
-      assert.match(task.status, new RegExp(`^delivered \\d+ readings? in \\d+ batch(es)? \\(${task.current} of ${task.total} one-hour pieces?\\)$`));
+      assert.match(
+        task.status,
+        new RegExp(`^delivered \\d+ readings? in \\d+ batch(es)? \\(${task.current} of ${task.total} one-hour pieces?\\)$`),
+      );
       assert.doesNotMatch(task.status, /\b1 (readings|batches|one-hour pieces)\b/);
       const requested = receiver.received.slice(before).filter((r) => r.body.includes(`"end_time":"${window.end_time}"`));
       assert.deepEqual([...windowsPerReading(requested).keys()].sort(), readings.slice(0, 10).map(readingKey).sort());
-      assert.equal((await db.query('SELECT window_end FROM connector_bookmarks WHERE name = ?', ['data-connector'])).rows[0].window_end, bookmark);
+      assert.equal(
+        (await db.query('SELECT window_end FROM connector_bookmarks WHERE name = ?', ['data-connector'])).rows[0].window_end,
+        bookmark,
+      );
 
-      const unknown = await httpJson(`${url}/api/v1/tasks/00000000-0000-0000-0000-000000000000`, { headers: { authorization: `Bearer ${API_KEY}` } });
+      const unknown = await httpJson(`${url}/api/v1/tasks/00000000-0000-0000-0000-000000000000`, {
+        headers: { authorization: `Bearer ${API_KEY}` },
+      });
       assert.equal(unknown.status, 404);
       const simulator = await httpJson(`${url}/simulated-receiver`, { method: 'POST', body: {} });
       assert.equal(simulator.status, 404, 'POST_DATA_ENDPOINT names another receiver: the simulated one is off');

@@ -29,9 +29,13 @@ function textOf(page: Page, id: string): Promise<string> {
 
 /** Rows of a ui-table widget, as arrays of cell texts. */
 function rowsOf(page: Page, id: string): Promise<string[][]> {
-  return page.locator(`[id="nrdb-ui-widget-${id}"] tbody tr`).evaluateAll((rows) =>
-    rows.map((row) => Array.from(row.querySelectorAll('td')).map((cell) => (cell.textContent ?? '').trim())).filter((cells) => cells.length > 1),
-  );
+  return page
+    .locator(`[id="nrdb-ui-widget-${id}"] tbody tr`)
+    .evaluateAll((rows) =>
+      rows
+        .map((row) => Array.from(row.querySelectorAll('td')).map((cell) => (cell.textContent ?? '').trim()))
+        .filter((cells) => cells.length > 1),
+    );
 }
 
 /** What a chart's canvas shows (a data URL), '' while it has no canvas. */
@@ -58,7 +62,8 @@ async function until<T>(what: string, read: () => Promise<T>, ok: (value: T) => 
   const deadline = Date.now() + timeoutMs;
   let value = await read();
   while (!ok(value)) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${JSON.stringify(value).slice(0, 300)}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${JSON.stringify(value).slice(0, 300)}`);
     await new Promise((resolve) => setTimeout(resolve, 500));
     value = await read();
   }
@@ -67,15 +72,39 @@ async function until<T>(what: string, read: () => Promise<T>, ok: (value: T) => 
 
 /** The chart drew something, and later draws something else (it moves). */
 async function chartDrawsAndMoves(page: Page, id: string, timeoutMs = 90_000): Promise<void> {
-  const blank = await until(`a canvas in ${id}`, () => blankImage(page, id), (v) => v !== '');
-  const first = await until(`${id} to draw`, () => chartImage(page, id), (v) => v !== '' && v !== blank, timeoutMs);
-  await until(`${id} to move`, () => chartImage(page, id), (v) => v !== first && v !== blank, timeoutMs);
+  const blank = await until(
+    `a canvas in ${id}`,
+    () => blankImage(page, id),
+    (v) => v !== '',
+  );
+  const first = await until(
+    `${id} to draw`,
+    () => chartImage(page, id),
+    (v) => v !== '' && v !== blank,
+    timeoutMs,
+  );
+  await until(
+    `${id} to move`,
+    () => chartImage(page, id),
+    (v) => v !== first && v !== blank,
+    timeoutMs,
+  );
 }
 
 /** The widget's value changes from what it shows now (and is not a placeholder). */
 async function textChanges(page: Page, id: string, timeoutMs = 90_000): Promise<[string, string]> {
-  const first = await until(`${id} to show a value`, () => textOf(page, id), (v) => v !== '' && v !== '–' && !/counting/.test(v), timeoutMs);
-  const later = await until(`${id} to change from ${first}`, () => textOf(page, id), (v) => v !== first, timeoutMs);
+  const first = await until(
+    `${id} to show a value`,
+    () => textOf(page, id),
+    (v) => v !== '' && v !== '–' && !/counting/.test(v),
+    timeoutMs,
+  );
+  const later = await until(
+    `${id} to change from ${first}`,
+    () => textOf(page, id),
+    (v) => v !== first,
+    timeoutMs,
+  );
   return [first, later];
 }
 
@@ -137,20 +166,46 @@ describe('the dashboards in a real browser', function () {
     await page.locator('header button').first().click();
     const links = await page.locator('nav a, .v-navigation-drawer a').allInnerTexts();
     for (const name of ['Statestream', 'Rolling averages', 'ISEMS solar nodes', 'IoT sensors', 'Data connector']) {
-      assert.ok(links.some((text) => text.includes(name)), `navigation lists ${name}: ${JSON.stringify(links)}`);
+      assert.ok(
+        links.some((text) => text.includes(name)),
+        `navigation lists ${name}: ${JSON.stringify(links)}`,
+      );
     }
     await page.keyboard.press('Escape');
   });
 
   it('statestream: entities with their latest state, facts per minute, the ingest backlog', async () => {
     await open('statestream');
-    const entities = await until('ten simulated entities', () => rowsOf(page, 'iotp.dash.ss.table'), (rows) => rows.length >= 10);
+    const entities = await until(
+      'ten simulated entities',
+      () => rowsOf(page, 'iotp.dash.ss.table'),
+      (rows) => rows.length >= 10,
+    );
     // Entity ids as Home Assistant names them (the label is the object id, the domain beside it).
-    assert.ok(entities.some(([entity, domain]) => entity === 'light.kitchen' && domain === 'light'), JSON.stringify(entities));
-    assert.deepEqual(entities.filter(([entity, domain]) => !entity.startsWith(`${domain}.`)), [], 'every entity as <domain>.<object id>');
+    assert.ok(
+      entities.some(([entity, domain]) => entity === 'light.kitchen' && domain === 'light'),
+      JSON.stringify(entities),
+    );
+    assert.deepEqual(
+      entities.filter(([entity, domain]) => !entity.startsWith(`${domain}.`)),
+      [],
+      'every entity as <domain>.<object id>',
+    );
     assert.match(await textOf(page, 'iotp.dash.ss.state'), /^writing$/);
-    assert.match(await until('a backlog figure', () => textOf(page, 'iotp.dash.ss.backlogtext'), (v) => /rows/.test(v)), /^[\d,]+ rows/);
-    await until('a facts-per-minute figure', () => textOf(page, 'iotp.dash.ss.facttext'), (v) => /^[\d,]+$/.test(v), 60_000);
+    assert.match(
+      await until(
+        'a backlog figure',
+        () => textOf(page, 'iotp.dash.ss.backlogtext'),
+        (v) => /rows/.test(v),
+      ),
+      /^[\d,]+ rows/,
+    );
+    await until(
+      'a facts-per-minute figure',
+      () => textOf(page, 'iotp.dash.ss.facttext'),
+      (v) => /^[\d,]+$/.test(v),
+      60_000,
+    );
     await chartDrawsAndMoves(page, 'iotp.dash.ss.backlogchart');
     await chartDrawsAndMoves(page, 'iotp.dash.ss.factchart', 60_000);
     await screenshot('statestream');
@@ -163,7 +218,11 @@ describe('the dashboards in a real browser', function () {
     assert.match(before, /^\d+\.\d\d$/);
     assert.match(after, /^\d+\.\d\d$/);
     assert.match(await textOf(page, 'iotp.dash.ra.t30'), /^\d+\.\d\d$/);
-    const stored = await until('stored numbers', () => rowsOf(page, 'iotp.dash.ra.table'), (rows) => rows.length >= 2);
+    const stored = await until(
+      'stored numbers',
+      () => rowsOf(page, 'iotp.dash.ra.table'),
+      (rows) => rows.length >= 2,
+    );
     assert.match(stored[0][0], /^\d\d:\d\d:\d\d UTC$/);
     await chartDrawsAndMoves(page, 'iotp.dash.ra.chart', 120_000);
     await chartDrawsAndMoves(page, 'iotp.dash.ra.rawchart', 120_000);
@@ -172,7 +231,11 @@ describe('the dashboards in a real browser', function () {
 
   it('ISEMS: every node with battery and status in words, the last day of the chosen node charted', async () => {
     await open('isems');
-    const nodes = await until('five simulated solar nodes', () => rowsOf(page, 'iotp.dash.isems.table'), (rows) => rows.length === 5);
+    const nodes = await until(
+      'five simulated solar nodes',
+      () => rowsOf(page, 'iotp.dash.isems.table'),
+      (rows) => rows.length === 5,
+    );
     for (const [node, seen, charge, voltage, , , status, location] of nodes) {
       assert.match(location, /^-?\d+\.\d{4}, -?\d+\.\d{4}$/);
       assert.match(node, /^isems-00\d$/);
@@ -182,48 +245,124 @@ describe('the dashboards in a real browser', function () {
       assert.match(status, /charging|fully charged|discharging|healthy|battery low|no status/);
     }
     assert.match(await page.locator('[id="nrdb-ui-widget-iotp.dash.isems.pick"]').innerText(), /isems-001/);
-    assert.match(await until('the day shown', () => textOf(page, 'iotp.dash.isems.rows'), (v) => /measurements since/.test(v)), /^\d+ measurements since/);
+    assert.match(
+      await until(
+        'the day shown',
+        () => textOf(page, 'iotp.dash.isems.rows'),
+        (v) => /measurements since/.test(v),
+      ),
+      /^\d+ measurements since/,
+    );
     for (const chart of ['voltage', 'charge', 'solar', 'temp']) {
       const id = `iotp.dash.isems.c.${chart}`;
-      const blank = await until(`a canvas in ${id}`, () => blankImage(page, id), (v) => v !== '');
-      await until(`${id} to draw`, () => chartImage(page, id), (v) => v !== '' && v !== blank);
+      const blank = await until(
+        `a canvas in ${id}`,
+        () => blankImage(page, id),
+        (v) => v !== '',
+      );
+      await until(
+        `${id} to draw`,
+        () => chartImage(page, id),
+        (v) => v !== '' && v !== blank,
+      );
     }
     // A new poll (every 5 s here) moves the newest measurement of a node.
-    await until('a newer measurement', () => rowsOf(page, 'iotp.dash.isems.table'), (rows) => rows.some((row, i) => row[3] !== nodes[i][3] || row[1] !== nodes[i][1]), 60_000);
+    await until(
+      'a newer measurement',
+      () => rowsOf(page, 'iotp.dash.isems.table'),
+      (rows) => rows.some((row, i) => row[3] !== nodes[i][3] || row[1] !== nodes[i][1]),
+      60_000,
+    );
     await screenshot('isems');
   });
 
   it('IoT sensors: live values, per-minute means, the six quality metrics and their trend, the catalog', async () => {
     await open('sensors');
-    const first = await until('five sensors', () => rowsOf(page, 'iotp.dash.sensors.latesttable'), (rows) => rows.length === 5);
-    await until('a newer reading', () => rowsOf(page, 'iotp.dash.sensors.latesttable'), (rows) => rows.some((row, i) => row[4] !== first[i][4]), 30_000);
+    const first = await until(
+      'five sensors',
+      () => rowsOf(page, 'iotp.dash.sensors.latesttable'),
+      (rows) => rows.length === 5,
+    );
+    await until(
+      'a newer reading',
+      () => rowsOf(page, 'iotp.dash.sensors.latesttable'),
+      (rows) => rows.some((row, i) => row[4] !== first[i][4]),
+      30_000,
+    );
     await chartDrawsAndMoves(page, 'iotp.dash.sensors.live', 30_000);
     for (const metric of ['completeness', 'validity', 'accuracy', 'consistency', 'timeliness', 'uniqueness']) {
-      assert.match(await until(metric, () => textOf(page, `iotp.dash.sensors.q.${metric}`), (v) => v !== '–' && v !== ''), /^\d+(\.\d)? %$/, metric);
+      assert.match(
+        await until(
+          metric,
+          () => textOf(page, `iotp.dash.sensors.q.${metric}`),
+          (v) => v !== '–' && v !== '',
+        ),
+        /^\d+(\.\d)? %$/,
+        metric,
+      );
     }
     const quality = 'iotp.dash.sensors.quality.chart';
-    const blank = await until('the quality chart canvas', () => blankImage(page, quality), (v) => v !== '');
-    await until('the quality trend to draw', () => chartImage(page, quality), (v) => v !== blank);
-    const catalog = await until('the catalog', () => rowsOf(page, 'iotp.dash.sensors.catalog.table'), (rows) => rows.length >= 3);
+    const blank = await until(
+      'the quality chart canvas',
+      () => blankImage(page, quality),
+      (v) => v !== '',
+    );
+    await until(
+      'the quality trend to draw',
+      () => chartImage(page, quality),
+      (v) => v !== blank,
+    );
+    const catalog = await until(
+      'the catalog',
+      () => rowsOf(page, 'iotp.dash.sensors.catalog.table'),
+      (rows) => rows.length >= 3,
+    );
     assert.deepEqual(catalog.map((row) => row[0]).sort(), ['aggregated_sensor_data', 'aggregated_sensor_parts', 'sensor_data']);
     // Per-minute means appear once the first minute closes (its grace period included).
     const means = 'iotp.dash.sensors.meanchart';
-    const blankMeans = await until('the means chart canvas', () => blankImage(page, means), (v) => v !== '');
-    await until('per-minute means to draw', () => chartImage(page, means), (v) => v !== blankMeans, 150_000);
+    const blankMeans = await until(
+      'the means chart canvas',
+      () => blankImage(page, means),
+      (v) => v !== '',
+    );
+    await until(
+      'per-minute means to draw',
+      () => chartImage(page, means),
+      (v) => v !== blankMeans,
+      150_000,
+    );
     await screenshot('sensors');
   });
 
   it('connector: bookmark, windows waiting, deliveries; re-send goes through the request API with the credential key', async () => {
     await open('connector');
-    const bookmark = await until('a bookmark', () => textOf(page, 'iotp.dash.connector.t.bookmark'), (v) => /UTC$/.test(v), 120_000);
+    const bookmark = await until(
+      'a bookmark',
+      () => textOf(page, 'iotp.dash.connector.t.bookmark'),
+      (v) => /UTC$/.test(v),
+      120_000,
+    );
     assert.match(bookmark, /^\d{4}-\d\d-\d\d \d\d:\d\d:00 UTC$/);
     assert.match(await textOf(page, 'iotp.dash.connector.t.state'), /^(ready|held)/);
     assert.match(await textOf(page, 'iotp.dash.connector.t.waiting'), /^\d+/);
-    await until('a scheduled delivery', () => rowsOf(page, 'iotp.dash.connector.deliveries'), (rows) => rows.some((row) => row[1] === 'schedule'));
+    await until(
+      'a scheduled delivery',
+      () => rowsOf(page, 'iotp.dash.connector.deliveries'),
+      (rows) => rows.some((row) => row[1] === 'schedule'),
+    );
     await page.getByRole('button', { name: 'Re-send' }).click();
-    const answer = await until('the re-sent task to finish', () => textOf(page, 'iotp.dash.connector.t.request'), (v) => /SUCCESS|FAILURE|refused/.test(v), 60_000);
+    const answer = await until(
+      'the re-sent task to finish',
+      () => textOf(page, 'iotp.dash.connector.t.request'),
+      (v) => /SUCCESS|FAILURE|refused/.test(v),
+      60_000,
+    );
     assert.match(answer, /^task [0-9a-f]{8}: SUCCESS 1\/1 · delivered \d+ readings/);
-    await until('the request in the deliveries', () => rowsOf(page, 'iotp.dash.connector.deliveries'), (rows) => rows.some((row) => row[1] === 'request'));
+    await until(
+      'the request in the deliveries',
+      () => rowsOf(page, 'iotp.dash.connector.deliveries'),
+      (rows) => rows.some((row) => row[1] === 'request'),
+    );
     // The key came from credentials: the flow files hold only the ${API_KEY} reference.
     assert.ok(!runtime!.output().includes(API_KEY), 'the API key is never logged');
     await screenshot('connector');
@@ -287,10 +426,17 @@ describe('the dashboards behind the editor password', function () {
     assert.match(refused, /^44.*authentication required/, refused);
 
     // A browser with the credentials gets the live page.
-    const context = await browser!.newContext({ viewport: { width: 1400, height: 1000 }, httpCredentials: { username: 'operator', password } });
+    const context = await browser!.newContext({
+      viewport: { width: 1400, height: 1000 },
+      httpCredentials: { username: 'operator', password },
+    });
     const page = await context.newPage();
     await page.goto(`${base}/statestream`, { waitUntil: 'load' });
-    const rows = await until('the entities', () => page.locator('[id="nrdb-ui-widget-iotp.dash.ss.table"] tbody tr').count(), (n) => n >= 10);
+    const rows = await until(
+      'the entities',
+      () => page.locator('[id="nrdb-ui-widget-iotp.dash.ss.table"] tbody tr').count(),
+      (n) => n >= 10,
+    );
     assert.ok(rows >= 10);
     await context.close();
     assert.ok(!runtime!.output().includes(password), 'the password is never logged');

@@ -60,7 +60,9 @@ function shippedFlows(): Record<string, unknown>[] {
   const dir = join(packageRoot, 'flows');
   const seen = new Set<string>();
   const nodes: Record<string, unknown>[] = [];
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()) {
     for (const node of JSON.parse(readFileSync(join(dir, file), 'utf8')) as { id: string; type: string }[]) {
       if (node.type === 'global-config' || seen.has(node.id)) continue;
       seen.add(node.id);
@@ -149,23 +151,33 @@ describe('the example flows in the editor', function () {
       });
       ({ page, consoleErrors } = await openEditor(runtime.url, browser));
       // The longest status texts need data: the averages (the rolling publisher waits 1-30 s) and the sensors' windows.
-      await page.waitForFunction(
-        () => {
-          // The editor draws the active tab only; it keeps every node's last status.
-          const texts: string[] = [];
-          (globalThis as unknown as { RED: Red }).RED.nodes.eachNode((n: { status?: { text?: unknown } }) => void texts.push(String(n.status?.text ?? '')));
-          return texts.some((t) => t.startsWith('avg_1min')) && texts.some((t) => /open window/.test(t)) && texts.some((t) => /parsed/.test(t));
-        },
-        undefined,
-        { timeout: 120000, polling: 1000 },
-      ).catch(async (err: Error) => {
-        const seen = await page.evaluate(() => {
-          const texts: string[] = [];
-          (globalThis as unknown as { RED: Red }).RED.nodes.eachNode((n: { id: string; status?: { text?: unknown } }) => void (n.status?.text && texts.push(`${n.id}: ${String(n.status.text)}`)));
-          return texts;
+      await page
+        .waitForFunction(
+          () => {
+            // The editor draws the active tab only; it keeps every node's last status.
+            const texts: string[] = [];
+            (globalThis as unknown as { RED: Red }).RED.nodes.eachNode(
+              (n: { status?: { text?: unknown } }) => void texts.push(String(n.status?.text ?? '')),
+            );
+            return (
+              texts.some((t) => t.startsWith('avg_1min')) && texts.some((t) => /open window/.test(t)) && texts.some((t) => /parsed/.test(t))
+            );
+          },
+          undefined,
+          { timeout: 120000, polling: 1000 },
+        )
+        .catch(async (err: Error) => {
+          const seen = await page.evaluate(() => {
+            const texts: string[] = [];
+            (globalThis as unknown as { RED: Red }).RED.nodes.eachNode(
+              (n: { id: string; status?: { text?: unknown } }) => void (n.status?.text && texts.push(`${n.id}: ${String(n.status.text)}`)),
+            );
+            return texts;
+          });
+          throw new Error(
+            `the running flows did not show their statuses (${err.message}); seen:\n${seen.join('\n')}\n${runtime.output().slice(-3000)}`,
+          );
         });
-        throw new Error(`the running flows did not show their statuses (${err.message}); seen:\n${seen.join('\n')}\n${runtime.output().slice(-3000)}`);
-      });
       inspected = await inspectTabs(page, '');
     });
 
@@ -175,7 +187,10 @@ describe('the example flows in the editor', function () {
     });
 
     it('names the tabs "<n> <pipeline>" and shares one MQTT broker and one database node between them', async () => {
-      assert.deepEqual(inspected.map((t) => t.label), TAB_LABELS);
+      assert.deepEqual(
+        inspected.map((t) => t.label),
+        TAB_LABELS,
+      );
       const configs = await page.evaluate(() => {
         const RED = (globalThis as unknown as { RED: Red }).RED;
         const found: { id: string; type: string; z?: string; label: string }[] = [];
@@ -186,8 +201,14 @@ describe('the example flows in the editor', function () {
         return found;
       });
       const global = (type: string) => configs.filter((c) => c.type === type && !c.z);
-      assert.deepEqual(global('iotp-mqtt-broker').map((c) => [c.id, c.label]), [['iotp.broker', 'MQTT broker (MQTT_URL)']]);
-      assert.deepEqual(global('iotp-database').map((c) => [c.id, c.label]), [['iotp.database', 'database (DATABASE_URL)']]);
+      assert.deepEqual(
+        global('iotp-mqtt-broker').map((c) => [c.id, c.label]),
+        [['iotp.broker', 'MQTT broker (MQTT_URL)']],
+      );
+      assert.deepEqual(
+        global('iotp-database').map((c) => [c.id, c.label]),
+        [['iotp.database', 'database (DATABASE_URL)']],
+      );
     });
 
     for (const [index, label] of TAB_LABELS.entries()) {
@@ -200,7 +221,11 @@ describe('the example flows in the editor', function () {
 
     it('gives each node family one colour of its own, and the core MQTT colour only to MQTT nodes', () => {
       const types = definitions.filter((d) => d.category !== 'config').map((d) => d.type);
-      assert.deepEqual(types.filter((t) => !FAMILIES[t]), [], 'node types without a family: add them to FAMILIES');
+      assert.deepEqual(
+        types.filter((t) => !FAMILIES[t]),
+        [],
+        'node types without a family: add them to FAMILIES',
+      );
       const fills = new Map<string, Set<string>>();
       for (const node of inspected.flatMap((t) => t.nodes)) {
         const family = FAMILIES[node.type];
@@ -208,20 +233,31 @@ describe('the example flows in the editor', function () {
         if (!fills.has(family)) fills.set(family, new Set());
         fills.get(family)!.add(node.fill);
       }
-      assert.deepEqual([...new Set(Object.values(FAMILIES))].filter((f) => !fills.has(f)), [], 'families the examples do not show');
+      assert.deepEqual(
+        [...new Set(Object.values(FAMILIES))].filter((f) => !fills.has(f)),
+        [],
+        'families the examples do not show',
+      );
       for (const [family, colours] of fills) assert.equal(colours.size, 1, `${family} nodes in ${[...colours].join(', ')}`);
       const colourOf = [...fills].map(([family, colours]) => ({ family, colour: [...colours][0] }));
       const shared = colourOf.filter((a, i) => colourOf.some((b, j) => j !== i && b.colour === a.colour));
       assert.deepEqual(shared, [], 'families sharing a colour');
-      assert.deepEqual(colourOf.filter((f) => f.colour === CORE_MQTT_FILL).map((f) => f.family), ['MQTT']);
+      assert.deepEqual(
+        colourOf.filter((f) => f.colour === CORE_MQTT_FILL).map((f) => f.family),
+        ['MQTT'],
+      );
     });
 
     it('opens every node of the examples with values that fit their fields and labels in their lists', async () => {
       const ids = await page.evaluate(() => {
         const RED = (globalThis as unknown as { RED: Red }).RED;
         const found: { id: string; type: string; config: boolean }[] = [];
-        RED.nodes.eachNode((n: { id: string; type: string }) => void (n.type.startsWith('iotp-') && found.push({ id: n.id, type: n.type, config: false })));
-        RED.nodes.eachConfig((n: { id: string; type: string }) => void (n.type.startsWith('iotp-') && found.push({ id: n.id, type: n.type, config: true })));
+        RED.nodes.eachNode(
+          (n: { id: string; type: string }) => void (n.type.startsWith('iotp-') && found.push({ id: n.id, type: n.type, config: false })),
+        );
+        RED.nodes.eachConfig(
+          (n: { id: string; type: string }) => void (n.type.startsWith('iotp-') && found.push({ id: n.id, type: n.type, config: true })),
+        );
         return found;
       });
       const tooNarrow: string[] = [];
@@ -239,7 +275,8 @@ describe('the example flows in the editor', function () {
         await page.waitForTimeout(400);
         if (node.id === 'iotp_ss_write') await page.screenshot({ path: join(artifactsDir, 'flow-1-dialog-db-write.png') });
         const narrow = await page.evaluate(() => {
-          const visible = (selector: string) => Array.from(document.querySelectorAll(selector)).filter((el) => (el as HTMLElement).offsetParent !== null);
+          const visible = (selector: string) =>
+            Array.from(document.querySelectorAll(selector)).filter((el) => (el as HTMLElement).offsetParent !== null);
           // A text field scrolls what does not fit; a select cuts its chosen option short.
           const inputs = visible('.red-ui-tray-body input[type="text"], .red-ui-tray-body input:not([type])')
             .filter((el) => el.scrollWidth > el.clientWidth + 1)
@@ -295,7 +332,12 @@ describe('the example flows in the editor', function () {
     before(async () => {
       runtime = await startNodeRed({
         flows: shippedFlows(),
-        env: { DATABASE_URL: `sqlite:${join(dir, 'idle.db')}`, MQTT_URL: `mqtt://${MQTT_HOST}:${MQTT_PORT}`, SIMULATE: 'false', MQTT_TOPIC: `iotp-editor-idle-${process.pid}/sensors` },
+        env: {
+          DATABASE_URL: `sqlite:${join(dir, 'idle.db')}`,
+          MQTT_URL: `mqtt://${MQTT_HOST}:${MQTT_PORT}`,
+          SIMULATE: 'false',
+          MQTT_TOPIC: `iotp-editor-idle-${process.pid}/sensors`,
+        },
       });
       ({ page } = await openEditor(runtime.url, browser));
       // The status texts settle within seconds (connections, "waiting for readings").
@@ -311,8 +353,14 @@ describe('the example flows in the editor', function () {
       const inspected = await inspectTabs(page, '-idle');
       const statuses = inspected.flatMap((t) => t.nodes.filter((n) => n.status).map((n) => `${t.label} / ${n.label}: ${n.status!.text}`));
       assert.ok(statuses.length > 0, 'no status texts at all');
-      assert.deepEqual(statuses.filter((s) => /NaN|undefined|null|\[object/.test(s)), []);
-      assert.deepEqual(inspected.flatMap((t) => t.problems.map((p) => `${t.label}: ${p}`)), []);
+      assert.deepEqual(
+        statuses.filter((s) => /NaN|undefined|null|\[object/.test(s)),
+        [],
+      );
+      assert.deepEqual(
+        inspected.flatMap((t) => t.problems.map((p) => `${t.label}: ${p}`)),
+        [],
+      );
     });
   });
 });

@@ -53,9 +53,13 @@ describe('the editor in a real browser', function () {
     });
     page.on('pageerror', (error) => consoleErrors.push(String(error)));
     await page.goto(runtime.url, { waitUntil: 'load' });
-    await page.waitForFunction(() => (globalThis as unknown as { RED?: { nodes?: { getType?: unknown } } }).RED?.nodes?.getType !== undefined, undefined, {
-      timeout: 60000,
-    });
+    await page.waitForFunction(
+      () => (globalThis as unknown as { RED?: { nodes?: { getType?: unknown } } }).RED?.nodes?.getType !== undefined,
+      undefined,
+      {
+        timeout: 60000,
+      },
+    );
     await page.waitForSelector('.red-ui-palette-node', { timeout: 60000 });
   });
 
@@ -132,7 +136,15 @@ describe('the editor in a real browser', function () {
     await page.screenshot({ path: join(artifactsDir, 'dialog-iotp-database-postgres.png') });
     const visible = (id: string): Promise<boolean> => page.locator(`#node-config-input-${id}`).isVisible();
     assert.deepEqual(
-      { host: await visible('host'), database: await visible('database'), sslmode: await visible('sslmode'), timescale: await visible('timescale'), tls: await visible('tls'), url: await visible('url'), file: await visible('file') },
+      {
+        host: await visible('host'),
+        database: await visible('database'),
+        sslmode: await visible('sslmode'),
+        timescale: await visible('timescale'),
+        tls: await visible('tls'),
+        url: await visible('url'),
+        file: await visible('file'),
+      },
       { host: true, database: true, sslmode: true, timescale: true, tls: false, url: false, file: false },
     );
     assert.equal(await page.locator('#node-config-input-port').inputValue(), '5432', 'the PostgreSQL default port');
@@ -157,9 +169,12 @@ describe('the editor in a real browser', function () {
       }, id);
       await page.locator('#node-input-sql-editor').waitFor({ state: 'visible', timeout: 10000 });
       await page.waitForTimeout(300);
-      await page.evaluate(({ id, typed }) => {
-        (globalThis as unknown as { RED: any }).RED.nodes.node(id).editor.setValue(typed, -1); // eslint-disable-line @typescript-eslint/no-explicit-any
-      }, { id, typed });
+      await page.evaluate(
+        ({ id, typed }) => {
+          (globalThis as unknown as { RED: any }).RED.nodes.node(id).editor.setValue(typed, -1); // eslint-disable-line @typescript-eslint/no-explicit-any
+        },
+        { id, typed },
+      );
       await page.locator(`#node-dialog-${button}`).click();
       await page.waitForFunction(() => document.querySelectorAll('.red-ui-tray').length === 0, undefined, { timeout: 10000 });
       return page.evaluate((id) => {
@@ -169,7 +184,23 @@ describe('the editor in a real browser', function () {
     };
     await page.evaluate((id) => {
       const RED = (globalThis as unknown as { RED: any }).RED; // eslint-disable-line @typescript-eslint/no-explicit-any
-      RED.view.importNodes([{ id, type: 'iotp-db-query', x: 300, y: 300, z: RED.workspaces.active(), name: '', database: '', sql: 'SELECT 1', maxRows: 10000, version: 1 }], { notify: false });
+      RED.view.importNodes(
+        [
+          {
+            id,
+            type: 'iotp-db-query',
+            x: 300,
+            y: 300,
+            z: RED.workspaces.active(),
+            name: '',
+            database: '',
+            sql: 'SELECT 1',
+            maxRows: 10000,
+            version: 1,
+          },
+        ],
+        { notify: false },
+      );
     }, id);
     assert.deepEqual(await edit('SELECT 2 AS saved', 'ok'), { sql: 'SELECT 2 AS saved', editorLeft: false });
     assert.deepEqual(await edit('SELECT 3 AS dropped', 'cancel'), { sql: 'SELECT 2 AS saved', editorLeft: false });
@@ -204,23 +235,28 @@ describe('the editor in a real browser', function () {
       await field.waitFor({ state: 'attached', timeout: 10000 });
       await page.waitForTimeout(300);
       await page.screenshot({ path: join(artifactsDir, `dialog-${def.type}.png`) });
-      if (invalid) await field.evaluate((el, value) => {
-        const input = el as HTMLInputElement;
-        // A select can only hold one of its options: offer the bad value as one, as a stale flow would.
-        if (el instanceof HTMLSelectElement && !Array.from(el.options).some((o) => o.value === value)) {
-          const option = document.createElement('option');
-          option.value = value;
-          option.text = value;
-          el.appendChild(option);
-        }
-        input.value = value;
-        input.dispatchEvent(new Event('change', { bubbles: true }));
-        input.dispatchEvent(new Event('keyup', { bubbles: true }));
-      }, invalid.value);
+      if (invalid)
+        await field.evaluate((el, value) => {
+          const input = el as HTMLInputElement;
+          // A select can only hold one of its options: offer the bad value as one, as a stale flow would.
+          if (el instanceof HTMLSelectElement && !Array.from(el.options).some((o) => o.value === value)) {
+            const option = document.createElement('option');
+            option.value = value;
+            option.text = value;
+            el.appendChild(option);
+          }
+          input.value = value;
+          input.dispatchEvent(new Event('change', { bubbles: true }));
+          input.dispatchEvent(new Event('keyup', { bubbles: true }));
+        }, invalid.value);
       if (invalid) {
-        await page.waitForFunction((selector) => document.querySelector(selector)?.classList.contains('input-error'), `#${prefix}${invalid.field}`, {
-          timeout: 5000,
-        });
+        await page.waitForFunction(
+          (selector) => document.querySelector(selector)?.classList.contains('input-error'),
+          `#${prefix}${invalid.field}`,
+          {
+            timeout: 5000,
+          },
+        );
       }
       await page.evaluate(() => {
         const RED = (globalThis as unknown as { RED: any }).RED; // eslint-disable-line @typescript-eslint/no-explicit-any

@@ -21,7 +21,9 @@ describe('Import → Examples, deployed in a real browser', function () {
   let page: Page;
   let dir: string;
   const consoleErrors: string[] = [];
-  const examples = readdirSync(join(packageRoot, 'examples')).filter((f) => f.endsWith('.json')).sort();
+  const examples = readdirSync(join(packageRoot, 'examples'))
+    .filter((f) => f.endsWith('.json'))
+    .sort();
 
   before(async function () {
     await requireService(this, 'mqtt');
@@ -42,7 +44,10 @@ describe('Import → Examples, deployed in a real browser', function () {
     const offline = (text: string): boolean => /catalogue\.nodered\.org|ERR_NAME_NOT_RESOLVED/.test(text);
     page.on('console', (m) => m.type() === 'error' && !offline(m.text()) && consoleErrors.push(m.text()));
     page.on('pageerror', (e) => consoleErrors.push(String(e)));
-    page.on('requestfailed', (request) => !offline(request.url()) && consoleErrors.push(`request failed: ${request.url()} (${request.failure()?.errorText})`));
+    page.on(
+      'requestfailed',
+      (request) => !offline(request.url()) && consoleErrors.push(`request failed: ${request.url()} (${request.failure()?.errorText})`),
+    );
     await page.goto(runtime.url);
     await page.waitForSelector('.red-ui-palette-node', { timeout: 60000 });
   });
@@ -61,7 +66,10 @@ describe('Import → Examples, deployed in a real browser', function () {
     const listing = await httpJson(`${runtime.url}/library/examples/flows/${MODULE}/`, { headers: { accept: 'application/json' } });
     assert.equal(listing.status, 200);
     const listed = (listing.body as { fn: string }[]).map((entry) => entry.fn).sort();
-    assert.deepEqual(listed, examples.map((f) => f.replace(/\.json$/, '')));
+    assert.deepEqual(
+      listed,
+      examples.map((f) => f.replace(/\.json$/, '')),
+    );
   });
 
   it('imports each example without unknown nodes or a second broker or database, deploys them, and shows live status', async () => {
@@ -89,7 +97,10 @@ describe('Import → Examples, deployed in a real browser', function () {
     const shared = await page.evaluate(() => {
       const RED = (globalThis as unknown as { RED: any }).RED; // eslint-disable-line @typescript-eslint/no-explicit-any
       const found: string[] = [];
-      RED.nodes.eachConfig((n: { id: string; type: string; z?: string }) => void ((n.type === 'iotp-mqtt-broker' || n.type === 'iotp-database') && !n.z && found.push(n.id)));
+      RED.nodes.eachConfig(
+        (n: { id: string; type: string; z?: string }) =>
+          void ((n.type === 'iotp-mqtt-broker' || n.type === 'iotp-database') && !n.z && found.push(n.id)),
+      );
       return found.sort();
     });
     assert.deepEqual(shared, ['iotp.broker', 'iotp.database'], 'one broker and one database node for all examples');
@@ -118,19 +129,25 @@ describe('Import → Examples, deployed in a real browser', function () {
     assert.equal(exampleTabs.length, examples.length, tabs.map((t) => t.label).join(', '));
     for (const [index, tab] of exampleTabs.entries()) {
       await page.evaluate((id) => (globalThis as unknown as { RED: any }).RED.workspaces.show(id), tab.id); // eslint-disable-line @typescript-eslint/no-explicit-any
-      await page.waitForFunction(
-        () => Array.from(document.querySelectorAll('.red-ui-flow-node-status-label')).some((el) => (el.textContent ?? '').trim().length > 0),
-        undefined,
-        { timeout: 30000 },
-      ).catch(async (err: Error) => {
-        await page.screenshot({ path: join(artifactsDir, `flow-${index + 1}-no-status.png`) });
-        throw new Error(`${tab.label}: no status text within 30 s (${err.message})`);
-      });
+      await page
+        .waitForFunction(
+          () =>
+            Array.from(document.querySelectorAll('.red-ui-flow-node-status-label')).some((el) => (el.textContent ?? '').trim().length > 0),
+          undefined,
+          { timeout: 30000 },
+        )
+        .catch(async (err: Error) => {
+          await page.screenshot({ path: join(artifactsDir, `flow-${index + 1}-no-status.png`) });
+          throw new Error(`${tab.label}: no status text within 30 s (${err.message})`);
+        });
       await page.waitForTimeout(1500);
       await page.screenshot({ path: join(artifactsDir, `flow-${index + 1}.png`) });
     }
     assert.deepEqual(consoleErrors, []);
-    const errors = runtime.output().split('\n').filter((line) => line.includes('[error]'));
+    const errors = runtime
+      .output()
+      .split('\n')
+      .filter((line) => line.includes('[error]'));
     assert.deepEqual(errors, [], 'no runtime errors after deploy');
   });
 });

@@ -44,7 +44,10 @@ export function measureActiveTab(): TabShape {
   const chart = document.getElementById('red-ui-workspace-chart')!;
   const origin = chart.getBoundingClientRect();
   const scale: number = RED.view.scale();
-  const toWorkspace = (x: number, y: number): [number, number] => [(x - origin.left + chart.scrollLeft) / scale, (y - origin.top + chart.scrollTop) / scale];
+  const toWorkspace = (x: number, y: number): [number, number] => [
+    (x - origin.left + chart.scrollLeft) / scale,
+    (y - origin.top + chart.scrollTop) / scale,
+  ];
   const boxOf = (element: Element): Box => {
     const r = element.getBoundingClientRect();
     const [left, top] = toWorkspace(r.left, r.top);
@@ -68,7 +71,8 @@ export function measureActiveTab(): TabShape {
     const shape: NodeShape = { id: n.id, type: n.type, label, box, fill: getComputedStyle(rect).fill };
     const statusGroup = group.querySelector('.red-ui-flow-node-status-group') as SVGGElement | null;
     const statusText = (group.querySelector('.red-ui-flow-node-status-label')?.textContent ?? '').trim();
-    if (statusGroup && statusText && getComputedStyle(statusGroup).display !== 'none') shape.status = { ...boxOf(statusGroup), text: statusText };
+    if (statusGroup && statusText && getComputedStyle(statusGroup).display !== 'none')
+      shape.status = { ...boxOf(statusGroup), text: statusText };
     nodes.push(shape);
   });
   const wires: WireShape[] = [];
@@ -90,7 +94,8 @@ export function measureActiveTab(): TabShape {
   return { nodes, wires };
 }
 
-const overlaps = (a: Box, b: Box, gap = 0): boolean => a.left < b.right + gap && b.left < a.right + gap && a.top < b.bottom + gap && b.top < a.bottom + gap;
+const overlaps = (a: Box, b: Box, gap = 0): boolean =>
+  a.left < b.right + gap && b.left < a.right + gap && a.top < b.bottom + gap && b.top < a.bottom + gap;
 const inside = ([x, y]: [number, number], b: Box): boolean => x > b.left && x < b.right && y > b.top && y < b.bottom;
 
 /**
@@ -104,7 +109,8 @@ export function layoutProblems(tab: TabShape, options: { margin?: number; status
   const problems: string[] = [];
   const name = (n: NodeShape): string => `${n.type} "${n.label || n.id}"`;
   for (const node of tab.nodes) {
-    if (node.box.left < margin || node.box.top < margin) problems.push(`${name(node)} is cut off at the canvas edge (left ${Math.round(node.box.left)}, top ${Math.round(node.box.top)})`);
+    if (node.box.left < margin || node.box.top < margin)
+      problems.push(`${name(node)} is cut off at the canvas edge (left ${Math.round(node.box.left)}, top ${Math.round(node.box.top)})`);
   }
   for (const [i, a] of tab.nodes.entries()) {
     for (const b of tab.nodes.slice(i + 1)) if (overlaps(a.box, b.box, 5)) problems.push(`${name(a)} and ${name(b)} overlap`);
@@ -115,7 +121,8 @@ export function layoutProblems(tab: TabShape, options: { margin?: number; status
     for (const other of tab.nodes) {
       if (other === node) continue;
       if (overlaps(node.status, other.box)) problems.push(`the status of ${name(node)} ("${node.status.text}") runs under ${name(other)}`);
-      else if (overlaps(room, other.box)) problems.push(`${name(other)} sits in the room of the status of ${name(node)} (${statusRoom} px)`);
+      else if (overlaps(room, other.box))
+        problems.push(`${name(other)} sits in the room of the status of ${name(node)} (${statusRoom} px)`);
     }
   }
   for (const wire of tab.wires) {

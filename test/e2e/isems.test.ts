@@ -27,10 +27,26 @@ interface ApiRow {
 }
 
 const CONTRACT_KEYS = [
-  'id', 'nodeId', 'isemsRevision', 'timestamp', 'openMPPTFirmwareVersion', 'timeToShutdown', 'isPowerSaveMode',
-  'openCircuitVoltage', 'mppVoltage', 'batteryVoltage', 'batteryChargeEstimate', 'batteryHealthEstimate',
-  'batteryTemperature', 'lowVoltageDisconnectVoltage', 'temperatureCorrectedVoltage', 'rateBatteryCapacity',
-  'ratedSolarModuleCapacity', 'latitude', 'longitude', 'status',
+  'id',
+  'nodeId',
+  'isemsRevision',
+  'timestamp',
+  'openMPPTFirmwareVersion',
+  'timeToShutdown',
+  'isPowerSaveMode',
+  'openCircuitVoltage',
+  'mppVoltage',
+  'batteryVoltage',
+  'batteryChargeEstimate',
+  'batteryHealthEstimate',
+  'batteryTemperature',
+  'lowVoltageDisconnectVoltage',
+  'temperatureCorrectedVoltage',
+  'rateBatteryCapacity',
+  'ratedSolarModuleCapacity',
+  'latitude',
+  'longitude',
+  'status',
 ].sort();
 
 const line = (node: string, epoch: number, status: string): string =>
@@ -116,7 +132,10 @@ for (const backend of backends) {
       });
       assert.equal(rows.length, 120);
       assert.equal(rows[0].timestamp, isoFromEpochSeconds(now));
-      assert.ok(rows.every((row, i) => i === 0 || row.timestamp < rows[i - 1].timestamp), 'newest first');
+      assert.ok(
+        rows.every((row, i) => i === 0 || row.timestamp < rows[i - 1].timestamp),
+        'newest first',
+      );
       assert.deepEqual(Object.keys(rows[0]).sort(), CONTRACT_KEYS);
       assert.match(rows[0].timestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
 
@@ -135,7 +154,10 @@ for (const backend of backends) {
         assert.equal(nodeRows.length, sim.simulation.lineCount(index));
         for (const row of nodeRows) assert.match(row.status, node.withStatus ? /^0x[0-9a-f]{3}$/ : /^0x000$/);
       }
-      assert.ok(sim.simulation.nodes.some((node) => !node.withStatus), 'a node without status is covered');
+      assert.ok(
+        sim.simulation.nodes.some((node) => !node.withStatus),
+        'a node without status is covered',
+      );
     });
 
     it('stores logs published on MQTT once and serves /measurements/latest with the inactive filter', async () => {
@@ -151,11 +173,14 @@ for (const backend of backends) {
           return found.length === 3 && silent.length === 1 ? found : undefined;
         });
         await client.publishAsync(`/isems/${mqttNode}/csvlog`, log, { qos: 1 });
-        assert.deepEqual(rows.map((row) => [row.timestamp, row.status, row.isPowerSaveMode]), [
-          [isoFromEpochSeconds(now), '0xa0f', true],
-          [isoFromEpochSeconds(now - 60), '0x000', true],
-          [isoFromEpochSeconds(now - 120), '0x500', true],
-        ]);
+        assert.deepEqual(
+          rows.map((row) => [row.timestamp, row.status, row.isPowerSaveMode]),
+          [
+            [isoFromEpochSeconds(now), '0xa0f', true],
+            [isoFromEpochSeconds(now - 60), '0x000', true],
+            [isoFromEpochSeconds(now - 120), '0x500', true],
+          ],
+        );
       } finally {
         await client.endAsync();
       }

@@ -34,17 +34,78 @@ const APP = 'http://app.example';
 /** The test flow: an echo endpoint, and an inject node whose button marks flow context, read by a second endpoint. */
 const FLOWS = [
   { id: 'og.tab', type: 'tab', label: 'origin guard' },
-  { id: 'og.echo', type: 'http in', z: 'og.tab', name: '', url: '/origin-echo', method: 'post', upload: false, swaggerDoc: '', x: 120, y: 60, wires: [['og.echoed']] },
+  {
+    id: 'og.echo',
+    type: 'http in',
+    z: 'og.tab',
+    name: '',
+    url: '/origin-echo',
+    method: 'post',
+    upload: false,
+    swaggerDoc: '',
+    x: 120,
+    y: 60,
+    wires: [['og.echoed']],
+  },
   { id: 'og.echoed', type: 'http response', z: 'og.tab', name: '', statusCode: '', headers: {}, x: 320, y: 60, wires: [] },
-  { id: 'og.inject', type: 'inject', z: 'og.tab', name: '', props: [{ p: 'payload' }], repeat: '', crontab: '', once: false, onceDelay: 0.1, topic: '', payload: '', payloadType: 'date', x: 120, y: 120, wires: [['og.mark']] },
-  { id: 'og.mark', type: 'change', z: 'og.tab', name: '', rules: [{ t: 'set', p: 'injected', pt: 'flow', to: 'payload', tot: 'msg' }], x: 320, y: 120, wires: [[]] },
-  { id: 'og.state', type: 'http in', z: 'og.tab', name: '', url: '/origin-state', method: 'get', upload: false, swaggerDoc: '', x: 120, y: 180, wires: [['og.read']] },
-  { id: 'og.read', type: 'change', z: 'og.tab', name: '', rules: [{ t: 'set', p: 'payload', pt: 'msg', to: '{"injected":$flowContext("injected")}', tot: 'jsonata' }], x: 320, y: 180, wires: [['og.stateAnswer']] },
+  {
+    id: 'og.inject',
+    type: 'inject',
+    z: 'og.tab',
+    name: '',
+    props: [{ p: 'payload' }],
+    repeat: '',
+    crontab: '',
+    once: false,
+    onceDelay: 0.1,
+    topic: '',
+    payload: '',
+    payloadType: 'date',
+    x: 120,
+    y: 120,
+    wires: [['og.mark']],
+  },
+  {
+    id: 'og.mark',
+    type: 'change',
+    z: 'og.tab',
+    name: '',
+    rules: [{ t: 'set', p: 'injected', pt: 'flow', to: 'payload', tot: 'msg' }],
+    x: 320,
+    y: 120,
+    wires: [[]],
+  },
+  {
+    id: 'og.state',
+    type: 'http in',
+    z: 'og.tab',
+    name: '',
+    url: '/origin-state',
+    method: 'get',
+    upload: false,
+    swaggerDoc: '',
+    x: 120,
+    y: 180,
+    wires: [['og.read']],
+  },
+  {
+    id: 'og.read',
+    type: 'change',
+    z: 'og.tab',
+    name: '',
+    rules: [{ t: 'set', p: 'payload', pt: 'msg', to: '{"injected":$flowContext("injected")}', tot: 'jsonata' }],
+    x: 320,
+    y: 180,
+    wires: [['og.stateAnswer']],
+  },
   { id: 'og.stateAnswer', type: 'http response', z: 'og.tab', name: '', statusCode: '', headers: {}, x: 520, y: 180, wires: [] },
 ];
 
 /** What a drive-by page would deploy: the test flow plus a function node of its own. */
-const HOSTILE_FLOWS = [...FLOWS, { id: 'og.payload', type: 'function', z: 'og.tab', name: 'drive-by', func: 'return msg;', outputs: 1, x: 120, y: 240, wires: [[]] }];
+const HOSTILE_FLOWS = [
+  ...FLOWS,
+  { id: 'og.payload', type: 'function', z: 'og.tab', name: 'drive-by', func: 'return msg;', outputs: 1, x: 120, y: 240, wires: [[]] },
+];
 
 const deployHeaders = { 'content-type': 'application/json', 'node-red-deployment-type': 'full' };
 
@@ -93,9 +154,23 @@ describe('the origin guard in a running Node-RED (shipped settings.js, no admin 
   describe('hand-made requests', () => {
     it('refuses a cross-origin POST /flows and leaves the deployed flows unchanged', async () => {
       const before = await deployed();
-      assertRefused(await send(`${red.url}/flows`, 'POST', { ...deployHeaders, origin: EVIL }, JSON.stringify(HOSTILE_FLOWS)), 'POST /flows');
-      assertRefused(await send(`${red.url}/flows`, 'POST', { ...deployHeaders, 'node-red-api-version': 'v2', origin: 'null' }, JSON.stringify({ flows: HOSTILE_FLOWS })), 'POST /flows v2, Origin null');
-      assertRefused(await send(`${red.url}/flows`, 'POST', { ...deployHeaders, origin: `http://localhost:${red.port}` }, JSON.stringify(HOSTILE_FLOWS)), 'another name for this host is another origin');
+      assertRefused(
+        await send(`${red.url}/flows`, 'POST', { ...deployHeaders, origin: EVIL }, JSON.stringify(HOSTILE_FLOWS)),
+        'POST /flows',
+      );
+      assertRefused(
+        await send(
+          `${red.url}/flows`,
+          'POST',
+          { ...deployHeaders, 'node-red-api-version': 'v2', origin: 'null' },
+          JSON.stringify({ flows: HOSTILE_FLOWS }),
+        ),
+        'POST /flows v2, Origin null',
+      );
+      assertRefused(
+        await send(`${red.url}/flows`, 'POST', { ...deployHeaders, origin: `http://localhost:${red.port}` }, JSON.stringify(HOSTILE_FLOWS)),
+        'another name for this host is another origin',
+      );
       assert.deepEqual(await deployed(), before);
     });
 
@@ -120,7 +195,7 @@ describe('the origin guard in a running Node-RED (shipped settings.js, no admin 
       }
     });
 
-    it('accepts a deploy from the server\'s own origin, and one without an Origin', async () => {
+    it("accepts a deploy from the server's own origin, and one without an Origin", async () => {
       const before = await deployed();
       const own = await send(`${red.url}/flows`, 'POST', { ...deployHeaders, origin: red.url }, JSON.stringify(HOSTILE_FLOWS));
       assert.ok(own.status === 200 || own.status === 204, own.text);
@@ -132,7 +207,7 @@ describe('the origin guard in a running Node-RED (shipped settings.js, no admin 
       assert.deepEqual((await deployed()).ids, before.ids);
     });
 
-    it('sends no Access-Control-Allow-Origin to other origins\' GET /flows, nor to the allowed ones', async () => {
+    it("sends no Access-Control-Allow-Origin to other origins' GET /flows, nor to the allowed ones", async () => {
       for (const origin of [EVIL, 'null', APP]) {
         const res = await send(`${red.url}/flows`, 'GET', { origin });
         assert.equal(res.status, 200, origin);
@@ -140,14 +215,17 @@ describe('the origin guard in a running Node-RED (shipped settings.js, no admin 
       }
     });
 
-    it('lets the allowed origin call a flow endpoint and read the answer, and refuses another origin\'s POST', async () => {
+    it("lets the allowed origin call a flow endpoint and read the answer, and refuses another origin's POST", async () => {
       const body = JSON.stringify({ reading: 42 });
       const allowed = await send(`${red.url}/origin-echo`, 'POST', { 'content-type': 'application/json', origin: APP }, body);
       assert.equal(allowed.status, 200, allowed.text);
       assert.deepEqual(JSON.parse(allowed.text), { reading: 42 });
       assert.equal(allowed.headers['access-control-allow-origin'], APP);
       assert.match(String(allowed.headers.vary), /Origin/i);
-      assertRefused(await send(`${red.url}/origin-echo`, 'POST', { 'content-type': 'application/json', origin: EVIL }, body), 'POST /origin-echo from another origin');
+      assertRefused(
+        await send(`${red.url}/origin-echo`, 'POST', { 'content-type': 'application/json', origin: EVIL }, body),
+        'POST /origin-echo from another origin',
+      );
       const plain = await send(`${red.url}/origin-echo`, 'POST', { 'content-type': 'application/json' }, body);
       assert.equal(plain.status, 200, 'a client without an Origin calls it as before');
       assert.equal(plain.headers['access-control-allow-origin'], undefined);
@@ -194,7 +272,10 @@ describe('the origin guard in a running Node-RED (shipped settings.js, no admin 
     });
 
     /** Runs fetch in the page; resolves to the status and text, or to the error the page saw. */
-    function pageFetch(url: string, init: { method: string; headers?: Record<string, string>; body?: string; mode?: 'cors' | 'no-cors' }): Promise<string> {
+    function pageFetch(
+      url: string,
+      init: { method: string; headers?: Record<string, string>; body?: string; mode?: 'cors' | 'no-cors' },
+    ): Promise<string> {
       return page.evaluate(
         async ({ url, init }) => {
           try {
@@ -212,10 +293,19 @@ describe('the origin guard in a running Node-RED (shipped settings.js, no admin 
       const before = await deployed();
       await page.goto(evilPage.url);
       answered.length = 0;
-      const outcome = await pageFetch(`${red.url}/flows`, { method: 'POST', headers: { 'content-type': 'application/json', 'Node-RED-Deployment-Type': 'full' }, body: JSON.stringify(HOSTILE_FLOWS) });
+      const outcome = await pageFetch(`${red.url}/flows`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'Node-RED-Deployment-Type': 'full' },
+        body: JSON.stringify(HOSTILE_FLOWS),
+      });
       assert.match(outcome, /^failed: TypeError/);
       // Text bodies need no preflight; the answer is opaque, and the request refused all the same.
-      const simple = await pageFetch(`${red.url}/flows`, { method: 'POST', mode: 'no-cors', headers: { 'content-type': 'text/plain' }, body: JSON.stringify(HOSTILE_FLOWS) });
+      const simple = await pageFetch(`${red.url}/flows`, {
+        method: 'POST',
+        mode: 'no-cors',
+        headers: { 'content-type': 'text/plain' },
+        body: JSON.stringify(HOSTILE_FLOWS),
+      });
       assert.equal(simple, '0 ');
       // Node-RED 4's editor-api answers every preflight itself (a wildcard CORS handler ahead of
       // the guard), so the JSON POST follows and the guard refuses it; Node-RED 5 has no such
@@ -223,10 +313,18 @@ describe('the origin guard in a running Node-RED (shipped settings.js, no admin 
       const preflightAnswered = (): string | undefined => answered.find((a) => a.startsWith('OPTIONS /flows'));
       const expectedPosts = (): number => (/ 20\d$/.test(preflightAnswered() ?? '') ? 2 : 1);
       // Chromium's network events may trail the page's promise by a moment.
-      for (let waited = 0; (!preflightAnswered() || answered.filter((a) => a.startsWith('POST')).length < expectedPosts()) && waited < 5000; waited += 50) await page.waitForTimeout(50);
+      for (
+        let waited = 0;
+        (!preflightAnswered() || answered.filter((a) => a.startsWith('POST')).length < expectedPosts()) && waited < 5000;
+        waited += 50
+      )
+        await page.waitForTimeout(50);
       const seenNow = answered.join(', ');
       const preflight = preflightAnswered();
-      assert.ok(preflight === 'OPTIONS /flows 403' || /^OPTIONS \/flows 20\d$/.test(preflight ?? ''), `the preflight was answered (editor-api) or refused (the guard): ${seenNow}`);
+      assert.ok(
+        preflight === 'OPTIONS /flows 403' || /^OPTIONS \/flows 20\d$/.test(preflight ?? ''),
+        `the preflight was answered (editor-api) or refused (the guard): ${seenNow}`,
+      );
       assert.deepEqual(
         answered.filter((a) => a.startsWith('POST')),
         new Array<string>(expectedPosts()).fill('POST /flows 403'),
@@ -259,7 +357,7 @@ describe('the origin guard in a running Node-RED (shipped settings.js, no admin 
       assert.deepEqual(await injectedState(), injectedBefore);
     });
 
-    it('the allowed origin\'s page calls a flow endpoint and reads its answer; another origin\'s page cannot', async () => {
+    it("the allowed origin's page calls a flow endpoint and reads its answer; another origin's page cannot", async () => {
       await page.goto(appPage.url);
       const init = { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reading: 7 }) };
       assert.equal(await pageFetch(`${red.url}/origin-echo`, init), '200 {"reading":7}');
@@ -274,10 +372,14 @@ describe('the origin guard in a running Node-RED (shipped settings.js, no admin 
       assert.ok(!answered.some((a) => /^POST \/origin-echo 2\d\d$/.test(a)), answered.join(', '));
     });
 
-    it('the server\'s own page deploys with the same fetch (the editor\'s requests are same-origin)', async () => {
+    it("the server's own page deploys with the same fetch (the editor's requests are same-origin)", async () => {
       const before = await deployed();
       await page.goto(`${red.url}/origin-state`);
-      const outcome = await pageFetch(`${red.url}/flows`, { method: 'POST', headers: { 'content-type': 'application/json', 'Node-RED-Deployment-Type': 'full' }, body: JSON.stringify(HOSTILE_FLOWS) });
+      const outcome = await pageFetch(`${red.url}/flows`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'Node-RED-Deployment-Type': 'full' },
+        body: JSON.stringify(HOSTILE_FLOWS),
+      });
       assert.match(outcome, /^20[04] /);
       const after = await deployed();
       assert.notEqual(after.rev, before.rev);

@@ -15,7 +15,17 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { httpJson, packageRoot, startNodeRed, type RunningNodeRed } from '../support/node-red';
-import { createTestMysqlDatabase, MQTT_HOST, MQTT_PORT, MYSQL_HOST, MYSQL_PASSWORD, MYSQL_PORT, MYSQL_USER, requireService, type TestMysqlDatabase } from '../support/services';
+import {
+  createTestMysqlDatabase,
+  MQTT_HOST,
+  MQTT_PORT,
+  MYSQL_HOST,
+  MYSQL_PASSWORD,
+  MYSQL_PORT,
+  MYSQL_USER,
+  requireService,
+  type TestMysqlDatabase,
+} from '../support/services';
 import { TcpProxy } from '../support/tcp-proxy';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -30,11 +40,17 @@ interface FlowNode {
   type: string;
 }
 
-const flows = ['3-isems.json', '4-iot-sensors.json', '5-data-connector.json'].flatMap((file) => JSON.parse(readFileSync(join(packageRoot, 'flows', file), 'utf8')) as FlowNode[]);
+const flows = ['3-isems.json', '4-iot-sensors.json', '5-data-connector.json'].flatMap(
+  (file) => JSON.parse(readFileSync(join(packageRoot, 'flows', file), 'utf8')) as FlowNode[],
+);
 
 /** What a client may never read in an answer: driver text, addresses, names of the database. */
 function assertNoDriverText(text: string, where: string, hidden: readonly string[]): void {
-  assert.doesNotMatch(text, /ECONNREFUSED|ECONNRESET|PROTOCOL_|ER_[A-Z_]+|connect |Connection lost|127\.0\.0\.1|\bat \S+:\d+/, `${where}: ${text}`);
+  assert.doesNotMatch(
+    text,
+    /ECONNREFUSED|ECONNRESET|PROTOCOL_|ER_[A-Z_]+|connect |Connection lost|127\.0\.0\.1|\bat \S+:\d+/,
+    `${where}: ${text}`,
+  );
   for (const value of hidden) assert.ok(!text.includes(value), `${where} names ${value}: ${text}`);
 }
 
@@ -102,7 +118,8 @@ describe('database outage: endpoints answer in words, and no credential reaches 
     for (;;) {
       const [data, latest] = await Promise.all([httpJson(`${baseUrl}/data?limit=1`), httpJson(`${baseUrl}/measurements/latest`)]);
       if (data.status === 200 && latest.status === 200) break;
-      if (Date.now() > deadline) assert.fail(`the read APIs never became ready: ${data.status} ${data.text} / ${latest.status} ${latest.text}`);
+      if (Date.now() > deadline)
+        assert.fail(`the read APIs never became ready: ${data.status} ${data.text} / ${latest.status} ${latest.text}`);
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
   });
@@ -143,8 +160,15 @@ describe('database outage: endpoints answer in words, and no credential reaches 
     assert.equal(quality.status, 200, quality.text);
     // The request API queues; the task fails in words when it reads the database.
     const now = Date.now();
-    const window = { start_time: new Date(now - 3_600_000).toISOString().slice(0, 19), end_time: new Date(now - 1_800_000).toISOString().slice(0, 19) };
-    const raised = await httpJson(`${red!.url}/raise-request`, { method: 'POST', body: window, headers: callerHeaders(`Bearer ${credentials.apiKey}`) });
+    const window = {
+      start_time: new Date(now - 3_600_000).toISOString().slice(0, 19),
+      end_time: new Date(now - 1_800_000).toISOString().slice(0, 19),
+    };
+    const raised = await httpJson(`${red!.url}/raise-request`, {
+      method: 'POST',
+      body: window,
+      headers: callerHeaders(`Bearer ${credentials.apiKey}`),
+    });
     assert.equal(raised.status, 200, raised.text);
     const taskId = (raised.body as { task_id: string }).task_id;
     let task: { state?: string; status?: string } = {};

@@ -135,7 +135,11 @@ describe('e2e: rolling averages flow', function () {
     });
     await sleep(1000);
     const added = storedRows().slice(before);
-    assert.deepEqual(added.map((r) => r.number), [61], `stored: ${JSON.stringify(added)}`);
+    assert.deepEqual(
+      added.map((r) => r.number),
+      [61],
+      `stored: ${JSON.stringify(added)}`,
+    );
     assert.ok(Math.abs(added[0].epochtime - Date.now() / 1000) < 60, `epochtime in seconds: ${added[0].epochtime}`);
     for (const row of rows) {
       assert.equal(typeof row.number, 'number');
@@ -148,7 +152,11 @@ describe('e2e: rolling averages flow', function () {
   const storedRows = (): Array<{ rowid: number; number: number; epochtime: number }> => {
     const db = new Sqlite(dbFile, { readonly: true });
     try {
-      return db.prepare('SELECT rowid, number, epochtime FROM messages ORDER BY rowid').all() as Array<{ rowid: number; number: number; epochtime: number }>;
+      return db.prepare('SELECT rowid, number, epochtime FROM messages ORDER BY rowid').all() as Array<{
+        rowid: number;
+        number: number;
+        epochtime: number;
+      }>;
     } finally {
       db.close();
     }
@@ -204,12 +212,18 @@ describe('e2e: rolling averages flow', function () {
     await publisher;
     const tail = (text: string): string => text.split('\n').slice(-40).join('\n');
     const diagnose = (err: Error): never => {
-      throw new Error(`${err.message}; last STATS ${JSON.stringify(stats.slice(-3))}\n--- first run ---\n${tail(firstRun)}\n--- second run ---\n${tail(runtime?.output() ?? '')}`);
+      throw new Error(
+        `${err.message}; last STATS ${JSON.stringify(stats.slice(-3))}\n--- first run ---\n${tail(firstRun)}\n--- second run ---\n${tail(runtime?.output() ?? '')}`,
+      );
     };
-    const rows = await until(`every published number in the table`, () => {
-      const now = storedRows();
-      return notStored(now).length === 0 ? now : undefined;
-    }, 60000).catch(diagnose);
+    const rows = await until(
+      `every published number in the table`,
+      () => {
+        const now = storedRows();
+        return notStored(now).length === 0 ? now : undefined;
+      },
+      60000,
+    ).catch(diagnose);
     const expected = round4(mean(rows.map((r) => r.number)));
     // The table is written from the window's counted readings: the message in flight at the stop
     // can also have been counted before it while its row was not yet taken (the stop dropped it on
@@ -217,13 +231,19 @@ describe('e2e: rolling averages flow', function () {
     // the same at-least-once case (docs/limits.md): one number, stored after the restart,
     // published before the stop, counted once more than the table holds it.
     const sum = rows.reduce((total, r) => total + r.number, 0);
-    const inFlight = [...new Set(rows.filter((r) => r.rowid > lastRowBeforeRestart && r.epochtime <= stoppedAtSeconds).map((r) => r.number))];
+    const inFlight = [
+      ...new Set(rows.filter((r) => r.rowid > lastRowBeforeRestart && r.epochtime <= stoppedAtSeconds).map((r) => r.number)),
+    ];
     const countedTwice = new Map(inFlight.map((n) => [round4((sum + n) / (rows.length + 1)), n]));
     const acceptable = (avg: number | null): boolean => avg === expected || (avg !== null && countedTwice.has(avg));
-    const last = await until(`STATS with avg_30min ${expected} (the mean of the table)`, () => {
-      const latest = stats[stats.length - 1];
-      return latest && acceptable(latest.avg_30min) ? latest : undefined;
-    }, 60000).catch(diagnose);
+    const last = await until(
+      `STATS with avg_30min ${expected} (the mean of the table)`,
+      () => {
+        const latest = stats[stats.length - 1];
+        return latest && acceptable(latest.avg_30min) ? latest : undefined;
+      },
+      60000,
+    ).catch(diagnose);
     await sleep(1000);
     const final = stats[stats.length - 1].avg_30min;
     assert.equal(final, last.avg_30min, 'the window counts what the table holds, nothing more');
@@ -236,8 +256,14 @@ describe('e2e: rolling averages flow', function () {
     assert.ok(twice.length <= 1, `at most the one message in flight at the stop is processed twice, got ${JSON.stringify(twice)}`);
     for (const n of twice) {
       const copies = rows.filter((r) => r.number === n);
-      assert.ok(copies.some((r) => r.rowid <= lastRowBeforeRestart) && copies.some((r) => r.rowid > lastRowBeforeRestart), `${n} stored twice on one side of the restart: ${JSON.stringify(copies)}`);
-      assert.ok(copies.some((a) => copies.some((b) => a !== b && a.epochtime === b.epochtime)), `${n}: its two rows are one message: ${JSON.stringify(copies)}`);
+      assert.ok(
+        copies.some((r) => r.rowid <= lastRowBeforeRestart) && copies.some((r) => r.rowid > lastRowBeforeRestart),
+        `${n} stored twice on one side of the restart: ${JSON.stringify(copies)}`,
+      );
+      assert.ok(
+        copies.some((a) => copies.some((b) => a !== b && a.epochtime === b.epochtime)),
+        `${n}: its two rows are one message: ${JSON.stringify(copies)}`,
+      );
       console.log(`      ${n} was in flight at the stop: stored and counted before it and again after it (${JSON.stringify(copies)})`);
     }
   });

@@ -26,10 +26,13 @@ import { packageRoot, startNodeRed, type RunningNodeRed } from '../support/node-
 import { missingPrograms, startPrivateMosquitto, type PrivateMosquitto } from '../support/private-services';
 import { createTestMysqlDatabase, inCi, requireService, type TestMysqlDatabase } from '../support/services';
 
-const readFlow = (file: string): Array<Record<string, unknown>> => JSON.parse(readFileSync(join(packageRoot, 'flows', file), 'utf8')) as Array<Record<string, unknown>>;
+const readFlow = (file: string): Array<Record<string, unknown>> =>
+  JSON.parse(readFileSync(join(packageRoot, 'flows', file), 'utf8')) as Array<Record<string, unknown>>;
 // The shipped flows as they are, except that the connector waits 1 s (not 30 s) after a window's
 // end before posting it, so the test does not wait half a minute for late rows that cannot come.
-const flows = [...readFlow('1-statestream.json'), ...readFlow('4-iot-sensors.json'), ...readFlow('5-data-connector.json')].map((node) => (node.id === 'connector.post' ? { ...node, settle: '1' } : node));
+const flows = [...readFlow('1-statestream.json'), ...readFlow('4-iot-sensors.json'), ...readFlow('5-data-connector.json')].map((node) =>
+  node.id === 'connector.post' ? { ...node, settle: '1' } : node,
+);
 /** Readings per phase (one instance, then two), and as many statestream messages. */
 const PER_PHASE = 3000;
 /** Statestream entities the messages cycle through (`sensor.scale_<k>`, key `state`). */
@@ -116,7 +119,10 @@ describe('scale-out: two Node-RED instances on a $share subscription, one MariaD
     for (;;) {
       const [readings, statestream] = [await stored(), await storedStatestream()];
       if (readings >= expected && statestream >= expected) break;
-      assert.ok(Date.now() < deadline, `stored ${readings} readings and ${statestream} statestream messages of ${expected}\n${instances.map((r) => r.output().slice(-2000)).join('\n----\n')}`);
+      assert.ok(
+        Date.now() < deadline,
+        `stored ${readings} readings and ${statestream} statestream messages of ${expected}\n${instances.map((r) => r.output().slice(-2000)).join('\n----\n')}`,
+      );
       await sleep(50);
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -135,8 +141,13 @@ describe('scale-out: two Node-RED instances on a $share subscription, one MariaD
     // max_queued_messages (1000 per client) DROPS QoS 1 messages beyond it while a subscriber
     // catches up: a burst of a few thousand readings would lose messages at the broker.
     const conf = readFileSync(join(packageRoot, 'docker', 'mosquitto', 'mosquitto.conf'), 'utf8');
-    const queueSettings = conf.split('\n').filter((line) => /^(max_queued_messages|max_queued_bytes|max_inflight_messages|persistent_client_expiration)\s/.test(line));
-    assert.ok(queueSettings.some((line) => line.startsWith('max_queued_messages')), 'the compose broker config sets max_queued_messages');
+    const queueSettings = conf
+      .split('\n')
+      .filter((line) => /^(max_queued_messages|max_queued_bytes|max_inflight_messages|persistent_client_expiration)\s/.test(line));
+    assert.ok(
+      queueSettings.some((line) => line.startsWith('max_queued_messages')),
+      'the compose broker config sets max_queued_messages',
+    );
     broker = await startPrivateMosquitto({ extraConfig: queueSettings });
     mysql = await createTestMysqlDatabase('iotp_scale');
     db = openDatabase({ ...mysql.config });
@@ -178,26 +189,50 @@ describe('scale-out: two Node-RED instances on a $share subscription, one MariaD
 
     // Statestream: each live message once, one fact each; the retained replay instance b got when it
     // subscribed repeats the latest facts, so it added none.
-    const { rows: twiceStatestream } = await db!.query('SELECT payload, COUNT(*) AS n FROM messages WHERE retained = 0 GROUP BY payload HAVING COUNT(*) > 1 LIMIT 5');
+    const { rows: twiceStatestream } = await db!.query(
+      'SELECT payload, COUNT(*) AS n FROM messages WHERE retained = 0 GROUP BY payload HAVING COUNT(*) > 1 LIMIT 5',
+    );
     assert.deepEqual(twiceStatestream, [], 'statestream messages stored twice');
-    const { rows: live } = await db!.query('SELECT COUNT(DISTINCT payload) AS n, MIN(CAST(payload AS UNSIGNED)) AS lo, MAX(CAST(payload AS UNSIGNED)) AS hi FROM messages WHERE retained = 0');
+    const { rows: live } = await db!.query(
+      'SELECT COUNT(DISTINCT payload) AS n, MIN(CAST(payload AS UNSIGNED)) AS lo, MAX(CAST(payload AS UNSIGNED)) AS hi FROM messages WHERE retained = 0',
+    );
     assert.deepEqual(live[0], { n: 2 * PER_PHASE, lo: 0, hi: 2 * PER_PHASE - 1 });
     const replayed = await count('SELECT COUNT(*) AS n FROM messages WHERE retained = 1');
-    assert.equal(await count('SELECT COUNT(*) AS n FROM facts'), 2 * PER_PHASE, `one fact per live message (${replayed} retained replays stored besides)`);
+    assert.equal(
+      await count('SELECT COUNT(*) AS n FROM facts'),
+      2 * PER_PHASE,
+      `one fact per live message (${replayed} retained replays stored besides)`,
+    );
     assert.equal(await count('SELECT COUNT(DISTINCT message_id) AS n FROM facts'), 2 * PER_PHASE);
     assert.equal(await count('SELECT COUNT(*) AS n FROM facts WHERE retained = 1'), 0, 'a retained replay added a fact');
-    const { rows: entities } = await db!.query('SELECT b.label AS base, COUNT(DISTINCT e.id) AS entities, COUNT(DISTINCT s.id) AS states FROM base_topics b JOIN entities e ON e.base_topic_id = b.id JOIN states s ON s.entity_id = e.id GROUP BY b.label');
+    const { rows: entities } = await db!.query(
+      'SELECT b.label AS base, COUNT(DISTINCT e.id) AS entities, COUNT(DISTINCT s.id) AS states FROM base_topics b JOIN entities e ON e.base_topic_id = b.id JOIN states s ON s.entity_id = e.id GROUP BY b.label',
+    );
     assert.deepEqual(entities, [{ base: baseTopic, entities: ENTITIES, states: ENTITIES }]);
 
     // Both instances applied the migration sets at start; the migrations table records each step once.
     const { rows: migrations } = await db!.query('SELECT name, COUNT(*) AS n FROM migrations GROUP BY name');
-    assert.ok(migrations.some((m) => String(m.name).startsWith('statestream')) && migrations.some((m) => String(m.name).startsWith('sensors')), `migrations recorded: ${JSON.stringify(migrations)}`);
-    assert.equal(await count("SELECT COUNT(*) AS n FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() AND EVENT_OBJECT_TABLE = 'messages'"), 1, 'the statestream trigger exists once');
-    assert.deepEqual(migrations.filter((m) => Number(m.n) !== 1), [], 'a migration recorded more than once');
+    assert.ok(
+      migrations.some((m) => String(m.name).startsWith('statestream')) && migrations.some((m) => String(m.name).startsWith('sensors')),
+      `migrations recorded: ${JSON.stringify(migrations)}`,
+    );
+    assert.equal(
+      await count(
+        "SELECT COUNT(*) AS n FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() AND EVENT_OBJECT_TABLE = 'messages'",
+      ),
+      1,
+      'the statestream trigger exists once',
+    );
+    assert.deepEqual(
+      migrations.filter((m) => Number(m.n) !== 1),
+      [],
+      'a migration recorded more than once',
+    );
 
     // The connector: free the lease; one instance at a time posts the due windows from the bookmark on.
     await db!.query('UPDATE connector_bookmarks SET lease_owner = NULL, lease_until = NULL WHERE name = ?', ['data-connector']);
-    const windowEnd = async (): Promise<number> => Number((await db!.query('SELECT window_end FROM connector_bookmarks WHERE name = ?', ['data-connector'])).rows[0].window_end);
+    const windowEnd = async (): Promise<number> =>
+      Number((await db!.query('SELECT window_end FROM connector_bookmarks WHERE name = ?', ['data-connector'])).rows[0].window_end);
     const deadline = Date.now() + 120_000;
     const lastWindowEnd = alignDown(Math.max(...times), MIN) + MIN;
     while ((await windowEnd()) < lastWindowEnd) {
@@ -234,7 +269,10 @@ describe('scale-out: two Node-RED instances on a $share subscription, one MariaD
     // readings. The windows close 10 s (their grace) after the minute.
     const aggregateDeadline = Date.now() + 90_000;
     while ((await count('SELECT COALESCE(SUM(samples), 0) AS n FROM aggregated_sensor_data')) < 2 * PER_PHASE) {
-      assert.ok(Date.now() < aggregateDeadline, `aggregates cover ${await count('SELECT COALESCE(SUM(samples), 0) AS n FROM aggregated_sensor_data')} of ${2 * PER_PHASE} readings`);
+      assert.ok(
+        Date.now() < aggregateDeadline,
+        `aggregates cover ${await count('SELECT COALESCE(SUM(samples), 0) AS n FROM aggregated_sensor_data')} of ${2 * PER_PHASE} readings`,
+      );
       await sleep(200);
     }
     const { rows: minutes } = await db!.query(
@@ -244,8 +282,14 @@ describe('scale-out: two Node-RED instances on a $share subscription, one MariaD
          LEFT JOIN aggregated_sensor_data a ON a.sensor_id = r.sensor_id AND a.timestamp = r.minute
         ORDER BY r.minute, r.sensor_id`,
     );
-    const wrong = minutes.filter((m) => Number(m.samples) !== Number(m.n) || Math.abs(Number(m.value) - Number(m.mean)) > 1e-9 * Math.max(1, Math.abs(Number(m.mean))));
-    assert.deepEqual(wrong.slice(0, 5), [], `${wrong.length} of ${minutes.length} sensor-minutes whose stored mean is not the mean of their readings`);
+    const wrong = minutes.filter(
+      (m) => Number(m.samples) !== Number(m.n) || Math.abs(Number(m.value) - Number(m.mean)) > 1e-9 * Math.max(1, Math.abs(Number(m.mean))),
+    );
+    assert.deepEqual(
+      wrong.slice(0, 5),
+      [],
+      `${wrong.length} of ${minutes.length} sensor-minutes whose stored mean is not the mean of their readings`,
+    );
     const contributors = await count('SELECT COUNT(DISTINCT instance) AS n FROM aggregated_sensor_parts');
     assert.equal(contributors, 2, 'both instances contributed parts of the minutes');
 

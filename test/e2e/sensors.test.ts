@@ -17,7 +17,15 @@ import type { Database } from '../../lib/db/types';
 import type { Catalog } from '../../lib/sensors/catalog';
 import type { QualityReport } from '../../lib/sensors/quality';
 import { httpJson, packageRoot, startNodeRed, type RunningNodeRed } from '../support/node-red';
-import { createTestMysqlDatabase, MQTT_HOST, MQTT_PORT, requireService, type TestMysqlDatabase, createTestPostgresDatabase, type TestPostgresDatabase } from '../support/services';
+import {
+  createTestMysqlDatabase,
+  MQTT_HOST,
+  MQTT_PORT,
+  requireService,
+  type TestMysqlDatabase,
+  createTestPostgresDatabase,
+  type TestPostgresDatabase,
+} from '../support/services';
 import { makeTempDir, removeTempDir } from '../support/tmp';
 
 const flows = JSON.parse(readFileSync(join(packageRoot, 'flows', '4-iot-sensors.json'), 'utf8')) as unknown[];
@@ -78,15 +86,41 @@ describe('IoT sensors flow end to end (MariaDB, PostgreSQL and SQLite)', functio
     const postgres = await createTestPostgresDatabase('iotp_e2e_sensors');
     const file = join(dir, 'sensors.db');
     harnesses.push(
-      { name: 'MariaDB', url: mysql.url, db: openDatabase({ ...mysql.config }), topic: `iotp-e2e/${randomUUID()}/sensors`, probes: 0, mysql },
-      { name: 'PostgreSQL', url: postgres.url, db: openDatabase({ ...postgres.config }), topic: `iotp-e2e/${randomUUID()}/sensors`, probes: 0, mysql: postgres },
-      { name: 'SQLite', url: `sqlite:${file}`, db: openDatabase({ dialect: 'sqlite', file, busyTimeoutMs: 5000 }), topic: `iotp-e2e/${randomUUID()}/sensors`, probes: 0 },
+      {
+        name: 'MariaDB',
+        url: mysql.url,
+        db: openDatabase({ ...mysql.config }),
+        topic: `iotp-e2e/${randomUUID()}/sensors`,
+        probes: 0,
+        mysql,
+      },
+      {
+        name: 'PostgreSQL',
+        url: postgres.url,
+        db: openDatabase({ ...postgres.config }),
+        topic: `iotp-e2e/${randomUUID()}/sensors`,
+        probes: 0,
+        mysql: postgres,
+      },
+      {
+        name: 'SQLite',
+        url: `sqlite:${file}`,
+        db: openDatabase({ dialect: 'sqlite', file, busyTimeoutMs: 5000 }),
+        topic: `iotp-e2e/${randomUUID()}/sensors`,
+        probes: 0,
+      },
     );
     await Promise.all(
       harnesses.map(async (h) => {
         h.red = await startNodeRed({
           flows,
-          env: { DATABASE_URL: h.url, MQTT_URL: `mqtt://${MQTT_HOST}:${MQTT_PORT}`, MQTT_TOPIC: h.topic, SIMULATE: 'false', INTERVAL_MS: '1000' },
+          env: {
+            DATABASE_URL: h.url,
+            MQTT_URL: `mqtt://${MQTT_HOST}:${MQTT_PORT}`,
+            MQTT_TOPIC: h.topic,
+            SIMULATE: 'false',
+            INTERVAL_MS: '1000',
+          },
         });
       }),
     );
@@ -95,11 +129,15 @@ describe('IoT sensors flow end to end (MariaDB, PostgreSQL and SQLite)', functio
     // Probe until each pipeline stores a reading (its subscription is live), then count the probes.
     await Promise.all(
       harnesses.map(async (h) => {
-        await until(`${h.name} to store a probe`, async () => {
-          await client!.publishAsync(h.topic, JSON.stringify(reading(1, 20, Date.now())), { qos: 1 });
-          const { body } = await httpJson(`${h.red!.url}/data?limit=1`);
-          return (body as Page).count > 0 ? true : undefined;
-        }, 60_000);
+        await until(
+          `${h.name} to store a probe`,
+          async () => {
+            await client!.publishAsync(h.topic, JSON.stringify(reading(1, 20, Date.now())), { qos: 1 });
+            const { body } = await httpJson(`${h.red!.url}/data?limit=1`);
+            return (body as Page).count > 0 ? true : undefined;
+          },
+          60_000,
+        );
         await sleep(500);
         h.probes = await rowCount(h);
       }),
@@ -114,7 +152,9 @@ describe('IoT sensors flow end to end (MariaDB, PostgreSQL and SQLite)', functio
     published.push(reading(5, 30, now - 300, false)); // no metadata: stored with NULLs, incomplete
     for (const h of harnesses) for (const p of published) await client.publishAsync(h.topic, JSON.stringify(p), { qos: 1 });
     await Promise.all(
-      harnesses.map((h) => until(`${h.name} to store the readings`, async () => ((await rowCount(h)) === h.probes + 23 ? true : undefined), 30_000)),
+      harnesses.map((h) =>
+        until(`${h.name} to store the readings`, async () => ((await rowCount(h)) === h.probes + 23 ? true : undefined), 30_000),
+      ),
     );
   });
 
@@ -150,7 +190,10 @@ describe('IoT sensors flow end to end (MariaDB, PostgreSQL and SQLite)', functio
     const m = (body as QualityReport).metrics.since_start;
     const total = h.probes + published.length;
     assert.equal(m.messages, total);
-    assert.deepEqual([m.accuracy.total - m.accuracy.passed, m.uniqueness.total - m.uniqueness.passed, m.completeness.total - m.completeness.passed], [1, 1, 2]);
+    assert.deepEqual(
+      [m.accuracy.total - m.accuracy.passed, m.uniqueness.total - m.uniqueness.passed, m.completeness.total - m.completeness.passed],
+      [1, 1, 2],
+    );
     assert.equal(m.completeness.total, total);
     const html = await httpJson(`${h.red!.url}/quality`, { headers: { accept: 'text/html' } });
     assert.match(html.headers.get('content-type') ?? '', /^text\/html/);
@@ -161,8 +204,14 @@ describe('IoT sensors flow end to end (MariaDB, PostgreSQL and SQLite)', functio
     assert.equal(status, 200);
     const raw = (body as Catalog).datasets.find((d) => d.name === 'sensor_data');
     const agg = (body as Catalog).datasets.find((d) => d.name === 'aggregated_sensor_data');
-    assert.deepEqual(raw?.columns.map((c) => c.name), ['id', 'sensor_id', 'timestamp', 'value', 'lat', 'lng', 'unit', 'type', 'description']);
-    assert.deepEqual(agg?.columns.map((c) => c.name), ['id', 'sensor_id', 'timestamp', 'value', 'lat', 'lng', 'unit', 'type', 'description', 'samples', 'original_row']);
+    assert.deepEqual(
+      raw?.columns.map((c) => c.name),
+      ['id', 'sensor_id', 'timestamp', 'value', 'lat', 'lng', 'unit', 'type', 'description'],
+    );
+    assert.deepEqual(
+      agg?.columns.map((c) => c.name),
+      ['id', 'sensor_id', 'timestamp', 'value', 'lat', 'lng', 'unit', 'type', 'description', 'samples', 'original_row'],
+    );
     assert.equal(raw?.row_count, h.probes + 23);
     assert.deepEqual(agg?.lineage.derived_from, ['sensor_data', 'aggregated_sensor_parts']);
     assert.equal(raw?.lineage.source_topic, h.topic);
@@ -178,12 +227,23 @@ describe('IoT sensors flow end to end (MariaDB, PostgreSQL and SQLite)', functio
       skip = body.next_skip;
     }
     const all = ((await httpJson(`${h.red!.url}/data?sensor_id=2&limit=1000`)).body as Page).data;
-    assert.deepEqual(pages.map((r) => r.id), all.map((r) => r.id));
+    assert.deepEqual(
+      pages.map((r) => r.id),
+      all.map((r) => r.id),
+    );
     assert.ok(all.length >= 5 && all.every((r) => r.sensor_id === 2));
     const firstOwn = published[1].timestamp as string;
     const ranged = ((await httpJson(`${h.red!.url}/data?sensor_id=2&start_time=${firstOwn}&limit=1000`)).body as Page).data;
-    assert.deepEqual(ranged.map((r) => r.value), [12, 13, 14, 15, 99]);
-    for (const [query, parameter] of [['limit=0', 'limit'], ['sensor_id=abc', 'sensor_id'], ['start_time=2024-02-30', 'start_time'], ['skip=1&skip=2', 'skip']]) {
+    assert.deepEqual(
+      ranged.map((r) => r.value),
+      [12, 13, 14, 15, 99],
+    );
+    for (const [query, parameter] of [
+      ['limit=0', 'limit'],
+      ['sensor_id=abc', 'sensor_id'],
+      ['start_time=2024-02-30', 'start_time'],
+      ['skip=1&skip=2', 'skip'],
+    ]) {
       const { status, body } = await httpJson(`${h.red!.url}/data?${query}`);
       assert.equal(status, 400, query);
       assert.equal((body as { parameter: string }).parameter, parameter);
@@ -193,21 +253,27 @@ describe('IoT sensors flow end to end (MariaDB, PostgreSQL and SQLite)', functio
 
   each('aggregates each closed minute per sensor into the mean and count of its raw rows', async (h) => {
     const { rows: last } = await h.db.query('SELECT MAX(timestamp) AS t FROM sensor_data');
-    const lastMs = new Date(String(last[0].t instanceof Date ? (last[0].t as Date).toISOString() : `${String(last[0].t).replace(' ', 'T')}Z`)).getTime();
+    const lastMs = new Date(
+      String(last[0].t instanceof Date ? (last[0].t as Date).toISOString() : `${String(last[0].t).replace(' ', 'T')}Z`),
+    ).getTime();
     const closesAt = Math.floor(lastMs / 60_000) * 60_000 + 60_000 + GRACE_MS;
     if (Date.now() < closesAt) await sleep(closesAt - Date.now());
     const minute = {
       mysql: "DATE_FORMAT(`timestamp`, '%Y-%m-%d %H:%i:00.000000')",
       postgres: `to_char("timestamp", 'YYYY-MM-DD HH24:MI":00.000000"')`,
-      sqlite: "substr(\"timestamp\", 1, 16) || ':00.000000'",
+      sqlite: 'substr("timestamp", 1, 16) || \':00.000000\'',
     }[h.db.dialect];
     const { rows: expected } = await h.db.query(
       `SELECT sensor_id, ${minute} AS minute_start, AVG(value) AS mean, COUNT(*) AS n FROM sensor_data GROUP BY sensor_id, ${minute} ORDER BY minute_start, sensor_id`,
     );
-    const aggregated = await until(`${h.name} aggregates`, async () => {
-      const body = (await httpJson(`${h.red!.url}/aggregated_data?limit=1000`)).body as Page;
-      return body.count === expected.length ? body.data : undefined;
-    }, 30_000);
+    const aggregated = await until(
+      `${h.name} aggregates`,
+      async () => {
+        const body = (await httpJson(`${h.red!.url}/aggregated_data?limit=1000`)).body as Page;
+        return body.count === expected.length ? body.data : undefined;
+      },
+      30_000,
+    );
     const key = (id: unknown, t: string) => `${Number(id)}@${t.slice(0, 19).replace('T', ' ')}`;
     const got = new Map(aggregated.map((r) => [key(r.sensor_id, r.timestamp), r]));
     for (const e of expected) {
@@ -218,7 +284,9 @@ describe('IoT sensors flow end to end (MariaDB, PostgreSQL and SQLite)', functio
       assert.match(row.timestamp, /:00\.000000Z$/, 'stamped with the minute start');
     }
     // One instance: each minute is one part, of that instance, which the database copied.
-    const { rows: parts } = await h.db.query('SELECT COUNT(*) AS n, COUNT(DISTINCT instance) AS instances, SUM(samples) AS samples FROM aggregated_sensor_parts');
+    const { rows: parts } = await h.db.query(
+      'SELECT COUNT(*) AS n, COUNT(DISTINCT instance) AS instances, SUM(samples) AS samples FROM aggregated_sensor_parts',
+    );
     assert.deepEqual(
       [Number(parts[0].n), Number(parts[0].instances), Number(parts[0].samples)],
       [expected.length, 1, expected.reduce((sum, e) => sum + Number(e.n), 0)],

@@ -47,7 +47,10 @@ describe('settings.js: admin password and credential secret from the environment
   });
 
   const token = async (username: string, pass: string) =>
-    httpJson(`${red!.url}/auth/token`, { method: 'POST', body: { client_id: 'node-red-admin', grant_type: 'password', scope: '*', username, password: pass } });
+    httpJson(`${red!.url}/auth/token`, {
+      method: 'POST',
+      body: { client_id: 'node-red-admin', grant_type: 'password', scope: '*', username, password: pass },
+    });
 
   it('refuses anonymous admin requests and prints no warning', async () => {
     assert.equal((await httpJson(`${red!.url}/flows`)).status, 401);
@@ -73,9 +76,26 @@ describe('settings.js: admin password and credential secret from the environment
     const accessToken = ((await token('operator', password)).body as { access_token: string }).access_token;
     const flow = [
       { id: 'settings.tab', type: 'tab', label: 'settings test' },
-      { id: 'settings.req', type: 'http request', z: 'settings.tab', name: '', method: 'GET', ret: 'txt', url: 'http://127.0.0.1:9/', authType: 'basic', x: 200, y: 100, wires: [[]], credentials: { user: 'u', password: plainSecret } },
+      {
+        id: 'settings.req',
+        type: 'http request',
+        z: 'settings.tab',
+        name: '',
+        method: 'GET',
+        ret: 'txt',
+        url: 'http://127.0.0.1:9/',
+        authType: 'basic',
+        x: 200,
+        y: 100,
+        wires: [[]],
+        credentials: { user: 'u', password: plainSecret },
+      },
     ];
-    const deployed = await httpJson(`${red!.url}/flows`, { method: 'POST', body: flow, headers: { authorization: `Bearer ${accessToken}`, 'Node-RED-Deployment-Type': 'full' } });
+    const deployed = await httpJson(`${red!.url}/flows`, {
+      method: 'POST',
+      body: flow,
+      headers: { authorization: `Bearer ${accessToken}`, 'Node-RED-Deployment-Type': 'full' },
+    });
     assert.ok(deployed.status === 200 || deployed.status === 204, deployed.text);
     const text = readFileSync(join(red!.userDir, 'flows_cred.json'), 'utf8');
     assert.ok(!text.includes(plainSecret), 'no clear-text secret in flows_cred.json');
@@ -102,10 +122,16 @@ describe('settings.js: a NODE_RED_ADMIN_PASSWORD_HASH that is not a bcrypt hash'
     // What a compose file makes of an unescaped hash: its `$` signs interpolated away.
     const eaten = bcrypt.hashSync('pw', 8).replace(/\$/g, '');
     await assert.rejects(
-      startNodeRed({ flows: [{ id: 'settings.tab', type: 'tab', label: 'settings test' }], env: { NODE_RED_ADMIN_PASSWORD_HASH: eaten, SIMULATE: 'false' } }),
+      startNodeRed({
+        flows: [{ id: 'settings.tab', type: 'tab', label: 'settings test' }],
+        env: { NODE_RED_ADMIN_PASSWORD_HASH: eaten, SIMULATE: 'false' },
+      }),
       (err: Error) => {
         assert.match(err.message, /exited \(code 1\)/);
-        assert.match(err.message, /configuration error: NODE_RED_ADMIN_PASSWORD_HASH cannot be used: its `\$` signs are missing[^\n]*nobody could log in/);
+        assert.match(
+          err.message,
+          /configuration error: NODE_RED_ADMIN_PASSWORD_HASH cannot be used: its `\$` signs are missing[^\n]*nobody could log in/,
+        );
         assert.doesNotMatch(err.message, new RegExp(eaten), 'the hash itself is not printed');
         return true;
       },

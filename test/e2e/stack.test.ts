@@ -31,7 +31,15 @@ import { httpJson, packageRoot, startNodeRed, type RunningNodeRed } from '../sup
 const bcrypt = require(require.resolve('bcryptjs', { paths: [require.resolve('node-red/package.json', { paths: [packageRoot] })] })) as {
   hashSync(password: string, rounds: number): string;
 };
-import { createTestMysqlDatabase, MQTT_HOST, MQTT_PORT, MYSQL_HOST, MYSQL_PORT, requireService, type TestMysqlDatabase } from '../support/services';
+import {
+  createTestMysqlDatabase,
+  MQTT_HOST,
+  MQTT_PORT,
+  MYSQL_HOST,
+  MYSQL_PORT,
+  requireService,
+  type TestMysqlDatabase,
+} from '../support/services';
 import { TcpProxy } from '../support/tcp-proxy';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -41,7 +49,10 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
   for (;;) {
     const value = await probe();
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${red ? `\n--- Node-RED output ---\n${red.output().slice(-4000)}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${red ? `\n--- Node-RED output ---\n${red.output().slice(-4000)}` : ''}`,
+      );
     await sleep(250);
   }
 }
@@ -77,7 +88,7 @@ export function composeServiceEnvironment(service: string, dotenv = readEnvExamp
     const entry = /^ {6}([A-Z][A-Z0-9_]*): ?(.*)$/.exec(line);
     if (!inEnvironment || !entry) continue;
     let value = entry[2].replace(/^"(.*)"$/, '$1');
-    for (let inner = /\$\{([A-Z0-9_]+)(?:(:-|:\?)([^${}]*))?\}/; inner.test(value); ) {
+    for (let inner = /\$\{([A-Z0-9_]+)(?:(:-|:\?)([^${}]*))?\}/; inner.test(value);) {
       value = value.replace(inner, (_all, name: string, op: string | undefined, arg: string | undefined) => {
         const given = dotenv.get(name) ?? '';
         if (op === ':-') return given === '' ? (arg ?? '') : given;
@@ -94,7 +105,8 @@ export function composeServiceEnvironment(service: string, dotenv = readEnvExamp
 }
 
 /** One line of an ISEMS csvlog (the contract's field order), status appended as `;xyz` or ''. */
-const isemsLine = (node: string, epoch: number): string => `${node};1;${epoch};ESP_2.0;3592;1;19.21;17.9;13.1;87;95;21.5;11.6;14.1;9;30;52.52;13.40;a0f`;
+const isemsLine = (node: string, epoch: number): string =>
+  `${node};1;${epoch};ESP_2.0;3592;1;19.21;17.9;13.1;87;95;21.5;11.6;14.1;9;30;52.52;13.40;a0f`;
 
 /** Naive UTC with microseconds, as the sensors pipeline's devices send it. */
 const sensorTime = (ms: number): string => new Date(ms).toISOString().slice(0, 23) + '000';
@@ -130,10 +142,16 @@ describe('the compose stack: Node-RED as the node-red service runs it, database 
   before(async function () {
     await requireService(this, 'mysql');
     await requireService(this, 'mqtt');
-    const shipped = readdirSync(join(packageRoot, 'flows')).filter((f) => f.endsWith('.json')).sort();
+    const shipped = readdirSync(join(packageRoot, 'flows'))
+      .filter((f) => f.endsWith('.json'))
+      .sort();
     // The five pipelines and their Dashboard 2.0 pages (Dashboard 2.0 is installed beside Node-RED, as in the image).
     const pipelines = shipped.filter((f) => !f.startsWith('6-dashboard-'));
-    assert.deepEqual(pipelines.map((f) => f.split('-')[0]), ['1', '2', '3', '4', '5'], `five shipped pipeline flows (found ${shipped.join(', ')})`);
+    assert.deepEqual(
+      pipelines.map((f) => f.split('-')[0]),
+      ['1', '2', '3', '4', '5'],
+      `five shipped pipeline flows (found ${shipped.join(', ')})`,
+    );
     assert.equal(shipped.length, 10, `five dashboard pages (found ${shipped.join(', ')})`);
 
     mysql = await createTestMysqlDatabase('iotp_stack');
@@ -149,7 +167,8 @@ describe('the compose stack: Node-RED as the node-red service runs it, database 
 
     // The secrets compose requires, as a user puts them in .env.
     const dotenv = readEnvExample();
-    for (const name of ['NODE_RED_ADMIN_PASSWORD_HASH', 'NODE_RED_CREDENTIAL_SECRET']) assert.equal(dotenv.get(name), '', `.env.example ships no ${name}`);
+    for (const name of ['NODE_RED_ADMIN_PASSWORD_HASH', 'NODE_RED_CREDENTIAL_SECRET'])
+      assert.equal(dotenv.get(name), '', `.env.example ships no ${name}`);
     dotenv.set('NODE_RED_ADMIN_PASSWORD_HASH', bcrypt.hashSync(ADMIN_PASSWORD, 8));
     dotenv.set('NODE_RED_CREDENTIAL_SECRET', randomBytes(32).toString('hex'));
     secrets.push(ADMIN_PASSWORD, dotenv.get('NODE_RED_ADMIN_PASSWORD_HASH')!, dotenv.get('NODE_RED_CREDENTIAL_SECRET')!);
@@ -209,18 +228,28 @@ describe('the compose stack: Node-RED as the node-red service runs it, database 
   it('keeps ingesting while the database is down, and stores everything once it comes up', async () => {
     // The sensors pipeline's quality node counts in memory: once it saw a simulated reading, the
     // ingest subscription is live and the test's own readings cannot be missed by the broker.
-    await until('the simulated sensors to reach /quality', async () => {
-      const { status, body } = await httpJson(`${red!.url}/quality`, { headers: { accept: 'application/json' } });
-      const messages = (body as { metrics?: { since_start?: { messages?: number } } }).metrics?.since_start?.messages ?? 0;
-      return status === 200 && messages > 0 ? true : undefined;
-    }, 30_000, red);
-    const { rows: none } = await db!.query("SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = DATABASE()");
+    await until(
+      'the simulated sensors to reach /quality',
+      async () => {
+        const { status, body } = await httpJson(`${red!.url}/quality`, { headers: { accept: 'application/json' } });
+        const messages = (body as { metrics?: { since_start?: { messages?: number } } }).metrics?.since_start?.messages ?? 0;
+        return status === 200 && messages > 0 ? true : undefined;
+      },
+      30_000,
+      red,
+    );
+    const { rows: none } = await db!.query('SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = DATABASE()');
     assert.equal(Number(none[0].n), 0, 'no table yet: the database was unreachable');
 
     // Identifiable readings published during the outage.
     const now = Date.now();
     for (let i = 0; i < PROBES; i++) {
-      const reading = { sensor_id: String(probeSensor), timestamp: sensorTime(now - 30_000 + i * 10), value: i, metadata: { location: { lat: 1, lng: 2 }, unit: 'C', type: 'temperature', description: 'stack probe' } };
+      const reading = {
+        sensor_id: String(probeSensor),
+        timestamp: sensorTime(now - 30_000 + i * 10),
+        value: i,
+        metadata: { location: { lat: 1, lng: 2 }, unit: 'C', type: 'temperature', description: 'stack probe' },
+      };
       await client!.publishAsync(topics.MQTT_TOPIC, JSON.stringify(reading), { qos: 1 });
       // Home Assistant publishes retained: one entity per probe, replayed if the subscription is new.
       const topic = `${topics.STATESTREAM_BASE_TOPIC}/sensor/stack_probe_${i}/state`;
@@ -230,7 +259,10 @@ describe('the compose stack: Node-RED as the node-red service runs it, database 
     // ISEMS logs are idempotent (one row per node and timestamp): published every second.
     const epoch = Math.floor(now / 1000) - 120;
     const log = [isemsLine(isemsNode, epoch), isemsLine(isemsNode, epoch + 60)].join('\n');
-    const isemsPublisher = setInterval(() => void client!.publishAsync(`/isems/${isemsNode}/csvlog`, log, { qos: 1 }).catch(() => undefined), 1000);
+    const isemsPublisher = setInterval(
+      () => void client!.publishAsync(`/isems/${isemsNode}/csvlog`, log, { qos: 1 }).catch(() => undefined),
+      1000,
+    );
     try {
       await sleep(10_000);
       proxy!.restore();
@@ -244,27 +276,51 @@ describe('the compose stack: Node-RED as the node-red service runs it, database 
         }
       };
       const [sensors, messages, isems] = await Promise.all([
-        until(`${PROBES} probe readings in sensor_data`, async () => {
-          const n = await count('SELECT COUNT(*) AS n FROM sensor_data WHERE sensor_id = ?', [probeSensor]);
-          return n >= PROBES ? n : undefined;
-        }, 90_000, red),
-        until(`${PROBES} probe states in messages`, async () => {
-          const n = await count("SELECT COUNT(DISTINCT topic) AS n FROM messages WHERE topic LIKE ?", [`${topics.STATESTREAM_BASE_TOPIC}/sensor/stack\\_probe\\_%`]);
-          return n >= PROBES ? n : undefined;
-        }, 90_000, red),
-        until('the ISEMS log in measurement', async () => {
-          const n = await count('SELECT COUNT(*) AS n FROM measurement WHERE nodeId = ?', [isemsNode]);
-          return n >= 2 ? n : undefined;
-        }, 90_000, red),
+        until(
+          `${PROBES} probe readings in sensor_data`,
+          async () => {
+            const n = await count('SELECT COUNT(*) AS n FROM sensor_data WHERE sensor_id = ?', [probeSensor]);
+            return n >= PROBES ? n : undefined;
+          },
+          90_000,
+          red,
+        ),
+        until(
+          `${PROBES} probe states in messages`,
+          async () => {
+            const n = await count('SELECT COUNT(DISTINCT topic) AS n FROM messages WHERE topic LIKE ?', [
+              `${topics.STATESTREAM_BASE_TOPIC}/sensor/stack\\_probe\\_%`,
+            ]);
+            return n >= PROBES ? n : undefined;
+          },
+          90_000,
+          red,
+        ),
+        until(
+          'the ISEMS log in measurement',
+          async () => {
+            const n = await count('SELECT COUNT(*) AS n FROM measurement WHERE nodeId = ?', [isemsNode]);
+            return n >= 2 ? n : undefined;
+          },
+          90_000,
+          red,
+        ),
       ]);
       console.log(`      caught up ${((Date.now() - restoredAt) / 1000).toFixed(1)} s after the database came up`);
       await sleep(1500); // anything still in flight would show up as a duplicate now
       assert.equal(await count('SELECT COUNT(*) AS n FROM sensor_data WHERE sensor_id = ?', [probeSensor]), sensors);
       assert.equal(sensors, PROBES, 'every reading published during the outage stored once');
       const { rows: values } = await db!.query('SELECT value FROM sensor_data WHERE sensor_id = ? ORDER BY value', [probeSensor]);
-      assert.deepEqual(values.map((r) => Number(r.value)), Array.from({ length: PROBES }, (_, i) => i));
+      assert.deepEqual(
+        values.map((r) => Number(r.value)),
+        Array.from({ length: PROBES }, (_, i) => i),
+      );
       assert.equal(messages, PROBES);
-      assert.equal(await count('SELECT COUNT(*) AS n FROM measurement WHERE nodeId = ?', [isemsNode]), 2, 'the repeated ISEMS log stored once');
+      assert.equal(
+        await count('SELECT COUNT(*) AS n FROM measurement WHERE nodeId = ?', [isemsNode]),
+        2,
+        'the repeated ISEMS log stored once',
+      );
       assert.equal(isems, 2);
     } finally {
       clearInterval(isemsPublisher);
@@ -273,42 +329,67 @@ describe('the compose stack: Node-RED as the node-red service runs it, database 
 
   it('statestream: simulated Home Assistant lands in messages and in the facts of the seed query', async () => {
     const base = topics.STATESTREAM_BASE_TOPIC;
-    const facts = await until('simulated facts', async () => {
-      const { rows } = await db!.query(
-        `SELECT COUNT(*) AS n FROM facts f JOIN states s ON f.state_id = s.id JOIN entities e ON s.entity_id = e.id
+    const facts = await until(
+      'simulated facts',
+      async () => {
+        const { rows } = await db!.query(
+          `SELECT COUNT(*) AS n FROM facts f JOIN states s ON f.state_id = s.id JOIN entities e ON s.entity_id = e.id
          JOIN base_topics b ON e.base_topic_id = b.id WHERE b.label = ? AND NOT (e.domain = 'sensor' AND e.label LIKE 'stack_probe_%')`,
-        [base],
-      );
-      return Number(rows[0].n) > 0 ? Number(rows[0].n) : undefined;
-    }, 30_000, red);
+          [base],
+        );
+        return Number(rows[0].n) > 0 ? Number(rows[0].n) : undefined;
+      },
+      30_000,
+      red,
+    );
     const { rows: probeFacts } = await db!.query(
       `SELECT e.label AS entity, s.label AS state, f.fact FROM facts f JOIN states s ON f.state_id = s.id JOIN entities e ON s.entity_id = e.id
        JOIN base_topics b ON e.base_topic_id = b.id WHERE b.label = ? AND e.domain = 'sensor' AND e.label = 'stack_probe_3'`,
       [base],
     );
-    assert.deepEqual(probeFacts.map((r) => [r.entity, r.state, r.fact]), [['stack_probe_3', 'state', 'probe 3']]);
-    const { rows } = await db!.query("SELECT COUNT(*) AS n FROM messages WHERE topic LIKE ? AND topic NOT LIKE '%stack\\_probe%'", [`${base}/%`]);
+    assert.deepEqual(
+      probeFacts.map((r) => [r.entity, r.state, r.fact]),
+      [['stack_probe_3', 'state', 'probe 3']],
+    );
+    const { rows } = await db!.query("SELECT COUNT(*) AS n FROM messages WHERE topic LIKE ? AND topic NOT LIKE '%stack\\_probe%'", [
+      `${base}/%`,
+    ]);
     assert.ok(Number(rows[0].n) > 0 && facts > 0, 'the simulator feeds the pipeline');
   });
 
   it('rolling averages: a number on TOPIC gives a STATS message on STATS_TOPIC', async () => {
     const before = stats.length;
-    await until('a STATS message', async () => {
-      await client!.publishAsync(topics.TOPIC, JSON.stringify({ number: 42, epochtime: String(Math.floor(Date.now() / 1000)) }), { qos: 1 });
-      return stats.length > before ? true : undefined;
-    }, 30_000, red);
+    await until(
+      'a STATS message',
+      async () => {
+        await client!.publishAsync(topics.TOPIC, JSON.stringify({ number: 42, epochtime: String(Math.floor(Date.now() / 1000)) }), {
+          qos: 1,
+        });
+        return stats.length > before ? true : undefined;
+      },
+      30_000,
+      red,
+    );
     const last = stats[stats.length - 1] as Record<string, unknown>;
     assert.deepEqual(Object.keys(last).sort(), ['avg_1min', 'avg_30min', 'avg_5min']);
     for (const value of Object.values(last)) assert.equal(typeof value, 'number');
   });
 
   it('ISEMS: the simulated solar nodes are stored and GET /measurements/latest answers', async () => {
-    const latest = await until('simulated solar nodes in /measurements/latest', async () => {
-      const { status, body } = await httpJson(`${red!.url}/measurements/latest`);
-      const rows = (body as { measurements?: Array<{ nodeId: string }> }).measurements ?? [];
-      return status === 200 && rows.filter((r) => r.nodeId !== isemsNode).length >= 5 ? rows : undefined;
-    }, 30_000, red);
-    assert.ok(latest.some((r) => r.nodeId === isemsNode), 'the node published during the outage is listed');
+    const latest = await until(
+      'simulated solar nodes in /measurements/latest',
+      async () => {
+        const { status, body } = await httpJson(`${red!.url}/measurements/latest`);
+        const rows = (body as { measurements?: Array<{ nodeId: string }> }).measurements ?? [];
+        return status === 200 && rows.filter((r) => r.nodeId !== isemsNode).length >= 5 ? rows : undefined;
+      },
+      30_000,
+      red,
+    );
+    assert.ok(
+      latest.some((r) => r.nodeId === isemsNode),
+      'the node published during the outage is listed',
+    );
     assert.equal(new Set(latest.map((r) => r.nodeId)).size, latest.length, 'one row per node');
   });
 
@@ -327,25 +408,46 @@ describe('the compose stack: Node-RED as the node-red service runs it, database 
 
   it('data connector: /raise-request with API_KEY posts the readings to POST_DATA_ENDPOINT', async () => {
     const window = { start_time: formatUtc(Date.now() - 5 * 60_000), end_time: formatUtc(Date.now()) };
-    const refused = await httpJson(`${red!.url}/raise-request`, { method: 'POST', body: window, headers: { authorization: 'Bearer wrong' } });
+    const refused = await httpJson(`${red!.url}/raise-request`, {
+      method: 'POST',
+      body: window,
+      headers: { authorization: 'Bearer wrong' },
+    });
     assert.equal(refused.status, 403);
     const before = receiver!.received.length;
-    const raised = await httpJson(`${red!.url}/raise-request`, { method: 'POST', body: window, headers: { authorization: `Bearer ${API_KEY}` } });
+    const raised = await httpJson(`${red!.url}/raise-request`, {
+      method: 'POST',
+      body: window,
+      headers: { authorization: `Bearer ${API_KEY}` },
+    });
     assert.equal(raised.status, 200, raised.text);
     const taskId = (raised.body as { task_id: string }).task_id;
-    const task = await until('the task to finish', async () => {
-      const answer = (await httpJson(`${red!.url}/tasks/${taskId}`, { headers: { authorization: `Bearer ${API_KEY}` } })).body as { state: string; status: string };
-      return answer.state === 'SUCCESS' || answer.state === 'FAILURE' ? answer : undefined;
-    }, 60_000, red);
+    const task = await until(
+      'the task to finish',
+      async () => {
+        const answer = (await httpJson(`${red!.url}/tasks/${taskId}`, { headers: { authorization: `Bearer ${API_KEY}` } })).body as {
+          state: string;
+          status: string;
+        };
+        return answer.state === 'SUCCESS' || answer.state === 'FAILURE' ? answer : undefined;
+      },
+      60_000,
+      red,
+    );
     assert.equal(task.state, 'SUCCESS', task.status);
     const posted = receiver!.received.slice(before).filter((r) => r.body.includes(`"end_time":"${window.end_time}"`));
     const probeValues = posted.flatMap((r) => (JSON.parse(r.body) as PostedBody).data[`sensor_${probeSensor}`] ?? []).map((e) => e.value);
-    assert.deepEqual(probeValues.sort((a, b) => Number(a) - Number(b)), Array.from({ length: PROBES }, (_, i) => i), 'every probe reading posted once');
+    assert.deepEqual(
+      probeValues.sort((a, b) => Number(a) - Number(b)),
+      Array.from({ length: PROBES }, (_, i) => i),
+      'every probe reading posted once',
+    );
     for (const request of posted) assert.equal(request.headers.authorization, `Bearer stack-post-key-${run}`);
   });
 
   it('printed none of its secrets: API keys, editor password and hash, credential key', () => {
     const output = red!.output();
-    for (const secret of [...secrets, API_KEY, `stack-post-key-${run}`]) assert.ok(!output.includes(secret), `Node-RED printed a secret (${secret.slice(0, 6)}…)`);
+    for (const secret of [...secrets, API_KEY, `stack-post-key-${run}`])
+      assert.ok(!output.includes(secret), `Node-RED printed a secret (${secret.slice(0, 6)}…)`);
   });
 });

@@ -35,7 +35,8 @@ async function within<T>(deadline: number, what: string, probe: () => Promise<T 
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`within a minute of "Started flows": ${what} did not happen${last ? ` (${(last as Error).message})` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`within a minute of "Started flows": ${what} did not happen${last ? ` (${(last as Error).message})` : ''}`);
     await sleep(500);
   }
 }
@@ -106,7 +107,12 @@ describe('npm start on a fresh machine: every flow works on the embedded broker 
     // STATS: subscribe on the embedded broker as soon as it answers.
     const stats: string[] = [];
     const subscriber = await within(deadline, 'a subscription to STATS', async () => {
-      const client = await mqtt.connectAsync(run.mqttUrl, { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 2000, clientId: `iotpfresh${process.pid}` });
+      const client = await mqtt.connectAsync(run.mqttUrl, {
+        protocolVersion: 4,
+        reconnectPeriod: 0,
+        connectTimeout: 2000,
+        clientId: `iotpfresh${process.pid}`,
+      });
       client.on('message', (_topic, payload) => stats.push(payload.toString()));
       await client.subscribeAsync('STATS', { qos: 0 });
       return client;
@@ -114,13 +120,17 @@ describe('npm start on a fresh machine: every flow works on the embedded broker 
     try {
       const db = openDatabase(parseDatabaseUrl(`sqlite:${join(userDir, 'iot-pipelines.db')}`));
       try {
-        const facts = await within(deadline, 'statestream facts stored', async () => ((await count(db, 'facts')) > 0 ? count(db, 'facts') : undefined));
+        const facts = await within(deadline, 'statestream facts stored', async () =>
+          (await count(db, 'facts')) > 0 ? count(db, 'facts') : undefined,
+        );
         const latest = await within(deadline, 'ISEMS measurements served by /measurements/latest', async () => {
           const answer = await httpJson(`${run.url}/measurements/latest`);
           const rows = (answer.body as { measurements?: unknown[] } | undefined)?.measurements;
           return answer.status === 200 && Array.isArray(rows) && rows.length === 5 ? rows : undefined;
         });
-        const readings = await within(deadline, 'sensor_data stored', async () => ((await count(db, 'sensor_data')) > 0 ? count(db, 'sensor_data') : undefined));
+        const readings = await within(deadline, 'sensor_data stored', async () =>
+          (await count(db, 'sensor_data')) > 0 ? count(db, 'sensor_data') : undefined,
+        );
         const counted = await within(deadline, '/quality counting the readings', async () => {
           const answer = await httpJson(`${run.url}/quality`, { headers: { accept: 'application/json' } });
           const messages = (answer.body as QualityReport | undefined)?.metrics?.since_start?.messages ?? 0;
@@ -133,17 +143,23 @@ describe('npm start on a fresh machine: every flow works on the embedded broker 
         });
         const statsSeen = await within(deadline, 'STATS published', async () => (stats.length > 0 ? stats[0] : undefined));
         assert.deepEqual(Object.keys(JSON.parse(statsSeen) as object).sort(), ['avg_1min', 'avg_30min', 'avg_5min'], `STATS: ${statsSeen}`);
-        await within(deadline, 'the averages table printed', async () => (/avg_1min\s+avg_5min\s+avg_30min/.test(run.output()) ? true : undefined));
+        await within(deadline, 'the averages table printed', async () =>
+          /avg_1min\s+avg_5min\s+avg_30min/.test(run.output()) ? true : undefined,
+        );
         // A minute's mean is written when the minute is over (plus the window's 10 s grace and its
         // 10 s tick): if a slow start pushed "Started flows" past the minute the test aimed at,
         // the first boundary comes later than the minute allows, through no fault of the flow.
         const meansDue = Math.max(deadline, Math.ceil(flowsStarted / 60_000) * 60_000 + 25_000);
-        const means = await within(meansDue, 'per-minute means stored', async () => ((await count(db, 'aggregated_sensor_data')) > 0 ? count(db, 'aggregated_sensor_data') : undefined));
+        const means = await within(meansDue, 'per-minute means stored', async () =>
+          (await count(db, 'aggregated_sensor_data')) > 0 ? count(db, 'aggregated_sensor_data') : undefined,
+        );
         const posted = await within(deadline, 'a window posted to the simulated receiver', async () => {
           const { rows } = await db.query('SELECT window_end FROM connector_bookmarks');
           return Number(rows[0]!.window_end) > firstBookmark ? Number(rows[0]!.window_end) : undefined;
         });
-        console.log(`      within the minute: ${facts} facts, ${latest.length} ISEMS nodes, ${readings} readings, ${counted} counted by /quality, ${means} per-minute means, STATS published, window up to ${new Date(posted).toISOString()} posted`);
+        console.log(
+          `      within the minute: ${facts} facts, ${latest.length} ISEMS nodes, ${readings} readings, ${counted} counted by /quality, ${means} per-minute means, STATS published, window up to ${new Date(posted).toISOString()} posted`,
+        );
       } finally {
         await db.close();
       }
@@ -234,7 +250,8 @@ describe('npm start (embedded defaults)', function () {
       DATABASE_URL: '',
       MYSQL_HOST: '',
     };
-    for (const key of ['MQTT_URL', 'MQTT_HOST', 'BROKER', 'DATABASE_URL', 'MYSQL_HOST']) delete (env as Record<string, string | undefined>)[key];
+    for (const key of ['MQTT_URL', 'MQTT_HOST', 'BROKER', 'DATABASE_URL', 'MYSQL_HOST'])
+      delete (env as Record<string, string | undefined>)[key];
   });
 
   after(() => removeTempDir(userDir));
@@ -247,13 +264,17 @@ describe('npm start (embedded defaults)', function () {
       const base = `http://127.0.0.1:${env.PORT}`;
       const nodes = await httpJson(`${base}/nodes`, { headers: { accept: 'application/json' } });
       assert.equal(nodes.status, 200);
-      const loadedTypes = new Set((nodes.body as { types: string[]; module: string; enabled: boolean; err?: string }[])
-        .filter((set) => set.module === 'node-red-contrib-iot-pipelines')
-        .flatMap((set) => {
-          assert.equal(set.err, undefined, `node set error: ${set.err}`);
-          return set.types;
-        }));
-      const declared = Object.values(readPackageJson()['node-red']?.nodes ?? {}).flatMap((entry) => readNodeDefinitions(entry).map((d) => d.type));
+      const loadedTypes = new Set(
+        (nodes.body as { types: string[]; module: string; enabled: boolean; err?: string }[])
+          .filter((set) => set.module === 'node-red-contrib-iot-pipelines')
+          .flatMap((set) => {
+            assert.equal(set.err, undefined, `node set error: ${set.err}`);
+            return set.types;
+          }),
+      );
+      const declared = Object.values(readPackageJson()['node-red']?.nodes ?? {}).flatMap((entry) =>
+        readNodeDefinitions(entry).map((d) => d.type),
+      );
       for (const type of declared) assert.ok(loadedTypes.has(type), `${type} not loaded`);
 
       const flows = await httpJson(`${base}/flows`, { headers: { accept: 'application/json', 'Node-RED-API-Version': 'v1' } });
@@ -284,6 +305,9 @@ describe('npm start (embedded defaults)', function () {
     started = await npmStart({ ...env }, ['--reset-flows']);
     await started.stop();
     assert.doesNotMatch(readFileSync(flowFile, 'utf8'), /edited by the user/);
-    assert.ok(readdirSync(userDir).some((f) => /^flows\.json\.\d+\.bak$/.test(f)), 'previous flows kept as a backup');
+    assert.ok(
+      readdirSync(userDir).some((f) => /^flows\.json\.\d+\.bak$/.test(f)),
+      'previous flows kept as a backup',
+    );
   });
 });

@@ -11,7 +11,15 @@ import type { MqttClient } from 'mqtt';
 import type { Database } from '../../lib/db';
 import { HassSimulator, SEED_README_QUERY, type StatestreamPublish } from '../../lib/statestream';
 import { startNodeRed, type RunningNodeRed } from '../support/node-red';
-import { createTestMysqlDatabase, MYSQL_HOST, MYSQL_PORT, requireService, type TestMysqlDatabase, createTestPostgresDatabase, type TestPostgresDatabase } from '../support/services';
+import {
+  createTestMysqlDatabase,
+  MYSQL_HOST,
+  MYSQL_PORT,
+  requireService,
+  type TestMysqlDatabase,
+  createTestPostgresDatabase,
+  type TestPostgresDatabase,
+} from '../support/services';
 import { TcpProxy } from '../support/tcp-proxy';
 import { makeTempDir, removeTempDir } from '../support/tmp';
 import {
@@ -72,13 +80,25 @@ async function countsFor(db: Database, baseTopic: string) {
        WHERE b.label = ? AND NOT (e.domain = 'sensor' AND e.label = 'probe')`,
       [baseTopic],
     ),
-    states: await scalar(db, "SELECT COUNT(*) FROM states s JOIN entities e ON s.entity_id = e.id JOIN base_topics b ON e.base_topic_id = b.id WHERE b.label = ? AND NOT (e.domain = 'sensor' AND e.label = 'probe')", [baseTopic]),
-    entities: await scalar(db, "SELECT COUNT(*) FROM entities e JOIN base_topics b ON e.base_topic_id = b.id WHERE b.label = ? AND NOT (e.domain = 'sensor' AND e.label = 'probe')", [baseTopic]),
+    states: await scalar(
+      db,
+      "SELECT COUNT(*) FROM states s JOIN entities e ON s.entity_id = e.id JOIN base_topics b ON e.base_topic_id = b.id WHERE b.label = ? AND NOT (e.domain = 'sensor' AND e.label = 'probe')",
+      [baseTopic],
+    ),
+    entities: await scalar(
+      db,
+      "SELECT COUNT(*) FROM entities e JOIN base_topics b ON e.base_topic_id = b.id WHERE b.label = ? AND NOT (e.domain = 'sensor' AND e.label = 'probe')",
+      [baseTopic],
+    ),
   };
 }
 
 /** How often each numbered payload was stored; `missing` lists the ones never stored. */
-async function numberedPresence(db: Database, baseTopic: string, count: number): Promise<{ missing: number[]; duplicates: number; rows: number }> {
+async function numberedPresence(
+  db: Database,
+  baseTopic: string,
+  count: number,
+): Promise<{ missing: number[]; duplicates: number; rows: number }> {
   const { rows } = await db.query("SELECT payload FROM messages WHERE topic LIKE ? AND topic NOT LIKE '%/probe/%'", [`${baseTopic}/%`]);
   const seen = new Uint32Array(count);
   for (const row of rows) seen[Number(row.payload)]++;
@@ -170,7 +190,10 @@ for (const backend of backends) {
       assert.equal(counts.entities, 20);
 
       // Every published (topic, payload) is stored byte for byte.
-      const { rows } = await db.query("SELECT topic, payload, qos, retained FROM messages WHERE topic LIKE ? AND topic NOT LIKE '%/probe/%' ORDER BY id", [`${base}/%`]);
+      const { rows } = await db.query(
+        "SELECT topic, payload, qos, retained FROM messages WHERE topic LIKE ? AND topic NOT LIKE '%/probe/%' ORDER BY id",
+        [`${base}/%`],
+      );
       const key = (m: { topic?: unknown; payload?: unknown }) => `${m.topic}\u0000${m.payload}`;
       assert.deepEqual(rows.map(key).sort(), traffic.map(key).sort());
       assert.ok(rows.every((r) => Number(r.qos) === 1 && Number(r.retained) === 0));
@@ -201,7 +224,11 @@ for (const backend of backends) {
       ];
       published.push(...messages);
       await publishAll(client, messages);
-      await waitUntil(async () => (await scalar(db, 'SELECT COUNT(*) FROM messages WHERE topic LIKE ?', [`${base}/sensor/big/%`])) === 3, 60_000, 'the big messages');
+      await waitUntil(
+        async () => (await scalar(db, 'SELECT COUNT(*) FROM messages WHERE topic LIKE ?', [`${base}/sensor/big/%`])) === 3,
+        60_000,
+        'the big messages',
+      );
       for (const m of messages) {
         const { rows } = await db.query(
           `SELECT f.fact FROM facts f JOIN states s ON f.state_id = s.id JOIN entities e ON s.entity_id = e.id JOIN base_topics b ON e.base_topic_id = b.id
@@ -343,7 +370,9 @@ describe('statestream flow end to end: SIGKILL of Node-RED mid-stream loses noth
     await sleep(1000);
     const presence = await numberedPresence(db!, base, total);
     const counts = await countsFor(db!, base);
-    console.log(`      SIGKILL after ${killedAt} published: ${presence.rows} rows for ${total} messages, ${presence.duplicates} redelivered duplicates`);
+    console.log(
+      `      SIGKILL after ${killedAt} published: ${presence.rows} rows for ${total} messages, ${presence.duplicates} redelivered duplicates`,
+    );
     assert.deepEqual(presence.missing, []);
     assert.equal(counts.facts, presence.rows, 'one fact per stored live message (duplicates included)');
     assert.equal(counts.states, 50);
@@ -376,11 +405,22 @@ describe('statestream flow end to end: SIMULATE=true runs the simulated Home Ass
     const first = await countsFor(db, base);
     // The flow's simulator publishes one entity update per second after the start-up burst.
     await waitUntil(async () => (await countsFor(db!, base)).facts > first.facts, 30_000, 'a live update');
-    const { rows } = await db.query(`SELECT DISTINCT e.domain, q.entity FROM (${SEED_README_QUERY}) q JOIN entities e ON e.id = q.entity_id WHERE q.main_topic = ?`, [base]);
-    assert.deepEqual(
-      rows.map((r) => String(r.domain)).sort(),
-      ['binary_sensor', 'binary_sensor', 'climate', 'climate', 'light', 'light', 'sensor', 'sensor', 'switch', 'switch'],
+    const { rows } = await db.query(
+      `SELECT DISTINCT e.domain, q.entity FROM (${SEED_README_QUERY}) q JOIN entities e ON e.id = q.entity_id WHERE q.main_topic = ?`,
+      [base],
     );
+    assert.deepEqual(rows.map((r) => String(r.domain)).sort(), [
+      'binary_sensor',
+      'binary_sensor',
+      'climate',
+      'climate',
+      'light',
+      'light',
+      'sensor',
+      'sensor',
+      'switch',
+      'switch',
+    ]);
     assert.doesNotMatch(nodeRed.output(), /\[error\]/);
   });
 });

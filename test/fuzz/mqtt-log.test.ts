@@ -26,7 +26,9 @@ import { hostileString, NUMBER_TRICKS, payloadBytes } from './hostile';
 /** Generated messages per flow. */
 const MESSAGES = 400;
 
-const flows = ['1-statestream.json', '2-rolling-averages.json', '4-iot-sensors.json'].flatMap((file) => JSON.parse(readFileSync(join(packageRoot, 'flows', file), 'utf8')) as unknown[]);
+const flows = ['1-statestream.json', '2-rolling-averages.json', '4-iot-sensors.json'].flatMap(
+  (file) => JSON.parse(readFileSync(join(packageRoot, 'flows', file), 'utf8')) as unknown[],
+);
 
 /** A stack frame, or a path of this machine. */
 const LEAK = /^\s+at |\(\/[^)]*:\d+:\d+\)|node_modules\/|\/work\/|\/tmp\/|\/root\//;
@@ -61,16 +63,16 @@ describe('fuzz: malformed MQTT messages reach the log as one line each, without 
     await requireService(this, 'mqtt');
     dir = makeTempDir('iotp-fuzz-mqtt-');
     env = {
-        MQTT_URL: `mqtt://${MQTT_HOST}:${MQTT_PORT}`,
-        SIMULATE: 'false',
-        DATABASE_URL: `sqlite:${join(dir, 'pipelines.db')}`,
-        ROLLING_AVERAGES_DATABASE_URL: `sqlite:${join(dir, 'rolling.db')}`,
-        DB_FILE: join(dir, 'rolling.db'),
-        STATESTREAM_BASE_TOPIC: topics.statestream,
-        TOPIC: topics.rolling,
-        STATS_TOPIC: `iotp-fuzz-ra/${run}/STATS`,
-        MQTT_TOPIC: topics.sensors,
-        IOTP_INSTANCE_ID: `fuzz-${run}`,
+      MQTT_URL: `mqtt://${MQTT_HOST}:${MQTT_PORT}`,
+      SIMULATE: 'false',
+      DATABASE_URL: `sqlite:${join(dir, 'pipelines.db')}`,
+      ROLLING_AVERAGES_DATABASE_URL: `sqlite:${join(dir, 'rolling.db')}`,
+      DB_FILE: join(dir, 'rolling.db'),
+      STATESTREAM_BASE_TOPIC: topics.statestream,
+      TOPIC: topics.rolling,
+      STATS_TOPIC: `iotp-fuzz-ra/${run}/STATS`,
+      MQTT_TOPIC: topics.sensors,
+      IOTP_INSTANCE_ID: `fuzz-${run}`,
     };
     red = await startNodeRed({ flows, env });
     await red.waitForOutput(/connected/i, 30_000);
@@ -80,7 +82,9 @@ describe('fuzz: malformed MQTT messages reach the log as one line each, without 
     const deadline = Date.now() + 30_000;
     while (!/\[debug:averages table\]/.test(red.output())) {
       if (Date.now() > deadline) assert.fail(`the rolling flow never answered:\n${red.output().slice(-3000)}`);
-      await client.publishAsync(topics.rolling, JSON.stringify({ number: 5, epochtime: String(Math.floor(Date.now() / 1000)) }), { qos: 1 });
+      await client.publishAsync(topics.rolling, JSON.stringify({ number: 5, epochtime: String(Math.floor(Date.now() / 1000)) }), {
+        qos: 1,
+      });
       await sleep(500);
     }
     logBefore = red.output().length;
@@ -96,25 +100,40 @@ describe('fuzz: malformed MQTT messages reach the log as one line each, without 
     const wrongShapes = fc.oneof(
       payloadBytes(),
       hostileString(200).map((s) => Buffer.from(s, 'utf8')),
-      fc.constantFrom(...NUMBER_TRICKS).map((n) => Buffer.from(JSON.stringify({ number: n, epochtime: n, sensor_id: n, value: n, timestamp: n }))),
+      fc
+        .constantFrom(...NUMBER_TRICKS)
+        .map((n) => Buffer.from(JSON.stringify({ number: n, epochtime: n, sensor_id: n, value: n, timestamp: n }))),
       fc.jsonValue().map((v) => Buffer.from(JSON.stringify(v) ?? 'null')),
       fc.constantFrom('{', '[1,', '{"number":', 'null', '"x"', '\u0000', '{"number":{"a":1},"epochtime":"x"}').map((t) => Buffer.from(t)),
       fc.constant(Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d])), // {"a":"<invalid UTF-8>"}
       fc.constant(Buffer.alloc(1024 * 1024 + 1, 0x31)), // one byte over the payload limit
     );
     const statestreamTopic = fc.oneof(
-      fc.constantFrom('sensor/x/state', 'sensor/x', 'sen sor/x/state', 'sensor//state', `sensor/${'o'.repeat(300)}/state`, `sensor/x/${'k'.repeat(1100)}`, 'sensor/x/last_updated', 'sensor/x/friendly_name'),
+      fc.constantFrom(
+        'sensor/x/state',
+        'sensor/x',
+        'sen sor/x/state',
+        'sensor//state',
+        `sensor/${'o'.repeat(300)}/state`,
+        `sensor/x/${'k'.repeat(1100)}`,
+        'sensor/x/last_updated',
+        'sensor/x/friendly_name',
+      ),
       fc.stringMatching(/^[a-z_]{1,8}\/[a-z0-9_]{1,8}\/[a-z_]{1,12}$/),
     );
     const messages = [
-      ...fc.sample(fc.tuple(statestreamTopic, wrongShapes), { numRuns: MESSAGES, seed }).map(([t, p]) => ({ topic: `${topics.statestream}/${t}`, payload: p })),
+      ...fc
+        .sample(fc.tuple(statestreamTopic, wrongShapes), { numRuns: MESSAGES, seed })
+        .map(([t, p]) => ({ topic: `${topics.statestream}/${t}`, payload: p })),
       ...fc.sample(wrongShapes, { numRuns: MESSAGES, seed: seed + 1 }).map((p) => ({ topic: topics.rolling, payload: p })),
       ...fc.sample(wrongShapes, { numRuns: MESSAGES, seed: seed + 2 }).map((p) => ({ topic: topics.sensors, payload: p })),
     ];
     for (const { topic, payload } of messages) await client.publishAsync(topic, payload, { qos: 1 });
     // Then a valid reading: the flows still ingest.
     const marker = 4242;
-    await client.publishAsync(topics.rolling, JSON.stringify({ number: marker, epochtime: String(Math.floor(Date.now() / 1000)) }), { qos: 1 });
+    await client.publishAsync(topics.rolling, JSON.stringify({ number: marker, epochtime: String(Math.floor(Date.now() / 1000)) }), {
+      qos: 1,
+    });
     // Stored means every message before it on that topic was taken (each is acknowledged, or
     // dead-lettered, before the broker's in-flight window lets later ones through).
     const sent = Date.now();
@@ -130,7 +149,9 @@ describe('fuzz: malformed MQTT messages reach the log as one line each, without 
     assert.deepEqual(leaks.slice(0, 5), [], 'stack frames or paths in the log');
     const errorLines = lines.filter((line) => /\[(error|warn)\]/.test(line));
     const refusals = lines.filter((line) => /\[debug:(error|errors|sensors errors)\] \[iotp-[a-z-]+:[^\]]+\] \S/.test(line));
-    console.log(`      ${messages.length} messages: ${errorLines.length} [error]/[warn] lines, ${refusals.length} one-line refusals on the flows' error paths; longest log line ${Math.max(...lines.map((l) => l.length))} characters`);
+    console.log(
+      `      ${messages.length} messages: ${errorLines.length} [error]/[warn] lines, ${refusals.length} one-line refusals on the flows' error paths; longest log line ${Math.max(...lines.map((l) => l.length))} characters`,
+    );
     assert.ok(refusals.length > messages.length / 4, 'the refusals reached the error paths');
     // A refusal names what it refused in at most an excerpt, not the payload (1 MiB here).
     for (const line of lines) assert.ok(line.length < 2000, `a ${line.length}-character log line: ${line.slice(0, 200)}…`);
@@ -140,12 +161,23 @@ describe('fuzz: malformed MQTT messages reach the log as one line each, without 
   it('the rolling averages table holds only what the window counted: numbers, and times retention removes', async () => {
     const db = new Sqlite(join(dir, 'rolling.db'), { readonly: true });
     try {
-      const rows = db.prepare('SELECT typeof(number) AS nt, typeof(epochtime) AS et, number, epochtime FROM messages').all() as Array<{ nt: string; et: string; number: unknown; epochtime: number }>;
+      const rows = db.prepare('SELECT typeof(number) AS nt, typeof(epochtime) AS et, number, epochtime FROM messages').all() as Array<{
+        nt: string;
+        et: string;
+        number: unknown;
+        epochtime: number;
+      }>;
       const now = Date.now() / 1000;
-      const odd = rows.filter((r) => !['integer', 'real'].includes(r.nt) || !['integer', 'real'].includes(r.et) || r.epochtime < now - 3600 || r.epochtime > now + 600);
+      const odd = rows.filter(
+        (r) =>
+          !['integer', 'real'].includes(r.nt) || !['integer', 'real'].includes(r.et) || r.epochtime < now - 3600 || r.epochtime > now + 600,
+      );
       console.log(`      ${rows.length} rows stored from ${MESSAGES} hostile and a few valid messages`);
       assert.deepEqual(odd.slice(0, 5), [], 'rows the window refused, or times retention never removes');
-      assert.ok(rows.some((r) => r.number === 4242), 'the valid reading after the fuzz is stored');
+      assert.ok(
+        rows.some((r) => r.number === 4242),
+        'the valid reading after the fuzz is stored',
+      );
     } finally {
       db.close();
     }
@@ -162,17 +194,25 @@ describe('fuzz: malformed MQTT messages reach the log as one line each, without 
     const deadLetterDir = defaultDeadLetterDir(red.userDir);
     // One file per ingest; readDeadLetters reads its rotated generation (<id>.1.jsonl) with it.
     const deep = (): DeadLetterRecord[] =>
-      (existsSync(deadLetterDir) ? readdirSync(deadLetterDir) : []).filter((f) => f.endsWith('.jsonl') && !f.endsWith('.1.jsonl')).flatMap((f) => readDeadLetters(join(deadLetterDir, f)).records).filter((r) => hashes.has(r.sha256));
+      (existsSync(deadLetterDir) ? readdirSync(deadLetterDir) : [])
+        .filter((f) => f.endsWith('.jsonl') && !f.endsWith('.1.jsonl'))
+        .flatMap((f) => readDeadLetters(join(deadLetterDir, f)).records)
+        .filter((r) => hashes.has(r.sha256));
     const expected = targets.length * shapes.length;
     const deadline = Date.now() + 60_000;
     while (deep().length < expected && Date.now() < deadline) await sleep(250);
     const kept = deep();
     console.log(`      ${shapes.length} nestings (${depths.join(', ')} levels) on ${targets.length} ingests: ${kept.length} dead letters`);
     const counted = new Map<string, number>();
-    for (const r of kept) counted.set(`${r.topic} ${r.bytes} bytes, tries ${r.tries}`, (counted.get(`${r.topic} ${r.bytes} bytes, tries ${r.tries}`) ?? 0) + 1);
+    for (const r of kept)
+      counted.set(`${r.topic} ${r.bytes} bytes, tries ${r.tries}`, (counted.get(`${r.topic} ${r.bytes} bytes, tries ${r.tries}`) ?? 0) + 1);
     assert.equal(kept.length, expected, `each deep message dead-lettered once: ${JSON.stringify([...counted].filter(([, n]) => n > 1))}`);
-    for (const topic of targets) assert.equal(new Set(kept.filter((r) => r.topic === topic).map((r) => r.sha256)).size, shapes.length, topic);
-    assert.ok(kept.every((r) => r.tries === 1 && r.truncated === r.bytes > 16 * 1024), 'refused at the first hand-over; a payload over 16 KiB cut in the record');
+    for (const topic of targets)
+      assert.equal(new Set(kept.filter((r) => r.topic === topic).map((r) => r.sha256)).size, shapes.length, topic);
+    assert.ok(
+      kept.every((r) => r.tries === 1 && r.truncated === r.bytes > 16 * 1024),
+      'refused at the first hand-over; a payload over 16 KiB cut in the record',
+    );
 
     // A valid reading after them reaches the window's averages: the stream is not blocked.
     const answered = red.watchOutput(/\[debug:averages table\]/);
@@ -192,7 +232,9 @@ describe('fuzz: malformed MQTT messages reach the log as one line each, without 
     const until = Date.now() + 30_000;
     while (!/\[debug:averages table\]/.test(red.output())) {
       if (Date.now() > until) assert.fail(`the rolling flow never answered after the restart:\n${red.output().slice(-3000)}`);
-      await client.publishAsync(topics.rolling, JSON.stringify({ number: 44, epochtime: String(Math.floor(Date.now() / 1000)) }), { qos: 1 });
+      await client.publishAsync(topics.rolling, JSON.stringify({ number: 44, epochtime: String(Math.floor(Date.now() / 1000)) }), {
+        qos: 1,
+      });
       await sleep(1000);
     }
     await sleep(3000);

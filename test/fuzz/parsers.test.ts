@@ -22,7 +22,16 @@ import { MAX_LIMIT, MAX_SKIP, ReadApiError, parseReadQuery, readSql } from '../.
 import { MAX_SENSOR_ID, ReadingError, checkReading, parseReading, type SensorRow } from '../../lib/sensors/reading';
 import { WindowError, parseTimestamp, toReading } from '../../lib/window';
 import {
-  NUMBER_TRICKS, PATH_TRICKS, RUNS, SQL_FRAGMENTS, TIME_TRICKS, anyValue, hostileString, jsonishText, payloadBytes, typedOrValue,
+  NUMBER_TRICKS,
+  PATH_TRICKS,
+  RUNS,
+  SQL_FRAGMENTS,
+  TIME_TRICKS,
+  anyValue,
+  hostileString,
+  jsonishText,
+  payloadBytes,
+  typedOrValue,
   type TypedErrorShape,
 } from './hostile';
 
@@ -37,28 +46,66 @@ const SQL_PARAM: TypedErrorShape = { errorClass: SqlParameterError };
 
 // ---- ISEMS ---------------------------------------------------------------------------------
 
-const GOOD_FIELDS = ['Roof-North', '1', '1700000000', 'ESP_2.0', '3592', '0', '19.21', '17.9', '13.1', '87', '95', '21.5', '11.6', '14.1', '9', '30', '52.52', '13.40', '500'];
+const GOOD_FIELDS = [
+  'Roof-North',
+  '1',
+  '1700000000',
+  'ESP_2.0',
+  '3592',
+  '0',
+  '19.21',
+  '17.9',
+  '13.1',
+  '87',
+  '95',
+  '21.5',
+  '11.6',
+  '14.1',
+  '9',
+  '30',
+  '52.52',
+  '13.40',
+  '500',
+];
 
-const hostileField = fc.oneof(fc.constantFrom(...NUMBER_TRICKS), fc.double().map(String), hostileString(30), fc.constantFrom('1e308', '-0', '0xFFF', 'fff', '1000', 'abc'));
+const hostileField = fc.oneof(
+  fc.constantFrom(...NUMBER_TRICKS),
+  fc.double().map(String),
+  hostileString(30),
+  fc.constantFrom('1e308', '-0', '0xFFF', 'fff', '1000', 'abc'),
+);
 
 /** A field: the good value of its position (most of the time) or a hostile one. */
 const isemsField = (i: number): fc.Arbitrary<string> =>
   fc.oneof({ weight: 6, arbitrary: fc.constant(GOOD_FIELDS[i % GOOD_FIELDS.length]) }, { weight: 3, arbitrary: hostileField });
 
 /** A good line with 0..3 fields replaced by hostile ones. */
-const mutatedLine = fc
-  .array(fc.tuple(fc.nat(18), hostileField), { maxLength: 3 })
-  .map((edits) => {
-    const fields = [...GOOD_FIELDS];
-    for (const [i, f] of edits) fields[i] = f;
-    return fields.join(';');
-  });
+const mutatedLine = fc.array(fc.tuple(fc.nat(18), hostileField), { maxLength: 3 }).map((edits) => {
+  const fields = [...GOOD_FIELDS];
+  for (const [i, f] of edits) fields[i] = f;
+  return fields.join(';');
+});
 
 /** Lines with 0..25 fields, mostly plausible, sometimes binary/HTML/huge. */
 const isemsLine = fc.oneof(
   { weight: 4, arbitrary: mutatedLine },
-  { weight: 4, arbitrary: fc.integer({ min: 0, max: 25 }).chain((n) => fc.tuple(...Array.from({ length: n }, (_, i) => isemsField(i))).map((f) => f.join(';'))) },
-  { weight: 1, arbitrary: fc.constantFrom('<html><body><h1>404 Not Found</h1></body></html>', '<!DOCTYPE html>', '\u0000\u0001\u0002', 'x'.repeat(5000), ';'.repeat(2000), GOOD_FIELDS.join(';') + ';extra') },
+  {
+    weight: 4,
+    arbitrary: fc
+      .integer({ min: 0, max: 25 })
+      .chain((n) => fc.tuple(...Array.from({ length: n }, (_, i) => isemsField(i))).map((f) => f.join(';'))),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      '<html><body><h1>404 Not Found</h1></body></html>',
+      '<!DOCTYPE html>',
+      '\u0000\u0001\u0002',
+      'x'.repeat(5000),
+      ';'.repeat(2000),
+      GOOD_FIELDS.join(';') + ';extra',
+    ),
+  },
   { weight: 1, arbitrary: fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b).toString('latin1')) },
   { weight: 1, arbitrary: hostileString(200) },
 );
@@ -69,7 +116,15 @@ function assertMeasurement(rec: ReturnType<typeof parseLine>): void {
   assert.ok(Number.isInteger(rec.epochSeconds));
   assert.match(rec.timestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
   assert.equal(new Date(rec.timestamp).getTime(), rec.epochSeconds * 1000);
-  for (const key of ['timeToShutdown', 'openCircuitVoltage', 'mppVoltage', 'batteryVoltage', 'batteryChargeEstimate', 'latitude', 'longitude'] as const) {
+  for (const key of [
+    'timeToShutdown',
+    'openCircuitVoltage',
+    'mppVoltage',
+    'batteryVoltage',
+    'batteryChargeEstimate',
+    'latitude',
+    'longitude',
+  ] as const) {
     assert.ok(Number.isFinite(rec[key]), `${key} is finite`);
   }
   assert.equal(typeof rec.isPowerSaveMode, 'boolean');
@@ -98,7 +153,10 @@ describe('fuzz: ISEMS log parser', function () {
   });
 
   it('parseLine with non-string input throws only IsemsError', () => {
-    fc.assert(fc.property(anyValue(), (v) => void typedOrValue(() => parseLine(v as string), ISEMS, v)), { numRuns: RUNS });
+    fc.assert(
+      fc.property(anyValue(), (v) => void typedOrValue(() => parseLine(v as string), ISEMS, v)),
+      { numRuns: RUNS },
+    );
   });
 
   it(`parseLog never throws, counts every line, bounds its error list, and equals parseLogBytes (${RUNS} runs)`, () => {
@@ -137,7 +195,11 @@ describe('fuzz: ISEMS log parser', function () {
 
   it('a 10 MB log of one line, of HTML, and of binary is parsed with bounded errors', () => {
     const tenMb = 10 * 1024 * 1024;
-    for (const text of ['x'.repeat(tenMb), '<p>'.repeat(tenMb / 3) + '\n'.repeat(1000), (GOOD_FIELDS.join(';') + '\n').repeat(tenMb / 80)]) {
+    for (const text of [
+      'x'.repeat(tenMb),
+      '<p>'.repeat(tenMb / 3) + '\n'.repeat(1000),
+      (GOOD_FIELDS.join(';') + '\n').repeat(tenMb / 80),
+    ]) {
       const result = parseLog(text, { maxErrors: 20 });
       assert.ok(result.errors.length <= 20);
       assert.equal(result.records.length + result.rejected, result.lines);
@@ -146,7 +208,10 @@ describe('fuzz: ISEMS log parser', function () {
     for (let i = 0; i < binary.length; i++) binary[i] = (i * 7919) & 0xff;
     const result = parseLogBytes(binary, { maxErrors: 20 });
     assert.ok(result.errors.length <= 20);
-    assert.throws(() => parseMqttMessage('/isems/n/csvlog', binary), (err: unknown) => err instanceof IsemsError && err.code === 'ISEMS_TOO_LARGE');
+    assert.throws(
+      () => parseMqttMessage('/isems/n/csvlog', binary),
+      (err: unknown) => err instanceof IsemsError && err.code === 'ISEMS_TOO_LARGE',
+    );
   });
 });
 
@@ -158,12 +223,18 @@ const readingObject = fc.record(
     timestamp: fc.oneof(fc.constantFrom(...TIME_TRICKS), hostileString(40), anyValue()),
     value: fc.oneof(fc.double(), fc.integer(), fc.constantFrom('23', null, NaN, Infinity), anyValue()),
     metadata: fc.oneof(
-      fc.record({
-        location: fc.oneof(fc.record({ lat: fc.oneof(fc.double(), anyValue()), lng: fc.oneof(fc.double(), anyValue()) }, { requiredKeys: [] }), anyValue()),
-        unit: fc.oneof(fc.constantFrom('C', '%', 'x'.repeat(33)), hostileString(40), anyValue()),
-        type: fc.oneof(fc.constantFrom('temperature'), hostileString(70), anyValue()),
-        description: fc.oneof(hostileString(100), fc.constant('d'.repeat(5000)), anyValue()),
-      }, { requiredKeys: [] }),
+      fc.record(
+        {
+          location: fc.oneof(
+            fc.record({ lat: fc.oneof(fc.double(), anyValue()), lng: fc.oneof(fc.double(), anyValue()) }, { requiredKeys: [] }),
+            anyValue(),
+          ),
+          unit: fc.oneof(fc.constantFrom('C', '%', 'x'.repeat(33)), hostileString(40), anyValue()),
+          type: fc.oneof(fc.constantFrom('temperature'), hostileString(70), anyValue()),
+          description: fc.oneof(hostileString(100), fc.constant('d'.repeat(5000)), anyValue()),
+        },
+        { requiredKeys: [] },
+      ),
       anyValue(),
     ),
   },
@@ -221,8 +292,18 @@ describe('fuzz: sensor readings', function () {
   });
 
   it('a 10 MB reading and a 100,000-level one are refused without blowing the stack', () => {
-    const huge = JSON.stringify({ sensor_id: 1, timestamp: '2024-06-14T16:00:00', value: 1, metadata: { description: 'd'.repeat(10 * 1024 * 1024) } });
-    for (const input of [huge, Buffer.from(huge), '['.repeat(100_000) + ']'.repeat(100_000), '{"a":'.repeat(100_000) + '1' + '}'.repeat(100_000)]) {
+    const huge = JSON.stringify({
+      sensor_id: 1,
+      timestamp: '2024-06-14T16:00:00',
+      value: 1,
+      metadata: { description: 'd'.repeat(10 * 1024 * 1024) },
+    });
+    for (const input of [
+      huge,
+      Buffer.from(huge),
+      '['.repeat(100_000) + ']'.repeat(100_000),
+      '{"a":'.repeat(100_000) + '1' + '}'.repeat(100_000),
+    ]) {
       assert.equal(checkReading(input).row, null);
       assert.throws(() => parseReading(input), ReadingError);
     }
@@ -249,7 +330,11 @@ describe('fuzz: MQTT payloads, topics and filters', function () {
   it(`decodePayload throws only MqttError for any bytes, text and format (${RUNS} runs)`, () => {
     fc.assert(
       fc.property(
-        fc.oneof(payloadBytes(), jsonishText(), payloadBytes().map((b) => new Uint8Array(b))),
+        fc.oneof(
+          payloadBytes(),
+          jsonishText(),
+          payloadBytes().map((b) => new Uint8Array(b)),
+        ),
         fc.constantFrom('buffer', 'string', 'json', 'auto', 'xml', ''),
         fc.boolean(),
         fc.integer({ min: 0, max: 300 }),
@@ -264,10 +349,16 @@ describe('fuzz: MQTT payloads, topics and filters', function () {
   });
 
   it('decodePayload: 10 MB is refused by default; 100,000-level JSON is refused by depth without a stack overflow', () => {
-    assert.throws(() => decodePayload(Buffer.alloc(10 * 1024 * 1024), { format: 'auto' }), (e: unknown) => e instanceof MqttError && e.code === 'MQTT_PAYLOAD_TOO_LARGE');
+    assert.throws(
+      () => decodePayload(Buffer.alloc(10 * 1024 * 1024), { format: 'auto' }),
+      (e: unknown) => e instanceof MqttError && e.code === 'MQTT_PAYLOAD_TOO_LARGE',
+    );
     for (const deep of ['['.repeat(100_000) + ']'.repeat(100_000), '{"a":'.repeat(100_000) + '1' + '}'.repeat(100_000)]) {
       for (const format of ['json', 'auto'] as const) {
-        assert.throws(() => decodePayload(Buffer.from(deep), { format }), (e: unknown) => e instanceof MqttError && e.code === 'MQTT_PAYLOAD_TOO_DEEP');
+        assert.throws(
+          () => decodePayload(Buffer.from(deep), { format }),
+          (e: unknown) => e instanceof MqttError && e.code === 'MQTT_PAYLOAD_TOO_DEEP',
+        );
       }
     }
   });
@@ -299,7 +390,14 @@ describe('fuzz: window timestamps and values', function () {
   it(`parseTimestamp throws only WindowError and returns epoch ms within Date's range (${RUNS} runs)`, () => {
     fc.assert(
       fc.property(
-        fc.oneof(fc.constantFrom(...TIME_TRICKS, ...NUMBER_TRICKS), fc.date({ noInvalidDate: false }), fc.double(), fc.integer(), hostileString(50), anyValue()),
+        fc.oneof(
+          fc.constantFrom(...TIME_TRICKS, ...NUMBER_TRICKS),
+          fc.date({ noInvalidDate: false }),
+          fc.double(),
+          fc.integer(),
+          hostileString(50),
+          anyValue(),
+        ),
         fc.constantFrom('auto', 's', 'ms', undefined),
         (input, unit) => {
           const ms = typedOrValue(() => parseTimestamp(input, { unit: unit as 'auto' | undefined }), WINDOW, input);
@@ -410,11 +508,14 @@ describe('fuzz: data connector', function () {
 
   it(`normalizeRows never throws and accounts for every row (${RUNS} runs)`, () => {
     const row = fc.oneof(
-      fc.record({
-        sensor: fc.oneof(hostileString(20), fc.double(), fc.constant('s'.repeat(300)), anyValue()),
-        timestamp: fc.oneof(timeText, fc.integer(), fc.bigInt(), fc.date({ noInvalidDate: false })),
-        value: fc.oneof(fc.double(), fc.bigInt(), hostileString(20), anyValue()),
-      }, { requiredKeys: [] }),
+      fc.record(
+        {
+          sensor: fc.oneof(hostileString(20), fc.double(), fc.constant('s'.repeat(300)), anyValue()),
+          timestamp: fc.oneof(timeText, fc.integer(), fc.bigInt(), fc.date({ noInvalidDate: false })),
+          value: fc.oneof(fc.double(), fc.bigInt(), hostileString(20), anyValue()),
+        },
+        { requiredKeys: [] },
+      ),
       anyValue(),
     );
     fc.assert(
@@ -437,7 +538,11 @@ describe('fuzz: data connector', function () {
 // ---- Sensors read API ----------------------------------------------------------------------
 
 const PARAMS = ['sensor_id', 'start_time', 'end_time', 'skip', 'limit', 'other', 'sensor_id[]', 'SENSOR_ID'];
-const paramValue = fc.oneof(fc.constantFrom(...NUMBER_TRICKS, ...TIME_TRICKS, ...SQL_FRAGMENTS, ...PATH_TRICKS), hostileString(30), fc.nat().map(String));
+const paramValue = fc.oneof(
+  fc.constantFrom(...NUMBER_TRICKS, ...TIME_TRICKS, ...SQL_FRAGMENTS, ...PATH_TRICKS),
+  hostileString(30),
+  fc.nat().map(String),
+);
 /** Raw query strings: repeated, empty, percent-encoded and broken parameters. */
 const queryString = fc
   .array(fc.tuple(fc.constantFrom(...PARAMS), paramValue, fc.boolean()), { maxLength: 7 })
@@ -451,7 +556,9 @@ describe('fuzz: sensors read API query parameters', function () {
       fc.property(
         fc.oneof(
           queryString.map((q) => new URLSearchParams(q)),
-          fc.dictionary(fc.constantFrom(...PARAMS), fc.oneof(paramValue, fc.array(paramValue, { maxLength: 3 }), anyValue()), { maxKeys: 6 }),
+          fc.dictionary(fc.constantFrom(...PARAMS), fc.oneof(paramValue, fc.array(paramValue, { maxLength: 3 }), anyValue()), {
+            maxKeys: 6,
+          }),
         ),
         (query) => {
           const q = typedOrValue(() => parseReadQuery(query), READ_API, query);
@@ -463,7 +570,8 @@ describe('fuzz: sensors read API query parameters', function () {
           for (const dialect of ['mysql', 'sqlite'] as const) {
             const { sql, params } = readSql(dialect, 'data', q);
             assert.equal(sql.split('?').length - 1, params.length);
-            for (const fragment of SQL_FRAGMENTS) if (fragment.length > 3) assert.ok(!sql.includes(fragment), 'user text never reaches the SQL');
+            for (const fragment of SQL_FRAGMENTS)
+              if (fragment.length > 3) assert.ok(!sql.includes(fragment), 'user text never reaches the SQL');
           }
         },
       ),
@@ -475,12 +583,30 @@ describe('fuzz: sensors read API query parameters', function () {
 // ---- Database URLs and named parameters ----------------------------------------------------
 
 const urlText = fc.oneof(
-  fc.tuple(
-    fc.constantFrom('mysql', 'mariadb', 'MySQL+pymysql', 'sqlite', 'sqlite3', 'postgres', 'http', ''),
-    fc.constantFrom('://', ':', ':///', '://@', ':////'),
-    fc.oneof(hostileString(20), fc.constantFrom('root:p%40ss@localhost:3306/db', 'u:secret@[::1]:99999/x', 'u@h/db?poolSize=0', 'u@h/db?ssl=maybe', 'u@h/a.b', 'u:%zz@h/db', ':memory:', '~/x.db', '../../etc/passwd')),
-    fc.oneof(fc.constant(''), fc.constantFrom('?poolSize=8', '?connectTimeout=99999999999', '?ssl=true&ssl=false', '#frag', '?%', '?a=%zz')),
-  ).map((parts) => parts.join('')),
+  fc
+    .tuple(
+      fc.constantFrom('mysql', 'mariadb', 'MySQL+pymysql', 'sqlite', 'sqlite3', 'postgres', 'http', ''),
+      fc.constantFrom('://', ':', ':///', '://@', ':////'),
+      fc.oneof(
+        hostileString(20),
+        fc.constantFrom(
+          'root:p%40ss@localhost:3306/db',
+          'u:secret@[::1]:99999/x',
+          'u@h/db?poolSize=0',
+          'u@h/db?ssl=maybe',
+          'u@h/a.b',
+          'u:%zz@h/db',
+          ':memory:',
+          '~/x.db',
+          '../../etc/passwd',
+        ),
+      ),
+      fc.oneof(
+        fc.constant(''),
+        fc.constantFrom('?poolSize=8', '?connectTimeout=99999999999', '?ssl=true&ssl=false', '#frag', '?%', '?a=%zz'),
+      ),
+    )
+    .map((parts) => parts.join('')),
   hostileString(100),
   fc.constant('mysql://u:p@h/' + 'd'.repeat(9000)),
   anyValue(),
@@ -496,7 +622,13 @@ describe('fuzz: database URLs and SQL parameters', function () {
         try {
           config = parseDatabaseUrl(url, { baseDir: '/tmp' });
         } catch (err) {
-          typedOrValue(() => { throw err; }, DB_CONFIG, url);
+          typedOrValue(
+            () => {
+              throw err;
+            },
+            DB_CONFIG,
+            url,
+          );
           if (typeof url === 'string' && /:\/\/[^:@/]+:([^@]{4,})@/.test(url)) {
             const password = /:\/\/[^:@/]+:([^@]{4,})@/.exec(url)![1];
             assert.ok(!(err as Error).message.includes(password), 'the password appears in the error');
@@ -516,13 +648,27 @@ describe('fuzz: database URLs and SQL parameters', function () {
 
   it(`toPositional/compileNamed throw only SqlParameterError; every :name becomes one ? (${RUNS} runs)`, () => {
     const sqlText = fc
-      .array(fc.oneof(fc.constantFrom(':a', ':b', ':a_1', '::', ':', ':1', "'", '"', '`', '--', '\n', '/*', '*/', '?', ' ', 'x', '\\', "':a'", '#'), hostileString(6)), { maxLength: 12 })
+      .array(
+        fc.oneof(
+          fc.constantFrom(':a', ':b', ':a_1', '::', ':', ':1', "'", '"', '`', '--', '\n', '/*', '*/', '?', ' ', 'x', '\\', "':a'", '#'),
+          hostileString(6),
+        ),
+        { maxLength: 12 },
+      )
       .map((parts) => parts.join(''));
     fc.assert(
       fc.property(
         sqlText,
         fc.constantFrom('mysql', 'sqlite'),
-        fc.oneof(fc.constant(undefined), fc.array(fc.oneof(fc.string(), fc.integer())), fc.dictionary(fc.constantFrom('a', 'b', 'a_1', '__proto__', 'constructor'), fc.oneof(fc.string(), fc.integer(), fc.constant(null))), anyValue({ throwing: false })),
+        fc.oneof(
+          fc.constant(undefined),
+          fc.array(fc.oneof(fc.string(), fc.integer())),
+          fc.dictionary(
+            fc.constantFrom('a', 'b', 'a_1', '__proto__', 'constructor'),
+            fc.oneof(fc.string(), fc.integer(), fc.constant(null)),
+          ),
+          anyValue({ throwing: false }),
+        ),
         (sql, dialect, params) => {
           const compiled = typedOrValue(() => compileNamed(sql, dialect as 'mysql'), SQL_PARAM, sql);
           const out = typedOrValue(() => toPositional(sql, params as never, dialect as 'mysql'), SQL_PARAM, [sql, params]);

@@ -33,7 +33,12 @@ const storableText = fc
     { weight: 3, arbitrary: fc.string({ unit: 'binary', maxLength: 60 }) },
     { weight: 2, arbitrary: fc.string({ unit: 'grapheme', maxLength: 40 }) },
     { weight: 2, arbitrary: fc.constantFrom(...SQL_FRAGMENTS) },
-    { weight: 2, arbitrary: fc.array(fc.constantFrom(...SQL_FRAGMENTS, '\u0000', '\\', "'", '"', '%', '_', '\u{1F600}', '0x', 'ff', ' '), { maxLength: 8 }).map((p) => p.join('')) },
+    {
+      weight: 2,
+      arbitrary: fc
+        .array(fc.constantFrom(...SQL_FRAGMENTS, '\u0000', '\\', "'", '"', '%', '_', '\u{1F600}', '0x', 'ff', ' '), { maxLength: 8 })
+        .map((p) => p.join('')),
+    },
   )
   .filter((s) => !LONE_SURROGATE.test(s));
 
@@ -76,7 +81,15 @@ for (const dialect of ['mysql', 'postgres', 'sqlite'] as const) {
         db = openDatabase({ dialect: 'sqlite', file: join(dir, 'fuzz.db'), busyTimeoutMs: 5000 });
       }
       for (const sql of TABLES[dialect]) await db.query(sql);
-      writer = new RowWriter({ db, table: 'fuzz_text', columns: ['k', 'label'], batchSize: 1, flushWhenIdle: true, maxLatencyMs: 1, warn: () => undefined });
+      writer = new RowWriter({
+        db,
+        table: 'fuzz_text',
+        columns: ['k', 'label'],
+        batchSize: 1,
+        flushWhenIdle: true,
+        maxLatencyMs: 1,
+        warn: () => undefined,
+      });
     });
     after(async () => {
       await writer?.close(2000);
@@ -118,7 +131,10 @@ for (const dialect of ['mysql', 'postgres', 'sqlite'] as const) {
           const k = ++key;
           if (unstorable(label)) {
             refused++;
-            await assert.rejects(db.query('INSERT INTO fuzz_text (k, label) VALUES (:k, :label)', { k, label }), (e: unknown) => (e as { kind?: unknown }).kind === 'data');
+            await assert.rejects(
+              db.query('INSERT INTO fuzz_text (k, label) VALUES (:k, :label)', { k, label }),
+              (e: unknown) => (e as { kind?: unknown }).kind === 'data',
+            );
             return;
           }
           await db.query('INSERT INTO fuzz_text (k, label) VALUES (:k, :label)', { k, label });
@@ -136,7 +152,13 @@ for (const dialect of ['mysql', 'postgres', 'sqlite'] as const) {
       cyclic.self = cyclic;
       const k0 = ++key;
       key += 10;
-      const rows = [{ k: k0, label: deep }, { k: k0 + 1, label: cyclic }, { k: k0 + 2, label: NaN }, { k: k0 + 3, label: () => 1 }, { k: k0 + 4, label: "'); DROP TABLE x; --" }];
+      const rows = [
+        { k: k0, label: deep },
+        { k: k0 + 1, label: cyclic },
+        { k: k0 + 2, label: NaN },
+        { k: k0 + 3, label: () => 1 },
+        { k: k0 + 4, label: "'); DROP TABLE x; --" },
+      ];
       const { result } = await send(writer, rows);
       assert.equal(result.committed, 1);
       assert.equal(result.rejected.length, 4);

@@ -11,14 +11,39 @@ import { StatestreamError, StatestreamParser, parseStatestream, type Statestream
 import { RUNS, anyValue, assertTyped, hostileString, jsonishText, payloadBytes, typedOrValue, type TypedErrorShape } from './hostile';
 
 const CODES = [
-  'topic-invalid', 'topic-too-long', 'topic-too-short', 'topic-empty-level', 'topic-wildcard', 'topic-bad-entity', 'base-mismatch',
-  'payload-too-large', 'invalid-utf8', 'payload-too-deep', 'payload-type', 'attribute-not-json', 'bad-timestamp',
+  'topic-invalid',
+  'topic-too-long',
+  'topic-too-short',
+  'topic-empty-level',
+  'topic-wildcard',
+  'topic-bad-entity',
+  'base-mismatch',
+  'payload-too-large',
+  'invalid-utf8',
+  'payload-too-deep',
+  'payload-type',
+  'attribute-not-json',
+  'bad-timestamp',
 ] as const;
 const TYPED: TypedErrorShape = { errorClass: StatestreamError, codes: CODES };
 const SLUG = /^[A-Za-z0-9_]+$/;
 
 const level = fc.oneof(
-  { weight: 4, arbitrary: fc.constantFrom('homeassistant', 'sensor', 'light', 'kitchen', 'temp_1', 'state', 'last_updated', 'last_changed', 'friendly_name', 'brightness') },
+  {
+    weight: 4,
+    arbitrary: fc.constantFrom(
+      'homeassistant',
+      'sensor',
+      'light',
+      'kitchen',
+      'temp_1',
+      'state',
+      'last_updated',
+      'last_changed',
+      'friendly_name',
+      'brightness',
+    ),
+  },
   { weight: 2, arbitrary: fc.stringMatching(/^[a-z0-9_]{1,12}$/) },
   { weight: 2, arbitrary: hostileString(20) },
   { weight: 1, arbitrary: fc.constantFrom('', '+', '#', 'a+', '#b', ' ', '\u0000', '\uD800', 'Ä', '\u{1F600}') },
@@ -28,7 +53,12 @@ const level = fc.oneof(
 /** Topics with 0..8 levels of anything, plus leading/trailing slashes. */
 const topic = fc.oneof(
   { weight: 6, arbitrary: fc.array(level, { minLength: 0, maxLength: 8 }).map((levels) => levels.join('/')) },
-  { weight: 1, arbitrary: fc.tuple(fc.constantFrom('/', '//', ''), fc.array(level, { maxLength: 5 }), fc.constantFrom('/', '')).map(([a, l, b]) => a + l.join('/') + b) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(fc.constantFrom('/', '//', ''), fc.array(level, { maxLength: 5 }), fc.constantFrom('/', ''))
+      .map(([a, l, b]) => a + l.join('/') + b),
+  },
   { weight: 1, arbitrary: anyValue() },
 );
 
@@ -46,7 +76,20 @@ const payload = fc.oneof(
   { weight: 3, arbitrary: payloadBytes() },
   { weight: 3, arbitrary: jsonishText() },
   { weight: 3, arbitrary: anyValue() },
-  { weight: 1, arbitrary: fc.constantFrom('on', 'off', 'unavailable', '21.5', '"21.5"', '2024-06-14T16:00:00.123456+00:00', '2024-06-14T16:00:00+02:00', '"2024-06-14T16:00:00+00:00"', '2024-13-45T99:99:99+00:00') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      'on',
+      'off',
+      'unavailable',
+      '21.5',
+      '"21.5"',
+      '2024-06-14T16:00:00.123456+00:00',
+      '2024-06-14T16:00:00+02:00',
+      '"2024-06-14T16:00:00+00:00"',
+      '2024-13-45T99:99:99+00:00',
+    ),
+  },
 );
 
 function assertRecord(rec: StatestreamRecord, topicIn: string): void {
@@ -80,10 +123,16 @@ describe('fuzz: statestream parser', function () {
 
   it(`parseStatestream: hostile topics with any payload throw only StatestreamError (${RUNS} runs)`, () => {
     fc.assert(
-      fc.property(topic, payload, fc.boolean(), fc.option(fc.constantFrom('homeassistant', 'home/statestream/', '', 'ha//'), { nil: undefined }), (t, p, retain, baseTopic) => {
-        const rec = typedOrValue(() => parseStatestream(t, p, { retain, baseTopic }), TYPED, t);
-        if (rec) assertRecord(rec, t as string);
-      }),
+      fc.property(
+        topic,
+        payload,
+        fc.boolean(),
+        fc.option(fc.constantFrom('homeassistant', 'home/statestream/', '', 'ha//'), { nil: undefined }),
+        (t, p, retain, baseTopic) => {
+          const rec = typedOrValue(() => parseStatestream(t, p, { retain, baseTopic }), TYPED, t);
+          if (rec) assertRecord(rec, t as string);
+        },
+      ),
       { numRuns: RUNS },
     );
   });
@@ -104,7 +153,12 @@ describe('fuzz: statestream parser', function () {
   });
 
   it(`StatestreamParser (filter + burst memory) with any topic and payload (${RUNS} runs)`, () => {
-    const parser = new StatestreamParser({ includeDomains: ['sensor', 'light'], includeEntities: ['binary_sensor.*door*'], excludeEntities: ['sensor.secret*'], maxTrackedEntities: 50 });
+    const parser = new StatestreamParser({
+      includeDomains: ['sensor', 'light'],
+      includeEntities: ['binary_sensor.*door*'],
+      excludeEntities: ['sensor.secret*'],
+      maxTrackedEntities: 50,
+    });
     let now = 0;
     fc.assert(
       fc.property(fc.oneof(goodTopic, topic), payload, (t, p) => {
@@ -142,11 +196,17 @@ describe('fuzz: statestream parser', function () {
     ];
     for (const p of big) {
       for (const key of ['state', 'friendly_name']) {
-        assert.throws(() => parseStatestream(`homeassistant/sensor/t/${key}`, p, { retain: false }), (err: unknown) => {
-          assertTyped(err, TYPED);
-          return (err as StatestreamError).code === 'payload-too-large';
-        });
-        const rec = typedOrValue(() => parseStatestream(`homeassistant/sensor/t/${key}`, p, { retain: false, maxPayloadBytes: 64 * 1024 * 1024 }), TYPED);
+        assert.throws(
+          () => parseStatestream(`homeassistant/sensor/t/${key}`, p, { retain: false }),
+          (err: unknown) => {
+            assertTyped(err, TYPED);
+            return (err as StatestreamError).code === 'payload-too-large';
+          },
+        );
+        const rec = typedOrValue(
+          () => parseStatestream(`homeassistant/sensor/t/${key}`, p, { retain: false, maxPayloadBytes: 64 * 1024 * 1024 }),
+          TYPED,
+        );
         if (rec) assertRecord(rec, `homeassistant/sensor/t/${key}`);
       }
     }
@@ -160,17 +220,25 @@ describe('fuzz: statestream parser', function () {
         // Text (mqtt-in utf8/buffer) and a value mqtt-in decoded already (json mode), which Node 20-24 cannot
         // even serialise and Node 26 can: the answer must not depend on that.
         for (const p of [text, Buffer.from(text), JSON.parse(text) as unknown]) {
-          assert.throws(() => parseStatestream(t, p, { retain: false }), (err: unknown) => {
-            assertTyped(err, TYPED);
-            return (err as StatestreamError).code === 'payload-too-deep';
-          });
+          assert.throws(
+            () => parseStatestream(t, p, { retain: false }),
+            (err: unknown) => {
+              assertTyped(err, TYPED);
+              return (err as StatestreamError).code === 'payload-too-deep';
+            },
+          );
         }
       }
     }
   });
 
   it('huge topics and levels are refused quickly with a typed error', () => {
-    const cases = ['a/'.repeat(40_000) + 'sensor/x/state', 'homeassistant/sensor/' + 'x'.repeat(70_000) + '/state', 'homeassistant/sensor/x/' + 'k'.repeat(100_000), '/'.repeat(100_000)];
+    const cases = [
+      'a/'.repeat(40_000) + 'sensor/x/state',
+      'homeassistant/sensor/' + 'x'.repeat(70_000) + '/state',
+      'homeassistant/sensor/x/' + 'k'.repeat(100_000),
+      '/'.repeat(100_000),
+    ];
     for (const t of cases) {
       const rec = typedOrValue(() => parseStatestream(t, 'on', { retain: false }), TYPED, t);
       if (rec) assertRecord(rec, t);

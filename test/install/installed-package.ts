@@ -37,8 +37,11 @@ function sqliteRowCounts(file: string): Record<string, number> {
   const db = new Sqlite(file, { readonly: true, fileMustExist: true });
   try {
     const counts: Record<string, number> = {};
-    const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all() as { name: string }[];
-    for (const { name } of tables) counts[name] = (db.prepare(`SELECT COUNT(*) AS n FROM "${name.replace(/"/g, '""')}"`).get() as { n: number }).n;
+    const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all() as {
+      name: string;
+    }[];
+    for (const { name } of tables)
+      counts[name] = (db.prepare(`SELECT COUNT(*) AS n FROM "${name.replace(/"/g, '""')}"`).get() as { n: number }).n;
     return counts;
   } finally {
     db.close();
@@ -62,10 +65,33 @@ type FlowNode = Record<string, unknown> & { id: string; type: string };
  * process environment (through settings.js functionGlobalContext).
  */
 const HOST_FLOW: FlowNode[] = [
-  { id: 'host.tab', type: 'tab', label: 'the host\'s own flow', disabled: false, info: '' },
-  { id: 'host.in', type: 'http in', z: 'host.tab', name: '', url: '/host-probe', method: 'get', upload: false, swaggerDoc: '', x: 130, y: 60, wires: [['host.read']] },
+  { id: 'host.tab', type: 'tab', label: "the host's own flow", disabled: false, info: '' },
   {
-    id: 'host.read', type: 'change', z: 'host.tab', name: 'what this flow reads', action: '', property: '', from: '', to: '', reg: false, x: 330, y: 60, wires: [['host.env']],
+    id: 'host.in',
+    type: 'http in',
+    z: 'host.tab',
+    name: '',
+    url: '/host-probe',
+    method: 'get',
+    upload: false,
+    swaggerDoc: '',
+    x: 130,
+    y: 60,
+    wires: [['host.read']],
+  },
+  {
+    id: 'host.read',
+    type: 'change',
+    z: 'host.tab',
+    name: 'what this flow reads',
+    action: '',
+    property: '',
+    from: '',
+    to: '',
+    reg: false,
+    x: 330,
+    y: 60,
+    wires: [['host.env']],
     rules: [
       { t: 'set', p: 'payload', pt: 'msg', to: '{}', tot: 'json' },
       { t: 'set', p: 'payload.topic', pt: 'msg', to: '${TOPIC}', tot: 'str' },
@@ -73,11 +99,28 @@ const HOST_FLOW: FlowNode[] = [
       { t: 'set', p: 'payload.simulate', pt: 'msg', to: '${SIMULATE}', tot: 'str' },
     ],
   },
-  { id: 'host.env', type: 'function', z: 'host.tab', name: 'process.env', func: "msg.payload.env = global.get('processEnv')();\nreturn msg;", outputs: 1, timeout: 0, noerr: 0, initialize: '', finalize: '', libs: [], x: 530, y: 60, wires: [['host.out']] },
+  {
+    id: 'host.env',
+    type: 'function',
+    z: 'host.tab',
+    name: 'process.env',
+    func: "msg.payload.env = global.get('processEnv')();\nreturn msg;",
+    outputs: 1,
+    timeout: 0,
+    noerr: 0,
+    initialize: '',
+    finalize: '',
+    libs: [],
+    x: 530,
+    y: 60,
+    wires: [['host.out']],
+  },
   { id: 'host.out', type: 'http response', z: 'host.tab', name: '', statusCode: '', headers: {}, x: 690, y: 60, wires: [] },
 ];
 
-async function probeHost(runtime: ScratchNodeRed): Promise<{ topic: string; mqttUrl: string; simulate: string; env: Record<string, string> }> {
+async function probeHost(
+  runtime: ScratchNodeRed,
+): Promise<{ topic: string; mqttUrl: string; simulate: string; env: Record<string, string> }> {
   const answer = await httpJson(`${runtime.url}/endpoints/host-probe`);
   assert.equal(answer.status, 200, answer.text.slice(0, 500));
   return answer.body as { topic: string; mqttUrl: string; simulate: string; env: Record<string, string> };
@@ -113,12 +156,19 @@ export function describeInstalledPackage(label: string, prepare: () => Promise<I
     const published: { topic: string }[] = [];
     const connectedClients: string[] = [];
     const runId = `${process.pid}-${Date.now().toString(36)}`;
-    const hostEnv: Record<string, string> = { TOPIC: `host/${runId}/own-meaning`, MQTT_TOPIC: `host/${runId}/sensors`, MQTT_URL: '', API_KEY: `host-api-key-${runId}` };
+    const hostEnv: Record<string, string> = {
+      TOPIC: `host/${runId}/own-meaning`,
+      MQTT_TOPIC: `host/${runId}/sensors`,
+      MQTT_URL: '',
+      API_KEY: `host-api-key-${runId}`,
+    };
     /** Variables added or changed in the host's process.env, compared with what it was started with. */
     const envChanges = (env: Record<string, string>): string[] => {
       const started: Record<string, string | undefined> = { ...process.env, ...hostEnv };
       // red.js itself records where Node-RED is installed.
-      return Object.keys(env).filter((name) => name !== 'NODE_RED_HOME' && env[name] !== started[name]).sort();
+      return Object.keys(env)
+        .filter((name) => name !== 'NODE_RED_HOME' && env[name] !== started[name])
+        .sort();
     };
 
     before(async function () {
@@ -166,10 +216,15 @@ export function describeInstalledPackage(label: string, prepare: () => Promise<I
       // may belong to a dependency; the package's own `prepare` is listed only while package.json
       // still has one (issue [1/7] removes it). (npm 11 lists scripts "not yet covered by
       // allowScripts" too, but runs them: on Node 20 that is better-sqlite3 12's build.)
-      const blockedList = /^npm warn install-scripts .*blocked.*\n((?:npm warn install-scripts\s+\S+@\S+ \(.*\n)+)/m.exec(installOutput)?.[1] ?? '';
+      const blockedList =
+        /^npm warn install-scripts .*blocked.*\n((?:npm warn install-scripts\s+\S+@\S+ \(.*\n)+)/m.exec(installOutput)?.[1] ?? '';
       const blocked = [...blockedList.matchAll(/^npm warn install-scripts\s+(\S+@\S+) \(/gm)].map((m) => m[1]);
       const ownPrepare = (readPackageJson() as { scripts?: Record<string, string> }).scripts?.prepare !== undefined;
-      assert.deepEqual(blocked.filter((pkg) => !(ownPrepare && pkg.startsWith(`${MODULE}@`))), [], `install scripts npm blocked:\n${installOutput}`);
+      assert.deepEqual(
+        blocked.filter((pkg) => !(ownPrepare && pkg.startsWith(`${MODULE}@`))),
+        [],
+        `install scripts npm blocked:\n${installOutput}`,
+      );
     });
 
     it('resolves the SQLite driver this Node.js should use', async function () {
@@ -188,7 +243,14 @@ export function describeInstalledPackage(label: string, prepare: () => Promise<I
       const userPackage = JSON.parse(readFileSync(join(userDir, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
       assert.match(userPackage.dependencies?.[MODULE] ?? '', /\.tgz$/, 'the user directory records the tarball as a dependency');
       // The addon loads and works under the Node.js that will run Node-RED (not the one that ran mocha).
-      const probe = await run(node, ['-e', "const D = require('better-sqlite3'); const db = new D(':memory:'); console.log('sqlite', db.prepare('SELECT sqlite_version() AS v').get().v, process.versions.node)"], { cwd: userDir });
+      const probe = await run(
+        node,
+        [
+          '-e',
+          "const D = require('better-sqlite3'); const db = new D(':memory:'); console.log('sqlite', db.prepare('SELECT sqlite_version() AS v').get().v, process.versions.node)",
+        ],
+        { cwd: userDir },
+      );
       assert.match(probe, new RegExp(`^sqlite \\d+\\.\\d+\\.\\d+ ${node.version.replace(/\./g, '\\.')}$`, 'm'));
     });
 
@@ -226,7 +288,8 @@ export function describeInstalledPackage(label: string, prepare: () => Promise<I
       // there (the examples share iotp.broker and iotp.database) is not added twice; then Deploy.
       // The dashboard pages are left out: this host has no Dashboard 2.0, and a flow with unknown
       // node types would stop every flow at deploy.
-      const current = (await httpJson(`${runtime!.url}/flows`, { headers: { accept: 'application/json', 'node-red-api-version': 'v1' } })).body as FlowNode[];
+      const current = (await httpJson(`${runtime!.url}/flows`, { headers: { accept: 'application/json', 'node-red-api-version': 'v1' } }))
+        .body as FlowNode[];
       const ids = new Set(current.map((n) => n.id));
       const imported: FlowNode[] = [];
       const pipelines = (await listedExamples(runtime!)).filter((name) => !name.includes('dashboard'));
@@ -238,19 +301,37 @@ export function describeInstalledPackage(label: string, prepare: () => Promise<I
           imported.push(node);
         }
       }
-      assert.deepEqual(imported.filter((n) => n.type === 'iotp-mqtt-broker' || n.type === 'iotp-database').map((n) => n.id).sort(), ['iotp-ra-db', 'iotp.broker', 'iotp.database']);
+      assert.deepEqual(
+        imported
+          .filter((n) => n.type === 'iotp-mqtt-broker' || n.type === 'iotp-database')
+          .map((n) => n.id)
+          .sort(),
+        ['iotp-ra-db', 'iotp.broker', 'iotp.database'],
+      );
       const flows = [...current, ...imported];
       await deploy(runtime!, flows, 'flows');
       await runtime!.waitForOutput(/\[iotp-mqtt-broker:[^\]]*\][^\n]*connected/, { from, timeoutMs: 30000 });
 
       // Quiet: nothing on the host's broker while the simulators are off (they publish every second when on).
       await sleep(8000);
-      assert.deepEqual(published.map((m) => m.topic), [], 'published into the host broker without a simulator turned on');
+      assert.deepEqual(
+        published.map((m) => m.topic),
+        [],
+        'published into the host broker without a simulator turned on',
+      );
       // One MQTT connection for all examples besides this test's own subscriber ($SYS counts clients).
-      await waitFor(() => connectedClients.at(-1) === '2', 15000, () => `connected clients: ${connectedClients.join(', ')}`);
+      await waitFor(
+        () => connectedClients.at(-1) === '2',
+        15000,
+        () => `connected clients: ${connectedClients.join(', ')}`,
+      );
       const imported_ = await probeHost(runtime!);
       assert.deepEqual(envChanges(imported_.env), [], "importing the examples changed the host's process.env");
-      assert.deepEqual([imported_.topic, imported_.mqttUrl, imported_.simulate], [before.topic, before.mqttUrl, before.simulate], "the host flow's variables changed meaning");
+      assert.deepEqual(
+        [imported_.topic, imported_.mqttUrl, imported_.simulate],
+        [before.topic, before.mqttUrl, before.simulate],
+        "the host flow's variables changed meaning",
+      );
 
       // Turning on one simulator, the way a user does (the tab's SIMULATE default, Edit flow →
       // Environment variables): it publishes, to the host's MQTT_TOPIC (the host's environment
@@ -261,9 +342,17 @@ export function describeInstalledPackage(label: string, prepare: () => Promise<I
       assert.match(simulate.value, /: "false"$/);
       simulate.value = simulate.value.replace(/: "false"$/, ': "true"');
       await deploy(runtime!, flows, 'flows');
-      await waitFor(() => published.length > 0, 15000, () => 'the turned-on simulator published nothing');
+      await waitFor(
+        () => published.length > 0,
+        15000,
+        () => 'the turned-on simulator published nothing',
+      );
       assert.deepEqual([...new Set(published.map((m) => m.topic))], [hostEnv.MQTT_TOPIC]);
-      await waitFor(() => existsSync(sqliteFile) && (sqliteRowCounts(sqliteFile).sensor_data ?? 0) > 0, 30000, () => `no sensor_data rows: ${existsSync(sqliteFile) ? JSON.stringify(sqliteRowCounts(sqliteFile)) : 'no file'}`);
+      await waitFor(
+        () => existsSync(sqliteFile) && (sqliteRowCounts(sqliteFile).sensor_data ?? 0) > 0,
+        30000,
+        () => `no sensor_data rows: ${existsSync(sqliteFile) ? JSON.stringify(sqliteRowCounts(sqliteFile)) : 'no file'}`,
+      );
 
       // The connector posts to its own simulated receiver (the tab's default POST_DATA_ENDPOINT, a
       // path): on this Node-RED's port and under its httpNodeRoot (/endpoints), not a guessed
@@ -271,7 +360,10 @@ export function describeInstalledPackage(label: string, prepare: () => Promise<I
       const endpoints = `${runtime!.url}/endpoints`;
       const auth = { authorization: `Bearer ${hostEnv.API_KEY}` };
       const now = Date.now();
-      const window = { start_time: new Date(now - 10 * 60_000).toISOString().slice(0, 19), end_time: new Date(now).toISOString().slice(0, 19) };
+      const window = {
+        start_time: new Date(now - 10 * 60_000).toISOString().slice(0, 19),
+        end_time: new Date(now).toISOString().slice(0, 19),
+      };
       const raised = await httpJson(`${endpoints}/raise-request`, { method: 'POST', body: window, headers: auth });
       assert.equal(raised.status, 200, raised.text);
       const taskId = (raised.body as { task_id: string }).task_id;

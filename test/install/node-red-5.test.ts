@@ -7,4 +7,8 @@
 import { describeInstalledPackage } from './installed-package';
 import { node22, nodeRed5 } from './scratch';
 
-describeInstalledPackage('Node 22, Node-RED 5', async () => ({ node: await node22(), redJs: await nodeRed5(), expectedDriver: 'better-sqlite3' }));
+describeInstalledPackage('Node 22, Node-RED 5', async () => ({
+  node: await node22(),
+  redJs: await nodeRed5(),
+  expectedDriver: 'better-sqlite3',
+}));

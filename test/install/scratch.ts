@@ -57,7 +57,9 @@ export async function nodeRed5(): Promise<string> {
 
 // scripts/*.mjs are ES modules; TypeScript's CommonJS output would turn a literal import() into
 // require(), which cannot load them, so the import is made at run time.
-const importEsm = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<Record<string, (...args: unknown[]) => unknown>>;
+const importEsm = new Function('specifier', 'return import(specifier)') as (
+  specifier: string,
+) => Promise<Record<string, (...args: unknown[]) => unknown>>;
 const importScript = (name: string) => importEsm(pathToFileURL(join(packageRoot, 'scripts', name)).href);
 
 let packed: Promise<string> | undefined;
@@ -85,7 +87,10 @@ export function packTarball(): Promise<string> {
  */
 export function makeUserDir(prefix: string): string {
   const dir = makeTempDir(prefix);
-  writeFileSync(join(dir, 'package.json'), `${JSON.stringify({ name: 'node-red-project', description: 'A Node-RED Project', version: '0.0.1', private: true }, null, 4)}\n`);
+  writeFileSync(
+    join(dir, 'package.json'),
+    `${JSON.stringify({ name: 'node-red-project', description: 'A Node-RED Project', version: '0.0.1', private: true }, null, 4)}\n`,
+  );
   writeFileSync(
     join(dir, 'settings.js'),
     "module.exports = {\n    uiHost: '127.0.0.1',\n    flowFile: 'flows.json',\n    logging: { console: { level: 'info', metrics: false, audit: false } },\n};\n",
@@ -117,7 +122,11 @@ export async function npmInstall(
     ...(node.headers ? { npm_config_nodedir: node.headers } : {}),
     ...options.env,
   };
-  const output = await run(node, [options.npm ?? npmCli(), 'install', '--no-audit', '--no-fund', '--foreground-scripts', ...(options.args ?? []), ...specs], { cwd: userDir, env });
+  const output = await run(
+    node,
+    [options.npm ?? npmCli(), 'install', '--no-audit', '--no-fund', '--foreground-scripts', ...(options.args ?? []), ...specs],
+    { cwd: userDir, env },
+  );
   return { output, seconds: (Date.now() - started) / 1000 };
 }
 
@@ -195,7 +204,10 @@ export async function startScratchNodeRed(
         if (match) return finish(() => resolveMatch(match));
         if (exited) finish(() => reject(new Error(`Node-RED exited before printing ${pattern}:\n${text.slice(-5000)}`)));
       };
-      const timer = setTimeout(() => finish(() => reject(new Error(`timed out waiting for ${pattern}:\n${text.slice(-5000)}`))), options.timeoutMs ?? 60000);
+      const timer = setTimeout(
+        () => finish(() => reject(new Error(`timed out waiting for ${pattern}:\n${text.slice(-5000)}`))),
+        options.timeoutMs ?? 60000,
+      );
       const finish = (settle: () => void): void => {
         clearTimeout(timer);
         waiters.delete(check);
@@ -256,7 +268,9 @@ export async function listedExamples(runtime: ScratchNodeRed): Promise<string[]>
 
 /** One example flow as Node-RED serves it to the editor's import dialog. */
 export async function fetchExample(runtime: ScratchNodeRed, name: string): Promise<Record<string, unknown>[]> {
-  const response = await httpJson(`${runtime.url}/library/examples/flows/${MODULE}/${encodeURIComponent(name)}`, { headers: { accept: 'application/json' } });
+  const response = await httpJson(`${runtime.url}/library/examples/flows/${MODULE}/${encodeURIComponent(name)}`, {
+    headers: { accept: 'application/json' },
+  });
   if (response.status !== 200) throw new Error(`GET example ${name}: ${response.status}`);
   return response.body as Record<string, unknown>[];
 }

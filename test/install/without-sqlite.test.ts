@@ -12,20 +12,76 @@ import { join } from 'node:path';
 import { readPackageJson } from '../support/package-info';
 import { createTestMysqlDatabase, requireService, TestMysqlDatabase } from '../support/services';
 import { makeTempDir, removeTempDir } from '../support/tmp';
-import { currentNode, deploy, makeUserDir, MODULE, nodeRed4, nodeSets, npmInstall, packTarball, ScratchNodeRed, startScratchNodeRed } from './scratch';
+import {
+  currentNode,
+  deploy,
+  makeUserDir,
+  MODULE,
+  nodeRed4,
+  nodeSets,
+  npmInstall,
+  packTarball,
+  ScratchNodeRed,
+  startScratchNodeRed,
+} from './scratch';
 
 /** A flow with one MySQL writer and SQLite writer/query nodes, each reporting to the log via debug nodes. */
 function checkFlow(mysqlUrl: string): Record<string, unknown>[] {
   const tab = 'iotp-install-tab';
   const debug = (id: string, name: string, x: number, y: number, complete = 'payload') => ({
-    id, type: 'debug', z: tab, name, active: true, tosidebar: false, console: true, tostatus: false, complete, targetType: complete === 'true' ? 'full' : 'msg', x, y, wires: [],
+    id,
+    type: 'debug',
+    z: tab,
+    name,
+    active: true,
+    tosidebar: false,
+    console: true,
+    tostatus: false,
+    complete,
+    targetType: complete === 'true' ? 'full' : 'msg',
+    x,
+    y,
+    wires: [],
   });
   const inject = (id: string, payload: string, x: number, y: number, wire: string) => ({
-    id, type: 'inject', z: tab, name: '', props: [{ p: 'payload' }], repeat: '', crontab: '', once: true, onceDelay: '0.5', topic: '', payload, payloadType: 'json', x, y, wires: [[wire]],
+    id,
+    type: 'inject',
+    z: tab,
+    name: '',
+    props: [{ p: 'payload' }],
+    repeat: '',
+    crontab: '',
+    once: true,
+    onceDelay: '0.5',
+    topic: '',
+    payload,
+    payloadType: 'json',
+    x,
+    y,
+    wires: [[wire]],
   });
   const writer = (id: string, database: string, x: number, y: number, wire: string) => ({
-    id, type: 'iotp-db-write', z: tab, name: id, database, table: 'install_check', columns: 'id\nlabel', conflict: 'ignore', conflictKeys: '', updateColumns: '',
-    migrationSet: '', customMigrations: '', batchSize: 100, maxLatency: 50, maxBuffered: 1000, overflow: 'backpressure', journal: false, version: 1, x, y, wires: [[wire]],
+    id,
+    type: 'iotp-db-write',
+    z: tab,
+    name: id,
+    database,
+    table: 'install_check',
+    columns: 'id\nlabel',
+    conflict: 'ignore',
+    conflictKeys: '',
+    updateColumns: '',
+    migrationSet: '',
+    customMigrations: '',
+    batchSize: 100,
+    maxLatency: 50,
+    maxBuffered: 1000,
+    overflow: 'backpressure',
+    journal: false,
+    version: 1,
+    x,
+    y,
+    wires: [[wire]],
   });
   return [
     { id: tab, type: 'tab', label: 'install check', disabled: false, info: '' },
@@ -37,11 +93,31 @@ function checkFlow(mysqlUrl: string): Record<string, unknown>[] {
     inject('inject-sqlite', '[{"id":1,"label":"one"}]', 120, 120, 'sqlite-writer'),
     writer('sqlite-writer', 'sqlite-db', 320, 120, 'unexpected-debug'),
     inject('inject-query', '{}', 120, 180, 'sqlite-query'),
-    { id: 'sqlite-query', type: 'iotp-db-query', z: tab, name: 'sqlite-query', database: 'sqlite-db', sql: 'SELECT 1 AS one', maxRows: 10, x: 320, y: 180, wires: [['unexpected-debug']] },
+    {
+      id: 'sqlite-query',
+      type: 'iotp-db-query',
+      z: tab,
+      name: 'sqlite-query',
+      database: 'sqlite-db',
+      sql: 'SELECT 1 AS one',
+      maxRows: 10,
+      x: 320,
+      y: 180,
+      wires: [['unexpected-debug']],
+    },
     debug('unexpected-debug', 'stored in SQLite', 540, 140),
     { id: 'catch-all', type: 'catch', z: tab, name: '', scope: null, uncaught: false, x: 120, y: 240, wires: [['caught-debug']] },
     debug('caught-debug', 'caught', 320, 240, 'error.message'),
-    { id: 'sqlite-status', type: 'status', z: tab, name: '', scope: ['sqlite-writer', 'sqlite-query'], x: 120, y: 300, wires: [['status-debug']] },
+    {
+      id: 'sqlite-status',
+      type: 'status',
+      z: tab,
+      name: '',
+      scope: ['sqlite-writer', 'sqlite-query'],
+      x: 120,
+      y: 300,
+      wires: [['status-debug']],
+    },
     debug('status-debug', 'status', 320, 300, 'status.text'),
   ];
 }
@@ -78,7 +154,11 @@ describe('npm install <tarball> where better-sqlite3 cannot be built (no python3
   it('completes the install without better-sqlite3 (npm drops the optional dependency it could not build)', () => {
     assert.ok(existsSync(join(userDir, 'node_modules', MODULE, 'package.json')));
     assert.ok(existsSync(join(userDir, 'node_modules', 'mysql2', 'package.json')));
-    assert.equal(existsSync(join(userDir, 'node_modules', 'better-sqlite3')), false, 'better-sqlite3 must be absent for this test to mean anything');
+    assert.equal(
+      existsSync(join(userDir, 'node_modules', 'better-sqlite3')),
+      false,
+      'better-sqlite3 must be absent for this test to mean anything',
+    );
   });
 
   it('loads every node; MySQL stores rows; a SQLite database fails clearly and Node-RED keeps running', async () => {
@@ -89,7 +169,10 @@ describe('npm install <tarball> where better-sqlite3 cannot be built (no python3
 
     runtime = await startScratchNodeRed(currentNode, nodeRed4(), userDir);
     const sets = (await nodeSets(runtime)).filter((set) => set.module === MODULE);
-    assert.deepEqual(sets.filter((set) => set.err).map((set) => `${set.id}: ${set.err}`), []);
+    assert.deepEqual(
+      sets.filter((set) => set.err).map((set) => `${set.id}: ${set.err}`),
+      [],
+    );
     assert.deepEqual(sets.flatMap((set) => set.types).sort(), Object.keys(readPackageJson()['node-red']?.nodes ?? {}).sort());
 
     const from = await deploy(runtime, checkFlow(db!.url));
@@ -97,7 +180,10 @@ describe('npm install <tarball> where better-sqlite3 cannot be built (no python3
     await runtime.waitForOutput(/\[debug:stored in MySQL\]/, { from, timeoutMs: 30000 });
     const [rows] = await admin.query('SELECT id, label FROM install_check ORDER BY id');
     await admin.end();
-    assert.deepEqual(JSON.parse(JSON.stringify(rows)), [{ id: 1, label: 'one' }, { id: 2, label: 'two' }]);
+    assert.deepEqual(JSON.parse(JSON.stringify(rows)), [
+      { id: 1, label: 'one' },
+      { id: 2, label: 'two' },
+    ]);
 
     // The writer says at deploy what is missing and what to do; both SQLite nodes pass the same
     // message to a Catch node for every message they get, and show a short status.
@@ -120,7 +206,7 @@ describe('npm install <tarball> where better-sqlite3 cannot be built (no python3
     assert.doesNotMatch(log(), /\[debug:stored in SQLite\]/);
 
     // Still serving: the admin API answers and the flow is the one deployed.
-    const flows = await (await fetch(`${runtime.url}/flows`, { headers: { accept: 'application/json' } })).json() as { id: string }[];
+    const flows = (await (await fetch(`${runtime.url}/flows`, { headers: { accept: 'application/json' } })).json()) as { id: string }[];
     assert.ok(flows.some((n) => n.id === 'mysql-writer'));
     assert.ok(runtime.alive());
     await runtime.stop();
@@ -137,7 +223,10 @@ describe('npm install <tarball> where better-sqlite3 cannot be built (no python3
     runtime = await startScratchNodeRed(currentNode, nodeRed4(), userDir);
     const match = await runtime.waitForOutput(/\[iotp-db-write:sqlite-writer\][^\n]*/, { timeoutMs: 30000 });
     assert.match(match[0], /better-sqlite3 does not load/);
-    assert.match(match[0], /with npm 12 or later, run `npm install-scripts approve better-sqlite3` and then `npm rebuild better-sqlite3` in the Node-RED user directory/);
+    assert.match(
+      match[0],
+      /with npm 12 or later, run `npm install-scripts approve better-sqlite3` and then `npm rebuild better-sqlite3` in the Node-RED user directory/,
+    );
     assert.match(match[0], /older npm: `npm rebuild better-sqlite3`/);
     assert.match(match[0], /MySQL\/MariaDB/);
     await runtime.waitForOutput(/\[debug:caught\][^\n]*npm rebuild better-sqlite3/, { timeoutMs: 30000 });

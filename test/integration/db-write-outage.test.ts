@@ -28,7 +28,9 @@ const SET = JSON.stringify({
     {
       version: 2,
       name: 'create-keyed-events',
-      mysql: ['CREATE TABLE IF NOT EXISTS keyed_events (id BIGINT AUTO_INCREMENT PRIMARY KEY, seq INT NOT NULL, body VARCHAR(64), UNIQUE KEY keyed_events_seq (seq))'],
+      mysql: [
+        'CREATE TABLE IF NOT EXISTS keyed_events (id BIGINT AUTO_INCREMENT PRIMARY KEY, seq INT NOT NULL, body VARCHAR(64), UNIQUE KEY keyed_events_seq (seq))',
+      ],
       sqlite: ['CREATE TABLE IF NOT EXISTS keyed_events (id INTEGER PRIMARY KEY, seq INTEGER NOT NULL UNIQUE, body TEXT)'],
     },
   ],
@@ -64,10 +66,28 @@ describe('iotp-db-write through a MariaDB outage', function () {
   const IN_FLIGHT = 2;
   const writerFlow = (table = 'events', conflict = 'error') =>
     flow([
-      { id: 'db', type: 'iotp-database', connection: 'url', url: `mysql://root@127.0.0.1:${proxy.port}/${mysql.config.database}?connectTimeout=2000`, version: 1 },
       {
-        id: 'w', type: 'iotp-db-write', database: 'db', table, columns: 'seq\nbody', conflict,
-        migrationSet: 'custom', customMigrations: SET, batchSize: BATCH_SIZE, maxInFlight: IN_FLIGHT, maxLatency: 20, maxBuffered: 500, overflow: 'backpressure', journal: true,
+        id: 'db',
+        type: 'iotp-database',
+        connection: 'url',
+        url: `mysql://root@127.0.0.1:${proxy.port}/${mysql.config.database}?connectTimeout=2000`,
+        version: 1,
+      },
+      {
+        id: 'w',
+        type: 'iotp-db-write',
+        database: 'db',
+        table,
+        columns: 'seq\nbody',
+        conflict,
+        migrationSet: 'custom',
+        customMigrations: SET,
+        batchSize: BATCH_SIZE,
+        maxInFlight: IN_FLIGHT,
+        maxLatency: 20,
+        maxBuffered: 500,
+        overflow: 'backpressure',
+        journal: true,
         wires: [['out']],
       },
       { id: 'out', type: 'helper' },

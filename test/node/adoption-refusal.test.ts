@@ -58,7 +58,8 @@ describe('a database the flow does not recognise (adoption refused)', function (
       { id: 'out', type: 'helper' },
     ]);
 
-  const logged = (key: string): number => (helper.log().args as unknown[][]).filter(([entry]) => String((entry as { msg?: unknown }).msg) === key).length;
+  const logged = (key: string): number =>
+    (helper.log().args as unknown[][]).filter(([entry]) => String((entry as { msg?: unknown }).msg) === key).length;
 
   it('says so once, keeps the rows, changes nothing; after the fix a deploy writes them', async () => {
     const before = await schemaFingerprint(db);
@@ -67,11 +68,17 @@ describe('a database the flow does not recognise (adoption refused)', function (
     const out = collect<Record<string, unknown>>(helper.getNode('out'), 3, 20000);
     for (let i = 0; i < 3; i++) w.receive({ payload: { topic: `ha/sensor/s${i}/state`, qos: 1, payload: String(i), retained: 0 } });
     const passed = await out;
-    assert.deepEqual(passed.map((m) => m.stored), [0, 1, 2].map(() => ({ committed: 0, journaled: 1 })), 'kept in the journal, not failed');
+    assert.deepEqual(
+      passed.map((m) => m.stored),
+      [0, 1, 2].map(() => ({ committed: 0, journaled: 1 })),
+      'kept in the journal, not failed',
+    );
     await new Promise((resolve) => setTimeout(resolve, 1500)); // retries meanwhile
     assert.equal(logged('iotp-database.errors.refused'), 1, 'the refusal is logged once');
     assert.equal(logged('iotp-database.errors.unreachable'), 0, 'and not as an unreachable database');
-    const statuses = (w as unknown as { status: { getCalls(): Array<{ args: [{ text?: string }] }> } }).status.getCalls().map((c) => c.args[0].text);
+    const statuses = (w as unknown as { status: { getCalls(): Array<{ args: [{ text?: string }] }> } }).status
+      .getCalls()
+      .map((c) => c.args[0].text);
     assert.ok(statuses.includes('iotp-db-write.status.refused'), statuses.join(', '));
     assert.equal(await schemaFingerprint(db), before, 'nothing in the database changed');
 
@@ -86,6 +93,9 @@ describe('a database the flow does not recognise (adoption refused)', function (
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     const stored = await db.query('SELECT topic, payload FROM messages ORDER BY id');
-    assert.deepEqual(stored.rows.map((r) => r.payload), ['0', '1', '2']);
+    assert.deepEqual(
+      stored.rows.map((r) => r.payload),
+      ['0', '1', '2'],
+    );
   });
 });

@@ -3,7 +3,13 @@ import { join } from 'node:path';
 import databaseNode from '../../nodes/iotp-database/iotp-database';
 import queryNode from '../../nodes/iotp-db-query/iotp-db-query';
 import { collect, helper, nextEvent } from '../support/helper';
-import { createTestMysqlDatabase, createTestPostgresDatabase, requireService, type TestMysqlDatabase, type TestPostgresDatabase } from '../support/services';
+import {
+  createTestMysqlDatabase,
+  createTestPostgresDatabase,
+  requireService,
+  type TestMysqlDatabase,
+  type TestPostgresDatabase,
+} from '../support/services';
 import { makeTempDir, removeTempDir } from '../support/tmp';
 
 type Backend = { name: string; url: () => string; setup: () => Promise<void>; teardown: () => Promise<void> };
@@ -69,10 +75,17 @@ for (const backend of backends) {
       };
       await send({ topic: 'CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT, author VARCHAR(40))' });
       const hostile = "'); DROP TABLE notes; --";
-      const inserted = await send({ topic: 'INSERT INTO notes (id, body, author) VALUES (:id, :body, :author)', params: { id: 1, body: hostile }, payload: { author: 'ann' } });
+      const inserted = await send({
+        topic: 'INSERT INTO notes (id, body, author) VALUES (:id, :body, :author)',
+        params: { id: 1, body: hostile },
+        payload: { author: 'ann' },
+      });
       assert.equal((inserted.payload as { affectedRows: number }).affectedRows, 1);
       await send({ topic: 'INSERT INTO notes (id, body, author) VALUES (:id, :body, :author)', id: 2, body: 'second', author: 'bob' });
-      const rows = await send({ topic: 'SELECT id, body, author FROM notes WHERE author = :author OR id = :id ORDER BY id', params: { author: 'bob', id: 1 } });
+      const rows = await send({
+        topic: 'SELECT id, body, author FROM notes WHERE author = :author OR id = :id ORDER BY id',
+        params: { author: 'bob', id: 1 },
+      });
       assert.deepEqual(rows.payload, [
         { id: 1, body: hostile, author: 'ann' },
         { id: 2, body: 'second', author: 'bob' },

@@ -20,9 +20,15 @@ const CUSTOM_SET = JSON.stringify({
     {
       version: 1,
       name: 'create-readings',
-      mysql: ['CREATE TABLE readings (id BIGINT AUTO_INCREMENT PRIMARY KEY, sensor VARCHAR(20) NOT NULL, ts BIGINT NOT NULL, value DOUBLE, UNIQUE KEY sensor_ts (sensor, ts)) CHARACTER SET utf8mb4'],
-      sqlite: ['CREATE TABLE readings (id INTEGER PRIMARY KEY AUTOINCREMENT, sensor TEXT NOT NULL CHECK (length(sensor) <= 20), ts INTEGER NOT NULL, value REAL, UNIQUE (sensor, ts))'],
-      postgres: ['CREATE TABLE readings (id BIGSERIAL PRIMARY KEY, sensor VARCHAR(20) NOT NULL, ts BIGINT NOT NULL, value DOUBLE PRECISION, UNIQUE (sensor, ts))'],
+      mysql: [
+        'CREATE TABLE readings (id BIGINT AUTO_INCREMENT PRIMARY KEY, sensor VARCHAR(20) NOT NULL, ts BIGINT NOT NULL, value DOUBLE, UNIQUE KEY sensor_ts (sensor, ts)) CHARACTER SET utf8mb4',
+      ],
+      sqlite: [
+        'CREATE TABLE readings (id INTEGER PRIMARY KEY AUTOINCREMENT, sensor TEXT NOT NULL CHECK (length(sensor) <= 20), ts INTEGER NOT NULL, value REAL, UNIQUE (sensor, ts))',
+      ],
+      postgres: [
+        'CREATE TABLE readings (id BIGSERIAL PRIMARY KEY, sensor VARCHAR(20) NOT NULL, ts BIGINT NOT NULL, value DOUBLE PRECISION, UNIQUE (sensor, ts))',
+      ],
     },
   ],
 });
@@ -105,7 +111,10 @@ for (const backend of ['SQLite', 'MariaDB', 'PostgreSQL'] as const) {
         ],
       );
       const applied = await db.query("SELECT name FROM migrations WHERE set_name = 'writer-test'");
-      assert.deepEqual(applied.rows.map((r) => r.name), ['writer-test/1-create-readings']);
+      assert.deepEqual(
+        applied.rows.map((r) => r.name),
+        ['writer-test/1-create-readings'],
+      );
     });
 
     it('ignores duplicates on the unique key when told to (replays are idempotent)', async () => {
@@ -138,7 +147,10 @@ for (const backend of ['SQLite', 'MariaDB', 'PostgreSQL'] as const) {
       assert.equal(rejected[0].index, 1);
       assert.ok(rejected[0].reason.length > 0);
       const stored = await db.query('SELECT sensor FROM readings ORDER BY ts');
-      assert.deepEqual(stored.rows.map((r) => r.sensor), ['ok-1', 'ok-3']);
+      assert.deepEqual(
+        stored.rows.map((r) => r.sensor),
+        ['ok-1', 'ok-3'],
+      );
     });
 
     it('refuses a payload that is not rows', async () => {
@@ -167,7 +179,11 @@ for (const backend of ['SQLite', 'MariaDB', 'PostgreSQL'] as const) {
       await new Promise((resolve) => setTimeout(resolve, 300));
       assert.equal(dbErrors.length, 1, JSON.stringify(dbErrors));
       const tables = await db.query(
-        backend === 'PostgreSQL' ? "SELECT to_regclass('readings') AS t" : backend === 'MariaDB' ? "SELECT COUNT(*) AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'readings'" : "SELECT COUNT(*) AS t FROM sqlite_master WHERE name = 'readings'",
+        backend === 'PostgreSQL'
+          ? "SELECT to_regclass('readings') AS t"
+          : backend === 'MariaDB'
+            ? "SELECT COUNT(*) AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'readings'"
+            : "SELECT COUNT(*) AS t FROM sqlite_master WHERE name = 'readings'",
       );
       assert.ok(tables.rows[0].t === null || Number(tables.rows[0].t) === 0, 'the migration did not run');
     });

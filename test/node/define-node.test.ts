@@ -69,9 +69,19 @@ describe('defineNode (nodes/shared/define-node.ts)', () => {
   });
 
   it('a missing config node: logged once, red status, every message answered by refuse and ended with the error', async () => {
-    await helper.load([probeNodes as never], flow([{ id: 'probe', type: 'test-probe', target: 'gone', version: 2, wires: [['out']] }, { id: 'out', type: 'helper' }]));
+    await helper.load(
+      [probeNodes as never],
+      flow([
+        { id: 'probe', type: 'test-probe', target: 'gone', version: 2, wires: [['out']] },
+        { id: 'out', type: 'helper' },
+      ]),
+    );
     await settled();
-    const probe = helper.getNode('probe') as unknown as NodeJS.EventEmitter & { receive(msg: unknown): void; error: { callCount: number; args: unknown[][] }; status: { args: unknown[][] } };
+    const probe = helper.getNode('probe') as unknown as NodeJS.EventEmitter & {
+      receive(msg: unknown): void;
+      error: { callCount: number; args: unknown[][] };
+      status: { args: unknown[][] };
+    };
     assert.equal(probe.error.callCount, 1, 'logged once at start');
     assert.equal(probe.error.args[0][0], 'no target configured');
     assert.deepEqual(probe.status.args.at(-1)?.[0], { fill: 'red', shape: 'ring', text: 'no target configured' });
@@ -89,7 +99,10 @@ describe('defineNode (nodes/shared/define-node.ts)', () => {
   it('a failure before the input handler is set still ends every message with the error', async () => {
     await helper.load([probeNodes as never], flow([{ id: 'probe', type: 'test-probe', failAtStart: 'bad settings' }]));
     await settled();
-    const probe = helper.getNode('probe') as unknown as NodeJS.EventEmitter & { receive(msg: unknown): void; status: { args: unknown[][] } };
+    const probe = helper.getNode('probe') as unknown as NodeJS.EventEmitter & {
+      receive(msg: unknown): void;
+      status: { args: unknown[][] };
+    };
     assert.deepEqual(probe.status.args.at(-1)?.[0], { fill: 'red', shape: 'ring', text: 'cannot start' });
     const failed = nextEvent<Call>(probe, 'call:error');
     probe.receive({ payload: 1 });

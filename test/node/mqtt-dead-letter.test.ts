@@ -120,7 +120,15 @@ describe('iotp-mqtt-in: a poison message is dead-lettered once (real mosquitto)'
     removeTempDir(dir);
   });
 
-  const broker = () => ({ id: brokerId, type: 'iotp-mqtt-broker', url: BROKER_URL, protocolVersion: '5', receiveMaximum: 20, cleanSession: false, version: 1 });
+  const broker = () => ({
+    id: brokerId,
+    type: 'iotp-mqtt-broker',
+    url: BROKER_URL,
+    protocolVersion: '5',
+    receiveMaximum: 20,
+    cleanSession: false,
+    version: 1,
+  });
   const records = (): DeadLetterRecord[] => readDeadLetters(deadLetterPath(dir, 'in')).records;
 
   it('JSON nested 100,000 deep on an ingest wired to two nodes: error path, file, acknowledged; a restart gets nothing back; the next message flows', async () => {
@@ -128,7 +136,17 @@ describe('iotp-mqtt-in: a poison message is dead-lettered once (real mosquitto)'
     const nodes = [
       { id: 'tab', type: 'tab', label: 'sensors' },
       broker(),
-      { id: 'in', z: 'tab', type: 'iotp-mqtt-in', broker: brokerId, topics: `${base}/sensors`, qos: '1', format: 'json', ack: 'complete', wires: [['a', 'b']] },
+      {
+        id: 'in',
+        z: 'tab',
+        type: 'iotp-mqtt-in',
+        broker: brokerId,
+        topics: `${base}/sensors`,
+        qos: '1',
+        format: 'json',
+        ack: 'complete',
+        wires: [['a', 'b']],
+      },
       { id: 'a', z: 'tab', type: 'test-sink' },
       { id: 'b', z: 'tab', type: 'test-sink' },
       { id: 'catcher', z: 'tab', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
@@ -140,18 +158,32 @@ describe('iotp-mqtt-in: a poison message is dead-lettered once (real mosquitto)'
     await publish(`${base}/sensors`, [DEEP, '{"sensor_id":"s1","value":21.5}']);
 
     await until('the good message after it reached both nodes', () => a.length === 1 && b.length === 1);
-    assert.deepEqual([a[0].payload, b[0].payload], [{ sensor_id: 's1', value: 21.5 }, { sensor_id: 's1', value: 21.5 }]);
+    assert.deepEqual(
+      [a[0].payload, b[0].payload],
+      [
+        { sensor_id: 's1', value: 21.5 },
+        { sensor_id: 's1', value: 21.5 },
+      ],
+    );
     await until('the Catch node got the poison message', () => caught.length === 1);
     const error = caught[0].error as { message: string; source: { id: string } };
     assert.equal(error.source.id, 'in');
     assert.equal(error.message, 'iotp-mqtt-in.errors.deadLetter');
     assert.equal(Buffer.from(caught[0].payload as Buffer).length, DEEP.length, 'the payload as received');
     // The file is named without a path outside the user directory (no absolute paths in the log).
-    assert.deepEqual(caught[0].deadLetter, { reason: 'iotp-mqtt-in.errors.payload', code: 'MQTT_PAYLOAD_TOO_DEEP', tries: 1, file: 'in.jsonl' });
+    assert.deepEqual(caught[0].deadLetter, {
+      reason: 'iotp-mqtt-in.errors.payload',
+      code: 'MQTT_PAYLOAD_TOO_DEEP',
+      tries: 1,
+      file: 'in.jsonl',
+    });
 
     const [kept] = records();
     assert.equal(records().length, 1, 'one record');
-    assert.deepEqual([kept.topic, kept.code, kept.tries, kept.bytes, kept.encoding, kept.truncated], [`${base}/sensors`, 'MQTT_PAYLOAD_TOO_DEEP', 1, DEEP.length, 'utf8', true]);
+    assert.deepEqual(
+      [kept.topic, kept.code, kept.tries, kept.bytes, kept.encoding, kept.truncated],
+      [`${base}/sensors`, 'MQTT_PAYLOAD_TOO_DEEP', 1, DEEP.length, 'utf8', true],
+    );
     assert.ok(DEEP.startsWith(kept.payload) && kept.payload.length > 1000, 'the payload begins the record');
 
     // Restart on the same persistent session: an unacknowledged message would come back (dup), see
@@ -163,7 +195,11 @@ describe('iotp-mqtt-in: a poison message is dead-lettered once (real mosquitto)'
     await publish(`${base}/sensors`, ['{"sensor_id":"s1","value":22}']);
     await until('the message after the restart', () => a2.length === 1, 40_000);
     await sleep(1500);
-    assert.deepEqual(a2.map((m) => m.payload), [{ sensor_id: 's1', value: 22 }], 'nothing handed over again');
+    assert.deepEqual(
+      a2.map((m) => m.payload),
+      [{ sensor_id: 's1', value: 22 }],
+      'nothing handed over again',
+    );
     assert.equal(caught2.length, 0, 'no error after the restart');
     assert.equal(records().length, 1, 'dead-lettered once');
   });
@@ -179,12 +215,24 @@ describe('iotp-mqtt-in: a poison message is dead-lettered once (real mosquitto)'
       return clone(msg);
     };
     try {
-      await helper.load([brokerNode, ingestNode, sinkNode], testFlow([
-        broker(),
-        { id: 'in', type: 'iotp-mqtt-in', broker: brokerId, topics: `${base}/data`, qos: '1', format: 'string', ack: 'complete', wires: [['a', 'b']] },
-        { id: 'a', type: 'test-sink' },
-        { id: 'b', type: 'test-sink' },
-      ]));
+      await helper.load(
+        [brokerNode, ingestNode, sinkNode],
+        testFlow([
+          broker(),
+          {
+            id: 'in',
+            type: 'iotp-mqtt-in',
+            broker: brokerId,
+            topics: `${base}/data`,
+            qos: '1',
+            format: 'string',
+            ack: 'complete',
+            wires: [['a', 'b']],
+          },
+          { id: 'a', type: 'test-sink' },
+          { id: 'b', type: 'test-sink' },
+        ]),
+      );
       const ingest = helper.getNode('in') as unknown as NodeJS.EventEmitter;
       const errors: unknown[][] = [];
       ingest.on('call:error', (call: { args: unknown[] }) => errors.push(call.args));
@@ -194,11 +242,25 @@ describe('iotp-mqtt-in: a poison message is dead-lettered once (real mosquitto)'
       await until('the next message reached both nodes', () => b.length === 1 && a.length === 2);
       await until('dead-lettered', () => records().length === 1);
       await sleep(1500);
-      assert.deepEqual(a.map((m) => m.payload), ['uncopyable', 'fine'], 'the first wire got its copy');
-      assert.deepEqual(b.map((m) => m.payload), ['fine']);
-      assert.deepEqual(errors.map(([text]) => text), ['iotp-mqtt-in.errors.deadLetter'], 'one error, with the message; the bare RangeError is not logged besides');
+      assert.deepEqual(
+        a.map((m) => m.payload),
+        ['uncopyable', 'fine'],
+        'the first wire got its copy',
+      );
+      assert.deepEqual(
+        b.map((m) => m.payload),
+        ['fine'],
+      );
+      assert.deepEqual(
+        errors.map(([text]) => text),
+        ['iotp-mqtt-in.errors.deadLetter'],
+        'one error, with the message; the bare RangeError is not logged besides',
+      );
       assert.deepEqual((errors[0][1] as { deadLetter: { tries: number } }).deadLetter.tries, 1);
-      assert.deepEqual(records().map((r) => [r.payload, r.tries, r.reason]), [['uncopyable', 1, 'iotp-mqtt-in.errors.copy']]);
+      assert.deepEqual(
+        records().map((r) => [r.payload, r.tries, r.reason]),
+        [['uncopyable', 1, 'iotp-mqtt-in.errors.copy']],
+      );
     } finally {
       util.cloneMessage = clone;
     }
@@ -207,7 +269,16 @@ describe('iotp-mqtt-in: a poison message is dead-lettered once (real mosquitto)'
   it('a message a node completes with an error is kept and acknowledged, reported by that node only', async () => {
     const nodes = [
       broker(),
-      { id: 'in', type: 'iotp-mqtt-in', broker: brokerId, topics: `${base}/r`, qos: '1', format: 'string', ack: 'complete', wires: [['refusing', 'a']] },
+      {
+        id: 'in',
+        type: 'iotp-mqtt-in',
+        broker: brokerId,
+        topics: `${base}/r`,
+        qos: '1',
+        format: 'string',
+        ack: 'complete',
+        wires: [['refusing', 'a']],
+      },
       { id: 'refusing', type: 'test-refusing', wires: [['b']] },
       { id: 'a', type: 'test-sink' },
       { id: 'b', type: 'test-sink' },
@@ -230,19 +301,34 @@ describe('iotp-mqtt-in: a poison message is dead-lettered once (real mosquitto)'
     const a2 = record('a');
     await sleep(2000);
     assert.equal(a2.length, 0, 'acknowledged: nothing handed over again after a restart');
-    assert.deepEqual(a.map((m) => m.payload), ['refuse me', 'fine']);
+    assert.deepEqual(
+      a.map((m) => m.payload),
+      ['refuse me', 'fine'],
+    );
   });
 
   it('a message a downstream node can never pass on is handed over a bounded number of times, then dead-lettered', async () => {
     // The relay's copy for its second wire cannot be cloned (nested 100,000 deep), so one route
     // of every hand-over is dropped: 'undelivered' each time, as when a deploy restarts a node.
-    await helper.load([brokerNode, ingestNode, sinkNode, deepRelayNode], testFlow([
-      broker(),
-      { id: 'in', type: 'iotp-mqtt-in', broker: brokerId, topics: `${base}/u`, qos: '1', format: 'string', ack: 'complete', wires: [['relay']] },
-      { id: 'relay', type: 'test-deep-relay', wires: [['a', 'b']] },
-      { id: 'a', type: 'test-sink' },
-      { id: 'b', type: 'test-sink' },
-    ]));
+    await helper.load(
+      [brokerNode, ingestNode, sinkNode, deepRelayNode],
+      testFlow([
+        broker(),
+        {
+          id: 'in',
+          type: 'iotp-mqtt-in',
+          broker: brokerId,
+          topics: `${base}/u`,
+          qos: '1',
+          format: 'string',
+          ack: 'complete',
+          wires: [['relay']],
+        },
+        { id: 'relay', type: 'test-deep-relay', wires: [['a', 'b']] },
+        { id: 'a', type: 'test-sink' },
+        { id: 'b', type: 'test-sink' },
+      ]),
+    );
     const b = record('b');
     await sleep(500);
     await publish(`${base}/u`, ['poison', 'fine']);

@@ -92,63 +92,104 @@ describe('iotp-mqtt-in journal mode (real mosquitto)', function () {
 
   // An in-flight window of 20, mosquitto's default max_inflight_messages.
   const broker = () => ({ id: brokerId, type: 'iotp-mqtt-broker', url: BROKER_URL, protocolVersion: '5', receiveMaximum: 20, version: 1 });
-  const ingest = (ack: string, wire: string, extra: Record<string, unknown> = {}) =>
-    ({ id: 'in', type: 'iotp-mqtt-in', broker: brokerId, topics: `${base}/#`, qos: String(qos), format: 'string', ack, wires: [[wire]], ...extra });
+  const ingest = (ack: string, wire: string, extra: Record<string, unknown> = {}) => ({
+    id: 'in',
+    type: 'iotp-mqtt-in',
+    broker: brokerId,
+    topics: `${base}/#`,
+    qos: String(qos),
+    format: 'string',
+    ack,
+    wires: [[wire]],
+    ...extra,
+  });
   let qos: 1 | 2 = 1;
 
   it('acknowledges once journaled: more messages reach the flow than the broker lets be unacknowledged', async () => {
-    await helper.load([brokerNode, ingestNode, deferredSink], testFlow([broker(), ingest('journal', 'sink'), { id: 'sink', type: 'test-deferred-sink' }]));
+    await helper.load(
+      [brokerNode, ingestNode, deferredSink],
+      testFlow([broker(), ingest('journal', 'sink'), { id: 'sink', type: 'test-deferred-sink' }]),
+    );
     await sleep(500);
     const payloads = Array.from({ length: 200 }, (_, i) => `m${i}`);
     await publish(`${base}/burst`, payloads);
     // None is completed, yet all 200 arrive: with acknowledgement on completion only 20 would.
     await until(() => held.length === 200, `200 messages in the sink (got ${held.length})`);
-    assert.deepEqual(held.map((h) => h.payload), payloads, 'in the order published');
+    assert.deepEqual(
+      held.map((h) => h.payload),
+      payloads,
+      'in the order published',
+    );
     for (const h of held.splice(0)) h.done();
   });
 
-  for (const level of [1, 2] as const) it(`QoS ${level}: does not get messages from the broker again, but replays from the journal what the flow did not complete`, async () => {
-    qos = level;
-    await helper.load([brokerNode, ingestNode, deferredSink], testFlow([broker(), ingest('journal', 'sink'), { id: 'sink', type: 'test-deferred-sink' }]));
-    await sleep(500);
-    await publish(`${base}/x`, ['first', 'second', 'third'], level);
-    await until(() => held.length === 3, 'three messages in the sink');
-    // Each carries its journal position for the writers (exactly-once after a crash); none is a replay yet.
-    const positions = held.map((h) => String(h.position));
-    assert.ok(positions.every((p) => /^[0-9a-f]{16}:\d+$/.test(p)), positions.join(', '));
-    assert.deepEqual(held.map((h) => h.replay), [undefined, undefined, undefined]);
-    held[1].done(); // only the second is "committed"
-    await sleep(200);
-    await helper.unload(); // a restart with two messages unfinished
+  for (const level of [1, 2] as const)
+    it(`QoS ${level}: does not get messages from the broker again, but replays from the journal what the flow did not complete`, async () => {
+      qos = level;
+      await helper.load(
+        [brokerNode, ingestNode, deferredSink],
+        testFlow([broker(), ingest('journal', 'sink'), { id: 'sink', type: 'test-deferred-sink' }]),
+      );
+      await sleep(500);
+      await publish(`${base}/x`, ['first', 'second', 'third'], level);
+      await until(() => held.length === 3, 'three messages in the sink');
+      // Each carries its journal position for the writers (exactly-once after a crash); none is a replay yet.
+      const positions = held.map((h) => String(h.position));
+      assert.ok(
+        positions.every((p) => /^[0-9a-f]{16}:\d+$/.test(p)),
+        positions.join(', '),
+      );
+      assert.deepEqual(
+        held.map((h) => h.replay),
+        [undefined, undefined, undefined],
+      );
+      held[1].done(); // only the second is "committed"
+      await sleep(200);
+      await helper.unload(); // a restart with two messages unfinished
 
-    // Without the journal (same client id, persistent session): the broker has nothing to redeliver.
-    await helper.load([brokerNode, ingestNode], testFlow([broker(), ingest('complete', 'out'), { id: 'out', type: 'helper' }]));
-    const out = helper.getNode('out');
-    const fromBroker: unknown[] = [];
-    (out as unknown as NodeJS.EventEmitter).on('input', (msg: { payload: unknown; dup?: unknown }) => { fromBroker.push(msg.payload); if (process.env.DBG) console.log('from broker', msg); });
-    await sleep(1500);
-    assert.deepEqual(fromBroker, [], 'the broker redelivered a journaled message');
-    await helper.unload();
+      // Without the journal (same client id, persistent session): the broker has nothing to redeliver.
+      await helper.load([brokerNode, ingestNode], testFlow([broker(), ingest('complete', 'out'), { id: 'out', type: 'helper' }]));
+      const out = helper.getNode('out');
+      const fromBroker: unknown[] = [];
+      (out as unknown as NodeJS.EventEmitter).on('input', (msg: { payload: unknown; dup?: unknown }) => {
+        fromBroker.push(msg.payload);
+        if (process.env.DBG) console.log('from broker', msg);
+      });
+      await sleep(1500);
+      assert.deepEqual(fromBroker, [], 'the broker redelivered a journaled message');
+      await helper.unload();
 
-    // With the journal again: the two unfinished messages come back, marked as possible repeats.
-    held.length = 0;
-    const sinkFlow = testFlow([broker(), ingest('journal', 'sink'), { id: 'sink', type: 'test-deferred-sink' }]);
-    await helper.load([brokerNode, ingestNode, deferredSink], sinkFlow);
-    await until(() => held.length === 2, 'two replayed messages');
-    assert.deepEqual(held.map((m) => [m.payload, m.dup, m.replay, m.position]), [['first', true, true, positions[0]], ['third', true, true, positions[2]]]);
-    for (const h of held.splice(0)) h.done();
-    await sleep(300);
-    await helper.unload();
+      // With the journal again: the two unfinished messages come back, marked as possible repeats.
+      held.length = 0;
+      const sinkFlow = testFlow([broker(), ingest('journal', 'sink'), { id: 'sink', type: 'test-deferred-sink' }]);
+      await helper.load([brokerNode, ingestNode, deferredSink], sinkFlow);
+      await until(() => held.length === 2, 'two replayed messages');
+      assert.deepEqual(
+        held.map((m) => [m.payload, m.dup, m.replay, m.position]),
+        [
+          ['first', true, true, positions[0]],
+          ['third', true, true, positions[2]],
+        ],
+      );
+      for (const h of held.splice(0)) h.done();
+      await sleep(300);
+      await helper.unload();
 
-    // Completed this time: nothing is left to replay.
-    await helper.load([brokerNode, ingestNode, deferredSink], sinkFlow);
-    await sleep(1000);
-    assert.deepEqual(held.map((m) => m.payload), []);
-  });
+      // Completed this time: nothing is left to replay.
+      await helper.load([brokerNode, ingestNode, deferredSink], sinkFlow);
+      await sleep(1000);
+      assert.deepEqual(
+        held.map((m) => m.payload),
+        [],
+      );
+    });
 
   it('stops acknowledging while the journal is full, and loses nothing', async () => {
     // A limit of about 2 KB: a few dozen small messages.
-    await helper.load([brokerNode, ingestNode, deferredSink], testFlow([broker(), ingest('journal', 'sink', { journalMB: 0.002 }), { id: 'sink', type: 'test-deferred-sink' }]));
+    await helper.load(
+      [brokerNode, ingestNode, deferredSink],
+      testFlow([broker(), ingest('journal', 'sink', { journalMB: 0.002 }), { id: 'sink', type: 'test-deferred-sink' }]),
+    );
     await sleep(500);
     const payloads = Array.from({ length: 150 }, (_, i) => `full-${i}`);
     await publish(`${base}/f`, payloads);
@@ -156,11 +197,18 @@ describe('iotp-mqtt-in journal mode (real mosquitto)', function () {
     await sleep(500);
     assert.ok(held.length < 150, `${held.length} messages passed a full journal`);
     // Completing what arrived frees room; repeat until everything came through.
-    await until(() => {
-      for (const h of held) h.done();
-      return held.length === 150;
-    }, `all 150 messages (got ${held.length})`, 20000);
-    assert.deepEqual(held.map((h) => h.payload), payloads);
+    await until(
+      () => {
+        for (const h of held) h.done();
+        return held.length === 150;
+      },
+      `all 150 messages (got ${held.length})`,
+      20000,
+    );
+    assert.deepEqual(
+      held.map((h) => h.payload),
+      payloads,
+    );
     for (const h of held) h.done();
   });
 
@@ -173,7 +221,13 @@ describe('iotp-mqtt-in journal mode (real mosquitto)', function () {
     await publish(`${base}/p`, ['{not json', '{"refused":true}']);
     const records = () => readDeadLetters(deadLetterPath(deadDir, 'in')).records;
     await until(() => records().length === 2, 'two dead letters');
-    assert.deepEqual(records().map((r) => [r.payload, r.tries]), [['{not json', 1], ['{"refused":true}', 1]]);
+    assert.deepEqual(
+      records().map((r) => [r.payload, r.tries]),
+      [
+        ['{not json', 1],
+        ['{"refused":true}', 1],
+      ],
+    );
     await sleep(300);
     await helper.unload();
     await helper.load([brokerNode, ingestNode, refusingSink], flow);
@@ -213,11 +267,17 @@ describe('iotp-mqtt-in journal mode (real mosquitto)', function () {
     helper.settings({ iotpJournalDir: join(file, 'journal'), nodeCloseTimeout: 4000 } as never);
     await helper.load([brokerNode, ingestNode], testFlow([broker(), ingest('journal', 'out'), { id: 'out', type: 'helper' }]));
     const logged = (helper.log() as unknown as { args: Array<[{ level: number; msg: unknown }]> }).args.map(([entry]) => String(entry.msg));
-    assert.ok(logged.some((msg) => msg.includes('journalUnusable') || msg.includes('journal unusable')), logged.join('\n'));
+    assert.ok(
+      logged.some((msg) => msg.includes('journalUnusable') || msg.includes('journal unusable')),
+      logged.join('\n'),
+    );
     const received = collect<{ payload: string }>(helper.getNode('out'), 2);
     await sleep(500);
     await publish(`${base}/u`, ['a', 'b']);
-    assert.deepEqual((await received).map((m) => m.payload), ['a', 'b']);
+    assert.deepEqual(
+      (await received).map((m) => m.payload),
+      ['a', 'b'],
+    );
     assert.deepEqual(readdirSync(dir), ['not-a-directory']);
   });
 });

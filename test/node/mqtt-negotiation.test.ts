@@ -95,12 +95,15 @@ describe('mqtt broker node on an MQTT 3.1.1-only broker (aedes)', function () {
   it('a version 1 config with the old MQTT 5 default connects with 3.1.1, warns once and carries messages', async () => {
     aedes = await startAedes(port);
     const topic = `iotp-test/${randomBytes(5).toString('hex')}`;
-    await helper.load([brokerNode, ingestNode, publishNode], testFlow([
-      { id: 'b', type: 'iotp-mqtt-broker', url: `mqtt://127.0.0.1:${port}`, protocolVersion: '5', version: 1 },
-      { id: 'in', type: 'iotp-mqtt-in', broker: 'b', topics: topic, qos: '1', format: 'string', ack: 'complete', wires: [['sink']] },
-      { id: 'sink', type: 'helper' },
-      { id: 'out', type: 'iotp-mqtt-out', broker: 'b', topic, qos: '1', retain: 'false', wires: [] },
-    ]));
+    await helper.load(
+      [brokerNode, ingestNode, publishNode],
+      testFlow([
+        { id: 'b', type: 'iotp-mqtt-broker', url: `mqtt://127.0.0.1:${port}`, protocolVersion: '5', version: 1 },
+        { id: 'in', type: 'iotp-mqtt-in', broker: 'b', topics: topic, qos: '1', format: 'string', ack: 'complete', wires: [['sink']] },
+        { id: 'sink', type: 'helper' },
+        { id: 'out', type: 'iotp-mqtt-out', broker: 'b', topic, qos: '1', retain: 'false', wires: [] },
+      ]),
+    );
     await waitFor(() => lastStatus('in') === 'iotp-mqtt-in.status.connected', 'the ingest to connect');
     assert.equal((await sessionOf('b')).protocolVersion, 4, 'the status shows the negotiated version: MQTT 3.1.1');
     const received = collect<{ payload: unknown }>(helper.getNode('sink'), 1);
@@ -115,10 +118,13 @@ describe('mqtt broker node on an MQTT 3.1.1-only broker (aedes)', function () {
 
   it('a config saved as MQTT 5 by this release stays MQTT 5: refused, reported once as an error, not retried into a flood', async () => {
     aedes = await startAedes(port);
-    await helper.load([brokerNode, ingestNode], testFlow([
-      { id: 'b', type: 'iotp-mqtt-broker', url: `mqtt://127.0.0.1:${port}`, protocolVersion: '5', version: 2 },
-      { id: 'in', type: 'iotp-mqtt-in', broker: 'b', topics: 'x', qos: '1', format: 'string', ack: 'complete', wires: [[]] },
-    ]));
+    await helper.load(
+      [brokerNode, ingestNode],
+      testFlow([
+        { id: 'b', type: 'iotp-mqtt-broker', url: `mqtt://127.0.0.1:${port}`, protocolVersion: '5', version: 2 },
+        { id: 'in', type: 'iotp-mqtt-in', broker: 'b', topics: 'x', qos: '1', format: 'string', ack: 'complete', wires: [[]] },
+      ]),
+    );
     await waitFor(() => lastStatus('in') === 'iotp-mqtt-in.status.disconnected', 'the ingest status');
     assert.match((await sessionOf('b')).problem ?? '', /unacceptable protocol version/, 'the cause the status shows');
     await sleep(3000); // several retries
@@ -127,10 +133,13 @@ describe('mqtt broker node on an MQTT 3.1.1-only broker (aedes)', function () {
   });
 
   it('an unreachable broker is reported once with its cause, and the statuses show it', async () => {
-    await helper.load([brokerNode, ingestNode], testFlow([
-      { id: 'b', type: 'iotp-mqtt-broker', url: `mqtt://127.0.0.1:${port}`, version: 2 },
-      { id: 'in', type: 'iotp-mqtt-in', broker: 'b', topics: 'x', qos: '1', format: 'string', ack: 'complete', wires: [[]] },
-    ]));
+    await helper.load(
+      [brokerNode, ingestNode],
+      testFlow([
+        { id: 'b', type: 'iotp-mqtt-broker', url: `mqtt://127.0.0.1:${port}`, version: 2 },
+        { id: 'in', type: 'iotp-mqtt-in', broker: 'b', topics: 'x', qos: '1', format: 'string', ack: 'complete', wires: [[]] },
+      ]),
+    );
     await waitFor(() => lastStatus('in') === 'iotp-mqtt-in.status.disconnected', 'the ingest status');
     assert.match((await sessionOf('b')).problem ?? '', /ECONNREFUSED: nothing accepts connections/, 'the cause the status shows');
     await sleep(2500);
@@ -146,14 +155,26 @@ describe('mqtt broker node on an MQTT 3.1.1-only broker (aedes)', function () {
     it('drops untracked messages with one warning, holds the one an ingest waits for, and sends it when the broker is back', async () => {
       const topic = `iotp-test/${randomBytes(5).toString('hex')}`;
       const ingestBroker = `b${randomBytes(5).toString('hex')}`;
-      await helper.load([brokerNode, ingestNode, publishNode], testFlow([
-        // The source: mosquitto, through an at-least-once ingest.
-        { id: ingestBroker, type: 'iotp-mqtt-broker', url: `mqtt://${MQTT_HOST}:${MQTT_PORT}`, version: 2 },
-        { id: 'in', type: 'iotp-mqtt-in', broker: ingestBroker, topics: topic, qos: '1', format: 'string', ack: 'complete', wires: [['out']] },
-        // The target: nothing listens there yet.
-        { id: 'target', type: 'iotp-mqtt-broker', url: `mqtt://127.0.0.1:${port}`, version: 2 },
-        { id: 'out', type: 'iotp-mqtt-out', broker: 'target', topic: `${topic}/copy`, qos: '1', retain: 'false', wires: [] },
-      ]));
+      await helper.load(
+        [brokerNode, ingestNode, publishNode],
+        testFlow([
+          // The source: mosquitto, through an at-least-once ingest.
+          { id: ingestBroker, type: 'iotp-mqtt-broker', url: `mqtt://${MQTT_HOST}:${MQTT_PORT}`, version: 2 },
+          {
+            id: 'in',
+            type: 'iotp-mqtt-in',
+            broker: ingestBroker,
+            topics: topic,
+            qos: '1',
+            format: 'string',
+            ack: 'complete',
+            wires: [['out']],
+          },
+          // The target: nothing listens there yet.
+          { id: 'target', type: 'iotp-mqtt-broker', url: `mqtt://127.0.0.1:${port}`, version: 2 },
+          { id: 'out', type: 'iotp-mqtt-out', broker: 'target', topic: `${topic}/copy`, qos: '1', retain: 'false', wires: [] },
+        ]),
+      );
       const out = helper.getNode('out');
       // 1,000 fill the session's queue; 100 more find it full.
       for (let i = 0; i < 1100; i++) out.receive({ payload: `filler ${i}` } as never);
@@ -172,13 +193,21 @@ describe('mqtt broker node on an MQTT 3.1.1-only broker (aedes)', function () {
         // The broker comes: everything queued and held goes out, the ingest's message last.
         aedes = await startAedes(port);
         const copies: string[] = [];
-        const listener = await mqtt.connectAsync({ host: '127.0.0.1', port, protocolVersion: 4, clientId: `iotpl${randomBytes(6).toString('hex')}` });
+        const listener = await mqtt.connectAsync({
+          host: '127.0.0.1',
+          port,
+          protocolVersion: 4,
+          clientId: `iotpl${randomBytes(6).toString('hex')}`,
+        });
         listener.on('message', (_t, payload) => copies.push(payload.toString()));
         await listener.subscribeAsync(`${topic}/copy`, { qos: 1 });
         await waitFor(() => copies.includes('must not be lost'), 'the held message at the broker', 40_000);
         await listener.endAsync(true);
         await waitFor(() => logged(LEVEL.info, /queueRecovered/).length === 1, 'the recovery line');
-        await waitFor(() => ingestSession.counts().inFlight === 0 && ingestSession.counts().acked === 1, 'the ingest to acknowledge its message');
+        await waitFor(
+          () => ingestSession.counts().inFlight === 0 && ingestSession.counts().acked === 1,
+          'the ingest to acknowledge its message',
+        );
         assert.equal(copies.filter((c) => c.startsWith('filler')).length, 1000, 'the queued 1,000 were published, the 100 beyond dropped');
       } finally {
         await source.endAsync(true);

@@ -93,12 +93,24 @@ describe('iotp-mqtt-in: a message dropped on its way (deploy restarting a node) 
   after(() => helper.unload());
 
   it('reaches the sink on the second hand-over', async () => {
-    await helper.load([brokerNode, ingestNode, relayNode], testFlow([
-      { id: brokerId, type: 'iotp-mqtt-broker', url: BROKER_URL, protocolVersion: '5', receiveMaximum: 20, version: 1 },
-      { id: 'in', type: 'iotp-mqtt-in', broker: brokerId, topics: `${base}/x`, qos: '1', format: 'string', ack: 'complete', wires: [['relay']] },
-      { id: 'relay', type: 'test-relay', wires: [['not-in-the-flow'], ['sink']] },
-      { id: 'sink', type: 'helper' },
-    ]));
+    await helper.load(
+      [brokerNode, ingestNode, relayNode],
+      testFlow([
+        { id: brokerId, type: 'iotp-mqtt-broker', url: BROKER_URL, protocolVersion: '5', receiveMaximum: 20, version: 1 },
+        {
+          id: 'in',
+          type: 'iotp-mqtt-in',
+          broker: brokerId,
+          topics: `${base}/x`,
+          qos: '1',
+          format: 'string',
+          ack: 'complete',
+          wires: [['relay']],
+        },
+        { id: 'relay', type: 'test-relay', wires: [['not-in-the-flow'], ['sink']] },
+        { id: 'sink', type: 'helper' },
+      ]),
+    );
     await new Promise((r) => setTimeout(r, 500));
     const received = collect<Record<string, unknown>>(helper.getNode('sink'), 1, 15000);
     const client = await mqtt.connectAsync(BROKER_URL, { clientId: `iotp-test-pub-${randomBytes(4).toString('hex')}` });
@@ -112,13 +124,25 @@ describe('iotp-mqtt-in: a message dropped on its way (deploy restarting a node) 
   it('reaches the sink on the second hand-over when the first target closed after routing', async () => {
     await helper.unload();
     relayed.length = 0;
-    await helper.load([brokerNode, ingestNode, closingRelayNode], testFlow([
-      { id: brokerId, type: 'iotp-mqtt-broker', url: BROKER_URL, protocolVersion: '5', receiveMaximum: 20, version: 1 },
-      { id: 'in', type: 'iotp-mqtt-in', broker: brokerId, topics: `${base}/y`, qos: '1', format: 'string', ack: 'complete', wires: [['relay']] },
-      { id: 'relay', type: 'test-closing-relay', wires: [['closing-sink'], ['sink']] },
-      { id: 'closing-sink', type: 'helper' },
-      { id: 'sink', type: 'helper' },
-    ]));
+    await helper.load(
+      [brokerNode, ingestNode, closingRelayNode],
+      testFlow([
+        { id: brokerId, type: 'iotp-mqtt-broker', url: BROKER_URL, protocolVersion: '5', receiveMaximum: 20, version: 1 },
+        {
+          id: 'in',
+          type: 'iotp-mqtt-in',
+          broker: brokerId,
+          topics: `${base}/y`,
+          qos: '1',
+          format: 'string',
+          ack: 'complete',
+          wires: [['relay']],
+        },
+        { id: 'relay', type: 'test-closing-relay', wires: [['closing-sink'], ['sink']] },
+        { id: 'closing-sink', type: 'helper' },
+        { id: 'sink', type: 'helper' },
+      ]),
+    );
     await new Promise((r) => setTimeout(r, 500));
     const received = collect<Record<string, unknown>>(helper.getNode('sink'), 1, 15000);
     const client = await mqtt.connectAsync(BROKER_URL, { clientId: `iotp-test-pub-${randomBytes(4).toString('hex')}` });
@@ -132,12 +156,24 @@ describe('iotp-mqtt-in: a message dropped on its way (deploy restarting a node) 
   it('hands over again a message a closing consumer gave back, instead of acknowledging it', async () => {
     await helper.unload();
     relayed.length = 0;
-    await helper.load([brokerNode, ingestNode, givingBackNode], testFlow([
-      { id: brokerId, type: 'iotp-mqtt-broker', url: BROKER_URL, protocolVersion: '5', receiveMaximum: 20, version: 1 },
-      { id: 'in', type: 'iotp-mqtt-in', broker: brokerId, topics: `${base}/z`, qos: '1', format: 'string', ack: 'complete', wires: [['consumer']] },
-      { id: 'consumer', type: 'test-giving-back', wires: [['sink']] },
-      { id: 'sink', type: 'helper' },
-    ]));
+    await helper.load(
+      [brokerNode, ingestNode, givingBackNode],
+      testFlow([
+        { id: brokerId, type: 'iotp-mqtt-broker', url: BROKER_URL, protocolVersion: '5', receiveMaximum: 20, version: 1 },
+        {
+          id: 'in',
+          type: 'iotp-mqtt-in',
+          broker: brokerId,
+          topics: `${base}/z`,
+          qos: '1',
+          format: 'string',
+          ack: 'complete',
+          wires: [['consumer']],
+        },
+        { id: 'consumer', type: 'test-giving-back', wires: [['sink']] },
+        { id: 'sink', type: 'helper' },
+      ]),
+    );
     await new Promise((r) => setTimeout(r, 500));
     const received = collect<Record<string, unknown>>(helper.getNode('sink'), 1, 15000);
     const client = await mqtt.connectAsync(BROKER_URL, { clientId: `iotp-test-pub-${randomBytes(4).toString('hex')}` });

@@ -63,11 +63,23 @@ describe('iotp-mqtt-in / iotp-mqtt-out nodes (real mosquitto)', function () {
   const broker = () => ({ id: brokerId, type: 'iotp-mqtt-broker', url: BROKER_URL, protocolVersion: '5', receiveMaximum: 20, version: 1 });
 
   it('outputs topic, decoded payload, qos and retain', async () => {
-    await helper.load([brokerNode, ingestNode], testFlow([
-      broker(),
-      { id: 'in', type: 'iotp-mqtt-in', broker: brokerId, topics: `${base}/#`, qos: '1', format: 'auto', ack: 'complete', wires: [['out']] },
-      { id: 'out', type: 'helper' },
-    ]));
+    await helper.load(
+      [brokerNode, ingestNode],
+      testFlow([
+        broker(),
+        {
+          id: 'in',
+          type: 'iotp-mqtt-in',
+          broker: brokerId,
+          topics: `${base}/#`,
+          qos: '1',
+          format: 'auto',
+          ack: 'complete',
+          wires: [['out']],
+        },
+        { id: 'out', type: 'helper' },
+      ]),
+    );
     const out = helper.getNode('out');
     await new Promise((r) => setTimeout(r, 500));
     const received = collect<Record<string, unknown>>(out, 2);
@@ -81,11 +93,21 @@ describe('iotp-mqtt-in / iotp-mqtt-out nodes (real mosquitto)', function () {
   });
 
   it('acknowledges only completed messages: an uncompleted one is redelivered with dup after a restart', async () => {
-    const flow = (sinkType: string) => testFlow([
-      broker(),
-      { id: 'in', type: 'iotp-mqtt-in', broker: brokerId, topics: `${base}/x`, qos: '1', format: 'string', ack: 'complete', wires: [['sink']] },
-      { id: 'sink', type: sinkType, wires: [] },
-    ]);
+    const flow = (sinkType: string) =>
+      testFlow([
+        broker(),
+        {
+          id: 'in',
+          type: 'iotp-mqtt-in',
+          broker: brokerId,
+          topics: `${base}/x`,
+          qos: '1',
+          format: 'string',
+          ack: 'complete',
+          wires: [['sink']],
+        },
+        { id: 'sink', type: sinkType, wires: [] },
+      ]);
     await helper.load([brokerNode, ingestNode, deferredSink], flow('test-deferred-sink'));
     await new Promise((r) => setTimeout(r, 500));
     await publish(`${base}/x`, 'first');
@@ -95,11 +117,23 @@ describe('iotp-mqtt-in / iotp-mqtt-out nodes (real mosquitto)', function () {
     await helper.unload();
 
     // Same broker config id → same client id and persistent session: the broker redelivers.
-    await helper.load([brokerNode, ingestNode], testFlow([
-      broker(),
-      { id: 'in', type: 'iotp-mqtt-in', broker: brokerId, topics: `${base}/x`, qos: '1', format: 'string', ack: 'complete', wires: [['out']] },
-      { id: 'out', type: 'helper' },
-    ]));
+    await helper.load(
+      [brokerNode, ingestNode],
+      testFlow([
+        broker(),
+        {
+          id: 'in',
+          type: 'iotp-mqtt-in',
+          broker: brokerId,
+          topics: `${base}/x`,
+          qos: '1',
+          format: 'string',
+          ack: 'complete',
+          wires: [['out']],
+        },
+        { id: 'out', type: 'helper' },
+      ]),
+    );
     const [redelivered] = await collect<Record<string, unknown>>(helper.getNode('out'), 1, 15000);
     assert.equal(redelivered.payload, 'first');
     assert.equal(redelivered.dup, true);
@@ -108,7 +142,16 @@ describe('iotp-mqtt-in / iotp-mqtt-out nodes (real mosquitto)', function () {
   it('does not redeliver a message whose downstream completed', async () => {
     const flow = testFlow([
       broker(),
-      { id: 'in', type: 'iotp-mqtt-in', broker: brokerId, topics: `${base}/y`, qos: '1', format: 'string', ack: 'complete', wires: [['sink']] },
+      {
+        id: 'in',
+        type: 'iotp-mqtt-in',
+        broker: brokerId,
+        topics: `${base}/y`,
+        qos: '1',
+        format: 'string',
+        ack: 'complete',
+        wires: [['sink']],
+      },
       { id: 'sink', type: 'test-deferred-sink', wires: [] },
     ]);
     await helper.load([brokerNode, ingestNode, deferredSink], flow);
@@ -128,11 +171,23 @@ describe('iotp-mqtt-in / iotp-mqtt-out nodes (real mosquitto)', function () {
     const dir = makeTempDir('iotp-mqtt-test-');
     helper.settings({ iotpDeadLetterDir: dir } as never);
     try {
-      await helper.load([brokerNode, ingestNode], testFlow([
-        broker(),
-        { id: 'in', type: 'iotp-mqtt-in', broker: brokerId, topics: `${base}/z`, qos: '1', format: 'json', ack: 'complete', wires: [['out']] },
-        { id: 'out', type: 'helper' },
-      ]));
+      await helper.load(
+        [brokerNode, ingestNode],
+        testFlow([
+          broker(),
+          {
+            id: 'in',
+            type: 'iotp-mqtt-in',
+            broker: brokerId,
+            topics: `${base}/z`,
+            qos: '1',
+            format: 'json',
+            ack: 'complete',
+            wires: [['out']],
+          },
+          { id: 'out', type: 'helper' },
+        ]),
+      );
       const ingest = helper.getNode('in');
       await new Promise((r) => setTimeout(r, 500));
       const error = nextEvent<{ args: [string, { payload: Buffer; deadLetter: { code: string; tries: number } }] }>(ingest, 'call:error');
@@ -142,7 +197,10 @@ describe('iotp-mqtt-in / iotp-mqtt-out nodes (real mosquitto)', function () {
       assert.equal(msg.payload.toString(), '{not json');
       assert.deepEqual([msg.deadLetter.code, msg.deadLetter.tries], ['MQTT_PAYLOAD_NOT_JSON', 1]);
       const { records } = readDeadLetters(deadLetterPath(dir, 'in'));
-      assert.deepEqual(records.map((r) => [r.topic, r.payload, r.code]), [[`${base}/z`, '{not json', 'MQTT_PAYLOAD_NOT_JSON']]);
+      assert.deepEqual(
+        records.map((r) => [r.topic, r.payload, r.code]),
+        [[`${base}/z`, '{not json', 'MQTT_PAYLOAD_NOT_JSON']],
+      );
     } finally {
       helper.settings({});
       removeTempDir(dir);
@@ -153,15 +211,20 @@ describe('iotp-mqtt-in / iotp-mqtt-out nodes (real mosquitto)', function () {
     const subscriber = await connect({ clientId: `iotp-test-sub-${randomBytes(4).toString('hex')}` });
     await subscriber.subscribeAsync(`${base}/stats`, { qos: 1 });
     const arrived = new Promise<string>((resolve) => subscriber.on('message', (_t, payload) => resolve(payload.toString())));
-    await helper.load([brokerNode, publishNode], testFlow([
-      { ...broker() },
-      { id: 'pub', type: 'iotp-mqtt-out', broker: brokerId, topic: `${base}/stats`, qos: '1', retain: 'false' },
-    ]));
+    await helper.load(
+      [brokerNode, publishNode],
+      testFlow([
+        { ...broker() },
+        { id: 'pub', type: 'iotp-mqtt-out', broker: brokerId, topic: `${base}/stats`, qos: '1', retain: 'false' },
+      ]),
+    );
     // The runtime's onComplete hook fires when the node calls done(): after the broker's PUBACK.
     const { hooks } = (await import('@node-red/util')) as unknown as {
       hooks: { add(id: string, fn: (e: { node: { id: string }; error?: unknown }) => void): void; remove(id: string): void };
     };
-    const completed = new Promise<unknown>((resolve) => hooks.add('onComplete.mqtt-test', (event) => event.node.id === 'pub' && resolve(event.error)));
+    const completed = new Promise<unknown>((resolve) =>
+      hooks.add('onComplete.mqtt-test', (event) => event.node.id === 'pub' && resolve(event.error)),
+    );
     try {
       helper.getNode('pub').receive({ payload: { avg_1min: 46, avg_5min: 45.7, avg_30min: 47.1778 } });
       assert.deepEqual(JSON.parse(await arrived), { avg_1min: 46, avg_5min: 45.7, avg_30min: 47.1778 });

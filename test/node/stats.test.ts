@@ -71,7 +71,21 @@ describe('iotp-stats node', function () {
         { id: 'pipeline', type: 'tab', label: '1 Pipeline' },
         { id: 'dash', type: 'tab', label: 'Dashboard' },
         { id: 'db', type: 'iotp-database', connection: 'url', url: url(), version: 1 },
-        { id: 'w', z: 'pipeline', type: 'iotp-db-write', name: 'raw', database: 'db', table: 'sensor_data', columns: 'sensor_id\ntimestamp\nvalue', conflict: 'error', migrationSet: '', batchSize: 10, maxLatency: 20, journal: true, wires: [[]] },
+        {
+          id: 'w',
+          z: 'pipeline',
+          type: 'iotp-db-write',
+          name: 'raw',
+          database: 'db',
+          table: 'sensor_data',
+          columns: 'sensor_id\ntimestamp\nvalue',
+          conflict: 'error',
+          migrationSet: '',
+          batchSize: 10,
+          maxLatency: 20,
+          journal: true,
+          wires: [[]],
+        },
         { id: 'stats', z: 'dash', type: 'iotp-stats', wires: [['out']] },
         { id: 'out', z: 'dash', type: 'helper' },
       ]),
@@ -82,8 +96,28 @@ describe('iotp-stats node', function () {
     assert.equal(stats.writers.length, 1);
     const [writer] = stats.writers;
     assert.deepEqual(
-      { kind: writer.kind, id: writer.id, name: writer.name, tab: writer.tab, table: writer.table, state: writer.state, backlogRows: writer.backlogRows, pendingSince: writer.pendingSince, lastError: writer.lastError },
-      { kind: 'writer', id: 'w', name: 'raw', tab: '1 Pipeline', table: 'sensor_data', state: 'ok', backlogRows: 0, pendingSince: null, lastError: null },
+      {
+        kind: writer.kind,
+        id: writer.id,
+        name: writer.name,
+        tab: writer.tab,
+        table: writer.table,
+        state: writer.state,
+        backlogRows: writer.backlogRows,
+        pendingSince: writer.pendingSince,
+        lastError: writer.lastError,
+      },
+      {
+        kind: 'writer',
+        id: 'w',
+        name: 'raw',
+        tab: '1 Pipeline',
+        table: 'sensor_data',
+        state: 'ok',
+        backlogRows: 0,
+        pendingSince: null,
+        lastError: null,
+      },
     );
     assert.ok(!Number.isNaN(Date.parse(stats.at)));
   });
@@ -105,13 +139,34 @@ describe('iotp-stats node', function () {
         { id: 'pipeline', type: 'tab', label: '5 Data connector' },
         { id: 'dash', type: 'tab', label: 'Dashboard' },
         { id: 'db', type: 'iotp-database', connection: 'url', url: url(), version: 1 },
-        { id: 'post', z: 'pipeline', type: 'iotp-batch-post', name: 'to receiver', database: 'db', endpoint: receiver.url, batchSize: '10', interval: '1', settle: '0', bookmark: 'stats-bookmark', startFrom: formatUtc(start), outboxDir: join(dir, 'outbox'), maxAttempts: 1, timeout: 5, version: 1, wires: [[], []] },
+        {
+          id: 'post',
+          z: 'pipeline',
+          type: 'iotp-batch-post',
+          name: 'to receiver',
+          database: 'db',
+          endpoint: receiver.url,
+          batchSize: '10',
+          interval: '1',
+          settle: '0',
+          bookmark: 'stats-bookmark',
+          startFrom: formatUtc(start),
+          outboxDir: join(dir, 'outbox'),
+          maxAttempts: 1,
+          timeout: 5,
+          version: 1,
+          wires: [[], []],
+        },
         { id: 'stats', z: 'dash', type: 'iotp-stats', wires: [['out']] },
         { id: 'out', z: 'dash', type: 'helper' },
       ]),
       { post: { apiKey: 'k' } },
     );
-    const caughtUp = await until(snapshot, (s) => (s.connectors[0]?.lastDeliveries.length ?? 0) >= 3 && s.connectors[0].bookmark !== null, 'three delivered windows');
+    const caughtUp = await until(
+      snapshot,
+      (s) => (s.connectors[0]?.lastDeliveries.length ?? 0) >= 3 && s.connectors[0].bookmark !== null,
+      'three delivered windows',
+    );
     const [connector] = caughtUp.connectors;
     assert.equal(connector.tab, '5 Data connector');
     assert.equal(connector.intervalMinutes, 1);
@@ -131,9 +186,16 @@ describe('iotp-stats node', function () {
 
     // Twelve refused request windows: the failures list keeps the newest ten.
     refuse = true;
-    for (let i = 0; i < 12; i++) helper.getNode('post').receive({ payload: { start_time: formatUtc(start + i * 1000), end_time: formatUtc(start + i * 1000 + 500) } });
-    const failed = await until(snapshot, (s) => s.connectors[0].lastFailures.length === 10 && s.connectors[0].lastFailures[0].start_time === formatUtc(start + 11_000), 'ten failures');
+    for (let i = 0; i < 12; i++)
+      helper.getNode('post').receive({ payload: { start_time: formatUtc(start + i * 1000), end_time: formatUtc(start + i * 1000 + 500) } });
+    const failed = await until(
+      snapshot,
+      (s) => s.connectors[0].lastFailures.length === 10 && s.connectors[0].lastFailures[0].start_time === formatUtc(start + 11_000),
+      'ten failures',
+    );
     assert.equal(failed.connectors[0].lastFailures[9].start_time, formatUtc(start + 2000));
-    assert.ok(failed.connectors[0].lastFailures.every((f) => f.origin === 'request' && typeof f.reason === 'string' && f.reason.length > 0));
+    assert.ok(
+      failed.connectors[0].lastFailures.every((f) => f.origin === 'request' && typeof f.reason === 'string' && f.reason.length > 0),
+    );
   });
 });

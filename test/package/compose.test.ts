@@ -25,14 +25,21 @@ describe('docker-compose.yml', function () {
   function composeConfig(env: Record<string, string | undefined>, ...args: string[]) {
     const base = { ...process.env };
     for (const name of ['NODE_RED_ADMIN_PASSWORD_HASH', 'NODE_RED_CREDENTIAL_SECRET']) delete base[name];
-    return spawnSync('docker-compose', ['--env-file', join(packageRoot, '.env.example'), '-f', join(packageRoot, 'docker-compose.yml'), 'config', ...args], {
-      cwd: packageRoot,
-      encoding: 'utf8',
-      env: { ...base, ...env },
-    });
+    return spawnSync(
+      'docker-compose',
+      ['--env-file', join(packageRoot, '.env.example'), '-f', join(packageRoot, 'docker-compose.yml'), 'config', ...args],
+      {
+        cwd: packageRoot,
+        encoding: 'utf8',
+        env: { ...base, ...env },
+      },
+    );
   }
   // What a user puts in .env: a bcrypt hash (with its `$`) and a random key.
-  const secrets = { NODE_RED_ADMIN_PASSWORD_HASH: '$2b$08$K7rQ4d0xZcV1n3b5m7p9qOeXh2jLkA4sD6fG8hJ0kL2zX4cV6bN8m', NODE_RED_CREDENTIAL_SECRET: 'b3c1e0f2a4d6c8e0f1a3b5d7c9e1f3a5' };
+  const secrets = {
+    NODE_RED_ADMIN_PASSWORD_HASH: '$2b$08$K7rQ4d0xZcV1n3b5m7p9qOeXh2jLkA4sD6fG8hJ0kL2zX4cV6bN8m',
+    NODE_RED_CREDENTIAL_SECRET: 'b3c1e0f2a4d6c8e0f1a3b5d7c9e1f3a5',
+  };
 
   function requireCompose(test: Mocha.Context): void {
     const probe = spawnSync('docker-compose', ['version'], { encoding: 'utf8' });
@@ -50,7 +57,10 @@ describe('docker-compose.yml', function () {
     // The hash reaches the container as written (compose escapes its `$` as `$$` in the rendered file).
     const rendered = composeConfig(secrets);
     assert.equal(rendered.status, 0, rendered.stderr);
-    assert.ok(rendered.stdout.includes(`NODE_RED_ADMIN_PASSWORD_HASH: ${secrets.NODE_RED_ADMIN_PASSWORD_HASH.replaceAll('$', '$$$$')}`), rendered.stdout);
+    assert.ok(
+      rendered.stdout.includes(`NODE_RED_ADMIN_PASSWORD_HASH: ${secrets.NODE_RED_ADMIN_PASSWORD_HASH.replaceAll('$', '$$$$')}`),
+      rendered.stdout,
+    );
   });
 
   it('refuses to render the stack without the editor password hash or the credential key', function () {
@@ -65,16 +75,30 @@ describe('docker-compose.yml', function () {
   it('uses every variable of .env.example, and .env.example documents every variable it uses', () => {
     const documented = envExampleNames();
     const used = composeReferences();
-    assert.deepEqual(documented.filter((name) => !used.has(name)), [], 'in .env.example but never used by docker-compose.yml');
-    assert.deepEqual([...used].filter((name) => !documented.includes(name)), [], 'used by docker-compose.yml but missing from .env.example');
+    assert.deepEqual(
+      documented.filter((name) => !used.has(name)),
+      [],
+      'in .env.example but never used by docker-compose.yml',
+    );
+    assert.deepEqual(
+      [...used].filter((name) => !documented.includes(name)),
+      [],
+      'used by docker-compose.yml but missing from .env.example',
+    );
     assert.equal(new Set(documented).size, documented.length, 'each variable once in .env.example');
   });
 
   it('passes every variable settings.js and lib/runtime-env.ts resolve to the node-red service', () => {
     const runtimeEnv = read('lib/runtime-env.ts');
-    const defaults = [...runtimeEnv.slice(runtimeEnv.indexOf('PLAIN_DEFAULTS'), runtimeEnv.indexOf('};', runtimeEnv.indexOf('PLAIN_DEFAULTS'))).matchAll(/^\s+([A-Z][A-Z0-9_]*):/gm)].map((m) => m[1]);
+    const defaults = [
+      ...runtimeEnv
+        .slice(runtimeEnv.indexOf('PLAIN_DEFAULTS'), runtimeEnv.indexOf('};', runtimeEnv.indexOf('PLAIN_DEFAULTS')))
+        .matchAll(/^\s+([A-Z][A-Z0-9_]*):/gm),
+    ].map((m) => m[1]);
     assert.ok(defaults.length >= 10, 'PLAIN_DEFAULTS parsed');
-    const settings = [...read('settings.js').matchAll(/env\.([A-Z][A-Z0-9_]*)/g)].map((m) => m[1]).filter((name) => name !== 'IOTP_FLOWS_DIR' && name !== 'IOTP_JOURNAL_DIR');
+    const settings = [...read('settings.js').matchAll(/env\.([A-Z][A-Z0-9_]*)/g)]
+      .map((m) => m[1])
+      .filter((name) => name !== 'IOTP_FLOWS_DIR' && name !== 'IOTP_JOURNAL_DIR');
     const compose = read('docker-compose.yml');
     const service = compose.slice(compose.indexOf('\n  node-red:'), compose.indexOf('\n  adminer:'));
     for (const name of new Set([...defaults, ...settings, 'DATABASE_URL', 'MQTT_URL', 'ROLLING_AVERAGES_DATABASE_URL', 'DB_FILE'])) {
@@ -83,7 +107,9 @@ describe('docker-compose.yml', function () {
   });
 
   it('the image installs the Dashboard 2.0 version the tests ran with (package.json pins it)', () => {
-    const pinned = (JSON.parse(read('package.json')) as { devDependencies: Record<string, string> }).devDependencies['@flowfuse/node-red-dashboard'];
+    const pinned = (JSON.parse(read('package.json')) as { devDependencies: Record<string, string> }).devDependencies[
+      '@flowfuse/node-red-dashboard'
+    ];
     assert.match(pinned, /^\d+\.\d+\.\d+$/, 'an exact version, not a range');
     const dockerfile = read('Dockerfile');
     assert.equal(/^ARG DASHBOARD_VERSION=(\S+)$/m.exec(dockerfile)?.[1], pinned);
@@ -109,11 +135,13 @@ describe('docker-compose.yml', function () {
     assert.match(onPostgres, /postgres:\n\s+condition: service_healthy/);
     assert.match(onPostgres, /node-red-postgres-data:\/data|source: node-red-postgres-data/);
     // Every setting the MySQL node-red gets, it gets too (the same environment, DATABASE_URL aside).
-    const names = (text: string): string[] => [...text.slice(text.indexOf('environment:')).matchAll(/\n {6}([A-Z][A-Z0-9_]*):/g)].map((m) => m[1]).sort();
+    const names = (text: string): string[] =>
+      [...text.slice(text.indexOf('environment:')).matchAll(/\n {6}([A-Z][A-Z0-9_]*):/g)].map((m) => m[1]).sort();
     assert.deepEqual(names(onPostgres), names(service('node-red')));
     // Without the profile, neither runs (the default stack stays MySQL).
     const compose = read('docker-compose.yml');
-    for (const name of ['postgres', 'node-red-postgres']) assert.match(compose, new RegExp(`\\n {2}${name}:\\n(?:.*\\n)*?\\s+profiles: \\["postgres"\\]`));
+    for (const name of ['postgres', 'node-red-postgres'])
+      assert.match(compose, new RegExp(`\\n {2}${name}:\\n(?:.*\\n)*?\\s+profiles: \\["postgres"\\]`));
   });
 
   it('mysql: trigger creation allowed under binary logging, a TCP health check, node-red waits for healthy services', () => {
@@ -149,13 +177,22 @@ describe('docker/mosquitto/entrypoint.sh with a real mosquitto 2', function () {
     chmodSync(run, 0o777); // mosquitto started as root reads and writes it as its own user
     const result = spawnSync('sh', [join(packageRoot, 'docker/mosquitto/entrypoint.sh')], {
       encoding: 'utf8',
-      env: { PATH: process.env.PATH, IOTP_MOSQUITTO_SRC: join(packageRoot, 'docker/mosquitto'), IOTP_MOSQUITTO_RUN: run, IOTP_MOSQUITTO_DRY_RUN: '1', ...env },
+      env: {
+        PATH: process.env.PATH,
+        IOTP_MOSQUITTO_SRC: join(packageRoot, 'docker/mosquitto'),
+        IOTP_MOSQUITTO_RUN: run,
+        IOTP_MOSQUITTO_DRY_RUN: '1',
+        ...env,
+      },
     });
     assert.equal(result.status, 0, result.stderr);
     const effective = result.stdout.trim().split('\n').pop()!;
     const port = await freePort();
     // The container's paths and port, moved into the temp dir for this machine.
-    writeFileSync(effective, readFileSync(effective, 'utf8').replace('listener 1883', `listener ${port} 127.0.0.1`).replace('/mosquitto/data/', `${run}/`));
+    writeFileSync(
+      effective,
+      readFileSync(effective, 'utf8').replace('listener 1883', `listener ${port} 127.0.0.1`).replace('/mosquitto/data/', `${run}/`),
+    );
     let log = result.stdout;
     const child = spawn('mosquitto', ['-c', effective], { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout.on('data', (c: Buffer) => (log += c.toString()));
@@ -207,7 +244,13 @@ describe('docker/mosquitto/entrypoint.sh with a real mosquitto 2', function () {
   it('MQTT_USER without MQTT_PASSWORD stops with a clear message', () => {
     const result = spawnSync('sh', [join(packageRoot, 'docker/mosquitto/entrypoint.sh')], {
       encoding: 'utf8',
-      env: { PATH: process.env.PATH, IOTP_MOSQUITTO_SRC: join(packageRoot, 'docker/mosquitto'), IOTP_MOSQUITTO_RUN: join(dir, 'x'), IOTP_MOSQUITTO_DRY_RUN: '1', MQTT_USER: 'iot' },
+      env: {
+        PATH: process.env.PATH,
+        IOTP_MOSQUITTO_SRC: join(packageRoot, 'docker/mosquitto'),
+        IOTP_MOSQUITTO_RUN: join(dir, 'x'),
+        IOTP_MOSQUITTO_DRY_RUN: '1',
+        MQTT_USER: 'iot',
+      },
     });
     assert.equal(result.status, 1);
     assert.match(result.stderr, /MQTT_USER is set but MQTT_PASSWORD is not/);

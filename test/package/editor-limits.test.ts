@@ -59,10 +59,12 @@ interface EditorCheck {
 function constant(node: AnyNode): unknown {
   if (node.type === 'Literal') return node.value;
   if (node.type === 'UnaryExpression' && node.operator === '-') return -(constant(node.argument as AnyNode) as number);
-  if (node.type === 'BinaryExpression' && node.operator === '/') return (constant(node.left as AnyNode) as number) / (constant(node.right as AnyNode) as number);
+  if (node.type === 'BinaryExpression' && node.operator === '/')
+    return (constant(node.left as AnyNode) as number) / (constant(node.right as AnyNode) as number);
   if (node.type === 'ObjectExpression') {
     const object: Record<string, unknown> = {};
-    for (const prop of node.properties as AnyNode[]) object[String((prop.key as AnyNode).name ?? (prop.key as AnyNode).value)] = constant(prop.value as AnyNode);
+    for (const prop of node.properties as AnyNode[])
+      object[String((prop.key as AnyNode).name ?? (prop.key as AnyNode).value)] = constant(prop.value as AnyNode);
     return object;
   }
   throw new Error(`not a constant: ${node.type}`);
@@ -77,7 +79,10 @@ function editorChecks(): Map<string, Map<string, EditorCheck>> {
     if (!defaults || defaults.type !== 'ObjectExpression') continue;
     for (const prop of defaults.properties as AnyNode[]) {
       const name = String((prop.key as AnyNode).name ?? (prop.key as AnyNode).value);
-      const fields = new Map(((prop.value as AnyNode).properties as AnyNode[] | undefined)?.map((f) => [String((f.key as AnyNode).name), f.value as AnyNode]) ?? []);
+      const fields = new Map(
+        ((prop.value as AnyNode).properties as AnyNode[] | undefined)?.map((f) => [String((f.key as AnyNode).name), f.value as AnyNode]) ??
+          [],
+      );
       const validate = fields.get('validate');
       if (validate?.type !== 'CallExpression') continue;
       const callee = validate.callee as AnyNode;
@@ -127,13 +132,16 @@ describe('editor limits', () => {
         assert.equal(check.integer, limit.integer, `${type}.${property} whole numbers`);
         assert.equal(check.options.above === true, limit.above === true, `${type}.${property} min exclusive`);
         const editorDefault = typeof check.value === 'string' && /^\$\{\w+\}$/.test(check.value) ? undefined : check.value;
-        if (editorDefault !== undefined && limit.default !== undefined) assert.equal(Number(editorDefault), limit.default, `${type}.${property} default`);
+        if (editorDefault !== undefined && limit.default !== undefined)
+          assert.equal(Number(editorDefault), limit.default, `${type}.${property} default`);
       }
     });
   }
 
   it('has no editor range check without its range in lib', () => {
-    const unmatched = [...checks].flatMap(([type, props]) => [...props.keys()].filter((p) => RUNTIME[type]?.[p] === undefined).map((p) => `${type}.${p}`));
+    const unmatched = [...checks].flatMap(([type, props]) =>
+      [...props.keys()].filter((p) => RUNTIME[type]?.[p] === undefined).map((p) => `${type}.${p}`),
+    );
     assert.deepEqual(unmatched, []);
   });
 

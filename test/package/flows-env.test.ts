@@ -20,7 +20,9 @@ interface EnvEntry {
 }
 
 const dir = join(packageRoot, 'flows');
-const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+const files = readdirSync(dir)
+  .filter((f) => f.endsWith('.json'))
+  .sort();
 const flows = files.map((file) => ({ file, nodes: JSON.parse(readFileSync(join(dir, file), 'utf8')) as FlowNode[] }));
 
 /** `${NAME}` references anywhere in a node's properties, and env-typed properties (`property: NAME, propertyType: env`). */
@@ -66,13 +68,18 @@ describe('example flows: what importing one changes', () => {
       const declared = new Map(env.map((entry) => [entry.name, entry]));
       const read = new Set(nodes.filter((n) => n.z === tab.id).flatMap((n) => [...referencedVariables(n)]));
       assert.deepEqual([...read].filter((name) => !declared.has(name)).sort(), [], 'read by the tab but without a default on it');
-      assert.deepEqual([...declared.keys()].filter((name) => !read.has(name)).sort(), [], 'declared on the tab but read by none of its nodes');
+      assert.deepEqual(
+        [...declared.keys()].filter((name) => !read.has(name)).sort(),
+        [],
+        'declared on the tab but read by none of its nodes',
+      );
       for (const entry of env) {
         // A plain value would shadow the host's variable of the same name (a tab's env comes first).
         assert.equal(entry.type, 'jsonata', `${entry.name}: a ${entry.type} entry would hide the host's ${entry.name}`);
         assert.ok(hostFirstDefault(entry) !== undefined, `${entry.name}: ${entry.value} does not read the host's ${entry.name} first`);
       }
-      if (declared.has('SIMULATE')) assert.equal(hostFirstDefault(declared.get('SIMULATE')!), '"false"', 'simulators stay off until the user turns them on');
+      if (declared.has('SIMULATE'))
+        assert.equal(hostFirstDefault(declared.get('SIMULATE')!), '"false"', 'simulators stay off until the user turns them on');
     });
 
     it(`${file}: its global configuration nodes are the shared ones, with their default in the field`, () => {
@@ -90,7 +97,9 @@ describe('example flows: what importing one changes', () => {
       ['iotp-mqtt-broker', 'iotp.broker'],
       ['iotp-database', 'iotp.database'],
     ] as const) {
-      const shared = flows.flatMap(({ file, nodes }) => nodes.filter((n) => n.type === type && n.z === undefined).map((n) => ({ file, node: n })));
+      const shared = flows.flatMap(({ file, nodes }) =>
+        nodes.filter((n) => n.type === type && n.z === undefined).map((n) => ({ file, node: n })),
+      );
       assert.ok(shared.length > 0, type);
       for (const { file, node } of shared) {
         assert.equal(node.id, id, `${file}: ${type}`);
@@ -101,7 +110,8 @@ describe('example flows: what importing one changes', () => {
       for (const { file, nodes } of flows) {
         const ids = new Set(nodes.filter((n) => n.type === type).map((n) => n.id));
         const key = type === 'iotp-mqtt-broker' ? 'broker' : 'database';
-        for (const user of nodes.filter((n) => typeof n[key] === 'string' && n[key] !== '')) assert.ok(ids.has(String(user[key])), `${file}: ${user.id}.${key}`);
+        for (const user of nodes.filter((n) => typeof n[key] === 'string' && n[key] !== ''))
+          assert.ok(ids.has(String(user[key])), `${file}: ${user.id}.${key}`);
       }
     }
     const broker = flows.flatMap(({ nodes }) => nodes).find((n) => n.id === 'iotp.broker')!;

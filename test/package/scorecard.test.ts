@@ -126,22 +126,60 @@ describe('Flow Library scorecard (offline)', () => {
   it('every example contains a comment node and only core nodes besides ours', () => {
     const ours = new Set(definitions.map((d) => d.type));
     const core = new Set([
-      'tab', 'comment', 'inject', 'debug', 'catch', 'status', 'complete', 'link in', 'link out', 'link call',
-      'function', 'change', 'switch', 'template', 'json', 'delay', 'trigger', 'split', 'join', 'batch',
-      'http in', 'http response', 'http request', 'group', 'junction', 'range', 'filter', 'rbe', 'sort', 'exec',
+      'tab',
+      'comment',
+      'inject',
+      'debug',
+      'catch',
+      'status',
+      'complete',
+      'link in',
+      'link out',
+      'link call',
+      'function',
+      'change',
+      'switch',
+      'template',
+      'json',
+      'delay',
+      'trigger',
+      'split',
+      'join',
+      'batch',
+      'http in',
+      'http response',
+      'http request',
+      'group',
+      'junction',
+      'range',
+      'filter',
+      'rbe',
+      'sort',
+      'exec',
       'global-config',
     ]);
     // The dashboard pages (6-dashboard-*) add Dashboard 2.0's ui-* nodes; the pipeline examples stay
     // importable and runnable where it is not installed.
     const dashboard = (type: string): boolean => /^ui-/.test(type);
     const examples = readExamples();
-    assert.ok(examples.some((e) => /^6-dashboard-/.test(e.file.split('/').pop() ?? '')), 'the dashboard examples are shipped');
+    assert.ok(
+      examples.some((e) => /^6-dashboard-/.test(e.file.split('/').pop() ?? '')),
+      'the dashboard examples are shipped',
+    );
     for (const example of examples) {
       const nodes = example.nodes as { type: string }[];
       const isDashboard = /^6-dashboard-/.test(example.file.split('/').pop() ?? '');
-      assert.ok(nodes.some((n) => n.type === 'comment'), `${example.file} has no comment node`);
-      for (const node of nodes) assert.ok(ours.has(node.type) || core.has(node.type) || (isDashboard && dashboard(node.type)), `${example.file}: ${node.type}`);
-      if (isDashboard) assert.ok(nodes.some((n) => dashboard(n.type)), `${example.file} has no dashboard node`);
+      assert.ok(
+        nodes.some((n) => n.type === 'comment'),
+        `${example.file} has no comment node`,
+      );
+      for (const node of nodes)
+        assert.ok(ours.has(node.type) || core.has(node.type) || (isDashboard && dashboard(node.type)), `${example.file}: ${node.type}`);
+      if (isDashboard)
+        assert.ok(
+          nodes.some((n) => dashboard(n.type)),
+          `${example.file} has no dashboard node`,
+        );
     }
   });
 
@@ -191,8 +229,12 @@ describe('Flow Library scorecard (offline)', () => {
   });
 
   it('ships flows/*.json as examples/', () => {
-    const flows = readdirSync(join(packageRoot, 'flows')).filter((f) => f.endsWith('.json')).sort();
-    const examples = readdirSync(join(packageRoot, 'examples')).filter((f) => f.endsWith('.json')).sort();
+    const flows = readdirSync(join(packageRoot, 'flows'))
+      .filter((f) => f.endsWith('.json'))
+      .sort();
+    const examples = readdirSync(join(packageRoot, 'examples'))
+      .filter((f) => f.endsWith('.json'))
+      .sort();
     assert.deepEqual(examples, flows);
   });
 });

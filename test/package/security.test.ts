@@ -47,7 +47,8 @@ function flowSecrets(file: string, nodes: Array<Record<string, unknown>>): Findi
     // `${API_KEY}`, resolved by Node-RED from the environment); a value would be a secret in the file.
     if ('credentials' in node) {
       const values = Object.values((node.credentials ?? {}) as Record<string, unknown>).filter((v) => v !== '');
-      if (!values.every((v) => typeof v === 'string' && ENV_REFERENCE.test(v))) findings.push({ where, what: 'the node carries exported credentials that are not ${VAR} references' });
+      if (!values.every((v) => typeof v === 'string' && ENV_REFERENCE.test(v)))
+        findings.push({ where, what: 'the node carries exported credentials that are not ${VAR} references' });
     }
     for (const [path, text] of strings(node, '')) {
       const property = /\.([^.[\]]+)(?:\[\d+\])?$/.exec(path)?.[1] ?? '';
@@ -67,10 +68,11 @@ function flowSecrets(file: string, nodes: Array<Record<string, unknown>>): Findi
  */
 function withoutReferences(line: string): string {
   let text = line;
-  for (let previous = ''; previous !== text; ) {
+  for (let previous = ''; previous !== text;) {
     previous = text;
-    text = text.replace(/\$\{[A-Za-z_][A-Za-z0-9_]*(?::?([-?])([^{}]*))?\}/g, (_ref, operator: string | undefined, fallback: string | undefined) =>
-      operator === '-' && fallback ? fallback : REFERENCE_MARK,
+    text = text.replace(
+      /\$\{[A-Za-z_][A-Za-z0-9_]*(?::?([-?])([^{}]*))?\}/g,
+      (_ref, operator: string | undefined, fallback: string | undefined) => (operator === '-' && fallback ? fallback : REFERENCE_MARK),
     );
   }
   return text;
@@ -86,7 +88,8 @@ function composeSecrets(text: string): Finding[] {
     if (entry && SECRET_NAME.test(entry[1])) {
       const value = entry[2].trim().replace(/^["']|["']$/g, '');
       // `${VAR}`, `${VAR:-}` (empty default), `${VAR:?message}` (required): all from the environment.
-      if (value !== '' && !/^\$\{[A-Za-z_][A-Za-z0-9_]*(:?[-?][^}]*)?\}$/.test(value)) findings.push({ where, what: `${entry[1]} has a literal value` });
+      if (value !== '' && !/^\$\{[A-Za-z_][A-Za-z0-9_]*(:?[-?][^}]*)?\}$/.test(value))
+        findings.push({ where, what: `${entry[1]} has a literal value` });
       else if (/:-[^}]+\}$/.test(value)) findings.push({ where, what: `${entry[1]} has a literal default` });
     }
     if (URL_WITH_LITERAL_PASSWORD.test(withoutReferences(line))) {
@@ -102,7 +105,13 @@ describe('security of the shipped package', function () {
 
   it('npm audit --omit=dev has no high or critical findings', function () {
     const result = spawnSync('npm', ['audit', '--omit=dev', '--json'], { cwd: packageRoot, encoding: 'utf8', timeout: 90_000 });
-    let audit: { metadata?: { vulnerabilities?: Record<string, number> }; vulnerabilities?: Record<string, { severity: string; via: unknown[] }>; message?: string; statusCode?: number; error?: unknown };
+    let audit: {
+      metadata?: { vulnerabilities?: Record<string, number> };
+      vulnerabilities?: Record<string, { severity: string; via: unknown[] }>;
+      message?: string;
+      statusCode?: number;
+      error?: unknown;
+    };
     try {
       audit = JSON.parse(result.stdout);
     } catch {
@@ -126,8 +135,11 @@ describe('security of the shipped package', function () {
   it('installs without install scripts other than better-sqlite3', () => {
     const pkg = readPackageJson() as unknown as { scripts?: Record<string, string> };
     // Neither these nor `prepare` (test/package/tarball.test.ts): scripts of a dependency run for every consumer.
-    for (const hook of ['preinstall', 'install', 'postinstall']) assert.equal(pkg.scripts?.[hook], undefined, `package.json has a ${hook} script`);
-    const lock = JSON.parse(readFileSync(join(packageRoot, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean; hasInstallScript?: boolean }> };
+    for (const hook of ['preinstall', 'install', 'postinstall'])
+      assert.equal(pkg.scripts?.[hook], undefined, `package.json has a ${hook} script`);
+    const lock = JSON.parse(readFileSync(join(packageRoot, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, { dev?: boolean; hasInstallScript?: boolean }>;
+    };
     const withScripts = Object.entries(lock.packages)
       .filter(([path, entry]) => path !== '' && entry.hasInstallScript && !entry.dev)
       .map(([path]) => path.replace(/^.*node_modules\//, ''));
@@ -149,14 +161,30 @@ describe('security of the shipped package', function () {
       { id: 'c', type: 'x', headers: { Authorization: 'Bearer abcdefgh12345' } },
       { id: 'd', type: 'x', credentials: { user: '', password: 'hunter2' } },
       { id: 'f', type: 'x', credentials: { user: '', password: '${P}' } },
-      { id: 'e', type: 'x', apiKey: '${API_KEY}', url: 'mysql://iot:${MYSQL_PASSWORD}@db/iot', conflictKeys: 'a\nb', info: 'Bearer <API_KEY>' },
+      {
+        id: 'e',
+        type: 'x',
+        apiKey: '${API_KEY}',
+        url: 'mysql://iot:${MYSQL_PASSWORD}@db/iot',
+        conflictKeys: 'a\nb',
+        info: 'Bearer <API_KEY>',
+      },
     ]);
     assert.deepEqual(
       planted.map((f) => f.where.split(' ')[2]),
       ['a.password', 'b.url', 'c.headers.Authorization', 'd', 'd.credentials.password'],
     );
-    assert.equal(composeSecrets('      MYSQL_PASSWORD: hunter2\n      API_KEY: ${API_KEY:-abc}\n      DATABASE_URL: mysql://iot:hunter2@mysql/iot\n').length, 3);
-    assert.equal(composeSecrets('      MYSQL_PASSWORD: ${MYSQL_PASSWORD:?set it}\n      DATABASE_URL: ${DATABASE_URL:-mysql://${MYSQL_USER:-iot}:${MYSQL_PASSWORD}@mysql:3306/iot}\n').length, 0);
+    assert.equal(
+      composeSecrets('      MYSQL_PASSWORD: hunter2\n      API_KEY: ${API_KEY:-abc}\n      DATABASE_URL: mysql://iot:hunter2@mysql/iot\n')
+        .length,
+      3,
+    );
+    assert.equal(
+      composeSecrets(
+        '      MYSQL_PASSWORD: ${MYSQL_PASSWORD:?set it}\n      DATABASE_URL: ${DATABASE_URL:-mysql://${MYSQL_USER:-iot}:${MYSQL_PASSWORD}@mysql:3306/iot}\n',
+      ).length,
+      0,
+    );
   });
 
   it('docker-compose.yml takes every password, key and secret from the environment', () => {
@@ -178,7 +206,10 @@ describe('security of the shipped package', function () {
         const script = `const s = require(${JSON.stringify(join(packageRoot, 'settings.js'))}); process.stdout.write('\\n' + JSON.stringify({ secret: s.credentialSecret ?? null, adminAuth: s.adminAuth ?? null }))`;
         const child = spawnSync(process.execPath, ['-e', script], { env, encoding: 'utf8', timeout: 30_000 });
         assert.equal(child.status, 0, child.stderr);
-        return { ...(JSON.parse(child.stdout.trim().split('\n').pop()!) as { secret: string | null; adminAuth: unknown }), stderr: child.stderr };
+        return {
+          ...(JSON.parse(child.stdout.trim().split('\n').pop()!) as { secret: string | null; adminAuth: unknown }),
+          stderr: child.stderr,
+        };
       };
       const unset = load({});
       assert.equal(unset.secret, null, 'Node-RED must generate the key per installation');
@@ -190,7 +221,9 @@ describe('security of the shipped package', function () {
     }
     // Where Node-RED keeps the generated key (the default user dir) is never committed or baked into an image.
     for (const ignoreFile of ['.gitignore', '.dockerignore']) {
-      const lines = readFileSync(join(packageRoot, ignoreFile), 'utf8').split('\n').map((l) => l.trim());
+      const lines = readFileSync(join(packageRoot, ignoreFile), 'utf8')
+        .split('\n')
+        .map((l) => l.trim());
       assert.ok(lines.includes('.node-red/') || lines.includes('.node-red'), `${ignoreFile} ignores .node-red`);
       assert.ok(lines.includes('.env'), `${ignoreFile} ignores .env`);
     }

@@ -18,7 +18,7 @@ const INSTALL_SCRIPTS = ['preinstall', 'install', 'postinstall', 'prepare', 'pre
 /** The repository's web address, from package.json (`git+https://github.com/o/r.git` → `https://github.com/o/r`). */
 function repositoryUrl(): string {
   const repository = readPackageJson().repository as { url?: string } | string | undefined;
-  const url = typeof repository === 'string' ? repository : repository?.url ?? '';
+  const url = typeof repository === 'string' ? repository : (repository?.url ?? '');
   return url.replace(/^git\+/, '').replace(/\.git$/, '');
 }
 
@@ -31,13 +31,21 @@ describe('published tarball contents', function () {
   before(() => {
     // A real pack (not --dry-run), read back from the tarball: what the registry would get.
     dir = makeTempDir('iotp-tarball-');
-    execFileSync('npm', ['pack', '--ignore-scripts', '--pack-destination', dir], { cwd: packageRoot, stdio: ['ignore', 'ignore', 'ignore'] });
-    const tarball = join(dir, readdirSync(dir).find((f) => f.endsWith('.tgz'))!);
+    execFileSync('npm', ['pack', '--ignore-scripts', '--pack-destination', dir], {
+      cwd: packageRoot,
+      stdio: ['ignore', 'ignore', 'ignore'],
+    });
+    const tarball = join(
+      dir,
+      readdirSync(dir).find((f) => f.endsWith('.tgz'))!,
+    );
     files = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' })
       .split('\n')
       .filter((line) => line.startsWith('package/') && !line.endsWith('/'))
       .map((line) => line.slice('package/'.length));
-    publishedPackage = JSON.parse(execFileSync('tar', ['-xzOf', tarball, 'package/package.json'], { encoding: 'utf8' })) as typeof publishedPackage;
+    publishedPackage = JSON.parse(
+      execFileSync('tar', ['-xzOf', tarball, 'package/package.json'], { encoding: 'utf8' }),
+    ) as typeof publishedPackage;
   });
 
   after(() => {
@@ -73,14 +81,24 @@ describe('published tarball contents', function () {
   it('ships each icon once, where Node-RED finds it for every node, and only icons a node uses', () => {
     const entries = Object.values(readPackageJson()['node-red']?.nodes ?? {});
     const used = new Set(
-      entries.flatMap((entry) => readNodeDefinitions(entry).map((def) => literalValue(def.properties.get('icon')))).filter((icon): icon is string => typeof icon === 'string'),
+      entries
+        .flatMap((entry) => readNodeDefinitions(entry).map((def) => literalValue(def.properties.get('icon'))))
+        .filter((icon): icon is string => typeof icon === 'string'),
     );
     const icons = files.filter((f) => /(^|\/)icons\/[^/]+$/.test(f));
     const names = icons.map((f) => basename(f));
-    assert.deepEqual(names.filter((name, i) => names.indexOf(name) !== i), [], 'icons shipped more than once');
+    assert.deepEqual(
+      names.filter((name, i) => names.indexOf(name) !== i),
+      [],
+      'icons shipped more than once',
+    );
     // Node-RED's registry registers an icons/ folder only when it sits beside one of the module's node files.
     const nodeDirs = new Set(entries.map((entry) => dirname(entry)));
-    assert.deepEqual(icons.filter((f) => !nodeDirs.has(dirname(dirname(f)))), [], 'icons outside a node folder are never served');
+    assert.deepEqual(
+      icons.filter((f) => !nodeDirs.has(dirname(dirname(f)))),
+      [],
+      'icons outside a node folder are never served',
+    );
     assert.deepEqual([...used].filter((icon) => !names.includes(icon)).sort(), [], 'icons a node uses but the tarball lacks');
     assert.deepEqual(names.filter((name) => !used.has(name)).sort(), [], 'icons no node uses');
   });
@@ -113,7 +131,9 @@ describe('published tarball contents', function () {
     for (const name of ['start', 'build']) {
       const script = scripts[name];
       if (script === undefined) continue;
-      const missing = [...script.matchAll(/(?:^|\s)((?:\.\/)?[\w./-]+\.(?:c?js|mjs))(?=\s|$)/g)].map((m) => m[1].replace(/^\.\//, '')).filter((file) => !files.includes(file));
+      const missing = [...script.matchAll(/(?:^|\s)((?:\.\/)?[\w./-]+\.(?:c?js|mjs))(?=\s|$)/g)]
+        .map((m) => m[1].replace(/^\.\//, ''))
+        .filter((file) => !files.includes(file));
       assert.deepEqual(missing, [], `scripts.${name} (${script}) runs files the tarball lacks`);
     }
     // The checkout keeps working: `npm start` runs server.js (npm's default without a start script).
@@ -134,7 +154,11 @@ describe('published tarball contents', function () {
     for (const { target, image } of targets) {
       assert.match(target, /^https?:\/\//, `relative link or image ${target}: broken outside the repository`);
       // A link into the repository must name a file that exists in it (README and docs move together).
-      const inRepo = target.startsWith(`${repo}/blob/`) ? target.slice(repo.length + '/blob/'.length) : target.startsWith(`${raw}/`) ? target.slice(raw.length + 1) : undefined;
+      const inRepo = target.startsWith(`${repo}/blob/`)
+        ? target.slice(repo.length + '/blob/'.length)
+        : target.startsWith(`${raw}/`)
+          ? target.slice(raw.length + 1)
+          : undefined;
       if (image) assert.ok(target.startsWith(`${raw}/`), `image ${target} is not served raw from ${repo}`);
       if (inRepo !== undefined) {
         const path = inRepo.replace(/^[^/]+\//, '').replace(/#.*$/, '');

@@ -161,7 +161,9 @@ export class TableTally {
 
   private async refreshAfter(after: number): Promise<void> {
     for (;;) {
-      const { rows } = await this.db.query(`SELECT id, ${this.seqColumn} AS seq FROM ${this.table} WHERE id > ? ORDER BY id LIMIT 50000`, [after]);
+      const { rows } = await this.db.query(`SELECT id, ${this.seqColumn} AS seq FROM ${this.table} WHERE id > ? ORDER BY id LIMIT 50000`, [
+        after,
+      ]);
       for (const row of rows) {
         const id = Number(row.id);
         after = id;
@@ -179,7 +181,11 @@ export class TableTally {
   }
 
   /** Over sequence numbers [from, to): acknowledged but not stored, stored copies beyond the first, distinct stored. */
-  compare(acked: SeqCounts, from: number, to: number): { published: number; stored: number; missing: number[]; duplicates: number; unacknowledgedStored: number } {
+  compare(
+    acked: SeqCounts,
+    from: number,
+    to: number,
+  ): { published: number; stored: number; missing: number[]; duplicates: number; unacknowledgedStored: number } {
     const missing: number[] = [];
     let published = 0;
     let stored = 0;
@@ -226,7 +232,18 @@ export interface FaultRow {
 }
 
 export function formatTable(rows: readonly FaultRow[]): string {
-  const header = ['fault', 'rep', 'published', 'stored', 'missing', 'dup (keyless)', 'dup (keyed)', 'max backlog', 'recovery s', 'peak RSS MiB'];
+  const header = [
+    'fault',
+    'rep',
+    'published',
+    'stored',
+    'missing',
+    'dup (keyless)',
+    'dup (keyed)',
+    'max backlog',
+    'recovery s',
+    'peak RSS MiB',
+  ];
   const body = rows.map((r) => [
     r.fault,
     String(r.repeat),

@@ -24,6 +24,14 @@ export async function launchChromium(context: Mocha.Context): Promise<Browser> {
     executablePath: CHROMIUM,
     headless: true,
     // This machine has no network beyond loopback: keep Chromium from trying.
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }

@@ -57,7 +57,8 @@ async function bridge(socketPath: string): Promise<{ port: number; server: Serve
  */
 export async function freshStart(userDir: string, env: Record<string, string> = {}): Promise<FreshStart> {
   const base: Record<string, string | undefined> = { ...process.env };
-  for (const name of ['MQTT_URL', 'MQTT_HOST', 'MQTT_PORT', 'BROKER', 'DATABASE_URL', 'MYSQL_HOST', 'PORT', 'HOST', 'DEBUG']) delete base[name];
+  for (const name of ['MQTT_URL', 'MQTT_HOST', 'MQTT_PORT', 'BROKER', 'DATABASE_URL', 'MYSQL_HOST', 'PORT', 'HOST', 'DEBUG'])
+    delete base[name];
   const startJs = join(packageRoot, 'scripts', 'start.js');
   let child: ChildProcess;
   let url: string;

@@ -13,7 +13,8 @@ helper.init(require.resolve('node-red', { paths: [packageRoot] }));
 const deadLetterDir = makeTempDir('iotp-node-dead-letters-');
 process.on('exit', () => removeTempDir(deadLetterDir));
 const settings = helper.settings.bind(helper);
-helper.settings = (userSettings: Parameters<typeof helper.settings>[0]) => settings({ iotpDeadLetterDir: deadLetterDir, ...userSettings } as never);
+helper.settings = (userSettings: Parameters<typeof helper.settings>[0]) =>
+  settings({ iotpDeadLetterDir: deadLetterDir, ...userSettings } as never);
 helper.settings({});
 
 export { helper };

@@ -14,7 +14,8 @@ import { makeTempDir } from './tmp';
  * The package root: from dist/test/support (also in the Node-RED 5 mirror, .cache/nr5), and from
  * test/support when a test runs straight from TypeScript (`npm run test:one`).
  */
-export const packageRoot = basename(resolve(__dirname, '..', '..')) === 'dist' ? resolve(__dirname, '..', '..', '..') : resolve(__dirname, '..', '..');
+export const packageRoot =
+  basename(resolve(__dirname, '..', '..')) === 'dist' ? resolve(__dirname, '..', '..', '..') : resolve(__dirname, '..', '..');
 
 export interface NodeRedOptions {
   /** Flow to deploy (array of nodes); omitted = keep whatever flows.json the user dir has. */
@@ -81,19 +82,23 @@ export async function startNodeRed(options: NodeRedOptions = {}): Promise<Runnin
   if (options.credentials) writeFileSync(join(userDir, 'flows_cred.json'), JSON.stringify(options.credentials));
 
   const redJs = require.resolve('node-red/red.js', { paths: [packageRoot] });
-  const child = spawn(process.execPath, [redJs, '--settings', join(packageRoot, 'settings.js'), '--userDir', userDir, '--port', String(port)], {
-    cwd: userDir,
-    env: {
-      ...process.env,
-      NODE_RED_USER_DIR: userDir,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      // Test runtimes are throwaway: no credential secret means clear-text test credentials load.
-      NODE_RED_CREDENTIAL_SECRET: '',
-      ...options.env,
+  const child = spawn(
+    process.execPath,
+    [redJs, '--settings', join(packageRoot, 'settings.js'), '--userDir', userDir, '--port', String(port)],
+    {
+      cwd: userDir,
+      env: {
+        ...process.env,
+        NODE_RED_USER_DIR: userDir,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        // Test runtimes are throwaway: no credential secret means clear-text test credentials load.
+        NODE_RED_CREDENTIAL_SECRET: '',
+        ...options.env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  );
 
   let text = '';
   const waiters = new Set<() => void>();

@@ -15,7 +15,11 @@ export interface NpmStarted {
 export async function npmStart(env: Record<string, string | undefined>, timeoutMs = 60_000): Promise<NpmStarted> {
   const childEnv: Record<string, string | undefined> = { ...process.env, ...env };
   for (const [key, value] of Object.entries(env)) if (value === undefined) delete childEnv[key];
-  const child = spawn(process.execPath, [join(packageRoot, 'scripts', 'start.js')], { cwd: env.NODE_RED_USER_DIR, env: childEnv as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(packageRoot, 'scripts', 'start.js')], {
+    cwd: env.NODE_RED_USER_DIR,
+    env: childEnv as NodeJS.ProcessEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let text = '';
   child.stdout?.on('data', (c: Buffer) => (text += c.toString()));
   child.stderr?.on('data', (c: Buffer) => (text += c.toString()));

@@ -117,7 +117,11 @@ export async function createStatestreamOriginal(db: Database, base = 'homeassist
   for (const sql of db.dialect === 'mysql' ? STATESTREAM_ORIGINAL_MYSQL : STATESTREAM_ORIGINAL_SQLITE) await db.query(sql);
   // The original inserted one message per connection, qos as received; `inserted` is the server's now.
   for (const message of STATESTREAM_HISTORY) {
-    await db.query('INSERT INTO messages (topic, qos, payload) VALUES (?, ?, ?)', [message.topic.replace(/^homeassistant\//, `${base}/`), 1, message.payload]);
+    await db.query('INSERT INTO messages (topic, qos, payload) VALUES (?, ?, ?)', [
+      message.topic.replace(/^homeassistant\//, `${base}/`),
+      1,
+      message.payload,
+    ]);
   }
   const facts = await db.query('SELECT COUNT(*) AS n FROM facts');
   return { messages: STATESTREAM_HISTORY.length, facts: Number(facts.rows[0].n) };
@@ -130,8 +134,18 @@ export function statestreamOriginalStatements(dialect: Dialect): readonly string
 // ------------------------------------------------------------------------------------ 3. ISEMS
 
 const ISEMS_NUMBER_COLUMNS = [
-  'openCircuitVoltage', 'mppVoltage', 'batteryVoltage', 'batteryChargeEstimate', 'batteryHealthEstimate', 'batteryTemperature',
-  'lowVoltageDisconnectVoltage', 'temperatureCorrectedVoltage', 'rateBatteryCapacity', 'ratedSolarModuleCapacity', 'latitude', 'longitude',
+  'openCircuitVoltage',
+  'mppVoltage',
+  'batteryVoltage',
+  'batteryChargeEstimate',
+  'batteryHealthEstimate',
+  'batteryTemperature',
+  'lowVoltageDisconnectVoltage',
+  'temperatureCorrectedVoltage',
+  'rateBatteryCapacity',
+  'ratedSolarModuleCapacity',
+  'latitude',
+  'longitude',
 ] as const;
 
 /** SQLAlchemy's DDL for the collector's model (every column nullable) and Alembic's version table. */
@@ -174,7 +188,16 @@ export function isemsOriginalStatements(dialect: Dialect): string[] {
 /** Berlin wall-clock time of an instant, as the collector stored it (`YYYY-MM-DD HH:MM:SS`). */
 export function berlinNaive(epochSeconds: number): string {
   const parts: Record<string, string> = {};
-  const format = new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Berlin', hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  const format = new Intl.DateTimeFormat('en-GB', {
+    timeZone: 'Europe/Berlin',
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+  });
   for (const part of format.formatToParts(epochSeconds * 1000)) parts[part.type] = part.value;
   return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}:${parts.second}`;
 }
@@ -217,13 +240,40 @@ export function isemsHistory(suffix = ''): IsemsHistoryRow[] {
 
 export async function createIsemsOriginal(db: Database, rows: readonly IsemsHistoryRow[] = isemsHistory()): Promise<void> {
   for (const sql of isemsOriginalStatements(db.dialect)) await db.query(sql);
-  const columns = ['nodeId', 'isemsRevision', 'timestamp', 'openMPPTFirmwareVersion', 'timeToShutdown', 'isPowerSaveMode', ...ISEMS_NUMBER_COLUMNS, 'status'];
+  const columns = [
+    'nodeId',
+    'isemsRevision',
+    'timestamp',
+    'openMPPTFirmwareVersion',
+    'timeToShutdown',
+    'isPowerSaveMode',
+    ...ISEMS_NUMBER_COLUMNS,
+    'status',
+  ];
   const q = (c: string): string => (db.dialect === 'mysql' ? `\`${c}\`` : `"${c}"`);
   for (const [k, row] of rows.entries()) {
     // SQLAlchemy writes SQLite DATETIME as text with microseconds.
     const local = db.dialect === 'sqlite' ? `${row.local}.000000` : row.local;
     await db.query(`INSERT INTO measurement (${columns.map(q).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`, [
-      row.nodeId, '1', local, 'ESP_2.0', 3592 - k, db.dialect === 'postgres' ? k % 2 === 1 : k % 2, 19.21, 17.9, 13.1, 87, 95, 21.5, 11.6, 14.1, 9, 30, 52.52, 13.4, row.status,
+      row.nodeId,
+      '1',
+      local,
+      'ESP_2.0',
+      3592 - k,
+      db.dialect === 'postgres' ? k % 2 === 1 : k % 2,
+      19.21,
+      17.9,
+      13.1,
+      87,
+      95,
+      21.5,
+      11.6,
+      14.1,
+      9,
+      30,
+      52.52,
+      13.4,
+      row.status,
     ]);
   }
 }
@@ -263,7 +313,12 @@ const SENSOR_META: Record<number, Omit<SensorsHistoryRow, 'sensor_id' | 'timesta
  * stamp of a minute of ours, for another real minute).
  */
 export function sensorsHistory(): { raw: SensorsHistoryRow[]; aggregated: SensorsHistoryRow[] } {
-  const row = (sensor: number, timestamp: string, value: number): SensorsHistoryRow => ({ sensor_id: sensor, timestamp, value, ...SENSOR_META[sensor] });
+  const row = (sensor: number, timestamp: string, value: number): SensorsHistoryRow => ({
+    sensor_id: sensor,
+    timestamp,
+    value,
+    ...SENSOR_META[sensor],
+  });
   const raw = [
     row(1, '2024-06-14 16:00:01', 23),
     row(2, '2024-06-14 16:00:01', 31),
@@ -284,8 +339,15 @@ export async function createSensorsOriginal(db: Database, history = sensorsHisto
   for (const sql of sensorsOriginalStatements(db.dialect)) await db.query(sql);
   const columns = ['sensor_id', 'timestamp', 'value', 'lat', 'lng', 'unit', 'type', 'description'] as const;
   const q = (c: string): string => (db.dialect === 'mysql' ? `\`${c}\`` : `"${c}"`);
-  for (const [table, rows] of [['sensor_data', history.raw], ['aggregated_sensor_data', history.aggregated]] as const) {
-    for (const r of rows) await db.query(`INSERT INTO ${table} (${columns.map(q).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`, columns.map((c) => r[c]));
+  for (const [table, rows] of [
+    ['sensor_data', history.raw],
+    ['aggregated_sensor_data', history.aggregated],
+  ] as const) {
+    for (const r of rows)
+      await db.query(
+        `INSERT INTO ${table} (${columns.map(q).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`,
+        columns.map((c) => r[c]),
+      );
   }
 }
 
@@ -315,9 +377,15 @@ export async function createRollingOriginal(db: Database, nowSeconds: number, co
  * its one row. PostgreSQL: DateTime is `timestamp without time zone`; `timestamptz` is a table
  * someone made by hand.
  */
-export async function createConnectorOriginal(db: Database, bookmark: string | null, options: { timestamptz?: boolean } = {}): Promise<void> {
+export async function createConnectorOriginal(
+  db: Database,
+  bookmark: string | null,
+  options: { timestamptz?: boolean } = {},
+): Promise<void> {
   const statements = {
-    mysql: ['CREATE TABLE bookmarks (id INTEGER NOT NULL AUTO_INCREMENT, name VARCHAR(255), `timestamp` DATETIME(6), PRIMARY KEY (id), KEY ix_bookmarks_name (name))'],
+    mysql: [
+      'CREATE TABLE bookmarks (id INTEGER NOT NULL AUTO_INCREMENT, name VARCHAR(255), `timestamp` DATETIME(6), PRIMARY KEY (id), KEY ix_bookmarks_name (name))',
+    ],
     sqlite: ['CREATE TABLE bookmarks (id INTEGER NOT NULL, name VARCHAR, timestamp DATETIME, PRIMARY KEY (id))'],
     postgres: [
       `CREATE TABLE bookmarks (id SERIAL NOT NULL, name VARCHAR, timestamp ${options.timestamptz ? 'TIMESTAMP WITH TIME ZONE' : 'TIMESTAMP WITHOUT TIME ZONE'}, PRIMARY KEY (id))`,
@@ -327,7 +395,10 @@ export async function createConnectorOriginal(db: Database, bookmark: string | n
   }[db.dialect];
   for (const sql of statements) await db.query(sql);
   // The naive UTC text the original wrote (a timestamptz column reads it as UTC, as stated).
-  await db.query('INSERT INTO bookmarks (name, timestamp) VALUES (?, ?)', ['sensor_data', bookmark === null || !options.timestamptz ? bookmark : `${bookmark}+00`]);
+  await db.query('INSERT INTO bookmarks (name, timestamp) VALUES (?, ?)', [
+    'sensor_data',
+    bookmark === null || !options.timestamptz ? bookmark : `${bookmark}+00`,
+  ]);
 }
 
 /**
@@ -335,10 +406,18 @@ export async function createConnectorOriginal(db: Database, bookmark: string | n
  * SensorDataTable): `sensor_data(id, sensor, value, timestamp)`, the sensor named in a text column,
  * times naive UTC. Not the IoT sensors pipeline's `sensor_data` (which has `sensor_id`).
  */
-export async function createPlantReadings(db: Database, readings: ReadonlyArray<{ sensor: string; value: number; timestamp: string }>): Promise<void> {
+export async function createPlantReadings(
+  db: Database,
+  readings: ReadonlyArray<{ sensor: string; value: number; timestamp: string }>,
+): Promise<void> {
   const statements = {
-    mysql: ['CREATE TABLE sensor_data (id INTEGER NOT NULL AUTO_INCREMENT, sensor VARCHAR(255), value INTEGER, `timestamp` DATETIME, PRIMARY KEY (id), KEY ix_sensor_data_sensor (sensor))'],
-    sqlite: ['CREATE TABLE sensor_data (id INTEGER NOT NULL, sensor VARCHAR, value INTEGER, timestamp DATETIME, PRIMARY KEY (id))', 'CREATE INDEX ix_sensor_data_sensor ON sensor_data (sensor)'],
+    mysql: [
+      'CREATE TABLE sensor_data (id INTEGER NOT NULL AUTO_INCREMENT, sensor VARCHAR(255), value INTEGER, `timestamp` DATETIME, PRIMARY KEY (id), KEY ix_sensor_data_sensor (sensor))',
+    ],
+    sqlite: [
+      'CREATE TABLE sensor_data (id INTEGER NOT NULL, sensor VARCHAR, value INTEGER, timestamp DATETIME, PRIMARY KEY (id))',
+      'CREATE INDEX ix_sensor_data_sensor ON sensor_data (sensor)',
+    ],
     postgres: [
       'CREATE TABLE sensor_data (id SERIAL NOT NULL, sensor VARCHAR, value INTEGER, timestamp TIMESTAMP WITHOUT TIME ZONE, PRIMARY KEY (id))',
       'CREATE INDEX ix_sensor_data_id ON sensor_data (id)',
@@ -346,5 +425,6 @@ export async function createPlantReadings(db: Database, readings: ReadonlyArray<
     ],
   }[db.dialect];
   for (const sql of statements) await db.query(sql);
-  for (const r of readings) await db.query('INSERT INTO sensor_data (sensor, value, timestamp) VALUES (?, ?, ?)', [r.sensor, r.value, r.timestamp]);
+  for (const r of readings)
+    await db.query('INSERT INTO sensor_data (sensor, value, timestamp) VALUES (?, ?, ?)', [r.sensor, r.value, r.timestamp]);
 }

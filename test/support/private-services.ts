@@ -53,11 +53,56 @@ export async function makeTestCertificates(dir = makeTempDir('iotp-certs-')): Pr
   const file = (name: string): string => join(dir, name);
   const openssl = (args: string[]): Promise<unknown> => run('openssl', args, { cwd: dir });
   const newCa = (name: string, cn: string) =>
-    openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', file(`${name}.key`), '-out', file(`${name}.crt`), '-days', '2', '-subj', `/CN=${cn}`]);
+    openssl([
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      file(`${name}.key`),
+      '-out',
+      file(`${name}.crt`),
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${cn}`,
+    ]);
   await Promise.all([newCa('ca', 'iotp-test-ca'), newCa('other-ca', 'iotp-unrelated-ca')]);
-  await openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', file('server.key'), '-out', file('server.csr'), '-subj', '/CN=localhost']);
+  await openssl([
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    file('server.key'),
+    '-out',
+    file('server.csr'),
+    '-subj',
+    '/CN=localhost',
+  ]);
   writeFileSync(file('server.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
-  await openssl(['x509', '-req', '-in', file('server.csr'), '-CA', file('ca.crt'), '-CAkey', file('ca.key'), '-CAcreateserial', '-out', file('server.crt'), '-days', '2', '-extfile', file('server.ext')]);
+  await openssl([
+    'x509',
+    '-req',
+    '-in',
+    file('server.csr'),
+    '-CA',
+    file('ca.crt'),
+    '-CAkey',
+    file('ca.key'),
+    '-CAcreateserial',
+    '-out',
+    file('server.crt'),
+    '-days',
+    '2',
+    '-extfile',
+    file('server.ext'),
+  ]);
   return {
     dir,
     ca: readFileSync(file('ca.crt'), 'utf8'),
@@ -248,9 +293,13 @@ export async function startPrivateMariadb(options: PrivateMariadbOptions = {}): 
   const dataDir = join(dir, 'data');
   const socket = join(dir, 'mysqld.sock');
   const installer = existsSync('/usr/bin/mariadb-install-db') ? 'mariadb-install-db' : 'mysql_install_db';
-  await run(installer, ['--no-defaults', `--datadir=${dataDir}`, '--auth-root-authentication-method=normal', '--user=root', '--skip-test-db'], {
-    maxBuffer: 4 * 1024 * 1024,
-  });
+  await run(
+    installer,
+    ['--no-defaults', `--datadir=${dataDir}`, '--auth-root-authentication-method=normal', '--user=root', '--skip-test-db'],
+    {
+      maxBuffer: 4 * 1024 * 1024,
+    },
+  );
   const server = existsSync('/usr/sbin/mariadbd') ? '/usr/sbin/mariadbd' : '/usr/sbin/mysqld';
   const args = [
     '--no-defaults',
@@ -307,7 +356,9 @@ export interface PrivatePostgres extends PrivateService {
 function postgresBin(): string | undefined {
   const root = '/usr/lib/postgresql';
   if (!existsSync(root)) return undefined;
-  const versions = readdirSync(root).filter((v) => existsSync(join(root, v, 'bin', 'initdb'))).sort((a, b) => Number(b) - Number(a));
+  const versions = readdirSync(root)
+    .filter((v) => existsSync(join(root, v, 'bin', 'initdb')))
+    .sort((a, b) => Number(b) - Number(a));
   return versions.length > 0 ? join(root, versions[0], 'bin') : undefined;
 }
 
@@ -339,13 +390,36 @@ export async function startPrivatePostgres(options: PrivatePostgresOptions = {})
   const dir = makeTempDir('iotp-postgres-');
   chownSync(dir, uid, gid);
   const dataDir = join(dir, 'data');
-  const asPostgres = (program: string, args: string[]): [string, string[]] => ['setpriv', ['--reuid', String(uid), '--regid', String(gid), '--clear-groups', '--', join(bin, program), ...args]];
-  const [initCommand, initArgs] = asPostgres('initdb', ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--no-sync', '--locale=C']);
+  const asPostgres = (program: string, args: string[]): [string, string[]] => [
+    'setpriv',
+    ['--reuid', String(uid), '--regid', String(gid), '--clear-groups', '--', join(bin, program), ...args],
+  ];
+  const [initCommand, initArgs] = asPostgres('initdb', [
+    '-D',
+    dataDir,
+    '-U',
+    'postgres',
+    '--auth=trust',
+    '--encoding=UTF8',
+    '--no-sync',
+    '--locale=C',
+  ]);
   await run(initCommand, initArgs, { maxBuffer: 4 * 1024 * 1024 });
   const listen = options.listen ?? ['127.0.0.1'];
   const host = listen[0];
   const port = await freePort();
-  const settings = ['-c', 'fsync=off', '-c', 'shared_buffers=16MB', '-c', 'max_connections=60', '-c', `unix_socket_directories=${dir}`, '-c', `listen_addresses=${listen.join(',')}`];
+  const settings = [
+    '-c',
+    'fsync=off',
+    '-c',
+    'shared_buffers=16MB',
+    '-c',
+    'max_connections=60',
+    '-c',
+    `unix_socket_directories=${dir}`,
+    '-c',
+    `listen_addresses=${listen.join(',')}`,
+  ];
   if (options.requireTls) {
     const hba = join(dataDir, 'pg_hba.conf');
     writeFileSync(hba, 'local all all trust\nhostssl all all 127.0.0.0/8 trust\nhostnossl all all 127.0.0.0/8 reject\n');
@@ -353,7 +427,11 @@ export async function startPrivatePostgres(options: PrivatePostgresOptions = {})
   }
   if (options.tls) {
     // The server reads its key only if the file is its own and private.
-    for (const [from, to] of [[options.tls.certFile, 'server.crt'], [options.tls.keyFile, 'server.key'], [options.tls.caFile, 'ca.crt']] as const) {
+    for (const [from, to] of [
+      [options.tls.certFile, 'server.crt'],
+      [options.tls.keyFile, 'server.key'],
+      [options.tls.caFile, 'ca.crt'],
+    ] as const) {
       const target = join(dataDir, to);
       copyFileSync(from, target);
       chownSync(target, uid, gid);
@@ -372,7 +450,8 @@ export async function startPrivatePostgres(options: PrivatePostgresOptions = {})
         await run(join(bin, 'pg_isready'), ['-h', dir, '-p', String(port), '-U', 'postgres', '-q']);
         return;
       } catch (err) {
-        if (Date.now() > deadline) throw new Error(`postgres did not accept queries within 60 s: ${(err as Error).message}\n${daemon.output()}`);
+        if (Date.now() > deadline)
+          throw new Error(`postgres did not accept queries within 60 s: ${(err as Error).message}\n${daemon.output()}`);
         await new Promise((r) => setTimeout(r, 100));
       }
     }

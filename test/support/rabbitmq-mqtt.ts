@@ -35,8 +35,10 @@ function startScript(port: number): string {
 /** Why RabbitMQ's MQTT listener cannot be had, or undefined once it listens on RABBITMQ_MQTT_PORT. */
 export async function ensureRabbitMqMqtt(): Promise<string | undefined> {
   if (await portOpen(RABBITMQ_HOST, RABBITMQ_MQTT_PORT)) return undefined;
-  if (spawnSync('rabbitmqctl', ['version'], { encoding: 'utf8', timeout: 30_000 }).error) return 'RabbitMQ is not installed (no rabbitmqctl)';
-  if (!(await portOpen(RABBITMQ_HOST, AMQP_PORT))) return `RabbitMQ is not running (nothing on ${RABBITMQ_HOST}:${AMQP_PORT}); start it with: /etc/init.d/rabbitmq-server start`;
+  if (spawnSync('rabbitmqctl', ['version'], { encoding: 'utf8', timeout: 30_000 }).error)
+    return 'RabbitMQ is not installed (no rabbitmqctl)';
+  if (!(await portOpen(RABBITMQ_HOST, AMQP_PORT)))
+    return `RabbitMQ is not running (nothing on ${RABBITMQ_HOST}:${AMQP_PORT}); start it with: /etc/init.d/rabbitmq-server start`;
   const run = spawnSync('rabbitmqctl', ['eval', startScript(RABBITMQ_MQTT_PORT)], { encoding: 'utf8', timeout: 60_000 });
   if (run.status !== 0 || !/\{ok,/.test(run.stdout)) {
     return `starting RabbitMQ's MQTT plugin on port ${RABBITMQ_MQTT_PORT} failed: ${(run.stderr || run.stdout || String(run.error)).trim().slice(0, 300)}`;

@@ -134,7 +134,13 @@ export interface TestPostgresDatabase {
 async function postgresAdmin<T>(work: (client: import('pg').Client) => Promise<T>): Promise<T> {
   // Imported lazily so unit tests that never touch PostgreSQL do not load the driver.
   const { Client } = await import('pg');
-  const client = new Client({ host: POSTGRES_HOST, port: POSTGRES_PORT, user: POSTGRES_USER, password: POSTGRES_PASSWORD, database: 'postgres' });
+  const client = new Client({
+    host: POSTGRES_HOST,
+    port: POSTGRES_PORT,
+    user: POSTGRES_USER,
+    password: POSTGRES_PASSWORD,
+    database: 'postgres',
+  });
   client.on('error', () => undefined);
   await client.connect();
   try {
@@ -157,7 +163,9 @@ export async function createTestPostgresDatabase(prefix = 'iotp_t'): Promise<Tes
     poolSize: 4,
     connectTimeoutMs: 5000,
   };
-  const auth = POSTGRES_PASSWORD ? `${encodeURIComponent(POSTGRES_USER)}:${encodeURIComponent(POSTGRES_PASSWORD)}` : encodeURIComponent(POSTGRES_USER);
+  const auth = POSTGRES_PASSWORD
+    ? `${encodeURIComponent(POSTGRES_USER)}:${encodeURIComponent(POSTGRES_PASSWORD)}`
+    : encodeURIComponent(POSTGRES_USER);
   return {
     config,
     url: `postgresql://${auth}@${POSTGRES_HOST}:${POSTGRES_PORT}/${name}`,
@@ -171,6 +179,9 @@ export async function createTestPostgresDatabase(prefix = 'iotp_t'): Promise<Tes
 /** The server dialects the integration suites run on, with their throwaway databases. */
 export type ServerDialect = 'mysql' | 'postgres';
 
-export async function createTestServerDatabase(dialect: ServerDialect, prefix = 'iotp_t'): Promise<TestMysqlDatabase | TestPostgresDatabase> {
+export async function createTestServerDatabase(
+  dialect: ServerDialect,
+  prefix = 'iotp_t',
+): Promise<TestMysqlDatabase | TestPostgresDatabase> {
   return dialect === 'mysql' ? createTestMysqlDatabase(prefix) : createTestPostgresDatabase(prefix);
 }

@@ -48,10 +48,12 @@ describe('adminPasswordHashProblem', () => {
 describe('createNoLoginGuard (no editor login configured)', () => {
   async function withServer(run: (url: string) => Promise<void>): Promise<void> {
     const guard = createNoLoginGuard();
-    const server = createServer((req, res) => guard(req, res, () => {
-      res.statusCode = 200;
-      res.end('passed on');
-    }));
+    const server = createServer((req, res) =>
+      guard(req, res, () => {
+        res.statusCode = 200;
+        res.end('passed on');
+      }),
+    );
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
       await run(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
@@ -63,7 +65,11 @@ describe('createNoLoginGuard (no editor login configured)', () => {
   it('answers /auth/token and /auth/revoke with a JSON 404 once the body was read, and passes everything else on', async () => {
     await withServer(async (url) => {
       for (const path of ['/auth/token', '/auth/revoke', '/auth/token/?x=1']) {
-        const res = await fetch(`${url}${path}`, { method: 'POST', body: 'client_id=node-red-admin&grant_type=password&username=a&password=b', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+        const res = await fetch(`${url}${path}`, {
+          method: 'POST',
+          body: 'client_id=node-red-admin&grant_type=password&username=a&password=b',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        });
         assert.equal(res.status, 404, path);
         const body = (await res.json()) as { error: string; reason: string };
         assert.equal(body.error, 'not found');

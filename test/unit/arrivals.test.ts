@@ -44,19 +44,34 @@ describe('arrivals: where rows may still be on their way into a database', () =>
     let asked = 0;
     const statestream = new ConnectionWatch('mqtt in "statestream"', () => {
       asked++;
-      return [{ database: 'db', table: 'messages' }, { database: 'db', table: 'facts' }];
+      return [
+        { database: 'db', table: 'messages' },
+        { database: 'db', table: 'facts' },
+      ];
     });
     registry.register(statestream);
-    assert.equal(registry.heldSince({ database: 'db', tables: ['sensor_data'] }, 1000, 0), null, 'never connected, but it feeds other tables');
+    assert.equal(
+      registry.heldSince({ database: 'db', tables: ['sensor_data'] }, 1000, 0),
+      null,
+      'never connected, but it feeds other tables',
+    );
     assert.equal(registry.heldSince({ database: 'db', tables: ['facts'] }, 1000, 0), 0);
     assert.equal(asked, 2);
     statestream.observe(true, 0);
     registry.heldSince({ database: 'db', tables: ['facts'] }, 5000, 1000);
     assert.equal(asked, 2, 'not asked while it holds nothing');
     registry.register(new ConnectionWatch('feeds nothing', () => []));
-    assert.equal(registry.heldSince({ database: 'db', tables: ['sensor_data'] }, 1000, 0), null, 'an ingest wired to no writer holds no table');
+    assert.equal(
+      registry.heldSince({ database: 'db', tables: ['sensor_data'] }, 1000, 0),
+      null,
+      'an ingest wired to no writer holds no table',
+    );
     registry.register(new ConnectionWatch('unknown', () => undefined));
-    assert.equal(registry.heldSince({ database: 'db', tables: ['sensor_data'] }, 1000, 0), 0, 'a path that cannot be followed may feed anything');
+    assert.equal(
+      registry.heldSince({ database: 'db', tables: ['sensor_data'] }, 1000, 0),
+      0,
+      'a path that cannot be followed may feed anything',
+    );
   });
 
   it('ConnectionWatch: holds everything before the first connection, then since the loss for one settle delay after reconnecting', () => {

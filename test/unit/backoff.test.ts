@@ -7,7 +7,9 @@ const justBelowOne = 0.9999999;
 const anyRandom = fc.double({ min: 0, max: justBelowOne, noNaN: true });
 const anyFailures = fc.integer({ min: 0, max: 5000 });
 const anyBackoff = (jitter: Jitter): fc.Arbitrary<Backoff> =>
-  fc.record({ initialMs: fc.integer({ min: 0, max: 100_000 }), maxMs: fc.integer({ min: 0, max: 3_600_000 }) }).map((b) => ({ ...b, jitter }));
+  fc
+    .record({ initialMs: fc.integer({ min: 0, max: 100_000 }), maxMs: fc.integer({ min: 0, max: 3_600_000 }) })
+    .map((b) => ({ ...b, jitter }));
 
 /** Checks every wait of that jitter (whole ms) against the bounds `within` gives for its step. */
 function assertWaits(jitter: Jitter, within: (step: number, backoff: Backoff) => [low: number, high: number]): void {
@@ -23,14 +25,20 @@ function assertWaits(jitter: Jitter, within: (step: number, backoff: Backoff) =>
 
 describe('backoff: exponential steps with jitter', () => {
   it('doubles the step from the initial delay per failure, up to the cap', () => {
-    assert.deepEqual([0, 1, 2, 3, 4, 10, 100, 5000].map((n) => backoffStep(n, 100, 1000)), [100, 200, 400, 800, 1000, 1000, 1000, 1000]);
+    assert.deepEqual(
+      [0, 1, 2, 3, 4, 10, 100, 5000].map((n) => backoffStep(n, 100, 1000)),
+      [100, 200, 400, 800, 1000, 1000, 1000, 1000],
+    );
     assert.equal(backoffStep(-1, 100, 1000), 100, 'a negative count is no failure yet');
     assert.equal(backoffStep(10_000, 0, 1000), 0, 'a zero initial delay stays 0 (no 0 · Infinity)');
     assert.equal(backoffStep(2, 100, 50), 50, 'a cap below the initial delay wins');
   });
 
   it("'none' waits the step itself", () => {
-    assert.deepEqual([0, 1, 2, 6, 7].map((n) => retryDelay(n, { initialMs: 20, maxMs: 1000, jitter: 'none' }, fixed(0.5))), [20, 40, 80, 1000, 1000]);
+    assert.deepEqual(
+      [0, 1, 2, 6, 7].map((n) => retryDelay(n, { initialMs: 20, maxMs: 1000, jitter: 'none' }, fixed(0.5))),
+      [20, 40, 80, 1000, 1000],
+    );
   });
 
   it("'full' waits uniformly in [0, step)", () => {

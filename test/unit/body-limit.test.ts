@@ -32,7 +32,10 @@ describe('body-limit', () => {
     for (const server of servers.splice(0)) server.close();
   });
 
-  async function start(handler: Handler, install: (req: IncomingMessage, res: ServerResponse) => void = (req, res) => limitRequestBody(req, res, LIMIT)): Promise<string> {
+  async function start(
+    handler: Handler,
+    install: (req: IncomingMessage, res: ServerResponse) => void = (req, res) => limitRequestBody(req, res, LIMIT),
+  ): Promise<string> {
     const { server, url } = await listen((req, res) => {
       install(req, res);
       handler(req, res);
@@ -93,7 +96,7 @@ describe('body-limit', () => {
     assert.ok(large.sentBytes < 32 * MiB, `${large.sentBytes} bytes sent`);
   });
 
-  it('an answer attempted after the refusal (as express\'s final handler does once the connection closes) is ignored, not thrown', async () => {
+  it("an answer attempted after the refusal (as express's final handler does once the connection closes) is ignored, not thrown", async () => {
     let lateAnswer: Error | undefined;
     const url = await start((req, res) => {
       req.resume();
@@ -126,7 +129,10 @@ describe('body-limit', () => {
 
   it('limitServerRequests limits the servers it picks, before their request listeners run, and no others', async () => {
     let picked: Server | undefined;
-    const stop = limitServerRequests(() => LIMIT, (server) => server === picked);
+    const stop = limitServerRequests(
+      () => LIMIT,
+      (server) => server === picked,
+    );
     try {
       const a = await listen((req, res) => void readAll(req).then(({ error, bytes }) => !error && res.end(String(bytes))));
       const b = await listen((req, res) => void readAll(req).then(({ error, bytes }) => !error && res.end(String(bytes))));

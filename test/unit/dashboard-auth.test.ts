@@ -23,9 +23,16 @@ function setup() {
   return { auth, comparisons: () => comparisons };
 }
 
-function http(auth: ReturnType<typeof setup>['auth'], authorization?: string): { status: number; headers: Record<string, unknown>; passed: boolean } {
+function http(
+  auth: ReturnType<typeof setup>['auth'],
+  authorization?: string,
+): { status: number; headers: Record<string, unknown>; passed: boolean } {
   const headers: Record<string, unknown> = {};
-  const res = { statusCode: 200, setHeader: (k: string, v: unknown) => (headers[k.toLowerCase()] = v), end: () => undefined } as unknown as ServerResponse;
+  const res = {
+    statusCode: 200,
+    setHeader: (k: string, v: unknown) => (headers[k.toLowerCase()] = v),
+    end: () => undefined,
+  } as unknown as ServerResponse;
   let passed = false;
   auth.middleware({ headers: { authorization } } as IncomingMessage, res, () => (passed = true));
   return { status: res.statusCode, headers, passed };
@@ -36,7 +43,9 @@ function socket(authorization: string | undefined, extra: { url?: string; xdomai
   const s: DashboardSocket = {
     request: { headers: { authorization } },
     handshake: { xdomain: extra.xdomain ?? false },
-    client: { conn: { request: { url: extra.url ?? '/dashboard/socket.io/?EIO=4&transport=polling' }, close: () => events.push('closed') } },
+    client: {
+      conn: { request: { url: extra.url ?? '/dashboard/socket.io/?EIO=4&transport=polling' }, close: () => events.push('closed') },
+    },
     disconnect: () => events.push('disconnected'),
   };
   return { s, events };

@@ -9,7 +9,14 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync
 import { join } from 'node:path';
 import { IotpError } from '../../lib/errors';
 import {
-  DeadLetterError, DeadLetterFile, deadLetterPath, defaultDeadLetterDir, deadLetterRecord, readDeadLetters, recordPayload, rotatedPath,
+  DeadLetterError,
+  DeadLetterFile,
+  deadLetterPath,
+  defaultDeadLetterDir,
+  deadLetterRecord,
+  readDeadLetters,
+  recordPayload,
+  rotatedPath,
 } from '../../lib/dead-letter';
 import { makeTempDir, removeTempDir } from '../support/tmp';
 
@@ -17,10 +24,25 @@ const sha = (b: Buffer | string): string => createHash('sha256').update(b).diges
 
 describe('dead-letter records', () => {
   it('keeps a UTF-8 payload as text with its size and hash', () => {
-    const rec = deadLetterRecord({ topic: 'sensors', payload: Buffer.from('{"a":"ä"}'), reason: 'refused', code: 'X_CODE', tries: 3, time: new Date(Date.UTC(2026, 0, 2, 3, 4, 5)) });
+    const rec = deadLetterRecord({
+      topic: 'sensors',
+      payload: Buffer.from('{"a":"ä"}'),
+      reason: 'refused',
+      code: 'X_CODE',
+      tries: 3,
+      time: new Date(Date.UTC(2026, 0, 2, 3, 4, 5)),
+    });
     assert.deepEqual(rec, {
-      time: '2026-01-02T03:04:05.000Z', topic: 'sensors', reason: 'refused', code: 'X_CODE', tries: 3,
-      bytes: 10, sha256: sha('{"a":"ä"}'), encoding: 'utf8', payload: '{"a":"ä"}', truncated: false,
+      time: '2026-01-02T03:04:05.000Z',
+      topic: 'sensors',
+      reason: 'refused',
+      code: 'X_CODE',
+      tries: 3,
+      bytes: 10,
+      sha256: sha('{"a":"ä"}'),
+      encoding: 'utf8',
+      payload: '{"a":"ä"}',
+      truncated: false,
     });
   });
 
@@ -42,7 +64,10 @@ describe('dead-letter records', () => {
     // 'é' is two bytes: a cut inside it keeps the character out.
     const accented = deadLetterRecord({ topic: 't', payload: 'aé', reason: 'r', tries: 1 }, { maxPayloadBytes: 2 });
     assert.equal(accented.payload, 'a');
-    assert.deepEqual(recordPayload(deadLetterRecord({ topic: 't', payload: Buffer.from([0xff, 1, 2, 3]), reason: 'r', tries: 1 }, { maxPayloadBytes: 2 })), Buffer.from([0xff, 1]));
+    assert.deepEqual(
+      recordPayload(deadLetterRecord({ topic: 't', payload: Buffer.from([0xff, 1, 2, 3]), reason: 'r', tries: 1 }, { maxPayloadBytes: 2 })),
+      Buffer.from([0xff, 1]),
+    );
   });
 
   it('clips a huge topic and reason, and counts at least one try', () => {
@@ -76,7 +101,15 @@ describe('DeadLetterFile', () => {
     await Promise.all([2, 3, 4].map((n) => file.append({ topic: 'a', payload: String(n), reason: `r${n}`, tries: n })));
     const { records, unreadable } = readDeadLetters(path);
     assert.equal(unreadable, 0);
-    assert.deepEqual(records.map((r) => [r.payload, r.tries]), [['one', 1], ['2', 2], ['3', 3], ['4', 4]]);
+    assert.deepEqual(
+      records.map((r) => [r.payload, r.tries]),
+      [
+        ['one', 1],
+        ['2', 2],
+        ['3', 3],
+        ['4', 4],
+      ],
+    );
     assert.equal(file.counts.written, 4);
   });
 
@@ -90,7 +123,11 @@ describe('DeadLetterFile', () => {
     const { records } = readDeadLetters(path);
     const numbers = records.map((r) => Number(/reading (\d+)/.exec(r.payload)?.[1]));
     assert.equal(numbers.at(-1), 99, 'the newest kept');
-    assert.deepEqual(numbers, numbers.slice().sort((a, b) => a - b), 'in order across both files');
+    assert.deepEqual(
+      numbers,
+      numbers.slice().sort((a, b) => a - b),
+      'in order across both files',
+    );
     assert.ok(numbers[0] > 0, 'the oldest generation dropped');
   });
 
@@ -107,7 +144,10 @@ describe('DeadLetterFile', () => {
     writeFileSync(path, '{"time":"2026-01-01T00:00:00.000Z","topic":"a","reas');
     await new DeadLetterFile(path).append({ topic: 'b', payload: 'p', reason: 'r', tries: 1 });
     const { records, unreadable } = readDeadLetters(path);
-    assert.deepEqual(records.map((r) => r.topic), ['b']);
+    assert.deepEqual(
+      records.map((r) => r.topic),
+      ['b'],
+    );
     assert.equal(unreadable, 1);
   });
 
@@ -117,7 +157,10 @@ describe('DeadLetterFile', () => {
     await file.append({ topic: 'a', payload: 'p', reason: 'r', tries: 1 });
     writeFileSync(path, '');
     await file.append({ topic: 'b', payload: 'p', reason: 'r', tries: 1 });
-    assert.deepEqual(readDeadLetters(path).records.map((r) => r.topic), ['b']);
+    assert.deepEqual(
+      readDeadLetters(path).records.map((r) => r.topic),
+      ['b'],
+    );
     assert.equal(readFileSync(path, 'utf8').split('\n').length, 2);
   });
 
@@ -127,7 +170,10 @@ describe('DeadLetterFile', () => {
       const blocked = join(dir, 'blocked');
       writeFileSync(blocked, '');
       const file = new DeadLetterFile(join(blocked, 'n.jsonl'));
-      const err = await file.append({ topic: 'a', payload: 'p', reason: 'r', tries: 1 }).then(() => undefined, (e: unknown) => e);
+      const err = await file.append({ topic: 'a', payload: 'p', reason: 'r', tries: 1 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       assert.ok(err instanceof DeadLetterError && err instanceof IotpError);
       assert.equal(err.code, 'DEAD_LETTER_UNWRITABLE');
       assert.equal(file.counts.failed, 1);
@@ -137,12 +183,18 @@ describe('DeadLetterFile', () => {
     mkdirSync(locked);
     chmodSync(locked, 0o500);
     const file = new DeadLetterFile(join(locked, 'n.jsonl'));
-    const err = await file.append({ topic: 'a', payload: 'p', reason: 'r', tries: 1 }).then(() => undefined, (e: unknown) => e);
+    const err = await file.append({ topic: 'a', payload: 'p', reason: 'r', tries: 1 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(err instanceof DeadLetterError);
     assert.equal(err.code, 'DEAD_LETTER_UNWRITABLE');
     chmodSync(locked, 0o700);
     await file.append({ topic: 'b', payload: 'p', reason: 'r', tries: 1 });
-    assert.deepEqual(readDeadLetters(join(locked, 'n.jsonl')).records.map((r) => r.topic), ['b']);
+    assert.deepEqual(
+      readDeadLetters(join(locked, 'n.jsonl')).records.map((r) => r.topic),
+      ['b'],
+    );
   });
 
   it('reads nothing from a file that does not exist', () => {

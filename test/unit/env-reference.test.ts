@@ -15,7 +15,8 @@ describe('${NAME:-default} in configuration node fields', () => {
   });
 
   it('leaves everything else as it is', () => {
-    for (const text of ['mqtt://host:1883', '${MQTT_URL}', 'a${UNSET:-x}', '${1BAD:-x}', '${A:-b}c', '']) assert.equal(resolveEnvDefault(text, lookup), text);
+    for (const text of ['mqtt://host:1883', '${MQTT_URL}', 'a${UNSET:-x}', '${1BAD:-x}', '${A:-b}c', ''])
+      assert.equal(resolveEnvDefault(text, lookup), text);
   });
 
   it('names the variable of a whole reference, for error messages', () => {
@@ -25,7 +26,10 @@ describe('${NAME:-default} in configuration node fields', () => {
   });
 
   it('explains a reference Node-RED left in place: its variable is not set', () => {
-    assert.equal(unsetVariableProblem('${MQTT_URL}', 'mqtt://127.0.0.1:1883'), 'the environment variable MQTT_URL is not set (or write ${MQTT_URL:-mqtt://127.0.0.1:1883} for a default)');
+    assert.equal(
+      unsetVariableProblem('${MQTT_URL}', 'mqtt://127.0.0.1:1883'),
+      'the environment variable MQTT_URL is not set (or write ${MQTT_URL:-mqtt://127.0.0.1:1883} for a default)',
+    );
     assert.equal(unsetVariableProblem('mqtt://broker:1883', 'x'), undefined);
     assert.equal(unsetVariableProblem('${A:-b}', 'x'), undefined);
   });

@@ -7,7 +7,14 @@ import assert from 'node:assert/strict';
 import { IotpError } from '../../lib/errors';
 import { ConnectorError, isConnectorError } from '../../lib/connector/errors';
 import { DeadLetterError } from '../../lib/dead-letter';
-import { DatabaseConfigError, DatabaseError, IdentifierError, SqlParameterError, classifyError, isDatabaseError } from '../../lib/db/errors';
+import {
+  DatabaseConfigError,
+  DatabaseError,
+  IdentifierError,
+  SqlParameterError,
+  classifyError,
+  isDatabaseError,
+} from '../../lib/db/errors';
 import { SqliteUnavailableError } from '../../lib/db/sqlite-driver';
 import { IsemsError } from '../../lib/isems/errors';
 import { MigrationSetError } from '../../lib/migrations';
@@ -45,7 +52,12 @@ describe('errors: one base with a code', () => {
     [new QualityStateError('truncated'), 'QualityStateError', 'BAD_QUALITY_STATE', 'quality state: truncated'],
     [new ReadApiError('limit', 'too big'), 'ReadApiError', 'BAD_PARAMETER', 'limit: too big'],
     [new ReadingError({ code: 'BAD_JSON', field: 'payload', message: 'not JSON' }), 'ReadingError', 'BAD_JSON', 'not JSON'],
-    [new SensorsFileError('INVALID', '"3".range', 'not a range'), 'SensorsFileError', 'INVALID', 'sensors definition "3".range: not a range'],
+    [
+      new SensorsFileError('INVALID', '"3".range', 'not a range'),
+      'SensorsFileError',
+      'INVALID',
+      'sensors definition "3".range: not a range',
+    ],
     [new StateFileError('STATE_BAD_JSON', 'broken'), 'StateFileError', 'STATE_BAD_JSON', 'broken'],
     [new SimulatorError('INVALID_CONFIG', 'no series'), 'SimulatorError', 'INVALID_CONFIG', 'no series'],
     [new StatestreamError('topic-wildcard', 'has +', 'a/+/b/c'), 'StatestreamError', 'topic-wildcard', 'has +'],
@@ -69,7 +81,12 @@ describe('errors: one base with a code', () => {
 
   it('subclasses stay instances of their area class, so existing instanceof checks hold', () => {
     assert.ok(new TimeParseError(1, 'x') instanceof WindowError);
-    for (const err of [new DatabaseConfigError('X', 'm'), new SqlParameterError('m', 'C'), new IdentifierError('m'), new SqliteUnavailableError('m')]) {
+    for (const err of [
+      new DatabaseConfigError('X', 'm'),
+      new SqlParameterError('m', 'C'),
+      new IdentifierError('m'),
+      new SqliteUnavailableError('m'),
+    ]) {
       assert.ok(err instanceof DatabaseError && isDatabaseError(err));
     }
     assert.ok(isConnectorError(new ConnectorError('NOT_READY', 'starting')));
@@ -78,18 +95,29 @@ describe('errors: one base with a code', () => {
   });
 
   it('keeps what each area adds beside the code', () => {
-    const db = new DatabaseError('lost', { kind: 'connection', code: 'PROTOCOL_CONNECTION_LOST', errno: 2013, sqlState: 'HY000', dialect: 'mysql' });
+    const db = new DatabaseError('lost', {
+      kind: 'connection',
+      code: 'PROTOCOL_CONNECTION_LOST',
+      errno: 2013,
+      sqlState: 'HY000',
+      dialect: 'mysql',
+    });
     assert.deepEqual([db.kind, db.errno, db.sqlState, db.dialect], ['connection', 2013, 'HY000', 'mysql']);
     assert.equal(new DatabaseConfigError('DATABASE_URL', 'm').variable, 'DATABASE_URL');
     assert.equal(new StatestreamError('topic-invalid', 'x', 't'.repeat(400)).topic, `${'t'.repeat(300)}…`);
-    assert.deepEqual(new ReadApiError('skip', 'negative').toJSON(), { error: 'skip: negative', code: 'BAD_PARAMETER', parameter: 'skip', reason: 'negative' });
+    assert.deepEqual(new ReadApiError('skip', 'negative').toJSON(), {
+      error: 'skip: negative',
+      code: 'BAD_PARAMETER',
+      parameter: 'skip',
+      reason: 'negative',
+    });
     assert.equal(new ConnectorError('INVALID_BODY', 'no data').reason, 'no data');
     assert.equal(new ReadingError({ code: 'NON_FINITE', field: 'value', message: 'NaN' }).field, 'value');
     assert.equal(new RuntimeConfigError('HOST', 'm').variable, 'HOST');
     assert.deepEqual(describeError(new WriterError('WRITER_OVERFLOW', 'full')), { message: 'full', code: 'WRITER_OVERFLOW' });
   });
 
-  it('carries a cause when given one, and a driver error keeps its own as the database error\'s cause', () => {
+  it("carries a cause when given one, and a driver error keeps its own as the database error's cause", () => {
     const socket = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
     const mqtt = new MqttError('MQTT_PUBLISH_FAILED', 'publish failed', { cause: socket });
     assert.equal(mqtt.cause, socket);

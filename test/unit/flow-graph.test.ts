@@ -37,9 +37,25 @@ describe('flow graph: which nodes a node reaches', () => {
   });
 
   it('says when a path cannot be followed: subflow instances, dynamic link calls, an unknown start', () => {
-    assert.equal(reached('in', [{ id: 'in', type: 'x', wires: [['sf']] }, { id: 'sf', type: 'subflow:abc', wires: [] }]).complete, false);
-    assert.equal(reached('in', [{ id: 'in', type: 'x', wires: [['c']] }, { id: 'c', type: 'link call', linkType: 'dynamic', wires: [] }]).complete, false);
+    assert.equal(
+      reached('in', [
+        { id: 'in', type: 'x', wires: [['sf']] },
+        { id: 'sf', type: 'subflow:abc', wires: [] },
+      ]).complete,
+      false,
+    );
+    assert.equal(
+      reached('in', [
+        { id: 'in', type: 'x', wires: [['c']] },
+        { id: 'c', type: 'link call', linkType: 'dynamic', wires: [] },
+      ]).complete,
+      false,
+    );
     assert.deepEqual(reached('nope', []), { ids: [], complete: false });
-    assert.deepEqual(reached('in', [{ id: 'in', type: 'x', wires: [['gone']] }]), { ids: [], complete: true }, 'a wire to a deleted node leads nowhere');
+    assert.deepEqual(
+      reached('in', [{ id: 'in', type: 'x', wires: [['gone']] }]),
+      { ids: [], complete: true },
+      'a wire to a deleted node leads nowhere',
+    );
   });
 });

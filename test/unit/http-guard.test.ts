@@ -4,7 +4,14 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { rawRequest, type RawAnswer } from '../support/raw-request';
-import { answerFor, createHttpGuard, isDecodablePath, isValidContentType, type ErrorMiddleware, type Middleware } from '../../lib/http-guard';
+import {
+  answerFor,
+  createHttpGuard,
+  isDecodablePath,
+  isValidContentType,
+  type ErrorMiddleware,
+  type Middleware,
+} from '../../lib/http-guard';
 
 const LIMIT = 1024;
 
@@ -25,7 +32,6 @@ function dispatch(layers: readonly Layer[], req: IncomingMessage, res: ServerRes
   next();
 }
 
-
 describe('http-guard', () => {
   describe('isValidContentType (mirrors the parsers of Node-RED 4 http-in)', () => {
     // http-in's raw body parser: content-type's parse, then media-typer's parse of the type.
@@ -42,26 +48,69 @@ describe('http-guard', () => {
     };
 
     it('accepts what browsers and clients send', () => {
-      for (const header of ['application/json', 'application/json; charset=utf-8', 'text/plain;charset="utf-8"', 'application/vnd.api+json', 'multipart/form-data; boundary=x', ' text/html ']) {
+      for (const header of [
+        'application/json',
+        'application/json; charset=utf-8',
+        'text/plain;charset="utf-8"',
+        'application/vnd.api+json',
+        'multipart/form-data; boundary=x',
+        ' text/html ',
+      ]) {
         assert.equal(isValidContentType(header), true, header);
       }
     });
 
     it('refuses what would make http-in answer 500', () => {
-      for (const header of ['*/*', 'text/xml; charset', 'text/plain;', 'application', 'application/', '/json', 'text/plain; a=b c', 'a b/c', 'text/plain; charset="x', '\u00ff/x']) {
+      for (const header of [
+        '*/*',
+        'text/xml; charset',
+        'text/plain;',
+        'application',
+        'application/',
+        '/json',
+        'text/plain; a=b c',
+        'a b/c',
+        'text/plain; charset="x',
+        '\u00ff/x',
+      ]) {
         assert.equal(isValidContentType(header), false, header);
         assert.equal(nodeRedAccepts(header), false, `Node-RED accepts ${header}`);
       }
     });
 
     it('agrees with Node-RED on generated headers', () => {
-      const piece = fc.constantFrom('application', 'json', 'text', '*', 'x+y', 'a.b', '', ' ', ';', '=', '"', '\\', '/', 'charset', 'utf-8', ',', '\u00e9', '\t', 'a\u0000');
+      const piece = fc.constantFrom(
+        'application',
+        'json',
+        'text',
+        '*',
+        'x+y',
+        'a.b',
+        '',
+        ' ',
+        ';',
+        '=',
+        '"',
+        '\\',
+        '/',
+        'charset',
+        'utf-8',
+        ',',
+        '\u00e9',
+        '\t',
+        'a\u0000',
+      );
       const header = fc.oneof(
         fc.array(piece, { maxLength: 10 }).map((parts) => parts.join('')),
-        fc.tuple(fc.constantFrom('application/json', 'text/plain', '*/*'), fc.array(fc.tuple(piece, piece, fc.boolean()), { maxLength: 3 })).map(([type, params]) => type + params.map(([k, v, quoted]) => `; ${k}=${quoted ? `"${v}"` : v}`).join('')),
+        fc
+          .tuple(fc.constantFrom('application/json', 'text/plain', '*/*'), fc.array(fc.tuple(piece, piece, fc.boolean()), { maxLength: 3 }))
+          .map(([type, params]) => type + params.map(([k, v, quoted]) => `; ${k}=${quoted ? `"${v}"` : v}`).join('')),
         fc.string({ maxLength: 40 }),
       );
-      fc.assert(fc.property(header, (h) => isValidContentType(h) === nodeRedAccepts(h)), { numRuns: 5000 });
+      fc.assert(
+        fc.property(header, (h) => isValidContentType(h) === nodeRedAccepts(h)),
+        { numRuns: 5000 },
+      );
     });
   });
 
@@ -78,25 +127,38 @@ describe('http-guard', () => {
 
     it('fails exactly where express would fail to decode a path parameter', () => {
       fc.assert(
-        fc.property(fc.array(fc.oneof(fc.constantFrom('%', '%F', '%FF', '%C3', '%A9', '%C3%A9', '%2F', '%25', 'a', '/'), fc.string({ maxLength: 3 }).filter((s) => !s.includes('?'))), { maxLength: 8 }), (parts) => {
-          const path = `/${parts.join('')}`;
-          const segmentsDecode = path.split('/').every((segment) => {
-            try {
-              decodeURIComponent(segment);
-              return true;
-            } catch {
-              return false;
-            }
-          });
-          assert.equal(isDecodablePath(path), segmentsDecode);
-        }),
+        fc.property(
+          fc.array(
+            fc.oneof(
+              fc.constantFrom('%', '%F', '%FF', '%C3', '%A9', '%C3%A9', '%2F', '%25', 'a', '/'),
+              fc.string({ maxLength: 3 }).filter((s) => !s.includes('?')),
+            ),
+            { maxLength: 8 },
+          ),
+          (parts) => {
+            const path = `/${parts.join('')}`;
+            const segmentsDecode = path.split('/').every((segment) => {
+              try {
+                decodeURIComponent(segment);
+                return true;
+              } catch {
+                return false;
+              }
+            });
+            assert.equal(isDecodablePath(path), segmentsDecode);
+          },
+        ),
       );
     });
   });
 
   describe('answerFor', () => {
     it('keeps the message of an exposed client error and names body-parser types', () => {
-      const parse = Object.assign(new SyntaxError('Unexpected token } in JSON'), { status: 400, type: 'entity.parse.failed', expose: true });
+      const parse = Object.assign(new SyntaxError('Unexpected token } in JSON'), {
+        status: 400,
+        type: 'entity.parse.failed',
+        expose: true,
+      });
       assert.deepEqual(answerFor(parse), { status: 400, body: { error: 'malformed request body', reason: 'Unexpected token } in JSON' } });
       const large = Object.assign(new Error('request entity too large'), { statusCode: 413, type: 'entity.too.large', expose: true });
       assert.deepEqual(answerFor(large), { status: 413, body: { error: 'request body too large', reason: 'request entity too large' } });
@@ -189,11 +251,21 @@ describe('http-guard', () => {
     it('answers 413 for a declared body over the limit before reading it, and closes the connection', async () => {
       // Headers only: the answer must come although the announced megabyte never arrives.
       const res = await new Promise<RawAnswer>((resolve, reject) => {
-        const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/raise-request', headers: { 'content-type': 'application/json', 'content-length': String(1024 * 1024) }, agent: false }, (r) => {
-          let text = '';
-          r.on('data', (c: Buffer) => (text += c.toString('utf8')));
-          r.on('end', () => resolve({ status: r.statusCode ?? 0, headers: r.headers, text }));
-        });
+        const req = request(
+          {
+            host: '127.0.0.1',
+            port,
+            method: 'POST',
+            path: '/raise-request',
+            headers: { 'content-type': 'application/json', 'content-length': String(1024 * 1024) },
+            agent: false,
+          },
+          (r) => {
+            let text = '';
+            r.on('data', (c: Buffer) => (text += c.toString('utf8')));
+            r.on('end', () => resolve({ status: r.statusCode ?? 0, headers: r.headers, text }));
+          },
+        );
         req.on('error', reject);
         req.flushHeaders();
       });
@@ -202,12 +274,24 @@ describe('http-guard', () => {
     });
 
     it('answers an upstream body parser error as JSON, keeping its status and message', async () => {
-      upstreamError = Object.assign(new SyntaxError('Unexpected end of JSON input'), { status: 400, type: 'entity.parse.failed', expose: true });
+      upstreamError = Object.assign(new SyntaxError('Unexpected end of JSON input'), {
+        status: 400,
+        type: 'entity.parse.failed',
+        expose: true,
+      });
       const res = await send('POST', '/raise-request', { 'content-type': 'application/json' }, '{');
       assertRefusal(res, 400, 'malformed request body');
       assert.equal((JSON.parse(res.text) as { reason: string }).reason, 'Unexpected end of JSON input');
-      upstreamError = Object.assign(new Error('unsupported content encoding "br"'), { status: 415, type: 'encoding.unsupported', expose: true });
-      assertRefusal(await send('POST', '/raise-request', { 'content-type': 'application/json', 'content-encoding': 'br' }, '{}'), 415, 'unsupported content encoding');
+      upstreamError = Object.assign(new Error('unsupported content encoding "br"'), {
+        status: 415,
+        type: 'encoding.unsupported',
+        expose: true,
+      });
+      assertRefusal(
+        await send('POST', '/raise-request', { 'content-type': 'application/json', 'content-encoding': 'br' }, '{}'),
+        415,
+        'unsupported content encoding',
+      );
     });
 
     it('answers an unexpected error with a generic 500 that holds neither message nor stack', async () => {

@@ -9,7 +9,8 @@ describe('instance identity', () => {
   });
 
   it('labels a plain IOTP_INSTANCE_ID as itself', () => {
-    for (const name of ['a', 'b', 'node-red-0', 'pod.ns_1:x@y', 'x'.repeat(64)]) assert.equal(instanceIdentity({ IOTP_INSTANCE_ID: name }, 'h', '/d').label, name);
+    for (const name of ['a', 'b', 'node-red-0', 'pod.ns_1:x@y', 'x'.repeat(64)])
+      assert.equal(instanceIdentity({ IOTP_INSTANCE_ID: name }, 'h', '/d').label, name);
   });
 
   it('hashes anything else into # and 16 hex digits: stable, short, never the user directory', () => {
@@ -23,7 +24,10 @@ describe('instance identity', () => {
       assert.equal(id, name);
       assert.match(label, /^#[0-9a-f]{16}$/, name);
     }
-    assert.notEqual(instanceIdentity({ IOTP_INSTANCE_ID: 'a b' }, 'h', '/d').label, instanceIdentity({ IOTP_INSTANCE_ID: 'a c' }, 'h', '/d').label);
+    assert.notEqual(
+      instanceIdentity({ IOTP_INSTANCE_ID: 'a b' }, 'h', '/d').label,
+      instanceIdentity({ IOTP_INSTANCE_ID: 'a c' }, 'h', '/d').label,
+    );
   });
 
   it('never gives an empty label or one longer than the column', () => {

@@ -34,7 +34,11 @@ describe('json-depth: the nesting limit of untrusted JSON', () => {
     assert.equal(jsonTextDeeperThan(inString), false);
     assert.equal(jsonTextDeeperThan(JSON.stringify(['\\', arrays(70)])), false, 'an escaped backslash ends before the quote');
     assert.equal(jsonTextDeeperThan(`["\\\\",${arrays(70)}]`), true);
-    assert.equal(jsonTextDeeperThan(`["${arrays(70)}`), false, 'an unterminated string holds the rest (text that JSON.parse refuses anyway)');
+    assert.equal(
+      jsonTextDeeperThan(`["${arrays(70)}`),
+      false,
+      'an unterminated string holds the rest (text that JSON.parse refuses anyway)',
+    );
   });
 
   it('agrees with the depth of any JSON value, at any limit', () => {
@@ -52,7 +56,10 @@ describe('json-depth: the nesting limit of untrusted JSON', () => {
     assert.equal(jsonTextWithinDepth(JSON.parse(arrays(MAX_JSON_DEPTH + 1))), TOO_DEEP);
     // 100,000 levels: Node 20-24 overflow the stack inside JSON.stringify, Node 26 writes the text.
     assert.equal(jsonTextWithinDepth(JSON.parse(objects(100_000))), TOO_DEEP);
-    assert.equal(jsonTextWithinDepth(() => 1), undefined);
+    assert.equal(
+      jsonTextWithinDepth(() => 1),
+      undefined,
+    );
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
     assert.throws(() => jsonTextWithinDepth(cyclic), TypeError);

@@ -6,11 +6,50 @@ import type { Middleware } from '../../lib/http-guard';
 import { rawRequest, type RawAnswer } from '../support/raw-request';
 import { createOriginGuard, isSameOrigin, parseAllowedOrigins, parseHost, parseOrigin, serialiseOrigin } from '../../lib/origin-guard';
 
-
 /** Strings built from the pieces origin and host parsers trip over, plus arbitrary text. */
 const hostile = fc.oneof(
   fc
-    .array(fc.constantFrom('http', 'https', 'HTTP', 'ftp', '://', ':', '//', '/', '[', ']', '::1', '.', '..', '@', '%', '%2e', '?', '#', ',', ' ', '\t', '\u0000', '\u00e9', '\ud83d\ude00', 'null', 'a', 'example.com', '127.0.0.1', '80', '443', '1880', '65536', '99999', '-1', '0x7f', 'localhost'), { maxLength: 12 })
+    .array(
+      fc.constantFrom(
+        'http',
+        'https',
+        'HTTP',
+        'ftp',
+        '://',
+        ':',
+        '//',
+        '/',
+        '[',
+        ']',
+        '::1',
+        '.',
+        '..',
+        '@',
+        '%',
+        '%2e',
+        '?',
+        '#',
+        ',',
+        ' ',
+        '\t',
+        '\u0000',
+        '\u00e9',
+        '\ud83d\ude00',
+        'null',
+        'a',
+        'example.com',
+        '127.0.0.1',
+        '80',
+        '443',
+        '1880',
+        '65536',
+        '99999',
+        '-1',
+        '0x7f',
+        'localhost',
+      ),
+      { maxLength: 12 },
+    )
     .map((parts) => parts.join('')),
   fc.string({ maxLength: 60 }),
   fc.string({ maxLength: 30, unit: 'binary' }),
@@ -43,7 +82,28 @@ describe('origin-guard', () => {
     });
 
     it('refuse null, other schemes, paths, user info and broken ports', () => {
-      for (const origin of ['null', '', 'file://', 'ftp://example.com', 'chrome-extension://abc', 'http://', 'http://example.com/', 'http://example.com/x', 'http://u@example.com', 'http://example.com:', 'http://example.com:65536', 'http://example.com:-1', 'http://::1', 'http://[::1', 'http://a b', 'http://a,http://b', 'http://.', 'http://..', ' http://a', 'http://a\n']) {
+      for (const origin of [
+        'null',
+        '',
+        'file://',
+        'ftp://example.com',
+        'chrome-extension://abc',
+        'http://',
+        'http://example.com/',
+        'http://example.com/x',
+        'http://u@example.com',
+        'http://example.com:',
+        'http://example.com:65536',
+        'http://example.com:-1',
+        'http://::1',
+        'http://[::1',
+        'http://a b',
+        'http://a,http://b',
+        'http://.',
+        'http://..',
+        ' http://a',
+        'http://a\n',
+      ]) {
         assert.equal(parseOrigin(origin), undefined, JSON.stringify(origin));
       }
       for (const host of ['', '::1', '[::1', 'a:b', 'a:', 'a:99999', 'a/b', 'a@b', 'a b', '.', 'a, b']) {
@@ -101,18 +161,26 @@ describe('origin-guard', () => {
 
     it('holds for every spelling of the same host and port, and fails when either differs', () => {
       fc.assert(
-        fc.property(scheme, hostName, port, fc.array(fc.boolean(), { minLength: 1, maxLength: 8 }), fc.boolean(), fc.boolean(), (s, host, p, flips, dotOrigin, dotHost) => {
-          const effective = p ?? (s === 'https' ? 443 : 80);
-          const dot = (h: string, yes: boolean): string => (yes && !h.startsWith('[') ? `${h}.` : h);
-          const origin = `${recase(s, flips)}://${recase(dot(host, dotOrigin), flips)}${p === undefined ? '' : `:${p}`}`;
-          // The Host header as a client of that origin sends it: the port only when not the default.
-          const hostHeader = `${recase(dot(host, dotHost), [...flips].reverse())}${effective === (s === 'https' ? 443 : 80) ? '' : `:${effective}`}`;
-          assert.equal(isSameOrigin(origin, hostHeader), true, `${origin} vs ${hostHeader}`);
-          assert.equal(isSameOrigin(origin, `${dot(host, dotHost)}:${effective}`), true, 'the default port spelt out');
-          assert.equal(isSameOrigin(origin, `${host}:${(effective % 65535) + 1}`), false, 'another port');
-          assert.equal(isSameOrigin(origin, `x${host.replace(/^\[/, '')}`), false, 'another host');
-          assert.equal(isSameOrigin(origin, `${host}.evil.example`), false, 'a name under it');
-        }),
+        fc.property(
+          scheme,
+          hostName,
+          port,
+          fc.array(fc.boolean(), { minLength: 1, maxLength: 8 }),
+          fc.boolean(),
+          fc.boolean(),
+          (s, host, p, flips, dotOrigin, dotHost) => {
+            const effective = p ?? (s === 'https' ? 443 : 80);
+            const dot = (h: string, yes: boolean): string => (yes && !h.startsWith('[') ? `${h}.` : h);
+            const origin = `${recase(s, flips)}://${recase(dot(host, dotOrigin), flips)}${p === undefined ? '' : `:${p}`}`;
+            // The Host header as a client of that origin sends it: the port only when not the default.
+            const hostHeader = `${recase(dot(host, dotHost), [...flips].reverse())}${effective === (s === 'https' ? 443 : 80) ? '' : `:${effective}`}`;
+            assert.equal(isSameOrigin(origin, hostHeader), true, `${origin} vs ${hostHeader}`);
+            assert.equal(isSameOrigin(origin, `${dot(host, dotHost)}:${effective}`), true, 'the default port spelt out');
+            assert.equal(isSameOrigin(origin, `${host}:${(effective % 65535) + 1}`), false, 'another port');
+            assert.equal(isSameOrigin(origin, `x${host.replace(/^\[/, '')}`), false, 'another host');
+            assert.equal(isSameOrigin(origin, `${host}.evil.example`), false, 'a name under it');
+          },
+        ),
         { numRuns: 5000 },
       );
     });
@@ -125,7 +193,13 @@ describe('origin-guard', () => {
         fc.tuple(scheme, hostName, port, port).map(([s, h, p, q]) => [`${s}://${withPort(h, p)}`, withPort(h, q)] as [string, string]),
         fc
           .tuple(scheme, hostName, port, fc.array(fc.boolean(), { minLength: 1 }), fc.constantFrom('', '.'), hostile)
-          .map(([s, h, p, flips, dot, noise]) => [`${s}://${withPort(recase(h, flips), p)}`, `${h.startsWith('[') ? h : h + dot}${p === undefined ? '' : `:${p}`}${noise.slice(0, 1)}`] as [string, string]),
+          .map(
+            ([s, h, p, flips, dot, noise]) =>
+              [
+                `${s}://${withPort(recase(h, flips), p)}`,
+                `${h.startsWith('[') ? h : h + dot}${p === undefined ? '' : `:${p}`}${noise.slice(0, 1)}`,
+              ] as [string, string],
+          ),
       );
       let agreed = 0;
       fc.assert(
@@ -163,16 +237,35 @@ describe('origin-guard', () => {
   describe('parseAllowedOrigins (HTTP_NODE_CORS_ORIGIN)', () => {
     it('reads one origin or a comma list, in browser form, without duplicates', () => {
       assert.deepEqual(parseAllowedOrigins('https://app.example.com'), ['https://app.example.com']);
-      assert.deepEqual(parseAllowedOrigins(' https://App.Example.com:443/ , http://10.0.0.5:8080,,http://[::1]:80, https://app.example.com'), ['https://app.example.com', 'http://10.0.0.5:8080', 'http://[::1]']);
+      assert.deepEqual(
+        parseAllowedOrigins(' https://App.Example.com:443/ , http://10.0.0.5:8080,,http://[::1]:80, https://app.example.com'),
+        ['https://app.example.com', 'http://10.0.0.5:8080', 'http://[::1]'],
+      );
       assert.deepEqual(parseAllowedOrigins(''), []);
       assert.deepEqual(parseAllowedOrigins(' , '), []);
     });
 
     it('refuses the wildcard and anything that is not an origin, naming it', () => {
-      assert.throws(() => parseAllowedOrigins('*'), (err: unknown) => err instanceof TypeError && /\*/.test(err.message));
+      assert.throws(
+        () => parseAllowedOrigins('*'),
+        (err: unknown) => err instanceof TypeError && /\*/.test(err.message),
+      );
       assert.throws(() => parseAllowedOrigins('https://a.example, *'), TypeError);
-      for (const bad of ['app.example.com', 'https://app.example.com/api', 'https://app.example.com?x', 'null', 'ftp://a', 'https://a.example:70000', 'https://u:p@a.example', 'https://a.example https://b.example']) {
-        assert.throws(() => parseAllowedOrigins(bad), (err: unknown) => err instanceof TypeError && err.message.includes(JSON.stringify(bad.trim())), bad);
+      for (const bad of [
+        'app.example.com',
+        'https://app.example.com/api',
+        'https://app.example.com?x',
+        'null',
+        'ftp://a',
+        'https://a.example:70000',
+        'https://u:p@a.example',
+        'https://a.example https://b.example',
+      ]) {
+        assert.throws(
+          () => parseAllowedOrigins(bad),
+          (err: unknown) => err instanceof TypeError && err.message.includes(JSON.stringify(bad.trim())),
+          bad,
+        );
       }
     });
 
@@ -229,7 +322,8 @@ describe('origin-guard', () => {
       reached = [];
     });
 
-    const send = (method: string, headers: Record<string, string>, body?: string): Promise<RawAnswer> => rawRequest(`http://127.0.0.1:${port}/flows`, method, headers, body);
+    const send = (method: string, headers: Record<string, string>, body?: string): Promise<RawAnswer> =>
+      rawRequest(`http://127.0.0.1:${port}/flows`, method, headers, body);
 
     const json = { 'content-type': 'application/json', 'node-red-deployment-type': 'full' };
     const form = { 'content-type': 'application/x-www-form-urlencoded' };
@@ -240,7 +334,7 @@ describe('origin-guard', () => {
       assert.deepEqual(reached, ['POST /flows']);
     });
 
-    it('passes the server\'s own origin, whatever scheme and spelling', async () => {
+    it("passes the server's own origin, whatever scheme and spelling", async () => {
       for (const origin of [`http://127.0.0.1:${port}`, `https://127.0.0.1:${port}`, `HTTP://127.0.0.1.:${port}`]) {
         const res = await send('POST', { ...json, origin }, '[]');
         assert.equal(res.status, 200, origin);
@@ -283,13 +377,17 @@ describe('origin-guard', () => {
       assert.deepEqual(reached, ['GET /flows', 'HEAD /flows']);
     });
 
-    it('passes the allowed origins, however spelt, without the editor\'s wildcard header', async () => {
+    it("passes the allowed origins, however spelt, without the editor's wildcard header", async () => {
       for (const origin of ['https://app.example.com', 'https://APP.example.com:443', 'http://10.0.0.5:8080']) {
         const res = await send('POST', { ...json, origin }, '[]');
         assert.equal(res.status, 200, origin);
         assert.equal(res.headers['access-control-allow-origin'], undefined, origin);
       }
-      assert.equal((await send('POST', { ...json, origin: 'http://app.example.com' }, '[]')).status, 403, 'another scheme is another origin');
+      assert.equal(
+        (await send('POST', { ...json, origin: 'http://app.example.com' }, '[]')).status,
+        403,
+        'another scheme is another origin',
+      );
       assert.equal((await send('POST', { ...json, origin: 'http://10.0.0.5' }, '[]')).status, 403, 'another port is another origin');
       assert.equal(reached.length, 3);
     });

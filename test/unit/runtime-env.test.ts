@@ -5,7 +5,7 @@ import { BAD_VALUES } from '../support/bad-config';
 const userDir = '/srv/node-red';
 
 describe('runtime environment for the shipped flows', () => {
-  it('fills the contracts\' defaults and an embedded SQLite database when nothing is set', () => {
+  it("fills the contracts' defaults and an embedded SQLite database when nothing is set", () => {
     const { set, notes } = resolveRuntimeEnv({}, { userDir });
     assert.equal(set.TOPIC, 'DATA');
     assert.equal(set.STATS_TOPIC, 'STATS');
@@ -24,16 +24,31 @@ describe('runtime environment for the shipped flows', () => {
     assert.ok(notes.some((n) => n.startsWith('database: sqlite:')));
   });
 
-  it('keeps what is set and honours the original pipelines\' names', () => {
+  it("keeps what is set and honours the original pipelines' names", () => {
     const { set, notes } = resolveRuntimeEnv(
-      { TOPIC: 'numbers', MQTT_HOST: 'broker', MQTT_PORT: '1884', MQTT_USER: 'u', MQTT_PASSWORD: 'p@ss word', MYSQL_HOST: 'db', MYSQL_USER: 'iot', MYSQL_PASSWORD: 's3cr@t', MYSQL_DATABASE: 'iot', DB_FILE: '/data/x.db', SIMULATE: 'false' },
+      {
+        TOPIC: 'numbers',
+        MQTT_HOST: 'broker',
+        MQTT_PORT: '1884',
+        MQTT_USER: 'u',
+        MQTT_PASSWORD: 'p@ss word',
+        MYSQL_HOST: 'db',
+        MYSQL_USER: 'iot',
+        MYSQL_PASSWORD: 's3cr@t',
+        MYSQL_DATABASE: 'iot',
+        DB_FILE: '/data/x.db',
+        SIMULATE: 'false',
+      },
       { userDir },
     );
     assert.equal(set.TOPIC, undefined, 'an explicit value is not overwritten');
     assert.equal(set.MQTT_URL, 'mqtt://u:p%40ss%20word@broker:1884');
     assert.equal(set.DATABASE_URL, 'mysql://iot:s3cr%40t@db:3306/iot?poolSize=4');
     assert.equal(set.ROLLING_AVERAGES_DATABASE_URL, 'sqlite:/data/x.db');
-    assert.ok(notes.every((n) => !n.includes('s3cr') && !n.includes('p@ss')), notes.join('\n'));
+    assert.ok(
+      notes.every((n) => !n.includes('s3cr') && !n.includes('p@ss')),
+      notes.join('\n'),
+    );
   });
 
   it('merges MQTT_USER/MQTT_PASSWORD into an MQTT_URL without credentials (the compose stack sets both)', () => {
@@ -58,7 +73,11 @@ describe('runtime environment for the shipped flows', () => {
       if (variable === 'MYSQL_PORT') Object.assign(env, { MYSQL_HOST: 'db', MYSQL_USER: 'u', MYSQL_DATABASE: 'd' });
       assert.throws(
         () => resolveRuntimeEnv(env, { userDir }),
-        (err: unknown) => err instanceof RuntimeConfigError && err.variable === variable && err.message.includes(variable) && !err.message.includes('hunter2'),
+        (err: unknown) =>
+          err instanceof RuntimeConfigError &&
+          err.variable === variable &&
+          err.message.includes(variable) &&
+          !err.message.includes('hunter2'),
       );
     });
   }
@@ -67,7 +86,11 @@ describe('runtime environment for the shipped flows', () => {
     it(`refuses ${variable}=${JSON.stringify(value)} naming ${variable}, without the secret`, () => {
       assert.throws(
         () => resolveRuntimeEnv({ ...extra, [variable]: value }, { userDir }),
-        (err: unknown) => err instanceof RuntimeConfigError && err.variable === variable && err.message.startsWith(variable) && !err.message.includes('hunter'),
+        (err: unknown) =>
+          err instanceof RuntimeConfigError &&
+          err.variable === variable &&
+          err.message.startsWith(variable) &&
+          !err.message.includes('hunter'),
       );
     });
   }
@@ -98,21 +121,41 @@ describe('runtime environment for the shipped flows', () => {
   it("takes a PostgreSQL DATABASE_URL (SQLAlchemy's form too) as given, and notes it without the password", () => {
     const { set, notes } = resolveRuntimeEnv({ DATABASE_URL: 'postgresql+psycopg2://iot:hunter2@db:5432/plant' }, { userDir });
     assert.equal(set.DATABASE_URL, undefined, 'the given URL stays as it is');
-    assert.ok(notes.some((n) => n.includes('postgresql://iot@db:5432/plant')), notes.join('\n'));
+    assert.ok(
+      notes.some((n) => n.includes('postgresql://iot@db:5432/plant')),
+      notes.join('\n'),
+    );
     assert.ok(notes.every((n) => !n.includes('hunter2')));
   });
 
   it('reads HTTP_NODE_CORS_ORIGIN as a list of origins in the form browsers send', () => {
     const { set, notes } = resolveRuntimeEnv({ HTTP_NODE_CORS_ORIGIN: ' https://App.example.com/, http://10.0.0.5:8080 ' }, { userDir });
     assert.equal(set.HTTP_NODE_CORS_ORIGIN, 'https://app.example.com,http://10.0.0.5:8080');
-    assert.ok(notes.some((n) => n.includes('https://app.example.com, http://10.0.0.5:8080')), notes.join('\n'));
-    assert.equal(resolveRuntimeEnv({ HTTP_NODE_CORS_ORIGIN: 'https://app.example.com' }, { userDir }).set.HTTP_NODE_CORS_ORIGIN, undefined, 'already in that form');
+    assert.ok(
+      notes.some((n) => n.includes('https://app.example.com, http://10.0.0.5:8080')),
+      notes.join('\n'),
+    );
+    assert.equal(
+      resolveRuntimeEnv({ HTTP_NODE_CORS_ORIGIN: 'https://app.example.com' }, { userDir }).set.HTTP_NODE_CORS_ORIGIN,
+      undefined,
+      'already in that form',
+    );
     assert.equal(resolveRuntimeEnv({}, { userDir }).set.HTTP_NODE_CORS_ORIGIN, undefined);
   });
 
   it('renders MySQL configs as URLs the database layer parses back', () => {
     assert.equal(
-      databaseUrl({ dialect: 'mysql', host: '::1', port: 3307, user: 'a b', password: 'p:w', database: 'd', poolSize: 2, connectTimeoutMs: 1000, tls: { rejectUnauthorized: false } }),
+      databaseUrl({
+        dialect: 'mysql',
+        host: '::1',
+        port: 3307,
+        user: 'a b',
+        password: 'p:w',
+        database: 'd',
+        poolSize: 2,
+        connectTimeoutMs: 1000,
+        tls: { rejectUnauthorized: false },
+      }),
       'mysql://a%20b:p%3Aw@[::1]:3307/d?poolSize=2&ssl=true&sslRejectUnauthorized=false',
     );
   });

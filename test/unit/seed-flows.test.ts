@@ -19,7 +19,12 @@ interface Seeded {
 }
 
 function seed(settingsFile: string, userDir: string): Seeded {
-  const env: Record<string, string | undefined> = { ...process.env, NODE_RED_USER_DIR: userDir, IOTP_FLOWS_DIR: join(packageRoot, 'flows'), IOTP_RESET_FLOWS: undefined };
+  const env: Record<string, string | undefined> = {
+    ...process.env,
+    NODE_RED_USER_DIR: userDir,
+    IOTP_FLOWS_DIR: join(packageRoot, 'flows'),
+    IOTP_RESET_FLOWS: undefined,
+  };
   for (const name of ['DATABASE_URL', 'MQTT_URL', 'API_KEY']) delete env[name];
   const child = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(settingsFile)})`], { env, encoding: 'utf8' });
   assert.equal(child.status, 0, child.stderr);
@@ -32,7 +37,9 @@ function seed(settingsFile: string, userDir: string): Seeded {
 }
 
 describe('settings.js: seeding the shipped flows', () => {
-  const shipped = readdirSync(join(packageRoot, 'flows')).filter((f) => f.endsWith('.json')).sort();
+  const shipped = readdirSync(join(packageRoot, 'flows'))
+    .filter((f) => f.endsWith('.json'))
+    .sort();
   const dashboards = shipped.filter((f) => f.startsWith('6-dashboard-'));
   let dirs: string[] = [];
   const tempDir = (): string => {
@@ -50,7 +57,11 @@ describe('settings.js: seeding the shipped flows', () => {
     const seeded = seed(join(packageRoot, 'settings.js'), tempDir());
     assert.match(seeded.output, new RegExp(`deployed ${shipped.length} shipped flow\\(s\\)`));
     assert.ok(seeded.flows.some((n) => n.type === 'ui-base'));
-    assert.deepEqual(seeded.flows.filter((n) => n.credentials !== undefined), [], 'no credentials left in flows.json');
+    assert.deepEqual(
+      seeded.flows.filter((n) => n.credentials !== undefined),
+      [],
+      'no credentials left in flows.json',
+    );
     assert.deepEqual(seeded.credentials, {
       'iotp.dash.connector.raise': { user: '', password: '${API_KEY}' },
       'iotp.dash.connector.task': { user: '', password: '${API_KEY}' },
@@ -63,13 +74,17 @@ describe('settings.js: seeding the shipped flows', () => {
     copyFileSync(join(packageRoot, 'settings.js'), join(elsewhere, 'settings.js'));
     const seeded = seed(join(elsewhere, 'settings.js'), tempDir());
     assert.match(seeded.output, /deployed 5 shipped flow\(s\)/);
-    for (const file of dashboards) assert.match(seeded.output, new RegExp(`${file} not deployed: @flowfuse/node-red-dashboard \\(Dashboard 2\\.0\\) is not installed`));
-    assert.deepEqual(seeded.flows.filter((n) => /^ui-/.test(n.type)).map((n) => n.id), []);
+    for (const file of dashboards)
+      assert.match(seeded.output, new RegExp(`${file} not deployed: @flowfuse/node-red-dashboard \\(Dashboard 2\\.0\\) is not installed`));
+    assert.deepEqual(
+      seeded.flows.filter((n) => /^ui-/.test(n.type)).map((n) => n.id),
+      [],
+    );
     assert.equal(seeded.flows.filter((n) => n.type === 'tab').length, 5);
     assert.equal(seeded.credentials, undefined);
   });
 
-  it("leaves a credentials file the user already has as it is", () => {
+  it('leaves a credentials file the user already has as it is', () => {
     const userDir = tempDir();
     const mine = JSON.stringify({ $: 'encrypted-by-the-user' });
     writeFileSync(join(userDir, 'flows_cred.json'), mine);

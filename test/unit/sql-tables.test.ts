@@ -10,7 +10,9 @@ describe('sql tables: what a query reads and what triggers fill', () => {
 
   it('finds FROM lists, JOINs, aliases, schemas and quotes; not comments or strings', () => {
     assert.deepEqual(
-      tablesRead("SELECT * FROM `iot`.`Facts` f JOIN states AS s ON s.id = f.state_id LEFT JOIN \"entities\" e ON 1=1 WHERE x = 'from secret' -- from comments\n/* join hidden */"),
+      tablesRead(
+        'SELECT * FROM `iot`.`Facts` f JOIN states AS s ON s.id = f.state_id LEFT JOIN "entities" e ON 1=1 WHERE x = \'from secret\' -- from comments\n/* join hidden */',
+      ),
       ['facts', 'states', 'entities'],
     );
     assert.deepEqual(tablesRead('select a.x from a, b as bb, c where a.id = bb.id'), ['a', 'b', 'c']);
@@ -26,8 +28,17 @@ describe('sql tables: what a query reads and what triggers fill', () => {
 
   it('reads the shipped triggers: messages fill the statestream tables, parts fill the per-minute means', () => {
     const statements = (name: string): string[] => findMigrationSet(name)!.migrations.flatMap((m) => [...m.mysql, ...m.sqlite]);
-    assert.deepEqual(tablesFedBy('messages', triggerLineage(statements('statestream'))).sort(), ['base_topics', 'entities', 'facts', 'messages', 'states']);
-    assert.deepEqual(tablesFedBy('aggregated_sensor_parts', triggerLineage(statements('sensors'))).sort(), ['aggregated_sensor_data', 'aggregated_sensor_parts']);
+    assert.deepEqual(tablesFedBy('messages', triggerLineage(statements('statestream'))).sort(), [
+      'base_topics',
+      'entities',
+      'facts',
+      'messages',
+      'states',
+    ]);
+    assert.deepEqual(tablesFedBy('aggregated_sensor_parts', triggerLineage(statements('sensors'))).sort(), [
+      'aggregated_sensor_data',
+      'aggregated_sensor_parts',
+    ]);
     assert.deepEqual(tablesFedBy('sensor_data', triggerLineage(statements('sensors'))), ['sensor_data']);
   });
 

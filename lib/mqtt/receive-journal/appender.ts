@@ -164,7 +164,13 @@ export class GroupAppender {
       placements.push({ segment, offset, length: item.record.length });
       offset += item.record.length;
     }
-    const buf = group.length === 1 ? group[0].record : Buffer.concat(group.map((item) => item.record), bytes);
+    const buf =
+      group.length === 1
+        ? group[0].record
+        : Buffer.concat(
+            group.map((item) => item.record),
+            bytes,
+          );
     try {
       // Into the page cache at once (microseconds); only the flush is waited for.
       const fd = segment.handle!.fd;
@@ -179,14 +185,22 @@ export class GroupAppender {
     this.syncs++;
     this.groups++;
     const boundary = offset;
-    segment.handle!.datasync().then(
-      () => this.durableUpTo(segment, boundary),
-      (err: Error) => this.fail(segment, this.written.filter((w) => w.segment === segment), err),
-    ).finally(() => {
-      this.syncs--;
-      this.schedule(); // what arrived while MAX_SYNCS flushes were under way
-      this.settled();
-    });
+    segment
+      .handle!.datasync()
+      .then(
+        () => this.durableUpTo(segment, boundary),
+        (err: Error) =>
+          this.fail(
+            segment,
+            this.written.filter((w) => w.segment === segment),
+            err,
+          ),
+      )
+      .finally(() => {
+        this.syncs--;
+        this.schedule(); // what arrived while MAX_SYNCS flushes were under way
+        this.settled();
+      });
     this.schedule(); // the next group may start while this one is flushed
   }
 

@@ -73,7 +73,8 @@ function encodeProperties(properties: Record<string, unknown> | undefined): Buff
 
 function reviveBuffers(_key: string, value: unknown): unknown {
   const tagged = value as { type?: unknown; data?: unknown } | null;
-  if (tagged && typeof tagged === 'object' && tagged.type === 'Buffer' && Array.isArray(tagged.data)) return Buffer.from(tagged.data as number[]);
+  if (tagged && typeof tagged === 'object' && tagged.type === 'Buffer' && Array.isArray(tagged.data))
+    return Buffer.from(tagged.data as number[]);
   return value;
 }
 
@@ -156,7 +157,17 @@ export function decodeRecord(buf: Buffer, offset: number): DecodedEntry {
   at += propertiesLength;
   // A copy: the read buffer is reused and may be large.
   const payload = Buffer.from(buf.subarray(at, end));
-  return { seq, receivedAt, qos: (flags & 3) as 0 | 1 | 2, retain: (flags & 4) !== 0, dup: (flags & 8) !== 0, messageId, topic, properties, payload };
+  return {
+    seq,
+    receivedAt,
+    qos: (flags & 3) as 0 | 1 | 2,
+    retain: (flags & 4) !== 0,
+    dup: (flags & 8) !== 0,
+    messageId,
+    topic,
+    properties,
+    payload,
+  };
 }
 
 export function encodeMark(kind: number, relative: number): Buffer {

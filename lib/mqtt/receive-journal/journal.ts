@@ -128,9 +128,11 @@ export class ReceiveJournal {
       compactAbove: 0.5,
       ...options,
     };
-    if (!(this.options.maxBytes > 0)) throw new ReceiveJournalError('JOURNAL_UNUSABLE', `maxBytes must be positive (got ${options.maxBytes})`);
+    if (!(this.options.maxBytes > 0))
+      throw new ReceiveJournalError('JOURNAL_UNUSABLE', `maxBytes must be positive (got ${options.maxBytes})`);
     this.dir = resolve(options.dir);
-    if (openDirs.has(this.dir)) throw new ReceiveJournalError('JOURNAL_IN_USE', `receive journal ${this.dir} is already open in this process`);
+    if (openDirs.has(this.dir))
+      throw new ReceiveJournalError('JOURNAL_IN_USE', `receive journal ${this.dir} is already open in this process`);
     try {
       mkdirSync(this.dir, { recursive: true });
       this.id = journalId(this.dir);
@@ -140,7 +142,9 @@ export class ReceiveJournal {
       this.counts.tornBytes = scan.tornBytes;
       this.unacknowledged = scan.unacknowledged;
     } catch (err) {
-      throw new ReceiveJournalError('JOURNAL_UNUSABLE', `receive journal directory ${this.dir} is not usable: ${(err as Error).message}`, { cause: err });
+      throw new ReceiveJournalError('JOURNAL_UNUSABLE', `receive journal directory ${this.dir} is not usable: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     for (const segment of this.segments) this.live += liveEntries(segment);
     this.segments = this.segments.filter((segment) => !deleteIfDrained(segment, options.warn));
@@ -204,7 +208,12 @@ export class ReceiveJournal {
     const record = encodeRecord(seq, input);
     this.appender.append(seq, record, (err, placement) => {
       if (err || !placement) {
-        done(new ReceiveJournalError('JOURNAL_WRITE', `receive journal write in ${this.dir} failed: ${err?.message ?? 'unknown error'}`, { cause: err }), undefined);
+        done(
+          new ReceiveJournalError('JOURNAL_WRITE', `receive journal write in ${this.dir} failed: ${err?.message ?? 'unknown error'}`, {
+            cause: err,
+          }),
+          undefined,
+        );
         return;
       }
       this.counts.appended++;
@@ -346,7 +355,9 @@ export class ReceiveJournal {
       while (segment.readOffset < segment.size && out.length < max) {
         const { entries, next } = readEntries(segment, segment.readOffset, max - out.length);
         if (next <= segment.readOffset && entries.length === 0) {
-          this.options.warn(`receive journal ${segment.path}: unreadable from byte ${segment.readOffset} on; the rest of the segment is skipped`);
+          this.options.warn(
+            `receive journal ${segment.path}: unreadable from byte ${segment.readOffset} on; the rest of the segment is skipped`,
+          );
           segment.readOffset = segment.size;
           break;
         }
@@ -392,7 +403,9 @@ export class ReceiveJournal {
         this.marksFailing = false;
       } catch (err) {
         if (!this.marksFailing) {
-          this.options.warn(`receive journal marks for ${segment.path} not written (released entries may be replayed again): ${(err as Error).message}`);
+          this.options.warn(
+            `receive journal marks for ${segment.path} not written (released entries may be replayed again): ${(err as Error).message}`,
+          );
         }
         this.marksFailing = true;
       }

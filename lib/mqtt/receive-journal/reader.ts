@@ -98,7 +98,8 @@ export function scanDirectory(dir: string, warn: (message: string) => void): Sca
     for (const [relative, at] of present) {
       if (marks.released.has(relative) || marks.acked.has(relative)) continue;
       const entry = decodeRecord(buf, at);
-      if (entry.messageId !== undefined && entry.qos > 0) unacknowledged.push({ messageId: entry.messageId, topic: entry.topic, payload: entry.payload });
+      if (entry.messageId !== undefined && entry.qos > 0)
+        unacknowledged.push({ messageId: entry.messageId, topic: entry.topic, payload: entry.payload });
     }
     seen.add(firstSeq);
     nextSeq = Math.max(nextSeq, lastSeq + 1, firstSeq + 1);

@@ -69,7 +69,13 @@ export function deleteIfDrained(segment: SegmentState, warn: (message: string) =
  * (A segment still being read is never compacted: its read offset would move.)
  */
 export function worthCompacting(segment: SegmentState, liveFraction: number): boolean {
-  return segment.sealed && !segment.handle && segment.entries > 0 && liveEntries(segment) > 0 && liveEntries(segment) <= segment.entries * liveFraction;
+  return (
+    segment.sealed &&
+    !segment.handle &&
+    segment.entries > 0 &&
+    liveEntries(segment) > 0 &&
+    liveEntries(segment) <= segment.entries * liveFraction
+  );
 }
 
 /** Rewrites the segment with only its live records. Returns the bytes freed. Throws on file system errors (the old file then stays). */

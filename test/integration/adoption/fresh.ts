@@ -22,9 +22,15 @@ export interface Fresh {
 const LABELS: Record<Dialect, string> = { mysql: 'MariaDB', postgres: 'PostgreSQL', sqlite: 'SQLite' };
 
 /** Runs `body` once per dialect of `dialects` (default: all three), SQLite once per driver. */
-export function eachDialect(title: string, body: (fresh: () => Promise<Fresh>) => void, dialects: readonly Dialect[] = ['mysql', 'postgres', 'sqlite']): void {
+export function eachDialect(
+  title: string,
+  body: (fresh: () => Promise<Fresh>) => void,
+  dialects: readonly Dialect[] = ['mysql', 'postgres', 'sqlite'],
+): void {
   type Run = { dialect: Dialect; driver?: SqliteDriverName };
-  const runs = dialects.flatMap((dialect): Run[] => (dialect === 'sqlite' ? SQLITE_DRIVERS.map((driver) => ({ dialect, driver })) : [{ dialect }]));
+  const runs = dialects.flatMap((dialect): Run[] =>
+    dialect === 'sqlite' ? SQLITE_DRIVERS.map((driver) => ({ dialect, driver })) : [{ dialect }],
+  );
   for (const { dialect, driver } of runs) {
     describe(`${title} [${driver ? `SQLite ${driver}` : LABELS[dialect]}]`, function () {
       const cleanups: Array<() => Promise<void>> = [];
@@ -70,10 +76,14 @@ export function eachDialect(title: string, body: (fresh: () => Promise<Fresh>) =
 export async function schemaFingerprint(db: Database): Promise<string> {
   if (db.dialect === 'mysql') {
     const columns = await db.query(
-      "SELECT TABLE_NAME AS t, COLUMN_NAME AS c, COLUMN_TYPE AS ty, COLLATION_NAME AS co FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME, ORDINAL_POSITION",
+      'SELECT TABLE_NAME AS t, COLUMN_NAME AS c, COLUMN_TYPE AS ty, COLLATION_NAME AS co FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME, ORDINAL_POSITION',
     );
-    const indexes = await db.query('SELECT TABLE_NAME AS t, INDEX_NAME AS i, COLUMN_NAME AS c FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() ORDER BY 1, 2, SEQ_IN_INDEX');
-    const triggers = await db.query('SELECT TRIGGER_NAME AS n FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() ORDER BY 1');
+    const indexes = await db.query(
+      'SELECT TABLE_NAME AS t, INDEX_NAME AS i, COLUMN_NAME AS c FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() ORDER BY 1, 2, SEQ_IN_INDEX',
+    );
+    const triggers = await db.query(
+      'SELECT TRIGGER_NAME AS n FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() ORDER BY 1',
+    );
     return JSON.stringify([columns.rows, indexes.rows, triggers.rows]);
   }
   if (db.dialect === 'postgres') {
@@ -81,13 +91,15 @@ export async function schemaFingerprint(db: Database): Promise<string> {
       `SELECT table_name AS t, column_name AS c, data_type AS ty, character_maximum_length AS l, is_nullable AS n, column_default AS d
        FROM information_schema.columns WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position`,
     );
-    const indexes = await db.query("SELECT tablename AS t, indexname AS i, indexdef AS d FROM pg_indexes WHERE schemaname = current_schema() ORDER BY 1, 2");
+    const indexes = await db.query(
+      'SELECT tablename AS t, indexname AS i, indexdef AS d FROM pg_indexes WHERE schemaname = current_schema() ORDER BY 1, 2',
+    );
     const triggers = await db.query(
       `SELECT tg.tgname AS n, pg_get_triggerdef(tg.oid) AS d FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid
        JOIN pg_namespace s ON s.oid = c.relnamespace WHERE NOT tg.tgisinternal AND s.nspname = current_schema() ORDER BY 1`,
     );
     const functions = await db.query(
-      "SELECT p.proname AS n, md5(p.prosrc) AS src FROM pg_proc p JOIN pg_namespace s ON s.oid = p.pronamespace WHERE s.nspname = current_schema() ORDER BY 1",
+      'SELECT p.proname AS n, md5(p.prosrc) AS src FROM pg_proc p JOIN pg_namespace s ON s.oid = p.pronamespace WHERE s.nspname = current_schema() ORDER BY 1',
     );
     return JSON.stringify([columns.rows, indexes.rows, triggers.rows, functions.rows]);
   }

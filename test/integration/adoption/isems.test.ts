@@ -32,7 +32,8 @@ eachDialect('adoption: ISEMS', (fresh) => {
     const indexes = (
       await db.query(
         {
-          mysql: "SELECT DISTINCT INDEX_NAME AS name FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'measurement' ORDER BY 1",
+          mysql:
+            "SELECT DISTINCT INDEX_NAME AS name FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'measurement' ORDER BY 1",
           sqlite: "SELECT name FROM pragma_index_list('measurement') ORDER BY 1",
           postgres: "SELECT indexname AS name FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'measurement' ORDER BY 1",
         }[dialect],
@@ -40,7 +41,11 @@ eachDialect('adoption: ISEMS', (fresh) => {
     ).rows;
     assert.deepEqual(
       indexes.map((r) => r.name).sort(),
-      { mysql: ['PRIMARY', 'latest_by_node_id', 'node_timestamp'], sqlite: ['latest_by_node_id', 'sqlite_autoindex_measurement_1'], postgres: ['latest_by_node_id', 'measurement_pkey', 'node_timestamp'] }[dialect],
+      {
+        mysql: ['PRIMARY', 'latest_by_node_id', 'node_timestamp'],
+        sqlite: ['latest_by_node_id', 'sqlite_autoindex_measurement_1'],
+        postgres: ['latest_by_node_id', 'measurement_pkey', 'node_timestamp'],
+      }[dialect],
     );
     if (dialect === 'postgres') {
       // Recreated as they were: the unique constraint a constraint again, the index descending on the instants.
@@ -68,20 +73,30 @@ eachDialect('adoption: ISEMS', (fresh) => {
     const north = history.filter((h) => h.nodeId === 'Roof-North').sort((a, b) => b.expected - a.expected);
     const read = nodeHistoryQuery(dialect, 'Roof-North');
     const answer = (await db.query(read.sql, read.params)).rows.map(toApiRow);
-    assert.deepEqual(answer.map((r) => r.timestamp), north.map((h) => iso(h.expected)), 'newest first, with ISO instants');
+    assert.deepEqual(
+      answer.map((r) => r.timestamp),
+      north.map((h) => iso(h.expected)),
+      'newest first, with ISO instants',
+    );
     assert.equal(answer.at(-1)!.status, '0x500');
 
     // The node's log still holds the last lines the original stored, and new ones.
     const last = north[0].expected;
-    const lines = [last, last + 60, last + 120].map((t) => parseLine(`Roof-North;1;${t};ESP_2.0;3592;0;19.21;17.9;13.1;87;95;21.5;11.6;14.1;9;30;52.52;13.40;500`));
-    for (let pass = 0; pass < 2; pass++) for (const statement of buildInserts(dialect, lines)) await db.query(statement.sql, statement.params);
+    const lines = [last, last + 60, last + 120].map((t) =>
+      parseLine(`Roof-North;1;${t};ESP_2.0;3592;0;19.21;17.9;13.1;87;95;21.5;11.6;14.1;9;30;52.52;13.40;500`),
+    );
+    for (let pass = 0; pass < 2; pass++)
+      for (const statement of buildInserts(dialect, lines)) await db.query(statement.sql, statement.params);
     const after = (await db.query(read.sql, read.params)).rows.map(toApiRow);
     assert.equal(after.length, north.length + 2, 'the old line is not stored again, the two new ones once each');
     const latest = latestPerNodeQuery(dialect, { all: true });
-    assert.deepEqual((await db.query(latest.sql, latest.params)).rows.map(toApiRow).map((r) => [r.nodeId, r.timestamp]), [
-      ['Roof-North', iso(last + 120)],
-      ['Roof-South', iso(Date.parse('2024-03-31T01:30:00Z') / 1000)],
-    ]);
+    assert.deepEqual(
+      (await db.query(latest.sql, latest.params)).rows.map(toApiRow).map((r) => [r.nodeId, r.timestamp]),
+      [
+        ['Roof-North', iso(last + 120)],
+        ['Roof-South', iso(Date.parse('2024-03-31T01:30:00Z') / 1000)],
+      ],
+    );
   });
 
   it('refuses a local time that never happened when it lands on another row, naming both, and changes nothing', async () => {
@@ -93,7 +108,10 @@ eachDialect('adoption: ISEMS', (fresh) => {
     const fingerprint = await schemaFingerprint(db);
     const err = await runMigrations(db, [isemsMigrations]).catch((e: unknown) => e);
     assert.ok(err instanceof AdoptionError, String(err));
-    assert.match(err.message, /row 17 of node "Roof-South" has the local time 2024-03-31 02:30:00(\.000000)?, which never happened in Europe\/Berlin .* same instant as row 20 at 2024-03-31 03:30:00/);
+    assert.match(
+      err.message,
+      /row 17 of node "Roof-South" has the local time 2024-03-31 02:30:00(\.000000)?, which never happened in Europe\/Berlin .* same instant as row 20 at 2024-03-31 03:30:00/,
+    );
     assert.match(err.message, /Delete one of the two rows/);
     assert.equal(await schemaFingerprint(db), fingerprint);
   });
@@ -113,15 +131,19 @@ eachDialect('adoption: ISEMS', (fresh) => {
   });
 });
 
-eachDialect('adoption: ISEMS, a timestamptz column', (fresh) => {
-  it('refuses it (naive Berlin times were read through some session zone on the way in), changing nothing', async () => {
-    const { db } = await fresh();
-    await createIsemsOriginal(db, isemsHistory().slice(0, 3));
-    await db.query('ALTER TABLE measurement ALTER COLUMN timestamp TYPE TIMESTAMP WITH TIME ZONE');
-    const fingerprint = await schemaFingerprint(db);
-    const err = await runMigrations(db, [isemsMigrations]).catch((e: unknown) => e);
-    assert.ok(err instanceof AdoptionError, String(err));
-    assert.match(err.message, /measurement\.timestamp is timestamp with time zone \(the collector's model writes naive local times/);
-    assert.equal(await schemaFingerprint(db), fingerprint);
-  });
-}, ['postgres']);
+eachDialect(
+  'adoption: ISEMS, a timestamptz column',
+  (fresh) => {
+    it('refuses it (naive Berlin times were read through some session zone on the way in), changing nothing', async () => {
+      const { db } = await fresh();
+      await createIsemsOriginal(db, isemsHistory().slice(0, 3));
+      await db.query('ALTER TABLE measurement ALTER COLUMN timestamp TYPE TIMESTAMP WITH TIME ZONE');
+      const fingerprint = await schemaFingerprint(db);
+      const err = await runMigrations(db, [isemsMigrations]).catch((e: unknown) => e);
+      assert.ok(err instanceof AdoptionError, String(err));
+      assert.match(err.message, /measurement\.timestamp is timestamp with time zone \(the collector's model writes naive local times/);
+      assert.equal(await schemaFingerprint(db), fingerprint);
+    });
+  },
+  ['postgres'],
+);

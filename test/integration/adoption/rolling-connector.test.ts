@@ -21,7 +21,10 @@ eachDialect('adoption: rolling averages', (fresh) => {
     const report = await runMigrations(db, [rollingAveragesMigrations]);
     assert.deepEqual(report.applied, ['rolling-averages/0-adopt-original', 'rolling-averages/1-create-messages']);
     const { rows } = await db.query('SELECT number, epochtime FROM messages ORDER BY epochtime, number');
-    assert.deepEqual(rows.map((r) => [Number(r.number), Number(r.epochtime)]), stored.map((r) => [r.number, r.epochtime]).sort((a, b) => a[1] - b[1] || a[0] - b[0]));
+    assert.deepEqual(
+      rows.map((r) => [Number(r.number), Number(r.epochtime)]),
+      stored.map((r) => [r.number, r.epochtime]).sort((a, b) => a[1] - b[1] || a[0] - b[0]),
+    );
   });
 
   it("refuses the statestream pipeline's messages table by name, changing nothing", async () => {
@@ -50,7 +53,11 @@ eachDialect('adoption: data connector', (fresh) => {
     assert.equal(state?.windowEnd, Date.parse('2024-06-14T12:30:00Z'));
     const plan = { intervalMs: 60_000, settleMs: 30_000, maxWindowsPerTick: 3 };
     const windows = dueWindows(state!.windowEnd, Date.parse('2024-06-14T13:00:00Z'), plan);
-    assert.deepEqual(windows[0], { start: Date.parse('2024-06-14T12:30:00Z'), end: Date.parse('2024-06-14T12:31:00Z') }, 'no window sent twice, none skipped');
+    assert.deepEqual(
+      windows[0],
+      { start: Date.parse('2024-06-14T12:30:00Z'), end: Date.parse('2024-06-14T12:31:00Z') },
+      'no window sent twice, none skipped',
+    );
     // Our row, once it exists, is ours: neither the original's table nor the copy moves it again.
     await store.acquireLease('me', 1, 1_000_000);
     assert.equal(await store.advance('me', state!.windowEnd, Date.parse('2024-06-14T12:31:00Z'), 2), true);
@@ -81,21 +88,25 @@ eachDialect('adoption: data connector', (fresh) => {
   });
 });
 
-eachDialect('adoption: data connector, a hand-made timestamptz bookmark', (fresh) => {
-  it('reads a bookmark in a timestamptz column as the instant it is, whatever the session time zone', async () => {
-    const { db, config } = await fresh();
-    await createConnectorOriginal(db, '2024-06-14 12:30:00.250000', { timestamptz: true });
-    // One connection whose zone is not UTC (lib/db's sessions are UTC; this one is changed behind
-    // its back), so the bookmark would be read hours off if it were rendered in the session's zone.
-    const single = openDatabase({ ...config, poolSize: 1 } as DatabaseConfig);
-    try {
-      await single.query("SELECT set_config('timezone', 'America/New_York', false)");
-      await runMigrations(single, [connectorMigrations]);
-    } finally {
-      await single.close();
-    }
-    const store = new BookmarkStore(db, 'data-connector');
-    await store.ensure(0);
-    assert.equal((await store.read())?.windowEnd, Date.parse('2024-06-14T12:30:00.250Z'));
-  });
-}, ['postgres']);
+eachDialect(
+  'adoption: data connector, a hand-made timestamptz bookmark',
+  (fresh) => {
+    it('reads a bookmark in a timestamptz column as the instant it is, whatever the session time zone', async () => {
+      const { db, config } = await fresh();
+      await createConnectorOriginal(db, '2024-06-14 12:30:00.250000', { timestamptz: true });
+      // One connection whose zone is not UTC (lib/db's sessions are UTC; this one is changed behind
+      // its back), so the bookmark would be read hours off if it were rendered in the session's zone.
+      const single = openDatabase({ ...config, poolSize: 1 } as DatabaseConfig);
+      try {
+        await single.query("SELECT set_config('timezone', 'America/New_York', false)");
+        await runMigrations(single, [connectorMigrations]);
+      } finally {
+        await single.close();
+      }
+      const store = new BookmarkStore(db, 'data-connector');
+      await store.ensure(0);
+      assert.equal((await store.read())?.windowEnd, Date.parse('2024-06-14T12:30:00.250Z'));
+    });
+  },
+  ['postgres'],
+);

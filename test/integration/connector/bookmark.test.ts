@@ -2,11 +2,21 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { BookmarkStore, connectorMigrations } from '../../../lib/connector/bookmark';
 import type { Database } from '../../../lib/db/types';
-import { createTestMysqlDatabase, createTestPostgresDatabase, requireService, type TestMysqlDatabase, type TestPostgresDatabase } from '../../support/services';
+import {
+  createTestMysqlDatabase,
+  createTestPostgresDatabase,
+  requireService,
+  type TestMysqlDatabase,
+  type TestPostgresDatabase,
+} from '../../support/services';
 import { makeTempDir, removeTempDir } from '../../support/tmp';
 import { applyMigrations, openMysql, openPostgres, openSqlite } from './test-db';
 
-function bookmarkSuite(name: string, open: () => Promise<{ db: Database; cleanup: () => Promise<void> }>, needs: 'mysql' | 'postgres' | false): void {
+function bookmarkSuite(
+  name: string,
+  open: () => Promise<{ db: Database; cleanup: () => Promise<void> }>,
+  needs: 'mysql' | 'postgres' | false,
+): void {
   describe(`connector bookmark and lease on ${name}`, () => {
     let db: Database;
     let cleanup: () => Promise<void> = async () => undefined;

@@ -87,17 +87,23 @@ describe('connector delivery to a real HTTP receiver', function () {
   });
 
   async function insert(rows: [string, string, number][]): Promise<void> {
-    for (const [sensor, iso, value] of rows) await source.query('INSERT INTO sensor_data (sensor, timestamp, value) VALUES (?, ?, ?)', [sensor, iso.replace('T', ' '), value]);
+    for (const [sensor, iso, value] of rows)
+      await source.query('INSERT INTO sensor_data (sensor, timestamp, value) VALUES (?, ?, ?)', [sensor, iso.replace('T', ' '), value]);
   }
 
-  async function engine(overrides: Partial<EngineOptions> & { timeoutMs?: number; outboxDir?: string } = {}): Promise<{ engine: ConnectorEngine; outbox: Outbox; bookmark: BookmarkStore }> {
+  async function engine(
+    overrides: Partial<EngineOptions> & { timeoutMs?: number; outboxDir?: string } = {},
+  ): Promise<{ engine: ConnectorEngine; outbox: Outbox; bookmark: BookmarkStore }> {
     const { outbox } = await Outbox.open(overrides.outboxDir ?? join(dir, 'outbox'), { fsync: true });
     const bookmark = new BookmarkStore(source, 'test');
     const created = new ConnectorEngine({
       fetchRows: async (window) => {
         fetches.push(window);
         // Half-open, as the node's default query: no boundary row is counted twice.
-        const { rows } = await source.query('SELECT sensor, timestamp, value FROM sensor_data WHERE timestamp >= ? AND timestamp < ? ORDER BY timestamp', [sqlTime(window.start), sqlTime(window.end)]);
+        const { rows } = await source.query(
+          'SELECT sensor, timestamp, value FROM sensor_data WHERE timestamp >= ? AND timestamp < ? ORDER BY timestamp',
+          [sqlTime(window.start), sqlTime(window.end)],
+        );
         return rows;
       },
       poster: new HttpPoster({ endpoint: receiver.url, apiKey: POST_KEY, timeoutMs: overrides.timeoutMs ?? 2000 }),
@@ -135,10 +141,21 @@ describe('connector delivery to a real HTTP receiver', function () {
       first.body,
       '{"start_time":"2021-07-01T12:00:00","end_time":"2021-07-01T12:05:00","data":{"sensor_1":[{"timestamp":"2021-07-01T12:00:00","value":10},{"timestamp":"2021-07-01T12:00:30","value":10}]}}',
     );
-    assert.deepEqual(JSON.parse(second.body), { start_time: '2021-07-01T12:00:00', end_time: '2021-07-01T12:05:00', data: { sensor_2: [{ timestamp: '2021-07-01T12:01:00', value: 7.5 }] } });
-    assert.deepEqual(JSON.parse(third.body).data, { sensor_1: [{ timestamp: '2021-07-01T12:05:00', value: 11 }] }, 'the 12:05:00 row belongs to the second window only');
+    assert.deepEqual(JSON.parse(second.body), {
+      start_time: '2021-07-01T12:00:00',
+      end_time: '2021-07-01T12:05:00',
+      data: { sensor_2: [{ timestamp: '2021-07-01T12:01:00', value: 7.5 }] },
+    });
+    assert.deepEqual(
+      JSON.parse(third.body).data,
+      { sensor_1: [{ timestamp: '2021-07-01T12:05:00', value: 11 }] },
+      'the 12:05:00 row belongs to the second window only',
+    );
     assert.equal((await bookmark.read())?.windowEnd, T('2021-07-01T12:10:00'));
-    assert.deepEqual(events.filter((ev) => ev.type === 'window-delivered').map((ev) => (ev as { readings: number }).readings), [3, 1]);
+    assert.deepEqual(
+      events.filter((ev) => ev.type === 'window-delivered').map((ev) => (ev as { readings: number }).readings),
+      [3, 1],
+    );
   });
 
   it('never sends a reading in two windows, never skips one, and catches up bounded per tick', async () => {
@@ -147,9 +164,19 @@ describe('connector delivery to a real HTTP receiver', function () {
     for (let m = 0; m <= 40; m++) rows.push([`s${m % 3}`, formatUtc(T('2021-07-01T12:00:00') + m * MIN), m]); // every boundary included
     await insert(rows);
     now = T('2021-07-01T12:40:31');
-    const { engine: e, bookmark } = await engine({ schedule: { intervalMs: 5 * MIN, settleMs: 30_000, maxWindowsPerTick: 3, initialStart: T('2021-07-01T12:00:00') } });
+    const { engine: e, bookmark } = await engine({
+      schedule: { intervalMs: 5 * MIN, settleMs: 30_000, maxWindowsPerTick: 3, initialStart: T('2021-07-01T12:00:00') },
+    });
     const reports = [await e.tick(now), await e.tick(now), await e.tick(now), await e.tick(now)];
-    assert.deepEqual(reports.map((r) => [r.delivered, r.backlog]), [[3, 5], [3, 2], [2, 0], [0, 0]]);
+    assert.deepEqual(
+      reports.map((r) => [r.delivered, r.backlog]),
+      [
+        [3, 5],
+        [3, 2],
+        [2, 0],
+        [0, 0],
+      ],
+    );
     const seen = new Map<string, string>();
     for (const request of receiver.received) {
       const body = JSON.parse(request.body);
@@ -166,22 +193,40 @@ describe('connector delivery to a real HTTP receiver', function () {
     }
     assert.equal(seen.size, 40, 'minutes 0..39 delivered; 12:40 belongs to a window not yet due');
     assert.equal((await bookmark.read())?.windowEnd, T('2021-07-01T12:40:00'));
-    assert.deepEqual(fetches.map((w) => w.start), Array.from({ length: 8 }, (_, i) => T('2021-07-01T12:00:00') + i * 5 * MIN), 'each window fetched once, in order');
+    assert.deepEqual(
+      fetches.map((w) => w.start),
+      Array.from({ length: 8 }, (_, i) => T('2021-07-01T12:00:00') + i * 5 * MIN),
+      'each window fetched once, in order',
+    );
   });
 
   it('waits with windows that rows still on their way in may belong to, then posts them with those rows', async () => {
     receiver = await startReceiver((_q, r) => ok(r));
-    await insert([['sensor_1', '2021-07-01T12:01:00', 1], ['sensor_1', '2021-07-01T12:06:00', 2]]);
+    await insert([
+      ['sensor_1', '2021-07-01T12:01:00', 1],
+      ['sensor_1', '2021-07-01T12:06:00', 2],
+    ]);
     // A writer has held rows since 12:07:00 (a database outage): the 12:05 window must wait.
     let heldSince: number | null = T('2021-07-01T12:07:00');
-    const { engine: e, bookmark } = await engine({ schedule: { intervalMs: 5 * MIN, settleMs: 30_000, maxWindowsPerTick: 10, initialStart: T('2021-07-01T12:00:00'), heldSince: () => heldSince } });
+    const { engine: e, bookmark } = await engine({
+      schedule: {
+        intervalMs: 5 * MIN,
+        settleMs: 30_000,
+        maxWindowsPerTick: 10,
+        initialStart: T('2021-07-01T12:00:00'),
+        heldSince: () => heldSince,
+      },
+    });
     assert.deepEqual(await e.tick(now), { delivered: 1, failed: 0, backlog: 0, held: 1, heldSince: T('2021-07-01T12:07:00') });
     assert.equal((await bookmark.read())?.windowEnd, T('2021-07-01T12:05:00'));
     // The writer's backlog reaches the database, then nothing is held any more.
     await insert([['sensor_2', '2021-07-01T12:07:00', 3]]);
     heldSince = null;
     assert.deepEqual(await e.tick(now), { delivered: 1, failed: 0, backlog: 0 });
-    assert.deepEqual(JSON.parse(receiver.received.at(-1)!.body).data, { sensor_1: [{ timestamp: '2021-07-01T12:06:00', value: 2 }], sensor_2: [{ timestamp: '2021-07-01T12:07:00', value: 3 }] });
+    assert.deepEqual(JSON.parse(receiver.received.at(-1)!.body).data, {
+      sensor_1: [{ timestamp: '2021-07-01T12:06:00', value: 2 }],
+      sensor_2: [{ timestamp: '2021-07-01T12:07:00', value: 3 }],
+    });
   });
 
   it('records where a first run starts, so windows that wait are not skipped when the clock moves on', async () => {
@@ -189,13 +234,19 @@ describe('connector delivery to a real HTTP receiver', function () {
     await insert([['s', '2021-07-01T12:06:00', 1]]);
     let heldSince: number | null = 0;
     // No initial start: the first window is the last complete one at the first tick, 12:05-12:10.
-    const { engine: e, bookmark } = await engine({ schedule: { intervalMs: 5 * MIN, settleMs: 30_000, maxWindowsPerTick: 10, heldSince: () => heldSince } });
+    const { engine: e, bookmark } = await engine({
+      schedule: { intervalMs: 5 * MIN, settleMs: 30_000, maxWindowsPerTick: 10, heldSince: () => heldSince },
+    });
     assert.deepEqual(await e.tick(now), { delivered: 0, failed: 0, backlog: 0, held: 1, heldSince: 0 });
     assert.equal((await bookmark.read())?.windowEnd, T('2021-07-01T12:05:00'), 'the start is recorded although nothing was sent');
     now = T('2021-07-01T12:20:31');
     heldSince = null;
     assert.deepEqual(await e.tick(now), { delivered: 3, failed: 0, backlog: 0 });
-    assert.deepEqual(fetches.map((w) => formatUtc(w.start)), ['2021-07-01T12:05:00', '2021-07-01T12:10:00', '2021-07-01T12:15:00'], 'from the recorded start, not from the last complete window at 12:20:31');
+    assert.deepEqual(
+      fetches.map((w) => formatUtc(w.start)),
+      ['2021-07-01T12:05:00', '2021-07-01T12:10:00', '2021-07-01T12:15:00'],
+      'from the recorded start, not from the last complete window at 12:20:31',
+    );
   });
 
   it('retries 500, 429 with Retry-After, a reset connection and a stalled answer; then delivers', async () => {
@@ -209,12 +260,19 @@ describe('connector delivery to a real HTTP receiver', function () {
     });
     await insert([['s', '2021-07-01T12:00:00', 1]]);
     now = T('2021-07-01T12:05:31');
-    const { engine: e, bookmark } = await engine({ timeoutMs: 300, retry: { maxAttempts: 6, baseDelayMs: 5, maxDelayMs: 20, maxElapsedMs: 20_000, retryAfterCapMs: 50 } });
+    const { engine: e, bookmark } = await engine({
+      timeoutMs: 300,
+      retry: { maxAttempts: 6, baseDelayMs: 5, maxDelayMs: 20, maxElapsedMs: 20_000, retryAfterCapMs: 50 },
+    });
     const report = await e.tick(now);
     assert.equal(report.delivered, 1);
     assert.equal(stalled, 1);
     assert.equal(receiver.received.length, 5);
-    assert.equal(new Set(receiver.received.map((r) => r.headers['idempotency-key'])).size, 1, 'every attempt carries the same Idempotency-Key');
+    assert.equal(
+      new Set(receiver.received.map((r) => r.headers['idempotency-key'])).size,
+      1,
+      'every attempt carries the same Idempotency-Key',
+    );
     assert.equal(new Set(receiver.received.map((r) => r.body)).size, 1);
     assert.equal((await bookmark.read())?.windowEnd, T('2021-07-01T12:05:00'));
   });
@@ -232,7 +290,11 @@ describe('connector delivery to a real HTTP receiver', function () {
     assert.equal(failure.status, 400);
     assert.equal(failure.retryable, false);
     assert.match(failure.reason, /HTTP 400 is not retryable/);
-    assert.equal((await bookmark.read())?.windowEnd, T('2021-07-01T12:00:00'), 'the bookmark stays at the start of the failed window (recorded by the first tick)');
+    assert.equal(
+      (await bookmark.read())?.windowEnd,
+      T('2021-07-01T12:00:00'),
+      'the bookmark stays at the start of the failed window (recorded by the first tick)',
+    );
     assert.equal(outbox.batchCount, 1);
     assert.equal(fetches.length, 1, 'the second window waits behind the failed one');
     refuse = false;
@@ -256,7 +318,11 @@ describe('connector delivery to a real HTTP receiver', function () {
       ['a', '2021-07-01T12:02:00', 3],
     ]);
     now = T('2021-07-01T12:05:31');
-    const { engine: e, bookmark, outbox } = await engine({ retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2, maxElapsedMs: 5000, retryAfterCapMs: 10 } });
+    const {
+      engine: e,
+      bookmark,
+      outbox,
+    } = await engine({ retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2, maxElapsedMs: 5000, retryAfterCapMs: 10 } });
     assert.equal((await e.tick(now)).failed, 1);
     assert.equal((await bookmark.read())?.windowEnd, T('2021-07-01T12:00:00'), 'still at the start of the window');
     assert.equal(outbox.batchCount, 1, 'batch 0 acknowledged and gone, batch 1 kept');
@@ -292,7 +358,14 @@ describe('connector delivery to a real HTTP receiver', function () {
     const sentBefore = receiver.received.length;
     assert.equal((await second.engine.tick(now)).delivered, 1);
     assert.equal(fetches.length, fetchesBefore, 'the stored window is not fetched again');
-    assert.deepEqual(receiver.received.slice(sentBefore).map((r) => r.headers['idempotency-key']).sort(), keysBefore, 'same batches, same keys');
+    assert.deepEqual(
+      receiver.received
+        .slice(sentBefore)
+        .map((r) => r.headers['idempotency-key'])
+        .sort(),
+      keysBefore,
+      'same batches, same keys',
+    );
     assert.equal((await second.bookmark.read())?.windowEnd, T('2021-07-01T12:05:00'));
   });
 
@@ -328,7 +401,10 @@ describe('connector delivery to a real HTTP receiver', function () {
     await insert([['a', '2021-07-01T11:00:00', 1]]);
     now = T('2021-07-01T12:30:31');
     const { outbox } = await Outbox.open(join(dir, 'outbox'), { maxBatches: 1 });
-    const { engine: e } = await engine({ outbox, retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1, maxElapsedMs: 10, retryAfterCapMs: 1 } });
+    const { engine: e } = await engine({
+      outbox,
+      retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1, maxElapsedMs: 10, retryAfterCapMs: 1 },
+    });
     const finished = new Promise<void>((resolve) => {
       const timer = setInterval(() => {
         if (events.some((ev) => ev.type === 'task-finished')) {
@@ -371,13 +447,21 @@ describe('connector delivery to a real HTTP receiver', function () {
     const id = e.submit('2021-07-01T10:00:00', '2021-07-01T11:30:00');
     assert.equal(e.getTask(id)?.total, 2);
     await finished;
-    assert.deepEqual(e.getTask(id), { state: 'SUCCESS', current: 2, total: 2, status: 'delivered 3 readings in 2 batches (2 of 2 one-hour pieces)' });
+    assert.deepEqual(e.getTask(id), {
+      state: 'SUCCESS',
+      current: 2,
+      total: 2,
+      status: 'delivered 3 readings in 2 batches (2 of 2 one-hour pieces)',
+    });
     for (const request of receiver.received) {
       const body = JSON.parse(request.body);
       assert.equal(body.start_time, '2021-07-01T10:00:00');
       assert.equal(body.end_time, '2021-07-01T11:30:00');
     }
-    assert.deepEqual(receiver.received.map((r) => String(r.headers['idempotency-key']).split('-')[2]), ['0', '1']);
+    assert.deepEqual(
+      receiver.received.map((r) => String(r.headers['idempotency-key']).split('-')[2]),
+      ['0', '1'],
+    );
     assert.equal(await bookmark.read(), null, 'request mode never creates or moves the bookmark');
     assert.throws(() => e.submit('2021-07-01T12:00:00', '2021-07-01T11:00:00'), /before/);
   });

@@ -62,7 +62,7 @@ describe('connector HttpPoster', () => {
     poster.close();
   });
 
-  it('sends no Authorization header without a key (this Node-RED\'s own receiver)', async () => {
+  it("sends no Authorization header without a key (this Node-RED's own receiver)", async () => {
     let seen: string | undefined = 'not called';
     behaviour = (res) => res.end('ok');
     const listener = (req: import('node:http').IncomingMessage) => (seen = req.headers.authorization);

@@ -4,11 +4,23 @@
 import { openDatabase } from '../../../lib/db';
 import type { Database, MigrationSet } from '../../../lib/db/types';
 
-export async function openMysql(config: { host: string; port: number; user: string; password: string; database: string }): Promise<Database> {
+export async function openMysql(config: {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+}): Promise<Database> {
   return openDatabase({ dialect: 'mysql', ...config, poolSize: 4, connectTimeoutMs: 5000 });
 }
 
-export async function openPostgres(config: { host: string; port: number; user: string; password: string; database: string }): Promise<Database> {
+export async function openPostgres(config: {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+}): Promise<Database> {
   return openDatabase({ dialect: 'postgres', ...config, poolSize: 4, connectTimeoutMs: 5000 });
 }
 

@@ -5,7 +5,15 @@ import { openSqliteConnection } from '../../../lib/db/sqlite-driver';
 import { describeEachSqliteDriver } from '../../support/sqlite-drivers';
 import { DatabaseError, insertRows, openDatabase, planInsert, SqliteDatabase } from '../../../lib/db';
 import type { Database, SqlExecutor } from '../../../lib/db/types';
-import { MYSQL_HOST, MYSQL_PASSWORD, MYSQL_PORT, MYSQL_USER, createTestPostgresDatabase, requireService, type TestPostgresDatabase } from '../../support/services';
+import {
+  MYSQL_HOST,
+  MYSQL_PASSWORD,
+  MYSQL_PORT,
+  MYSQL_USER,
+  createTestPostgresDatabase,
+  requireService,
+  type TestPostgresDatabase,
+} from '../../support/services';
 import { ddl, describeEachDialect } from './harness';
 
 function isDbError(kind: DatabaseError['kind'], code?: RegExp) {
@@ -21,8 +29,10 @@ const READINGS = {
   mysql:
     'CREATE TABLE readings (sensor VARCHAR(64) NOT NULL, ts BIGINT NOT NULL, value DOUBLE NULL, note VARCHAR(20) NULL, PRIMARY KEY (sensor, ts)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4',
   // SQLite ignores VARCHAR lengths, so the length limit is a CHECK constraint.
-  sqlite: 'CREATE TABLE readings (sensor TEXT NOT NULL, ts INTEGER NOT NULL, value REAL NULL, note TEXT NULL CHECK (length(note) <= 20), PRIMARY KEY (sensor, ts))',
-  postgres: 'CREATE TABLE readings (sensor VARCHAR(64) NOT NULL, ts BIGINT NOT NULL, value DOUBLE PRECISION NULL, note VARCHAR(20) NULL, PRIMARY KEY (sensor, ts))',
+  sqlite:
+    'CREATE TABLE readings (sensor TEXT NOT NULL, ts INTEGER NOT NULL, value REAL NULL, note TEXT NULL CHECK (length(note) <= 20), PRIMARY KEY (sensor, ts))',
+  postgres:
+    'CREATE TABLE readings (sensor VARCHAR(64) NOT NULL, ts BIGINT NOT NULL, value DOUBLE PRECISION NULL, note VARCHAR(20) NULL, PRIMARY KEY (sensor, ts))',
 };
 
 describeEachDialect('db: queries and inserts', (ctx) => {
@@ -36,8 +46,16 @@ describeEachDialect('db: queries and inserts', (ctx) => {
     const { db, dialect } = ctx();
     const inserted = await db.query('INSERT INTO readings (sensor, ts, value, note) VALUES (?, ?, ?, ?)', ['s1', 1, 1.5, "it's"]);
     assert.equal(inserted.affectedRows, 1);
-    await db.query('INSERT INTO readings (sensor, ts, value, note) VALUES (:sensor, :ts, :value, :note)', { sensor: 's1', ts: 2, value: null, note: undefined });
-    const { rows } = await db.query('SELECT sensor, ts, value, note FROM readings WHERE sensor = :s AND ts >= :from ORDER BY ts', { s: 's1', from: 0 });
+    await db.query('INSERT INTO readings (sensor, ts, value, note) VALUES (:sensor, :ts, :value, :note)', {
+      sensor: 's1',
+      ts: 2,
+      value: null,
+      note: undefined,
+    });
+    const { rows } = await db.query('SELECT sensor, ts, value, note FROM readings WHERE sensor = :s AND ts >= :from ORDER BY ts', {
+      s: 's1',
+      from: 0,
+    });
     assert.deepEqual(rows, [
       { sensor: 's1', ts: 1, value: 1.5, note: "it's" },
       { sensor: 's1', ts: 2, value: null, note: null },
@@ -46,7 +64,14 @@ describeEachDialect('db: queries and inserts', (ctx) => {
     assert.equal(updated.affectedRows, 2);
     assert.deepEqual((await db.query("SELECT COUNT(*) AS n FROM readings WHERE note = '?' OR note = ?", ['x'])).rows, [{ n: 0 }]);
 
-    await db.query(ddl(dialect, 'CREATE TABLE autoinc (id INT AUTO_INCREMENT PRIMARY KEY, v INT)', 'CREATE TABLE autoinc (id INTEGER PRIMARY KEY AUTOINCREMENT, v INT)', 'CREATE TABLE autoinc (id SERIAL PRIMARY KEY, v INT)'));
+    await db.query(
+      ddl(
+        dialect,
+        'CREATE TABLE autoinc (id INT AUTO_INCREMENT PRIMARY KEY, v INT)',
+        'CREATE TABLE autoinc (id INTEGER PRIMARY KEY AUTOINCREMENT, v INT)',
+        'CREATE TABLE autoinc (id SERIAL PRIMARY KEY, v INT)',
+      ),
+    );
     if (dialect === 'postgres') {
       // PostgreSQL reports no insert id; RETURNING is how its users ask for one.
       assert.deepEqual((await db.query('INSERT INTO autoinc (v) VALUES (?) RETURNING id', [1])).rows, [{ id: 1 }]);
@@ -63,10 +88,17 @@ describeEachDialect('db: queries and inserts', (ctx) => {
   it('select() stops reading after maxRows and says so', async () => {
     const { db } = ctx();
     const plain = planInsert(db.dialect, { table: 'readings', columns: ['sensor', 'ts', 'value'] });
-    await insertRows(db, plain, Array.from({ length: 50 }, (_, i) => ['sel', i, i]));
+    await insertRows(
+      db,
+      plain,
+      Array.from({ length: 50 }, (_, i) => ['sel', i, i]),
+    );
     const limited = await db.select('SELECT ts FROM readings WHERE sensor = :s ORDER BY ts', { s: 'sel' }, 10);
     assert.equal(limited.truncated, true);
-    assert.deepEqual(limited.rows.map((row) => row.ts), Array.from({ length: 10 }, (_, i) => i));
+    assert.deepEqual(
+      limited.rows.map((row) => row.ts),
+      Array.from({ length: 10 }, (_, i) => i),
+    );
     const all = await db.select('SELECT ts FROM readings WHERE sensor = ? ORDER BY ts', ['sel'], 50);
     assert.equal(all.truncated, false);
     assert.equal(all.rows.length, 50);
@@ -86,20 +118,41 @@ describeEachDialect('db: queries and inserts', (ctx) => {
     assert.deepEqual(await insertRows(db, plain, rows), { statements: 3, rows: 25, affectedRows: 25 });
 
     // error: a duplicate fails the statement as a data error, and nothing of it is stored
-    await assert.rejects(insertRows(db, plain, [['s', 100, 0], ['s', 0, 0]]), isDbError('data', /DUP_ENTRY|CONSTRAINT|^23505$/));
+    await assert.rejects(
+      insertRows(db, plain, [
+        ['s', 100, 0],
+        ['s', 0, 0],
+      ]),
+      isDbError('data', /DUP_ENTRY|CONSTRAINT|^23505$/),
+    );
     assert.equal((await db.query('SELECT COUNT(*) AS n FROM readings')).rows[0].n, 25);
 
     // ignore: duplicates skipped, existing values untouched, new rows stored
     const ignore = planInsert(db.dialect, { table: 'readings', columns, conflict: 'ignore', keyColumns: ['sensor', 'ts'] });
-    await insertRows(db, ignore, [['s', 0, 999], ['s', 100, 100], ['s', 1, 999]]);
+    await insertRows(db, ignore, [
+      ['s', 0, 999],
+      ['s', 100, 100],
+      ['s', 1, 999],
+    ]);
     const afterIgnore = await db.query('SELECT ts, value FROM readings WHERE ts IN (0, 1, 100) ORDER BY ts');
-    assert.deepEqual(afterIgnore.rows, [{ ts: 0, value: 0 }, { ts: 1, value: 1 }, { ts: 100, value: 100 }]);
+    assert.deepEqual(afterIgnore.rows, [
+      { ts: 0, value: 0 },
+      { ts: 1, value: 1 },
+      { ts: 100, value: 100 },
+    ]);
 
     // upsert: duplicates overwrite the update columns, including duplicates within one statement
     const upsert = planInsert(db.dialect, { table: 'readings', columns, conflict: 'upsert', keyColumns: ['sensor', 'ts'] });
-    await insertRows(db, upsert, [['s', 0, -1], ['s', 200, 200], ['s', 200, 201]]);
+    await insertRows(db, upsert, [
+      ['s', 0, -1],
+      ['s', 200, 200],
+      ['s', 200, 201],
+    ]);
     const afterUpsert = await db.query('SELECT ts, value FROM readings WHERE ts IN (0, 200) ORDER BY ts');
-    assert.deepEqual(afterUpsert.rows, [{ ts: 0, value: -1 }, { ts: 200, value: 201 }]);
+    assert.deepEqual(afterUpsert.rows, [
+      { ts: 0, value: -1 },
+      { ts: 200, value: 201 },
+    ]);
     assert.equal((await db.query('SELECT COUNT(*) AS n FROM readings')).rows[0].n, 27);
   });
 
@@ -113,7 +166,10 @@ describeEachDialect('db: queries and inserts', (ctx) => {
     await assert.rejects(db.query('INSERT INTO readings (sensor, ts) VALUES (?, ?)', [null, 1]), isDbError('data'));
     const ignore = planInsert(db.dialect, { table: 'readings', columns: ['sensor', 'ts', 'note'], conflict: 'ignore' });
     await assert.rejects(insertRows(db, ignore, [['s', 5, 'y'.repeat(50)]]), isDbError('data'), 'ignore must not swallow data errors');
-    await assert.rejects(db.query('INSERT INTO readings (sensor, ts, value) VALUES (?, ?, ?)', ['s', 1, NaN]), isDbError('data', /^DB_VALUE_INVALID$/));
+    await assert.rejects(
+      db.query('INSERT INTO readings (sensor, ts, value) VALUES (?, ?, ?)', ['s', 1, NaN]),
+      isDbError('data', /^DB_VALUE_INVALID$/),
+    );
     assert.equal((await db.query('SELECT COUNT(*) AS n FROM readings')).rows[0].n, 0);
   });
 
@@ -143,7 +199,10 @@ describeEachDialect('db: queries and inserts', (ctx) => {
       // Node 22's node:sqlite stores the NUL but reads text only up to it (fixed in 24); the
       // reason `auto` prefers better-sqlite3 on Node 22 (docs/install.md). Pinned so a change shows.
       assert.equal(rows[0].body, emoji.slice(0, emoji.indexOf('\u0000')));
-      assert.equal((await db.query('SELECT hex(body) AS h FROM texts WHERE id = 1')).rows[0].h, Buffer.from(emoji).toString('hex').toUpperCase());
+      assert.equal(
+        (await db.query('SELECT hex(body) AS h FROM texts WHERE id = 1')).rows[0].h,
+        Buffer.from(emoji).toString('hex').toUpperCase(),
+      );
     } else {
       assert.equal(rows[0].body, emoji);
     }
@@ -153,7 +212,12 @@ describeEachDialect('db: queries and inserts', (ctx) => {
   it('stores Dates, booleans, bigints and Buffers', async () => {
     const { db, dialect } = ctx();
     await db.query(
-      ddl(dialect, 'CREATE TABLE typed (d DATETIME(3), b TINYINT(1), n BIGINT, bin VARBINARY(16))', 'CREATE TABLE typed (d TEXT, b INTEGER, n INTEGER, bin BLOB)', 'CREATE TABLE typed (d TIMESTAMP(3), b SMALLINT, n BIGINT, bin BYTEA)'),
+      ddl(
+        dialect,
+        'CREATE TABLE typed (d DATETIME(3), b TINYINT(1), n BIGINT, bin VARBINARY(16))',
+        'CREATE TABLE typed (d TEXT, b INTEGER, n INTEGER, bin BLOB)',
+        'CREATE TABLE typed (d TIMESTAMP(3), b SMALLINT, n BIGINT, bin BYTEA)',
+      ),
     );
     const date = new Date(Date.UTC(2024, 5, 1, 12, 30, 45, 123));
     // Integers beyond 2^53 are not portable on read (SQLite returns a rounded number), so stay within.
@@ -216,8 +280,14 @@ describeEachDialect('db: transactions and locks', (ctx) => {
     // Many times over, so a connection left inside the failed transaction would be picked again.
     for (let id = 10; id < 20; id++) await db.atomic([{ sql: 'INSERT INTO items VALUES (?, ?)', values: [id, 'later'] }]);
     const { rows } = await db.query('SELECT id, label FROM items ORDER BY id');
-    assert.deepEqual(rows.slice(0, 2), [{ id: 1, label: 'one;two' }, { id: 2, label: "\n';DROP TABLE items;" }]);
-    assert.deepEqual(rows.slice(2).map((row) => row.id), Array.from({ length: 10 }, (_, i) => 10 + i));
+    assert.deepEqual(rows.slice(0, 2), [
+      { id: 1, label: 'one;two' },
+      { id: 2, label: "\n';DROP TABLE items;" },
+    ]);
+    assert.deepEqual(
+      rows.slice(2).map((row) => row.id),
+      Array.from({ length: 10 }, (_, i) => 10 + i),
+    );
   });
 
   it('refuses statements on a transaction executor after it finished', async () => {
@@ -271,7 +341,10 @@ describeEachDialect('db: transactions and locks', (ctx) => {
       events.push('first out');
     });
     await holding;
-    await assert.rejects(other.withLock('shared-lock', 300, async () => events.push('second in (wrong)')), isDbError('transient', /^DB_LOCK_TIMEOUT$/));
+    await assert.rejects(
+      other.withLock('shared-lock', 300, async () => events.push('second in (wrong)')),
+      isDbError('transient', /^DB_LOCK_TIMEOUT$/),
+    );
     release();
     await first;
     await other.withLock('shared-lock', 5000, async (executor) => {
@@ -373,7 +446,10 @@ describeEachSqliteDriver('db: SQLite specifics', (driver) => {
       }),
       isDbError('fatal', /^DB_NESTED_USE$/),
     );
-    await assert.rejects(db.transaction(() => db.transaction(async () => 1)), isDbError('fatal', /^DB_NESTED_USE$/));
+    await assert.rejects(
+      db.transaction(() => db.transaction(async () => 1)),
+      isDbError('fatal', /^DB_NESTED_USE$/),
+    );
   });
 
   it("withLock waits for another process's write lock, then times out as transient", async () => {
@@ -381,7 +457,10 @@ describeEachSqliteDriver('db: SQLite specifics', (driver) => {
     const foreign = openSqliteConnection(`${dir}/a/b/specific.db`, driver);
     try {
       foreign.exec('BEGIN IMMEDIATE');
-      await assert.rejects(db.withLock('x', 300, async () => 1), isDbError('transient', /^DB_LOCK_TIMEOUT$/));
+      await assert.rejects(
+        db.withLock('x', 300, async () => 1),
+        isDbError('transient', /^DB_LOCK_TIMEOUT$/),
+      );
       foreign.exec('COMMIT');
       assert.equal(await db.withLock('x', 300, async () => 'got it'), 'got it');
     } finally {
@@ -403,12 +482,18 @@ describeEachSqliteDriver('db: SQLite specifics', (driver) => {
 
   it('a file whose directory cannot be created fails with a DatabaseError, not a crash', () => {
     writeFileSync(`${dir}/plain-file`, 'x');
-    assert.throws(() => openDatabase({ dialect: 'sqlite', file: `${dir}/plain-file/x.db`, busyTimeoutMs: 1, driver }), (err: unknown) => err instanceof DatabaseError && /ENOTDIR|EEXIST/.test(err.code));
+    assert.throws(
+      () => openDatabase({ dialect: 'sqlite', file: `${dir}/plain-file/x.db`, busyTimeoutMs: 1, driver }),
+      (err: unknown) => err instanceof DatabaseError && /ENOTDIR|EEXIST/.test(err.code),
+    );
   });
 
   it('a directory in place of the file is a connection error (SQLITE_CANTOPEN)', () => {
     mkdirSync(`${dir}/is-a-dir.db`);
-    assert.throws(() => openDatabase({ dialect: 'sqlite', file: `${dir}/is-a-dir.db`, busyTimeoutMs: 1, driver }), isDbError('connection', /^SQLITE_CANTOPEN/));
+    assert.throws(
+      () => openDatabase({ dialect: 'sqlite', file: `${dir}/is-a-dir.db`, busyTimeoutMs: 1, driver }),
+      isDbError('connection', /^SQLITE_CANTOPEN/),
+    );
   });
 });
 
@@ -423,7 +508,16 @@ describe('db: MariaDB connection failures', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as { port: number }).port;
     await new Promise<void>((resolve) => server.close(() => resolve()));
-    const db = openDatabase({ dialect: 'mysql', host: '127.0.0.1', port, user: 'u', password: 'NeverShowThis', database: 'x', poolSize: 2, connectTimeoutMs: 2000 });
+    const db = openDatabase({
+      dialect: 'mysql',
+      host: '127.0.0.1',
+      port,
+      user: 'u',
+      password: 'NeverShowThis',
+      database: 'x',
+      poolSize: 2,
+      connectTimeoutMs: 2000,
+    });
     try {
       for (let i = 0; i < 3; i++) {
         await assert.rejects(db.query('SELECT 1'), (err: unknown) => {
@@ -432,15 +526,30 @@ describe('db: MariaDB connection failures', () => {
           return true;
         });
       }
-      await assert.rejects(db.transaction(async () => 1), isDbError('connection'));
-      await assert.rejects(db.withLock('l', 100, async () => 1), isDbError('connection'));
+      await assert.rejects(
+        db.transaction(async () => 1),
+        isDbError('connection'),
+      );
+      await assert.rejects(
+        db.withLock('l', 100, async () => 1),
+        isDbError('connection'),
+      );
     } finally {
       await db.close();
     }
   });
 
   it('wrong credentials are fatal and do not echo the password', async () => {
-    const db = openDatabase({ dialect: 'mysql', host: MYSQL_HOST, port: MYSQL_PORT, user: 'iotp_no_such_user', password: 'WrongPassw0rd', database: 'x', poolSize: 1, connectTimeoutMs: 2000 });
+    const db = openDatabase({
+      dialect: 'mysql',
+      host: MYSQL_HOST,
+      port: MYSQL_PORT,
+      user: 'iotp_no_such_user',
+      password: 'WrongPassw0rd',
+      database: 'x',
+      poolSize: 1,
+      connectTimeoutMs: 2000,
+    });
     try {
       await assert.rejects(db.query('SELECT 1'), (err: unknown) => {
         isDbError('fatal', /ACCESS_DENIED/)(err);
@@ -455,17 +564,38 @@ describe('db: MariaDB connection failures', () => {
   it('survives the server killing an idle pooled connection: the next query uses a new one', async () => {
     const backgroundErrors: DatabaseError[] = [];
     const db = openDatabase(
-      { dialect: 'mysql', host: MYSQL_HOST, port: MYSQL_PORT, user: MYSQL_USER, password: MYSQL_PASSWORD, database: 'mysql', poolSize: 1, connectTimeoutMs: 2000 },
+      {
+        dialect: 'mysql',
+        host: MYSQL_HOST,
+        port: MYSQL_PORT,
+        user: MYSQL_USER,
+        password: MYSQL_PASSWORD,
+        database: 'mysql',
+        poolSize: 1,
+        connectTimeoutMs: 2000,
+      },
       { onBackgroundError: (err) => backgroundErrors.push(err) },
     );
-    const admin = openDatabase({ dialect: 'mysql', host: MYSQL_HOST, port: MYSQL_PORT, user: MYSQL_USER, password: MYSQL_PASSWORD, database: 'mysql', poolSize: 1, connectTimeoutMs: 2000 });
+    const admin = openDatabase({
+      dialect: 'mysql',
+      host: MYSQL_HOST,
+      port: MYSQL_PORT,
+      user: MYSQL_USER,
+      password: MYSQL_PASSWORD,
+      database: 'mysql',
+      poolSize: 1,
+      connectTimeoutMs: 2000,
+    });
     try {
       const before = Number((await db.query('SELECT CONNECTION_ID() AS id')).rows[0].id);
       await admin.query(`KILL ${before}`);
       await new Promise((resolve) => setTimeout(resolve, 200));
       const afterId = Number((await db.query('SELECT CONNECTION_ID() AS id')).rows[0].id);
       assert.notEqual(afterId, before);
-      assert.ok(backgroundErrors.every((err) => err.kind === 'connection'), backgroundErrors.map((e) => e.code).join());
+      assert.ok(
+        backgroundErrors.every((err) => err.kind === 'connection'),
+        backgroundErrors.map((e) => e.code).join(),
+      );
     } finally {
       await admin.close();
       await db.close();
@@ -503,8 +633,14 @@ describe('db: PostgreSQL specifics', () => {
         return true;
       });
     }
-    await assert.rejects(db.transaction(async () => 1), isDbError('connection'));
-    await assert.rejects(db.withLock('l', 100, async () => 1), isDbError('connection'));
+    await assert.rejects(
+      db.transaction(async () => 1),
+      isDbError('connection'),
+    );
+    await assert.rejects(
+      db.withLock('l', 100, async () => 1),
+      isDbError('connection'),
+    );
     await assert.rejects(db.select('SELECT 1', undefined, 1), isDbError('connection'));
   });
 
@@ -522,7 +658,10 @@ describe('db: PostgreSQL specifics', () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     const afterPid = Number((await db.query('SELECT pg_backend_pid() AS pid')).rows[0].pid);
     assert.notEqual(afterPid, before);
-    assert.ok(backgroundErrors.length > 0 && backgroundErrors.every((err) => err.kind === 'connection'), backgroundErrors.map((e) => e.code).join());
+    assert.ok(
+      backgroundErrors.length > 0 && backgroundErrors.every((err) => err.kind === 'connection'),
+      backgroundErrors.map((e) => e.code).join(),
+    );
   });
 
   it('a lock whose holder dies is free again (advisory locks end with their session)', async () => {
@@ -540,7 +679,10 @@ describe('db: PostgreSQL specifics', () => {
       await executor.query('SELECT 1');
     });
     await inside;
-    await assert.rejects(admin.withLock('dies', 200, async () => 1), isDbError('transient', /^DB_LOCK_TIMEOUT$/));
+    await assert.rejects(
+      admin.withLock('dies', 200, async () => 1),
+      isDbError('transient', /^DB_LOCK_TIMEOUT$/),
+    );
     await admin.query('SELECT pg_terminate_backend(?)', [pid]);
     assert.equal(await admin.withLock('dies', 5000, async () => 'free'), 'free');
     killed();
@@ -586,17 +728,39 @@ describe('db: PostgreSQL specifics', () => {
     const db = open({ poolSize: 1 });
     await db.query('CREATE TABLE copied (k INT PRIMARY KEY, label VARCHAR(5) NOT NULL)');
     const plan = planInsert('postgres', { table: 'copied', columns: ['k', 'label'] });
-    await assert.rejects(insertRows(db, plan, [[1, 'ok'], [2, 'too long']]), isDbError('data', /^22001$/));
-    await assert.rejects(insertRows(db, plan, [[1, 'ok'], [1, 'dup']]), isDbError('data', /^23505$/));
-    await insertRows(db, plan, [[1, 'a\tb'], [2, '\\N'], [3, 'x\ny']]);
-    assert.deepEqual((await db.query('SELECT k, label FROM copied ORDER BY k')).rows, [{ k: 1, label: 'a\tb' }, { k: 2, label: '\\N' }, { k: 3, label: 'x\ny' }]);
+    await assert.rejects(
+      insertRows(db, plan, [
+        [1, 'ok'],
+        [2, 'too long'],
+      ]),
+      isDbError('data', /^22001$/),
+    );
+    await assert.rejects(
+      insertRows(db, plan, [
+        [1, 'ok'],
+        [1, 'dup'],
+      ]),
+      isDbError('data', /^23505$/),
+    );
+    await insertRows(db, plan, [
+      [1, 'a\tb'],
+      [2, '\\N'],
+      [3, 'x\ny'],
+    ]);
+    assert.deepEqual((await db.query('SELECT k, label FROM copied ORDER BY k')).rows, [
+      { k: 1, label: 'a\tb' },
+      { k: 2, label: '\\N' },
+      { k: 3, label: 'x\ny' },
+    ]);
   });
 
   it('refuses a migration set without PostgreSQL statements, naming it, before touching anything', async () => {
     const { runMigrations } = await import('../../../lib/db/migrate');
     const db = open();
     await assert.rejects(
-      runMigrations(db, [{ name: 'mine', description: '', migrations: [{ version: 1, name: 'create', mysql: ['SELECT 1'], sqlite: ['SELECT 1'] }] }]),
+      runMigrations(db, [
+        { name: 'mine', description: '', migrations: [{ version: 1, name: 'create', mysql: ['SELECT 1'], sqlite: ['SELECT 1'] }] },
+      ]),
       /mine\/1-create has no PostgreSQL statements/,
     );
     assert.deepEqual((await db.query("SELECT to_regclass('migrations') IS NULL AS absent")).rows, [{ absent: true }]);

@@ -47,9 +47,21 @@ describeEachDialect('db: catalog reader', (ctx) => {
     assert.deepEqual([...snapshot.tables.keys()], ['probe']);
     const table = snapshot.tables.get('probe')!;
     assert.equal(table.name, 'Probe');
-    assert.deepEqual(table.columns.map((c) => c.name), ['id', 'nodeId', 'taken', 'reading', 'note', 'flag', 'amount', 'raw']);
+    assert.deepEqual(
+      table.columns.map((c) => c.name),
+      ['id', 'nodeId', 'taken', 'reading', 'note', 'flag', 'amount', 'raw'],
+    );
     const families = Object.fromEntries(table.columns.map((c) => [c.name, c.family]));
-    assert.deepEqual(families, { id: 'integer', nodeId: 'text', taken: 'datetime', reading: 'real', note: 'text', flag: 'boolean', amount: 'decimal', raw: 'blob' });
+    assert.deepEqual(families, {
+      id: 'integer',
+      nodeId: 'text',
+      taken: 'datetime',
+      reading: 'real',
+      note: 'text',
+      flag: 'boolean',
+      amount: 'decimal',
+      raw: 'blob',
+    });
     const id = column(table, 'ID')!;
     assert.equal(id.autoIncrement, true);
     assert.equal(id.hasDefault, true);
@@ -93,13 +105,17 @@ describeEachDialect('db: catalog reader', (ctx) => {
     assert.equal(empty.tables.size, 0);
     assert.deepEqual(empty.triggers, []);
     const fk = {
-      mysql: 'CREATE TABLE probe_child (id INT PRIMARY KEY, probe_id INT NOT NULL, FOREIGN KEY (probe_id) REFERENCES Probe (id)) ENGINE=InnoDB',
+      mysql:
+        'CREATE TABLE probe_child (id INT PRIMARY KEY, probe_id INT NOT NULL, FOREIGN KEY (probe_id) REFERENCES Probe (id)) ENGINE=InnoDB',
       sqlite: 'CREATE TABLE probe_child (id INTEGER PRIMARY KEY, probe_id INTEGER NOT NULL REFERENCES Probe (id))',
       postgres: 'CREATE TABLE probe_child (id INT PRIMARY KEY, probe_id INT NOT NULL REFERENCES "Probe" (id))',
     }[dialect];
     await db.query(fk);
     const both = await readSchema(db, ['probe', 'probe_child']);
-    assert.deepEqual(both.triggers.map((t) => t.name), ['probe_guard']);
+    assert.deepEqual(
+      both.triggers.map((t) => t.name),
+      ['probe_guard'],
+    );
     assert.ok(both.tables.has('probe_child'));
   });
 });

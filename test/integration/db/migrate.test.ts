@@ -55,7 +55,11 @@ describeEachDialect('db: migrations', (ctx) => {
     const sets = [set('core', [createTopics, createLog, addColumn])];
     const warnings: string[] = [];
     const first = await runMigrations(db, sets, { log: { warn: (m) => warnings.push(m) } });
-    assert.deepEqual(first, { applied: ['core/1-create-topics', 'core/2-create-log-with-trigger', 'core/3-add-retain'], changed: [], skipped: 0 });
+    assert.deepEqual(first, {
+      applied: ['core/1-create-topics', 'core/2-create-log-with-trigger', 'core/3-add-retain'],
+      changed: [],
+      skipped: 0,
+    });
     const second = await runMigrations(db, sets);
     assert.deepEqual(second, { applied: [], changed: [], skipped: 3 });
     assert.deepEqual(warnings, []);
@@ -63,7 +67,12 @@ describeEachDialect('db: migrations', (ctx) => {
     const { rows } = await db.query('SELECT name, set_name, version, checksum FROM migrations ORDER BY id');
     assert.deepEqual(
       rows.map((r) => ({ ...r, version: Number(r.version) })),
-      [createTopics, createLog, addColumn].map((m) => ({ name: `core/${m.version}-${m.name}`, set_name: 'core', version: m.version, checksum: migrationChecksum(m, dialect) })),
+      [createTopics, createLog, addColumn].map((m) => ({
+        name: `core/${m.version}-${m.name}`,
+        set_name: 'core',
+        version: m.version,
+        checksum: migrationChecksum(m, dialect),
+      })),
     );
     // The trigger from migration 2 works (sent as one statement, no DELIMITER).
     await db.query('INSERT INTO topics (label) VALUES (?)', ['home/light/kitchen']);
@@ -73,7 +82,15 @@ describeEachDialect('db: migrations', (ctx) => {
   it('adds later migrations of a set and other sets without touching applied ones', async () => {
     const { db } = ctx();
     await runMigrations(db, [set('core', [createTopics])]);
-    const other = set('other', [{ version: 1, name: 'create-other', mysql: ['CREATE TABLE other_log (id INT)'], sqlite: ['CREATE TABLE other_log (id INT)'], postgres: ['CREATE TABLE other_log (id INT)'] }]);
+    const other = set('other', [
+      {
+        version: 1,
+        name: 'create-other',
+        mysql: ['CREATE TABLE other_log (id INT)'],
+        sqlite: ['CREATE TABLE other_log (id INT)'],
+        postgres: ['CREATE TABLE other_log (id INT)'],
+      },
+    ]);
     const report = await runMigrations(db, [set('core', [createTopics, createLog]), other]);
     assert.deepEqual(report, { applied: ['core/2-create-log-with-trigger', 'other/1-create-other'], changed: [], skipped: 1 });
   });
@@ -86,14 +103,22 @@ describeEachDialect('db: migrations', (ctx) => {
     const reports = await Promise.all([runMigrations(a, sets), runMigrations(b, sets), runMigrations(a, sets)]);
     const applied = reports.flatMap((r) => r.applied).sort();
     assert.deepEqual(applied, ['core/1-create-topics', 'core/2-create-log-with-trigger', 'core/3-add-retain']);
-    assert.equal(reports.reduce((n, r) => n + r.skipped, 0), 6);
+    assert.equal(
+      reports.reduce((n, r) => n + r.skipped, 0),
+      6,
+    );
     assert.equal((await a.query('SELECT COUNT(*) AS n FROM migrations')).rows[0].n, 3);
   });
 
   it('reports a changed migration (and warns) instead of re-running it', async () => {
     const { db } = ctx();
     await runMigrations(db, [set('core', [createTopics])]);
-    const edited: Migration = { ...createTopics, mysql: [`${createTopics.mysql[0]} COMMENT 'edited'`], sqlite: [`${createTopics.sqlite[0]} /* edited */`], postgres: [`${createTopics.postgres?.[0]} /* edited */`] };
+    const edited: Migration = {
+      ...createTopics,
+      mysql: [`${createTopics.mysql[0]} COMMENT 'edited'`],
+      sqlite: [`${createTopics.sqlite[0]} /* edited */`],
+      postgres: [`${createTopics.postgres?.[0]} /* edited */`],
+    };
     const warnings: string[] = [];
     const report = await runMigrations(db, [set('core', [edited])], { log: { warn: (m) => warnings.push(m) } });
     assert.deepEqual(report, { applied: [], changed: ['core/1-create-topics'], skipped: 0 });
@@ -105,9 +130,12 @@ describeEachDialect('db: migrations', (ctx) => {
     const { db, dialect } = ctx();
     await db.query(
       {
-        mysql: 'CREATE TABLE migrations (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(255), inserted TIMESTAMP DEFAULT CURRENT_TIMESTAMP, last_updated TIMESTAMP DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP) CHARSET=utf8',
-        sqlite: 'CREATE TABLE migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT, inserted TIMESTAMP DEFAULT CURRENT_TIMESTAMP, last_updated TIMESTAMP DEFAULT CURRENT_TIMESTAMP)',
-        postgres: 'CREATE TABLE migrations (id SERIAL PRIMARY KEY, name VARCHAR(255), inserted TIMESTAMP DEFAULT CURRENT_TIMESTAMP, last_updated TIMESTAMP DEFAULT CURRENT_TIMESTAMP)',
+        mysql:
+          'CREATE TABLE migrations (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(255), inserted TIMESTAMP DEFAULT CURRENT_TIMESTAMP, last_updated TIMESTAMP DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP) CHARSET=utf8',
+        sqlite:
+          'CREATE TABLE migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT, inserted TIMESTAMP DEFAULT CURRENT_TIMESTAMP, last_updated TIMESTAMP DEFAULT CURRENT_TIMESTAMP)',
+        postgres:
+          'CREATE TABLE migrations (id SERIAL PRIMARY KEY, name VARCHAR(255), inserted TIMESTAMP DEFAULT CURRENT_TIMESTAMP, last_updated TIMESTAMP DEFAULT CURRENT_TIMESTAMP)',
       }[dialect],
     );
     await db.query('INSERT INTO migrations (name) VALUES (?)', ['20230101_legacy']);
@@ -147,11 +175,19 @@ describeEachDialect('db: migrations', (ctx) => {
     }
   });
 
-  it('asks a set\'s adoption only in a dialect it has an inspection for; elsewhere the migrations run as always', async () => {
+  it("asks a set's adoption only in a dialect it has an inspection for; elsewhere the migrations run as always", async () => {
     const { db, dialect } = ctx();
     const asked: string[] = [];
     const elsewhere = (['mysql', 'sqlite', 'postgres'] as const).filter((d) => d !== dialect);
-    const inspect = Object.fromEntries(elsewhere.map((d) => [d, async () => { asked.push(d); return refuse('something', 'nothing'); }]));
+    const inspect = Object.fromEntries(
+      elsewhere.map((d) => [
+        d,
+        async () => {
+          asked.push(d);
+          return refuse('something', 'nothing');
+        },
+      ]),
+    );
     const report = await runMigrations(db, [{ ...set('core', [createTopics]), adoption: { inspect } }]);
     assert.deepEqual(report.applied, ['core/1-create-topics']);
     assert.deepEqual(asked, []);
@@ -171,7 +207,9 @@ describeEachDialect('db: migrations', (ctx) => {
         await ex.query('ALTER TABLE no_such_table ADD COLUMN x INT');
       },
     });
-    const err = await runMigrations(db, [{ ...set('core', [createTopics, createLog]), adoption: { inspect: { [dialect]: failing } } }]).catch((e: unknown) => e);
+    const err = await runMigrations(db, [
+      { ...set('core', [createTopics, createLog]), adoption: { inspect: { [dialect]: failing } } },
+    ]).catch((e: unknown) => e);
     assert.ok(err instanceof MigrationError, String(err));
     assert.match(err.message, /core\/0-adopt-original failed at statement 2 of 2: .* \(taking over an existing schema: a topics table\)/);
     assert.deepEqual((await db.query('SELECT name FROM migrations')).rows, [], 'nothing recorded');
@@ -191,23 +229,36 @@ describeEachDialect('db: migrations', (ctx) => {
       },
     });
     const logged: string[] = [];
-    const report = await runMigrations(db, [{ ...set('core', [createTopics, createLog]), adoption: { inspect: { [dialect]: adopting } } }], {
-      log: { info: (m) => logged.push(m), warn: (m) => logged.push(m) },
-    });
+    const report = await runMigrations(
+      db,
+      [{ ...set('core', [createTopics, createLog]), adoption: { inspect: { [dialect]: adopting } } }],
+      {
+        log: { info: (m) => logged.push(m), warn: (m) => logged.push(m) },
+      },
+    );
     assert.deepEqual(report.applied, ['core/0-adopt-original', 'core/1-create-topics', 'core/2-create-log-with-trigger']);
     assert.match(logged.join('\n'), /Took over an existing schema for core: a topics table\. Kept its rows\./);
-    assert.deepEqual((await db.query('SELECT name, version FROM migrations ORDER BY id')).rows.map((r) => [r.name, Number(r.version)]), [
-      ['core/0-adopt-original', 0],
-      ['core/1-create-topics', 1],
-      ['core/2-create-log-with-trigger', 2],
-    ]);
+    assert.deepEqual(
+      (await db.query('SELECT name, version FROM migrations ORDER BY id')).rows.map((r) => [r.name, Number(r.version)]),
+      [
+        ['core/0-adopt-original', 0],
+        ['core/1-create-topics', 1],
+        ['core/2-create-log-with-trigger', 2],
+      ],
+    );
     // Recorded: not asked again.
-    assert.deepEqual((await runMigrations(db, [{ ...set('core', [createTopics, createLog]), adoption: { inspect: { [dialect]: failing } } }])).applied, []);
+    assert.deepEqual(
+      (await runMigrations(db, [{ ...set('core', [createTopics, createLog]), adoption: { inspect: { [dialect]: failing } } }])).applied,
+      [],
+    );
   });
 
   it('refuses a migrations table that belongs to another application', async () => {
     const { db } = ctx();
     await db.query('CREATE TABLE migrations (id INT, migration VARCHAR(255), batch INT)');
-    await assert.rejects(runMigrations(db, [set('core', [createTopics])]), (err: unknown) => err instanceof MigrationError && err.code === 'DB_MIGRATION_TABLE_FOREIGN');
+    await assert.rejects(
+      runMigrations(db, [set('core', [createTopics])]),
+      (err: unknown) => err instanceof MigrationError && err.code === 'DB_MIGRATION_TABLE_FOREIGN',
+    );
   });
 });

@@ -58,7 +58,12 @@ describe('isems poller against local HTTP nodes', function () {
       const byNode = new Map(result.failures.map((failure) => [failure.node, failure]));
       assert.equal(result.failures.length, 4, JSON.stringify(result.failures));
       assert.deepEqual(
-        [byNode.get(server.url(SLOW))?.reason, byNode.get(server.url(NOT_FOUND))?.reason, byNode.get(server.url(HTML))?.reason, byNode.get(dead)?.reason],
+        [
+          byNode.get(server.url(SLOW))?.reason,
+          byNode.get(server.url(NOT_FOUND))?.reason,
+          byNode.get(server.url(HTML))?.reason,
+          byNode.get(dead)?.reason,
+        ],
         ['timeout after 800 ms', 'HTTP 404', 'not a log (HTML page)', 'ECONNREFUSED'],
       );
       assert.deepEqual(
@@ -137,10 +142,13 @@ describe('isems poller against local HTTP nodes', function () {
     });
     const first = await mustPoll(poller);
     assert.equal(first.records.length, 0, 'records go to onNode, not into the result');
-    assert.deepEqual(first.failures.map((f) => [f.url, f.code]).sort(), [
-      [server.url(0), 'ISEMS_CONSUMER'],
-      [server.url(NOT_FOUND), 'ISEMS_HTTP_STATUS'],
-    ].sort());
+    assert.deepEqual(
+      first.failures.map((f) => [f.url, f.code]).sort(),
+      [
+        [server.url(0), 'ISEMS_CONSUMER'],
+        [server.url(NOT_FOUND), 'ISEMS_HTTP_STATUS'],
+      ].sort(),
+    );
     assert.equal(poller.watermarkOf(server.url(0)), undefined, 'not committed');
     fail = false;
     await mustPoll(poller);
@@ -153,7 +161,10 @@ describe('isems poller against local HTTP nodes', function () {
   it('caps the response size per node', async () => {
     const poller = new IsemsPoller({ nodes: [server.url(0), server.url(1)], maxResponseBytes: 10_000 });
     const result = await mustPoll(poller);
-    assert.deepEqual(result.failures.map((f) => f.code), ['ISEMS_TOO_LARGE', 'ISEMS_TOO_LARGE']);
+    assert.deepEqual(
+      result.failures.map((f) => f.code),
+      ['ISEMS_TOO_LARGE', 'ISEMS_TOO_LARGE'],
+    );
     assert.match(result.failures[0].reason, /larger than 10000 bytes/);
     poller.close();
   });

@@ -19,7 +19,13 @@ import {
 } from '../../../lib/isems/schema';
 import { SolarSimulation } from '../../../lib/isems/simulate';
 import { openDatabase } from '../../../lib/db';
-import { createTestMysqlDatabase, createTestPostgresDatabase, requireService, type TestMysqlDatabase, type TestPostgresDatabase } from '../../support/services';
+import {
+  createTestMysqlDatabase,
+  createTestPostgresDatabase,
+  requireService,
+  type TestMysqlDatabase,
+  type TestPostgresDatabase,
+} from '../../support/services';
 import { makeTempDir, removeTempDir } from '../../support/tmp';
 
 function positional(params?: SqlParams): unknown[] {
@@ -93,10 +99,12 @@ function suite(dialect: 'mysql' | 'sqlite' | 'postgres', open: () => Promise<{ e
 
     it('stores every record once: re-inserting the same log changes nothing', async () => {
       let inserted = 0;
-      for (const statement of buildInserts(dialect, [...active, ...inactive])) inserted += (await executor.query(statement.sql, statement.params)).affectedRows;
+      for (const statement of buildInserts(dialect, [...active, ...inactive]))
+        inserted += (await executor.query(statement.sql, statement.params)).affectedRows;
       assert.equal(inserted, active.length + inactive.length);
       let again = 0;
-      for (const statement of buildInserts(dialect, active.slice(100, 1700))) again += (await executor.query(statement.sql, statement.params)).affectedRows;
+      for (const statement of buildInserts(dialect, active.slice(100, 1700)))
+        again += (await executor.query(statement.sql, statement.params)).affectedRows;
       // SQLite and PostgreSQL report new rows only; mysql2 sets CLIENT_FOUND_ROWS, so MySQL counts duplicates as found.
       assert.equal(again, dialect === 'mysql' ? 1600 : 0);
       assert.equal(await count(), active.length + inactive.length);
@@ -112,28 +120,31 @@ function suite(dialect: 'mysql' | 'sqlite' | 'postgres', open: () => Promise<{ e
       assert.equal(rows.length, 1);
       const row = toApiRow(rows[0]);
       assert.equal(typeof row.id, 'number');
-      assert.deepEqual({ ...row, id: 0 }, {
-        id: 0,
-        nodeId: 'Roof-North',
-        isemsRevision: '1',
-        timestamp: '2023-11-14T22:13:20Z',
-        openMPPTFirmwareVersion: 'ESP_2.0',
-        timeToShutdown: 3592.5,
-        isPowerSaveMode: true,
-        openCircuitVoltage: 19.21,
-        mppVoltage: 17.9,
-        batteryVoltage: 13.1,
-        batteryChargeEstimate: 87,
-        batteryHealthEstimate: 95,
-        batteryTemperature: -21.5,
-        lowVoltageDisconnectVoltage: 11.6,
-        temperatureCorrectedVoltage: 14.1,
-        rateBatteryCapacity: 9,
-        ratedSolarModuleCapacity: 30,
-        latitude: 52.507309,
-        longitude: 13.458635,
-        status: '0x000',
-      });
+      assert.deepEqual(
+        { ...row, id: 0 },
+        {
+          id: 0,
+          nodeId: 'Roof-North',
+          isemsRevision: '1',
+          timestamp: '2023-11-14T22:13:20Z',
+          openMPPTFirmwareVersion: 'ESP_2.0',
+          timeToShutdown: 3592.5,
+          isPowerSaveMode: true,
+          openCircuitVoltage: 19.21,
+          mppVoltage: 17.9,
+          batteryVoltage: 13.1,
+          batteryChargeEstimate: 87,
+          batteryHealthEstimate: 95,
+          batteryTemperature: -21.5,
+          lowVoltageDisconnectVoltage: 11.6,
+          temperatureCorrectedVoltage: 14.1,
+          rateBatteryCapacity: 9,
+          ratedSolarModuleCapacity: 30,
+          latitude: 52.507309,
+          longitude: 13.458635,
+          status: '0x000',
+        },
+      );
     });
 
     it('treats node ids case-sensitively (same on both dialects) and refuses an overlong id instead of truncating it', async () => {
@@ -167,9 +178,18 @@ function suite(dialect: 'mysql' | 'sqlite' | 'postgres', open: () => Promise<{ e
       const query = nodeHistoryQuery(dialect, 'isems-002');
       const rows = (await executor.query(query.sql, query.params)).rows.map(toApiRow);
       assert.equal(rows.length, 1440);
-      const expected = active.filter((r) => r.nodeId === 'isems-002').slice(-1440).reverse();
-      assert.deepEqual(rows.map((r) => r.timestamp), expected.map((r) => r.timestamp));
-      assert.deepEqual(rows.map((r) => r.status), expected.map((r) => r.statusHex));
+      const expected = active
+        .filter((r) => r.nodeId === 'isems-002')
+        .slice(-1440)
+        .reverse();
+      assert.deepEqual(
+        rows.map((r) => r.timestamp),
+        expected.map((r) => r.timestamp),
+      );
+      assert.deepEqual(
+        rows.map((r) => r.status),
+        expected.map((r) => r.statusHex),
+      );
       const unknown = nodeHistoryQuery(dialect, 'no-such-node');
       assert.deepEqual((await executor.query(unknown.sql, unknown.params)).rows, []);
     });
@@ -179,7 +199,10 @@ function suite(dialect: 'mysql' | 'sqlite' | 'postgres', open: () => Promise<{ e
       assert.equal(result.nodes, 7);
       assert.equal(result.deleted, 3 * (2000 - 300));
       for (const nodeId of ['isems-001', 'isems-002', 'isems-003']) {
-        const { rows } = await executor.query(`SELECT MIN(${q('timestamp')}) AS oldest, COUNT(*) AS n FROM measurement WHERE ${q('nodeId')} = ?`, [nodeId]);
+        const { rows } = await executor.query(
+          `SELECT MIN(${q('timestamp')}) AS oldest, COUNT(*) AS n FROM measurement WHERE ${q('nodeId')} = ?`,
+          [nodeId],
+        );
         assert.equal(Number(rows[0].n), 300);
         const kept = active.filter((r) => r.nodeId === nodeId).slice(-300);
         assert.equal(Number(rows[0].oldest), kept[0].epochSeconds);
@@ -205,15 +228,28 @@ function suite(dialect: 'mysql' | 'sqlite' | 'postgres', open: () => Promise<{ e
           await tx.query('SET LOCAL enable_seqscan = off');
           for (const query of [latest, history]) {
             const plan = (await tx.query(`EXPLAIN ${query.sql}`, query.params)).rows.map((r) => String(r['QUERY PLAN']));
-            assert.deepEqual(plan.filter((line) => /Seq Scan|Hash Join/.test(line)), [], plan.join('\n'));
-            assert.ok(plan.some((line) => /Index (Only )?Scan.* (using|on) uq_measurement_node_timestamp/.test(line)), plan.join('\n'));
+            assert.deepEqual(
+              plan.filter((line) => /Seq Scan|Hash Join/.test(line)),
+              [],
+              plan.join('\n'),
+            );
+            assert.ok(
+              plan.some((line) => /Index (Only )?Scan.* (using|on) uq_measurement_node_timestamp/.test(line)),
+              plan.join('\n'),
+            );
           }
         });
       } else {
         const plan = (await executor.query(`EXPLAIN ${latest.sql}`, latest.params)).rows;
-        assert.ok(plan.some((r) => String(r.Extra).includes('Using index for group-by')), JSON.stringify(plan));
+        assert.ok(
+          plan.some((r) => String(r.Extra).includes('Using index for group-by')),
+          JSON.stringify(plan),
+        );
         const historyPlan = (await executor.query(`EXPLAIN ${history.sql}`, history.params)).rows;
-        assert.ok(historyPlan.every((r) => r.key === 'uq_measurement_node_timestamp'), JSON.stringify(historyPlan));
+        assert.ok(
+          historyPlan.every((r) => r.key === 'uq_measurement_node_timestamp'),
+          JSON.stringify(historyPlan),
+        );
       }
     });
   });

@@ -26,7 +26,10 @@ interface Observed {
 const sessions: MqttSession[] = [];
 
 function open(settings: BrokerSettings): Observed {
-  const broker = resolveBrokerSettings({ clientId: uniqueClientId(), reconnectInitialMs: 200, reconnectMaxMs: 1000, ...settings }, 'negotiation-test');
+  const broker = resolveBrokerSettings(
+    { clientId: uniqueClientId(), reconnectInitialMs: 200, reconnectMaxMs: 1000, ...settings },
+    'negotiation-test',
+  );
   const session = new MqttSession(broker);
   sessions.push(session);
   const observed: Observed = { session, negotiated: [], disconnects: [], errors: [] };
@@ -52,7 +55,9 @@ async function roundTrip(session: MqttSession): Promise<void> {
 
 function report(broker: string, observed: Observed): void {
   const n = observed.negotiated[0];
-  console.log(`      negotiated with ${broker}: ${n ? protocolName(n.version) : 'nothing'}${n?.fellBackBecause ? ` (${n.fellBackBecause})` : ''}`);
+  console.log(
+    `      negotiated with ${broker}: ${n ? protocolName(n.version) : 'nothing'}${n?.fellBackBecause ? ` (${n.fellBackBecause})` : ''}`,
+  );
 }
 
 describe('mqtt protocol negotiation against real brokers', function () {
@@ -86,7 +91,10 @@ describe('mqtt protocol negotiation against real brokers', function () {
       assert.equal(observed.session.protocolVersion, 4);
       assert.equal(observed.negotiated.length, 1);
       assert.match(observed.negotiated[0]!.fellBackBecause ?? '', /refused MQTT 5 \(CONNACK code 1/);
-      assert.ok(observed.negotiated[0]!.losses.some((loss) => /keeps the session by its own rules/.test(loss)), 'says what 3.1.1 goes without');
+      assert.ok(
+        observed.negotiated[0]!.losses.some((loss) => /keeps the session by its own rules/.test(loss)),
+        'says what 3.1.1 goes without',
+      );
       assert.deepEqual(observed.errors, [], 'the refusal that led to the fallback is no error');
       assert.deepEqual(observed.disconnects, [], 'nor a disconnect');
       await roundTrip(observed.session);
@@ -155,6 +163,9 @@ describe('mqtt protocol negotiation against real brokers', function () {
     assert.match(observed.session.problem ?? '', /ECONNREFUSED/);
     // A network error says nothing about the protocol: still probing MQTT 5.
     assert.equal(observed.negotiated.length, 0);
-    assert.deepEqual(observed.errors.map((e) => (e as Error & { code?: unknown }).code).filter((c) => c !== 'ECONNREFUSED'), []);
+    assert.deepEqual(
+      observed.errors.map((e) => (e as Error & { code?: unknown }).code).filter((c) => c !== 'ECONNREFUSED'),
+      [],
+    );
   });
 });

@@ -160,17 +160,18 @@ describe('mqtt session (mosquitto)', function () {
     for (const m of got) m.settle();
     const seen = new Set(texts(got));
     session.subscribe(topic, { qos: 1 }, () => undefined).close(); // exercise add/remove while running
-    await waitFor(
-      () => {
-        for (const m of got) {
-          m.settle();
-          seen.add(m.payload.toString());
-        }
-        return seen.size === 200;
-      },
-      'all 200 messages',
+    await waitFor(() => {
+      for (const m of got) {
+        m.settle();
+        seen.add(m.payload.toString());
+      }
+      return seen.size === 200;
+    }, 'all 200 messages');
+    assert.deepEqual(
+      texts(got),
+      Array.from({ length: 200 }, (_, i) => String(i)),
+      'in order, none lost, no duplicates',
     );
-    assert.deepEqual(texts(got), Array.from({ length: 200 }, (_, i) => String(i)), 'in order, none lost, no duplicates');
   });
 
   it('bounds in-flight messages on MQTT 3.1.1 by pausing reading when the broker window is larger', async () => {
@@ -187,15 +188,16 @@ describe('mqtt session (mosquitto)', function () {
     assert.equal(session.counts().inFlight, 5);
     assert.ok(session.counts().pauses >= 1);
     let settledUpTo = 0;
-    await waitFor(
-      () => {
-        // by id, as a downstream node holding only msg.ackId would
-        while (settledUpTo < got.length) settleAck(got[settledUpTo++]!.ackId);
-        return got.length === 200;
-      },
-      'all 200 messages',
+    await waitFor(() => {
+      // by id, as a downstream node holding only msg.ackId would
+      while (settledUpTo < got.length) settleAck(got[settledUpTo++]!.ackId);
+      return got.length === 200;
+    }, 'all 200 messages');
+    assert.deepEqual(
+      texts(got),
+      Array.from({ length: 200 }, (_, i) => String(i)),
+      'in order, none lost, no duplicates',
     );
-    assert.deepEqual(texts(got), Array.from({ length: 200 }, (_, i) => String(i)), 'in order, none lost, no duplicates');
   });
 
   it('acknowledges messages no subscription claims within the grace period, and survives a throwing handler', async () => {
@@ -329,13 +331,20 @@ describe('mqtt session (mosquitto)', function () {
       got[0]!.settle(); // too late: its connection is gone, the broker will redeliver it
       assert.equal(session.counts().inFlight, 0);
 
-      const queued = [session.publish(`${topic}/out`, '1', { qos: 1 }), session.publish(`${topic}/out`, '2', { qos: 1 }), session.publish(`${topic}/out`, '3', { qos: 0 })];
+      const queued = [
+        session.publish(`${topic}/out`, '1', { qos: 1 }),
+        session.publish(`${topic}/out`, '2', { qos: 1 }),
+        session.publish(`${topic}/out`, '3', { qos: 0 }),
+      ];
       await assert.rejects(session.publish(`${topic}/out`, '4', { qos: 1 }), { code: 'MQTT_PUBLISH_QUEUE_FULL' });
 
       await waitFor(() => attempts.length >= 4, 'four reconnect attempts');
       assert.deepEqual(attempts.slice(0, 4), [1, 2, 3, 4]);
       assert.ok(periods[3]! > periods[0]!, `the delay grows (${periods.join(', ')} ms)`);
-      assert.ok(periods.every((p) => p <= 400), 'and stays under the maximum');
+      assert.ok(
+        periods.every((p) => p <= 400),
+        'and stays under the maximum',
+      );
 
       await proxy.start();
       await waitFor(() => session.connected, 'the reconnect');
@@ -356,7 +365,13 @@ describe('mqtt session (mosquitto)', function () {
     const proxy = new CuttableProxy();
     await proxy.start();
     try {
-      const session = opened.session({ host: '127.0.0.1', port: proxy.port, protocolVersion: 4, clientId: uniqueClientId(), cleanSession: true });
+      const session = opened.session({
+        host: '127.0.0.1',
+        port: proxy.port,
+        protocolVersion: 4,
+        clientId: uniqueClientId(),
+        cleanSession: true,
+      });
       await waitFor(() => session.connected, 'the connection');
       await proxy.cut();
       await waitFor(() => !session.connected, 'the disconnect');

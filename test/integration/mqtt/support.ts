@@ -36,7 +36,13 @@ export class Opened {
   }
 
   async publisher(protocolVersion: 4 | 5 = 4): Promise<MqttClient> {
-    const client = await mqtt.connectAsync({ host: MQTT_HOST, port: MQTT_PORT, protocolVersion, clientId: uniqueClientId(), reconnectPeriod: 0 });
+    const client = await mqtt.connectAsync({
+      host: MQTT_HOST,
+      port: MQTT_PORT,
+      protocolVersion,
+      clientId: uniqueClientId(),
+      reconnectPeriod: 0,
+    });
     this.clients.push(client);
     return client;
   }

@@ -14,7 +14,13 @@ import ingestNode from '../../../nodes/iotp-mqtt-in/iotp-mqtt-in';
 import publishNode from '../../../nodes/iotp-mqtt-out/iotp-mqtt-out';
 import { classifyConnectError, MqttSession, resolveBrokerSettings } from '../../../lib/mqtt';
 import { collect, flow as testFlow, helper } from '../../support/helper';
-import { makeTestCertificates, missingPrograms, startPrivateMosquitto, type PrivateMosquitto, type TestCertificates } from '../../support/private-services';
+import {
+  makeTestCertificates,
+  missingPrograms,
+  startPrivateMosquitto,
+  type PrivateMosquitto,
+  type TestCertificates,
+} from '../../support/private-services';
 import { inCi } from '../../support/services';
 
 const USER = 'iot-ingest';
@@ -46,7 +52,8 @@ async function waitForLog(predicate: (entry: LogEntry) => boolean, timeoutMs = 1
   for (;;) {
     const found = logEntries().find(predicate);
     if (found) return found;
-    if (Date.now() > deadline) throw new Error(`no such log entry within ${timeoutMs} ms; got ${JSON.stringify(logEntries().map((e) => e.msg))}`);
+    if (Date.now() > deadline)
+      throw new Error(`no such log entry within ${timeoutMs} ms; got ${JSON.stringify(logEntries().map((e) => e.msg))}`);
     await sleep(50);
   }
 }
@@ -96,7 +103,16 @@ describe('MQTT over TLS with credentials (private mosquitto, iotp-mqtt-* nodes)'
   const pipeline = (extra: Record<string, unknown> = {}) =>
     testFlow([
       brokerConfig(extra),
-      { id: 'in', type: 'iotp-mqtt-in', broker: brokerId, topics: `${topic}/#`, qos: '1', format: 'auto', ack: 'complete', wires: [['out']] },
+      {
+        id: 'in',
+        type: 'iotp-mqtt-in',
+        broker: brokerId,
+        topics: `${topic}/#`,
+        qos: '1',
+        format: 'auto',
+        ack: 'complete',
+        wires: [['out']],
+      },
       { id: 'out', type: 'test-completing-sink' },
       { id: 'pub', type: 'iotp-mqtt-out', broker: brokerId, topic: '', qos: '1', retain: 'false' },
     ]);
@@ -136,28 +152,38 @@ describe('MQTT over TLS with credentials (private mosquitto, iotp-mqtt-* nodes)'
   }
 
   it('publishes and subscribes over mqtts:// with the CA and user/password as credentials', async () => {
-    await helper.load([brokerNode, ingestNode, publishNode, completingSink], pipeline(), { [brokerId]: { username: USER, password: PASSWORD, ca: certs!.ca } });
+    await helper.load([brokerNode, ingestNode, publishNode, completingSink], pipeline(), {
+      [brokerId]: { username: USER, password: PASSWORD, ca: certs!.ca },
+    });
     await roundTrip();
   });
 
   it('refuses a wrong password with an error that names the cause and not the password', async () => {
-    await helper.load([brokerNode, ingestNode, publishNode, completingSink], pipeline(), { [brokerId]: { username: USER, password: `${PASSWORD}-wrong`, ca: certs!.ca } });
+    await helper.load([brokerNode, ingestNode, publishNode, completingSink], pipeline(), {
+      [brokerId]: { username: USER, password: `${PASSWORD}-wrong`, ca: certs!.ca },
+    });
     await expectRefused();
     assert.ok(!JSON.stringify(logEntries()).includes(`${PASSWORD}-wrong`));
   });
 
   it('refuses a broker whose certificate is signed by a CA it was not given', async () => {
-    await helper.load([brokerNode, ingestNode, publishNode, completingSink], pipeline(), { [brokerId]: { username: USER, password: PASSWORD, ca: certs!.otherCa } });
+    await helper.load([brokerNode, ingestNode, publishNode, completingSink], pipeline(), {
+      [brokerId]: { username: USER, password: PASSWORD, ca: certs!.otherCa },
+    });
     await expectRefused();
   });
 
   it('refuses the private CA when no CA is configured (the system trust store does not know it)', async () => {
-    await helper.load([brokerNode, ingestNode, publishNode, completingSink], pipeline(), { [brokerId]: { username: USER, password: PASSWORD } });
+    await helper.load([brokerNode, ingestNode, publishNode, completingSink], pipeline(), {
+      [brokerId]: { username: USER, password: PASSWORD },
+    });
     await expectRefused();
   });
 
   it('connects to the untrusted broker only with verification turned off', async () => {
-    await helper.load([brokerNode, ingestNode, publishNode, completingSink], pipeline({ tlsRejectUnauthorized: false }), { [brokerId]: { username: USER, password: PASSWORD } });
+    await helper.load([brokerNode, ingestNode, publishNode, completingSink], pipeline({ tlsRejectUnauthorized: false }), {
+      [brokerId]: { username: USER, password: PASSWORD },
+    });
     await roundTrip();
   });
 
@@ -165,7 +191,18 @@ describe('MQTT over TLS with credentials (private mosquitto, iotp-mqtt-* nodes)'
     const reasons: string[] = [];
     let reconnects = 0;
     const session = new MqttSession(
-      resolveBrokerSettings({ url: broker!.url, username: USER, password: 'not-the-password', tls: { ca: certs!.ca }, protocolVersion: 5, reconnectInitialMs: 100, reconnectMaxMs: 200 }, `s${randomBytes(4).toString('hex')}`),
+      resolveBrokerSettings(
+        {
+          url: broker!.url,
+          username: USER,
+          password: 'not-the-password',
+          tls: { ca: certs!.ca },
+          protocolVersion: 5,
+          reconnectInitialMs: 100,
+          reconnectMaxMs: 200,
+        },
+        `s${randomBytes(4).toString('hex')}`,
+      ),
     );
     session.on('error', (err: Error) => reasons.push(`${classifyConnectError(err).kind}: ${err.message}`));
     session.on('reconnecting', () => reconnects++);
@@ -180,7 +217,12 @@ describe('MQTT over TLS with credentials (private mosquitto, iotp-mqtt-* nodes)'
     }
 
     const tlsReasons: string[] = [];
-    const untrusted = new MqttSession(resolveBrokerSettings({ url: broker!.url, username: USER, password: PASSWORD, tls: { ca: certs!.otherCa }, reconnectInitialMs: 100 }, `s${randomBytes(4).toString('hex')}`));
+    const untrusted = new MqttSession(
+      resolveBrokerSettings(
+        { url: broker!.url, username: USER, password: PASSWORD, tls: { ca: certs!.otherCa }, reconnectInitialMs: 100 },
+        `s${randomBytes(4).toString('hex')}`,
+      ),
+    );
     untrusted.on('error', (err: Error) => tlsReasons.push(classifyConnectError(err).kind));
     try {
       const deadline = Date.now() + 10_000;

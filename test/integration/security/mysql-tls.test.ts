@@ -11,7 +11,13 @@ import databaseNode from '../../../nodes/iotp-database/iotp-database';
 import queryNode from '../../../nodes/iotp-db-query/iotp-db-query';
 import { openDatabase, parseDatabaseUrl, type Database, type DatabaseConfig, type MysqlConfig } from '../../../lib/db';
 import { collect, flow as testFlow, helper, nextEvent } from '../../support/helper';
-import { makeTestCertificates, missingPrograms, startPrivateMariadb, type PrivateMariadb, type TestCertificates } from '../../support/private-services';
+import {
+  makeTestCertificates,
+  missingPrograms,
+  startPrivateMariadb,
+  type PrivateMariadb,
+  type TestCertificates,
+} from '../../support/private-services';
 import { inCi } from '../../support/services';
 
 const USER = 'iot_tls';
@@ -36,7 +42,8 @@ describe('MySQL over TLS (private MariaDB, REQUIRE SSL user)', function () {
     return { ...mysql, tls: { ...mysql.tls, ca } };
   };
   /** The TLS version of the connection (empty = plain TCP). */
-  const tlsVersion = async (db: Database): Promise<string> => String((await db.query("SHOW SESSION STATUS LIKE 'Ssl_version'")).rows[0]?.Value ?? '');
+  const tlsVersion = async (db: Database): Promise<string> =>
+    String((await db.query("SHOW SESSION STATUS LIKE 'Ssl_version'")).rows[0]?.Value ?? '');
 
   before(async function () {
     const missing = await missingPrograms(['openssl', 'mariadbd', 'mariadb-install-db', 'mariadb']);
@@ -115,25 +122,42 @@ describe('MySQL over TLS (private MariaDB, REQUIRE SSL user)', function () {
     }
 
     it('connects with a URL asking for TLS, the password and the CA as credentials', async () => {
-      await helper.load([databaseNode, queryNode], queryFlow({ connection: 'url', url: `mysql://${USER}@127.0.0.1:${server!.port}/${DATABASE}?ssl=true` }), {
-        db: { password: PASSWORD, ca: certs!.ca },
-      });
+      await helper.load(
+        [databaseNode, queryNode],
+        queryFlow({ connection: 'url', url: `mysql://${USER}@127.0.0.1:${server!.port}/${DATABASE}?ssl=true` }),
+        {
+          db: { password: PASSWORD, ca: certs!.ca },
+        },
+      );
       assert.match(await sslVersionThroughNode(), /^TLSv1\.[23]$/);
     });
 
     it('connects with the host/port fields, the TLS box and the CA', async () => {
       await helper.load(
         [databaseNode, queryNode],
-        queryFlow({ connection: 'mysql', host: '127.0.0.1', port: server!.port, database: DATABASE, poolSize: 2, connectTimeout: 5, tls: true, tlsRejectUnauthorized: true }),
+        queryFlow({
+          connection: 'mysql',
+          host: '127.0.0.1',
+          port: server!.port,
+          database: DATABASE,
+          poolSize: 2,
+          connectTimeout: 5,
+          tls: true,
+          tlsRejectUnauthorized: true,
+        }),
         { db: { user: USER, password: PASSWORD, ca: certs!.ca } },
       );
       assert.match(await sslVersionThroughNode(), /^TLSv1\.[23]$/);
     });
 
     it('sends the refusal of an untrusted server to the error path', async () => {
-      await helper.load([databaseNode, queryNode], queryFlow({ connection: 'url', url: `mysql://${USER}@127.0.0.1:${server!.port}/${DATABASE}?ssl=true` }), {
-        db: { password: PASSWORD, ca: certs!.otherCa },
-      });
+      await helper.load(
+        [databaseNode, queryNode],
+        queryFlow({ connection: 'url', url: `mysql://${USER}@127.0.0.1:${server!.port}/${DATABASE}?ssl=true` }),
+        {
+          db: { password: PASSWORD, ca: certs!.otherCa },
+        },
+      );
       const q = helper.getNode('q');
       const error = nextEvent<{ args: unknown[] }>(q, 'call:error', 15_000);
       q.receive({ payload: {} });

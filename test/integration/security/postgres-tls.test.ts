@@ -10,7 +10,14 @@ import databaseNode from '../../../nodes/iotp-database/iotp-database';
 import queryNode from '../../../nodes/iotp-db-query/iotp-db-query';
 import { DatabaseError, openDatabase, parseDatabaseUrl, type Database, type PostgresConfig } from '../../../lib/db';
 import { collect, flow as testFlow, helper } from '../../support/helper';
-import { makeTestCertificates, missingPrograms, privatePostgresAvailable, startPrivatePostgres, type PrivatePostgres, type TestCertificates } from '../../support/private-services';
+import {
+  makeTestCertificates,
+  missingPrograms,
+  privatePostgresAvailable,
+  startPrivatePostgres,
+  type PrivatePostgres,
+  type TestCertificates,
+} from '../../support/private-services';
 import { inCi } from '../../support/services';
 
 describe('PostgreSQL over TLS (private server, hostnossl rejected)', function () {
@@ -28,13 +35,16 @@ describe('PostgreSQL over TLS (private server, hostnossl rejected)', function ()
     opened.push(db);
     return db;
   };
-  const encrypted = async (db: Database): Promise<boolean> => (await db.query('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()')).rows[0]?.ssl === true;
-  const refused = (pattern: RegExp) => (err: unknown): boolean => {
-    assert.ok(err instanceof DatabaseError, String(err));
-    assert.equal(err.kind, 'fatal', `${err.code}: ${err.message}`);
-    assert.match(`${err.code} ${err.message}`, pattern);
-    return true;
-  };
+  const encrypted = async (db: Database): Promise<boolean> =>
+    (await db.query('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()')).rows[0]?.ssl === true;
+  const refused =
+    (pattern: RegExp) =>
+    (err: unknown): boolean => {
+      assert.ok(err instanceof DatabaseError, String(err));
+      assert.equal(err.kind, 'fatal', `${err.code}: ${err.message}`);
+      assert.match(`${err.code} ${err.message}`, pattern);
+      return true;
+    };
 
   before(async function () {
     const missing = [...(await missingPrograms(['openssl'])), ...[await privatePostgresAvailable()].filter((m): m is string => m !== null)];
@@ -67,20 +77,42 @@ describe('PostgreSQL over TLS (private server, hostnossl rejected)', function ()
   it('verify-full checks the chain and the host name; verify-ca only the chain', async () => {
     assert.equal(await encrypted(open(config('localhost', '?sslmode=verify-full', certs!.ca))), true);
     assert.equal(await encrypted(open(config('127.0.0.1', '?ssl=true', certs!.ca))), true, 'ssl=true is verify-full');
-    await assert.rejects(open(config('127.0.0.2', '?sslmode=verify-full', certs!.ca)).query('SELECT 1'), refused(/ERR_TLS_CERT_ALTNAME_INVALID|altnames|does not match/i));
+    await assert.rejects(
+      open(config('127.0.0.2', '?sslmode=verify-full', certs!.ca)).query('SELECT 1'),
+      refused(/ERR_TLS_CERT_ALTNAME_INVALID|altnames|does not match/i),
+    );
     assert.equal(await encrypted(open(config('127.0.0.2', '?sslmode=verify-ca', certs!.ca))), true);
   });
 
   it('a server whose certificate the given CA did not sign is refused, whichever verifying mode', async () => {
     for (const mode of ['verify-ca', 'verify-full']) {
-      await assert.rejects(open(config('localhost', `?sslmode=${mode}`, certs!.otherCa)).query('SELECT 1'), refused(/certificate|SELF_SIGNED|UNABLE_TO_VERIFY/i));
+      await assert.rejects(
+        open(config('localhost', `?sslmode=${mode}`, certs!.otherCa)).query('SELECT 1'),
+        refused(/certificate|SELF_SIGNED|UNABLE_TO_VERIFY/i),
+      );
     }
   });
 
   it('the database node: PostgreSQL fields with sslmode verify-full and the CA as a credential', async () => {
     const flow = testFlow([
-      { id: 'db', type: 'iotp-database', connection: 'postgres', host: 'localhost', port: server!.port, database: 'postgres', sslmode: 'verify-full', version: 1 },
-      { id: 'q', type: 'iotp-db-query', database: 'db', sql: 'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()', maxRows: 10, wires: [['out']] },
+      {
+        id: 'db',
+        type: 'iotp-database',
+        connection: 'postgres',
+        host: 'localhost',
+        port: server!.port,
+        database: 'postgres',
+        sslmode: 'verify-full',
+        version: 1,
+      },
+      {
+        id: 'q',
+        type: 'iotp-db-query',
+        database: 'db',
+        sql: 'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()',
+        maxRows: 10,
+        wires: [['out']],
+      },
       { id: 'out', type: 'helper' },
     ]);
     await helper.load([databaseNode, queryNode], flow, { db: { user: 'postgres', ca: certs!.ca } });

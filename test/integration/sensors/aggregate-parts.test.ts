@@ -21,7 +21,13 @@ import { defaultSensors } from '../../../lib/sensors/sensors-file';
 import { classifyDbError, RowWriter, type DeliveryResult, type RowWriterOptions } from '../../../lib/writer';
 import { parseColumnMapping } from '../../../lib/writer/settings';
 import { packageRoot } from '../../support/node-red';
-import { createTestMysqlDatabase, createTestPostgresDatabase, requireService, type TestMysqlDatabase, type TestPostgresDatabase } from '../../support/services';
+import {
+  createTestMysqlDatabase,
+  createTestPostgresDatabase,
+  requireService,
+  type TestMysqlDatabase,
+  type TestPostgresDatabase,
+} from '../../support/services';
 import { makeTempDir, removeTempDir } from '../../support/tmp';
 
 interface FlowNode {
@@ -33,7 +39,11 @@ interface FlowNode {
   updateColumns: string;
 }
 const flow = JSON.parse(readFileSync(join(packageRoot, 'flows', '4-iot-sensors.json'), 'utf8')) as FlowNode[];
-const list = (text: string): string[] => text.split(/[\n,]/).map((s) => s.trim()).filter(Boolean);
+const list = (text: string): string[] =>
+  text
+    .split(/[\n,]/)
+    .map((s) => s.trim())
+    .filter(Boolean);
 const flowWriter = flow.find((n) => n.id === 'sensors.write.agg') as FlowNode;
 
 /** The RowWriter options of flow 4's aggregate writer (as the db write node builds them), on `db`. */
@@ -77,7 +87,12 @@ function timestampText(db: SqlExecutor): string {
 
 async function minutes(db: SqlExecutor, table = 'aggregated_sensor_data'): Promise<Minute[]> {
   const { rows } = await db.query(`SELECT sensor_id, ${timestampText(db)} AS minute, value, samples FROM ${table} ORDER BY sensor_id, 2`);
-  return rows.map((r) => ({ sensor: Number(r.sensor_id), minute: String(r.minute).slice(0, 26), value: Number(r.value), samples: Number(r.samples) }));
+  return rows.map((r) => ({
+    sensor: Number(r.sensor_id),
+    minute: String(r.minute).slice(0, 26),
+    value: Number(r.value),
+    samples: Number(r.samples),
+  }));
 }
 
 async function one(db: SqlExecutor, sensor: number, minute: number): Promise<Minute | undefined> {
@@ -110,7 +125,10 @@ async function assertMerged(db: SqlExecutor, parts: Iterable<AggregatedRow>, rel
 }
 
 /** Migration set "sensors" cut after `version`, to build a database as an older release left it. */
-const sensorsUpTo = (version: number): MigrationSet => ({ ...sensorsMigrations, migrations: sensorsMigrations.migrations.filter((m) => m.version <= version) });
+const sensorsUpTo = (version: number): MigrationSet => ({
+  ...sensorsMigrations,
+  migrations: sensorsMigrations.migrations.filter((m) => m.version <= version),
+});
 
 interface Backend {
   name: string;
@@ -162,7 +180,11 @@ function suite(backend: Backend): void {
         { sensor: 2, minute: minuteText(0), value: 13, samples: 4 },
       ]);
       const kitchen = await db.query('SELECT lat, lng, unit, type, description FROM aggregated_sensor_data WHERE sensor_id = 2');
-      assert.deepEqual({ ...kitchen.rows[0] }, { lat: 90, lng: 90, unit: 'C', type: 'temperature', description: 'Kitchen' }, 'metadata as before');
+      assert.deepEqual(
+        { ...kitchen.rows[0] },
+        { lat: 90, lng: 90, unit: 'C', type: 'temperature', description: 'Kitchen' },
+        'metadata as before',
+      );
       assert.equal((await minutes(db, 'aggregated_sensor_parts')).length, 5, 'one part per sensor, minute and instance');
     });
 
@@ -195,7 +217,10 @@ function suite(backend: Backend): void {
       for (let i = 0; i < 3; i++) await send(a, mine); // the same parts again, e.g. after a lost commit answer
       assert.deepEqual(await minutes(db), before);
       // Directly, as a second statement of the same rows would.
-      await db.query(upsertAggregatedPartSql(db.dialect, 1), AGGREGATED_PART_COLUMNS.map((c) => mine[0][c]));
+      await db.query(
+        upsertAggregatedPartSql(db.dialect, 1),
+        AGGREGATED_PART_COLUMNS.map((c) => mine[0][c]),
+      );
       assert.deepEqual(await minutes(db), before);
     });
 
@@ -219,7 +244,9 @@ function suite(backend: Backend): void {
       await send(w, [part('a', 1, 0, 20, 30), part('b', 1, 0, 10, 10), part('c', 1, 1, 5, 2)]);
       await db.query("DELETE FROM aggregated_sensor_parts WHERE instance = 'b' AND sensor_id = 1");
       assert.deepEqual(await one(db, 1, 0), { sensor: 1, minute: minuteText(0), value: 20, samples: 30 });
-      await db.query(`UPDATE aggregated_sensor_parts SET timestamp = '${minuteText(1)}' WHERE instance = 'a' AND timestamp = '${minuteText(0)}'`);
+      await db.query(
+        `UPDATE aggregated_sensor_parts SET timestamp = '${minuteText(1)}' WHERE instance = 'a' AND timestamp = '${minuteText(0)}'`,
+      );
       assert.equal(await one(db, 1, 0), undefined, 'the minute lost its only part');
       assert.deepEqual(await one(db, 1, 1), { sensor: 1, minute: minuteText(1), value: 19.0625, samples: 32 });
       await db.query('DELETE FROM aggregated_sensor_parts');
@@ -229,7 +256,9 @@ function suite(backend: Backend): void {
     it('a part without samples is refused as a data error; the minute is unchanged', async () => {
       const w = writer(db);
       await send(w, [part('a', 1, 0, 20, 30)]);
-      const result = await new Promise<DeliveryResult>((resolve) => w.write([{ ...part('b', 1, 0, 99, 1), samples: 0 }], (_err, r) => resolve(r)));
+      const result = await new Promise<DeliveryResult>((resolve) =>
+        w.write([{ ...part('b', 1, 0, 99, 1), samples: 0 }], (_err, r) => resolve(r)),
+      );
       assert.equal(result.rejected.length, 1);
       assert.deepEqual(await one(db, 1, 0), { sensor: 1, minute: minuteText(0), value: 20, samples: 30 });
     });
@@ -248,7 +277,7 @@ function suite(backend: Backend): void {
       assert.deepEqual(await minutes(db, 'aggregated_sensor_parts'), []);
     });
 
-    it('a minute an older flow overwrote directly (fewer samples than a part) does not make the part\'s next write fail', async () => {
+    it("a minute an older flow overwrote directly (fewer samples than a part) does not make the part's next write fail", async () => {
       const w = writer(db);
       await send(w, [part('a', 1, 0, 20, 30)]);
       // E.g. an instance still on the old flow during a rolling upgrade.
@@ -272,13 +301,33 @@ function suite(backend: Backend): void {
       await db.query(old, [2, minuteText(0), 5, 0]); // a row from a flow that wrote no samples
       const report = await runMigrations(db, [sensorsMigrations]);
       assert.deepEqual(report.applied, ['sensors/3-create-aggregated-sensor-parts', 'sensors/4-original-rows']);
-      const { rows } = await db.query(`SELECT sensor_id, ${timestampText(db)} AS minute, instance, value, samples, description FROM aggregated_sensor_parts ORDER BY sensor_id, 2`);
-      assert.deepEqual(rows.map((r) => [Number(r.sensor_id), String(r.minute).slice(0, 26), r.instance, Number(r.value), Number(r.samples), r.description]), [
-        [1, minuteText(0), '', 20, 30, 'Main Entrance'],
-        [1, minuteText(1), '', 1 / 3, 9, 'Main Entrance'],
-      ]);
+      const { rows } = await db.query(
+        `SELECT sensor_id, ${timestampText(db)} AS minute, instance, value, samples, description FROM aggregated_sensor_parts ORDER BY sensor_id, 2`,
+      );
+      assert.deepEqual(
+        rows.map((r) => [
+          Number(r.sensor_id),
+          String(r.minute).slice(0, 26),
+          r.instance,
+          Number(r.value),
+          Number(r.samples),
+          r.description,
+        ]),
+        [
+          [1, minuteText(0), '', 20, 30, 'Main Entrance'],
+          [1, minuteText(1), '', 1 / 3, 9, 'Main Entrance'],
+        ],
+      );
       const before = await minutes(db);
-      assert.deepEqual(before.map((m) => [m.sensor, m.value, m.samples]), [[1, 20, 30], [1, 1 / 3, 9], [2, 5, 0]], 'the copy itself changes no mean');
+      assert.deepEqual(
+        before.map((m) => [m.sensor, m.value, m.samples]),
+        [
+          [1, 20, 30],
+          [1, 1 / 3, 9],
+          [2, 5, 0],
+        ],
+        'the copy itself changes no mean',
+      );
 
       // Migrations are idempotent: the runner skips what it recorded; the statements themselves,
       // run again (MySQL re-runs a migration that failed half-way), copy nothing twice.
@@ -290,14 +339,19 @@ function suite(backend: Backend): void {
       const w = writer(db);
       await send(w, [part('a', 1, 0, 22, 10), part('a', 2, 0, 8, 4)]);
       assert.deepEqual(await one(db, 1, 0), { sensor: 1, minute: minuteText(0), value: 20.5, samples: 40 });
-      assert.deepEqual(await one(db, 2, 0), { sensor: 2, minute: minuteText(0), value: 8, samples: 4 }, 'a row without samples is replaced, as the old upsert did');
+      assert.deepEqual(
+        await one(db, 2, 0),
+        { sensor: 2, minute: minuteText(0), value: 8, samples: 4 },
+        'a row without samples is replaced, as the old upsert did',
+      );
     });
 
     if (backend.name !== 'SQLite') {
       it('two transactions locking the same minutes in opposite orders: one deadlocks and is rolled back whole, its retry lands, totals exact', async () => {
         const second = another();
         await send(writer(db), [part('c', 1, 0, 10, 1), part('c', 2, 0, 10, 1)]); // the minutes exist: both transactions update them
-        const upsert = (tx: SqlExecutor, p: AggregatedRow): Promise<QueryResult> => tx.query(upsertAggregatedPartSql(tx.dialect, 1), AGGREGATED_PART_COLUMNS.map((c) => p[c]) as SqlParams);
+        const upsert = (tx: SqlExecutor, p: AggregatedRow): Promise<QueryResult> =>
+          tx.query(upsertAggregatedPartSql(tx.dialect, 1), AGGREGATED_PART_COLUMNS.map((c) => p[c]) as SqlParams);
         let release!: () => void;
         const bothHoldOne = new Promise<void>((resolve) => (release = resolve));
         let holding = 0;
@@ -323,7 +377,12 @@ function suite(backend: Backend): void {
         assert.equal(classifyDbError(failed[0].reason), 'transient', `a deadlock is retried by the writer: ${String(failed[0].reason)}`);
         const survivor = outcomes[0].status === 'fulfilled' ? 'a' : 'b';
         // The victim's first part is gone with it: only the survivor's parts are in.
-        const expectedSoFar = [part('c', 1, 0, 10, 1), part('c', 2, 0, 10, 1), part(survivor, 1, 0, survivor === 'a' ? 20 : 30, survivor === 'a' ? 3 : 5), part(survivor, 2, 0, survivor === 'a' ? 20 : 30, survivor === 'a' ? 3 : 5)];
+        const expectedSoFar = [
+          part('c', 1, 0, 10, 1),
+          part('c', 2, 0, 10, 1),
+          part(survivor, 1, 0, survivor === 'a' ? 20 : 30, survivor === 'a' ? 3 : 5),
+          part(survivor, 2, 0, survivor === 'a' ? 20 : 30, survivor === 'a' ? 3 : 5),
+        ];
         await assertMerged(db, expectedSoFar);
         // Retried whole, as the writer does after a deadlock.
         const victim = survivor === 'a' ? 'b' : 'a';
@@ -332,9 +391,19 @@ function suite(backend: Backend): void {
           await upsert(tx, part(victim, 1, 0, value, samples));
           await upsert(tx, part(victim, 2, 0, value, samples));
         });
-        const all = [part('c', 1, 0, 10, 1), part('c', 2, 0, 10, 1), part('a', 1, 0, 20, 3), part('a', 2, 0, 20, 3), part('b', 1, 0, 30, 5), part('b', 2, 0, 30, 5)];
+        const all = [
+          part('c', 1, 0, 10, 1),
+          part('c', 2, 0, 10, 1),
+          part('a', 1, 0, 20, 3),
+          part('a', 2, 0, 20, 3),
+          part('b', 1, 0, 30, 5),
+          part('b', 2, 0, 30, 5),
+        ];
         await assertMerged(db, all);
-        assert.deepEqual((await minutes(db)).map((m) => m.samples), [9, 9]);
+        assert.deepEqual(
+          (await minutes(db)).map((m) => m.samples),
+          [9, 9],
+        );
       });
 
       for (const sortByKey of [false, true]) {
@@ -342,13 +411,18 @@ function suite(backend: Backend): void {
           // The writer's database, passed through, counting the deadlocks the writer met (and retried).
           let deadlocks = 0;
           const counting = (base: Database): Database => {
-            const note = <T>(p: Promise<T>): Promise<T> => p.catch((err: unknown) => {
-              if ((err as { errno?: unknown }).errno === 1213 || (err as { sqlState?: unknown }).sqlState === '40P01') deadlocks++;
-              throw err;
-            });
+            const note = <T>(p: Promise<T>): Promise<T> =>
+              p.catch((err: unknown) => {
+                if ((err as { errno?: unknown }).errno === 1213 || (err as { sqlState?: unknown }).sqlState === '40P01') deadlocks++;
+                throw err;
+              });
             return {
-              get dialect() { return base.dialect; },
-              get description() { return base.description; },
+              get dialect() {
+                return base.dialect;
+              },
+              get description() {
+                return base.description;
+              },
               query: (sql, params) => note(base.query(sql, params)),
               select: (sql, params, max) => note(base.select(sql, params, max)),
               transaction: (work) => note(base.transaction(work)),
@@ -378,7 +452,10 @@ function suite(backend: Backend): void {
             // trips, as a large batch split into statements does, so opposite orders do deadlock.
             const w = writer(counting(on), { sortByKey, batchSize: SENSORS, maxInFlight: 2, maxLatencyMs: 1, maxRowsPerStatement: 1 });
             const results = await Promise.all(parts[instance].map((rows) => send(w, rows)));
-            assert.equal(results.reduce((n, r) => n + r.committed, 0), SENSORS * MINUTES);
+            assert.equal(
+              results.reduce((n, r) => n + r.committed, 0),
+              SENSORS * MINUTES,
+            );
           };
           // Each instance writes its parts three times (the later rounds a redelivery of the same parts).
           const b = another();

@@ -83,14 +83,26 @@ export async function openPostgres(config: PostgresConfig): Promise<TestExecutor
   const pg = await import('pg');
   const { compilePostgres } = await import('../../../lib/db/params');
   const TIMESTAMP_OID = 1114;
-  const types = { getTypeParser: (oid: number, format?: string) => (oid === TIMESTAMP_OID ? (text: string) => text : pg.types.getTypeParser(oid, format as 'text')) };
-  const pool = new pg.Pool({ host: config.host, port: config.port, user: config.user, password: config.password, database: config.database, max: 2, types: types as never, options: '-c TimeZone=UTC' });
+  const types = {
+    getTypeParser: (oid: number, format?: string) =>
+      oid === TIMESTAMP_OID ? (text: string) => text : pg.types.getTypeParser(oid, format as 'text'),
+  };
+  const pool = new pg.Pool({
+    host: config.host,
+    port: config.port,
+    user: config.user,
+    password: config.password,
+    database: config.database,
+    max: 2,
+    types: types as never,
+    options: '-c TimeZone=UTC',
+  });
   return {
     dialect: 'postgres' as Dialect,
     async query(sql: string, params?: SqlParams): Promise<QueryResult> {
       const { text, values } = compilePostgres(sql, params);
       const result = params === undefined ? await pool.query(text) : await pool.query(text, values as unknown[]);
-      return { rows: result.rows, affectedRows: result.command === 'SELECT' ? 0 : result.rowCount ?? 0 };
+      return { rows: result.rows, affectedRows: result.command === 'SELECT' ? 0 : (result.rowCount ?? 0) };
     },
     close: () => pool.end(),
     migrate: (set) => migrateWith(config, set),

@@ -3,8 +3,20 @@ import { join } from 'node:path';
 import { buildCatalog, catalogDeclarations, sensorDatasets, tablesOfMigrationSet } from '../../../lib/sensors/catalog';
 import { parseReadQuery, readSql, renderRow } from '../../../lib/sensors/read-api';
 import { parseReading, type SensorRow } from '../../../lib/sensors/reading';
-import { AGGREGATED_COLUMNS, insertSensorDataSql, SENSOR_DATA_COLUMNS, sensorsMigrations, upsertAggregatedSql } from '../../../lib/sensors/schema';
-import { createTestMysqlDatabase, createTestPostgresDatabase, requireService, type TestMysqlDatabase, type TestPostgresDatabase } from '../../support/services';
+import {
+  AGGREGATED_COLUMNS,
+  insertSensorDataSql,
+  SENSOR_DATA_COLUMNS,
+  sensorsMigrations,
+  upsertAggregatedSql,
+} from '../../../lib/sensors/schema';
+import {
+  createTestMysqlDatabase,
+  createTestPostgresDatabase,
+  requireService,
+  type TestMysqlDatabase,
+  type TestPostgresDatabase,
+} from '../../support/services';
 import { makeTempDir, removeTempDir } from '../../support/tmp';
 import { openMysql, openPostgres, openSqlite, type TestExecutor } from './driver-adapter';
 
@@ -25,7 +37,12 @@ function readings(): SensorRow[] {
           sensor_id: String(s),
           timestamp: `2024-06-14T16:00:${String(i).padStart(2, '0')}.${String(100000 + s).padStart(6, '0')}`,
           value: s * 100 + i + 0.25,
-          metadata: { location: { lat: meta.lat, lng: meta.lng }, unit: meta.unit, type: meta.type, description: `${meta.description} '"; 🌡` },
+          metadata: {
+            location: { lat: meta.lat, lng: meta.lng },
+            unit: meta.unit,
+            type: meta.type,
+            description: `${meta.description} '"; 🌡`,
+          },
         }),
       );
     }
@@ -79,21 +96,33 @@ function sensorsSuite(name: string, open: () => Promise<TestExecutor>, cleanup: 
       await db.query(upsertAggregatedSql(db.dialect, 2), [...agg(20, 30), 2, minute, 5, 90, 90, 'C', 'temperature', 'Kitchen', 60]);
       await db.query(upsertAggregatedSql(db.dialect, 1), agg(21.5, 60));
       const { rows: got } = await db.query('SELECT sensor_id, value, samples FROM aggregated_sensor_data ORDER BY sensor_id');
-      assert.deepEqual(got.map((r) => [Number(r.sensor_id), Number(r.value), Number(r.samples)]), [[1, 21.5, 60], [2, 5, 60]]);
+      assert.deepEqual(
+        got.map((r) => [Number(r.sensor_id), Number(r.value), Number(r.samples)]),
+        [
+          [1, 21.5, 60],
+          [2, 5, 60],
+        ],
+      );
     });
 
     it('catalog reads columns, types, counts, first/last and lineage from the live database', async () => {
-      const declarations = catalogDeclarations([sensorsMigrations], [
-        ...sensorDatasets('sensors'),
-        { name: 'no_such_table', description: 'declared but not created' },
-      ]);
-      assert.deepEqual(declarations.map((d) => d.name), ['sensor_data', 'aggregated_sensor_data', 'aggregated_sensor_parts', 'no_such_table']);
+      const declarations = catalogDeclarations(
+        [sensorsMigrations],
+        [...sensorDatasets('sensors'), { name: 'no_such_table', description: 'declared but not created' }],
+      );
+      assert.deepEqual(
+        declarations.map((d) => d.name),
+        ['sensor_data', 'aggregated_sensor_data', 'aggregated_sensor_parts', 'no_such_table'],
+      );
       const catalog = await buildCatalog(db, declarations, { now: () => Date.UTC(2024, 5, 14, 17) });
       assert.equal(catalog.dialect, db.dialect);
       assert.equal(catalog.generated_at, '2024-06-14T17:00:00.000Z');
       const [raw, agg, parts, missing] = catalog.datasets;
 
-      assert.deepEqual(raw.columns.map((c) => c.name), ['id', 'sensor_id', 'timestamp', 'value', 'lat', 'lng', 'unit', 'type', 'description']);
+      assert.deepEqual(
+        raw.columns.map((c) => c.name),
+        ['id', 'sensor_id', 'timestamp', 'value', 'lat', 'lng', 'unit', 'type', 'description'],
+      );
       const types = Object.fromEntries(raw.columns.map((c) => [c.name, c.type.toLowerCase()]));
       if (db.dialect === 'mysql') {
         assert.equal(types.timestamp, 'datetime(6)');
@@ -112,14 +141,22 @@ function sensorsSuite(name: string, open: () => Promise<TestExecutor>, cleanup: 
         assert.equal(types.sensor_id, 'integer');
         assert.equal(types.unit, 'varchar(32)');
       }
-      assert.deepEqual(raw.columns.find((c) => c.name === 'id'), { name: 'id', type: raw.columns[0].type, nullable: false, primary_key: true });
+      assert.deepEqual(
+        raw.columns.find((c) => c.name === 'id'),
+        { name: 'id', type: raw.columns[0].type, nullable: false, primary_key: true },
+      );
       assert.equal(raw.columns.find((c) => c.name === 'lat')?.nullable, true);
       assert.equal(raw.columns.find((c) => c.name === 'value')?.nullable, false);
       assert.equal(raw.row_count, 60);
       assert.equal(raw.row_count_estimated, false);
       assert.equal(raw.first_timestamp, '2024-06-14T16:00:00.100001Z');
       assert.equal(raw.last_timestamp, '2024-06-14T16:00:19.100003Z');
-      assert.deepEqual(raw.lineage, { source_topic: 'sensors', flow: 'sensors: raw ingest', derived_from: [], feeds: ['aggregated_sensor_data', 'aggregated_sensor_parts'] });
+      assert.deepEqual(raw.lineage, {
+        source_topic: 'sensors',
+        flow: 'sensors: raw ingest',
+        derived_from: [],
+        feeds: ['aggregated_sensor_data', 'aggregated_sensor_parts'],
+      });
 
       assert.equal(agg.row_count, 2);
       assert.ok(agg.columns.some((c) => c.name === 'samples'));
@@ -128,7 +165,10 @@ function sensorsSuite(name: string, open: () => Promise<TestExecutor>, cleanup: 
 
       // The parts: derived from the raw rows, merged into the means.
       assert.equal(parts.exists, true);
-      assert.deepEqual(parts.columns.map((c) => c.name), ['id', 'sensor_id', 'timestamp', 'value', 'lat', 'lng', 'unit', 'type', 'description', 'samples', 'instance']);
+      assert.deepEqual(
+        parts.columns.map((c) => c.name),
+        ['id', 'sensor_id', 'timestamp', 'value', 'lat', 'lng', 'unit', 'type', 'description', 'samples', 'instance'],
+      );
       assert.equal(parts.columns.find((c) => c.name === 'instance')?.nullable, false);
       assert.equal(parts.row_count, 0, 'the aggregates above were written directly, as older flows do');
       assert.deepEqual([parts.lineage.derived_from, parts.lineage.feeds], [['sensor_data'], ['aggregated_sensor_data']]);
@@ -170,7 +210,10 @@ function sensorsSuite(name: string, open: () => Promise<TestExecutor>, cleanup: 
     it('read API: filters by sensor and half-open time range, ordered by time', async () => {
       const got = await read('data', { sensor_id: '2', start_time: '2024-06-14T16:00:05.100002', end_time: '2024-06-14T18:00:10+02:00' });
       // 16:00:05.100002 is included, 16:00:10.100002 is after the end (16:00:10.000000).
-      assert.deepEqual(got.map((r) => r.timestamp), [5, 6, 7, 8, 9].map((s) => `2024-06-14T16:00:0${s}.100002Z`));
+      assert.deepEqual(
+        got.map((r) => r.timestamp),
+        [5, 6, 7, 8, 9].map((s) => `2024-06-14T16:00:0${s}.100002Z`),
+      );
       assert.ok(got.every((r) => r.sensor_id === 2));
     });
 
@@ -185,17 +228,37 @@ function sensorsSuite(name: string, open: () => Promise<TestExecutor>, cleanup: 
       const all = await read('data', { limit: '1000' });
       const times = all.map((r) => String(r.timestamp));
       assert.deepEqual(times, [...times].sort());
-      assert.deepEqual((await read('data', { limit: '3' })).map((r) => r.sensor_id), [1, 2, 3]);
+      assert.deepEqual(
+        (await read('data', { limit: '3' })).map((r) => r.sensor_id),
+        [1, 2, 3],
+      );
     });
 
     it('read API: aggregated data with samples; a sensor without rows gives []', async () => {
       const got = await read('aggregated_data', { sensor_id: '2' });
-      assert.deepEqual(got, [{ id: got[0].id, sensor_id: 2, timestamp: '2024-06-14T16:00:00.000000Z', value: 5, lat: 90, lng: 90, unit: 'C', type: 'temperature', description: 'Kitchen', samples: 60 }]);
+      assert.deepEqual(got, [
+        {
+          id: got[0].id,
+          sensor_id: 2,
+          timestamp: '2024-06-14T16:00:00.000000Z',
+          value: 5,
+          lat: 90,
+          lng: 90,
+          unit: 'C',
+          type: 'temperature',
+          description: 'Kitchen',
+          samples: 60,
+        },
+      ]);
       assert.deepEqual(await read('aggregated_data', { sensor_id: '999' }), []);
     });
 
     it('tables of the migration set are known to the catalog', () => {
-      assert.deepEqual(tablesOfMigrationSet(sensorsMigrations, db.dialect), ['sensor_data', 'aggregated_sensor_data', 'aggregated_sensor_parts']);
+      assert.deepEqual(tablesOfMigrationSet(sensorsMigrations, db.dialect), [
+        'sensor_data',
+        'aggregated_sensor_data',
+        'aggregated_sensor_parts',
+      ]);
     });
   });
 }

@@ -8,8 +8,23 @@ import { join } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Connection } from 'mysql2/promise';
 import { parseStatestream, statestreamMigrations } from '../../../lib/statestream';
-import { factlessReason, MAX_BASE_CHARS, MAX_DOMAIN_CHARS, MAX_KEY_CHARS, MAX_OBJECT_ID_CHARS, MAX_TOPIC_CHARS } from '../../../lib/statestream/limits';
-import { createTestMysqlDatabase, requireService, MYSQL_HOST, MYSQL_PASSWORD, MYSQL_PORT, MYSQL_USER, type TestMysqlDatabase } from '../../support/services';
+import {
+  factlessReason,
+  MAX_BASE_CHARS,
+  MAX_DOMAIN_CHARS,
+  MAX_KEY_CHARS,
+  MAX_OBJECT_ID_CHARS,
+  MAX_TOPIC_CHARS,
+} from '../../../lib/statestream/limits';
+import {
+  createTestMysqlDatabase,
+  requireService,
+  MYSQL_HOST,
+  MYSQL_PASSWORD,
+  MYSQL_PORT,
+  MYSQL_USER,
+  type TestMysqlDatabase,
+} from '../../support/services';
 import { makeTempDir, removeTempDir } from '../../support/tmp';
 
 /** Topics at and just past each limit of the trigger, plus the longest topic the parser accepts. */
@@ -30,13 +45,19 @@ function boundaryTopics(): string[] {
 }
 
 /** `concat` joins SQL expressions with `/` in the dialect's syntax. */
-async function check(insert: (topics: string[]) => Promise<void>, all: (sql: string) => Promise<Record<string, unknown>[]>, concat: (parts: string[]) => string): Promise<void> {
+async function check(
+  insert: (topics: string[]) => Promise<void>,
+  all: (sql: string) => Promise<Record<string, unknown>[]>,
+  concat: (parts: string[]) => string,
+): Promise<void> {
   const topics = boundaryTopics();
   await insert(topics);
   const stored = (await all('SELECT topic FROM messages')).map((r) => String(r.topic));
   assert.deepEqual(new Set(stored), new Set(topics), 'every topic the parser accepts is stored whole');
   const topicOfFact = concat(['b.label', "'/'", 'e.domain', "'/'", 'e.object_id', "'/'", 's.label']);
-  const facts = await all(`SELECT ${topicOfFact} AS topic FROM facts f JOIN states s ON s.id = f.state_id JOIN entities e ON e.id = s.entity_id JOIN base_topics b ON b.id = e.base_topic_id`);
+  const facts = await all(
+    `SELECT ${topicOfFact} AS topic FROM facts f JOIN states s ON s.id = f.state_id JOIN entities e ON e.id = s.entity_id JOIN base_topics b ON b.id = e.base_topic_id`,
+  );
   const withFacts = new Set(facts.map((r) => String(r.topic)));
   for (const topic of topics) {
     const record = parseStatestream(topic, '1', { retain: false });
@@ -55,7 +76,14 @@ describe('statestream limits against the tables', function () {
       await requireService(this, 'mysql');
       db = await createTestMysqlDatabase('iotp_ssl');
       const mysql = await import('mysql2/promise');
-      conn = await mysql.createConnection({ host: MYSQL_HOST, port: MYSQL_PORT, user: MYSQL_USER, password: MYSQL_PASSWORD, database: db.config.database, charset: 'utf8mb4' });
+      conn = await mysql.createConnection({
+        host: MYSQL_HOST,
+        port: MYSQL_PORT,
+        user: MYSQL_USER,
+        password: MYSQL_PASSWORD,
+        database: db.config.database,
+        charset: 'utf8mb4',
+      });
       for (const migration of statestreamMigrations.migrations) for (const statement of migration.mysql) await conn.query(statement);
     });
     after(async () => {
@@ -65,7 +93,8 @@ describe('statestream limits against the tables', function () {
     it('normalises exactly what factlessReason lets through', async () => {
       const c = conn as Connection;
       await check(
-        async (topics) => void (await c.query('INSERT INTO messages (topic, qos, payload, retained) VALUES ?', [topics.map((t) => [t, 1, '1', 0])])),
+        async (topics) =>
+          void (await c.query('INSERT INTO messages (topic, qos, payload, retained) VALUES ?', [topics.map((t) => [t, 1, '1', 0])])),
         async (sql) => (await c.query(sql))[0] as Record<string, unknown>[],
         (parts) => `CONCAT(${parts.join(', ')})`,
       );
@@ -88,7 +117,10 @@ describe('statestream limits against the tables', function () {
     it('normalises exactly what factlessReason lets through', async () => {
       const s = sqlite as BetterSqlite3.Database;
       await check(
-        async (topics) => void s.transaction(() => topics.forEach((t) => s.prepare('INSERT INTO messages (topic, qos, payload, retained) VALUES (?, 1, \'1\', 0)').run(t)))(),
+        async (topics) =>
+          void s.transaction(() =>
+            topics.forEach((t) => s.prepare("INSERT INTO messages (topic, qos, payload, retained) VALUES (?, 1, '1', 0)").run(t)),
+          )(),
         async (sql) => s.prepare(sql).all() as Record<string, unknown>[],
         (parts) => parts.join(' || '),
       );

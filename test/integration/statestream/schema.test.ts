@@ -11,7 +11,17 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { SEED_README_QUERY, statestreamMigrations, MYSQL_COLLATION } from '../../../lib/statestream';
 import { openDatabase, planInsert, runMigrations } from '../../../lib/db';
 import type { Database, SqlValue } from '../../../lib/db/types';
-import { createTestMysqlDatabase, createTestPostgresDatabase, requireService, MYSQL_HOST, MYSQL_PASSWORD, MYSQL_PORT, MYSQL_USER, type TestMysqlDatabase, type TestPostgresDatabase } from '../../support/services';
+import {
+  createTestMysqlDatabase,
+  createTestPostgresDatabase,
+  requireService,
+  MYSQL_HOST,
+  MYSQL_PASSWORD,
+  MYSQL_PORT,
+  MYSQL_USER,
+  type TestMysqlDatabase,
+  type TestPostgresDatabase,
+} from '../../support/services';
 import { makeTempDir, removeTempDir } from '../../support/tmp';
 
 interface Message {
@@ -27,7 +37,11 @@ interface Sql {
   all(sql: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
 }
 
-const BIG = JSON.stringify({ samples: Array.from({ length: 20_000 }, (_, i) => `s${i % 97}`).join(',').padEnd(200_000, '.') });
+const BIG = JSON.stringify({
+  samples: Array.from({ length: 20_000 }, (_, i) => `s${i % 97}`)
+    .join(',')
+    .padEnd(200_000, '.'),
+});
 
 const HALL = 'home/statestream/climate/hall';
 const INITIAL: Message[] = [
@@ -56,7 +70,10 @@ async function scenario(sql: Sql): Promise<void> {
   assert.equal(Number(messages[0].n), INITIAL.length, 'every message is stored');
 
   const bases = await sql.all('SELECT label FROM base_topics ORDER BY label');
-  assert.deepEqual(bases.map((r) => r.label), ['home/statestream', 'homeassistant']);
+  assert.deepEqual(
+    bases.map((r) => r.label),
+    ['home/statestream', 'homeassistant'],
+  );
 
   const entities = await sql.all(
     'SELECT e.label, e.domain, e.object_id, b.label AS base FROM entities e JOIN base_topics b ON b.id = e.base_topic_id ORDER BY e.label, e.domain',
@@ -89,8 +106,14 @@ async function scenario(sql: Sql): Promise<void> {
       ['homeassistant', 'blob', 'data', '<200 KB>'],
     ],
   );
-  const x = await sql.all("SELECT DISTINCT entities.id, entities.domain FROM facts JOIN states ON facts.state_id = states.id JOIN entities ON states.entity_id = entities.id WHERE entities.label = 'x' ORDER BY entities.domain");
-  assert.deepEqual(x.map((r) => r.domain), ['binary_sensor', 'sensor'], 'the two x are two entities, told apart by their domain');
+  const x = await sql.all(
+    "SELECT DISTINCT entities.id, entities.domain FROM facts JOIN states ON facts.state_id = states.id JOIN entities ON states.entity_id = entities.id WHERE entities.label = 'x' ORDER BY entities.domain",
+  );
+  assert.deepEqual(
+    x.map((r) => r.domain),
+    ['binary_sensor', 'sensor'],
+    'the two x are two entities, told apart by their domain',
+  );
   for (const row of seed) {
     assert.equal(typeof row.id, 'number');
     assert.ok(row.state_id != null && row.entity_id != null && row.main_topic_id != null);
@@ -99,9 +122,16 @@ async function scenario(sql: Sql): Promise<void> {
   assert.equal(String(blob?.fact).length, BIG.length, 'a payload well beyond 64 KiB is stored whole');
 
   const facts = await sql.all('SELECT retained, received_at, message_id FROM facts ORDER BY id');
-  assert.deepEqual(facts.map((r) => Number(r.retained)), [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0]);
+  assert.deepEqual(
+    facts.map((r) => Number(r.retained)),
+    [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0],
+  );
   for (const fact of facts) {
-    assert.equal(new Date(fact.received_at as string | Date).getTime(), receivedAt.getTime(), 'received_at is the time given by the writer');
+    assert.equal(
+      new Date(fact.received_at as string | Date).getTime(),
+      receivedAt.getTime(),
+      'received_at is the time given by the writer',
+    );
     assert.ok(fact.message_id != null);
   }
 
@@ -153,7 +183,14 @@ describe('statestream schema on MariaDB', function () {
     await requireService(this, 'mysql');
     db = await createTestMysqlDatabase('iotp_ss');
     const mysql = await import('mysql2/promise');
-    conn = await mysql.createConnection({ host: MYSQL_HOST, port: MYSQL_PORT, user: MYSQL_USER, password: MYSQL_PASSWORD, database: db.config.database, charset: 'utf8mb4' });
+    conn = await mysql.createConnection({
+      host: MYSQL_HOST,
+      port: MYSQL_PORT,
+      user: MYSQL_USER,
+      password: MYSQL_PASSWORD,
+      database: db.config.database,
+      charset: 'utf8mb4',
+    });
     for (const migration of statestreamMigrations.migrations) {
       for (const statement of migration.mysql) await conn.query(statement);
     }
@@ -183,7 +220,14 @@ describe('statestream schema on MariaDB', function () {
 
   it('lets two writers create the same new topics at once without duplicates or errors', async () => {
     const mysql = await import('mysql2/promise');
-    const options = { host: MYSQL_HOST, port: MYSQL_PORT, user: MYSQL_USER, password: MYSQL_PASSWORD, database: db?.config.database, charset: 'utf8mb4' };
+    const options = {
+      host: MYSQL_HOST,
+      port: MYSQL_PORT,
+      user: MYSQL_USER,
+      password: MYSQL_PASSWORD,
+      database: db?.config.database,
+      charset: 'utf8mb4',
+    };
     const writers = await Promise.all([mysql.createConnection(options), mysql.createConnection(options)]);
     try {
       const rows = ['state', 'friendly_name', 'unit_of_measurement'].map((key) => ['racing/sensor/fresh/' + key, 1, '"v"', 0]);
@@ -204,7 +248,10 @@ describe('statestream schema on MariaDB', function () {
               (SELECT COUNT(*) FROM states s JOIN entities e ON e.id = s.entity_id WHERE e.domain = 'sensor' AND e.label = 'fresh') AS states,
               (SELECT COUNT(*) FROM facts f JOIN states s ON s.id = f.state_id JOIN entities e ON e.id = s.entity_id WHERE e.domain = 'sensor' AND e.label = 'fresh') AS facts`,
     );
-    assert.deepEqual((counts as Array<Record<string, unknown>>).map((r) => Object.values(r).map(Number)), [[1, 1, 3, 6]]);
+    assert.deepEqual(
+      (counts as Array<Record<string, unknown>>).map((r) => Object.values(r).map(Number)),
+      [[1, 1, 3, 6]],
+    );
   });
 
   it('uses one character set and collation for every table and text column', async () => {
@@ -267,7 +314,9 @@ describe('statestream schema on SQLite', function () {
       async insertMessages(messages, receivedAt) {
         const placeholders = messages.map(() => '(?, ?, ?, ?, ?)').join(', ');
         const params = messages.flatMap((m) => [m.topic, m.qos ?? 1, m.payload, m.retained ? 1 : 0, receivedAt.toISOString()]);
-        s.transaction(() => s.prepare(`INSERT INTO messages (topic, qos, payload, retained, received_at) VALUES ${placeholders}`).run(params))();
+        s.transaction(() =>
+          s.prepare(`INSERT INTO messages (topic, qos, payload, retained, received_at) VALUES ${placeholders}`).run(params),
+        )();
       },
       async all(sql, params) {
         return s.prepare(sql).all(...(params ?? [])) as Record<string, unknown>[];
@@ -277,117 +326,129 @@ describe('statestream schema on SQLite', function () {
 
   it('splits topics from the end in the generated columns', () => {
     const s = sqlite as BetterSqlite3.Database;
-    const row = s.prepare('SELECT topic_base, topic_domain, topic_object_id, topic_key FROM messages WHERE topic = ?').get(`${HALL}/friendly_name`);
+    const row = s
+      .prepare('SELECT topic_base, topic_domain, topic_object_id, topic_key FROM messages WHERE topic = ?')
+      .get(`${HALL}/friendly_name`);
     assert.deepEqual(row, { topic_base: 'home/statestream', topic_domain: 'climate', topic_object_id: 'hall', topic_key: 'friendly_name' });
   });
 });
 
 // The statement trigger (the default) and the row trigger TimescaleDB hypertables get instead.
 for (const variant of ['statement trigger', 'row trigger'] as const) {
-describe(`statestream schema on PostgreSQL (${variant})`, function () {
-  let pg: TestPostgresDatabase | undefined;
-  let db: Database | undefined;
-  const others: Database[] = [];
-  const columns = ['topic', 'qos', 'payload', 'retained', 'received_at'];
+  describe(`statestream schema on PostgreSQL (${variant})`, function () {
+    let pg: TestPostgresDatabase | undefined;
+    let db: Database | undefined;
+    const others: Database[] = [];
+    const columns = ['topic', 'qos', 'payload', 'retained', 'received_at'];
 
-  before(async function () {
-    await requireService(this, 'postgres');
-    pg = await createTestPostgresDatabase('iotp_ss');
-    db = openDatabase(pg.config);
-    await runMigrations(db, [statestreamMigrations]);
-    if (variant === 'row trigger') {
-      const { HYPERTABLES } = await import('../../../lib/db/timescale');
-      for (const statement of HYPERTABLES.statestream[0].prepare ?? []) await db.query(statement);
-    }
-  });
-
-  after(async () => {
-    await Promise.all([db, ...others].map((d) => d?.close()));
-    await pg?.drop();
-  });
-
-  /** Rows as the sink writes them: one COPY batch through lib/db's insert plan, in one transaction. */
-  async function insertBatch(target: Database, messages: Message[], receivedAt?: Date): Promise<void> {
-    const plan = planInsert('postgres', { table: 'messages', columns });
-    await target.atomic(plan.statements(messages.map((m) => [m.topic, m.qos ?? 1, m.payload, m.retained ? 1 : 0, receivedAt ?? new Date()])));
-  }
-
-  it('normalises realistic statestream messages and keeps the seed query right', async () => {
-    const d = db as Database;
-    await scenario({
-      insertMessages: (messages, receivedAt) => insertBatch(d, messages, receivedAt),
-      async all(sql, params) {
-        return (await d.query(sql, params as SqlValue[] | undefined)).rows;
-      },
+    before(async function () {
+      await requireService(this, 'postgres');
+      pg = await createTestPostgresDatabase('iotp_ss');
+      db = openDatabase(pg.config);
+      await runMigrations(db, [statestreamMigrations]);
+      if (variant === 'row trigger') {
+        const { HYPERTABLES } = await import('../../../lib/db/timescale');
+        for (const statement of HYPERTABLES.statestream[0].prepare ?? []) await db.query(statement);
+      }
     });
-  });
 
-  it('lets many writers create the same new topics at once: one row per level, one fact per message, no error', async () => {
-    const writers = Array.from({ length: 6 }, () => openDatabase({ ...(pg as TestPostgresDatabase).config, poolSize: 1 }));
-    others.push(...writers);
-    for (let round = 0; round < 5; round++) {
-      const base = `racing${round}/deep`;
-      const rows: Message[] = ['state', 'friendly_name', 'unit_of_measurement'].flatMap((key) => [
-        { topic: `${base}/sensor/fresh/${key}`, payload: '"v"' },
-        { topic: `${base}/binary_sensor/fresh/${key}`, payload: '"w"' },
-      ]);
-      // Each writer sends the batch in its own order, so their transactions meet the new labels in different orders.
-      await Promise.all(writers.map((w, i) => insertBatch(w, i % 2 === 0 ? rows : [...rows].reverse())));
-      const { rows: [counts] } = await (db as Database).query(
-        `SELECT (SELECT COUNT(*) FROM base_topics WHERE label = ?) AS bases,
+    after(async () => {
+      await Promise.all([db, ...others].map((d) => d?.close()));
+      await pg?.drop();
+    });
+
+    /** Rows as the sink writes them: one COPY batch through lib/db's insert plan, in one transaction. */
+    async function insertBatch(target: Database, messages: Message[], receivedAt?: Date): Promise<void> {
+      const plan = planInsert('postgres', { table: 'messages', columns });
+      await target.atomic(
+        plan.statements(messages.map((m) => [m.topic, m.qos ?? 1, m.payload, m.retained ? 1 : 0, receivedAt ?? new Date()])),
+      );
+    }
+
+    it('normalises realistic statestream messages and keeps the seed query right', async () => {
+      const d = db as Database;
+      await scenario({
+        insertMessages: (messages, receivedAt) => insertBatch(d, messages, receivedAt),
+        async all(sql, params) {
+          return (await d.query(sql, params as SqlValue[] | undefined)).rows;
+        },
+      });
+    });
+
+    it('lets many writers create the same new topics at once: one row per level, one fact per message, no error', async () => {
+      const writers = Array.from({ length: 6 }, () => openDatabase({ ...(pg as TestPostgresDatabase).config, poolSize: 1 }));
+      others.push(...writers);
+      for (let round = 0; round < 5; round++) {
+        const base = `racing${round}/deep`;
+        const rows: Message[] = ['state', 'friendly_name', 'unit_of_measurement'].flatMap((key) => [
+          { topic: `${base}/sensor/fresh/${key}`, payload: '"v"' },
+          { topic: `${base}/binary_sensor/fresh/${key}`, payload: '"w"' },
+        ]);
+        // Each writer sends the batch in its own order, so their transactions meet the new labels in different orders.
+        await Promise.all(writers.map((w, i) => insertBatch(w, i % 2 === 0 ? rows : [...rows].reverse())));
+        const {
+          rows: [counts],
+        } = await (db as Database).query(
+          `SELECT (SELECT COUNT(*) FROM base_topics WHERE label = ?) AS bases,
                 (SELECT COUNT(*) FROM entities e JOIN base_topics b ON b.id = e.base_topic_id WHERE b.label = ?) AS entities,
                 (SELECT COUNT(*) FROM states s JOIN entities e ON e.id = s.entity_id JOIN base_topics b ON b.id = e.base_topic_id WHERE b.label = ?) AS states,
                 (SELECT COUNT(*) FROM facts f JOIN states s ON s.id = f.state_id JOIN entities e ON e.id = s.entity_id JOIN base_topics b ON b.id = e.base_topic_id WHERE b.label = ?) AS facts`,
-        [base, base, base, base],
+          [base, base, base, base],
+        );
+        assert.deepEqual(counts, { bases: 1, entities: 2, states: 6, facts: 6 * writers.length }, `round ${round}`);
+      }
+    });
+
+    it('adds one fact for the same retained replay arriving from several instances at once', async () => {
+      const writers = Array.from({ length: 4 }, () => openDatabase({ ...(pg as TestPostgresDatabase).config, poolSize: 1 }));
+      others.push(...writers);
+      const topic = 'replay/sensor/shared/state';
+      await insertBatch(db as Database, [{ topic, payload: 'first' }]);
+      for (const payload of ['second', 'third']) {
+        await Promise.all(writers.map((w) => insertBatch(w, [{ topic, payload, retained: true }])));
+      }
+      const { rows } = await (db as Database).query(`${SEED_README_QUERY} WHERE base_topics.label = ? ORDER BY facts.id`, ['replay']);
+      assert.deepEqual(
+        rows.map((r) => r.fact),
+        ['first', 'second', 'third'],
       );
-      assert.deepEqual(counts, { bases: 1, entities: 2, states: 6, facts: 6 * writers.length }, `round ${round}`);
-    }
-  });
+      assert.equal(
+        Number((await (db as Database).query('SELECT COUNT(*) AS n FROM messages WHERE topic = ?', [topic])).rows[0].n),
+        1 + 2 * writers.length,
+      );
+    });
 
-  it('adds one fact for the same retained replay arriving from several instances at once', async () => {
-    const writers = Array.from({ length: 4 }, () => openDatabase({ ...(pg as TestPostgresDatabase).config, poolSize: 1 }));
-    others.push(...writers);
-    const topic = 'replay/sensor/shared/state';
-    await insertBatch(db as Database, [{ topic, payload: 'first' }]);
-    for (const payload of ['second', 'third']) {
-      await Promise.all(writers.map((w) => insertBatch(w, [{ topic, payload, retained: true }])));
-    }
-    const { rows } = await (db as Database).query(`${SEED_README_QUERY} WHERE base_topics.label = ? ORDER BY facts.id`, ['replay']);
-    assert.deepEqual(rows.map((r) => r.fact), ['first', 'second', 'third']);
-    assert.equal(Number((await (db as Database).query('SELECT COUNT(*) AS n FROM messages WHERE topic = ?', [topic])).rows[0].n), 1 + 2 * writers.length);
-  });
-
-  it('resolves a known topic through indexes (no scan), labels in their own collation, as the trigger does', async () => {
-    // Sequential scans off: on tables this small the planner would scan anyway; what matters is
-    // that the trigger's lookup (labels in their own collation) can use each unique key.
-    const plan = await (db as Database).withLock('iotp_test_explain', 10_000, async (ex) => {
-      await ex.query('SET enable_seqscan = off');
-      try {
-        const { rows } = await ex.query(
-          `EXPLAIN (FORMAT JSON) SELECT s.id FROM base_topics b
+    it('resolves a known topic through indexes (no scan), labels in their own collation, as the trigger does', async () => {
+      // Sequential scans off: on tables this small the planner would scan anyway; what matters is
+      // that the trigger's lookup (labels in their own collation) can use each unique key.
+      const plan = await (db as Database).withLock('iotp_test_explain', 10_000, async (ex) => {
+        await ex.query('SET enable_seqscan = off');
+        try {
+          const { rows } = await ex.query(
+            `EXPLAIN (FORMAT JSON) SELECT s.id FROM base_topics b
              JOIN entities e ON e.base_topic_id = b.id AND e.domain = 'sensor' COLLATE "C" AND e.label = 'x' COLLATE "C"
              JOIN states s ON s.entity_id = e.id AND s.label = 'state' COLLATE "C"
            WHERE b.label = 'homeassistant' COLLATE "C"`,
-        );
-        return JSON.stringify(rows[0]);
-      } finally {
-        await ex.query('RESET enable_seqscan');
-      }
+          );
+          return JSON.stringify(rows[0]);
+        } finally {
+          await ex.query('RESET enable_seqscan');
+        }
+      });
+      // A label compared in another collation could not use the indexes: only a scan would be left.
+      assert.doesNotMatch(plan, /Seq Scan/);
+      const scanned = [...plan.matchAll(/"Relation Name":"(\w+)"/g)].map((m) => m[1]).sort();
+      assert.deepEqual(scanned, ['base_topics', 'entities', 'states']);
+      for (const index of ['uq_base_topics_label', 'uq_states_entity_label']) assert.match(plan, new RegExp(index));
     });
-    // A label compared in another collation could not use the indexes: only a scan would be left.
-    assert.doesNotMatch(plan, /Seq Scan/);
-    const scanned = [...plan.matchAll(/"Relation Name":"(\w+)"/g)].map((m) => m[1]).sort();
-    assert.deepEqual(scanned, ['base_topics', 'entities', 'states']);
-    for (const index of ['uq_base_topics_label', 'uq_states_entity_label']) assert.match(plan, new RegExp(index));
-  });
 
-  it('keeps last_updated current on update, like MySQL ON UPDATE', async () => {
-    const d = db as Database;
-    const [{ id, last_updated: before }] = (await d.query("SELECT id, last_updated FROM states ORDER BY id LIMIT 1")).rows;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    await d.query("UPDATE states SET label = label WHERE id = ?", [id as number]);
-    const [{ last_updated: after }] = (await d.query('SELECT last_updated FROM states WHERE id = ?', [id as number])).rows;
-    assert.ok((after as Date).getTime() > (before as Date).getTime());
+    it('keeps last_updated current on update, like MySQL ON UPDATE', async () => {
+      const d = db as Database;
+      const [{ id, last_updated: before }] = (await d.query('SELECT id, last_updated FROM states ORDER BY id LIMIT 1')).rows;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await d.query('UPDATE states SET label = label WHERE id = ?', [id as number]);
+      const [{ last_updated: after }] = (await d.query('SELECT last_updated FROM states WHERE id = ?', [id as number])).rows;
+      assert.ok((after as Date).getTime() > (before as Date).getTime());
+    });
   });
-});
 }

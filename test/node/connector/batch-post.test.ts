@@ -8,9 +8,28 @@ import type { Database } from '../../../lib/db/types';
 import databaseNode from '../../../nodes/iotp-database/iotp-database';
 import batchPostNode from '../../../nodes/iotp-batch-post/iotp-batch-post';
 import { collect, helper } from '../../support/helper';
-import { createTestMysqlDatabase, createTestPostgresDatabase, requireService, type TestMysqlDatabase, type TestPostgresDatabase } from '../../support/services';
+import {
+  createTestMysqlDatabase,
+  createTestPostgresDatabase,
+  requireService,
+  type TestMysqlDatabase,
+  type TestPostgresDatabase,
+} from '../../support/services';
 import { makeTempDir, removeTempDir } from '../../support/tmp';
-import { accept, createSensorData, statusCalls, insertReadings, storedTime, MIN, readingKey, startReceiver, windowsPerReading, type PostedBody, type Reading, type Receiver } from './fixtures';
+import {
+  accept,
+  createSensorData,
+  statusCalls,
+  insertReadings,
+  storedTime,
+  MIN,
+  readingKey,
+  startReceiver,
+  windowsPerReading,
+  type PostedBody,
+  type Reading,
+  type Receiver,
+} from './fixtures';
 
 type Backend = { name: string; url: () => string; setup: (this: Mocha.Context) => Promise<void>; teardown: () => Promise<void> };
 
@@ -48,8 +67,6 @@ const backends: Backend[] = [
 
 const POST_KEY = 'post-key-Zx9';
 
-
-
 interface Out {
   topic?: string;
   payload: Record<string, unknown>;
@@ -64,7 +81,13 @@ for (const backend of backends) {
 
     before(async function () {
       await backend.setup.call(this);
-      db = openDatabase(backend.url().startsWith('sqlite:') ? { dialect: 'sqlite', file: backend.url().slice(7), busyTimeoutMs: 5000 } : backend.name === 'PostgreSQL' ? { ...postgres!.config } : { ...mysql!.config });
+      db = openDatabase(
+        backend.url().startsWith('sqlite:')
+          ? { dialect: 'sqlite', file: backend.url().slice(7), busyTimeoutMs: 5000 }
+          : backend.name === 'PostgreSQL'
+            ? { ...postgres!.config }
+            : { ...mysql!.config },
+      );
     });
     after(async () => {
       await db?.close();
@@ -120,7 +143,12 @@ for (const backend of backends) {
       const readings: Reading[] = [];
       for (let w = 0; w < 3; w++) {
         const t = start + w * MIN;
-        readings.push({ sensorId: 1, ms: t, value: w * 10 + 1 }, { sensorId: 2, ms: t + 15_000, value: w * 10 + 2 }, { sensorId: 1, ms: t + 30_500, value: w * 10 + 3 }, { sensorId: 2, ms: t + 59_999, value: w * 10 + 4 });
+        readings.push(
+          { sensorId: 1, ms: t, value: w * 10 + 1 },
+          { sensorId: 2, ms: t + 15_000, value: w * 10 + 2 },
+          { sensorId: 1, ms: t + 30_500, value: w * 10 + 3 },
+          { sensorId: 2, ms: t + 59_999, value: w * 10 + 4 },
+        );
       }
       return { start, readings };
     }
@@ -170,22 +198,34 @@ for (const backend of backends) {
       await db.query('DROP TABLE sensor_data');
       await db.query(
         {
-          mysql: 'CREATE TABLE sensor_data (id INT AUTO_INCREMENT PRIMARY KEY, sensor VARCHAR(64) NOT NULL, value DOUBLE, `timestamp` DATETIME(6) NOT NULL)',
-          sqlite: 'CREATE TABLE sensor_data (id INTEGER PRIMARY KEY AUTOINCREMENT, sensor TEXT NOT NULL, value REAL, "timestamp" DATETIME NOT NULL)',
-          postgres: 'CREATE TABLE sensor_data (id SERIAL PRIMARY KEY, sensor VARCHAR(64) NOT NULL, value DOUBLE PRECISION, "timestamp" TIMESTAMP NOT NULL)',
+          mysql:
+            'CREATE TABLE sensor_data (id INT AUTO_INCREMENT PRIMARY KEY, sensor VARCHAR(64) NOT NULL, value DOUBLE, `timestamp` DATETIME(6) NOT NULL)',
+          sqlite:
+            'CREATE TABLE sensor_data (id INTEGER PRIMARY KEY AUTOINCREMENT, sensor TEXT NOT NULL, value REAL, "timestamp" DATETIME NOT NULL)',
+          postgres:
+            'CREATE TABLE sensor_data (id SERIAL PRIMARY KEY, sensor VARCHAR(64) NOT NULL, value DOUBLE PRECISION, "timestamp" TIMESTAMP NOT NULL)',
         }[db.dialect],
       );
       const start = alignDown(Date.now(), MIN) - 2 * MIN;
-      const plant: [string, number, number][] = [['boiler', start + 1_000, 71.5], ['pump-2', start + 20_250, 3.25], ['boiler', start + MIN + 5_000, 72]];
-      for (const [sensor, ms, value] of plant) await db.query('INSERT INTO sensor_data (sensor, value, timestamp) VALUES (?, ?, ?)', [sensor, value, storedTime(ms)]);
-      const query = 'SELECT sensor, timestamp, value FROM sensor_data WHERE timestamp >= :start_time AND timestamp < :end_time ORDER BY timestamp, id';
+      const plant: [string, number, number][] = [
+        ['boiler', start + 1_000, 71.5],
+        ['pump-2', start + 20_250, 3.25],
+        ['boiler', start + MIN + 5_000, 72],
+      ];
+      for (const [sensor, ms, value] of plant)
+        await db.query('INSERT INTO sensor_data (sensor, value, timestamp) VALUES (?, ?, ?)', [sensor, value, storedTime(ms)]);
+      const query =
+        'SELECT sensor, timestamp, value FROM sensor_data WHERE timestamp >= :start_time AND timestamp < :end_time ORDER BY timestamp, id';
       await helper.load([databaseNode, batchPostNode], flow({ startFrom: formatUtc(start), query }), credentials);
       await collect<Out>(helper.getNode('delivered'), 2);
       const bodies = receiver.received.map((r) => JSON.parse(r.body) as PostedBody);
       assert.deepEqual(bodies[0], {
         start_time: formatUtc(start),
         end_time: formatUtc(start + MIN),
-        data: { boiler: [{ timestamp: formatUtc(start + 1_000), value: 71.5 }], 'pump-2': [{ timestamp: formatUtc(start + 20_250), value: 3.25 }] },
+        data: {
+          boiler: [{ timestamp: formatUtc(start + 1_000), value: 71.5 }],
+          'pump-2': [{ timestamp: formatUtc(start + 20_250), value: 3.25 }],
+        },
       });
       assert.deepEqual(bodies[1].data, { boiler: [{ timestamp: formatUtc(start + MIN + 5_000), value: 72 }] });
     });
@@ -200,7 +240,9 @@ for (const backend of backends) {
       const before = receiver.received.length;
 
       const answer = collect<Out & { _msgid: string; correlation?: string }>(helper.getNode('delivered'), 1);
-      helper.getNode('post').receive({ payload: { start_time: formatUtc(start), end_time: formatUtc(start + 2 * MIN) }, correlation: 'abc' });
+      helper
+        .getNode('post')
+        .receive({ payload: { start_time: formatUtc(start), end_time: formatUtc(start + 2 * MIN) }, correlation: 'abc' });
       const [done] = await answer;
       assert.equal(done.correlation, 'abc', 'the input message travels on');
       assert.equal(done.payload.origin, 'request');
@@ -254,7 +296,10 @@ for (const backend of backends) {
       assert.equal(failure.payload.retryable, true);
       assert.equal(failure.payload.status, 503);
       await helper.unload();
-      assert.ok(readdirSync(outbox).some((f) => f.endsWith('.unit.json')), 'the window is in the outbox after close');
+      assert.ok(
+        readdirSync(outbox).some((f) => f.endsWith('.unit.json')),
+        'the window is in the outbox after close',
+      );
       assert.equal(await bookmarkEnd(), start, 'a failed window does not move the bookmark past its start');
 
       // The rows are gone from the database: what arrives now can only come from the outbox.
@@ -288,7 +333,10 @@ for (const backend of backends) {
       const post = helper.getNode('post');
       await new Promise((resolve) => setTimeout(resolve, 100));
       const statuses = statusCalls(post);
-      assert.ok(statuses.some((s) => s.fill === 'red' && /POST_DATA_ENDPOINT/.test(String(s.text))), JSON.stringify(statuses));
+      assert.ok(
+        statuses.some((s) => s.fill === 'red' && /POST_DATA_ENDPOINT/.test(String(s.text))),
+        JSON.stringify(statuses),
+      );
     });
   });
 }

@@ -42,7 +42,18 @@ describe('iotp-connector-api node', function () {
   function flow() {
     return [
       { id: 'db', type: 'iotp-database', connection: 'url', url: `sqlite:${join(dir, 'source.db')}`, version: 1 },
-      { id: 'post', type: 'iotp-batch-post', database: 'db', endpoint: receiver.url, batchSize: '2', schedule: false, outboxDir: join(dir, 'outbox'), maxAttempts: 1, version: 1, wires: [[], []] },
+      {
+        id: 'post',
+        type: 'iotp-batch-post',
+        database: 'db',
+        endpoint: receiver.url,
+        batchSize: '2',
+        schedule: false,
+        outboxDir: join(dir, 'outbox'),
+        maxAttempts: 1,
+        version: 1,
+        wires: [[], []],
+      },
       { id: 'api', type: 'iotp-connector-api', connector: 'post', version: 1, wires: [['out']] },
       { id: 'out', type: 'helper' },
     ];
@@ -50,7 +61,9 @@ describe('iotp-connector-api node', function () {
 
   async function call(method: string, headers: Record<string, string>, extra: Record<string, unknown> = {}): Promise<Answer> {
     const answered = collect<Answer>(helper.getNode('out'), 1);
-    helper.getNode('api').receive({ req: { method, headers, params: extra.params ?? {} }, res: { marker: true }, payload: extra.payload } as never);
+    helper
+      .getNode('api')
+      .receive({ req: { method, headers, params: extra.params ?? {} }, res: { marker: true }, payload: extra.payload } as never);
     return (await answered)[0];
   }
 
@@ -70,17 +83,27 @@ describe('iotp-connector-api node', function () {
     assert.equal(missing.headers['WWW-Authenticate'], 'Bearer');
     assert.deepEqual((missing as { res?: unknown }).res, { marker: true }, 'msg.res travels on to the http response node');
 
-    const wrong = await call('POST', bearer('api-key-7Qq'), { payload: { start_time: formatUtc(start), end_time: formatUtc(start + MIN) } });
+    const wrong = await call('POST', bearer('api-key-7Qq'), {
+      payload: { start_time: formatUtc(start), end_time: formatUtc(start + MIN) },
+    });
     assert.equal(wrong.statusCode, 403);
     assert.equal(receiver.received.length, 0);
 
-    for (const payload of [undefined, 'not json', { start_time: formatUtc(start) }, { start_time: 'soon', end_time: formatUtc(start) }, { start_time: formatUtc(start + MIN), end_time: formatUtc(start) }]) {
+    for (const payload of [
+      undefined,
+      'not json',
+      { start_time: formatUtc(start) },
+      { start_time: 'soon', end_time: formatUtc(start) },
+      { start_time: formatUtc(start + MIN), end_time: formatUtc(start) },
+    ]) {
       const invalid = await call('POST', bearer(API_KEY), { payload });
       assert.equal(invalid.statusCode, 422, JSON.stringify(payload));
       assert.equal(typeof invalid.payload.detail, 'string');
     }
 
-    const raised = await call('POST', bearer(API_KEY), { payload: JSON.stringify({ start_time: formatUtc(start), end_time: formatUtc(start + MIN) }) });
+    const raised = await call('POST', bearer(API_KEY), {
+      payload: JSON.stringify({ start_time: formatUtc(start), end_time: formatUtc(start + MIN) }),
+    });
     assert.equal(raised.statusCode, 200);
     assert.equal(raised.headers['Content-Type'], 'application/json');
     assert.deepEqual(Object.keys(raised.payload).sort(), ['status', 'task_id']);

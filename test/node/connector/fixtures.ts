@@ -38,7 +38,12 @@ export async function startReceiver(respond: Receiver['respond'] = accept, port 
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
-      const entry: Received = { method: request.method ?? '', url: request.url ?? '', headers: request.headers, body: Buffer.concat(chunks).toString('utf8') };
+      const entry: Received = {
+        method: request.method ?? '',
+        url: request.url ?? '',
+        headers: request.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+      };
       receiver.received.push(entry);
       receiver.respond(entry, response, receiver.received.length);
       for (const waiter of [...waiters]) {
@@ -54,7 +59,10 @@ export async function startReceiver(respond: Receiver['respond'] = accept, port 
   receiver.waitFor = (count, timeoutMs = 20_000) =>
     new Promise<void>((resolve, reject) => {
       if (receiver.received.length >= count) return resolve();
-      const timer = setTimeout(() => reject(new Error(`receiver got ${receiver.received.length} of ${count} requests within ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`receiver got ${receiver.received.length} of ${count} requests within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       waiters.push({
         count,
         resolve: () => {
@@ -75,9 +83,12 @@ export async function startReceiver(respond: Receiver['respond'] = accept, port 
 export async function createSensorData(db: Database): Promise<void> {
   await db.query(
     {
-      mysql: 'CREATE TABLE sensor_data (id BIGINT AUTO_INCREMENT PRIMARY KEY, sensor_id INT NOT NULL, `timestamp` DATETIME(6) NOT NULL, value FLOAT NULL, KEY idx_time (`timestamp`))',
-      sqlite: 'CREATE TABLE sensor_data (id INTEGER PRIMARY KEY AUTOINCREMENT, sensor_id INTEGER NOT NULL, "timestamp" DATETIME NOT NULL, value REAL)',
-      postgres: 'CREATE TABLE sensor_data (id BIGSERIAL PRIMARY KEY, sensor_id INT NOT NULL, "timestamp" TIMESTAMP(6) NOT NULL, value DOUBLE PRECISION NULL)',
+      mysql:
+        'CREATE TABLE sensor_data (id BIGINT AUTO_INCREMENT PRIMARY KEY, sensor_id INT NOT NULL, `timestamp` DATETIME(6) NOT NULL, value FLOAT NULL, KEY idx_time (`timestamp`))',
+      sqlite:
+        'CREATE TABLE sensor_data (id INTEGER PRIMARY KEY AUTOINCREMENT, sensor_id INTEGER NOT NULL, "timestamp" DATETIME NOT NULL, value REAL)',
+      postgres:
+        'CREATE TABLE sensor_data (id BIGSERIAL PRIMARY KEY, sensor_id INT NOT NULL, "timestamp" TIMESTAMP(6) NOT NULL, value DOUBLE PRECISION NULL)',
     }[db.dialect],
   );
 }

@@ -65,25 +65,92 @@ describe('iotp-batch-post waits only for the pipelines that feed its query (stat
   it('keeps posting while the statestream ingest is down; a sensors outage holds it and the status names that ingest and since when', async () => {
     const deadBroker = `mqtt://127.0.0.1:${await freePort()}`;
     const topic = `iotp-test/${randomBytes(5).toString('hex')}`;
-    await helper.load([brokerNode, ingestNode, databaseNode, writerNode, batchPostNode], flow([
-      { id: 'db', type: 'iotp-database', connection: 'url', url: `sqlite:${file}`, version: 1 },
-      { id: 'ssBroker', type: 'iotp-mqtt-broker', url: deadBroker, version: 2 },
-      { id: 'sensorsBroker', type: 'iotp-mqtt-broker', url: `mqtt://127.0.0.1:${proxy.port}`, clientId: `iotpt${randomBytes(6).toString('hex')}`, cleanSession: true, version: 2 },
-      { id: 'ssIn', type: 'iotp-mqtt-in', name: 'statestream topics', broker: 'ssBroker', topics: 'homeassistant/#', qos: '1', format: 'string', ack: 'complete', wires: [['ssWrite']] },
-      { id: 'ssWrite', type: 'iotp-db-write', name: 'messages', database: 'db', table: 'messages', columns: 'topic\npayload', migrationSet: 'statestream', batchSize: 100, maxLatency: 20, journal: true, wires: [[]] },
-      { id: 'sensorsIn', type: 'iotp-mqtt-in', name: 'sensors', broker: 'sensorsBroker', topics: topic, qos: '1', format: 'json', ack: 'complete', wires: [['sensorsWrite']] },
-      { id: 'sensorsWrite', type: 'iotp-db-write', name: 'raw readings', database: 'db', table: 'sensor_data', columns: 'sensor_id\ntimestamp\nvalue', batchSize: 100, maxLatency: 20, journal: true, wires: [[]] },
-      {
-        id: 'post', type: 'iotp-batch-post', database: 'db', endpoint: receiver.url, batchSize: '100',
-        interval: String(WINDOW_MS / 60_000), settle: '0', outboxDir: join(dir, 'outbox'), maxAttempts: 1, timeout: 5, version: 1, wires: [[], []],
-      },
-    ]), { post: { apiKey: 'held-key' } });
+    await helper.load(
+      [brokerNode, ingestNode, databaseNode, writerNode, batchPostNode],
+      flow([
+        { id: 'db', type: 'iotp-database', connection: 'url', url: `sqlite:${file}`, version: 1 },
+        { id: 'ssBroker', type: 'iotp-mqtt-broker', url: deadBroker, version: 2 },
+        {
+          id: 'sensorsBroker',
+          type: 'iotp-mqtt-broker',
+          url: `mqtt://127.0.0.1:${proxy.port}`,
+          clientId: `iotpt${randomBytes(6).toString('hex')}`,
+          cleanSession: true,
+          version: 2,
+        },
+        {
+          id: 'ssIn',
+          type: 'iotp-mqtt-in',
+          name: 'statestream topics',
+          broker: 'ssBroker',
+          topics: 'homeassistant/#',
+          qos: '1',
+          format: 'string',
+          ack: 'complete',
+          wires: [['ssWrite']],
+        },
+        {
+          id: 'ssWrite',
+          type: 'iotp-db-write',
+          name: 'messages',
+          database: 'db',
+          table: 'messages',
+          columns: 'topic\npayload',
+          migrationSet: 'statestream',
+          batchSize: 100,
+          maxLatency: 20,
+          journal: true,
+          wires: [[]],
+        },
+        {
+          id: 'sensorsIn',
+          type: 'iotp-mqtt-in',
+          name: 'sensors',
+          broker: 'sensorsBroker',
+          topics: topic,
+          qos: '1',
+          format: 'json',
+          ack: 'complete',
+          wires: [['sensorsWrite']],
+        },
+        {
+          id: 'sensorsWrite',
+          type: 'iotp-db-write',
+          name: 'raw readings',
+          database: 'db',
+          table: 'sensor_data',
+          columns: 'sensor_id\ntimestamp\nvalue',
+          batchSize: 100,
+          maxLatency: 20,
+          journal: true,
+          wires: [[]],
+        },
+        {
+          id: 'post',
+          type: 'iotp-batch-post',
+          database: 'db',
+          endpoint: receiver.url,
+          batchSize: '100',
+          interval: String(WINDOW_MS / 60_000),
+          settle: '0',
+          outboxDir: join(dir, 'outbox'),
+          maxAttempts: 1,
+          timeout: 5,
+          version: 1,
+          wires: [[], []],
+        },
+      ]),
+      { post: { apiKey: 'held-key' } },
+    );
 
     // The statestream ingest never connects, yet the windows of sensor_data are posted.
     await receiver.waitFor(3, 30_000);
     const reader = { database: `sqlite:${file}`, tables: ['sensor_data'] };
     assert.equal(arrivals.earliest(reader, Date.now(), 0), null, 'nothing holds sensor_data');
-    assert.ok(arrivals.earliest({ database: `sqlite:${file}`, tables: ['facts'] }, Date.now(), 0)?.source.label === 'mqtt in "statestream topics"', 'it would hold a connector reading statestream facts (filled by trigger from messages)');
+    assert.ok(
+      arrivals.earliest({ database: `sqlite:${file}`, tables: ['facts'] }, Date.now(), 0)?.source.label === 'mqtt in "statestream topics"',
+      'it would hold a connector reading statestream facts (filled by trigger from messages)',
+    );
 
     // The sensors broker goes away: that pipeline feeds sensor_data, so the schedule waits for it.
     const cutAt = Date.now();
@@ -94,7 +161,10 @@ describe('iotp-batch-post waits only for the pipelines that feed its query (stat
       holder = arrivals.earliest(reader, Date.now(), 0);
     }
     assert.equal(holder?.source.label, 'mqtt in "sensors"');
-    assert.ok(holder!.since >= cutAt - 1000 && holder!.since <= cutAt + 2000, `held since the loss (${holder!.since - cutAt} ms after the cut)`);
+    assert.ok(
+      holder!.since >= cutAt - 1000 && holder!.since <= cutAt + 2000,
+      `held since the loss (${holder!.since - cutAt} ms after the cut)`,
+    );
     await sleep(2 * WINDOW_MS + 1000);
     const post = helper.getNode('post');
     assert.ok(
@@ -102,7 +172,10 @@ describe('iotp-batch-post waits only for the pipelines that feed its query (stat
       JSON.stringify(statusCalls(post).slice(-5)),
     );
     const heldEnds = windowEnds();
-    assert.ok(heldEnds.every((end) => end <= holder!.since), `no window after ${formatUtc(holder!.since)} was posted while the sensors ingest was down`);
+    assert.ok(
+      heldEnds.every((end) => end <= holder!.since),
+      `no window after ${formatUtc(holder!.since)} was posted while the sensors ingest was down`,
+    );
 
     // Back: the held windows are posted, in order.
     proxy.restore();
@@ -110,6 +183,10 @@ describe('iotp-batch-post waits only for the pipelines that feed its query (stat
     await receiver.waitFor(before + 2, 30_000);
     const ends = windowEnds();
     assert.ok(ends[ends.length - 1]! > holder!.since, 'the schedule moved on');
-    assert.deepEqual(ends, [...ends].sort((a, b) => a - b), 'in order');
+    assert.deepEqual(
+      ends,
+      [...ends].sort((a, b) => a - b),
+      'in order',
+    );
   });
 });

@@ -62,16 +62,40 @@ describe('iotp-batch-post waits for rows its database writers still hold (MariaD
 
   it('posts the window of a row written during a database cut only after the writer stored it, once', async () => {
     const url = `mysql://root@127.0.0.1:${proxy.port}/${mysql!.config.database}`;
-    await helper.load([databaseNode, writerNode, batchPostNode], flow([
-      { id: 'writerDb', type: 'iotp-database', connection: 'url', url, version: 1 },
-      { id: 'connectorDb', type: 'iotp-database', connection: 'url', url, version: 1 },
-      { id: 'write', type: 'iotp-db-write', database: 'writerDb', table: 'sensor_data', columns: 'sensor_id\ntimestamp\nvalue', batchSize: 100, maxLatency: 20, journal: true, wires: [[]] },
-      {
-        id: 'post', type: 'iotp-batch-post', database: 'connectorDb', endpoint: receiver.url, batchSize: '100',
-        interval: String(WINDOW_MS / 60_000), settle: '0', bookmark: `late-${Date.now()}`, outboxDir: join(dir, 'outbox'),
-        maxAttempts: 1, timeout: 5, version: 1, wires: [[], []],
-      },
-    ]), { post: { apiKey: 'late-key' } });
+    await helper.load(
+      [databaseNode, writerNode, batchPostNode],
+      flow([
+        { id: 'writerDb', type: 'iotp-database', connection: 'url', url, version: 1 },
+        { id: 'connectorDb', type: 'iotp-database', connection: 'url', url, version: 1 },
+        {
+          id: 'write',
+          type: 'iotp-db-write',
+          database: 'writerDb',
+          table: 'sensor_data',
+          columns: 'sensor_id\ntimestamp\nvalue',
+          batchSize: 100,
+          maxLatency: 20,
+          journal: true,
+          wires: [[]],
+        },
+        {
+          id: 'post',
+          type: 'iotp-batch-post',
+          database: 'connectorDb',
+          endpoint: receiver.url,
+          batchSize: '100',
+          interval: String(WINDOW_MS / 60_000),
+          settle: '0',
+          bookmark: `late-${Date.now()}`,
+          outboxDir: join(dir, 'outbox'),
+          maxAttempts: 1,
+          timeout: 5,
+          version: 1,
+          wires: [[], []],
+        },
+      ]),
+      { post: { apiKey: 'late-key' } },
+    );
     const write = helper.getNode('write');
     // The schedule runs: windows arrive while nothing is held.
     await receiver.waitFor(2, 20_000);
@@ -83,7 +107,10 @@ describe('iotp-batch-post waits for rows its database writers still hold (MariaD
     // The writer, registered under the database both config nodes point at, holds the row.
     const holder = arrivals.earliest(`mysql://127.0.0.1:${proxy.port}/${mysql!.config.database}`, Date.now(), 0);
     assert.equal(holder?.source.label, 'db write "write"');
-    assert.ok(holder.since >= stamp && holder.since < stamp + 1000, `held since the row was accepted (${holder.since - stamp} ms after its stamp)`);
+    assert.ok(
+      holder.since >= stamp && holder.since < stamp + 1000,
+      `held since the row was accepted (${holder.since - stamp} ms after its stamp)`,
+    );
     proxy.restore();
 
     const window = `${formatUtc(alignDown(stamp, WINDOW_MS))}/${formatUtc(alignDown(stamp, WINDOW_MS) + WINDOW_MS)}`;

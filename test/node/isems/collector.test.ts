@@ -84,10 +84,11 @@ async function startLogServer(): Promise<{ url: string; setBody(text: string): v
   return {
     url: `http://127.0.0.1:${port}/ISEMS/ffopenmppt.log`,
     setBody: (text) => (body = text),
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -110,7 +111,9 @@ describe('iotp-isems node: polling, MQTT and watermarks (real HTTP servers, SQLi
     sim.setBehaviour(1, 'slow');
     sim.setBehaviour(2, 'not-found');
     logServer = await startLogServer();
-    logServer.setBody([line('garden', 1_718_000_000), 'garden;1;oops', line('garden', 1_718_000_060, ';XYZ'), line('garden', 1_718_000_120, '')].join('\n'));
+    logServer.setBody(
+      [line('garden', 1_718_000_000), 'garden;1;oops', line('garden', 1_718_000_060, ';XYZ'), line('garden', 1_718_000_120, '')].join('\n'),
+    );
     deadUrl = `http://127.0.0.1:${await freePort()}/ISEMS/ffopenmppt.log`;
     db = openDatabase(parseDatabaseUrl(`sqlite:${join(dir, 'isems.db')}`, { variable: 'URL', baseDir: dir }));
   });
@@ -164,10 +167,11 @@ describe('iotp-isems node: polling, MQTT and watermarks (real HTTP servers, SQLi
   const rowCount = async (): Promise<number> => Number((await db.query('SELECT COUNT(*) AS n FROM measurement')).rows[0].n);
   const emitted = new Map<string, number>();
   const remember = (messages: RowsMessage[]): void => {
-    for (const message of messages) for (const row of message.payload) {
-      const key = `${row.nodeId};${row.timestamp}`;
-      emitted.set(key, (emitted.get(key) ?? 0) + 1);
-    }
+    for (const message of messages)
+      for (const row of message.payload) {
+        const key = `${row.nodeId};${row.timestamp}`;
+        emitted.set(key, (emitted.get(key) ?? 0) + 1);
+      }
   };
   const repeats = (): string[] => [...emitted].filter(([, count]) => count > 1).map(([key]) => key);
 
@@ -181,11 +185,16 @@ describe('iotp-isems node: polling, MQTT and watermarks (real HTTP servers, SQLi
   it('stores the good nodes on deploy, reports each failing node once, sends malformed lines to the error path', async () => {
     const errors: string[] = [];
     await helper.load([databaseNode, writerNode, isemsNode, failingSink, completingSink], flow());
-    (helper.getNode('isems') as unknown as NodeJS.EventEmitter).on('call:error', (call: { args: unknown[] }) => errors.push(String(call.args[0])));
+    (helper.getNode('isems') as unknown as NodeJS.EventEmitter).on('call:error', (call: { args: unknown[] }) =>
+      errors.push(String(call.args[0])),
+    );
     const { stored, failures } = await awaitPoll(3);
     remember(stored);
 
-    assert.deepEqual(stored.map((m) => m.payload.length).sort((a, b) => a - b), [2, 3600, 3600]);
+    assert.deepEqual(
+      stored.map((m) => m.payload.length).sort((a, b) => a - b),
+      [2, 3600, 3600],
+    );
     assert.equal(await rowCount(), 7202);
     const byUrl = new Map(failures.map((f) => [f.payload.url, f.payload]));
     assert.equal(byUrl.size, 3, 'one report per failing node');
@@ -199,7 +208,13 @@ describe('iotp-isems node: polling, MQTT and watermarks (real HTTP servers, SQLi
     assert.equal(errors.length, 1);
     assert.match(errors[0], /iotp-isems\.errors\.malformed/);
     const garden = stored.find((m) => m.topic === 'garden')!;
-    assert.deepEqual(garden.payload.map((r) => [r.timestamp, r.status]), [[1_718_000_000, 0x500], [1_718_000_120, null]]);
+    assert.deepEqual(
+      garden.payload.map((r) => [r.timestamp, r.status]),
+      [
+        [1_718_000_000, 0x500],
+        [1_718_000_120, null],
+      ],
+    );
   });
 
   it('emits only new lines on the next poll, and after a redeploy starts from the saved watermarks', async () => {
@@ -228,14 +243,24 @@ describe('iotp-isems node: polling, MQTT and watermarks (real HTTP servers, SQLi
     sim.simulation.advance(1);
     await helper.load([databaseNode, writerNode, isemsNode, failingSink, completingSink], flow('isems-refused', 'refuse'));
     const first = await collect<FailureMessage>(helper.getNode('failures'), 3, 30000);
-    assert.deepEqual(first.map((f) => f.payload.code).filter((code) => code === 'ISEMS_CONSUMER'), [], 'refused rows are not a failed poll');
+    assert.deepEqual(
+      first.map((f) => f.payload.code).filter((code) => code === 'ISEMS_CONSUMER'),
+      [],
+      'refused rows are not a failed poll',
+    );
     assert.equal(failedDeliveries.length, 3, 'nodes 0, 3 and garden delivered once');
     await waitFor(() => readDeadLetters(deadLetterPath(join(dir, 'dead-letters'), 'isems-refused')).records.length === 3);
     const letters = readDeadLetters(deadLetterPath(join(dir, 'dead-letters'), 'isems-refused')).records;
-    assert.deepEqual(letters.map((l) => l.tries), [1, 1, 1]);
+    assert.deepEqual(
+      letters.map((l) => l.tries),
+      [1, 1, 1],
+    );
     // Each record names the refused rows (the test runtime has no catalogs: RED._ gives the key)
     // and holds them, cut at 16 KiB for the 3,600-line logs.
-    assert.deepEqual(letters.map((l) => l.reason), ['iotp-isems.errors.rowsFailed', 'iotp-isems.errors.rowsFailed', 'iotp-isems.errors.rowsFailed']);
+    assert.deepEqual(
+      letters.map((l) => l.reason),
+      ['iotp-isems.errors.rowsFailed', 'iotp-isems.errors.rowsFailed', 'iotp-isems.errors.rowsFailed'],
+    );
     const garden = letters.find((l) => l.topic === 'garden');
     assert.ok(garden && !garden.truncated);
     assert.deepEqual(JSON.parse(recordPayload(garden).toString('utf8')), failedDeliveries.find((m) => m.topic === 'garden')?.payload);
@@ -251,14 +276,29 @@ describe('iotp-isems node: polling, MQTT and watermarks (real HTTP servers, SQLi
   it('offers rows that miss a node again, and dead-letters them after 30 polls in a row', async function () {
     this.timeout(120_000);
     logServer.setBody([line('missed', 1_718_100_000), line('missed', 1_718_100_060)].join('\n'));
-    await helper.load([isemsNode, deafSink], testFlow([
-      { id: 'isems-missed', type: 'iotp-isems', nodes: logServer.url, interval: '3600', simulate: 'false', timeout: '2', concurrency: '1', maxLineErrors: '5', wires: [['deaf'], ['failures']] },
-      { id: 'deaf', type: 'test-deaf-sink' },
-      { id: 'failures', type: 'helper' },
-    ]));
+    await helper.load(
+      [isemsNode, deafSink],
+      testFlow([
+        {
+          id: 'isems-missed',
+          type: 'iotp-isems',
+          nodes: logServer.url,
+          interval: '3600',
+          simulate: 'false',
+          timeout: '2',
+          concurrency: '1',
+          maxLineErrors: '5',
+          wires: [['deaf'], ['failures']],
+        },
+        { id: 'deaf', type: 'test-deaf-sink' },
+        { id: 'failures', type: 'helper' },
+      ]),
+    );
     const isems = helper.getNode('isems-missed');
     const errors: Array<{ text: string; msg?: { deadLetter?: { tries: number } } }> = [];
-    (isems as unknown as NodeJS.EventEmitter).on('call:error', (call: { args: [string, { deadLetter?: { tries: number } }?] }) => errors.push({ text: String(call.args[0]), msg: call.args[1] }));
+    (isems as unknown as NodeJS.EventEmitter).on('call:error', (call: { args: [string, { deadLetter?: { tries: number } }?] }) =>
+      errors.push({ text: String(call.args[0]), msg: call.args[1] }),
+    );
     for (let poll = 1; poll <= 30; poll++) {
       const failure = await nextEvent<FailureMessage>(helper.getNode('failures'), 'input', 30000);
       assert.equal(failure.payload.code, 'ISEMS_CONSUMER', `poll ${poll}: offered again next poll`);
@@ -288,7 +328,10 @@ describe('iotp-isems node: polling, MQTT and watermarks (real HTTP servers, SQLi
     next = collect<RowsMessage>(stored, 1);
     isems.receive({ topic: '/isems/roof/csvlog', payload: `${log}\n${line('roof', 1_718_100_000 + 50 * 60)}\n` });
     const [latest] = await next;
-    assert.deepEqual(latest.payload.map((r) => r.timestamp), [1_718_100_000 + 50 * 60]);
+    assert.deepEqual(
+      latest.payload.map((r) => r.timestamp),
+      [1_718_100_000 + 50 * 60],
+    );
     assert.equal(latest.isems.source, 'mqtt');
     assert.equal(Number((await db.query("SELECT COUNT(*) AS n FROM measurement WHERE nodeId = 'roof'")).rows[0].n), 51);
 
@@ -303,7 +346,10 @@ describe('iotp-isems node: polling, MQTT and watermarks (real HTTP servers, SQLi
     Object.assign(flowNodes[1], { nodes: '', simulate: 'true', simulatedNodes: '2' });
     await helper.load([databaseNode, writerNode, isemsNode, failingSink, completingSink], testFlow(flowNodes));
     const stored = await collect<RowsMessage>(helper.getNode('stored'), 2, 30000);
-    assert.deepEqual(stored.map((m) => [m.topic, m.payload.length]).sort(), [['isems-001', 3600], ['isems-002', 3600]]);
+    assert.deepEqual(stored.map((m) => [m.topic, m.payload.length]).sort(), [
+      ['isems-001', 3600],
+      ['isems-002', 3600],
+    ]);
     assert.match(stored[0].isems.node, /^http:\/\/127\.0\.0\.1:\d+\//);
   });
 });

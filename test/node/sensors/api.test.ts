@@ -22,13 +22,38 @@ for (const backend of backends('api.db')) {
       for (let i = 0; i < 20; i++) {
         for (const id of [1, 2, 3]) {
           const s = i * 10;
-          params.push(id, `2024-06-14 16:${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}.00000${id}`, id * 100 + i, 10, 10, 'C', 'temperature', 'x');
+          params.push(
+            id,
+            `2024-06-14 16:${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}.00000${id}`,
+            id * 100 + i,
+            10,
+            10,
+            'C',
+            'temperature',
+            'x',
+          );
         }
       }
       await db.query(insertSensorDataSql(db.dialect, 60), params as never);
       await db.query(upsertAggregatedSql(db.dialect, 2), [
-        1, '2024-06-14 16:00:00.000000', 102.5, 10, 10, 'C', 'temperature', 'x', 6,
-        1, '2024-06-14 16:01:00.000000', 108.5, 10, 10, 'C', 'temperature', 'x', 6,
+        1,
+        '2024-06-14 16:00:00.000000',
+        102.5,
+        10,
+        10,
+        'C',
+        'temperature',
+        'x',
+        6,
+        1,
+        '2024-06-14 16:01:00.000000',
+        108.5,
+        10,
+        10,
+        'C',
+        'temperature',
+        'x',
+        6,
       ]);
       await helper.unload();
     });
@@ -55,7 +80,10 @@ for (const backend of backends('api.db')) {
       const body = answer.payload as Body;
       assert.equal(body.count, 6);
       assert.ok(body.data.every((r) => r.sensor_id === 2));
-      assert.deepEqual(body.data.map((r) => r.value), [206, 207, 208, 209, 210, 211]);
+      assert.deepEqual(
+        body.data.map((r) => r.value),
+        [206, 207, 208, 209, 210, 211],
+      );
       assert.equal(body.data[0].timestamp, '2024-06-14T16:01:00.000002Z', 'microseconds survive');
       assert.equal(body.next_skip, null);
     });
@@ -73,7 +101,10 @@ for (const backend of backends('api.db')) {
       assert.equal(seen.length, 60);
       assert.equal(new Set(seen).size, 60);
       const all = ((await get({ limit: '1000' })).payload as Body).data;
-      assert.deepEqual(all.map((r) => r.id), seen);
+      assert.deepEqual(
+        all.map((r) => r.id),
+        seen,
+      );
       const times = all.map((r) => r.timestamp);
       assert.deepEqual([...times].sort(), times);
     });
@@ -81,10 +112,13 @@ for (const backend of backends('api.db')) {
     it('reads aggregated_data with samples', async () => {
       await load('aggregated_data');
       const body = (await get({ sensor_id: '1' })).payload as Body;
-      assert.deepEqual(body.data.map((r) => [r.timestamp, r.value, r.samples]), [
-        ['2024-06-14T16:00:00.000000Z', 102.5, 6],
-        ['2024-06-14T16:01:00.000000Z', 108.5, 6],
-      ]);
+      assert.deepEqual(
+        body.data.map((r) => [r.timestamp, r.value, r.samples]),
+        [
+          ['2024-06-14T16:00:00.000000Z', 102.5, 6],
+          ['2024-06-14T16:01:00.000000Z', 108.5, 6],
+        ],
+      );
     });
 
     it('answers bad parameters with 400 and the reason, without touching the database', async () => {

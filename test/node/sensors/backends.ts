@@ -1,6 +1,12 @@
 /** The databases every sensors node test runs against: a SQLite file and throwaway MariaDB and PostgreSQL databases. */
 import { join } from 'node:path';
-import { createTestMysqlDatabase, createTestPostgresDatabase, requireService, type TestMysqlDatabase, type TestPostgresDatabase } from '../../support/services';
+import {
+  createTestMysqlDatabase,
+  createTestPostgresDatabase,
+  requireService,
+  type TestMysqlDatabase,
+  type TestPostgresDatabase,
+} from '../../support/services';
 import { makeTempDir, removeTempDir } from '../../support/tmp';
 
 export interface Backend {

@@ -19,7 +19,17 @@ for (const backend of backends('catalog.db')) {
     const load = (node: Record<string, unknown> = {}) =>
       helper.load([databaseNode, catalogNode], [
         { id: 'db', type: 'iotp-database', connection: 'url', url: backend.url(), version: 1 },
-        { id: 'c', type: 'iotp-catalog', database: 'db', migrationSets: 'sensors', topic: 'plant/sensors', datasets: '', countMode: 'exact', wires: [['out']], ...node },
+        {
+          id: 'c',
+          type: 'iotp-catalog',
+          database: 'db',
+          migrationSets: 'sensors',
+          topic: 'plant/sensors',
+          datasets: '',
+          countMode: 'exact',
+          wires: [['out']],
+          ...node,
+        },
         { id: 'out', type: 'helper' },
       ] as never);
 
@@ -35,8 +45,22 @@ for (const backend of backends('catalog.db')) {
       await config.migrate(sensorsMigrations);
       const db = config.acquire();
       await db.query(insertSensorDataSql(db.dialect, 2), [
-        1, '2024-06-14 16:00:00.123456', 23, 10, 10, 'C', 'temperature', 'Main Entrance',
-        2, '2024-06-14 16:05:00.000000', 24, 90, 90, 'C', 'temperature', 'Kitchen',
+        1,
+        '2024-06-14 16:00:00.123456',
+        23,
+        10,
+        10,
+        'C',
+        'temperature',
+        'Main Entrance',
+        2,
+        '2024-06-14 16:05:00.000000',
+        24,
+        90,
+        90,
+        'C',
+        'temperature',
+        'Kitchen',
       ]);
       const answer = await ask({ req: { headers: { accept: 'application/json' }, query: {} }, res: {} });
       assert.equal(answer.statusCode, 200);
@@ -45,8 +69,14 @@ for (const backend of backends('catalog.db')) {
       const raw = catalog.datasets.find((d) => d.name === 'sensor_data');
       const agg = catalog.datasets.find((d) => d.name === 'aggregated_sensor_data');
       assert.ok(raw && agg, JSON.stringify(catalog.datasets.map((d) => d.name)));
-      assert.deepEqual(raw.columns.map((c) => c.name), ['id', 'sensor_id', 'timestamp', 'value', 'lat', 'lng', 'unit', 'type', 'description']);
-      assert.deepEqual(agg.columns.map((c) => c.name), ['id', 'sensor_id', 'timestamp', 'value', 'lat', 'lng', 'unit', 'type', 'description', 'samples', 'original_row']);
+      assert.deepEqual(
+        raw.columns.map((c) => c.name),
+        ['id', 'sensor_id', 'timestamp', 'value', 'lat', 'lng', 'unit', 'type', 'description'],
+      );
+      assert.deepEqual(
+        agg.columns.map((c) => c.name),
+        ['id', 'sensor_id', 'timestamp', 'value', 'lat', 'lng', 'unit', 'type', 'description', 'samples', 'original_row'],
+      );
       assert.equal(raw.columns.find((c) => c.name === 'id')?.primary_key, true);
       assert.equal(raw.columns.find((c) => c.name === 'unit')?.nullable, true);
       assert.equal(raw.columns.find((c) => c.name === 'value')?.nullable, false);
@@ -57,7 +87,10 @@ for (const backend of backends('catalog.db')) {
       assert.deepEqual(raw.lineage.feeds, ['aggregated_sensor_data', 'aggregated_sensor_parts']);
       assert.deepEqual(agg.lineage.derived_from, ['sensor_data', 'aggregated_sensor_parts']);
       const parts = catalog.datasets.find((d) => d.name === 'aggregated_sensor_parts');
-      assert.deepEqual([parts?.exists, parts?.lineage.derived_from, parts?.lineage.feeds], [true, ['sensor_data'], ['aggregated_sensor_data']]);
+      assert.deepEqual(
+        [parts?.exists, parts?.lineage.derived_from, parts?.lineage.feeds],
+        [true, ['sensor_data'], ['aggregated_sensor_data']],
+      );
     });
 
     it('adds declared datasets (a missing table is reported, not fatal) and renders HTML for browsers', async () => {

@@ -31,7 +31,11 @@ describe('iotp-quality node', function () {
   });
 
   const load = (node: Record<string, unknown> = {}, extra: Record<string, unknown>[] = []) =>
-    helper.load([sensorsNode, qualityNode], [{ id: 'q', type: 'iotp-quality', wires: [['out']], ...node }, { id: 'out', type: 'helper' }, ...extra] as never);
+    helper.load([sensorsNode, qualityNode], [
+      { id: 'q', type: 'iotp-quality', wires: [['out']], ...node },
+      { id: 'out', type: 'helper' },
+      ...extra,
+    ] as never);
 
   async function report(accept = 'application/json', query: Record<string, string> = {}): Promise<Msg> {
     const out = collect<Msg>(helper.getNode('out'), 1);
@@ -51,7 +55,7 @@ describe('iotp-quality node', function () {
     q.receive({ payload: dup });
     q.receive({ payload: JSON.stringify(dup) }); // the same reading again
     q.receive({ payload: { sensor_id: '4', timestamp: utcNaive(now), value: 5 } }); // metadata missing
-    q.receive({ payload: { ...reading(5, 1, now), metadata: { ...reading(5, 1).metadata as object, unit: 'F' } } }); // inconsistent unit
+    q.receive({ payload: { ...reading(5, 1, now), metadata: { ...(reading(5, 1).metadata as object), unit: 'F' } } }); // inconsistent unit
     q.receive({ payload: 'not json' });
     await new Promise((r) => setImmediate(r));
     assert.equal(outputs, 0, 'readings are not passed on');
@@ -110,10 +114,18 @@ describe('iotp-quality node', function () {
   it('does not persist when told not to, and judges against a sensors definition from the dialog', async () => {
     const json = JSON.stringify({ 42: { lat: 0, lng: 0, unit: 'V', type: 'voltage', range: [0, 5], description: 'Battery' } });
     await load({ persist: false, sensors: 'defs' }, [{ id: 'defs', type: 'iotp-sensors', source: 'json', json }]);
-    helper.getNode('q').receive({ payload: { ...reading(42, 3), metadata: { location: { lat: 0, lng: 0 }, unit: 'V', type: 'voltage', description: 'Battery' } } });
+    helper.getNode('q').receive({
+      payload: { ...reading(42, 3), metadata: { location: { lat: 0, lng: 0 }, unit: 'V', type: 'voltage', description: 'Battery' } },
+    });
     helper.getNode('q').receive({ payload: reading(1, 3) });
     const body = (await report()).payload as QualityReport;
-    assert.deepEqual(body.sensors.map((s) => [s.sensor_id, s.known]), [[1, false], [42, true]]);
+    assert.deepEqual(
+      body.sensors.map((s) => [s.sensor_id, s.known]),
+      [
+        [1, false],
+        [42, true],
+      ],
+    );
     assert.equal(body.unknown_sensors.count, 1);
     await helper.unload();
     assert.equal(existsSync(stateDir) ? readdirSync(stateDir).length : 0, 0);
@@ -126,6 +138,9 @@ describe('iotp-quality node', function () {
     q.on('call:error', (call: { args: unknown[] }) => errors.push(call.args[0]));
     q.receive({ payload: reading(1, 1) });
     await new Promise((r) => setTimeout(r, 20));
-    assert.ok(errors.some((e) => /interval/.test(String(e))), String(errors));
+    assert.ok(
+      errors.some((e) => /interval/.test(String(e))),
+      String(errors),
+    );
   });
 });

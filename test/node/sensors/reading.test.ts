@@ -27,7 +27,11 @@ describe('iotp-sensor-reading node', function () {
   afterEach(() => helper.unload());
 
   const load = (node: Record<string, unknown>, extra: Record<string, unknown>[] = []) =>
-    helper.load([sensorsNode, readingNode], [{ id: 'r', type: 'iotp-sensor-reading', wires: [['out']], ...node }, { id: 'out', type: 'helper' }, ...extra] as never);
+    helper.load([sensorsNode, readingNode], [
+      { id: 'r', type: 'iotp-sensor-reading', wires: [['out']], ...node },
+      { id: 'out', type: 'helper' },
+      ...extra,
+    ] as never);
 
   it('turns a reading (object, JSON text or Buffer) into a sensor_data row', async () => {
     await load({ mode: 'reading' });
@@ -38,7 +42,14 @@ describe('iotp-sensor-reading node', function () {
     r.receive({ payload: Buffer.from(JSON.stringify({ ...reading, metadata: undefined })) });
     const [a, b, c] = await out;
     assert.deepEqual(a.payload, {
-      sensor_id: 1, timestamp: '2024-06-14 16:00:00.123456', value: 23, lat: 10, lng: 10, unit: 'C', type: 'temperature', description: 'Main Entrance',
+      sensor_id: 1,
+      timestamp: '2024-06-14 16:00:00.123456',
+      value: 23,
+      lat: 10,
+      lng: 10,
+      unit: 'C',
+      type: 'temperature',
+      description: 'Main Entrance',
     });
     assert.equal(a.topic, 'sensors', 'the rest of the message is kept');
     assert.equal((b.payload as { timestamp: string }).timestamp, '2024-06-14 16:00:00.000000', 'offsets are converted to UTC');
@@ -93,10 +104,30 @@ describe('iotp-sensor-reading node', function () {
     r.receive({ topic: '9', payload: [{ start: '2024-06-14T16:02:00Z', count: 1, mean: 7.5 }] });
     const [one, many] = await out;
     assert.deepEqual(one.payload, {
-      sensor_id: 4, timestamp: '2024-06-14 16:01:00.000000', value: 21, lat: 10, lng: 90, unit: 'C', type: 'temperature', description: 'Assemlby Floor', samples: 3, instance: 'b',
+      sensor_id: 4,
+      timestamp: '2024-06-14 16:01:00.000000',
+      value: 21,
+      lat: 10,
+      lng: 90,
+      unit: 'C',
+      type: 'temperature',
+      description: 'Assemlby Floor',
+      samples: 3,
+      instance: 'b',
     });
     assert.deepEqual(many.payload, [
-      { sensor_id: 9, timestamp: '2024-06-14 16:02:00.000000', value: 7.5, lat: null, lng: null, unit: null, type: null, description: null, samples: 1, instance: 'b' },
+      {
+        sensor_id: 9,
+        timestamp: '2024-06-14 16:02:00.000000',
+        value: 7.5,
+        lat: null,
+        lng: null,
+        unit: null,
+        type: null,
+        description: null,
+        samples: 1,
+        instance: 'b',
+      },
     ]);
   });
 
@@ -133,7 +164,13 @@ describe('iotp-sensor-reading node', function () {
     const r = helper.getNode('r');
     const out = collect<Msg>(helper.getNode('out'), 1);
     const error = nextEvent<Call>(r, 'call:error');
-    r.receive({ payload: [{ series: '1', start: 0, count: 2, mean: 1 }, { series: '1', start: 60_000, count: 0, mean: 1 }, { series: 'x', start: 0, count: 1, mean: 1 }] });
+    r.receive({
+      payload: [
+        { series: '1', start: 0, count: 2, mean: 1 },
+        { series: '1', start: 60_000, count: 0, mean: 1 },
+        { series: 'x', start: 0, count: 1, mean: 1 },
+      ],
+    });
     const [err] = (await error).args as [Error & { code: string; field: string }];
     assert.equal(err.code, 'BAD_AGGREGATE');
     assert.equal(err.field, 'count');

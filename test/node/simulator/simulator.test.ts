@@ -25,20 +25,52 @@ describe('iotp-simulator node', function () {
     await helper.load(
       simulatorNode,
       simulatorFlow({
-        enabled: 'true', series: 'kitchen, hall', valueKind: 'walk', min: 10, max: 20, step: 1, intervalKind: 'fixed', interval: '40ms', seed: 'fixed',
-        topic: 'home/temp', template: JSON.stringify({ room: '{{series}}', celsius: '{{value}}', n: '{{seq:string}}' }),
+        enabled: 'true',
+        series: 'kitchen, hall',
+        valueKind: 'walk',
+        min: 10,
+        max: 20,
+        step: 1,
+        intervalKind: 'fixed',
+        interval: '40ms',
+        seed: 'fixed',
+        topic: 'home/temp',
+        template: JSON.stringify({ room: '{{series}}', celsius: '{{value}}', n: '{{seq:string}}' }),
       }),
     );
     const msgs = await collect<Msg>(helper.getNode('out'), 6);
-    assert.deepEqual(msgs.slice(0, 2).map((m) => [m.topic, m.payload.room, m.payload.n]), [['home/temp', 'kitchen', '1'], ['home/temp', 'hall', '1']]);
+    assert.deepEqual(
+      msgs.slice(0, 2).map((m) => [m.topic, m.payload.room, m.payload.n]),
+      [
+        ['home/temp', 'kitchen', '1'],
+        ['home/temp', 'hall', '1'],
+      ],
+    );
     for (const m of msgs) {
       assert.equal(typeof m.payload.celsius, 'number');
       assert.ok((m.payload.celsius as number) >= 10 && (m.payload.celsius as number) <= 20);
       assert.deepEqual(Object.keys(m).sort(), ['_msgid', 'payload', 'topic']);
     }
     // Seeded: the same values as the engine gives for the same configuration.
-    const engine = new Simulator(simulatorConfigFrom({ series: 'kitchen, hall', valueKind: 'walk', min: 10, max: 20, step: 1, interval: '40ms', seed: 'fixed', template: '{"v": "{{value}}"}' }));
-    assert.deepEqual(msgs.map((m) => m.payload.celsius), engine.due(0).concat(engine.due(40), engine.due(80)).map((r) => r.value));
+    const engine = new Simulator(
+      simulatorConfigFrom({
+        series: 'kitchen, hall',
+        valueKind: 'walk',
+        min: 10,
+        max: 20,
+        step: 1,
+        interval: '40ms',
+        seed: 'fixed',
+        template: '{"v": "{{value}}"}',
+      }),
+    );
+    assert.deepEqual(
+      msgs.map((m) => m.payload.celsius),
+      engine
+        .due(0)
+        .concat(engine.due(40), engine.due(80))
+        .map((r) => r.value),
+    );
   });
 
   it('stays idle when not enabled, and starts and stops on msg.payload', async () => {
@@ -62,10 +94,22 @@ describe('iotp-simulator node', function () {
   });
 
   it('sensors preset: every sensor of a sensors.json given in the dialog or as a file', async () => {
-    const sensors = { 7: { lat: 1, lng: 2, unit: 'C', type: 'temperature', range: [5, 6], description: 'Lab' }, 8: { lat: 3, lng: 4, unit: '%', type: 'humidity', range: [40, 41], description: 'Hall' } };
-    await helper.load(simulatorNode, simulatorFlow({ enabled: 'true', preset: 'sensors', interval: '30', topic: 'sensors', sensors: JSON.stringify(sensors) }));
+    const sensors = {
+      7: { lat: 1, lng: 2, unit: 'C', type: 'temperature', range: [5, 6], description: 'Lab' },
+      8: { lat: 3, lng: 4, unit: '%', type: 'humidity', range: [40, 41], description: 'Hall' },
+    };
+    await helper.load(
+      simulatorNode,
+      simulatorFlow({ enabled: 'true', preset: 'sensors', interval: '30', topic: 'sensors', sensors: JSON.stringify(sensors) }),
+    );
     const msgs = await collect<Msg>(helper.getNode('out'), 2);
-    assert.deepEqual(msgs.map((m) => [m.topic, m.payload.sensor_id, (m.payload.metadata as Record<string, unknown>).description]), [['sensors', '7', 'Lab'], ['sensors', '8', 'Hall']]);
+    assert.deepEqual(
+      msgs.map((m) => [m.topic, m.payload.sensor_id, (m.payload.metadata as Record<string, unknown>).description]),
+      [
+        ['sensors', '7', 'Lab'],
+        ['sensors', '8', 'Hall'],
+      ],
+    );
     assert.match(String(msgs[0].payload.timestamp), /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}$/);
     assert.ok([5, 6].includes(msgs[0].payload.value as number));
     await helper.unload();
@@ -83,12 +127,18 @@ describe('iotp-simulator node', function () {
   });
 
   it('reports a bad template or sensors definition at start and sends nothing', async () => {
-    for (const props of [{ template: '{"v": "{{nope}}"}' }, { template: '{not json' }, { preset: 'sensors', sensors: '{"1": {"lat": "north"}}' }]) {
+    for (const props of [
+      { template: '{"v": "{{nope}}"}' },
+      { template: '{not json' },
+      { preset: 'sensors', sensors: '{"1": {"lat": "north"}}' },
+    ]) {
       await helper.load(simulatorNode, simulatorFlow({ enabled: 'true', interval: '20ms', ...props }));
       let sent = 0;
       helper.getNode('out').on('input', () => sent++);
       await sleep(100);
-      const logged = (helper.log().args as unknown[][]).some(([entry]) => String((entry as { msg?: unknown }).msg) === 'iotp-simulator.errors.config');
+      const logged = (helper.log().args as unknown[][]).some(
+        ([entry]) => String((entry as { msg?: unknown }).msg) === 'iotp-simulator.errors.config',
+      );
       assert.ok(logged, JSON.stringify(props));
       assert.equal(sent, 0);
       await helper.unload();
@@ -128,7 +178,11 @@ describe('simulator node configuration', () => {
       [{ preset: 'weather' }, /preset/],
     ];
     for (const [props, pattern] of cases) {
-      assert.throws(() => new Simulator(simulatorConfigFrom(props)), (err: Error & { code?: string }) => err.code === 'INVALID_CONFIG' && pattern.test(err.message), JSON.stringify(props));
+      assert.throws(
+        () => new Simulator(simulatorConfigFrom(props)),
+        (err: Error & { code?: string }) => err.code === 'INVALID_CONFIG' && pattern.test(err.message),
+        JSON.stringify(props),
+      );
     }
   });
 });

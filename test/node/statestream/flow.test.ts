@@ -63,13 +63,21 @@ describe('flows/1-statestream.json', () => {
   it('sends errors to a debug node through catch and explains its environment in a comment', () => {
     const debug = one('debug');
     assert.deepEqual(one('catch').wires, [[debug.id]]);
-    const info = byType('comment').map((c) => String(c.info)).join('\n');
+    const info = byType('comment')
+      .map((c) => String(c.info))
+      .join('\n');
     for (const name of ['MQTT_URL', 'DATABASE_URL', 'STATESTREAM_BASE_TOPIC', 'SIMULATE']) assert.match(info, new RegExp(name));
   });
 
   it("resolves the ingest filter's ${STATESTREAM_BASE_TOPIC} from the environment", () => {
     const env: Record<string, string> = { STATESTREAM_BASE_TOPIC: 'home/statestream' };
-    assert.deepEqual(topicFilters(String(one('iotp-mqtt-in').topics), (name) => env[name]), ['home/statestream/#']);
-    assert.deepEqual(topicFilters('${UNSET}/#\n\n  a/+/b  ', () => undefined), ['${UNSET}/#', 'a/+/b']);
+    assert.deepEqual(
+      topicFilters(String(one('iotp-mqtt-in').topics), (name) => env[name]),
+      ['home/statestream/#'],
+    );
+    assert.deepEqual(
+      topicFilters('${UNSET}/#\n\n  a/+/b  ', () => undefined),
+      ['${UNSET}/#', 'a/+/b'],
+    );
   });
 });

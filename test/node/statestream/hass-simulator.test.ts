@@ -49,12 +49,25 @@ describe('iotp-hass-simulator node', function () {
   });
 
   it('publishes the start-up state of every entity, then updates, all parseable statestream, and stops on close', async () => {
-    await helper.load([simulatorNode, statestreamNode], testFlow([
-      sim({ wires: [['out', 'ss']] }),
-      { id: 'ss', type: 'iotp-statestream', baseTopic: 'home/statestream', strings: 'raw', output: 'record', quietMs: 100, maxPayload: 1048576, version: 1, wires: [['parsed']] },
-      { id: 'out', type: 'helper' },
-      { id: 'parsed', type: 'helper' },
-    ]));
+    await helper.load(
+      [simulatorNode, statestreamNode],
+      testFlow([
+        sim({ wires: [['out', 'ss']] }),
+        {
+          id: 'ss',
+          type: 'iotp-statestream',
+          baseTopic: 'home/statestream',
+          strings: 'raw',
+          output: 'record',
+          quietMs: 100,
+          maxPayload: 1048576,
+          version: 1,
+          wires: [['parsed']],
+        },
+        { id: 'out', type: 'helper' },
+        { id: 'parsed', type: 'helper' },
+      ]),
+    );
     const messages: Array<{ topic: string; payload: string; qos: number; retain: boolean }> = [];
     let parsed = 0;
     const errors: unknown[] = [];
@@ -64,12 +77,18 @@ describe('iotp-hass-simulator node', function () {
     await new Promise((r) => setTimeout(r, 600));
     const states = messages.filter((m) => m.topic.endsWith('/state'));
     assert.ok(states.length > 5 + 10, `start-up (5 entities) plus updates at 50/s, got ${states.length}`);
-    assert.deepEqual([...new Set(states.slice(0, 5).map((m) => m.topic.split('/')[2]))].sort(), ['binary_sensor', 'climate', 'light', 'sensor', 'switch']);
+    assert.deepEqual([...new Set(states.slice(0, 5).map((m) => m.topic.split('/')[2]))].sort(), [
+      'binary_sensor',
+      'climate',
+      'light',
+      'sensor',
+      'switch',
+    ]);
     assert.ok(messages.every((m) => m.qos === 1 && m.retain === true && typeof m.payload === 'string'));
     // The parser's output is one hop further than `out` while the simulator keeps publishing:
     // every message seen so far must come out parsed once those hops are done.
     const seen = messages.length;
-    for (const deadline = Date.now() + 2000; parsed < seen && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 10));
+    for (const deadline = Date.now() + 2000; parsed < seen && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 10));
     assert.ok(parsed >= seen, `${parsed} of ${seen} messages parsed`);
     assert.deepEqual(errors, []);
     await helper.unload();

@@ -6,7 +6,13 @@
 import assert from 'node:assert/strict';
 import type { Node, NodeAPI } from 'node-red';
 import statestreamNode from '../../../nodes/iotp-statestream/iotp-statestream';
-import { forgetTracked, installCompletionHooks, pendingCompletions, sendTracked, type CompletionOutcome } from '../../../nodes/shared/completion';
+import {
+  forgetTracked,
+  installCompletionHooks,
+  pendingCompletions,
+  sendTracked,
+  type CompletionOutcome,
+} from '../../../nodes/shared/completion';
 import { collect, flow as testFlow, helper, nextEvent } from '../../support/helper';
 import { MAX_OBJECT_ID_CHARS } from '../../../lib/statestream/limits';
 
@@ -22,7 +28,12 @@ function trackedSource(RED: NodeAPI): void {
     this.on('input', (msg, send, done) => {
       const id = `ack-${++nextId}`;
       const out = { topic: msg.topic, payload: msg.payload, qos: 1, retain: (msg as { retain?: boolean }).retain === true };
-      sendTracked((m) => send(m as never), out, id, (ackId, outcome) => settled.set(ackId, outcome));
+      sendTracked(
+        (m) => send(m as never),
+        out,
+        id,
+        (ackId, outcome) => settled.set(ackId, outcome),
+      );
       done();
     });
   }
@@ -99,9 +110,17 @@ describe('iotp-statestream node', function () {
     const received = collect<Record<string, unknown>>(helper.getNode('out'), 4);
     const before = Date.now();
     ss.receive({ topic: 'homeassistant/sensor/kitchen_temperature/state', payload: '21.5', qos: 1, retain: true } as never);
-    ss.receive({ topic: 'homeassistant/sensor/kitchen_temperature/last_updated', payload: Buffer.from('2024-05-01T12:00:00.123456+00:00'), qos: 1 } as never);
+    ss.receive({
+      topic: 'homeassistant/sensor/kitchen_temperature/last_updated',
+      payload: Buffer.from('2024-05-01T12:00:00.123456+00:00'),
+      qos: 1,
+    } as never);
     ss.receive({ topic: 'homeassistant/sensor/kitchen_temperature/friendly_name', payload: '"Küche 🌡️"', qos: 0 } as never);
-    ss.receive({ topic: 'homeassistant/sensor/kitchen_temperature/calibration', payload: '{"offset":-0.3,"history":[1,2]}', qos: 1 } as never);
+    ss.receive({
+      topic: 'homeassistant/sensor/kitchen_temperature/calibration',
+      payload: '{"offset":-0.3,"history":[1,2]}',
+      qos: 1,
+    } as never);
     const [state, updated, name, calibration] = (await received).map((m) => m.payload as Record<string, unknown>);
     assert.equal(state.topic, 'homeassistant/sensor/kitchen_temperature/state');
     assert.equal(state.qos, 1);
@@ -132,7 +151,11 @@ describe('iotp-statestream node', function () {
     ss.receive({ topic: longEntity, payload: '2', qos: 1 } as never);
     ss.receive({ topic: 'homeassistant/sensor/x/state', payload: '3', qos: 1 } as never);
     const records = (await received).map((m) => m.payload as Record<string, unknown>);
-    assert.deepEqual(records.map((r) => r.payload), ['1', '2', '3'], 'every record still goes to the messages table');
+    assert.deepEqual(
+      records.map((r) => r.payload),
+      ['1', '2', '3'],
+      'every record still goes to the messages table',
+    );
     // (The test runtime has no message catalogs: RED._ gives the key.)
     assert.equal((await warned).args[0], 'iotp-statestream.errors.factless');
     const status = nextEvent<{ args: Array<{ fill?: string; text?: string }> }>(ss, 'call:status');
@@ -152,14 +175,15 @@ describe('iotp-statestream node', function () {
   });
 
   it('sends bad messages to the error path with a code, completes them and keeps going', async () => {
-    await helper.load([statestreamNode, trackedSource, completingSink], testFlow([
-      { id: 'src', type: 'test-tracked-source', wires: [['ss']] },
-      node(),
-      { id: 'out', type: 'test-sink' },
-    ]));
+    await helper.load(
+      [statestreamNode, trackedSource, completingSink],
+      testFlow([{ id: 'src', type: 'test-tracked-source', wires: [['ss']] }, node(), { id: 'out', type: 'test-sink' }]),
+    );
     const src = helper.getNode('src');
     const errors: Array<{ err: Error & { code?: string }; msg: Record<string, unknown> }> = [];
-    events('ss').on('call:error', (call: { args: [Error, Record<string, unknown>] }) => errors.push({ err: call.args[0], msg: call.args[1] }));
+    events('ss').on('call:error', (call: { args: [Error, Record<string, unknown>] }) =>
+      errors.push({ err: call.args[0], msg: call.args[1] }),
+    );
     src.receive({ topic: 'zigbee2mqtt/kitchen', payload: 'x' } as never);
     src.receive({ topic: 'homeassistant/light/kitchen/brightness', payload: '{not json' } as never);
     src.receive({ topic: 'other/light/kitchen/state', payload: 'on' } as never);
@@ -168,7 +192,10 @@ describe('iotp-statestream node', function () {
     await waitFor(() => settled.size === 5);
     assert.equal(sunk.length, 1);
     assert.equal((sunk[0].payload as Record<string, unknown>).payload, 'on');
-    assert.deepEqual(errors.map((e) => e.err.code), ['base-mismatch', 'attribute-not-json', 'base-mismatch', 'bad-timestamp']);
+    assert.deepEqual(
+      errors.map((e) => e.err.code),
+      ['base-mismatch', 'attribute-not-json', 'base-mismatch', 'bad-timestamp'],
+    );
     assert.equal(errors[1].err.message, 'iotp-statestream.errors.parse');
     assert.equal(errors[1].msg.topic, 'homeassistant/light/kitchen/brightness');
     assert.deepEqual([...settled.values()], ['failed', 'failed', 'failed', 'failed', 'completed']);
@@ -176,11 +203,14 @@ describe('iotp-statestream node', function () {
   });
 
   it('filters by domain and entity globs: filtered messages complete without output', async () => {
-    await helper.load([statestreamNode, trackedSource, completingSink], testFlow([
-      { id: 'src', type: 'test-tracked-source', wires: [['ss']] },
-      node({ includeDomains: 'sensor, light', excludeEntities: '*_battery\nlight.garage' }),
-      { id: 'out', type: 'test-sink' },
-    ]));
+    await helper.load(
+      [statestreamNode, trackedSource, completingSink],
+      testFlow([
+        { id: 'src', type: 'test-tracked-source', wires: [['ss']] },
+        node({ includeDomains: 'sensor, light', excludeEntities: '*_battery\nlight.garage' }),
+        { id: 'out', type: 'test-sink' },
+      ]),
+    );
     const src = helper.getNode('src');
     for (const topic of [
       'homeassistant/sensor/kitchen_temperature/state',
@@ -192,7 +222,10 @@ describe('iotp-statestream node', function () {
       src.receive({ topic, payload: 'on' } as never);
     }
     await waitFor(() => settled.size === 5);
-    assert.deepEqual(sunk.map((m) => m.topic), ['homeassistant/sensor/kitchen_temperature/state', 'homeassistant/light/kitchen/state']);
+    assert.deepEqual(
+      sunk.map((m) => m.topic),
+      ['homeassistant/sensor/kitchen_temperature/state', 'homeassistant/light/kitchen/state'],
+    );
     assert.deepEqual([...settled.values()], Array(5).fill('completed'));
   });
 
@@ -206,11 +239,14 @@ describe('iotp-statestream node', function () {
   });
 
   it('merges an entity update and completes its inputs only after the merged message was sent and completed', async () => {
-    await helper.load([statestreamNode, trackedSource, deferredSink], testFlow([
-      { id: 'src', type: 'test-tracked-source', wires: [['ss']] },
-      node({ output: 'entity', quietMs: 50 }),
-      { id: 'out', type: 'test-deferred-sink' },
-    ]));
+    await helper.load(
+      [statestreamNode, trackedSource, deferredSink],
+      testFlow([
+        { id: 'src', type: 'test-tracked-source', wires: [['ss']] },
+        node({ output: 'entity', quietMs: 50 }),
+        { id: 'out', type: 'test-deferred-sink' },
+      ]),
+    );
     const src = helper.getNode('src');
     const burst: Array<[string, string]> = [
       ['homeassistant/climate/hall/state', 'heat'],
@@ -242,11 +278,14 @@ describe('iotp-statestream node', function () {
   });
 
   it('emits an open entity early when its next update starts; on close sends open entities without acknowledging their inputs', async () => {
-    await helper.load([statestreamNode, trackedSource, deferredSink], testFlow([
-      { id: 'src', type: 'test-tracked-source', wires: [['ss']] },
-      node({ output: 'entity', quietMs: 60000 }),
-      { id: 'out', type: 'test-deferred-sink' },
-    ]));
+    await helper.load(
+      [statestreamNode, trackedSource, deferredSink],
+      testFlow([
+        { id: 'src', type: 'test-tracked-source', wires: [['ss']] },
+        node({ output: 'entity', quietMs: 60000 }),
+        { id: 'out', type: 'test-deferred-sink' },
+      ]),
+    );
     const src = helper.getNode('src');
     src.receive({ topic: 'homeassistant/switch/kettle/state', payload: 'on' } as never);
     src.receive({ topic: 'homeassistant/switch/kettle/friendly_name', payload: '"Kettle"' } as never);

@@ -87,7 +87,10 @@ describe('iotp-window: starting from stored readings', function () {
   });
 
   const expected = (live: number[]): Record<string, number> => {
-    const within = (s: number) => STORED.filter(([, age]) => age < s).map(([n]) => n).concat(live);
+    const within = (s: number) =>
+      STORED.filter(([, age]) => age < s)
+        .map(([n]) => n)
+        .concat(live);
     return {
       avg_1min: mean(within(60)),
       count_1min: within(60).length,
@@ -140,11 +143,16 @@ describe('iotp-window: starting from stored readings', function () {
   });
 
   it('starts empty with a warning when the stored rows cannot be read', async () => {
-    await helper.load([databaseNode, windowNode], seededFlow(file, { seedQuery: 'SELECT number, epochtime FROM no_such_table', seedMigrationSet: '' }));
+    await helper.load(
+      [databaseNode, windowNode],
+      seededFlow(file, { seedQuery: 'SELECT number, epochtime FROM no_such_table', seedMigrationSet: '' }),
+    );
     const out = collect<Msg>(helper.getNode('out'), 1);
     helper.getNode(W).receive({ payload: { number: 5, epochtime: String(now) } });
     assert.deepEqual((await out)[0].payload, { avg_1min: 5, count_1min: 1, avg_5min: 5, count_5min: 1, avg_30min: 5, count_30min: 1 });
-    const warned = (helper.log().args as unknown[][]).some(([entry]) => String((entry as { msg?: unknown }).msg) === 'iotp-window.errors.seed');
+    const warned = (helper.log().args as unknown[][]).some(
+      ([entry]) => String((entry as { msg?: unknown }).msg) === 'iotp-window.errors.seed',
+    );
     assert.ok(warned);
   });
 
@@ -191,7 +199,10 @@ for (const dialect of ['mysql', 'postgres'] as const) {
       await helper.load([databaseNode, windowNode], seededFlow('', {}, server!.url));
       const out = collect<Msg>(helper.getNode('out'), 1);
       helper.getNode(W).receive({ payload: { number: 5, epochtime: String(now) } });
-      const within = (s: number) => STORED.filter(([, age]) => age < s).map(([n]) => n).concat([5]);
+      const within = (s: number) =>
+        STORED.filter(([, age]) => age < s)
+          .map(([n]) => n)
+          .concat([5]);
       assert.deepEqual((await out)[0].payload, {
         avg_1min: mean(within(60)),
         count_1min: within(60).length,
@@ -203,7 +214,10 @@ for (const dialect of ['mysql', 'postgres'] as const) {
       const db = openDatabase(server!.config);
       try {
         const { rows } = await db.query('SELECT name FROM migrations ORDER BY id');
-        assert.deepEqual(rows.map((r) => r.name), ['rolling-averages/0-adopt-original', 'rolling-averages/1-create-messages']);
+        assert.deepEqual(
+          rows.map((r) => r.name),
+          ['rolling-averages/0-adopt-original', 'rolling-averages/1-create-messages'],
+        );
       } finally {
         await db.close();
       }

@@ -10,7 +10,8 @@ type Msg = Record<string, unknown> & { payload: Record<string, unknown> };
 type ErrorCall = { args: unknown[] };
 
 /** The test helper's context module (it initialises stores but never loads configured ones). */
-const contexts = (): { load(): Promise<unknown>; close(): Promise<unknown> } => (helper as unknown as { _context: { load(): Promise<unknown>; close(): Promise<unknown> } })._context;
+const contexts = (): { load(): Promise<unknown>; close(): Promise<unknown> } =>
+  (helper as unknown as { _context: { load(): Promise<unknown>; close(): Promise<unknown> } })._context;
 /** Passed to helper.load with the node: loads the context stores of helper.settings() before the flow starts, as the runtime does. */
 const loadContextStores = (_RED: NodeAPI): Promise<unknown> => contexts().load();
 
@@ -55,12 +56,24 @@ describe('iotp-window node', function () {
   });
 
   it('names count/sum/min/max outputs from the template and rounds to the decimals', async () => {
-    await helper.load(windowNode, windowFlow({ windows: '30s, 1h', aggregates: 'mean,count,min,max', names: '{agg}_{label}', decimals: '2' }));
+    await helper.load(
+      windowNode,
+      windowFlow({ windows: '30s, 1h', aggregates: 'mean,count,min,max', names: '{agg}_{label}', decimals: '2' }),
+    );
     const w = helper.getNode(W);
     const received = collect<Msg>(helper.getNode('out'), 3);
     for (const payload of [1, 2, 2]) w.receive({ topic: 't', payload });
     const last = (await received)[2];
-    assert.deepEqual(last.payload, { avg_30s: 1.67, count_30s: 3, min_30s: 1, max_30s: 2, avg_1h: 1.67, count_1h: 3, min_1h: 1, max_1h: 2 });
+    assert.deepEqual(last.payload, {
+      avg_30s: 1.67,
+      count_30s: 3,
+      min_30s: 1,
+      max_30s: 2,
+      avg_1h: 1.67,
+      count_1h: 3,
+      min_1h: 1,
+      max_1h: 2,
+    });
   });
 
   it('sends a non-numeric reading to the error path and leaves the window untouched', async () => {
@@ -86,7 +99,17 @@ describe('iotp-window node', function () {
 
   it('sends each counted reading on output 2, as it arrived and as counted, and nothing for what it refuses', async () => {
     const flowWithStore = flow([
-      { id: W, type: 'iotp-window', name: '', version: 1, value: 'payload.number', seriesFrom: 'single', timeSource: 'event', timeProperty: 'payload.epochtime', wires: [['out'], ['store']] },
+      {
+        id: W,
+        type: 'iotp-window',
+        name: '',
+        version: 1,
+        value: 'payload.number',
+        seriesFrom: 'single',
+        timeSource: 'event',
+        timeProperty: 'payload.epochtime',
+        wires: [['out'], ['store']],
+      },
       { id: 'out', type: 'helper' },
       { id: 'store', type: 'helper' },
     ]);
@@ -114,9 +137,21 @@ describe('iotp-window node', function () {
     w.receive({ payload: { number: '42', epochtime: String(seconds) }, _msgid: 'm1', _iotpAck: 'ack-1' });
     w.receive({ payload: { number: 7.5, epochtime: seconds * 1000 + 250 } });
     const [first, second] = await counted;
-    assert.deepEqual(first.payload, { series: '', value: 42, time: seconds * 1000, epochSeconds: seconds, input: { number: '42', epochtime: String(seconds) } });
+    assert.deepEqual(first.payload, {
+      series: '',
+      value: 42,
+      time: seconds * 1000,
+      epochSeconds: seconds,
+      input: { number: '42', epochtime: String(seconds) },
+    });
     assert.equal(first._iotpAck, 'ack-1', 'with the completion id: the source waits for the store');
-    assert.deepEqual(second.payload, { series: '', value: 7.5, time: seconds * 1000 + 250, epochSeconds: seconds + 0.25, input: { number: 7.5, epochtime: seconds * 1000 + 250 } });
+    assert.deepEqual(second.payload, {
+      series: '',
+      value: 7.5,
+      time: seconds * 1000 + 250,
+      epochSeconds: seconds + 0.25,
+      input: { number: 7.5, epochtime: seconds * 1000 + 250 },
+    });
     assert.deepEqual((await averages)[0].payload, { avg_1min: 42, avg_5min: 42, avg_30min: 42 }, 'output 1 unchanged');
     assert.equal(stored.length, 2, 'nothing refused reached the store');
   });
@@ -156,12 +191,18 @@ describe('iotp-window node', function () {
     const afterReset = collect<Msg>(out, 2);
     w.receive({ topic: 'a', payload: 2 });
     w.receive({ topic: 'b', payload: 40 });
-    assert.deepEqual((await afterReset).map((m) => m.payload.avg_1min), [2, 30]);
+    assert.deepEqual(
+      (await afterReset).map((m) => m.payload.avg_1min),
+      [2, 30],
+    );
     w.receive({ reset: 'all' });
     const afterAll = collect<Msg>(out, 2);
     w.receive({ topic: 'a', payload: 5 });
     w.receive({ topic: 'b', payload: 6 });
-    assert.deepEqual((await afterAll).map((m) => m.payload.avg_1min), [5, 6]);
+    assert.deepEqual(
+      (await afterAll).map((m) => m.payload.avg_1min),
+      [5, 6],
+    );
   });
 
   it('emits every series on the interval as new messages without the inputs completion ids', async () => {
@@ -175,7 +216,13 @@ describe('iotp-window node', function () {
     w.receive({ topic: 'x', payload: 2, _iotpAck: 'ack-3' });
     const msgs = await collect<Msg>(out, 4);
     assert.deepEqual(inputDone, []);
-    assert.deepEqual(msgs.slice(0, 2).map((m) => [m.topic, m.payload.avg_1min]), [['x', 1.5], ['y', 3]]);
+    assert.deepEqual(
+      msgs.slice(0, 2).map((m) => [m.topic, m.payload.avg_1min]),
+      [
+        ['x', 1.5],
+        ['y', 3],
+      ],
+    );
     for (const m of msgs) assert.equal(m._iotpAck, undefined);
   });
 
@@ -184,7 +231,8 @@ describe('iotp-window node', function () {
       const props = { value: 'payload.number' };
       const dir = makeTempDir('iotp-window-ctx-');
       try {
-        if (store.startsWith('a ')) helper.settings({ contextStorage: { default: { module: 'localfilesystem', config: { dir } } } } as never);
+        if (store.startsWith('a '))
+          helper.settings({ contextStorage: { default: { module: 'localfilesystem', config: { dir } } } } as never);
         await helper.load([windowNode, loadContextStores], windowFlow(props));
         const out = helper.getNode('out');
         const before = collect<Msg>(out, 2);
@@ -210,7 +258,9 @@ describe('iotp-window node', function () {
       let current = dir;
       const useStore = (storeDir: string): void => {
         current = storeDir;
-        helper.settings({ contextStorage: { default: { module: 'localfilesystem', config: { dir: storeDir, flushInterval: 30 } } } } as never);
+        helper.settings({
+          contextStorage: { default: { module: 'localfilesystem', config: { dir: storeDir, flushInterval: 30 } } },
+        } as never);
       };
       /** A restart: stop the flows (close handlers run), close the stores (flush to disk), keep the files, start again. */
       const restart = async (props: Record<string, unknown>): Promise<void> => {
@@ -221,7 +271,10 @@ describe('iotp-window node', function () {
         cpSync(current, kept, { recursive: true });
         // The state is on disk (not only in this process, which also carries it over a stop/start).
         const files = readdirSync(kept, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.json'));
-        assert.ok(files.some((f) => readFileSync(join(kept, f), 'utf8').includes('"iotp-window-state"')), `state file in ${files.join(', ')}`);
+        assert.ok(
+          files.some((f) => readFileSync(join(kept, f), 'utf8').includes('"iotp-window-state"')),
+          `state file in ${files.join(', ')}`,
+        );
         await helper.unload();
         useStore(kept);
         await helper.load([windowNode, loadContextStores], windowFlow(props));
@@ -252,21 +305,62 @@ describe('iotp-window node', function () {
   it('tumbling: one message per series per UTC-aligned window, stamped with its start (event time)', async () => {
     await helper.load(
       windowNode,
-      windowFlow({ mode: 'tumbling', size: '1min', grace: '0', watermark: 'event', timeSource: 'event', timeProperty: 'payload.timestamp', value: 'payload.value', seriesFrom: 'property', seriesProperty: 'payload.sensor_id', timeFormat: 'utc-naive' }),
+      windowFlow({
+        mode: 'tumbling',
+        size: '1min',
+        grace: '0',
+        watermark: 'event',
+        timeSource: 'event',
+        timeProperty: 'payload.timestamp',
+        value: 'payload.value',
+        seriesFrom: 'property',
+        seriesProperty: 'payload.sensor_id',
+        timeFormat: 'utc-naive',
+      }),
     );
     const w = helper.getNode(W);
     const out = helper.getNode('out');
     const received = collect<Msg>(out, 2);
-    const reading = (sensor: string, value: number, timestamp: string) => ({ topic: 'sensors', payload: { sensor_id: sensor, value, timestamp } });
+    const reading = (sensor: string, value: number, timestamp: string) => ({
+      topic: 'sensors',
+      payload: { sensor_id: sensor, value, timestamp },
+    });
     w.receive(reading('1', 20, '2024-06-14T16:00:00.123456'));
     w.receive(reading('2', 5, '2024-06-14T16:00:30'));
     w.receive(reading('1', 30, '2024-06-14T16:00:59.999'));
     w.receive(reading('1', 40, '2024-06-14T16:01:00.5')); // closes 16:00 for both sensors
     const msgs = await received;
-    assert.deepEqual(msgs.map((m) => [m.topic, m.payload]), [
-      ['1', { series: '1', start: '2024-06-14T16:00:00.000000', end: '2024-06-14T16:01:00.000000', count: 2, mean: 25, min: 20, max: 30, sum: 50 }],
-      ['2', { series: '2', start: '2024-06-14T16:00:00.000000', end: '2024-06-14T16:01:00.000000', count: 1, mean: 5, min: 5, max: 5, sum: 5 }],
-    ]);
+    assert.deepEqual(
+      msgs.map((m) => [m.topic, m.payload]),
+      [
+        [
+          '1',
+          {
+            series: '1',
+            start: '2024-06-14T16:00:00.000000',
+            end: '2024-06-14T16:01:00.000000',
+            count: 2,
+            mean: 25,
+            min: 20,
+            max: 30,
+            sum: 50,
+          },
+        ],
+        [
+          '2',
+          {
+            series: '2',
+            start: '2024-06-14T16:00:00.000000',
+            end: '2024-06-14T16:01:00.000000',
+            count: 1,
+            mean: 5,
+            min: 5,
+            max: 5,
+            sum: 5,
+          },
+        ],
+      ],
+    );
     const late = nextEvent<ErrorCall>(w, 'call:error');
     w.receive(reading('2', 1, '2024-06-14T16:00:45'));
     assert.equal(((await late).args[0] as { code?: string }).code, 'LATE_READING');

@@ -54,7 +54,10 @@ describe('connector auth', () => {
     };
     assert.equal(checkApiKey('Bearer x', KEY, spy)?.status, 403);
     assert.equal(checkApiKey(`Bearer ${KEY}`, KEY, spy), undefined);
-    assert.deepEqual(calls, [['x', KEY], [KEY, KEY]]);
+    assert.deepEqual(calls, [
+      ['x', KEY],
+      [KEY, KEY],
+    ]);
     assert.equal(safeEqual('a', 'a'), true);
     assert.equal(safeEqual('a', 'ab'), false);
     assert.equal(safeEqual('', ''), true);
@@ -82,8 +85,16 @@ describe('connector request API', () => {
       assert.match(String(answer.body.detail), reason);
     }
     assert.equal(engine.submitted.length, 0);
-    const ok = handleRaiseRequest({ authorization: auth, body: '{"start_time":"2021-07-01T12:00:00","end_time":"2021-07-01T12:30:00"}' }, KEY, engine);
-    assert.deepEqual(ok, { status: 200, body: { task_id: 'task-1', status: 'task submitted' }, headers: { 'Content-Type': 'application/json' } });
+    const ok = handleRaiseRequest(
+      { authorization: auth, body: '{"start_time":"2021-07-01T12:00:00","end_time":"2021-07-01T12:30:00"}' },
+      KEY,
+      engine,
+    );
+    assert.deepEqual(ok, {
+      status: 200,
+      body: { task_id: 'task-1', status: 'task submitted' },
+      headers: { 'Content-Type': 'application/json' },
+    });
   });
 
   it('answers 503 with Retry-After when the task registry is full', () => {
@@ -104,6 +115,11 @@ describe('connector request API', () => {
     assert.equal(handleGetTask({ taskId: 'task-1' }, KEY, engine).status, 401);
     assert.equal(handleGetTask({ authorization: `Bearer ${KEY}`, taskId: 'nope' }, KEY, engine).status, 404);
     assert.equal(handleGetTask({ authorization: `Bearer ${KEY}`, taskId: 'y'.repeat(1000) }, KEY, engine).status, 404);
-    assert.deepEqual(handleGetTask({ authorization: `Bearer ${KEY}`, taskId: 'task-1' }, KEY, engine).body, { state: 'PENDING', current: 0, total: 1, status: 'task submitted' });
+    assert.deepEqual(handleGetTask({ authorization: `Bearer ${KEY}`, taskId: 'task-1' }, KEY, engine).body, {
+      state: 'PENDING',
+      current: 0,
+      total: 1,
+      status: 'task submitted',
+    });
   });
 });

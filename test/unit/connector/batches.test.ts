@@ -24,19 +24,28 @@ describe('connector batches', () => {
     const readings: Reading[] = [];
     for (let i = 0; i < 1001; i++) readings.push(reading(`s${i % 3}`, 1000 - i, i));
     const batches = buildBatches(window, readings, 500);
-    assert.deepEqual(batches.map((b) => b.readingCount), [500, 500, 1]);
-    assert.deepEqual(batches.map((b) => b.index), [0, 1, 2]);
+    assert.deepEqual(
+      batches.map((b) => b.readingCount),
+      [500, 500, 1],
+    );
+    assert.deepEqual(
+      batches.map((b) => b.index),
+      [0, 1, 2],
+    );
     const times: number[] = [];
     for (const b of batches) {
       const body = JSON.parse(b.body);
       assert.equal(body.start_time, '2021-07-01T12:00:00');
       assert.equal(body.end_time, '2021-07-01T12:30:00');
-      for (const list of Object.values(body.data) as { timestamp: string }[][]) for (const r of list) times.push(Date.parse(`${r.timestamp}Z`));
+      for (const list of Object.values(body.data) as { timestamp: string }[][])
+        for (const r of list) times.push(Date.parse(`${r.timestamp}Z`));
     }
     assert.equal(times.length, 1001);
     // Batch k holds strictly earlier-or-equal readings than batch k+1.
-    const firstOf = (b: (typeof batches)[number]): number => Math.min(...(Object.values(JSON.parse(b.body).data) as { timestamp: string }[][]).flat().map((r) => Date.parse(`${r.timestamp}Z`)));
-    const lastOf = (b: (typeof batches)[number]): number => Math.max(...(Object.values(JSON.parse(b.body).data) as { timestamp: string }[][]).flat().map((r) => Date.parse(`${r.timestamp}Z`)));
+    const firstOf = (b: (typeof batches)[number]): number =>
+      Math.min(...(Object.values(JSON.parse(b.body).data) as { timestamp: string }[][]).flat().map((r) => Date.parse(`${r.timestamp}Z`)));
+    const lastOf = (b: (typeof batches)[number]): number =>
+      Math.max(...(Object.values(JSON.parse(b.body).data) as { timestamp: string }[][]).flat().map((r) => Date.parse(`${r.timestamp}Z`)));
     assert.ok(lastOf(batches[0]) <= firstOf(batches[1]));
   });
 
@@ -44,7 +53,11 @@ describe('connector batches', () => {
     const readings = [reading('a', 1, 1), reading('b', 2, 2)];
     const a = buildBatches(window, readings, 1);
     const again = buildBatches(window, [...readings].reverse(), 1);
-    assert.deepEqual(a.map((b) => b.id), again.map((b) => b.id), 'input order does not matter');
+    assert.deepEqual(
+      a.map((b) => b.id),
+      again.map((b) => b.id),
+      'input order does not matter',
+    );
     assert.match(a[0].id, /^20210701T120000Z-20210701T123000Z-0-[0-9a-f]{16}$/);
     assert.notEqual(a[0].id, a[1].id);
     const changed = buildBatches(window, [reading('a', 1, 99), reading('b', 2, 2)], 1);
@@ -70,13 +83,21 @@ describe('connector batches', () => {
 
   it('every reading lands in exactly one batch (property)', () => {
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.constantFrom('a', 'b', 'c'), fc.integer({ min: 0, max: 1799 }), fc.integer()), { maxLength: 300 }), fc.integer({ min: 1, max: 50 }), (rows, size) => {
-        const batches = buildBatches(window, rows.map(([s, t, v]) => reading(s, t, v)), size);
-        const total = batches.reduce((n, b) => n + b.readingCount, 0);
-        assert.equal(total, rows.length);
-        assert.equal(batches.length, Math.max(1, Math.ceil(rows.length / size)));
-        assert.ok(batches.every((b) => b.readingCount <= size));
-      }),
+      fc.property(
+        fc.array(fc.tuple(fc.constantFrom('a', 'b', 'c'), fc.integer({ min: 0, max: 1799 }), fc.integer()), { maxLength: 300 }),
+        fc.integer({ min: 1, max: 50 }),
+        (rows, size) => {
+          const batches = buildBatches(
+            window,
+            rows.map(([s, t, v]) => reading(s, t, v)),
+            size,
+          );
+          const total = batches.reduce((n, b) => n + b.readingCount, 0);
+          assert.equal(total, rows.length);
+          assert.equal(batches.length, Math.max(1, Math.ceil(rows.length / size)));
+          assert.ok(batches.every((b) => b.readingCount <= size));
+        },
+      ),
     );
   });
 });
@@ -124,7 +145,10 @@ describe('connector rows → readings', () => {
       window,
     );
     assert.equal(readings.length, 1);
-    assert.deepEqual(rejected.map((r) => r.index), [1, 2, 3, 4, 5, 6, 7, 8]);
+    assert.deepEqual(
+      rejected.map((r) => r.index),
+      [1, 2, 3, 4, 5, 6, 7, 8],
+    );
     assert.match(rejected[2].reason, /outside the window/, 'the end bound is exclusive');
   });
 });

@@ -31,10 +31,21 @@ describe('connector engine: request tasks', () => {
   async function make(poster: BatchPoster, request = {}, fetchRows = async () => [] as Record<string, unknown>[]) {
     const { outbox } = await Outbox.open(dir);
     const events: ConnectorEvent[] = [];
-    const engine = new ConnectorEngine({ fetchRows, poster, outbox, batchSize: 10, request, clock: () => now, onEvent: (e) => events.push(e), retry: { maxAttempts: 1 } });
-    const settled = () => new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
-      for (let i = 0; i < 200 && engine.stats().tasksRunning + engine.stats().tasksQueued > 0; i++) await new Promise((r) => setTimeout(r, 5));
+    const engine = new ConnectorEngine({
+      fetchRows,
+      poster,
+      outbox,
+      batchSize: 10,
+      request,
+      clock: () => now,
+      onEvent: (e) => events.push(e),
+      retry: { maxAttempts: 1 },
     });
+    const settled = () =>
+      new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
+        for (let i = 0; i < 200 && engine.stats().tasksRunning + engine.stats().tasksQueued > 0; i++)
+          await new Promise((r) => setTimeout(r, 5));
+      });
     return { engine, events, outbox, settled };
   }
 
@@ -44,7 +55,12 @@ describe('connector engine: request tasks', () => {
     const id = engine.submit('2021-07-01T10:00:00', '2021-07-01T10:30:00');
     assert.deepEqual(engine.getTask(id), { state: 'PENDING', current: 0, total: 1, status: 'task submitted' });
     await settled();
-    assert.deepEqual(engine.getTask(id), { state: 'SUCCESS', current: 1, total: 1, status: 'delivered 0 readings in 1 batch (1 of 1 one-hour piece)' });
+    assert.deepEqual(engine.getTask(id), {
+      state: 'SUCCESS',
+      current: 1,
+      total: 1,
+      status: 'delivered 0 readings in 1 batch (1 of 1 one-hour piece)',
+    });
     assert.deepEqual(poster.bodies, ['{"start_time":"2021-07-01T10:00:00","end_time":"2021-07-01T10:30:00","data":{}}']);
     await engine.close();
   });
@@ -83,7 +99,10 @@ describe('connector engine: request tasks', () => {
     engine.submit('2021-07-01T10:00:00', '2021-07-01T10:30:00');
     engine.submit('2021-07-01T10:00:00', '2021-07-01T10:30:00'); // evicts the finished first task
     assert.equal(engine.getTask(first), undefined);
-    assert.throws(() => engine.submit('2021-07-01T10:00:00', '2021-07-01T10:30:00'), (e: unknown) => e instanceof ConnectorError && e.code === 'TASKS_FULL');
+    assert.throws(
+      () => engine.submit('2021-07-01T10:00:00', '2021-07-01T10:30:00'),
+      (e: unknown) => e instanceof ConnectorError && e.code === 'TASKS_FULL',
+    );
     await settled();
     now += 1001;
     engine.submit('2021-07-01T10:00:00', '2021-07-01T10:30:00');

@@ -8,7 +8,12 @@ import { makeTempDir, removeTempDir } from '../../support/tmp';
 
 const window = { start: Date.parse('2021-07-01T12:00:00Z'), end: Date.parse('2021-07-01T12:05:00Z') };
 const readings = (n: number): Reading[] =>
-  Array.from({ length: n }, (_, i) => ({ sensor: 'a', ms: window.start + i * 1000, timestamp: new Date(window.start + i * 1000).toISOString().slice(0, 19), value: i }));
+  Array.from({ length: n }, (_, i) => ({
+    sensor: 'a',
+    ms: window.start + i * 1000,
+    timestamp: new Date(window.start + i * 1000).toISOString().slice(0, 19),
+    value: i,
+  }));
 const unitFields = (key: string) => ({ key, origin: 'schedule' as const, envelope: window, fetch: window });
 
 describe('connector outbox', () => {
@@ -24,12 +29,21 @@ describe('connector outbox', () => {
     await outbox.addUnit(unitFields('s-1-2'), batches, 1000);
     await outbox.addUnit(unitFields('s-2-3'), buildBatches(window, readings(1), 2), 1001);
     assert.equal(outbox.batchCount, 4);
-    assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
+    assert.deepEqual(
+      readdirSync(dir).filter((f) => f.endsWith('.tmp')),
+      [],
+    );
     const { outbox: again, problems } = await Outbox.open(dir);
     assert.deepEqual(problems, []);
-    assert.deepEqual(again.pendingUnits().map((u) => u.manifest.key), ['s-1-2', 's-2-3']);
+    assert.deepEqual(
+      again.pendingUnits().map((u) => u.manifest.key),
+      ['s-1-2', 's-2-3'],
+    );
     const unit = again.getUnit('s-1-2');
-    assert.deepEqual([...(unit?.batches.values() ?? [])].map((b) => [b.id, b.body]), batches.map((b) => [b.id, b.body]));
+    assert.deepEqual(
+      [...(unit?.batches.values() ?? [])].map((b) => [b.id, b.body]),
+      batches.map((b) => [b.id, b.body]),
+    );
     assert.equal(unit?.manifest.readingCount, 5);
     assert.equal(again.byteCount, outbox.byteCount);
   });
@@ -49,7 +63,10 @@ describe('connector outbox', () => {
     const { outbox } = await Outbox.open(dir, { maxBatches: 2 });
     await outbox.addUnit(unitFields('s-1-2'), buildBatches(window, readings(6), 2));
     assert.equal(outbox.isFull(), true, 'one window may overshoot the bound');
-    await assert.rejects(outbox.addUnit(unitFields('s-2-3'), buildBatches(window, readings(1), 2)), (e: unknown) => e instanceof ConnectorError && e.code === 'OUTBOX_FULL');
+    await assert.rejects(
+      outbox.addUnit(unitFields('s-2-3'), buildBatches(window, readings(1), 2)),
+      (e: unknown) => e instanceof ConnectorError && e.code === 'OUTBOX_FULL',
+    );
     const { outbox: small } = await Outbox.open(join(dir, 'bytes'), { maxBytes: 100 });
     await small.addUnit(unitFields('s-1-2'), buildBatches(window, readings(1), 2));
     assert.equal(small.isFull(), true);

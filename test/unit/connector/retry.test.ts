@@ -3,7 +3,13 @@ import fc from 'fast-check';
 import { backoffDelay, classify, decideRetry, DEFAULT_RETRY_POLICY, parseRetryAfter, type RetryPolicy } from '../../../lib/connector/retry';
 import type { PostOutcome } from '../../../lib/connector/poster';
 
-const response = (status: number, retryAfter?: string): PostOutcome => ({ kind: 'response', status, body: '', truncated: false, ...(retryAfter ? { retryAfter } : {}) });
+const response = (status: number, retryAfter?: string): PostOutcome => ({
+  kind: 'response',
+  status,
+  body: '',
+  truncated: false,
+  ...(retryAfter ? { retryAfter } : {}),
+});
 const policy: RetryPolicy = { maxAttempts: 5, maxElapsedMs: 60_000, baseDelayMs: 100, maxDelayMs: 10_000, retryAfterCapMs: 30_000 };
 
 describe('connector retry', () => {
@@ -16,10 +22,22 @@ describe('connector retry', () => {
   });
 
   it('backs off exponentially with full jitter, capped', () => {
-    assert.equal(backoffDelay(1, policy, () => 0.999999), 99);
-    assert.equal(backoffDelay(3, policy, () => 0.999999), 399);
-    assert.equal(backoffDelay(40, policy, () => 0.999999), 9999);
-    assert.equal(backoffDelay(3, policy, () => 0), 0);
+    assert.equal(
+      backoffDelay(1, policy, () => 0.999999),
+      99,
+    );
+    assert.equal(
+      backoffDelay(3, policy, () => 0.999999),
+      399,
+    );
+    assert.equal(
+      backoffDelay(40, policy, () => 0.999999),
+      9999,
+    );
+    assert.equal(
+      backoffDelay(3, policy, () => 0),
+      0,
+    );
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 2000 }), fc.double({ min: 0, max: 0.9999999, noNaN: true }), (attempt, r) => {
         const d = backoffDelay(attempt, policy, () => r);
@@ -42,9 +60,18 @@ describe('connector retry', () => {
 
   it('decides: honours Retry-After (capped), stops at max attempts, max elapsed, and on refusals', () => {
     const now = 1_000_000;
-    assert.deepEqual(decideRetry(response(429, '3'), 1, now, now, policy, () => 0.5), { retry: true, delayMs: 3000 });
-    assert.deepEqual(decideRetry(response(503, '3600'), 1, now, now, policy, () => 0.5), { retry: true, delayMs: 30_000 });
-    assert.deepEqual(decideRetry(response(500), 2, now, now, policy, () => 0.5), { retry: true, delayMs: 100 });
+    assert.deepEqual(
+      decideRetry(response(429, '3'), 1, now, now, policy, () => 0.5),
+      { retry: true, delayMs: 3000 },
+    );
+    assert.deepEqual(
+      decideRetry(response(503, '3600'), 1, now, now, policy, () => 0.5),
+      { retry: true, delayMs: 30_000 },
+    );
+    assert.deepEqual(
+      decideRetry(response(500), 2, now, now, policy, () => 0.5),
+      { retry: true, delayMs: 100 },
+    );
     const last = decideRetry(response(500), 5, now, now, policy);
     assert.equal(last.retry, false);
     assert.match((last as { reason: string }).reason, /HTTP 500 after 5 attempt/);

@@ -24,7 +24,11 @@ describe('connector node settings', () => {
     assert.equal(settingText('  '), undefined);
     assert.equal(settingText(undefined), undefined);
     assert.equal(settingText(' 12 '), '12');
-    const config = resolveBatchPostConfig({ ...base, batchSize: '${BATCH_SIZE}', interval: '${FETCH_DATA_INTERVAL}', query: '', outboxDir: '' }, 'key', context);
+    const config = resolveBatchPostConfig(
+      { ...base, batchSize: '${BATCH_SIZE}', interval: '${FETCH_DATA_INTERVAL}', query: '', outboxDir: '' },
+      'key',
+      context,
+    );
     assert.equal(config.batchSize, 30);
     assert.equal(config.intervalMs, 60_000);
     assert.equal(config.settleMs, 30_000);
@@ -37,7 +41,20 @@ describe('connector node settings', () => {
 
   it('reads the environment-style strings the editor stores', () => {
     const config = resolveBatchPostConfig(
-      { ...base, batchSize: '500', interval: '0.5', settle: '0', schedule: 'false', startFrom: '2021-07-01T12:00:00', maxAttempts: '2', maxRetrySeconds: '5', timeout: '2.5', outboxDir: 'outbox', outboxMaxMegabytes: '1.5', sendEmpty: false },
+      {
+        ...base,
+        batchSize: '500',
+        interval: '0.5',
+        settle: '0',
+        schedule: 'false',
+        startFrom: '2021-07-01T12:00:00',
+        maxAttempts: '2',
+        maxRetrySeconds: '5',
+        timeout: '2.5',
+        outboxDir: 'outbox',
+        outboxMaxMegabytes: '1.5',
+        sendEmpty: false,
+      },
       'key',
       context,
     );
@@ -73,7 +90,7 @@ describe('connector node settings', () => {
     assert.match(refused({ ...base, timeout: '-1' }), /timeout/);
   });
 
-  it('posts a path endpoint to this Node-RED (the example\'s simulated receiver), without a key', () => {
+  it("posts a path endpoint to this Node-RED (the example's simulated receiver), without a key", () => {
     const own = { ...context, httpNodeBaseUrl: 'http://127.0.0.1:1999/api/' };
     const config = resolveBatchPostConfig({ endpoint: '/simulated-receiver' }, undefined, own);
     assert.equal(config.endpoint, 'http://127.0.0.1:1999/api/simulated-receiver');
@@ -88,13 +105,25 @@ describe('connector node settings', () => {
   it('never throws anything but a ConnectorError for hostile settings', () => {
     const anything = fc.oneof(fc.string(), fc.integer(), fc.double(), fc.constant(null), fc.boolean(), fc.object());
     fc.assert(
-      fc.property(fc.record({ endpoint: anything, batchSize: anything, interval: anything, settle: anything, startFrom: anything, timeout: anything, outboxDir: anything }), anything, (settings, key) => {
-        try {
-          resolveBatchPostConfig(settings, key, context);
-        } catch (err) {
-          assert.ok(isConnectorError(err), String(err));
-        }
-      }),
+      fc.property(
+        fc.record({
+          endpoint: anything,
+          batchSize: anything,
+          interval: anything,
+          settle: anything,
+          startFrom: anything,
+          timeout: anything,
+          outboxDir: anything,
+        }),
+        anything,
+        (settings, key) => {
+          try {
+            resolveBatchPostConfig(settings, key, context);
+          } catch (err) {
+            assert.ok(isConnectorError(err), String(err));
+          }
+        },
+      ),
     );
   });
 
@@ -119,15 +148,24 @@ describe('connector node settings', () => {
     it('looks again soon while due windows wait for rows still arriving, but never later than the next due window', () => {
       assert.equal(nextTickDelay(at('2021-07-01T12:00:31'), 60 * MIN, 30_000, { backlog: 0, failed: 0, held: 2 }), HELD_RECHECK_MS);
       assert.equal(nextTickDelay(at('2021-07-01T12:00:28'), MIN, 30_000, { backlog: 0, failed: 0, held: 1 }), 2000);
-      assert.equal(nextTickDelay(at('2021-07-01T12:00:31'), MIN, 30_000, { backlog: 1, failed: 0, held: 1 }), 0, 'windows before the held ones are posted at once');
+      assert.equal(
+        nextTickDelay(at('2021-07-01T12:00:31'), MIN, 30_000, { backlog: 1, failed: 0, held: 1 }),
+        0,
+        'windows before the held ones are posted at once',
+      );
     });
 
     it('is always within [0, interval] and never 0 without a backlog', () => {
       fc.assert(
-        fc.property(fc.integer({ min: 0, max: 4_102_444_800_000 }), fc.integer({ min: 1000, max: 86_400_000 }), fc.integer({ min: 0, max: 3_600_000 }), (now, interval, settle) => {
-          const delay = nextTickDelay(now, interval, settle, { backlog: 0, failed: 0 });
-          assert.ok(delay > 0 && delay <= interval, `${delay}`);
-        }),
+        fc.property(
+          fc.integer({ min: 0, max: 4_102_444_800_000 }),
+          fc.integer({ min: 1000, max: 86_400_000 }),
+          fc.integer({ min: 0, max: 3_600_000 }),
+          (now, interval, settle) => {
+            const delay = nextTickDelay(now, interval, settle, { backlog: 0, failed: 0 });
+            assert.ok(delay > 0 && delay <= interval, `${delay}`);
+          },
+        ),
       );
     });
   });

@@ -25,7 +25,11 @@ describe('connector task registry', () => {
     assert.deepEqual(tasks.view(task.id), { state: 'STARTED', current: 2, total: 3, status: '2 of 3 sent' });
     assert.deepEqual(tasks.finish(task, 'SUCCESS', 'done'), { state: 'SUCCESS', current: 2, total: 3, status: 'done' });
     assert.equal(tasks.running, 0);
-    assert.deepEqual(submitted, { state: 'PENDING', current: 0, total: 3, status: 'task submitted' }, 'an answer given earlier does not change');
+    assert.deepEqual(
+      submitted,
+      { state: 'PENDING', current: 0, total: 3, status: 'task submitted' },
+      'an answer given earlier does not change',
+    );
     assert.equal(tasks.view('no-such-task'), undefined);
   });
 

@@ -1,12 +1,25 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { alignDown, backlogSize, dueWindows, intervalMsFromMinutes, parseRequestWindow, splitWindow, type SchedulePlanOptions } from '../../../lib/connector/windows';
+import {
+  alignDown,
+  backlogSize,
+  dueWindows,
+  intervalMsFromMinutes,
+  parseRequestWindow,
+  splitWindow,
+  type SchedulePlanOptions,
+} from '../../../lib/connector/windows';
 import { formatUtc, parseIsoTime } from '../../../lib/connector/time';
 import { ConnectorError } from '../../../lib/connector/errors';
 
 const MIN = 60_000;
 const T = (iso: string): number => Date.parse(`${iso}Z`);
-const plan = (over: Partial<SchedulePlanOptions> = {}): SchedulePlanOptions => ({ intervalMs: 5 * MIN, settleMs: 30_000, maxWindowsPerTick: 10, ...over });
+const plan = (over: Partial<SchedulePlanOptions> = {}): SchedulePlanOptions => ({
+  intervalMs: 5 * MIN,
+  settleMs: 30_000,
+  maxWindowsPerTick: 10,
+  ...over,
+});
 const iso = (w: { start: number; end: number }): string => `${formatUtc(w.start)}/${formatUtc(w.end)}`;
 
 describe('connector windows: schedule planning', () => {
@@ -33,7 +46,11 @@ describe('connector windows: schedule planning', () => {
       '2021-07-01T12:10:00/2021-07-01T12:15:00',
     ]);
     assert.equal(backlogSize(bookmark, now, plan(), held), 3);
-    assert.deepEqual(dueWindows(bookmark, now, plan(), T('2021-07-01T12:15:29')).length, 2, 'the 12:15 window needs 30 s of settle after its end');
+    assert.deepEqual(
+      dueWindows(bookmark, now, plan(), T('2021-07-01T12:15:29')).length,
+      2,
+      'the 12:15 window needs 30 s of settle after its end',
+    );
     assert.deepEqual(dueWindows(bookmark, now, plan(), 0), [], 'held since 0 (unknown): nothing is due');
     assert.equal(backlogSize(bookmark, now, plan(), 0), 0);
     assert.equal(dueWindows(bookmark, now, plan(), now + MIN).length, 6, 'a later held-since time changes nothing');
@@ -56,33 +73,39 @@ describe('connector windows: schedule planning', () => {
 
   it('never returns a window that ends in the future, even with no settle delay', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 4e12 }), fc.integer({ min: 0, max: 1e9 }), fc.integer({ min: 1, max: 120 }), fc.integer({ min: 0, max: 120_000 }), (now, lag, minutes, settle) => {
-        const options = plan({ intervalMs: minutes * MIN, settleMs: settle, maxWindowsPerTick: 50 });
-        const windows = dueWindows(alignDown(now - lag, minutes * MIN), now, options);
-        let previous: number | undefined;
-        for (const w of windows) {
-          assert.ok(w.end <= now - settle);
-          assert.ok(w.start < w.end);
-          assert.equal(alignDown(w.end, minutes * MIN), w.end, 'ends are aligned');
-          if (previous !== undefined) assert.equal(w.start, previous, 'contiguous, no gap, no overlap');
-          previous = w.end;
-        }
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 4e12 }),
+        fc.integer({ min: 0, max: 1e9 }),
+        fc.integer({ min: 1, max: 120 }),
+        fc.integer({ min: 0, max: 120_000 }),
+        (now, lag, minutes, settle) => {
+          const options = plan({ intervalMs: minutes * MIN, settleMs: settle, maxWindowsPerTick: 50 });
+          const windows = dueWindows(alignDown(now - lag, minutes * MIN), now, options);
+          let previous: number | undefined;
+          for (const w of windows) {
+            assert.ok(w.end <= now - settle);
+            assert.ok(w.start < w.end);
+            assert.equal(alignDown(w.end, minutes * MIN), w.end, 'ends are aligned');
+            if (previous !== undefined) assert.equal(w.start, previous, 'contiguous, no gap, no overlap');
+            previous = w.end;
+          }
+        },
+      ),
     );
   });
 
   it('aligns a custom initial time: one short window to the next boundary, then whole ones', () => {
     const windows = dueWindows(null, T('2021-07-01T12:20:00'), plan({ initialStart: T('2021-07-01T12:07:00') }));
-    assert.deepEqual(windows.map(iso), [
-      '2021-07-01T12:07:00/2021-07-01T12:10:00',
-      '2021-07-01T12:10:00/2021-07-01T12:15:00',
-    ]);
+    assert.deepEqual(windows.map(iso), ['2021-07-01T12:07:00/2021-07-01T12:10:00', '2021-07-01T12:10:00/2021-07-01T12:15:00']);
   });
 
   it('aligns times before 1970 too, and refuses bad options with a code', () => {
     assert.equal(alignDown(-1, 1000), -1000);
     assert.equal(alignDown(-1000, 1000), -1000);
-    assert.throws(() => dueWindows(null, 0, plan({ intervalMs: 0 })), (e: unknown) => e instanceof ConnectorError && e.code === 'INVALID_OPTION');
+    assert.throws(
+      () => dueWindows(null, 0, plan({ intervalMs: 0 })),
+      (e: unknown) => e instanceof ConnectorError && e.code === 'INVALID_OPTION',
+    );
     assert.throws(() => dueWindows(null, 0, plan({ maxWindowsPerTick: 0 })), /maxWindowsPerTick/);
     assert.throws(() => intervalMsFromMinutes('abc'), /FETCH_DATA_INTERVAL/);
     assert.equal(intervalMsFromMinutes('1'), MIN);
@@ -94,8 +117,14 @@ describe('connector windows: request validation', () => {
   const code = (c: string) => (e: unknown) => e instanceof ConnectorError && e.code === c;
 
   it('reads naive ISO times as UTC and honours offsets', () => {
-    assert.deepEqual(parseRequestWindow('2021-07-01T12:00:00', '2021-07-01T12:30:00'), { start: T('2021-07-01T12:00:00'), end: T('2021-07-01T12:30:00') });
-    assert.deepEqual(parseRequestWindow('2021-07-01T14:00:00+02:00', '2021-07-01 12:30:00Z'), { start: T('2021-07-01T12:00:00'), end: T('2021-07-01T12:30:00') });
+    assert.deepEqual(parseRequestWindow('2021-07-01T12:00:00', '2021-07-01T12:30:00'), {
+      start: T('2021-07-01T12:00:00'),
+      end: T('2021-07-01T12:30:00'),
+    });
+    assert.deepEqual(parseRequestWindow('2021-07-01T14:00:00+02:00', '2021-07-01 12:30:00Z'), {
+      start: T('2021-07-01T12:00:00'),
+      end: T('2021-07-01T12:30:00'),
+    });
     assert.deepEqual(parseRequestWindow('2021-07-01', '2021-07-02'), { start: T('2021-07-01T00:00:00'), end: T('2021-07-02T00:00:00') });
     assert.equal(parseRequestWindow('2021-07-01T12:00:00.250', '2021-07-01T12:00:01').start, T('2021-07-01T12:00:00.250'));
   });
@@ -132,13 +161,23 @@ describe('connector windows: request validation', () => {
     fc.assert(
       fc.property(fc.integer({ min: T('0001-01-01T00:00:00'), max: T('9999-12-31T23:59:59') }), (ms) => {
         assert.equal(parseIsoTime(formatUtc(ms)).ms, ms);
-        assert.equal(formatUtc(ms), new Date(ms).toISOString().slice(0, ms % 1000 ? 23 : 19).replace(/^\+0*/, ''));
+        assert.equal(
+          formatUtc(ms),
+          new Date(ms)
+            .toISOString()
+            .slice(0, ms % 1000 ? 23 : 19)
+            .replace(/^\+0*/, ''),
+        );
       }),
     );
   });
 
   it('splits a request span into bounded pieces that tile it exactly', () => {
     const pieces = splitWindow({ start: 0, end: 10 }, 4);
-    assert.deepEqual(pieces, [{ start: 0, end: 4 }, { start: 4, end: 8 }, { start: 8, end: 10 }]);
+    assert.deepEqual(pieces, [
+      { start: 0, end: 4 },
+      { start: 4, end: 8 },
+      { start: 8, end: 10 },
+    ]);
   });
 });

@@ -60,13 +60,18 @@ describe('db/errors: classifyError (MySQL/MariaDB)', () => {
   });
 
   it('prefers sqlMessage and keeps sqlState', () => {
-    const err = classifyError(driverError({ code: 'ER_DUP_ENTRY', errno: 1062, sqlState: '23000', sqlMessage: "Duplicate entry '1' for key 'PRIMARY'" }, 'ignored'), 'mysql');
+    const err = classifyError(
+      driverError({ code: 'ER_DUP_ENTRY', errno: 1062, sqlState: '23000', sqlMessage: "Duplicate entry '1' for key 'PRIMARY'" }, 'ignored'),
+      'mysql',
+    );
     assert.equal(err.message, "Duplicate entry '1' for key 'PRIMARY'");
     assert.equal(err.sqlState, '23000');
   });
 
   it('scrubs secrets from the message and drops the cause that could hold them', () => {
-    const err = classifyError(driverError({ code: 'ER_ACCESS_DENIED_ERROR' }, "Access denied for 'u' using 'Sup3rSecret'"), 'mysql', ['Sup3rSecret']);
+    const err = classifyError(driverError({ code: 'ER_ACCESS_DENIED_ERROR' }, "Access denied for 'u' using 'Sup3rSecret'"), 'mysql', [
+      'Sup3rSecret',
+    ]);
     assert.ok(!err.message.includes('Sup3rSecret'));
     assert.equal(err.cause, undefined);
     assert.equal(redact('a pw b', ['pw']), 'a pw b', 'too short to scrub safely');

@@ -22,7 +22,11 @@ describe('db/identifiers', () => {
     const bad: unknown[] = ['', 'a\u0000b', 'x'.repeat(65), 42, null, undefined, 'bad\uD800', 'emoji😀'];
     for (const name of bad) {
       for (const dialect of ['mysql', 'sqlite'] as const) {
-        assert.throws(() => validateIdentifier(name, dialect), (err: unknown) => err instanceof IdentifierError && err.code === 'DB_IDENTIFIER_INVALID', String(name));
+        assert.throws(
+          () => validateIdentifier(name, dialect),
+          (err: unknown) => err instanceof IdentifierError && err.code === 'DB_IDENTIFIER_INVALID',
+          String(name),
+        );
       }
     }
     assert.throws(() => quoteIdentifier('name ', 'mysql'), IdentifierError);
@@ -39,7 +43,10 @@ describe('db/identifiers', () => {
   it('property: a quoted identifier is one token (strip outer quotes, undouble -> the name)', () => {
     fc.assert(
       fc.property(fc.string({ minLength: 1, maxLength: 64 }), (name) => {
-        for (const [dialect, q] of [['mysql', '`'], ['sqlite', '"']] as const) {
+        for (const [dialect, q] of [
+          ['mysql', '`'],
+          ['sqlite', '"'],
+        ] as const) {
           let quoted: string;
           try {
             quoted = quoteIdentifier(name, dialect);

@@ -13,10 +13,24 @@ function fakeMysql(failOn?: RegExp, error?: Error): Database & { statements: str
       statements.push(sql);
       if (failOn?.test(sql)) throw error;
       // The catalog as lib/db/introspect.ts reads it: our `migrations` table, complete.
-      if (sql.includes('information_schema.TABLES')) return { rows: [{ name: 'migrations', engine: 'InnoDB', collation: 'utf8mb4_unicode_ci', row_format: 'Dynamic' }], affectedRows: 0 };
+      if (sql.includes('information_schema.TABLES'))
+        return {
+          rows: [{ name: 'migrations', engine: 'InnoDB', collation: 'utf8mb4_unicode_ci', row_format: 'Dynamic' }],
+          affectedRows: 0,
+        };
       if (sql.includes('information_schema.COLUMNS')) {
         const columns = ['id', 'name', 'inserted', 'last_updated', 'set_name', 'version', 'checksum'];
-        return { rows: columns.map((name) => ({ tbl: 'migrations', name, data_type: 'varchar', column_type: 'varchar(255)', nullable: 'NO', max_length: 255 })), affectedRows: 0 };
+        return {
+          rows: columns.map((name) => ({
+            tbl: 'migrations',
+            name,
+            data_type: 'varchar',
+            column_type: 'varchar(255)',
+            nullable: 'NO',
+            max_length: 255,
+          })),
+          affectedRows: 0,
+        };
       }
       return { rows: [], affectedRows: 0 };
     },
@@ -49,7 +63,11 @@ const withTrigger: Migration = {
 
 describe('db/migrate: runner rules', () => {
   it('turns MySQL ERROR 1419 into an error that says exactly what to change', async () => {
-    const refusal = new DatabaseError('You do not have the SUPER privilege and binary logging is enabled', { kind: 'fatal', code: 'ER_BINLOG_CREATE_ROUTINE_NEED_SUPER', errno: 1419 });
+    const refusal = new DatabaseError('You do not have the SUPER privilege and binary logging is enabled', {
+      kind: 'fatal',
+      code: 'ER_BINLOG_CREATE_ROUTINE_NEED_SUPER',
+      errno: 1419,
+    });
     const db = fakeMysql(/CREATE TRIGGER/, refusal);
     await assert.rejects(runMigrations(db, [{ name: 'core', description: '', migrations: [withTrigger] }]), (err: unknown) => {
       assert.ok(err instanceof MigrationError);
@@ -66,7 +84,10 @@ describe('db/migrate: runner rules', () => {
 
   it('keeps the kind of the failing statement (a dropped connection stays retryable)', async () => {
     const dropped = new DatabaseError('Connection lost', { kind: 'connection', code: 'PROTOCOL_CONNECTION_LOST' });
-    await assert.rejects(runMigrations(fakeMysql(/CREATE TABLE a/, dropped), [{ name: 'core', description: '', migrations: [withTrigger] }]), (err: unknown) => err instanceof MigrationError && err.kind === 'connection' && err.code === 'DB_MIGRATION_FAILED');
+    await assert.rejects(
+      runMigrations(fakeMysql(/CREATE TABLE a/, dropped), [{ name: 'core', description: '', migrations: [withTrigger] }]),
+      (err: unknown) => err instanceof MigrationError && err.kind === 'connection' && err.code === 'DB_MIGRATION_FAILED',
+    );
   });
 
   it('validates sets before touching the database', async () => {
@@ -75,7 +96,13 @@ describe('db/migrate: runner rules', () => {
     const bad: Array<[MigrationSet[], RegExp]> = [
       [[{ name: '', description: '', migrations: [] }], /non-empty name/],
       [[{ name: 'a/b', description: '', migrations: [] }], /without "\/"/],
-      [[{ name: 'a', description: '', migrations: [] }, { name: 'a', description: '', migrations: [] }], /listed twice/],
+      [
+        [
+          { name: 'a', description: '', migrations: [] },
+          { name: 'a', description: '', migrations: [] },
+        ],
+        /listed twice/,
+      ],
       [[{ name: 'a', description: '', migrations: [m(2), m(1)] }], /increasing/],
       [[{ name: 'a', description: '', migrations: [m(1), m(1)] }], /increasing/],
       [[{ name: 'a', description: '', migrations: [m(1.5)] }], /whole numbers/],
@@ -84,7 +111,10 @@ describe('db/migrate: runner rules', () => {
       [[{ name: 'a', description: '', migrations: [m(1, 'n'.repeat(300))] }], /longer than 255/],
     ];
     for (const [sets, pattern] of bad) {
-      await assert.rejects(runMigrations(db, sets), (err: unknown) => err instanceof MigrationError && err.code === 'DB_MIGRATION_INVALID' && pattern.test(err.message));
+      await assert.rejects(
+        runMigrations(db, sets),
+        (err: unknown) => err instanceof MigrationError && err.code === 'DB_MIGRATION_INVALID' && pattern.test(err.message),
+      );
     }
     assert.deepEqual(db.statements, []);
   });
@@ -92,7 +122,10 @@ describe('db/migrate: runner rules', () => {
   it('checksums differ per dialect and per statement text', () => {
     assert.notEqual(migrationChecksum(withTrigger, 'mysql'), migrationChecksum(withTrigger, 'sqlite'));
     assert.match(migrationChecksum(withTrigger, 'mysql'), /^[0-9a-f]{64}$/);
-    assert.notEqual(migrationChecksum(withTrigger, 'sqlite'), migrationChecksum({ ...withTrigger, sqlite: ['CREATE TABLE a (id  INT)'] }, 'sqlite'));
+    assert.notEqual(
+      migrationChecksum(withTrigger, 'sqlite'),
+      migrationChecksum({ ...withTrigger, sqlite: ['CREATE TABLE a (id  INT)'] }, 'sqlite'),
+    );
   });
 
   it('an adoption that refuses stops the run before anything is written, naming what it found', async () => {
@@ -110,7 +143,11 @@ describe('db/migrate: runner rules', () => {
       assert.equal(err.message, 'Not taking over the core tables in fake: a column a.id of type text. Nothing was changed. Fix it.');
       return true;
     });
-    assert.deepEqual(db.statements.filter((s) => !/^\s*SELECT/i.test(s)), [], 'only catalog reads');
+    assert.deepEqual(
+      db.statements.filter((s) => !/^\s*SELECT/i.test(s)),
+      [],
+      'only catalog reads',
+    );
   });
 
   it('an adoption runs once, is recorded with the versions it stands for, and later migrations run on top', async () => {

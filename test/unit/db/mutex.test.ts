@@ -28,7 +28,11 @@ describe('db/mutex: AsyncMutex', () => {
   it('times out a waiter with a transient DB_LOCK_TIMEOUT and forgets it', async () => {
     const mutex = new AsyncMutex();
     await mutex.acquire();
-    await assert.rejects(mutex.acquire(10, 'the test lock'), (err: unknown) => err instanceof DatabaseError && err.kind === 'transient' && err.code === 'DB_LOCK_TIMEOUT' && /the test lock/.test(err.message));
+    await assert.rejects(
+      mutex.acquire(10, 'the test lock'),
+      (err: unknown) =>
+        err instanceof DatabaseError && err.kind === 'transient' && err.code === 'DB_LOCK_TIMEOUT' && /the test lock/.test(err.message),
+    );
     assert.equal(mutex.waiting, 0);
     mutex.release();
     assert.equal(mutex.locked, false);

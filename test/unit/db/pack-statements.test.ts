@@ -3,7 +3,9 @@ import { packStatements } from '../../../lib/db/mysql';
 
 describe('db/mysql: packing a transaction into multi-statement texts', () => {
   it('joins everything into one text when it fits, in order, a newline after each separator', () => {
-    assert.deepEqual(packStatements(['START TRANSACTION', 'INSERT 1', 'INSERT 2', 'COMMIT'], 1000), ['START TRANSACTION;\nINSERT 1;\nINSERT 2;\nCOMMIT']);
+    assert.deepEqual(packStatements(['START TRANSACTION', 'INSERT 1', 'INSERT 2', 'COMMIT'], 1000), [
+      'START TRANSACTION;\nINSERT 1;\nINSERT 2;\nCOMMIT',
+    ]);
   });
 
   it('starts a new text where the next statement would pass the cap; an oversized statement goes alone', () => {

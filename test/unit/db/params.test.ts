@@ -42,7 +42,10 @@ describe('db/params: toPositional', () => {
   });
 
   it('refuses ? mixed with named parameters, and non-object params', () => {
-    assert.throws(() => toPositional('SELECT ?, :a', { a: 1 }, 'mysql'), (err: unknown) => err instanceof SqlParameterError && err.code === 'DB_PARAM_MIXED');
+    assert.throws(
+      () => toPositional('SELECT ?, :a', { a: 1 }, 'mysql'),
+      (err: unknown) => err instanceof SqlParameterError && err.code === 'DB_PARAM_MIXED',
+    );
     assert.throws(() => toPositional('SELECT 1', 'x' as never, 'mysql'), /array .* or an object/);
   });
 
@@ -63,20 +66,35 @@ describe('db/params: toPositional', () => {
 
   it('skips comments: -- (MySQL only when followed by a space), # (MySQL), /* */', () => {
     const sql = 'SELECT :a -- :b\n, :c # :d\n, /* :e */ :f';
-    assert.deepEqual(findPlaceholders(sql, 'mysql').map((p) => p.name), ['a', 'c', 'f']);
-    assert.deepEqual(findPlaceholders(sql, 'sqlite').map((p) => p.name), ['a', 'c', 'd', 'f']);
+    assert.deepEqual(
+      findPlaceholders(sql, 'mysql').map((p) => p.name),
+      ['a', 'c', 'f'],
+    );
+    assert.deepEqual(
+      findPlaceholders(sql, 'sqlite').map((p) => p.name),
+      ['a', 'c', 'd', 'f'],
+    );
     // MySQL: `--:x` is minus minus, not a comment
-    assert.deepEqual(findPlaceholders('SELECT 5--:x', 'mysql').map((p) => p.name), ['x']);
-    assert.deepEqual(findPlaceholders('SELECT 5--:x', 'sqlite').map((p) => p.name), []);
+    assert.deepEqual(
+      findPlaceholders('SELECT 5--:x', 'mysql').map((p) => p.name),
+      ['x'],
+    );
+    assert.deepEqual(
+      findPlaceholders('SELECT 5--:x', 'sqlite').map((p) => p.name),
+      [],
+    );
     assert.deepEqual(findPlaceholders('SELECT 1 /* unterminated :x', 'mysql'), []);
   });
 
   it('skips :: and := and a lone colon', () => {
-    assert.deepEqual(findPlaceholders("SELECT a::text, @v := 1, ':' , x : y, :ok", 'mysql').map((p) => p.name), ['ok']);
+    assert.deepEqual(
+      findPlaceholders("SELECT a::text, @v := 1, ':' , x : y, :ok", 'mysql').map((p) => p.name),
+      ['ok'],
+    );
   });
 
   it('keeps ? inside literals out of the positional split', () => {
-    assert.deepEqual(compilePositional("SELECT '?', \"?\", ? /* ? */", 'mysql').pieces, ["SELECT '?', \"?\", ", ' /* ? */']);
+    assert.deepEqual(compilePositional('SELECT \'?\', "?", ? /* ? */', 'mysql').pieces, ['SELECT \'?\', "?", ', ' /* ? */']);
   });
 
   it('property: text without quotes, comments or colons is unchanged and values follow names', () => {
@@ -87,7 +105,10 @@ describe('db/params: toPositional', () => {
         for (const dialect of both) {
           const out = toPositional(sql, params, dialect);
           assert.equal(out.sql, `SELECT ${names.map(() => '?').join(', ')}`);
-          assert.deepEqual(out.values, names.map((n) => n.length));
+          assert.deepEqual(
+            out.values,
+            names.map((n) => n.length),
+          );
         }
       }),
     );

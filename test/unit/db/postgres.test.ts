@@ -46,7 +46,10 @@ describe('db/postgres: URLs', () => {
     assert.equal(config.poolSize, 9);
     assert.equal(config.connectTimeoutMs, 3000);
     assert.equal(pg('postgresql://u@h/d?connectTimeout=1500').connectTimeoutMs, 1500);
-    assert.throws(() => pg('postgresql://u:hunter22@h/d?hunter22=1'), (err: Error) => /unknown option/.test(err.message) && !err.message.includes('hunter22'));
+    assert.throws(
+      () => pg('postgresql://u:hunter22@h/d?hunter22=1'),
+      (err: Error) => /unknown option/.test(err.message) && !err.message.includes('hunter22'),
+    );
     assert.throws(() => pg('postgresql://u@h/d?client_encoding=LATIN1'), /must be UTF8/);
     assert.throws(() => pg(`postgresql://u@h/${'x'.repeat(64)}`), /longer than 63 bytes/);
     assert.throws(() => pg('postgresql://h/d'), /names no user \(postgresql:\/\//);
@@ -62,7 +65,10 @@ describe('db/postgres: URLs', () => {
     const base = pg('postgresql://u@h/d');
     assert.equal(tlsOptions(base), false);
     assert.deepEqual(tlsOptions({ ...base, tls: { mode: 'require', ca: 'CA' } }), { ca: 'CA', rejectUnauthorized: false });
-    const verifyCa = tlsOptions({ ...base, tls: { mode: 'verify-ca' } }) as { rejectUnauthorized: boolean; checkServerIdentity: () => unknown };
+    const verifyCa = tlsOptions({ ...base, tls: { mode: 'verify-ca' } }) as {
+      rejectUnauthorized: boolean;
+      checkServerIdentity: () => unknown;
+    };
     assert.equal(verifyCa.rejectUnauthorized, true);
     assert.equal(verifyCa.checkServerIdentity(), undefined);
     assert.deepEqual(tlsOptions({ ...base, tls: { mode: 'verify-full' } }), { rejectUnauthorized: true });
@@ -83,7 +89,10 @@ describe('db/postgres: placeholders', () => {
   it('skips literals, E-strings with backslash escapes, dollar quotes, identifiers, comments and casts', () => {
     const sql = `SELECT '?', E'\\'?', "?col", $$ ? :x $$, $tag$ ? $tag$, x::text, ? -- ?
       /* ? */ FROM t WHERE a = :name`;
-    assert.deepEqual(findPlaceholders(sql, 'postgres').map((p) => p.name ?? '?'), ['?', 'name']);
+    assert.deepEqual(
+      findPlaceholders(sql, 'postgres').map((p) => p.name ?? '?'),
+      ['?', 'name'],
+    );
     // A plain '..' string ends at its quote even after a backslash (standard_conforming_strings).
     assert.deepEqual(findPlaceholders("SELECT 'a\\', ?", 'postgres').length, 1);
     assert.deepEqual(findPlaceholders('SELECT $1, a$b, ?', 'postgres').length, 1);
@@ -97,23 +106,55 @@ describe('db/postgres: placeholders', () => {
 describe('db/postgres: errors', () => {
   it('classifies SQLSTATEs by class and code', () => {
     const cases: Array<[string, string]> = [
-      ['23505', 'data'], ['23502', 'data'], ['22001', 'data'], ['22021', 'data'], ['22P02', 'data'], ['21000', 'data'], ['54000', 'data'],
-      ['40001', 'transient'], ['40P01', 'transient'], ['55P03', 'transient'], ['57014', 'transient'],
-      ['08006', 'connection'], ['08001', 'connection'], ['57P01', 'connection'], ['57P03', 'connection'], ['53300', 'connection'], ['53100', 'connection'],
-      ['42P01', 'fatal'], ['42601', 'fatal'], ['28P01', 'fatal'], ['3D000', 'fatal'], ['42501', 'fatal'],
-      ['ECONNREFUSED', 'connection'], ['EPIPE', 'connection'], ['ECONNRESET', 'connection'],
+      ['23505', 'data'],
+      ['23502', 'data'],
+      ['22001', 'data'],
+      ['22021', 'data'],
+      ['22P02', 'data'],
+      ['21000', 'data'],
+      ['54000', 'data'],
+      ['40001', 'transient'],
+      ['40P01', 'transient'],
+      ['55P03', 'transient'],
+      ['57014', 'transient'],
+      ['08006', 'connection'],
+      ['08001', 'connection'],
+      ['57P01', 'connection'],
+      ['57P03', 'connection'],
+      ['53300', 'connection'],
+      ['53100', 'connection'],
+      ['42P01', 'fatal'],
+      ['42601', 'fatal'],
+      ['28P01', 'fatal'],
+      ['3D000', 'fatal'],
+      ['42501', 'fatal'],
+      ['ECONNREFUSED', 'connection'],
+      ['EPIPE', 'connection'],
+      ['ECONNRESET', 'connection'],
     ];
     for (const [code, kind] of cases) assert.equal(kindOf('postgres', code), kind, code);
   });
 
   it("classifies pg's code-less connection errors as connection", () => {
-    for (const message of ['Connection terminated unexpectedly', 'timeout exceeded when trying to connect', 'Connection terminated due to connection timeout', 'Client has encountered a connection error and is not queryable']) {
+    for (const message of [
+      'Connection terminated unexpectedly',
+      'timeout exceeded when trying to connect',
+      'Connection terminated due to connection timeout',
+      'Client has encountered a connection error and is not queryable',
+    ]) {
       assert.equal(classifyError(new Error(message), 'postgres').kind, 'connection', message);
     }
   });
 
   it('keeps the SQLSTATE, adds the detail, scrubs the password, and recognises a unique violation', () => {
-    const err = classifyError(Object.assign(new Error('duplicate key value violates unique constraint "pk"'), { code: '23505', detail: 'Key (id)=(1) already exists.' }), 'postgres', ['s3cret']);
+    const err = classifyError(
+      Object.assign(new Error('duplicate key value violates unique constraint "pk"'), {
+        code: '23505',
+        detail: 'Key (id)=(1) already exists.',
+      }),
+      'postgres',
+      ['s3cret'],
+    );
     assert.equal(err.code, '23505');
     assert.equal(err.sqlState, '23505');
     assert.match(err.message, /\(Key \(id\)=\(1\) already exists\.\)$/);
@@ -140,17 +181,26 @@ describe('db/postgres: COPY text and inserts', () => {
     assert.equal(copyField(new Date(Date.UTC(2024, 0, 2, 3, 4, 5, 6))), '2024-01-02T03:04:05.006Z');
     assert.equal(copyField(Buffer.from([0, 255])), '\\\\x00ff');
     assert.throws(() => copyField(NaN), /no SQL representation/);
-    assert.equal(copyText([['a', 1], [null, 'x\ny']]), 'a\t1\n\\N\tx\\ny\n');
+    assert.equal(
+      copyText([
+        ['a', 1],
+        [null, 'x\ny'],
+      ]),
+      'a\t1\n\\N\tx\\ny\n',
+    );
   });
 
   it('property: every COPY line has one field per column and no raw line break', () => {
     fc.assert(
-      fc.property(fc.array(fc.array(fc.oneof(fc.string(), fc.constant(null), fc.integer()), { minLength: 3, maxLength: 3 }), { maxLength: 20 }), (rows) => {
-        const lines = copyText(rows as SqlValue[][]).split('\n');
-        assert.equal(lines.pop(), '');
-        assert.equal(lines.length, rows.length);
-        for (const line of lines) assert.equal(line.split('\t').length, 3);
-      }),
+      fc.property(
+        fc.array(fc.array(fc.oneof(fc.string(), fc.constant(null), fc.integer()), { minLength: 3, maxLength: 3 }), { maxLength: 20 }),
+        (rows) => {
+          const lines = copyText(rows as SqlValue[][]).split('\n');
+          assert.equal(lines.pop(), '');
+          assert.equal(lines.length, rows.length);
+          for (const line of lines) assert.equal(line.split('\t').length, 3);
+        },
+      ),
     );
   });
 
@@ -167,12 +217,36 @@ describe('db/postgres: COPY text and inserts', () => {
   it('ignore and upsert use ON CONFLICT; an upsert merges rows repeating a key as sequential upserts would', () => {
     const ignore = planInsert('postgres', { table: 't', columns: ['k', 'v'], conflict: 'ignore' });
     assert.equal(ignore.statements([['a', 1]])[0].sql, 'INSERT INTO "t" ("k", "v") VALUES (?, ?) ON CONFLICT DO NOTHING');
-    const upsert = planInsert('postgres', { table: 't', columns: ['k', 'v', 'w'], conflict: 'upsert', keyColumns: ['k'], updateColumns: ['v'] });
-    const [statement] = upsert.statements([['a', 1, 'first'], ['b', 2, 'b'], ['a', 3, 'later'], [null, 4, 'n'], [null, 5, 'n']]);
-    assert.equal(statement.sql, 'INSERT INTO "t" ("k", "v", "w") VALUES (?, ?, ?), (?, ?, ?), (?, ?, ?), (?, ?, ?) ON CONFLICT ("k") DO UPDATE SET "v" = excluded."v"');
+    const upsert = planInsert('postgres', {
+      table: 't',
+      columns: ['k', 'v', 'w'],
+      conflict: 'upsert',
+      keyColumns: ['k'],
+      updateColumns: ['v'],
+    });
+    const [statement] = upsert.statements([
+      ['a', 1, 'first'],
+      ['b', 2, 'b'],
+      ['a', 3, 'later'],
+      [null, 4, 'n'],
+      [null, 5, 'n'],
+    ]);
+    assert.equal(
+      statement.sql,
+      'INSERT INTO "t" ("k", "v", "w") VALUES (?, ?, ?), (?, ?, ?), (?, ?, ?), (?, ?, ?) ON CONFLICT ("k") DO UPDATE SET "v" = excluded."v"',
+    );
     assert.deepEqual(statement.values, ['a', 3, 'first', 'b', 2, 'b', null, 4, 'n', null, 5, 'n']);
     // 1 and '1' are different keys to the database, so they stay two rows.
-    assert.equal(mergeRepeatedKeys([[1, 'x'], ['1', 'y']], { keys: [0], updates: [1] }).length, 2);
+    assert.equal(
+      mergeRepeatedKeys(
+        [
+          [1, 'x'],
+          ['1', 'y'],
+        ],
+        { keys: [0], updates: [1] },
+      ).length,
+      2,
+    );
   });
 });
 
@@ -197,7 +271,10 @@ describe('db/timescale: hypertable statements', () => {
 describe('db/postgres: statements sent with BEGIN', () => {
   it('writes numbers, NULL, booleans, Dates and Buffers in; refuses text, COPY and mismatched counts', async () => {
     const { inlineStatement } = await import('../../../lib/db/postgres');
-    assert.equal(inlineStatement({ sql: 'INSERT INTO m (token) VALUES (?)', values: [Buffer.from([0, 171])] }), "INSERT INTO m (token) VALUES (E'\\\\x00ab'::bytea)");
+    assert.equal(
+      inlineStatement({ sql: 'INSERT INTO m (token) VALUES (?)', values: [Buffer.from([0, 171])] }),
+      "INSERT INTO m (token) VALUES (E'\\\\x00ab'::bytea)",
+    );
     assert.equal(inlineStatement({ sql: 'SELECT 1-?, ?, ?, ?', values: [-5, null, true, 12n] }), 'SELECT 1-(-5), NULL, 1, 12');
     assert.equal(inlineStatement({ sql: 'SELECT ?', values: [new Date(Date.UTC(2024, 0, 1))] }), "SELECT '2024-01-01T00:00:00.000Z'");
     assert.equal(inlineStatement({ sql: 'SELECT ?', values: ["'; DROP TABLE x; --"] }), undefined);

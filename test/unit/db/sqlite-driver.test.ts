@@ -16,7 +16,14 @@ describe('db: SQLite driver adapter', () => {
     assert.equal(sqliteCodeName(1), 'SQLITE_ERROR');
     // An extended code without a name falls back to its primary code (the low byte).
     assert.equal(sqliteCodeName(10 | (60 << 8)), 'SQLITE_IOERR');
-    for (const [errcode, kind] of [[5, 'transient'], [6, 'transient'], [2067, 'data'], [13, 'connection'], [266, 'connection'], [1, 'fatal']] as const) {
+    for (const [errcode, kind] of [
+      [5, 'transient'],
+      [6, 'transient'],
+      [2067, 'data'],
+      [13, 'connection'],
+      [266, 'connection'],
+      [1, 'fatal'],
+    ] as const) {
       assert.equal(classifyError(Object.assign(new Error('x'), { code: sqliteCodeName(errcode) }), 'sqlite').kind, kind, String(errcode));
     }
   });
@@ -28,13 +35,19 @@ describe('db: SQLite driver adapter', () => {
         assert.equal(pickDriver(driver), driver);
         continue;
       }
-      assert.throws(() => pickDriver(driver), (err: unknown) => {
-        assert.ok(err instanceof SqliteUnavailableError);
-        assert.equal(err.code, 'DB_SQLITE_UNAVAILABLE');
-        assert.equal(err.kind, 'fatal');
-        assert.match(err.message, /Node\.js 22\.16 or later \(24 and 26 recommended\) has SQLite built in|npm install-scripts approve better-sqlite3|npm install better-sqlite3/);
-        return true;
-      });
+      assert.throws(
+        () => pickDriver(driver),
+        (err: unknown) => {
+          assert.ok(err instanceof SqliteUnavailableError);
+          assert.equal(err.code, 'DB_SQLITE_UNAVAILABLE');
+          assert.equal(err.kind, 'fatal');
+          assert.match(
+            err.message,
+            /Node\.js 22\.16 or later \(24 and 26 recommended\) has SQLite built in|npm install-scripts approve better-sqlite3|npm install better-sqlite3/,
+          );
+          return true;
+        },
+      );
     }
   });
 

@@ -116,10 +116,16 @@ describe('db/url: parseDatabaseUrl', () => {
     assert.equal(driver('sqlite:x.db?driver=node%3Asqlite&busyTimeout=10'), 'node:sqlite');
     assert.equal(driver('sqlite:x.db?driver=NODE'), 'node:sqlite');
     assert.equal(driver('sqlite::memory:?driver=better-sqlite3'), 'better-sqlite3');
-    assert.throws(() => parseDatabaseUrl('sqlite:x.db?driver=sqlite3', { variable: 'DATABASE_URL' }), /DATABASE_URL .*option driver must be auto, node:sqlite, better-sqlite3/);
+    assert.throws(
+      () => parseDatabaseUrl('sqlite:x.db?driver=sqlite3', { variable: 'DATABASE_URL' }),
+      /DATABASE_URL .*option driver must be auto, node:sqlite, better-sqlite3/,
+    );
     assert.equal(describeConfig(parseDatabaseUrl('sqlite:/d/x.db?driver=better-sqlite3')), 'sqlite:/d/x.db?driver=better-sqlite3');
     assert.equal(describeConfig(parseDatabaseUrl('sqlite:/d/x.db?driver=auto')), 'sqlite:/d/x.db');
-    assert.equal(databaseIdentity(parseDatabaseUrl('sqlite:/d/x.db?driver=better-sqlite3')), databaseIdentity(parseDatabaseUrl('sqlite:/d/x.db')));
+    assert.equal(
+      databaseIdentity(parseDatabaseUrl('sqlite:/d/x.db?driver=better-sqlite3')),
+      databaseIdentity(parseDatabaseUrl('sqlite:/d/x.db')),
+    );
   });
 
   it('names the variable and the problem', () => {
@@ -179,16 +185,25 @@ describe('db/url: parseDatabaseUrl', () => {
 
   it('property: garbage input either parses or throws DatabaseConfigError without echoing the password', () => {
     fc.assert(
-      fc.property(fc.string({ maxLength: 60 }), fc.string({ minLength: 8, maxLength: 20 }).filter((s) => /^[A-Za-z0-9]+$/.test(s)), (garbage, password) => {
-        for (const url of [garbage, `mysql://u:${password}@${garbage}`, `mysql://u:${password}@h/${garbage}`, `mysql://${garbage}:${password}@h/db?${garbage}`]) {
-          try {
-            parseDatabaseUrl(url);
-          } catch (err) {
-            assert.ok(err instanceof DatabaseConfigError);
-            assert.ok(!err.message.includes(password));
+      fc.property(
+        fc.string({ maxLength: 60 }),
+        fc.string({ minLength: 8, maxLength: 20 }).filter((s) => /^[A-Za-z0-9]+$/.test(s)),
+        (garbage, password) => {
+          for (const url of [
+            garbage,
+            `mysql://u:${password}@${garbage}`,
+            `mysql://u:${password}@h/${garbage}`,
+            `mysql://${garbage}:${password}@h/db?${garbage}`,
+          ]) {
+            try {
+              parseDatabaseUrl(url);
+            } catch (err) {
+              assert.ok(err instanceof DatabaseConfigError);
+              assert.ok(!err.message.includes(password));
+            }
           }
-        }
-      }),
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -243,7 +258,11 @@ describe('db/url: databaseConfigFromEnv', () => {
   });
 
   it('falls back to <userDir>/iot-pipelines.db; blank values count as unset', () => {
-    assert.deepEqual(databaseConfigFromEnv({}, { userDir }), { dialect: 'sqlite', file: resolve(userDir, 'iot-pipelines.db'), busyTimeoutMs: 5000 });
+    assert.deepEqual(databaseConfigFromEnv({}, { userDir }), {
+      dialect: 'sqlite',
+      file: resolve(userDir, 'iot-pipelines.db'),
+      busyTimeoutMs: 5000,
+    });
     assert.equal(databaseConfigFromEnv({ DATABASE_URL: '  ', MYSQL_HOST: '' }, { userDir }).dialect, 'sqlite');
   });
 
@@ -270,6 +289,9 @@ describe('db/url: databaseIdentity', () => {
     assert.notEqual(databaseIdentity(mysql('mysql://ha@db/home')), databaseIdentity(mysql('mysql://ha@db/other')));
     assert.notEqual(databaseIdentity(mysql('mysql://ha@db:3306/home')), databaseIdentity(mysql('mysql://ha@db:3307/home')));
     assert.ok(!databaseIdentity(mysql('mysql://ha:topsecret@db/home')).includes('topsecret'));
-    assert.equal(databaseIdentity({ dialect: 'sqlite', file: '/data/./x.db', busyTimeoutMs: 1 }), databaseIdentity({ dialect: 'sqlite', file: '/data/x.db', busyTimeoutMs: 5 }));
+    assert.equal(
+      databaseIdentity({ dialect: 'sqlite', file: '/data/./x.db', busyTimeoutMs: 1 }),
+      databaseIdentity({ dialect: 'sqlite', file: '/data/x.db', busyTimeoutMs: 5 }),
+    );
   });
 });

@@ -7,7 +7,7 @@ import { escapeMysqlString, escapeMysqlValue, mysqlDateTime, toSqliteValue } fro
 describe('db/values: MySQL literals', () => {
   it('escapes every value type', () => {
     assert.equal(escapeMysqlValue('plain'), "'plain'");
-    assert.equal(escapeMysqlValue("it's \\ \"q\"\n\r\t\u0000\u001a\b"), "'it\\'s \\\\ \\\"q\\\"\\n\\r\\t\\0\\Z\\b'");
+    assert.equal(escapeMysqlValue('it\'s \\ "q"\n\r\t\u0000\u001a\b'), "'it\\'s \\\\ \\\"q\\\"\\n\\r\\t\\0\\Z\\b'");
     assert.equal(escapeMysqlValue(42), '42');
     assert.equal(escapeMysqlValue(-1.5e-7), '-1.5e-7');
     assert.equal(escapeMysqlValue(12345678901234567890n), '12345678901234567890');
@@ -21,16 +21,22 @@ describe('db/values: MySQL literals', () => {
 
   it('refuses NaN, Infinity, invalid dates and objects as data errors', () => {
     for (const bad of [NaN, Infinity, -Infinity, new Date('nope'), { a: 1 }, [1]]) {
-      assert.throws(() => escapeMysqlValue(bad as never), (err: unknown) => err instanceof DatabaseError && err.kind === 'data' && err.code === 'DB_VALUE_INVALID');
+      assert.throws(
+        () => escapeMysqlValue(bad as never),
+        (err: unknown) => err instanceof DatabaseError && err.kind === 'data' && err.code === 'DB_VALUE_INVALID',
+      );
     }
     assert.throws(() => mysqlDateTime(new Date(Date.UTC(12000, 0, 1))), /year 12000/);
   });
 
   it('formats named and positional queries, leaving ? inside literals alone', () => {
-    assert.equal(formatMysqlQuery("SELECT '?', ?, \"?\"", ['x']), "SELECT '?', 'x', \"?\"");
+    assert.equal(formatMysqlQuery('SELECT \'?\', ?, "?"', ['x']), "SELECT '?', 'x', \"?\"");
     assert.equal(formatMysqlQuery('SELECT :a, :b, :a', { a: 1, b: "o'k" }), "SELECT 1, 'o\\'k', 1");
     assert.equal(formatMysqlQuery('SELECT ?'), 'SELECT ?');
-    assert.throws(() => formatMysqlQuery('SELECT ?, ?', [1]), (err: unknown) => err instanceof SqlParameterError && err.code === 'DB_PARAM_COUNT');
+    assert.throws(
+      () => formatMysqlQuery('SELECT ?, ?', [1]),
+      (err: unknown) => err instanceof SqlParameterError && err.code === 'DB_PARAM_COUNT',
+    );
     assert.throws(() => formatMysqlQuery('SELECT ?', [1, 2]), /1 \? placeholder but 2 values/);
   });
 

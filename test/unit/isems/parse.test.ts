@@ -35,7 +35,10 @@ function expectLineError(line: string, code: string): void {
   const result = tryParseLine(line);
   assert.equal(result.ok, false, `expected ${code} for ${JSON.stringify(line.slice(0, 80))}`);
   if (!result.ok) assert.equal(result.code, code, result.reason);
-  assert.throws(() => parseLine(line), (error: unknown) => error instanceof IsemsError && error.code === code);
+  assert.throws(
+    () => parseLine(line),
+    (error: unknown) => error instanceof IsemsError && error.code === code,
+  );
 }
 
 describe('isems parse: one line', () => {
@@ -100,15 +103,33 @@ describe('isems parse: one line', () => {
   });
 
   it('reads decimal numbers exactly as Number() does (signs, fractions, exponents, long mantissas)', () => {
-    for (const text of ['-12.5', '+3', '.5', '7.', '0', '-0', '1e3', '2.5E-2', '123456789012345678', '0.1', '52.507309', '13.458635', '1234567.891011']) {
+    for (const text of [
+      '-12.5',
+      '+3',
+      '.5',
+      '7.',
+      '0',
+      '-0',
+      '1e3',
+      '2.5E-2',
+      '123456789012345678',
+      '0.1',
+      '52.507309',
+      '13.458635',
+      '1234567.891011',
+    ]) {
       const value = parseLine(withField(11, text)).batteryTemperature;
       assert.ok(Object.is(value, Number(text)), `${text} -> ${value}`);
     }
     fc.assert(
-      fc.property(fc.double({ noNaN: true, noDefaultInfinity: true, min: -1e6, max: 1e6 }), fc.integer({ min: 0, max: 9 }), (value, digits) => {
-        const text = value.toFixed(digits);
-        assert.ok(Object.is(parseLine(withField(6, text)).openCircuitVoltage, Number(text)), text);
-      }),
+      fc.property(
+        fc.double({ noNaN: true, noDefaultInfinity: true, min: -1e6, max: 1e6 }),
+        fc.integer({ min: 0, max: 9 }),
+        (value, digits) => {
+          const text = value.toFixed(digits);
+          assert.ok(Object.is(parseLine(withField(6, text)).openCircuitVoltage, Number(text)), text);
+        },
+      ),
       { numRuns: 2000 },
     );
   });
@@ -291,7 +312,9 @@ describe('isems parse: whole logs', () => {
     const anyLine = fc.oneof(
       fc.string({ maxLength: 200 }),
       fc.constantFrom(EXAMPLE, ORIGINAL_V1, '', '\r', ';;;;;;;;;;;;;;;;;;'),
-      fc.array(fc.oneof(fc.string({ maxLength: 8 }), fc.constantFrom('1', '1700000000', '0', '500', '')), { minLength: 17, maxLength: 20 }).map((fields) => fields.join(';')),
+      fc
+        .array(fc.oneof(fc.string({ maxLength: 8 }), fc.constantFrom('1', '1700000000', '0', '500', '')), { minLength: 17, maxLength: 20 })
+        .map((fields) => fields.join(';')),
     );
     fc.assert(
       fc.property(fc.array(anyLine, { maxLength: 30 }), fc.constantFrom('\n', '\r\n'), (lines, separator) => {
@@ -304,8 +327,13 @@ describe('isems parse: whole logs', () => {
   });
 
   it('fields reused from the previous line are the same values (text interning is invisible)', () => {
-    const result = parseLog([lineAt(1_700_000_000, 'a'), lineAt(1_700_000_060, 'ab'), lineAt(1_700_000_120, 'a'), lineAt(1_700_000_180, 'b')].join('\n'));
-    assert.deepEqual(result.records.map((r) => r.nodeId), ['a', 'ab', 'a', 'b']);
+    const result = parseLog(
+      [lineAt(1_700_000_000, 'a'), lineAt(1_700_000_060, 'ab'), lineAt(1_700_000_120, 'a'), lineAt(1_700_000_180, 'b')].join('\n'),
+    );
+    assert.deepEqual(
+      result.records.map((r) => r.nodeId),
+      ['a', 'ab', 'a', 'b'],
+    );
   });
 });
 
@@ -321,7 +349,10 @@ describe('isems parse: watermark pre-check', () => {
   it('skips lines at or below the watermark, parses only newer ones', () => {
     const text = [1_700_000_000, 1_700_000_060, 1_700_000_120, 1_700_000_180].map((s) => lineAt(s)).join('\n');
     const result = parseLog(text, { newerThan: 1_700_000_060 });
-    assert.deepEqual(result.records.map((r) => r.epochSeconds), [1_700_000_120, 1_700_000_180]);
+    assert.deepEqual(
+      result.records.map((r) => r.epochSeconds),
+      [1_700_000_120, 1_700_000_180],
+    );
     assert.equal(result.skipped, 2);
     assert.equal(result.lines, 4);
   });
@@ -330,17 +361,27 @@ describe('isems parse: watermark pre-check', () => {
     const oldBroken = withField(6, 'x', lineAt(1_700_000_000));
     const text = [oldBroken, lineAt(1_700_000_060), 'junk', lineAt(1_700_000_120)].join('\n');
     const result = parseLog(text, { newerThan: 1_700_000_060 });
-    assert.deepEqual(result.records.map((r) => r.epochSeconds), [1_700_000_120]);
-    assert.deepEqual(result.errors.map((e) => e.line), [3]);
+    assert.deepEqual(
+      result.records.map((r) => r.epochSeconds),
+      [1_700_000_120],
+    );
+    assert.deepEqual(
+      result.errors.map((e) => e.line),
+      [3],
+    );
   });
 
   it('gives the same records as filtering a full parse (property)', () => {
     fc.assert(
-      fc.property(fc.array(fc.integer({ min: 1_700_000_000, max: 1_700_010_000 }), { maxLength: 40 }), fc.integer({ min: 1_699_999_000, max: 1_700_011_000 }), (stamps, watermark) => {
-        const text = stamps.map((s) => lineAt(s)).join('\n');
-        const expected = parseLog(text).records.filter((r) => r.epochSeconds > watermark);
-        assert.deepEqual(parseLog(text, { newerThan: watermark }).records, expected);
-      }),
+      fc.property(
+        fc.array(fc.integer({ min: 1_700_000_000, max: 1_700_010_000 }), { maxLength: 40 }),
+        fc.integer({ min: 1_699_999_000, max: 1_700_011_000 }),
+        (stamps, watermark) => {
+          const text = stamps.map((s) => lineAt(s)).join('\n');
+          const expected = parseLog(text).records.filter((r) => r.epochSeconds > watermark);
+          assert.deepEqual(parseLog(text, { newerThan: watermark }).records, expected);
+        },
+      ),
     );
   });
 });
@@ -364,7 +405,10 @@ describe('isems parse: logs as bytes', () => {
         (lines, separator, bom, newerThan) => {
           const text = lines.join(separator);
           const bytes = Buffer.from(`${bom ? '\ufeff' : ''}${text}`, 'utf8');
-          assert.deepEqual(parseLogBytes(bytes, { newerThan, maxErrors: 1000 }), parseLog(`${bom ? '\ufeff' : ''}${text}`, { newerThan, maxErrors: 1000 }));
+          assert.deepEqual(
+            parseLogBytes(bytes, { newerThan, maxErrors: 1000 }),
+            parseLog(`${bom ? '\ufeff' : ''}${text}`, { newerThan, maxErrors: 1000 }),
+          );
         },
       ),
       { numRuns: 1000 },
@@ -372,10 +416,18 @@ describe('isems parse: logs as bytes', () => {
   });
 
   it('numbers lines across skipped runs', () => {
-    const text = [lineAt(1_700_000_000), 'junk', lineAt(1_700_000_060), lineAt(1_700_000_120), 'more junk', lineAt(1_700_000_180)].join('\n');
+    const text = [lineAt(1_700_000_000), 'junk', lineAt(1_700_000_060), lineAt(1_700_000_120), 'more junk', lineAt(1_700_000_180)].join(
+      '\n',
+    );
     const result = parseLogBytes(Buffer.from(text), { newerThan: 1_700_000_120 });
-    assert.deepEqual(result.errors.map((e) => e.line), [2, 5]);
-    assert.deepEqual(result.records.map((r) => r.epochSeconds), [1_700_000_180]);
+    assert.deepEqual(
+      result.errors.map((e) => e.line),
+      [2, 5],
+    );
+    assert.deepEqual(
+      result.records.map((r) => r.epochSeconds),
+      [1_700_000_180],
+    );
     assert.equal(result.skipped, 3);
   });
 });
@@ -395,7 +447,10 @@ describe('isems parse: MQTT csvlog messages', () => {
       const result = parseMqttMessage('/isems/Roof-North/csvlog', payload);
       assert.equal(result.topicNodeId, 'Roof-North');
       assert.equal(result.records.length, 1);
-      assert.deepEqual(result.errors.map((e) => e.line), [2]);
+      assert.deepEqual(
+        result.errors.map((e) => e.line),
+        [2],
+      );
     }
   });
 

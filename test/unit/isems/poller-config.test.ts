@@ -23,7 +23,10 @@ describe('isems poller: node addresses and configuration', () => {
   });
 
   it('reads ISEMS_ROUTER_IPS and ISEMS_POLL_INTERVAL (default 60 s)', () => {
-    assert.deepEqual(pollerConfigFromEnv({ ISEMS_ROUTER_IPS: '10.0.0.1,10.0.0.2:81' }), { nodes: ['10.0.0.1', '10.0.0.2:81'], intervalSeconds: 60 });
+    assert.deepEqual(pollerConfigFromEnv({ ISEMS_ROUTER_IPS: '10.0.0.1,10.0.0.2:81' }), {
+      nodes: ['10.0.0.1', '10.0.0.2:81'],
+      intervalSeconds: 60,
+    });
     assert.equal(pollerConfigFromEnv({ ISEMS_POLL_INTERVAL: '900' }).intervalSeconds, 900);
     for (const bad of ['0', '-5', 'often', '1e3', '0.5']) {
       assert.throws(() => pollerConfigFromEnv({ ISEMS_POLL_INTERVAL: bad }), { code: 'ISEMS_BAD_CONFIG' }, bad);
@@ -49,7 +52,10 @@ describe('isems poller: node addresses and configuration', () => {
 
 describe('isems poller: watermark snapshots', () => {
   it('exports plain JSON and restores it in a new poller', () => {
-    const poller = new IsemsPoller({ nodes: ['10.0.0.1'], watermarks: { version: 1, watermarks: { 'http://10.0.0.1/ISEMS/ffopenmppt.log': 1_700_000_000 } } });
+    const poller = new IsemsPoller({
+      nodes: ['10.0.0.1'],
+      watermarks: { version: 1, watermarks: { 'http://10.0.0.1/ISEMS/ffopenmppt.log': 1_700_000_000 } },
+    });
     const json = JSON.stringify(poller.exportWatermarks());
     const restored = new IsemsPoller({ nodes: ['10.0.0.1'], watermarks: JSON.parse(json) });
     assert.equal(restored.watermarkOf('10.0.0.1'), 1_700_000_000);
@@ -69,7 +75,16 @@ describe('isems poller: watermark snapshots', () => {
   });
 
   it('refuses snapshots that are not one, naming the problem', () => {
-    for (const bad of [null, 42, 'x', {}, { version: 2, watermarks: {} }, { version: 1, watermarks: { a: 'soon' } }, { version: 1, watermarks: { a: -1 } }, { version: 1, watermarks: { a: 1.5 } }]) {
+    for (const bad of [
+      null,
+      42,
+      'x',
+      {},
+      { version: 2, watermarks: {} },
+      { version: 1, watermarks: { a: 'soon' } },
+      { version: 1, watermarks: { a: -1 } },
+      { version: 1, watermarks: { a: 1.5 } },
+    ]) {
       assert.throws(() => readWatermarkSnapshot(bad), { code: 'ISEMS_BAD_WATERMARKS' }, JSON.stringify(bad));
     }
     assert.deepEqual([...readWatermarkSnapshot({ version: 1, watermarks: { a: 5 } })], [['a', 5]]);

@@ -18,7 +18,10 @@ const EXAMPLE = 'Roof-North;1;1700000000;ESP_2.0;3592;1;19.21;17.9;13.1;87;95;21
 describe('isems schema: migration set', () => {
   it('is one versioned migration with statements for both dialects and every contract column', () => {
     assert.equal(isemsMigrations.name, 'isems');
-    assert.deepEqual(isemsMigrations.migrations.map((m) => m.version), [1]);
+    assert.deepEqual(
+      isemsMigrations.migrations.map((m) => m.version),
+      [1],
+    );
     const [migration] = isemsMigrations.migrations;
     for (const statements of [migration.mysql, migration.sqlite]) {
       const text = statements.join('\n');
@@ -41,7 +44,9 @@ describe('isems schema: insert', () => {
   });
 
   it('builds idempotent multi-row inserts per dialect, chunked', () => {
-    const records = Array.from({ length: MAX_INSERT_ROWS + 1 }, (_, i) => parseLine(EXAMPLE.replace('1700000000', String(1_700_000_000 + i * 60))));
+    const records = Array.from({ length: MAX_INSERT_ROWS + 1 }, (_, i) =>
+      parseLine(EXAMPLE.replace('1700000000', String(1_700_000_000 + i * 60))),
+    );
     const mysql = buildInserts('mysql', records);
     assert.equal(mysql.length, 2);
     assert.equal(mysql[0].params.length, MAX_INSERT_ROWS * 19);

@@ -31,13 +31,23 @@ describe('isems simulate', () => {
     const simulation = new SolarSimulation({ seed: 1, nodes: 4, withoutStatusFraction: 0 });
     for (let i = 0; i < 4; i++) {
       const { records } = parseLog(simulation.logText(i));
-      const localHour = (r: { epochSeconds: number; longitude: number }): number => (((r.epochSeconds / 3600 + r.longitude / 15) % 24) + 24) % 24;
+      const localHour = (r: { epochSeconds: number; longitude: number }): number =>
+        (((r.epochSeconds / 3600 + r.longitude / 15) % 24) + 24) % 24;
       const night = records.filter((r) => localHour(r) < 4 || localHour(r) > 20);
       const noon = records.filter((r) => localHour(r) > 11 && localHour(r) < 13);
       assert.ok(night.length > 0 && noon.length > 0);
-      assert.ok(night.every((r) => r.openCircuitVoltage < 1), 'dark at night');
-      assert.ok(noon.every((r) => r.openCircuitVoltage > 15), 'bright at noon');
-      assert.ok(night.every((r) => r.statusFlags?.discharging && !r.statusFlags.charging), 'discharging at night');
+      assert.ok(
+        night.every((r) => r.openCircuitVoltage < 1),
+        'dark at night',
+      );
+      assert.ok(
+        noon.every((r) => r.openCircuitVoltage > 15),
+        'bright at noon',
+      );
+      assert.ok(
+        night.every((r) => r.statusFlags?.discharging && !r.statusFlags.charging),
+        'discharging at night',
+      );
       for (const r of records) {
         const flags = r.statusFlags;
         assert.ok(flags);

@@ -8,7 +8,11 @@ describe('isems watermarks of the simulated nodes follow them to a new port', ()
   it('recognises the same simulated node on another loopback port only', () => {
     assert.equal(sameSimulatedNode('http://127.0.0.1:35457/isems-001/ISEMS/ffopenmppt.log', now), true);
     assert.equal(sameSimulatedNode('http://127.0.0.1:35457/isems-002/ISEMS/ffopenmppt.log', now), false);
-    assert.equal(sameSimulatedNode('http://10.0.0.5:35457/isems-001/ISEMS/ffopenmppt.log', now), false, 'a real node keeps its own watermark');
+    assert.equal(
+      sameSimulatedNode('http://10.0.0.5:35457/isems-001/ISEMS/ffopenmppt.log', now),
+      false,
+      'a real node keeps its own watermark',
+    );
     assert.equal(sameSimulatedNode('mqtt:isems-001', now), false);
   });
 
@@ -21,9 +25,16 @@ describe('isems watermarks of the simulated nodes follow them to a new port', ()
         'http://127.0.0.1:35457/isems-002/ISEMS/ffopenmppt.log': 1_700_000_060,
       },
     });
-    assert.equal(ledger.adopt(now, (key) => sameSimulatedNode(key, now)), true);
+    assert.equal(
+      ledger.adopt(now, (key) => sameSimulatedNode(key, now)),
+      true,
+    );
     assert.equal(ledger.get(now), 1_700_000_120);
     assert.equal(ledger.size, 2, 'isems-002 untouched, the two old isems-001 keys gone');
-    assert.equal(ledger.adopt(now, (key) => sameSimulatedNode(key, now)), false, 'nothing left to move');
+    assert.equal(
+      ledger.adopt(now, (key) => sameSimulatedNode(key, now)),
+      false,
+      'nothing left to move',
+    );
   });
 });

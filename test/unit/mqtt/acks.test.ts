@@ -17,7 +17,10 @@ describe('mqtt ack tracker', () => {
     assert.equal(settleAck(id), true);
     assert.equal(settleAck(id), false, 'idempotent');
     assert.equal(tracker.settle(id), false);
-    assert.deepEqual(sent.map((s) => s.messageId), [7]);
+    assert.deepEqual(
+      sent.map((s) => s.messageId),
+      [7],
+    );
     assert.equal(tracker.inFlight, 0);
     assert.equal(tracker.openCopies, 0);
   });
@@ -38,7 +41,10 @@ describe('mqtt ack tracker', () => {
   it('settles in any order', () => {
     const ids = [1, 2, 3, 4].map((mid) => tracker.issue(tracker.track(mid, 1, 1)));
     for (const id of [ids[2], ids[0], ids[3], ids[1]]) tracker.settle(id!);
-    assert.deepEqual(sent.map((s) => s.messageId), [3, 1, 4, 2]);
+    assert.deepEqual(
+      sent.map((s) => s.messageId),
+      [3, 1, 4, 2],
+    );
   });
 
   it('forgets everything on disconnect: late settles do nothing', () => {

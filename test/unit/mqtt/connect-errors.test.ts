@@ -18,7 +18,13 @@ describe('mqtt classifyConnectError', () => {
   });
 
   it('certificate failures are TLS problems with a hint', () => {
-    for (const code of ['SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_HAS_EXPIRED', 'ERR_SSL_WRONG_VERSION_NUMBER']) {
+    for (const code of [
+      'SELF_SIGNED_CERT_IN_CHAIN',
+      'DEPTH_ZERO_SELF_SIGNED_CERT',
+      'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+      'CERT_HAS_EXPIRED',
+      'ERR_SSL_WRONG_VERSION_NUMBER',
+    ]) {
       assert.equal(classifyConnectError(withCode(code)).kind, 'tls', code);
     }
     assert.match(classifyConnectError(withCode('ERR_TLS_CERT_ALTNAME_INVALID')).reason, /host name/);

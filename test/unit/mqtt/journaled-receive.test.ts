@@ -12,8 +12,16 @@ import { makeTempDir, removeTempDir } from '../../support/tmp';
 
 function received(messageId: number, topic: string, payload: string, dup: boolean, settled: string[]): ReceivedMessage {
   return {
-    topic, payload: Buffer.from(payload), qos: 1, retain: false, dup, properties: undefined, subscription: '#',
-    messageId, ackId: `t:${messageId}`, settle: (outcome) => settled.push(`${messageId}:${outcome ?? 'committed'}`),
+    topic,
+    payload: Buffer.from(payload),
+    qos: 1,
+    retain: false,
+    dup,
+    properties: undefined,
+    subscription: '#',
+    messageId,
+    ackId: `t:${messageId}`,
+    settle: (outcome) => settled.push(`${messageId}:${outcome ?? 'committed'}`),
   };
 }
 
@@ -43,8 +51,12 @@ describe('ingest journal mode: redeliveries after a crash', () => {
     const bypassed: ReceivedMessage[] = [];
     const settled: string[] = [];
     const receiver = new JournaledReceive({
-      dir, maxBytes: 1 << 20, warn: () => undefined, error: (err) => assert.fail(err),
-      deliver: (entry) => delivered.push(entry), bypass: (m) => bypassed.push(m),
+      dir,
+      maxBytes: 1 << 20,
+      warn: () => undefined,
+      error: (err) => assert.fail(err),
+      deliver: (entry) => delivered.push(entry),
+      bypass: (m) => bypassed.push(m),
     });
     try {
       receiver.receive(received(12, 'a/y', 'two', true, settled)); // the broker's redelivery of 12
@@ -55,9 +67,15 @@ describe('ingest journal mode: redeliveries after a crash', () => {
       assert.equal(receiver.redeliveriesSkipped, 1);
       assert.equal(receiver.journal.stats().appended, 2, 'only the two new messages were journaled');
       // The journal hands out both earlier entries (replays) and the two new ones.
-      assert.deepEqual(delivered.map((e) => [e.topic, e.payload.toString(), e.replayed]), [
-        ['a/x', 'one', true], ['a/y', 'two', true], ['a/x', 'other payload', false], ['a/y', 'two', false],
-      ]);
+      assert.deepEqual(
+        delivered.map((e) => [e.topic, e.payload.toString(), e.replayed]),
+        [
+          ['a/x', 'one', true],
+          ['a/y', 'two', true],
+          ['a/x', 'other payload', false],
+          ['a/y', 'two', false],
+        ],
+      );
       assert.equal(bypassed.length, 0);
     } finally {
       await receiver.close();

@@ -71,7 +71,13 @@ describe('mqtt protocol negotiation', () => {
   });
 
   it('says what a 3.1.1 session goes without: expiry, in-flight limit, shared subscriptions only when used', () => {
-    const base = { cleanSession: false, sessionExpirySeconds: 86_400, receiveMaximum: 1000, maximumPacketSize: undefined, filters: ['sensors'] };
+    const base = {
+      cleanSession: false,
+      sessionExpirySeconds: 86_400,
+      receiveMaximum: 1000,
+      maximumPacketSize: undefined,
+      filters: ['sensors'],
+    };
     const losses = mqtt5Losses(base);
     assert.equal(losses.length, 2);
     assert.match(losses[0]!, /keeps the session by its own rules, not for 86400 s/);

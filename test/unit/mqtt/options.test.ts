@@ -69,9 +69,14 @@ describe('mqtt options: resolveBrokerSettings', () => {
     assert.equal(v4.resubscribe, false);
     assert.equal(v4.manualConnect, true);
     assert.equal(toClientOptions(r, 4).properties, undefined, 'an auto session that fell back sends no MQTT 5 properties');
-    const v5 = toClientOptions(resolveBrokerSettings({ host: 'h', protocolVersion: 5, receiveMaximum: 50, sessionExpirySeconds: 3600 }, 'x'));
+    const v5 = toClientOptions(
+      resolveBrokerSettings({ host: 'h', protocolVersion: 5, receiveMaximum: 50, sessionExpirySeconds: 3600 }, 'x'),
+    );
     assert.deepEqual(v5.properties, { sessionExpiryInterval: 3600, receiveMaximum: 50 });
-    assert.equal(toClientOptions(resolveBrokerSettings({ host: 'h', protocolVersion: 5, cleanSession: true }, 'x')).properties?.sessionExpiryInterval, 0);
+    assert.equal(
+      toClientOptions(resolveBrokerSettings({ host: 'h', protocolVersion: 5, cleanSession: true }, 'x')).properties?.sessionExpiryInterval,
+      0,
+    );
     assert.equal(resolveBrokerSettings({ host: 'h', clientId: 'mine' }, 'x').clientId, 'mine');
     const capped = toClientOptions(resolveBrokerSettings({ host: 'h', protocolVersion: 5, maximumPacketSize: 65_536 }, 'x'));
     assert.equal(capped.properties?.maximumPacketSize, 65_536);
@@ -146,7 +151,10 @@ describe('mqtt options: stableClientId', () => {
 describe('mqtt options: reconnectDelay', () => {
   it('doubles from the initial delay up to the maximum, with bounded jitter', () => {
     const mid = (): number => 0.5;
-    assert.deepEqual([0, 1, 2, 3, 4, 10, 100].map((n) => reconnectDelay(n, 100, 1000, mid)), [100, 200, 400, 800, 1000, 1000, 1000]);
+    assert.deepEqual(
+      [0, 1, 2, 3, 4, 10, 100].map((n) => reconnectDelay(n, 100, 1000, mid)),
+      [100, 200, 400, 800, 1000, 1000, 1000],
+    );
     fc.assert(
       fc.property(fc.nat(1000), fc.double({ min: 0, max: 0.999999, noNaN: true }), (attempt, r) => {
         const d = reconnectDelay(attempt, 50, 60_000, () => r);
@@ -166,13 +174,16 @@ describe('mqtt options: mqttSettingsFromEnv', () => {
   });
 
   it('reads the original pipelines\u2019 variables', () => {
-    assert.deepEqual(mqttSettingsFromEnv({ MQTT_HOST: 'mq', MQTT_PORT: '1884', MQTT_USER: 'u', MQTT_PASSWORD: 'p w', MQTT_USE_TLS: 'true' }), {
-      host: 'mq',
-      port: 1884,
-      tls: true,
-      username: 'u',
-      password: 'p w',
-    });
+    assert.deepEqual(
+      mqttSettingsFromEnv({ MQTT_HOST: 'mq', MQTT_PORT: '1884', MQTT_USER: 'u', MQTT_PASSWORD: 'p w', MQTT_USE_TLS: 'true' }),
+      {
+        host: 'mq',
+        port: 1884,
+        tls: true,
+        username: 'u',
+        password: 'p w',
+      },
+    );
     assert.deepEqual(mqttSettingsFromEnv({ BROKER: 'mosquitto' }), { host: 'mosquitto' });
     assert.deepEqual(mqttSettingsFromEnv({}), { host: 'localhost' });
     assert.deepEqual(mqttSettingsFromEnv({ MQTT_HOST: 'a', BROKER: 'b', MQTT_USE_TLS: 'false' }), { host: 'a' });

@@ -30,12 +30,18 @@ describe('mqtt payload decoding', () => {
   });
 
   it('gives a clear error for invalid JSON when JSON is required', () => {
-    assert.throws(() => decodePayload(buf('on'), { format: 'json' }), (err: Error & { code?: string }) => {
-      assert.equal(err.code, 'MQTT_PAYLOAD_NOT_JSON');
-      assert.match(err.message, /payload is not valid JSON .*"on"/);
-      return true;
-    });
-    assert.throws(() => decodePayload(buf('x'.repeat(500)), { format: 'json' }), (err: Error) => err.message.length < 300);
+    assert.throws(
+      () => decodePayload(buf('on'), { format: 'json' }),
+      (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'MQTT_PAYLOAD_NOT_JSON');
+        assert.match(err.message, /payload is not valid JSON .*"on"/);
+        return true;
+      },
+    );
+    assert.throws(
+      () => decodePayload(buf('x'.repeat(500)), { format: 'json' }),
+      (err: Error) => err.message.length < 300,
+    );
   });
 
   it(`refuses JSON nested deeper than ${MAX_JSON_DEPTH} levels in json and auto modes, whatever its size`, () => {
@@ -43,7 +49,10 @@ describe('mqtt payload decoding', () => {
     for (const format of ['json', 'auto'] as const) {
       assert.equal(JSON.stringify(decodePayload(nested(MAX_JSON_DEPTH), { format })), nested(MAX_JSON_DEPTH).toString());
       for (const levels of [MAX_JSON_DEPTH + 1, 100_000]) {
-        assert.throws(() => decodePayload(nested(levels), { format }), (e: unknown) => e instanceof MqttError && e.code === 'MQTT_PAYLOAD_TOO_DEEP' && /deeper than 64 levels/.test(e.message));
+        assert.throws(
+          () => decodePayload(nested(levels), { format }),
+          (e: unknown) => e instanceof MqttError && e.code === 'MQTT_PAYLOAD_TOO_DEEP' && /deeper than 64 levels/.test(e.message),
+        );
       }
     }
     assert.equal(decodePayload(buf('['.repeat(200)), { format: 'auto' }), '['.repeat(200), 'text that is not JSON stays text');

@@ -2,16 +2,32 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { appendFileSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ReceiveJournal, ReceiveJournalError, type EntryInput, type JournalEntry, type ReceiveJournalOptions } from '../../../lib/mqtt/receive-journal';
+import {
+  ReceiveJournal,
+  ReceiveJournalError,
+  type EntryInput,
+  type JournalEntry,
+  type ReceiveJournalOptions,
+} from '../../../lib/mqtt/receive-journal';
 import { makeTempDir, removeTempDir } from '../../support/tmp';
 
 function message(i: number, extra: Partial<EntryInput> = {}): EntryInput {
-  return { topic: `home/sensor/t${i}/state`, payload: Buffer.from(`value-${i}`), qos: 1, retain: false, dup: false, receivedAt: 1_700_000_000_000 + i, ...extra };
+  return {
+    topic: `home/sensor/t${i}/state`,
+    payload: Buffer.from(`value-${i}`),
+    qos: 1,
+    retain: false,
+    dup: false,
+    receivedAt: 1_700_000_000_000 + i,
+    ...extra,
+  };
 }
 
 function open(dir: string, extra: Partial<ReceiveJournalOptions> = {}): ReceiveJournal & { warnings: string[] } {
   const warnings: string[] = [];
-  const journal = new ReceiveJournal({ dir, maxBytes: 1 << 20, warn: (m) => warnings.push(m), ...extra }) as ReceiveJournal & { warnings: string[] };
+  const journal = new ReceiveJournal({ dir, maxBytes: 1 << 20, warn: (m) => warnings.push(m), ...extra }) as ReceiveJournal & {
+    warnings: string[];
+  };
   journal.warnings = warnings;
   return journal;
 }
@@ -45,9 +61,22 @@ describe('MQTT receive journal', () => {
     ];
     await Promise.all(inputs.map((input) => append(journal, input)));
     const entries = takeAll(journal);
-    assert.deepEqual(entries.map((e) => ({ topic: e.topic, payload: e.payload, qos: e.qos, retain: e.retain, dup: e.dup, properties: e.properties, receivedAt: e.receivedAt })),
-      inputs.map((i) => ({ ...i, properties: i.properties })));
-    assert.deepEqual(entries.map((e) => e.seq), [entries[0].seq, entries[0].seq + 1, entries[0].seq + 2, entries[0].seq + 3]);
+    assert.deepEqual(
+      entries.map((e) => ({
+        topic: e.topic,
+        payload: e.payload,
+        qos: e.qos,
+        retain: e.retain,
+        dup: e.dup,
+        properties: e.properties,
+        receivedAt: e.receivedAt,
+      })),
+      inputs.map((i) => ({ ...i, properties: i.properties })),
+    );
+    assert.deepEqual(
+      entries.map((e) => e.seq),
+      [entries[0].seq, entries[0].seq + 1, entries[0].seq + 2, entries[0].seq + 3],
+    );
     assert.ok(entries.every((e) => !e.replayed && e.attempts === 0));
     assert.equal(journal.stats().handedOut, 4);
     for (const entry of entries) journal.release(entry);
@@ -77,8 +106,15 @@ describe('MQTT receive journal', () => {
       if (i % 7 === 0) await tick();
     }
     const entries = await Promise.all(all);
-    assert.deepEqual(done, Array.from({ length: 120 }, (_, i) => i), 'callbacks in append order');
-    assert.deepEqual(takeAll(journal).map((e) => e.seq), entries.map((e) => e.seq));
+    assert.deepEqual(
+      done,
+      Array.from({ length: 120 }, (_, i) => i),
+      'callbacks in append order',
+    );
+    assert.deepEqual(
+      takeAll(journal).map((e) => e.seq),
+      entries.map((e) => e.seq),
+    );
     await journal.close();
   });
 
@@ -93,13 +129,22 @@ describe('MQTT receive journal', () => {
     const second = open(dir, { segmentBytes: 200 });
     const replay = takeAll(second);
     const expected = taken.filter((e) => e.seq % 3 !== 0);
-    assert.deepEqual(replay.map((e) => e.topic), expected.map((e) => e.topic));
+    assert.deepEqual(
+      replay.map((e) => e.topic),
+      expected.map((e) => e.topic),
+    );
     assert.ok(replay.every((e) => e.replayed));
-    assert.deepEqual(replay.map((e) => e.attempts), expected.map((e) => (e.seq === taken[0].seq ? 2 : taken.slice(0, 5).includes(e) ? 1 : 0)));
+    assert.deepEqual(
+      replay.map((e) => e.attempts),
+      expected.map((e) => (e.seq === taken[0].seq ? 2 : taken.slice(0, 5).includes(e) ? 1 : 0)),
+    );
     // New entries follow the replayed ones and get higher sequence numbers.
     const fresh = await append(second, message(99));
     assert.ok(fresh.seq > Math.max(...taken.map((e) => e.seq)));
-    assert.deepEqual(takeAll(second).map((e) => e.topic), [message(99).topic]);
+    assert.deepEqual(
+      takeAll(second).map((e) => e.topic),
+      [message(99).topic],
+    );
     await second.close();
   });
 
@@ -112,7 +157,10 @@ describe('MQTT receive journal', () => {
     const intact = statSync(path).size;
     appendFileSync(path, Buffer.from([0, 0, 0, 40, 1, 2, 3])); // a record header and a few bytes: a crash mid-write
     const second = open(dir);
-    assert.deepEqual(takeAll(second).map((e) => e.topic), [0, 1, 2, 3, 4].map((i) => message(i).topic));
+    assert.deepEqual(
+      takeAll(second).map((e) => e.topic),
+      [0, 1, 2, 3, 4].map((i) => message(i).topic),
+    );
     assert.equal(second.stats().tornBytes, 7);
     assert.match(second.warnings.join('\n'), /ignoring 7 bytes/);
     await second.close();
@@ -124,7 +172,10 @@ describe('MQTT receive journal', () => {
     bytes[records[2] + 8 + 20] ^= 0xff;
     writeFileSync(path, bytes);
     const third = open(dir);
-    assert.deepEqual(takeAll(third).map((e) => e.topic), [0, 1].map((i) => message(i).topic));
+    assert.deepEqual(
+      takeAll(third).map((e) => e.topic),
+      [0, 1].map((i) => message(i).topic),
+    );
     await third.close();
   });
 
@@ -151,7 +202,10 @@ describe('MQTT receive journal', () => {
     child.kill('SIGKILL');
     await new Promise((resolve) => child.on('exit', resolve));
     const journal = open(dir, { segmentBytes: 300 });
-    assert.deepEqual(takeAll(journal).map((e) => e.topic), Array.from({ length: 30 }, (_, i) => `t/${i + 20}`));
+    assert.deepEqual(
+      takeAll(journal).map((e) => e.topic),
+      Array.from({ length: 30 }, (_, i) => `t/${i + 20}`),
+    );
     await journal.close();
   });
 
@@ -161,10 +215,16 @@ describe('MQTT receive journal', () => {
     const early = journal.take(3);
     for (let i = 40; i < 60; i++) await append(journal, message(i));
     const rest = takeAll(journal, 5);
-    assert.deepEqual([...early, ...rest].map((e) => e.topic), Array.from({ length: 60 }, (_, i) => message(i).topic));
+    assert.deepEqual(
+      [...early, ...rest].map((e) => e.topic),
+      Array.from({ length: 60 }, (_, i) => message(i).topic),
+    );
     // Caught up: new entries come from memory again, still in order.
     await append(journal, message(60));
-    assert.deepEqual(journal.take(10).map((e) => e.topic), [message(60).topic]);
+    assert.deepEqual(
+      journal.take(10).map((e) => e.topic),
+      [message(60).topic],
+    );
     await journal.close();
   });
 
@@ -191,17 +251,26 @@ describe('MQTT receive journal', () => {
     assert.ok(journal.bytes < before / 2, `${before} → ${journal.bytes} bytes`);
     await journal.close();
     const again = open(dir, { segmentBytes: 400 });
-    assert.deepEqual(takeAll(again).map((e) => e.topic), kept.map((e) => e.topic));
+    assert.deepEqual(
+      takeAll(again).map((e) => e.topic),
+      kept.map((e) => e.topic),
+    );
     await again.close();
   });
 
   it('refuses an unusable directory and reports a failed write to the appender', async () => {
     const file = join(dir, 'a-file');
     writeFileSync(file, '');
-    assert.throws(() => open(join(file, 'journal')), (err: unknown) => err instanceof ReceiveJournalError && err.code === 'JOURNAL_UNUSABLE');
+    assert.throws(
+      () => open(join(file, 'journal')),
+      (err: unknown) => err instanceof ReceiveJournalError && err.code === 'JOURNAL_UNUSABLE',
+    );
     const journalDir = join(dir, 'j');
     const journal = open(journalDir);
-    assert.throws(() => open(journalDir), (err: unknown) => err instanceof ReceiveJournalError && err.code === 'JOURNAL_IN_USE');
+    assert.throws(
+      () => open(journalDir),
+      (err: unknown) => err instanceof ReceiveJournalError && err.code === 'JOURNAL_IN_USE',
+    );
     rmSync(journalDir, { recursive: true });
     await assert.rejects(append(journal, message(0)), (err: unknown) => err instanceof ReceiveJournalError && err.code === 'JOURNAL_WRITE');
     await journal.close();

@@ -41,7 +41,10 @@ describe('mqtt topics: matching', () => {
 
   it('agrees with a reference implementation on random topics and filters', () => {
     const level = fc.constantFrom('a', 'b', '', 'cc', '$x');
-    const topicArb = fc.array(level, { minLength: 1, maxLength: 5 }).map((l) => l.join('/')).filter((t) => t.length > 0);
+    const topicArb = fc
+      .array(level, { minLength: 1, maxLength: 5 })
+      .map((l) => l.join('/'))
+      .filter((t) => t.length > 0);
     const filterArb = fc
       .tuple(fc.array(fc.constantFrom('a', 'b', '', 'cc', '+', '$x'), { minLength: 1, maxLength: 5 }), fc.boolean())
       .map(([levels, hash]) => (hash ? [...levels, '#'] : levels).join('/'))
@@ -57,7 +60,10 @@ describe('mqtt topics: matching', () => {
       }
       return f.length === t.length;
     };
-    fc.assert(fc.property(filterArb, topicArb, (filter, topic) => assert.equal(matchesFilter(filter, topic), reference(filter, topic))), { numRuns: 2000 });
+    fc.assert(
+      fc.property(filterArb, topicArb, (filter, topic) => assert.equal(matchesFilter(filter, topic), reference(filter, topic))),
+      { numRuns: 2000 },
+    );
   });
 });
 
@@ -71,7 +77,22 @@ describe('mqtt topics: validation', () => {
   });
 
   it('rejects invalid filters with MQTT_BAD_TOPIC', () => {
-    for (const bad of ['', 'a/#/b', 'a#', 'a/b+', '+a', '$share/', '$share/g', '$share//a', '$share/g/', '$share/g+/a', 'a\u0000b', 'x'.repeat(70_000), 42, null]) {
+    for (const bad of [
+      '',
+      'a/#/b',
+      'a#',
+      'a/b+',
+      '+a',
+      '$share/',
+      '$share/g',
+      '$share//a',
+      '$share/g/',
+      '$share/g+/a',
+      'a\u0000b',
+      'x'.repeat(70_000),
+      42,
+      null,
+    ]) {
       assert.throws(() => parseFilter(bad), { code: 'MQTT_BAD_TOPIC' }, JSON.stringify(bad)?.slice(0, 40));
     }
   });

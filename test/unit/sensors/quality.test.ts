@@ -37,7 +37,12 @@ function monitor(options: QualityOptions = {}): QualityMonitor {
   return new QualityMonitor({ sensors: SENSORS, ...options });
 }
 
-function sensorMetrics(m: QualityMonitor, now: number, id: number, period: 'current_window' | 'recent' | 'since_start' = 'since_start'): MetricsJSON {
+function sensorMetrics(
+  m: QualityMonitor,
+  now: number,
+  id: number,
+  period: 'current_window' | 'recent' | 'since_start' = 'since_start',
+): MetricsJSON {
   const s = m.report(now).sensors.find((x) => x.sensor_id === id);
   assert.ok(s, `sensor ${id} in report`);
   return s[period];
@@ -116,7 +121,7 @@ describe('sensors/quality', () => {
     assert.deepEqual({ pct: t.pct, passed: t.passed, total: t.total }, { pct: 95, passed: 95, total: 100 });
     assert.equal(t.delay_ms.max, 30_004);
     assert.ok(t.delay_ms.p95 !== null && t.delay_ms.p95 >= 800 && t.delay_ms.p95 <= 1500, `p95 ${t.delay_ms.p95}`);
-    const mean = (95 * (100 + 1040) / 2 + 5 * 30_002) / 100;
+    const mean = ((95 * (100 + 1040)) / 2 + 5 * 30_002) / 100;
     assert.ok(Math.abs((t.delay_ms.mean ?? 0) - mean) < 0.01, `mean ${t.delay_ms.mean} vs ${mean}`);
   });
 
@@ -204,7 +209,10 @@ describe('sensors/quality', () => {
     assert.deepEqual(r.metrics.since_start.accuracy, { pct: 75, passed: 3, total: 4 });
     assert.equal(r.periods.current_window.start, '2024-06-14T16:03:00.000Z');
     assert.equal(r.periods.recent.start, '2024-06-14T16:01:00.000Z');
-    assert.deepEqual(r.windows.map((w) => w.start), ['2024-06-14T16:01:00.000Z', '2024-06-14T16:02:00.000Z', '2024-06-14T16:03:00.000Z']);
+    assert.deepEqual(
+      r.windows.map((w) => w.start),
+      ['2024-06-14T16:01:00.000Z', '2024-06-14T16:02:00.000Z', '2024-06-14T16:03:00.000Z'],
+    );
     // An hour of silence: the windows are empty, the totals remain.
     const later = m.report(T0 + 3 * 3600_000);
     assert.equal(later.metrics.recent.messages, 0);
@@ -241,8 +249,18 @@ describe('sensors/quality', () => {
   });
 
   it('rejects malformed saved state with a typed error', () => {
-    for (const bad of [null, 5, {}, { version: 2 }, { ...(monitor().toJSON() as object), all: { totals: [1] } }, { ...(monitor().toJSON() as object), sensors: [{ id: -1 }] }]) {
-      assert.throws(() => QualityMonitor.fromJSON(bad, { sensors: SENSORS }), (err: unknown) => err instanceof QualityStateError && err.code === 'BAD_QUALITY_STATE');
+    for (const bad of [
+      null,
+      5,
+      {},
+      { version: 2 },
+      { ...(monitor().toJSON() as object), all: { totals: [1] } },
+      { ...(monitor().toJSON() as object), sensors: [{ id: -1 }] },
+    ]) {
+      assert.throws(
+        () => QualityMonitor.fromJSON(bad, { sensors: SENSORS }),
+        (err: unknown) => err instanceof QualityStateError && err.code === 'BAD_QUALITY_STATE',
+      );
     }
   });
 
@@ -301,7 +319,7 @@ describe('sensors/recent-set', () => {
   it('agrees with a reference model under random operations', () => {
     // Keys with many collisions in the low bits (multiples of 10^6), random horizons.
     let seed = 42;
-    const random = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
+    const random = (): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296;
     const cap = 64;
     const set = new RecentSet(cap, 4);
     const model: Array<{ key: number; time: number }> = [];

@@ -1,11 +1,25 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { DEFAULT_LIMIT, escapeHtml, parseReadQuery, ReadApiError, readSql, renderHtml, renderRow, type ReadParameter } from '../../../lib/sensors/read-api';
+import {
+  DEFAULT_LIMIT,
+  escapeHtml,
+  parseReadQuery,
+  ReadApiError,
+  readSql,
+  renderHtml,
+  renderRow,
+  type ReadParameter,
+} from '../../../lib/sensors/read-api';
 
 function rejects(query: Record<string, unknown> | URLSearchParams, parameter: ReadParameter, reason: RegExp): void {
   assert.throws(
     () => parseReadQuery(query),
-    (err: unknown) => err instanceof ReadApiError && err.status === 400 && err.code === 'BAD_PARAMETER' && err.parameter === parameter && reason.test(err.reason),
+    (err: unknown) =>
+      err instanceof ReadApiError &&
+      err.status === 400 &&
+      err.code === 'BAD_PARAMETER' &&
+      err.parameter === parameter &&
+      reason.test(err.reason),
     `expected ${parameter} ${reason}`,
   );
 }
@@ -64,20 +78,31 @@ describe('sensors/read-api parameters', () => {
       assert.fail('should throw');
     } catch (err) {
       assert.ok(err instanceof ReadApiError);
-      assert.deepEqual(JSON.parse(JSON.stringify(err)), { error: 'limit: "x" is not a non-negative integer', code: 'BAD_PARAMETER', parameter: 'limit', reason: '"x" is not a non-negative integer' });
+      assert.deepEqual(JSON.parse(JSON.stringify(err)), {
+        error: 'limit: "x" is not a non-negative integer',
+        code: 'BAD_PARAMETER',
+        parameter: 'limit',
+        reason: '"x" is not a non-negative integer',
+      });
     }
   });
 
   it('never throws anything but ReadApiError for hostile query objects (property)', () => {
     fc.assert(
-      fc.property(fc.dictionary(fc.constantFrom('sensor_id', 'start_time', 'end_time', 'skip', 'limit', 'other'), fc.oneof(fc.string(), fc.array(fc.string()), fc.anything())), (q) => {
-        try {
-          const r = parseReadQuery(q);
-          assert.ok(r.limit >= 1 && r.limit <= 1000 && r.skip >= 0);
-        } catch (err) {
-          assert.ok(err instanceof ReadApiError, String(err));
-        }
-      }),
+      fc.property(
+        fc.dictionary(
+          fc.constantFrom('sensor_id', 'start_time', 'end_time', 'skip', 'limit', 'other'),
+          fc.oneof(fc.string(), fc.array(fc.string()), fc.anything()),
+        ),
+        (q) => {
+          try {
+            const r = parseReadQuery(q);
+            assert.ok(r.limit >= 1 && r.limit <= 1000 && r.skip >= 0);
+          } catch (err) {
+            assert.ok(err instanceof ReadApiError, String(err));
+          }
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -95,7 +120,10 @@ describe('sensors/read-api SQL', () => {
 
   it('builds the SQLite SELECT for aggregates, with samples and without filters', () => {
     const { sql, params } = readSql('sqlite', 'aggregated_data', { sensorId: null, startUs: null, endUs: null, skip: 0, limit: 100 });
-    assert.equal(sql, 'SELECT "id", "sensor_id", "timestamp", "value", "lat", "lng", "unit", "type", "description", "samples" FROM "aggregated_sensor_data" ORDER BY "aggregated_sensor_data"."timestamp", "aggregated_sensor_data"."id" LIMIT 100 OFFSET 0');
+    assert.equal(
+      sql,
+      'SELECT "id", "sensor_id", "timestamp", "value", "lat", "lng", "unit", "type", "description", "samples" FROM "aggregated_sensor_data" ORDER BY "aggregated_sensor_data"."timestamp", "aggregated_sensor_data"."id" LIMIT 100 OFFSET 0',
+    );
     assert.deepEqual(params, []);
   });
 
@@ -104,9 +132,30 @@ describe('sensors/read-api SQL', () => {
   });
 
   it('renders rows with ISO timestamps and numbers', () => {
-    assert.deepEqual(renderRow({ id: '7', sensor_id: 1, timestamp: '2024-06-14 16:00:00.123456', value: 23.5, lat: 10, lng: null, unit: 'C', type: 'temperature', description: 'x' }), {
-      id: 7, sensor_id: 1, timestamp: '2024-06-14T16:00:00.123456Z', value: 23.5, lat: 10, lng: null, unit: 'C', type: 'temperature', description: 'x',
-    });
+    assert.deepEqual(
+      renderRow({
+        id: '7',
+        sensor_id: 1,
+        timestamp: '2024-06-14 16:00:00.123456',
+        value: 23.5,
+        lat: 10,
+        lng: null,
+        unit: 'C',
+        type: 'temperature',
+        description: 'x',
+      }),
+      {
+        id: 7,
+        sensor_id: 1,
+        timestamp: '2024-06-14T16:00:00.123456Z',
+        value: 23.5,
+        lat: 10,
+        lng: null,
+        unit: 'C',
+        type: 'temperature',
+        description: 'x',
+      },
+    );
     const agg = renderRow({ id: 1, sensor_id: 1, timestamp: new Date(Date.UTC(2024, 5, 14, 16, 1)), value: 1, samples: 60 });
     assert.equal(agg.timestamp, '2024-06-14T16:01:00.000000Z');
     assert.equal(agg.samples, 60);
@@ -133,7 +182,30 @@ describe('sensors/read-api HTML', () => {
     assert.ok(html.includes('&amp;amp;'), 'an entity in the data is shown literally, not decoded');
     // The only tags are the page's own.
     const tags = new Set([...html.matchAll(/<\/?([a-zA-Z0-9]+)/g)].map((m) => m[1].toLowerCase()));
-    for (const tag of tags) assert.ok(['html', 'head', 'meta', 'title', 'style', 'body', 'h1', 'table', 'thead', 'tbody', 'tr', 'th', 'td', 'ul', 'li', 'span', 'code', 'p'].includes(tag), tag);
+    for (const tag of tags)
+      assert.ok(
+        [
+          'html',
+          'head',
+          'meta',
+          'title',
+          'style',
+          'body',
+          'h1',
+          'table',
+          'thead',
+          'tbody',
+          'tr',
+          'th',
+          'td',
+          'ul',
+          'li',
+          'span',
+          'code',
+          'p',
+        ].includes(tag),
+        tag,
+      );
     assert.ok(html.includes(`content="default-src 'none'; style-src 'unsafe-inline'"`), 'CSP forbids scripts');
   });
 
@@ -148,7 +220,10 @@ describe('sensors/read-api HTML', () => {
   });
 
   it('renders an array of objects as one table with a column per key', () => {
-    const html = renderHtml('Data', [{ a: 1, b: 'x' }, { a: 2, c: true }]);
+    const html = renderHtml('Data', [
+      { a: 1, b: 'x' },
+      { a: 2, c: true },
+    ]);
     assert.ok(html.includes('<thead><tr><th>a</th><th>b</th><th>c</th></tr></thead>'));
     assert.ok(html.includes('<title>Data</title>'));
   });

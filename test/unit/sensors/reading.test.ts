@@ -58,9 +58,21 @@ describe('sensors/time', () => {
 
   it('rejects impossible dates and malformed text with a reason', () => {
     for (const bad of [
-      '2024-02-30T00:00:00', '2023-02-29T00:00:00', '2024-13-01T00:00:00', '2024-06-14T24:00:00', '2024-06-14T16:60:00',
-      '2024-06-14T16:00:60', '2024-06-14', '14/06/2024 16:00', 'now', '', '2024-06-14T16:00:00+25:00', '2024-06-14T16:00:00.',
-      '1899-12-31T23:59:59', '2200-01-01T00:00:00', `2024-06-14T16:00:00.${'1'.repeat(60)}`,
+      '2024-02-30T00:00:00',
+      '2023-02-29T00:00:00',
+      '2024-13-01T00:00:00',
+      '2024-06-14T24:00:00',
+      '2024-06-14T16:60:00',
+      '2024-06-14T16:00:60',
+      '2024-06-14',
+      '14/06/2024 16:00',
+      'now',
+      '',
+      '2024-06-14T16:00:00+25:00',
+      '2024-06-14T16:00:00.',
+      '1899-12-31T23:59:59',
+      '2200-01-01T00:00:00',
+      `2024-06-14T16:00:00.${'1'.repeat(60)}`,
     ]) {
       const v = parseTimestampUs(bad);
       assert.equal(typeof v, 'string', `${bad} should be rejected`);
@@ -73,7 +85,14 @@ describe('sensors/time', () => {
   });
 
   it('derives the stored form from any accepted text, cheaply for the generator form', () => {
-    for (const text of ['2024-06-14T16:00:00.123456', '2024-06-14 16:00:00.123456', '2024-06-14t16:00:00.123456', '2024-06-14T16:00:00.1+0200', '2024-06-14T18:00:00Z', '2024-06-14T16:00']) {
+    for (const text of [
+      '2024-06-14T16:00:00.123456',
+      '2024-06-14 16:00:00.123456',
+      '2024-06-14t16:00:00.123456',
+      '2024-06-14T16:00:00.1+0200',
+      '2024-06-14T18:00:00Z',
+      '2024-06-14T16:00',
+    ]) {
       const t = us(text);
       assert.equal(storedTimestamp(text, t), formatSqlTimestamp(t), text);
     }
@@ -139,10 +158,16 @@ describe('sensors/reading', () => {
     assert.equal(row.description, null);
     const check = checkReading({ sensor_id: '2', timestamp: '2024-06-14T16:00:00', value: 1.5 });
     assert.equal(check.presentFields, 3);
-    assert.deepEqual(check.issues.map((i) => i.field), ['lat', 'lng', 'unit', 'type', 'description']);
-    assert.throws(() => parseReading({ sensor_id: '2', timestamp: '2024-06-14T16:00:00', value: 1.5 }, { requireMetadata: true }), (err: unknown) => {
-      return err instanceof ReadingError && err.code === 'MISSING_FIELD' && err.field === 'lat';
-    });
+    assert.deepEqual(
+      check.issues.map((i) => i.field),
+      ['lat', 'lng', 'unit', 'type', 'description'],
+    );
+    assert.throws(
+      () => parseReading({ sensor_id: '2', timestamp: '2024-06-14T16:00:00', value: 1.5 }, { requireMetadata: true }),
+      (err: unknown) => {
+        return err instanceof ReadingError && err.code === 'MISSING_FIELD' && err.field === 'lat';
+      },
+    );
   });
 
   it('names the field of every defect', () => {
@@ -219,15 +244,23 @@ describe('sensors/reading', () => {
 
   it('never throws from checkReading, whatever the input (property)', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.anything(), fc.json(), fc.string(), fc.record({ sensor_id: fc.anything(), timestamp: fc.anything(), value: fc.anything(), metadata: fc.anything() })), (input) => {
-        const check = checkReading(input);
-        if (check.row !== null) {
-          assert.equal(typeof check.row.sensor_id, 'number');
-          assert.ok(Number.isFinite(check.row.value));
-        } else {
-          assert.ok(check.issues.length > 0);
-        }
-      }),
+      fc.property(
+        fc.oneof(
+          fc.anything(),
+          fc.json(),
+          fc.string(),
+          fc.record({ sensor_id: fc.anything(), timestamp: fc.anything(), value: fc.anything(), metadata: fc.anything() }),
+        ),
+        (input) => {
+          const check = checkReading(input);
+          if (check.row !== null) {
+            assert.equal(typeof check.row.sensor_id, 'number');
+            assert.ok(Number.isFinite(check.row.value));
+          } else {
+            assert.ok(check.issues.length > 0);
+          }
+        },
+      ),
       { numRuns: 500 },
     );
   });

@@ -30,7 +30,15 @@ describe('sensors/sensors-file', () => {
   it('parses the reference sensors.json', () => {
     const sensors = parseSensorsDefinition(REFERENCE);
     assert.deepEqual([...sensors.keys()], [1, 2, 3, 4, 5]);
-    assert.deepEqual(sensors.get(4), { id: 4, lat: 10, lng: 90, unit: 'C', type: 'temperature', range: [0, 45], description: 'Assemlby Floor' });
+    assert.deepEqual(sensors.get(4), {
+      id: 4,
+      lat: 10,
+      lng: 90,
+      unit: 'C',
+      type: 'temperature',
+      range: [0, 45],
+      description: 'Assemlby Floor',
+    });
   });
 
   it('reads a file and round-trips through sensorsDefinitionToJSON', async () => {
@@ -42,7 +50,9 @@ describe('sensors/sensors-file', () => {
   });
 
   it('accepts an optional interval_ms', () => {
-    const sensors = parseSensorsDefinition({ 9: { lat: 0, lng: 0, unit: 'V', type: 'voltage', range: [-1, 1], description: '', interval_ms: 5000 } });
+    const sensors = parseSensorsDefinition({
+      9: { lat: 0, lng: 0, unit: 'V', type: 'voltage', range: [-1, 1], description: '', interval_ms: 5000 },
+    });
     assert.equal(sensors.get(9)?.intervalMs, 5000);
   });
 
@@ -67,9 +77,15 @@ describe('sensors/sensors-file', () => {
   });
 
   it('reports an unreadable file and names it', async () => {
-    await assert.rejects(readSensorsFile(join(dir, 'missing.json')), (err: unknown) => err instanceof SensorsFileError && err.code === 'READ_FAILED' && /missing\.json/.test(err.message));
+    await assert.rejects(
+      readSensorsFile(join(dir, 'missing.json')),
+      (err: unknown) => err instanceof SensorsFileError && err.code === 'READ_FAILED' && /missing\.json/.test(err.message),
+    );
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, '{"1": {"lat": 1}}');
-    await assert.rejects(readSensorsFile(bad), (err: unknown) => err instanceof SensorsFileError && err.path === '"1".lng' && /bad\.json/.test(err.message));
+    await assert.rejects(
+      readSensorsFile(bad),
+      (err: unknown) => err instanceof SensorsFileError && err.path === '"1".lng' && /bad\.json/.test(err.message),
+    );
   });
 });

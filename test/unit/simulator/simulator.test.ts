@@ -62,7 +62,17 @@ describe('simulator: templates', () => {
   });
 
   it('refuses unknown variables, suffixes, malformed placeholders and non-JSON values when compiled', () => {
-    for (const bad of ['{{nope}}', '{{value.x}}', 'a {{value:date}} b', 'x {{value', '{{ }}', { a: undefined }, { a: () => 1 }, { a: Number.NaN }, { a: 10n }]) {
+    for (const bad of [
+      '{{nope}}',
+      '{{value.x}}',
+      'a {{value:date}} b',
+      'x {{value',
+      '{{ }}',
+      { a: undefined },
+      { a: () => 1 },
+      { a: Number.NaN },
+      { a: 10n },
+    ]) {
       assert.throws(() => compileTemplate(bad), isTemplateError, String(bad));
     }
     let deep: unknown = 'x';
@@ -82,7 +92,7 @@ describe('simulator: Simulator', () => {
     sim.start(T0);
     const readings = [];
     for (let t = T0; t <= T0 + 24 * 3_600_000; t += 60_000) readings.push(...sim.due(t));
-    assert.ok(readings.length > 24 * 3600 / 30, `${readings.length} readings`);
+    assert.ok(readings.length > (24 * 3600) / 30, `${readings.length} readings`);
     let previous = T0;
     const values = new Set<number>();
     for (const r of readings) {
@@ -107,7 +117,10 @@ describe('simulator: Simulator', () => {
     sim.start(start);
     const readings = sim.due(start + 9_999);
     assert.equal(readings.length, 50);
-    assert.deepEqual(readings.slice(0, 5).map((r) => r.series), ['1', '2', '3', '4', '5']);
+    assert.deepEqual(
+      readings.slice(0, 5).map((r) => r.series),
+      ['1', '2', '3', '4', '5'],
+    );
     const first = readings[0].message as Record<string, unknown>;
     assert.deepEqual(Object.keys(first), ['sensor_id', 'timestamp', 'value', 'metadata']);
     assert.equal(first.sensor_id, '1');
@@ -122,7 +135,10 @@ describe('simulator: Simulator', () => {
       assert.equal(parseTimestamp(m.timestamp), r.time);
       assert.equal(r.topic, 'sensors');
     }
-    assert.deepEqual(readings.filter((r) => r.series === '4').map((r) => r.time - start), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((s) => s * 1000));
+    assert.deepEqual(
+      readings.filter((r) => r.series === '4').map((r) => r.time - start),
+      [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((s) => s * 1000),
+    );
   });
 
   it('is deterministic with a seed, however the due() calls are spaced', () => {
@@ -145,7 +161,10 @@ describe('simulator: Simulator', () => {
     assert.deepEqual(pieces, all);
     const other = new Simulator({ ...config(), seed: 'other' });
     other.start(T0);
-    assert.notDeepEqual(other.due(T0 + 600_000).map((r) => r.value), all.map((r) => r.value));
+    assert.notDeepEqual(
+      other.due(T0 + 600_000).map((r) => r.value),
+      all.map((r) => r.value),
+    );
     for (let i = 1; i < all.length; i++) assert.ok(all[i].time >= all[i - 1].time, 'oldest first');
   });
 
@@ -162,9 +181,11 @@ describe('simulator: Simulator', () => {
         (min, span, step, minMs, extraMs, kind, seed) => {
           const max = min + span;
           const values =
-            kind === 'int' ? { kind: 'int' as const, min, max }
-            : kind === 'float' ? { kind: 'float' as const, min, max }
-            : { kind: 'walk' as const, min, max, step, integer: kind === 'iwalk' };
+            kind === 'int'
+              ? { kind: 'int' as const, min, max }
+              : kind === 'float'
+                ? { kind: 'float' as const, min, max }
+                : { kind: 'walk' as const, min, max, step, integer: kind === 'iwalk' };
           const sim = new Simulator({ series: 3, values, interval: { minMs, maxMs: minMs + extraMs }, seed });
           sim.start(T0);
           const readings = sim.due(T0 + 200 * (minMs + extraMs));
@@ -186,14 +207,23 @@ describe('simulator: Simulator', () => {
 
   it('random walk steps are at most `step`', () => {
     const sim = new Simulator({ series: 1, values: { kind: 'walk', min: 0, max: 100, step: 2, start: 50 }, interval: { fixedMs: 10 } });
-    const values = sim.due(T0).concat(sim.due(T0 + 100_000)).map((r) => r.value);
+    const values = sim
+      .due(T0)
+      .concat(sim.due(T0 + 100_000))
+      .map((r) => r.value);
     assert.equal(values[0], 50);
     for (let i = 1; i < values.length; i++) assert.ok(Math.abs(values[i] - values[i - 1]) <= 2 + 1e-9);
     assert.ok(new Set(values).size > 100);
   });
 
   it('drives all series from one timer: nextDueAt, and no burst after a long pause', () => {
-    const sim = new Simulator({ series: 3, values: { kind: 'int', min: 0, max: 1 }, interval: { fixedMs: 1000 }, startImmediately: false, maxCatchUp: 5 });
+    const sim = new Simulator({
+      series: 3,
+      values: { kind: 'int', min: 0, max: 1 },
+      interval: { fixedMs: 1000 },
+      startImmediately: false,
+      maxCatchUp: 5,
+    });
     assert.equal(sim.nextDueAt(), undefined);
     sim.start(T0);
     assert.equal(sim.nextDueAt(), T0 + 1000);
@@ -209,20 +239,26 @@ describe('simulator: Simulator', () => {
 
   it('numbers the readings per series and takes explicit series with fields and topics', () => {
     const sim = new Simulator({
-      series: [{ id: 'a', fields: { unit: 'V' }, topic: 'x/a' }, { id: 'b', interval: { fixedMs: 500 } }],
+      series: [
+        { id: 'a', fields: { unit: 'V' }, topic: 'x/a' },
+        { id: 'b', interval: { fixedMs: 500 } },
+      ],
       values: { kind: 'int', min: 1, max: 1 },
       interval: { fixedMs: 1000 },
       template: { id: '{{series}}', n: '{{seq}}', unit: '{{fields.unit}}', topic: '{{topic}}' },
       topic: 'all',
     });
     const readings = sim.due(T0).concat(sim.due(T0 + 1000));
-    assert.deepEqual(readings.map((r) => r.message), [
-      { id: 'a', n: 1, unit: 'V', topic: 'x/a' },
-      { id: 'b', n: 1, unit: null, topic: 'all' },
-      { id: 'b', n: 2, unit: null, topic: 'all' },
-      { id: 'a', n: 2, unit: 'V', topic: 'x/a' },
-      { id: 'b', n: 3, unit: null, topic: 'all' },
-    ]);
+    assert.deepEqual(
+      readings.map((r) => r.message),
+      [
+        { id: 'a', n: 1, unit: 'V', topic: 'x/a' },
+        { id: 'b', n: 1, unit: null, topic: 'all' },
+        { id: 'b', n: 2, unit: null, topic: 'all' },
+        { id: 'a', n: 2, unit: 'V', topic: 'x/a' },
+        { id: 'b', n: 3, unit: null, topic: 'all' },
+      ],
+    );
   });
 
   it('refuses configurations that cannot work', () => {

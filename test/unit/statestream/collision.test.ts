@@ -16,7 +16,10 @@ describe('statestream collision: an attribute named `state`', () => {
 
   it('reads non-JSON wire text on .../state as the state, even repeated within a burst', () => {
     const parser = new StatestreamParser();
-    const [first, second] = burst(parser, 0, [['state', Buffer.from('on')], ['state', Buffer.from('off')]]);
+    const [first, second] = burst(parser, 0, [
+      ['state', Buffer.from('on')],
+      ['state', Buffer.from('off')],
+    ]);
     assert.equal(first?.keyKind, 'state');
     assert.equal(second?.keyKind, 'state');
     assert.equal(second?.value, 'off');
@@ -24,7 +27,10 @@ describe('statestream collision: an attribute named `state`', () => {
 
   it('treats a repeated plain string as ambiguous (mqtt-in auto-detect may have unquoted an attribute)', () => {
     const parser = new StatestreamParser();
-    const [first, second] = burst(parser, 0, [['state', 'on'], ['state', 'docked']]);
+    const [first, second] = burst(parser, 0, [
+      ['state', 'on'],
+      ['state', 'docked'],
+    ]);
     assert.equal(first?.keyKind, 'state');
     assert.equal(second?.keyKind, 'attribute');
     assert.equal(second?.value, 'docked');
@@ -39,13 +45,16 @@ describe('statestream collision: an attribute named `state`', () => {
       ['friendly_name', Buffer.from('"Hall"')],
       ['state', Buffer.from('3')],
     ]);
-    assert.deepEqual(records.map((r) => [r?.key, r?.keyKind, r?.value]), [
-      ['state', 'state', '21.5'],
-      ['last_updated', 'timestamp', '2024-01-01T00:00:00.000001Z'],
-      ['last_changed', 'timestamp', '2024-01-01T00:00:00.000001Z'],
-      ['friendly_name', 'attribute', 'Hall'],
-      ['state', 'attribute', 3],
-    ]);
+    assert.deepEqual(
+      records.map((r) => [r?.key, r?.keyKind, r?.value]),
+      [
+        ['state', 'state', '21.5'],
+        ['last_updated', 'timestamp', '2024-01-01T00:00:00.000001Z'],
+        ['last_changed', 'timestamp', '2024-01-01T00:00:00.000001Z'],
+        ['friendly_name', 'attribute', 'Hall'],
+        ['state', 'attribute', 3],
+      ],
+    );
   });
 
   it('never flips the state over many updates with pre-parsed payloads (mqtt-in auto-detect)', () => {

@@ -13,13 +13,17 @@ describe('statestream limits (what the tables hold)', () => {
     const base = 'homeassistant/sensor/x/';
     const fits = base + 'k'.repeat(MAX_TOPIC_CHARS - base.length);
     assert.equal(parseStatestream(fits, '1', { retain: false }).topic, fits);
-    assert.throws(() => parseStatestream(`${fits}k`, '1', { retain: false }), (err: Error & { code?: string }) => err.code === 'topic-too-long' && /1025 characters long; the messages table stores at most 1024/.test(err.message));
+    assert.throws(
+      () => parseStatestream(`${fits}k`, '1', { retain: false }),
+      (err: Error & { code?: string }) =>
+        err.code === 'topic-too-long' && /1025 characters long; the messages table stores at most 1024/.test(err.message),
+    );
     // Emoji count once each, as MariaDB's VARCHAR does: 1,000 of them fit.
     const emoji = 'h/sensor/x/' + '\u{1F600}'.repeat(1000);
     assert.equal(parseStatestream(emoji, '1', { retain: false }).key.length, 2000);
   });
 
-  it('says why a message gets no facts: domain, object id, base or attribute name beyond the trigger\'s limits', () => {
+  it("says why a message gets no facts: domain, object id, base or attribute name beyond the trigger's limits", () => {
     const parts = { baseTopic: 'homeassistant', domain: 'sensor', objectId: 'x', key: 'state' };
     assert.equal(factlessReason(parts), undefined);
     assert.equal(factlessReason({ ...parts, objectId: 'o'.repeat(MAX_OBJECT_ID_CHARS) }), undefined, 'object id of 255 characters');

@@ -61,7 +61,13 @@ describe('statestream EntityMerger', () => {
   it('puts an attribute named `state` into attributes without touching the state', () => {
     const merger = new EntityMerger();
     const p = new StatestreamParser();
-    for (const [i, [key, payload]] of ([['state', 3], ['friendly_name', 'Robot'], ['state', 'docked']] as Array<[string, unknown]>).entries()) {
+    for (const [i, [key, payload]] of (
+      [
+        ['state', 3],
+        ['friendly_name', 'Robot'],
+        ['state', 'docked'],
+      ] as Array<[string, unknown]>
+    ).entries()) {
       const record = p.parse(`h/vacuum/robot/${key}`, payload, false, i);
       assert.ok(record);
       merger.push(record, i);
@@ -77,8 +83,14 @@ describe('statestream EntityMerger', () => {
     merger.push(rec('h/sensor/x/state', '1'), 0);
     merger.push(rec('h/binary_sensor/x/state', 'on'), 50);
     merger.push(rec('other/sensor/x/state', '2'), 60);
-    assert.deepEqual(merger.tick(100).map((e) => `${e.baseTopic}/${e.entityId}`), ['h/sensor.x']);
-    assert.deepEqual(merger.tick(200).map((e) => `${e.baseTopic}/${e.entityId}`), ['h/binary_sensor.x', 'other/sensor.x']);
+    assert.deepEqual(
+      merger.tick(100).map((e) => `${e.baseTopic}/${e.entityId}`),
+      ['h/sensor.x'],
+    );
+    assert.deepEqual(
+      merger.tick(200).map((e) => `${e.baseTopic}/${e.entityId}`),
+      ['h/binary_sensor.x', 'other/sensor.x'],
+    );
   });
 
   it('marks a merged update retained only when every part was a replay', () => {
@@ -96,7 +108,10 @@ describe('statestream EntityMerger', () => {
     const emitted: MergedEntity[] = [];
     for (let i = 0; i < 5; i++) emitted.push(...merger.push(rec(`h/sensor/e${i}/state`, String(i)), i));
     assert.equal(merger.size, 3);
-    assert.deepEqual(emitted.map((e) => e.entityId), ['sensor.e0', 'sensor.e1']);
+    assert.deepEqual(
+      emitted.map((e) => e.entityId),
+      ['sensor.e0', 'sensor.e1'],
+    );
   });
 
   it('emits an entity kept busy beyond maxHoldMs, and one with too many keys', () => {
@@ -107,14 +122,20 @@ describe('statestream EntityMerger', () => {
     const small = new EntityMerger({ maxKeysPerEntity: 3 });
     const out: MergedEntity[] = [];
     for (let i = 0; i < 7; i++) out.push(...small.push(rec(`h/sensor/wide/a${i}`, '1'), 0));
-    assert.deepEqual(out.map((e) => e.messages), [3, 3]);
+    assert.deepEqual(
+      out.map((e) => e.messages),
+      [3, 3],
+    );
   });
 
   it('flushes everything on close, losing nothing', () => {
     const merger = new EntityMerger();
     merger.push(rec('h/sensor/a/state', '1'), 0);
     merger.push(rec('h/sensor/b/state', '2'), 0);
-    assert.deepEqual(merger.flush().map((e) => e.state), ['1', '2']);
+    assert.deepEqual(
+      merger.flush().map((e) => e.state),
+      ['1', '2'],
+    );
     assert.equal(merger.size, 0);
   });
 

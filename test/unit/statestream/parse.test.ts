@@ -67,7 +67,8 @@ describe('statestream parseStatestream: states', () => {
     assert.equal(numericReading('21.5'), 21.5);
     assert.equal(numericReading('1e3'), 1000);
     assert.equal(numericReading('.5'), 0.5);
-    for (const text of ['', ' 1', '1 ', '0x10', 'Infinity', 'NaN', '1e999', '1,5', '--1', 'on']) assert.equal(numericReading(text), null, text);
+    for (const text of ['', ' 1', '1 ', '0x10', 'Infinity', 'NaN', '1e999', '1,5', '--1', 'on'])
+      assert.equal(numericReading(text), null, text);
   });
 
   it('keeps emoji and non-ASCII states intact', () => {
@@ -77,7 +78,9 @@ describe('statestream parseStatestream: states', () => {
 
 describe('statestream parseStatestream: timestamps', () => {
   it('reads last_updated as a UTC ISO instant keeping the microseconds, plus a Date', () => {
-    const record = parseStatestream('homeassistant/light/kitchen/last_updated', Buffer.from('2017-10-01T23:20:30.920969+00:00'), { retain: true });
+    const record = parseStatestream('homeassistant/light/kitchen/last_updated', Buffer.from('2017-10-01T23:20:30.920969+00:00'), {
+      retain: true,
+    });
     assert.equal(record.keyKind, 'timestamp');
     assert.equal(record.key, 'last_updated');
     assert.equal(record.raw, '2017-10-01T23:20:30.920969+00:00');
@@ -96,7 +99,16 @@ describe('statestream parseStatestream: timestamps', () => {
     assert.equal(parseStatestream('h/sensor/x/last_changed', '2020-02-29T12:00:00Z', live).value, '2020-02-29T12:00:00Z');
   });
 
-  for (const bad of ['yesterday', '2017-10-01', '2017-10-01T23:20:30', '2017-13-01T00:00:00+00:00', '2019-02-29T00:00:00Z', '2017-10-01T24:00:00Z', '2017-10-01T23:20:30+25:00', ' 2017-10-01T23:20:30Z']) {
+  for (const bad of [
+    'yesterday',
+    '2017-10-01',
+    '2017-10-01T23:20:30',
+    '2017-13-01T00:00:00+00:00',
+    '2019-02-29T00:00:00Z',
+    '2017-10-01T24:00:00Z',
+    '2017-10-01T23:20:30+25:00',
+    ' 2017-10-01T23:20:30Z',
+  ]) {
     it(`refuses the timestamp "${bad}" with bad-timestamp`, () => {
       expectError('bad-timestamp', () => parseStatestream('homeassistant/light/kitchen/last_updated', Buffer.from(bad), live));
     });
@@ -112,7 +124,11 @@ describe('statestream parseStatestream: attributes of every JSON type', () => {
     ['entity_picture', 'null', null],
     ['effect_list', '["a", "b", "c"]', ['a', 'b', 'c']],
     ['hs_color', '[30.0, 80.5]', [30, 80.5]],
-    ['forecast', '{"today": {"high": 21, "conditions": ["sun", "wind"]}, "ok": true}', { today: { high: 21, conditions: ['sun', 'wind'] }, ok: true }],
+    [
+      'forecast',
+      '{"today": {"high": 21, "conditions": ["sun", "wind"]}, "ok": true}',
+      { today: { high: 21, conditions: ['sun', 'wind'] }, ok: true },
+    ],
     ['icon', '"😀"', '😀'],
   ];
   for (const [name, wire, value] of cases) {
@@ -144,14 +160,22 @@ describe('statestream parseStatestream: attributes of every JSON type', () => {
   });
 
   it('refuses an attribute that is not JSON when it is known to be wire text', () => {
-    expectError('attribute-not-json', () => parseStatestream('homeassistant/light/kitchen/friendly_name', Buffer.from('Living Room'), live));
-    expectError('attribute-not-json', () => parseStatestream('homeassistant/light/kitchen/friendly_name', 'Living Room', { retain: false, strings: 'raw' }));
+    expectError('attribute-not-json', () =>
+      parseStatestream('homeassistant/light/kitchen/friendly_name', Buffer.from('Living Room'), live),
+    );
+    expectError('attribute-not-json', () =>
+      parseStatestream('homeassistant/light/kitchen/friendly_name', 'Living Room', { retain: false, strings: 'raw' }),
+    );
     expectError('attribute-not-json', () => parseStatestream('homeassistant/light/kitchen/x', Buffer.from('{"a":'), live));
   });
 
   it('reads strings exactly in `decoded` mode (a string attribute "1.0" stays a string)', () => {
     assert.equal(parseStatestream('h/update/fw/installed_version', '1.0', { retain: false, strings: 'decoded' }).value, '1.0');
-    assert.equal(parseStatestream('h/update/fw/installed_version', '1.0', { retain: false }).value, 1, 'auto mode reads JSON-looking text as JSON');
+    assert.equal(
+      parseStatestream('h/update/fw/installed_version', '1.0', { retain: false }).value,
+      1,
+      'auto mode reads JSON-looking text as JSON',
+    );
   });
 
   it('keeps an attribute named __proto__ as plain data', () => {
@@ -242,7 +266,11 @@ describe('statestream parseStatestream: bad topics and payloads', () => {
     }
     assert.equal(parseStatestream('h/sensor/x/list', Buffer.from(text(64)), live).raw, text(64));
     assert.equal(parseStatestream('h/sensor/x/list', JSON.parse(text(64)), live).raw, text(64));
-    assert.equal(parseStatestream('h/sensor/x/state', '['.repeat(200), live).value, '['.repeat(200), 'a state that is not JSON is not judged');
+    assert.equal(
+      parseStatestream('h/sensor/x/state', '['.repeat(200), live).value,
+      '['.repeat(200),
+      'a state that is not JSON is not judged',
+    );
   });
 
   it('refuses payload types no MQTT client produces', () => {

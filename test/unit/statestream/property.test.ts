@@ -23,20 +23,26 @@ const payload = fc.oneof(
 describe('statestream property: hostile input', () => {
   it('parseStatestream returns a record or throws a StatestreamError, nothing else', () => {
     fc.assert(
-      fc.property(topic, payload, fc.boolean(), fc.constantFrom('auto', 'raw', 'decoded') as fc.Arbitrary<'auto' | 'raw' | 'decoded'>, (t, p, retain, strings) => {
-        try {
-          const record = parseStatestream(t, p, { retain, strings, maxPayloadBytes: 64 });
-          assert.equal(typeof record.raw, 'string');
-          assert.ok(['state', 'timestamp', 'attribute'].includes(record.keyKind));
-          assert.equal(record.entityId, `${record.domain}.${record.objectId}`);
-          assert.equal(record.topic, `${record.baseTopic}/${record.domain}/${record.objectId}/${record.key}`);
-          if (record.keyKind === 'state') assert.equal(typeof record.value, 'string');
-          if (record.keyKind === 'timestamp') assert.ok(record.date instanceof Date && !Number.isNaN(record.date.getTime()));
-        } catch (err) {
-          if (!(err instanceof StatestreamError)) throw err;
-          assert.equal(typeof err.code, 'string');
-        }
-      }),
+      fc.property(
+        topic,
+        payload,
+        fc.boolean(),
+        fc.constantFrom('auto', 'raw', 'decoded') as fc.Arbitrary<'auto' | 'raw' | 'decoded'>,
+        (t, p, retain, strings) => {
+          try {
+            const record = parseStatestream(t, p, { retain, strings, maxPayloadBytes: 64 });
+            assert.equal(typeof record.raw, 'string');
+            assert.ok(['state', 'timestamp', 'attribute'].includes(record.keyKind));
+            assert.equal(record.entityId, `${record.domain}.${record.objectId}`);
+            assert.equal(record.topic, `${record.baseTopic}/${record.domain}/${record.objectId}/${record.key}`);
+            if (record.keyKind === 'state') assert.equal(typeof record.value, 'string');
+            if (record.keyKind === 'timestamp') assert.ok(record.date instanceof Date && !Number.isNaN(record.date.getTime()));
+          } catch (err) {
+            if (!(err instanceof StatestreamError)) throw err;
+            assert.equal(typeof err.code, 'string');
+          }
+        },
+      ),
       { numRuns: 3000 },
     );
   });

@@ -1,5 +1,12 @@
 import assert from 'node:assert/strict';
-import { EntityMerger, HassSimulator, pythonIsoformat, SIMULATED_DOMAINS, StatestreamParser, type StatestreamPublish } from '../../../lib/statestream';
+import {
+  EntityMerger,
+  HassSimulator,
+  pythonIsoformat,
+  SIMULATED_DOMAINS,
+  StatestreamParser,
+  type StatestreamPublish,
+} from '../../../lib/statestream';
 
 const T0 = Date.UTC(2024, 4, 1, 12, 0, 0, 123);
 
@@ -123,7 +130,10 @@ describe('HassSimulator (simulated Home Assistant statestream)', () => {
     for (const m of messages) assert.equal(merger.push(parser.parse(m.topic, m.payload, true, T0)!, T0).length, 0);
     const merged = merger.tick(T0 + 50);
     assert.equal(merged.length, sim.entityCount);
-    assert.equal(merged.reduce((n, e) => n + e.messages, 0), messages.length);
+    assert.equal(
+      merged.reduce((n, e) => n + e.messages, 0),
+      messages.length,
+    );
     const light = merged.find((e) => e.domain === 'light')!;
     assert.equal(light.state, 'on');
     assert.deepEqual(light.attributes.supported_color_modes, ['brightness', 'color_temp', 'hs']);

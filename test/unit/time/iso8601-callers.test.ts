@@ -54,7 +54,8 @@ describe('ISO 8601 readers of each area over the shared parser', () => {
     assert.equal(windowMessage('2024-6-14'), 'invalid timestamp "2024-6-14": expected epoch seconds/milliseconds or ISO 8601 text');
     assert.equal(windowMessage('2024-13-01'), 'invalid timestamp "2024-13-01": month out of range');
     assert.equal(windowMessage('2023-02-29'), 'invalid timestamp "2023-02-29": day out of range');
-    for (const text of ['2024-06-14T24:00', '2024-06-14T16:60', '2024-06-14T16:00:60']) assert.equal(windowMessage(text), `invalid timestamp "${text}": time of day out of range`);
+    for (const text of ['2024-06-14T24:00', '2024-06-14T16:60', '2024-06-14T16:00:60'])
+      assert.equal(windowMessage(text), `invalid timestamp "${text}": time of day out of range`);
     assert.equal(windowMessage('2024-06-14T16:00+24'), 'invalid timestamp "2024-06-14T16:00+24": offset out of range');
     assert.equal(parseTimestamp(' 2024-06-14+02 '), Date.UTC(2024, 5, 13, 22), 'a zone on a bare date, hours only, trimmed');
     assert.equal(parseTimestamp('2024-06-14t16:00:00,5Z'), Date.UTC(2024, 5, 14, 16, 0, 0, 500));
@@ -71,24 +72,50 @@ describe('ISO 8601 readers of each area over the shared parser', () => {
     assert.equal(connectorMessage('2021-02-29'), 'start_time has no such calendar date');
     assert.equal(connectorMessage('2021-07-01T12:00:60'), 'start_time has an out-of-range time of day');
     assert.equal(connectorMessage('2021-07-01T12:00:00-24'), 'start_time has an out-of-range UTC offset');
-    assert.equal(connectorMessage(`${' '.repeat(60)}2021-07-01 `), 'start_time is too long to be an ISO 8601 time', 'the length counts before trimming');
+    assert.equal(
+      connectorMessage(`${' '.repeat(60)}2021-07-01 `),
+      'start_time is too long to be an ISO 8601 time',
+      'the length counts before trimming',
+    );
     assert.deepEqual(parseIsoTime(' 2021-07-01 12:00:00,250+02 '), { ms: Date.UTC(2021, 6, 1, 10, 0, 0, 250), fraction: '250' });
     assert.deepEqual(parseIsoTime('0001-01-01'), { ms: Date.parse('0001-01-01T00:00:00Z'), fraction: '' });
   });
 
   it('statestream: an offset required and complete, the UTC instant within years 0001..9999', () => {
-    assert.deepEqual(parseIsoInstant('2024-06-14t16:00:00,123456789z'), { iso: '2024-06-14T16:00:00.123456789Z', date: new Date(Date.UTC(2024, 5, 14, 16, 0, 0, 123)) });
-    for (const text of ['2024-06-14T16:00:00', '2024-06-14T16:00:00+02', '2024-06-14Z', '0001-01-01T00:30:00+01:00', '9999-12-31T23:30:00-01:00', `2024-06-14T16:00:00.123456789+02:00${' '.repeat(10)}`]) {
+    assert.deepEqual(parseIsoInstant('2024-06-14t16:00:00,123456789z'), {
+      iso: '2024-06-14T16:00:00.123456789Z',
+      date: new Date(Date.UTC(2024, 5, 14, 16, 0, 0, 123)),
+    });
+    for (const text of [
+      '2024-06-14T16:00:00',
+      '2024-06-14T16:00:00+02',
+      '2024-06-14Z',
+      '0001-01-01T00:30:00+01:00',
+      '9999-12-31T23:30:00-01:00',
+      `2024-06-14T16:00:00.123456789+02:00${' '.repeat(10)}`,
+    ]) {
       assert.equal(parseIsoInstant(text), undefined, text);
     }
     assert.equal(parseIsoInstant('0001-01-01T00:30:00+00:30')?.iso, '0001-01-01T00:00:00Z');
-    assert.equal(parseIsoInstant('0000-12-31T23:30:00-00:30')?.iso, '0001-01-01T00:00:00Z', 'year 0000 as written is fine once UTC is year 1');
+    assert.equal(
+      parseIsoInstant('0000-12-31T23:30:00-00:30')?.iso,
+      '0001-01-01T00:00:00Z',
+      'year 0000 as written is fine once UTC is year 1',
+    );
   });
 
   it('isems stored local times: no zone, T or space, trimmed, the fraction dropped, every year as written', () => {
     assert.equal(parseLocal(' 2023-10-29 02:30:00.123456 '), Date.UTC(2023, 9, 29, 2, 30));
     assert.equal(parseLocal('2023-10-29T02:30:00'), Date.UTC(2023, 9, 29, 2, 30));
-    for (const text of ['2023-10-29 02:30:00+01:00', '2023-10-29 02:30:00Z', '2023-10-29t02:30:00', '2023-02-29 00:00:00', '2023-10-29 24:00:00', '0000-00-00 00:00:00', 'NULL']) {
+    for (const text of [
+      '2023-10-29 02:30:00+01:00',
+      '2023-10-29 02:30:00Z',
+      '2023-10-29t02:30:00',
+      '2023-02-29 00:00:00',
+      '2023-10-29 24:00:00',
+      '0000-00-00 00:00:00',
+      'NULL',
+    ]) {
       assert.equal(parseLocal(text), undefined, text);
     }
     const early = new Date(Date.UTC(2000, 0, 1, 12));

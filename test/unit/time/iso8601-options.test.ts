@@ -26,9 +26,17 @@ describe('time/iso8601: parseIsoDateTime options', () => {
       forbidden: [at('2024-06-14T16:00:00Z'), 'shape', 'shape', 'shape'],
     };
     for (const offset of ['required', 'optional', 'forbidden'] as const) {
-      assert.deepEqual(texts.map((t) => parse(t, { offset })), expected[offset], offset);
+      assert.deepEqual(
+        texts.map((t) => parse(t, { offset })),
+        expected[offset],
+        offset,
+      );
     }
-    assert.equal(parse('2024-06-14T16:00:00+25:00', { offset: 'forbidden' }), 'shape', 'a forbidden zone is a shape defect before any range');
+    assert.equal(
+      parse('2024-06-14T16:00:00+25:00', { offset: 'forbidden' }),
+      'shape',
+      'a forbidden zone is a shape defect before any range',
+    );
   });
 
   it('offsetHoursOnly: ±HH alone only with it', () => {
@@ -74,7 +82,10 @@ describe('time/iso8601: parseIsoDateTime options', () => {
     assert.deepEqual(parse(padded, { ...OPTIONAL, trim: true, maxLength: padded.length }), at('2024-06-14T16:00:00Z'));
     assert.equal(parse('x'.repeat(41), { ...OPTIONAL, maxLength: 40 }), 'length', 'length before shape');
     // The field positions refer to the trimmed text, which the result holds.
-    assert.equal(parseIsoDateTime('\t2024-06-14T16:00:00.25+02\n', isoFormat({ ...OPTIONAL, trim: true, offsetHoursOnly: true }), out), undefined);
+    assert.equal(
+      parseIsoDateTime('\t2024-06-14T16:00:00.25+02\n', isoFormat({ ...OPTIONAL, trim: true, offsetHoursOnly: true }), out),
+      undefined,
+    );
     assert.equal(out.text.slice(out.fractionStart, out.fractionEnd), '25');
     assert.equal(out.text.slice(out.offsetStart), '+02');
   });
@@ -99,7 +110,11 @@ describe('time/iso8601: parseIsoDateTime options', () => {
     assert.equal(parse('1900-01-01T00:30:00+01:00', options), 'range', 'the offset moves it to 1899');
     assert.deepEqual(parse('1899-12-31T23:30:00-01:00', options), at('1900-01-01T00:30:00Z'), 'and into 1900');
     assert.equal(parse('2200-02-30T00:00:00', options), 'day');
-    for (const bad of [{ min: 2000, max: 1999 }, { min: 1.5, max: 2000 }]) assert.throws(() => isoFormat({ ...OPTIONAL, utcYears: bad }), RangeError);
+    for (const bad of [
+      { min: 2000, max: 1999 },
+      { min: 1.5, max: 2000 },
+    ])
+      assert.throws(() => isoFormat({ ...OPTIONAL, utcYears: bad }), RangeError);
   });
 
   it('refuses contradictory options when the format is made, not when a text is read', () => {
@@ -107,7 +122,7 @@ describe('time/iso8601: parseIsoDateTime options', () => {
     assert.throws(() => isoFormat({ offset: 'forbidden', dateOnly: true, offsetOnDate: true }), /contradicts/);
   });
 
-  it('every area\'s format, as each states it, on the same texts', () => {
+  it("every area's format, as each states it, on the same texts", () => {
     const formats: Record<string, IsoDateTimeOptions> = {
       statestream: { offset: 'required', lowercaseT: true, maxLength: 40, utcYears: { min: 1, max: 9999 } },
       window: { offset: 'optional', dateOnly: true, offsetOnDate: true, offsetHoursOnly: true, lowercaseT: true },
@@ -115,8 +130,22 @@ describe('time/iso8601: parseIsoDateTime options', () => {
       connector: { offset: 'optional', dateOnly: true, offsetHoursOnly: true, maxLength: 64, trim: true, minYear: 1 },
       'isems stored': { offset: 'forbidden', trim: true },
     };
-    const texts = ['2024-06-14T16:00:00', '2024-06-14t16:00:00+02:00', '2024-06-14', '2024-06-14Z', '2024-06-14T16:00+02', ' 2024-06-14 16:00:00 ', '0000-06-14T16:00:00', '1850-06-14T16:00:00Z'];
-    const table = Object.fromEntries(Object.entries(formats).map(([area, options]) => [area, texts.map((t) => (Array.isArray(parse(t, options)) ? 'ok' : parse(t, options)))]));
+    const texts = [
+      '2024-06-14T16:00:00',
+      '2024-06-14t16:00:00+02:00',
+      '2024-06-14',
+      '2024-06-14Z',
+      '2024-06-14T16:00+02',
+      ' 2024-06-14 16:00:00 ',
+      '0000-06-14T16:00:00',
+      '1850-06-14T16:00:00Z',
+    ];
+    const table = Object.fromEntries(
+      Object.entries(formats).map(([area, options]) => [
+        area,
+        texts.map((t) => (Array.isArray(parse(t, options)) ? 'ok' : parse(t, options))),
+      ]),
+    );
     assert.deepEqual(table, {
       statestream: ['shape', 'ok', 'shape', 'shape', 'shape', 'shape', 'shape', 'ok'],
       window: ['ok', 'ok', 'ok', 'ok', 'ok', 'shape', 'ok', 'ok'],

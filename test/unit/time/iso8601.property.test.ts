@@ -10,7 +10,15 @@ import { parseIsoTime } from '../../../lib/connector/time';
 import { ConnectorError } from '../../../lib/connector/errors';
 import { parseTimestampUs } from '../../../lib/sensors/time';
 import { parseIsoInstant } from '../../../lib/statestream/timestamp';
-import { FULL_ISO_GRAMMAR, isoFormat, newIsoDateTime, newIsoDateTimeFields, parseIsoDateTime, scanIsoDateTime, type IsoDateTimeOptions } from '../../../lib/time/iso8601';
+import {
+  FULL_ISO_GRAMMAR,
+  isoFormat,
+  newIsoDateTime,
+  newIsoDateTimeFields,
+  parseIsoDateTime,
+  scanIsoDateTime,
+  type IsoDateTimeOptions,
+} from '../../../lib/time/iso8601';
 import { TimeParseError, parseTimestamp } from '../../../lib/window';
 
 const fields = newIsoDateTimeFields();
@@ -46,8 +54,14 @@ function oracle(text: string): Oracle | undefined {
   date.setUTCHours(hour, minute, second, 0);
   // Date rolls impossible fields over; reading them back unchanged proves they exist.
   const exists =
-    date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day &&
-    date.getUTCHours() === hour && date.getUTCMinutes() === minute && date.getUTCSeconds() === second && offsetHours <= 23 && offsetMins <= 59;
+    date.getUTCFullYear() === year &&
+    date.getUTCMonth() === month - 1 &&
+    date.getUTCDate() === day &&
+    date.getUTCHours() === hour &&
+    date.getUTCMinutes() === minute &&
+    date.getUTCSeconds() === second &&
+    offsetHours <= 23 &&
+    offsetMins <= 59;
   return { wallMs: exists ? date.getTime() : undefined, offsetMinutes, fraction: m[7] ?? '' };
 }
 
@@ -58,15 +72,28 @@ const isoText = fc
   .record({
     year: fc.oneof(fc.integer({ min: 0, max: 9999 }), fc.constantFrom(0, 1, 1899, 1900, 1970, 2024, 2199, 2200, 9999)),
     month: fc.oneof({ weight: 5, arbitrary: fc.integer({ min: 1, max: 12 }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 99 }) }),
-    day: fc.oneof({ weight: 5, arbitrary: fc.integer({ min: 1, max: 28 }) }, { weight: 2, arbitrary: fc.integer({ min: 28, max: 31 }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 99 }) }),
+    day: fc.oneof(
+      { weight: 5, arbitrary: fc.integer({ min: 1, max: 28 }) },
+      { weight: 2, arbitrary: fc.integer({ min: 28, max: 31 }) },
+      { weight: 1, arbitrary: fc.integer({ min: 0, max: 99 }) },
+    ),
     time: fc.option(
       fc.record({
         sep: fc.constantFrom('T', 't', ' '),
-        hour: fc.oneof({ weight: 5, arbitrary: fc.integer({ min: 0, max: 23 }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 99 }) }),
-        minute: fc.oneof({ weight: 5, arbitrary: fc.integer({ min: 0, max: 59 }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 99 }) }),
+        hour: fc.oneof(
+          { weight: 5, arbitrary: fc.integer({ min: 0, max: 23 }) },
+          { weight: 1, arbitrary: fc.integer({ min: 0, max: 99 }) },
+        ),
+        minute: fc.oneof(
+          { weight: 5, arbitrary: fc.integer({ min: 0, max: 59 }) },
+          { weight: 1, arbitrary: fc.integer({ min: 0, max: 99 }) },
+        ),
         second: fc.option(
           fc.record({
-            value: fc.oneof({ weight: 5, arbitrary: fc.integer({ min: 0, max: 59 }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 99 }) }),
+            value: fc.oneof(
+              { weight: 5, arbitrary: fc.integer({ min: 0, max: 59 }) },
+              { weight: 1, arbitrary: fc.integer({ min: 0, max: 99 }) },
+            ),
             fraction: fc.option(fc.tuple(fc.constantFrom('.', ','), fc.stringMatching(/^\d{1,9}$/))),
           }),
         ),
@@ -76,12 +103,14 @@ const isoText = fc
     zone: fc.option(
       fc.oneof(
         fc.constantFrom('Z', 'z'),
-        fc.tuple(
-          fc.constantFrom('+', '-'),
-          fc.oneof({ weight: 5, arbitrary: fc.integer({ min: 0, max: 23 }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 99 }) }),
-          fc.oneof({ weight: 5, arbitrary: fc.integer({ min: 0, max: 59 }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 99 }) }),
-          fc.constantFrom('colon', 'plain', 'hours'),
-        ).map(([sign, h, m, form]) => `${sign}${pad(h, 2)}${form === 'hours' ? '' : form === 'colon' ? `:${pad(m, 2)}` : pad(m, 2)}`),
+        fc
+          .tuple(
+            fc.constantFrom('+', '-'),
+            fc.oneof({ weight: 5, arbitrary: fc.integer({ min: 0, max: 23 }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 99 }) }),
+            fc.oneof({ weight: 5, arbitrary: fc.integer({ min: 0, max: 59 }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 99 }) }),
+            fc.constantFrom('colon', 'plain', 'hours'),
+          )
+          .map(([sign, h, m, form]) => `${sign}${pad(h, 2)}${form === 'hours' ? '' : form === 'colon' ? `:${pad(m, 2)}` : pad(m, 2)}`),
       ),
     ),
   })
@@ -126,7 +155,11 @@ const isoOptions: fc.Arbitrary<IsoDateTimeOptions> = fc
     maxLength: fc.option(fc.integer({ min: 10, max: 40 })),
     trim: fc.boolean(),
     minYear: fc.option(fc.integer({ min: 0, max: 2100 })),
-    utcYears: fc.option(fc.tuple(fc.integer({ min: 0, max: 9999 }), fc.integer({ min: 0, max: 9999 })).map(([a, b]) => ({ min: Math.min(a, b), max: Math.max(a, b) }))),
+    utcYears: fc.option(
+      fc
+        .tuple(fc.integer({ min: 0, max: 9999 }), fc.integer({ min: 0, max: 9999 }))
+        .map(([a, b]) => ({ min: Math.min(a, b), max: Math.max(a, b) })),
+    ),
   })
   .map((o) => ({
     ...o,
@@ -148,15 +181,38 @@ function shapeOf(o: IsoDateTimeOptions): RegExp {
 describe('time/iso8601 properties', () => {
   it('reads back every instant Date.prototype.toISOString writes (years 0001..9999)', () => {
     fc.assert(
-      fc.property(fc.date({ min: new Date('0001-01-01T00:00:00.000Z'), max: new Date('9999-12-31T23:59:59.999Z'), noInvalidDate: true }), (d) => {
-        const text = d.toISOString();
-        assert.equal(scanIsoDateTime(text, FULL_ISO_GRAMMAR, fields), undefined, text);
-        assert.deepEqual(
-          [fields.year, fields.month, fields.day, fields.hour, fields.minute, fields.second, fields.fractionNanos, fields.hasOffset, fields.offsetMinutes],
-          [d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds(), d.getUTCMilliseconds() * 1e6, true, 0],
-        );
-        assert.equal(text.slice(fields.fractionStart, fields.fractionEnd), text.slice(20, 23));
-      }),
+      fc.property(
+        fc.date({ min: new Date('0001-01-01T00:00:00.000Z'), max: new Date('9999-12-31T23:59:59.999Z'), noInvalidDate: true }),
+        (d) => {
+          const text = d.toISOString();
+          assert.equal(scanIsoDateTime(text, FULL_ISO_GRAMMAR, fields), undefined, text);
+          assert.deepEqual(
+            [
+              fields.year,
+              fields.month,
+              fields.day,
+              fields.hour,
+              fields.minute,
+              fields.second,
+              fields.fractionNanos,
+              fields.hasOffset,
+              fields.offsetMinutes,
+            ],
+            [
+              d.getUTCFullYear(),
+              d.getUTCMonth() + 1,
+              d.getUTCDate(),
+              d.getUTCHours(),
+              d.getUTCMinutes(),
+              d.getUTCSeconds(),
+              d.getUTCMilliseconds() * 1e6,
+              true,
+              0,
+            ],
+          );
+          assert.equal(text.slice(fields.fractionStart, fields.fractionEnd), text.slice(20, 23));
+        },
+      ),
       { numRuns: RUNS },
     );
   });
@@ -175,7 +231,14 @@ describe('time/iso8601 properties', () => {
         const wall = new Date(expected.wallMs as number);
         assert.deepEqual(
           [fields.year, fields.month, fields.day, fields.hour, fields.minute, fields.second],
-          [wall.getUTCFullYear(), wall.getUTCMonth() + 1, wall.getUTCDate(), wall.getUTCHours(), wall.getUTCMinutes(), wall.getUTCSeconds()],
+          [
+            wall.getUTCFullYear(),
+            wall.getUTCMonth() + 1,
+            wall.getUTCDate(),
+            wall.getUTCHours(),
+            wall.getUTCMinutes(),
+            wall.getUTCSeconds(),
+          ],
         );
       }),
       { numRuns: RUNS },
@@ -193,10 +256,12 @@ describe('time/iso8601 properties', () => {
         const expected = shapeOf(options).test(scanned) ? oracle(scanned) : undefined;
         if (expected === undefined) return assert.equal(defect, 'shape', `${text} ${JSON.stringify(options)}`);
         if (Number(scanned.slice(0, 4)) < (options.minYear ?? 0)) return assert.equal(defect, 'year', text);
-        if (expected.wallMs === undefined) return assert.ok(['month', 'day', 'hour', 'minute', 'second', 'offset'].includes(defect as string), `${text}: ${String(defect)}`);
+        if (expected.wallMs === undefined)
+          return assert.ok(['month', 'day', 'hour', 'minute', 'second', 'offset'].includes(defect as string), `${text}: ${String(defect)}`);
         const ms = expected.wallMs - expected.offsetMinutes * 60_000;
         const utcYear = new Date(ms).getUTCFullYear();
-        if (options.utcYears && (utcYear < options.utcYears.min || utcYear > options.utcYears.max)) return assert.equal(defect, 'range', text);
+        if (options.utcYears && (utcYear < options.utcYears.min || utcYear > options.utcYears.max))
+          return assert.equal(defect, 'range', text);
         assert.equal(defect, undefined, `${text} ${JSON.stringify(options)}`);
         assert.equal(out.epochSeconds, ms / 1000, text);
         assert.equal(out.fractionNanos, Number(expected.fraction.padEnd(9, '0')), text);

@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import {
-  FULL_ISO_GRAMMAR, newIsoDateTimeFields, scanIsoDateTime, type IsoDateTimeFields, type IsoDefect, type IsoGrammar,
+  FULL_ISO_GRAMMAR,
+  newIsoDateTimeFields,
+  scanIsoDateTime,
+  type IsoDateTimeFields,
+  type IsoDefect,
+  type IsoGrammar,
 } from '../../../lib/time/iso8601';
 
 const fields = newIsoDateTimeFields();
@@ -22,19 +27,44 @@ const NARROW: IsoGrammar = { dateOnly: false, offsetOnDate: false, offsetRequire
 describe('time/iso8601: field shapes', () => {
   it('reads a bare date as midnight with no time, fraction or offset', () => {
     assert.deepEqual(accepted('2024-06-14'), {
-      year: 2024, month: 6, day: 14, hasTime: false, hour: 0, minute: 0, second: 0,
-      fractionStart: 10, fractionEnd: 10, fractionNanos: 0, hasOffset: false, offsetMinutes: 0, offsetStart: 10,
+      year: 2024,
+      month: 6,
+      day: 14,
+      hasTime: false,
+      hour: 0,
+      minute: 0,
+      second: 0,
+      fractionStart: 10,
+      fractionEnd: 10,
+      fractionNanos: 0,
+      hasOffset: false,
+      offsetMinutes: 0,
+      offsetStart: 10,
     });
   });
 
   it('reads hours and minutes, then seconds, each separator', () => {
     for (const sep of ['T', 't', ' ']) {
       assert.deepEqual(accepted(`2024-06-14${sep}16:05`), {
-        year: 2024, month: 6, day: 14, hasTime: true, hour: 16, minute: 5, second: 0,
-        fractionStart: 16, fractionEnd: 16, fractionNanos: 0, hasOffset: false, offsetMinutes: 0, offsetStart: 16,
+        year: 2024,
+        month: 6,
+        day: 14,
+        hasTime: true,
+        hour: 16,
+        minute: 5,
+        second: 0,
+        fractionStart: 16,
+        fractionEnd: 16,
+        fractionNanos: 0,
+        hasOffset: false,
+        offsetMinutes: 0,
+        offsetStart: 16,
       });
       const withSeconds = accepted(`2024-06-14${sep}16:05:09`);
-      assert.deepEqual([withSeconds.hour, withSeconds.minute, withSeconds.second, withSeconds.fractionStart, withSeconds.offsetStart], [16, 5, 9, 19, 19]);
+      assert.deepEqual(
+        [withSeconds.hour, withSeconds.minute, withSeconds.second, withSeconds.fractionStart, withSeconds.offsetStart],
+        [16, 5, 9, 19, 19],
+      );
     }
   });
 
@@ -55,8 +85,17 @@ describe('time/iso8601: field shapes', () => {
 
   it('reads every offset form as minutes east of UTC, and where it starts', () => {
     const cases: Array<[string, number]> = [
-      ['Z', 0], ['z', 0], ['+02:00', 120], ['+0200', 120], ['+02', 120], ['-04:30', -270], ['-0430', -270], ['-04', -240],
-      ['+23:59', 1439], ['-23:59', -1439], ['+00:00', 0],
+      ['Z', 0],
+      ['z', 0],
+      ['+02:00', 120],
+      ['+0200', 120],
+      ['+02', 120],
+      ['-04:30', -270],
+      ['-0430', -270],
+      ['-04', -240],
+      ['+23:59', 1439],
+      ['-23:59', -1439],
+      ['+00:00', 0],
     ];
     for (const [offset, minutes] of cases) {
       const text = `2024-06-14T16:00:00.25${offset}`;
@@ -118,22 +157,64 @@ describe('time/iso8601: grammar variants', () => {
 describe('time/iso8601: rejection reasons', () => {
   it('shape: anything off the grammar', () => {
     const malformed = [
-      '', '2024', '2024-06', '2024-6-14', '24-06-14', '2024/06/14', '20240614', '2024-06-14T', '2024-06-14T16', '2024-06-14T1600',
-      '2024-06-14T16:0', '2024-06-14T16:00:0', '2024-06-14T16:00:00.', '2024-06-14T16:00:00,', '2024-06-14T16:00.5',
-      '2024-06-14T16:00:00.1234567891', '2024-06-14T16:00:00ZZ', '2024-06-14T16:00:00Zjunk', '2024-06-14T16:00:00+', '2024-06-14T16:00:00+2',
-      '2024-06-14T16:00:00+02:', '2024-06-14T16:00:00+02:0', '2024-06-14T16:00:00+020', '2024-06-14T16:00:00+02:000', '2024-06-14T16:00:00 Z',
-      '2024-06-14T16:00:00UTC', ' 2024-06-14', '2024-06-14 ', '2024-06-14_16:00', '+2024-06-14', '-0001-06-14', '10000-01-01',
-      '２０２４-06-14', '2024-06-14T16:00:00\u00a0', 'T16:00:00', 'now', '2024-06-14T16:00:00.12a',
+      '',
+      '2024',
+      '2024-06',
+      '2024-6-14',
+      '24-06-14',
+      '2024/06/14',
+      '20240614',
+      '2024-06-14T',
+      '2024-06-14T16',
+      '2024-06-14T1600',
+      '2024-06-14T16:0',
+      '2024-06-14T16:00:0',
+      '2024-06-14T16:00:00.',
+      '2024-06-14T16:00:00,',
+      '2024-06-14T16:00.5',
+      '2024-06-14T16:00:00.1234567891',
+      '2024-06-14T16:00:00ZZ',
+      '2024-06-14T16:00:00Zjunk',
+      '2024-06-14T16:00:00+',
+      '2024-06-14T16:00:00+2',
+      '2024-06-14T16:00:00+02:',
+      '2024-06-14T16:00:00+02:0',
+      '2024-06-14T16:00:00+020',
+      '2024-06-14T16:00:00+02:000',
+      '2024-06-14T16:00:00 Z',
+      '2024-06-14T16:00:00UTC',
+      ' 2024-06-14',
+      '2024-06-14 ',
+      '2024-06-14_16:00',
+      '+2024-06-14',
+      '-0001-06-14',
+      '10000-01-01',
+      '２０２４-06-14',
+      '2024-06-14T16:00:00\u00a0',
+      'T16:00:00',
+      'now',
+      '2024-06-14T16:00:00.12a',
     ];
     for (const text of malformed) assert.equal(scan(text), 'shape', JSON.stringify(text));
   });
 
   it('month, day, hour, minute, second, offset: each field out of range', () => {
     const cases: Array<[string, IsoDefect]> = [
-      ['2024-00-10', 'month'], ['2024-13-01', 'month'], ['2024-99-01T00:00Z', 'month'],
-      ['2024-06-00', 'day'], ['2024-01-32', 'day'], ['2024-04-31', 'day'], ['2023-02-29', 'day'], ['2024-02-30', 'day'],
-      ['2024-06-14T24:00', 'hour'], ['2024-06-14T24:00:00Z', 'hour'], ['2024-06-14T16:60', 'minute'], ['2024-06-14T16:00:60', 'second'],
-      ['2024-06-14T16:00:00+24:00', 'offset'], ['2024-06-14T16:00:00-00:60', 'offset'], ['2024-06-14T16:00:00+99', 'offset'],
+      ['2024-00-10', 'month'],
+      ['2024-13-01', 'month'],
+      ['2024-99-01T00:00Z', 'month'],
+      ['2024-06-00', 'day'],
+      ['2024-01-32', 'day'],
+      ['2024-04-31', 'day'],
+      ['2023-02-29', 'day'],
+      ['2024-02-30', 'day'],
+      ['2024-06-14T24:00', 'hour'],
+      ['2024-06-14T24:00:00Z', 'hour'],
+      ['2024-06-14T16:60', 'minute'],
+      ['2024-06-14T16:00:60', 'second'],
+      ['2024-06-14T16:00:00+24:00', 'offset'],
+      ['2024-06-14T16:00:00-00:60', 'offset'],
+      ['2024-06-14T16:00:00+99', 'offset'],
       ['2024-06-14+2400', 'offset'],
     ];
     for (const [text, defect] of cases) assert.equal(scan(text), defect, text);
@@ -151,14 +232,34 @@ describe('time/iso8601: rejection reasons', () => {
 
   it('fills every field before reporting a range defect (callers add their own checks first)', () => {
     assert.equal(scanIsoDateTime('0000-13-01T25:00:00.5+25:00', FULL_ISO_GRAMMAR, fields), 'month');
-    assert.deepEqual({ ...fields }, {
-      year: 0, month: 13, day: 1, hasTime: true, hour: 25, minute: 0, second: 0,
-      fractionStart: 20, fractionEnd: 21, fractionNanos: 500_000_000, hasOffset: true, offsetMinutes: 1500, offsetStart: 21,
-    });
+    assert.deepEqual(
+      { ...fields },
+      {
+        year: 0,
+        month: 13,
+        day: 1,
+        hasTime: true,
+        hour: 25,
+        minute: 0,
+        second: 0,
+        fractionStart: 20,
+        fractionEnd: 21,
+        fractionNanos: 500_000_000,
+        hasOffset: true,
+        offsetMinutes: 1500,
+        offsetStart: 21,
+      },
+    );
   });
 
   it('never throws and reads only a bounded prefix of hostile text', () => {
-    for (const text of ['x'.repeat(100_000), `2024-06-14T16:00:00.${'1'.repeat(100_000)}`, '\uD800\uDFFF', '2024-06-14T16:00:00\u0000', '9'.repeat(50)]) {
+    for (const text of [
+      'x'.repeat(100_000),
+      `2024-06-14T16:00:00.${'1'.repeat(100_000)}`,
+      '\uD800\uDFFF',
+      '2024-06-14T16:00:00\u0000',
+      '9'.repeat(50),
+    ]) {
       assert.equal(scan(text), 'shape');
     }
   });

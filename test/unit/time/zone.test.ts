@@ -12,10 +12,13 @@ describe('time zones: local wall-clock time to instants', () => {
     assert.equal(zoneOffsetMs(BERLIN, Date.parse('2023-01-15T12:00:00Z')), 3_600_000);
     assert.equal(zoneOffsetMs(BERLIN, Date.parse('2023-07-15T12:00:00Z')), 7_200_000);
     const changes = zoneTransitions(BERLIN, Date.parse('2023-01-01T00:00:00Z'), Date.parse('2024-01-01T00:00:00Z'));
-    assert.deepEqual(changes.map((c) => [at(c.at), c.before / 3_600_000, c.after / 3_600_000]), [
-      [utc('2023-03-26T01:00:00Z'), 1, 2],
-      [utc('2023-10-29T01:00:00Z'), 2, 1],
-    ]);
+    assert.deepEqual(
+      changes.map((c) => [at(c.at), c.before / 3_600_000, c.after / 3_600_000]),
+      [
+        [utc('2023-03-26T01:00:00Z'), 1, 2],
+        [utc('2023-10-29T01:00:00Z'), 2, 1],
+      ],
+    );
   });
 
   it('maps ordinary local times to the one instant', () => {
@@ -30,13 +33,20 @@ describe('time zones: local wall-clock time to instants', () => {
     assert.equal(at(localToInstant(BERLIN, local('2023-10-29 02:30:00'), 'second')), utc('2023-10-29T01:30:00Z'));
     const segments = localSegments(BERLIN, local('2023-10-29 00:00:00'), local('2023-10-30 00:00:00'));
     const repeated = segments.filter((s) => s.kind === 'repeated');
-    assert.deepEqual(repeated.map((s) => [formatLocal(s.from), formatLocal(s.to)]), [['2023-10-29 02:00:00', '2023-10-29 03:00:00']]);
+    assert.deepEqual(
+      repeated.map((s) => [formatLocal(s.from), formatLocal(s.to)]),
+      [['2023-10-29 02:00:00', '2023-10-29 03:00:00']],
+    );
   });
 
   it('a local time that never happened (March) is read with the offset before the change', () => {
     assert.equal(at(localToInstant(BERLIN, local('2024-03-31 02:00:00'))), utc('2024-03-31T01:00:00Z'));
     assert.equal(at(localToInstant(BERLIN, local('2024-03-31 02:30:00'))), utc('2024-03-31T01:30:00Z'));
-    assert.equal(at(localToInstant(BERLIN, local('2024-03-31 03:30:00'))), utc('2024-03-31T01:30:00Z'), 'the same instant as 02:30: the one collision the adoption refuses');
+    assert.equal(
+      at(localToInstant(BERLIN, local('2024-03-31 03:30:00'))),
+      utc('2024-03-31T01:30:00Z'),
+      'the same instant as 02:30: the one collision the adoption refuses',
+    );
     assert.equal(at(localToInstant(BERLIN, local('2024-03-31 01:59:59'))), utc('2024-03-31T00:59:59Z'));
   });
 

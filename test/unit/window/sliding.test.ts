@@ -51,10 +51,7 @@ describe('window: SlidingWindows', () => {
       assert.equal(empty.sum_5min, 0);
       w.add('s', 5, T0);
       const later = w.read('s', T0 + 31 * MIN);
-      assert.deepEqual(
-        [later.avg_1min, later.avg_5min, later.avg_30min, later.count_30min, later.max_30min],
-        [null, null, null, 0, null],
-      );
+      assert.deepEqual([later.avg_1min, later.avg_5min, later.avg_30min, later.count_30min, later.max_30min], [null, null, null, 0, null]);
     });
 
     it('rounds to the requested decimals (47.1778) and keeps full precision by default', () => {
@@ -92,7 +89,11 @@ describe('window: SlidingWindows', () => {
         { aggregates: ['median' as never] },
       ];
       for (const options of bad) {
-        assert.throws(() => new SlidingWindows(options), (err: unknown) => err instanceof WindowError && err.code === 'INVALID_OPTIONS', JSON.stringify(options));
+        assert.throws(
+          () => new SlidingWindows(options),
+          (err: unknown) => err instanceof WindowError && err.code === 'INVALID_OPTIONS',
+          JSON.stringify(options),
+        );
       }
     });
   });
@@ -118,10 +119,22 @@ describe('window: SlidingWindows', () => {
       const w = new SlidingWindows({ aggregates: ['mean', 'count'] });
       w.add('s', 10, T0 + 3 * MIN);
       assert.equal(w.add('s', 20, T0 + 2.5 * MIN), true);
-      assert.deepEqual(w.read('s', T0 + 3 * MIN), { avg_1min: 15, count_1min: 2, avg_5min: 15, count_5min: 2, avg_30min: 15, count_30min: 2 });
+      assert.deepEqual(w.read('s', T0 + 3 * MIN), {
+        avg_1min: 15,
+        count_1min: 2,
+        avg_5min: 15,
+        count_5min: 2,
+        avg_30min: 15,
+        count_30min: 2,
+      });
       assert.equal(w.add('s', 40, T0 + 1 * MIN), true); // too old for 1 min, inside 5 and 30
       assert.deepEqual(w.read('s', T0 + 3 * MIN), {
-        avg_1min: 15, count_1min: 2, avg_5min: 70 / 3, count_5min: 3, avg_30min: 70 / 3, count_30min: 3,
+        avg_1min: 15,
+        count_1min: 2,
+        avg_5min: 70 / 3,
+        count_5min: 3,
+        avg_30min: 70 / 3,
+        count_30min: 3,
       });
     });
 
@@ -146,8 +159,31 @@ describe('window: SlidingWindows', () => {
       const w = new SlidingWindows({ aggregates: ['mean', 'count', 'min', 'max'] });
       w.add('s', 5, T0);
       const before = JSON.stringify(w.toJSON());
-      for (const value of [Number.NaN, Infinity, -Infinity, '', ' ', 'abc', '12abc', '0x10', 'NaN', 'Infinity', {}, [], [3], null, undefined, true, 10n, 'x'.repeat(10_000)]) {
-        assert.throws(() => w.add('s', value, T0 + 1), (err: unknown) => err instanceof WindowError && err.code === 'INVALID_VALUE', String(value));
+      for (const value of [
+        Number.NaN,
+        Infinity,
+        -Infinity,
+        '',
+        ' ',
+        'abc',
+        '12abc',
+        '0x10',
+        'NaN',
+        'Infinity',
+        {},
+        [],
+        [3],
+        null,
+        undefined,
+        true,
+        10n,
+        'x'.repeat(10_000),
+      ]) {
+        assert.throws(
+          () => w.add('s', value, T0 + 1),
+          (err: unknown) => err instanceof WindowError && err.code === 'INVALID_VALUE',
+          String(value),
+        );
         assert.throws(() => w.add('fresh', value, T0 + 1), WindowError);
       }
       assert.equal(JSON.stringify(w.toJSON()), before);
@@ -164,9 +200,15 @@ describe('window: SlidingWindows', () => {
     it('rejects bad times and series keys', () => {
       const w = new SlidingWindows();
       for (const time of [Number.NaN, -1, Infinity, '1700000000' as never]) {
-        assert.throws(() => w.add('s', 1, time), (err: unknown) => err instanceof WindowError && err.code === 'INVALID_TIME');
+        assert.throws(
+          () => w.add('s', 1, time),
+          (err: unknown) => err instanceof WindowError && err.code === 'INVALID_TIME',
+        );
       }
-      assert.throws(() => w.add(42 as never, 1, T0), (err: unknown) => err instanceof WindowError && err.code === 'INVALID_SERIES');
+      assert.throws(
+        () => w.add(42 as never, 1, T0),
+        (err: unknown) => err instanceof WindowError && err.code === 'INVALID_SERIES',
+      );
       assert.equal(w.stats.series, 0);
     });
   });
@@ -190,7 +232,10 @@ describe('window: SlidingWindows', () => {
       w.add('busy', 2, T0);
       for (let t = T0; t <= T0 + 6 * MIN; t += 10_000) w.add('busy', 2, t);
       const results = w.tick(T0 + 6 * MIN);
-      assert.deepEqual(results.map((r) => r.series), ['busy']);
+      assert.deepEqual(
+        results.map((r) => r.series),
+        ['busy'],
+      );
       assert.deepEqual(results[0].values, { avg_1min: 2, avg_5min: 2 });
       assert.equal(w.stats.evictedIdle, 1);
       assert.equal(w.has('idle'), false);
@@ -259,9 +304,16 @@ describe('window: SlidingWindows', () => {
         { ...good, series: [...good.series, ...good.series] },
       ];
       for (const snapshot of variants) {
-        assert.throws(() => SlidingWindows.fromJSON(snapshot), (err: unknown) => err instanceof WindowError && err.code === 'INVALID_SNAPSHOT', JSON.stringify(snapshot));
+        assert.throws(
+          () => SlidingWindows.fromJSON(snapshot),
+          (err: unknown) => err instanceof WindowError && err.code === 'INVALID_SNAPSHOT',
+          JSON.stringify(snapshot),
+        );
       }
-      assert.throws(() => SlidingWindows.fromJSON(good, { windows: [MIN] }), (err: unknown) => err instanceof WindowError && err.code === 'INVALID_SNAPSHOT');
+      assert.throws(
+        () => SlidingWindows.fromJSON(good, { windows: [MIN] }),
+        (err: unknown) => err instanceof WindowError && err.code === 'INVALID_SNAPSHOT',
+      );
     });
   });
 
@@ -283,7 +335,10 @@ describe('window: SlidingWindows', () => {
         arbitrary: fc.record({
           kind: fc.constant('add' as const),
           series: fc.integer({ min: 0, max: 3 }),
-          value: fc.oneof(fc.integer({ min: -1000, max: 1000 }), fc.double({ min: -1e6, max: 1e6, noNaN: true }).map((x) => Math.round(x * 1000) / 1000)),
+          value: fc.oneof(
+            fc.integer({ min: -1000, max: 1000 }),
+            fc.double({ min: -1e6, max: 1e6, noNaN: true }).map((x) => Math.round(x * 1000) / 1000),
+          ),
           dt: dtArb,
           // out-of-order event times: up to 35 min behind the newest
           skew: fc.oneof({ weight: 4, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 35 * MIN }) }),

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { TimeParseError, WindowError, formatUtcNaive, parseTimestamp } from '../../../lib/window';
 
-const isTimeError = (err: unknown): boolean => err instanceof TimeParseError && err instanceof WindowError && err.code === 'INVALID_TIMESTAMP';
+const isTimeError = (err: unknown): boolean =>
+  err instanceof TimeParseError && err instanceof WindowError && err.code === 'INVALID_TIMESTAMP';
 
 describe('window: parseTimestamp', () => {
   it('reads epoch seconds as a number or as the rolling-averages string', () => {
@@ -54,7 +55,15 @@ describe('window: parseTimestamp', () => {
   });
 
   it('rejects impossible dates instead of rolling them over', () => {
-    for (const text of ['2023-02-29T00:00:00', '2024-13-01', '2024-04-31', '2024-06-14T24:00:00', '2024-06-14T16:60:00', '2024-06-14T16:00:60', '2024-06-14T16:00:00+25:00']) {
+    for (const text of [
+      '2023-02-29T00:00:00',
+      '2024-13-01',
+      '2024-04-31',
+      '2024-06-14T24:00:00',
+      '2024-06-14T16:60:00',
+      '2024-06-14T16:00:60',
+      '2024-06-14T16:00:00+25:00',
+    ]) {
       assert.throws(() => parseTimestamp(text), isTimeError, text);
     }
     assert.equal(parseTimestamp('2024-02-29T00:00:00'), Date.UTC(2024, 1, 29));
@@ -62,8 +71,26 @@ describe('window: parseTimestamp', () => {
 
   it('rejects everything else with a typed error', () => {
     const bad: unknown[] = [
-      '', '   ', 'yesterday', 'NaN', 'Infinity', '0x10', '2024-06-14T16:00:00.123456Zjunk', '14/06/2024', '2024-6-14',
-      Number.NaN, Infinity, 1e300, null, undefined, true, {}, [], new Date(Number.NaN), 'x'.repeat(100_000), 10n,
+      '',
+      '   ',
+      'yesterday',
+      'NaN',
+      'Infinity',
+      '0x10',
+      '2024-06-14T16:00:00.123456Zjunk',
+      '14/06/2024',
+      '2024-6-14',
+      Number.NaN,
+      Infinity,
+      1e300,
+      null,
+      undefined,
+      true,
+      {},
+      [],
+      new Date(Number.NaN),
+      'x'.repeat(100_000),
+      10n,
     ];
     for (const input of bad) assert.throws(() => parseTimestamp(input), isTimeError, String(input).slice(0, 40));
     try {

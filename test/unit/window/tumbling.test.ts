@@ -35,9 +35,17 @@ describe('window: TumblingWindows', () => {
     for (let s = 1; s <= 5; s++) for (let i = 0; i < 60; i++) w.add(String(s), s * 10 + (i % 3), t0 + i * 1000 + s);
     w.add('1', 7, t0 + 3 * 60_000); // minute 3; minutes 1 and 2 stay empty
     const results = w.tick(t0 + 10 * 60_000);
-    assert.deepEqual(results.map((r) => [r.series, (r.start - t0) / 60_000, r.count]), [
-      ['1', 0, 60], ['2', 0, 60], ['3', 0, 60], ['4', 0, 60], ['5', 0, 60], ['1', 3, 1],
-    ]);
+    assert.deepEqual(
+      results.map((r) => [r.series, (r.start - t0) / 60_000, r.count]),
+      [
+        ['1', 0, 60],
+        ['2', 0, 60],
+        ['3', 0, 60],
+        ['4', 0, 60],
+        ['5', 0, 60],
+        ['1', 3, 1],
+      ],
+    );
     assert.equal(results[1].mean, 21);
     assert.equal(w.stats.emitted, 6);
     assert.deepEqual(w.tick(t0 + 20 * 60_000), []);
@@ -74,8 +82,17 @@ describe('window: TumblingWindows', () => {
       w.add('2', 5, t0 + 70_000); // watermark 16:01:10: minute 0 closes
       assert.equal(w.add('1', 4, t0 + 2_000), 'late');
       const results = w.tick(Number.MAX_SAFE_INTEGER); // `now` does not move an event-time watermark
-      assert.deepEqual(results.map((r) => [r.series, r.count, r.mean]), [['1', 2, 2]]);
-      assert.deepEqual(w.flush().map((r) => [r.series, r.count]), [['1', 1], ['2', 1]]);
+      assert.deepEqual(
+        results.map((r) => [r.series, r.count, r.mean]),
+        [['1', 2, 2]],
+      );
+      assert.deepEqual(
+        w.flush().map((r) => [r.series, r.count]),
+        [
+          ['1', 1],
+          ['2', 1],
+        ],
+      );
       assert.equal(w.stats.open, 0);
     });
 
@@ -104,10 +121,19 @@ describe('window: TumblingWindows', () => {
     w.add('s', 1, t0);
     const before = JSON.stringify(w);
     for (const v of [Number.NaN, Infinity, 'abc', '', {}, null, true]) {
-      assert.throws(() => w.add('s', v, t0), (err: unknown) => err instanceof WindowError && err.code === 'INVALID_VALUE');
+      assert.throws(
+        () => w.add('s', v, t0),
+        (err: unknown) => err instanceof WindowError && err.code === 'INVALID_VALUE',
+      );
     }
-    assert.throws(() => w.add('s', 1, Number.NaN), (err: unknown) => err instanceof WindowError && err.code === 'INVALID_TIME');
-    assert.throws(() => w.add(undefined as never, 1, t0), (err: unknown) => err instanceof WindowError && err.code === 'INVALID_SERIES');
+    assert.throws(
+      () => w.add('s', 1, Number.NaN),
+      (err: unknown) => err instanceof WindowError && err.code === 'INVALID_TIME',
+    );
+    assert.throws(
+      () => w.add(undefined as never, 1, t0),
+      (err: unknown) => err instanceof WindowError && err.code === 'INVALID_SERIES',
+    );
     assert.equal(JSON.stringify(w), before);
     assert.throws(() => new TumblingWindows({ sizeMs: 0 }), WindowError);
     assert.throws(() => new TumblingWindows({ graceMs: -1 }), WindowError);
@@ -121,7 +147,10 @@ describe('window: TumblingWindows', () => {
     w.add('b', 2, t0);
     assert.equal(w.reset('a'), true);
     assert.equal(w.reset('a'), false);
-    assert.deepEqual(w.tick(t0 + 60_000).map((r) => r.series), ['b']);
+    assert.deepEqual(
+      w.tick(t0 + 60_000).map((r) => r.series),
+      ['b'],
+    );
   });
 
   it('snapshots and restores; windows that closed while down are emitted after restart', () => {
@@ -132,17 +161,40 @@ describe('window: TumblingWindows', () => {
     w.add('2', 1 / 3, t0 + 61_000);
     w.tick(t0 + 30_000);
     const restored = TumblingWindows.fromJSON(JSON.parse(JSON.stringify(w)), { graceMs: 2_000, decimals: 2 }, t0 + 10 * 60_000);
-    assert.deepEqual(restored.tick(t0 + 10 * 60_000).map((r) => [r.series, r.mean]), [['1', 1.5], ['2', 0.33]]);
+    assert.deepEqual(
+      restored.tick(t0 + 10 * 60_000).map((r) => [r.series, r.mean]),
+      [
+        ['1', 1.5],
+        ['2', 0.33],
+      ],
+    );
     assert.equal(restored.add('1', 5, t0 + 3_000), 'late');
-    for (const bad of [null, {}, { ...w.toJSON(), sizeMs: 1000 }, { ...w.toJSON(), open: [['1', 5, 1, 0, 1, 1, 1]] }, { ...w.toJSON(), open: [['1', t0, 1, 0, 0, 1, 1]] }]) {
-      assert.throws(() => TumblingWindows.fromJSON(bad, { graceMs: 2_000 }), (err: unknown) => err instanceof WindowError && err.code === 'INVALID_SNAPSHOT');
+    for (const bad of [
+      null,
+      {},
+      { ...w.toJSON(), sizeMs: 1000 },
+      { ...w.toJSON(), open: [['1', 5, 1, 0, 1, 1, 1]] },
+      { ...w.toJSON(), open: [['1', t0, 1, 0, 0, 1, 1]] },
+    ]) {
+      assert.throws(
+        () => TumblingWindows.fromJSON(bad, { graceMs: 2_000 }),
+        (err: unknown) => err instanceof WindowError && err.code === 'INVALID_SNAPSHOT',
+      );
     }
   });
 
   it('matches a group-by-minute reference on random in-order and out-of-order data', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.record({ series: fc.integer({ min: 1, max: 5 }), dt: fc.integer({ min: 0, max: 20_000 }), back: fc.integer({ min: 0, max: 8_000 }), value: fc.integer({ min: -50, max: 50 }) }), { maxLength: 400 }),
+        fc.array(
+          fc.record({
+            series: fc.integer({ min: 1, max: 5 }),
+            dt: fc.integer({ min: 0, max: 20_000 }),
+            back: fc.integer({ min: 0, max: 8_000 }),
+            value: fc.integer({ min: -50, max: 50 }),
+          }),
+          { maxLength: 400 },
+        ),
         (readings) => {
           const grace = 5_000;
           const w = new TumblingWindows({ graceMs: grace, watermark: 'event' });

@@ -53,10 +53,10 @@ describe('writer engine: commit markers', () => {
       assert.equal(result.committed, 30);
       assert.deepEqual(db.column('n'), range(30));
       assert.equal(db.claims, 1);
-      assert.equal(db.markers.size, 2, 'the claimed token and the retry\'s new one');
+      assert.equal(db.markers.size, 2, "the claimed token and the retry's new one");
     });
 
-    it('does not mistake its own claim, whose answer a second cut swallowed, for the batch\'s commit', async () => {
+    it("does not mistake its own claim, whose answer a second cut swallowed, for the batch's commit", async () => {
       const db = new FakeDatabase();
       const writer = t.track(makeWriter(db, { maxInFlight: 1 }));
       await until(() => writer.currentState === 'ok', 'ping');
@@ -80,7 +80,7 @@ describe('writer engine: commit markers', () => {
       assert.equal(db.claims, 0);
     });
 
-    it('keeps bisection exact when a half\'s commit answer is lost', async () => {
+    it("keeps bisection exact when a half's commit answer is lost", async () => {
       const db = new FakeDatabase({ badRow: (row) => (row.n === 77 ? 'Data too long' : null) });
       const writer = t.track(makeWriter(db, { batchSize: 200, maxInFlight: 1 }));
       await until(() => writer.currentState === 'ok', 'ping');
@@ -95,8 +95,15 @@ describe('writer engine: commit markers', () => {
       const { err, result } = await t.deliveries.send(writer, rowsOf(range(200)));
       assert.equal(err, null);
       assert.equal(result.committed, 199);
-      assert.deepEqual(result.rejected.map((r) => r.index), [77]);
-      assert.deepEqual(db.column('n'), range(200).filter((n) => n !== 77), 'each good row once, in order');
+      assert.deepEqual(
+        result.rejected.map((r) => r.index),
+        [77],
+      );
+      assert.deepEqual(
+        db.column('n'),
+        range(200).filter((n) => n !== 77),
+        'each good row once, in order',
+      );
       assert.equal(db.claims, 1);
     });
 
@@ -109,7 +116,10 @@ describe('writer engine: commit markers', () => {
       const cut = await t.deliveries.send(writer, rowsOf(range(20)));
       assert.equal(cut.result.journaled, 20, 'acknowledged from the journal, not held until the database answers');
       const during = await Promise.all(range(30, 20).map((n) => t.deliveries.send(writer, { n, label: 'later' })));
-      assert.ok(during.every((o) => o.result.journaled === 1), 'newer rows are journaled behind it');
+      assert.ok(
+        during.every((o) => o.result.journaled === 1),
+        'newer rows are journaled behind it',
+      );
       await new Promise((resolve) => setTimeout(resolve, 60)); // several failed claims
       db.down = false;
       await until(() => writer.stats().journalRows === 0, 'journal replayed');
@@ -161,7 +171,13 @@ describe('writer engine: commit markers', () => {
     it('warns at close when the claim gets no answer, and leaves the rows in the journal for the next start', async () => {
       const db = new FakeDatabase();
       const warnings: string[] = [];
-      const writer = makeWriter(db, { maxInFlight: 1, journalDir: t.dir, retryInitialMs: 60_000, retryMaxMs: 60_000, warn: (m) => warnings.push(m) });
+      const writer = makeWriter(db, {
+        maxInFlight: 1,
+        journalDir: t.dir,
+        retryInitialMs: 60_000,
+        retryMaxMs: 60_000,
+        warn: (m) => warnings.push(m),
+      });
       await until(() => writer.currentState === 'ok', 'ping');
       db.commitThenCut = 1;
       db.downAfterCut = true;
@@ -169,7 +185,10 @@ describe('writer engine: commit markers', () => {
       assert.equal(pending.result.journaled, 10);
       const report = await writer.close(500);
       assert.equal(report.journalRows, 10);
-      assert.ok(warnings.some((w) => /10 journaled rows whose commit is unknown/.test(w)), warnings.join('\n'));
+      assert.ok(
+        warnings.some((w) => /10 journaled rows whose commit is unknown/.test(w)),
+        warnings.join('\n'),
+      );
     });
   });
 
@@ -200,7 +219,11 @@ describe('writer engine: commit markers', () => {
       const upsertingWriter = t.track(makeWriter(upserting, { conflict: 'upsert', keyColumns: ['n'] }));
       const asked = new FakeDatabase({ uniqueKey: ['n'] });
       const forced = t.track(makeWriter(asked, { conflict: 'ignore', commitMarkers: true }));
-      for (const [db, writer] of [[quiet, ignoring], [upserting, upsertingWriter], [asked, forced]] as const) {
+      for (const [db, writer] of [
+        [quiet, ignoring],
+        [upserting, upsertingWriter],
+        [asked, forced],
+      ] as const) {
         await t.deliveries.send(writer, rowsOf(range(10)));
         assert.deepEqual(db.column('n'), range(10));
       }

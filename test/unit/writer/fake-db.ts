@@ -5,7 +5,17 @@
  * It also keeps the writer's commit markers (iotp_commit_markers) apart from the rows, with the
  * table's primary key, and can lose the answer of a commit that happened (`commitThenCut`).
  */
-import type { Database, DbErrorKind, Dialect, QueryResult, SelectResult, SqlExecutor, SqlParams, SqlStatement, SqlValue } from '../../../lib/db/types';
+import type {
+  Database,
+  DbErrorKind,
+  Dialect,
+  QueryResult,
+  SelectResult,
+  SqlExecutor,
+  SqlParams,
+  SqlStatement,
+  SqlValue,
+} from '../../../lib/db/types';
 
 export type Row = Record<string, SqlValue>;
 
@@ -162,7 +172,12 @@ export class FakeDatabase implements Database {
     try {
       await this.gate();
       const injected = this.failNext.shift();
-      if (injected) throw dbError(injected, `injected ${injected} error`, injected === 'transient' ? 'ER_LOCK_DEADLOCK' : injected === 'fatal' ? 'ER_NO_SUCH_TABLE' : 'ECONNRESET');
+      if (injected)
+        throw dbError(
+          injected,
+          `injected ${injected} error`,
+          injected === 'transient' ? 'ER_LOCK_DEADLOCK' : injected === 'fatal' ? 'ER_NO_SUCH_TABLE' : 'ECONNRESET',
+        );
       const match = /^INSERT INTO \S+ \(([^)]*)\) VALUES /.exec(sql);
       if (!match || !Array.isArray(params)) throw dbError('fatal', `fake cannot run: ${sql.slice(0, 60)}`);
       const columns = match[1].split(', ').map((c) => c.slice(1, -1));
@@ -174,7 +189,9 @@ export class FakeDatabase implements Database {
       const rows: Row[] = [];
       for (let r = 0; r < count; r++) {
         const row: Row = {};
-        columns.forEach((c, i) => { row[c] = values[r * columns.length + i]; });
+        columns.forEach((c, i) => {
+          row[c] = values[r * columns.length + i];
+        });
         const reason = this.options.badRow?.(row);
         if (reason) throw dbError('data', `${reason} at row ${r + 1}`, 'ER_DATA_TOO_LONG');
         rows.push(row);
@@ -204,7 +221,8 @@ export class FakeDatabase implements Database {
     const token = Array.isArray(params) && Buffer.isBuffer(params[0]) ? (params[0] as Buffer).toString('hex') : undefined;
     if (sql.startsWith('INSERT INTO iotp_commit_markers')) {
       if (token === undefined) throw dbError('fatal', 'a marker without a token');
-      if (this.markers.has(token) || markers.includes(token)) throw dbError('data', `Duplicate entry '${token}' for key 'PRIMARY'`, 'ER_DUP_ENTRY');
+      if (this.markers.has(token) || markers.includes(token))
+        throw dbError('data', `Duplicate entry '${token}' for key 'PRIMARY'`, 'ER_DUP_ENTRY');
       markers.push(token);
       return { rows: [], affectedRows: 1 };
     }

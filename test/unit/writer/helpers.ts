@@ -33,7 +33,13 @@ export class Deliveries {
 
 export function makeWriter(db: FakeDatabase, options: Partial<RowWriterOptions> = {}): RowWriter {
   return new RowWriter({
-    db, table: 'readings', columns: ['n', 'label'], retryInitialMs: 5, retryMaxMs: 20, warn: () => undefined, ...options,
+    db,
+    table: 'readings',
+    columns: ['n', 'label'],
+    retryInitialMs: 5,
+    retryMaxMs: 20,
+    warn: () => undefined,
+    ...options,
   });
 }
 

@@ -30,9 +30,16 @@ describe('writer mapping: rows to column values', () => {
     const circular: Record<string, unknown> = {};
     circular.self = circular;
     for (const [row, pattern] of [
-      [null, /must be an object/], [42, /must be an object/], ['text', /must be an object/], [[1], /an array/],
-      [{ v: NaN }, /column v: NaN/], [{ v: Infinity }, /Infinity/], [{ v: () => 1 }, /function/],
-      [{ v: circular }, /JSON/], [{ v: new Date('nope') }, /invalid Date/], [{ v: Symbol('s') }, /symbol/],
+      [null, /must be an object/],
+      [42, /must be an object/],
+      ['text', /must be an object/],
+      [[1], /an array/],
+      [{ v: NaN }, /column v: NaN/],
+      [{ v: Infinity }, /Infinity/],
+      [{ v: () => 1 }, /function/],
+      [{ v: circular }, /JSON/],
+      [{ v: new Date('nope') }, /invalid Date/],
+      [{ v: Symbol('s') }, /symbol/],
     ] as [unknown, RegExp][]) {
       const result = mapper.map(row);
       assert.ok(result instanceof WriterError, String(row));

@@ -37,7 +37,10 @@ describe('writer engine: pendingSince (rows still on their way in)', () => {
     const writer = t.track(makeWriter(db, { journalDir: t.dir, maxBufferedRows: 10, maxInFlight: 1, retryInitialMs: 20, retryMaxMs: 40 }));
     const before = Date.now();
     const outcomes = await Promise.all(range(50).map((n) => t.deliveries.send(writer, { n })));
-    assert.ok(outcomes.every((o) => o.err === null && o.result.journaled === 1), 'answered as journaled');
+    assert.ok(
+      outcomes.every((o) => o.err === null && o.result.journaled === 1),
+      'answered as journaled',
+    );
     const since = writer.pendingSince();
     assert.ok(since !== null && since >= before && since <= Date.now(), `held since the first row was accepted, got ${since}`);
     db.down = false;

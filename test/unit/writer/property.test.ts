@@ -10,12 +10,7 @@ import { FakeDatabase } from './fake-db';
 import { Deliveries, makeWriter, until, type Outcome } from './helpers';
 import { makeTempDir, removeTempDir } from '../../support/tmp';
 
-type Command =
-  | { type: 'write'; rows: number }
-  | { type: 'down' }
-  | { type: 'up' }
-  | { type: 'wait'; ms: number }
-  | { type: 'restart' };
+type Command = { type: 'write'; rows: number } | { type: 'down' } | { type: 'up' } | { type: 'wait'; ms: number } | { type: 'restart' };
 
 const command: fc.Arbitrary<Command> = fc.oneof(
   { weight: 6, arbitrary: fc.record({ type: fc.constant('write' as const), rows: fc.integer({ min: 1, max: 6 }) }) },
@@ -46,8 +41,14 @@ describe('writer engine: property (random writes, outages, restarts)', function 
         const db = new FakeDatabase({ latencyMs: 1, badRow: (row) => (isBad(row.n as number) ? 'value out of range' : null) });
         const deliveries = new Deliveries();
         const options = {
-          overflow: config.overflow, maxBufferedRows: config.maxBufferedRows, batchSize: config.batchSize,
-          maxInFlight: config.maxInFlight, maxLatencyMs: 3, journalSyncMs: 2, retryInitialMs: 2, retryMaxMs: 10,
+          overflow: config.overflow,
+          maxBufferedRows: config.maxBufferedRows,
+          batchSize: config.batchSize,
+          maxInFlight: config.maxInFlight,
+          maxLatencyMs: 3,
+          journalSyncMs: 2,
+          retryInitialMs: 2,
+          retryMaxMs: 10,
           ...(config.journal ? { journalDir: dir, maxJournalBytes: config.maxJournalBytes } : {}),
         };
         let writer: RowWriter = makeWriter(db, options);
@@ -58,12 +59,24 @@ describe('writer engine: property (random writes, outages, restarts)', function 
             switch (step.type) {
               case 'write': {
                 const ns = Array.from({ length: step.rows }, () => next++);
-                sent.push({ ns, outcome: deliveries.send(writer, ns.map((n) => ({ n, label: `r${n}` }))) });
+                sent.push({
+                  ns,
+                  outcome: deliveries.send(
+                    writer,
+                    ns.map((n) => ({ n, label: `r${n}` })),
+                  ),
+                });
                 break;
               }
-              case 'down': db.down = true; break;
-              case 'up': db.down = false; break;
-              case 'wait': await new Promise((resolve) => setTimeout(resolve, step.ms)); break;
+              case 'down':
+                db.down = true;
+                break;
+              case 'up':
+                db.down = false;
+                break;
+              case 'wait':
+                await new Promise((resolve) => setTimeout(resolve, step.ms));
+                break;
               case 'restart':
                 await writer.close(2000);
                 writer = makeWriter(db, options);
@@ -82,7 +95,11 @@ describe('writer engine: property (random writes, outages, restarts)', function 
             if (r.dropped + r.failed > 0) assert.ok(outcomes[i].err, 'a dropped/failed row comes with an error');
             if (r.dropped + r.failed === 0) s.ns.filter((n) => !isBad(n)).forEach((n) => expected.add(n));
           });
-          await until(() => expected.size === 0 || [...expected].every((n) => db.rows.some((row) => row.n === n)), 'acknowledged rows committed', 10_000);
+          await until(
+            () => expected.size === 0 || [...expected].every((n) => db.rows.some((row) => row.n === n)),
+            'acknowledged rows committed',
+            10_000,
+          );
           await until(() => writer.stats().journalRows === 0 && writer.stats().backlogRows === 0, 'writer drained', 10_000);
           const committed = db.column('n') as number[];
           assert.equal(new Set(committed).size, committed.length, `no row twice: ${committed.join(',')}`);
@@ -92,8 +109,10 @@ describe('writer engine: property (random writes, outages, restarts)', function 
             assert.ok(stored.every((n) => !isBad(n)));
             // Journaled bad rows are refused at replay (with a warning): their caller was already answered.
             const badJournaled = s.ns.filter(isBad).length - r.rejected.length;
-            assert.ok(stored.length <= r.committed + r.journaled && stored.length >= r.committed + r.journaled - badJournaled,
-              `delivery ${i}: ${stored.length} rows stored, ${JSON.stringify(r)}`);
+            assert.ok(
+              stored.length <= r.committed + r.journaled && stored.length >= r.committed + r.journaled - badJournaled,
+              `delivery ${i}: ${stored.length} rows stored, ${JSON.stringify(r)}`,
+            );
           });
           if (config.maxInFlight === 1) {
             for (let i = 1; i < committed.length; i++) assert.ok(committed[i - 1] < committed[i], `order: ${committed.join(',')}`);

@@ -30,7 +30,10 @@ describe('writer engine: RowWriter', () => {
       const db = new FakeDatabase();
       const writer = t.track(makeWriter(db, { batchSize: 500, maxLatencyMs: 15, commitMarkers: false }));
       const outcomes = await Promise.all([1, 2, 3].map((n) => t.deliveries.send(writer, { n, label: 'x' })));
-      assert.deepEqual(outcomes.map((o) => o.result.committed), [1, 1, 1]);
+      assert.deepEqual(
+        outcomes.map((o) => o.result.committed),
+        [1, 1, 1],
+      );
       assert.deepEqual(db.statements, [3]);
       assert.equal(db.transactions, 0); // a single statement needs no explicit transaction
     });
@@ -58,8 +61,12 @@ describe('writer engine: RowWriter', () => {
 
     it('keeps arrival order across many deliveries and batches, with mapping and NULLs', async () => {
       const db = new FakeDatabase({ latencyMs: 1 });
-      const writer = t.track(makeWriter(db, { batchSize: 64, maxLatencyMs: 5, maxInFlight: 1, columns: { n: 'payload.n', label: 'meta.label' } }));
-      const sends = range(1000).map((n) => t.deliveries.send(writer, n % 3 === 0 ? { payload: { n } } : { payload: { n }, meta: { label: `l${n}` } }));
+      const writer = t.track(
+        makeWriter(db, { batchSize: 64, maxLatencyMs: 5, maxInFlight: 1, columns: { n: 'payload.n', label: 'meta.label' } }),
+      );
+      const sends = range(1000).map((n) =>
+        t.deliveries.send(writer, n % 3 === 0 ? { payload: { n } } : { payload: { n }, meta: { label: `l${n}` } }),
+      );
       await Promise.all(sends);
       assert.deepEqual(db.column('n'), range(1000));
       assert.equal(db.rows[0].label, null);
@@ -84,7 +91,14 @@ describe('writer engine: RowWriter', () => {
       const { err, result } = await t.deliveries.send(writer, [{ n: 1 }, null, { n: NaN }, 'text', { n: 2 }]);
       assert.equal(err, null);
       assert.equal(result.committed, 2);
-      assert.deepEqual(result.rejected.map((r) => [r.index, r.code]), [[1, 'WRITER_BAD_ROW'], [2, 'WRITER_BAD_ROW'], [3, 'WRITER_BAD_ROW']]);
+      assert.deepEqual(
+        result.rejected.map((r) => [r.index, r.code]),
+        [
+          [1, 'WRITER_BAD_ROW'],
+          [2, 'WRITER_BAD_ROW'],
+          [3, 'WRITER_BAD_ROW'],
+        ],
+      );
       assert.equal(writer.stats().rejected, 3);
       const empty = await t.deliveries.send(writer, []);
       assert.deepEqual(empty.result, { committed: 0, journaled: 0, rejected: [], dropped: 0, failed: 0 });
@@ -112,7 +126,10 @@ describe('writer engine: RowWriter', () => {
       assert.deepEqual(result.rejected[0].row, { n: 137, label: 'r137' });
       assert.match(result.rejected[0].reason, /Data too long/);
       assert.equal(result.rejected[0].code, 'ER_DATA_TOO_LONG');
-      assert.deepEqual(db.column('n'), range(500).filter((n) => n !== 137));
+      assert.deepEqual(
+        db.column('n'),
+        range(500).filter((n) => n !== 137),
+      );
       assert.ok(db.attempts <= 2 + 2 * Math.ceil(Math.log2(500)), `${db.attempts} statements`);
     });
 
@@ -123,8 +140,14 @@ describe('writer engine: RowWriter', () => {
       const outcomes = await Promise.all(range(5).map((d) => t.deliveries.send(writer, rowsOf(range(100, d * 100)))));
       const rejected = outcomes.flatMap((o, d) => o.result.rejected.map((r) => d * 100 + r.index));
       assert.deepEqual(rejected, [...bad]);
-      assert.equal(outcomes.reduce((sum, o) => sum + o.result.committed, 0), 495);
-      assert.deepEqual(db.column('n'), range(500).filter((n) => !bad.has(n)));
+      assert.equal(
+        outcomes.reduce((sum, o) => sum + o.result.committed, 0),
+        495,
+      );
+      assert.deepEqual(
+        db.column('n'),
+        range(500).filter((n) => !bad.has(n)),
+      );
       assert.equal(writer.stats().rejected, 5);
     });
 
@@ -180,7 +203,10 @@ describe('writer engine: RowWriter', () => {
       assert.equal(answered, 0, 'neither journaled nor committed: nothing answered, nothing failed');
       db.down = false;
       const outcomes = await Promise.all(sends);
-      assert.ok(outcomes.every((o) => o.err === null && o.result.committed === 1), JSON.stringify(outcomes.find((o) => o.err)));
+      assert.ok(
+        outcomes.every((o) => o.err === null && o.result.committed === 1),
+        JSON.stringify(outcomes.find((o) => o.err)),
+      );
       assert.deepEqual(db.column('n'), range(100));
       t.deliveries.assertAllAnsweredOnce();
     });
@@ -208,9 +234,14 @@ describe('writer engine: RowWriter', () => {
     it('journals rows during an outage (callbacks after fsync), then replays them in order before newer rows', async () => {
       const db = new FakeDatabase();
       db.down = true;
-      const writer = t.track(makeWriter(db, { journalDir: t.dir, maxBufferedRows: 50, maxInFlight: 1, retryInitialMs: 20, retryMaxMs: 40 }));
+      const writer = t.track(
+        makeWriter(db, { journalDir: t.dir, maxBufferedRows: 50, maxInFlight: 1, retryInitialMs: 20, retryMaxMs: 40 }),
+      );
       const early = range(40).map((n) => t.deliveries.send(writer, { n })); // in memory while connecting
-      await until(() => writer.currentState === 'down' || writer.currentState === 'connecting' && writer.stats().lastError !== null, 'outage noticed');
+      await until(
+        () => writer.currentState === 'down' || (writer.currentState === 'connecting' && writer.stats().lastError !== null),
+        'outage noticed',
+      );
       const late = range(200, 40).map((n) => t.deliveries.send(writer, { n }));
       const outcomes = await Promise.all([...early, ...late]);
       assert.ok(outcomes.every((o) => o.err === null && o.result.journaled === 1 && o.result.committed === 0));
@@ -359,7 +390,10 @@ describe('writer engine: RowWriter', () => {
       const sends = range(10).map((n) => t.deliveries.send(writer, { n }));
       const report = await writer.close(2000);
       assert.equal(report.committed, 10);
-      assert.equal((await Promise.all(sends)).every((o) => o.result.committed === 1), true);
+      assert.equal(
+        (await Promise.all(sends)).every((o) => o.result.committed === 1),
+        true,
+      );
       const after = await t.deliveries.send(writer, { n: 99 });
       assert.equal((after.err as { code?: string }).code, 'WRITER_CLOSED');
     });
@@ -396,7 +430,17 @@ describe('writer engine: RowWriter', () => {
   describe('configuration and status', () => {
     it('refuses bad options with WRITER_CONFIG', () => {
       const db = new FakeDatabase();
-      for (const bad of [{ table: '' }, { table: 'x'.repeat(65) }, { batchSize: 0 }, { maxLatencyMs: -1 }, { overflow: 'maybe' as never }, { columns: [] }, { conflict: 'upsert' as const }, { conflict: 'maybe' as never }, { keyColumns: ['nope'] }]) {
+      for (const bad of [
+        { table: '' },
+        { table: 'x'.repeat(65) },
+        { batchSize: 0 },
+        { maxLatencyMs: -1 },
+        { overflow: 'maybe' as never },
+        { columns: [] },
+        { conflict: 'upsert' as const },
+        { conflict: 'maybe' as never },
+        { keyColumns: ['nope'] },
+      ]) {
         assert.throws(() => makeWriter(db, bad), { code: 'WRITER_CONFIG' }, JSON.stringify(bad));
       }
     });
@@ -404,7 +448,9 @@ describe('writer engine: RowWriter', () => {
     it('reports state, totals and a smoothed rate; a throwing callback does not break the engine', async () => {
       const db = new FakeDatabase();
       const writer = t.track(makeWriter(db));
-      writer.write({ n: 1 }, () => { throw new Error('user bug'); });
+      writer.write({ n: 1 }, () => {
+        throw new Error('user bug');
+      });
       await t.deliveries.send(writer, rowsOf(range(99, 2)));
       const stats = writer.stats();
       assert.equal(stats.state, 'ok');
