@@ -31,9 +31,10 @@ import { statestreamMigrations } from '../lib/statestream/schema';
 import { connectPublisher, openDb, publishAll, scalar, shippedStatestreamFlow, sleep, type Publish } from '../test/e2e/statestream-support';
 import { packageRoot, startNodeRed, type RunningNodeRed } from '../test/support/node-red';
 import { startPrivateMosquitto, type PrivateMosquitto } from '../test/support/private-services';
-import { createTestMysqlDatabase, MYSQL_HOST, MYSQL_PORT, portOpen, type TestMysqlDatabase } from '../test/support/services';
+import { createTestMysqlDatabase, MYSQL_HOST, MYSQL_PORT, portOpen } from '../test/support/services';
 import { makeTempDir } from '../test/support/tmp';
 import { ensurePeers } from './support/peers';
+import { stockStatestreamPeerFlow } from './support/stock-peer';
 import { table } from './support/report';
 
 const SCALE = Number(process.env.BENCH_BURSTS_SCALE ?? 1);
@@ -135,72 +136,6 @@ async function burst(
   return { ...last, publishRate, storedRate: last.distinct / ((lastChangeAt - start) / 1000) };
 }
 
-function peerFlow(
-  brokerPort: number,
-  database: TestMysqlDatabase,
-  base: string,
-): { flows: unknown[]; credentials: Record<string, Record<string, string>> } {
-  const z = 'peer_tab';
-  return {
-    flows: [
-      { id: z, type: 'tab', label: 'peer: core mqtt in → function → node-red-node-mysql' },
-      {
-        id: 'peer_broker',
-        type: 'mqtt-broker',
-        name: 'bench broker',
-        broker: '127.0.0.1',
-        port: String(brokerPort),
-        clientid: `peer-${randomBytes(4).toString('hex')}`,
-        autoConnect: true,
-        usetls: false,
-        protocolVersion: '4',
-        keepalive: '60',
-        cleansession: false,
-      },
-      {
-        id: 'peer_in',
-        type: 'mqtt in',
-        z,
-        name: '',
-        topic: `${base}/#`,
-        qos: '1',
-        datatype: 'utf8',
-        broker: 'peer_broker',
-        nl: false,
-        rap: true,
-        rh: 0,
-        inputs: 0,
-        x: 120,
-        y: 80,
-        wires: [['peer_fn']],
-      },
-      {
-        id: 'peer_fn',
-        type: 'function',
-        z,
-        name: 'to INSERT',
-        outputs: 1,
-        x: 300,
-        y: 80,
-        wires: [['peer_mysql']],
-        func: "msg.payload = [msg.topic, msg.qos || 0, msg.payload, msg.retain ? 1 : 0];\nmsg.topic = 'INSERT INTO messages (topic, qos, payload, retained) VALUES (?, ?, ?, ?)';\nreturn msg;",
-      },
-      { id: 'peer_mysql', type: 'mysql', z, mydb: 'peer_db', name: '', x: 480, y: 80, wires: [[]] },
-      {
-        id: 'peer_db',
-        type: 'MySQLdatabase',
-        name: '',
-        host: MYSQL_HOST,
-        port: String(MYSQL_PORT),
-        db: database.config.database,
-        tz: '+00:00',
-        charset: 'UTF8MB4',
-      },
-    ],
-    credentials: { peer_db: { user: database.config.user ?? 'root', password: database.config.password ?? '' } },
-  };
-}
-
 /** The shipped statestream flow with its ingest acknowledging once journaled. */
 function oursFlow(): Record<string, unknown>[] {
   const receiveMaximum = Number(process.env.BENCH_BURSTS_RECEIVE_MAXIMUM) || undefined;
@@ -233,7 +168,7 @@ async function runPipeline(
       const userDir = makeTempDir('iotp-bench-peer-');
       mkdirSync(join(userDir, 'node_modules'), { recursive: true });
       symlinkSync(peerDir, join(userDir, 'node_modules', 'node-red-node-mysql'), 'dir');
-      const { flows, credentials } = peerFlow(broker.mosquitto.port, database, base);
+      const { flows, credentials } = stockStatestreamPeerFlow(broker.mosquitto.port, database, base);
       nodeRed = await startNodeRed({ userDir, flows, credentials, env: { SIMULATE: 'false' } });
     }
     const name = pipeline === 'ours' ? 'iotp (journal)' : 'stock peer';

@@ -35,7 +35,6 @@ import {
   POSTGRES_HOST,
   POSTGRES_PORT,
   portOpen,
-  type TestMysqlDatabase,
 } from '../test/support/services';
 import { makeTempDir } from '../test/support/tmp';
 import {
@@ -51,6 +50,7 @@ import {
   type Publish,
 } from '../test/e2e/statestream-support';
 import { ensurePeers } from './support/peers';
+import { stockStatestreamPeerFlow } from './support/stock-peer';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 30_000);
 const ENTITIES = 500;
@@ -247,72 +247,6 @@ async function measureAll(name: string, nodeRed: RunningNodeRed, db: Database, c
   return results;
 }
 
-function peerFlow(
-  brokerPort: number,
-  database: TestMysqlDatabase,
-  base: string,
-): { flows: unknown[]; credentials: Record<string, Record<string, string>> } {
-  const z = 'peer_tab';
-  return {
-    flows: [
-      { id: z, type: 'tab', label: 'peer: core mqtt in → function → node-red-node-mysql' },
-      {
-        id: 'peer_broker',
-        type: 'mqtt-broker',
-        name: 'bench broker',
-        broker: '127.0.0.1',
-        port: String(brokerPort),
-        clientid: `peer-${randomBytes(4).toString('hex')}`,
-        autoConnect: true,
-        usetls: false,
-        protocolVersion: '4',
-        keepalive: '60',
-        cleansession: false,
-      },
-      {
-        id: 'peer_in',
-        type: 'mqtt in',
-        z,
-        name: '',
-        topic: `${base}/#`,
-        qos: '1',
-        datatype: 'utf8',
-        broker: 'peer_broker',
-        nl: false,
-        rap: true,
-        rh: 0,
-        inputs: 0,
-        x: 120,
-        y: 80,
-        wires: [['peer_fn']],
-      },
-      {
-        id: 'peer_fn',
-        type: 'function',
-        z,
-        name: 'to INSERT',
-        func: "msg.payload = [msg.topic, msg.qos || 0, msg.payload, msg.retain ? 1 : 0];\nmsg.topic = 'INSERT INTO messages (topic, qos, payload, retained) VALUES (?, ?, ?, ?)';\nreturn msg;",
-        outputs: 1,
-        x: 300,
-        y: 80,
-        wires: [['peer_mysql']],
-      },
-      { id: 'peer_mysql', type: 'mysql', z, mydb: 'peer_db', name: '', x: 480, y: 80, wires: [[]] },
-      {
-        id: 'peer_db',
-        type: 'MySQLdatabase',
-        name: '',
-        host: MYSQL_HOST,
-        port: String(MYSQL_PORT),
-        db: database.config.database,
-        tz: '+00:00',
-        charset: 'UTF8MB4',
-      },
-    ],
-    credentials: { peer_db: { user: database.config.user ?? 'root', password: database.config.password ?? '' } },
-  };
-}
-
 async function main(): Promise<void> {
   if (!(await portOpen(MYSQL_HOST, MYSQL_PORT))) {
     console.log(`MariaDB not reachable at ${MYSQL_HOST}:${MYSQL_PORT}: statestream-e2e bench skipped`);
@@ -376,7 +310,7 @@ async function main(): Promise<void> {
       const userDir = makeTempDir('iotp-bench-peer-');
       mkdirSync(join(userDir, 'node_modules'), { recursive: true });
       symlinkSync(peers['node-red-node-mysql'], join(userDir, 'node_modules', 'node-red-node-mysql'), 'dir');
-      const { flows, credentials } = peerFlow(broker.port, database, base);
+      const { flows, credentials } = stockStatestreamPeerFlow(broker.port, database, base);
       const nodeRed = await startNodeRed({ userDir, flows, credentials, env: { SIMULATE: 'false' } });
       try {
         results.push(...(await measureAll('core mqtt in → function → node-red-node-mysql', nodeRed, db, client, base)));
