@@ -199,12 +199,9 @@ function asObject(v: unknown): Record<string, unknown> | null {
   return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
 }
 
-/**
- * Examines one reading and reports every defect. Never throws. Input: a Buffer or string of
- * JSON (as mqtt-in delivers it in binary/string mode) or an already parsed object.
- */
-export function checkReading(input: unknown, options: ReadingOptions = {}): ReadingCheck {
-  const check: ReadingCheck = {
+/** A check with nothing read yet (or nothing readable): every field null, the given issues. */
+function emptyCheck(issues: ReadingCheck['issues']): ReadingCheck {
+  return {
     row: null,
     sensorId: null,
     timestampUs: null,
@@ -214,10 +211,18 @@ export function checkReading(input: unknown, options: ReadingOptions = {}): Read
     unit: null,
     type: null,
     description: null,
-    issues: NO_ISSUES,
+    issues,
     presentFields: 0,
     parsed: false,
   };
+}
+
+/**
+ * Examines one reading and reports every defect. Never throws. Input: a Buffer or string of
+ * JSON (as mqtt-in delivers it in binary/string mode) or an already parsed object.
+ */
+export function checkReading(input: unknown, options: ReadingOptions = {}): ReadingCheck {
+  const check = emptyCheck(NO_ISSUES);
   const decoded = decode(input, options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES);
   if (!decoded.obj) {
     check.issues = [decoded.issue as ReadingIssue];
@@ -229,20 +234,7 @@ export function checkReading(input: unknown, options: ReadingOptions = {}): Read
     // Only an object built in code (a Function node) can throw while being read: a getter or a
     // proxy trap. It is an unreadable payload, reported like any other, not an exception.
     const reason = err instanceof Error ? err.message : String(err);
-    return {
-      row: null,
-      sensorId: null,
-      timestampUs: null,
-      value: null,
-      lat: null,
-      lng: null,
-      unit: null,
-      type: null,
-      description: null,
-      issues: [{ code: 'NOT_OBJECT', field: 'payload', message: `payload object cannot be read: ${reason.slice(0, 100)}` }],
-      presentFields: 0,
-      parsed: false,
-    };
+    return emptyCheck([{ code: 'NOT_OBJECT', field: 'payload', message: `payload object cannot be read: ${reason.slice(0, 100)}` }]);
   }
   return check;
 }
