@@ -79,8 +79,11 @@ export function prepareNr5() {
     });
     writeFileSync(stampFile, stamp);
   }
-  // Fresh copy of what the tests load: compiled code, flows/examples, settings and scripts.
-  for (const item of [
+  // Fresh copy of what the tests load: what the package ships (its `files`, top-level names, so a
+  // new shipped folder cannot be forgotten here), flows, settings, scripts and the stack's files.
+  const shipped = (pkg.files ?? []).filter((entry) => !entry.startsWith('!')).map((entry) => entry.split('/')[0]);
+  for (const item of new Set([
+    ...shipped,
     'dist',
     'examples',
     'flows',
@@ -88,6 +91,7 @@ export function prepareNr5() {
     'scripts',
     'nodes',
     'icons',
+    'resources',
     'docker',
     'docker-compose.yml',
     'Dockerfile',
@@ -96,7 +100,7 @@ export function prepareNr5() {
     '.nrlintrc.js',
     'README.md',
     'LICENSE',
-  ]) {
+  ])) {
     rmSync(join(dir, item), { recursive: true, force: true });
     if (existsSync(join(root, item))) cpSync(join(root, item), join(dir, item), { recursive: true });
   }

@@ -34,7 +34,7 @@ describe('flows/1-statestream.json', () => {
     assert.deepEqual(ingest.wires, [[parse.id]]);
     assert.deepEqual(parse.wires, [[write.id]]);
     assert.equal(ingest.qos, '1');
-    assert.equal(ingest.ack, 'complete');
+    assert.equal(ingest.ack, 'journal', 'acknowledged once durable in the receive journal (docs/brokers.md)');
     assert.equal(ingest.format, 'string');
     assert.equal(parse.strings, 'raw', 'mqtt ingest outputs wire text');
     assert.equal(parse.output, 'record');
