@@ -25,9 +25,6 @@ import { asError, defineNode } from '../shared/define-node';
 
 type BrokerNodeDef = NodeDef & BrokerNodeProperties & { version?: number };
 
-// iotp-mqtt-in still imports the interface from here (it moves with that node's conversion).
-export type { BrokerConfigNode } from '../shared/config-nodes';
-
 /**
  * The client id must be stable across restarts (so the broker keeps the persistent session) and
  * distinct between Node-RED instances running the same flow (or they would disconnect each

@@ -32,7 +32,8 @@ import {
   type SessionLease,
   type Subscription,
 } from '../../lib/mqtt';
-import type { BrokerConfigNode } from '../iotp-mqtt-broker/iotp-mqtt-broker';
+import type { BrokerConfigNode } from '../shared/config-nodes';
+import { defineNode } from '../shared/define-node';
 import {
   checkCompletionSupport,
   forgetTracked,
@@ -44,7 +45,7 @@ import {
   type CompletionOutcome,
 } from '../shared/completion';
 import { openDeadLetters } from '../shared/dead-letters';
-import { clipText, compactCount, ThrottledStatus } from '../shared/status';
+import { clipText, compactCount } from '../shared/status';
 import { arrivals, ConnectionWatch } from '../../lib/arrivals';
 import { tablesReachedFrom } from '../shared/arrival-feeds';
 import { JournaledReceive } from './journaled-receive';
@@ -142,371 +143,369 @@ const MAX_HAND_OVERS_ACROSS_STARTS = 5;
 export default function register(RED: NodeAPI): void {
   installCompletionHooks(RED, { staleAfterMs: STALE_AFTER_MS });
 
-  function IngestNode(this: Node, def: IngestNodeDef) {
-    RED.nodes.createNode(this, def);
-    checkCompletionSupport(RED, this);
-    const node = this;
-    const config = RED.nodes.getNode(def.broker) as BrokerConfigNode | null;
-    const status = new ThrottledStatus(node);
-    const qos = Math.min(2, Math.max(0, Number(def.qos) || 0)) as QoS;
-    const format: PayloadFormat = def.format || 'auto';
-    const atLeastOnce = def.ack !== 'receive';
-    const journaled = def.ack === 'journal';
-    const journalMB = Number(def.journalMB) > 0 ? Number(def.journalMB) : DEFAULT_JOURNAL_MB;
-    const outstanding = new Set<string>();
-    let drained: (() => void) | undefined;
-    let lease: SessionLease | undefined;
-    const subscriptions: Subscription[] = [];
-    let ticker: NodeJS.Timeout | undefined;
-    /** While this ingest is away or catching up, a connector's schedule waits for its messages (lib/arrivals.ts). */
-    // Only a connector reading a table this ingest's messages reach waits for it.
-    const connection = new ConnectionWatch(`mqtt in "${node.name || node.id}"`, () => tablesReachedFrom(RED, node.id));
-    let unregisterArrivals: (() => void) | undefined;
+  defineNode<IngestNodeDef>(RED, {
+    type: 'iotp-mqtt-in',
+    setup({ node, config: def, status, configNode, startupFailed }) {
+      checkCompletionSupport(RED, node);
+      const config = configNode<BrokerConfigNode>(def.broker, RED._('iotp-mqtt-in.errors.noBroker'));
+      const qos = Math.min(2, Math.max(0, Number(def.qos) || 0)) as QoS;
+      const format: PayloadFormat = def.format || 'auto';
+      const atLeastOnce = def.ack !== 'receive';
+      const journaled = def.ack === 'journal';
+      const journalMB = Number(def.journalMB) > 0 ? Number(def.journalMB) : DEFAULT_JOURNAL_MB;
+      const outstanding = new Set<string>();
+      let drained: (() => void) | undefined;
+      let lease: SessionLease | undefined;
+      const subscriptions: Subscription[] = [];
+      let ticker: NodeJS.Timeout | undefined;
+      /** While this ingest is away or catching up, a connector's schedule waits for its messages (lib/arrivals.ts). */
+      // Only a connector reading a table this ingest's messages reach waits for it.
+      const connection = new ConnectionWatch(`mqtt in "${node.name || node.id}"`, () => tablesReachedFrom(RED, node.id));
+      let unregisterArrivals: (() => void) | undefined;
 
-    let closing = false;
-    const { file: deadLetters, name: deadLetterName } = openDeadLetters(RED, node.id);
-    let deadLettered = 0;
-    /** Dead letters not yet acknowledged: close waits for them before it lets the connection go. */
-    const deadLettering = new Set<Promise<void>>();
+      let closing = false;
+      const { file: deadLetters, name: deadLetterName } = openDeadLetters(RED, node.id);
+      let deadLettered = 0;
+      /** Dead letters not yet acknowledged: close waits for them before it lets the connection go. */
+      const deadLettering = new Set<Promise<void>>();
 
-    /**
-     * Dead-letters a delivery: writes it to the dead-letter file, reports it on this node's error
-     * path with `reason` (unless a node of the flow already did), then finishes it as rejected
-     * (acknowledged, or released from the journal). Resolves once finished. Written or not, it is
-     * finished: a message the flow cannot process would otherwise come back on every connection;
-     * the error path then carries the only copy.
-     */
-    const deadLetter = (delivery: Delivery, reason: unknown, tries: number, options: { reported?: boolean } = {}): Promise<void> => {
-      const text = reason instanceof Error ? reason.message : String(reason);
-      const code = typeof (reason as { code?: unknown } | null)?.code === 'string' ? (reason as { code: string }).code : undefined;
-      deadLettered++;
-      const report = (kept: boolean, problem?: unknown): void => {
-        if (options.reported && kept) return;
-        const details = { topic: delivery.topic, tries, reason: text, file: deadLetterName, problem: writeProblem(problem) };
-        node.error(RED._(kept ? 'iotp-mqtt-in.errors.deadLetter' : 'iotp-mqtt-in.errors.deadLetterNotKept', details), {
+      /**
+       * Dead-letters a delivery: writes it to the dead-letter file, reports it on this node's error
+       * path with `reason` (unless a node of the flow already did), then finishes it as rejected
+       * (acknowledged, or released from the journal). Resolves once finished. Written or not, it is
+       * finished: a message the flow cannot process would otherwise come back on every connection;
+       * the error path then carries the only copy.
+       */
+      const deadLetter = (delivery: Delivery, reason: unknown, tries: number, options: { reported?: boolean } = {}): Promise<void> => {
+        const text = reason instanceof Error ? reason.message : String(reason);
+        const code = typeof (reason as { code?: unknown } | null)?.code === 'string' ? (reason as { code: string }).code : undefined;
+        deadLettered++;
+        const report = (kept: boolean, problem?: unknown): void => {
+          if (options.reported && kept) return;
+          const details = { topic: delivery.topic, tries, reason: text, file: deadLetterName, problem: writeProblem(problem) };
+          node.error(RED._(kept ? 'iotp-mqtt-in.errors.deadLetter' : 'iotp-mqtt-in.errors.deadLetterNotKept', details), {
+            topic: delivery.topic,
+            payload: delivery.payload,
+            qos: delivery.qos,
+            retain: delivery.retain,
+            deadLetter: { reason: text, code, tries, file: kept ? deadLetterName : undefined },
+          } as unknown as NodeMessage);
+        };
+        const done = deadLetters
+          .append({ topic: delivery.topic, payload: delivery.payload, reason: text, code, tries })
+          .then(
+            () => report(true),
+            (err: unknown) => report(false, err),
+          )
+          .finally(() => {
+            delivery.finish('rejected');
+            deadLettering.delete(done);
+          });
+        deadLettering.add(done);
+        return done;
+      };
+
+      /** Messages a deploy dropped on their way, oldest first; the status ticker hands them over again (no timer per message). */
+      const handOverAgain: Array<{ delivery: Delivery; attempt: number; dueAt: number }> = [];
+      /** Errors Node-RED reported on this node while a send was under way (it cannot copy a message for a second wire). */
+      let sendErrors: unknown[] | undefined;
+      const settleTracked =
+        (delivery: Delivery, attempt: number, copyErrors: unknown[]) =>
+        (id: string, outcome: CompletionOutcome, failure?: CompletionFailure): void => {
+          outstanding.delete(id);
+          if (outcome === 'undelivered') {
+            // A deploy was restarting a node on the message's way: Node-RED dropped the copy. Hand
+            // it over again once the new node is in place; never acknowledge it unstored. Closing:
+            // left unacknowledged, so the broker redelivers it on the next connection (or, journaled,
+            // the journal on the next start). A copy Node-RED could not make fails the same way every
+            // time: dead-lettered at once, as is a message still undelivered after the retries.
+            if (outstanding.size === 0) drained?.();
+            if (closing) {
+              delivery.abandon();
+              return;
+            }
+            if (copyErrors.length > 0) {
+              void deadLetter(delivery, RED._('iotp-mqtt-in.errors.copy', { message: errorText(copyErrors[0]) }), attempt + 1);
+              return;
+            }
+            if (attempt >= REDELIVER_ATTEMPTS) {
+              void deadLetter(delivery, RED._('iotp-mqtt-in.errors.undelivered', { attempts: attempt + 1 }), attempt + 1);
+              return;
+            }
+            handOverAgain.push({ delivery, attempt: attempt + 1, dueAt: Date.now() + REDELIVER_DELAY_MS });
+            return;
+          }
+          if (outcome === 'failed') {
+            // A node completed it with an error, and Node-RED has reported that on the node's error
+            // path with the message: kept in the dead-letter file too, then finished. Not retried:
+            // the nodes that did complete it would process it twice.
+            const by = failure?.node ? `${failure.node.type ?? 'node'} ${failure.node.name || failure.node.id}: ` : '';
+            const error = failure?.error;
+            const reason = Object.assign(new Error(by + errorText(error)), {
+              code: typeof (error as { code?: unknown })?.code === 'string' ? (error as { code: string }).code : undefined,
+            });
+            void deadLetter(delivery, reason, attempt + 1, { reported: true }).then(() => {
+              if (outstanding.size === 0) drained?.();
+            });
+            return;
+          }
+          if (outcome === 'timeout') {
+            node.warn(RED._('iotp-mqtt-in.errors.stale', { topic: delivery.topic, seconds: STALE_AFTER_MS / 1000 }));
+          }
+          delivery.finish('completed');
+          if (outstanding.size === 0) drained?.();
+        };
+
+      const deliver = (delivery: Delivery, attempt = 0): void => {
+        let payload: unknown;
+        try {
+          payload = decodePayload(delivery.payload, { format });
+        } catch (err) {
+          // The same payload never decodes: dead-lettered at once, so it cannot block the stream.
+          void deadLetter(
+            delivery,
+            Object.assign(new Error(RED._('iotp-mqtt-in.errors.payload', { message: (err as Error).message })), {
+              code: (err as MqttError).code,
+            }),
+            attempt + 1,
+          );
+          return;
+        }
+        const msg: Record<string, unknown> = {
           topic: delivery.topic,
-          payload: delivery.payload,
+          payload,
           qos: delivery.qos,
           retain: delivery.retain,
-          deadLetter: { reason: text, code, tries, file: kept ? deadLetterName : undefined },
-        } as unknown as NodeMessage);
+          dup: delivery.dup,
+        };
+        if (delivery.properties) msg.properties = delivery.properties;
+        // A writer records the position with the rows, and skips a replay it already stored.
+        if (delivery.position) msg[JOURNAL_POSITION_PROPERTY] = delivery.position;
+        if (delivery.replayed) msg[JOURNAL_REPLAY_PROPERTY] = true;
+        const copyErrors: unknown[] = [];
+        sendErrors = copyErrors;
+        try {
+          if (delivery.id) {
+            outstanding.add(delivery.id);
+            sendTracked((m) => node.send(m as NodeMessage), msg, delivery.id, settleTracked(delivery, attempt, copyErrors));
+          } else {
+            delivery.finish('completed');
+            node.send(msg);
+            // Acknowledged on receipt: kept in the dead-letter file all the same.
+            if (copyErrors.length > 0)
+              void deadLetter(
+                { ...delivery, finish: () => undefined },
+                RED._('iotp-mqtt-in.errors.copy', { message: errorText(copyErrors[0]) }),
+                1,
+              );
+          }
+        } catch (err) {
+          // Whatever threw while handing it over would throw again: dead-lettered, not left to the broker.
+          if (delivery.id) {
+            forgetTracked([delivery.id]);
+            outstanding.delete(delivery.id);
+          }
+          void deadLetter(delivery, RED._('iotp-mqtt-in.errors.threw', { message: errorText(err) }), attempt + 1);
+        } finally {
+          sendErrors = undefined;
+        }
       };
-      const done = deadLetters
-        .append({ topic: delivery.topic, payload: delivery.payload, reason: text, code, tries })
-        .then(
-          () => report(true),
-          (err: unknown) => report(false, err),
-        )
-        .finally(() => {
-          delivery.finish('rejected');
-          deadLettering.delete(done);
+
+      // Node-RED reports a message it cannot copy for a second wire (a RangeError from a payload
+      // nested too deep for its clone) on the sending node, without the message: taken here while
+      // this node sends, and reported once, with the message, when it is dead-lettered.
+      const reportError = node.error.bind(node);
+      node.error = ((logMessage: unknown, msg?: NodeMessage) => {
+        if (sendErrors && msg === undefined) {
+          sendErrors.push(logMessage);
+          return;
+        }
+        reportError(logMessage, msg);
+      }) as typeof node.error;
+
+      /** A message straight from the broker (modes complete and receive, and the journal's fallback). */
+      const onMessage = (message: ReceivedMessage): void => {
+        deliver({
+          topic: message.topic,
+          payload: message.payload,
+          qos: message.qos,
+          retain: message.retain,
+          dup: message.dup,
+          properties: message.properties,
+          id: atLeastOnce ? message.ackId : undefined,
+          finish: (outcome) => message.settle(outcome === 'rejected' ? 'rejected' : 'committed'),
+          abandon: () => undefined,
         });
-      deadLettering.add(done);
-      return done;
-    };
-
-    /** Messages a deploy dropped on their way, oldest first; the status ticker hands them over again (no timer per message). */
-    const handOverAgain: Array<{ delivery: Delivery; attempt: number; dueAt: number }> = [];
-    /** Errors Node-RED reported on this node while a send was under way (it cannot copy a message for a second wire). */
-    let sendErrors: unknown[] | undefined;
-    const settleTracked =
-      (delivery: Delivery, attempt: number, copyErrors: unknown[]) =>
-      (id: string, outcome: CompletionOutcome, failure?: CompletionFailure): void => {
-        outstanding.delete(id);
-        if (outcome === 'undelivered') {
-          // A deploy was restarting a node on the message's way: Node-RED dropped the copy. Hand
-          // it over again once the new node is in place; never acknowledge it unstored. Closing:
-          // left unacknowledged, so the broker redelivers it on the next connection (or, journaled,
-          // the journal on the next start). A copy Node-RED could not make fails the same way every
-          // time: dead-lettered at once, as is a message still undelivered after the retries.
-          if (outstanding.size === 0) drained?.();
-          if (closing) {
-            delivery.abandon();
-            return;
-          }
-          if (copyErrors.length > 0) {
-            void deadLetter(delivery, RED._('iotp-mqtt-in.errors.copy', { message: errorText(copyErrors[0]) }), attempt + 1);
-            return;
-          }
-          if (attempt >= REDELIVER_ATTEMPTS) {
-            void deadLetter(delivery, RED._('iotp-mqtt-in.errors.undelivered', { attempts: attempt + 1 }), attempt + 1);
-            return;
-          }
-          handOverAgain.push({ delivery, attempt: attempt + 1, dueAt: Date.now() + REDELIVER_DELAY_MS });
-          return;
-        }
-        if (outcome === 'failed') {
-          // A node completed it with an error, and Node-RED has reported that on the node's error
-          // path with the message: kept in the dead-letter file too, then finished. Not retried:
-          // the nodes that did complete it would process it twice.
-          const by = failure?.node ? `${failure.node.type ?? 'node'} ${failure.node.name || failure.node.id}: ` : '';
-          const error = failure?.error;
-          const reason = Object.assign(new Error(by + errorText(error)), {
-            code: typeof (error as { code?: unknown })?.code === 'string' ? (error as { code: string }).code : undefined,
-          });
-          void deadLetter(delivery, reason, attempt + 1, { reported: true }).then(() => {
-            if (outstanding.size === 0) drained?.();
-          });
-          return;
-        }
-        if (outcome === 'timeout') {
-          node.warn(RED._('iotp-mqtt-in.errors.stale', { topic: delivery.topic, seconds: STALE_AFTER_MS / 1000 }));
-        }
-        delivery.finish('completed');
-        if (outstanding.size === 0) drained?.();
       };
 
-    const deliver = (delivery: Delivery, attempt = 0): void => {
-      let payload: unknown;
-      try {
-        payload = decodePayload(delivery.payload, { format });
-      } catch (err) {
-        // The same payload never decodes: dead-lettered at once, so it cannot block the stream.
-        void deadLetter(
-          delivery,
-          Object.assign(new Error(RED._('iotp-mqtt-in.errors.payload', { message: (err as Error).message })), {
-            code: (err as MqttError).code,
-          }),
-          attempt + 1,
-        );
-        return;
+      const instance = `rj${(++instanceSeq).toString(36)}:`;
+      /** An entry of the receive journal; released when the flow is done with it. */
+      const deliverEntry = (entry: JournalEntry, finished: (release: boolean) => void): void => {
+        const delivery: Delivery = {
+          topic: entry.topic,
+          payload: entry.payload,
+          qos: entry.qos,
+          retain: entry.retain,
+          // A replay after a restart may repeat what the flow already stored, as a broker redelivery would.
+          dup: entry.dup || entry.replayed,
+          properties: entry.properties as ReceivedMessage['properties'],
+          id: `${instance}${entry.seq}`,
+          position: `${journalId}:${entry.seq}`,
+          replayed: entry.replayed,
+          finish: () => finished(true),
+          abandon: () => finished(false),
+        };
+        // `attempts` counts this hand-over too, and every earlier one, across restarts.
+        if (entry.replayed && entry.attempts > MAX_HAND_OVERS_ACROSS_STARTS) {
+          void deadLetter(delivery, RED._('iotp-mqtt-in.errors.replays', { attempts: entry.attempts - 1 }), entry.attempts);
+          return;
+        }
+        deliver(delivery);
+      };
+
+      let receiver: JournaledReceive | undefined;
+      let journalId = '';
+      let journalProblem: string | undefined;
+      if (journaled && config) {
+        try {
+          receiver = new JournaledReceive({
+            dir: journalDirectory(RED.settings as unknown as { iotpJournalDir?: string; userDir?: string }, node.id),
+            maxBytes: journalMB * 1024 * 1024,
+            warn: (message) => node.warn(message),
+            error: (err) => node.error(RED._('iotp-mqtt-in.errors.journalWrite', { message: err.message })),
+            deliver: deliverEntry,
+            bypass: onMessage,
+          });
+          journalId = receiver.journal.id;
+        } catch (err) {
+          // Never lose, never crash: without a journal the node acknowledges on completion.
+          journalProblem = (err as Error).message;
+          node.error(RED._('iotp-mqtt-in.errors.journalUnusable', { message: journalProblem }));
+        }
       }
-      const msg: Record<string, unknown> = {
-        topic: delivery.topic,
-        payload,
-        qos: delivery.qos,
-        retain: delivery.retain,
-        dup: delivery.dup,
+      const receive = receiver ? (message: ReceivedMessage) => receiver.receive(message) : onMessage;
+
+      const connectedStatus = (version: string): { fill: 'green' | 'yellow' | 'red'; shape: 'dot' | 'ring'; text: string } => {
+        const shown = journalStatus(version);
+        if (deadLettered === 0) return shown;
+        return {
+          ...shown,
+          shape: 'ring',
+          text: shown.text + RED._('iotp-mqtt-in.status.deadLettered', { dead: compactCount(deadLettered) }),
+        };
       };
-      if (delivery.properties) msg.properties = delivery.properties;
-      // A writer records the position with the rows, and skips a replay it already stored.
-      if (delivery.position) msg[JOURNAL_POSITION_PROPERTY] = delivery.position;
-      if (delivery.replayed) msg[JOURNAL_REPLAY_PROPERTY] = true;
-      const copyErrors: unknown[] = [];
-      sendErrors = copyErrors;
-      try {
-        if (delivery.id) {
-          outstanding.add(delivery.id);
-          sendTracked((m) => node.send(m as NodeMessage), msg, delivery.id, settleTracked(delivery, attempt, copyErrors));
-        } else {
-          delivery.finish('completed');
-          node.send(msg);
-          // Acknowledged on receipt: kept in the dead-letter file all the same.
-          if (copyErrors.length > 0)
-            void deadLetter(
-              { ...delivery, finish: () => undefined },
-              RED._('iotp-mqtt-in.errors.copy', { message: errorText(copyErrors[0]) }),
-              1,
+      const journalStatus = (version: string): { fill: 'green' | 'yellow' | 'red'; shape: 'dot' | 'ring'; text: string } => {
+        const inflight = compactCount(outstanding.size);
+        if (journalProblem !== undefined) return { fill: 'red', shape: 'ring', text: RED._('iotp-mqtt-in.status.journalUnusable') };
+        if (!receiver) return { fill: 'green', shape: 'dot', text: RED._('iotp-mqtt-in.status.connected', { version, inflight }) };
+        const stats = receiver.stats();
+        const journal = { version, inflight, backlog: compactCount(stats.backlog), mb: (stats.bytes / 1048576).toFixed(1), max: journalMB };
+        switch (receiver.state) {
+          case 'full':
+            return { fill: 'yellow', shape: 'dot', text: RED._('iotp-mqtt-in.status.journalFull', journal) };
+          case 'failing':
+            return { fill: 'red', shape: 'dot', text: RED._('iotp-mqtt-in.status.journalFailing', journal) };
+          default:
+            return { fill: 'green', shape: 'dot', text: RED._('iotp-mqtt-in.status.journaled', journal) };
+        }
+      };
+
+      if (config) {
+        try {
+          // Flow/group environment first (RED.util.getSetting where the runtime exposes it), then the process's.
+          const getSetting = (RED.util as unknown as { getSetting?: (node: Node, name: string) => unknown }).getSetting;
+          const filters = ingestFilters(def.topics, def.shareGroup, (name) => {
+            const value = typeof getSetting === 'function' ? getSetting(node, name) : process.env[name];
+            return typeof value === 'string' ? value : undefined;
+          });
+          for (const filter of filters) parseFilter(filter);
+          lease = config.lease();
+          const session = lease.session;
+          unregisterArrivals = arrivals.register(connection, `iotp-mqtt-in:${node.id}`);
+          for (const filter of filters) {
+            const subscription = session.subscribe(filter, { qos }, receive);
+            subscription.ready.catch((err: Error) =>
+              node.error(RED._('iotp-mqtt-in.errors.badTopic', { message: `${filter}: ${err.message}` })),
             );
-        }
-      } catch (err) {
-        // Whatever threw while handing it over would throw again: dead-lettered, not left to the broker.
-        if (delivery.id) {
-          forgetTracked([delivery.id]);
-          outstanding.delete(delivery.id);
-        }
-        void deadLetter(delivery, RED._('iotp-mqtt-in.errors.threw', { message: errorText(err) }), attempt + 1);
-      } finally {
-        sendErrors = undefined;
-      }
-    };
-
-    // Node-RED reports a message it cannot copy for a second wire (a RangeError from a payload
-    // nested too deep for its clone) on the sending node, without the message: taken here while
-    // this node sends, and reported once, with the message, when it is dead-lettered.
-    const reportError = node.error.bind(node);
-    node.error = ((logMessage: unknown, msg?: NodeMessage) => {
-      if (sendErrors && msg === undefined) {
-        sendErrors.push(logMessage);
-        return;
-      }
-      reportError(logMessage, msg);
-    }) as typeof node.error;
-
-    /** A message straight from the broker (modes complete and receive, and the journal's fallback). */
-    const onMessage = (message: ReceivedMessage): void => {
-      deliver({
-        topic: message.topic,
-        payload: message.payload,
-        qos: message.qos,
-        retain: message.retain,
-        dup: message.dup,
-        properties: message.properties,
-        id: atLeastOnce ? message.ackId : undefined,
-        finish: (outcome) => message.settle(outcome === 'rejected' ? 'rejected' : 'committed'),
-        abandon: () => undefined,
-      });
-    };
-
-    const instance = `rj${(++instanceSeq).toString(36)}:`;
-    /** An entry of the receive journal; released when the flow is done with it. */
-    const deliverEntry = (entry: JournalEntry, finished: (release: boolean) => void): void => {
-      const delivery: Delivery = {
-        topic: entry.topic,
-        payload: entry.payload,
-        qos: entry.qos,
-        retain: entry.retain,
-        // A replay after a restart may repeat what the flow already stored, as a broker redelivery would.
-        dup: entry.dup || entry.replayed,
-        properties: entry.properties as ReceivedMessage['properties'],
-        id: `${instance}${entry.seq}`,
-        position: `${journalId}:${entry.seq}`,
-        replayed: entry.replayed,
-        finish: () => finished(true),
-        abandon: () => finished(false),
-      };
-      // `attempts` counts this hand-over too, and every earlier one, across restarts.
-      if (entry.replayed && entry.attempts > MAX_HAND_OVERS_ACROSS_STARTS) {
-        void deadLetter(delivery, RED._('iotp-mqtt-in.errors.replays', { attempts: entry.attempts - 1 }), entry.attempts);
-        return;
-      }
-      deliver(delivery);
-    };
-
-    let receiver: JournaledReceive | undefined;
-    let journalId = '';
-    let journalProblem: string | undefined;
-    if (journaled && config) {
-      try {
-        receiver = new JournaledReceive({
-          dir: journalDirectory(RED.settings as unknown as { iotpJournalDir?: string; userDir?: string }, node.id),
-          maxBytes: journalMB * 1024 * 1024,
-          warn: (message) => node.warn(message),
-          error: (err) => node.error(RED._('iotp-mqtt-in.errors.journalWrite', { message: err.message })),
-          deliver: deliverEntry,
-          bypass: onMessage,
-        });
-        journalId = receiver.journal.id;
-      } catch (err) {
-        // Never lose, never crash: without a journal the node acknowledges on completion.
-        journalProblem = (err as Error).message;
-        node.error(RED._('iotp-mqtt-in.errors.journalUnusable', { message: journalProblem }));
-      }
-    }
-    const receive = receiver ? (message: ReceivedMessage) => receiver.receive(message) : onMessage;
-
-    const connectedStatus = (version: string): { fill: 'green' | 'yellow' | 'red'; shape: 'dot' | 'ring'; text: string } => {
-      const shown = journalStatus(version);
-      if (deadLettered === 0) return shown;
-      return {
-        ...shown,
-        shape: 'ring',
-        text: shown.text + RED._('iotp-mqtt-in.status.deadLettered', { dead: compactCount(deadLettered) }),
-      };
-    };
-    const journalStatus = (version: string): { fill: 'green' | 'yellow' | 'red'; shape: 'dot' | 'ring'; text: string } => {
-      const inflight = compactCount(outstanding.size);
-      if (journalProblem !== undefined) return { fill: 'red', shape: 'ring', text: RED._('iotp-mqtt-in.status.journalUnusable') };
-      if (!receiver) return { fill: 'green', shape: 'dot', text: RED._('iotp-mqtt-in.status.connected', { version, inflight }) };
-      const stats = receiver.stats();
-      const journal = { version, inflight, backlog: compactCount(stats.backlog), mb: (stats.bytes / 1048576).toFixed(1), max: journalMB };
-      switch (receiver.state) {
-        case 'full':
-          return { fill: 'yellow', shape: 'dot', text: RED._('iotp-mqtt-in.status.journalFull', journal) };
-        case 'failing':
-          return { fill: 'red', shape: 'dot', text: RED._('iotp-mqtt-in.status.journalFailing', journal) };
-        default:
-          return { fill: 'green', shape: 'dot', text: RED._('iotp-mqtt-in.status.journaled', journal) };
-      }
-    };
-
-    if (!config) {
-      node.error(RED._('iotp-mqtt-in.errors.noBroker'));
-      status.set({ fill: 'red', shape: 'ring', text: RED._('iotp-mqtt-in.errors.noBroker') });
-    } else {
-      try {
-        // Flow/group environment first (RED.util.getSetting where the runtime exposes it), then the process's.
-        const getSetting = (RED.util as unknown as { getSetting?: (node: Node, name: string) => unknown }).getSetting;
-        const filters = ingestFilters(def.topics, def.shareGroup, (name) => {
-          const value = typeof getSetting === 'function' ? getSetting(node, name) : process.env[name];
-          return typeof value === 'string' ? value : undefined;
-        });
-        for (const filter of filters) parseFilter(filter);
-        lease = config.lease();
-        const session = lease.session;
-        unregisterArrivals = arrivals.register(connection, `iotp-mqtt-in:${node.id}`);
-        for (const filter of filters) {
-          const subscription = session.subscribe(filter, { qos }, receive);
-          subscription.ready.catch((err: Error) =>
-            node.error(RED._('iotp-mqtt-in.errors.badTopic', { message: `${filter}: ${err.message}` })),
-          );
-          subscriptions.push(subscription);
-        }
-        ticker = setInterval(() => {
-          if (handOverAgain.length > 0) {
-            const now = Date.now();
-            let due = 0;
-            while (due < handOverAgain.length && handOverAgain[due].dueAt <= now) due++;
-            for (const { delivery, attempt } of handOverAgain.splice(0, due)) deliver(delivery, attempt);
+            subscriptions.push(subscription);
           }
-          receiver?.tick();
-          const counts = session.counts();
-          connection.observe(counts.connected, Date.now());
-          const problem = session.problem;
+          ticker = setInterval(() => {
+            if (handOverAgain.length > 0) {
+              const now = Date.now();
+              let due = 0;
+              while (due < handOverAgain.length && handOverAgain[due].dueAt <= now) due++;
+              for (const { delivery, attempt } of handOverAgain.splice(0, due)) deliver(delivery, attempt);
+            }
+            receiver?.tick();
+            const counts = session.counts();
+            connection.observe(counts.connected, Date.now());
+            const problem = session.problem;
+            status.set(
+              counts.connected
+                ? connectedStatus(protocolName(session.protocolVersion ?? 5))
+                : problem === undefined
+                  ? { fill: 'yellow', shape: 'ring', text: RED._('iotp-mqtt-in.status.connecting') }
+                  : { fill: 'red', shape: 'ring', text: RED._('iotp-mqtt-in.status.disconnected', { reason: clipText(problem, 44) }) },
+            );
+          }, 1000);
+          ticker.unref?.();
           status.set(
-            counts.connected
-              ? connectedStatus(protocolName(session.protocolVersion ?? 5))
-              : problem === undefined
-                ? { fill: 'yellow', shape: 'ring', text: RED._('iotp-mqtt-in.status.connecting') }
-                : { fill: 'red', shape: 'ring', text: RED._('iotp-mqtt-in.status.disconnected', { reason: clipText(problem, 44) }) },
+            journalProblem === undefined
+              ? { fill: 'yellow', shape: 'ring', text: RED._('iotp-mqtt-in.status.connecting') }
+              : { fill: 'red', shape: 'ring', text: clipText(RED._('iotp-mqtt-in.status.journalUnusable'), 60) },
           );
-        }, 1000);
-        ticker.unref?.();
-        status.set(
-          journalProblem === undefined
-            ? { fill: 'yellow', shape: 'ring', text: RED._('iotp-mqtt-in.status.connecting') }
-            : { fill: 'red', shape: 'ring', text: clipText(RED._('iotp-mqtt-in.status.journalUnusable'), 60) },
-        );
-      } catch (err) {
-        node.error(RED._('iotp-mqtt-in.errors.badTopic', { message: (err as Error).message }));
-        status.set({ fill: 'red', shape: 'ring', text: (err as Error).message.slice(0, 40) });
-      }
-    }
-
-    node.on('close', (removed: boolean, done: () => void) => {
-      closing = true;
-      receiver?.stop();
-      if (ticker) clearInterval(ticker);
-      unregisterArrivals?.();
-      status.stop();
-      // Stop taking messages at once: Node-RED has already taken this flow's nodes out of routing,
-      // so a message sent now would reach no node, count as unrouted and be acknowledged, i.e.
-      // lost. Without a subscription the session holds new messages unacknowledged (parked for
-      // the redeployed node, or redelivered by the broker once the connection closes).
-      // Removed: the broker can forget the subscription. Redeploy/restart: keep it, so the
-      // persistent session collects messages until the node is back.
-      const detached = Promise.all(subscriptions.map((s) => s.close({ unsubscribe: removed }).catch(() => undefined)));
-      const finish = async (): Promise<void> => {
-        await detached;
-        // Dead letters being written are acknowledged before the connection goes.
-        await Promise.all(deadLettering);
-        // Appends under way become durable (and acknowledged) before the connection goes.
-        await receiver?.close().catch((err: Error) => node.warn(err.message));
-        if (removed && receiver && receiver.journal.stats().live === 0) {
-          rmSync(receiver.journal.dir, { recursive: true, force: true });
-        } else if (removed && receiver) {
-          node.warn(RED._('iotp-mqtt-in.errors.journalLeft', { count: receiver.journal.stats().live, dir: receiver.journal.dir }));
+        } catch (err) {
+          startupFailed(new Error(RED._('iotp-mqtt-in.errors.badTopic', { message: (err as Error).message })), {
+            status: (err as Error).message.slice(0, 40),
+          });
         }
-        await lease?.release();
-      };
-      // Downstream nodes (writers) are flushing too: keep the connection until their completions
-      // have acknowledged our messages, within Node-RED's close timeout.
-      const budget = Math.max(1000, (Number((RED.settings as unknown as { nodeCloseTimeout?: number }).nodeCloseTimeout) || 15000) - 3000);
-      const waitForCompletions =
-        outstanding.size === 0
-          ? Promise.resolve()
-          : new Promise<void>((resolve) => {
-              drained = resolve;
-              setTimeout(resolve, budget).unref?.();
-            });
-      waitForCompletions.then(finish).then(
-        () => done(),
-        () => done(),
-      );
-    });
-  }
+      }
 
-  RED.nodes.registerType('iotp-mqtt-in', IngestNode as unknown as Parameters<NodeAPI['nodes']['registerType']>[1]);
+      node.on('close', (removed: boolean, done: () => void) => {
+        closing = true;
+        receiver?.stop();
+        if (ticker) clearInterval(ticker);
+        unregisterArrivals?.();
+        // Stop taking messages at once: Node-RED has already taken this flow's nodes out of routing,
+        // so a message sent now would reach no node, count as unrouted and be acknowledged, i.e.
+        // lost. Without a subscription the session holds new messages unacknowledged (parked for
+        // the redeployed node, or redelivered by the broker once the connection closes).
+        // Removed: the broker can forget the subscription. Redeploy/restart: keep it, so the
+        // persistent session collects messages until the node is back.
+        const detached = Promise.all(subscriptions.map((s) => s.close({ unsubscribe: removed }).catch(() => undefined)));
+        const finish = async (): Promise<void> => {
+          await detached;
+          // Dead letters being written are acknowledged before the connection goes.
+          await Promise.all(deadLettering);
+          // Appends under way become durable (and acknowledged) before the connection goes.
+          await receiver?.close().catch((err: Error) => node.warn(err.message));
+          if (removed && receiver && receiver.journal.stats().live === 0) {
+            rmSync(receiver.journal.dir, { recursive: true, force: true });
+          } else if (removed && receiver) {
+            node.warn(RED._('iotp-mqtt-in.errors.journalLeft', { count: receiver.journal.stats().live, dir: receiver.journal.dir }));
+          }
+          await lease?.release();
+        };
+        // Downstream nodes (writers) are flushing too: keep the connection until their completions
+        // have acknowledged our messages, within Node-RED's close timeout.
+        const budget = Math.max(
+          1000,
+          (Number((RED.settings as unknown as { nodeCloseTimeout?: number }).nodeCloseTimeout) || 15000) - 3000,
+        );
+        const waitForCompletions =
+          outstanding.size === 0
+            ? Promise.resolve()
+            : new Promise<void>((resolve) => {
+                drained = resolve;
+                setTimeout(resolve, budget).unref?.();
+              });
+        waitForCompletions.then(finish).then(
+          () => done(),
+          () => done(),
+        );
+      });
+    },
+  });
 }
 
 /** An error's message without its stack, whatever was thrown. */

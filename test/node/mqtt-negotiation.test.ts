@@ -13,7 +13,7 @@ import mqtt from 'mqtt';
 import brokerNode from '../../nodes/iotp-mqtt-broker/iotp-mqtt-broker';
 import ingestNode from '../../nodes/iotp-mqtt-in/iotp-mqtt-in';
 import publishNode from '../../nodes/iotp-mqtt-out/iotp-mqtt-out';
-import type { BrokerConfigNode } from '../../nodes/iotp-mqtt-broker/iotp-mqtt-broker';
+import type { BrokerConfigNode } from '../../nodes/shared/config-nodes';
 import type { MqttSession } from '../../lib/mqtt';
 import { collect, flow as testFlow, helper } from '../support/helper';
 import { freePort } from '../support/node-red';
