@@ -29,6 +29,7 @@ import { InsertPlan, type ConflictPolicy } from '../db/insert';
 import { CommitMarkers, newCommitToken, type ClaimOutcome } from './commit-markers';
 import { keyOrder } from './key-order';
 import { JournalPositions, parsePosition, type JournalPosition } from './journal-positions';
+import { retryDelay, type Backoff } from '../backoff';
 
 export type WriterState = 'ok' | 'connecting' | 'down' | 'closing';
 export type OverflowPolicy = 'backpressure' | 'reject-new' | 'drop-oldest';
@@ -245,6 +246,9 @@ const RATE_TAU_MS = 5000;
  * bytes per 4-column one-row delivery in bench/writer.bench.ts).
  */
 const ENTRY_OVERHEAD_BYTES = 120;
+/** A deadlock, lock wait or SQLITE_BUSY: the same batch again soon, 20 ms doubling to 1 s. */
+const TRANSIENT_BACKOFF: Backoff = { initialMs: 20, maxMs: 1000, jitter: 'none' };
+
 /** After a failed journal write, rows wait in memory this long before the journal is tried again. */
 const JOURNAL_RETRY_MS = 5000;
 const DELIVERY_OVERHEAD_BYTES = 160;
@@ -271,6 +275,8 @@ export class RowWriter extends EventEmitter {
   private readonly overflowPolicy: OverflowPolicy;
   private readonly retryInitialMs: number;
   private readonly retryMaxMs: number;
+  /** Waits while the database is unreachable: doubling from retryInitialMs to retryMaxMs, equal jitter. */
+  private readonly outageBackoff: Backoff;
   /** Bytes a replay read takes from the journal at once. */
   private readonly maxReadBytes = 8 * 1024 * 1024;
   private readonly warnHook?: (message: string) => void;
@@ -369,6 +375,7 @@ export class RowWriter extends EventEmitter {
     }
     this.retryInitialMs = positive(options.retryInitialMs, 250, 'retryInitialMs');
     this.retryMaxMs = Math.max(this.retryInitialMs, positive(options.retryMaxMs, 30_000, 'retryMaxMs'));
+    this.outageBackoff = { initialMs: this.retryInitialMs, maxMs: this.retryMaxMs, jitter: 'equal' };
     this.warnHook = options.warn;
     const markersWanted = options.commitMarkers ?? this.plan.conflict === 'error';
     // A server's commit answer can be lost in a cut; SQLite's cannot (it runs in-process).
@@ -994,16 +1001,14 @@ export class RowWriter extends EventEmitter {
       this.requeue({ seq: batch.seq, entries: remaining, durable: batch.durable, attempts: batch.attempts + 1, pending });
     if (kind === 'transient') {
       // Deadlock, lock wait, SQLITE_BUSY: the same batch again soon.
-      this.retryAt = Date.now() + Math.min(1000, 20 * 2 ** Math.min(batch.attempts, 6));
+      this.retryAt = Date.now() + retryDelay(batch.attempts, TRANSIENT_BACKOFF);
       this.arm();
       return;
     }
     // Connection lost, or journal rows the database will not take yet (fatal): they are already
     // acknowledged, so they wait on disk while we back off.
     this.failures++;
-    const base = Math.min(this.retryMaxMs, this.retryInitialMs * 2 ** Math.min(this.failures - 1, 30));
-    const delay = kind === 'fatal' ? this.retryMaxMs : base / 2 + Math.random() * (base / 2);
-    this.retryAt = Date.now() + delay;
+    this.retryAt = Date.now() + (kind === 'fatal' ? this.retryMaxMs : retryDelay(this.failures - 1, this.outageBackoff));
     this.arm();
     this.setState('down');
     this.spillForOutage();
@@ -1031,8 +1036,7 @@ export class RowWriter extends EventEmitter {
         if (this.closed || this.inFlight.size > 0) return;
         this.noteError(err, classifyDbError(err));
         this.failures++;
-        const base = Math.min(this.retryMaxMs, this.retryInitialMs * 2 ** Math.min(this.failures - 1, 30));
-        this.retryAt = Date.now() + base / 2 + Math.random() * (base / 2);
+        this.retryAt = Date.now() + retryDelay(this.failures - 1, this.outageBackoff);
         this.arm();
         this.setState('down');
         this.spillForOutage();
