@@ -20,6 +20,12 @@ export const POSITION_RETENTION_MS = 24 * 60 * 60 * 1000;
 const PRUNE_INTERVAL_MS = 60 * 60 * 1000;
 const PRUNE_CHUNK_ROWS = 5000;
 
+/** PostgreSQL's and SQLite's indexes (MySQL declares the same keys inside CREATE TABLE). */
+const STANDALONE_INDEXES = [
+  `CREATE INDEX IF NOT EXISTS ${JOURNAL_POSITION_TABLE}_lookup ON ${JOURNAL_POSITION_TABLE} (journal, target, last_seq)`,
+  `CREATE INDEX IF NOT EXISTS ${JOURNAL_POSITION_TABLE}_age ON ${JOURNAL_POSITION_TABLE} (created_at)`,
+];
+
 const CREATE: Record<Dialect, string[]> = {
   mysql: [
     `CREATE TABLE IF NOT EXISTS ${JOURNAL_POSITION_TABLE} (` +
@@ -31,15 +37,13 @@ const CREATE: Record<Dialect, string[]> = {
     `CREATE TABLE IF NOT EXISTS ${JOURNAL_POSITION_TABLE} (` +
       'journal VARCHAR(64) NOT NULL, target VARCHAR(255) NOT NULL, first_seq BIGINT NOT NULL, last_seq BIGINT NOT NULL, ' +
       'created_at TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3))',
-    `CREATE INDEX IF NOT EXISTS ${JOURNAL_POSITION_TABLE}_lookup ON ${JOURNAL_POSITION_TABLE} (journal, target, last_seq)`,
-    `CREATE INDEX IF NOT EXISTS ${JOURNAL_POSITION_TABLE}_age ON ${JOURNAL_POSITION_TABLE} (created_at)`,
+    ...STANDALONE_INDEXES,
   ],
   sqlite: [
     `CREATE TABLE IF NOT EXISTS ${JOURNAL_POSITION_TABLE} (` +
       'journal TEXT NOT NULL, target TEXT NOT NULL, first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, ' +
       "created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))",
-    `CREATE INDEX IF NOT EXISTS ${JOURNAL_POSITION_TABLE}_lookup ON ${JOURNAL_POSITION_TABLE} (journal, target, last_seq)`,
-    `CREATE INDEX IF NOT EXISTS ${JOURNAL_POSITION_TABLE}_age ON ${JOURNAL_POSITION_TABLE} (created_at)`,
+    ...STANDALONE_INDEXES,
   ],
 };
 
