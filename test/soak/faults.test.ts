@@ -150,6 +150,8 @@ for (const dialect of (['mysql', 'postgres'] as const).filter((d) => SOAK_DATABA
           'max_queued_bytes 268435456',
           'max_inflight_messages 100',
           'persistent_client_expiration 1d',
+          // Logs "<client id> <qos> <filter>" per subscription: the publishers start once both ingests subscribed.
+          'log_type subscribe',
         ],
       });
       if (dialect === 'mysql') {
@@ -221,6 +223,17 @@ for (const dialect of (['mysql', 'postgres'] as const).filter((d) => SOAK_DATABA
       const deployed = /deployed (\d+) shipped flow\(s\)/.exec(red.output());
       assert.ok(deployed && Number(deployed[1]) >= 5, `the shipped flows were deployed:\n${red.output().slice(0, 2000)}`);
 
+      // "deployed" is logged before the ingests have connected: a message published before the
+      // broker has an ingest's subscription goes to no session at all (MQTT's rule, not a loss of
+      // ours), and would be counted missing.
+      await waitFor(
+        'the statestream and sensors ingests to subscribe',
+        async () => {
+          const subscribed = broker!.output();
+          return subscribed.includes(` ${base}/#`) && new RegExp(` (\\$share/[^/]+/)?${sensorsTopic}$`, 'm').test(subscribed);
+        },
+        60_000,
+      );
       client = await connectPublisher(broker.url, `soak-pub-${run}`);
       statestream = new PacedPublisher(client, 'statestream', profile.statestreamRate, (seq) => ({
         topic: `${base}/sensor/e${seq % ENTITIES}/state`,
