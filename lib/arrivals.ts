@@ -112,17 +112,24 @@ export const arrivals = new ArrivalRegistry();
  * connection was lost wait at the broker (a persistent session) or at the publishers; after it
  * connects, the broker hands over its queue at once, so the source keeps holding for one settle
  * delay after the connection is back. Before its first connection it holds everything (since 0):
- * how long the broker has been collecting for it is unknown.
+ * how long the broker has been collecting for it is unknown. An ingest with a receive journal has
+ * acknowledged what it journaled, so the broker no longer holds those messages: the journal's
+ * backlog (`waiting`) holds the schedule too, for as long as the flow has not finished with it.
  */
 export class ConnectionWatch implements ArrivalSource {
   private connectedAt: number | null = null;
   private lostAt = 0;
   readonly feeds?: () => readonly ArrivalTarget[] | undefined;
 
-  /** `feeds`: the tables the ingest's messages end up in (see ArrivalSource.feeds); omitted: any. */
+  /**
+   * `feeds`: the tables the ingest's messages end up in (see ArrivalSource.feeds); omitted: any.
+   * `waiting`: since when messages it has taken from the broker may still wait for the flow
+   * (ReceiveJournal.waitingSince); omitted: it takes none ahead of the flow.
+   */
   constructor(
     readonly label?: string,
     feeds?: () => readonly ArrivalTarget[] | undefined,
+    private readonly waiting: () => number | null = () => null,
   ) {
     if (feeds) this.feeds = feeds;
   }
@@ -137,7 +144,9 @@ export class ConnectionWatch implements ArrivalSource {
   }
 
   heldSince(now: number, settleMs: number): number | null {
-    if (this.connectedAt === null || now - this.connectedAt < settleMs) return this.lostAt;
-    return null;
+    const waiting = this.waiting();
+    if (this.connectedAt === null || now - this.connectedAt < settleMs)
+      return waiting === null ? this.lostAt : Math.min(waiting, this.lostAt);
+    return waiting;
   }
 }

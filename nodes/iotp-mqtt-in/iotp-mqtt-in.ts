@@ -158,9 +158,15 @@ export default function register(RED: NodeAPI): void {
       let lease: SessionLease | undefined;
       const subscriptions: Subscription[] = [];
       let ticker: NodeJS.Timeout | undefined;
+      /** The receive journal (ack: 'journal'), created below once the deliver path exists. */
+      let receiver: JournaledReceive | undefined;
       /** While this ingest is away or catching up, a connector's schedule waits for its messages (lib/arrivals.ts). */
       // Only a connector reading a table this ingest's messages reach waits for it.
-      const connection = new ConnectionWatch(`mqtt in "${node.name || node.id}"`, () => tablesReachedFrom(RED, node.id));
+      const connection = new ConnectionWatch(
+        `mqtt in "${node.name || node.id}"`,
+        () => tablesReachedFrom(RED, node.id),
+        () => receiver?.journal.waitingSince() ?? null,
+      );
       let unregisterArrivals: (() => void) | undefined;
 
       let closing = false;
@@ -363,7 +369,6 @@ export default function register(RED: NodeAPI): void {
         deliver(delivery);
       };
 
-      let receiver: JournaledReceive | undefined;
       let journalId = '';
       let journalProblem: string | undefined;
       if (journaled && config) {

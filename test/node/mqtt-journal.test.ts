@@ -10,7 +10,11 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt, { MqttClient } from 'mqtt';
 import type { Node, NodeAPI } from 'node-red';
+import { arrivals } from '../../lib/arrivals';
+import { databaseIdentity, parseDatabaseUrl } from '../../lib/db/url';
 import brokerNode from '../../nodes/iotp-mqtt-broker/iotp-mqtt-broker';
+import databaseNode from '../../nodes/iotp-database/iotp-database';
+import writerNode from '../../nodes/iotp-db-write/iotp-db-write';
 import ingestNode from '../../nodes/iotp-mqtt-in/iotp-mqtt-in';
 import { collect, flow as testFlow, helper } from '../support/helper';
 import { deadLetterPath, readDeadLetters } from '../../lib/dead-letter';
@@ -180,6 +184,38 @@ describe('iotp-mqtt-in journal mode (real mosquitto)', function () {
         [],
       );
     });
+
+  it("holds a connector's schedule while journaled messages wait for the flow (the broker no longer has them)", async () => {
+    const url = `sqlite:${join(dir, 'iot.db')}`;
+    await helper.load(
+      [brokerNode, ingestNode, deferredSink, databaseNode, writerNode],
+      testFlow([
+        broker(),
+        ingest('journal', 'sink'),
+        // The sink stands in for a slow step before the writer: the path reaches `sensor_data`.
+        { id: 'sink', type: 'test-deferred-sink', wires: [['write']] },
+        { id: 'db', type: 'iotp-database', connection: 'url', url, version: 1 },
+        { id: 'write', type: 'iotp-db-write', database: 'db', table: 'sensor_data', columns: 'sensor_id\ntimestamp\nvalue', wires: [[]] },
+      ]),
+    );
+    const reader = { database: databaseIdentity(parseDatabaseUrl(url)), tables: ['sensor_data'] };
+    await until(() => arrivals.heldSince(reader, Date.now(), 0) === null, 'the ingest connected, nothing held');
+    await publish(`${base}/r`, ['a', 'b']);
+    await until(() => held.length === 2, 'two messages in the sink');
+    const since = arrivals.heldSince(reader, Date.now(), 0);
+    assert.ok(since !== null && since <= Date.now(), `journaled and not finished: the schedule waits (held since ${since})`);
+    assert.equal(
+      arrivals.heldSince({ database: reader.database, tables: ['messages'] }, Date.now(), 0),
+      null,
+      'not for a table it does not feed',
+    );
+    held[0].done();
+    await sleep(100);
+    assert.equal(arrivals.heldSince(reader, Date.now(), 0), since, 'one still waits');
+    held[1].done();
+    await until(() => arrivals.heldSince(reader, Date.now(), 0) === null, 'released: nothing held');
+    held.length = 0;
+  });
 
   it('stops acknowledging while the journal is full, and loses nothing', async () => {
     // A limit of about 2 KB: a few dozen small messages.

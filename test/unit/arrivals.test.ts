@@ -90,4 +90,17 @@ describe('arrivals: where rows may still be on their way into a database', () =>
     assert.equal(watch.heldSince(31_000, 1000), null);
     assert.equal(new ConnectionWatch().heldSince(0, 0), 0, 'a zero settle delay still waits for the first connection');
   });
+
+  it('ConnectionWatch with a receive journal: its backlog holds too, while connected and after catching up', () => {
+    let waiting: number | null = 15_000;
+    const watch = new ConnectionWatch('journaled', undefined, () => waiting);
+    assert.equal(watch.heldSince(10_000, 1000), 0, 'before the first connection the earlier time wins');
+    watch.observe(true, 10_000);
+    assert.equal(watch.heldSince(20_000, 1000), 15_000, 'connected and caught up with the broker, but the journal still holds messages');
+    waiting = null;
+    assert.equal(watch.heldSince(20_000, 1000), null, 'the flow finished with them');
+    watch.observe(false, 30_000);
+    waiting = 25_000;
+    assert.equal(watch.heldSince(31_000, 1000), 25_000, 'the earlier of the journal and the connection loss');
+  });
 });

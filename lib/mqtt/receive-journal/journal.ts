@@ -234,6 +234,17 @@ export class ReceiveJournal {
     });
   }
 
+  /**
+   * Epoch ms since which messages acknowledged to the broker may still wait here for the flow (null:
+   * every entry is released): the creation time of the oldest segment holding an unreleased entry,
+   * 0 when an earlier run left it (when its messages arrived is unknown). Per segment, not per
+   * entry, so it costs nothing per message; it errs early, which only holds a schedule longer.
+   */
+  waitingSince(): number | null {
+    for (const segment of this.segments) if (liveEntries(segment) > 0) return segment.createdAt;
+    return null;
+  }
+
   /** Up to `max` durable entries not taken yet, oldest first. */
   take(max: number): JournalEntry[] {
     const out: JournalEntry[] = [];

@@ -19,6 +19,8 @@ export interface SegmentState {
   readOffset: number;
   /** Left by an earlier run: its entries are replays. */
   earlier: boolean;
+  /** When this run created it (epoch ms), no later than its first entry arrived; 0 for an earlier run's (unknown). */
+  createdAt: number;
   /** No more records will be appended. */
   sealed: boolean;
   /** Open for appending (the active segment) or null. */
@@ -38,6 +40,7 @@ export function newSegment(dir: string, firstSeq: number): SegmentState {
     attempts: new Map(),
     readOffset: MAGIC.length,
     earlier: false,
+    createdAt: Date.now(),
     sealed: false,
     handle: null,
     marks: [],

@@ -148,6 +148,29 @@ describe('MQTT receive journal', () => {
     await second.close();
   });
 
+  it("says since when acknowledged messages wait for the flow: the oldest segment holding one, 0 for an earlier run's", async () => {
+    const before = Date.now();
+    const first = open(dir, { segmentBytes: 200 });
+    assert.equal(first.waitingSince(), null, 'empty: nothing waits');
+    for (let i = 0; i < 10; i++) await append(first, message(i));
+    const since = first.waitingSince();
+    assert.ok(since !== null && since >= before && since <= Date.now(), `since ${since}`);
+    const taken = takeAll(first);
+    assert.equal(first.waitingSince(), since, 'handed to the flow but not finished: still waiting');
+    for (const entry of taken.slice(0, -1)) first.release(entry);
+    const last = first.waitingSince();
+    assert.ok(last !== null && last >= since, 'the oldest segment with an unreleased entry counts');
+    first.release(taken[taken.length - 1]);
+    assert.equal(first.waitingSince(), null, 'all released');
+    await append(first, message(10));
+    await first.close();
+    const second = open(dir, { segmentBytes: 200 });
+    assert.equal(second.waitingSince(), 0, "an earlier run's entry: when it arrived is unknown");
+    for (const entry of takeAll(second)) second.release(entry);
+    assert.equal(second.waitingSince(), null);
+    await second.close();
+  });
+
   it('ignores a torn last record, and everything after a corrupted one', async () => {
     const first = open(dir);
     for (let i = 0; i < 5; i++) await append(first, message(i));
