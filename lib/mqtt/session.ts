@@ -192,8 +192,10 @@ export class MqttSession extends EventEmitter {
       this.onQosPublish(topic, packet, cb);
     this.client.handleMessage = (packet, callback) => {
       // QoS 0 PUBLISH, QoS 1 PUBLISH (already delivered in customHandleAcks) or the PUBREL of a QoS 2
-      // message (already delivered and acknowledged with PUBREC): only QoS 0 is new here.
+      // message (already delivered and acknowledged with PUBREC): only QoS 0 is new here. The
+      // PUBREL frees the packet identifier, which receivers that store QoS 2 once need to know.
       if (packet.cmd === 'publish' && (packet.qos ?? 0) === 0) this.dispatch(packet.topic, packet, undefined);
+      else if (packet.cmd === 'publish' && packet.qos === 2 && packet.messageId !== undefined) this.emit('qos2-released', packet.messageId);
       callback();
     };
 

@@ -168,6 +168,7 @@ export default function register(RED: NodeAPI): void {
         () => receiver?.journal.waitingSince() ?? null,
       );
       let unregisterArrivals: (() => void) | undefined;
+      let detachSession: (() => void) | undefined;
 
       let closing = false;
       const { file: deadLetters, name: deadLetterName } = openDeadLetters(RED, node.id);
@@ -426,6 +427,21 @@ export default function register(RED: NodeAPI): void {
           for (const filter of filters) parseFilter(filter);
           lease = config.lease();
           const session = lease.session;
+          if (receiver) {
+            // QoS 2 is journaled once per message: the broker's PUBREL frees its packet identifier,
+            // and a session the broker did not resume voids them all.
+            const journaling = receiver;
+            const onReleased = (messageId: number): void => journaling.qos2Released(messageId);
+            const onConnect = (sessionPresent: boolean): void => {
+              if (!sessionPresent) journaling.sessionLost();
+            };
+            session.on('qos2-released', onReleased);
+            session.on('connect', onConnect);
+            detachSession = () => {
+              session.off('qos2-released', onReleased);
+              session.off('connect', onConnect);
+            };
+          }
           unregisterArrivals = arrivals.register(connection, `iotp-mqtt-in:${node.id}`);
           for (const filter of filters) {
             const subscription = session.subscribe(filter, { qos }, receive);
@@ -489,6 +505,7 @@ export default function register(RED: NodeAPI): void {
           } else if (removed && receiver) {
             node.warn(RED._('iotp-mqtt-in.errors.journalLeft', { count: receiver.journal.stats().live, dir: receiver.journal.dir }));
           }
+          detachSession?.();
           await lease?.release();
         };
         // Downstream nodes (writers) are flushing too: keep the connection until their completions

@@ -10,9 +10,13 @@
  * queue takes the rest). When the journal cannot be written (disk full, directory gone) messages
  * take the path without a journal (acknowledged when the flow completes them) for a while, then
  * the journal is tried again. Nothing is acknowledged that is neither durable here nor completed.
+ *
+ * QoS 2 is stored once across a broker restart or a network cut: a PUBLISH repeated before the
+ * broker's PUBREL (our PUBREC was lost) is acknowledged without a second entry (lib/mqtt/qos2-receipts).
  */
 import { ReceiveJournal, type JournalEntry, type JournalStats } from '../../lib/mqtt/receive-journal';
 import type { ReceivedMessage } from '../../lib/mqtt';
+import { Qos2Receipts } from '../../lib/mqtt/qos2-receipts';
 
 /** How long the journal is left alone after a failed write. */
 export const JOURNAL_RETRY_MS = 30_000;
@@ -71,7 +75,9 @@ export class JournaledReceive {
   private unacknowledgedUntil = 0;
   /** Durable entries whose PUBACK is about to go out (this turn). */
   private toAcknowledge: Array<{ entry: JournalEntry; message: ReceivedMessage }> = [];
-  /** Redeliveries recognised as already journaled. */
+  /** QoS 2 packet identifiers journaled (or being journaled) and not yet released by the broker. */
+  private readonly qos2 = new Qos2Receipts<ReceivedMessage>();
+  /** Redeliveries recognised as already journaled (after our crash, or QoS 2 repeats). */
   redeliveriesSkipped = 0;
   private pumpScheduled = false;
   private closing = false;
@@ -112,6 +118,14 @@ export class JournaledReceive {
       this.options.bypass(message);
       return;
     }
+    if (message.qos === 2 && message.messageId !== undefined) {
+      const receipt = this.qos2.receive(message.messageId, message.topic, message.payload, message);
+      if (receipt !== 'new') {
+        this.redeliveriesSkipped++;
+        if (receipt === 'stored') message.settle('journaled');
+        return; // 'held': settled with the first copy
+      }
+    }
     if (this.waiting.length > 0 || !this.journal.hasRoom(message.payload.length + message.topic.length + 64)) {
       // Full: QoS 0 has nothing to hold back (the broker does not wait for it); the rest waits unacknowledged.
       if (message.qos === 0) this.options.bypass(message);
@@ -127,6 +141,16 @@ export class JournaledReceive {
     if (!earlier || earlier.topic !== message.topic || !earlier.payload.equals(message.payload)) return false;
     this.unacknowledged.delete(message.messageId);
     return true;
+  }
+
+  /** The broker's PUBREL for a QoS 2 message: its packet identifier may name a new message from now on. */
+  qos2Released(messageId: number): void {
+    this.qos2.released(messageId);
+  }
+
+  /** The broker did not resume the session: its packet identifiers are void. */
+  sessionLost(): void {
+    this.qos2.clear();
   }
 
   /** Called now and then (the node's status tick): compaction, and a full journal's waiting messages. */
@@ -165,6 +189,10 @@ export class JournaledReceive {
           if (Date.now() >= this.failingUntil) this.options.error(err ?? new Error('receive journal append failed'));
           this.failingUntil = Date.now() + JOURNAL_RETRY_MS;
           this.options.bypass(message);
+          // Repeats held for it take the same path: acknowledged only once the flow completes them
+          // (the first copy's acknowledgement may belong to a connection that is gone). At least once.
+          if (message.qos === 2 && message.messageId !== undefined)
+            for (const held of this.qos2.failed(message.messageId)) this.options.bypass(held);
           return;
         }
         // Acknowledged together once this group's callbacks have run, then marked as such.
@@ -177,7 +205,11 @@ export class JournaledReceive {
   private acknowledge(): void {
     const batch = this.toAcknowledge;
     this.toAcknowledge = [];
-    for (const { message } of batch) message.settle('journaled');
+    for (const { message } of batch) {
+      message.settle('journaled');
+      if (message.qos === 2 && message.messageId !== undefined)
+        for (const held of this.qos2.stored(message.messageId)) held.settle('journaled');
+    }
     this.journal.acknowledged(batch.map((item) => item.entry));
     this.schedulePump();
   }

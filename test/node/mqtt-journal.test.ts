@@ -19,6 +19,7 @@ import ingestNode from '../../nodes/iotp-mqtt-in/iotp-mqtt-in';
 import { collect, flow as testFlow, helper } from '../support/helper';
 import { deadLetterPath, readDeadLetters } from '../../lib/dead-letter';
 import { MQTT_HOST, MQTT_PORT, requireService } from '../support/services';
+import { TcpProxy } from '../support/tcp-proxy';
 import { makeTempDir, removeTempDir } from '../support/tmp';
 
 const BROKER_URL = `mqtt://${MQTT_HOST}:${MQTT_PORT}`;
@@ -215,6 +216,39 @@ describe('iotp-mqtt-in journal mode (real mosquitto)', function () {
     held[1].done();
     await until(() => arrivals.heldSince(reader, Date.now(), 0) === null, 'released: nothing held');
     held.length = 0;
+  });
+
+  it('QoS 2: stores a message once when our PUBREC is lost and the broker repeats the PUBLISH after reconnecting', async () => {
+    qos = 2;
+    const proxy = await new TcpProxy(MQTT_HOST, MQTT_PORT).start();
+    try {
+      const viaProxy = { ...broker(), url: `mqtt://127.0.0.1:${proxy.port}`, reconnectInitialMs: 200 };
+      await helper.load(
+        [brokerNode, ingestNode, deferredSink],
+        testFlow([viaProxy, ingest('journal', 'sink'), { id: 'sink', type: 'test-deferred-sink' }]),
+      );
+      await sleep(500);
+      // The connection drops as our PUBREC goes out (MQTT 5: type 0x50, length 4 with reason code and properties):
+      // the broker never gets it and sends the PUBLISH again on the next connection.
+      const pubrecLost = proxy.cutOn(Buffer.from([0x50, 0x04]), 'before-server');
+      await publish(`${base}/exactly-once`, ['once'], 2);
+      await pubrecLost;
+      await until(() => held.length >= 1, 'the message in the flow');
+      // The repeat is answered on the new connection; then the broker's PUBREL completes the handshake.
+      await sleep(2500);
+      await publish(`${base}/exactly-once`, ['next'], 2);
+      await until(() => held.length >= 2, 'the next message in the flow');
+      await sleep(500);
+      assert.deepEqual(
+        held.map((h) => h.payload),
+        ['once', 'next'],
+        'each QoS 2 message reached the flow once',
+      );
+      for (const h of held.splice(0)) h.done();
+    } finally {
+      await helper.unload();
+      await proxy.stop();
+    }
   });
 
   it('stops acknowledging while the journal is full, and loses nothing', async () => {

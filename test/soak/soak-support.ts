@@ -37,7 +37,7 @@ export class SeqCounts {
 }
 
 /**
- * Publishes QoS 1 messages built from a sequence number at `rate` per second, with at most
+ * Publishes QoS 1 (or 2) messages built from a sequence number at `rate` per second, with at most
  * `maxInFlight` unacknowledged. While the broker is away the in-flight window fills and the
  * publisher stops sending; it does not burst afterwards to make up for the lost time (the
  * schedule restarts from where it is), so the load stays steady.
@@ -58,6 +58,7 @@ export class PacedPublisher {
     readonly name: string,
     private readonly rate: number,
     private readonly build: (seq: number) => { topic: string; payload: string },
+    private readonly qos: 1 | 2 = 1,
     private readonly maxInFlight = 1000,
   ) {}
 
@@ -92,7 +93,7 @@ export class PacedPublisher {
         sentSinceOrigin++;
         this.inFlight++;
         const { topic, payload } = this.build(seq);
-        this.client.publishAsync(topic, payload, { qos: 1 }).then(
+        this.client.publishAsync(topic, payload, { qos: this.qos }).then(
           () => {
             this.acked.add(seq);
             this.settled.add(seq);
@@ -112,7 +113,8 @@ export class PacedPublisher {
 }
 
 export function connectPublisher(url: string, clientId: string): Promise<MqttClient> {
-  return mqtt.connectAsync(url, { clientId, clean: true, reconnectPeriod: 500, connectTimeout: 5000 });
+  // A persistent session: QoS 2's handshake with the broker resumes after a broker restart.
+  return mqtt.connectAsync(url, { clientId, clean: false, reconnectPeriod: 500, connectTimeout: 5000 });
 }
 
 /** When each sequence number was first seen, in epoch ms (0: not yet), growing as needed. */
