@@ -29,12 +29,13 @@ import { statestreamMigrations } from '../lib/statestream/schema';
 import { startNodeRed, type RunningNodeRed } from '../test/support/node-red';
 import {
   createTestMysqlDatabase,
-  createTestPostgresDatabase,
+  createTestServerDatabase,
   MYSQL_HOST,
   MYSQL_PORT,
   POSTGRES_HOST,
   POSTGRES_PORT,
   portOpen,
+  type ServerDialect,
 } from '../test/support/services';
 import { makeTempDir } from '../test/support/tmp';
 import {
@@ -261,40 +262,27 @@ async function main(): Promise<void> {
     const client = await connectPublisher(broker.url, `bench-pub-${randomBytes(4).toString('hex')}`);
     cleanups.push(() => client.endAsync());
 
-    // ours
-    {
-      const database = await createTestMysqlDatabase('iotp_bench_ss');
+    // ours: the shipped flow, which migrates its database itself
+    const brokerUrl = broker.url;
+    const measureShippedFlow = async (dialect: ServerDialect, name: string): Promise<void> => {
+      const database = await createTestServerDatabase(dialect, 'iotp_bench_ss');
       cleanups.push(() => database.drop());
       const db = openDb(database.url);
       cleanups.push(() => db.close());
       const base = `bench/${randomBytes(4).toString('hex')}`;
       const nodeRed = await startNodeRed({
         flows: shippedStatestreamFlow(),
-        env: { DATABASE_URL: database.url, MQTT_URL: broker.url, STATESTREAM_BASE_TOPIC: base, SIMULATE: 'false' },
+        env: { DATABASE_URL: database.url, MQTT_URL: brokerUrl, STATESTREAM_BASE_TOPIC: base, SIMULATE: 'false' },
       });
       try {
-        results.push(...(await measureAll('iotp (shipped flow)', nodeRed, db, client, base)));
+        results.push(...(await measureAll(name, nodeRed, db, client, base)));
       } finally {
         await nodeRed.stop();
       }
-    }
-
-    // ours on PostgreSQL
+    };
+    await measureShippedFlow('mysql', 'iotp (shipped flow)');
     if (await portOpen(POSTGRES_HOST, POSTGRES_PORT)) {
-      const database = await createTestPostgresDatabase('iotp_bench_ss');
-      cleanups.push(() => database.drop());
-      const db = openDb(database.url);
-      cleanups.push(() => db.close());
-      const base = `bench/${randomBytes(4).toString('hex')}`;
-      const nodeRed = await startNodeRed({
-        flows: shippedStatestreamFlow(),
-        env: { DATABASE_URL: database.url, MQTT_URL: broker.url, STATESTREAM_BASE_TOPIC: base, SIMULATE: 'false' },
-      });
-      try {
-        results.push(...(await measureAll('iotp (shipped flow), PostgreSQL', nodeRed, db, client, base)));
-      } finally {
-        await nodeRed.stop();
-      }
+      await measureShippedFlow('postgres', 'iotp (shipped flow), PostgreSQL');
     } else {
       console.log(`PostgreSQL not reachable at ${POSTGRES_HOST}:${POSTGRES_PORT}: its run skipped`);
     }
