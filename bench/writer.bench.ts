@@ -183,23 +183,21 @@ class Switchable implements Database {
   }
 }
 
+/** A writer into `bench` whose database is switched off, once it has seen the outage. */
+async function writerWhileDown(db: Switchable, options: Partial<RowWriterOptions>): Promise<RowWriter> {
+  db.down = true;
+  const writer = new RowWriter({ db, table: 'bench', columns: COLUMNS, warn: () => undefined, ...options });
+  while (writer.currentState !== 'down') await new Promise((resolve) => setTimeout(resolve, 5));
+  return writer;
+}
+
 /** Journal throughput during an outage, then replay throughput once the database is back. */
 async function outage(db: Database, rows: number): Promise<Figure[]> {
   const dir = makeTempDir('iotp-writer-bench-');
   const switchable = new Switchable(db);
   try {
     await resetTable(db);
-    switchable.down = true;
-    const writer = new RowWriter({
-      db: switchable,
-      table: 'bench',
-      columns: COLUMNS,
-      journalDir: dir,
-      retryInitialMs: 50,
-      retryMaxMs: 50,
-      warn: () => undefined,
-    });
-    while (writer.currentState !== 'down') await new Promise((resolve) => setTimeout(resolve, 5));
+    const writer = await writerWhileDown(switchable, { journalDir: dir, retryInitialMs: 50, retryMaxMs: 50 });
     const journalStart = performance.now();
     await feed(writer, rows, 'journaled');
     const journalSeconds = (performance.now() - journalStart) / 1000;
@@ -241,17 +239,7 @@ async function engineAlone(rows: number): Promise<Figure> {
 
 /** Heap held per row waiting in memory during an outage (no journal), measured after GC. */
 async function memoryPerRow(rows: number): Promise<void> {
-  const down = new Switchable(noop);
-  down.down = true;
-  const writer = new RowWriter({
-    db: down,
-    table: 'bench',
-    columns: COLUMNS,
-    maxBufferedRows: rows,
-    maxBufferedBytes: 1 << 30,
-    warn: () => undefined,
-  });
-  while (writer.currentState !== 'down') await new Promise((resolve) => setTimeout(resolve, 5));
+  const writer = await writerWhileDown(new Switchable(noop), { maxBufferedRows: rows, maxBufferedBytes: 1 << 30 });
   global.gc?.();
   const before = process.memoryUsage().heapUsed;
   for (let i = 0; i < rows; i++) writer.write(row(i), () => undefined);
