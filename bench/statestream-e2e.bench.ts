@@ -51,6 +51,7 @@ import {
   type Publish,
 } from '../test/e2e/statestream-support';
 import { ensurePeers } from './support/peers';
+import { warmUp } from './support/statestream-warm-up';
 import { stockStatestreamPeerFlow } from './support/stock-peer';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 30_000);
@@ -133,19 +134,6 @@ class RowObserver {
 function percentile(sorted: Float64Array, p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
-
-/** Waits until the pipeline is subscribed, its schema exists and every topic's labels are known. */
-async function warmUp(name: string, db: Database, client: MqttClient, base: string): Promise<void> {
-  // Repeated until stored: publishes before the subscription exists reach nobody.
-  const messages = Array.from({ length: ENTITIES }, (_, i) => ({ topic: `${base}/sensor/s${i}/state`, payload: 'warm' }));
-  const deadline = Date.now() + 60_000;
-  while ((await scalar(db, 'SELECT COUNT(*) FROM messages')) < ENTITIES) {
-    if (Date.now() > deadline) throw new Error(`${name}: warm-up messages were not stored`);
-    await publishAll(client, messages);
-    await sleep(1500);
-  }
-  await sleep(1000);
 }
 
 /** Publishes a phase and watches its rows appear until all are there or nothing moved for STALL_MS. */
@@ -239,7 +227,7 @@ const PHASES: Phase[] = [
 ];
 
 async function measureAll(name: string, nodeRed: RunningNodeRed, db: Database, client: MqttClient, base: string): Promise<Result[]> {
-  await warmUp(name, db, client, base);
+  await warmUp(name, db, client, base, { entities: ENTITIES });
   const results: Result[] = [];
   for (const phase of PHASES) {
     results.push(await measure(name, nodeRed, db, client, base, phase));
