@@ -34,6 +34,7 @@ import { startPrivateMosquitto, type PrivateMosquitto } from '../test/support/pr
 import { createTestMysqlDatabase, MYSQL_HOST, MYSQL_PORT, portOpen } from '../test/support/services';
 import { makeTempDir } from '../test/support/tmp';
 import { ensurePeers } from './support/peers';
+import { warmUp } from './support/statestream-warm-up';
 import { stockStatestreamPeerFlow } from './support/stock-peer';
 import { table } from './support/report';
 
@@ -81,18 +82,6 @@ async function tally(db: Database, from: number, count: number): Promise<{ disti
     total += Number(row.n);
   }
   return { distinct, rows: total };
-}
-
-async function warmUp(name: string, db: Database, client: MqttClient, base: string): Promise<void> {
-  // Repeated until stored: publishes before the subscription exists reach nobody.
-  const messages = Array.from({ length: ENTITIES }, (_, i) => ({ topic: `${base}/sensor/s${i}/state`, payload: 'warm' }));
-  const deadline = Date.now() + 60_000;
-  while ((await scalar(db, 'SELECT COUNT(*) FROM messages')) < ENTITIES) {
-    if (Date.now() > deadline) throw new Error(`${name}: warm-up messages were not stored`);
-    await publishAll(client, messages, { window: 100 });
-    await sleep(1500);
-  }
-  await sleep(1000);
 }
 
 async function burst(
@@ -172,7 +161,7 @@ async function runPipeline(
       nodeRed = await startNodeRed({ userDir, flows, credentials, env: { SIMULATE: 'false' } });
     }
     const name = pipeline === 'ours' ? 'iotp (journal)' : 'stock peer';
-    await warmUp(name, db, client, base);
+    await warmUp(name, db, client, base, { entities: ENTITIES, window: 100 });
     let from = 0;
     for (const b of BURSTS) {
       const r = await burst(db, client, base, from, b.count, b.rate);

@@ -29,12 +29,13 @@ import { statestreamMigrations } from '../lib/statestream/schema';
 import { startNodeRed, type RunningNodeRed } from '../test/support/node-red';
 import {
   createTestMysqlDatabase,
-  createTestPostgresDatabase,
+  createTestServerDatabase,
   MYSQL_HOST,
   MYSQL_PORT,
   POSTGRES_HOST,
   POSTGRES_PORT,
   portOpen,
+  type ServerDialect,
 } from '../test/support/services';
 import { makeTempDir } from '../test/support/tmp';
 import {
@@ -50,6 +51,7 @@ import {
   type Publish,
 } from '../test/e2e/statestream-support';
 import { ensurePeers } from './support/peers';
+import { warmUp } from './support/statestream-warm-up';
 import { stockStatestreamPeerFlow } from './support/stock-peer';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 30_000);
@@ -132,19 +134,6 @@ class RowObserver {
 function percentile(sorted: Float64Array, p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
-
-/** Waits until the pipeline is subscribed, its schema exists and every topic's labels are known. */
-async function warmUp(name: string, db: Database, client: MqttClient, base: string): Promise<void> {
-  // Repeated until stored: publishes before the subscription exists reach nobody.
-  const messages = Array.from({ length: ENTITIES }, (_, i) => ({ topic: `${base}/sensor/s${i}/state`, payload: 'warm' }));
-  const deadline = Date.now() + 60_000;
-  while ((await scalar(db, 'SELECT COUNT(*) FROM messages')) < ENTITIES) {
-    if (Date.now() > deadline) throw new Error(`${name}: warm-up messages were not stored`);
-    await publishAll(client, messages);
-    await sleep(1500);
-  }
-  await sleep(1000);
 }
 
 /** Publishes a phase and watches its rows appear until all are there or nothing moved for STALL_MS. */
@@ -238,7 +227,7 @@ const PHASES: Phase[] = [
 ];
 
 async function measureAll(name: string, nodeRed: RunningNodeRed, db: Database, client: MqttClient, base: string): Promise<Result[]> {
-  await warmUp(name, db, client, base);
+  await warmUp(name, db, client, base, { entities: ENTITIES });
   const results: Result[] = [];
   for (const phase of PHASES) {
     results.push(await measure(name, nodeRed, db, client, base, phase));
@@ -261,40 +250,27 @@ async function main(): Promise<void> {
     const client = await connectPublisher(broker.url, `bench-pub-${randomBytes(4).toString('hex')}`);
     cleanups.push(() => client.endAsync());
 
-    // ours
-    {
-      const database = await createTestMysqlDatabase('iotp_bench_ss');
+    // ours: the shipped flow, which migrates its database itself
+    const brokerUrl = broker.url;
+    const measureShippedFlow = async (dialect: ServerDialect, name: string): Promise<void> => {
+      const database = await createTestServerDatabase(dialect, 'iotp_bench_ss');
       cleanups.push(() => database.drop());
       const db = openDb(database.url);
       cleanups.push(() => db.close());
       const base = `bench/${randomBytes(4).toString('hex')}`;
       const nodeRed = await startNodeRed({
         flows: shippedStatestreamFlow(),
-        env: { DATABASE_URL: database.url, MQTT_URL: broker.url, STATESTREAM_BASE_TOPIC: base, SIMULATE: 'false' },
+        env: { DATABASE_URL: database.url, MQTT_URL: brokerUrl, STATESTREAM_BASE_TOPIC: base, SIMULATE: 'false' },
       });
       try {
-        results.push(...(await measureAll('iotp (shipped flow)', nodeRed, db, client, base)));
+        results.push(...(await measureAll(name, nodeRed, db, client, base)));
       } finally {
         await nodeRed.stop();
       }
-    }
-
-    // ours on PostgreSQL
+    };
+    await measureShippedFlow('mysql', 'iotp (shipped flow)');
     if (await portOpen(POSTGRES_HOST, POSTGRES_PORT)) {
-      const database = await createTestPostgresDatabase('iotp_bench_ss');
-      cleanups.push(() => database.drop());
-      const db = openDb(database.url);
-      cleanups.push(() => db.close());
-      const base = `bench/${randomBytes(4).toString('hex')}`;
-      const nodeRed = await startNodeRed({
-        flows: shippedStatestreamFlow(),
-        env: { DATABASE_URL: database.url, MQTT_URL: broker.url, STATESTREAM_BASE_TOPIC: base, SIMULATE: 'false' },
-      });
-      try {
-        results.push(...(await measureAll('iotp (shipped flow), PostgreSQL', nodeRed, db, client, base)));
-      } finally {
-        await nodeRed.stop();
-      }
+      await measureShippedFlow('postgres', 'iotp (shipped flow), PostgreSQL');
     } else {
       console.log(`PostgreSQL not reachable at ${POSTGRES_HOST}:${POSTGRES_PORT}: its run skipped`);
     }

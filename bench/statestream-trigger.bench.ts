@@ -17,6 +17,8 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { statestreamMigrations } from '../lib/statestream/schema';
 import { makeTempDir, removeTempDir } from '../test/support/tmp';
+// The original's schema and trigger as the adoption tests reproduce it (its migrate.py, as it was).
+import { statestreamOriginalStatements } from '../test/support/originals';
 import {
   MYSQL_HOST,
   MYSQL_PASSWORD,
@@ -33,66 +35,6 @@ import { ENTITIES, makeRows, type Row } from './support/statestream-rows';
 const ROWS_PER_STATEMENT = 500;
 const MEASURED_ROWS = Number(process.env.BENCH_ROWS ?? 30_000);
 
-// The original schema and trigger (Ohmtimize/pipeline migrations/migrate.py), as they were.
-const ORIGINAL_MYSQL = [
-  `CREATE TABLE messages (id int(11) NOT NULL AUTO_INCREMENT, topic varchar(255) NOT NULL, qos int(11) NOT NULL, payload TEXT NOT NULL,
-    inserted timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP, last_updated timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
-    PRIMARY KEY (id)) ENGINE=InnoDB DEFAULT CHARSET=utf8`,
-  `CREATE TABLE base_topics (id int(11) NOT NULL AUTO_INCREMENT, label varchar(255) NOT NULL,
-    inserted timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP, last_updated timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
-    PRIMARY KEY (id), UNIQUE KEY (label)) ENGINE=InnoDB DEFAULT CHARSET=utf8`,
-  `CREATE TABLE entities (id int(11) NOT NULL AUTO_INCREMENT, label varchar(255) NOT NULL, base_topic_id int(11) NOT NULL,
-    inserted timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP, last_updated timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
-    PRIMARY KEY (id), UNIQUE KEY (base_topic_id, label), FOREIGN KEY (base_topic_id) REFERENCES base_topics(id)) ENGINE=InnoDB DEFAULT CHARSET=utf8`,
-  `CREATE TABLE states (id int(11) NOT NULL AUTO_INCREMENT, entity_id int(11) NOT NULL, label varchar(255) NOT NULL,
-    inserted timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP, last_updated timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
-    PRIMARY KEY (id), UNIQUE KEY (entity_id, label), FOREIGN KEY (entity_id) REFERENCES entities(id)) ENGINE=InnoDB DEFAULT CHARSET=utf8`,
-  `CREATE TABLE facts (id int(11) NOT NULL AUTO_INCREMENT, state_id int(11) NOT NULL, fact TEXT NOT NULL,
-    inserted timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP, last_updated timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
-    PRIMARY KEY (id), FOREIGN KEY (state_id) REFERENCES states(id)) ENGINE=InnoDB DEFAULT CHARSET=utf8`,
-  `CREATE TRIGGER formating AFTER INSERT ON messages FOR EACH ROW BEGIN
-    INSERT INTO base_topics (label) SELECT substring_index(substring_index(NEW.topic, '/', 1), '/', -1) as label ON DUPLICATE KEY UPDATE last_updated=NOW();
-    INSERT INTO entities (label, base_topic_id) SELECT substring_index(substring_index(NEW.topic, '/', 3), '/', -1) AS label, base_topics.id AS base_topic_id FROM base_topics
-      WHERE base_topics.label=substring_index(substring_index(NEW.topic, '/', 1), '/', -1) ON DUPLICATE KEY UPDATE last_updated=NOW();
-    INSERT INTO states (label, entity_id) SELECT substring_index(substring_index(NEW.topic, '/', 4), '/', -1) AS label, entities.id AS entity_id FROM entities
-      WHERE entities.label=substring_index(substring_index(NEW.topic, '/', 3), '/', -1)
-      AND entities.base_topic_id=(SELECT base_topics.id FROM base_topics WHERE base_topics.label=substring_index(substring_index(NEW.topic, '/', 1), '/', -1))
-      ON DUPLICATE KEY UPDATE last_updated=NOW();
-    INSERT INTO facts (fact, state_id) SELECT NEW.payload AS fact, states.id AS state_id FROM states
-      WHERE states.label=substring_index(substring_index(NEW.topic, '/', 4), '/', -1)
-      AND states.entity_id=(SELECT entities.id FROM entities WHERE entities.label=substring_index(substring_index(NEW.topic, '/', 3), '/', -1)
-        AND entities.base_topic_id=(SELECT base_topics.id FROM base_topics WHERE base_topics.label=substring_index(substring_index(NEW.topic, '/', 1), '/', -1)));
-  END`,
-];
-
-// The original never ran on SQLite; this is its trigger translated literally (same upserts per row).
-const ORIGINAL_SQLITE = [
-  `CREATE TABLE messages (id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, qos INTEGER NOT NULL, payload TEXT NOT NULL,
-    inserted TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP, last_updated TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)`,
-  `CREATE TABLE base_topics (id INTEGER PRIMARY KEY AUTOINCREMENT, label TEXT NOT NULL UNIQUE,
-    inserted TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP, last_updated TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)`,
-  `CREATE TABLE entities (id INTEGER PRIMARY KEY AUTOINCREMENT, label TEXT NOT NULL, base_topic_id INTEGER NOT NULL REFERENCES base_topics(id),
-    inserted TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP, last_updated TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP, UNIQUE (base_topic_id, label))`,
-  `CREATE TABLE states (id INTEGER PRIMARY KEY AUTOINCREMENT, entity_id INTEGER NOT NULL REFERENCES entities(id), label TEXT NOT NULL,
-    inserted TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP, last_updated TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP, UNIQUE (entity_id, label))`,
-  `CREATE TABLE facts (id INTEGER PRIMARY KEY AUTOINCREMENT, state_id INTEGER NOT NULL REFERENCES states(id), fact TEXT NOT NULL,
-    inserted TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP, last_updated TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)`,
-  `CREATE TRIGGER formating AFTER INSERT ON messages BEGIN
-    INSERT INTO base_topics (label) VALUES (substr(NEW.topic, 1, instr(NEW.topic, '/') - 1))
-      ON CONFLICT (label) DO UPDATE SET last_updated = CURRENT_TIMESTAMP;
-    INSERT INTO entities (label, base_topic_id)
-      SELECT NEW.object_level, b.id FROM base_topics b WHERE b.label = substr(NEW.topic, 1, instr(NEW.topic, '/') - 1)
-      ON CONFLICT (base_topic_id, label) DO UPDATE SET last_updated = CURRENT_TIMESTAMP;
-    INSERT INTO states (label, entity_id)
-      SELECT NEW.key_level, e.id FROM entities e JOIN base_topics b ON e.base_topic_id = b.id
-      WHERE e.label = NEW.object_level AND b.label = substr(NEW.topic, 1, instr(NEW.topic, '/') - 1)
-      ON CONFLICT (entity_id, label) DO UPDATE SET last_updated = CURRENT_TIMESTAMP;
-    INSERT INTO facts (fact, state_id)
-      SELECT NEW.payload, s.id FROM states s JOIN entities e ON s.entity_id = e.id JOIN base_topics b ON e.base_topic_id = b.id
-      WHERE s.label = NEW.key_level AND e.label = NEW.object_level AND b.label = substr(NEW.topic, 1, instr(NEW.topic, '/') - 1);
-  END`,
-];
-
 interface Target {
   name: string;
   insert(rows: Row[]): Promise<void>;
@@ -102,7 +44,7 @@ interface Target {
   close(): Promise<void>;
 }
 
-async function mysqlTarget(name: string, statements: string[], ours: boolean): Promise<Target> {
+async function mysqlTarget(name: string, statements: readonly string[], ours: boolean): Promise<Target> {
   const mysql = await import('mysql2/promise');
   const database = `iotp_bench_${process.pid}_${randomBytes(3).toString('hex')}`;
   const conn = await mysql.createConnection({
@@ -148,7 +90,7 @@ async function mysqlTarget(name: string, statements: string[], ours: boolean): P
   };
 }
 
-async function sqliteTarget(name: string, dir: string, statements: string[], ours: boolean): Promise<Target> {
+async function sqliteTarget(name: string, dir: string, statements: readonly string[], ours: boolean): Promise<Target> {
   const { default: Database } = await import('better-sqlite3');
   const db = new Database(join(dir, `${name.replace(/\W+/g, '_')}.db`));
   db.pragma('journal_mode = WAL');
@@ -242,9 +184,9 @@ async function main(): Promise<void> {
   const only = process.env.BENCH_ONLY; // 'mariadb', 'postgres' or 'sqlite' while iterating
   if ((!only || only === 'mariadb') && (await portOpen(MYSQL_HOST, MYSQL_PORT))) {
     for (const [trigger, statements, ours] of [
-      ['original (3 upserts/row)', ORIGINAL_MYSQL, false],
+      ['original (3 upserts/row)', statestreamOriginalStatements('mysql'), false],
       ['statestream (lookup-first)', statestreamMigrations.migrations.flatMap((m) => m.mysql), true],
-    ] as Array<[string, string[], boolean]>) {
+    ] as Array<[string, readonly string[], boolean]>) {
       const target = await mysqlTarget(trigger, statements, ours);
       try {
         results.push({ db: 'MariaDB', trigger, ...(await measure(target, base)) });
@@ -268,19 +210,10 @@ async function main(): Promise<void> {
   if (!only || only === 'sqlite') {
     const dir = makeTempDir('iotp-bench-ss-');
     try {
-      // SQLite has no SUBSTRING_INDEX: level 3 (object id) and level 4 (key) cut with substr/instr.
-      const originalSqlite = ORIGINAL_SQLITE.map((sql) =>
-        sql
-          .replace(
-            /NEW\.object_level/g,
-            `substr(substr(NEW.topic, instr(NEW.topic, '/') + 1), instr(substr(NEW.topic, instr(NEW.topic, '/') + 1), '/') + 1, instr(substr(substr(NEW.topic, instr(NEW.topic, '/') + 1), instr(substr(NEW.topic, instr(NEW.topic, '/') + 1), '/') + 1), '/') - 1)`,
-          )
-          .replace(/NEW\.key_level/g, `substr(NEW.topic, length(rtrim(NEW.topic, replace(NEW.topic, '/', ''))) + 1)`),
-      );
       for (const [trigger, statements, ours] of [
-        ['original (3 upserts/row)', originalSqlite, false],
+        ['original (3 upserts/row)', statestreamOriginalStatements('sqlite'), false],
         ['statestream (lookup-first)', statestreamMigrations.migrations.flatMap((m) => m.sqlite), true],
-      ] as Array<[string, string[], boolean]>) {
+      ] as Array<[string, readonly string[], boolean]>) {
         const target = await sqliteTarget(trigger, dir, statements, ours);
         try {
           results.push({ db: 'SQLite', trigger, ...(await measure(target, base)) });

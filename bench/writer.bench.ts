@@ -22,15 +22,16 @@ import { openDatabase, DatabaseError } from '../lib/db';
 import type { Database, SqlExecutor, SqlStatement } from '../lib/db/types';
 import { RowWriter, type RowWriterOptions } from '../lib/writer';
 import {
-  createTestMysqlDatabase,
-  createTestPostgresDatabase,
+  driverConnection,
+  createTestServerDatabase,
+  type ServerDialect,
   portOpen,
   MYSQL_HOST,
   MYSQL_PORT,
   POSTGRES_HOST,
   POSTGRES_PORT,
 } from '../test/support/services';
-import type { PostgresConfig } from '../lib/db/types';
+import type { ServerConnectionConfig } from '../lib/db/types';
 import { makeTempDir, removeTempDir } from '../test/support/tmp';
 
 const WINDOW = 2000;
@@ -182,23 +183,21 @@ class Switchable implements Database {
   }
 }
 
+/** A writer into `bench` whose database is switched off, once it has seen the outage. */
+async function writerWhileDown(db: Switchable, options: Partial<RowWriterOptions>): Promise<RowWriter> {
+  db.down = true;
+  const writer = new RowWriter({ db, table: 'bench', columns: COLUMNS, warn: () => undefined, ...options });
+  while (writer.currentState !== 'down') await new Promise((resolve) => setTimeout(resolve, 5));
+  return writer;
+}
+
 /** Journal throughput during an outage, then replay throughput once the database is back. */
 async function outage(db: Database, rows: number): Promise<Figure[]> {
   const dir = makeTempDir('iotp-writer-bench-');
   const switchable = new Switchable(db);
   try {
     await resetTable(db);
-    switchable.down = true;
-    const writer = new RowWriter({
-      db: switchable,
-      table: 'bench',
-      columns: COLUMNS,
-      journalDir: dir,
-      retryInitialMs: 50,
-      retryMaxMs: 50,
-      warn: () => undefined,
-    });
-    while (writer.currentState !== 'down') await new Promise((resolve) => setTimeout(resolve, 5));
+    const writer = await writerWhileDown(switchable, { journalDir: dir, retryInitialMs: 50, retryMaxMs: 50 });
     const journalStart = performance.now();
     await feed(writer, rows, 'journaled');
     const journalSeconds = (performance.now() - journalStart) / 1000;
@@ -240,17 +239,7 @@ async function engineAlone(rows: number): Promise<Figure> {
 
 /** Heap held per row waiting in memory during an outage (no journal), measured after GC. */
 async function memoryPerRow(rows: number): Promise<void> {
-  const down = new Switchable(noop);
-  down.down = true;
-  const writer = new RowWriter({
-    db: down,
-    table: 'bench',
-    columns: COLUMNS,
-    maxBufferedRows: rows,
-    maxBufferedBytes: 1 << 30,
-    warn: () => undefined,
-  });
-  while (writer.currentState !== 'down') await new Promise((resolve) => setTimeout(resolve, 5));
+  const writer = await writerWhileDown(new Switchable(noop), { maxBufferedRows: rows, maxBufferedBytes: 1 << 30 });
   global.gc?.();
   const before = process.memoryUsage().heapUsed;
   for (let i = 0; i < rows; i++) writer.write(row(i), () => undefined);
@@ -337,17 +326,10 @@ async function suite(db: Database, title: string, sizes: { perRow: number; engin
 type BarePg = 'multi-row INSERT' | 'INSERT ... unnest()' | 'COPY FROM STDIN';
 
 /** 500-row batches with `pg` itself (no lib/db), 2 in flight: the peers the writer is held against. */
-async function barePg(config: PostgresConfig, rows: number, how: BarePg): Promise<void> {
+async function barePg(config: ServerConnectionConfig, rows: number, how: BarePg): Promise<void> {
   const { Pool } = await import('pg');
   const { from: copyFrom } = await import('pg-copy-streams');
-  const pool = new Pool({
-    host: config.host,
-    port: config.port,
-    user: config.user,
-    password: config.password,
-    database: config.database,
-    max: 2,
-  });
+  const pool = new Pool({ ...driverConnection(config), max: 2 });
   const batches: Row[][] = [];
   for (let start = 0; start < rows; start += 500)
     batches.push(Array.from({ length: Math.min(500, rows - start) }, (_, i) => row(start + i)));
@@ -394,7 +376,7 @@ async function barePg(config: PostgresConfig, rows: number, how: BarePg): Promis
 }
 
 /** PostgreSQL: the writer against bare pg, alternated rounds, best of three each. */
-async function postgresPeers(db: Database, config: PostgresConfig, rows: number): Promise<void> {
+async function postgresPeers(db: Database, config: ServerConnectionConfig, rows: number): Promise<void> {
   const contenders: Array<[string, () => Promise<void>]> = [
     ['bare pg: 500-row multi-row INSERT, 2 in flight', () => barePg(config, rows, 'multi-row INSERT')],
     ['bare pg: 500-row INSERT ... SELECT * FROM unnest(typed arrays), 2 in flight', () => barePg(config, rows, 'INSERT ... unnest()')],
@@ -425,40 +407,38 @@ async function postgresPeers(db: Database, config: PostgresConfig, rows: number)
   }
 }
 
+/** The suite (then `more`) on a throwaway database of the server at host:port, when it is reachable. */
+async function onServer(
+  dialect: ServerDialect,
+  title: string,
+  host: string,
+  port: number,
+  more?: (db: Database, config: ServerConnectionConfig) => Promise<void>,
+): Promise<void> {
+  if (!(await portOpen(host, port))) {
+    console.log(`${title} not reachable at ${host}:${port}: skipped`);
+    return;
+  }
+  const test = await createTestServerDatabase(dialect, 'iotp_writer_bench');
+  const db = openDatabase({ ...test.config, poolSize: 8 });
+  try {
+    await suite(db, `${title} ${host}:${port} (server defaults, no trigger)`, { perRow: 3_000, engine: 60_000 });
+    await more?.(db, test.config);
+  } finally {
+    await db.close();
+    await test.drop();
+  }
+}
+
 async function main(): Promise<void> {
   console.log(`node ${process.version}; producer window ${WINDOW} deliveries; columns: ${COLUMNS.join(', ')} (+ id, secondary index)`);
   await memoryPerRow(50_000);
   const only = process.env.BENCH_ONLY; // 'mariadb', 'postgres' or 'sqlite' while iterating
   if (only && !['mariadb', 'postgres', 'sqlite'].includes(only))
     throw new Error(`BENCH_ONLY must be mariadb, postgres or sqlite, not ${only}`);
-  if (only && only !== 'mariadb') {
-    // skipped on request
-  } else if (await portOpen(MYSQL_HOST, MYSQL_PORT)) {
-    const test = await createTestMysqlDatabase('iotp_writer_bench');
-    const db = openDatabase({ ...test.config, poolSize: 8 });
-    try {
-      await suite(db, `MariaDB ${MYSQL_HOST}:${MYSQL_PORT} (server defaults, no trigger)`, { perRow: 3_000, engine: 60_000 });
-    } finally {
-      await db.close();
-      await test.drop();
-    }
-  } else {
-    console.log(`MariaDB not reachable at ${MYSQL_HOST}:${MYSQL_PORT}: skipped`);
-  }
-  if (only && only !== 'postgres') {
-    // skipped on request
-  } else if (await portOpen(POSTGRES_HOST, POSTGRES_PORT)) {
-    const test = await createTestPostgresDatabase('iotp_writer_bench');
-    const db = openDatabase({ ...test.config, poolSize: 8 });
-    try {
-      await suite(db, `PostgreSQL ${POSTGRES_HOST}:${POSTGRES_PORT} (server defaults, no trigger)`, { perRow: 3_000, engine: 60_000 });
-      await postgresPeers(db, test.config, 60_000);
-    } finally {
-      await db.close();
-      await test.drop();
-    }
-  } else {
-    console.log(`PostgreSQL not reachable at ${POSTGRES_HOST}:${POSTGRES_PORT}: skipped`);
+  if (!only || only === 'mariadb') await onServer('mysql', 'MariaDB', MYSQL_HOST, MYSQL_PORT);
+  if (!only || only === 'postgres') {
+    await onServer('postgres', 'PostgreSQL', POSTGRES_HOST, POSTGRES_PORT, (db, config) => postgresPeers(db, config, 60_000));
   }
   if (only && only !== 'sqlite') return;
   const dir = makeTempDir('iotp-writer-bench-sqlite-');

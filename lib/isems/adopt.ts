@@ -128,7 +128,13 @@ const TIMESTAMP_SQL: Record<Dialect, TimestampSql> = { mysql: MYSQL, sqlite: SQL
 
 const q = (executor: SqlExecutor, name: string): string => (executor.dialect === 'mysql' ? `\`${name}\`` : `"${name}"`);
 
-function inWindows(executor: SqlExecutor, windows: readonly Window[]): { sql: string; params: SqlValue[] } {
+/** A piece of SQL with its `?` placeholders' values. */
+interface SqlCondition {
+  sql: string;
+  params: SqlValue[];
+}
+
+function inWindows(executor: SqlExecutor, windows: readonly Window[]): SqlCondition {
   const ts = q(executor, 'timestamp');
   return {
     sql: windows.map(() => `(${ts} >= ? AND ${ts} < ?)`).join(' OR ') || '0 = 1',
@@ -201,7 +207,7 @@ async function localRange(executor: SqlExecutor, d: TimestampSql): Promise<Range
 }
 
 /** `naive seconds - offset` for every local time outside the repeated hours, as one CASE over the segments. */
-function offsetCase(executor: SqlExecutor, segments: readonly LocalSegment[]): { sql: string; params: SqlValue[] } {
+function offsetCase(executor: SqlExecutor, segments: readonly LocalSegment[]): SqlCondition {
   const ts = q(executor, 'timestamp');
   const branches: string[] = [];
   const params: SqlValue[] = [];
@@ -215,6 +221,21 @@ function offsetCase(executor: SqlExecutor, segments: readonly LocalSegment[]): {
     }
   }
   return { sql: `CASE ${branches.join(' ')} END`, params };
+}
+
+/**
+ * The conversion of the local times in `range`: the offset to subtract outside the repeated hours,
+ * and the condition that picks the repeated hours, which convertRepeated resolves row by row.
+ */
+function localTimeSql(executor: SqlExecutor, range: Range): { offset: SqlCondition; repeated: SqlCondition } {
+  const segments = localSegments(ORIGINAL_TIME_ZONE, range.min, range.max + 1000);
+  return {
+    offset: offsetCase(executor, segments),
+    repeated: inWindows(
+      executor,
+      segments.filter((s) => s.kind === 'repeated'),
+    ),
+  };
 }
 
 async function inspect(executor: SqlExecutor): Promise<AdoptionPlan> {
@@ -322,12 +343,7 @@ async function convertRepeated(executor: SqlExecutor, d: TimestampSql, range: Ra
 
 async function adoptSqlite(executor: SqlExecutor, range: Range | undefined): Promise<string> {
   if (!range) return 'No local timestamps to convert.';
-  const segments = localSegments(ORIGINAL_TIME_ZONE, range.min, range.max + 1000);
-  const repeated = inWindows(
-    executor,
-    segments.filter((s) => s.kind === 'repeated'),
-  );
-  const offset = offsetCase(executor, segments);
+  const { offset, repeated } = localTimeSql(executor, range);
   // Repeated hours first, while their values are still text: the per-row rule needs them all.
   const ambiguous = await convertRepeated(executor, SQLITE, range, 'timestamp');
   const bulk = await executor.query(
@@ -342,12 +358,7 @@ async function adoptMysql(executor: SqlExecutor, table: TableInfo, range: Range 
   let converted = 0;
   let ambiguous = 0;
   if (range) {
-    const segments = localSegments(ORIGINAL_TIME_ZONE, range.min, range.max + 1000);
-    const repeated = inWindows(
-      executor,
-      segments.filter((s) => s.kind === 'repeated'),
-    );
-    const offset = offsetCase(executor, segments);
+    const { offset, repeated } = localTimeSql(executor, range);
     const bounds = await executor.query(`SELECT MIN(id) AS lo, MAX(id) AS hi FROM \`${TABLE}\``);
     const lo = Number(bounds.rows[0].lo);
     const hi = Number(bounds.rows[0].hi);
@@ -402,12 +413,7 @@ async function adoptPostgres(executor: SqlExecutor, table: TableInfo, range: Ran
   let converted = 0;
   let ambiguous = 0;
   if (range) {
-    const segments = localSegments(ORIGINAL_TIME_ZONE, range.min, range.max + 1000);
-    const repeated = inWindows(
-      executor,
-      segments.filter((s) => s.kind === 'repeated'),
-    );
-    const offset = offsetCase(executor, segments);
+    const { offset, repeated } = localTimeSql(executor, range);
     // EXTRACT(EPOCH) of a timestamp without time zone counts its wall time as UTC: naive seconds.
     const result = await executor.query(
       `UPDATE "${TABLE}" SET "${EPOCH_COLUMN}" = floor(EXTRACT(EPOCH FROM "timestamp"))::bigint - ${offset.sql}

@@ -250,11 +250,7 @@ export function latestPerNodeQuery(dialect: Dialect, options: LatestQueryOptions
   }
   return {
     sql:
-      'WITH RECURSIVE nodes("nodeId") AS (' +
-      'SELECT MIN("nodeId") FROM "measurement" ' +
-      'UNION ALL ' +
-      'SELECT (SELECT MIN(n."nodeId") FROM "measurement" n WHERE n."nodeId" > nodes."nodeId") FROM nodes WHERE nodes."nodeId" IS NOT NULL' +
-      ') ' +
+      `${RECURSIVE_NODES} ` +
       `SELECT ${selectList(dialect, 'm')} FROM nodes JOIN "measurement" m ON m."nodeId" = nodes."nodeId" ` +
       'AND m."timestamp" = (SELECT MAX(x."timestamp") FROM "measurement" x WHERE x."nodeId" = nodes."nodeId")' +
       filter +
@@ -294,12 +290,7 @@ export function nodeHistoryQuery(dialect: Dialect, nodeId: string, limit = NODE_
 export function distinctNodesQuery(dialect: Dialect): SqlStatement {
   if (dialect === 'mysql') return { sql: 'SELECT DISTINCT `nodeId` FROM `measurement` ORDER BY `nodeId`', params: [] };
   return {
-    sql:
-      'WITH RECURSIVE nodes("nodeId") AS (' +
-      'SELECT MIN("nodeId") FROM "measurement" ' +
-      'UNION ALL ' +
-      'SELECT (SELECT MIN(n."nodeId") FROM "measurement" n WHERE n."nodeId" > nodes."nodeId") FROM nodes WHERE nodes."nodeId" IS NOT NULL' +
-      ') SELECT "nodeId" FROM nodes WHERE "nodeId" IS NOT NULL',
+    sql: `${RECURSIVE_NODES} SELECT "nodeId" FROM nodes WHERE "nodeId" IS NOT NULL`,
     params: [],
   };
 }

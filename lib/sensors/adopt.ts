@@ -115,6 +115,24 @@ function missingIndexes(table: TableInfo, wanted: Array<[string, string[]]>): Ar
   return wanted.filter(([, columns]) => !table.indexes.some((i) => columns.every((c, k) => i.columns[k]?.toLowerCase() === c)));
 }
 
+/**
+ * Adds the `wanted` indexes `table` lacks: on MySQL in one ALTER together with the column and
+ * table changes of mysqlShape, elsewhere one CREATE INDEX each.
+ */
+async function reshape(executor: SqlExecutor, table: TableInfo, aggregated: boolean, wanted: Array<[string, string[]]>): Promise<void> {
+  const indexes = missingIndexes(table, wanted);
+  if (executor.dialect === 'mysql') {
+    const changes = [
+      ...mysqlShape(table, aggregated),
+      ...indexes.map(([name, columns]) => `ADD KEY \`${name}\` (${columns.map((c) => `\`${c}\``).join(', ')})`),
+    ];
+    if (changes.length > 0) await executor.query(`ALTER TABLE \`${table.name}\` ${changes.join(', ')}`);
+  } else {
+    for (const [name, columns] of indexes)
+      await executor.query(`CREATE INDEX "${name}" ON "${table.name}" (${columns.map((c) => `"${c}"`).join(', ')})`);
+  }
+}
+
 async function adopt(executor: SqlExecutor, snapshot: SchemaSnapshot): Promise<string> {
   const mysql = executor.dialect === 'mysql';
   const q = (name: string): string => (mysql ? `\`${name}\`` : `"${name}"`);
@@ -125,40 +143,24 @@ async function adopt(executor: SqlExecutor, snapshot: SchemaSnapshot): Promise<s
   const notes: string[] = [];
 
   if (raw) {
-    const indexes = missingIndexes(raw, [
+    await reshape(executor, raw, false, [
       ['idx_sensor_data_sensor_time', ['sensor_id', 'timestamp']],
       ['idx_sensor_data_time', ['timestamp']],
     ]);
-    if (mysql) {
-      const changes = [
-        ...mysqlShape(raw, false),
-        ...indexes.map(([name, columns]) => `ADD KEY \`${name}\` (${columns.map(q).join(', ')})`),
-      ];
-      if (changes.length > 0) await executor.query(`ALTER TABLE \`${raw.name}\` ${changes.join(', ')}`);
-    } else {
-      for (const [name, columns] of indexes) await executor.query(`CREATE INDEX "${name}" ON "${raw.name}" (${columns.map(q).join(', ')})`);
-    }
     notes.push(`${SENSOR_DATA_TABLE}: ${await count(executor, raw.name)} rows`);
   } else {
     for (const sql of v1[executor.dialect]!) await executor.query(sql);
   }
 
   if (aggregated) {
-    const indexes = missingIndexes(aggregated, [['idx_aggregated_time', ['timestamp']]]);
-    if (mysql) {
-      const changes = [
-        ...mysqlShape(aggregated, true),
-        ...indexes.map(([name, columns]) => `ADD KEY \`${name}\` (${columns.map(q).join(', ')})`),
-      ];
-      if (changes.length > 0) await executor.query(`ALTER TABLE \`${aggregated.name}\` ${changes.join(', ')}`);
-    } else {
+    if (!mysql) {
+      // MySQL adds them in reshape's ALTER (mysqlShape).
       if (!column(aggregated, 'samples'))
         await executor.query(`ALTER TABLE "${aggregated.name}" ADD COLUMN "samples" INTEGER NOT NULL DEFAULT 0`);
       if (!column(aggregated, ORIGINAL_ROW))
         await executor.query(`ALTER TABLE "${aggregated.name}" ADD COLUMN "${ORIGINAL_ROW}" INTEGER NOT NULL DEFAULT 0`);
-      for (const [name, columns] of indexes)
-        await executor.query(`CREATE INDEX "${name}" ON "${aggregated.name}" (${columns.map(q).join(', ')})`);
     }
+    await reshape(executor, aggregated, true, [['idx_aggregated_time', ['timestamp']]]);
     // Every mean the original wrote (no samples counted) becomes an original row, duplicates included.
     const marked = await executor.query(
       `UPDATE ${q(aggregated.name)} SET ${q(ORIGINAL_ROW)} = ${q('id')} WHERE ${q(ORIGINAL_ROW)} = 0 AND ${q('samples')} = 0`,

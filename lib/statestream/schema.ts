@@ -92,19 +92,49 @@ const mysqlTables = [
 ];
 
 /**
+ * How the MySQL trigger names and finds an entity: migration 2 labelled entities
+ * `<domain>.<object_id>` (computed once into `v_entity`), migration 3 labels them as the original
+ * did (the object id) and finds them by (base, domain, label = object id). Same lookups, same cost.
+ */
+interface MysqlEntityKey {
+  /** The trigger's text variables, each declared in the one character set and collation. */
+  textVariables: readonly string[];
+  /** Keeps a message's labels within their columns (else it stays in `messages` only). */
+  limits: string;
+  /** Statements run once the topic is known to normalise, before the lookups. */
+  prepare: string;
+  /** The entity's label as inserted. */
+  label: string;
+  /** The entity (columns prefixed with `e`, which may be empty) is the message's, within its base topic. */
+  matches: (e: string) => string;
+}
+
+const MYSQL_TOPIC_LEVELS = ['v_tail', 'v_base', 'v_domain', 'v_object', 'v_key'];
+
+const MYSQL_ENTITY_V2: MysqlEntityKey = {
+  textVariables: [...MYSQL_TOPIC_LEVELS, 'v_entity'],
+  limits: 'CHAR_LENGTH(v_domain) + CHAR_LENGTH(v_object) < 255',
+  prepare: "    SET v_entity = CONCAT(v_domain, '.', v_object);\n\n",
+  label: 'v_entity',
+  matches: (e) => `${e}label = v_entity`,
+};
+
+const MYSQL_ENTITY_V3: MysqlEntityKey = {
+  textVariables: MYSQL_TOPIC_LEVELS,
+  limits: 'CHAR_LENGTH(v_domain) <= 255 AND CHAR_LENGTH(v_object) <= 255',
+  prepare: '',
+  label: 'v_object',
+  matches: (e) => `${e}domain = v_domain AND ${e}label = v_object`,
+};
+
+/**
  * One CREATE TRIGGER statement (no DELIMITER). Each level is looked up by its unique key first;
  * only a miss inserts, with `ON DUPLICATE KEY UPDATE id = LAST_INSERT_ID(id)` so two writers
  * racing on the same new label both end up with the one id.
  */
-const mysqlTrigger = `CREATE TRIGGER statestream_normalise AFTER INSERT ON messages FOR EACH ROW
+const mysqlTrigger = (k: MysqlEntityKey): string => `CREATE TRIGGER statestream_normalise AFTER INSERT ON messages FOR EACH ROW
 BEGIN
-  DECLARE v_tail VARCHAR(1024) ${TEXT_VAR};
-  DECLARE v_base VARCHAR(1024) ${TEXT_VAR};
-  DECLARE v_domain VARCHAR(1024) ${TEXT_VAR};
-  DECLARE v_object VARCHAR(1024) ${TEXT_VAR};
-  DECLARE v_key VARCHAR(1024) ${TEXT_VAR};
-  DECLARE v_entity VARCHAR(1024) ${TEXT_VAR};
-  DECLARE v_base_id INT UNSIGNED;
+${k.textVariables.map((v) => `  DECLARE ${v} VARCHAR(1024) ${TEXT_VAR};\n`).join('')}  DECLARE v_base_id INT UNSIGNED;
   DECLARE v_entity_id INT UNSIGNED;
   DECLARE v_state_id INT UNSIGNED;
   DECLARE v_replayed_same TINYINT DEFAULT 0;
@@ -117,12 +147,10 @@ BEGIN
 
   IF CHAR_LENGTH(v_tail) < CHAR_LENGTH(NEW.topic)
      AND v_base <> '' AND v_domain <> '' AND v_object <> '' AND v_key <> ''
-     AND CHAR_LENGTH(v_base) <= 512 AND CHAR_LENGTH(v_domain) + CHAR_LENGTH(v_object) < 255 AND CHAR_LENGTH(v_key) <= 255 THEN
-    SET v_entity = CONCAT(v_domain, '.', v_object);
-
-    -- Steady state: the topic is known, one query walks the three unique keys.
+     AND CHAR_LENGTH(v_base) <= 512 AND ${k.limits} AND CHAR_LENGTH(v_key) <= 255 THEN
+${k.prepare}    -- Steady state: the topic is known, one query walks the three unique keys.
     SET v_state_id = (SELECT s.id FROM base_topics b
-                        JOIN entities e ON e.base_topic_id = b.id AND e.label = v_entity
+                        JOIN entities e ON e.base_topic_id = b.id AND ${k.matches('e.')}
                         JOIN states s ON s.entity_id = e.id AND s.label = v_key
                       WHERE b.label = v_base);
 
@@ -133,9 +161,9 @@ BEGIN
         INSERT INTO base_topics (label) VALUES (v_base) ON DUPLICATE KEY UPDATE id = LAST_INSERT_ID(id);
         SET v_base_id = LAST_INSERT_ID();
       END IF;
-      SET v_entity_id = (SELECT id FROM entities WHERE base_topic_id = v_base_id AND label = v_entity);
+      SET v_entity_id = (SELECT id FROM entities WHERE base_topic_id = v_base_id AND ${k.matches('')});
       IF v_entity_id IS NULL THEN
-        INSERT INTO entities (label, domain, object_id, base_topic_id) VALUES (v_entity, v_domain, v_object, v_base_id)
+        INSERT INTO entities (label, domain, object_id, base_topic_id) VALUES (${k.label}, v_domain, v_object, v_base_id)
           ON DUPLICATE KEY UPDATE id = LAST_INSERT_ID(id);
         SET v_entity_id = LAST_INSERT_ID();
       END IF;
@@ -156,6 +184,17 @@ END`;
 export const SQLITE_NOW = `(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`;
 const SQLITE_TIMESTAMPS = `inserted TEXT NOT NULL DEFAULT ${SQLITE_NOW},
   last_updated TEXT NOT NULL DEFAULT ${SQLITE_NOW}`;
+
+/** SQLite's entities, unique on `unique` (migration 3 changes it; a table constraint cannot be altered in place). */
+const sqliteEntities = (unique: string): string => `CREATE TABLE entities (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  label TEXT NOT NULL,
+  domain TEXT NOT NULL,
+  object_id TEXT NOT NULL,
+  base_topic_id INTEGER NOT NULL REFERENCES base_topics (id),
+  ${SQLITE_TIMESTAMPS},
+  UNIQUE (${unique})
+)`;
 
 /**
  * SQLite has no SUBSTRING_INDEX and no trigger variables, so `messages` splits its topic in
@@ -186,15 +225,7 @@ export const SQLITE_V1_TABLES = [
   label TEXT NOT NULL UNIQUE,
   ${SQLITE_TIMESTAMPS}
 )`,
-  `CREATE TABLE entities (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  label TEXT NOT NULL,
-  domain TEXT NOT NULL,
-  object_id TEXT NOT NULL,
-  base_topic_id INTEGER NOT NULL REFERENCES base_topics (id),
-  ${SQLITE_TIMESTAMPS},
-  UNIQUE (base_topic_id, label)
-)`,
+  sqliteEntities('base_topic_id, label'),
   `CREATE INDEX idx_entities_domain ON entities (domain)`,
   `CREATE TABLE states (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -215,89 +246,56 @@ export const SQLITE_V1_TABLES = [
   `CREATE INDEX idx_facts_state ON facts (state_id, id)`,
 ];
 
+/**
+ * How the SQLite trigger names and finds an entity (see MysqlEntityKey): migration 2 labels it
+ * `<domain>.<object_id>`, migration 3 the object id, found with its domain.
+ */
+interface SqliteEntityKey {
+  /** Keeps a message's labels within MySQL's columns, so both dialects normalise the same rows. */
+  limits: string;
+  label: string;
+  /** Entity `e` is the message's. */
+  matches: string;
+}
+
 const SQLITE_ENTITY_LABEL = `NEW.topic_domain || '.' || NEW.topic_object_id`;
 
-const sqliteTriggers = [
-  `CREATE TRIGGER statestream_normalise AFTER INSERT ON messages
+const SQLITE_ENTITY_V2: SqliteEntityKey = {
+  limits: 'length(NEW.topic_domain) + length(NEW.topic_object_id) < 255',
+  label: SQLITE_ENTITY_LABEL,
+  matches: `e.label = ${SQLITE_ENTITY_LABEL}`,
+};
+
+const SQLITE_ENTITY_V3: SqliteEntityKey = {
+  limits: 'length(NEW.topic_domain) <= 255 AND length(NEW.topic_object_id) <= 255',
+  label: 'NEW.topic_object_id',
+  matches: 'e.domain = NEW.topic_domain AND e.label = NEW.topic_object_id',
+};
+
+const sqliteTrigger = (k: SqliteEntityKey): string => `CREATE TRIGGER statestream_normalise AFTER INSERT ON messages
 WHEN NEW.topic_key <> '' AND NEW.topic_object_id <> '' AND NEW.topic_domain <> '' AND NEW.topic_base <> ''
   -- The same label limits as MySQL's columns, so both dialects normalise the same rows.
-  AND length(NEW.topic_base) <= 512 AND length(NEW.topic_domain) + length(NEW.topic_object_id) < 255 AND length(NEW.topic_key) <= 255
+  AND length(NEW.topic_base) <= 512 AND ${k.limits} AND length(NEW.topic_key) <= 255
 BEGIN
   INSERT OR IGNORE INTO base_topics (label) VALUES (NEW.topic_base);
   INSERT OR IGNORE INTO entities (label, domain, object_id, base_topic_id)
-    SELECT ${SQLITE_ENTITY_LABEL}, NEW.topic_domain, NEW.topic_object_id, b.id
+    SELECT ${k.label}, NEW.topic_domain, NEW.topic_object_id, b.id
     FROM base_topics b WHERE b.label = NEW.topic_base;
   INSERT OR IGNORE INTO states (label, entity_id)
     SELECT NEW.topic_key, e.id
-    FROM base_topics b JOIN entities e ON e.base_topic_id = b.id AND e.label = ${SQLITE_ENTITY_LABEL}
+    FROM base_topics b JOIN entities e ON e.base_topic_id = b.id AND ${k.matches}
     WHERE b.label = NEW.topic_base;
   INSERT INTO facts (fact, state_id, retained, received_at, message_id)
     SELECT NEW.payload, s.id, NEW.retained, NEW.received_at, NEW.id
     FROM base_topics b
-    JOIN entities e ON e.base_topic_id = b.id AND e.label = ${SQLITE_ENTITY_LABEL}
+    JOIN entities e ON e.base_topic_id = b.id AND ${k.matches}
     JOIN states s ON s.entity_id = e.id AND s.label = NEW.topic_key
     WHERE b.label = NEW.topic_base
       AND NOT (NEW.retained <> 0 AND (SELECT f.fact FROM facts f WHERE f.state_id = s.id ORDER BY f.id DESC LIMIT 1) IS NEW.payload);
-END`,
-];
-
-/**
- * Migration 3, entity labels as the original wrote them. MySQL: the trigger of migration 2 with
- * the entity looked up by (base, domain, label = object id). Same lookups, same cost.
- */
-export const MYSQL_TRIGGER_V3 = `CREATE TRIGGER statestream_normalise AFTER INSERT ON messages FOR EACH ROW
-BEGIN
-  DECLARE v_tail VARCHAR(1024) ${TEXT_VAR};
-  DECLARE v_base VARCHAR(1024) ${TEXT_VAR};
-  DECLARE v_domain VARCHAR(1024) ${TEXT_VAR};
-  DECLARE v_object VARCHAR(1024) ${TEXT_VAR};
-  DECLARE v_key VARCHAR(1024) ${TEXT_VAR};
-  DECLARE v_base_id INT UNSIGNED;
-  DECLARE v_entity_id INT UNSIGNED;
-  DECLARE v_state_id INT UNSIGNED;
-  DECLARE v_replayed_same TINYINT DEFAULT 0;
-
-  SET v_tail = SUBSTRING_INDEX(NEW.topic, '/', -3);
-  SET v_domain = SUBSTRING_INDEX(v_tail, '/', 1);
-  SET v_object = SUBSTRING_INDEX(SUBSTRING_INDEX(v_tail, '/', 2), '/', -1);
-  SET v_key = SUBSTRING_INDEX(v_tail, '/', -1);
-  SET v_base = LEFT(NEW.topic, CHAR_LENGTH(NEW.topic) - CHAR_LENGTH(v_tail) - 1);
-
-  IF CHAR_LENGTH(v_tail) < CHAR_LENGTH(NEW.topic)
-     AND v_base <> '' AND v_domain <> '' AND v_object <> '' AND v_key <> ''
-     AND CHAR_LENGTH(v_base) <= 512 AND CHAR_LENGTH(v_domain) <= 255 AND CHAR_LENGTH(v_object) <= 255 AND CHAR_LENGTH(v_key) <= 255 THEN
-    -- Steady state: the topic is known, one query walks the three unique keys.
-    SET v_state_id = (SELECT s.id FROM base_topics b
-                        JOIN entities e ON e.base_topic_id = b.id AND e.domain = v_domain AND e.label = v_object
-                        JOIN states s ON s.entity_id = e.id AND s.label = v_key
-                      WHERE b.label = v_base);
-
-    IF v_state_id IS NULL THEN
-      -- A new topic: resolve each level, inserting only the missing ones.
-      SET v_base_id = (SELECT id FROM base_topics WHERE label = v_base);
-      IF v_base_id IS NULL THEN
-        INSERT INTO base_topics (label) VALUES (v_base) ON DUPLICATE KEY UPDATE id = LAST_INSERT_ID(id);
-        SET v_base_id = LAST_INSERT_ID();
-      END IF;
-      SET v_entity_id = (SELECT id FROM entities WHERE base_topic_id = v_base_id AND domain = v_domain AND label = v_object);
-      IF v_entity_id IS NULL THEN
-        INSERT INTO entities (label, domain, object_id, base_topic_id) VALUES (v_object, v_domain, v_object, v_base_id)
-          ON DUPLICATE KEY UPDATE id = LAST_INSERT_ID(id);
-        SET v_entity_id = LAST_INSERT_ID();
-      END IF;
-      INSERT INTO states (label, entity_id) VALUES (v_key, v_entity_id) ON DUPLICATE KEY UPDATE id = LAST_INSERT_ID(id);
-      SET v_state_id = LAST_INSERT_ID();
-    ELSEIF NEW.retained <> 0 THEN
-      -- A retained replay of the value already stored adds nothing.
-      SET v_replayed_same = (SELECT f.fact FROM facts f WHERE f.state_id = v_state_id ORDER BY f.id DESC LIMIT 1) <=> NEW.payload;
-    END IF;
-
-    IF v_replayed_same = 0 THEN
-      INSERT INTO facts (fact, state_id, retained, received_at, message_id)
-        VALUES (NEW.payload, v_state_id, NEW.retained, NEW.received_at, NEW.id);
-    END IF;
-  END IF;
 END`;
+
+/** Migration 3, entity labels as the original wrote them: MySQL's trigger (also used by adoption). */
+export const MYSQL_TRIGGER_V3 = mysqlTrigger(MYSQL_ENTITY_V3);
 
 /** The tables the trigger writes: locked together while it is swapped, so no message meets none (or two). */
 export const MYSQL_TRIGGER_TABLES = ['messages', 'base_topics', 'entities', 'states', 'facts'] as const;
@@ -324,40 +322,10 @@ const mysqlEntityLabelsAsWritten = [
   'UNLOCK TABLES',
 ];
 
-/** SQLite's entities with the unique key of migration 3 (a table constraint cannot be altered in place). */
-export const SQLITE_ENTITIES_V3 = `CREATE TABLE entities (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  label TEXT NOT NULL,
-  domain TEXT NOT NULL,
-  object_id TEXT NOT NULL,
-  base_topic_id INTEGER NOT NULL REFERENCES base_topics (id),
-  ${SQLITE_TIMESTAMPS},
-  UNIQUE (base_topic_id, domain, label)
-)`;
+/** SQLite's entities with the unique key of migration 3. */
+export const SQLITE_ENTITIES_V3 = sqliteEntities('base_topic_id, domain, label');
 
-const SQLITE_ENTITY_V3 = `e.domain = NEW.topic_domain AND e.label = NEW.topic_object_id`;
-
-export const SQLITE_TRIGGER_V3 = `CREATE TRIGGER statestream_normalise AFTER INSERT ON messages
-WHEN NEW.topic_key <> '' AND NEW.topic_object_id <> '' AND NEW.topic_domain <> '' AND NEW.topic_base <> ''
-  -- The same label limits as MySQL's columns, so both dialects normalise the same rows.
-  AND length(NEW.topic_base) <= 512 AND length(NEW.topic_domain) <= 255 AND length(NEW.topic_object_id) <= 255 AND length(NEW.topic_key) <= 255
-BEGIN
-  INSERT OR IGNORE INTO base_topics (label) VALUES (NEW.topic_base);
-  INSERT OR IGNORE INTO entities (label, domain, object_id, base_topic_id)
-    SELECT NEW.topic_object_id, NEW.topic_domain, NEW.topic_object_id, b.id
-    FROM base_topics b WHERE b.label = NEW.topic_base;
-  INSERT OR IGNORE INTO states (label, entity_id)
-    SELECT NEW.topic_key, e.id
-    FROM base_topics b JOIN entities e ON e.base_topic_id = b.id AND ${SQLITE_ENTITY_V3}
-    WHERE b.label = NEW.topic_base;
-  INSERT INTO facts (fact, state_id, retained, received_at, message_id)
-    SELECT NEW.payload, s.id, NEW.retained, NEW.received_at, NEW.id
-    FROM base_topics b
-    JOIN entities e ON e.base_topic_id = b.id AND ${SQLITE_ENTITY_V3}
-    JOIN states s ON s.entity_id = e.id AND s.label = NEW.topic_key
-    WHERE b.label = NEW.topic_base
-      AND NOT (NEW.retained <> 0 AND (SELECT f.fact FROM facts f WHERE f.state_id = s.id ORDER BY f.id DESC LIMIT 1) IS NEW.payload);
-END`;
+export const SQLITE_TRIGGER_V3 = sqliteTrigger(SQLITE_ENTITY_V3);
 
 /**
  * Migration 3 on SQLite: the table is rebuilt (same ids, so states keep pointing at their
@@ -733,7 +701,13 @@ export const statestreamMigrations: MigrationSet = {
     'Home Assistant MQTT Statestream: messages normalised by an AFTER INSERT trigger into base_topics, entities, states and facts (drop-in for the original pipeline, with domain kept, multi-level bases, utf8mb4, large payloads, retain flag and deduplicated retained replays).',
   migrations: [
     { version: 1, name: 'create-tables', mysql: mysqlTables, sqlite: SQLITE_V1_TABLES, postgres: postgresTables },
-    { version: 2, name: 'create-normalise-trigger', mysql: [mysqlTrigger], sqlite: sqliteTriggers, postgres: postgresTrigger },
+    {
+      version: 2,
+      name: 'create-normalise-trigger',
+      mysql: [mysqlTrigger(MYSQL_ENTITY_V2)],
+      sqlite: [sqliteTrigger(SQLITE_ENTITY_V2)],
+      postgres: postgresTrigger,
+    },
     {
       version: 3,
       name: 'entity-labels-as-written',

@@ -9,10 +9,10 @@ import type { NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { isDatabaseError } from '../../lib/db/errors';
 import { buildCatalog, type Catalog } from '../../lib/sensors/catalog';
 import { catalogPlan } from '../../lib/sensors/catalog-settings';
-import { answer, databaseErrorAnswer, type HttpAnswer, type RequestLike } from '../../lib/sensors/http';
+import { databaseErrorAnswer, type HttpAnswer, type RequestLike } from '../../lib/sensors/http';
 import type { DatabaseConfigNode } from '../shared/config-nodes';
 import { asError, defineNode } from '../shared/define-node';
-import { refuseRequests, replyIfRequest } from '../shared/http-reply';
+import { refuseRequests, replyIfRequest, sendResult } from '../shared/http-reply';
 
 interface CatalogNodeDef extends NodeDef {
   database: string;
@@ -57,7 +57,6 @@ export default function register(RED: NodeAPI): void {
       const refuse = refuseRequests({ error: 'catalog not configured', code: 'CATALOG_NOT_CONFIGURED' });
 
       onInput<Msg>((msg, send, done) => {
-        const req = typeof msg.req === 'object' && msg.req !== null ? msg.req : undefined;
         // The client learns what failed; the error itself (driver text, addresses) goes to the error path.
         const fail = (err: Error, http: HttpAnswer): void => {
           replyIfRequest(msg, send, http);
@@ -73,11 +72,7 @@ export default function register(RED: NodeAPI): void {
           (catalog) => {
             config?.reportReachable(true);
             status.set({ fill: 'green', shape: 'dot', text: RED._('iotp-catalog.status.datasets', { count: catalog.datasets.length }) });
-            if (req) {
-              const reply = answer(req, 'Data catalog', catalog);
-              Object.assign(msg, { payload: reply.payload, statusCode: reply.statusCode, headers: reply.headers });
-            } else msg.payload = catalog;
-            send(msg);
+            sendResult(msg, send, 'Data catalog', catalog);
             done();
           },
           (err: Error) => {

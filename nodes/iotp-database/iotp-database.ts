@@ -13,6 +13,7 @@ import { resolveDatabaseConfig, type DatabaseNodeSettings } from '../../lib/db/s
 import type { DatabaseConfigNode } from '../shared/config-nodes';
 import { asError, defineNode } from '../shared/define-node';
 import { flowEnv } from '../shared/flow-env';
+import { closeBudget, waitWithin } from '../shared/close-budget';
 
 type DatabaseNodeDef = NodeDef & DatabaseNodeSettings;
 
@@ -132,14 +133,7 @@ export default function register(RED: NodeAPI): void {
       };
 
       node.on('close', (_removed: boolean, done: () => void) => {
-        const budget = Math.max(500, (Number((RED.settings as unknown as { nodeCloseTimeout?: number }).nodeCloseTimeout) || 15000) - 1000);
-        const usersClosed =
-          users.size === 0
-            ? Promise.resolve()
-            : new Promise<void>((resolve) => {
-                usersGone = resolve;
-                setTimeout(resolve, budget).unref?.();
-              });
+        const usersClosed = waitWithin(closeBudget(RED, 1000, 500), users.size > 0, (resolve) => (usersGone = resolve));
         usersClosed.then(() => {
           const closing = database;
           database = undefined;

@@ -24,6 +24,7 @@ import { compactCount } from '../shared/status';
 import { giveBack, JOURNAL_POSITION_PROPERTY, JOURNAL_REPLAY_PROPERTY } from '../shared/completion';
 import { arrivals } from '../../lib/arrivals';
 import { writerTables } from '../shared/arrival-feeds';
+import { closeBudget } from '../shared/close-budget';
 import type { WriterSnapshot } from '../../lib/pipeline-stats';
 
 interface WriterNodeDef extends NodeDef {
@@ -221,11 +222,7 @@ export default function register(RED: NodeAPI): void {
         };
         if (!writer) return done();
         // Leave a margin inside Node-RED's close timeout: what is not written by then is journaled.
-        const budget = Math.max(
-          1000,
-          (Number((RED.settings as unknown as { nodeCloseTimeout?: number }).nodeCloseTimeout) || 15000) - 2000,
-        );
-        writer.close(budget).then(
+        writer.close(closeBudget(RED, 2000, 1000)).then(
           (report: CloseReport) => {
             if (report.journaled > 0 || report.journalRows > 0)
               node.log(`closed with ${report.journalRows} row(s) journaled for the next start`);

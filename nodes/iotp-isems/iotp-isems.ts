@@ -28,6 +28,7 @@ import { isemsSettings } from '../../lib/isems/settings';
 import { defineNode } from '../shared/define-node';
 import { openDeadLetters } from '../shared/dead-letters';
 import { compactCount } from '../shared/status';
+import { closeBudget } from '../shared/close-budget';
 
 interface IsemsNodeDef extends NodeDef {
   /** Addresses (IP, host:port or URL), separated by commas or lines; default `${ISEMS_ROUTER_IPS}`. */
@@ -395,10 +396,7 @@ export default function register(RED: NodeAPI): void {
         // Aborts requests in flight; a running cycle still waits for its deliveries' completions
         // (writers flush or journal on close), within Node-RED's close timeout.
         poller?.close();
-        const budget = Math.max(
-          1000,
-          (Number((RED.settings as unknown as { nodeCloseTimeout?: number }).nodeCloseTimeout) || 15000) - 3000,
-        );
+        const budget = closeBudget(RED, 3000, 1000);
         let budgetTimer: NodeJS.Timeout | undefined;
         const waited = cycle
           ? Promise.race([cycle, new Promise<void>((resolve) => (budgetTimer = setTimeout(resolve, budget)))])

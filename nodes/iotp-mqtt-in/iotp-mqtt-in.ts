@@ -48,6 +48,7 @@ import { openDeadLetters } from '../shared/dead-letters';
 import { clipText, compactCount } from '../shared/status';
 import { arrivals, ConnectionWatch } from '../../lib/arrivals';
 import { tablesReachedFrom } from '../shared/arrival-feeds';
+import { closeBudget, waitWithin } from '../shared/close-budget';
 import { JournaledReceive } from './journaled-receive';
 import type { JournalEntry } from '../../lib/mqtt/receive-journal';
 
@@ -510,17 +511,7 @@ export default function register(RED: NodeAPI): void {
         };
         // Downstream nodes (writers) are flushing too: keep the connection until their completions
         // have acknowledged our messages, within Node-RED's close timeout.
-        const budget = Math.max(
-          1000,
-          (Number((RED.settings as unknown as { nodeCloseTimeout?: number }).nodeCloseTimeout) || 15000) - 3000,
-        );
-        const waitForCompletions =
-          outstanding.size === 0
-            ? Promise.resolve()
-            : new Promise<void>((resolve) => {
-                drained = resolve;
-                setTimeout(resolve, budget).unref?.();
-              });
+        const waitForCompletions = waitWithin(closeBudget(RED, 3000, 1000), outstanding.size > 0, (resolve) => (drained = resolve));
         waitForCompletions.then(finish).then(
           () => done(),
           () => done(),

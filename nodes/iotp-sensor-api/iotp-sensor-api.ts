@@ -6,13 +6,13 @@
  */
 import type { NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { isDatabaseError } from '../../lib/db/errors';
-import { answer, databaseErrorAnswer, errorAnswer, type RequestLike } from '../../lib/sensors/http';
+import { databaseErrorAnswer, errorAnswer, type RequestLike } from '../../lib/sensors/http';
 import { parseReadQuery, ReadApiError, readSql, renderRow, type ReadDataset, type ReadQuery } from '../../lib/sensors/read-api';
 import { sensorsMigrations } from '../../lib/sensors/schema';
 import { formatIsoTimestamp } from '../../lib/sensors/time';
 import type { DatabaseConfigNode } from '../shared/config-nodes';
 import { defineNode } from '../shared/define-node';
-import { refuseRequests, replyIfRequest } from '../shared/http-reply';
+import { refuseRequests, replyIfRequest, sendResult } from '../shared/http-reply';
 
 interface ApiNodeDef extends NodeDef {
   database: string;
@@ -84,11 +84,7 @@ export default function register(RED: NodeAPI): void {
                 shape: 'dot',
                 text: RED._('iotp-sensor-api.status.rows', { count: result.rows.length, ms: Date.now() - started }),
               });
-              if (req) {
-                const r = answer(req, dataset === 'data' ? 'Sensor readings' : 'Per-minute sensor means', body);
-                Object.assign(msg, { payload: r.payload, statusCode: r.statusCode, headers: r.headers });
-              } else msg.payload = body;
-              send(msg);
+              sendResult(msg, send, dataset === 'data' ? 'Sensor readings' : 'Per-minute sensor means', body);
               done();
             },
             (err: Error) => {

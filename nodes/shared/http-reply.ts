@@ -4,7 +4,7 @@
  * sent on. Messages without `msg.req` (an inject, a link) get no answer: they only end.
  */
 import type { NodeMessageInFlow } from 'node-red';
-import { errorAnswer, type HttpAnswer } from '../../lib/sensors/http';
+import { answer, errorAnswer, type HttpAnswer, type RequestLike } from '../../lib/sensors/http';
 import type { Send } from './define-node';
 
 export type HttpMessage = NodeMessageInFlow & { req?: unknown; statusCode?: number; headers?: Record<string, string> };
@@ -19,6 +19,15 @@ export function replyIfRequest(msg: HttpMessage, send: Send, http: HttpAnswer): 
   Object.assign(msg, { payload: http.payload, statusCode: http.statusCode, headers: http.headers });
   send(msg);
   return true;
+}
+
+/** Sends `body` on: to a request as its answer (in the representation it prefers, titled `title`), otherwise as the payload. */
+export function sendResult(msg: HttpMessage, send: Send, title: string, body: unknown): void {
+  if (isRequest(msg)) {
+    const reply = answer(msg.req as RequestLike, title, body);
+    Object.assign(msg, { payload: reply.payload, statusCode: reply.statusCode, headers: reply.headers });
+  } else msg.payload = body;
+  send(msg);
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { freePort, httpJson, packageRoot } from '../support/node-red';
@@ -130,16 +131,11 @@ export async function npmInstall(
   return { output, seconds: (Date.now() - started) / 1000 };
 }
 
-/** npm's JS entry point, so it runs under any Node binary. */
+/** npm's JS entry point, so it runs under any Node binary (scripts/npm-cli.cjs, shared with scripts/nr5.mjs). */
 export function npmCli(): string {
-  const candidates = [
-    join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js'),
-    '/usr/lib/node_modules/npm/bin/npm-cli.js',
-    '/usr/local/lib/node_modules/npm/bin/npm-cli.js',
-  ];
-  const found = candidates.find((c) => existsSync(c));
-  if (!found) throw new Error('cannot find npm-cli.js');
-  return found;
+  // Loaded at run time from the package root: scripts/ is not compiled into dist/.
+  const scripts = createRequire(join(packageRoot, 'scripts', 'npm-cli.cjs'));
+  return (scripts('./npm-cli.cjs') as { npmCli: () => string }).npmCli();
 }
 
 /** Runs node with args; resolves with stdout+stderr, rejects (with them) on a non-zero exit. */

@@ -7,7 +7,7 @@
  */
 import { Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import type { MysqlConfig, PostgresConfig } from '../../lib/db/types';
+import type { MysqlConfig, PostgresConfig, ServerConnectionConfig } from '../../lib/db/types';
 
 export const MYSQL_HOST = process.env.TEST_MYSQL_HOST ?? '127.0.0.1';
 export const MYSQL_PORT = Number(process.env.TEST_MYSQL_PORT ?? 3306);
@@ -174,6 +174,13 @@ export async function createTestPostgresDatabase(prefix = 'iotp_t'): Promise<Tes
       await postgresAdmin((client) => client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
     },
   };
+}
+
+/** Where a test database is, in the words a bare mysql2 or pg pool takes it (for suites that bypass lib/db). */
+export function driverConnection(
+  config: ServerConnectionConfig,
+): Pick<ServerConnectionConfig, 'host' | 'port' | 'user' | 'password' | 'database'> {
+  return { host: config.host, port: config.port, user: config.user, password: config.password, database: config.database };
 }
 
 /** The server dialects the integration suites run on, with their throwaway databases. */

@@ -6,6 +6,7 @@
  */
 import type { Dialect, QueryResult, SqlExecutor, SqlParams, SqlValue } from '../../../lib/db/types';
 import type { DatabaseConfig, MigrationSet, MysqlConfig, PostgresConfig } from '../../../lib/db/types';
+import { driverConnection } from '../../support/services';
 
 export interface TestExecutor extends SqlExecutor {
   close(): Promise<void>;
@@ -32,11 +33,7 @@ function positional(params: SqlParams | undefined): SqlValue[] {
 export async function openMysql(config: MysqlConfig): Promise<TestExecutor> {
   const mysql = await import('mysql2/promise');
   const pool = mysql.createPool({
-    host: config.host,
-    port: config.port,
-    user: config.user,
-    password: config.password,
-    database: config.database,
+    ...driverConnection(config),
     connectionLimit: 2,
     timezone: 'Z',
     dateStrings: true,
@@ -88,11 +85,7 @@ export async function openPostgres(config: PostgresConfig): Promise<TestExecutor
       oid === TIMESTAMP_OID ? (text: string) => text : pg.types.getTypeParser(oid, format as 'text'),
   };
   const pool = new pg.Pool({
-    host: config.host,
-    port: config.port,
-    user: config.user,
-    password: config.password,
-    database: config.database,
+    ...driverConnection(config),
     max: 2,
     types: types as never,
     options: '-c TimeZone=UTC',
