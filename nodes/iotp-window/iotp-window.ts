@@ -221,7 +221,11 @@ export default function register(RED: NodeAPI): void {
           // the same completion id: an at-least-once source waits for that writer too. A reading
           // the seed already took from the table is stored there: it is not passed on again.
           const { series, value, time } = outcome.reading;
-          const counted = alreadyCounted ? null : { ...m, payload: { series, value, time, epochSeconds: time / 1000, input } };
+          // epochSeconds is whole: it goes into integer columns (the original's epochtime INTEGER,
+          // BIGINT on the servers), and PostgreSQL refuses 1700000000.25 for a BIGINT where SQLite
+          // kept it as a REAL and MySQL rounded it. `time` keeps the milliseconds.
+          const epochSeconds = Math.floor(time / 1000);
+          const counted = alreadyCounted ? null : { ...m, payload: { series, value, time, epochSeconds, input } };
           if (outcome.values) {
             // The same message goes on (its completion id too): its output is its own result.
             m.payload = outcome.values;

@@ -1,8 +1,12 @@
 /**
- * The shipped data-connector flow in a real Node-RED, on MariaDB and on SQLite: schedule mode
- * catches up the windows after a bookmark set in the past (no waiting for real minutes), a
+ * The shipped data-connector flow in a real Node-RED, on MariaDB, PostgreSQL and SQLite: schedule
+ * mode catches up the windows after a bookmark set in the past (no waiting for real minutes), a
  * SIGKILL in the middle of a window loses nothing and sends no reading in two windows, and the
  * request API behind http in/http response answers with the contract's bodies and refusals.
+ * MariaDB and SQLite read the sensors pipeline's `sensor_data` with the shipped query; PostgreSQL
+ * reads a plant's own table (camel-case columns, `timestamptz`, `numeric`) through an edited query
+ * and edited column names, the way the connector replaces the original on a plant's database.
+ * (The shipped query on PostgreSQL's `sensor_data` runs in scale-out.test.ts.)
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -24,23 +28,69 @@ import {
   type Receiver,
 } from '../node/connector/fixtures';
 import { httpJson, packageRoot, startNodeRed, type RunningNodeRed } from '../support/node-red';
-import { createTestMysqlDatabase, requireService, type TestMysqlDatabase } from '../support/services';
+import {
+  createTestMysqlDatabase,
+  createTestPostgresDatabase,
+  requireService,
+  type TestMysqlDatabase,
+  type TestPostgresDatabase,
+} from '../support/services';
 import { makeTempDir, removeTempDir } from '../support/tmp';
 
-const flows = JSON.parse(readFileSync(join(packageRoot, 'flows', '5-data-connector.json'), 'utf8')) as unknown[];
+const shippedFlows = JSON.parse(readFileSync(join(packageRoot, 'flows', '5-data-connector.json'), 'utf8')) as Array<
+  Record<string, unknown>
+>;
 const API_KEY = 'e2e-api-key-4Hb';
 const POST_KEY = 'e2e-post-key-9Lm';
 
+/** Where the readings are and how the connector reads them. */
+interface ReadingsTable {
+  create(db: Database): Promise<void>;
+  insert(db: Database, readings: readonly Reading[]): Promise<void>;
+  /** Fields of the batch-post node (`connector.post`) edited in the shipped flow; none: as shipped. */
+  edit?: Record<string, string>;
+}
+
+/** The sensors pipeline's `sensor_data`, read by the shipped query. */
+const sensorData: ReadingsTable = { create: createSensorData, insert: insertReadings };
+
+/**
+ * A plant's own PostgreSQL table: camel-case columns (so unquoted names would not find them),
+ * time zone-aware times and exact numerics, read through an edited query whose result columns
+ * keep their case and are named in the node's column fields.
+ */
+const plantReadings: ReadingsTable = {
+  async create(db) {
+    await db.query(
+      'CREATE TABLE plant_readings (id BIGSERIAL PRIMARY KEY, "sensorId" INTEGER NOT NULL, "readAt" TIMESTAMPTZ NOT NULL, "kWh" NUMERIC(12, 3))',
+    );
+  },
+  async insert(db, readings) {
+    for (const r of readings)
+      await db.query('INSERT INTO plant_readings ("sensorId", "readAt", "kWh") VALUES (?, ?, ?)', [r.sensorId, new Date(r.ms), r.value]);
+  },
+  edit: {
+    query:
+      'SELECT \'sensor_\' || "sensorId" AS "sensorName", "readAt", "kWh" FROM plant_readings WHERE "readAt" >= :start_time AND "readAt" < :end_time ORDER BY "readAt", id',
+    sensorColumn: 'sensorName',
+    timestampColumn: 'readAt',
+    valueColumn: 'kWh',
+  },
+};
+
 interface Backend {
   name: string;
+  readings: ReadingsTable;
   setup(this: Mocha.Context, dir: string): Promise<{ url: string; db: Database }>;
   teardown(): Promise<void>;
 }
 
 let mysql: TestMysqlDatabase | undefined;
+let postgres: TestPostgresDatabase | undefined;
 const backends: Backend[] = [
   {
     name: 'MariaDB',
+    readings: sensorData,
     async setup() {
       await requireService(this, 'mysql');
       mysql = await createTestMysqlDatabase('iotp_e2e');
@@ -49,7 +99,18 @@ const backends: Backend[] = [
     teardown: async () => mysql?.drop(),
   },
   {
+    name: 'PostgreSQL, a plant table',
+    readings: plantReadings,
+    async setup() {
+      await requireService(this, 'postgres');
+      postgres = await createTestPostgresDatabase('iotp_e2e_conn');
+      return { url: postgres.url, db: openDatabase({ ...postgres.config }) };
+    },
+    teardown: async () => postgres?.drop(),
+  },
+  {
     name: 'SQLite',
+    readings: sensorData,
     async setup(dir: string) {
       const file = join(dir, 'connector.db');
       return { url: `sqlite:${file}`, db: openDatabase({ dialect: 'sqlite', file, busyTimeoutMs: 5000 }) };
@@ -61,6 +122,7 @@ const backends: Backend[] = [
 for (const backend of backends) {
   describe(`data connector flow end to end (${backend.name})`, function () {
     this.timeout(180_000);
+    const flows = shippedFlows.map((node) => (node.id === 'connector.post' ? { ...node, ...backend.readings.edit } : node));
     let dir: string;
     let db: Database;
     let receiver: Receiver;
@@ -85,7 +147,7 @@ for (const backend of backends) {
       };
       // Everything up to `first` was delivered long ago: the three windows after it are due at once.
       first = alignDown(Date.now(), MIN) - 4 * MIN;
-      await createSensorData(db);
+      await backend.readings.create(db);
       await runMigrations(db, [connectorMigrations]);
       await db.query('INSERT INTO connector_bookmarks (name, window_end, updated_at) VALUES (?, ?, ?)', [
         'data-connector',
@@ -104,8 +166,8 @@ for (const backend of backends) {
           { sensorId: 2, ms: t + 59_999, value: 10 * w + 4 },
         );
       }
-      await insertReadings(db, readings);
-      await db.query('INSERT INTO sensor_data (sensor_id, timestamp, value) VALUES (?, ?, ?)', [4, '2000-01-01 00:00:00.000000', 1]);
+      // And one long before the bookmark: never sent.
+      await backend.readings.insert(db, [...readings, { sensorId: 4, ms: Date.UTC(2000, 0, 1), value: 1 }]);
     });
 
     after(async () => {

@@ -1,5 +1,5 @@
 /**
- * The shipped ISEMS flow (flows/3-isems.json) in a running Node-RED, on MariaDB and on SQLite:
+ * The shipped ISEMS flow (flows/3-isems.json) in a running Node-RED, on MariaDB, PostgreSQL and SQLite:
  * solar nodes polled over HTTP (ISEMS_ROUTER_IPS pointing at simulated nodes in this process, a
  * 1-second poll interval) and logs published on the local mosquitto land in `measurement` once;
  * both endpoints answer the contract's JSON (status "0x…", missing status "0x000", ISO 8601 UTC
@@ -13,7 +13,15 @@ import mqtt from 'mqtt';
 import { isoFromEpochSeconds } from '../../lib/isems/parse';
 import { startSimulatedSolarServer, type SimulatedSolarServer } from '../../lib/isems/simulate';
 import { httpJson, packageRoot, startNodeRed, type RunningNodeRed } from '../support/node-red';
-import { createTestMysqlDatabase, MQTT_HOST, MQTT_PORT, requireService, type TestMysqlDatabase } from '../support/services';
+import {
+  createTestMysqlDatabase,
+  createTestPostgresDatabase,
+  MQTT_HOST,
+  MQTT_PORT,
+  requireService,
+  type TestMysqlDatabase,
+  type TestPostgresDatabase,
+} from '../support/services';
 import { makeTempDir, removeTempDir } from '../support/tmp';
 
 interface ApiRow {
@@ -62,10 +70,11 @@ async function eventually<T>(what: string, probe: () => Promise<T | undefined>, 
   }
 }
 
-type Backend = { name: string; service: 'mysql' | null; setup(dir: string): Promise<string>; teardown(): Promise<void> };
+type Backend = { name: string; service: 'mysql' | 'postgres' | null; setup(dir: string): Promise<string>; teardown(): Promise<void> };
 
 const backends: Backend[] = (() => {
   let mysql: TestMysqlDatabase | undefined;
+  let postgres: TestPostgresDatabase | undefined;
   return [
     { name: 'SQLite', service: null, setup: async (dir) => `sqlite:${join(dir, 'isems.db')}`, teardown: async () => undefined },
     {
@@ -76,6 +85,15 @@ const backends: Backend[] = (() => {
         return mysql.url;
       },
       teardown: async () => mysql?.drop(),
+    },
+    {
+      name: 'PostgreSQL',
+      service: 'postgres',
+      setup: async () => {
+        postgres = await createTestPostgresDatabase('iotp_e2e_isems');
+        return postgres.url;
+      },
+      teardown: async () => postgres?.drop(),
     },
   ];
 })();

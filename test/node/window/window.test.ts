@@ -149,7 +149,8 @@ describe('iotp-window node', function () {
       series: '',
       value: 7.5,
       time: seconds * 1000 + 250,
-      epochSeconds: seconds + 0.25,
+      // Whole seconds: a writer puts them in an integer column (PostgreSQL refused the fraction).
+      epochSeconds: seconds,
       input: { number: 7.5, epochtime: seconds * 1000 + 250 },
     });
     assert.deepEqual((await averages)[0].payload, { avg_1min: 42, avg_5min: 42, avg_30min: 42 }, 'output 1 unchanged');
