@@ -129,9 +129,12 @@ interface Delivery {
 let instanceSeq = 0;
 
 const STALE_AFTER_MS = 300_000;
+/** The status ticker's period; it also hands dropped messages over again. */
+const TICK_MS = 1000;
 /**
- * A message a deploy dropped on its way is handed over again up to this often, at the first
- * status tick at least this long after; still undelivered, it is dead-lettered.
+ * A message a deploy dropped on its way is handed over again up to this often, at the status
+ * tick nearest to this long after (within half a tick: "the first tick at least this long after"
+ * made every wait nearly two ticks); still undelivered, it is dead-lettered.
  */
 const REDELIVER_ATTEMPTS = 30;
 const REDELIVER_DELAY_MS = 1000;
@@ -455,7 +458,7 @@ export default function register(RED: NodeAPI): void {
             if (handOverAgain.length > 0) {
               const now = Date.now();
               let due = 0;
-              while (due < handOverAgain.length && handOverAgain[due].dueAt <= now) due++;
+              while (due < handOverAgain.length && handOverAgain[due].dueAt <= now + TICK_MS / 2) due++;
               for (const { delivery, attempt } of handOverAgain.splice(0, due)) deliver(delivery, attempt);
             }
             receiver?.tick();
@@ -469,7 +472,7 @@ export default function register(RED: NodeAPI): void {
                   ? { fill: 'yellow', shape: 'ring', text: RED._('iotp-mqtt-in.status.connecting') }
                   : { fill: 'red', shape: 'ring', text: RED._('iotp-mqtt-in.status.disconnected', { reason: clipText(problem, 44) }) },
             );
-          }, 1000);
+          }, TICK_MS);
           ticker.unref?.();
           status.set(
             journalProblem === undefined
