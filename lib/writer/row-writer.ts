@@ -22,14 +22,17 @@
 import { EventEmitter } from 'node:events';
 import type { Database, DbErrorKind, SqlStatement, SqlValue } from '../db/types';
 import { Deque } from './deque';
+import { Delivery, finish, finishIfDone, settleFailed, type DeliveryCallback, type Entry } from './delivery';
 import { WriterError, classifyDbError, describeError } from './errors';
-import { Journal, type Segment } from './journal';
+import { Journal } from './journal';
 import { compileMapping, estimateBytes, type ColumnMapping, type RowMapper } from './mapping';
 import { InsertPlan, type ConflictPolicy } from '../db/insert';
 import { CommitMarkers, newCommitToken, type ClaimOutcome } from './commit-markers';
 import { keyOrder } from './key-order';
 import { JournalPositions, parsePosition, type JournalPosition } from './journal-positions';
 import { retryDelay, type Backoff } from '../backoff';
+
+export type { DeliveryCallback, DeliveryResult, RejectedRow } from './delivery';
 
 export type WriterState = 'ok' | 'connecting' | 'down' | 'closing';
 export type OverflowPolicy = 'backpressure' | 'reject-new' | 'drop-oldest';
@@ -124,27 +127,6 @@ export interface DeliveryOrigin {
   replayed?: boolean;
 }
 
-export interface RejectedRow {
-  /** The row as mapped to columns (column → value), or the original input when it could not be mapped. */
-  row: unknown;
-  /** Position of the row in its delivery. */
-  index: number;
-  reason: string;
-  code?: string;
-}
-
-export interface DeliveryResult {
-  committed: number;
-  journaled: number;
-  rejected: RejectedRow[];
-  /** Rows dropped by the `drop-oldest` policy, refused by `reject-new`, or failed by a fatal error. */
-  dropped: number;
-  failed: number;
-}
-
-/** Called exactly once per delivery. `err` is set when a row was dropped, refused, or failed fatally. */
-export type DeliveryCallback = (err: Error | null, result: DeliveryResult) => void;
-
 export interface LastError {
   message: string;
   code?: string;
@@ -184,36 +166,6 @@ export interface CloseReport {
   /** Rows left in the journal for the next start. */
   journalRows: number;
   durationMs: number;
-}
-
-class Delivery {
-  remaining: number;
-  position: JournalPosition | undefined;
-  committed = 0;
-  journaled = 0;
-  dropped = 0;
-  failed = 0;
-  rejected: RejectedRow[] = [];
-  error: Error | null = null;
-  constructor(
-    readonly callback: DeliveryCallback,
-    rows: number,
-  ) {
-    this.remaining = rows;
-  }
-}
-
-interface Entry {
-  values: SqlValue[];
-  bytes: number;
-  /** null: a row read back from the journal (its delivery was already answered). */
-  delivery: Delivery | null;
-  index: number;
-  segment: Segment | null;
-  /** Row position within `segment`. */
-  ordinal: number;
-  at: number;
-  done: boolean;
 }
 
 /** An attempt whose outcome a connection cut hid: its first `rows` entries were sent under `token`. */
@@ -280,6 +232,8 @@ export class RowWriter extends EventEmitter {
   /** Bytes a replay read takes from the journal at once. */
   private readonly maxReadBytes = 8 * 1024 * 1024;
   private readonly warnHook?: (message: string) => void;
+  /** warn() for the helper modules. */
+  private readonly warnFn = (message: string): void => this.warn(message);
   private readonly journal: Journal | null;
   private readonly markers: CommitMarkers | null;
   private readonly positions: JournalPositions | null;
@@ -417,7 +371,7 @@ export class RowWriter extends EventEmitter {
       delivery.remaining = 0;
       delivery.error = new WriterError('WRITER_CLOSED', 'the writer is closed; the rows were not accepted');
       this.counters.failed += list.length;
-      this.finish(delivery);
+      finish(delivery, this.warnFn);
       return;
     }
     const now = Date.now();
@@ -436,7 +390,7 @@ export class RowWriter extends EventEmitter {
       entries.push({ values, bytes: entryBytes, delivery, index: i, segment: null, ordinal: 0, at: now, done: false });
     }
     if (entries.length === 0) {
-      this.finish(delivery);
+      finish(delivery, this.warnFn);
       return;
     }
     if (origin?.replayed === true && delivery.position && this.positions) {
@@ -462,7 +416,7 @@ export class RowWriter extends EventEmitter {
     delivery.remaining = 0;
     delivery.error = new WriterError('WRITER_CLOSED', 'the writer is closed; the rows were not accepted');
     this.counters.failed += entries.length;
-    this.finish(delivery);
+    finish(delivery, this.warnFn);
   }
 
   /** A replayed delivery whose rows a batch committed before the crash: answered as committed, not written again. */
@@ -470,7 +424,7 @@ export class RowWriter extends EventEmitter {
     delivery.committed += entries.length;
     delivery.remaining = 0;
     this.counters.alreadyStored += entries.length;
-    this.finish(delivery);
+    finish(delivery, this.warnFn);
   }
 
   /** Current figures for status displays. */
@@ -603,7 +557,7 @@ export class RowWriter extends EventEmitter {
     );
     this.counters.overflowRejected += entries.length;
     this.counters.failed += entries.length;
-    for (const entry of entries) this.settleFailed(entry, error);
+    for (const entry of entries) settleFailed(entry, error, this.warnFn);
   }
 
   /** Drops the oldest waiting delivery's rows from memory; false when nothing is droppable. */
@@ -623,7 +577,7 @@ export class RowWriter extends EventEmitter {
       entry.delivery.dropped++;
       entry.delivery.error ??= error;
       entry.delivery.remaining--;
-      this.finishIfDone(entry.delivery);
+      finishIfDone(entry.delivery, this.warnFn);
     }
     return true;
   }
@@ -671,7 +625,7 @@ export class RowWriter extends EventEmitter {
           if (entry.delivery) {
             entry.delivery.journaled++;
             entry.delivery.remaining--;
-            this.finishIfDone(entry.delivery);
+            finishIfDone(entry.delivery, this.warnFn);
           }
         }
         resolve(err);
@@ -994,7 +948,7 @@ export class RowWriter extends EventEmitter {
     if (kind === 'fatal' && !batch.durable) {
       // Missing table, syntax, permissions: retrying would spin. The callers get the error.
       this.counters.failed += remaining.length;
-      for (const entry of remaining) this.settleFailed(entry, error instanceof Error ? error : new Error(String(error)));
+      for (const entry of remaining) settleFailed(entry, error instanceof Error ? error : new Error(String(error)), this.warnFn);
       return;
     }
     if (remaining.length > 0)
@@ -1061,7 +1015,7 @@ export class RowWriter extends EventEmitter {
       if (entry.delivery) {
         entry.delivery.committed++;
         entry.delivery.remaining--;
-        this.finishIfDone(entry.delivery);
+        finishIfDone(entry.delivery, this.warnFn);
       } else if (entry.segment) {
         this.journal?.settle(entry.segment, entry.ordinal);
       }
@@ -1086,47 +1040,13 @@ export class RowWriter extends EventEmitter {
         code === undefined ? { row, index: entry.index, reason: message } : { row, index: entry.index, reason: message, code },
       );
       entry.delivery.remaining--;
-      this.finishIfDone(entry.delivery);
+      finishIfDone(entry.delivery, this.warnFn);
     } else {
       this.warn(
         `a row replayed from the journal was rejected by the database (${message}): ${JSON.stringify(row, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`,
       );
       if (entry.segment) this.journal?.settle(entry.segment, entry.ordinal);
     }
-  }
-
-  private settleFailed(entry: Entry, error: Error | unknown): void {
-    if (entry.done) return;
-    entry.done = true;
-    const delivery = entry.delivery;
-    if (!delivery) return;
-    delivery.failed++;
-    delivery.error ??= error instanceof Error ? error : new Error(String(error));
-    delivery.remaining--;
-    this.finishIfDone(delivery);
-  }
-
-  private finishIfDone(delivery: Delivery): void {
-    if (delivery.remaining === 0) this.finish(delivery);
-  }
-
-  /** Answers a delivery, always asynchronously, and never lets a throwing callback reach the engine. */
-  private finish(delivery: Delivery): void {
-    delivery.remaining = -1; // answered: no second call
-    const result: DeliveryResult = {
-      committed: delivery.committed,
-      journaled: delivery.journaled,
-      rejected: delivery.rejected,
-      dropped: delivery.dropped,
-      failed: delivery.failed,
-    };
-    process.nextTick(() => {
-      try {
-        delivery.callback(delivery.error, result);
-      } catch (err) {
-        this.warn(`a delivery callback threw: ${describeError(err).message}`);
-      }
-    });
   }
 
   // ---- timer, state, close -----------------------------------------------------------------
@@ -1323,7 +1243,7 @@ export class RowWriter extends EventEmitter {
       const error = new WriterError('WRITER_CLOSED', 'the writer closed before these rows were committed (no journal configured)');
       for (const entry of [...head, ...tail]) {
         if (!entry.done) failedAtClose++;
-        this.settleFailed(entry, error);
+        settleFailed(entry, error, this.warnFn);
       }
       this.counters.failed += failedAtClose;
     }
