@@ -20,16 +20,17 @@
  * maxInFlight 1 for strict commit order.
  */
 import { EventEmitter } from 'node:events';
-import type { Database, DbErrorKind, SqlStatement, SqlValue } from '../db/types';
+import type { Database, DbErrorKind, SqlValue } from '../db/types';
 import { Deque } from './deque';
 import { Delivery, finish, finishIfDone, settleFailed, type DeliveryCallback, type Entry } from './delivery';
 import { WriterError, classifyDbError, describeError } from './errors';
 import { Journal } from './journal';
 import { compileMapping, estimateBytes, type ColumnMapping, type RowMapper } from './mapping';
 import { InsertPlan, type ConflictPolicy } from '../db/insert';
-import { CommitMarkers, newCommitToken, type ClaimOutcome } from './commit-markers';
+import { CommitMarkers, type ClaimOutcome } from './commit-markers';
+import { BatchExecutor, type Batch, type Failure, type PendingCommit } from './batch-executor';
 import { keyOrder } from './key-order';
-import { JournalPositions, parsePosition, type JournalPosition } from './journal-positions';
+import { JournalPositions, parsePosition } from './journal-positions';
 import { retryDelay, type Backoff } from '../backoff';
 
 export type { DeliveryCallback, DeliveryResult, RejectedRow } from './delivery';
@@ -168,29 +169,6 @@ export interface CloseReport {
   durationMs: number;
 }
 
-/** An attempt whose outcome a connection cut hid: its first `rows` entries were sent under `token`. */
-interface PendingCommit {
-  token: Buffer;
-  rows: number;
-}
-
-interface Batch {
-  seq: number;
-  entries: Entry[];
-  durable: boolean;
-  attempts: number;
-  /** Set while the batch's first rows may already be committed (see commit-markers.ts). */
-  pending: PendingCommit | null;
-}
-
-interface Failure {
-  kind: DbErrorKind;
-  error: unknown;
-  remaining: Entry[];
-  /** The front of `remaining` was sent under a token whose commit is unknown. */
-  pending: PendingCommit | null;
-}
-
 const RATE_TAU_MS = 5000;
 /**
  * Heap a waiting row costs beyond its values (entry object, values array header) and a delivery
@@ -216,8 +194,6 @@ function positive(value: number | undefined, fallback: number, name: string): nu
 export class RowWriter extends EventEmitter {
   private readonly db: Database;
   private readonly mapper: RowMapper;
-  private readonly plan: InsertPlan;
-  private readonly rowOrder: ((a: readonly SqlValue[], b: readonly SqlValue[]) => number) | null;
   private readonly batchSize: number;
   private readonly maxLatencyMs: number;
   private readonly maxInFlight: number;
@@ -237,6 +213,7 @@ export class RowWriter extends EventEmitter {
   private readonly journal: Journal | null;
   private readonly markers: CommitMarkers | null;
   private readonly positions: JournalPositions | null;
+  private readonly executor: BatchExecutor;
 
   private readonly memory = new Deque<Entry>();
   private readonly overflowQueue = new Deque<Entry>();
@@ -300,9 +277,10 @@ export class RowWriter extends EventEmitter {
       throw new WriterError('WRITER_CONFIG', 'a RowWriter needs a database (`db`)');
     this.db = options.db;
     this.mapper = compileMapping(options.columns);
+    let plan: InsertPlan;
     try {
       // Validates table, columns and conflict policy now, not at the first batch.
-      this.plan = new InsertPlan(this.db.dialect, {
+      plan = new InsertPlan(this.db.dialect, {
         table: options.table,
         columns: this.mapper.columns,
         conflict: options.conflict ?? 'error',
@@ -315,8 +293,8 @@ export class RowWriter extends EventEmitter {
       throw new WriterError('WRITER_CONFIG', (err as Error).message, { cause: err });
     }
     const keys = options.keyColumns ?? [];
-    const sortWanted = options.sortByKey ?? (this.plan.conflict === 'upsert' && this.db.dialect !== 'sqlite');
-    this.rowOrder = sortWanted && keys.length > 0 ? keyOrder(this.mapper.columns, keys) : null;
+    const sortWanted = options.sortByKey ?? (plan.conflict === 'upsert' && this.db.dialect !== 'sqlite');
+    const rowOrder = sortWanted && keys.length > 0 ? keyOrder(this.mapper.columns, keys) : null;
     this.batchSize = Math.floor(positive(options.batchSize, 500, 'batchSize'));
     this.maxLatencyMs = positive(options.maxLatencyMs, 50, 'maxLatencyMs');
     this.maxInFlight = Math.floor(positive(options.maxInFlight, 2, 'maxInFlight'));
@@ -331,11 +309,16 @@ export class RowWriter extends EventEmitter {
     this.retryMaxMs = Math.max(this.retryInitialMs, positive(options.retryMaxMs, 30_000, 'retryMaxMs'));
     this.outageBackoff = { initialMs: this.retryInitialMs, maxMs: this.retryMaxMs, jitter: 'equal' };
     this.warnHook = options.warn;
-    const markersWanted = options.commitMarkers ?? this.plan.conflict === 'error';
+    const markersWanted = options.commitMarkers ?? plan.conflict === 'error';
     // A server's commit answer can be lost in a cut; SQLite's cannot (it runs in-process).
     this.markers = this.db.dialect !== 'sqlite' && markersWanted ? new CommitMarkers(this.db, (message) => this.warn(message)) : null;
     this.positions =
       options.journalPositions === false ? null : new JournalPositions(this.db, options.table, (message) => this.warn(message));
+    this.executor = new BatchExecutor(this.db, plan, rowOrder, this.markers, this.positions, {
+      reachable: () => this.reachable(),
+      commit: (entries, lo, hi) => this.commit(entries, lo, hi),
+      reject: (entry, err) => this.reject(entry, err),
+    });
     this.journal = options.journalDir
       ? new Journal({
           dir: options.journalDir,
@@ -830,7 +813,7 @@ export class RowWriter extends EventEmitter {
     if (this.state === 'down') this.setState('connecting');
     let failure: Failure | null;
     try {
-      failure = await this.execute(batch);
+      failure = await this.executor.execute(batch);
     } catch (err) {
       failure = { kind: 'fatal', error: err, remaining: batch.entries, pending: batch.pending };
     }
@@ -839,107 +822,6 @@ export class RowWriter extends EventEmitter {
     if (failure) this.handleFailure(batch, failure);
     this.pump();
     this.checkClose();
-  }
-
-  /**
-   * Inserts the batch; a data error splits the failing range in halves (each its own
-   * transaction) until the bad rows stand alone and are rejected, so good rows still commit.
-   * Stops at the first connection/transient/fatal error and returns the rows not yet written.
-   * With commit markers every range attempt carries its own token; a batch that comes back with
-   * a pending token first learns whether that attempt committed.
-   */
-  private async execute(batch: Batch): Promise<Failure | null> {
-    const entries = batch.entries;
-    let useMarkers = false;
-    let start = 0;
-    try {
-      useMarkers = this.markers !== null && (await this.markers.available());
-      if (batch.pending && useMarkers) {
-        const outcome = await (this.markers as CommitMarkers).claim(batch.pending.token);
-        this.reachable();
-        if (outcome === 'committed') {
-          this.commit(entries, 0, batch.pending.rows);
-          start = batch.pending.rows;
-        }
-      }
-    } catch (err) {
-      const kind = classifyDbError(err);
-      // A claim is never a data problem of the rows; anything but a cut or a lock wait is fatal.
-      return { kind: kind === 'data' ? 'fatal' : kind, error: err, remaining: entries, pending: batch.pending };
-    }
-    const stack: [number, number][] = start < entries.length ? [[start, entries.length]] : [];
-    while (stack.length > 0) {
-      const [lo, hi] = stack.pop() as [number, number];
-      const token = useMarkers ? newCommitToken() : null;
-      try {
-        await this.insert(entries, lo, hi, token);
-        this.reachable();
-        this.commit(entries, lo, hi);
-        if (useMarkers) this.markers?.prune();
-      } catch (err) {
-        const kind = classifyDbError(err);
-        if (kind === 'data') {
-          this.reachable();
-          if (hi - lo === 1) this.reject(entries[lo], err);
-          else {
-            const mid = (lo + hi) >>> 1;
-            stack.push([mid, hi], [lo, mid]);
-          }
-          continue;
-        }
-        const remaining = entries.slice(lo, hi);
-        for (let i = stack.length - 1; i >= 0; i--) remaining.push(...entries.slice(stack[i][0], stack[i][1]));
-        // Only a cut leaves the outcome open: any answer from the server means it rolled back.
-        const pending = kind === 'connection' && token ? { token, rows: hi - lo } : null;
-        return { kind, error: err, remaining, pending };
-      }
-    }
-    return null;
-  }
-
-  /**
-   * One transaction for the range. With a commit marker: marker and rows in one atomic() call
-   * (MySQL: one round trip, as cheap as the single statement it replaces). Without: a single
-   * statement when it fits (atomic on its own, two round trips fewer), else a transaction.
-   */
-  private async insert(entries: Entry[], lo: number, hi: number, token: Buffer | null): Promise<void> {
-    const rows: SqlValue[][] = new Array(hi - lo);
-    for (let i = lo; i < hi; i++) rows[i - lo] = entries[i].values;
-    // Only the statement's order changes: entries (and a data error's bisection) keep arrival order.
-    if (this.rowOrder && rows.length > 1) rows.sort(this.rowOrder);
-    const statements: SqlStatement[] = this.plan.statements(rows);
-    const positions = this.positionsCompletedBy(entries, lo, hi);
-    if (positions.length > 0 && this.positions && (await this.positions.available())) {
-      const recorded = this.positions.statement(positions);
-      if (recorded) statements.push(recorded);
-      this.positions.prune();
-    }
-    if (token && this.markers) {
-      await this.db.atomic([this.markers.statement(token), ...statements]);
-      return;
-    }
-    if (statements.length === 1) {
-      await this.db.query(statements[0].sql, statements[0].values);
-      return;
-    }
-    await this.db.transaction(async (tx) => {
-      for (const statement of statements) await tx.query(statement.sql, statement.values);
-    });
-  }
-
-  /** Positions of the deliveries whose every outstanding row is in entries[lo, hi): committing the range completes them. */
-  private positionsCompletedBy(entries: Entry[], lo: number, hi: number): JournalPosition[] {
-    if (!this.positions) return [];
-    let counts: Map<Delivery, number> | undefined;
-    for (let i = lo; i < hi; i++) {
-      const delivery = entries[i].delivery;
-      if (!delivery?.position || entries[i].done) continue;
-      counts ??= new Map();
-      counts.set(delivery, (counts.get(delivery) ?? 0) + 1);
-    }
-    const out: JournalPosition[] = [];
-    if (counts) for (const [delivery, count] of counts) if (count === delivery.remaining && delivery.position) out.push(delivery.position);
-    return out;
   }
 
   private handleFailure(batch: Batch, failure: Failure): void {
