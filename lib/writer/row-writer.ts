@@ -27,7 +27,8 @@ import { WriterError, classifyDbError, describeError } from './errors';
 import { Journal } from './journal';
 import { compileMapping, estimateBytes, type ColumnMapping, type RowMapper } from './mapping';
 import { InsertPlan, type ConflictPolicy } from '../db/insert';
-import { CommitMarkers, type ClaimOutcome } from './commit-markers';
+import { CommitMarkers } from './commit-markers';
+import { resolvePendingAtClose, type JournalRun } from './close-claims';
 import { BatchExecutor, type Batch, type Failure, type PendingCommit } from './batch-executor';
 import { keyOrder } from './key-order';
 import { JournalPositions, parsePosition } from './journal-positions';
@@ -229,7 +230,7 @@ export class RowWriter extends EventEmitter {
    * at each run's end and carries the run's token. In memory only: a restart before the database
    * answers forgets the tokens (close() tries to resolve them, and warns when it cannot).
    */
-  private journalRuns: { token: Buffer | null; rows: number }[] = [];
+  private journalRuns: JournalRun[] = [];
   /** When the oldest uncommitted row in the journal was accepted (0: left by an earlier run, time unknown). */
   private journalSince: number | null = null;
   private readonly inFlight = new Set<Batch>();
@@ -684,7 +685,7 @@ export class RowWriter extends EventEmitter {
     const unread = journal.hasUnread();
     if (unread && retryHasDurable) return;
     const moving: Entry[] = [];
-    const runs: { token: Buffer | null; rows: number }[] = [];
+    const runs: JournalRun[] = [];
     const takeRetry = !retryHasDurable;
     if (takeRetry) {
       for (const batch of this.retryQueue) {
@@ -1023,63 +1024,6 @@ export class RowWriter extends EventEmitter {
     }
   }
 
-  /**
-   * Batches whose commit a cut left unknown are asked about once more (a claim each, within the
-   * close timeout) before their rows are journaled or failed: rows that were committed must not
-   * be written again by the next start or by the source's redelivery.
-   */
-  private async resolvePendingAtClose(deadline: number): Promise<void> {
-    const markers = this.markers;
-    if (!markers) return;
-    const claim = async (token: Buffer): Promise<ClaimOutcome | null> => {
-      const left = deadline - Date.now();
-      if (left <= 0) return null;
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), left)));
-      const outcome = await Promise.race([markers.claim(token).catch(() => null), timeout]);
-      clearTimeout(timer);
-      return outcome;
-    };
-    for (const batch of [...this.retryQueue]) {
-      const pending = batch.pending;
-      if (!pending) continue;
-      const outcome = await claim(pending.token);
-      if (outcome === 'committed') this.commit(batch.entries, 0, pending.rows);
-      if (outcome !== null) {
-        batch.pending = null;
-        continue;
-      }
-      this.warn(
-        `closing while the commit of ${pending.rows} rows is unknown (the database did not answer): ` +
-          `they are ${batch.durable || this.journal ? 'kept in the journal and written again at the next start' : 'failed, for the source to redeliver'}, ` +
-          'which stores them twice if that commit had succeeded',
-      );
-    }
-    // Spilled rows still unread in the journal, read here in order: a claim now makes the next
-    // start's replay safe when they were not committed, and settles them when they were.
-    const runs = this.journalRuns;
-    this.journalRuns = [];
-    for (const [i, run] of runs.entries()) {
-      // Fewer rows than the run (not yet fsynced): the runs after it cannot be found any more.
-      const records = this.journal ? this.journal.read(run.rows, Number.MAX_SAFE_INTEGER) : [];
-      const outcome = run.token && records.length === run.rows ? await claim(run.token) : null;
-      if (outcome === 'committed') for (const record of records) this.journal?.settle(record.segment, record.ordinal);
-      if ((run.token && outcome === null) || records.length !== run.rows) {
-        const unknown = runs
-          .slice(i)
-          .filter((later) => later.token)
-          .reduce((sum, later) => sum + later.rows, 0);
-        if (unknown > 0) {
-          this.warn(
-            `closing with ${unknown} journaled rows whose commit is unknown (the database did not answer): ` +
-              'the next start replays them, which stores them twice if that commit had succeeded',
-          );
-        }
-        break;
-      }
-    }
-  }
-
   private async shutdown(timeoutMs: number): Promise<CloseReport> {
     const started = Date.now();
     const before = { ...this.counters };
@@ -1107,7 +1051,18 @@ export class RowWriter extends EventEmitter {
     // Nothing new is sent from here on: a pending batch run now would claim its own token while
     // resolvePendingAtClose() claims it too, and one of them would misread the other's claim.
     this.sendingStopped = true;
-    await this.resolvePendingAtClose(started + Math.max(0, timeoutMs));
+    await resolvePendingAtClose(started + Math.max(0, timeoutMs), {
+      markers: this.markers,
+      journal: this.journal,
+      retryQueue: this.retryQueue,
+      takeJournalRuns: () => {
+        const runs = this.journalRuns;
+        this.journalRuns = [];
+        return runs;
+      },
+      commit: (entries, lo, hi) => this.commit(entries, lo, hi),
+      warn: this.warnFn,
+    });
     const { head, tail } = this.freshPending();
     this.memoryRows = 0;
     this.memoryBytes = 0;
