@@ -21,7 +21,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Database, DbErrorKind, SqlValue } from '../db/types';
-import { Deque } from './deque';
+import { MemoryQueue } from './memory-queue';
 import { Delivery, finish, finishIfDone, settleFailed, type DeliveryCallback, type Entry } from './delivery';
 import { WriterError, classifyDbError, describeError } from './errors';
 import { Journal } from './journal';
@@ -199,8 +199,6 @@ export class RowWriter extends EventEmitter {
   private readonly maxLatencyMs: number;
   private readonly maxInFlight: number;
   private readonly flushWhenIdle: boolean;
-  private readonly maxBufferedRows: number;
-  private readonly maxBufferedBytes: number;
   private readonly overflowPolicy: OverflowPolicy;
   private readonly retryInitialMs: number;
   private readonly retryMaxMs: number;
@@ -216,11 +214,8 @@ export class RowWriter extends EventEmitter {
   private readonly positions: JournalPositions | null;
   private readonly executor: BatchExecutor;
 
-  private readonly memory = new Deque<Entry>();
-  private readonly overflowQueue = new Deque<Entry>();
-  /** Rows and bytes of memory + overflowQueue. */
-  private memoryRows = 0;
-  private memoryBytes = 0;
+  /** Fresh rows held in memory: ahead of the journal (`waiting`) and behind it (`overflow`). */
+  private readonly queue: MemoryQueue;
   private readonly retryQueue: Batch[] = [];
   /**
    * Runs of rows an outage spill moved from the retry queue to the journal, in the order they
@@ -300,8 +295,10 @@ export class RowWriter extends EventEmitter {
     this.maxLatencyMs = positive(options.maxLatencyMs, 50, 'maxLatencyMs');
     this.maxInFlight = Math.floor(positive(options.maxInFlight, 2, 'maxInFlight'));
     this.flushWhenIdle = options.flushWhenIdle === true;
-    this.maxBufferedRows = Math.floor(positive(options.maxBufferedRows, 10_000, 'maxBufferedRows'));
-    this.maxBufferedBytes = positive(options.maxBufferedBytes, 16 * 1024 * 1024, 'maxBufferedBytes');
+    this.queue = new MemoryQueue(
+      Math.floor(positive(options.maxBufferedRows, 10_000, 'maxBufferedRows')),
+      positive(options.maxBufferedBytes, 16 * 1024 * 1024, 'maxBufferedBytes'),
+    );
     this.overflowPolicy = options.overflow ?? 'backpressure';
     if (!['backpressure', 'reject-new', 'drop-oldest'].includes(this.overflowPolicy)) {
       throw new WriterError('WRITER_CONFIG', `unknown overflow policy ${JSON.stringify(this.overflowPolicy)}`);
@@ -413,8 +410,8 @@ export class RowWriter extends EventEmitter {
 
   /** Current figures for status displays. */
   stats(): WriterStats {
-    let backlogRows = this.memoryRows;
-    let backlogBytes = this.memoryBytes;
+    let backlogRows = this.queue.rows;
+    let backlogBytes = this.queue.bytes;
     for (const batch of [...this.retryQueue, ...this.inFlight]) {
       if (batch.durable) continue;
       backlogRows += batch.entries.length;
@@ -457,9 +454,9 @@ export class RowWriter extends EventEmitter {
     const journal = this.journal;
     if (journal && (journal.rows > 0 || journal.hasUnread())) oldest = this.journalSince ?? 0;
     else this.journalSince = null;
-    const memoryHead = this.memory.peek();
+    const memoryHead = this.queue.waiting.peek();
     if (memoryHead) oldest = Math.min(oldest, memoryHead.at);
-    const overflowHead = this.overflowQueue.peek();
+    const overflowHead = this.queue.overflow.peek();
     if (overflowHead) oldest = Math.min(oldest, overflowHead.at);
     for (const batch of [...this.retryQueue, ...this.inFlight]) {
       // Rows read back from the journal are counted by the journal (their `at` is the read time).
@@ -488,15 +485,10 @@ export class RowWriter extends EventEmitter {
 
   // ---- accepting rows ------------------------------------------------------------------------
 
-  private memoryHasRoom(rows: number, bytes: number): boolean {
-    if (this.memoryRows === 0) return true; // one delivery larger than the budget still gets through alone
-    return this.memoryRows + rows <= this.maxBufferedRows && this.memoryBytes + bytes <= this.maxBufferedBytes;
-  }
-
   private accept(entries: Entry[], bytes: number): void {
     const journalUnread = this.journal?.hasUnread() ?? false;
-    if (this.overflowQueue.length === 0) {
-      if (!journalUnread && this.state !== 'down' && this.memoryHasRoom(entries.length, bytes)) {
+    if (this.queue.overflow.length === 0) {
+      if (!journalUnread && this.state !== 'down' && this.queue.hasRoom(entries.length, bytes)) {
         this.toMemory(entries, bytes);
         return;
       }
@@ -504,7 +496,7 @@ export class RowWriter extends EventEmitter {
         void this.toJournal(entries, 'append');
         return;
       }
-      if (!journalUnread && this.memoryHasRoom(entries.length, bytes)) {
+      if (!journalUnread && this.queue.hasRoom(entries.length, bytes)) {
         this.toMemory(entries, bytes);
         return;
       }
@@ -513,21 +505,21 @@ export class RowWriter extends EventEmitter {
   }
 
   private overflow(entries: Entry[], bytes: number): void {
-    const behindJournal = (this.journal?.hasUnread() ?? false) || this.overflowQueue.length > 0;
+    const behindJournal = (this.journal?.hasUnread() ?? false) || this.queue.overflow.length > 0;
     switch (this.overflowPolicy) {
       case 'backpressure':
         // Held in memory beyond the budget; the callback waits, so a source that bounds its
         // unacknowledged messages slows down.
         this.counters.held += entries.length;
-        if (behindJournal) this.toOverflowQueue(entries, bytes);
+        if (behindJournal) this.queue.appendOverflow(entries, bytes);
         else this.toMemory(entries, bytes);
         return;
       case 'drop-oldest':
-        while (!this.memoryHasRoom(entries.length, bytes) && this.dropOldestDelivery()) {
+        while (!this.queue.hasRoom(entries.length, bytes) && this.dropOldestDelivery()) {
           /* dropping */
         }
-        if (this.memoryHasRoom(entries.length, bytes)) {
-          if ((this.journal?.hasUnread() ?? false) || this.overflowQueue.length > 0) this.toOverflowQueue(entries, bytes);
+        if (this.queue.hasRoom(entries.length, bytes)) {
+          if ((this.journal?.hasUnread() ?? false) || this.queue.overflow.length > 0) this.queue.appendOverflow(entries, bytes);
           else this.toMemory(entries, bytes);
           return;
         }
@@ -537,7 +529,7 @@ export class RowWriter extends EventEmitter {
     }
     const error = new WriterError(
       'WRITER_OVERFLOW',
-      `buffer full (${this.memoryRows} rows in memory${this.journal ? ', journal full' : ', no journal'}); delivery refused`,
+      `buffer full (${this.queue.rows} rows in memory${this.journal ? ', journal full' : ', no journal'}); delivery refused`,
     );
     this.counters.overflowRejected += entries.length;
     this.counters.failed += entries.length;
@@ -546,15 +538,10 @@ export class RowWriter extends EventEmitter {
 
   /** Drops the oldest waiting delivery's rows from memory; false when nothing is droppable. */
   private dropOldestDelivery(): boolean {
-    const queue = this.memory.length > 0 ? this.memory : this.overflowQueue;
-    const first = queue.peek();
-    if (!first) return false;
-    const victim = first.delivery;
+    const removed = this.queue.shiftOldestDelivery();
+    if (removed.length === 0) return false;
     const error = new WriterError('WRITER_DROPPED', 'dropped to make room for newer rows (overflow policy drop-oldest)');
-    while (queue.length > 0 && queue.peek()?.delivery === victim) {
-      const entry = queue.shift() as Entry;
-      this.memoryRows--;
-      this.memoryBytes -= entry.bytes;
+    for (const entry of removed) {
       this.counters.dropped++;
       if (entry.done || !entry.delivery) continue;
       entry.done = true;
@@ -567,16 +554,8 @@ export class RowWriter extends EventEmitter {
   }
 
   private toMemory(entries: Entry[], bytes: number): void {
-    for (const entry of entries) this.memory.push(entry);
-    this.memoryRows += entries.length;
-    this.memoryBytes += bytes;
+    this.queue.append(entries, bytes);
     this.pump();
-  }
-
-  private toOverflowQueue(entries: Entry[], bytes: number): void {
-    for (const entry of entries) this.overflowQueue.push(entry);
-    this.memoryRows += entries.length;
-    this.memoryBytes += bytes;
   }
 
   /** Moves rows into the journal; their deliveries count them as journaled once fsynced. Resolves with the error that failed them, if any. */
@@ -637,14 +616,10 @@ export class RowWriter extends EventEmitter {
     for (const entry of entries) bytes += entry.bytes;
     this.counters.held += entries.length;
     if (where === 'front') {
-      const rest = this.memory.drain();
-      for (const entry of entries) this.memory.push(entry);
-      for (const entry of rest) this.memory.push(entry);
-      this.memoryRows += entries.length;
-      this.memoryBytes += bytes;
+      this.queue.prepend(entries, bytes);
       this.pump();
-    } else if ((this.journal?.hasUnread() ?? false) || this.overflowQueue.length > 0) {
-      this.toOverflowQueue(entries, bytes);
+    } else if ((this.journal?.hasUnread() ?? false) || this.queue.overflow.length > 0) {
+      this.queue.appendOverflow(entries, bytes);
     } else {
       this.toMemory(entries, bytes);
     }
@@ -652,22 +627,21 @@ export class RowWriter extends EventEmitter {
 
   /** Overflow rows move on once the journal drains (to memory) or has room again (to its end). */
   private rebalance(): void {
-    while (this.overflowQueue.length > 0) {
+    while (this.queue.overflow.length > 0) {
       if (!(this.journal?.hasUnread() ?? false)) {
-        while (this.overflowQueue.length > 0) this.memory.push(this.overflowQueue.shift() as Entry);
+        while (this.queue.overflow.length > 0) this.queue.waiting.push(this.queue.overflow.shift() as Entry);
         return;
       }
       if (!this.journalUsable()) return;
       const journal = this.journal as Journal;
       const moving: Entry[] = [];
       let bytes = 0;
-      for (let next = this.overflowQueue.peek(); next && journal.hasRoom(bytes + next.bytes); next = this.overflowQueue.peek()) {
-        moving.push(this.overflowQueue.shift() as Entry);
+      for (let next = this.queue.overflow.peek(); next && journal.hasRoom(bytes + next.bytes); next = this.queue.overflow.peek()) {
+        moving.push(this.queue.overflow.shift() as Entry);
         bytes += next.bytes;
       }
       if (moving.length === 0) return;
-      this.memoryRows -= moving.length;
-      this.memoryBytes -= bytes;
+      this.queue.release(moving.length, bytes);
       void this.toJournal(moving, 'append');
     }
   }
@@ -696,13 +670,13 @@ export class RowWriter extends EventEmitter {
         moving.push(...live);
       }
     }
-    const fromMemory = this.memory.length;
+    const fromMemory = this.queue.waiting.length;
     runs.push({ token: null, rows: fromMemory });
     let bytes = 0;
     for (const entry of moving) bytes += entry.bytes;
     let memoryBytes = 0;
     for (let i = 0; i < fromMemory; i++) {
-      const entry = this.memory.shift() as Entry;
+      const entry = this.queue.waiting.shift() as Entry;
       memoryBytes += entry.bytes;
       moving.push(entry);
     }
@@ -710,13 +684,12 @@ export class RowWriter extends EventEmitter {
     if (!journal.hasRoom(bytes + memoryBytes)) {
       // Not enough room: put memory back as it was and keep holding.
       const back = moving.slice(moving.length - fromMemory);
-      for (const entry of back) this.memory.push(entry);
+      for (const entry of back) this.queue.waiting.push(entry);
       // memory was emptied above, so pushing restores the original order
       return;
     }
     if (takeRetry) this.retryQueue.length = 0;
-    this.memoryRows -= fromMemory;
-    this.memoryBytes -= memoryBytes;
+    this.queue.release(fromMemory, memoryBytes);
     this.batchAt = 0;
     const tracked = runs.some((run) => run.token) || this.journalRuns.length > 0;
     if (tracked) {
@@ -754,14 +727,14 @@ export class RowWriter extends EventEmitter {
 
   private takeBatch(now: number): Batch | null {
     if (this.retryQueue.length > 0) return this.retryQueue.shift() as Batch;
-    if (this.memory.length > 0) {
-      const oldest = (this.memory.peek() as Entry).at;
+    if (this.queue.waiting.length > 0) {
+      const oldest = (this.queue.waiting.peek() as Entry).at;
       const ready =
-        this.memory.length >= this.batchSize ||
+        this.queue.waiting.length >= this.batchSize ||
         now - oldest >= this.maxLatencyMs ||
         this.closing ||
         (this.flushWhenIdle && this.inFlight.size === 0) ||
-        this.overflowQueue.length > 0 ||
+        this.queue.overflow.length > 0 ||
         (this.journal?.hasUnread() ?? false);
       if (!ready) {
         this.batchAt = oldest + this.maxLatencyMs;
@@ -770,13 +743,12 @@ export class RowWriter extends EventEmitter {
       }
       const entries: Entry[] = [];
       let bytes = 0;
-      while (entries.length < this.batchSize && this.memory.length > 0) {
-        const entry = this.memory.shift() as Entry;
+      while (entries.length < this.batchSize && this.queue.waiting.length > 0) {
+        const entry = this.queue.waiting.shift() as Entry;
         bytes += entry.bytes;
         entries.push(entry);
       }
-      this.memoryRows -= entries.length;
-      this.memoryBytes -= bytes;
+      this.queue.release(entries.length, bytes);
       this.batchAt = 0;
       this.rebalance();
       return { seq: this.nextBatchSeq++, entries, durable: false, attempts: 0, pending: null };
@@ -958,7 +930,7 @@ export class RowWriter extends EventEmitter {
     if (this.batchAt !== 0 && now >= this.batchAt) this.batchAt = 0;
     if (this.retryAt !== 0 && now >= this.retryAt) {
       this.retryAt = 0;
-      const idle = this.retryQueue.length === 0 && this.memory.length === 0 && !(this.journal?.hasUnread() ?? false);
+      const idle = this.retryQueue.length === 0 && this.queue.waiting.length === 0 && !(this.journal?.hasUnread() ?? false);
       if (idle && this.state === 'down') this.probe();
     }
     this.pump();
@@ -999,13 +971,13 @@ export class RowWriter extends EventEmitter {
       }
       for (const entry of batch.entries) if (!entry.done) head.push(entry);
     }
-    for (const entry of this.memory.drain()) if (!entry.done) head.push(entry);
-    const tail = this.overflowQueue.drain().filter((entry) => !entry.done);
+    for (const entry of this.queue.waiting.drain()) if (!entry.done) head.push(entry);
+    const tail = this.queue.overflow.drain().filter((entry) => !entry.done);
     return { head, tail, durableAhead };
   }
 
   private hasFreshWork(): boolean {
-    if (this.memory.length > 0 || this.overflowQueue.length > 0) return true;
+    if (this.queue.waiting.length > 0 || this.queue.overflow.length > 0) return true;
     for (const batch of this.retryQueue) if (!batch.durable) return true;
     for (const batch of this.inFlight) if (!batch.durable) return true;
     return false;
@@ -1064,8 +1036,8 @@ export class RowWriter extends EventEmitter {
       warn: this.warnFn,
     });
     const { head, tail } = this.freshPending();
-    this.memoryRows = 0;
-    this.memoryBytes = 0;
+    this.queue.rows = 0;
+    this.queue.bytes = 0;
     this.retryQueue.length = 0;
     const journal = this.journal;
     let failedAtClose = 0;
