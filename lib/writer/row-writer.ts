@@ -22,6 +22,7 @@
 import { EventEmitter } from 'node:events';
 import type { Database, DbErrorKind, SqlValue } from '../db/types';
 import { MemoryQueue } from './memory-queue';
+import { Admission, type OverflowPolicy } from './admission';
 import { Delivery, finish, finishIfDone, settleFailed, type DeliveryCallback, type Entry } from './delivery';
 import { WriterError, classifyDbError, describeError } from './errors';
 import { Journal } from './journal';
@@ -37,7 +38,7 @@ import { retryDelay, type Backoff } from '../backoff';
 export type { DeliveryCallback, DeliveryResult, RejectedRow } from './delivery';
 
 export type WriterState = 'ok' | 'connecting' | 'down' | 'closing';
-export type OverflowPolicy = 'backpressure' | 'reject-new' | 'drop-oldest';
+export type { OverflowPolicy } from './admission';
 
 export interface RowWriterOptions {
   db: Database;
@@ -216,6 +217,7 @@ export class RowWriter extends EventEmitter {
 
   /** Fresh rows held in memory: ahead of the journal (`waiting`) and behind it (`overflow`). */
   private readonly queue: MemoryQueue;
+  private readonly admission: Admission;
   private readonly retryQueue: Batch[] = [];
   /**
    * Runs of rows an outage spill moved from the retry queue to the journal, in the order they
@@ -335,6 +337,15 @@ export class RowWriter extends EventEmitter {
         })
       : null;
     if (this.journal && this.journal.rows > 0) this.journalSince = 0;
+    this.admission = new Admission(this.overflowPolicy, this.queue, this.counters, {
+      hasJournal: this.journal !== null,
+      down: () => this.state === 'down',
+      journalUnread: () => this.journal?.hasUnread() ?? false,
+      journalTakes: (bytes) => this.journalUsable() && (this.journal as Journal).hasRoom(bytes),
+      toJournal: (entries) => void this.toJournal(entries, 'append'),
+      toMemory: (entries, bytes) => this.toMemory(entries, bytes),
+      warn: this.warnFn,
+    });
     this.probe();
     this.pump(); // replays rows an earlier run left in the journal
   }
@@ -384,13 +395,13 @@ export class RowWriter extends EventEmitter {
       );
       return;
     }
-    this.accept(entries, bytes);
+    this.admission.accept(entries, bytes);
   }
 
   /** Accepts entries whose admission waited (a replay's lookup), unless the writer closed meanwhile. */
   private admit(delivery: Delivery, entries: Entry[], bytes: number): void {
     if (!this.closing) {
-      this.accept(entries, bytes);
+      this.admission.accept(entries, bytes);
       return;
     }
     delivery.failed += entries.length;
@@ -484,74 +495,6 @@ export class RowWriter extends EventEmitter {
   }
 
   // ---- accepting rows ------------------------------------------------------------------------
-
-  private accept(entries: Entry[], bytes: number): void {
-    const journalUnread = this.journal?.hasUnread() ?? false;
-    if (this.queue.overflow.length === 0) {
-      if (!journalUnread && this.state !== 'down' && this.queue.hasRoom(entries.length, bytes)) {
-        this.toMemory(entries, bytes);
-        return;
-      }
-      if (this.journalUsable() && (this.journal as Journal).hasRoom(bytes)) {
-        void this.toJournal(entries, 'append');
-        return;
-      }
-      if (!journalUnread && this.queue.hasRoom(entries.length, bytes)) {
-        this.toMemory(entries, bytes);
-        return;
-      }
-    }
-    this.overflow(entries, bytes);
-  }
-
-  private overflow(entries: Entry[], bytes: number): void {
-    const behindJournal = (this.journal?.hasUnread() ?? false) || this.queue.overflow.length > 0;
-    switch (this.overflowPolicy) {
-      case 'backpressure':
-        // Held in memory beyond the budget; the callback waits, so a source that bounds its
-        // unacknowledged messages slows down.
-        this.counters.held += entries.length;
-        if (behindJournal) this.queue.appendOverflow(entries, bytes);
-        else this.toMemory(entries, bytes);
-        return;
-      case 'drop-oldest':
-        while (!this.queue.hasRoom(entries.length, bytes) && this.dropOldestDelivery()) {
-          /* dropping */
-        }
-        if (this.queue.hasRoom(entries.length, bytes)) {
-          if ((this.journal?.hasUnread() ?? false) || this.queue.overflow.length > 0) this.queue.appendOverflow(entries, bytes);
-          else this.toMemory(entries, bytes);
-          return;
-        }
-        break; // nothing droppable (all in flight or journaled): refuse this one instead
-      case 'reject-new':
-        break;
-    }
-    const error = new WriterError(
-      'WRITER_OVERFLOW',
-      `buffer full (${this.queue.rows} rows in memory${this.journal ? ', journal full' : ', no journal'}); delivery refused`,
-    );
-    this.counters.overflowRejected += entries.length;
-    this.counters.failed += entries.length;
-    for (const entry of entries) settleFailed(entry, error, this.warnFn);
-  }
-
-  /** Drops the oldest waiting delivery's rows from memory; false when nothing is droppable. */
-  private dropOldestDelivery(): boolean {
-    const removed = this.queue.shiftOldestDelivery();
-    if (removed.length === 0) return false;
-    const error = new WriterError('WRITER_DROPPED', 'dropped to make room for newer rows (overflow policy drop-oldest)');
-    for (const entry of removed) {
-      this.counters.dropped++;
-      if (entry.done || !entry.delivery) continue;
-      entry.done = true;
-      entry.delivery.dropped++;
-      entry.delivery.error ??= error;
-      entry.delivery.remaining--;
-      finishIfDone(entry.delivery, this.warnFn);
-    }
-    return true;
-  }
 
   private toMemory(entries: Entry[], bytes: number): void {
     this.queue.append(entries, bytes);
