@@ -8,15 +8,7 @@ import type { Entry } from './delivery';
 import type { Batch } from './batch-executor';
 import type { ClaimOutcome, CommitMarkers } from './commit-markers';
 import type { Journal } from './journal';
-
-/**
- * Rows an outage spill moved to the journal, in the order they will be read back; `token` is set
- * for the rows of a batch whose commit a cut left unknown (see RowWriter.journalRuns).
- */
-export interface JournalRun {
-  token: Buffer | null;
-  rows: number;
-}
+import type { JournalRun } from './journal-spill';
 
 /** What the writer lends for the claims at close. */
 export interface PendingAtClose {

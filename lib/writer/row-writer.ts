@@ -29,7 +29,8 @@ import { Journal } from './journal';
 import { compileMapping, estimateBytes, type ColumnMapping, type RowMapper } from './mapping';
 import { InsertPlan, type ConflictPolicy } from '../db/insert';
 import { CommitMarkers } from './commit-markers';
-import { resolvePendingAtClose, type JournalRun } from './close-claims';
+import { resolvePendingAtClose } from './close-claims';
+import { JournalSpill } from './journal-spill';
 import { BatchExecutor, type Batch, type Failure, type PendingCommit } from './batch-executor';
 import { keyOrder } from './key-order';
 import { JournalPositions, parsePosition } from './journal-positions';
@@ -181,8 +182,6 @@ const ENTRY_OVERHEAD_BYTES = 120;
 /** A deadlock, lock wait or SQLITE_BUSY: the same batch again soon, 20 ms doubling to 1 s. */
 const TRANSIENT_BACKOFF: Backoff = { initialMs: 20, maxMs: 1000, jitter: 'none' };
 
-/** After a failed journal write, rows wait in memory this long before the journal is tried again. */
-const JOURNAL_RETRY_MS = 5000;
 const DELIVERY_OVERHEAD_BYTES = 160;
 
 function positive(value: number | undefined, fallback: number, name: string): number {
@@ -218,18 +217,8 @@ export class RowWriter extends EventEmitter {
   /** Fresh rows held in memory: ahead of the journal (`waiting`) and behind it (`overflow`). */
   private readonly queue: MemoryQueue;
   private readonly admission: Admission;
+  private readonly spill: JournalSpill;
   private readonly retryQueue: Batch[] = [];
-  /**
-   * Runs of rows an outage spill moved from the retry queue to the journal, in the order they
-   * will be read back; `token` is set for the rows of a batch whose commit a cut left unknown.
-   * Spilled rows are always the next ones read (a spill happens only while no journal row is in
-   * flight or waiting for retry, and goes ahead of older unread rows), so a replayed batch is cut
-   * at each run's end and carries the run's token. In memory only: a restart before the database
-   * answers forgets the tokens (close() tries to resolve them, and warns when it cannot).
-   */
-  private journalRuns: JournalRun[] = [];
-  /** When the oldest uncommitted row in the journal was accepted (0: left by an earlier run, time unknown). */
-  private journalSince: number | null = null;
   private readonly inFlight = new Set<Batch>();
   private nextBatchSeq = 1;
 
@@ -243,8 +232,6 @@ export class RowWriter extends EventEmitter {
   private timerAt = 0;
   private batchAt = 0;
   private journalAt = 0;
-  /** Until then the journal is not written (a write failed); the next outage spill after it tries again. */
-  private journalBrokenUntil = 0;
   private retryAt = 0;
 
   private closing = false;
@@ -336,13 +323,23 @@ export class RowWriter extends EventEmitter {
           onDurable: () => this.pump(),
         })
       : null;
-    if (this.journal && this.journal.rows > 0) this.journalSince = 0;
+    this.spill = new JournalSpill(this.journal, this.queue, this.counters, {
+      closing: () => this.closing,
+      downAndIdle: () => this.inFlight.size === 0 && this.state === 'down',
+      noteError: (err) => this.noteError(err, 'journal'),
+      toMemory: (entries, bytes) => this.toMemory(entries, bytes),
+      pump: () => this.pump(),
+      cancelBatchTimer: () => {
+        this.batchAt = 0;
+      },
+      warn: this.warnFn,
+    });
     this.admission = new Admission(this.overflowPolicy, this.queue, this.counters, {
       hasJournal: this.journal !== null,
       down: () => this.state === 'down',
       journalUnread: () => this.journal?.hasUnread() ?? false,
-      journalTakes: (bytes) => this.journalUsable() && (this.journal as Journal).hasRoom(bytes),
-      toJournal: (entries) => void this.toJournal(entries, 'append'),
+      journalTakes: (bytes) => this.spill.journalUsable() && (this.journal as Journal).hasRoom(bytes),
+      toJournal: (entries) => void this.spill.toJournal(entries, 'append'),
       toMemory: (entries, bytes) => this.toMemory(entries, bytes),
       warn: this.warnFn,
     });
@@ -463,8 +460,8 @@ export class RowWriter extends EventEmitter {
   pendingSince(): number | null {
     let oldest = Infinity;
     const journal = this.journal;
-    if (journal && (journal.rows > 0 || journal.hasUnread())) oldest = this.journalSince ?? 0;
-    else this.journalSince = null;
+    if (journal && (journal.rows > 0 || journal.hasUnread())) oldest = this.spill.since ?? 0;
+    else this.spill.since = null;
     const memoryHead = this.queue.waiting.peek();
     if (memoryHead) oldest = Math.min(oldest, memoryHead.at);
     const overflowHead = this.queue.overflow.peek();
@@ -501,152 +498,6 @@ export class RowWriter extends EventEmitter {
     this.pump();
   }
 
-  /** Moves rows into the journal; their deliveries count them as journaled once fsynced. Resolves with the error that failed them, if any. */
-  private toJournal(entries: Entry[], where: 'append' | 'prepend', onFailure: 'front' | 'back' = 'back'): Promise<Error | undefined> {
-    const journal = this.journal as Journal;
-    let acceptedAt = this.journalSince ?? Infinity;
-    for (const entry of entries) if (entry.at < acceptedAt) acceptedAt = entry.at;
-    this.journalSince = acceptedAt;
-    return new Promise((resolve) => {
-      const done = (err?: Error): void => {
-        if (err) {
-          this.noteError(err, 'journal');
-          // A journal that cannot be written (disk full, directory gone) must not turn accepted
-          // rows into failed deliveries: a source acknowledges those, so they would be lost. The
-          // rows wait in memory instead (their deliveries unanswered, so an at-least-once source
-          // stops taking more) until the database or, after a pause, the journal takes them.
-          // The journal has warned; the node shows lastError.
-          this.journalBrokenUntil = Date.now() + JOURNAL_RETRY_MS;
-          this.holdAfterJournalFailure(
-            entries.filter((entry) => !entry.done),
-            onFailure,
-          );
-          resolve(err);
-          return;
-        }
-        for (const entry of entries) {
-          if (entry.done) continue;
-          entry.done = true;
-          this.counters.journaled++;
-          if (entry.delivery) {
-            entry.delivery.journaled++;
-            entry.delivery.remaining--;
-            finishIfDone(entry.delivery, this.warnFn);
-          }
-        }
-        resolve(err);
-      };
-      const rows = entries.map((entry) => entry.values);
-      if (where === 'append') journal.append(rows, done);
-      else journal.prepend(rows, done);
-    });
-  }
-
-  /** False for a while after a journal write failed: rows wait in memory meanwhile. */
-  private journalUsable(): boolean {
-    return this.journal !== null && Date.now() >= this.journalBrokenUntil;
-  }
-
-  /**
-   * Rows the journal could not take: back in memory, beyond the budget (held, as with the
-   * backpressure policy). `front`: they were the oldest rows (spilled from memory and the retry
-   * queue), so they go ahead of what memory holds now; `back`: fresh rows, behind everything.
-   * While closing they stay unanswered: the writer is going away and the source redelivers.
-   */
-  private holdAfterJournalFailure(entries: Entry[], where: 'front' | 'back'): void {
-    if (entries.length === 0 || this.closing) return;
-    let bytes = 0;
-    for (const entry of entries) bytes += entry.bytes;
-    this.counters.held += entries.length;
-    if (where === 'front') {
-      this.queue.prepend(entries, bytes);
-      this.pump();
-    } else if ((this.journal?.hasUnread() ?? false) || this.queue.overflow.length > 0) {
-      this.queue.appendOverflow(entries, bytes);
-    } else {
-      this.toMemory(entries, bytes);
-    }
-  }
-
-  /** Overflow rows move on once the journal drains (to memory) or has room again (to its end). */
-  private rebalance(): void {
-    while (this.queue.overflow.length > 0) {
-      if (!(this.journal?.hasUnread() ?? false)) {
-        while (this.queue.overflow.length > 0) this.queue.waiting.push(this.queue.overflow.shift() as Entry);
-        return;
-      }
-      if (!this.journalUsable()) return;
-      const journal = this.journal as Journal;
-      const moving: Entry[] = [];
-      let bytes = 0;
-      for (let next = this.queue.overflow.peek(); next && journal.hasRoom(bytes + next.bytes); next = this.queue.overflow.peek()) {
-        moving.push(this.queue.overflow.shift() as Entry);
-        bytes += next.bytes;
-      }
-      if (moving.length === 0) return;
-      this.queue.release(moving.length, bytes);
-      void this.toJournal(moving, 'append');
-    }
-  }
-
-  /**
-   * During an outage, fresh rows held in memory move to the journal so their callers get their
-   * acknowledgements (a source with a bounded in-flight window would otherwise stall). Done only
-   * where it keeps the queue order: appended when the journal has nothing unread, prepended
-   * (as a segment ahead of the others) when no row read from the journal is still pending.
-   */
-  private spillForOutage(): void {
-    const journal = this.journal;
-    if (!journal || !this.journalUsable() || this.closing || this.inFlight.size > 0 || this.state !== 'down') return;
-    const retryHasDurable = this.retryQueue.some((batch) => batch.durable);
-    const unread = journal.hasUnread();
-    if (unread && retryHasDurable) return;
-    const moving: Entry[] = [];
-    const runs: JournalRun[] = [];
-    const takeRetry = !retryHasDurable;
-    if (takeRetry) {
-      for (const batch of this.retryQueue) {
-        const live = batch.entries.filter((entry) => !entry.done);
-        const pendingRows = batch.pending ? batch.entries.slice(0, batch.pending.rows).filter((entry) => !entry.done).length : 0;
-        if (batch.pending) runs.push({ token: batch.pending.token, rows: pendingRows });
-        runs.push({ token: null, rows: live.length - pendingRows });
-        moving.push(...live);
-      }
-    }
-    const fromMemory = this.queue.waiting.length;
-    runs.push({ token: null, rows: fromMemory });
-    let bytes = 0;
-    for (const entry of moving) bytes += entry.bytes;
-    let memoryBytes = 0;
-    for (let i = 0; i < fromMemory; i++) {
-      const entry = this.queue.waiting.shift() as Entry;
-      memoryBytes += entry.bytes;
-      moving.push(entry);
-    }
-    if (moving.length === 0) return;
-    if (!journal.hasRoom(bytes + memoryBytes)) {
-      // Not enough room: put memory back as it was and keep holding.
-      const back = moving.slice(moving.length - fromMemory);
-      for (const entry of back) this.queue.waiting.push(entry);
-      // memory was emptied above, so pushing restores the original order
-      return;
-    }
-    if (takeRetry) this.retryQueue.length = 0;
-    this.queue.release(fromMemory, memoryBytes);
-    this.batchAt = 0;
-    const tracked = runs.some((run) => run.token) || this.journalRuns.length > 0;
-    if (tracked) {
-      const kept = runs.filter((run) => run.rows > 0);
-      if (unread) this.journalRuns.unshift(...kept);
-      else this.journalRuns = kept;
-    }
-    void this.toJournal(moving, unread ? 'prepend' : 'append', 'front').then((err) => {
-      // The rows went back to memory instead: the runs no longer match the journal. (Rows of a
-      // batch whose commit was unknown then lose their check: at worst they are stored twice.)
-      if (err && tracked) this.journalRuns = [];
-    });
-  }
-
   // ---- sending batches ---------------------------------------------------------------------
 
   /** Sends as many batches as the in-flight limit allows. Safe to call any time. */
@@ -654,7 +505,7 @@ export class RowWriter extends EventEmitter {
     if (this.pumping || this.closed || this.sendingStopped) return;
     this.pumping = true;
     try {
-      this.rebalance();
+      this.spill.rebalance();
       const now = Date.now();
       if (this.retryAt !== 0 && now < this.retryAt) return;
       const limit = this.state === 'ok' || this.state === 'closing' ? this.maxInFlight : 1;
@@ -693,11 +544,11 @@ export class RowWriter extends EventEmitter {
       }
       this.queue.release(entries.length, bytes);
       this.batchAt = 0;
-      this.rebalance();
+      this.spill.rebalance();
       return { seq: this.nextBatchSeq++, entries, durable: false, attempts: 0, pending: null };
     }
     if (!this.closing && this.journal?.hasUnread()) {
-      const run = this.journalRuns[0];
+      const run = this.spill.runs[0];
       const records = this.journal.read(run ? Math.min(this.batchSize, run.rows) : this.batchSize, this.maxReadBytes);
       if (records.length === 0) return null; // the next rows are still being made durable
       this.counters.replayed += records.length;
@@ -707,7 +558,7 @@ export class RowWriter extends EventEmitter {
         // others find either the committed marker or that claim (see commit-markers.ts).
         if (run.token) pending = { token: run.token, rows: records.length };
         run.rows -= records.length;
-        if (run.rows <= 0) this.journalRuns.shift();
+        if (run.rows <= 0) this.spill.runs.shift();
       }
       const entries = records.map((record): Entry => ({
         values: record.values,
@@ -763,7 +614,7 @@ export class RowWriter extends EventEmitter {
     this.retryAt = Date.now() + (kind === 'fatal' ? this.retryMaxMs : retryDelay(this.failures - 1, this.outageBackoff));
     this.arm();
     this.setState('down');
-    this.spillForOutage();
+    this.spill.spillForOutage(this.retryQueue);
   }
 
   private requeue(batch: Batch): void {
@@ -791,7 +642,7 @@ export class RowWriter extends EventEmitter {
         this.retryAt = Date.now() + retryDelay(this.failures - 1, this.outageBackoff);
         this.arm();
         this.setState('down');
-        this.spillForOutage();
+        this.spill.spillForOutage(this.retryQueue);
       },
     );
   }
@@ -971,8 +822,8 @@ export class RowWriter extends EventEmitter {
       journal: this.journal,
       retryQueue: this.retryQueue,
       takeJournalRuns: () => {
-        const runs = this.journalRuns;
-        this.journalRuns = [];
+        const runs = this.spill.runs;
+        this.spill.runs = [];
         return runs;
       },
       commit: (entries, lo, hi) => this.commit(entries, lo, hi),
@@ -987,8 +838,8 @@ export class RowWriter extends EventEmitter {
     if (journal) {
       // Prepending keeps these rows ahead of what the journal already holds (they are older).
       const writes: Promise<unknown>[] = [];
-      if (head.length > 0) writes.push(this.toJournal(head, journal.hasUnread() ? 'prepend' : 'append'));
-      if (tail.length > 0) writes.push(this.toJournal(tail, 'append'));
+      if (head.length > 0) writes.push(this.spill.toJournal(head, journal.hasUnread() ? 'prepend' : 'append'));
+      if (tail.length > 0) writes.push(this.spill.toJournal(tail, 'append'));
       journal.flush();
       await Promise.all(writes);
     } else {
