@@ -31,7 +31,8 @@ import { InsertPlan, type ConflictPolicy } from '../db/insert';
 import { CommitMarkers } from './commit-markers';
 import { resolvePendingAtClose } from './close-claims';
 import { JournalSpill } from './journal-spill';
-import { BatchExecutor, type Batch, type Failure, type PendingCommit } from './batch-executor';
+import { BatchMaker } from './batching';
+import { BatchExecutor, type Batch, type Failure } from './batch-executor';
 import { keyOrder } from './key-order';
 import { JournalPositions, parsePosition } from './journal-positions';
 import { retryDelay, type Backoff } from '../backoff';
@@ -195,17 +196,12 @@ function positive(value: number | undefined, fallback: number, name: string): nu
 export class RowWriter extends EventEmitter {
   private readonly db: Database;
   private readonly mapper: RowMapper;
-  private readonly batchSize: number;
-  private readonly maxLatencyMs: number;
   private readonly maxInFlight: number;
-  private readonly flushWhenIdle: boolean;
   private readonly overflowPolicy: OverflowPolicy;
   private readonly retryInitialMs: number;
   private readonly retryMaxMs: number;
   /** Waits while the database is unreachable: doubling from retryInitialMs to retryMaxMs, equal jitter. */
   private readonly outageBackoff: Backoff;
-  /** Bytes a replay read takes from the journal at once. */
-  private readonly maxReadBytes = 8 * 1024 * 1024;
   private readonly warnHook?: (message: string) => void;
   /** warn() for the helper modules. */
   private readonly warnFn = (message: string): void => this.warn(message);
@@ -218,9 +214,9 @@ export class RowWriter extends EventEmitter {
   private readonly queue: MemoryQueue;
   private readonly admission: Admission;
   private readonly spill: JournalSpill;
+  private readonly batches: BatchMaker;
   private readonly retryQueue: Batch[] = [];
   private readonly inFlight = new Set<Batch>();
-  private nextBatchSeq = 1;
 
   private state: WriterState = 'connecting';
   private lastError: LastError | null = null;
@@ -280,10 +276,10 @@ export class RowWriter extends EventEmitter {
     const keys = options.keyColumns ?? [];
     const sortWanted = options.sortByKey ?? (plan.conflict === 'upsert' && this.db.dialect !== 'sqlite');
     const rowOrder = sortWanted && keys.length > 0 ? keyOrder(this.mapper.columns, keys) : null;
-    this.batchSize = Math.floor(positive(options.batchSize, 500, 'batchSize'));
-    this.maxLatencyMs = positive(options.maxLatencyMs, 50, 'maxLatencyMs');
+    const batchSize = Math.floor(positive(options.batchSize, 500, 'batchSize'));
+    const maxLatencyMs = positive(options.maxLatencyMs, 50, 'maxLatencyMs');
     this.maxInFlight = Math.floor(positive(options.maxInFlight, 2, 'maxInFlight'));
-    this.flushWhenIdle = options.flushWhenIdle === true;
+    const flushWhenIdle = options.flushWhenIdle === true;
     this.queue = new MemoryQueue(
       Math.floor(positive(options.maxBufferedRows, 10_000, 'maxBufferedRows')),
       positive(options.maxBufferedBytes, 16 * 1024 * 1024, 'maxBufferedBytes'),
@@ -334,6 +330,22 @@ export class RowWriter extends EventEmitter {
       },
       warn: this.warnFn,
     });
+    this.batches = new BatchMaker(
+      { batchSize, maxLatencyMs, flushWhenIdle, maxReadBytes: 8 * 1024 * 1024 },
+      this.queue,
+      this.retryQueue,
+      this.journal,
+      this.spill,
+      this.counters,
+      {
+        closing: () => this.closing,
+        inFlight: () => this.inFlight.size,
+        batchDueAt: (at) => {
+          this.batchAt = at;
+          if (at !== 0) this.arm();
+        },
+      },
+    );
     this.admission = new Admission(this.overflowPolicy, this.queue, this.counters, {
       hasJournal: this.journal !== null,
       down: () => this.state === 'down',
@@ -510,69 +522,13 @@ export class RowWriter extends EventEmitter {
       if (this.retryAt !== 0 && now < this.retryAt) return;
       const limit = this.state === 'ok' || this.state === 'closing' ? this.maxInFlight : 1;
       while (this.inFlight.size < limit) {
-        const batch = this.takeBatch(now);
+        const batch = this.batches.takeBatch(now);
         if (!batch) break;
         void this.run(batch);
       }
     } finally {
       this.pumping = false;
     }
-  }
-
-  private takeBatch(now: number): Batch | null {
-    if (this.retryQueue.length > 0) return this.retryQueue.shift() as Batch;
-    if (this.queue.waiting.length > 0) {
-      const oldest = (this.queue.waiting.peek() as Entry).at;
-      const ready =
-        this.queue.waiting.length >= this.batchSize ||
-        now - oldest >= this.maxLatencyMs ||
-        this.closing ||
-        (this.flushWhenIdle && this.inFlight.size === 0) ||
-        this.queue.overflow.length > 0 ||
-        (this.journal?.hasUnread() ?? false);
-      if (!ready) {
-        this.batchAt = oldest + this.maxLatencyMs;
-        this.arm();
-        return null;
-      }
-      const entries: Entry[] = [];
-      let bytes = 0;
-      while (entries.length < this.batchSize && this.queue.waiting.length > 0) {
-        const entry = this.queue.waiting.shift() as Entry;
-        bytes += entry.bytes;
-        entries.push(entry);
-      }
-      this.queue.release(entries.length, bytes);
-      this.batchAt = 0;
-      this.spill.rebalance();
-      return { seq: this.nextBatchSeq++, entries, durable: false, attempts: 0, pending: null };
-    }
-    if (!this.closing && this.journal?.hasUnread()) {
-      const run = this.spill.runs[0];
-      const records = this.journal.read(run ? Math.min(this.batchSize, run.rows) : this.batchSize, this.maxReadBytes);
-      if (records.length === 0) return null; // the next rows are still being made durable
-      this.counters.replayed += records.length;
-      let pending: PendingCommit | null = null;
-      if (run) {
-        // A run split over several batches is claimed by each: the first claim decides, the
-        // others find either the committed marker or that claim (see commit-markers.ts).
-        if (run.token) pending = { token: run.token, rows: records.length };
-        run.rows -= records.length;
-        if (run.rows <= 0) this.spill.runs.shift();
-      }
-      const entries = records.map((record): Entry => ({
-        values: record.values,
-        bytes: estimateBytes(record.values),
-        delivery: null,
-        index: 0,
-        segment: record.segment,
-        ordinal: record.ordinal,
-        at: now,
-        done: false,
-      }));
-      return { seq: this.nextBatchSeq++, entries, durable: true, attempts: 0, pending };
-    }
-    return null;
   }
 
   private async run(batch: Batch): Promise<void> {
