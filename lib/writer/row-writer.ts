@@ -24,7 +24,7 @@ import type { Database, DbErrorKind, SqlValue } from '../db/types';
 import { MemoryQueue } from './memory-queue';
 import { Admission, type OverflowPolicy } from './admission';
 import { Delivery, finish, finishIfDone, settleFailed, type DeliveryCallback, type Entry } from './delivery';
-import { WriterError, classifyDbError, describeError } from './errors';
+import { WriterError, describeError } from './errors';
 import { Journal } from './journal';
 import { compileMapping, estimateBytes, type ColumnMapping, type RowMapper } from './mapping';
 import { InsertPlan, type ConflictPolicy } from '../db/insert';
@@ -35,11 +35,12 @@ import { BatchMaker } from './batching';
 import { BatchExecutor, type Batch, type Failure } from './batch-executor';
 import { keyOrder } from './key-order';
 import { JournalPositions, parsePosition } from './journal-positions';
-import { retryDelay, type Backoff } from '../backoff';
+import type { Backoff } from '../backoff';
+import { Outage, type WriterState } from './outage';
 
 export type { DeliveryCallback, DeliveryResult, RejectedRow } from './delivery';
 
-export type WriterState = 'ok' | 'connecting' | 'down' | 'closing';
+export type { WriterState } from './outage';
 export type { OverflowPolicy } from './admission';
 
 export interface RowWriterOptions {
@@ -180,8 +181,6 @@ const RATE_TAU_MS = 5000;
  * bytes per 4-column one-row delivery in bench/writer.bench.ts).
  */
 const ENTRY_OVERHEAD_BYTES = 120;
-/** A deadlock, lock wait or SQLITE_BUSY: the same batch again soon, 20 ms doubling to 1 s. */
-const TRANSIENT_BACKOFF: Backoff = { initialMs: 20, maxMs: 1000, jitter: 'none' };
 
 const DELIVERY_OVERHEAD_BYTES = 160;
 
@@ -198,10 +197,8 @@ export class RowWriter extends EventEmitter {
   private readonly mapper: RowMapper;
   private readonly maxInFlight: number;
   private readonly overflowPolicy: OverflowPolicy;
-  private readonly retryInitialMs: number;
-  private readonly retryMaxMs: number;
-  /** Waits while the database is unreachable: doubling from retryInitialMs to retryMaxMs, equal jitter. */
-  private readonly outageBackoff: Backoff;
+  /** Failed batches, backoff, probing (outage.ts). */
+  private readonly outage: Outage;
   private readonly warnHook?: (message: string) => void;
   /** warn() for the helper modules. */
   private readonly warnFn = (message: string): void => this.warn(message);
@@ -220,8 +217,6 @@ export class RowWriter extends EventEmitter {
 
   private state: WriterState = 'connecting';
   private lastError: LastError | null = null;
-  private failures = 0;
-  private pinging = false;
 
   // The one timer: it fires at the earliest of these deadlines (0 = none).
   private timer: NodeJS.Timeout | null = null;
@@ -288,9 +283,10 @@ export class RowWriter extends EventEmitter {
     if (!['backpressure', 'reject-new', 'drop-oldest'].includes(this.overflowPolicy)) {
       throw new WriterError('WRITER_CONFIG', `unknown overflow policy ${JSON.stringify(this.overflowPolicy)}`);
     }
-    this.retryInitialMs = positive(options.retryInitialMs, 250, 'retryInitialMs');
-    this.retryMaxMs = Math.max(this.retryInitialMs, positive(options.retryMaxMs, 30_000, 'retryMaxMs'));
-    this.outageBackoff = { initialMs: this.retryInitialMs, maxMs: this.retryMaxMs, jitter: 'equal' };
+    const retryInitialMs = positive(options.retryInitialMs, 250, 'retryInitialMs');
+    const retryMaxMs = Math.max(retryInitialMs, positive(options.retryMaxMs, 30_000, 'retryMaxMs'));
+    // Waits while the database is unreachable: doubling from retryInitialMs to retryMaxMs, equal jitter.
+    const outageBackoff: Backoff = { initialMs: retryInitialMs, maxMs: retryMaxMs, jitter: 'equal' };
     this.warnHook = options.warn;
     const markersWanted = options.commitMarkers ?? plan.conflict === 'error';
     // A server's commit answer can be lost in a cut; SQLite's cannot (it runs in-process).
@@ -298,7 +294,7 @@ export class RowWriter extends EventEmitter {
     this.positions =
       options.journalPositions === false ? null : new JournalPositions(this.db, options.table, (message) => this.warn(message));
     this.executor = new BatchExecutor(this.db, plan, rowOrder, this.markers, this.positions, {
-      reachable: () => this.reachable(),
+      reachable: () => this.outage.reachable(),
       commit: (entries, lo, hi) => this.commit(entries, lo, hi),
       reject: (entry, err) => this.reject(entry, err),
     });
@@ -355,7 +351,24 @@ export class RowWriter extends EventEmitter {
       toMemory: (entries, bytes) => this.toMemory(entries, bytes),
       warn: this.warnFn,
     });
-    this.probe();
+    this.outage = new Outage(this.db, retryMaxMs, outageBackoff, this.retryQueue, {
+      closed: () => this.closed,
+      inFlight: () => this.inFlight.size,
+      state: () => this.state,
+      setState: (state) => this.setState(state),
+      noteError: (err, kind) => this.noteError(err, kind),
+      retryAt: (at) => {
+        this.retryAt = at;
+        this.arm();
+      },
+      fail: (entries, error) => {
+        this.counters.failed += entries.length;
+        for (const entry of entries) settleFailed(entry, error instanceof Error ? error : new Error(String(error)), this.warnFn);
+      },
+      spillForOutage: () => this.spill.spillForOutage(this.retryQueue),
+      pump: () => this.pump(),
+    });
+    this.outage.probe();
     this.pump(); // replays rows an earlier run left in the journal
   }
 
@@ -542,70 +555,9 @@ export class RowWriter extends EventEmitter {
     }
     this.inFlight.delete(batch);
     if (this.closed) return;
-    if (failure) this.handleFailure(batch, failure);
+    if (failure) this.outage.handleFailure(batch, failure);
     this.pump();
     this.checkClose();
-  }
-
-  private handleFailure(batch: Batch, failure: Failure): void {
-    const { kind, error, remaining, pending } = failure;
-    this.noteError(error, kind);
-    if (kind === 'fatal' && !batch.durable) {
-      // Missing table, syntax, permissions: retrying would spin. The callers get the error.
-      this.counters.failed += remaining.length;
-      for (const entry of remaining) settleFailed(entry, error instanceof Error ? error : new Error(String(error)), this.warnFn);
-      return;
-    }
-    if (remaining.length > 0)
-      this.requeue({ seq: batch.seq, entries: remaining, durable: batch.durable, attempts: batch.attempts + 1, pending });
-    if (kind === 'transient') {
-      // Deadlock, lock wait, SQLITE_BUSY: the same batch again soon.
-      this.retryAt = Date.now() + retryDelay(batch.attempts, TRANSIENT_BACKOFF);
-      this.arm();
-      return;
-    }
-    // Connection lost, or journal rows the database will not take yet (fatal): they are already
-    // acknowledged, so they wait on disk while we back off.
-    this.failures++;
-    this.retryAt = Date.now() + (kind === 'fatal' ? this.retryMaxMs : retryDelay(this.failures - 1, this.outageBackoff));
-    this.arm();
-    this.setState('down');
-    this.spill.spillForOutage(this.retryQueue);
-  }
-
-  private requeue(batch: Batch): void {
-    let i = this.retryQueue.length;
-    while (i > 0 && this.retryQueue[i - 1].seq > batch.seq) i--;
-    this.retryQueue.splice(i, 0, batch);
-  }
-
-  /** Pings when nothing is waiting, so the state shown is the database's, not stale. */
-  private probe(): void {
-    if (this.pinging || this.closed) return;
-    this.pinging = true;
-    this.db.ping().then(
-      () => {
-        this.pinging = false;
-        if (this.closed) return;
-        this.reachable();
-        this.pump();
-      },
-      (err: unknown) => {
-        this.pinging = false;
-        if (this.closed || this.inFlight.size > 0) return;
-        this.noteError(err, classifyDbError(err));
-        this.failures++;
-        this.retryAt = Date.now() + retryDelay(this.failures - 1, this.outageBackoff);
-        this.arm();
-        this.setState('down');
-        this.spill.spillForOutage(this.retryQueue);
-      },
-    );
-  }
-
-  private reachable(): void {
-    this.failures = 0;
-    if (this.state !== 'ok' && this.state !== 'closing') this.setState('ok');
   }
 
   // ---- settling rows -------------------------------------------------------------------------
@@ -681,7 +633,7 @@ export class RowWriter extends EventEmitter {
     if (this.retryAt !== 0 && now >= this.retryAt) {
       this.retryAt = 0;
       const idle = this.retryQueue.length === 0 && this.queue.waiting.length === 0 && !(this.journal?.hasUnread() ?? false);
-      if (idle && this.state === 'down') this.probe();
+      if (idle && this.state === 'down') this.outage.probe();
     }
     this.pump();
     this.arm();
@@ -736,7 +688,7 @@ export class RowWriter extends EventEmitter {
   private checkClose(): void {
     if (!this.closeWaiter) return;
     // A lost connection while closing: no point waiting out the timeout, journal now.
-    const gaveUp = this.failures > 0;
+    const gaveUp = this.outage.failures > 0;
     // Batches in flight are waited for too: a replayed batch committing after close would
     // otherwise be replayed again by the next writer on this journal.
     if (this.inFlight.size === 0 && (gaveUp || !this.hasFreshWork())) {
