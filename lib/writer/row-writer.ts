@@ -30,6 +30,7 @@ import { compileMapping, estimateBytes, type ColumnMapping, type RowMapper } fro
 import { InsertPlan, type ConflictPolicy } from '../db/insert';
 import { CommitMarkers } from './commit-markers';
 import { resolvePendingAtClose } from './close-claims';
+import { freshPending, handOver, hasFreshWork } from './shutdown';
 import { JournalSpill } from './journal-spill';
 import { BatchMaker } from './batching';
 import { BatchExecutor, type Batch, type Failure } from './batch-executor';
@@ -661,37 +662,13 @@ export class RowWriter extends EventEmitter {
     return this.rateSum * Math.exp(-(now - this.rateAt) / RATE_TAU_MS);
   }
 
-  /** Fresh rows (with a caller waiting) not yet settled, in queue order. */
-  private freshPending(): { head: Entry[]; tail: Entry[]; durableAhead: boolean } {
-    const batches = [...this.retryQueue, ...this.inFlight].sort((a, b) => a.seq - b.seq);
-    const head: Entry[] = [];
-    let durableAhead = false;
-    for (const batch of batches) {
-      if (batch.durable) {
-        if (head.length === 0) durableAhead = true;
-        continue;
-      }
-      for (const entry of batch.entries) if (!entry.done) head.push(entry);
-    }
-    for (const entry of this.queue.waiting.drain()) if (!entry.done) head.push(entry);
-    const tail = this.queue.overflow.drain().filter((entry) => !entry.done);
-    return { head, tail, durableAhead };
-  }
-
-  private hasFreshWork(): boolean {
-    if (this.queue.waiting.length > 0 || this.queue.overflow.length > 0) return true;
-    for (const batch of this.retryQueue) if (!batch.durable) return true;
-    for (const batch of this.inFlight) if (!batch.durable) return true;
-    return false;
-  }
-
   private checkClose(): void {
     if (!this.closeWaiter) return;
     // A lost connection while closing: no point waiting out the timeout, journal now.
     const gaveUp = this.outage.failures > 0;
     // Batches in flight are waited for too: a replayed batch committing after close would
     // otherwise be replayed again by the next writer on this journal.
-    if (this.inFlight.size === 0 && (gaveUp || !this.hasFreshWork())) {
+    if (this.inFlight.size === 0 && (gaveUp || !hasFreshWork(this.retryQueue, this.inFlight, this.queue))) {
       const resolve = this.closeWaiter;
       this.closeWaiter = null;
       resolve();
@@ -737,27 +714,13 @@ export class RowWriter extends EventEmitter {
       commit: (entries, lo, hi) => this.commit(entries, lo, hi),
       warn: this.warnFn,
     });
-    const { head, tail } = this.freshPending();
+    const { head, tail } = freshPending(this.retryQueue, this.inFlight, this.queue);
     this.queue.rows = 0;
     this.queue.bytes = 0;
     this.retryQueue.length = 0;
     const journal = this.journal;
-    let failedAtClose = 0;
-    if (journal) {
-      // Prepending keeps these rows ahead of what the journal already holds (they are older).
-      const writes: Promise<unknown>[] = [];
-      if (head.length > 0) writes.push(this.spill.toJournal(head, journal.hasUnread() ? 'prepend' : 'append'));
-      if (tail.length > 0) writes.push(this.spill.toJournal(tail, 'append'));
-      journal.flush();
-      await Promise.all(writes);
-    } else {
-      const error = new WriterError('WRITER_CLOSED', 'the writer closed before these rows were committed (no journal configured)');
-      for (const entry of [...head, ...tail]) {
-        if (!entry.done) failedAtClose++;
-        settleFailed(entry, error, this.warnFn);
-      }
-      this.counters.failed += failedAtClose;
-    }
+    const handing = handOver(head, tail, journal, this.spill, this.counters, this.warnFn);
+    if (handing) await handing;
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
