@@ -4,7 +4,7 @@
  * exactly once, always asynchronously, when the last one settles.
  */
 import type { SqlValue } from '../db/types';
-import type { Segment } from './journal';
+import type { Journal, Segment } from './journal';
 import type { JournalPosition } from './journal-positions';
 import { describeError } from './errors';
 
@@ -93,4 +93,65 @@ export function settleFailed(entry: Entry, error: Error | unknown, warn: (messag
   delivery.error ??= error instanceof Error ? error : new Error(String(error));
   delivery.remaining--;
   finishIfDone(delivery, warn);
+}
+
+/**
+ * Settles entries[lo, hi) as committed: a fresh row counts for its delivery, a row read back from
+ * the journal is settled there. Returns how many were not settled before.
+ */
+export function settleCommitted(
+  entries: Entry[],
+  lo: number,
+  hi: number,
+  journal: Journal | null,
+  warn: (message: string) => void,
+): number {
+  let committed = 0;
+  for (let i = lo; i < hi; i++) {
+    const entry = entries[i];
+    if (entry.done) continue;
+    entry.done = true;
+    committed++;
+    if (entry.delivery) {
+      entry.delivery.committed++;
+      entry.delivery.remaining--;
+      finishIfDone(entry.delivery, warn);
+    } else if (entry.segment) {
+      journal?.settle(entry.segment, entry.ordinal);
+    }
+  }
+  return committed;
+}
+
+/**
+ * Settles a row the database refused on its own: reported in its delivery's result, or, for a row
+ * read back from the journal (whose delivery was answered long ago), warned about and settled
+ * there.
+ */
+export function settleRejected(
+  entry: Entry,
+  err: unknown,
+  columns: readonly string[],
+  journal: Journal | null,
+  warn: (message: string) => void,
+): void {
+  if (entry.done) return;
+  entry.done = true;
+  const { message, code } = describeError(err);
+  const row: Record<string, SqlValue> = {};
+  columns.forEach((column, c) => {
+    row[column] = entry.values[c];
+  });
+  if (entry.delivery) {
+    entry.delivery.rejected.push(
+      code === undefined ? { row, index: entry.index, reason: message } : { row, index: entry.index, reason: message, code },
+    );
+    entry.delivery.remaining--;
+    finishIfDone(entry.delivery, warn);
+  } else {
+    warn(
+      `a row replayed from the journal was rejected by the database (${message}): ${JSON.stringify(row, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`,
+    );
+    if (entry.segment) journal?.settle(entry.segment, entry.ordinal);
+  }
 }

@@ -20,10 +20,10 @@
  * maxInFlight 1 for strict commit order.
  */
 import { EventEmitter } from 'node:events';
-import type { Database, DbErrorKind, SqlValue } from '../db/types';
+import type { Database, DbErrorKind } from '../db/types';
 import { MemoryQueue } from './memory-queue';
 import { Admission, type OverflowPolicy } from './admission';
-import { Delivery, finish, finishIfDone, settleFailed, type DeliveryCallback, type Entry } from './delivery';
+import { Delivery, finish, settleCommitted, settleFailed, settleRejected, type DeliveryCallback, type Entry } from './delivery';
 import { WriterError, describeError } from './errors';
 import { Journal } from './journal';
 import { compileMapping, estimateBytes, type ColumnMapping, type RowMapper } from './mapping';
@@ -564,20 +564,7 @@ export class RowWriter extends EventEmitter {
   // ---- settling rows -------------------------------------------------------------------------
 
   private commit(entries: Entry[], lo: number, hi: number): void {
-    let committed = 0;
-    for (let i = lo; i < hi; i++) {
-      const entry = entries[i];
-      if (entry.done) continue;
-      entry.done = true;
-      committed++;
-      if (entry.delivery) {
-        entry.delivery.committed++;
-        entry.delivery.remaining--;
-        finishIfDone(entry.delivery, this.warnFn);
-      } else if (entry.segment) {
-        this.journal?.settle(entry.segment, entry.ordinal);
-      }
-    }
+    const committed = settleCommitted(entries, lo, hi, this.journal, this.warnFn);
     this.counters.committed += committed;
     const now = Date.now();
     this.rateSum = this.decayedRate(now) + committed;
@@ -586,25 +573,8 @@ export class RowWriter extends EventEmitter {
 
   private reject(entry: Entry, err: unknown): void {
     if (entry.done) return;
-    entry.done = true;
-    this.counters.rejected++;
-    const { message, code } = describeError(err);
-    const row: Record<string, SqlValue> = {};
-    this.mapper.columns.forEach((column, c) => {
-      row[column] = entry.values[c];
-    });
-    if (entry.delivery) {
-      entry.delivery.rejected.push(
-        code === undefined ? { row, index: entry.index, reason: message } : { row, index: entry.index, reason: message, code },
-      );
-      entry.delivery.remaining--;
-      finishIfDone(entry.delivery, this.warnFn);
-    } else {
-      this.warn(
-        `a row replayed from the journal was rejected by the database (${message}): ${JSON.stringify(row, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`,
-      );
-      if (entry.segment) this.journal?.settle(entry.segment, entry.ordinal);
-    }
+    this.counters.rejected++; // before settling: a warning hook reading stats() sees it
+    settleRejected(entry, err, this.mapper.columns, this.journal, this.warnFn);
   }
 
   // ---- timer, state, close -----------------------------------------------------------------
