@@ -18,6 +18,18 @@
  * Order: batches leave in queue order and each batch keeps its rows' order. With maxInFlight > 1
  * two consecutive batches run on two connections and may commit in either order; use
  * maxInFlight 1 for strict commit order.
+ *
+ * This class is the façade and owns the state (queues, in-flight batches, state, timer, counters);
+ * each job is a module that gets only what it needs:
+ *
+ *     admission.ts       where arriving rows go, the overflow policy
+ *     memory-queue.ts    the rows held in memory and their budget
+ *     journal-spill.ts   moving rows to the journal (outage spill, overflow, failed writes)
+ *     batching.ts        what leaves the queue next (takeBatch)
+ *     batch-executor.ts  one batch: INSERT, bisection, commit markers, journal positions
+ *     outage.ts          failed batches, backoff, probing
+ *     delivery.ts        what each caller is owed, answered once
+ *     shutdown.ts, close-claims.ts   close(): hand-over of what is left, unknown commits
  */
 import { EventEmitter } from 'node:events';
 import type { Database, DbErrorKind } from '../db/types';
