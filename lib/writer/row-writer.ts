@@ -18,21 +18,43 @@
  * Order: batches leave in queue order and each batch keeps its rows' order. With maxInFlight > 1
  * two consecutive batches run on two connections and may commit in either order; use
  * maxInFlight 1 for strict commit order.
+ *
+ * This class is the façade and owns the state (queues, in-flight batches, state, timer, counters);
+ * each job is a module that gets only what it needs:
+ *
+ *     admission.ts       where arriving rows go, the overflow policy
+ *     memory-queue.ts    the rows held in memory and their budget
+ *     journal-spill.ts   moving rows to the journal (outage spill, overflow, failed writes)
+ *     batching.ts        what leaves the queue next (takeBatch)
+ *     batch-executor.ts  one batch: INSERT, bisection, commit markers, journal positions
+ *     outage.ts          failed batches, backoff, probing
+ *     delivery.ts        what each caller is owed, answered once
+ *     shutdown.ts, close-claims.ts   close(): hand-over of what is left, unknown commits
  */
 import { EventEmitter } from 'node:events';
-import type { Database, DbErrorKind, SqlStatement, SqlValue } from '../db/types';
-import { Deque } from './deque';
-import { WriterError, classifyDbError, describeError } from './errors';
-import { Journal, type Segment } from './journal';
+import type { Database, DbErrorKind } from '../db/types';
+import { MemoryQueue } from './memory-queue';
+import { Admission, type OverflowPolicy } from './admission';
+import { Delivery, finish, settleCommitted, settleFailed, settleRejected, type DeliveryCallback, type Entry } from './delivery';
+import { WriterError, describeError } from './errors';
+import { Journal } from './journal';
 import { compileMapping, estimateBytes, type ColumnMapping, type RowMapper } from './mapping';
 import { InsertPlan, type ConflictPolicy } from '../db/insert';
-import { CommitMarkers, newCommitToken, type ClaimOutcome } from './commit-markers';
+import { CommitMarkers } from './commit-markers';
+import { resolvePendingAtClose } from './close-claims';
+import { freshPending, handOver, hasFreshWork } from './shutdown';
+import { JournalSpill } from './journal-spill';
+import { BatchMaker } from './batching';
+import { BatchExecutor, type Batch, type Failure } from './batch-executor';
 import { keyOrder } from './key-order';
-import { JournalPositions, parsePosition, type JournalPosition } from './journal-positions';
-import { retryDelay, type Backoff } from '../backoff';
+import { JournalPositions, parsePosition } from './journal-positions';
+import type { Backoff } from '../backoff';
+import { Outage, type WriterState } from './outage';
 
-export type WriterState = 'ok' | 'connecting' | 'down' | 'closing';
-export type OverflowPolicy = 'backpressure' | 'reject-new' | 'drop-oldest';
+export type { DeliveryCallback, DeliveryResult, RejectedRow } from './delivery';
+
+export type { WriterState } from './outage';
+export type { OverflowPolicy } from './admission';
 
 export interface RowWriterOptions {
   db: Database;
@@ -124,27 +146,6 @@ export interface DeliveryOrigin {
   replayed?: boolean;
 }
 
-export interface RejectedRow {
-  /** The row as mapped to columns (column → value), or the original input when it could not be mapped. */
-  row: unknown;
-  /** Position of the row in its delivery. */
-  index: number;
-  reason: string;
-  code?: string;
-}
-
-export interface DeliveryResult {
-  committed: number;
-  journaled: number;
-  rejected: RejectedRow[];
-  /** Rows dropped by the `drop-oldest` policy, refused by `reject-new`, or failed by a fatal error. */
-  dropped: number;
-  failed: number;
-}
-
-/** Called exactly once per delivery. `err` is set when a row was dropped, refused, or failed fatally. */
-export type DeliveryCallback = (err: Error | null, result: DeliveryResult) => void;
-
 export interface LastError {
   message: string;
   code?: string;
@@ -186,59 +187,6 @@ export interface CloseReport {
   durationMs: number;
 }
 
-class Delivery {
-  remaining: number;
-  position: JournalPosition | undefined;
-  committed = 0;
-  journaled = 0;
-  dropped = 0;
-  failed = 0;
-  rejected: RejectedRow[] = [];
-  error: Error | null = null;
-  constructor(
-    readonly callback: DeliveryCallback,
-    rows: number,
-  ) {
-    this.remaining = rows;
-  }
-}
-
-interface Entry {
-  values: SqlValue[];
-  bytes: number;
-  /** null: a row read back from the journal (its delivery was already answered). */
-  delivery: Delivery | null;
-  index: number;
-  segment: Segment | null;
-  /** Row position within `segment`. */
-  ordinal: number;
-  at: number;
-  done: boolean;
-}
-
-/** An attempt whose outcome a connection cut hid: its first `rows` entries were sent under `token`. */
-interface PendingCommit {
-  token: Buffer;
-  rows: number;
-}
-
-interface Batch {
-  seq: number;
-  entries: Entry[];
-  durable: boolean;
-  attempts: number;
-  /** Set while the batch's first rows may already be committed (see commit-markers.ts). */
-  pending: PendingCommit | null;
-}
-
-interface Failure {
-  kind: DbErrorKind;
-  error: unknown;
-  remaining: Entry[];
-  /** The front of `remaining` was sent under a token whose commit is unknown. */
-  pending: PendingCommit | null;
-}
-
 const RATE_TAU_MS = 5000;
 /**
  * Heap a waiting row costs beyond its values (entry object, values array header) and a delivery
@@ -246,11 +194,7 @@ const RATE_TAU_MS = 5000;
  * bytes per 4-column one-row delivery in bench/writer.bench.ts).
  */
 const ENTRY_OVERHEAD_BYTES = 120;
-/** A deadlock, lock wait or SQLITE_BUSY: the same batch again soon, 20 ms doubling to 1 s. */
-const TRANSIENT_BACKOFF: Backoff = { initialMs: 20, maxMs: 1000, jitter: 'none' };
 
-/** After a failed journal write, rows wait in memory this long before the journal is tried again. */
-const JOURNAL_RETRY_MS = 5000;
 const DELIVERY_OVERHEAD_BYTES = 160;
 
 function positive(value: number | undefined, fallback: number, name: string): number {
@@ -264,58 +208,34 @@ function positive(value: number | undefined, fallback: number, name: string): nu
 export class RowWriter extends EventEmitter {
   private readonly db: Database;
   private readonly mapper: RowMapper;
-  private readonly plan: InsertPlan;
-  private readonly rowOrder: ((a: readonly SqlValue[], b: readonly SqlValue[]) => number) | null;
-  private readonly batchSize: number;
-  private readonly maxLatencyMs: number;
   private readonly maxInFlight: number;
-  private readonly flushWhenIdle: boolean;
-  private readonly maxBufferedRows: number;
-  private readonly maxBufferedBytes: number;
   private readonly overflowPolicy: OverflowPolicy;
-  private readonly retryInitialMs: number;
-  private readonly retryMaxMs: number;
-  /** Waits while the database is unreachable: doubling from retryInitialMs to retryMaxMs, equal jitter. */
-  private readonly outageBackoff: Backoff;
-  /** Bytes a replay read takes from the journal at once. */
-  private readonly maxReadBytes = 8 * 1024 * 1024;
+  /** Failed batches, backoff, probing (outage.ts). */
+  private readonly outage: Outage;
   private readonly warnHook?: (message: string) => void;
+  /** warn() for the helper modules. */
+  private readonly warnFn = (message: string): void => this.warn(message);
   private readonly journal: Journal | null;
   private readonly markers: CommitMarkers | null;
   private readonly positions: JournalPositions | null;
+  private readonly executor: BatchExecutor;
 
-  private readonly memory = new Deque<Entry>();
-  private readonly overflowQueue = new Deque<Entry>();
-  /** Rows and bytes of memory + overflowQueue. */
-  private memoryRows = 0;
-  private memoryBytes = 0;
+  /** Fresh rows held in memory: ahead of the journal (`waiting`) and behind it (`overflow`). */
+  private readonly queue: MemoryQueue;
+  private readonly admission: Admission;
+  private readonly spill: JournalSpill;
+  private readonly batches: BatchMaker;
   private readonly retryQueue: Batch[] = [];
-  /**
-   * Runs of rows an outage spill moved from the retry queue to the journal, in the order they
-   * will be read back; `token` is set for the rows of a batch whose commit a cut left unknown.
-   * Spilled rows are always the next ones read (a spill happens only while no journal row is in
-   * flight or waiting for retry, and goes ahead of older unread rows), so a replayed batch is cut
-   * at each run's end and carries the run's token. In memory only: a restart before the database
-   * answers forgets the tokens (close() tries to resolve them, and warns when it cannot).
-   */
-  private journalRuns: { token: Buffer | null; rows: number }[] = [];
-  /** When the oldest uncommitted row in the journal was accepted (0: left by an earlier run, time unknown). */
-  private journalSince: number | null = null;
   private readonly inFlight = new Set<Batch>();
-  private nextBatchSeq = 1;
 
   private state: WriterState = 'connecting';
   private lastError: LastError | null = null;
-  private failures = 0;
-  private pinging = false;
 
   // The one timer: it fires at the earliest of these deadlines (0 = none).
   private timer: NodeJS.Timeout | null = null;
   private timerAt = 0;
   private batchAt = 0;
   private journalAt = 0;
-  /** Until then the journal is not written (a write failed); the next outage spill after it tries again. */
-  private journalBrokenUntil = 0;
   private retryAt = 0;
 
   private closing = false;
@@ -346,9 +266,10 @@ export class RowWriter extends EventEmitter {
       throw new WriterError('WRITER_CONFIG', 'a RowWriter needs a database (`db`)');
     this.db = options.db;
     this.mapper = compileMapping(options.columns);
+    let plan: InsertPlan;
     try {
       // Validates table, columns and conflict policy now, not at the first batch.
-      this.plan = new InsertPlan(this.db.dialect, {
+      plan = new InsertPlan(this.db.dialect, {
         table: options.table,
         columns: this.mapper.columns,
         conflict: options.conflict ?? 'error',
@@ -361,27 +282,35 @@ export class RowWriter extends EventEmitter {
       throw new WriterError('WRITER_CONFIG', (err as Error).message, { cause: err });
     }
     const keys = options.keyColumns ?? [];
-    const sortWanted = options.sortByKey ?? (this.plan.conflict === 'upsert' && this.db.dialect !== 'sqlite');
-    this.rowOrder = sortWanted && keys.length > 0 ? keyOrder(this.mapper.columns, keys) : null;
-    this.batchSize = Math.floor(positive(options.batchSize, 500, 'batchSize'));
-    this.maxLatencyMs = positive(options.maxLatencyMs, 50, 'maxLatencyMs');
+    const sortWanted = options.sortByKey ?? (plan.conflict === 'upsert' && this.db.dialect !== 'sqlite');
+    const rowOrder = sortWanted && keys.length > 0 ? keyOrder(this.mapper.columns, keys) : null;
+    const batchSize = Math.floor(positive(options.batchSize, 500, 'batchSize'));
+    const maxLatencyMs = positive(options.maxLatencyMs, 50, 'maxLatencyMs');
     this.maxInFlight = Math.floor(positive(options.maxInFlight, 2, 'maxInFlight'));
-    this.flushWhenIdle = options.flushWhenIdle === true;
-    this.maxBufferedRows = Math.floor(positive(options.maxBufferedRows, 10_000, 'maxBufferedRows'));
-    this.maxBufferedBytes = positive(options.maxBufferedBytes, 16 * 1024 * 1024, 'maxBufferedBytes');
+    const flushWhenIdle = options.flushWhenIdle === true;
+    this.queue = new MemoryQueue(
+      Math.floor(positive(options.maxBufferedRows, 10_000, 'maxBufferedRows')),
+      positive(options.maxBufferedBytes, 16 * 1024 * 1024, 'maxBufferedBytes'),
+    );
     this.overflowPolicy = options.overflow ?? 'backpressure';
     if (!['backpressure', 'reject-new', 'drop-oldest'].includes(this.overflowPolicy)) {
       throw new WriterError('WRITER_CONFIG', `unknown overflow policy ${JSON.stringify(this.overflowPolicy)}`);
     }
-    this.retryInitialMs = positive(options.retryInitialMs, 250, 'retryInitialMs');
-    this.retryMaxMs = Math.max(this.retryInitialMs, positive(options.retryMaxMs, 30_000, 'retryMaxMs'));
-    this.outageBackoff = { initialMs: this.retryInitialMs, maxMs: this.retryMaxMs, jitter: 'equal' };
+    const retryInitialMs = positive(options.retryInitialMs, 250, 'retryInitialMs');
+    const retryMaxMs = Math.max(retryInitialMs, positive(options.retryMaxMs, 30_000, 'retryMaxMs'));
+    // Waits while the database is unreachable: doubling from retryInitialMs to retryMaxMs, equal jitter.
+    const outageBackoff: Backoff = { initialMs: retryInitialMs, maxMs: retryMaxMs, jitter: 'equal' };
     this.warnHook = options.warn;
-    const markersWanted = options.commitMarkers ?? this.plan.conflict === 'error';
+    const markersWanted = options.commitMarkers ?? plan.conflict === 'error';
     // A server's commit answer can be lost in a cut; SQLite's cannot (it runs in-process).
     this.markers = this.db.dialect !== 'sqlite' && markersWanted ? new CommitMarkers(this.db, (message) => this.warn(message)) : null;
     this.positions =
       options.journalPositions === false ? null : new JournalPositions(this.db, options.table, (message) => this.warn(message));
+    this.executor = new BatchExecutor(this.db, plan, rowOrder, this.markers, this.positions, {
+      reachable: () => this.outage.reachable(),
+      commit: (entries, lo, hi) => this.commit(entries, lo, hi),
+      reject: (entry, err) => this.reject(entry, err),
+    });
     this.journal = options.journalDir
       ? new Journal({
           dir: options.journalDir,
@@ -399,8 +328,60 @@ export class RowWriter extends EventEmitter {
           onDurable: () => this.pump(),
         })
       : null;
-    if (this.journal && this.journal.rows > 0) this.journalSince = 0;
-    this.probe();
+    this.spill = new JournalSpill(this.journal, this.queue, this.counters, {
+      closing: () => this.closing,
+      downAndIdle: () => this.inFlight.size === 0 && this.state === 'down',
+      noteError: (err) => this.noteError(err, 'journal'),
+      toMemory: (entries, bytes) => this.toMemory(entries, bytes),
+      pump: () => this.pump(),
+      cancelBatchTimer: () => {
+        this.batchAt = 0;
+      },
+      warn: this.warnFn,
+    });
+    this.batches = new BatchMaker(
+      { batchSize, maxLatencyMs, flushWhenIdle, maxReadBytes: 8 * 1024 * 1024 },
+      this.queue,
+      this.retryQueue,
+      this.journal,
+      this.spill,
+      this.counters,
+      {
+        closing: () => this.closing,
+        inFlight: () => this.inFlight.size,
+        batchDueAt: (at) => {
+          this.batchAt = at;
+          if (at !== 0) this.arm();
+        },
+      },
+    );
+    this.admission = new Admission(this.overflowPolicy, this.queue, this.counters, {
+      hasJournal: this.journal !== null,
+      down: () => this.state === 'down',
+      journalUnread: () => this.journal?.hasUnread() ?? false,
+      journalTakes: (bytes) => this.spill.journalUsable() && (this.journal as Journal).hasRoom(bytes),
+      toJournal: (entries) => void this.spill.toJournal(entries, 'append'),
+      toMemory: (entries, bytes) => this.toMemory(entries, bytes),
+      warn: this.warnFn,
+    });
+    this.outage = new Outage(this.db, retryMaxMs, outageBackoff, this.retryQueue, {
+      closed: () => this.closed,
+      inFlight: () => this.inFlight.size,
+      state: () => this.state,
+      setState: (state) => this.setState(state),
+      noteError: (err, kind) => this.noteError(err, kind),
+      retryAt: (at) => {
+        this.retryAt = at;
+        this.arm();
+      },
+      fail: (entries, error) => {
+        this.counters.failed += entries.length;
+        for (const entry of entries) settleFailed(entry, error instanceof Error ? error : new Error(String(error)), this.warnFn);
+      },
+      spillForOutage: () => this.spill.spillForOutage(this.retryQueue),
+      pump: () => this.pump(),
+    });
+    this.outage.probe();
     this.pump(); // replays rows an earlier run left in the journal
   }
 
@@ -417,7 +398,7 @@ export class RowWriter extends EventEmitter {
       delivery.remaining = 0;
       delivery.error = new WriterError('WRITER_CLOSED', 'the writer is closed; the rows were not accepted');
       this.counters.failed += list.length;
-      this.finish(delivery);
+      finish(delivery, this.warnFn);
       return;
     }
     const now = Date.now();
@@ -436,7 +417,7 @@ export class RowWriter extends EventEmitter {
       entries.push({ values, bytes: entryBytes, delivery, index: i, segment: null, ordinal: 0, at: now, done: false });
     }
     if (entries.length === 0) {
-      this.finish(delivery);
+      finish(delivery, this.warnFn);
       return;
     }
     if (origin?.replayed === true && delivery.position && this.positions) {
@@ -449,20 +430,20 @@ export class RowWriter extends EventEmitter {
       );
       return;
     }
-    this.accept(entries, bytes);
+    this.admission.accept(entries, bytes);
   }
 
   /** Accepts entries whose admission waited (a replay's lookup), unless the writer closed meanwhile. */
   private admit(delivery: Delivery, entries: Entry[], bytes: number): void {
     if (!this.closing) {
-      this.accept(entries, bytes);
+      this.admission.accept(entries, bytes);
       return;
     }
     delivery.failed += entries.length;
     delivery.remaining = 0;
     delivery.error = new WriterError('WRITER_CLOSED', 'the writer is closed; the rows were not accepted');
     this.counters.failed += entries.length;
-    this.finish(delivery);
+    finish(delivery, this.warnFn);
   }
 
   /** A replayed delivery whose rows a batch committed before the crash: answered as committed, not written again. */
@@ -470,13 +451,13 @@ export class RowWriter extends EventEmitter {
     delivery.committed += entries.length;
     delivery.remaining = 0;
     this.counters.alreadyStored += entries.length;
-    this.finish(delivery);
+    finish(delivery, this.warnFn);
   }
 
   /** Current figures for status displays. */
   stats(): WriterStats {
-    let backlogRows = this.memoryRows;
-    let backlogBytes = this.memoryBytes;
+    let backlogRows = this.queue.rows;
+    let backlogBytes = this.queue.bytes;
     for (const batch of [...this.retryQueue, ...this.inFlight]) {
       if (batch.durable) continue;
       backlogRows += batch.entries.length;
@@ -517,11 +498,11 @@ export class RowWriter extends EventEmitter {
   pendingSince(): number | null {
     let oldest = Infinity;
     const journal = this.journal;
-    if (journal && (journal.rows > 0 || journal.hasUnread())) oldest = this.journalSince ?? 0;
-    else this.journalSince = null;
-    const memoryHead = this.memory.peek();
+    if (journal && (journal.rows > 0 || journal.hasUnread())) oldest = this.spill.since ?? 0;
+    else this.spill.since = null;
+    const memoryHead = this.queue.waiting.peek();
     if (memoryHead) oldest = Math.min(oldest, memoryHead.at);
-    const overflowHead = this.overflowQueue.peek();
+    const overflowHead = this.queue.overflow.peek();
     if (overflowHead) oldest = Math.min(oldest, overflowHead.at);
     for (const batch of [...this.retryQueue, ...this.inFlight]) {
       // Rows read back from the journal are counted by the journal (their `at` is the read time).
@@ -550,247 +531,9 @@ export class RowWriter extends EventEmitter {
 
   // ---- accepting rows ------------------------------------------------------------------------
 
-  private memoryHasRoom(rows: number, bytes: number): boolean {
-    if (this.memoryRows === 0) return true; // one delivery larger than the budget still gets through alone
-    return this.memoryRows + rows <= this.maxBufferedRows && this.memoryBytes + bytes <= this.maxBufferedBytes;
-  }
-
-  private accept(entries: Entry[], bytes: number): void {
-    const journalUnread = this.journal?.hasUnread() ?? false;
-    if (this.overflowQueue.length === 0) {
-      if (!journalUnread && this.state !== 'down' && this.memoryHasRoom(entries.length, bytes)) {
-        this.toMemory(entries, bytes);
-        return;
-      }
-      if (this.journalUsable() && (this.journal as Journal).hasRoom(bytes)) {
-        void this.toJournal(entries, 'append');
-        return;
-      }
-      if (!journalUnread && this.memoryHasRoom(entries.length, bytes)) {
-        this.toMemory(entries, bytes);
-        return;
-      }
-    }
-    this.overflow(entries, bytes);
-  }
-
-  private overflow(entries: Entry[], bytes: number): void {
-    const behindJournal = (this.journal?.hasUnread() ?? false) || this.overflowQueue.length > 0;
-    switch (this.overflowPolicy) {
-      case 'backpressure':
-        // Held in memory beyond the budget; the callback waits, so a source that bounds its
-        // unacknowledged messages slows down.
-        this.counters.held += entries.length;
-        if (behindJournal) this.toOverflowQueue(entries, bytes);
-        else this.toMemory(entries, bytes);
-        return;
-      case 'drop-oldest':
-        while (!this.memoryHasRoom(entries.length, bytes) && this.dropOldestDelivery()) {
-          /* dropping */
-        }
-        if (this.memoryHasRoom(entries.length, bytes)) {
-          if ((this.journal?.hasUnread() ?? false) || this.overflowQueue.length > 0) this.toOverflowQueue(entries, bytes);
-          else this.toMemory(entries, bytes);
-          return;
-        }
-        break; // nothing droppable (all in flight or journaled): refuse this one instead
-      case 'reject-new':
-        break;
-    }
-    const error = new WriterError(
-      'WRITER_OVERFLOW',
-      `buffer full (${this.memoryRows} rows in memory${this.journal ? ', journal full' : ', no journal'}); delivery refused`,
-    );
-    this.counters.overflowRejected += entries.length;
-    this.counters.failed += entries.length;
-    for (const entry of entries) this.settleFailed(entry, error);
-  }
-
-  /** Drops the oldest waiting delivery's rows from memory; false when nothing is droppable. */
-  private dropOldestDelivery(): boolean {
-    const queue = this.memory.length > 0 ? this.memory : this.overflowQueue;
-    const first = queue.peek();
-    if (!first) return false;
-    const victim = first.delivery;
-    const error = new WriterError('WRITER_DROPPED', 'dropped to make room for newer rows (overflow policy drop-oldest)');
-    while (queue.length > 0 && queue.peek()?.delivery === victim) {
-      const entry = queue.shift() as Entry;
-      this.memoryRows--;
-      this.memoryBytes -= entry.bytes;
-      this.counters.dropped++;
-      if (entry.done || !entry.delivery) continue;
-      entry.done = true;
-      entry.delivery.dropped++;
-      entry.delivery.error ??= error;
-      entry.delivery.remaining--;
-      this.finishIfDone(entry.delivery);
-    }
-    return true;
-  }
-
   private toMemory(entries: Entry[], bytes: number): void {
-    for (const entry of entries) this.memory.push(entry);
-    this.memoryRows += entries.length;
-    this.memoryBytes += bytes;
+    this.queue.append(entries, bytes);
     this.pump();
-  }
-
-  private toOverflowQueue(entries: Entry[], bytes: number): void {
-    for (const entry of entries) this.overflowQueue.push(entry);
-    this.memoryRows += entries.length;
-    this.memoryBytes += bytes;
-  }
-
-  /** Moves rows into the journal; their deliveries count them as journaled once fsynced. Resolves with the error that failed them, if any. */
-  private toJournal(entries: Entry[], where: 'append' | 'prepend', onFailure: 'front' | 'back' = 'back'): Promise<Error | undefined> {
-    const journal = this.journal as Journal;
-    let acceptedAt = this.journalSince ?? Infinity;
-    for (const entry of entries) if (entry.at < acceptedAt) acceptedAt = entry.at;
-    this.journalSince = acceptedAt;
-    return new Promise((resolve) => {
-      const done = (err?: Error): void => {
-        if (err) {
-          this.noteError(err, 'journal');
-          // A journal that cannot be written (disk full, directory gone) must not turn accepted
-          // rows into failed deliveries: a source acknowledges those, so they would be lost. The
-          // rows wait in memory instead (their deliveries unanswered, so an at-least-once source
-          // stops taking more) until the database or, after a pause, the journal takes them.
-          // The journal has warned; the node shows lastError.
-          this.journalBrokenUntil = Date.now() + JOURNAL_RETRY_MS;
-          this.holdAfterJournalFailure(
-            entries.filter((entry) => !entry.done),
-            onFailure,
-          );
-          resolve(err);
-          return;
-        }
-        for (const entry of entries) {
-          if (entry.done) continue;
-          entry.done = true;
-          this.counters.journaled++;
-          if (entry.delivery) {
-            entry.delivery.journaled++;
-            entry.delivery.remaining--;
-            this.finishIfDone(entry.delivery);
-          }
-        }
-        resolve(err);
-      };
-      const rows = entries.map((entry) => entry.values);
-      if (where === 'append') journal.append(rows, done);
-      else journal.prepend(rows, done);
-    });
-  }
-
-  /** False for a while after a journal write failed: rows wait in memory meanwhile. */
-  private journalUsable(): boolean {
-    return this.journal !== null && Date.now() >= this.journalBrokenUntil;
-  }
-
-  /**
-   * Rows the journal could not take: back in memory, beyond the budget (held, as with the
-   * backpressure policy). `front`: they were the oldest rows (spilled from memory and the retry
-   * queue), so they go ahead of what memory holds now; `back`: fresh rows, behind everything.
-   * While closing they stay unanswered: the writer is going away and the source redelivers.
-   */
-  private holdAfterJournalFailure(entries: Entry[], where: 'front' | 'back'): void {
-    if (entries.length === 0 || this.closing) return;
-    let bytes = 0;
-    for (const entry of entries) bytes += entry.bytes;
-    this.counters.held += entries.length;
-    if (where === 'front') {
-      const rest = this.memory.drain();
-      for (const entry of entries) this.memory.push(entry);
-      for (const entry of rest) this.memory.push(entry);
-      this.memoryRows += entries.length;
-      this.memoryBytes += bytes;
-      this.pump();
-    } else if ((this.journal?.hasUnread() ?? false) || this.overflowQueue.length > 0) {
-      this.toOverflowQueue(entries, bytes);
-    } else {
-      this.toMemory(entries, bytes);
-    }
-  }
-
-  /** Overflow rows move on once the journal drains (to memory) or has room again (to its end). */
-  private rebalance(): void {
-    while (this.overflowQueue.length > 0) {
-      if (!(this.journal?.hasUnread() ?? false)) {
-        while (this.overflowQueue.length > 0) this.memory.push(this.overflowQueue.shift() as Entry);
-        return;
-      }
-      if (!this.journalUsable()) return;
-      const journal = this.journal as Journal;
-      const moving: Entry[] = [];
-      let bytes = 0;
-      for (let next = this.overflowQueue.peek(); next && journal.hasRoom(bytes + next.bytes); next = this.overflowQueue.peek()) {
-        moving.push(this.overflowQueue.shift() as Entry);
-        bytes += next.bytes;
-      }
-      if (moving.length === 0) return;
-      this.memoryRows -= moving.length;
-      this.memoryBytes -= bytes;
-      void this.toJournal(moving, 'append');
-    }
-  }
-
-  /**
-   * During an outage, fresh rows held in memory move to the journal so their callers get their
-   * acknowledgements (a source with a bounded in-flight window would otherwise stall). Done only
-   * where it keeps the queue order: appended when the journal has nothing unread, prepended
-   * (as a segment ahead of the others) when no row read from the journal is still pending.
-   */
-  private spillForOutage(): void {
-    const journal = this.journal;
-    if (!journal || !this.journalUsable() || this.closing || this.inFlight.size > 0 || this.state !== 'down') return;
-    const retryHasDurable = this.retryQueue.some((batch) => batch.durable);
-    const unread = journal.hasUnread();
-    if (unread && retryHasDurable) return;
-    const moving: Entry[] = [];
-    const runs: { token: Buffer | null; rows: number }[] = [];
-    const takeRetry = !retryHasDurable;
-    if (takeRetry) {
-      for (const batch of this.retryQueue) {
-        const live = batch.entries.filter((entry) => !entry.done);
-        const pendingRows = batch.pending ? batch.entries.slice(0, batch.pending.rows).filter((entry) => !entry.done).length : 0;
-        if (batch.pending) runs.push({ token: batch.pending.token, rows: pendingRows });
-        runs.push({ token: null, rows: live.length - pendingRows });
-        moving.push(...live);
-      }
-    }
-    const fromMemory = this.memory.length;
-    runs.push({ token: null, rows: fromMemory });
-    let bytes = 0;
-    for (const entry of moving) bytes += entry.bytes;
-    let memoryBytes = 0;
-    for (let i = 0; i < fromMemory; i++) {
-      const entry = this.memory.shift() as Entry;
-      memoryBytes += entry.bytes;
-      moving.push(entry);
-    }
-    if (moving.length === 0) return;
-    if (!journal.hasRoom(bytes + memoryBytes)) {
-      // Not enough room: put memory back as it was and keep holding.
-      const back = moving.slice(moving.length - fromMemory);
-      for (const entry of back) this.memory.push(entry);
-      // memory was emptied above, so pushing restores the original order
-      return;
-    }
-    if (takeRetry) this.retryQueue.length = 0;
-    this.memoryRows -= fromMemory;
-    this.memoryBytes -= memoryBytes;
-    this.batchAt = 0;
-    const tracked = runs.some((run) => run.token) || this.journalRuns.length > 0;
-    if (tracked) {
-      const kept = runs.filter((run) => run.rows > 0);
-      if (unread) this.journalRuns.unshift(...kept);
-      else this.journalRuns = kept;
-    }
-    void this.toJournal(moving, unread ? 'prepend' : 'append', 'front').then((err) => {
-      // The rows went back to memory instead: the runs no longer match the journal. (Rows of a
-      // batch whose commit was unknown then lose their check: at worst they are stored twice.)
-      if (err && tracked) this.journalRuns = [];
-    });
   }
 
   // ---- sending batches ---------------------------------------------------------------------
@@ -800,12 +543,12 @@ export class RowWriter extends EventEmitter {
     if (this.pumping || this.closed || this.sendingStopped) return;
     this.pumping = true;
     try {
-      this.rebalance();
+      this.spill.rebalance();
       const now = Date.now();
       if (this.retryAt !== 0 && now < this.retryAt) return;
       const limit = this.state === 'ok' || this.state === 'closing' ? this.maxInFlight : 1;
       while (this.inFlight.size < limit) {
-        const batch = this.takeBatch(now);
+        const batch = this.batches.takeBatch(now);
         if (!batch) break;
         void this.run(batch);
       }
@@ -814,258 +557,26 @@ export class RowWriter extends EventEmitter {
     }
   }
 
-  private takeBatch(now: number): Batch | null {
-    if (this.retryQueue.length > 0) return this.retryQueue.shift() as Batch;
-    if (this.memory.length > 0) {
-      const oldest = (this.memory.peek() as Entry).at;
-      const ready =
-        this.memory.length >= this.batchSize ||
-        now - oldest >= this.maxLatencyMs ||
-        this.closing ||
-        (this.flushWhenIdle && this.inFlight.size === 0) ||
-        this.overflowQueue.length > 0 ||
-        (this.journal?.hasUnread() ?? false);
-      if (!ready) {
-        this.batchAt = oldest + this.maxLatencyMs;
-        this.arm();
-        return null;
-      }
-      const entries: Entry[] = [];
-      let bytes = 0;
-      while (entries.length < this.batchSize && this.memory.length > 0) {
-        const entry = this.memory.shift() as Entry;
-        bytes += entry.bytes;
-        entries.push(entry);
-      }
-      this.memoryRows -= entries.length;
-      this.memoryBytes -= bytes;
-      this.batchAt = 0;
-      this.rebalance();
-      return { seq: this.nextBatchSeq++, entries, durable: false, attempts: 0, pending: null };
-    }
-    if (!this.closing && this.journal?.hasUnread()) {
-      const run = this.journalRuns[0];
-      const records = this.journal.read(run ? Math.min(this.batchSize, run.rows) : this.batchSize, this.maxReadBytes);
-      if (records.length === 0) return null; // the next rows are still being made durable
-      this.counters.replayed += records.length;
-      let pending: PendingCommit | null = null;
-      if (run) {
-        // A run split over several batches is claimed by each: the first claim decides, the
-        // others find either the committed marker or that claim (see commit-markers.ts).
-        if (run.token) pending = { token: run.token, rows: records.length };
-        run.rows -= records.length;
-        if (run.rows <= 0) this.journalRuns.shift();
-      }
-      const entries = records.map((record): Entry => ({
-        values: record.values,
-        bytes: estimateBytes(record.values),
-        delivery: null,
-        index: 0,
-        segment: record.segment,
-        ordinal: record.ordinal,
-        at: now,
-        done: false,
-      }));
-      return { seq: this.nextBatchSeq++, entries, durable: true, attempts: 0, pending };
-    }
-    return null;
-  }
-
   private async run(batch: Batch): Promise<void> {
     this.inFlight.add(batch);
     if (this.state === 'down') this.setState('connecting');
     let failure: Failure | null;
     try {
-      failure = await this.execute(batch);
+      failure = await this.executor.execute(batch);
     } catch (err) {
       failure = { kind: 'fatal', error: err, remaining: batch.entries, pending: batch.pending };
     }
     this.inFlight.delete(batch);
     if (this.closed) return;
-    if (failure) this.handleFailure(batch, failure);
+    if (failure) this.outage.handleFailure(batch, failure);
     this.pump();
     this.checkClose();
-  }
-
-  /**
-   * Inserts the batch; a data error splits the failing range in halves (each its own
-   * transaction) until the bad rows stand alone and are rejected, so good rows still commit.
-   * Stops at the first connection/transient/fatal error and returns the rows not yet written.
-   * With commit markers every range attempt carries its own token; a batch that comes back with
-   * a pending token first learns whether that attempt committed.
-   */
-  private async execute(batch: Batch): Promise<Failure | null> {
-    const entries = batch.entries;
-    let useMarkers = false;
-    let start = 0;
-    try {
-      useMarkers = this.markers !== null && (await this.markers.available());
-      if (batch.pending && useMarkers) {
-        const outcome = await (this.markers as CommitMarkers).claim(batch.pending.token);
-        this.reachable();
-        if (outcome === 'committed') {
-          this.commit(entries, 0, batch.pending.rows);
-          start = batch.pending.rows;
-        }
-      }
-    } catch (err) {
-      const kind = classifyDbError(err);
-      // A claim is never a data problem of the rows; anything but a cut or a lock wait is fatal.
-      return { kind: kind === 'data' ? 'fatal' : kind, error: err, remaining: entries, pending: batch.pending };
-    }
-    const stack: [number, number][] = start < entries.length ? [[start, entries.length]] : [];
-    while (stack.length > 0) {
-      const [lo, hi] = stack.pop() as [number, number];
-      const token = useMarkers ? newCommitToken() : null;
-      try {
-        await this.insert(entries, lo, hi, token);
-        this.reachable();
-        this.commit(entries, lo, hi);
-        if (useMarkers) this.markers?.prune();
-      } catch (err) {
-        const kind = classifyDbError(err);
-        if (kind === 'data') {
-          this.reachable();
-          if (hi - lo === 1) this.reject(entries[lo], err);
-          else {
-            const mid = (lo + hi) >>> 1;
-            stack.push([mid, hi], [lo, mid]);
-          }
-          continue;
-        }
-        const remaining = entries.slice(lo, hi);
-        for (let i = stack.length - 1; i >= 0; i--) remaining.push(...entries.slice(stack[i][0], stack[i][1]));
-        // Only a cut leaves the outcome open: any answer from the server means it rolled back.
-        const pending = kind === 'connection' && token ? { token, rows: hi - lo } : null;
-        return { kind, error: err, remaining, pending };
-      }
-    }
-    return null;
-  }
-
-  /**
-   * One transaction for the range. With a commit marker: marker and rows in one atomic() call
-   * (MySQL: one round trip, as cheap as the single statement it replaces). Without: a single
-   * statement when it fits (atomic on its own, two round trips fewer), else a transaction.
-   */
-  private async insert(entries: Entry[], lo: number, hi: number, token: Buffer | null): Promise<void> {
-    const rows: SqlValue[][] = new Array(hi - lo);
-    for (let i = lo; i < hi; i++) rows[i - lo] = entries[i].values;
-    // Only the statement's order changes: entries (and a data error's bisection) keep arrival order.
-    if (this.rowOrder && rows.length > 1) rows.sort(this.rowOrder);
-    const statements: SqlStatement[] = this.plan.statements(rows);
-    const positions = this.positionsCompletedBy(entries, lo, hi);
-    if (positions.length > 0 && this.positions && (await this.positions.available())) {
-      const recorded = this.positions.statement(positions);
-      if (recorded) statements.push(recorded);
-      this.positions.prune();
-    }
-    if (token && this.markers) {
-      await this.db.atomic([this.markers.statement(token), ...statements]);
-      return;
-    }
-    if (statements.length === 1) {
-      await this.db.query(statements[0].sql, statements[0].values);
-      return;
-    }
-    await this.db.transaction(async (tx) => {
-      for (const statement of statements) await tx.query(statement.sql, statement.values);
-    });
-  }
-
-  /** Positions of the deliveries whose every outstanding row is in entries[lo, hi): committing the range completes them. */
-  private positionsCompletedBy(entries: Entry[], lo: number, hi: number): JournalPosition[] {
-    if (!this.positions) return [];
-    let counts: Map<Delivery, number> | undefined;
-    for (let i = lo; i < hi; i++) {
-      const delivery = entries[i].delivery;
-      if (!delivery?.position || entries[i].done) continue;
-      counts ??= new Map();
-      counts.set(delivery, (counts.get(delivery) ?? 0) + 1);
-    }
-    const out: JournalPosition[] = [];
-    if (counts) for (const [delivery, count] of counts) if (count === delivery.remaining && delivery.position) out.push(delivery.position);
-    return out;
-  }
-
-  private handleFailure(batch: Batch, failure: Failure): void {
-    const { kind, error, remaining, pending } = failure;
-    this.noteError(error, kind);
-    if (kind === 'fatal' && !batch.durable) {
-      // Missing table, syntax, permissions: retrying would spin. The callers get the error.
-      this.counters.failed += remaining.length;
-      for (const entry of remaining) this.settleFailed(entry, error instanceof Error ? error : new Error(String(error)));
-      return;
-    }
-    if (remaining.length > 0)
-      this.requeue({ seq: batch.seq, entries: remaining, durable: batch.durable, attempts: batch.attempts + 1, pending });
-    if (kind === 'transient') {
-      // Deadlock, lock wait, SQLITE_BUSY: the same batch again soon.
-      this.retryAt = Date.now() + retryDelay(batch.attempts, TRANSIENT_BACKOFF);
-      this.arm();
-      return;
-    }
-    // Connection lost, or journal rows the database will not take yet (fatal): they are already
-    // acknowledged, so they wait on disk while we back off.
-    this.failures++;
-    this.retryAt = Date.now() + (kind === 'fatal' ? this.retryMaxMs : retryDelay(this.failures - 1, this.outageBackoff));
-    this.arm();
-    this.setState('down');
-    this.spillForOutage();
-  }
-
-  private requeue(batch: Batch): void {
-    let i = this.retryQueue.length;
-    while (i > 0 && this.retryQueue[i - 1].seq > batch.seq) i--;
-    this.retryQueue.splice(i, 0, batch);
-  }
-
-  /** Pings when nothing is waiting, so the state shown is the database's, not stale. */
-  private probe(): void {
-    if (this.pinging || this.closed) return;
-    this.pinging = true;
-    this.db.ping().then(
-      () => {
-        this.pinging = false;
-        if (this.closed) return;
-        this.reachable();
-        this.pump();
-      },
-      (err: unknown) => {
-        this.pinging = false;
-        if (this.closed || this.inFlight.size > 0) return;
-        this.noteError(err, classifyDbError(err));
-        this.failures++;
-        this.retryAt = Date.now() + retryDelay(this.failures - 1, this.outageBackoff);
-        this.arm();
-        this.setState('down');
-        this.spillForOutage();
-      },
-    );
-  }
-
-  private reachable(): void {
-    this.failures = 0;
-    if (this.state !== 'ok' && this.state !== 'closing') this.setState('ok');
   }
 
   // ---- settling rows -------------------------------------------------------------------------
 
   private commit(entries: Entry[], lo: number, hi: number): void {
-    let committed = 0;
-    for (let i = lo; i < hi; i++) {
-      const entry = entries[i];
-      if (entry.done) continue;
-      entry.done = true;
-      committed++;
-      if (entry.delivery) {
-        entry.delivery.committed++;
-        entry.delivery.remaining--;
-        this.finishIfDone(entry.delivery);
-      } else if (entry.segment) {
-        this.journal?.settle(entry.segment, entry.ordinal);
-      }
-    }
+    const committed = settleCommitted(entries, lo, hi, this.journal, this.warnFn);
     this.counters.committed += committed;
     const now = Date.now();
     this.rateSum = this.decayedRate(now) + committed;
@@ -1074,59 +585,8 @@ export class RowWriter extends EventEmitter {
 
   private reject(entry: Entry, err: unknown): void {
     if (entry.done) return;
-    entry.done = true;
-    this.counters.rejected++;
-    const { message, code } = describeError(err);
-    const row: Record<string, SqlValue> = {};
-    this.mapper.columns.forEach((column, c) => {
-      row[column] = entry.values[c];
-    });
-    if (entry.delivery) {
-      entry.delivery.rejected.push(
-        code === undefined ? { row, index: entry.index, reason: message } : { row, index: entry.index, reason: message, code },
-      );
-      entry.delivery.remaining--;
-      this.finishIfDone(entry.delivery);
-    } else {
-      this.warn(
-        `a row replayed from the journal was rejected by the database (${message}): ${JSON.stringify(row, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`,
-      );
-      if (entry.segment) this.journal?.settle(entry.segment, entry.ordinal);
-    }
-  }
-
-  private settleFailed(entry: Entry, error: Error | unknown): void {
-    if (entry.done) return;
-    entry.done = true;
-    const delivery = entry.delivery;
-    if (!delivery) return;
-    delivery.failed++;
-    delivery.error ??= error instanceof Error ? error : new Error(String(error));
-    delivery.remaining--;
-    this.finishIfDone(delivery);
-  }
-
-  private finishIfDone(delivery: Delivery): void {
-    if (delivery.remaining === 0) this.finish(delivery);
-  }
-
-  /** Answers a delivery, always asynchronously, and never lets a throwing callback reach the engine. */
-  private finish(delivery: Delivery): void {
-    delivery.remaining = -1; // answered: no second call
-    const result: DeliveryResult = {
-      committed: delivery.committed,
-      journaled: delivery.journaled,
-      rejected: delivery.rejected,
-      dropped: delivery.dropped,
-      failed: delivery.failed,
-    };
-    process.nextTick(() => {
-      try {
-        delivery.callback(delivery.error, result);
-      } catch (err) {
-        this.warn(`a delivery callback threw: ${describeError(err).message}`);
-      }
-    });
+    this.counters.rejected++; // before settling: a warning hook reading stats() sees it
+    settleRejected(entry, err, this.mapper.columns, this.journal, this.warnFn);
   }
 
   // ---- timer, state, close -----------------------------------------------------------------
@@ -1155,8 +615,8 @@ export class RowWriter extends EventEmitter {
     if (this.batchAt !== 0 && now >= this.batchAt) this.batchAt = 0;
     if (this.retryAt !== 0 && now >= this.retryAt) {
       this.retryAt = 0;
-      const idle = this.retryQueue.length === 0 && this.memory.length === 0 && !(this.journal?.hasUnread() ?? false);
-      if (idle && this.state === 'down') this.probe();
+      const idle = this.retryQueue.length === 0 && this.queue.waiting.length === 0 && !(this.journal?.hasUnread() ?? false);
+      if (idle && this.state === 'down') this.outage.probe();
     }
     this.pump();
     this.arm();
@@ -1184,97 +644,16 @@ export class RowWriter extends EventEmitter {
     return this.rateSum * Math.exp(-(now - this.rateAt) / RATE_TAU_MS);
   }
 
-  /** Fresh rows (with a caller waiting) not yet settled, in queue order. */
-  private freshPending(): { head: Entry[]; tail: Entry[]; durableAhead: boolean } {
-    const batches = [...this.retryQueue, ...this.inFlight].sort((a, b) => a.seq - b.seq);
-    const head: Entry[] = [];
-    let durableAhead = false;
-    for (const batch of batches) {
-      if (batch.durable) {
-        if (head.length === 0) durableAhead = true;
-        continue;
-      }
-      for (const entry of batch.entries) if (!entry.done) head.push(entry);
-    }
-    for (const entry of this.memory.drain()) if (!entry.done) head.push(entry);
-    const tail = this.overflowQueue.drain().filter((entry) => !entry.done);
-    return { head, tail, durableAhead };
-  }
-
-  private hasFreshWork(): boolean {
-    if (this.memory.length > 0 || this.overflowQueue.length > 0) return true;
-    for (const batch of this.retryQueue) if (!batch.durable) return true;
-    for (const batch of this.inFlight) if (!batch.durable) return true;
-    return false;
-  }
-
   private checkClose(): void {
     if (!this.closeWaiter) return;
     // A lost connection while closing: no point waiting out the timeout, journal now.
-    const gaveUp = this.failures > 0;
+    const gaveUp = this.outage.failures > 0;
     // Batches in flight are waited for too: a replayed batch committing after close would
     // otherwise be replayed again by the next writer on this journal.
-    if (this.inFlight.size === 0 && (gaveUp || !this.hasFreshWork())) {
+    if (this.inFlight.size === 0 && (gaveUp || !hasFreshWork(this.retryQueue, this.inFlight, this.queue))) {
       const resolve = this.closeWaiter;
       this.closeWaiter = null;
       resolve();
-    }
-  }
-
-  /**
-   * Batches whose commit a cut left unknown are asked about once more (a claim each, within the
-   * close timeout) before their rows are journaled or failed: rows that were committed must not
-   * be written again by the next start or by the source's redelivery.
-   */
-  private async resolvePendingAtClose(deadline: number): Promise<void> {
-    const markers = this.markers;
-    if (!markers) return;
-    const claim = async (token: Buffer): Promise<ClaimOutcome | null> => {
-      const left = deadline - Date.now();
-      if (left <= 0) return null;
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), left)));
-      const outcome = await Promise.race([markers.claim(token).catch(() => null), timeout]);
-      clearTimeout(timer);
-      return outcome;
-    };
-    for (const batch of [...this.retryQueue]) {
-      const pending = batch.pending;
-      if (!pending) continue;
-      const outcome = await claim(pending.token);
-      if (outcome === 'committed') this.commit(batch.entries, 0, pending.rows);
-      if (outcome !== null) {
-        batch.pending = null;
-        continue;
-      }
-      this.warn(
-        `closing while the commit of ${pending.rows} rows is unknown (the database did not answer): ` +
-          `they are ${batch.durable || this.journal ? 'kept in the journal and written again at the next start' : 'failed, for the source to redeliver'}, ` +
-          'which stores them twice if that commit had succeeded',
-      );
-    }
-    // Spilled rows still unread in the journal, read here in order: a claim now makes the next
-    // start's replay safe when they were not committed, and settles them when they were.
-    const runs = this.journalRuns;
-    this.journalRuns = [];
-    for (const [i, run] of runs.entries()) {
-      // Fewer rows than the run (not yet fsynced): the runs after it cannot be found any more.
-      const records = this.journal ? this.journal.read(run.rows, Number.MAX_SAFE_INTEGER) : [];
-      const outcome = run.token && records.length === run.rows ? await claim(run.token) : null;
-      if (outcome === 'committed') for (const record of records) this.journal?.settle(record.segment, record.ordinal);
-      if ((run.token && outcome === null) || records.length !== run.rows) {
-        const unknown = runs
-          .slice(i)
-          .filter((later) => later.token)
-          .reduce((sum, later) => sum + later.rows, 0);
-        if (unknown > 0) {
-          this.warn(
-            `closing with ${unknown} journaled rows whose commit is unknown (the database did not answer): ` +
-              'the next start replays them, which stores them twice if that commit had succeeded',
-          );
-        }
-        break;
-      }
     }
   }
 
@@ -1305,28 +684,25 @@ export class RowWriter extends EventEmitter {
     // Nothing new is sent from here on: a pending batch run now would claim its own token while
     // resolvePendingAtClose() claims it too, and one of them would misread the other's claim.
     this.sendingStopped = true;
-    await this.resolvePendingAtClose(started + Math.max(0, timeoutMs));
-    const { head, tail } = this.freshPending();
-    this.memoryRows = 0;
-    this.memoryBytes = 0;
+    await resolvePendingAtClose(started + Math.max(0, timeoutMs), {
+      markers: this.markers,
+      journal: this.journal,
+      retryQueue: this.retryQueue,
+      takeJournalRuns: () => {
+        const runs = this.spill.runs;
+        this.spill.runs = [];
+        return runs;
+      },
+      commit: (entries, lo, hi) => this.commit(entries, lo, hi),
+      warn: this.warnFn,
+    });
+    const { head, tail } = freshPending(this.retryQueue, this.inFlight, this.queue);
+    this.queue.rows = 0;
+    this.queue.bytes = 0;
     this.retryQueue.length = 0;
     const journal = this.journal;
-    let failedAtClose = 0;
-    if (journal) {
-      // Prepending keeps these rows ahead of what the journal already holds (they are older).
-      const writes: Promise<unknown>[] = [];
-      if (head.length > 0) writes.push(this.toJournal(head, journal.hasUnread() ? 'prepend' : 'append'));
-      if (tail.length > 0) writes.push(this.toJournal(tail, 'append'));
-      journal.flush();
-      await Promise.all(writes);
-    } else {
-      const error = new WriterError('WRITER_CLOSED', 'the writer closed before these rows were committed (no journal configured)');
-      for (const entry of [...head, ...tail]) {
-        if (!entry.done) failedAtClose++;
-        this.settleFailed(entry, error);
-      }
-      this.counters.failed += failedAtClose;
-    }
+    const handing = handOver(head, tail, journal, this.spill, this.counters, this.warnFn);
+    if (handing) await handing;
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
