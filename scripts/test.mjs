@@ -6,7 +6,8 @@
 //     `npm start` test, install tests (the packed tarball with npm 11 on Node 20 and 22, with npm 12
 //     on Node 24 and 26, and on a machine without build tools);
 //   Node 26 + Node-RED 5, SQLite on node:sqlite (auto): unit, hostile input (fuzz), node,
-//     integration, end-to-end, soak (faults under load, short);
+//     integration, end-to-end (two files at a time, see PARALLEL_STAGES), the fresh-machine test,
+//     soak (faults under load, short);
 //   Node 24 + Node-RED 5: unit and integration on better-sqlite3 13 (IOTP_SQLITE_DRIVER), so
 //     every database test also runs on the other SQLite driver (end to end, better-sqlite3 already
 //     carries the fresh-machine test on Node 20 and 22);
@@ -37,10 +38,17 @@ rmSync(totalsFile, { force: true });
 const FRESH_MACHINE = 'e2e:start';
 const rootStages = ['package', 'unit', FRESH_MACHINE, 'install'];
 const nr5Legs = [
-  { major: 26, stages: ['unit', 'fuzz', 'node', 'integration', 'e2e', 'soak'] },
+  { major: 26, stages: ['unit', 'fuzz', 'node', 'integration', 'e2e', FRESH_MACHINE, 'soak'] },
   { major: 24, stages: ['unit', 'integration'], env: { IOTP_SQLITE_DRIVER: 'better-sqlite3' }, note: 'SQLite on better-sqlite3' },
   { major: 22, stages: ['unit', FRESH_MACHINE] },
 ];
+// Stages whose files run two at a time (mocha --parallel, one worker process each): their tests
+// wait on timers, brokers and databases far more than on the CPU, and every file uses its own
+// databases, topics, ports and directories. The others stay serial: unit and fuzz are quick,
+// install runs npm (network and disk), soak measures under a load of its own, and the
+// fresh-machine test times its first minute.
+const PARALLEL_STAGES = new Set(['node', 'integration', 'e2e']);
+const JOBS = Number(process.env.IOTP_TEST_JOBS ?? 2);
 const timeouts = {
   package: 60000,
   unit: 20000,
@@ -74,11 +82,15 @@ function mocha(spec, cwd, nodeBinary, label, env = {}) {
     return true;
   }
   const mochaBin = join(cwd, 'node_modules', 'mocha', 'bin', 'mocha.js');
+  const parallel = !file && PARALLEL_STAGES.has(stage) && JOBS > 1 ? ['--parallel', '--jobs', String(JOBS)] : [];
+  // The fresh-machine test runs on its own, after the rest (its leg names it as a stage).
+  if (parallel.length > 0 && stage === 'e2e') parallel.push('--ignore', `dist/test/e2e/${FRESH_MACHINE.split(':')[1]}.test.js`);
   return run(
     label,
     nodeBinary,
     [
       mochaBin,
+      ...parallel,
       '--recursive',
       '--exit',
       '--timeout',
