@@ -1,5 +1,5 @@
 /**
- * What the `iotp-stats` node reports about the writers and connectors running in this Node-RED:
+ * What the `iotp-stats` node reports about the writers, MQTT ingests and connectors running in this Node-RED:
  * the numbers their node statuses show, as data a flow (a dashboard) can use. Node-RED's core
  * `status` node only sees nodes of its own tab; a dashboard lives on another one.
  *
@@ -25,6 +25,31 @@ export interface WriterSnapshot {
   /** Epoch ms of the oldest row still on its way in, or null. */
   pendingSince: number | null;
   lastError: string | null;
+}
+
+export interface IngestSnapshot {
+  kind: 'ingest';
+  id: string;
+  name: string;
+  tab: string;
+  /** The subscription filters, as configured (one per line). */
+  topics: string;
+  /** When the broker's copy is acknowledged: 'journal' (once on disk here), 'complete' or 'receive'. */
+  ack: string;
+  connected: boolean;
+  /** Tables its messages end up in (through the db write nodes it reaches); null: cannot tell. */
+  feeds: string[] | null;
+  /** Messages handed to the flow and not finished yet. */
+  inFlow: number;
+  /**
+   * Messages taken off the broker and not yet handed to the flow: journaled and waiting, plus those
+   * waiting for room in a full journal (0 without a journal: the broker holds them).
+   */
+  journalBacklog: number;
+  journalBytes: number;
+  /** Epoch ms since which journaled messages wait for the flow to finish them, or null. */
+  waitingSince: number | null;
+  deadLettered: number;
 }
 
 export interface ConnectorWindowEvent {
@@ -61,7 +86,7 @@ export interface ConnectorSnapshot {
   lastFailures: ConnectorWindowEvent[];
 }
 
-export type PipelineSnapshot = WriterSnapshot | ConnectorSnapshot;
+export type PipelineSnapshot = WriterSnapshot | IngestSnapshot | ConnectorSnapshot;
 
 /** How many recent deliveries and failures a connector remembers. */
 export const RECENT_EVENTS = 10;

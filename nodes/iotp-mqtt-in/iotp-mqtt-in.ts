@@ -50,6 +50,7 @@ import { arrivals, ConnectionWatch } from '../../lib/arrivals';
 import { tablesReachedFrom } from '../shared/arrival-feeds';
 import { closeBudget, waitWithin } from '../shared/close-budget';
 import { JournaledReceive } from './journaled-receive';
+import type { IngestSnapshot } from '../../lib/pipeline-stats';
 import type { JournalEntry } from '../../lib/mqtt/receive-journal';
 
 interface IngestNodeDef extends NodeDef {
@@ -419,6 +420,29 @@ export default function register(RED: NodeAPI): void {
             return { fill: 'green', shape: 'dot', text: RED._('iotp-mqtt-in.status.journaled', journal) };
         }
       };
+
+      // Read by the iotp-stats node (a dashboard on another tab): with the journal, the backlog
+      // waits here, no longer at the broker.
+      Object.defineProperty(node, 'pipelineStats', {
+        value: (): Omit<IngestSnapshot, 'tab'> => {
+          const journal = receiver?.stats();
+          const feeds = tablesReachedFrom(RED, node.id);
+          return {
+            kind: 'ingest',
+            id: node.id,
+            name: node.name || '',
+            topics: def.topics,
+            ack: def.ack || 'complete',
+            connected: lease?.session.counts().connected ?? false,
+            feeds: feeds ? [...new Set(feeds.map((target) => target.table ?? '*'))] : null,
+            inFlow: outstanding.size,
+            journalBacklog: journal ? journal.backlog + journal.waiting : 0,
+            journalBytes: journal ? journal.bytes : 0,
+            waitingSince: receiver?.journal.waitingSince() ?? null,
+            deadLettered,
+          };
+        },
+      });
 
       if (config) {
         try {

@@ -196,9 +196,9 @@ describe('the dashboards in a real browser', function () {
       await until(
         'a backlog figure',
         () => textOf(page, 'iotp.dash.ss.backlogtext'),
-        (v) => /rows/.test(v),
+        (v) => /messages/.test(v),
       ),
-      /^[\d,]+ rows/,
+      /^[\d,]+ messages/,
     );
     await until(
       'a facts-per-minute figure',

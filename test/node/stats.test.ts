@@ -10,17 +10,22 @@ import { alignDown } from '../../lib/connector/windows';
 import { formatUtc } from '../../lib/connector/time';
 import { openDatabase } from '../../lib/db';
 import type { Database } from '../../lib/db/types';
-import type { ConnectorSnapshot, WriterSnapshot } from '../../lib/pipeline-stats';
+import { randomBytes } from 'node:crypto';
+import mqtt from 'mqtt';
+import type { ConnectorSnapshot, IngestSnapshot, WriterSnapshot } from '../../lib/pipeline-stats';
+import brokerNode from '../../nodes/iotp-mqtt-broker/iotp-mqtt-broker';
+import ingestNode from '../../nodes/iotp-mqtt-in/iotp-mqtt-in';
 import databaseNode from '../../nodes/iotp-database/iotp-database';
 import writerNode from '../../nodes/iotp-db-write/iotp-db-write';
 import batchPostNode from '../../nodes/iotp-batch-post/iotp-batch-post';
 import statsNode from '../../nodes/iotp-stats/iotp-stats';
 import { collect, flow, helper } from '../support/helper';
+import { MQTT_HOST, MQTT_PORT, requireService } from '../support/services';
 import { makeTempDir, removeTempDir } from '../support/tmp';
 import { createSensorData, insertReadings, MIN, startReceiver, type Receiver } from './connector/fixtures';
 
 interface StatsMsg {
-  payload: { at: string; writers: WriterSnapshot[]; connectors: ConnectorSnapshot[] };
+  payload: { at: string; writers: WriterSnapshot[]; ingests: IngestSnapshot[]; connectors: ConnectorSnapshot[] };
 }
 
 describe('iotp-stats node', function () {
@@ -120,6 +125,70 @@ describe('iotp-stats node', function () {
       },
     );
     assert.ok(!Number.isNaN(Date.parse(stats.at)));
+  });
+
+  it('reports an MQTT ingest: connected, the tables it feeds, its journal backlog (none once the flow finished)', async function () {
+    await requireService(this, 'mqtt');
+    const topic = `iotp-test/${randomBytes(5).toString('hex')}/readings`;
+    await helper.load(
+      [databaseNode, writerNode, statsNode, brokerNode, ingestNode],
+      flow([
+        { id: 'pipeline', type: 'tab', label: '4 Sensors' },
+        { id: 'dash', type: 'tab', label: 'Dashboard' },
+        { id: 'db', type: 'iotp-database', connection: 'url', url: url(), version: 1 },
+        { id: 'broker', type: 'iotp-mqtt-broker', url: `mqtt://${MQTT_HOST}:${MQTT_PORT}`, cleanSession: true, version: 2 },
+        {
+          id: 'in',
+          z: 'pipeline',
+          type: 'iotp-mqtt-in',
+          name: 'readings',
+          broker: 'broker',
+          topics: topic,
+          qos: '2',
+          format: 'json',
+          ack: 'journal',
+          wires: [['w']],
+        },
+        {
+          id: 'w',
+          z: 'pipeline',
+          type: 'iotp-db-write',
+          database: 'db',
+          table: 'sensor_data',
+          columns: 'sensor_id\ntimestamp\nvalue',
+          batchSize: 10,
+          maxLatency: 20,
+          wires: [[]],
+        },
+        { id: 'stats', z: 'dash', type: 'iotp-stats', wires: [['out']] },
+        { id: 'out', z: 'dash', type: 'helper' },
+      ]),
+    );
+    await until(snapshot, (s) => s.ingests[0]?.connected === true, 'the ingest connected');
+    const client = await mqtt.connectAsync(`mqtt://${MQTT_HOST}:${MQTT_PORT}`);
+    for (let i = 0; i < 3; i++)
+      await client.publishAsync(topic, JSON.stringify({ sensor_id: 1, timestamp: '2024-06-14 16:00:00', value: i }), { qos: 1 });
+    await client.endAsync();
+    const stats = await until(snapshot, (s) => s.writers[0]?.committed === 3 && s.ingests[0]?.inFlow === 0, 'three rows stored');
+    const [ingest] = stats.ingests;
+    assert.deepEqual(
+      { ...ingest, journalBytes: typeof ingest.journalBytes },
+      {
+        kind: 'ingest',
+        id: 'in',
+        name: 'readings',
+        tab: '4 Sensors',
+        topics: topic,
+        ack: 'journal',
+        connected: true,
+        feeds: ['sensor_data'],
+        inFlow: 0,
+        journalBacklog: 0,
+        journalBytes: 'number',
+        waitingSince: null,
+        deadLettered: 0,
+      },
+    );
   });
 
   it('reports a connector: stored bookmark, due windows, recent deliveries and failures (newest first, at most ten)', async () => {

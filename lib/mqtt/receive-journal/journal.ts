@@ -73,6 +73,14 @@ export interface JournalStats {
 
 const openDirs = new Set<string>();
 
+/** How far apart arrival times are remembered (see ReceiveJournal.waitingSince). */
+const ARRIVAL_CHECKPOINT_MS = 1000;
+
+interface ArrivalCheckpoint {
+  seq: number;
+  at: number;
+}
+
 /**
  * The journal's identity, made once per directory (`id` file): positions a writer records
  * (`<id>:<seq>`) then stay apart from those of another instance's journal with the same node id.
@@ -117,6 +125,11 @@ export class ReceiveJournal {
   private marksFailing = false;
   private readonly counts = { appended: 0, released: 0, replayed: 0, tornBytes: 0, compactions: 0 };
   private unacknowledged: Unacknowledged[];
+  /** The arrival checkpoint at or before the oldest live entry of this run (see waitingSince). */
+  private arrivalAtOrBefore: ArrivalCheckpoint | undefined;
+  /** Later checkpoints, in sequence order. */
+  private readonly laterArrivals = new Deque<ArrivalCheckpoint>();
+  private lastCheckpointAt = 0;
 
   /** Opens (creating if needed) the directory and reads what an earlier run left. Throws ReceiveJournalError. */
   constructor(options: ReceiveJournalOptions) {
@@ -218,6 +231,7 @@ export class ReceiveJournal {
       }
       this.counts.appended++;
       this.live++;
+      this.noteArrival(seq, input.receivedAt);
       const entry = this.entryAt(seq, input, placement);
       if (this.memoValid) {
         if (this.memoBytes + placement.length <= this.options.memoryBytes) {
@@ -235,14 +249,34 @@ export class ReceiveJournal {
   }
 
   /**
-   * Epoch ms since which messages acknowledged to the broker may still wait here for the flow (null:
-   * every entry is released): the creation time of the oldest segment holding an unreleased entry,
-   * 0 when an earlier run left it (when its messages arrived is unknown). Per segment, not per
-   * entry, so it costs nothing per message; it errs early, which only holds a schedule longer.
+   * Epoch ms since which messages acknowledged to the broker may still wait here for the flow
+   * (null: every entry is released): when the oldest unreleased entry arrived, to within
+   * ARRIVAL_CHECKPOINT_MS and never later; 0 when an earlier run left it (its arrival is not
+   * looked up). Entries arrive in sequence order, so the oldest is the lowest live sequence
+   * number; arrival times are kept as checkpoints (one per ARRIVAL_CHECKPOINT_MS), not per entry.
    */
   waitingSince(): number | null {
-    for (const segment of this.segments) if (liveEntries(segment) > 0) return segment.createdAt;
+    for (const segment of this.segments) {
+      if (liveEntries(segment) === 0) continue;
+      if (segment.earlier) return 0;
+      while (segment.released.has(segment.lowestLive)) segment.lowestLive++;
+      const oldest = segment.firstSeq + segment.lowestLive;
+      while (this.laterArrivals.length > 0 && (this.laterArrivals.peek() as ArrivalCheckpoint).seq <= oldest)
+        this.arrivalAtOrBefore = this.laterArrivals.shift();
+      return this.arrivalAtOrBefore?.at ?? 0;
+    }
+    // Nothing waits: the checkpoints start again with the next entry.
+    this.arrivalAtOrBefore = undefined;
+    this.laterArrivals.drain();
     return null;
+  }
+
+  /** Records when entry `seq` arrived, if the last checkpoint is ARRIVAL_CHECKPOINT_MS old. */
+  private noteArrival(seq: number, at: number): void {
+    if (this.arrivalAtOrBefore === undefined) this.arrivalAtOrBefore = { seq, at };
+    else if (at - this.lastCheckpointAt >= ARRIVAL_CHECKPOINT_MS) this.laterArrivals.push({ seq, at });
+    else return;
+    this.lastCheckpointAt = at;
   }
 
   /** Up to `max` durable entries not taken yet, oldest first. */
@@ -315,8 +349,12 @@ export class ReceiveJournal {
     this.scheduleMarks();
   }
 
-  /** Compacts segments a few unfinished entries keep on disk, once the journal is half full (call now and then, e.g. every second). */
+  /**
+   * Compacts segments a few unfinished entries keep on disk, once the journal is half full, and
+   * trims the arrival checkpoints (call now and then, e.g. every second).
+   */
   maintain(): void {
+    this.waitingSince(); // drops the arrival checkpoints behind the oldest live entry, asked for or not
     if (this.closed || this.bytes <= this.options.maxBytes * this.options.compactAbove) return;
     for (const segment of this.segments) {
       if (segment.readOffset < segment.size || !worthCompacting(segment, this.options.compactLiveFraction)) continue;

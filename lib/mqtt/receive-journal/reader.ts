@@ -56,7 +56,6 @@ export function scanDirectory(dir: string, warn: (message: string) => void): Sca
     const segment = newSegment(dir, firstSeq);
     segment.sealed = true;
     segment.earlier = true;
-    segment.createdAt = 0;
     const buf = readFileSync(path);
     if (buf.length < MAGIC.length || !buf.subarray(0, MAGIC.length).equals(MAGIC)) {
       if (buf.length > 0 && !MAGIC.subarray(0, buf.length).equals(buf.subarray(0, MAGIC.length))) {

@@ -19,8 +19,8 @@ export interface SegmentState {
   readOffset: number;
   /** Left by an earlier run: its entries are replays. */
   earlier: boolean;
-  /** When this run created it (epoch ms), no later than its first entry arrived; 0 for an earlier run's (unknown). */
-  createdAt: number;
+  /** Entries below this offset (seq - first seq) are all released: where the oldest live one is looked for. */
+  lowestLive: number;
   /** No more records will be appended. */
   sealed: boolean;
   /** Open for appending (the active segment) or null. */
@@ -40,7 +40,7 @@ export function newSegment(dir: string, firstSeq: number): SegmentState {
     attempts: new Map(),
     readOffset: MAGIC.length,
     earlier: false,
-    createdAt: Date.now(),
+    lowestLive: 0,
     sealed: false,
     handle: null,
     marks: [],

@@ -148,24 +148,26 @@ describe('MQTT receive journal', () => {
     await second.close();
   });
 
-  it("says since when acknowledged messages wait for the flow: the oldest segment holding one, 0 for an earlier run's", async () => {
-    const before = Date.now();
+  it("says since when acknowledged messages wait for the flow: the oldest unreleased entry's arrival, within a second and never later", async () => {
     const first = open(dir, { segmentBytes: 200 });
     assert.equal(first.waitingSince(), null, 'empty: nothing waits');
-    for (let i = 0; i < 10; i++) await append(first, message(i));
-    const since = first.waitingSince();
-    assert.ok(since !== null && since >= before && since <= Date.now(), `since ${since}`);
+    const at = (i: number): number => 1_700_000_000_000 + i * 600;
+    for (let i = 0; i < 10; i++) await append(first, message(i, { receivedAt: at(i) }));
+    assert.equal(first.waitingSince(), at(0));
     const taken = takeAll(first);
-    assert.equal(first.waitingSince(), since, 'handed to the flow but not finished: still waiting');
-    for (const entry of taken.slice(0, -1)) first.release(entry);
-    const last = first.waitingSince();
-    assert.ok(last !== null && last >= since, 'the oldest segment with an unreleased entry counts');
-    first.release(taken[taken.length - 1]);
+    assert.equal(first.waitingSince(), at(0), 'handed to the flow but not finished: still waiting');
+    for (const entry of taken.slice(0, 5)) first.release(entry);
+    const since = first.waitingSince() as number;
+    assert.ok(since <= at(5) && since > at(5) - 1000, `the sixth arrived at ${at(5)}, said ${since}`);
+    first.release(taken[7]); // out of order: the oldest unreleased is still the sixth
+    assert.equal(first.waitingSince(), since);
+    for (const entry of taken.slice(5)) first.release(entry);
     assert.equal(first.waitingSince(), null, 'all released');
-    await append(first, message(10));
+    await append(first, message(10, { receivedAt: at(20) }));
+    assert.equal(first.waitingSince(), at(20), 'a new entry after a quiet spell: its own arrival');
     await first.close();
     const second = open(dir, { segmentBytes: 200 });
-    assert.equal(second.waitingSince(), 0, "an earlier run's entry: when it arrived is unknown");
+    assert.equal(second.waitingSince(), 0, "an earlier run's entry: its arrival is not looked up");
     for (const entry of takeAll(second)) second.release(entry);
     assert.equal(second.waitingSince(), null);
     await second.close();
