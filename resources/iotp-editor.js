@@ -93,7 +93,7 @@
           var value = JSON.parse(v);
           // Inside the try: an accept that trips over an unexpected shape rejects it.
           return accept ? accept(value) : true;
-        } catch (e) {
+        } catch {
           return false;
         }
       };
