@@ -17,7 +17,8 @@
  *                               above zero unless { zero: true }; { blank: true } also accepts an
  *                               empty value, { env: true } a `${VAR}` (a name not starting with a digit)
  *   IOTP.msgProperty()          a message property path: payload.value, payload.items[0].id
- *   IOTP.json(accept)           JSON text whose value accept(value) allows (any JSON without accept)
+ *   IOTP.json(accept, options)  JSON text whose value accept(value) allows (any JSON without
+ *                               accept); { blank: true } also accepts an empty or all-space text
  *   IOTP.onlyWhen(when, validate)  checks a property only while the dialog uses it: `when` is
  *                               { setting: value, ... } (all must match) or a function of the node
  *                               (`this`); otherwise the property is valid whatever it holds
@@ -87,8 +88,10 @@
         return PROPERTY_PATH.test(v);
       };
     },
-    json: function (accept) {
+    json: function (accept, options) {
+      var opts = options || {};
       return function (v) {
+        if (opts.blank && !String(v || '').trim()) return true;
         try {
           var value = JSON.parse(v);
           // Inside the try: an accept that trips over an unexpected shape rejects it.
