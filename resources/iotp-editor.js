@@ -16,6 +16,7 @@
  *   IOTP.duration(options)      a duration: 500ms, 5s, 5 sec, 1.5m, 30min, 2h, 1d or a bare number,
  *                               above zero unless { zero: true }; { blank: true } also accepts an
  *                               empty value, { env: true } a `${VAR}` (a name not starting with a digit)
+ *   IOTP.oneOf(values)          exactly one of these values (a select's options, as stored)
  *   IOTP.msgProperty()          a message property path: payload.value, payload.items[0].id
  *   IOTP.json(accept, options)  JSON text whose value accept(value) allows (any JSON without
  *                               accept); { blank: true } also accepts an empty or all-space text
@@ -83,6 +84,11 @@
       return range(false, min, max, options);
     },
     duration: duration,
+    oneOf: function (values) {
+      return function (v) {
+        return values.indexOf(v) >= 0;
+      };
+    },
     msgProperty: function () {
       return function (v) {
         return PROPERTY_PATH.test(v);

@@ -71,7 +71,7 @@ function constant(node: AnyNode): unknown {
 }
 
 /** The shared script's validators that check something other than a number range (not compared with lib). */
-const OTHER_VALIDATORS = new Set(['duration', 'msgProperty', 'json']);
+const OTHER_VALIDATORS = new Set(['duration', 'msgProperty', 'json', 'oneOf']);
 
 /**
  * The IOTP range check inside a property's validator: `IOTP.integer(...)` / `IOTP.number(...)`,
@@ -129,6 +129,7 @@ interface EditorScript {
   number: RangeValidator;
   duration: (options?: { blank?: boolean; env?: boolean; zero?: boolean }) => Validator;
   msgProperty: () => Validator;
+  oneOf: (values: unknown[]) => Validator;
   json: (accept?: (value: unknown) => boolean) => Validator;
   onlyWhen: (when: Record<string, unknown> | ((this: Record<string, unknown>) => boolean), validate: Validator) => Validator;
   listItems: (text: unknown, separator: RegExp | string) => string[];
@@ -224,6 +225,14 @@ describe('the shared editor script: validators beside the ranges', () => {
     assert.equal(IOTP.duration({ zero: true })('0s'), true);
     assert.equal(IOTP.duration({ env: true })('${WINDOW_SIZE}'), true);
     assert.equal(IOTP.duration({ env: true })('${1X}'), false, 'a name starting with a digit');
+  });
+
+  it('oneOf: exactly one of the values, nothing converted', () => {
+    const mode = IOTP.oneOf(['reading', 'aggregate']);
+    assert.equal(mode('reading'), true);
+    assert.equal(mode('aggregate'), true);
+    for (const bad of ['window', 'Reading', '', undefined]) assert.equal(mode(bad), false, String(bad));
+    assert.equal(IOTP.oneOf(['1', '2'])(1), false);
   });
 
   it('msgProperty: a message property path with dots and indexes', () => {
