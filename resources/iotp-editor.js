@@ -12,6 +12,22 @@
  *          { env: true } also accepts a whole `${VAR}` (resolved at deploy),
  *          { above: true } makes min exclusive (a rate above 0).
  *
+ * Other validators:
+ *   IOTP.duration(options)      a duration: 500ms, 5s, 5 sec, 1.5m, 30min, 2h, 1d or a bare number,
+ *                               above zero unless { zero: true }; { blank: true } also accepts an
+ *                               empty value, { env: true } a `${VAR}` (a name not starting with a digit)
+ *   IOTP.oneOf(values)          exactly one of these values (a select's options, as stored)
+ *   IOTP.msgProperty()          a message property path: payload.value, payload.items[0].id
+ *   IOTP.json(accept, options)  JSON text whose value accept(value) allows (any JSON without
+ *                               accept); { blank: true } also accepts an empty or all-space text
+ *   IOTP.onlyWhen(when, validate)  checks a property only while the dialog uses it: `when` is
+ *                               { setting: value, ... } (all must match) or a function of the node
+ *                               (`this`); otherwise the property is valid whatever it holds
+ *   IOTP.listItems(text, separator)  the trimmed, non-empty items of a list setting
+ *
+ * Dialog: IOTP.watch(selector, update) runs update now and each time one of those inputs changes
+ * (rows shown or hidden by a select or a checkbox).
+ *
  * Code editor of a hidden input `#id` in a `#id-editor` div:
  *   oneditprepare: function () { IOTP.openCodeEditor(this, 'node-input-sql', 'sql'); ... },
  *   oneditsave: IOTP.saveCodeEditor,
@@ -20,6 +36,10 @@
 (function () {
   if (window.IOTP) return;
   var ENV = /^\$\{\w+\}$/;
+  // The durations' and property paths' own forms, as the nodes have always checked them.
+  var VARIABLE = /^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/;
+  var DURATION = /^\s*\d+(\.\d+)?\s*(ms|s|sec|m|min|h|d)?\s*$/i;
+  var PROPERTY_PATH = /^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*|\[\d+\])*$/;
 
   function range(integer, min, max, options) {
     var opts = options || {};
@@ -32,6 +52,21 @@
       if (opts.above ? n <= min : n < min) return false;
       return max === null || max === undefined || n <= max;
     };
+  }
+
+  function duration(options) {
+    var opts = options || {};
+    return function (v) {
+      if (!v) return opts.blank === true;
+      if (opts.env && VARIABLE.test(v)) return true;
+      return DURATION.test(v) && (opts.zero === true || parseFloat(v) > 0);
+    };
+  }
+
+  function matches(node, settings) {
+    return Object.keys(settings).every(function (name) {
+      return node[name] === settings[name];
+    });
   }
 
   function closeCodeEditor() {
@@ -47,6 +82,48 @@
     },
     number: function (min, max, options) {
       return range(false, min, max, options);
+    },
+    duration: duration,
+    oneOf: function (values) {
+      return function (v) {
+        return values.indexOf(v) >= 0;
+      };
+    },
+    msgProperty: function () {
+      return function (v) {
+        return PROPERTY_PATH.test(v);
+      };
+    },
+    json: function (accept, options) {
+      var opts = options || {};
+      return function (v) {
+        if (opts.blank && !String(v || '').trim()) return true;
+        try {
+          var value = JSON.parse(v);
+          // Inside the try: an accept that trips over an unexpected shape rejects it.
+          return accept ? accept(value) : true;
+        } catch {
+          return false;
+        }
+      };
+    },
+    onlyWhen: function (when, validate) {
+      return function (v, opt) {
+        var used = typeof when === 'function' ? when.call(this) : matches(this, when);
+        return used ? validate.call(this, v, opt) : true;
+      };
+    },
+    listItems: function (text, separator) {
+      return String(text || '')
+        .split(separator)
+        .map(function (s) {
+          return s.trim();
+        })
+        .filter(Boolean);
+    },
+    watch: function (selector, update) {
+      $(selector).on('change', update);
+      update();
     },
     openCodeEditor: function (node, input, mode) {
       node.editorInput = input;

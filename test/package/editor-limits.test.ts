@@ -70,6 +70,25 @@ function constant(node: AnyNode): unknown {
   throw new Error(`not a constant: ${node.type}`);
 }
 
+/** The shared script's validators that check something other than a number range (not compared with lib). */
+const OTHER_VALIDATORS = new Set(['duration', 'msgProperty', 'json', 'oneOf']);
+
+/**
+ * The IOTP range check inside a property's validator: `IOTP.integer(...)` / `IOTP.number(...)`,
+ * also when `IOTP.onlyWhen(when, ...)` wraps it. Undefined for no range check. Any other IOTP call
+ * fails here, so a new kind of range check cannot slip past the comparison with lib.
+ */
+function rangeCall(validate: AnyNode | undefined, label: string): AnyNode | undefined {
+  if (validate?.type !== 'CallExpression') return undefined;
+  const callee = validate.callee as AnyNode;
+  if (callee.type !== 'MemberExpression' || (callee.object as AnyNode).name !== 'IOTP') return undefined;
+  const kind = String((callee.property as AnyNode).name);
+  if (kind === 'integer' || kind === 'number') return validate;
+  if (kind === 'onlyWhen') return rangeCall((validate.arguments as AnyNode[])[1], label);
+  assert.ok(OTHER_VALIDATORS.has(kind), `${label}: IOTP.${kind} is not a validator this test knows`);
+  return undefined;
+}
+
 /** type → property → the editor's IOTP range check. */
 function editorChecks(): Map<string, Map<string, EditorCheck>> {
   const checks = new Map<string, Map<string, EditorCheck>>();
@@ -83,12 +102,9 @@ function editorChecks(): Map<string, Map<string, EditorCheck>> {
         ((prop.value as AnyNode).properties as AnyNode[] | undefined)?.map((f) => [String((f.key as AnyNode).name), f.value as AnyNode]) ??
           [],
       );
-      const validate = fields.get('validate');
-      if (validate?.type !== 'CallExpression') continue;
-      const callee = validate.callee as AnyNode;
-      if (callee.type !== 'MemberExpression' || (callee.object as AnyNode).name !== 'IOTP') continue;
-      const kind = (callee.property as AnyNode).name;
-      assert.ok(kind === 'integer' || kind === 'number', `${definition.type}.${name}: IOTP.${String(kind)}`);
+      const validate = rangeCall(fields.get('validate'), `${definition.type}.${name}`);
+      if (!validate) continue;
+      const kind = ((validate.callee as AnyNode).property as AnyNode).name;
       const [min, max, options] = (validate.arguments as AnyNode[]).map(constant);
       const value = fields.get('value');
       if (!checks.has(definition.type)) checks.set(definition.type, new Map());
@@ -106,11 +122,33 @@ function editorChecks(): Map<string, Map<string, EditorCheck>> {
 
 /** resources/iotp-editor.js, run as the browser would (only `window` is needed to define it). */
 type RangeValidator = (min: number, max: number | null, options: EditorCheck['options']) => (v: unknown) => boolean;
+type Validator = (this: unknown, v: unknown) => boolean;
 
-function editorScript(): { integer: RangeValidator; number: RangeValidator } {
+interface EditorScript {
+  integer: RangeValidator;
+  number: RangeValidator;
+  duration: (options?: { blank?: boolean; env?: boolean; zero?: boolean }) => Validator;
+  msgProperty: () => Validator;
+  oneOf: (values: unknown[]) => Validator;
+  json: (accept?: (value: unknown) => boolean) => Validator;
+  onlyWhen: (when: Record<string, unknown> | ((this: Record<string, unknown>) => boolean), validate: Validator) => Validator;
+  listItems: (text: unknown, separator: RegExp | string) => string[];
+}
+
+function editorScript(): EditorScript {
   const window: Record<string, unknown> = {};
   vm.runInNewContext(readFileSync(join(packageRoot, 'resources', 'iotp-editor.js'), 'utf8'), { window });
-  return window.IOTP as { integer: RangeValidator; number: RangeValidator };
+  return window.IOTP as EditorScript;
+}
+
+/** Every `IOTP.<name>` the editor HTML files use (node files and their scripts). */
+function helpersUsed(): Map<string, string> {
+  const used = new Map<string, string>();
+  for (const entry of Object.values(readPackageJson()['node-red']?.nodes ?? {})) {
+    const html = readFileSync(join(packageRoot, entry.replace(/\.js$/, '.html')), 'utf8');
+    for (const match of html.matchAll(/\bIOTP\.(\w+)/g)) used.set(match[1], entry);
+  }
+  return used;
 }
 
 describe('editor limits', () => {
@@ -165,5 +203,76 @@ describe('editor limits', () => {
         assert.equal(validate('${SOME_VAR}'), check.options.env === true, `${label}: \${VAR}`);
       }
     }
+  });
+
+  it('every IOTP helper a node file calls exists in the shared script', () => {
+    const used = helpersUsed();
+    assert.ok(used.size >= 8, `${used.size} helpers used`);
+    for (const [name, entry] of used)
+      assert.equal(typeof (IOTP as unknown as Record<string, unknown>)[name], 'function', `IOTP.${name} (${entry})`);
+  });
+});
+
+describe('the shared editor script: validators beside the ranges', () => {
+  const IOTP = editorScript();
+
+  it('duration: a number with an optional unit, above zero; blank, ${VAR} and zero only when asked', () => {
+    const duration = IOTP.duration();
+    for (const ok of ['500ms', '5s', '5 sec', ' 1.5m ', '30min', '2H', '1d', '10']) assert.equal(duration(ok), true, ok);
+    for (const bad of ['', undefined, '0s', '0', '-1s', '5 parsecs', '1.5.2s', 'soon', '${WINDOW}'])
+      assert.equal(duration(bad), false, String(bad));
+    assert.equal(IOTP.duration({ blank: true })(''), true);
+    assert.equal(IOTP.duration({ zero: true })('0s'), true);
+    assert.equal(IOTP.duration({ env: true })('${WINDOW_SIZE}'), true);
+    assert.equal(IOTP.duration({ env: true })('${1X}'), false, 'a name starting with a digit');
+  });
+
+  it('oneOf: exactly one of the values, nothing converted', () => {
+    const mode = IOTP.oneOf(['reading', 'aggregate']);
+    assert.equal(mode('reading'), true);
+    assert.equal(mode('aggregate'), true);
+    for (const bad of ['window', 'Reading', '', undefined]) assert.equal(mode(bad), false, String(bad));
+    assert.equal(IOTP.oneOf(['1', '2'])(1), false);
+  });
+
+  it('msgProperty: a message property path with dots and indexes', () => {
+    const property = IOTP.msgProperty();
+    for (const ok of ['payload', 'payload.items[0].id', '$x.y_1']) assert.equal(property(ok), true, ok);
+    for (const bad of ['', 'payload.', 'a b', '[0]', 'payload[x]', '1abc']) assert.equal(property(bad), false, bad);
+  });
+
+  it('json: text that parses, and that accept allows (an accept that throws rejects)', () => {
+    assert.equal(IOTP.json()('{"a": 1}'), true);
+    assert.equal(IOTP.json()('{a: 1}'), false);
+    assert.equal(IOTP.json()(undefined), false);
+    const list = IOTP.json((value) => Array.isArray(value));
+    assert.equal(list('[]'), true);
+    assert.equal(list('{}'), false);
+    const migrations = IOTP.json((value) => Array.isArray((value as { migrations: unknown }).migrations));
+    assert.equal(migrations('null'), false);
+  });
+
+  it('onlyWhen: checks only while the other settings match (or the function says so), with the node as this', () => {
+    const tumbling = IOTP.onlyWhen({ mode: 'tumbling', emit: 'interval' }, IOTP.duration());
+    assert.equal(tumbling.call({ mode: 'sliding', emit: 'interval' }, 'soon'), true);
+    assert.equal(tumbling.call({ mode: 'tumbling', emit: 'message' }, 'soon'), true);
+    assert.equal(tumbling.call({ mode: 'tumbling', emit: 'interval' }, 'soon'), false);
+    assert.equal(tumbling.call({ mode: 'tumbling', emit: 'interval' }, '5s'), true);
+    const custom = IOTP.onlyWhen(
+      function () {
+        return this.preset !== 'fixed';
+      },
+      function (this: unknown, v) {
+        return v === (this as { expected: unknown }).expected;
+      },
+    );
+    assert.equal(custom.call({ preset: 'fixed', expected: 'a' }, 'b'), true);
+    assert.equal(custom.call({ preset: 'custom', expected: 'a' }, 'b'), false);
+    assert.equal(custom.call({ preset: 'custom', expected: 'a' }, 'a'), true);
+  });
+
+  it('listItems: the trimmed, non-empty items', () => {
+    assert.deepEqual([...IOTP.listItems(' a, ,b\nc ,', /[,\n]/)], ['a', 'b', 'c']);
+    assert.deepEqual([...IOTP.listItems(undefined, ',')], []);
   });
 });
