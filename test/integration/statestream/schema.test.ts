@@ -218,7 +218,7 @@ describe('statestream schema on MariaDB', function () {
     });
   });
 
-  it('lets two writers create the same new topics at once without duplicates or errors', async () => {
+  it('lets two writers create the same new topics at once without duplicates (a deadlock InnoDB picks is retried, as the writer retries it)', async () => {
     const mysql = await import('mysql2/promise');
     const options = {
       host: MYSQL_HOST,
@@ -231,11 +231,22 @@ describe('statestream schema on MariaDB', function () {
     const writers = await Promise.all([mysql.createConnection(options), mysql.createConnection(options)]);
     try {
       const rows = ['state', 'friendly_name', 'unit_of_measurement'].map((key) => ['racing/sensor/fresh/' + key, 1, '"v"', 0]);
+      // Two transactions inserting the same new unique keys may deadlock in InnoDB (each holds a
+      // shared lock the other's insert waits for); MariaDB rolls one back, and the writer retries
+      // it (ER_LOCK_DEADLOCK is transient in lib/db/errors.ts). Any other error fails the test.
       await Promise.all(
         writers.map(async (w) => {
-          await w.beginTransaction();
-          await w.query('INSERT INTO messages (topic, qos, payload, retained) VALUES ?', [rows]);
-          await w.commit();
+          for (let attempt = 1; ; attempt++) {
+            try {
+              await w.beginTransaction();
+              await w.query('INSERT INTO messages (topic, qos, payload, retained) VALUES ?', [rows]);
+              await w.commit();
+              return;
+            } catch (err) {
+              await w.rollback().catch(() => undefined);
+              if ((err as { code?: string }).code !== 'ER_LOCK_DEADLOCK' || attempt >= 5) throw err;
+            }
+          }
         }),
       );
     } finally {
