@@ -110,6 +110,19 @@ describe('switching from the originals in place (shipped flows, end to end)', fu
     });
     cleanups.push(async () => void (await red.stop()));
     await red.waitForOutput(/MQTT broker .*connected/, 30_000);
+    // Connected is not subscribed: a message published before the broker has the ingest's
+    // subscription goes to no session (MQTT's rule). Probe on a topic of its own until one is stored.
+    const probeTopic = `${base}/sensor/probe/state`;
+    await until(
+      'the ingest subscribed (a probe stored)',
+      async () => {
+        await client.publishAsync(probeTopic, 'probe', { qos: 1 });
+        await sleep(300);
+        return (await count(db, 'SELECT COUNT(*) FROM messages WHERE topic = ?', [probeTopic])) > 0 ? true : undefined;
+      },
+      30_000,
+      red.output,
+    );
 
     // Home Assistant goes on publishing (retained, QoS 1): the flow stores each message once.
     const live = Array.from({ length: 30 }, (_, i) => ({
@@ -118,16 +131,13 @@ describe('switching from the originals in place (shipped flows, end to end)', fu
     }));
     live.push({ topic: `${base}/sensor/kitchen_temp/friendly_name`, payload: '"Küche 😀"' });
     for (const m of live) await client.publishAsync(m.topic, m.payload, { qos: 1, retain: true });
-    const total = oldMessages.length + live.length;
-    await until(
-      'the live messages',
-      async () => ((await count(db, 'SELECT COUNT(*) FROM messages')) >= total ? true : undefined),
-      60_000,
-      red.output,
-    );
+    const expected = oldMessages.length + live.length;
+    const withoutProbes = (): Promise<number> => count(db, 'SELECT COUNT(*) FROM messages WHERE topic <> ?', [probeTopic]);
+    await until('the live messages', async () => ((await withoutProbes()) >= expected ? true : undefined), 60_000, red.output);
     await sleep(500);
 
-    assert.equal(await count(db, 'SELECT COUNT(*) FROM messages'), total, 'every new message stored once');
+    assert.equal(await withoutProbes(), expected, 'every new message stored once');
+    const total = await count(db, 'SELECT COUNT(*) FROM messages'); // the probes too: they are messages like any other
     assert.deepEqual(
       (await db.query('SELECT id, topic, payload FROM messages ORDER BY id LIMIT ?', [oldMessages.length])).rows,
       oldMessages,
@@ -349,12 +359,15 @@ describe('switching from the originals in place (shipped flows, end to end)', fu
       metadata: { location: { lat: 10, lng: 10 }, unit: 'C', type: 'temperature', description: 'Main Entrance' },
     });
     const start = Date.now();
-    const published: Array<ReturnType<typeof reading>> = [];
+    // Connected is not subscribed: readings published before the broker has the ingest's
+    // subscription go to no session (MQTT's rule). Sensor 1 publishes until one is stored; from
+    // the first stored one on, every one must be.
+    const probes: Array<ReturnType<typeof reading>> = [];
     await until(
       'the flow to store readings',
       async () => {
-        const r = reading(1, 20 + published.length, Date.now());
-        published.push(r);
+        const r = reading(1, 20 + probes.length, Date.now());
+        probes.push(r);
         await client.publishAsync(topic, JSON.stringify(r), { qos: 1 });
         await sleep(300);
         return (await count(db, 'SELECT COUNT(*) FROM sensor_data')) > history.raw.length ? true : undefined;
@@ -362,17 +375,30 @@ describe('switching from the originals in place (shipped flows, end to end)', fu
       30_000,
       red.output,
     );
+    const published: Array<ReturnType<typeof reading>> = [];
     for (let i = 0; i < 5; i++) {
       const r = reading(2, 30 + i, Date.now());
       published.push(r);
       await client.publishAsync(topic, JSON.stringify(r), { qos: 1 });
     }
+    const newRows = async (): Promise<Array<{ sensor: string; value: number }>> =>
+      (await db.query('SELECT sensor_id, value FROM sensor_data ORDER BY id')).rows
+        .slice(history.raw.length)
+        .map((r) => ({ sensor: String(r.sensor_id), value: Number(r.value) }));
     await until(
       'every reading',
-      async () => ((await count(db, 'SELECT COUNT(*) FROM sensor_data')) === history.raw.length + published.length ? true : undefined),
+      async () => {
+        const rows = await newRows();
+        const probeValues = rows.filter((r) => r.sensor === '1').map((r) => r.value);
+        const first = probes.findIndex((p) => p.value === Math.min(...probeValues));
+        const probesDue = first < 0 ? Number.POSITIVE_INFINITY : probes.length - first;
+        return rows.filter((r) => r.sensor === '2').length === published.length && probeValues.length === probesDue ? true : undefined;
+      },
       30_000,
       red.output,
     );
+    const storedProbes = new Set((await newRows()).filter((r) => r.sensor === '1').map((r) => r.value));
+    published.unshift(...probes.filter((p) => storedProbes.has(p.value)));
     const raw = (await db.query('SELECT id, sensor_id, CAST(timestamp AS CHAR) AS ts, value FROM sensor_data ORDER BY id')).rows;
     assert.deepEqual(
       raw.slice(0, history.raw.length).map((r) => [r.sensor_id, String(r.ts).slice(0, 19), r.value]),
