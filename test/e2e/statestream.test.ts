@@ -346,13 +346,23 @@ describe('statestream flow end to end: SIGKILL of Node-RED mid-stream loses noth
     let restarted: Promise<void> | undefined;
     let killedAt = -1;
     let checking = false;
+    let holding: Promise<void> = Promise.resolve();
     await publishAll(client, numberedTraffic(base, total), {
       window: 50,
       pause: async (i) => {
         if (i % 200 === 0) await sleep(25);
+        await holding;
         if (killedAt >= 0 || checking || i < 2000) return;
         checking = true;
-        const stored = await scalar(db!, 'SELECT COUNT(*) FROM messages');
+        let stored = await scalar(db!, 'SELECT COUNT(*) FROM messages');
+        if (stored <= 500 && i >= (total * 3) / 4) {
+          // A loaded machine: the pipeline lags far behind the publisher. Every worker waits until
+          // it has stored enough for the kill to land mid-stream, with the rest still to come.
+          holding = (async () => {
+            while ((stored = await scalar(db!, 'SELECT COUNT(*) FROM messages')) <= 500) await sleep(100);
+          })();
+          await holding;
+        }
         checking = false;
         if (killedAt < 0 && stored > 500) {
           killedAt = i;
