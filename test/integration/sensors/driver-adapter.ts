@@ -90,6 +90,10 @@ export async function openPostgres(config: PostgresConfig): Promise<TestExecutor
     types: types as never,
     options: '-c TimeZone=UTC',
   });
+  // pool.end() resolves once its clients are removed, before their sockets have closed; the
+  // suite's DROP DATABASE ... WITH (FORCE) then ends a closing connection, whose error would be
+  // uncaught (the pool no longer listens). lib/db keeps a listener on every client for this.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return {
     dialect: 'postgres' as Dialect,
     async query(sql: string, params?: SqlParams): Promise<QueryResult> {
