@@ -235,18 +235,10 @@ for (const dialect of (['mysql', 'postgres'] as const).filter((d) => SOAK_DATABA
         60_000,
       );
       client = await connectPublisher(broker.url, `soak-pub-${run}`);
-      // Statestream at QoS 2 (the shipped flows subscribe at 2): stored exactly once, whatever the
-      // fault; sensors at QoS 1, Home Assistant's level: a broker restart may repeat a few.
-      statestream = new PacedPublisher(
-        client,
-        'statestream',
-        profile.statestreamRate,
-        (seq) => ({
-          topic: `${base}/sensor/e${seq % ENTITIES}/state`,
-          payload: String(seq),
-        }),
-        2,
-      );
+      statestream = new PacedPublisher(client, 'statestream', profile.statestreamRate, (seq) => ({
+        topic: `${base}/sensor/e${seq % ENTITIES}/state`,
+        payload: String(seq),
+      }));
       sensors = new PacedPublisher(client, 'sensors', profile.sensorsRate, (seq) => ({
         topic: sensorsTopic,
         payload: JSON.stringify({
@@ -586,7 +578,6 @@ for (const dialect of (['mysql', 'postgres'] as const).filter((d) => SOAK_DATABA
           );
           assert.deepEqual(ss.missing.slice(0, 20), [], 'statestream messages acknowledged by the broker and not stored');
           assert.deepEqual(sn.missing.slice(0, 20), [], 'sensor readings acknowledged by the broker and not stored');
-          assert.equal(ss.duplicates, 0, 'statestream messages (QoS 2) stored twice');
           assert.equal(postedMissing, 0, 'stored readings of the request window not posted');
           assert.equal(postedTwice, 0, 'readings posted more often than stored');
           assert.ok(phasePeakRss < RSS_CAP_MIB, `Node-RED RSS ${phasePeakRss.toFixed(0)} MiB stays under ${RSS_CAP_MIB} MiB`);
@@ -702,7 +693,6 @@ for (const dialect of (['mysql', 'postgres'] as const).filter((d) => SOAK_DATABA
       );
       assert.deepEqual(ss.missing.slice(0, 20), []);
       assert.deepEqual(sn.missing.slice(0, 20), []);
-      assert.equal(ss.duplicates, 0, 'statestream messages (QoS 2) stored twice');
       assert.equal(facts, messagesTally!.rows, 'one fact per stored message');
       assert.equal(states, ENTITIES);
       assert.ok(windows.size > 0, 'the schedule delivered windows');

@@ -33,7 +33,7 @@ describe('flows/1-statestream.json', () => {
     const write = one('iotp-db-write');
     assert.deepEqual(ingest.wires, [[parse.id]]);
     assert.deepEqual(parse.wires, [[write.id]]);
-    assert.equal(ingest.qos, '2', 'QoS 2 publishers stored once across broker restarts; QoS 1 ones (Home Assistant) still arrive at 1');
+    assert.equal(ingest.qos, '1');
     assert.equal(ingest.ack, 'journal', 'acknowledged once durable in the receive journal (docs/brokers.md)');
     assert.equal(ingest.format, 'string');
     assert.equal(parse.strings, 'raw', 'mqtt ingest outputs wire text');
