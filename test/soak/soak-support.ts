@@ -113,7 +113,7 @@ export class PacedPublisher {
 }
 
 export function connectPublisher(url: string, clientId: string): Promise<MqttClient> {
-  // A persistent session: QoS 2's handshake with the broker resumes after a broker restart.
+  // A persistent session: the broker keeps what it has not acknowledged to us through its restart.
   return mqtt.connectAsync(url, { clientId, clean: false, reconnectPeriod: 500, connectTimeout: 5000 });
 }
 
