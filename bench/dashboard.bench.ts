@@ -63,10 +63,9 @@ function cpuSeconds(pid: number | undefined): number {
 /** A launcher that runs Chromium at the lowest priority (its renderers inherit it). */
 const chromiumLauncher = join(tmpdir(), `iotp-bench-chromium-${process.pid}.sh`);
 function nicedChromium(): string {
-  const path = chromiumLauncher;
-  writeFileSync(path, `#!/bin/sh\nexec nice -n 19 ${JSON.stringify(CHROMIUM)} "$@"\n`);
-  chmodSync(path, 0o755);
-  return path;
+  writeFileSync(chromiumLauncher, `#!/bin/sh\nexec nice -n 19 ${JSON.stringify(CHROMIUM)} "$@"\n`);
+  chmodSync(chromiumLauncher, 0o755);
+  return chromiumLauncher;
 }
 
 function readFlows(filter: (file: string) => boolean): Record<string, unknown>[] {

@@ -37,7 +37,7 @@ export class SeqCounts {
 }
 
 /**
- * Publishes QoS 1 (or 2) messages built from a sequence number at `rate` per second, with at most
+ * Publishes QoS 1 messages built from a sequence number at `rate` per second, with at most
  * `maxInFlight` unacknowledged. While the broker is away the in-flight window fills and the
  * publisher stops sending; it does not burst afterwards to make up for the lost time (the
  * schedule restarts from where it is), so the load stays steady.
@@ -58,7 +58,6 @@ export class PacedPublisher {
     readonly name: string,
     private readonly rate: number,
     private readonly build: (seq: number) => { topic: string; payload: string },
-    private readonly qos: 1 | 2 = 1,
     private readonly maxInFlight = 1000,
   ) {}
 
@@ -93,7 +92,7 @@ export class PacedPublisher {
         sentSinceOrigin++;
         this.inFlight++;
         const { topic, payload } = this.build(seq);
-        this.client.publishAsync(topic, payload, { qos: this.qos }).then(
+        this.client.publishAsync(topic, payload, { qos: 1 }).then(
           () => {
             this.acked.add(seq);
             this.settled.add(seq);
