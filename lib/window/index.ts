@@ -16,7 +16,16 @@ export type {
 } from './sliding';
 export { TumblingWindows } from './tumbling';
 export type { TumblingOptions, TumblingResult, TumblingSnapshot, TumblingStats, TumblingOutcome } from './tumbling';
-export { parseWindowSettings, parseDuration, parseDurationList, compilePath, outputNames, AGGREGATE_NAMES } from './settings';
+export {
+  parseWindowSettings,
+  parseDuration,
+  parseDurationList,
+  compilePath,
+  outputNames,
+  AGGREGATE_NAMES,
+  DEFAULT_LATENESS_MS,
+  MAX_LATENESS_MS,
+} from './settings';
 export type { WindowSettings, WindowNodeProperties, WindowMode, SeriesSource, TimeSource, TimeFormat, PropertyReader } from './settings';
-export { WindowRunner, MAX_SERIES_KEY_LENGTH, MAX_FUTURE_MS, DEFAULT_SNAPSHOT_EVERY_MS } from './runner';
+export { WindowRunner, MAX_SERIES_KEY_LENGTH, MAX_FUTURE_MS, DEFAULT_SNAPSHOT_EVERY_MS, REVISION_DELAY_MS } from './runner';
 export type { WindowEmission, AcceptOutcome, CountedReading, PersistedWindowState } from './runner';

@@ -47,6 +47,12 @@ export interface PersistedWindowState {
   engine: SlidingSnapshot | TumblingSnapshot;
 }
 
+/**
+ * How long late readings are collected before their closed windows are emitted again: one
+ * revision per window for a whole backlog, not one per reading.
+ */
+export const REVISION_DELAY_MS = 1000;
+
 /** Longest series key accepted: keys are held in memory and snapshots for as long as the series lives. */
 export const MAX_SERIES_KEY_LENGTH = 1024;
 /** How often changed state is snapshotted into the context store. */
@@ -55,6 +61,22 @@ export const DEFAULT_SNAPSHOT_EVERY_MS = 5000;
 /** One reading as text, for matching a message against seeded readings. */
 export function readingKey(reading: { series: string; value: number; time: number | undefined }): string {
   return `${reading.series}\u0000${reading.value}\u0000${reading.time ?? ''}`;
+}
+
+/**
+ * A fresh tumbling engine whose processing-time watermark starts now: a reading for a window that
+ * ended before this run (a backlog from before a restart) is late, not a new window that would
+ * replace what the earlier run emitted for it.
+ */
+function startedTumbling(settings: WindowSettings, clock: () => number): TumblingWindows {
+  const engine = new TumblingWindows({ ...settings.tumbling, clock });
+  if (settings.tumbling.watermark !== 'event') engine.tick(clock());
+  return engine;
+}
+
+/** A duration for a message: whole minutes as minutes, the rest in seconds. */
+function describeMs(ms: number): string {
+  return ms % 60_000 === 0 ? `${ms / 60_000} min` : `${ms / 1000} s`;
 }
 
 export class WindowRunner {
@@ -96,9 +118,7 @@ export class WindowRunner {
       new WindowRunner(
         settings,
         clock,
-        settings.mode === 'sliding'
-          ? new SlidingWindows({ ...settings.sliding, ...clockOptions })
-          : new TumblingWindows({ ...settings.tumbling, ...clockOptions }),
+        settings.mode === 'sliding' ? new SlidingWindows({ ...settings.sliding, ...clockOptions }) : startedTumbling(settings, clock),
         snapshotEveryMs,
       );
     const persisted = options.persisted;
@@ -233,9 +253,10 @@ export class WindowRunner {
     const tumbling = this.tumbling!;
     const outcome = tumbling.add(series, value, time);
     if (outcome === 'late') {
+      const lateness = tumbling.latenessMs > 0 ? ` and stopped taking late readings ${describeMs(tumbling.latenessMs)} later` : '';
       throw new WindowError(
         'LATE_READING',
-        `reading at ${new Date(time ?? this.clock()).toISOString()} belongs to a window that is already closed; not counted`,
+        `reading at ${new Date(time ?? this.clock()).toISOString()} belongs to a window that is already closed${lateness}; not counted`,
       );
     }
     if (outcome === 'overflow') throw new WindowError('WINDOW_OVERFLOW', 'too many open windows (maxSeries); reading not counted');
@@ -277,8 +298,18 @@ export class WindowRunner {
       return out;
     }
     const tumbling = this.tumbling!;
-    if (tumbling.stats.open === 0) return [];
-    return this.emitClosed(tumbling.tick(this.settings.tumbling.watermark === 'event' ? undefined : now));
+    const closed =
+      tumbling.stats.open === 0 && tumbling.stats.revisable === 0
+        ? []
+        : tumbling.tick(this.settings.tumbling.watermark === 'event' ? undefined : now);
+    const since = tumbling.revisionsPendingSince;
+    const revised = since !== undefined && now >= since + REVISION_DELAY_MS ? tumbling.revisions() : [];
+    return this.emitClosed(revised.length === 0 ? closed : [...closed, ...revised]);
+  }
+
+  /** The closed windows waiting to be emitted again with late readings, now (e.g. before the node closes). */
+  pendingRevisions(): WindowEmission[] {
+    return this.tumbling && this.tumbling.revisionsPendingSince !== undefined ? this.emitClosed(this.tumbling.revisions()) : [];
   }
 
   /** When the node's timer must fire next (epoch ms), or undefined when nothing is pending. */
@@ -289,9 +320,12 @@ export class WindowRunner {
     };
     if (this.sliding) {
       earliest(this.nextEmitAt);
-    } else if (this.settings.tumbling.watermark === 'processing') {
-      const oldest = this.tumbling!.oldestOpenStart;
-      if (oldest !== undefined) earliest(oldest + this.tumbling!.sizeMs + this.tumbling!.graceMs);
+    } else {
+      const tumbling = this.tumbling!;
+      const oldest = tumbling.oldestOpenStart;
+      if (this.settings.tumbling.watermark === 'processing' && oldest !== undefined) earliest(oldest + tumbling.sizeMs + tumbling.graceMs);
+      const since = tumbling.revisionsPendingSince;
+      if (since !== undefined) earliest(since + REVISION_DELAY_MS);
     }
     return due;
   }
@@ -332,6 +366,8 @@ export class WindowRunner {
         min: r.min,
         max: r.max,
         sum: r.sum,
+        // Only on a window emitted again with late readings: consumers that upsert by (series, start) need nothing else.
+        ...(r.revision !== undefined ? { revision: r.revision } : {}),
       } as Record<string, unknown>,
     }));
     this.latest = { series: out[out.length - 1].series, values: out[out.length - 1].payload };

@@ -14,6 +14,15 @@ export const WINDOW_LIMITS = {
   decimals: { min: 0, max: 15, integer: true },
 } as const;
 
+/**
+ * Tumbling: how long a closed window takes late readings by default. Long enough for the backlog
+ * of a restart or a redeploy to reach the windows it belongs to, short enough that keeping the
+ * closed windows costs little (one accumulator per series and window).
+ */
+export const DEFAULT_LATENESS_MS = 10 * 60_000;
+/** Tumbling: the longest lateness accepted. */
+export const MAX_LATENESS_MS = 24 * 3_600_000;
+
 export type WindowMode = 'sliding' | 'tumbling';
 export type SeriesSource = 'topic' | 'property' | 'single';
 export type TimeSource = 'processing' | 'event';
@@ -29,6 +38,8 @@ export interface WindowNodeProperties {
   decimals?: unknown;
   size?: unknown;
   grace?: unknown;
+  /** Tumbling: how long a closed window still takes late readings (and is emitted again); '0' never. */
+  lateness?: unknown;
   watermark?: unknown;
   timeFormat?: unknown;
   value?: unknown;
@@ -204,8 +215,13 @@ export function parseWindowSettings(props: WindowNodeProperties): WindowSettings
     sizeMs: parseDuration(props.size ?? '1min', 'min', 'size'),
     graceMs: props.grace === undefined || props.grace === '' ? 5000 : parseDuration(props.grace, 's', 'grace', true),
     watermark: oneOf(props.watermark, ['processing', 'event'] as const, 'processing', 'watermark'),
+    latenessMs:
+      props.lateness === undefined || props.lateness === null || String(props.lateness).trim() === ''
+        ? DEFAULT_LATENESS_MS
+        : parseDuration(props.lateness, 'min', 'lateness', true),
     decimals,
   };
+  if (tumbling.latenessMs! > MAX_LATENESS_MS) throw invalid('lateness', `at most ${MAX_LATENESS_MS / 3_600_000} h`);
   if (maxSeries !== undefined) tumbling.maxOpenWindows = maxSeries;
 
   const emitIntervalMs = mode === 'sliding' && emit !== 'message' ? parseDuration(props.interval ?? '10s', 's', 'interval') : undefined;

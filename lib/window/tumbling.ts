@@ -14,15 +14,22 @@
  * stamped with its start; a window that received nothing emits nothing. `flush()` closes all.
  *
  * Late data: a reading for a window that is not closed yet counts, even when it arrives after
- * the window's end (that is what the grace period is for). A reading for a closed window is not
- * added: `add` returns 'late' and `stats.late` counts it, so the caller can report it; nothing
- * is dropped silently. At most `maxOpenWindows` (series x window) accumulators exist; beyond
- * that `add` returns 'overflow' (counted) instead of growing without bound.
+ * the window's end (that is what the grace period is for). A closed window stays revisable for
+ * `latenessMs` more: a reading for it is added (`add` returns 'revised') and the next `tick()`
+ * emits the window again with every reading it now holds, once however many late readings came
+ * in between, so a consumer that upserts by (series, start) ends up with the complete window.
+ * That is what a backlog needs: after a restart, a redeploy or an overloaded spell, readings reach
+ * the window minutes after their minute closed, and under processing time each of them would
+ * otherwise be refused. A reading for a window past its lateness too is not added: `add` returns
+ * 'late' and `stats.late` counts it, so the caller can report it; nothing is dropped silently.
+ * At most `maxOpenWindows` (series x window) accumulators are open; beyond that `add` returns
+ * 'overflow' (counted) instead of growing without bound. Closed windows kept for revision share
+ * that bound and give way first: the oldest is forgotten (a reading for it is then late).
  */
 import { WindowError } from './errors';
 import { roundTo, toReading, toWindowTime } from './value';
 
-export type TumblingOutcome = 'accepted' | 'late' | 'overflow';
+export type TumblingOutcome = 'accepted' | 'revised' | 'late' | 'overflow';
 
 export interface TumblingOptions {
   /** Window length in ms; default 60,000 (one minute). */
@@ -31,6 +38,8 @@ export interface TumblingOptions {
   graceMs?: number;
   /** What moves time forward; default 'processing'. */
   watermark?: 'processing' | 'event';
+  /** How long after closing a window still takes late readings and is emitted again; default 0 (never). */
+  latenessMs?: number;
   /** Bound on open (series, window) accumulators; default 100,000. */
   maxOpenWindows?: number;
   /** Round mean/sum/min/max to this many decimals; default full precision. */
@@ -50,11 +59,17 @@ export interface TumblingResult {
   mean: number;
   min: number;
   max: number;
+  /** On a window emitted again with late readings: how many times it was emitted before (1, 2, ...). */
+  revision?: number;
 }
 
 export interface TumblingStats {
   open: number;
+  /** Closed windows still taking late readings. */
+  revisable: number;
   accepted: number;
+  /** Readings added to a closed window (counted in `accepted` too). */
+  revised: number;
   late: number;
   overflow: number;
   emitted: number;
@@ -68,7 +83,7 @@ export interface TumblingSnapshot {
   sizeMs: number;
   watermark: number | null;
   open: Array<[series: string, start: number, sum: number, comp: number, count: number, min: number, max: number]>;
-  stats: { accepted: number; late: number; overflow: number; emitted: number };
+  stats: { accepted: number; revised?: number; late: number; overflow: number; emitted: number };
 }
 
 interface Accumulator {
@@ -79,9 +94,17 @@ interface Accumulator {
   max: number;
 }
 
+/** A closed window kept for late readings: its accumulator and how often it was emitted. */
+interface ClosedWindow extends Accumulator {
+  emissions: number;
+  /** A late reading came in since it was last emitted. */
+  dirty: boolean;
+}
+
 export class TumblingWindows {
   readonly sizeMs: number;
   readonly graceMs: number;
+  readonly latenessMs: number;
   private readonly mode: 'processing' | 'event';
   private readonly maxOpen: number;
   private readonly decimals: number | undefined;
@@ -89,18 +112,33 @@ export class TumblingWindows {
   /** Open windows by start, then by series (insertion order = first reading). */
   private readonly open = new Map<number, Map<string, Accumulator>>();
   private openCount = 0;
+  /** Closed windows within their lateness, by start (ascending: windows close oldest first), then series. */
+  private readonly closed = new Map<number, Map<string, ClosedWindow>>();
+  private closedCount = 0;
+  /** Closed windows with late readings not emitted yet. */
+  private dirty: Array<[start: number, series: string, window: ClosedWindow]> = [];
+  /** Processing time of the oldest revision not emitted yet. */
+  private dirtySince: number | undefined;
   private watermark = -Infinity;
-  private counters = { accepted: 0, late: 0, overflow: 0, emitted: 0 };
+  /**
+   * Windows starting before this may have been emitted by an earlier run of the node (before a
+   * restart, or before the snapshot it was restored from) or were forgotten to make room: a late
+   * reading for one of them is refused, never emitted as a window that holds only the late readings.
+   */
+  private revisableFrom = -Infinity;
+  private counters = { accepted: 0, revised: 0, late: 0, overflow: 0, emitted: 0 };
 
   constructor(options: TumblingOptions = {}) {
     this.sizeMs = options.sizeMs ?? 60_000;
     this.graceMs = options.graceMs ?? 5_000;
+    this.latenessMs = options.latenessMs ?? 0;
     this.mode = options.watermark ?? 'processing';
     this.maxOpen = options.maxOpenWindows ?? 100_000;
     this.decimals = options.decimals;
     this.clock = options.clock ?? Date.now;
     if (!(Number.isInteger(this.sizeMs) && this.sizeMs > 0)) throw new WindowError('INVALID_OPTIONS', 'sizeMs must be a positive integer');
     if (!(this.graceMs >= 0 && Number.isFinite(this.graceMs))) throw new WindowError('INVALID_OPTIONS', 'graceMs must be >= 0');
+    if (!(this.latenessMs >= 0 && Number.isFinite(this.latenessMs))) throw new WindowError('INVALID_OPTIONS', 'latenessMs must be >= 0');
     if (this.mode !== 'processing' && this.mode !== 'event')
       throw new WindowError('INVALID_OPTIONS', "watermark must be 'processing' or 'event'");
     if (!(Number.isInteger(this.maxOpen) && this.maxOpen > 0))
@@ -111,7 +149,12 @@ export class TumblingWindows {
   }
 
   get stats(): TumblingStats {
-    return { open: this.openCount, ...this.counters, watermark: this.watermark === -Infinity ? null : this.watermark };
+    return {
+      open: this.openCount,
+      revisable: this.closedCount,
+      ...this.counters,
+      watermark: this.watermark === -Infinity ? null : this.watermark,
+    };
   }
 
   /** Start (epoch ms) of the window holding time `t`. */
@@ -128,10 +171,7 @@ export class TumblingWindows {
     const t = time === undefined ? this.clock() : toWindowTime(time);
     if (typeof series !== 'string') throw new WindowError('INVALID_SERIES', 'series key must be a string');
     const start = this.windowStart(t);
-    if (start + this.sizeMs + this.graceMs <= this.watermark) {
-      this.counters.late++;
-      return 'late';
-    }
+    if (start + this.sizeMs + this.graceMs <= this.watermark) return this.addLate(series, v, start);
     let bySeries = this.open.get(start);
     let acc = bySeries?.get(series);
     if (acc === undefined) {
@@ -139,6 +179,7 @@ export class TumblingWindows {
         this.counters.overflow++;
         return 'overflow';
       }
+      if (this.openCount + this.closedCount >= this.maxOpen) this.forgetOldestClosed();
       if (bySeries === undefined) {
         bySeries = new Map();
         this.open.set(start, bySeries);
@@ -147,29 +188,91 @@ export class TumblingWindows {
       bySeries.set(series, acc);
       this.openCount++;
     }
-    const s = acc.sum;
-    const sum = s + v;
-    acc.comp += Math.abs(s) >= Math.abs(v) ? s - sum + v : v - sum + s;
-    acc.sum = sum;
-    acc.count++;
-    if (v < acc.min) acc.min = v;
-    if (v > acc.max) acc.max = v;
+    addTo(acc, v);
     this.counters.accepted++;
-    if (this.mode === 'event' && t > this.watermark) this.watermark = t;
+    if (this.mode === 'event' && t > this.watermark) this.advanceTo(t);
     return 'accepted';
+  }
+
+  /** A reading for a closed window: added while the window is within its lateness, else 'late'. */
+  private addLate(series: string, v: number, start: number): TumblingOutcome {
+    if (start < this.revisableFrom || start + this.sizeMs + this.graceMs + this.latenessMs <= this.watermark) {
+      this.counters.late++;
+      return 'late';
+    }
+    let window = this.closed.get(start)?.get(series);
+    if (window === undefined) {
+      // The series had no reading in this window when it closed: it is emitted for the first time.
+      if (this.openCount >= this.maxOpen) {
+        this.counters.late++;
+        return 'late';
+      }
+      if (this.openCount + this.closedCount >= this.maxOpen) this.forgetOldestClosed();
+      if (start < this.revisableFrom) {
+        this.counters.late++;
+        return 'late';
+      }
+      window = { sum: 0, comp: 0, count: 0, min: v, max: v, emissions: 0, dirty: false };
+      let bySeries = this.closed.get(start);
+      if (bySeries === undefined) {
+        bySeries = new Map();
+        // Kept in ascending order of start: a window closing late is rare, so re-sorting is too.
+        const later = [...this.closed.keys()].some((s) => s > start);
+        this.closed.set(start, bySeries);
+        if (later) this.sortClosed();
+      }
+      bySeries.set(series, window);
+      this.closedCount++;
+    }
+    addTo(window, v);
+    this.counters.accepted++;
+    this.counters.revised++;
+    if (!window.dirty) {
+      window.dirty = true;
+      this.dirty.push([start, series, window]);
+      this.dirtySince ??= this.clock();
+    }
+    return 'revised';
   }
 
   /**
    * Returns the windows closed by the watermark (oldest first, then series in order of first
    * reading), each once. In processing mode `now` (default the clock) advances the watermark;
-   * in event mode the watermark is the newest event time and `now` is ignored.
+   * in event mode the watermark is the newest event time and `now` is ignored. Windows past their
+   * lateness are forgotten here.
    */
   tick(now?: number): TumblingResult[] {
     if (this.mode === 'processing') {
       const t = now === undefined ? this.clock() : toWindowTime(now);
-      if (t > this.watermark) this.watermark = t;
+      if (t > this.watermark) this.advanceTo(t);
     }
-    return this.close((start) => start + this.sizeMs + this.graceMs <= this.watermark);
+    const results = this.close((start) => start + this.sizeMs + this.graceMs <= this.watermark);
+    this.forgetExpired();
+    return results;
+  }
+
+  /** Processing time of the oldest late reading not emitted yet in a revision, or undefined. */
+  get revisionsPendingSince(): number | undefined {
+    return this.dirtySince;
+  }
+
+  /**
+   * The closed windows that took late readings since they were last emitted, each once with all
+   * its readings (`revision` 1 for the first re-emission), oldest late reading first.
+   */
+  revisions(): TumblingResult[] {
+    const results: TumblingResult[] = [];
+    for (const [start, series, window] of this.dirty) {
+      window.dirty = false;
+      // Forgotten since (expired or evicted): its revision goes with it.
+      if (this.closed.get(start)?.get(series) !== window) continue;
+      results.push(this.result(series, start, window, window.emissions));
+      window.emissions++;
+    }
+    this.dirty = [];
+    this.dirtySince = undefined;
+    this.counters.emitted += results.length;
+    return results;
   }
 
   /** Closes and returns every open window (e.g. when the node shuts down without persisting). */
@@ -187,13 +290,23 @@ export class TumblingWindows {
         if (bySeries.size === 0) this.open.delete(start);
       }
     }
+    for (const [start, bySeries] of this.closed) {
+      if (bySeries.delete(series)) {
+        this.closedCount--;
+        if (bySeries.size === 0) this.closed.delete(start);
+      }
+    }
     return found;
   }
 
-  /** Drops every open window without emitting it (counters and watermark are kept). */
+  /** Drops every window, open or closed, without emitting it (counters and watermark are kept). */
   clear(): void {
     this.open.clear();
     this.openCount = 0;
+    this.closed.clear();
+    this.closedCount = 0;
+    this.dirty = [];
+    this.dirtySince = undefined;
   }
 
   /** Start of the oldest open window, or undefined when none is open. */
@@ -233,7 +346,7 @@ export class TumblingWindows {
     if (snap.sizeMs !== engine.sizeMs) bad('made with a different window size');
     if (snap.watermark !== null && !(typeof snap.watermark === 'number' && Number.isFinite(snap.watermark))) bad('bad watermark');
     if (!Array.isArray(snap.open)) bad('open windows missing');
-    engine.watermark = snap.watermark ?? -Infinity;
+    if (snap.watermark !== null) engine.advanceTo(snap.watermark!);
     for (const entry of snap.open!) {
       if (!Array.isArray(entry) || entry.length !== 7) bad('malformed window');
       const [series, start, sum, comp, count, min, max] = entry;
@@ -258,13 +371,14 @@ export class TumblingWindows {
     for (const [start, bySeries] of sorted) engine.open.set(start, bySeries);
     const stats = snap.stats;
     if (stats && typeof stats === 'object') {
-      for (const name of ['accepted', 'late', 'overflow', 'emitted'] as const) {
-        if (Number.isSafeInteger(stats[name]) && stats[name] >= 0) engine.counters[name] = stats[name];
+      for (const name of ['accepted', 'revised', 'late', 'overflow', 'emitted'] as const) {
+        const value = stats[name];
+        if (value !== undefined && Number.isSafeInteger(value) && value >= 0) engine.counters[name] = value;
       }
     }
     if (now !== undefined && engine.mode === 'processing') {
       const t = toWindowTime(now);
-      if (t > engine.watermark) engine.watermark = t;
+      if (t > engine.watermark) engine.advanceTo(t);
     }
     return engine;
   }
@@ -278,22 +392,78 @@ export class TumblingWindows {
     for (const start of starts) {
       const bySeries = this.open.get(start)!;
       this.open.delete(start);
-      for (const [series, a] of bySeries) {
-        const sum = a.sum + a.comp;
-        results.push({
-          series,
-          start,
-          end: start + this.sizeMs,
-          count: a.count,
-          sum: roundTo(sum, this.decimals),
-          mean: roundTo(sum / a.count, this.decimals),
-          min: roundTo(a.min, this.decimals),
-          max: roundTo(a.max, this.decimals),
-        });
-      }
       this.openCount -= bySeries.size;
+      for (const [series, a] of bySeries) results.push(this.result(series, start, a, 0));
+      if (this.latenessMs > 0) this.keepForLateReadings(start, bySeries);
     }
     this.counters.emitted += results.length;
     return results;
   }
+
+  private result(series: string, start: number, a: Accumulator, revision: number): TumblingResult {
+    const sum = a.sum + a.comp;
+    return {
+      series,
+      start,
+      end: start + this.sizeMs,
+      count: a.count,
+      sum: roundTo(sum, this.decimals),
+      mean: roundTo(sum / a.count, this.decimals),
+      min: roundTo(a.min, this.decimals),
+      max: roundTo(a.max, this.decimals),
+      ...(revision > 0 ? { revision } : {}),
+    };
+  }
+
+  private keepForLateReadings(start: number, bySeries: Map<string, Accumulator>): void {
+    const kept = new Map<string, ClosedWindow>();
+    for (const [series, a] of bySeries) kept.set(series, { ...a, emissions: 1, dirty: false });
+    const later = this.closed.size > 0 && [...this.closed.keys()].some((s) => s > start);
+    this.closed.set(start, kept);
+    if (later) this.sortClosed();
+    this.closedCount += kept.size;
+    while (this.closedCount > 0 && this.openCount + this.closedCount > this.maxOpen) this.forgetOldestClosed();
+  }
+
+  private advanceTo(t: number): void {
+    // The first watermark: the windows it closes at once closed before this engine existed.
+    if (this.watermark === -Infinity) this.revisableFrom = this.windowStart(t - this.sizeMs - this.graceMs) + this.sizeMs;
+    this.watermark = t;
+  }
+
+  /** Forgets the closed windows whose lateness the watermark has passed (oldest first). */
+  private forgetExpired(): void {
+    for (const [start, bySeries] of this.closed) {
+      if (start + this.sizeMs + this.graceMs + this.latenessMs > this.watermark) break;
+      this.closed.delete(start);
+      this.closedCount -= bySeries.size;
+    }
+  }
+
+  /** Makes room for an open window: the oldest closed window, all its series, can no longer be revised. */
+  private forgetOldestClosed(): void {
+    for (const [start, bySeries] of this.closed) {
+      this.closed.delete(start);
+      this.closedCount -= bySeries.size;
+      if (start + this.sizeMs > this.revisableFrom) this.revisableFrom = start + this.sizeMs;
+      return;
+    }
+  }
+
+  private sortClosed(): void {
+    const sorted = [...this.closed].sort((a, b) => a[0] - b[0]);
+    this.closed.clear();
+    for (const [start, bySeries] of sorted) this.closed.set(start, bySeries);
+  }
+}
+
+/** Adds `v` to an accumulator (Neumaier-compensated sum). */
+function addTo(acc: Accumulator, v: number): void {
+  const s = acc.sum;
+  const sum = s + v;
+  acc.comp += Math.abs(s) >= Math.abs(v) ? s - sum + v : v - sum + s;
+  acc.sum = sum;
+  acc.count++;
+  if (v < acc.min) acc.min = v;
+  if (v > acc.max) acc.max = v;
 }

@@ -302,6 +302,9 @@ export default function register(RED: NodeAPI): void {
         for (const [, , inputDone] of waiting.splice(0))
           inputDone(new WindowError('WINDOW_OVERFLOW', RED._('iotp-window.errors.notReady')));
         if (seed) seed.config.release(node);
+        // Late readings already acknowledged upstream: their windows go out now, not after a restart
+        // that no longer holds those closed windows.
+        if (runner) send(runner.pendingRevisions());
         // Removed: the runtime deletes the node's context; nothing to keep.
         if (removed || !runner) {
           redeployed.delete(node.id);

@@ -310,6 +310,7 @@ describe('iotp-window node', function () {
         mode: 'tumbling',
         size: '1min',
         grace: '0',
+        lateness: '0',
         watermark: 'event',
         timeSource: 'event',
         timeProperty: 'payload.timestamp',
@@ -365,6 +366,60 @@ describe('iotp-window node', function () {
     const late = nextEvent<ErrorCall>(w, 'call:error');
     w.receive(reading('2', 1, '2024-06-14T16:00:45'));
     assert.equal(((await late).args[0] as { code?: string }).code, 'LATE_READING');
+  });
+
+  it('tumbling: a late reading within the lateness is counted and its window sent again, once for a backlog', async () => {
+    await helper.load(
+      windowNode,
+      windowFlow({
+        mode: 'tumbling',
+        size: '1min',
+        grace: '0',
+        watermark: 'event',
+        timeSource: 'event',
+        timeProperty: 'payload.timestamp',
+        value: 'payload.value',
+        seriesFrom: 'property',
+        seriesProperty: 'payload.sensor_id',
+      }),
+    );
+    const w = helper.getNode(W);
+    const out = helper.getNode('out');
+    const reading = (sensor: string, value: number, timestamp: string) => ({ payload: { sensor_id: sensor, value, timestamp } });
+    const closed = collect<Msg>(out, 1);
+    w.receive(reading('1', 20, '2024-06-14T16:00:10'));
+    w.receive(reading('1', 40, '2024-06-14T16:01:00.5'));
+    assert.deepEqual(
+      (await closed).map((m) => [m.topic, (m.payload as { count: number }).count]),
+      [['1', 1]],
+    );
+    const errors: unknown[] = [];
+    (w as unknown as NodeJS.EventEmitter).on('call:error', (call: ErrorCall) => errors.push(call.args[0]));
+    const sent: Msg[] = [];
+    (out as unknown as NodeJS.EventEmitter).on('input', (msg: Msg) => sent.push(msg));
+    for (let i = 0; i < 100; i++) w.receive(reading('1', 30, '2024-06-14T16:00:20'));
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    assert.deepEqual(
+      sent.map((m) => [m.topic, m.payload]),
+      [
+        [
+          '1',
+          {
+            series: '1',
+            start: Date.UTC(2024, 5, 14, 16, 0),
+            end: Date.UTC(2024, 5, 14, 16, 1),
+            count: 101,
+            mean: 3020 / 101,
+            min: 20,
+            max: 30,
+            sum: 3020,
+            revision: 1,
+          },
+        ],
+      ],
+      'one revision for the hundred late readings',
+    );
+    assert.deepEqual(errors, [], 'a late reading within the lateness is no error');
   });
 
   it('tumbling on the clock: windows close on the node timer, aligned to the window size', async () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { MAX_FUTURE_MS, parseWindowSettings, WindowError, WindowRunner } from '../../../lib/window';
+import { MAX_FUTURE_MS, parseWindowSettings, REVISION_DELAY_MS, WindowError, WindowRunner } from '../../../lib/window';
 
 const T0 = Date.UTC(2024, 5, 14, 16, 0, 0);
 
@@ -78,5 +78,100 @@ describe('WindowRunner.accept', () => {
         expected,
         JSON.stringify(payload),
       );
+  });
+});
+
+describe('WindowRunner: late readings of a tumbling window (lateness)', () => {
+  const tumbling = (now: { t: number }, lateness?: string): WindowRunner => {
+    const settings = parseWindowSettings({
+      mode: 'tumbling',
+      size: '1min',
+      grace: '5s',
+      value: 'payload.number',
+      timeSource: 'event',
+      timeProperty: 'payload.epochtime',
+      ...(lateness === undefined ? {} : { lateness }),
+    });
+    return WindowRunner.create(settings, { clock: () => now.t, snapshotEveryMs: 3_600_000 }).runner;
+  };
+  const reading = (topic: string, number: number, epochtime: number): Record<string, unknown> => ({
+    topic,
+    payload: { number, epochtime },
+  });
+
+  it('takes a backlog of late readings by default and emits each window again once, after REVISION_DELAY_MS', () => {
+    const now = { t: T0 + 30_000 };
+    const r = tumbling(now);
+    r.accept(reading('a', 10, T0 + 1_000));
+    now.t = T0 + 65_000;
+    assert.deepEqual(
+      r.tick(now.t).map((e) => [e.series, e.payload.count, e.payload.revision]),
+      [['a', 1, undefined]],
+    );
+    // A backlog replayed three minutes later: every reading belongs to the closed minute.
+    now.t = T0 + 240_000;
+    for (let i = 0; i < 500; i++) r.accept(reading(i % 2 === 0 ? 'a' : 'b', 20, T0 + 2_000 + i));
+    assert.equal(r.nextDueAt(), now.t + REVISION_DELAY_MS);
+    assert.deepEqual(r.tick(now.t + REVISION_DELAY_MS - 1), [], 'collected, not emitted per reading');
+    const emitted = r.tick(now.t + REVISION_DELAY_MS);
+    assert.deepEqual(
+      emitted.map((e) => [e.series, e.payload.count, e.payload.revision]),
+      [
+        ['a', 251, 1],
+        ['b', 250, undefined],
+      ],
+    );
+    assert.deepEqual(r.tick(now.t + 2 * REVISION_DELAY_MS), [], 'each window once');
+  });
+
+  it('refuses a reading older than the lateness, saying so', () => {
+    const now = { t: T0 + 65_000 };
+    const r = tumbling(now, '2min');
+    r.accept(reading('a', 1, T0 + 64_000));
+    now.t = T0 + 4 * 60_000;
+    r.tick(now.t);
+    assert.throws(
+      () => r.accept(reading('a', 1, T0 + 1_000)),
+      (err: unknown) =>
+        err instanceof WindowError && err.code === 'LATE_READING' && /stopped taking late readings 2 min later/.test(err.message),
+    );
+  });
+
+  it("lateness '0' refuses every reading for a closed window, as before", () => {
+    const now = { t: T0 + 65_000 };
+    const r = tumbling(now, '0');
+    r.accept(reading('a', 1, T0 + 64_000));
+    r.tick(now.t + 1_000);
+    assert.equal(
+      code(() => r.accept(reading('a', 1, T0 + 1_000))),
+      'LATE_READING',
+    );
+  });
+
+  it('emits the revisions still waiting when asked (the node does, before it closes)', () => {
+    const now = { t: T0 + 30_000 };
+    const r = tumbling(now);
+    r.accept(reading('a', 10, T0 + 1_000));
+    now.t = T0 + 70_000;
+    r.tick(now.t);
+    r.accept(reading('a', 30, T0 + 2_000));
+    assert.deepEqual(
+      r.pendingRevisions().map((e) => [e.payload.count, e.payload.mean, e.payload.revision]),
+      [[2, 20, 1]],
+    );
+    assert.deepEqual(r.pendingRevisions(), []);
+  });
+
+  it('checks the lateness setting', () => {
+    for (const lateness of ['-1min', 'soon', '25h']) {
+      assert.throws(
+        () => parseWindowSettings({ mode: 'tumbling', lateness }),
+        (err: unknown) => err instanceof WindowError && err.code === 'INVALID_OPTIONS' && /lateness/.test(err.message),
+        lateness,
+      );
+    }
+    assert.equal(parseWindowSettings({ mode: 'tumbling' }).tumbling.latenessMs, 10 * 60_000);
+    assert.equal(parseWindowSettings({ mode: 'tumbling', lateness: '30' }).tumbling.latenessMs, 30 * 60_000);
+    assert.equal(parseWindowSettings({ mode: 'tumbling', lateness: '0' }).tumbling.latenessMs, 0);
   });
 });

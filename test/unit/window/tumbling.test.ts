@@ -96,6 +96,111 @@ describe('window: TumblingWindows', () => {
       assert.equal(w.stats.open, 0);
     });
 
+    describe('lateness: closed windows take late readings and are emitted again', () => {
+      it('adds a late reading to its closed window and emits the whole window once more', () => {
+        const w = new TumblingWindows({ graceMs: 5_000, latenessMs: 10 * 60_000 });
+        w.tick(t0);
+        w.add('1', 10, t0 + 30_000);
+        assert.deepEqual(
+          w.tick(t0 + 65_000).map((r) => [r.count, r.mean, r.revision]),
+          [[1, 10, undefined]],
+        );
+        assert.equal(w.add('1', 20, t0 + 59_000), 'revised');
+        assert.equal(w.add('1', 30, t0 + 1_000), 'revised');
+        assert.deepEqual(w.tick(t0 + 70_000), [], 'a revision is not a closing');
+        const [again] = w.revisions();
+        assert.deepEqual(
+          [again.series, again.start, again.count, again.mean, again.min, again.max, again.revision],
+          ['1', t0, 3, 20, 10, 30, 1],
+        );
+        assert.deepEqual(w.revisions(), [], 'each revision once');
+        w.add('1', 40, t0 + 2_000);
+        assert.deepEqual(
+          w.revisions().map((r) => [r.count, r.revision]),
+          [[4, 2]],
+        );
+        assert.deepEqual([w.stats.accepted, w.stats.revised, w.stats.late, w.stats.emitted], [4, 3, 0, 3]);
+      });
+
+      it('emits a series that had no reading when its window closed, for the first time', () => {
+        const w = new TumblingWindows({ graceMs: 0, latenessMs: 60_000 });
+        w.tick(t0);
+        w.add('1', 1, t0);
+        w.tick(t0 + 60_000);
+        assert.equal(w.add('2', 5, t0 + 30_000), 'revised');
+        const [first] = w.revisions();
+        assert.deepEqual([first.series, first.count, first.revision], ['2', 1, undefined]);
+      });
+
+      it('collects the revisions of a backlog: one per window, oldest late reading first', () => {
+        const w = new TumblingWindows({ graceMs: 0, latenessMs: 10 * 60_000, clock: () => t0 + 600_000 });
+        w.tick(t0);
+        w.tick(t0 + 5 * 60_000);
+        assert.equal(w.revisionsPendingSince, undefined);
+        for (let i = 0; i < 3000; i++) assert.equal(w.add(String(i % 3), i, t0 + (i % 4) * 60_000 + (i % 60) * 1000), 'revised');
+        assert.equal(w.revisionsPendingSince, t0 + 600_000);
+        const revisions = w.revisions();
+        assert.equal(revisions.length, 12);
+        assert.equal(
+          revisions.reduce((n, r) => n + r.count, 0),
+          3000,
+        );
+        assert.equal(w.revisionsPendingSince, undefined);
+      });
+
+      it('stops taking late readings once the watermark passed the lateness, and forgets the window', () => {
+        const w = new TumblingWindows({ graceMs: 5_000, latenessMs: 60_000 });
+        w.tick(t0);
+        w.add('1', 10, t0);
+        w.tick(t0 + 65_000);
+        assert.equal(w.stats.revisable, 1);
+        assert.equal(w.add('1', 20, t0 + 1_000), 'revised');
+        w.tick(t0 + 125_000);
+        assert.equal(w.stats.revisable, 0);
+        assert.deepEqual(w.revisions(), [], 'a window forgotten before its revision went out takes it along');
+        assert.equal(w.add('1', 30, t0 + 2_000), 'late');
+        assert.equal(w.stats.late, 1);
+      });
+
+      it('keeps closed windows within maxOpenWindows: the oldest gives way to a new open window', () => {
+        const w = new TumblingWindows({ graceMs: 0, latenessMs: 60 * 60_000, maxOpenWindows: 3 });
+        w.tick(t0);
+        for (const s of ['a', 'b', 'c']) w.add(s, 1, t0);
+        w.tick(t0 + 60_000);
+        assert.equal(w.stats.revisable, 3);
+        assert.equal(w.add('a', 1, t0 + 60_000), 'accepted');
+        assert.deepEqual([w.stats.open, w.stats.revisable], [1, 0]);
+        assert.equal(w.add('a', 2, t0), 'late', 'the oldest closed window was forgotten');
+        assert.equal(w.add('b', 2, t0), 'late', 'with all its series: a revision of it would hold only the late readings');
+      });
+
+      it('never revises a window that closed before the engine started or before its snapshot', () => {
+        const fresh = new TumblingWindows({ graceMs: 5_000, latenessMs: 60 * 60_000 });
+        fresh.tick(t0 + 10 * 60_000 + 3_000); // started at 16:10:03: minute 9 is still open
+        assert.equal(fresh.add('1', 1, t0 + 8 * 60_000), 'late', 'minute 8 closed before this run: an earlier run may have emitted it');
+        assert.equal(fresh.add('1', 1, t0 + 9 * 60_000 + 59_000), 'accepted');
+        fresh.add('1', 2, t0 + 10 * 60_000);
+        const restored = TumblingWindows.fromJSON(
+          JSON.parse(JSON.stringify(fresh)),
+          { graceMs: 5_000, latenessMs: 60 * 60_000 },
+          t0 + 20 * 60_000,
+        );
+        assert.deepEqual(
+          restored.tick(t0 + 20 * 60_000).map((r) => (r.start - t0) / 60_000),
+          [9, 10],
+        );
+        assert.equal(restored.add('1', 3, t0 + 9 * 60_000), 'revised', 'closed by this run: revisable');
+        assert.equal(restored.add('1', 3, t0 + 8 * 60_000), 'late');
+      });
+
+      it('is off with latenessMs 0, the engine default', () => {
+        const w = new TumblingWindows({ graceMs: 0 });
+        w.add('1', 1, t0);
+        w.tick(t0 + 60_000);
+        assert.deepEqual([w.add('1', 2, t0), w.stats.revisable], ['late', 0]);
+      });
+    });
+
     it('never moves the watermark backwards', () => {
       const w = new TumblingWindows({ graceMs: 0 });
       w.tick(t0 + 120_000);
