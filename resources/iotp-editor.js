@@ -28,6 +28,9 @@
  * Dialog: IOTP.watch(selector, update) runs update now and each time one of those inputs changes
  * (rows shown or hidden by a select or a checkbox).
  *
+ * Workspace: `labelStyle: IOTP.labelStyle` shows a node's label in italics when it has a name
+ * (Node-RED's convention: a named node reads differently from its default label).
+ *
  * Code editor of a hidden input `#id` in a `#id-editor` div:
  *   oneditprepare: function () { IOTP.openCodeEditor(this, 'node-input-sql', 'sql'); ... },
  *   oneditsave: IOTP.saveCodeEditor,
@@ -120,6 +123,9 @@
           return s.trim();
         })
         .filter(Boolean);
+    },
+    labelStyle: function () {
+      return this.name ? 'node_label_italic' : '';
     },
     watch: function (selector, update) {
       $(selector).on('change', update);

@@ -12,12 +12,24 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statS
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
+import { expandRows } from './editor-rows.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 /** Written after every successful build; a source newer than it means dist/ is stale. */
 const stampFile = join(root, 'dist', '.build-stamp');
-const SOURCES = ['package.json', 'tsconfig.json', 'scripts/build.mjs', 'lib', 'nodes', 'icons', 'flows', 'test', 'bench'];
+const SOURCES = [
+  'package.json',
+  'tsconfig.json',
+  'scripts/build.mjs',
+  'scripts/editor-rows.mjs',
+  'lib',
+  'nodes',
+  'icons',
+  'flows',
+  'test',
+  'bench',
+];
 
 function fail(message) {
   console.error(`build: ${message}`);
@@ -78,7 +90,8 @@ function wrapHelp(html) {
   );
 }
 
-// Node folders: runtime .ts compiled by tsc; copy editor html and locales beside the output.
+// Node folders: runtime .ts compiled by tsc; editor html (its one-line form rows written out, see
+// editor-rows.mjs) and locales beside the output.
 const nodesDir = join(root, 'nodes');
 const iconsDir = join(root, 'icons');
 const usedIcons = new Set();
@@ -91,8 +104,13 @@ for (const name of existsSync(nodesDir) ? readdirSync(nodesDir) : []) {
   rmSync(join(out, 'icons'), { recursive: true, force: true });
   for (const file of readdirSync(src)) {
     if (!file.endsWith('.html')) continue;
-    cpSync(join(src, file), join(out, file));
-    for (const [, icon] of readFileSync(join(src, file), 'utf8').matchAll(/\bicon:\s*['"]([^'"/]+\.(?:svg|png))['"]/g)) usedIcons.add(icon);
+    const editor = readFileSync(join(src, file), 'utf8');
+    try {
+      writeFileSync(join(out, file), expandRows(editor, `nodes/${name}/${file}`));
+    } catch (err) {
+      fail(err.message);
+    }
+    for (const [, icon] of editor.matchAll(/\bicon:\s*['"]([^'"/]+\.(?:svg|png))['"]/g)) usedIcons.add(icon);
   }
   if (existsSync(join(src, 'locales'))) {
     cpSync(join(src, 'locales'), join(out, 'locales'), { recursive: true });

@@ -76,7 +76,15 @@ export interface SchemaSnapshot {
   triggers: TriggerInfo[];
 }
 
-export type SchemaReader = (executor: SqlExecutor, tables: readonly string[]) => Promise<SchemaSnapshot>;
+/** What a catalog reader is asked for: distinct lower-case table names (at least one), their placeholders. */
+interface CatalogQuery {
+  names: string[];
+  inList: string;
+  /** The reader adds the tables and triggers it finds and returns it. */
+  snapshot: SchemaSnapshot;
+}
+
+export type SchemaReader = (executor: SqlExecutor, query: CatalogQuery) => Promise<SchemaSnapshot>;
 
 const text = (value: unknown): string => (value === null || value === undefined ? '' : String(value));
 
@@ -150,11 +158,7 @@ function placeholders(n: number): string {
   return new Array(n).fill('?').join(', ');
 }
 
-const readMysql: SchemaReader = async (executor, wanted) => {
-  const names = [...new Set(wanted.map((t) => t.toLowerCase()))];
-  const snapshot: SchemaSnapshot = { dialect: 'mysql', tables: new Map(), triggers: [] };
-  if (names.length === 0) return snapshot;
-  const inList = placeholders(names.length);
+const readMysql: SchemaReader = async (executor, { names, inList, snapshot }) => {
   // information_schema compares TABLE_NAME by the file system's case rules; LOWER() makes the match explicit.
   const tables = await executor.query(
     `SELECT TABLE_NAME AS name, ENGINE AS engine, TABLE_COLLATION AS collation, ROW_FORMAT AS row_format
@@ -246,11 +250,7 @@ export function sqliteFamily(declared: string): TypeFamily {
 const TRIGGER_HEAD =
   /^\s*CREATE\s+(?:TEMP(?:ORARY)?\s+)?TRIGGER\s+(?:IF\s+NOT\s+EXISTS\s+)?\S+\s+(BEFORE|AFTER|INSTEAD\s+OF)?\s*(INSERT|UPDATE|DELETE)/i;
 
-const readSqlite: SchemaReader = async (executor, wanted) => {
-  const names = [...new Set(wanted.map((t) => t.toLowerCase()))];
-  const snapshot: SchemaSnapshot = { dialect: 'sqlite', tables: new Map(), triggers: [] };
-  if (names.length === 0) return snapshot;
-  const inList = placeholders(names.length);
+const readSqlite: SchemaReader = async (executor, { names, inList, snapshot }) => {
   const objects = await executor.query(
     `SELECT type, name, tbl_name, sql FROM sqlite_master WHERE type IN ('table', 'trigger') AND lower(tbl_name) IN (${inList}) ORDER BY name`,
     names,
@@ -347,11 +347,7 @@ function postgresType(row: Record<string, unknown>): string {
   return dataType;
 }
 
-const readPostgres: SchemaReader = async (executor, wanted) => {
-  const names = [...new Set(wanted.map((t) => t.toLowerCase()))];
-  const snapshot: SchemaSnapshot = { dialect: 'postgres', tables: new Map(), triggers: [] };
-  if (names.length === 0) return snapshot;
-  const inList = placeholders(names.length);
+const readPostgres: SchemaReader = async (executor, { names, inList, snapshot }) => {
   // Names are matched case-insensitively like MySQL's (a quoted "Measurement" is found as measurement).
   const tables = await executor.query(
     `SELECT c.relname AS name FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -452,5 +448,8 @@ export const SCHEMA_READERS: Partial<Record<Dialect, SchemaReader>> = {
 export async function readSchema(executor: SqlExecutor, tables: readonly string[]): Promise<SchemaSnapshot> {
   const reader = SCHEMA_READERS[executor.dialect];
   if (!reader) throw new Error(`No catalog reader for the ${executor.dialect} dialect`);
-  return reader(executor, tables);
+  const names = [...new Set(tables.map((t) => t.toLowerCase()))];
+  const snapshot: SchemaSnapshot = { dialect: executor.dialect, tables: new Map(), triggers: [] };
+  if (names.length === 0) return snapshot;
+  return reader(executor, { names, inList: placeholders(names.length), snapshot });
 }

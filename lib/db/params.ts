@@ -162,19 +162,24 @@ export function findPlaceholders(sql: string, dialect: Dialect): readonly Placeh
   return found;
 }
 
-/** `sql` split around its `?` placeholders (named ones are left as text). Cached. */
-export function compilePositional(sql: string, dialect: Dialect): CompiledPositional {
-  const cached = positionalCache[dialect].get(sql);
-  if (cached) return cached;
+/** The text of `sql` before, between and after `placeholders` (in order): one piece more than them. */
+function textAround(sql: string, placeholders: readonly Placeholder[]): string[] {
   const pieces: string[] = [];
   let from = 0;
-  for (const p of findPlaceholders(sql, dialect)) {
-    if (p.name !== undefined) continue;
+  for (const p of placeholders) {
     pieces.push(sql.slice(from, p.start));
     from = p.end;
   }
   pieces.push(sql.slice(from));
-  const compiled = { pieces };
+  return pieces;
+}
+
+/** `sql` split around its `?` placeholders (named ones are left as text). Cached. */
+export function compilePositional(sql: string, dialect: Dialect): CompiledPositional {
+  const cached = positionalCache[dialect].get(sql);
+  if (cached) return cached;
+  const positional = findPlaceholders(sql, dialect).filter((p) => p.name === undefined);
+  const compiled = { pieces: textAround(sql, positional) };
   positionalCache[dialect].set(sql, compiled);
   return compiled;
 }
@@ -183,18 +188,15 @@ export function compilePositional(sql: string, dialect: Dialect): CompiledPositi
 export function compileNamed(sql: string, dialect: Dialect): CompiledNamed {
   const cached = namedCache[dialect].get(sql);
   if (cached) return cached;
-  const pieces: string[] = [];
+  const placeholders = findPlaceholders(sql, dialect);
   const names: string[] = [];
-  let from = 0;
-  for (const p of findPlaceholders(sql, dialect)) {
+  for (const p of placeholders) {
     if (p.name === undefined) {
       throw new SqlParameterError('SQL mixes ? placeholders with named parameters; use one style per statement', 'DB_PARAM_MIXED');
     }
-    pieces.push(sql.slice(from, p.start));
     names.push(p.name);
-    from = p.end;
   }
-  pieces.push(sql.slice(from));
+  const pieces = textAround(sql, placeholders);
   const compiled: CompiledNamed = { sql: pieces.join('?'), names, pieces };
   namedCache[dialect].set(sql, compiled);
   return compiled;

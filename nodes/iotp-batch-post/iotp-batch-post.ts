@@ -67,9 +67,8 @@ export default function register(RED: NodeAPI): void {
     },
     // Its start-up failure is no kit.startupFailed: the request API (iotp-connector-api) and
     // the status keep saying why the connector is not running, and messages end with NOT_READY.
-    setup({ node, config: settings, status }) {
+    setup({ node, config: settings, status, userDir }) {
       const databaseNode = RED.nodes.getNode(settings.database) as DatabaseConfigNode | null;
-      const userDir = (RED.settings.userDir as string | undefined) ?? process.cwd();
 
       let engine: ConnectorEngine | undefined;
       let unavailable = RED._('iotp-batch-post.errors.starting');

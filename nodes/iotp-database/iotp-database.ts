@@ -38,8 +38,7 @@ export default function register(RED: NodeAPI): void {
       ca: { type: 'text' },
     },
     setup(kit) {
-      const { node, config: settings } = kit;
-      const userDir = (RED.settings.userDir as string | undefined) ?? process.cwd();
+      const { node, config: settings, userDir } = kit;
       let database: Database | undefined;
       let config: DatabaseConfig | undefined;
       let description = '(not configured)';

@@ -20,6 +20,7 @@ import { findMigrationSet, parseCustomMigrationSet } from '../../lib/migrations'
 import { writerNumbers, writerTableSettings } from '../../lib/writer/settings';
 import type { DatabaseConfigNode } from '../shared/config-nodes';
 import { defineNode } from '../shared/define-node';
+import { journalRoot } from '../shared/directories';
 import { compactCount } from '../shared/status';
 import { giveBack, JOURNAL_POSITION_PROPERTY, JOURNAL_REPLAY_PROPERTY } from '../shared/completion';
 import { arrivals } from '../../lib/arrivals';
@@ -94,9 +95,6 @@ export default function register(RED: NodeAPI): void {
           // Every statement waits until this writer's schema is in place; while the database is
           // unreachable the gate fails like a statement would, so rows are buffered and journaled.
           const gated = migrations ? gateDatabase(database, () => config.migrate(migrations)) : database;
-          const journalRoot =
-            (RED.settings as unknown as { iotpJournalDir?: string }).iotpJournalDir ??
-            join((RED.settings.userDir as string | undefined) ?? process.cwd(), 'iot-pipelines', 'journal');
           writer = new RowWriter({
             db: gated,
             table: def.table,
@@ -106,7 +104,7 @@ export default function register(RED: NodeAPI): void {
             // even when an at-least-once source bounds its unacknowledged messages below batchSize.
             flushWhenIdle: true,
             overflow: def.overflow || 'backpressure',
-            journalDir: def.journal === false ? undefined : join(journalRoot, node.id.replace(/[^A-Za-z0-9_.-]/g, '_')),
+            journalDir: def.journal === false ? undefined : join(journalRoot(RED), node.id.replace(/[^A-Za-z0-9_.-]/g, '_')),
             warn: (message: string) => node.warn(message),
           });
           // Rows this writer holds are still on their way into the database: a connector reading it

@@ -82,13 +82,12 @@ export default function register(RED: NodeAPI): void {
 
   defineNode<IsemsNodeDef>(RED, {
     type: 'iotp-isems',
-    setup({ node, config: def, status, onInput }) {
+    setup({ node, config: def, status, onInput, userDir }) {
       checkCompletionSupport(RED, node);
       const addresses = nodeAddresses(def.nodes);
       const settings = isemsSettings(def);
       const { intervalSeconds, maxLineErrors } = settings;
       const simulate = addresses.length === 0 && isTrue(def.simulate);
-      const userDir = (RED.settings.userDir as string | undefined) ?? process.cwd();
 
       const file = new WatermarkFile(watermarkPath(userDir, node.id), (error) =>
         node.warn(RED._('iotp-isems.errors.saveWatermarks', { message: error.message })),

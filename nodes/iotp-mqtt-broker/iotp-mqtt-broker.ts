@@ -59,8 +59,7 @@ export default function register(RED: NodeAPI): void {
       ca: { type: 'text' },
     },
     setup(kit) {
-      const { node, config: def } = kit;
-      const userDir = (RED.settings.userDir as string | undefined) ?? process.cwd();
+      const { node, config: def, userDir } = kit;
       let resolved: ResolvedBroker | undefined;
       let description = '(not configured)';
       try {

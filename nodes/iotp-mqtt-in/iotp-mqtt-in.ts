@@ -45,6 +45,7 @@ import {
   type CompletionOutcome,
 } from '../shared/completion';
 import { openDeadLetters } from '../shared/dead-letters';
+import { journalRoot } from '../shared/directories';
 import { clipText, compactCount } from '../shared/status';
 import { arrivals, ConnectionWatch } from '../../lib/arrivals';
 import { tablesReachedFrom } from '../shared/arrival-feeds';
@@ -97,13 +98,9 @@ export function ingestFilters(
   return filters.map((filter) => (filter.startsWith('$share/') ? filter : `$share/${group}/${filter}`));
 }
 
-/**
- * The receive journal's directory for a node, beside the writers' journals (the `iotpJournalDir`
- * setting, else `<user directory>/iot-pipelines/journal`), so it survives redeploys and restarts.
- */
-export function journalDirectory(settings: { iotpJournalDir?: string; userDir?: string }, nodeId: string): string {
-  const root = settings.iotpJournalDir ?? join(settings.userDir ?? process.cwd(), 'iot-pipelines', 'journal');
-  return join(root, `mqtt-in-${nodeId.replace(/[^A-Za-z0-9_.-]/g, '_')}`);
+/** The receive journal's directory for a node, beside the writers' journals (journalRoot). */
+function journalDirectory(RED: NodeAPI, nodeId: string): string {
+  return join(journalRoot(RED), `mqtt-in-${nodeId.replace(/[^A-Za-z0-9_.-]/g, '_')}`);
 }
 
 export const DEFAULT_JOURNAL_MB = 256;
@@ -380,7 +377,7 @@ export default function register(RED: NodeAPI): void {
       if (journaled && config) {
         try {
           receiver = new JournaledReceive({
-            dir: journalDirectory(RED.settings as unknown as { iotpJournalDir?: string; userDir?: string }, node.id),
+            dir: journalDirectory(RED, node.id),
             maxBytes: journalMB * 1024 * 1024,
             warn: (message) => node.warn(message),
             error: (err) => node.error(RED._('iotp-mqtt-in.errors.journalWrite', { message: err.message })),

@@ -39,6 +39,11 @@ const REDELIVERY_WINDOW_MS = 60_000;
 
 export type JournalState = 'ok' | 'full' | 'failing' | 'off';
 
+/** The packet id a QoS 2 message's receipt is kept under; QoS 0 and 1 messages have no receipt. */
+function qos2ReceiptId(message: ReceivedMessage): number | undefined {
+  return message.qos === 2 ? message.messageId : undefined;
+}
+
 export interface JournaledReceiveOptions {
   dir: string;
   maxBytes: number;
@@ -118,8 +123,9 @@ export class JournaledReceive {
       this.options.bypass(message);
       return;
     }
-    if (message.qos === 2 && message.messageId !== undefined) {
-      const receipt = this.qos2.receive(message.messageId, message.topic, message.payload, message);
+    const receiptId = qos2ReceiptId(message);
+    if (receiptId !== undefined) {
+      const receipt = this.qos2.receive(receiptId, message.topic, message.payload, message);
       if (receipt !== 'new') {
         this.redeliveriesSkipped++;
         if (receipt === 'stored') message.settle('journaled');
@@ -191,8 +197,8 @@ export class JournaledReceive {
           this.options.bypass(message);
           // Repeats held for it take the same path: acknowledged only once the flow completes them
           // (the first copy's acknowledgement may belong to a connection that is gone). At least once.
-          if (message.qos === 2 && message.messageId !== undefined)
-            for (const held of this.qos2.failed(message.messageId)) this.options.bypass(held);
+          const receiptId = qos2ReceiptId(message);
+          if (receiptId !== undefined) for (const held of this.qos2.failed(receiptId)) this.options.bypass(held);
           return;
         }
         // Acknowledged together once this group's callbacks have run, then marked as such.
@@ -207,8 +213,8 @@ export class JournaledReceive {
     this.toAcknowledge = [];
     for (const { message } of batch) {
       message.settle('journaled');
-      if (message.qos === 2 && message.messageId !== undefined)
-        for (const held of this.qos2.stored(message.messageId)) held.settle('journaled');
+      const receiptId = qos2ReceiptId(message);
+      if (receiptId !== undefined) for (const held of this.qos2.stored(receiptId)) held.settle('journaled');
     }
     this.journal.acknowledged(batch.map((item) => item.entry));
     this.schedulePump();

@@ -36,10 +36,8 @@ const TICK_MS = 1_000;
 export default function register(RED: NodeAPI): void {
   defineNode<QualityNodeDef>(RED, {
     type: 'iotp-quality',
-    setup({ node, config: def, status, startupFailed, onInput }) {
-      const stateDir =
-        (RED.settings as unknown as { iotpStateDir?: string }).iotpStateDir ??
-        join((RED.settings.userDir as string | undefined) ?? process.cwd(), 'iot-pipelines', 'quality');
+    setup({ node, config: def, status, startupFailed, onInput, userDir }) {
+      const stateDir = (RED.settings as unknown as { iotpStateDir?: string }).iotpStateDir ?? join(userDir, 'iot-pipelines', 'quality');
       const statePath = join(stateDir, `${node.id.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`);
       const persist = def.persist !== false;
       let monitor: QualityMonitor | undefined;

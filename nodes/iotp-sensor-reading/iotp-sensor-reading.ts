@@ -31,12 +31,12 @@ type Msg = NodeMessageInFlow & { invalid?: { code: string; field: string; messag
 export default function register(RED: NodeAPI): void {
   defineNode<ReadingNodeDef>(RED, {
     type: 'iotp-sensor-reading',
-    setup({ node, config: def, status, startupFailed, onInput }) {
+    setup({ node, config: def, status, startupFailed, onInput, userDir }) {
       const mode = def.mode === 'aggregate' ? 'aggregate' : 'reading';
       const options: ReadingOptions = { requireMetadata: def.requireMetadata === true };
       let sensors: SensorsDefinition | undefined;
       // The same identity the MQTT client id is derived from: stable across restarts, distinct per instance.
-      const instance = instanceIdentity(process.env, hostname(), (RED.settings.userDir as string | undefined) ?? process.cwd()).label;
+      const instance = instanceIdentity(process.env, hostname(), userDir).label;
       if (mode === 'aggregate') {
         try {
           sensors = sensorsFor(RED, def.sensors);

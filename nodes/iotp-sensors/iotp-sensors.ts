@@ -17,7 +17,7 @@ export default function register(RED: NodeAPI): void {
     setup(kit) {
       let sensors: SensorsDefinition | undefined;
       try {
-        sensors = loadSensorsDefinition(kit.config, (RED.settings.userDir as string | undefined) ?? process.cwd());
+        sensors = loadSensorsDefinition(kit.config, kit.userDir);
       } catch (err) {
         const failure = asError(err);
         kit.startupFailed(failure, { log: RED._('iotp-sensors.errors.invalid', { message: failure.message }) });

@@ -33,8 +33,7 @@ async function loadSensors(source: string | undefined, userDir: string): Promise
 export default function register(RED: NodeAPI): void {
   defineNode<SimulatorNodeDef>(RED, {
     type: 'iotp-simulator',
-    setup({ node, config: props, status, startupFailed, onInput }) {
-      const userDir = (RED.settings.userDir as string | undefined) ?? process.cwd();
+    setup({ node, config: props, status, startupFailed, onInput, userDir }) {
       let simulator: Simulator | undefined;
       let wanted = isEnabled(props.enabled);
       let running = false;

@@ -5,6 +5,7 @@
 import { basename, relative } from 'node:path';
 import type { NodeAPI } from 'node-red';
 import { DeadLetterFile, deadLetterPath, defaultDeadLetterDir } from '../../lib/dead-letter';
+import { userDirectory } from './directories';
 
 export interface NodeDeadLetters {
   file: DeadLetterFile;
@@ -13,7 +14,7 @@ export interface NodeDeadLetters {
 }
 
 export function openDeadLetters(RED: NodeAPI, nodeId: string): NodeDeadLetters {
-  const userDir = (RED.settings.userDir as string | undefined) ?? process.cwd();
+  const userDir = userDirectory(RED);
   const dir = (RED.settings as unknown as { iotpDeadLetterDir?: string }).iotpDeadLetterDir ?? defaultDeadLetterDir(userDir);
   const file = new DeadLetterFile(deadLetterPath(dir, nodeId));
   const underUserDir = relative(userDir, file.path);

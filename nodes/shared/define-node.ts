@@ -12,6 +12,7 @@
  */
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow, NodeStatus } from 'node-red';
 import { migrateNodeConfig, type ConfigMigration } from './config-version';
+import { userDirectory } from './directories';
 import { ThrottledStatus } from './status';
 
 /** Every node stores `version: 1`; a flow saved before versions existed is read as version 0. */
@@ -31,6 +32,8 @@ export interface StartupFailure {
 export interface NodeKit<N extends Node<object>, C> {
   RED: NodeAPI;
   node: N;
+  /** Node-RED's user directory (userDirectory in directories.ts). */
+  userDir: string;
   /** The node's properties, migrated to the current config version. */
   config: C;
   status: ThrottledStatus;
@@ -96,6 +99,7 @@ export function defineNode<C extends object = Record<string, unknown>, N extends
     const kit: NodeKit<N, C> = {
       RED,
       node,
+      userDir: userDirectory(RED),
       config,
       status,
       get startupError() {
