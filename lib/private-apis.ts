@@ -11,6 +11,11 @@
  *    MQTT.js sends by itself, and calls the original to send them once a message is settled.
  *  - `MqttClient#connackReceived`: whether the broker answered the current CONNECT; tells a broker
  *    that hung up on an MQTT 5 CONNECT (fall back to 3.1.1) from a connection that ended later.
+ *  - `MqttClient#_trackIncomingQoS2Publish(messageId, done, pump)` and `#_receiveMaximum`: MQTT.js
+ *    counts the QoS 2 messages it holds from PUBLISH to PUBREL against the Receive Maximum it
+ *    advertised, and ends the connection (reason 147) when a broker sends more.
+ *    tolerateReceiveMaximumOverrun() lifts that limit for the check only (the CONNECT still
+ *    advertises ours).
  *  (`handleMessage` and the `customHandleAcks` option are documented API; checked here as well,
  *  since acknowledge-on-settle needs all four.)
  *
@@ -37,7 +42,7 @@ export class DependencyApiError extends IotpError<DependencyApiErrorCode> {
   }
 }
 
-type MemberKind = 'function' | 'boolean' | 'null-or-function' | 'null-or-array';
+type MemberKind = 'function' | 'boolean' | 'number' | 'null-or-function' | 'null-or-array';
 
 interface Requirement {
   member: string;
@@ -50,6 +55,8 @@ function matches(value: unknown, kind: MemberKind): boolean {
       return typeof value === 'function';
     case 'boolean':
       return typeof value === 'boolean';
+    case 'number':
+      return typeof value === 'number';
     case 'null-or-function':
       return value === null || value === undefined || typeof value === 'function';
     case 'null-or-array':
@@ -85,7 +92,12 @@ const MQTT_CLIENT_MEMBERS: Requirement[] = [
   { member: '_sendPacket', kind: 'function' },
   { member: 'handleMessage', kind: 'function' },
   { member: 'connackReceived', kind: 'boolean' },
+  { member: '_trackIncomingQoS2Publish', kind: 'function' },
+  { member: '_receiveMaximum', kind: 'number' },
 ];
+
+/** MQTT packet identifiers are 16-bit: no more QoS 2 messages than this can be held at once. */
+const PACKET_IDENTIFIERS = 65_535;
 
 function mqttVersion(): string {
   try {
@@ -136,6 +148,32 @@ export function interceptIncomingAcks(client: object): SendPacket {
     original(packet, cb, cbStorePut, noStore);
   };
   return original;
+}
+
+/**
+ * Keeps the connection when a broker has more QoS 2 messages in flight to this client than the
+ * Receive Maximum it advertised, instead of MQTT.js ending it with reason 147. mosquitto 2.0.11
+ * (Debian 12's) does that on every reconnect to a persistent session while its queue is deep: it
+ * resends what was in flight and fills a fresh quota beside it, so MQTT.js's check turned a broker
+ * restart into a reconnect loop that never delivered again. Holding the extra messages is safe:
+ * the session stops reading from the socket while its consumers hold a full window
+ * (lib/mqtt/session.ts, onQosPublish), and the QoS 2 state MQTT.js keeps until PUBREL is bounded
+ * by the 65,535 packet identifiers. Checks the client first (checkMqttClient).
+ */
+export function tolerateReceiveMaximumOverrun(client: object): void {
+  checkMqttClient(client);
+  type Track = (messageId: number, done: unknown, pump: unknown) => boolean;
+  const internals = client as { _trackIncomingQoS2Publish: Track; _receiveMaximum: number };
+  const track = internals._trackIncomingQoS2Publish.bind(client);
+  internals._trackIncomingQoS2Publish = (messageId, done, pump) => {
+    const advertised = internals._receiveMaximum;
+    internals._receiveMaximum = PACKET_IDENTIFIERS;
+    try {
+      return track(messageId, done, pump);
+    } finally {
+      internals._receiveMaximum = advertised;
+    }
+  };
 }
 
 /** Whether the broker answered the current connection's CONNECT (MQTT.js's `connackReceived`). */

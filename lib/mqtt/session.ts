@@ -33,7 +33,7 @@ import { MqttError } from './errors';
 import { mqtt5Losses, ProtocolNegotiation, type ProtocolVersion } from './negotiation';
 import { describeBroker, reconnectDelay, toClientOptions, withProtocolVersion, type ResolvedBroker } from './options';
 import { assertTopicName, parseFilter, topicMatches, type ParsedFilter } from './topics';
-import { connackReceived, interceptIncomingAcks, type SendPacket } from '../private-apis';
+import { connackReceived, interceptIncomingAcks, tolerateReceiveMaximumOverrun, type SendPacket } from '../private-apis';
 
 export type QoS = 0 | 1 | 2;
 
@@ -187,6 +187,7 @@ export class MqttSession extends EventEmitter {
     // dropped (lib/private-apis.ts, which first checks the client has what this relies on) and sent
     // by writeAck() once the message is settled.
     this.sendPacket = interceptIncomingAcks(this.client);
+    tolerateReceiveMaximumOverrun(this.client);
     // Installed on the live options object: handlePublish reads it per packet, for 3.1.1 as well.
     this.client.options.customHandleAcks = (topic: string, _payload: Buffer, packet: IPublishPacket, cb: AckCallback) =>
       this.onQosPublish(topic, packet, cb);
