@@ -15,6 +15,7 @@ import {
   hasInputHandler,
   interceptIncomingAcks,
   type SendPacket,
+  tolerateReceiveMaximumOverrun,
 } from '../../lib/private-apis';
 
 /** A client of the installed MQTT.js that never connects. */
@@ -50,7 +51,7 @@ describe('private APIs of dependencies (lib/private-apis.ts)', () => {
       assert.equal(connackReceived(client), false, 'not connected: no CONNACK');
     });
 
-    for (const member of ['_sendPacket', 'handleMessage', 'connackReceived']) {
+    for (const member of ['_sendPacket', 'handleMessage', 'connackReceived', '_trackIncomingQoS2Publish', '_receiveMaximum']) {
       it(`refuses a client without ${member}, naming it and the version`, () => {
         const client = realClient() as unknown as Record<string, unknown>;
         // An own property shadows the prototype's method, as a renamed or removed member would leave it.
@@ -70,7 +71,13 @@ describe('private APIs of dependencies (lib/private-apis.ts)', () => {
     });
 
     it('interceptIncomingAcks refuses before replacing anything', () => {
-      const client = { handleMessage: () => undefined, connackReceived: false, options: {} };
+      const client = {
+        handleMessage: () => undefined,
+        connackReceived: false,
+        options: {},
+        _trackIncomingQoS2Publish: () => true,
+        _receiveMaximum: 100,
+      };
       assert.throws(() => interceptIncomingAcks(client), refusal('_sendPacket', 'MQTT.js'));
       assert.equal('_sendPacket' in client, false);
     });
@@ -81,6 +88,8 @@ describe('private APIs of dependencies (lib/private-apis.ts)', () => {
         connackReceived: false,
         options: {},
         handleMessage: () => undefined,
+        _trackIncomingQoS2Publish: () => true,
+        _receiveMaximum: 100,
         _sendPacket: function (this: unknown, packet: Record<string, unknown>, cb?: (err?: Error) => void): void {
           assert.equal(this, client, 'the original runs bound to its client');
           written.push(packet);
@@ -96,6 +105,47 @@ describe('private APIs of dependencies (lib/private-apis.ts)', () => {
       assert.equal(callbacks, 3, 'MQTT.js moves on after a dropped acknowledgement');
       original({ cmd: 'puback', messageId: 1 });
       assert.deepEqual(written.at(-1), { cmd: 'puback', messageId: 1 });
+    });
+
+    it('tolerateReceiveMaximumOverrun lifts the limit for the check only: the CONNECT still advertises ours', () => {
+      const limits: number[] = [];
+      const client = {
+        connackReceived: false,
+        options: {},
+        handleMessage: () => undefined,
+        _sendPacket: () => undefined,
+        _receiveMaximum: 100,
+        _trackIncomingQoS2Publish: function (this: { _receiveMaximum: number }, messageId: number): boolean {
+          limits.push(this._receiveMaximum, messageId);
+          return true;
+        },
+      };
+      tolerateReceiveMaximumOverrun(client);
+      assert.equal(client._trackIncomingQoS2Publish(7), true);
+      assert.deepEqual(limits, [65_535, 7]);
+      assert.equal(client._receiveMaximum, 100);
+    });
+
+    it('with the installed MQTT.js, a 101st QoS 2 message in flight at Receive Maximum 100 keeps the connection', () => {
+      const client = mqtt.connect({
+        host: '127.0.0.1',
+        port: 1,
+        manualConnect: true,
+        reconnectPeriod: 0,
+        protocolVersion: 5,
+        properties: { receiveMaximum: 100 },
+      });
+      const errors: Error[] = [];
+      client.on('error', (err) => errors.push(err));
+      tolerateReceiveMaximumOverrun(client);
+      const track = (client as unknown as { _trackIncomingQoS2Publish(id: number, done: () => void): boolean })._trackIncomingQoS2Publish;
+      for (let id = 1; id <= 101; id++)
+        assert.equal(
+          track.call(client, id, () => undefined),
+          true,
+          `message ${id}`,
+        );
+      assert.deepEqual(errors, [], 'no Receive Maximum exceeded (147)');
     });
   });
 
