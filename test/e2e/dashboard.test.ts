@@ -65,6 +65,7 @@ interface WidgetUpdate {
   connection: number;
   widget: string;
   payload: unknown;
+  action?: unknown;
 }
 
 /** Records every widget update the page receives over its socket.io websockets. */
@@ -75,8 +76,9 @@ function recordWidgetUpdates(page: Page, updates: WidgetUpdate[]): void {
     socket.on('framereceived', ({ payload }) => {
       // socket.io event packets: 42["event", data]
       if (typeof payload !== 'string' || !payload.startsWith('42[')) return;
-      const [event, msg] = JSON.parse(payload.slice(2)) as [string, { payload?: unknown } | undefined];
-      if (event.startsWith('msg-input:')) updates.push({ connection, widget: event.slice('msg-input:'.length), payload: msg?.payload });
+      const [event, msg] = JSON.parse(payload.slice(2)) as [string, { payload?: unknown; action?: unknown } | undefined];
+      if (event.startsWith('msg-input:'))
+        updates.push({ connection, widget: event.slice('msg-input:'.length), payload: msg?.payload, action: msg?.action });
     });
   });
 }
@@ -451,6 +453,19 @@ describe('the dashboards in a real browser', function () {
       updates.some((u) => u.widget === 'iotp.dash.sensors.live' && (u.payload as unknown[]).length > 1),
       'the live chart got several sensors in one message',
     );
+    // Charts re-read whole get all their lines in one message that replaces the chart's.
+    for (const [widget, line] of [
+      ['iotp.dash.sensors.quality.chart', 'metric'],
+      ['iotp.dash.sensors.meanchart', 'sensor'],
+    ]) {
+      const received = updates.filter((u) => u.widget === widget);
+      assert.ok(received.length > 0, `${widget} got no update`);
+      for (const { payload, action } of received) assert.ok(Array.isArray(payload) && action === 'replace', `${widget}: ${action}`);
+      assert.ok(
+        received.some((u) => new Set((u.payload as Record<string, unknown>[]).map((point) => point[line])).size > 1),
+        `${widget}: several lines in one message`,
+      );
+    }
     const raw = updates.filter((u) => u.widget === 'iotp.dash.ra.rawchart');
     assert.ok(raw.length > 0, 'the raw numbers chart got no update');
     for (const { payload } of raw) assert.ok(Array.isArray(payload) && payload.length > 0, JSON.stringify(payload));
