@@ -4,7 +4,9 @@
  * Dashboard 2.0 pages, into a fresh user directory; SQLite; a private mosquitto), then each page at
  * /dashboard/<page>: its live values change as the simulators publish, its charts draw and move,
  * its tables fill; the connector page re-sends a span through POST /raise-request with the key
- * from the http request node's credentials. Screenshots: test-artifacts/dashboard-<page>.png.
+ * from the http request node's credentials. What the pages received over socket.io is recorded:
+ * text and table widgets get a value only when it changed, charts that update every few seconds get
+ * all their lines' points in one message. Screenshots: test-artifacts/dashboard-<page>.png.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -56,6 +58,29 @@ function blankImage(page: Page, id: string): Promise<string> {
     blank.height = canvas.height;
     return blank.toDataURL();
   }, `nrdb-ui-widget-${id}`);
+}
+
+/** A message Dashboard 2.0 sent a widget (`msg-input:<id>`), on which socket.io connection. */
+interface WidgetUpdate {
+  connection: number;
+  widget: string;
+  payload: unknown;
+  action?: unknown;
+}
+
+/** Records every widget update the page receives over its socket.io websockets. */
+function recordWidgetUpdates(page: Page, updates: WidgetUpdate[]): void {
+  let connections = 0;
+  page.on('websocket', (socket) => {
+    const connection = ++connections;
+    socket.on('framereceived', ({ payload }) => {
+      // socket.io event packets: 42["event", data]
+      if (typeof payload !== 'string' || !payload.startsWith('42[')) return;
+      const [event, msg] = JSON.parse(payload.slice(2)) as [string, { payload?: unknown; action?: unknown } | undefined];
+      if (event.startsWith('msg-input:'))
+        updates.push({ connection, widget: event.slice('msg-input:'.length), payload: msg?.payload, action: msg?.action });
+    });
+  });
 }
 
 async function until<T>(what: string, read: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 90_000): Promise<T> {
@@ -115,6 +140,7 @@ describe('the dashboards in a real browser', function () {
   let browser: Browser;
   let page: Page;
   const pageErrors: string[] = [];
+  const updates: WidgetUpdate[] = [];
 
   before(async function () {
     const missing = await missingPrograms(['mosquitto']);
@@ -142,6 +168,7 @@ describe('the dashboards in a real browser', function () {
     await runtime.waitForOutput(/Dashboard 2\.0 \(v[\d.]+\) started at \/dashboard/, 30_000);
     page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
     page.on('pageerror', (error) => pageErrors.push(String(error)));
+    recordWidgetUpdates(page, updates);
   });
 
   after(async () => {
@@ -366,6 +393,82 @@ describe('the dashboards in a real browser', function () {
     // The key came from credentials: the flow files hold only the ${API_KEY} reference.
     assert.ok(!runtime!.output().includes(API_KEY), 'the API key is never logged');
     await screenshot('connector');
+  });
+
+  it('sends text and table widgets only what changed, and chart lines in one message per update', () => {
+    // Every open page receives every widget's updates, so the pages opened above saw them all.
+    const sentOnChange = [
+      'iotp.dash.ss.state',
+      'iotp.dash.ss.backlogtext',
+      'iotp.dash.ss.count.text',
+      'iotp.dash.ss.table',
+      'iotp.dash.ra.t1',
+      'iotp.dash.ra.t5',
+      'iotp.dash.ra.t30',
+      'iotp.dash.ra.table',
+      'iotp.dash.isems.table',
+      'iotp.dash.sensors.q.completeness',
+      'iotp.dash.connector.t.state',
+      'iotp.dash.connector.t.bookmark',
+      'iotp.dash.connector.t.waiting',
+      'iotp.dash.connector.t.outbox',
+      'iotp.dash.connector.deliveries',
+      'iotp.dash.connector.failures',
+    ];
+    // A value that never changes (the writer's state) is sent once, before a page connects, and
+    // reaches later pages from Dashboard 2.0's store; these change while the pages are open.
+    for (const widget of ['iotp.dash.ss.table', 'iotp.dash.ra.t1', 'iotp.dash.isems.table', 'iotp.dash.connector.deliveries']) {
+      assert.ok(
+        updates.some((u) => u.widget === widget),
+        `${widget} got no update`,
+      );
+    }
+    for (const widget of sentOnChange) {
+      const received = updates.filter((u) => u.widget === widget);
+      const repeated = received.filter(
+        (u, i) =>
+          i > 0 && received[i - 1].connection === u.connection && JSON.stringify(received[i - 1].payload) === JSON.stringify(u.payload),
+      );
+      assert.deepEqual(repeated, [], `${widget} was sent the value it already showed`);
+    }
+    const batched: [widget: string, line: string, lines: (n: number) => boolean][] = [
+      ['iotp.dash.sensors.live', 'sensor', (n) => n >= 1],
+      ['iotp.dash.ss.backlogchart', 'line', (n) => n === 2],
+      ['iotp.dash.ra.chart', 'line', (n) => n >= 1 && n <= 3],
+    ];
+    for (const [widget, line, lines] of batched) {
+      const received = updates.filter((u) => u.widget === widget);
+      assert.ok(received.length > 0, `${widget} got no update`);
+      for (const { payload } of received) {
+        assert.ok(Array.isArray(payload), `${widget}: ${JSON.stringify(payload)}`);
+        const names = (payload as Record<string, unknown>[]).map((point) => point[line]);
+        assert.ok(
+          lines(names.length) && new Set(names).size === names.length,
+          `${widget}: one point per line in ${JSON.stringify(payload)}`,
+        );
+      }
+    }
+    // Five simulated sensors: a poll carries the newest reading of several at once.
+    assert.ok(
+      updates.some((u) => u.widget === 'iotp.dash.sensors.live' && (u.payload as unknown[]).length > 1),
+      'the live chart got several sensors in one message',
+    );
+    // Charts re-read whole get all their lines in one message that replaces the chart's.
+    for (const [widget, line] of [
+      ['iotp.dash.sensors.quality.chart', 'metric'],
+      ['iotp.dash.sensors.meanchart', 'sensor'],
+    ]) {
+      const received = updates.filter((u) => u.widget === widget);
+      assert.ok(received.length > 0, `${widget} got no update`);
+      for (const { payload, action } of received) assert.ok(Array.isArray(payload) && action === 'replace', `${widget}: ${action}`);
+      assert.ok(
+        received.some((u) => new Set((u.payload as Record<string, unknown>[]).map((point) => point[line])).size > 1),
+        `${widget}: several lines in one message`,
+      );
+    }
+    const raw = updates.filter((u) => u.widget === 'iotp.dash.ra.rawchart');
+    assert.ok(raw.length > 0, 'the raw numbers chart got no update');
+    for (const { payload } of raw) assert.ok(Array.isArray(payload) && payload.length > 0, JSON.stringify(payload));
   });
 
   it('no page raised a script error', () => {
