@@ -49,8 +49,8 @@ const seedRows = async (db: Database): Promise<Array<Record<string, unknown>>> =
 /**
  * The statestream dashboard page's entity table (flows/6-dashboard-1-statestream.json) on this
  * database: the page's query as its db query node runs it, then the rows its function node makes
- * of the result (in a context that shares Date with the host, as Node-RED's function node does),
- * as [entity, domain, state].
+ * of the result (in a context that shares Date with the host, as Node-RED's function node does,
+ * with a node context of its own), as [entity, domain, state].
  */
 async function dashboardEntities(db: Database): Promise<string[][]> {
   const page = JSON.parse(readFileSync(join(packageRoot, 'flows', '6-dashboard-1-statestream.json'), 'utf8')) as Array<
@@ -58,7 +58,10 @@ async function dashboardEntities(db: Database): Promise<string[][]> {
   >;
   const node = (id: string): Record<string, unknown> => page.find((n) => n.id === id)!;
   const { rows } = await db.query(String(node('iotp.dash.ss.entities').sql));
-  const toTable = runInNewContext(`(function (msg) {\n${String(node('iotp.dash.ss.rows').func)}\n})`, { Date }) as (msg: {
+  // A fresh node context, as on the page's first poll: the function sends only what changed since its last run.
+  const stored = new Map<string, unknown>();
+  const context = { get: (key: string) => stored.get(key), set: (key: string, value: unknown) => void stored.set(key, value) };
+  const toTable = runInNewContext(`(function (msg) {\n${String(node('iotp.dash.ss.rows').func)}\n})`, { Date, context }) as (msg: {
     payload: unknown;
   }) => [{ payload: Array<Record<string, string>> }];
   return toTable({ payload: rows })[0].payload.map((row) => [row.entity, row.domain, row.state]);
