@@ -303,23 +303,21 @@ describe('iotp-window node', function () {
     }
   });
 
+  /** One window per sensor per minute, closed by the readings' own times (as the sensors flow's, with event time). */
+  const SENSOR_MINUTES = {
+    mode: 'tumbling',
+    size: '1min',
+    grace: '0',
+    watermark: 'event',
+    timeSource: 'event',
+    timeProperty: 'payload.timestamp',
+    value: 'payload.value',
+    seriesFrom: 'property',
+    seriesProperty: 'payload.sensor_id',
+  };
+
   it('tumbling: one message per series per UTC-aligned window, stamped with its start (event time)', async () => {
-    await helper.load(
-      windowNode,
-      windowFlow({
-        mode: 'tumbling',
-        size: '1min',
-        grace: '0',
-        lateness: '0',
-        watermark: 'event',
-        timeSource: 'event',
-        timeProperty: 'payload.timestamp',
-        value: 'payload.value',
-        seriesFrom: 'property',
-        seriesProperty: 'payload.sensor_id',
-        timeFormat: 'utc-naive',
-      }),
-    );
+    await helper.load(windowNode, windowFlow({ ...SENSOR_MINUTES, lateness: '0', timeFormat: 'utc-naive' }));
     const w = helper.getNode(W);
     const out = helper.getNode('out');
     const received = collect<Msg>(out, 2);
@@ -369,20 +367,7 @@ describe('iotp-window node', function () {
   });
 
   it('tumbling: a late reading within the lateness is counted and its window sent again, once for a backlog', async () => {
-    await helper.load(
-      windowNode,
-      windowFlow({
-        mode: 'tumbling',
-        size: '1min',
-        grace: '0',
-        watermark: 'event',
-        timeSource: 'event',
-        timeProperty: 'payload.timestamp',
-        value: 'payload.value',
-        seriesFrom: 'property',
-        seriesProperty: 'payload.sensor_id',
-      }),
-    );
+    await helper.load(windowNode, windowFlow(SENSOR_MINUTES));
     const w = helper.getNode(W);
     const out = helper.getNode('out');
     const reading = (sensor: string, value: number, timestamp: string) => ({ payload: { sensor_id: sensor, value, timestamp } });
